@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:  make run  ·  make test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration test-e2e bench schemas asyncapi topics clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded,test]'
+	touch $(STAMP)
+
+run: $(STAMP)         ## embedded stack + all five services + HIS simulator; Ctrl-C stops
+	$(PY) -m runtime.cli run
+
+test: test-unit test-integration test-e2e
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e -q
+
+bench: $(STAMP)       ## settlement throughput vs the raw relay baseline, one JSON line
+	$(PY) -m bench.settlement
+
+schemas: $(STAMP)     ## refresh the committed JSON Schema snapshots
+	$(PY) -m runtime.cli schemas write
+
+asyncapi: $(STAMP)
+	$(PY) -m runtime.cli asyncapi --out contracts/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

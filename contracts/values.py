@@ -1,0 +1,212 @@
+"""Shared value types: money, region codes, identity numbers and the domain enums.
+
+Invalid values are refused at the boundary with a message that says what is wrong.
+"""
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, GetCoreSchemaHandler, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
+
+CENT = Decimal("0.01")
+
+
+# ---------------------------------------------------------------- money (M-01)
+def to_money(value: Any) -> Decimal:
+    """Parse yuan with at most two decimals; never accept a binary float (M-01)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise PydanticCustomError(
+            "money_float", "money must be a decimal string such as '12.30', not a float ({value})",
+            {"value": value})
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise PydanticCustomError("money_syntax", "'{value}' is not an amount in yuan", {"value": value})
+    if not amount.is_finite():
+        raise PydanticCustomError("money_syntax", "'{value}' is not an amount in yuan", {"value": value})
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        raise PydanticCustomError(
+            "money_precision", "amount {value} has more than two decimals (yuan, to the fen)", {"value": value})
+    return amount.quantize(CENT)
+
+
+def round_fen(amount: Decimal) -> Decimal:
+    """Round a computed amount to the fen, half up, as the settlement slip shows it."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _non_negative(value: Any) -> Decimal:
+    amount = to_money(value)
+    if amount < 0:
+        raise PydanticCustomError("money_negative", "amount {value} must not be negative", {"value": str(amount)})
+    return amount
+
+
+_MONEY_JSON = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$",
+                              "description": "yuan with two decimals, as a string (M-01)", "examples": ["1234.50"]})
+_MONEY_SER = PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always")
+
+Money = Annotated[Decimal, BeforeValidator(to_money), _MONEY_SER, _MONEY_JSON]
+"""Yuan, two decimals, any sign (negative amounts appear in clearing, C-05, S-15)."""
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_non_negative), _MONEY_SER, _MONEY_JSON]
+"""Yuan, two decimals, never negative (S-07)."""
+
+
+def money(value: str | int | Decimal) -> Decimal:
+    """Convenience for code and tests: ``money("12.3")`` → ``Decimal('12.30')``."""
+    return to_money(value)
+
+
+# ---------------------------------------------------------------- region codes (GB/T 2260)
+PROVINCE_CODES: frozenset[str] = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 66".split())
+"""Province-level prefixes of GB/T 2260; 66 is the Xinjiang Production and Construction Corps
+as the national medical-insurance platform numbers it."""
+
+PROVINCIAL_POOLING: frozenset[str] = frozenset({"110000", "120000", "310000", "500000", "460000", "540000", "660000"})
+"""Regions pooled at province level (F-06): Beijing, Tianjin, Shanghai, Chongqing, Hainan, Tibet, XPCC."""
+
+_REGION_RE = re.compile(r"^\d{6}$")
+
+
+class RegionCode(str):
+    """A pooling region 统筹区: 6-digit GB/T 2260 code, e.g. ``340200`` Wuhu."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> "RegionCode":
+        text = str(value).strip()
+        if not _REGION_RE.match(text):
+            raise ValueError(f"region code '{value}' must be 6 digits (GB/T 2260), e.g. 340200")
+        if text[:2] not in PROVINCE_CODES:
+            raise ValueError(f"region code '{value}' has no province '{text[:2]}' in GB/T 2260")
+        if text[2:] != "0000" and text[4:] != "00":
+            raise ValueError(f"region code '{value}' is a county; a pooling region is a city (ending 00) or province")
+        return super().__new__(cls, text)
+
+    @property
+    def province(self) -> str:
+        """The province's code, e.g. ``340000`` for Wuhu."""
+        return self[:2] + "0000"
+
+    @property
+    def is_provincial_pool(self) -> bool:
+        return str(self) in PROVINCIAL_POOLING
+
+    def is_cross_province(self, other: "RegionCode | str") -> bool:
+        """Cross-province 跨省 when the first two digits differ."""
+        return self[:2] != str(other)[:2]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        def validate(value: Any) -> RegionCode:
+            try:
+                return cls(value)
+            except ValueError as exc:
+                raise PydanticCustomError("region_code", str(exc)) from None
+
+        return core_schema.no_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(str),
+            json_schema_input_schema=core_schema.str_schema(pattern=r"^\d{6}$"))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict:
+        return {"type": "string", "pattern": r"^\d{6}$", "description": "GB/T 2260 pooling region code",
+                "examples": ["340200"]}
+
+
+def is_cross_province(a: str, b: str) -> bool:
+    return RegionCode(a).is_cross_province(b)
+
+
+# ---------------------------------------------------------------- personal ID (never logged)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def _validate_person_id(value: Any) -> str:
+    text = str(value).strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", text):
+        raise PydanticCustomError("person_id", "ID number must be 18 characters: 17 digits and a check digit or X")
+    check = _ID_CHECK[sum(int(d) * w for d, w in zip(text[:17], _ID_WEIGHTS)) % 11]
+    if text[17] != check:
+        raise PydanticCustomError("person_id", "ID number check digit is wrong (GB 11643)")
+    return text
+
+
+def mask_person_id(person_id: str) -> str:
+    """What logs may show of an ID number: region prefix and last character only."""
+    return person_id[:4] + "*" * 13 + person_id[-1:] if len(person_id) == 18 else "*" * len(person_id)
+
+
+PersonId = Annotated[str, BeforeValidator(_validate_person_id),
+                     WithJsonSchema({"type": "string", "pattern": r"^\d{17}[\dX]$",
+                                     "description": "citizen ID number (GB 11643); never written to logs",
+                                     "examples": ["11010519491231002X"]})]
+
+
+def make_person_id(first17: str) -> str:
+    """Complete 17 digits with their GB 11643 check digit (simulator and tests)."""
+    return first17 + _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+# ---------------------------------------------------------------- institution code
+def _validate_institution(value: Any) -> str:
+    text = str(value).strip().upper()
+    if not re.fullmatch(r"[HP]\d{11}", text):
+        raise PydanticCustomError(
+            "institution_code", "institution code '{value}' must be H or P followed by 11 digits, e.g. H42010200001",
+            {"value": value})
+    return text
+
+
+InstitutionCode = Annotated[str, BeforeValidator(_validate_institution),
+                            WithJsonSchema({"type": "string", "pattern": r"^[HP]\d{11}$",
+                                            "description": "national code of a designated institution "
+                                                           "(H hospital, P pharmacy); its digits 2-7 are its region",
+                                            "examples": ["H42010200001"]})]
+
+
+# ---------------------------------------------------------------- enums
+class InsuranceType(StrEnum):
+    """险种: employee 职工医保 (310) or resident 城乡居民医保 (390)."""
+    EMPLOYEE = "310"
+    RESIDENT = "390"
+
+
+class MedicalType(StrEnum):
+    """医疗类别."""
+    GENERAL_OUTPATIENT = "general_outpatient"   # 普通门诊
+    CHRONIC_OUTPATIENT = "chronic_outpatient"   # 门诊慢特病
+    INPATIENT = "inpatient"                     # 住院
+    PHARMACY = "pharmacy"                       # 药店购药
+
+
+class FilingCategory(StrEnum):
+    """备案类别 (F-01)."""
+    RESETTLED_RETIREE = "resettled_retiree"     # 异地安置退休
+    LONG_TERM_RESIDENT = "long_term_resident"   # 异地长期居住
+    POSTED_WORKER = "posted_worker"             # 常驻异地工作
+    REFERRAL = "referral"                       # 异地转诊
+    EMERGENCY = "emergency"                     # 异地急诊抢救
+    OTHER_TEMPORARY = "other_temporary"         # 其他临时外出
+
+    @property
+    def is_long_term(self) -> bool:
+        return self in _LONG_TERM
+
+
+_LONG_TERM = {FilingCategory.RESETTLED_RETIREE, FilingCategory.LONG_TERM_RESIDENT, FilingCategory.POSTED_WORKER}
+
+
+class HospitalLevel(StrEnum):
+    """Institution level 医院等级, which sets deductible and ratio at the insured place."""
+    LEVEL_1 = "1"
+    LEVEL_2 = "2"
+    LEVEL_3 = "3"
+    COMMUNITY = "community"
+    PHARMACY = "pharmacy"

@@ -1,0 +1,144 @@
+"""``yidi``: run the whole system, one service, or the tooling around the contracts.
+
+    yidi run                  embedded stack + all services + HIS simulator (Ctrl-C stops)
+    yidi service NAME         one service instance (what the container runs)
+    yidi topics create        create every registry topic
+    yidi schemas write|check  JSON Schema snapshots of every contract
+    yidi asyncapi [--out F]   AsyncAPI document of every service's channels
+    yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+SERVICE_PORTS = {"filing": 9101, "settlement": 9102, "clearing": 9103, "prepayment": 9104, "collab": 9105}
+
+
+def _service(name: str) -> None:
+    from importlib import import_module
+    import_module(f"services.{name}.app").main()
+
+
+def _topics_create() -> None:
+    from runtime.config import Settings
+    from runtime.topics import create_topics
+    s = Settings()
+    created = asyncio.run(create_topics(s.kafka_bootstrap_servers, s.topic_prefix))
+    print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
+
+
+def _run(args: argparse.Namespace) -> int:
+    stack = None
+    env = dict(os.environ)
+    if not (env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI")):
+        from runtime.embedded import EmbeddedStack
+        print("starting the embedded stack (Tansu broker, nx-27017)…", flush=True)
+        stack = EmbeddedStack().start()
+        env.update(KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap, MONGODB_URI=stack.mongodb_uri, YIDI_KAFKA_IDEMPOTENCE="false")
+    env.setdefault("YIDI_CLOCK", "controlled")
+    print(f"kafka {env['KAFKA_BOOTSTRAP_SERVERS']}  mongodb {env['MONGODB_URI']}", flush=True)
+    os.environ.update(env)
+    _topics_create()
+    procs: dict[str, subprocess.Popen] = {}
+    for name, port in SERVICE_PORTS.items():
+        procs[name] = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", name],
+                                       env={**env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port)})
+        print(f"  {name:<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
+    if not args.no_simulator:
+        procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate)], env=env)
+        print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping", flush=True)
+                    stopping, code = True, 1
+            time.sleep(0.5)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(25)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if stack:
+            stack.stop()
+        print("stopped.", flush=True)
+    return code
+
+
+def _clock(args: argparse.Namespace) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from runtime.clock import clock_command_advance, clock_command_set
+    from runtime.config import Settings
+    from runtime.topics import CLOCK, physical
+    s = Settings()
+    value = clock_command_set(datetime.fromisoformat(args.value)) if args.op == "set" else clock_command_advance(float(args.value))
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(physical(CLOCK, s.topic_prefix), value, partition=0)
+        finally:
+            await producer.stop()
+    asyncio.run(send())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yidi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--no-simulator", action="store_true")
+    run.add_argument("--rate", type=float, default=5.0)
+    svc = sub.add_parser("service")
+    svc.add_argument("name", choices=sorted(SERVICE_PORTS))
+    topics = sub.add_parser("topics")
+    topics.add_argument("action", choices=["create"])
+    schemas = sub.add_parser("schemas")
+    schemas.add_argument("action", choices=["write", "check"])
+    asyncapi = sub.add_parser("asyncapi")
+    asyncapi.add_argument("--out", default="contracts/asyncapi.json")
+    clock = sub.add_parser("clock")
+    clock.add_argument("op", choices=["set", "advance"])
+    clock.add_argument("value")
+    args = parser.parse_args(argv)
+    if args.cmd == "run":
+        return _run(args)
+    if args.cmd == "service":
+        _service(args.name)
+    elif args.cmd == "topics":
+        _topics_create()
+    elif args.cmd == "schemas":
+        from contracts.schemas import check, write
+        return write() if args.action == "write" else check()
+    elif args.cmd == "asyncapi":
+        from runtime.asyncapi import write_asyncapi
+        write_asyncapi(args.out)
+    elif args.cmd == "clock":
+        _clock(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Building and reading envelopes on the wire."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope, derived_event_id
+from contracts.registry import ALL_TOPICS
+
+
+def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime,
+                 cause: Envelope | None = None, event_id: uuid.UUID | None = None,
+                 name: str = "", correlation_id: uuid.UUID | None = None) -> Envelope:
+    """Wrap ``payload`` for ``topic``. Caused messages get a deterministic id (cause + topic +
+    name), so a retried handler republishes the same id and consumers drop the copy."""
+    spec = ALL_TOPICS[topic]
+    if not isinstance(payload, spec.message):
+        raise TypeError(f"{topic} carries {spec.message.__name__}, not {type(payload).__name__}")
+    if event_id is None:
+        event_id = derived_event_id(cause.event_id, f"{topic}:{name}") if cause else uuid.uuid4()
+    correlation = correlation_id or (cause.correlation_id if cause else event_id)
+    return Envelope[spec.message](
+        event_id=event_id, type=spec.type, schema_version=spec.version, occurred_at=now,
+        correlation_id=correlation, causation_id=cause.event_id if cause else None,
+        producer=producer, payload=payload)
+
+
+def encode(envelope: Envelope) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+def key_for(topic: str, payload: BaseModel, key: str | None = None) -> str:
+    return key if key is not None else ALL_TOPICS[topic].key(payload)
+
+
+def parse(topic: str, raw: bytes) -> Envelope:
+    """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError."""
+    spec = ALL_TOPICS[topic]
+    return Envelope[spec.message].model_validate_json(raw)
+
+
+def peek_ids(raw: bytes) -> dict:
+    """Best-effort read of ids from a message that failed validation (dead-letter context)."""
+    try:
+        data = json.loads(raw)
+        return {k: data.get(k) for k in ("event_id", "type", "correlation_id")} if isinstance(data, dict) else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}

@@ -1,0 +1,24 @@
+"""Prometheus metrics every service exposes beside FastStream's per-handler ones."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class RuntimeMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        labels = {"registry": registry}
+        self.service = service
+        self.handled = Counter("yidi_messages_handled_total", "Messages applied, by topic and result "
+                               "(applied, duplicate, dead_lettered, failed)", ["service", "topic", "result"], **labels)
+        self.handle_seconds = Histogram("yidi_handle_seconds", "Time to apply one message", ["service", "topic"],
+                                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5), **labels)
+        self.dead_letters = Counter("yidi_dead_letters_total", "Messages sent to the dead-letter topic",
+                                    ["service", "topic", "reason"], **labels)
+        self.retries = Counter("yidi_transient_retries_total", "Transient failures retried",
+                               ["service", "topic"], **labels)
+        self.consumer_lag = Gauge("yidi_consumer_lag", "Messages not yet consumed by this service's group",
+                                  ["service", "topic", "partition"], **labels)
+        self.outbox_flushed = Counter("yidi_outbox_published_total", "Outbox entries published by the sweeper "
+                                      "(left by an interrupted writer)", ["service"], **labels)
+        self.deadlines = Gauge("yidi_deadlines", "Persisted deadlines by status", ["service", "status"], **labels)
+        self.deadlines_fired = Counter("yidi_deadlines_fired_total", "Deadlines fired", ["service", "type"], **labels)

@@ -1,0 +1,325 @@
+"""The runtime every service shares: a FastStream app whose subscribers come from the
+service's handler registry, with dead-lettering, retries, the aggregate store, persisted
+deadlines, business clock, metrics, health and graceful shutdown. No business rules here."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy, FastStream
+from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from contracts.envelope import Envelope
+from contracts.registry import ALL_TOPICS
+from runtime.clock import Clock, ClockFollower, ControlledClock, WallClock
+from runtime.config import Settings
+from runtime.envelopes import envelope_for, key_for, peek_ids
+from runtime.logs import configure as configure_logs
+from runtime.logs import correlation_id
+from runtime.metrics import RuntimeMetrics
+from runtime.store import AggregateStore, DeadlineStore, OutboxRelay
+from runtime.topics import CLOCK, DEAD_LETTER, create_topics, physical
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+TRANSIENT = (PyMongoError, KafkaError, ConnectionError, asyncio.TimeoutError)
+RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+class PoisonMessage(Exception):
+    """A message that is well-formed JSON but can never be handled; dead-lettered with ``reason``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Service:
+    """One instance of one service. Build it, register handlers, then ``run()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.service
+        self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
+        configure_logs(self.name, self.instance, settings.log_level)
+        self.registry = CollectorRegistry()
+        self.metrics = RuntimeMetrics(self.registry, self.name)
+        self.clock: Clock = ControlledClock() if settings.clock == "controlled" else WallClock()
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers, client_id=f"yidi-{self.name}",
+            enable_idempotence=settings.kafka_idempotence, acks="all", linger_ms=1,
+            middlewares=[KafkaPrometheusMiddleware(registry=self.registry, app_name=f"yidi-{self.name}")],
+            logger=logging.getLogger(f"faststream.{self.name}"))
+        self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
+        self.db = self.mongo[settings.database]
+        self.deadlines = DeadlineStore(self.db)
+        self.relay = OutboxRelay(self._send, self.deadlines, self.topic)
+        self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault)
+        self.handlers: dict[str, Handler] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._clock_follower: ClockFollower | None = None
+
+    # ------------------------------------------------------------ wiring
+    def topic(self, logical: str) -> str:
+        return physical(logical, self.settings.topic_prefix)
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.topic_prefix}yidi-{self.name}"
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(hook)
+
+    def register(self, handlers: dict[str, Handler]) -> None:
+        """Subscribe one handler per topic (the service's registry in ``handlers.py``)."""
+        for logical, handler in handlers.items():
+            self._subscribe(logical, handler)
+            self.handlers[logical] = handler
+
+    def _subscribe(self, logical: str, handler: Handler) -> None:
+        spec = ALL_TOPICS[logical]
+        model = Envelope[spec.message]
+        service = self
+
+        async def consume(body: Any, msg: Any = None) -> None:  # body annotated below for AsyncAPI
+            await service._consume(logical, body)
+
+        # Let FastStream hand over the raw bytes (we validate, to dead-letter what fails) while
+        # the AsyncAPI document still shows the envelope's schema.
+        consume.__signature__ = inspect.Signature([inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                                     annotation=bytes)])
+        self.broker.subscriber(
+            self.topic(logical), group_id=self.group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest", decoder=_raw_decoder, title=f"{self.name}:{logical}",
+            description=spec.description or spec.message.__doc__, session_timeout_ms=10000,
+            heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
+        )(consume)
+        self._docs_model(logical, model)
+
+    def _docs_model(self, logical: str, model: type) -> None:
+        # A publisher-side declaration so the AsyncAPI document carries the payload schema.
+        self.broker.publisher(self.topic(logical), title=f"{logical}:schema", schema=model,
+                              description=ALL_TOPICS[logical].description, include_in_schema=True)
+
+    # ------------------------------------------------------------ consuming
+    async def _consume(self, logical: str, raw: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            envelope = self._parse(logical, raw)
+        except (ValidationError, ValueError, PoisonMessage) as exc:
+            await self._dead_letter(logical, raw, exc)
+            return
+        token = correlation_id.set(str(envelope.correlation_id))
+        try:
+            result = await self._with_retries(logical, envelope)
+            self.metrics.handled.labels(self.name, logical, result).inc()
+        except PoisonMessage as exc:
+            await self._dead_letter(logical, raw, exc)
+        except Exception:
+            self.metrics.handled.labels(self.name, logical, "failed").inc()
+            log.exception("handling %s failed; the message will be redelivered", logical)
+            raise
+        finally:
+            self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
+            correlation_id.reset(token)
+
+    def _parse(self, logical: str, raw: bytes) -> Envelope:
+        spec = ALL_TOPICS[logical]
+        envelope = Envelope[spec.message].model_validate_json(raw)
+        if envelope.type != spec.type or envelope.schema_version != spec.version:
+            raise PoisonMessage("wrong_type", f"topic {logical} carries {spec.type} v{spec.version}, "
+                                f"got {envelope.type} v{envelope.schema_version}")
+        return envelope
+
+    async def _with_retries(self, logical: str, envelope: Envelope) -> str:
+        """Transient failures (database, broker) retry with backoff; after the last try the
+        message is not acknowledged and comes back."""
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                result = await self.handlers[logical](envelope)
+                return result if isinstance(result, str) else "applied"
+            except TRANSIENT:
+                if delay is None:
+                    raise
+                self.metrics.retries.labels(self.name, logical).inc()
+                log.warning("transient failure on %s, retrying in %.2fs", logical, delay, exc_info=True)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _dead_letter(self, logical: str, raw: bytes, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, PoisonMessage) else (
+            "invalid_message" if isinstance(exc, ValidationError) else "unreadable_message")
+        detail = _describe(exc)
+        record = {"dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
+                  "detail": detail, "at": self.clock.now().isoformat(), "original": _as_text(raw), **peek_ids(raw)}
+        await self._send(self.topic(DEAD_LETTER), logical.encode(), json.dumps(record).encode(),
+                         {"content-type": "application/json", "type": "ops.dead-letter"})
+        self.metrics.dead_letters.labels(self.name, logical, reason).inc()
+        self.metrics.handled.labels(self.name, logical, "dead_lettered").inc()
+        log.warning("dead-lettered a message on %s: %s: %s", logical, reason, detail[:300])
+
+    # ------------------------------------------------------------ publishing
+    async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        await self.broker.publish(value, topic=topic, key=key, headers=headers)
+
+    async def publish(self, logical: str, payload: Any, *, cause: Envelope | None = None, name: str = "",
+                      key: str | None = None, event_id: uuid.UUID | None = None) -> Envelope:
+        """Publish directly (no state change tied to it, e.g. a reply computed from stored state)."""
+        env = envelope_for(logical, payload, producer=self.name, now=self.clock.now(), cause=cause, name=name,
+                           event_id=event_id)
+        await self._send(self.topic(logical), key_for(logical, payload, key).encode(),
+                         env.model_dump_json().encode(), {"content-type": "application/json", "type": env.type})
+        return env
+
+    # ------------------------------------------------------------ background work
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[Any]], what: str) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; will try again", what)
+            await asyncio.sleep(seconds)
+
+    async def _sweep_outboxes(self) -> None:
+        for name in list(self.store.collections):
+            flushed = await self.relay.sweep(self.db[name])
+            if flushed:
+                self.metrics.outbox_flushed.labels(self.name).inc(flushed)
+
+    async def _fire_deadlines(self) -> None:
+        now = self.clock.now()
+        await self.deadlines.release_stale(now)
+        for due in await self.deadlines.due(now):
+            claimed = await self.deadlines.claim(due["_id"], now)
+            if not claimed:
+                continue   # another instance took it
+            await self._send(self.topic(claimed["topic"]), claimed["key"].encode(), claimed["value"].encode(),
+                             {"content-type": "application/json", "type": claimed["type"]})
+            await self.deadlines.mark_fired(claimed["_id"], now)
+            self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
+
+    async def _report_deadlines(self) -> None:
+        for status, count in (await self.deadlines.counts()).items():
+            self.metrics.deadlines.labels(self.name, status).set(count)
+
+    async def _report_lag(self) -> None:
+        topics = [self.topic(t) for t in self.handlers]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        await consumer.start()
+        try:
+            while True:
+                committed = await admin.list_consumer_group_offsets(self.group_id)
+                tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+                ends = await consumer.end_offsets(tps) if tps else {}
+                for tp, end in ends.items():
+                    done = committed.get(tp)
+                    lag = end - (done.offset if done and done.offset >= 0 else 0)
+                    self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(max(lag, 0))
+                await asyncio.sleep(5)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    # ------------------------------------------------------------ lifecycle
+    async def _before_start(self) -> None:
+        await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix)
+        await self.mongo.admin.command("ping")
+        await self.deadlines.ensure_indexes()
+        if isinstance(self.clock, ControlledClock):
+            self._clock_follower = ClockFollower(self.clock, self.settings.kafka_bootstrap_servers, self.topic(CLOCK))
+            await self._clock_follower.start()
+        for hook in self._startup:
+            await hook()
+        await self.store.ensure_indexes()
+
+    async def _after_start(self) -> None:
+        await self._sweep_outboxes()   # what a crash left behind goes out first
+        s = self.settings
+        self._tasks = [asyncio.create_task(self._every(s.outbox_sweep_seconds, self._sweep_outboxes, "outbox sweep")),
+                       asyncio.create_task(self._every(s.deadline_poll_seconds, self._fire_deadlines, "deadlines")),
+                       asyncio.create_task(self._every(5, self._report_deadlines, "deadline gauge")),
+                       asyncio.create_task(self._every(5, self._report_lag, "consumer lag"))]
+        log.info("%s started: group %s, metrics on :%s", self.name, self.group_id, s.metrics_port)
+
+    async def _on_shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._clock_follower:
+            await self._clock_follower.stop()
+
+    async def _after_shutdown(self) -> None:
+        await self.mongo.close()
+
+    def asgi(self) -> AsgiFastStream:
+        """The app: FastStream subscribers plus /metrics, /health and /asyncapi on one port."""
+        service = self
+
+        @get
+        async def metrics(scope: Any) -> AsgiResponse:
+            return AsgiResponse(generate_latest(service.registry), status_code=200,
+                                headers={"content-type": CONTENT_TYPE_LATEST})
+
+        @get
+        async def health(scope: Any) -> AsgiResponse:
+            try:
+                await asyncio.wait_for(service.mongo.admin.command("ping"), 2)
+                ok = await asyncio.wait_for(service.broker.ping(timeout=2), 3)
+            except Exception:
+                ok = False
+            body = json.dumps({"service": service.name, "instance": service.instance, "ok": bool(ok)}).encode()
+            return AsgiResponse(body, status_code=200 if ok else 503, headers={"content-type": "application/json"})
+
+        app = AsgiFastStream(
+            self.broker, asgi_routes=[("/metrics", metrics), ("/health", health)],
+            specification=AsyncAPI(title=f"yidi {self.name}", version="1.0.0",
+                                   description=f"Channels of the {self.name} service"),
+            on_startup=[self._before_start], after_startup=[self._after_start],
+            on_shutdown=[self._on_shutdown], after_shutdown=[self._after_shutdown])
+        return app
+
+    def run(self) -> None:
+        import uvicorn
+        uvicorn.run(self.asgi(), host=self.settings.metrics_host, port=self.settings.metrics_port,
+                    log_config=None, timeout_graceful_shutdown=20, lifespan="on")
+
+
+async def _raw_decoder(msg: Any) -> bytes:
+    return msg.body
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+    return str(exc)
+
+
+def _as_text(raw: bytes) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.hex()

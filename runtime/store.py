@@ -1,0 +1,195 @@
+"""Aggregates in MongoDB with their outbox and inbox in the same document.
+
+Each aggregate is one document: ``state`` (the domain's JSON-able dict), ``version``
+(optimistic concurrency), ``processed`` (ids of the last messages applied: the inbox that
+makes redelivery harmless) and ``outbox`` (messages and deadlines caused by the last
+changes, not yet published). One version-guarded write stores all of them, so a state
+change and its events cannot diverge across a crash: a message is either not applied (and
+is redelivered) or applied with its events waiting in the outbox, which the relay publishes
+(at least once; caused events have deterministic ids, so consumers drop copies).
+
+Only single-document atomic operations are used: multi-document transactions are not
+relied on anywhere (the embedded MongoDB-wire server does not make them safe).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.envelope import Envelope
+from runtime.envelopes import encode, envelope_for, key_for
+from runtime.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+INBOX_WINDOW = 2000      # ids kept per aggregate; redelivery happens within far fewer messages
+MAX_CONFLICT_RETRIES = 50
+
+Decide = Callable[[dict[str, Any] | None], Outcome]
+Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic, key, value, headers
+
+
+class OutboxRelay:
+    """Publishes an aggregate's outbox entries, then removes each one it published."""
+
+    def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str]) -> None:
+        self.send, self.deadlines, self.topic_name = send, deadlines, topic_name
+
+    async def flush(self, collection: AsyncCollection, doc: dict) -> int:
+        entries: dict[str, dict] = doc.get("outbox") or {}
+        if not entries:
+            return 0
+        await asyncio.gather(*(self._deliver(entry) for entry in entries.values()))
+        await collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in entries}})
+        # Only the writer of the newest version may declare the outbox empty; a newer write
+        # carries its own entries and clears the flag after flushing them.
+        await collection.update_one({"_id": doc["_id"], "version": doc["version"]}, {"$set": {"has_outbox": False}})
+        return len(entries)
+
+    async def _deliver(self, entry: dict) -> None:
+        if entry["kind"] == "event":
+            await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), entry["value"].encode(),
+                            {"content-type": "application/json", "type": entry["type"]})
+        elif entry["kind"] == "schedule":
+            await self.deadlines.put(entry)
+        elif entry["kind"] == "cancel":
+            await self.deadlines.cancel(entry["deadline_id"])
+
+    async def sweep(self, collection: AsyncCollection) -> int:
+        """Publish what a crashed or interrupted writer left behind."""
+        flushed = 0
+        async for doc in collection.find({"has_outbox": True}):
+            flushed += await self.flush(collection, doc)
+        return flushed
+
+
+class AggregateStore:
+    """Applies one message to one aggregate, exactly once in effect."""
+
+    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, *, producer: str,
+                 now: Callable[[], datetime], fault: str = "") -> None:
+        self.db, self.relay, self.producer, self.now, self.fault = db, relay, producer, now, fault
+        self.collections: set[str] = set()
+
+    def collection(self, name: str) -> AsyncCollection:
+        self.collections.add(name)
+        return self.db[name]
+
+    async def ensure_indexes(self) -> None:
+        for name in self.collections:
+            await self.db[name].create_index([("has_outbox", ASCENDING)])
+
+    async def load(self, collection: str, aggregate_id: str) -> dict | None:
+        doc = await self.collection(collection).find_one({"_id": aggregate_id})
+        return doc["state"] if doc else None
+
+    async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide) -> Outcome:
+        """Run ``decide`` on the current state and store its outcome; retried on a concurrent
+        write (``decide`` must be a pure function of the state). A message already applied
+        is not applied again: its outbox is flushed in case the first attempt crashed."""
+        col = self.collection(collection)
+        message_id = str(message.event_id)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            doc = await col.find_one({"_id": aggregate_id})
+            if doc and message_id in doc.get("processed", []):
+                await self.relay.flush(col, doc)
+                return Outcome(duplicate=True)
+            outcome = decide(doc["state"] if doc else None)
+            new_doc = self._next_doc(aggregate_id, doc, outcome, message)
+            if await self._write(col, doc, new_doc):
+                if self.fault == "crash_after_store":
+                    log.critical("fault injection: exiting between store and publish")
+                    os._exit(17)
+                await self.relay.flush(col, new_doc)
+                return outcome
+        raise RuntimeError(f"{collection}/{aggregate_id}: too many concurrent writers")
+
+    def _next_doc(self, aggregate_id: str, doc: dict | None, outcome: Outcome, message: Envelope) -> dict:
+        outbox = dict((doc or {}).get("outbox") or {})
+        outbox.update(self._outbox_entries(outcome, message))
+        processed = ((doc or {}).get("processed", []) + [str(message.event_id)])[-INBOX_WINDOW:]
+        state = outcome.state if outcome.state is not None else (doc or {}).get("state")
+        return {"_id": aggregate_id, "version": (doc or {}).get("version", 0) + 1, "state": state,
+                "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
+                "updated_at": self.now()}
+
+    def _outbox_entries(self, outcome: Outcome, cause: Envelope) -> dict[str, dict]:
+        entries: dict[str, dict] = {}
+        now = self.now()
+        for emit in outcome.emits:
+            env = envelope_for(emit.topic, emit.payload, producer=self.producer, now=now, cause=cause, name=emit.name)
+            entries[str(env.event_id)] = {"kind": "event", "topic": emit.topic, "type": env.type,
+                                          "key": key_for(emit.topic, emit.payload, emit.key),
+                                          "value": encode(env).decode()}
+        for sched in outcome.schedules:
+            env = envelope_for(sched.topic, sched.payload, producer=self.producer, now=now, cause=cause,
+                               name=f"deadline:{sched.deadline_id}")
+            entries[f"schedule-{env.event_id}"] = {
+                "kind": "schedule", "deadline_id": sched.deadline_id, "due_at": sched.due_at, "topic": sched.topic,
+                "key": key_for(sched.topic, sched.payload, sched.key), "value": encode(env).decode(),
+                "type": env.type}
+        for deadline_id in outcome.cancels:
+            entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}
+        return entries
+
+    @staticmethod
+    async def _write(col: AsyncCollection, old: dict | None, new: dict) -> bool:
+        if old is None:
+            try:
+                await col.insert_one(new)
+                return True
+            except DuplicateKeyError:
+                return False
+        result = await col.replace_one({"_id": new["_id"], "version": old["version"]}, new)
+        return result.matched_count == 1
+
+
+class DeadlineStore:
+    """Persisted deadlines 期限: "at moment T, publish message X". Each fires once: the
+    claim is a conditional single-document update, and a claim left by a crashed instance
+    is taken over after its lease (the message id is fixed, so a second publish is a copy
+    that consumers drop)."""
+
+    LEASE_SECONDS = 30
+
+    def __init__(self, db: AsyncDatabase, name: str = "deadlines") -> None:
+        self.col = db[name]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+
+    async def put(self, entry: dict) -> None:
+        doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
+        await self.col.update_one({"_id": entry["deadline_id"]},
+                                  {"$setOnInsert": {**doc, "status": "pending", "claimed_at": None}}, upsert=True)
+
+    async def cancel(self, deadline_id: str) -> None:
+        await self.col.update_one({"_id": deadline_id, "status": "pending"}, {"$set": {"status": "cancelled"}})
+
+    async def due(self, now: datetime, limit: int = 100) -> list[dict]:
+        return await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
+
+    async def claim(self, deadline_id: str, now: datetime) -> dict | None:
+        return await self.col.find_one_and_update({"_id": deadline_id, "status": "pending"},
+                                                  {"$set": {"status": "firing", "claimed_at": now}})
+
+    async def mark_fired(self, deadline_id: str, now: datetime) -> None:
+        await self.col.update_one({"_id": deadline_id}, {"$set": {"status": "fired", "fired_at": now}})
+
+    async def release_stale(self, now: datetime) -> None:
+        from datetime import timedelta
+        await self.col.update_many({"status": "firing", "claimed_at": {"$lt": now - timedelta(seconds=self.LEASE_SECONDS)}},
+                                   {"$set": {"status": "pending"}})
+
+    async def counts(self) -> dict[str, int]:
+        return {status: await self.col.count_documents({"status": status})
+                for status in ("pending", "firing", "fired", "cancelled")}

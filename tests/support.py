@@ -1,0 +1,225 @@
+"""Helpers shared by the integration and end-to-end tiers: the stack, service processes,
+and a test client that publishes and reads messages over the real broker."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+
+from contracts.envelope import Envelope
+from runtime.embedded import EmbeddedStack, free_port
+from runtime.envelopes import encode, envelope_for, key_for
+from runtime.topics import create_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stack:
+    bootstrap: str
+    mongodb_uri: str
+    kind: str
+    idempotence: bool
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def env(self, prefix: str) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URI": self.mongodb_uri,
+                "YIDI_TOPIC_PREFIX": prefix, "YIDI_KAFKA_IDEMPOTENCE": str(self.idempotence).lower()}
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def pick_stack() -> Iterator[Stack]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
+        yield Stack(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URI"], "given", True)
+    elif _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.mongodb import MongoDbContainer
+        with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
+            yield Stack(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers", True)
+    else:
+        embedded = EmbeddedStack().start()
+        try:
+            yield Stack(embedded.bootstrap, embedded.mongodb_uri, "embedded", False)
+        finally:
+            embedded.stop()
+
+
+def new_prefix(stack: Stack, label: str) -> str:
+    """Topic prefix and database suffix unique to one test, so tests never collide."""
+    return f"t{stack.run_id}-{label}-{uuid.uuid4().hex[:6]}."
+
+
+class ServiceProcess:
+    """One service instance as its own OS process, exactly as it runs in production."""
+
+    def __init__(self, stack: Stack, service: str, prefix: str, **env: str) -> None:
+        self.stack, self.service, self.prefix = stack, service, prefix
+        self.port = free_port()
+        self.database = f"{prefix.strip('.').replace('-', '_').replace('.', '_')}_{service}"
+        self.env = {**os.environ, **stack.env(prefix), "YIDI_SERVICE": service, "YIDI_METRICS_PORT": str(self.port),
+                    "YIDI_MONGODB_DATABASE": self.database, "YIDI_CLOCK": "controlled",
+                    "YIDI_OUTBOX_SWEEP_SECONDS": "0.5", "YIDI_DEADLINE_POLL_SECONDS": "0.2", **env}
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(f"/tmp/yidi-test-{prefix}{service}-{self.port}.log")
+
+    def start(self, wait: bool = True, **extra_env: str) -> "ServiceProcess":
+        self.proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", self.service],
+                                     env={**self.env, **extra_env}, cwd=ROOT, stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.service} exited ({self.proc.returncode}); log:\n{self.tail()}")
+            with contextlib.suppress(Exception):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.service} not healthy in {timeout}s; log:\n{self.tail()}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        from prometheus_client.parser import text_string_to_metric_families
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        assert self.proc
+        return self.proc.wait(timeout)
+
+    def tail(self, n: int = 60) -> str:
+        with contextlib.suppress(FileNotFoundError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    async def db(self):
+        client = AsyncMongoClient(self.stack.mongodb_uri, tz_aware=True)
+        return client, client[self.database]
+
+
+class Bus:
+    """Publishes envelopes and reads topics over the real broker, as an HIS adapter would."""
+
+    def __init__(self, stack: Stack, prefix: str) -> None:
+        self.stack, self.prefix = stack, prefix
+        self.producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> "Bus":
+        await create_topics(self.stack.bootstrap, self.prefix)
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
+                                         enable_idempotence=self.stack.idempotence)
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.producer:
+            await self.producer.stop()
+
+    async def publish(self, topic: str, payload: BaseModel, *, producer: str = "test", now: datetime | None = None,
+                      event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Envelope:
+        env = envelope_for(topic, payload, producer=producer, now=now or datetime.now().astimezone(),
+                           event_id=event_id, correlation_id=correlation_id)
+        await self.send_raw(topic, encode(env), key_for(topic, payload))
+        return env
+
+    async def send_raw(self, topic: str, value: bytes, key: str = "k") -> None:
+        assert self.producer
+        await self.producer.send_and_wait(self.prefix + topic, value, key=key.encode())
+
+    async def set_clock(self, when: datetime) -> None:
+        from runtime.clock import clock_command_set
+        from runtime.topics import CLOCK
+        assert self.producer
+        await self.producer.send_and_wait(self.prefix + CLOCK, clock_command_set(when), partition=0)
+
+    async def read(self, topic: str, until: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
+        """Every message on ``topic`` from its start, as dicts, once ``until(messages)`` holds."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            name = self.prefix + topic
+            partitions = consumer.partitions_for_topic(name) or set()
+            if not partitions:
+                await consumer.force_metadata_update() if hasattr(consumer, "force_metadata_update") else None
+                partitions = consumer.partitions_for_topic(name) or set(range(4))
+            tps = [TopicPartition(name, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            seen: list[dict] = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    seen += [json.loads(r.value) for r in records]
+                if until(seen):
+                    return seen
+            raise AssertionError(f"timed out on {topic}: {len(seen)} messages, last: {seen[-3:]}")
+        finally:
+            await consumer.stop()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:
+    """Await ``check()`` until it returns something truthy without raising."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return result
+        except AssertionError as exc:
+            last = exc
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not reached in {timeout}s") from last
