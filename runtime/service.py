@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi
@@ -68,7 +67,7 @@ class Service:
             settings.kafka_bootstrap_servers, client_id=f"yidi-{self.name}",
             enable_idempotence=settings.kafka_idempotence, acks="all", linger_ms=1,
             middlewares=[KafkaPrometheusMiddleware(registry=self.registry, app_name=f"yidi-{self.name}")],
-            logger=logging.getLogger(f"faststream.{self.name}"))
+            logger=logging.getLogger("faststream"), log_level=logging.DEBUG)
         self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
         self.db = self.mongo[settings.database]
         self.deadlines = DeadlineStore(self.db)
@@ -225,24 +224,24 @@ class Service:
             self.metrics.deadlines.labels(self.name, status).set(count)
 
     async def _report_lag(self) -> None:
+        """Lag = end offset − the group's committed offset, per partition. Read through a
+        consumer that names the group without joining it (OffsetFetch), so it works on
+        brokers whose admin API differs and keeps reporting while handlers are stuck."""
         topics = [self.topic(t) for t in self.handlers]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        await admin.start()
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                    group_id=self.group_id, enable_auto_commit=False)
         await consumer.start()
         try:
             while True:
-                committed = await admin.list_consumer_group_offsets(self.group_id)
+                await consumer.topics()   # refreshes metadata for every topic
                 tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
                 ends = await consumer.end_offsets(tps) if tps else {}
                 for tp, end in ends.items():
-                    done = committed.get(tp)
-                    lag = end - (done.offset if done and done.offset >= 0 else 0)
-                    self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(max(lag, 0))
+                    done = await consumer.committed(tp) or 0
+                    self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(max(end - done, 0))
                 await asyncio.sleep(5)
         finally:
             await consumer.stop()
-            await admin.close()
 
     # ------------------------------------------------------------ lifecycle
     async def _before_start(self) -> None:
@@ -299,7 +298,8 @@ class Service:
             specification=AsyncAPI(title=f"yidi {self.name}", version="1.0.0",
                                    description=f"Channels of the {self.name} service"),
             on_startup=[self._before_start], after_startup=[self._after_start],
-            on_shutdown=[self._on_shutdown], after_shutdown=[self._after_shutdown])
+            on_shutdown=[self._on_shutdown], after_shutdown=[self._after_shutdown],
+            logger=logging.getLogger("faststream"))
         return app
 
     def run(self) -> None:

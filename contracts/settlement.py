@@ -1,0 +1,564 @@
+"""The HIS contract of real-time settlement 直接结算, and the settlement service's events.
+
+Flow (S-01): the HIS publishes a command (admission, outpatient visit, discharge settlement,
+cancel, refund, manual claim); the treating-place step turns the fee lines into a
+:class:`TreatingAssessed` (S-02..S-04); the insured-place step answers with an
+:class:`InsuredDecided` (S-05..S-14); the HIS hears the outcome on one topic,
+``settlement.result.v1``, whose payload :class:`SettlementResult` is a union discriminated by
+``outcome`` (completed | refused | cancelled | refunded | admission_accepted).
+Clearing and prepayment listen to ``settlement.completed.v1`` and ``settlement.reversed.v1``.
+
+Every amount is yuan with two decimals, written as a string (M-01).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from contracts.envelope import Contract
+from contracts.topics import TopicSpec
+from contracts.values import (FilingCategory, HospitalLevel, InstitutionCode, InsuranceType, MedicalType, Money,
+                              NonNegativeMoney, PersonId, RegionCode)
+
+
+# ---------------------------------------------------------------- small value types
+def _quantity(value: Any) -> Decimal:
+    """A fee line's quantity: a positive decimal with at most 4 places, never a float (M-01)."""
+    if isinstance(value, (bool, float)):
+        raise PydanticCustomError("quantity_float", "quantity must be a decimal string such as '2' or '0.5', "
+                                                    "not a float ({value})", {"value": value})
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PydanticCustomError("quantity_syntax", "'{value}' is not a quantity", {"value": value}) from None
+    if not amount.is_finite() or amount <= 0:
+        raise PydanticCustomError("quantity_range", "quantity {value} must be above zero", {"value": value})
+    if amount != amount.quantize(Decimal("0.0001")):
+        raise PydanticCustomError("quantity_precision", "quantity {value} has more than 4 decimals", {"value": value})
+    return amount
+
+
+Quantity = Annotated[Decimal, BeforeValidator(_quantity), PlainSerializer(lambda d: str(d), return_type=str),
+                     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,4})?$",
+                                     "description": "quantity, a positive decimal string", "examples": ["2", "0.5"]})]
+
+_MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: Any) -> str:
+    text = str(value)
+    if not _MONTH_RE.match(text):
+        raise PydanticCustomError("clearing_month", "clearing month '{value}' must be YYYY-MM", {"value": value})
+    return text
+
+
+ClearingMonth = Annotated[str, BeforeValidator(_month),
+                          WithJsonSchema({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$",
+                                          "description": "clearing period 清算月份, YYYY-MM", "examples": ["2025-03"]})]
+
+
+def clearing_month_of(day: date) -> str:
+    """The clearing period a settlement made on ``day`` belongs to: its calendar month."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+# ---------------------------------------------------------------- enums
+class CredentialType(StrEnum):
+    """就诊凭证: the medium the patient presented."""
+    E_VOUCHER = "e_voucher"                 # 医保电子凭证
+    SOCIAL_SECURITY_CARD = "ssc"            # 社会保障卡
+    ID_CARD = "id_card"                     # 居民身份证
+
+
+class CatalogueClass(StrEnum):
+    """甲/乙/丙类: A fully payable, B payable after a self-pay share, C not payable."""
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class MajorFeeCategory(StrEnum):
+    """National unified major fee categories 大类费用 that inpatient lines are mapped to (S-04)."""
+    BED = "bed"                                 # 床位费
+    CONSULTATION = "consultation"               # 诊察费
+    EXAMINATION = "examination"                 # 检查费
+    LABORATORY = "laboratory"                   # 化验费
+    TREATMENT = "treatment"                     # 治疗费
+    SURGERY = "surgery"                         # 手术费
+    NURSING = "nursing"                         # 护理费
+    MEDICAL_MATERIAL = "medical_material"       # 卫生材料费
+    WESTERN_MEDICINE = "western_medicine"       # 西药费
+    HERBAL_PIECES = "herbal_pieces"             # 中药饮片费
+    CHINESE_PATENT_MEDICINE = "chinese_patent_medicine"   # 中成药费
+    GENERAL_DIAGNOSIS = "general_diagnosis"     # 一般诊疗费
+    REGISTRATION = "registration"               # 挂号费
+    OTHER = "other"                             # 其他费
+
+
+class FundCode(StrEnum):
+    """The funds of one slip 一站式一单制 (S-06; 000 附件15-2/15-3)."""
+    POOLING = "pooling"                         # 职工统筹基金
+    PERSONAL_ACCOUNT = "personal_account"       # 个人账户
+    LARGE_AMOUNT = "large_amount"               # 职工大额医疗费用补助
+    CIVIL_SERVANT = "civil_servant"             # 公务员医疗补助
+    SUPPLEMENTARY = "supplementary"             # 补充医疗保险
+    DISABLED_VETERAN = "disabled_veteran"       # 伤残人员医疗保障
+    MEDICAL_ASSISTANCE = "medical_assistance"   # 医疗救助
+    RESIDENT_BASIC = "resident_basic"           # 城乡居民基本医疗保险
+    CRITICAL_ILLNESS = "critical_illness"       # 城乡居民大病保险
+    OTHER = "other"                             # 其他
+
+
+EMPLOYEE_FUNDS = frozenset({FundCode.POOLING, FundCode.PERSONAL_ACCOUNT, FundCode.LARGE_AMOUNT, FundCode.CIVIL_SERVANT,
+                            FundCode.SUPPLEMENTARY, FundCode.DISABLED_VETERAN, FundCode.MEDICAL_ASSISTANCE,
+                            FundCode.OTHER})
+RESIDENT_FUNDS = frozenset({FundCode.RESIDENT_BASIC, FundCode.CRITICAL_ILLNESS, FundCode.MEDICAL_ASSISTANCE,
+                            FundCode.SUPPLEMENTARY, FundCode.OTHER})
+FUNDS_BY_INSURANCE = {InsuranceType.EMPLOYEE: EMPLOYEE_FUNDS, InsuranceType.RESIDENT: RESIDENT_FUNDS}
+
+
+class EligibilityBasis(StrEnum):
+    """Why the person may settle here, as the filing service answered (F-04, F-05, S-08, S-09, S-11)."""
+    LONG_TERM = "long_term"                 # long-term filing for this place: local rates (S-08)
+    TEMPORARY = "temporary"                 # temporary filing: reduced rates (S-09)
+    DEEMED_EMERGENCY = "deemed_emergency"   # no filing, emergency flag: deemed filed (F-04, S-11)
+    NO_FILING_NEEDED = "no_filing_needed"   # general outpatient / pharmacy (F-05)
+
+
+class RefundKind(StrEnum):
+    """退费 kinds (S-15; 000 第五十九条)."""
+    ORDINARY = "ordinary"                   # the latest settlement, same clearing period
+    NON_LATEST = "non_latest"               # 隔笔退费: a settlement that is not the person's latest
+    PREVIOUS_YEAR = "previous_year"         # 跨年退费: a settlement of an earlier year
+    AFTER_CLEARING = "after_clearing"       # 清算后退费: already cleared between agencies
+
+
+class RefusalCode(StrEnum):
+    """Classified refusal reasons (S-19): short, understandable, pinpointing the cause."""
+    NOT_FILED = "NOT_FILED"                                     # no valid filing, no emergency (S-12)
+    CHRONIC_DISEASE_MISSING = "CHRONIC_DISEASE_MISSING"         # chronic visit without a disease code (S-13)
+    CHRONIC_NOT_COVERED = "CHRONIC_NOT_COVERED"                 # insured place does not cover the disease
+    CHRONIC_NOT_QUALIFIED = "CHRONIC_NOT_QUALIFIED"             # person lacks the qualification (F-05, S-13)
+    ADMISSION_SUSPENDED = "ADMISSION_SUSPENDED"                 # insured region sanctioned (S-20)
+    TRAUMA_COMMITMENT_MISSING = "TRAUMA_COMMITMENT_MISSING"     # trauma without signed commitment (S-10)
+    THIRD_PARTY_LIABILITY = "THIRD_PARTY_LIABILITY"             # trauma with a liable third party (S-10)
+    INVALID_REQUEST = "INVALID_REQUEST"                         # header inconsistent (dates, medical type)
+    INVALID_FEE_LINE = "INVALID_FEE_LINE"                       # amount ≠ quantity × price, duplicate line
+    CATALOGUE_UNKNOWN_ITEM = "CATALOGUE_UNKNOWN_ITEM"           # HIS claims A/B for an item the catalogue lacks
+    CATALOGUE_UNAVAILABLE = "CATALOGUE_UNAVAILABLE"             # no catalogue for the treating place
+    POLICY_UNAVAILABLE = "POLICY_UNAVAILABLE"                   # no policy of the insured place for that year
+    BENEFIT_NOT_OFFERED = "BENEFIT_NOT_OFFERED"                 # medical type not offered to this insurance
+    HOSPITAL_LEVEL_NOT_COVERED = "HOSPITAL_LEVEL_NOT_COVERED"   # policy has no terms for the level
+    INSURED_TIMEOUT_NOT_SETTLED = "INSURED_TIMEOUT_NOT_SETTLED"  # insured place did not answer in time
+    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"                   # same request_id, different content
+    SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND"
+    ALREADY_REVERSED = "ALREADY_REVERSED"
+    REFUND_KIND_MISMATCH = "REFUND_KIND_MISMATCH"               # the named kind does not fit the settlement
+    REFUND_NOT_OUTPATIENT = "REFUND_NOT_OUTPATIENT"             # special refunds are outpatient only (S-15)
+    RECALL_AFTER_MONTHLY_SETTLEMENT = "RECALL_AFTER_MONTHLY_SETTLEMENT"   # 004 第三十四条
+    RECALL_NOT_LATEST = "RECALL_NOT_LATEST"                     # 不得隔次召回 (004 第三十四条)
+    RESETTLE_AFTER_CLEARING = "RESETTLE_AFTER_CLEARING"         # 已清算不予召回重结 (004 第三十四条)
+
+
+# ---------------------------------------------------------------- request parts
+class Diagnosis(Contract):
+    """A diagnosis, ICD-10 code and name; the first one is the main diagnosis."""
+    code: str = Field(pattern=r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$", description="ICD-10 code.", examples=["I63.9"])
+    name: str = Field(min_length=1, description="Diagnosis name.", examples=["脑梗死"])
+
+
+class FeeLine(Contract):
+    """One fee detail line 费用明细 as the HIS sends it.
+
+    ``amount`` must equal ``quantity × unit_price`` rounded to the fen, otherwise the whole request
+    is refused with INVALID_FEE_LINE naming the line (S-19). The catalogue class is decided by the
+    treating place's catalogue from ``item_code`` (S-02/S-03); ``his_class`` is only informative.
+    """
+    line_no: int = Field(ge=1, description="Line number, unique within the request.", examples=[1])
+    item_code: str = Field(min_length=1, max_length=50, description="National medical-insurance item code.",
+                           examples=["XC09AAL019A001"])
+    item_name: str = Field(min_length=1, description="Item name as the HIS prints it.", examples=["卡托普利片"])
+    his_class: CatalogueClass | None = Field(default=None, description="Class the HIS believes (informative).",
+                                             examples=["A"])
+    quantity: Quantity = Field(description="Quantity, positive decimal.", examples=["2"])
+    unit_price: NonNegativeMoney = Field(description="Unit price charged, yuan.", examples=["12.50"])
+    amount: NonNegativeMoney = Field(description="Line amount = quantity × unit_price, to the fen.",
+                                     examples=["25.00"])
+    occurred_on: date | None = Field(default=None, description="Prescription date 处方日期 (cross-year stays "
+                                                               "upload by year, 004 第三十五条).")
+    outside_form_no: str | None = Field(default=None, description="Number of the 住院期间外院检查治疗或药店购药单 "
+                                                                  "when this line was bought outside (S-16).")
+
+
+class _VisitHeader(Contract):
+    """What every HIS command about a visit says about the person, the place and the case."""
+    request_id: str = Field(min_length=1, max_length=64, description="The HIS's idempotency key; a repeat with "
+                            "the same content gets the same answer, with different content DUPLICATE_CONFLICT.",
+                            examples=["H42010200001-20250312-000123"])
+    person_id: PersonId = Field(description="Citizen ID number; partition key.")
+    credential_type: CredentialType = Field(description="Credential presented.", examples=["e_voucher"])
+    insurance_type: InsuranceType = Field(description="险种: 310 employee, 390 resident.", examples=["310"])
+    insured_region: RegionCode = Field(description="参保地 pooling region.", examples=["340200"])
+    treating_region: RegionCode = Field(description="就医地 pooling region.", examples=["420100"])
+    institution_code: InstitutionCode = Field(description="Treating institution.", examples=["H42010200001"])
+    hospital_level: HospitalLevel = Field(description="Institution level; sets deductible and ratio.",
+                                          examples=["3"])
+    medical_type: MedicalType = Field(description="医疗类别.", examples=["inpatient"])
+    visit_id: str = Field(min_length=1, max_length=64, description="住院号 / 门诊号 of the HIS.",
+                          examples=["ZY2025000123"])
+    emergency: bool = Field(default=False, description="Emergency flag 门诊急诊转诊标志/住院类型=急诊 (F-04, S-11).")
+    trauma: bool = Field(default=False, description="外伤标志 (S-10).")
+    third_party_liability: bool = Field(default=False, description="涉及第三方标志 (S-10).")
+    trauma_commitment_signed: bool = Field(default=False, description="外伤无第三方责任承诺书 signed (S-10).")
+    diagnoses: list[Diagnosis] = Field(min_length=1, description="Diagnoses, main first.")
+    chronic_disease_code: str | None = Field(default=None, description="National chronic disease code, required "
+                                             "for chronic outpatient; one per prescription (S-13).",
+                                             examples=["M03900"])
+
+    @property
+    def cross_province(self) -> bool:
+        return RegionCode(self.insured_region).is_cross_province(self.treating_region)
+
+
+class AdmissionRegistered(_VisitHeader):
+    """入院登记: the HIS registers an admission (S-11 emergency flag, S-20 suspension check)."""
+    admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
+
+
+class OutpatientVisitRequested(_VisitHeader):
+    """Outpatient or pharmacy settlement request 门诊结算 with its fee lines (S-04 per-line split)."""
+    visit_date: date = Field(description="Visit date.", examples=["2025-03-12"])
+    fee_lines: list[FeeLine] = Field(min_length=1, description="Fee detail lines.")
+
+
+class DischargeSettlementRequested(_VisitHeader):
+    """出院结算: the whole stay settles once, at discharge (S-14), with every fee line of the stay."""
+    admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
+    discharge_date: date = Field(description="Discharge date; its year decides policy and accumulations (S-14).",
+                                 examples=["2025-03-10"])
+    fee_lines: list[FeeLine] = Field(min_length=1, description="Fee detail lines of the whole stay.")
+
+
+class SettlementCancelRequested(Contract):
+    """撤销: undo a settlement the HIS has just made (S-15)."""
+    request_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
+    person_id: PersonId
+    settlement_id: str = Field(description="The settlement to cancel.", examples=["S-6d1f0c2a"])
+    institution_code: InstitutionCode
+    reason: str = Field(default="", description="Free text shown to auditors.")
+
+
+class RefundRequested(Contract):
+    """退费 of a settlement, whole or some of its lines (S-15)."""
+    request_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
+    person_id: PersonId
+    settlement_id: str = Field(description="The settlement refunded.", examples=["S-6d1f0c2a"])
+    institution_code: InstitutionCode
+    kind: RefundKind = Field(description="ordinary | non_latest 隔笔 | previous_year 跨年 | after_clearing 清算后.")
+    line_nos: list[int] | None = Field(default=None, description="Lines refunded; none means the whole settlement. "
+                                       "A partial refund re-settles the remaining lines.")
+    reason: str = Field(default="", description="Free text shown to auditors.")
+
+
+class ManualClaimFailure(StrEnum):
+    NETWORK = "network"
+    CREDENTIAL = "credential"
+    REFUSED = "refused"
+
+
+class ManualClaimUploaded(Contract):
+    """When direct settlement failed, the hospital uploads the details for manual reimbursement (S-17)."""
+    request_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
+    person_id: PersonId
+    insurance_type: InsuranceType
+    insured_region: RegionCode
+    treating_region: RegionCode
+    institution_code: InstitutionCode
+    hospital_level: HospitalLevel
+    medical_type: MedicalType
+    failure: ManualClaimFailure = Field(description="Why direct settlement failed.")
+    refusal_code: RefusalCode | None = Field(default=None, description="The refusal, when failure is 'refused'.")
+    start_date: date = Field(description="Admission or visit date.")
+    end_date: date = Field(description="Discharge or visit date.")
+    uploaded_on: date = Field(description="Upload date; due within 10 working days (S-17).")
+    diagnoses: list[Diagnosis] = Field(min_length=1)
+    fee_lines: list[FeeLine] = Field(min_length=1)
+    total: NonNegativeMoney = Field(description="Sum of line amounts.")
+
+    @model_validator(mode="after")
+    def _total_is_sum(self) -> "ManualClaimUploaded":
+        if sum((line.amount for line in self.fee_lines), Decimal("0.00")) != self.total:
+            raise ValueError("total must equal the sum of the fee lines (M-01)")
+        return self
+
+
+# ---------------------------------------------------------------- treating-place result (S-04)
+class FeeSplit(Contract):
+    """The four-way split of an amount (S-04; 附件13 note 2): total = in_scope + b + over_limit + self_paid."""
+    total: NonNegativeMoney = Field(description="总费用.", examples=["1000.00"])
+    in_scope: NonNegativeMoney = Field(description="统筹基金支付范围内费用.", examples=["800.00"])
+    b_class_self_pay: NonNegativeMoney = Field(description="乙类先行自付费用.", examples=["50.00"])
+    over_limit_self_pay: NonNegativeMoney = Field(description="超限价自付费用.", examples=["20.00"])
+    self_paid: NonNegativeMoney = Field(description="自费费用 (全自费).", examples=["130.00"])
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> "FeeSplit":
+        parts = self.in_scope + self.b_class_self_pay + self.over_limit_self_pay + self.self_paid
+        if parts != self.total:
+            raise ValueError(f"split {parts} does not add up to total {self.total} (S-04)")
+        return self
+
+
+class LineSplit(FeeSplit):
+    """One outpatient line after fee splitting 费用分割 (S-04)."""
+    line_no: int = Field(ge=1)
+    item_code: str
+    catalogue_class: CatalogueClass | None = Field(description="Class in the applied catalogue; none if absent.")
+    major_category: MajorFeeCategory
+
+
+class CategorySplit(FeeSplit):
+    """One national major fee category of an inpatient bill (S-04)."""
+    category: MajorFeeCategory
+
+
+class TreatingAssessed(Contract):
+    """Treating place → insured place (S-01, S-02): what is payable, line by line or by category."""
+    settlement_id: str = Field(description="Id of this settlement, uuid5 of the HIS request.")
+    request_id: str
+    person_id: PersonId
+    insurance_type: InsuranceType
+    insured_region: RegionCode
+    treating_region: RegionCode
+    cross_province: bool
+    institution_code: InstitutionCode
+    hospital_level: HospitalLevel
+    medical_type: MedicalType
+    eligibility_basis: EligibilityBasis
+    filing_category: FilingCategory | None = None
+    emergency: bool = False
+    trauma_no_third_party: bool = Field(default=False, description="Marked for treating-place checks (S-10).")
+    chronic_disease_code: str | None = None
+    service_date: date = Field(description="Discharge or visit date; its year is the settlement year (S-14).")
+    catalogue_id: str = Field(description="Catalogue applied (S-02/S-03).", examples=["420000"])
+    totals: FeeSplit
+    categories: list[CategorySplit] = Field(default_factory=list, description="Inpatient: major categories.")
+    lines: list[LineSplit] = Field(default_factory=list, description="Outpatient: every line split.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> "TreatingAssessed":
+        parts = self.categories if self.medical_type is MedicalType.INPATIENT else self.lines
+        if not parts:
+            raise ValueError("inpatient needs categories, outpatient needs lines (S-04)")
+        for field in ("total", "in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid"):
+            if sum((getattr(p, field) for p in parts), Decimal("0.00")) != getattr(self.totals, field):
+                raise ValueError(f"{field} of the parts does not add up to the totals (M-01)")
+        return self
+
+
+# ---------------------------------------------------------------- insured-place result (S-05..S-07)
+class FundAmount(Contract):
+    """One fund's payment, printed under the insured place's fund name (附件13 note 1)."""
+    code: FundCode
+    name: str = Field(description="Fund name as the insured place calls it.", examples=["职工基本医疗保险统筹基金"])
+    amount: NonNegativeMoney
+
+
+class SettlementSlip(FeeSplit):
+    """The settlement slip 结算单 of 000 附件13: split, deductible, funds and the personal share."""
+    deductible_applied: NonNegativeMoney = Field(description="本次起付标准 applied.", examples=["1000.00"])
+    funds: list[FundAmount] = Field(default_factory=list, description="Funds in the insured place's order, "
+                                    "personal account included when used.")
+    fund_total: NonNegativeMoney = Field(description="基金支付合计金额 (funds incl. personal account).")
+    personal_account: NonNegativeMoney = Field(description="个人账户支付 (also listed among funds).")
+    personal_cash: NonNegativeMoney = Field(description="个人现金支付金额.")
+
+    @model_validator(mode="after")
+    def _s07(self) -> "SettlementSlip":
+        if sum((f.amount for f in self.funds), Decimal("0.00")) != self.fund_total:
+            raise ValueError("fund_total must be the sum of the funds")
+        account = sum((f.amount for f in self.funds if f.code is FundCode.PERSONAL_ACCOUNT), Decimal("0.00"))
+        if account != self.personal_account:
+            raise ValueError("personal_account must equal the personal-account fund line")
+        if self.fund_total + self.personal_cash != self.total:
+            raise ValueError(f"total {self.total} ≠ fund total {self.fund_total} + personal cash "
+                             f"{self.personal_cash} (S-07)")
+        return self
+
+
+class FundDelta(Contract):
+    code: FundCode
+    name: str
+    amount: Money
+
+
+class SlipDelta(Contract):
+    """Signed amounts of a reversal: what is taken back (negative) from a slip (S-15, C-05)."""
+    total: Money
+    in_scope: Money
+    b_class_self_pay: Money
+    over_limit_self_pay: Money
+    self_paid: Money
+    deductible_applied: Money
+    funds: list[FundDelta] = Field(default_factory=list)
+    fund_total: Money
+    personal_account: Money
+    personal_cash: Money
+
+
+class AccumulationEntry(Contract):
+    """One year-to-date counter change (deductible used, a fund's paid amount, a threshold base)."""
+    year: int = Field(ge=2000, le=2100)
+    counter: str = Field(description="Counter key, e.g. 'fund/pooling/inpatient'.", examples=["fund/pooling/annual"])
+    amount: Money
+
+
+class InsuredDecided(Contract):
+    """Insured place → treating place (S-01, S-05): the money answer, or a refusal."""
+    settlement_id: str
+    request_id: str
+    person_id: PersonId
+    decided: bool = Field(description="True with a slip; false with a refusal.")
+    slip: SettlementSlip | None = None
+    refusal_code: RefusalCode | None = None
+    refusal_message: str | None = None
+    settlement_year: int = Field(ge=2000, le=2100, description="Year whose policy and accumulations applied (S-14).")
+    ratio_applied: Decimal | None = Field(default=None, description="Primary fund ratio after reductions (S-08/S-09).")
+    rate_basis: str | None = Field(default=None, description="Why that ratio: local, referral_emergency, "
+                                   "other_temporary, trauma…", examples=["other_temporary"])
+    accumulation_delta: list[AccumulationEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "InsuredDecided":
+        if self.decided != (self.slip is not None) or self.decided == (self.refusal_code is not None):
+            raise ValueError("a decision carries a slip, a refusal carries a refusal code")
+        return self
+
+
+# ---------------------------------------------------------------- results to the HIS, clearing, prepayment
+class _SettlementFacts(Contract):
+    settlement_id: str = Field(description="Settlement id.", examples=["S-6d1f0c2a"])
+    request_id: str
+    person_id: PersonId
+    institution_code: InstitutionCode
+    hospital_level: HospitalLevel
+    insurance_type: InsuranceType
+    medical_type: MedicalType
+    insured_region: RegionCode
+    treating_region: RegionCode
+    cross_province: bool
+    clearing_month: ClearingMonth = Field(description="Clearing period the amounts belong to (C-01, S-15).")
+
+
+class SettlementCompleted(_SettlementFacts):
+    """A completed settlement with its 附件13 slip (S-04..S-07)."""
+    outcome: Literal["completed"] = "completed"
+    visit_id: str
+    settled_on: date = Field(description="Settlement date; clearing_month is its month.")
+    settlement_year: int = Field(ge=2000, le=2100, description="Policy/accumulation year (S-14).")
+    eligibility_basis: EligibilityBasis
+    filing_category: FilingCategory | None = None
+    ratio_applied: Decimal = Field(description="Primary fund ratio applied (S-08/S-09).", examples=["0.70"])
+    rate_basis: str = Field(description="local | referral_emergency | other_temporary | trauma", examples=["local"])
+    trauma_check: bool = Field(default=False, description="Trauma without third party: for checks (S-10).")
+    chronic_disease_code: str | None = None
+    slip: SettlementSlip
+
+
+class SettlementRefused(Contract):
+    """A refused request, with a classified reason the hospital can show the patient (S-19, S-12)."""
+    outcome: Literal["refused"] = "refused"
+    request_id: str
+    person_id: PersonId
+    institution_code: InstitutionCode
+    settlement_id: str | None = Field(default=None, description="The settlement concerned, for cancel/refund.")
+    code: RefusalCode
+    title_zh: str = Field(description="Short Chinese title of the code, for the screen.", examples=["未办理异地就医备案"])
+    message: str = Field(description="What exactly is wrong.", examples=["no valid filing for 420100 on 2025-03-01"])
+    line_no: int | None = Field(default=None, description="The fee line at fault, when one is.")
+    manual_claim_possible: bool = Field(default=False, description="Pay now and claim at the insured place (S-17).")
+
+
+class SettlementCancelled(_SettlementFacts):
+    """撤销 done: the whole slip taken back (S-15)."""
+    outcome: Literal["cancelled"] = "cancelled"
+    reversal_id: str
+    reversed_on: date
+    compensation: SlipDelta = Field(description="Negatives of the original slip.")
+    accumulation_delta: list[AccumulationEntry] = Field(default_factory=list, description="Rollback.")
+
+
+class SettlementRefunded(_SettlementFacts):
+    """退费 done (S-15). A partial refund re-settles the remaining lines: compensation is new − original."""
+    outcome: Literal["refunded"] = "refunded"
+    kind: RefundKind
+    reversal_id: str
+    reversed_on: date
+    line_nos: list[int] | None = None
+    compensation: SlipDelta = Field(description="Signed amounts going into clearing_month.")
+    replacement: SettlementSlip | None = Field(default=None, description="Slip of the remaining lines, if any.")
+    accumulation_delta: list[AccumulationEntry] = Field(default_factory=list, description="Net counter change.")
+
+
+class AdmissionAccepted(Contract):
+    """入院登记 accepted: the person may be settled at discharge under this basis."""
+    outcome: Literal["admission_accepted"] = "admission_accepted"
+    request_id: str
+    person_id: PersonId
+    institution_code: InstitutionCode
+    visit_id: str
+    eligibility_basis: EligibilityBasis
+    trauma_check: bool = False
+
+
+_RESULT = Annotated[Union[SettlementCompleted, SettlementRefused, SettlementCancelled, SettlementRefunded,
+                          AdmissionAccepted], Field(discriminator="outcome")]
+_REVERSAL = Annotated[Union[SettlementCancelled, SettlementRefunded], Field(discriminator="outcome")]
+
+
+class SettlementResult(RootModel[_RESULT]):
+    """What the HIS hears on ``settlement.result.v1``: one of five outcomes, told apart by ``outcome``."""
+    model_config = ConfigDict(frozen=True)
+
+
+class SettlementReversed(RootModel[_REVERSAL]):
+    """What clearing and prepayment hear on ``settlement.reversed.v1``: a cancel or a refund."""
+    model_config = ConfigDict(frozen=True)
+
+
+def _person(payload: Any) -> str:
+    return str(getattr(payload, "root", payload).person_id)
+
+
+_KEY_DOC = "person_id: a person's settlements stay in order and year-to-date accumulations are per person"
+
+TOPICS: list[TopicSpec] = [
+    TopicSpec("his.admission.v1", AdmissionRegistered, _person, _KEY_DOC, "his", ("settlement",), kind="command",
+              description="入院登记 (S-11, S-20)."),
+    TopicSpec("his.outpatient-requested.v1", OutpatientVisitRequested, _person, _KEY_DOC, "his", ("settlement",),
+              kind="command", description="Outpatient/pharmacy settlement request (S-04)."),
+    TopicSpec("his.settlement-requested.v1", DischargeSettlementRequested, _person, _KEY_DOC, "his",
+              ("settlement",), kind="command", description="出院结算 (S-14)."),
+    TopicSpec("his.cancel-requested.v1", SettlementCancelRequested, _person, _KEY_DOC, "his", ("settlement",),
+              kind="command", description="撤销 (S-15)."),
+    TopicSpec("his.refund-requested.v1", RefundRequested, _person, _KEY_DOC, "his", ("settlement",),
+              kind="command", description="退费 (S-15)."),
+    TopicSpec("his.manual-claim.v1", ManualClaimUploaded, _person, _KEY_DOC, "his", ("settlement",),
+              kind="command", description="Upload for manual reimbursement (S-17)."),
+    TopicSpec("settlement.treating-assessed.v1", TreatingAssessed, _person, _KEY_DOC, "settlement", ("settlement",),
+              description="Treating place → insured place hop (S-01..S-04)."),
+    TopicSpec("settlement.insured-decided.v1", InsuredDecided, _person, _KEY_DOC, "settlement", ("settlement",),
+              description="Insured place → treating place hop (S-01, S-05)."),
+    TopicSpec("settlement.result.v1", SettlementResult, _person, _KEY_DOC, "settlement", ("his",),
+              description="Outcome to the HIS; discriminated by 'outcome'."),
+    TopicSpec("settlement.completed.v1", SettlementCompleted, _person, _KEY_DOC, "settlement",
+              ("clearing", "prepayment"), description="Completed settlements for reconciliation and clearing."),
+    TopicSpec("settlement.reversed.v1", SettlementReversed, _person, _KEY_DOC, "settlement",
+              ("clearing", "prepayment"), description="Cancels and refunds with signed amounts (S-15)."),
+]

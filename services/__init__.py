@@ -1,0 +1,1 @@
+"""The five services; each ``services/<name>/domain`` is pure (no I/O)."""

@@ -1,0 +1,1 @@
+"""Clearing service 清算 (C-01..C-05, R-04/R-05)."""

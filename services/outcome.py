@@ -1,0 +1,45 @@
+"""What every pure domain function returns: the new state, the facts to publish and the
+deadlines to arm. Shared by the domain packages so the runtime wires them one way."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, NamedTuple, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.envelope import NAMESPACE
+
+S = TypeVar("S")
+
+
+class DeadlineRequest(BaseModel):
+    """Ask the runtime to call the domain back at ``due_at`` (M-02: computed on the recorded
+    calendar). Re-arming the same ``deadline_id`` replaces, never duplicates."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    deadline_id: uuid.UUID = Field(description="uuid5 of service, subject and kind: retries give the same id")
+    service: str
+    kind: str = Field(description="what to check when it fires, e.g. 'sanction_check'")
+    subject: str = Field(description="the aggregate to load when it fires")
+    ref: str = Field("", description="the item inside the aggregate, e.g. a notice id")
+    due_at: AwareDatetime
+    rule: str = Field(description="the RULES.md ID that sets this deadline")
+    calendar: str = Field("", description="WorkingCalendar.source used to compute due_at (M-02)")
+
+
+def deadline(service: str, kind: str, subject: str, due_at: datetime, rule: str,
+             calendar: str = "", ref: str = "") -> DeadlineRequest:
+    key = f"{service}:{subject}:{kind}:{ref}"
+    return DeadlineRequest(deadline_id=uuid.uuid5(NAMESPACE, key), service=service, kind=kind, subject=subject,
+                           ref=ref, due_at=due_at, rule=rule, calendar=calendar)
+
+
+class Outcome(NamedTuple, Generic[S]):
+    state: S
+    events: list[BaseModel]
+    deadlines: list[DeadlineRequest]
+
+
+def stable_id(*parts: object) -> uuid.UUID:
+    """Deterministic id from a business key (uuid5), so a retried input yields the same id."""
+    return uuid.uuid5(NAMESPACE, ":".join(map(str, parts)))

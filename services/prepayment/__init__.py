@@ -1,0 +1,1 @@
+"""Prepayment service 预付金 (P-01..P-09)."""

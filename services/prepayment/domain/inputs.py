@@ -1,0 +1,45 @@
+"""Inputs the prepayment domain takes from other services, already mapped from their events
+by the service's handlers (the contracts of those services stay outside the domain)."""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.prepayment import PrepaymentScope
+from contracts.values import Money, NonNegativeMoney, RegionCode
+
+
+class SettlementFunds(BaseModel):
+    """A settlement's fund total 医保基金支付 (completed), or its cancellation (reversed)."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    settlement_id: str = Field(min_length=1)
+    insured_region: RegionCode
+    treating_region: RegionCode
+    fund_total: NonNegativeMoney
+    reversed: bool = False
+    occurred_at: AwareDatetime
+
+    @property
+    def scope(self) -> PrepaymentScope:
+        cross = self.insured_region.is_cross_province(self.treating_region)
+        return PrepaymentScope.CROSS_PROVINCE if cross else PrepaymentScope.INTRA_PROVINCE
+
+
+class ClearingNoticeReceived(BaseModel):
+    """A clearing payment notice for this region and scope: the period's settlements leave the
+    uncleared payable and what is to be paid (after audit deductions) becomes cleared-unpaid."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    notice_id: uuid.UUID
+    insured_region: RegionCode
+    scope: PrepaymentScope
+    clearing_month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    settlements_total: Money = Field(description="fund total of the period's settlement and refund lines")
+    payable: Money = Field(description="net payable after audit deductions; negative in reverse clearing (C-05)")
+    issued_at: AwareDatetime
+
+    @property
+    def to_pay(self) -> Decimal:
+        """Reverse clearing (negative) is money coming back, not a payment to chase."""
+        return max(self.payable, Decimal("0.00"))

@@ -1,0 +1,74 @@
+"""Which payment ratio applies: local for long-term filers (S-08), reduced for temporary patients,
+emergencies and trauma (S-09, S-10, S-11), as the insured place's policy sets it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from contracts.settlement import EligibilityBasis
+from contracts.values import FilingCategory, MedicalType
+from services.settlement.domain.policy import InsurancePolicy, LevelTerms, Reduction
+
+RateBasis = Literal["local", "referral_emergency", "other_temporary", "trauma"]
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The filing service's answer for this person, place and date; ``basis`` None: no valid filing."""
+    basis: EligibilityBasis | None
+    category: FilingCategory | None = None
+
+
+@dataclass(frozen=True)
+class RateTerms:
+    ratio: Decimal
+    floor_ratio: Decimal | None
+    basis: RateBasis
+
+
+def rate_basis(eligibility: Eligibility, *, emergency: bool, trauma_no_third_party: bool,
+               unfiled_outpatient_rate: Literal["local", "other_temporary"]) -> RateBasis:
+    """Classify the case. Long-term filers keep local rates even for trauma: Wuhu's trauma cut sits
+    among the temporary patients' rules (001 三(二) vs 三(三))."""
+    basis = eligibility.basis
+    if basis is EligibilityBasis.LONG_TERM:
+        return "local"                                               # S-08
+    if trauma_no_third_party:
+        return "trauma"                                              # S-10; 001 三(三)
+    if basis is EligibilityBasis.DEEMED_EMERGENCY or emergency:
+        return "referral_emergency"                                  # S-11, F-04
+    if basis is EligibilityBasis.TEMPORARY:
+        referral = eligibility.category in (FilingCategory.REFERRAL, FilingCategory.EMERGENCY)
+        return "referral_emergency" if referral else "other_temporary"   # S-09
+    return unfiled_outpatient_rate                                   # F-05: outpatient needing no filing
+
+
+def rate_terms(level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, cross_province: bool,
+               medical_type: MedicalType) -> RateTerms:
+    """The ratio and floor after the region's cut for ``basis`` (S-09)."""
+    if basis == "local":
+        return RateTerms(level.ratio, level.floor_ratio, basis)
+    scope = policy.reductions.cross_province if cross_province else policy.reductions.intra_province
+    if basis == "trauma":
+        trauma = policy.reductions.trauma_no_third_party
+        if trauma.same_as is not None:
+            return _reduced(level, getattr(scope, trauma.same_as), medical_type, basis)
+        return RateTerms(max(level.ratio - trauma.points, Decimal(0)), level.floor_ratio, basis)
+    return _reduced(level, getattr(scope, basis), medical_type, basis)
+
+
+def _reduced(level: LevelTerms, cut: Reduction, medical_type: MedicalType, basis: RateBasis) -> RateTerms:
+    if medical_type not in cut.applies_to:
+        return RateTerms(level.ratio, level.floor_ratio, basis)
+    ratio = cut.fixed_ratio if cut.fixed_ratio is not None else max(level.ratio - cut.points, Decimal(0))
+    return RateTerms(ratio, _floor(level.floor_ratio, cut), basis)
+
+
+def _floor(floor: Decimal | None, cut: Reduction) -> Decimal | None:
+    """保底: kept (享受保底待遇), cut by the same points (含保底比例), or none (001 三(三))."""
+    if floor is None or cut.floor == "none":
+        return None
+    if cut.floor == "reduce":
+        return max(floor - cut.floor_points, Decimal(0))
+    return floor
