@@ -5,10 +5,10 @@ Read this file (and the ``TOPICS`` list at the bottom of each contracts module) 
 """
 from __future__ import annotations
 
-from contracts import clearing, collab, filing, prepayment, settlement
+from contracts import clearing, collab, filing, ops, prepayment, settlement
 from contracts.topics import TopicSpec
 
-_MODULES = (filing, settlement, clearing, prepayment, collab)
+_MODULES = (filing, settlement, clearing, prepayment, collab, ops)
 
 
 def _join() -> dict[str, TopicSpec]:
@@ -22,6 +22,21 @@ def _join() -> dict[str, TopicSpec]:
 
 
 ALL_TOPICS: dict[str, TopicSpec] = _join()
+
+
+def topic_of(payload: object) -> str:
+    """The one topic that carries this payload's model (each model travels on one topic)."""
+    return _BY_MODEL[type(payload)]
+
+
+def _by_model() -> dict[type, str]:
+    index: dict[type, str] = {}
+    for spec in ALL_TOPICS.values():
+        index.setdefault(spec.message, spec.name)
+    return index
+
+
+_BY_MODEL = _by_model()
 
 
 def consumed_by(service: str) -> list[TopicSpec]:

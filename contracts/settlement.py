@@ -196,7 +196,7 @@ class FeeLine(Contract):
                                                                   "when this line was bought outside (S-16).")
 
 
-class _VisitHeader(Contract):
+class VisitHeader(Contract):
     """What every HIS command about a visit says about the person, the place and the case."""
     request_id: str = Field(min_length=1, max_length=64, description="The HIS's idempotency key; a repeat with "
                             "the same content gets the same answer, with different content DUPLICATE_CONFLICT.",
@@ -226,18 +226,18 @@ class _VisitHeader(Contract):
         return RegionCode(self.insured_region).is_cross_province(self.treating_region)
 
 
-class AdmissionRegistered(_VisitHeader):
+class AdmissionRegistered(VisitHeader):
     """入院登记: the HIS registers an admission (S-11 emergency flag, S-20 suspension check)."""
     admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
 
 
-class OutpatientVisitRequested(_VisitHeader):
+class OutpatientVisitRequested(VisitHeader):
     """Outpatient or pharmacy settlement request 门诊结算 with its fee lines (S-04 per-line split)."""
     visit_date: date = Field(description="Visit date.", examples=["2025-03-12"])
     fee_lines: list[FeeLine] = Field(min_length=1, description="Fee detail lines.")
 
 
-class DischargeSettlementRequested(_VisitHeader):
+class DischargeSettlementRequested(VisitHeader):
     """出院结算: the whole stay settles once, at discharge (S-14), with every fee line of the stay."""
     admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
     discharge_date: date = Field(description="Discharge date; its year decides policy and accumulations (S-14).",

@@ -168,9 +168,14 @@ class DeadlineStore:
         await self.col.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
 
     async def put(self, entry: dict) -> None:
+        """Arm a deadline; arming the same id again moves it while it is still pending."""
         doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
-        await self.col.update_one({"_id": entry["deadline_id"]},
-                                  {"$setOnInsert": {**doc, "status": "pending", "claimed_at": None}}, upsert=True)
+        if (await self.col.update_one({"_id": entry["deadline_id"], "status": "pending"}, {"$set": doc})).matched_count:
+            return
+        try:
+            await self.col.insert_one({"_id": entry["deadline_id"], **doc, "status": "pending", "claimed_at": None})
+        except DuplicateKeyError:
+            pass   # already fired or cancelled: a re-armed copy from a redelivered message
 
     async def cancel(self, deadline_id: str) -> None:
         await self.col.update_one({"_id": deadline_id, "status": "pending"}, {"$set": {"status": "cancelled"}})

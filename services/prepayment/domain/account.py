@@ -82,6 +82,8 @@ def record_settlement(acc: PrepaymentAccount, item: SettlementFunds, calendar: W
     new = acc.model_copy(update={
         "uncleared": acc.uncleared + mark.effect - old.effect,
         "settlements": {**acc.settlements, item.settlement_id: mark}})
+    if mark.effect == old.effect:  # e.g. the completion of an already reversed settlement
+        return Outcome(new, [], [])
     return _after_change(acc, new, f"settlement:{item.settlement_id}", calendar, now)
 
 
