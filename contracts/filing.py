@@ -11,7 +11,7 @@ versions), carried in a :class:`FilingChanged` event.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -103,7 +103,6 @@ class RefusalReason(StrEnum):
     START_IN_PAST = "start_in_past"                        # F-11: back-dating needs the retroactive flag
     CATEGORY_NOT_ALLOWED = "category_not_allowed"          # F-02
     MISSING_PROOFS = "missing_proofs"                      # F-03
-    COMMITMENT_NOT_ALLOWED = "commitment_not_allowed"      # F-10
     COMMITMENT_LIMIT = "commitment_limit"                  # F-10 at most once a year
     CHANGE_LOCKED = "change_locked"                        # F-08
     ADMISSION_DATE_REQUIRED = "admission_date_required"    # F-11

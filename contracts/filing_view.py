@@ -188,6 +188,9 @@ class Eligibility(Contract):
     message: str = Field(description="Short text the hospital can show the patient (S-19).")
 
 
+_GAP_RULE = {CoverageGap.PENDING: "F-13", CoverageGap.REJECTED: "F-13", CoverageGap.NOT_YET_VALID: "F-13",
+             CoverageGap.EXPIRED: "F-07", CoverageGap.ENDED: "F-14", CoverageGap.SUSPENDED: "F-14"}
+
 _GAP_TEXT = {
     CoverageGap.PENDING: "the online filing is still awaiting its decision (F-13)",
     CoverageGap.REJECTED: "the filing application was rejected",
@@ -241,7 +244,7 @@ def _no(filings: list[FilingSnapshot], near: FilingSnapshot | None, gap: Coverag
             "patient pays and claims at the insured place (S-17).")
     if near is not None and gap is not None:
         return Eligibility(eligible=False, category=near.category, filing_id=near.filing_id,
-                           reason_code=EligibilityReason(gap.value), rule="F-07",
+                           reason_code=EligibilityReason(gap.value), rule=_GAP_RULE[gap],
                            message=f"No valid filing: {_GAP_TEXT[gap]}." + tail)
     live_elsewhere = [f for f in filings if not f.status.is_final]
     if live_elsewhere:

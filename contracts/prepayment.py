@@ -159,7 +159,7 @@ class TopUpNoticeIssued(Contract):
 
 class PrepaymentSanction(Contract):
     """P-09 sanction imposed or lifted; filing (F-16) and settlement (S-20) consume it."""
-    sanction_id: uuid.UUID
+    sanction_id: uuid.UUID = Field(description="the same id on imposition and on its lifting")
     insured_region: RegionCode = _REGION
     kind: SanctionKind
     action: SanctionAction

@@ -22,6 +22,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, RootMo
 from pydantic_core import PydanticCustomError
 
 from contracts.envelope import Contract
+from contracts.filing_view import EligibilityBasis  # one enum for "why this visit may settle" (F-04, F-05)
 from contracts.topics import TopicSpec
 from contracts.values import (FilingCategory, HospitalLevel, InstitutionCode, InsuranceType, MedicalType, Money,
                               NonNegativeMoney, PersonId, RegionCode)
@@ -121,14 +122,6 @@ EMPLOYEE_FUNDS = frozenset({FundCode.POOLING, FundCode.PERSONAL_ACCOUNT, FundCod
 RESIDENT_FUNDS = frozenset({FundCode.RESIDENT_BASIC, FundCode.CRITICAL_ILLNESS, FundCode.MEDICAL_ASSISTANCE,
                             FundCode.SUPPLEMENTARY, FundCode.OTHER})
 FUNDS_BY_INSURANCE = {InsuranceType.EMPLOYEE: EMPLOYEE_FUNDS, InsuranceType.RESIDENT: RESIDENT_FUNDS}
-
-
-class EligibilityBasis(StrEnum):
-    """Why the person may settle here, as the filing service answered (F-04, F-05, S-08, S-09, S-11)."""
-    LONG_TERM = "long_term"                 # long-term filing for this place: local rates (S-08)
-    TEMPORARY = "temporary"                 # temporary filing: reduced rates (S-09)
-    DEEMED_EMERGENCY = "deemed_emergency"   # no filing, emergency flag: deemed filed (F-04, S-11)
-    NO_FILING_NEEDED = "no_filing_needed"   # general outpatient / pharmacy (F-05)
 
 
 class RefundKind(StrEnum):

@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 
 from contracts.filing import ProofKind
 from contracts.values import FilingCategory, RegionCode
@@ -104,7 +105,7 @@ BOUNDS: tuple[Bound, ...] = (
 
 def check_bounds(policy: RegionPolicy) -> None:
     """Raise :class:`PolicyBoundError` naming region, field, value and bound for every breach."""
-    breaches = [f"{b.field} = {getattr(policy, b.field).value!r} breaks {b.text}"
+    breaches = [f"{b.field} = {to_jsonable_python(getattr(policy, b.field).value)!r} breaks {b.text}"
                 for b in BOUNDS if not b.check(getattr(policy, b.field).value)]
     if breaches:
         raise PolicyBoundError(f"filing policy {policy.region} ({policy.name}): " + "; ".join(breaches))

@@ -8,9 +8,9 @@ from .account import (
     SANCTION_CHECK, account_key, deadline_fired, new_account, record_clearing_notice, record_payment,
     record_settlement, report_delay, set_annual_quota,
 )
-from .inputs import ClearingNoticeReceived, SettlementFunds
+from .inputs import ClearingNoticeReceived, SettlementFunds, from_clearing_notice
 from .model import PaymentNotice, PrepaymentAccount
 
 __all__ = ["SANCTION_CHECK", "account_key", "deadline_fired", "new_account", "record_clearing_notice",
            "record_payment", "record_settlement", "report_delay", "set_annual_quota", "ClearingNoticeReceived",
-           "SettlementFunds", "PaymentNotice", "PrepaymentAccount"]
+           "SettlementFunds", "from_clearing_notice", "PaymentNotice", "PrepaymentAccount"]

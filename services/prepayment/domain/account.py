@@ -210,17 +210,20 @@ def _emergency_top_up(acc: PrepaymentAccount, cause: str, calendar: WorkingCalen
 
 
 def _reconcile_sanctions(acc: PrepaymentAccount, now: datetime, events: list) -> PrepaymentAccount:
-    """P-09: a sanction is on while any notice behind it is overdue and unpaid."""
+    """P-09: a sanction is on while any notice behind it is overdue and unpaid. Its id is made at
+    imposition and repeated at lifting, so consumers pair the two (F-16, S-20)."""
     causes: dict[SanctionKind, list] = {}
     for notice in acc.notices.values():
         if notice.sanction is not None:
             causes.setdefault(notice.sanction, []).append(notice.notice_id)
-    wanted = tuple(k for k in SanctionKind if k in causes)
+    active = dict(acc.sanctions)
     for kind in SanctionKind:
-        was, now_on = kind in acc.sanctions, kind in causes
-        if was != now_on:
-            events.append(_sanction_event(acc, kind, now_on, causes.get(kind, []), now))
-    return acc.model_copy(update={"sanctions": wanted})
+        if kind in causes and kind not in active:
+            active[kind] = stable_id(acc.account_id, "sanction", kind.value, acc.version)
+            events.append(_sanction_event(acc, active[kind], kind, True, causes[kind], now))
+        elif kind not in causes and kind in active:
+            events.append(_sanction_event(acc, active.pop(kind), kind, False, [], now))
+    return acc.model_copy(update={"sanctions": active})
 
 
 _REASONS = {
@@ -230,11 +233,11 @@ _REASONS = {
 }
 
 
-def _sanction_event(acc: PrepaymentAccount, kind: SanctionKind, on: bool, notice_ids: list,
+def _sanction_event(acc: PrepaymentAccount, sanction_id, kind: SanctionKind, on: bool, notice_ids: list,
                     now: datetime) -> PrepaymentSanction:
     action = SanctionAction.IMPOSED if on else SanctionAction.LIFTED
     return PrepaymentSanction(
-        sanction_id=stable_id(acc.account_id, kind.value, action.value, acc.version), insured_region=acc.insured_region,
+        sanction_id=sanction_id, insured_region=acc.insured_region,
         kind=kind, action=action, effective_at=now, notice_ids=notice_ids,
         reason=_REASONS[kind] if on else "the notices behind it are paid or excused (P-09)")
 

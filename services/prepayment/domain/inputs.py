@@ -43,3 +43,20 @@ class ClearingNoticeReceived(BaseModel):
     def to_pay(self) -> Decimal:
         """Reverse clearing (negative) is money coming back, not a payment to chase."""
         return max(self.payable, Decimal("0.00"))
+
+
+def from_clearing_notice(notice) -> list[ClearingNoticeReceived]:
+    """Map a ``contracts.clearing.ClearingNoticeIssued`` to one input per scope with payable lines
+    (the region as insured place). Both keep the clearing notice's id: the scopes are separate
+    accounts, so payments name the notice the finance office actually received."""
+    by_scope: dict[PrepaymentScope, list] = {}
+    for line in notice.counterparts:
+        if line.direction == "payable":
+            scope = PrepaymentScope.CROSS_PROVINCE if line.cross_province else PrepaymentScope.INTRA_PROVINCE
+            by_scope.setdefault(scope, []).append(line)
+    zero = Decimal("0.00")
+    return [ClearingNoticeReceived(
+        notice_id=notice.notice_id, insured_region=notice.region, scope=scope,
+        clearing_month=notice.clearing_month, settlements_total=sum((ln.settled for ln in lines), zero),
+        payable=sum((ln.net for ln in lines), zero), issued_at=notice.issued_at)
+        for scope, lines in sorted(by_scope.items())]

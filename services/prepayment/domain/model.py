@@ -75,7 +75,8 @@ class PrepaymentAccount(BaseModel):
     level: WarningLevel = WarningLevel.NONE
     notices: dict[str, PaymentNotice] = Field(default_factory=dict)
     settlements: dict[str, SettlementMark] = Field(default_factory=dict)
-    sanctions: tuple[SanctionKind, ...] = ()
+    sanctions: dict[SanctionKind, uuid.UUID] = Field(
+        default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)")
     version: int = 0
 
     def open_emergency_notice(self) -> PaymentNotice | None:

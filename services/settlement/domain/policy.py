@@ -131,6 +131,7 @@ class Reductions(Data):
 
 class PersonalAccountRule(Sourced):
     """个人账户 may pay the personal share of these medical types (004 第十四条)."""
+    name: str = "职工基本医疗保险个人账户"
     applies_to: tuple[MedicalType, ...]
     covers_self_paid: bool = Field(default=False, description="may it also pay fully self-paid items")
 
@@ -193,8 +194,8 @@ class ChronicDisease(Sourced):
 
 
 class RegionPolicy(Data):
-    """One version of an insured region's policy."""
-    region: RegionCode
+    """One version of an insured region's policy; ``region`` None only in the default template."""
+    region: RegionCode | None
     name: str
     effective_from: date
     intra_province_catalogue: Literal["province", "insured_place"] = Field(
@@ -231,12 +232,15 @@ class RegionPolicy(Data):
 
 @dataclass(frozen=True)
 class PolicyBook:
-    """All policy versions by insured region."""
+    """All policy versions by insured region, and the default template for regions without a file."""
     by_region: Mapping[str, tuple[RegionPolicy, ...]]
+    default: tuple[RegionPolicy, ...] = ()
 
     def select(self, region: str, on: date) -> RegionPolicy:
         """The version in force on the discharge or visit date: the discharge year's policy (S-14)."""
-        versions = [v for v in self.by_region.get(str(region), ()) if v.effective_from <= on]
+        own = self.by_region.get(str(region))
+        versions = [v for v in (own if own is not None else self.default) if v.effective_from <= on]
         if not versions:
             raise Refused(RefusalCode.POLICY_UNAVAILABLE, f"no policy of insured region {region} in force on {on}")
-        return max(versions, key=lambda v: v.effective_from)
+        chosen = max(versions, key=lambda v: v.effective_from)
+        return chosen if own is not None else chosen.model_copy(update={"region": RegionCode(region)})

@@ -15,9 +15,17 @@ RateBasis = Literal["local", "referral_emergency", "other_temporary", "trauma"]
 
 @dataclass(frozen=True)
 class Eligibility:
-    """The filing service's answer for this person, place and date; ``basis`` None: no valid filing."""
+    """The filing service's answer for this person, place and date; ``basis`` None: no valid filing.
+    ``message`` carries the filing service's explanation of a "no" to the refusal (S-19)."""
     basis: EligibilityBasis | None
     category: FilingCategory | None = None
+    message: str | None = None
+
+    @classmethod
+    def from_view(cls, answer) -> "Eligibility":
+        """From ``contracts.filing_view.eligibility(...)``'s answer."""
+        return cls(answer.basis if answer.eligible else None, answer.category,
+                   None if answer.eligible else answer.message)
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,10 @@ def check_eligibility(header: VisitHeader, eligibility: Eligibility) -> Eligibil
         return Eligibility(EligibilityBasis.DEEMED_EMERGENCY)           # F-04: deemed filed
     needs_filing = header.medical_type in _NEEDS_FILING
     if eligibility.basis is None or (needs_filing and eligibility.basis is EligibilityBasis.NO_FILING_NEEDED):
-        raise Refused(RefusalCode.NOT_FILED, f"no valid filing of insured region {header.insured_region} for "
-                      f"treating region {header.treating_region}; file (retroactively before discharge) or pay "
-                      "and claim at home (S-12)")
+        raise Refused(RefusalCode.NOT_FILED, eligibility.message or
+                      f"no valid filing of insured region {header.insured_region} for treating region "
+                      f"{header.treating_region}; file (retroactively before discharge) or pay and claim at "
+                      "home (S-12)")
     return eligibility
 
 

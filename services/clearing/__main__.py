@@ -1,0 +1,3 @@
+from services.clearing.app import main
+
+main()

@@ -1,0 +1,203 @@
+"""The clearing ledger of one clearing month and one (insured, treating) pair (C-01, C-04).
+
+Lines are kept per entry id (settlement id + kind + reference), so a redelivered settlement,
+refund or deduction is recorded once. Totals are always recomputed from the lines, so the
+tables' sums equal the sums of their lines (M-01).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.clearing import (
+    ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ConfirmClearingPeriod, ConfirmedBy,
+    EntryKind, FundAmounts, FundTotal,
+)
+from contracts.values import RegionCode
+from runtime.calendar import WorkingCalendar
+from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+
+from .period import period_calendar
+
+SERVICE = "clearing"
+GENERATE = "generate"
+SILENT_CONFIRMATION = "silent_confirmation"
+ZERO = Decimal("0.00")
+
+
+class PeriodStatus(StrEnum):
+    OPEN = "open"
+    GENERATED = "generated"
+    CONFIRMED = "confirmed"
+
+
+class PeriodClosed(Exception):
+    """The period is generated; the entry belongs to the next open period (R-05, S-15)."""
+
+
+class LedgerEntry(BaseModel):
+    """Domain input: one settlement, refund or audit deduction, amounts non-negative."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    settlement_id: str = Field(min_length=1)
+    kind: EntryKind
+    ref: str = Field("", description="deduction id for audit deductions; else empty")
+    insured_region: RegionCode
+    treating_region: RegionCode
+    amounts: FundAmounts
+    business_day: date = Field(description="Asia/Shanghai date of the settlement, refund or decision")
+
+    @property
+    def entry_id(self):
+        return stable_id(SERVICE, self.settlement_id, self.kind.value, self.ref)
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.kind is EntryKind.REFUND else 1
+
+
+class LedgerLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    settlement_id: str
+    kind: EntryKind
+    amounts: FundAmounts
+
+    def signed(self) -> Iterable[tuple[tuple, Decimal]]:
+        sign = -1 if self.kind is EntryKind.REFUND else 1
+        for fund, amount in self.amounts.funds.items():
+            yield (self.amounts.insurance_type, fund), sign * amount
+
+
+class ClearingLedger(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    clearing_month: str
+    insured_region: RegionCode
+    treating_region: RegionCode
+    status: PeriodStatus = PeriodStatus.OPEN
+    lines: dict[str, LedgerLine] = Field(default_factory=dict)
+    generated_at: AwareDatetime | None = None
+    confirmed_by: ConfirmedBy | None = None
+    version: int = 0
+
+    @property
+    def key(self) -> str:
+        return ledger_key(self.clearing_month, self.insured_region, self.treating_region)
+
+    def contains(self, entry: LedgerEntry) -> bool:
+        return str(entry.entry_id) in self.lines
+
+
+def ledger_key(month: str, insured: str, treating: str) -> str:
+    return f"{month}:{insured}:{treating}"
+
+
+def new_ledger(month: str, insured: str, treating: str) -> ClearingLedger:
+    return ClearingLedger(clearing_month=month, insured_region=RegionCode(insured),
+                          treating_region=RegionCode(treating))
+
+
+# ---------------------------------------------------------------- totals (C-04, M-01)
+def fund_totals(lines: Iterable[LedgerLine]) -> list[FundTotal]:
+    """Per insurance type and fund: settled (refunds negative), deducted, net."""
+    settled: dict[tuple, Decimal] = {}
+    deducted: dict[tuple, Decimal] = {}
+    for line in lines:
+        target = deducted if line.kind is EntryKind.AUDIT_DEDUCTION else settled
+        for key, amount in line.signed():
+            target[key] = target.get(key, ZERO) + amount
+    keys = sorted(set(settled) | set(deducted), key=lambda k: (k[0].value, k[1].value))
+    return [FundTotal(insurance_type=t, fund=f, settled=settled.get((t, f), ZERO),
+                      deducted=deducted.get((t, f), ZERO),
+                      net=settled.get((t, f), ZERO) - deducted.get((t, f), ZERO)) for t, f in keys]
+
+
+def sum_totals(totals: Iterable[FundTotal]) -> tuple[Decimal, Decimal, Decimal]:
+    totals = list(totals)
+    return (sum((t.settled for t in totals), ZERO), sum((t.deducted for t in totals), ZERO),
+            sum((t.net for t in totals), ZERO))
+
+
+# ---------------------------------------------------------------- decisions
+def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCalendar,
+                 now: datetime) -> Outcome[ClearingLedger]:
+    """C-04: add a line; a redelivered entry changes nothing. A generated period refuses with
+    ``PeriodClosed`` and the caller records the entry in the next month's ledger (S-15, R-05).
+    The first line of a ledger arms its generation deadline (C-02)."""
+    _check_pair(ledger, entry)
+    if ledger.contains(entry):
+        return Outcome(ledger, [], [])
+    if ledger.status is not PeriodStatus.OPEN:
+        raise PeriodClosed(f"clearing period {ledger.key} is {ledger.status.value}")
+    line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts)
+    new = ledger.model_copy(update={"lines": {**ledger.lines, str(entry.entry_id): line},
+                                    "version": ledger.version + 1})
+    signed = sum((a for _, a in line.signed()), ZERO)
+    event = ClearingEntryRecorded(
+        entry_id=entry.entry_id, clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
+        treating_region=ledger.treating_region, settlement_id=entry.settlement_id, kind=entry.kind,
+        amounts=entry.amounts, signed_total=signed, recorded_at=now)
+    deadlines = [] if ledger.lines else [_generation_deadline(ledger, calendar)]
+    return Outcome(new, [event], deadlines)
+
+
+def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -> Outcome[ClearingLedger]:
+    """C-02: on the 21st the period's figures are fixed; the 25th's silent confirmation is armed."""
+    if ledger.status is not PeriodStatus.OPEN:
+        return Outcome(ledger, [], [])
+    dates = period_calendar(ledger.clearing_month, calendar)
+    totals = fund_totals(ledger.lines.values())
+    settled, deducted, net = sum_totals(totals)
+    new = ledger.model_copy(update={"status": PeriodStatus.GENERATED, "generated_at": now,
+                                    "version": ledger.version + 1})
+    event = ClearingPeriodGenerated(
+        clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
+        treating_region=ledger.treating_region, totals=totals, settled_total=settled, deducted_total=deducted,
+        net_total=net, entry_count=len(ledger.lines), confirm_by=dates.confirm_by, generated_at=now)
+    confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
+    return Outcome(new, [event], [confirm])
+
+
+def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Outcome[ClearingLedger]:
+    """C-02: explicit provincial confirmation of a generated period."""
+    if ledger.status is PeriodStatus.OPEN:
+        raise ValueError(f"clearing period {ledger.key} is not generated yet")
+    return _confirmed(ledger, ConfirmedBy.PROVINCE, cmd.confirmed_at)
+
+
+def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar,
+                   now: datetime) -> Outcome[ClearingLedger]:
+    """The 21st generates; the end of the 25th confirms by silence (C-02)."""
+    if now < request.due_at:
+        return Outcome(ledger, [], [request])
+    if request.kind == GENERATE:
+        return generate(ledger, calendar, now)
+    if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
+        return _confirmed(ledger, ConfirmedBy.SILENCE, now)
+    return Outcome(ledger, [], [])
+
+
+def _confirmed(ledger: ClearingLedger, by: ConfirmedBy, at: datetime) -> Outcome[ClearingLedger]:
+    if ledger.status is PeriodStatus.CONFIRMED:
+        return Outcome(ledger, [], [])
+    new = ledger.model_copy(update={"status": PeriodStatus.CONFIRMED, "confirmed_by": by,
+                                    "version": ledger.version + 1})
+    return Outcome(new, [ClearingPeriodConfirmed(
+        clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
+        treating_region=ledger.treating_region, by=by, confirmed_at=at)], [])
+
+
+def _generation_deadline(ledger: ClearingLedger, calendar: WorkingCalendar) -> DeadlineRequest:
+    dates = period_calendar(ledger.clearing_month, calendar)
+    return deadline(SERVICE, GENERATE, ledger.key, dates.generation_at, "C-02", calendar.source)
+
+
+def _check_pair(ledger: ClearingLedger, entry: LedgerEntry) -> None:
+    if (entry.insured_region, entry.treating_region) != (ledger.insured_region, ledger.treating_region):
+        raise ValueError(f"entry of {entry.insured_region}->{entry.treating_region} is not for ledger {ledger.key}")
+
+
+__all__ = ["ClearingLedger", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus", "confirm",
+           "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "record_entry", "sum_totals"]

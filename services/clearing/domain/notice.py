@@ -1,0 +1,49 @@
+"""C-02/C-03/C-04: the month-end receivable/payable notice of one region, built from the
+generated ledgers it is party to (as insured: payable; as treating: receivable)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from contracts.clearing import ClearingNoticeIssued, CounterpartAmounts
+from contracts.values import RegionCode
+from runtime.calendar import WorkingCalendar
+from services.outcome import stable_id
+
+from .ledger import ZERO, ClearingLedger, PeriodStatus, fund_totals, sum_totals
+from .period import home_month, next_month, notice_deadlines
+
+
+def entry_month(business_day, is_closed: Callable[[str], bool]) -> str:
+    """The clearing month of an entry: its home month (the month after it), or the first later
+    month not generated yet — late declarations (R-03), post-clearing refunds (S-15) and
+    deductions found after clearing (R-05) join the next period."""
+    month = home_month(business_day)
+    while is_closed(month):
+        month = next_month(month)
+    return month
+
+
+def counterpart_line(region: str, ledger: ClearingLedger) -> CounterpartAmounts:
+    totals = fund_totals(ledger.lines.values())
+    settled, deducted, net = sum_totals(totals)
+    payer = str(ledger.insured_region) == region
+    other = ledger.treating_region if payer else ledger.insured_region
+    return CounterpartAmounts(counterpart_region=other, direction="payable" if payer else "receivable",
+                              cross_province=RegionCode(region).is_cross_province(other), totals=totals,
+                              settled=settled, deducted=deducted, net=net)
+
+
+def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], calendar: WorkingCalendar,
+                 now: datetime) -> ClearingNoticeIssued:
+    """The notice of ``region`` for ``month`` over every generated ledger it is party to.
+    Deterministic id: re-issuing for the same region and month gives the same notice id."""
+    mine = [lg for lg in ledgers if lg.clearing_month == month and region in (lg.insured_region, lg.treating_region)
+            and lg.status is not PeriodStatus.OPEN]
+    lines = [counterpart_line(region, lg) for lg in sorted(mine, key=lambda lg: lg.key)]
+    payable = sum((ln.net for ln in lines if ln.direction == "payable"), ZERO)
+    receivable = sum((ln.net for ln in lines if ln.direction == "receivable"), ZERO)
+    return ClearingNoticeIssued(
+        notice_id=stable_id("clearing", "notice", region, month), clearing_month=month, region=region,
+        counterparts=lines, payable_total=payable, receivable_total=receivable, net_payable=payable - receivable,
+        issued_at=now, calendar=calendar.source, **notice_deadlines(now, calendar))

@@ -1,0 +1,3 @@
+from services.collab.app import main
+
+main()

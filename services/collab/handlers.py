@@ -1,0 +1,127 @@
+"""Collaboration 业务协同 and co-investigation 费用协查: which topic is handled by which function
+(the registry is ``registry()``)."""
+from __future__ import annotations
+
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from contracts.collab import (AgreeCollabExtension, CoInvestigationCandidate, ConfirmCoInvestigationResult,
+                              ConfirmCollabResult, OpenCollabRequest, ReplyCollabRequest, RequestCoInvestigation,
+                              StayDetails, SubmitCoInvestigationResult, WithdrawCoInvestigation)
+from contracts.envelope import Envelope
+from contracts.ops import DeadlineDue
+from contracts.settlement import SettlementCompleted
+from runtime.calendar import WorkingCalendar
+from runtime.service import Service
+from services.collab.domain import coinvestigation as coinv
+from services.collab.domain import requests as req
+from services.outcome import Outcome
+from services.wiring import Aggregates, request_of
+
+
+class Candidate(BaseModel):
+    candidate: CoInvestigationCandidate
+
+
+class CollabHandlers:
+    def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
+        self.svc, self.calendar = service, calendar
+        self.requests = Aggregates(service, "requests", req.CollabRequest, refusals=(ValueError,))
+        self.coinvestigations = Aggregates(service, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,))
+        self.candidates = Aggregates(service, "candidates", Candidate)
+        self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
+                              ["kind"], registry=service.registry)
+
+    def _now(self):
+        return self.svc.clock.now()
+
+    # ------------------------------------------------------------ Q-01 candidates from settlements
+    async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
+        s = env.payload
+        if s.admission_date is None or s.discharge_date is None:
+            return "ignored"   # outpatient: not a stay
+        candidate = coinv.candidate_from_settlement(coinv.InpatientSettlement(
+            settlement_id=s.settlement_id, medical_type=s.medical_type, insured_region=s.insured_region,
+            treating_region=s.treating_region, completed_at=env.occurred_at, stay=StayDetails(
+                person_id=s.person_id, institution=s.institution_code, admission_no=s.visit_id,
+                invoice_no=s.settlement_id, admission_date=s.admission_date, discharge_date=s.discharge_date,
+                total=s.slip.total)))
+        if candidate is None:
+            return "ignored"
+        self.opened.labels("candidate").inc()
+        return await self.candidates.apply(env, s.settlement_id, lambda state: None if state else Outcome(
+            Candidate(candidate=candidate), [candidate], []))
+
+    # ------------------------------------------------------------ K-01..K-04
+    async def open_request(self, env: Envelope[OpenCollabRequest]) -> str:
+        c = env.payload
+        key = str(req.request_id_for(c.requester_region, c.request_ref))
+        self.opened.labels("collab").inc()
+        return await self.requests.apply(env, key, lambda state: None if state else req.open_request(
+            c, self.calendar, self._now()))
+
+    async def agree_extension(self, env: Envelope[AgreeCollabExtension]) -> str:
+        return await self._on_request(env, lambda r, now: req.agree_extension(r, env.payload, self.calendar, now))
+
+    async def reply(self, env: Envelope[ReplyCollabRequest]) -> str:
+        return await self._on_request(env, lambda r, now: req.reply(r, env.payload, self.calendar, now))
+
+    async def confirm_result(self, env: Envelope[ConfirmCollabResult]) -> str:
+        return await self._on_request(env, lambda r, now: req.confirm_result(r, env.payload, now))
+
+    async def _on_request(self, env: Envelope, step) -> str:
+        key = str(env.payload.request_id)
+        now = self._now()
+        return await self.requests.apply(env, key, lambda r: step(_exists(r, "collaboration request", key), now))
+
+    # ------------------------------------------------------------ Q-01..Q-05
+    async def request_coinvestigation(self, env: Envelope[RequestCoInvestigation]) -> str:
+        c = env.payload
+        key = str(coinv.request_id_for(c.insured_region, c.request_ref))
+        self.opened.labels("coinvestigation").inc()
+        return await self.coinvestigations.apply(env, key, lambda state: None if state else coinv.request(
+            c, self.calendar, self._now()))
+
+    async def withdraw_coinvestigation(self, env: Envelope[WithdrawCoInvestigation]) -> str:
+        return await self._on_coinv(env, lambda s, now: coinv.withdraw(s, env.payload, now))
+
+    async def submit_coinvestigation_result(self, env: Envelope[SubmitCoInvestigationResult]) -> str:
+        return await self._on_coinv(env, lambda s, now: coinv.submit_result(s, env.payload, self.calendar, now))
+
+    async def confirm_coinvestigation(self, env: Envelope[ConfirmCoInvestigationResult]) -> str:
+        return await self._on_coinv(env, lambda s, now: coinv.confirm(s, env.payload, now))
+
+    async def _on_coinv(self, env: Envelope, step) -> str:
+        key = str(env.payload.request_id)
+        now = self._now()
+        return await self.coinvestigations.apply(env, key, lambda s: step(_exists(s, "co-investigation", key), now))
+
+    # ------------------------------------------------------------ deadlines (K-02, K-04, Q-02, Q-03, Q-05)
+    async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
+        due = env.payload
+        now = self._now()
+        request = request_of(due, "collab")
+        if await self.requests.load(due.subject):
+            return await self.requests.apply(env, due.subject, lambda r: req.deadline_fired(r, request, self.calendar, now))
+        return await self.coinvestigations.apply(env, due.subject, lambda s: s and coinv.deadline_fired(
+            s, request, self.calendar, now))
+
+    def registry(self) -> dict:
+        return {
+            "settlement.completed.v1": self.settlement_completed,
+            "collab.open-request.v1": self.open_request,
+            "collab.agree-extension.v1": self.agree_extension,
+            "collab.reply-request.v1": self.reply,
+            "collab.confirm-result.v1": self.confirm_result,
+            "collab.request-coinvestigation.v1": self.request_coinvestigation,
+            "collab.withdraw-coinvestigation.v1": self.withdraw_coinvestigation,
+            "collab.submit-coinvestigation-result.v1": self.submit_coinvestigation_result,
+            "collab.confirm-coinvestigation.v1": self.confirm_coinvestigation,
+            "collab.deadline-due.v1": self.deadline_due,
+        }
+
+
+def _exists(state, what: str, key: str):
+    if state is None:
+        raise ValueError(f"no {what} {key}")
+    return state

@@ -1,0 +1,3 @@
+from services.filing.app import main
+
+main()

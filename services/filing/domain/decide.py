@@ -1,0 +1,101 @@
+"""The one entry point of the filing domain: ``decide(command, state, …) -> Decision``.
+
+Pure: the caller loads the person's aggregate, calls :func:`decide`, then stores
+``decision.state`` together with ``decision.events`` (outbox) and ``decision.deadlines`` in one
+document write. A retried command (same request_id, or same deadline_id) is recognised and
+yields no second change (idempotency); ids are uuid5 of request ids, so they repeat exactly.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from contracts.envelope import Contract
+from contracts.filing import (
+    CancelFiling, ChangeFiling, CommandKind, CommandModel, DecideFiling, DeliverProof, FilingAccepted,
+    FilingDeadlineDue, FilingRefused, FilingSnapshot, FilingStatus, RefusalReason, RegisterFiling, ResumeFiling,
+    SuspendFiling, TerminateInsurance,
+)
+from services.filing.domain import deadlines, lifecycle, register
+from services.filing.domain.calendar import WorkingCalendar
+from services.filing.domain.model import HandledRequest, PersonFilings
+from services.filing.domain.policy import PolicyBook
+from services.filing.domain.sanctions import RegionSanctions
+from services.filing.domain.work import Decision, Refuse, Work, stable_id
+
+Handler = Callable[[Contract, Work], tuple[FilingSnapshot | None, list[FilingSnapshot]]]
+
+
+def _decide_filing(cmd: DecideFiling, work: Work):
+    """F-13: a clerk decides a pending online filing before its deadline."""
+    filing = lifecycle.open_filing(work, cmd.filing_id)
+    if filing.status is not FilingStatus.PENDING:
+        raise Refuse(RefusalReason.INVALID_STATE, "F-13",
+                     f"Filing {cmd.filing_id} is {filing.status.value}; only a pending online filing is decided.",
+                     filing_id=cmd.filing_id)
+    return register.decide_pending(filing, work, cmd.approve, cmd.reason)
+
+
+HANDLERS: dict[type, tuple[CommandKind, Handler]] = {
+    RegisterFiling: (CommandKind.REGISTER, register.register),
+    ChangeFiling: (CommandKind.CHANGE, lifecycle.change),
+    SuspendFiling: (CommandKind.SUSPEND, lifecycle.suspend),
+    ResumeFiling: (CommandKind.RESUME, lifecycle.resume),
+    CancelFiling: (CommandKind.CANCEL, lifecycle.cancel),
+    DeliverProof: (CommandKind.DELIVER_PROOF, lifecycle.deliver_proof),
+    TerminateInsurance: (CommandKind.TERMINATE, lifecycle.terminate),
+    DecideFiling: (CommandKind.DECIDE, _decide_filing),
+    FilingDeadlineDue: (CommandKind.DEADLINE_DUE, deadlines.deadline_due),
+}
+
+
+def request_key(command: CommandModel) -> str:
+    """The idempotency key of a command or fired deadline."""
+    return str(command.deadline_id) if isinstance(command, FilingDeadlineDue) else command.request_id
+
+
+def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyBook,
+           calendar: WorkingCalendar, now: datetime, sanctions: RegionSanctions | None = None) -> Decision:
+    """Apply one command (or fired deadline) to one person's filings.
+
+    ``policies`` resolves the insured region's policy (national default otherwise); ``calendar`` is
+    the working-day calendar (M-02); ``now`` is the aware moment of receipt; ``sanctions`` the
+    regions under P-09 sanctions (F-16). The input ``state`` is never mutated."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    kind, handler = HANDLERS[type(command)]
+    state = state or PersonFilings.empty(command.person_id)
+    if state.person_id != command.person_id:
+        raise ValueError("command and aggregate belong to different persons")
+    key = request_key(command)
+    if state.was_handled(key):
+        return Decision(state=state, events=[], deadlines=[], duplicate=True)
+    if isinstance(command, FilingDeadlineDue) and now < command.due_at:
+        return Decision(state=state, events=[], deadlines=[])    # fired early: wait for the real moment
+    work = Work(state=state.model_copy(deep=True), policies=policies, calendar=calendar, now=now, cause=key,
+                sanctions=sanctions or RegionSanctions())
+    try:
+        main, others = handler(command, work)
+    except Refuse as refusal:
+        return _refused(command, kind, state, refusal, now)
+    work.state.handled.append(HandledRequest(request_id=key, command=kind, at=now))
+    work.state.version += 1
+    events: list[Contract] = list(work.changes)
+    if not isinstance(command, FilingDeadlineDue):
+        events.append(FilingAccepted(request_id=command.request_id, person_id=command.person_id, command=kind,
+                                     filing=main, others=tuple(others), accepted_at=now))
+    return Decision(state=work.state, events=events, deadlines=list(work.deadlines))
+
+
+def _refused(command: CommandModel, kind: CommandKind, state: PersonFilings, refusal: Refuse,
+             now: datetime) -> Decision:
+    """A refusal changes no state (M-03); the same request refused again gets the same id."""
+    if isinstance(command, FilingDeadlineDue):
+        raise RuntimeError(f"a fired deadline cannot be refused: {refusal.message}")
+    message = FilingRefused(
+        refusal_id=stable_id(command.person_id, "refused", command.request_id), request_id=command.request_id,
+        person_id=command.person_id, command=kind, reason=refusal.reason, rule=refusal.rule,
+        message=refusal.message, missing_proofs=refusal.missing,
+        filing_id=refusal.filing_id or getattr(command, "filing_id", None), earliest_date=refusal.earliest,
+        refused_at=now)
+    return Decision(state=state, events=[message], deadlines=[], refusal=message)

@@ -1,0 +1,96 @@
+"""Filing 备案: which topic is handled by which function (the registry is ``registry()``)."""
+from __future__ import annotations
+
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope
+from contracts.filing import FilingAccepted, FilingChanged, FilingRefused
+from contracts.prepayment import PrepaymentSanction
+from runtime.calendar import WorkingCalendar
+from runtime.outcome import Emit, Outcome, Schedule
+from runtime.service import Service
+from services.filing.domain import Decision, PersonFilings, PolicyBook, RegionSanctions, SanctionNotice, decide
+
+COMMAND_TOPICS = ("filing.register.v1", "filing.change.v1", "filing.suspend.v1", "filing.resume.v1",
+                  "filing.cancel.v1", "filing.deliver-proof.v1", "filing.terminate.v1", "filing.decide.v1",
+                  "filing.deadline-due.v1")
+SANCTIONS_ID = "region-sanctions"
+
+
+class SanctionState(BaseModel):
+    sanctions: RegionSanctions = RegionSanctions()
+
+
+class FilingHandlers:
+    def __init__(self, service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> None:
+        self.svc, self.policies, self.calendar = service, policies, calendar
+        r = service.registry
+        self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",
+                               ["command", "category", "outcome"], registry=r)
+        self.refusals = Counter("yidi_filing_refusals_total", "Refused filing commands by reason and rule",
+                                ["reason", "rule"], registry=r)
+        self.changes = Counter("yidi_filing_changes_total", "Filing state changes by kind (revoked = a missed "
+                               "commitment deadline, F-10)", ["change_kind"], registry=r)
+
+    async def command(self, env: Envelope) -> str:
+        """Every filing command and fired deadline: one person's aggregate, one decision."""
+        person = env.payload.person_id
+        sanctions = await self._sanctions()
+        now = self.svc.clock.now()
+        decisions: list[Decision] = []
+
+        def run(raw: dict | None) -> Outcome:
+            state = PersonFilings.model_validate(raw) if raw else None
+            decision = decide(env.payload, state, self.policies, self.calendar, now, sanctions)
+            decisions[:] = [decision]
+            if decision.duplicate:
+                return Outcome()
+            return Outcome(
+                state=decision.state.model_dump(mode="json"),
+                emits=[Emit(_topic_of(e), e, name=str(i)) for i, e in enumerate(decision.events)],
+                schedules=[Schedule(str(d.deadline_id), d.due_at, d.topic, d.message, key=person)
+                           for d in decision.deadlines])
+        outcome = await self.svc.store.apply("people", person, env, run)
+        if outcome.duplicate or not decisions or decisions[0].duplicate:
+            return "duplicate"
+        self._count(decisions[0])
+        return "applied"
+
+    def _count(self, decision: Decision) -> None:
+        for event in decision.events:
+            if isinstance(event, FilingChanged):
+                self.changes.labels(event.change_kind.value).inc()
+            elif isinstance(event, FilingAccepted):
+                category = event.filing.category.value if event.filing else "none"
+                self.filings.labels(event.command.value, category, "accepted").inc()
+            elif isinstance(event, FilingRefused):
+                self.filings.labels(event.command.value, "unknown", "refused").inc()
+                self.refusals.labels(event.reason.value, event.rule).inc()
+
+    async def _sanctions(self) -> RegionSanctions:
+        raw = await self.svc.store.load("sanctions", SANCTIONS_ID)
+        return SanctionState.model_validate(raw).sanctions if raw else RegionSanctions()
+
+    async def sanction(self, env: Envelope[PrepaymentSanction]) -> str:
+        """F-16: a new-filing suspension of P-09 refuses new filings from the region until lifted."""
+        s = env.payload
+        notice = SanctionNotice(sanction_id=str(s.sanction_id), insured_region=str(s.insured_region),
+                                kind=s.kind, action=s.action.value, effective_at=s.effective_at)
+
+        def run(raw: dict | None) -> Outcome:
+            state = SanctionState.model_validate(raw) if raw else SanctionState()
+            return Outcome(state=SanctionState(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
+        outcome = await self.svc.store.apply("sanctions", SANCTIONS_ID, env, run)
+        return "duplicate" if outcome.duplicate else "applied"
+
+    def registry(self) -> dict:
+        return {**{topic: self.command for topic in COMMAND_TOPICS}, "prepayment.sanction.v1": self.sanction}
+
+
+def _topic_of(event: BaseModel) -> str:
+    return {FilingChanged: "filing.changed.v1", FilingAccepted: "filing.accepted.v1",
+            FilingRefused: "filing.refused.v1"}[type(event)]
+
+
+

@@ -1,0 +1,3 @@
+from services.prepayment.app import main
+
+main()

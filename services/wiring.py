@@ -1,0 +1,68 @@
+"""How a service's handlers hand a domain decision to the runtime: the domain returns
+``services.outcome.Outcome(state, events, deadlines)``; the runtime stores the state, publishes
+the events on the topics the registry gives their models, and arms the deadlines."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope
+from contracts.ops import DeadlineDue
+from contracts.registry import topic_of
+from runtime.outcome import Emit, Outcome, Schedule
+from runtime.service import PoisonMessage, Service
+from services.outcome import DeadlineRequest
+from services.outcome import Outcome as DomainOutcome
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def to_runtime(service: str, result: DomainOutcome | None, topics: dict[type, str] | None = None) -> Outcome:
+    """A domain outcome as the runtime stores it; ``None`` means "nothing to do"."""
+    if result is None:
+        return Outcome()
+    topics = topics or {}
+    emits = [Emit(topics.get(type(event)) or topic_of(event), event, name=str(i))
+             for i, event in enumerate(result.events)]
+    return Outcome(state=result.state.model_dump(mode="json") if result.state is not None else None,
+                   emits=emits, schedules=[schedule_for(service, d) for d in result.deadlines])
+
+
+def schedule_for(service: str, request: DeadlineRequest) -> Schedule:
+    due = DeadlineDue(deadline_id=request.deadline_id, kind=request.kind, subject=request.subject, ref=request.ref,
+                      due_at=request.due_at, rule=request.rule, calendar=request.calendar)
+    return Schedule(deadline_id=str(request.deadline_id), due_at=request.due_at,
+                    topic=f"{service}.deadline-due.v1", payload=due, key=request.subject)
+
+
+def request_of(due: DeadlineDue, service: str) -> DeadlineRequest:
+    """The domain's view of a fired deadline."""
+    return DeadlineRequest(deadline_id=due.deadline_id, service=service, kind=due.kind, subject=due.subject,
+                           ref=due.ref, due_at=due.due_at, rule=due.rule, calendar=due.calendar)
+
+
+class Aggregates(Generic[S]):
+    """One kind of aggregate of a service: where it is stored and which model it is."""
+
+    def __init__(self, service: Service, collection: str, model: type[S],
+                 refusals: tuple[type[Exception], ...] = (), topics: dict[type, str] | None = None) -> None:
+        self.service, self.collection, self.model = service, collection, model
+        self.refusals, self.topics = refusals, topics
+
+    async def load(self, key: str) -> S | None:
+        raw = await self.service.store.load(self.collection, key)
+        return self.model.model_validate(raw) if raw else None
+
+    async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], DomainOutcome | None]) -> str:
+        """Apply ``decide`` to the aggregate ``key`` once per message. A rule that refuses the
+        message (one of ``refusals``) sends it to the dead-letter topic with the rule's words."""
+        def run(raw: dict | None) -> Outcome:
+            state = self.model.model_validate(raw) if raw else None
+            try:
+                return to_runtime(self.service.name, decide(state), self.topics)
+            except self.refusals as exc:
+                raise PoisonMessage("refused_by_rule", f"{type(exc).__name__}: {exc}") from exc
+        outcome = await self.service.store.apply(self.collection, key, envelope, run)
+        return "duplicate" if outcome.duplicate else "applied"

@@ -1,0 +1,157 @@
+"""The runtime's promises, over the real broker and database, through a real service process
+(collab: a request opened is stored, announced and given a reply deadline, K-01/K-02)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.collab import OpenCollabRequest, ProblemType
+from support import Bus, ServiceProcess, eventually, new_prefix
+
+pytestmark = pytest.mark.integration
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OPENED = "collab.request-opened.v1"
+
+
+def open_request(ref: str, problem: ProblemType = ProblemType.OTHER, at: datetime | None = None) -> OpenCollabRequest:
+    return OpenCollabRequest(request_ref=ref, requester_region="340200", target_region="420100",
+                             matter="filing record missing at the treating place", problem_type=problem,
+                             opened_at=at or datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
+
+
+def distinct(messages: list[dict]) -> set[str]:
+    return {m["event_id"] for m in messages}
+
+
+async def count_docs(service: ServiceProcess, collection: str, query: dict | None = None) -> int:
+    client, db = await service.db()
+    try:
+        return await db[collection].count_documents(query or {})
+    finally:
+        await client.close()
+
+
+async def docs_are(service: ServiceProcess, collection: str, query: dict, n: int) -> bool:
+    return await count_docs(service, collection, query) == n
+
+
+@pytest.fixture
+def prefix(stack, request):
+    return new_prefix(stack, request.node.name[5:25].replace("_", "-"))
+
+
+async def test_duplicate_delivery_has_one_effect(stack, prefix):
+    collab = ServiceProcess(stack, "collab", prefix).start()
+    try:
+        async with Bus(stack, prefix) as bus:
+            first = await bus.publish("collab.open-request.v1", open_request("dup-1"))
+            await bus.send_raw("collab.open-request.v1", first.model_dump_json().encode(), "340200:dup-1")
+            await bus.publish("collab.open-request.v1", open_request("dup-2"))
+            opened = await bus.read(OPENED, lambda m: len(distinct(m)) >= 2)
+        await eventually(lambda: collab.metric("yidi_messages_handled_total", result="duplicate") >= 1)
+        assert len(distinct(opened)) == 2
+        assert len(opened) == 2, "the duplicate published nothing"
+        assert await count_docs(collab, "requests") == 2
+        assert collab.metric("yidi_messages_handled_total", result="applied") == 2
+    finally:
+        collab.stop()
+
+
+async def test_poison_message_is_dead_lettered_and_the_next_is_handled(stack, prefix):
+    collab = ServiceProcess(stack, "collab", prefix).start()
+    try:
+        async with Bus(stack, prefix) as bus:
+            await bus.send_raw("collab.open-request.v1", b"\x00not json at all")
+            bad = (await bus.publish("collab.open-request.v1", open_request("ok-1"))).model_dump(mode="json")
+            bad["payload"]["target_region"] = "999999"
+            bad["event_id"] = str(uuid.uuid4())
+            import json
+            await bus.send_raw("collab.open-request.v1", json.dumps(bad).encode())
+            await bus.publish("collab.open-request.v1", open_request("ok-2"))
+            dead = await bus.read("ops.dead-letter.v1", lambda m: len(m) >= 2)
+            opened = await bus.read(OPENED, lambda m: len(distinct(m)) >= 2)
+        reasons = sorted(d["reason"] for d in dead)
+        assert reasons == ["invalid_message", "invalid_message"]
+        region_error = next(d for d in dead if "target_region" in d["detail"])
+        assert "no province '99'" in region_error["detail"]
+        assert region_error["original"].startswith("{") and region_error["topic"] == "collab.open-request.v1"
+        assert len(distinct(opened)) == 2
+        assert collab.metric("yidi_dead_letters_total") == 2
+    finally:
+        collab.stop()
+
+
+async def test_crash_between_store_and_publish_loses_and_duplicates_nothing(stack, prefix):
+    collab = ServiceProcess(stack, "collab", prefix)
+    collab.start(YIDI_FAULT="crash_after_store")
+    async with Bus(stack, prefix) as bus:
+        await bus.publish("collab.open-request.v1", open_request("crash-1"))
+        assert await asyncio.to_thread(collab.wait_exit, 60) == 17, collab.tail()
+        client, db = await collab.db()
+        doc = await db["requests"].find_one({})
+        await client.close()
+        assert doc and doc["has_outbox"], "the state was stored with its event waiting in the outbox"
+        with pytest.raises(AssertionError):
+            await bus.read(OPENED, lambda m: len(m) >= 1, timeout=3)
+        collab.start()    # recovered, without the fault
+        try:
+            opened = await bus.read(OPENED, lambda m: len(m) >= 1)
+            await asyncio.sleep(3)   # let redelivery and the sweeper run; nothing more may appear
+            opened = await bus.read(OPENED, lambda m: len(m) >= 1)
+            assert len(distinct(opened)) == 1
+            assert await count_docs(collab, "requests") == 1
+            await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
+        finally:
+            collab.stop()
+
+
+async def test_deadline_set_before_a_restart_fires_once_after_it(stack, prefix):
+    """K-02: a system fault must be answered within 1 working day. Opened on Wed 2026-09-30, the
+    reply is due at the end of Thu 2026-10-08 (National Day 1–7 Oct is off, M-02)."""
+    collab = ServiceProcess(stack, "collab", prefix)
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
+        collab.start()
+        await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT))
+        opened = await bus.read(OPENED, lambda m: len(m) >= 1)
+        reply_by = datetime.fromisoformat(opened[0]["payload"]["reply_by"]).astimezone(SHANGHAI)
+        assert reply_by.date().isoformat() == "2026-10-08"
+        await eventually(lambda: docs_are(collab, "deadlines", {"status": "pending"}, 1))
+        collab.stop()
+        await bus.set_clock(reply_by + timedelta(minutes=1))
+        collab.start()
+        try:
+            overdue = await bus.read("collab.reply-overdue.v1", lambda m: len(m) >= 1)
+            await asyncio.sleep(2)
+            overdue = await bus.read("collab.reply-overdue.v1", lambda m: len(m) >= 1)
+            assert len(overdue) == 1
+            assert await count_docs(collab, "deadlines", {"status": "fired"}) == 1
+        finally:
+            collab.stop()
+
+
+async def test_two_instances_share_the_traffic_and_one_takes_over_from_the_other(stack, prefix):
+    a = ServiceProcess(stack, "collab", prefix, YIDI_INSTANCE="a").start()
+    b = ServiceProcess(stack, "collab", prefix, YIDI_INSTANCE="b").start()
+    try:
+        async with Bus(stack, prefix) as bus:
+            for i in range(40):
+                await bus.publish("collab.open-request.v1", open_request(f"share-{i}"))
+            await bus.read(OPENED, lambda m: len(distinct(m)) >= 40, timeout=60)
+            handled_a = a.metric("yidi_messages_handled_total", result="applied")
+            handled_b = b.metric("yidi_messages_handled_total", result="applied")
+            assert handled_a > 0 and handled_b > 0, (handled_a, handled_b)
+            assert handled_a + handled_b == 40
+            a.kill()
+            for i in range(40, 80):
+                await bus.publish("collab.open-request.v1", open_request(f"share-{i}"))
+            opened = await bus.read(OPENED, lambda m: len(distinct(m)) >= 80, timeout=90)
+        assert len(distinct(opened)) == 80
+        assert await count_docs(b, "requests") == 80
+    finally:
+        a.stop()
+        b.stop()

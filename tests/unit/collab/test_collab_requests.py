@@ -1,0 +1,74 @@
+"""K-01..K-04: reply deadlines by problem type on working days, extension, silent confirmation."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from contracts.collab import (
+    AgreeCollabExtension, CollabReplyOverdue, ConfirmCollabResult, ConfirmedBy, OpenCollabRequest, ProblemType,
+    ReplyCollabRequest,
+)
+from runtime.calendar import business_date, default_calendar, end_of_business_day
+from services.collab.domain import requests as k
+
+CAL = default_calendar()
+T0 = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)   # Wednesday 10:00 Shanghai, before National Day
+
+
+def opened(problem: ProblemType, at: datetime = T0):
+    cmd = OpenCollabRequest(request_ref="r1", requester_region="340200", target_region="420100", matter="m",
+                            problem_type=problem, opened_at=at)
+    return k.open_request(cmd, CAL, at)
+
+
+@pytest.mark.parametrize("problem, due", [(ProblemType.SYSTEM_FAULT, date(2026, 10, 8)),
+                                          (ProblemType.FILING, date(2026, 10, 9)),
+                                          (ProblemType.OTHER, date(2026, 10, 20))])
+def test_reply_deadline_by_type_across_national_day(problem: ProblemType, due: date) -> None:
+    out = opened(problem)
+    assert out.events[0].reply_by == end_of_business_day(due)
+    assert out.deadlines[0].due_at == end_of_business_day(due) and out.deadlines[0].rule == "K-02"
+
+
+def test_overdue_once_then_reply_late_and_silent_confirmation() -> None:
+    req, _, (due,) = opened(ProblemType.FILING)
+    assert k.deadline_fired(req, due, CAL, req.reply_by).events == []
+    req, events, _ = k.deadline_fired(req, due, CAL, req.reply_by + timedelta(seconds=1))
+    assert isinstance(events[0], CollabReplyOverdue)
+    assert k.deadline_fired(req, due, CAL, req.reply_by + timedelta(days=1)).events == []
+    replied_at = req.reply_by + timedelta(hours=10)
+    req, events, (confirm_due,) = k.reply(req, ReplyCollabRequest(request_id=req.request_id, result="fixed",
+                                                                   replied_at=replied_at), CAL, replied_at)
+    assert events[0].late and confirm_due.rule == "K-04"
+    # replied Sat 2026-10-10 (a make-up working day): 10 working days → Fri 2026-10-23
+    assert business_date(replied_at) == date(2026, 10, 10)
+    assert events[0].confirm_by == end_of_business_day(date(2026, 10, 23))
+    req, events, _ = k.deadline_fired(req, confirm_due, CAL, events[0].confirm_by + timedelta(seconds=1))
+    assert events[0].by is ConfirmedBy.SILENCE
+
+
+def test_extension_and_dispute() -> None:
+    req, _, _ = opened(ProblemType.SYSTEM_FAULT)
+    req, events, (due,) = k.agree_extension(req, AgreeCollabExtension(request_id=req.request_id,
+                                                                      extra_working_days=2, agreed_at=T0), CAL, T0)
+    assert events[0].reply_by == end_of_business_day(date(2026, 10, 10))  # Oct 8 + 2 wd (make-up Saturday)
+    req = k.reply(req, ReplyCollabRequest(request_id=req.request_id, result="x", replied_at=T0), CAL, T0).state
+    req, events, _ = k.confirm_result(req, ConfirmCollabResult(request_id=req.request_id, accepted=False,
+                                                               comment="unresolved", confirmed_at=T0), T0)
+    assert req.status is k.RequestStatus.DISPUTED and events[0].comment == "unresolved"
+
+
+def test_request_id_is_deterministic() -> None:
+    assert opened(ProblemType.OTHER).state.request_id == opened(ProblemType.OTHER).state.request_id
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 20), timezones=st.just(UTC)),
+       st.sampled_from(list(ProblemType)))
+def test_reply_deadline_counts_exactly_the_working_days(at: datetime, problem: ProblemType) -> None:
+    reply_by = opened(problem, at).state.reply_by
+    start, end = business_date(at), business_date(reply_by)
+    assert CAL.working_days_between(start, end) == k.REPLY_WORKING_DAYS[problem]
+    assert CAL.is_working_day(end)

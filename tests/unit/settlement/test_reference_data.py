@@ -1,0 +1,91 @@
+"""Catalogue and policy files validate at load with clear errors (STYLE; S-09 ceilings; M-01)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import yaml
+
+from contracts.settlement import TOPICS, SettlementResult
+from contracts.values import HospitalLevel
+from services.settlement.reference_data import POLICIES, ReferenceDataError, load_catalogue, load_policy
+from settlement_support import catalogues, policies
+
+WUHU = POLICIES / "340200.yaml"
+
+
+def test_every_shipped_file_loads():
+    assert {"420000", "340000", "110000", "430000", "210000"} <= set(catalogues().by_region)
+    assert {"420100", "340200", "210100", "430100", "110000"} <= set(policies().by_region)
+    assert policies().select("440300", date(2025, 1, 1)).region == "440300"          # default template
+
+
+def test_wuhu_real_reductions_are_loaded():
+    wuhu = policies().select("340200", date(2025, 1, 1))
+    e, r = wuhu.employee.reductions, wuhu.resident.reductions
+    assert [str(x.points) for x in (e.intra_province.referral_emergency, e.intra_province.other_temporary,
+                                    e.cross_province.referral_emergency, e.cross_province.other_temporary)] == [
+        "0.08", "0.18", "0.10", "0.20"]
+    assert str(r.cross_province.referral_emergency.fixed_ratio) == "0.60"
+    assert str(r.cross_province.other_temporary.fixed_ratio) == "0.50"
+    assert wuhu.intra_province_catalogue == "insured_place"
+
+
+def _broken(tmp_path, edit):
+    data = yaml.safe_load(WUHU.read_text(encoding="utf-8"))
+    edit(data["versions"][0])
+    path = tmp_path / "340200.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda v: v["employee"]["reductions"]["cross_province"]["referral_emergency"].update(points="0.12"),
+     "national ceiling"),
+    (lambda v: v["employee"]["benefits"][0]["levels"]["3"].update(ratio="1.2"), "[0, 1]"),
+    (lambda v: v["employee"]["benefits"][0].pop("sample"), "source"),
+    (lambda v: v["resident"]["reductions"]["cross_province"]["referral_emergency"].pop("ceiling_exception"),
+     "ceiling_exception"),
+    (lambda v: v["employee"]["funds"].append({"code": "critical_illness", "name": "x", "kind": "personal_share",
+                                              "ratio": "0.5", "sample": True}), "not a fund of employee"),
+    (lambda v: v["employee"]["benefits"][1].update(annual_cap="1.00"), "share one annual cap"),
+])
+def test_bad_policy_is_refused_with_a_clear_message(tmp_path, edit, words):
+    with pytest.raises(ReferenceDataError) as error:
+        load_policy(_broken(tmp_path, edit))
+    assert "340200.yaml" in str(error.value) and words in str(error.value)
+
+
+def test_bad_catalogue_item_is_refused(tmp_path):
+    path = tmp_path / "420000.yaml"
+    text = (POLICIES.parent / "catalogues" / "420000.yaml").read_text(encoding="utf-8")
+    path.write_text(text.replace("class: B, b_self_pay_ratio: 0.10, price_limit: 180.00",
+                                 "class: B, price_limit: 180.00"), encoding="utf-8")
+    with pytest.raises(ReferenceDataError, match="b_self_pay_ratio"):
+        load_catalogue(path)
+
+
+def test_yaml_numbers_are_decimals_not_floats():
+    wuhu = policies().select("340200", date(2025, 1, 1))
+    assert str(wuhu.employee.benefits[0].levels[HospitalLevel.LEVEL_3].ratio) == "0.85"
+
+
+def test_topics_are_keyed_by_person_and_result_is_discriminated():
+    names = {t.name for t in TOPICS}
+    assert {"his.settlement-requested.v1", "settlement.result.v1", "settlement.reversed.v1"} <= names
+    refused = SettlementResult.model_validate({"outcome": "refused", "request_id": "R", "person_id":
+                                               "11010519491231002X", "institution_code": "H42010200001",
+                                               "code": "NOT_FILED", "title_zh": "未办理异地就医备案", "message": "x"})
+    spec = next(t for t in TOPICS if t.name == "settlement.result.v1")
+    assert spec.key(refused) == "11010519491231002X"
+
+
+def test_eligibility_from_the_filing_view():
+    """The filing service's answer maps onto the settlement input; a "no" keeps its message (S-19)."""
+    from contracts.filing_view import Eligibility as ViewAnswer, EligibilityReason
+    from services.settlement.domain.rates import Eligibility
+    no = ViewAnswer(eligible=False, reason_code=EligibilityReason.NO_FILING, rule="F-06", message="No filing.")
+    yes = ViewAnswer(eligible=True, basis="long_term", category="resettled_retiree",
+                     reason_code=EligibilityReason.COVERED, rule="F-12", message="Filed")
+    assert Eligibility.from_view(no) == Eligibility(None, None, "No filing.")
+    assert Eligibility.from_view(yes).basis == "long_term"
