@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema, model_validator
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from contracts.envelope import Contract
@@ -343,6 +343,8 @@ class TreatingAssessed(Contract):
     totals: FeeSplit
     categories: list[CategorySplit] = Field(default_factory=list, description="Inpatient: major categories.")
     lines: list[LineSplit] = Field(default_factory=list, description="Outpatient: every line split.")
+    answer_by: AwareDatetime | None = Field(default=None, description="The HIS is answered 'not settled directly' "
+                                            "after this moment; a later insured answer must not settle (S-01).")
 
     @model_validator(mode="after")
     def _shape(self) -> "TreatingAssessed":
@@ -434,6 +436,24 @@ class InsuredDecided(Contract):
         return self
 
 
+class InsuredRollback(Contract):
+    """Treating place → insured place: undo a decision that came after the HIS was already told
+    'not settled directly' (S-01: a settlement never completes behind the hospital's back)."""
+    settlement_id: str
+    person_id: PersonId
+    reason: str = Field(examples=["insured place answered after the timeout"])
+
+
+class ChronicQualificationRecorded(Contract):
+    """门诊慢特病资格认定: the insured place records (or withdraws) a person's qualification for a
+    chronic/special disease (F-05, S-13); the insured-place step consults it."""
+    person_id: PersonId
+    insured_region: RegionCode
+    disease_code: str = Field(min_length=1, max_length=20, examples=["M03900"])
+    qualified: bool = Field(default=True, description="False withdraws the qualification.")
+    recorded_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- results to the HIS, clearing, prepayment
 class _SettlementFacts(Contract):
     settlement_id: str = Field(description="Settlement id.", examples=["S-6d1f0c2a"])
@@ -462,6 +482,8 @@ class SettlementCompleted(_SettlementFacts):
     trauma_check: bool = Field(default=False, description="Trauma without third party: for checks (S-10).")
     chronic_disease_code: str | None = None
     slip: SettlementSlip
+    admission_date: date | None = Field(default=None, description="Admission date of a stay (Q-01).")
+    discharge_date: date | None = Field(default=None, description="Discharge date of a stay (Q-01).")
 
 
 class SettlementRefused(Contract):
@@ -548,10 +570,14 @@ TOPICS: list[TopicSpec] = [
               description="Treating place → insured place hop (S-01..S-04)."),
     TopicSpec("settlement.insured-decided.v1", InsuredDecided, _person, _KEY_DOC, "settlement", ("settlement",),
               description="Insured place → treating place hop (S-01, S-05)."),
+    TopicSpec("settlement.insured-rollback.v1", InsuredRollback, _person, _KEY_DOC, "settlement", ("settlement",),
+              description="Internal (S-01): the insured place rolls back a decision the HIS never received."),
+    TopicSpec("settlement.chronic-qualification.v1", ChronicQualificationRecorded, _person, _KEY_DOC, "agency",
+              ("settlement",), kind="command", description="Insured place records a chronic qualification (S-13)."),
     TopicSpec("settlement.result.v1", SettlementResult, _person, _KEY_DOC, "settlement", ("his",),
               description="Outcome to the HIS; discriminated by 'outcome'."),
     TopicSpec("settlement.completed.v1", SettlementCompleted, _person, _KEY_DOC, "settlement",
-              ("clearing", "prepayment"), description="Completed settlements for reconciliation and clearing."),
+              ("clearing", "prepayment", "collab"), description="Completed settlements for clearing, prepayment and co-investigation (Q-01)."),
     TopicSpec("settlement.reversed.v1", SettlementReversed, _person, _KEY_DOC, "settlement",
-              ("clearing", "prepayment"), description="Cancels and refunds with signed amounts (S-15)."),
+              ("clearing", "prepayment", "settlement"), description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations."),
 ]

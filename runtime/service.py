@@ -4,7 +4,6 @@ deadlines, business clock, metrics, health and graceful shutdown. No business ru
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -90,35 +90,34 @@ class Service:
         self._startup.append(hook)
 
     def register(self, handlers: dict[str, Handler]) -> None:
-        """Subscribe one handler per topic (the service's registry in ``handlers.py``)."""
-        for logical, handler in handlers.items():
-            self._subscribe(logical, handler)
-            self.handlers[logical] = handler
+        """The service's registry (its ``handlers.py``): one handler per topic."""
+        for logical in handlers:
+            if logical not in ALL_TOPICS:
+                raise KeyError(f"{logical} is not in the topic registry (contracts)")
+        self.handlers.update(handlers)
 
-    def _subscribe(self, logical: str, handler: Handler) -> None:
-        spec = ALL_TOPICS[logical]
-        model = Envelope[spec.message]
+    def _subscribe(self) -> None:
+        """One consumer per instance for all the service's topics: one group member, so a
+        rebalance moves whole partitions between instances at once. The handler is chosen by
+        the record's topic; FastStream hands over the raw bytes so that what fails validation
+        can be dead-lettered instead of blocking the partition."""
         service = self
+        by_topic = {self.topic(logical): logical for logical in self.handlers}
 
-        async def consume(body: Any, msg: Any = None) -> None:  # body annotated below for AsyncAPI
-            await service._consume(logical, body)
+        async def consume(body: bytes, message: KafkaMessage) -> None:
+            await service._consume(by_topic[message.raw_message.topic], body)
 
-        # Let FastStream hand over the raw bytes (we validate, to dead-letter what fails) while
-        # the AsyncAPI document still shows the envelope's schema.
-        consume.__signature__ = inspect.Signature([inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                                     annotation=bytes)])
         self.broker.subscriber(
-            self.topic(logical), group_id=self.group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest", decoder=_raw_decoder, title=f"{self.name}:{logical}",
-            description=spec.description or spec.message.__doc__, session_timeout_ms=10000,
+            *by_topic, group_id=self.group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest", decoder=_raw_decoder, title=f"yidi-{self.name}",
+            description=f"Every topic the {self.name} service consumes", session_timeout_ms=10000,
             heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
         )(consume)
-        self._docs_model(logical, model)
-
-    def _docs_model(self, logical: str, model: type) -> None:
-        # A publisher-side declaration so the AsyncAPI document carries the payload schema.
-        self.broker.publisher(self.topic(logical), title=f"{logical}:schema", schema=model,
-                              description=ALL_TOPICS[logical].description, include_in_schema=True)
+        for logical in self.handlers:   # declarations so the AsyncAPI document shows each payload schema
+            spec = ALL_TOPICS[logical]
+            self.broker.publisher(self.topic(logical), title=f"{logical}", schema=Envelope[spec.message],
+                                  description=f"{spec.kind} consumed by {', '.join(spec.consumers)}; produced by "
+                                              f"{spec.producer}. {spec.description} Key: {spec.key_doc}")
 
     # ------------------------------------------------------------ consuming
     async def _consume(self, logical: str, raw: bytes) -> None:
@@ -293,6 +292,7 @@ class Service:
             body = json.dumps({"service": service.name, "instance": service.instance, "ok": bool(ok)}).encode()
             return AsgiResponse(body, status_code=200 if ok else 503, headers={"content-type": "application/json"})
 
+        self._subscribe()
         app = AsgiFastStream(
             self.broker, asgi_routes=[("/metrics", metrics), ("/health", health)],
             specification=AsyncAPI(title=f"yidi {self.name}", version="1.0.0",

@@ -6,25 +6,19 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.filing import FilingAccepted, FilingChanged, FilingRefused
-from contracts.prepayment import PrepaymentSanction
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.service import Service
-from services.filing.domain import Decision, PersonFilings, PolicyBook, RegionSanctions, SanctionNotice, decide
+from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
+from services.sanctions import SanctionsProjection
 
 COMMAND_TOPICS = ("filing.register.v1", "filing.change.v1", "filing.suspend.v1", "filing.resume.v1",
                   "filing.cancel.v1", "filing.deliver-proof.v1", "filing.terminate.v1", "filing.decide.v1",
                   "filing.deadline-due.v1")
-SANCTIONS_ID = "region-sanctions"
-
-
-class SanctionState(BaseModel):
-    sanctions: RegionSanctions = RegionSanctions()
-
-
 class FilingHandlers:
     def __init__(self, service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> None:
         self.svc, self.policies, self.calendar = service, policies, calendar
+        self.sanctions = SanctionsProjection(service)   # F-16
         r = service.registry
         self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",
                                ["command", "category", "outcome"], registry=r)
@@ -36,7 +30,7 @@ class FilingHandlers:
     async def command(self, env: Envelope) -> str:
         """Every filing command and fired deadline: one person's aggregate, one decision."""
         person = env.payload.person_id
-        sanctions = await self._sanctions()
+        sanctions = await self.sanctions.current()
         now = self.svc.clock.now()
         decisions: list[Decision] = []
 
@@ -68,24 +62,8 @@ class FilingHandlers:
                 self.filings.labels(event.command.value, "unknown", "refused").inc()
                 self.refusals.labels(event.reason.value, event.rule).inc()
 
-    async def _sanctions(self) -> RegionSanctions:
-        raw = await self.svc.store.load("sanctions", SANCTIONS_ID)
-        return SanctionState.model_validate(raw).sanctions if raw else RegionSanctions()
-
-    async def sanction(self, env: Envelope[PrepaymentSanction]) -> str:
-        """F-16: a new-filing suspension of P-09 refuses new filings from the region until lifted."""
-        s = env.payload
-        notice = SanctionNotice(sanction_id=str(s.sanction_id), insured_region=str(s.insured_region),
-                                kind=s.kind, action=s.action.value, effective_at=s.effective_at)
-
-        def run(raw: dict | None) -> Outcome:
-            state = SanctionState.model_validate(raw) if raw else SanctionState()
-            return Outcome(state=SanctionState(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
-        outcome = await self.svc.store.apply("sanctions", SANCTIONS_ID, env, run)
-        return "duplicate" if outcome.duplicate else "applied"
-
     def registry(self) -> dict:
-        return {**{topic: self.command for topic in COMMAND_TOPICS}, "prepayment.sanction.v1": self.sanction}
+        return {**{topic: self.command for topic in COMMAND_TOPICS}, "prepayment.sanction.v1": self.sanctions.apply}
 
 
 def _topic_of(event: BaseModel) -> str:

@@ -52,11 +52,11 @@ async def test_duplicate_delivery_has_one_effect(stack, prefix):
             await bus.send_raw("collab.open-request.v1", first.model_dump_json().encode(), "340200:dup-1")
             await bus.publish("collab.open-request.v1", open_request("dup-2"))
             opened = await bus.read(OPENED, lambda m: len(distinct(m)) >= 2)
-        await eventually(lambda: collab.metric("yidi_messages_handled_total", result="duplicate") >= 1)
+        await eventually(lambda: collab.metric("yidi_messages_handled_total", result="duplicate", topic="collab.open-request.v1") >= 1)
         assert len(distinct(opened)) == 2
         assert len(opened) == 2, "the duplicate published nothing"
         assert await count_docs(collab, "requests") == 2
-        assert collab.metric("yidi_messages_handled_total", result="applied") == 2
+        assert collab.metric("yidi_messages_handled_total", result="applied", topic="collab.open-request.v1") == 2
     finally:
         collab.stop()
 
@@ -87,51 +87,51 @@ async def test_poison_message_is_dead_lettered_and_the_next_is_handled(stack, pr
 
 async def test_crash_between_store_and_publish_loses_and_duplicates_nothing(stack, prefix):
     collab = ServiceProcess(stack, "collab", prefix)
-    collab.start(YIDI_FAULT="crash_after_store")
-    async with Bus(stack, prefix) as bus:
-        await bus.publish("collab.open-request.v1", open_request("crash-1"))
-        assert await asyncio.to_thread(collab.wait_exit, 60) == 17, collab.tail()
-        client, db = await collab.db()
-        doc = await db["requests"].find_one({})
-        await client.close()
-        assert doc and doc["has_outbox"], "the state was stored with its event waiting in the outbox"
-        with pytest.raises(AssertionError):
-            await bus.read(OPENED, lambda m: len(m) >= 1, timeout=3)
-        collab.start()    # recovered, without the fault
-        try:
+    try:
+        collab.start(YIDI_FAULT="crash_after_store")
+        async with Bus(stack, prefix) as bus:
+            await bus.publish("collab.open-request.v1", open_request("crash-1"))
+            assert await asyncio.to_thread(collab.wait_exit, 60) == 17, collab.tail()
+            client, db = await collab.db()
+            doc = await db["requests"].find_one({})
+            await client.close()
+            assert doc and doc["has_outbox"], "the state was stored with its event waiting in the outbox"
+            with pytest.raises(AssertionError):
+                await bus.read(OPENED, lambda m: len(m) >= 1, timeout=3)
+            collab.start()    # recovered, without the fault
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
-            await asyncio.sleep(3)   # let redelivery and the sweeper run; nothing more may appear
+            await asyncio.sleep(3)   # let redelivery and the sweeper run; nothing new may appear
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
             assert len(distinct(opened)) == 1
             assert await count_docs(collab, "requests") == 1
             await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
-        finally:
-            collab.stop()
+    finally:
+        collab.stop()
 
 
 async def test_deadline_set_before_a_restart_fires_once_after_it(stack, prefix):
     """K-02: a system fault must be answered within 1 working day. Opened on Wed 2026-09-30, the
     reply is due at the end of Thu 2026-10-08 (National Day 1–7 Oct is off, M-02)."""
     collab = ServiceProcess(stack, "collab", prefix)
-    async with Bus(stack, prefix) as bus:
-        await bus.set_clock(datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
-        collab.start()
-        await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT))
-        opened = await bus.read(OPENED, lambda m: len(m) >= 1)
-        reply_by = datetime.fromisoformat(opened[0]["payload"]["reply_by"]).astimezone(SHANGHAI)
-        assert reply_by.date().isoformat() == "2026-10-08"
-        await eventually(lambda: docs_are(collab, "deadlines", {"status": "pending"}, 1))
-        collab.stop()
-        await bus.set_clock(reply_by + timedelta(minutes=1))
-        collab.start()
-        try:
+    try:
+        async with Bus(stack, prefix) as bus:
+            await bus.set_clock(datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
+            collab.start()
+            await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT))
+            opened = await bus.read(OPENED, lambda m: len(m) >= 1)
+            reply_by = datetime.fromisoformat(opened[0]["payload"]["reply_by"]).astimezone(SHANGHAI)
+            assert reply_by.date().isoformat() == "2026-10-08"
+            await eventually(lambda: docs_are(collab, "deadlines", {"status": "pending"}, 1))
+            collab.stop()
+            await bus.set_clock(reply_by + timedelta(minutes=1))
+            collab.start()
             overdue = await bus.read("collab.reply-overdue.v1", lambda m: len(m) >= 1)
             await asyncio.sleep(2)
             overdue = await bus.read("collab.reply-overdue.v1", lambda m: len(m) >= 1)
             assert len(overdue) == 1
             assert await count_docs(collab, "deadlines", {"status": "fired"}) == 1
-        finally:
-            collab.stop()
+    finally:
+        collab.stop()
 
 
 async def test_two_instances_share_the_traffic_and_one_takes_over_from_the_other(stack, prefix):
@@ -142,8 +142,8 @@ async def test_two_instances_share_the_traffic_and_one_takes_over_from_the_other
             for i in range(40):
                 await bus.publish("collab.open-request.v1", open_request(f"share-{i}"))
             await bus.read(OPENED, lambda m: len(distinct(m)) >= 40, timeout=60)
-            handled_a = a.metric("yidi_messages_handled_total", result="applied")
-            handled_b = b.metric("yidi_messages_handled_total", result="applied")
+            handled_a = a.metric("yidi_messages_handled_total", result="applied", topic="collab.open-request.v1")
+            handled_b = b.metric("yidi_messages_handled_total", result="applied", topic="collab.open-request.v1")
             assert handled_a > 0 and handled_b > 0, (handled_a, handled_b)
             assert handled_a + handled_b == 40
             a.kill()

@@ -12,7 +12,7 @@ from services.filing.domain.calendar import WorkingCalendar, calendar_name
 from services.filing.domain.decide import decide, request_key
 from services.filing.domain.model import FilingRecord, HandledRequest, PersonFilings, filing_at, state_at
 from services.filing.domain.policy import PolicyBook, PolicyBoundError, RegionPolicy, load_policies
-from services.filing.domain.sanctions import RegionSanctions, SanctionNotice, SanctionPeriod
+from contracts.sanctions_view import RegionSanctions, SanctionNotice, SanctionPeriod
 from services.filing.domain.work import DEADLINE_TOPIC, Decision, DeadlineRequest
 
 __all__ = [

@@ -20,7 +20,7 @@ from services.filing.domain import deadlines, lifecycle, register
 from services.filing.domain.calendar import WorkingCalendar
 from services.filing.domain.model import HandledRequest, PersonFilings
 from services.filing.domain.policy import PolicyBook
-from services.filing.domain.sanctions import RegionSanctions
+from contracts.sanctions_view import RegionSanctions
 from services.filing.domain.work import Decision, Refuse, Work, stable_id
 
 Handler = Callable[[Contract, Work], tuple[FilingSnapshot | None, list[FilingSnapshot]]]

@@ -10,7 +10,7 @@ from contracts.values import FilingCategory, InsuranceType, PROVINCIAL_POOLING, 
 from services.filing.domain.calendar import WorkingCalendar
 from services.filing.domain.clock import add_months, end_of_day
 from services.filing.domain.policy import RegionPolicy
-from services.filing.domain.sanctions import RegionSanctions
+from contracts.sanctions_view import RegionSanctions
 from services.filing.domain.work import Refuse
 
 Groups = tuple[tuple[ProofKind, ...], ...]

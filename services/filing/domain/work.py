@@ -14,7 +14,7 @@ from services.filing.domain.calendar import WorkingCalendar, calendar_name
 from services.filing.domain.clock import business_date
 from services.filing.domain.model import PersonFilings
 from services.filing.domain.policy import PolicyBook, RegionPolicy
-from services.filing.domain.sanctions import RegionSanctions
+from contracts.sanctions_view import RegionSanctions
 
 DEADLINE_TOPIC = "filing.deadline-due.v1"
 

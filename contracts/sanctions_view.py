@@ -1,6 +1,7 @@
-"""Sanctions on an insured region (P-09) as far as filing cares: F-16.
+"""Sanctions on an insured region (P-09), as the services that enforce them see them: new filings
+refused (F-16, filing service) and new admissions refused (S-20, settlement service).
 
-The prepayment service publishes ``prepayment.sanction.v1``; the handler maps each message to a
+The prepayment service publishes ``prepayment.sanction.v1``; each consumer maps each message to a
 :class:`SanctionNotice` and folds it into :class:`RegionSanctions` (pure, idempotent,
 tolerant of order: a lift may arrive before its imposition).
 """
@@ -62,3 +63,7 @@ class RegionSanctions(BaseModel):
     def new_filing_suspended(self, insured_region: str, moment: datetime) -> SanctionPeriod | None:
         """F-16: the region's new filings are suspended at ``moment``."""
         return self.active(insured_region, "new_filing_suspension", moment)
+
+    def admission_suspended(self, insured_region: str, moment: datetime) -> SanctionPeriod | None:
+        """S-20: new admissions of the region's insureds are suspended at ``moment``."""
+        return self.active(insured_region, "admission_suspension", moment)

@@ -1,0 +1,35 @@
+"""Business metrics of real-time settlement."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from contracts.settlement import RefusalCode, SettlementCompleted
+from contracts.values import MedicalType
+
+
+class SettlementMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.settlements = Counter("yidi_settlements_total", "Settlement requests by outcome and medical type",
+                                   ["outcome", "medical_type"], registry=registry)
+        self.refusals = Counter("yidi_settlement_refusals_total", "Refusals by classified reason (S-19)",
+                                ["code"], registry=registry)
+        self.latency = Histogram("yidi_settlement_latency_seconds", "HIS request received → result published, "
+                                 "across all four hops (S-01)", registry=registry,
+                                 buckets=(.005, .01, .025, .05, .1, .15, .25, .5, 1, 2.5, 5, 10))
+        self.fund_paid = Counter("yidi_settlement_fund_paid_yuan_total", "Fund amounts paid, yuan", ["fund"],
+                                 registry=registry)
+        self.timeouts = Counter("yidi_settlement_timeouts_total", "Requests answered 'not settled directly' "
+                                "because the insured place did not answer in time", registry=registry)
+
+    def completed(self, done: SettlementCompleted, seconds: float) -> None:
+        self.settlements.labels("completed", done.medical_type.value).inc()
+        self.latency.observe(seconds)
+        for fund in done.slip.funds:
+            self.fund_paid.labels(fund.code.value).inc(float(fund.amount))
+
+    def refused(self, medical_type: MedicalType, code: RefusalCode) -> None:
+        self.settlements.labels("refused", medical_type.value).inc()
+        self.refusals.labels(code.value).inc()
+
+    def reversed(self, done) -> None:
+        self.settlements.labels(done.outcome, done.medical_type.value).inc()

@@ -1,0 +1,57 @@
+"""What the settlement service's two sides need from the outside, in one place: reference data,
+the clock, the filing read model, the sanctions projection, the stores, metrics."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from contracts.envelope import Envelope
+from contracts.filing_view import PersonFilingView
+from runtime.calendar import at_business_start
+from runtime.outcome import Outcome
+from runtime.service import Service
+from services.sanctions import SanctionsProjection
+from services.settlement.domain.catalogue import CatalogueBook
+from services.settlement.domain.policy import PolicyBook
+from services.settlement.metrics import SettlementMetrics
+from services.settlement.state import InsuredPerson, Visits
+
+FILING_VIEW = "filing_view"
+GENERATION_DAY = 21   # C-02: the month after a settlement is cleared from the 21st
+
+
+@dataclass
+class SettlementContext:
+    service: Service
+    policies: PolicyBook
+    catalogues: CatalogueBook
+    sanctions: SanctionsProjection
+    metrics: SettlementMetrics
+    timeout_ms: int
+
+    def now(self) -> datetime:
+        return self.service.clock.now()
+
+    async def filing_view(self, person_id: str) -> PersonFilingView | None:
+        raw = await self.service.store.load(FILING_VIEW, person_id)
+        return PersonFilingView.model_validate(raw) if raw else None
+
+    async def visits(self, env: Envelope, person_id: str, decide: Callable[[Visits], Outcome]) -> str:
+        def run(raw: dict | None) -> Outcome:
+            return decide(Visits.model_validate(raw) if raw else Visits(person_id=person_id))
+        outcome = await self.service.store.apply("visits", person_id, env, run)
+        return "duplicate" if outcome.duplicate else "applied"
+
+    async def insured(self, env: Envelope, person_id: str, decide: Callable[[InsuredPerson], Outcome]) -> str:
+        def run(raw: dict | None) -> Outcome:
+            return decide(InsuredPerson.model_validate(raw) if raw else InsuredPerson(person_id=person_id))
+        outcome = await self.service.store.apply("insured", person_id, env, run)
+        return "duplicate" if outcome.duplicate else "applied"
+
+    @staticmethod
+    def cleared(settled_on: date, now: datetime) -> bool:
+        """Cleared between agencies (S-15, 004 第三十四条): the settlement month's clearing data is
+        generated on the 21st of the next month (C-02); from then on it cannot be recalled."""
+        year, month = (settled_on.year + 1, 1) if settled_on.month == 12 else (settled_on.year, settled_on.month + 1)
+        return now >= at_business_start(date(year, month, GENERATION_DAY))
