@@ -1,0 +1,65 @@
+"""One HIS request crosses every service over the real broker and database, and its effect is
+visible in each service's store and /metrics (S-01, C-04, P-04, Q-01, F-15)."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from support import Bus, eventually
+from simulator import scenarios
+
+pytestmark = pytest.mark.e2e
+
+
+async def doc(proc, collection: str, query: dict | None = None):
+    client, db = await proc.db()
+    try:
+        return await db[collection].find_one(query or {})
+    finally:
+        await client.close()
+
+
+async def test_one_stay_travels_through_all_five_services(stack, system):
+    procs, prefix = system
+    patient = scenarios.person(7, scenarios.ROUTES[0])            # Wuhu employee treated in Wuhan
+    async with Bus(stack, prefix) as bus:
+        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, date(2026, 11, 2), "AG340200-E2E-0001"),
+                          producer="agency:340200")
+        changed = await bus.read("filing.changed.v1", lambda m: len(m) >= 1)
+        assert changed[0]["payload"]["snapshot"]["status"] == "active"
+        await eventually(lambda: doc(procs["settlement"], "filing_view", {"_id": patient.person_id}))
+
+        request = scenarios.stay(patient, "H42010200001-E2E-000001", date(2026, 11, 2), 8, surgery=True)
+        sent = await bus.publish("his.settlement-requested.v1", request, producer="his:H42010200001")
+        results = await bus.read("settlement.result.v1", lambda m: len(m) >= 1)
+
+    result = results[0]
+    assert result["correlation_id"] == str(sent.correlation_id), "the whole flow shares one correlation id"
+    payload = result["payload"]
+    assert payload["outcome"] == "completed", payload
+    slip = payload["slip"]
+    total = Decimal(slip["total"])
+    assert total == sum(line.amount for line in request.fee_lines) >= Decimal("30000")
+    assert Decimal(slip["fund_total"]) + Decimal(slip["personal_cash"]) == total          # S-07
+    assert payload["eligibility_basis"] == "long_term" and payload["rate_basis"] == "local"  # S-08
+    settlement_id = payload["settlement_id"]
+
+    # every service's store shows the effect
+    assert (await doc(procs["filing"], "people", {"_id": patient.person_id}))["state"]
+    assert (await doc(procs["settlement"], "visits", {"_id": patient.person_id}))["state"]["settlements"][settlement_id]
+    ledger = await eventually(lambda: doc(procs["clearing"], "ledgers"))
+    assert ledger["state"]["insured_region"] == "340200" and ledger["state"]["treating_region"] == "420100"
+    account = await eventually(lambda: doc(procs["prepayment"], "accounts"))
+    assert Decimal(account["state"]["uncleared"]) == Decimal(slip["fund_total"])           # P-04
+    candidate = await eventually(lambda: doc(procs["collab"], "candidates", {"_id": settlement_id}))
+    assert Decimal(candidate["state"]["candidate"]["stay"]["total"]) == total                # Q-01
+
+    # and its /metrics
+    for name, topic in [("filing", "filing.register.v1"), ("settlement", "his.settlement-requested.v1"),
+                        ("clearing", "settlement.completed.v1"), ("prepayment", "settlement.completed.v1"),
+                        ("collab", "settlement.completed.v1")]:
+        assert procs[name].metric("yidi_messages_handled_total", topic=topic, result="applied") >= 1, name
+    assert procs["settlement"].metric("yidi_settlements_total", outcome="completed") == 1
+    assert procs["settlement"].metric("yidi_settlement_latency_seconds_count") == 1
