@@ -49,10 +49,13 @@ class OutboxRelay:
         if not entries:
             return 0
         await asyncio.gather(*(self._deliver(entry) for entry in entries.values()))
-        await collection.update_one({"_id": doc["_id"]}, {"$unset": {f"outbox.{k}": "" for k in entries}})
+        published = {f"outbox.{k}": "" for k in entries}
         # Only the writer of the newest version may declare the outbox empty; a newer write
         # carries its own entries and clears the flag after flushing them.
-        await collection.update_one({"_id": doc["_id"], "version": doc["version"]}, {"$set": {"has_outbox": False}})
+        done = await collection.update_one({"_id": doc["_id"], "version": doc["version"]},
+                                           {"$unset": published, "$set": {"has_outbox": False}})
+        if not done.matched_count:
+            await collection.update_one({"_id": doc["_id"]}, {"$unset": published})
         return len(entries)
 
     async def _deliver(self, entry: dict) -> None:
@@ -170,12 +173,10 @@ class DeadlineStore:
     async def put(self, entry: dict) -> None:
         """Arm a deadline; arming the same id again moves it while it is still pending."""
         doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
-        if (await self.col.update_one({"_id": entry["deadline_id"], "status": "pending"}, {"$set": doc})).matched_count:
-            return
         try:
             await self.col.insert_one({"_id": entry["deadline_id"], **doc, "status": "pending", "claimed_at": None})
-        except DuplicateKeyError:
-            pass   # already fired or cancelled: a re-armed copy from a redelivered message
+        except DuplicateKeyError:   # re-armed: move it if still pending; a fired one stays fired
+            await self.col.update_one({"_id": entry["deadline_id"], "status": "pending"}, {"$set": doc})
 
     async def cancel(self, deadline_id: str) -> None:
         await self.col.update_one({"_id": deadline_id, "status": "pending"}, {"$set": {"status": "cancelled"}})

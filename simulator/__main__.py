@@ -1,0 +1,147 @@
+"""Run the HIS traffic simulator against a running system.
+
+    python -m simulator [--rate 5] [--population 120] [--seconds 0]
+
+Registers filings and chronic qualifications for a population, then sends a realistic mix of
+visits (inpatient, outpatient, chronic, emergency, trauma, unfiled, refunds; cross- and
+intra-province), reads every result and checks it, printing a summary every 10 seconds."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from runtime.clock import SHANGHAI, clock_command_set
+from runtime.config import Settings
+from runtime.envelopes import encode, envelope_for, key_for
+from simulator import scenarios
+from runtime.topics import CLOCK
+from simulator.traffic import Expectation, Traffic, check, population
+
+# Business time of the simulated day (the system runs on the controlled clock, YIDI_CLOCK=controlled)
+FILING_DAY = datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)   # a Monday, working day (M-02)
+VISIT_DAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)     # three weeks later, a Monday
+
+
+class Simulator:
+    def __init__(self, settings: Settings, rate: float, size: int, seed: int) -> None:
+        self.settings, self.rate, self.rng = settings, rate, random.Random(seed)
+        self.pending: dict[str, tuple[Expectation, float, object]] = {}
+        self.outcomes: Counter[str] = Counter()
+        self.problems: list[str] = []
+        self.latencies: list[float] = []
+        self.size = size
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic_prefix + name
+
+    async def send(self, topic: str, payload, producer: str) -> None:
+        env = envelope_for(topic, payload, producer=producer, now=datetime.now(UTC))
+        await self.producer.send_and_wait(self.topic(topic), encode(env), key=key_for(topic, payload).encode())
+
+    async def run(self, seconds: float) -> int:
+        s = self.settings
+        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
+                                         enable_idempotence=s.kafka_idempotence, linger_ms=2)
+        await self.producer.start()
+        consumer = AIOKafkaConsumer(self.topic("settlement.result.v1"), bootstrap_servers=s.kafka_bootstrap_servers,
+                                    group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}",
+                                    auto_offset_reset="latest")
+        await consumer.start()
+        try:
+            traffic = Traffic(self.rng, VISIT_DAY.date(), population(self.rng, self.size))
+            await self.prepare(traffic)
+            reader = asyncio.create_task(self.read(consumer, traffic))
+            await self.drive(traffic, seconds)
+            await asyncio.sleep(5)
+            reader.cancel()
+            self.report(final=True)
+            return 1 if self.problems else 0
+        finally:
+            await consumer.stop()
+            await self.producer.stop()
+
+    async def set_clock(self, when: datetime) -> None:
+        await self.producer.send_and_wait(self.topic(CLOCK), clock_command_set(when), partition=0)
+
+    async def prepare(self, traffic: Traffic) -> None:
+        """Three weeks before the simulated day, agencies file the long-term residents at the
+        window (F-01, F-13: immediate) and record chronic qualifications (S-13); then business
+        time moves to the simulated day, so that stays admitted since are covered (F-12)."""
+        await self.set_clock(FILING_DAY)
+        await asyncio.sleep(1)
+        for n, p in enumerate(traffic.population.filed):
+            await self.send("filing.register.v1", scenarios.long_term_filing(
+                p, FILING_DAY.date(), f"AG{p.insured_region}-SIM-{n:06d}-{self.rng.getrandbits(24):06x}"),
+                f"agency:{p.insured_region}")
+        for p in traffic.population.qualified:
+            await self.send("settlement.chronic-qualification.v1",
+                            scenarios.chronic_qualification(p, "M03900", datetime.now(UTC)), f"agency:{p.insured_region}")
+        print(f"filed {len(traffic.population.filed)} persons, {len(traffic.population.qualified)} chronic "
+              "qualifications; waiting for the read models…", flush=True)
+        await asyncio.sleep(5)
+        await self.set_clock(VISIT_DAY)
+        await asyncio.sleep(1)
+
+    async def drive(self, traffic: Traffic, seconds: float) -> None:
+        started, last_report = time.monotonic(), time.monotonic()
+        interval = 1.0 / self.rate
+        while not seconds or time.monotonic() - started < seconds:
+            topic, payload, expected = traffic.next_visit()
+            self.pending[payload.request_id] = (expected, time.perf_counter(), payload)
+            await self.send(topic, payload, f"his:{payload.institution_code}")
+            if time.monotonic() - last_report >= 10:
+                self.report()
+                last_report = time.monotonic()
+            await asyncio.sleep(self.rng.expovariate(1 / interval))
+
+    async def read(self, consumer: AIOKafkaConsumer, traffic: Traffic) -> None:
+        async for record in consumer:
+            result = json.loads(record.value)["payload"]
+            entry = self.pending.pop(result.get("request_id"), None)
+            if entry is None:
+                continue
+            expected, sent_at, payload = entry
+            self.latencies.append(time.perf_counter() - sent_at)
+            self.outcomes[f"{expected.kind} → {result['outcome']}"] += 1
+            problem = check(result, expected)
+            if problem:
+                self.problems.append(problem)
+            elif result["outcome"] == "completed":
+                traffic.settled(result)
+
+    def report(self, final: bool = False) -> None:
+        lat = sorted(self.latencies)
+        pct = (lambda q: f"{lat[min(len(lat) - 1, int(q * len(lat)))] * 1000:.0f} ms") if lat else (lambda q: "-")
+        print(f"{'final' if final else 'so far'}: {sum(self.outcomes.values())} answered, {len(self.pending)} "
+              f"waiting, {len(self.problems)} problems; latency p50 {pct(0.5)} p99 {pct(0.99)}", flush=True)
+        for kind, n in sorted(self.outcomes.items()):
+            print(f"    {n:6d}  {kind}", flush=True)
+        for problem in self.problems[-5:]:
+            print(f"  ! {problem}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=5.0, help="visits per second")
+    parser.add_argument("--population", type=int, default=120)
+    parser.add_argument("--seconds", type=float, default=0, help="0: until stopped")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(Simulator(Settings(service="simulator"), args.rate, args.population, args.seed)
+                           .run(args.seconds))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
