@@ -362,7 +362,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec(name="filing.refused.v1", message=FilingRefused, key=_person, key_doc=_KEY_DOC,
               producer="filing", consumers=("agency",), description="Reply: command refused, with reason."),
     TopicSpec(name="filing.changed.v1", message=FilingChanged, key=_person, key_doc=_KEY_DOC,
-              producer="filing", consumers=("settlement", "collab", "agency"),
+              producer="filing", consumers=("settlement", "agency"),
               description="Every filing change with full snapshot (F-15); folded by contracts.filing_view."),
 ]
 

@@ -165,9 +165,9 @@ class TreatingPlace:
         decision = insured.Decision(answer.slip, delta, answer.ratio_applied, answer.rate_basis, answer.settlement_year)
         req = request.request
         done = results.completed(assessment, decision, visit_id=req["visit_id"], settled_on=business_date(self.ctx.now()))
-        done = done.model_copy(update={"admission_date": req.get("admission_date"),
-                                       "discharge_date": req.get("discharge_date")})
-        done = SettlementCompleted.model_validate(done.model_dump())
+        # the stored request is JSON: validate its dates instead of copying strings into date fields
+        done = SettlementCompleted.model_validate({**done.model_dump(), "admission_date": req.get("admission_date"),
+                                                   "discharge_date": req.get("discharge_date")})
         result = SettlementResult(done)
         visits.requests[request.settlement_id] = request.model_copy(update={
             "status": RequestStatus.COMPLETED, "result": result.model_dump(mode="json")})

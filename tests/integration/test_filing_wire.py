@@ -703,8 +703,8 @@ async def test_F16_new_filings_of_a_sanctioned_region_are_refused_until_the_sanc
         periods = doc["state"]["sanctions"]["periods"] if doc else []
         return any(p["sanction_id"] == str(sanction_id) and p.get(field) for p in periods)
 
-    await wire.bus.publish("prepayment.sanction.v1", sanction(SanctionAction.IMPOSED, wire.now() - timedelta(minutes=1)),
-                           producer="prepayment", now=wire.now())
+    imposed = sanction(SanctionAction.IMPOSED, wire.now() - timedelta(minutes=1))
+    await wire.bus.publish("prepayment.sanction.v1", imposed, producer="prepayment", now=wire.now())
     await eventually(lambda: period("imposed_at"), timeout=20)
 
     blocked_command = register(person(suzhou), insured=suzhou, treating=WUHAN)

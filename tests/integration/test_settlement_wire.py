@@ -541,6 +541,7 @@ async def test_malformed_fee_lines_are_dead_lettered_or_refused_naming_the_line(
         "invalid_message", OUTPATIENT, "settlement")
     assert "fee_lines.1.amount" in letter["detail"] and "not a float" in letter["detail"], letter["detail"]
     assert json.loads(letter["original"])["payload"]["request_id"] == "BAD-FLOAT-1"
+    assert wire.proc.metric("yidi_dead_letters_total", topic=OUTPATIENT, reason="invalid_message") == 1
 
     wrong = line(2, "XJ01CAA001A001", "2", "12.50").model_copy(update={"amount": m("26.00")})
     answer = await ask(wire, OUTPATIENT, outpatient(pid, "BAD-SUM-1", [line(1, "250302001", "1", "8.00"), wrong]))

@@ -1,0 +1,116 @@
+"""The public contracts: registry, value types at the boundary, schema compatibility (M-01)."""
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from contracts import schemas
+from contracts.envelope import Envelope
+from contracts.registry import ALL_TOPICS
+from contracts.topics import SERVICES
+from contracts.values import Money, PersonId, RegionCode, make_person_id, mask_person_id
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_topic_name_carries_its_major_version_and_a_known_producer_and_consumers():
+    parties = set(SERVICES) | {"his", "agency"}
+    for name, spec in ALL_TOPICS.items():
+        assert name == f"{spec.type}.v{spec.version}"
+        assert spec.producer in parties, name
+        assert set(spec.consumers) <= parties, name
+        assert spec.partitions >= 1 and spec.key_doc
+
+
+def test_committed_schemas_are_read_by_old_consumers():
+    """Fails when a contract changes in a way old consumers cannot read without a new major."""
+    assert schemas.breaking_changes() == []
+
+
+def _schema(**props) -> dict:
+    return {"type": "object", "properties": props, "required": sorted(props)}
+
+
+@pytest.mark.parametrize("new, problem", [
+    (_schema(a={"type": "string"}), "b: removed"),
+    (_schema(a={"type": "integer"}, b={"type": "string"}), "type changed"),
+    ({**_schema(a={"type": "string"}, b={"type": "string"}, c={"type": "string"})}, "new required field"),
+])
+def test_the_compatibility_check_catches_breaking_changes(new, problem):
+    old = _schema(a={"type": "string"}, b={"type": "string"})
+    assert any(problem in p for p in schemas.compare(old, new, {}, {}))
+
+
+def test_adding_an_optional_field_is_compatible():
+    old = _schema(a={"type": "string"})
+    new = copy.deepcopy(old)
+    new["properties"]["b"] = {"type": "string"}
+    assert schemas.compare(old, new, {}, {}) == []
+
+
+class _Slip(BaseModel):
+    amount: Money
+    region: RegionCode
+    person: PersonId
+
+
+def test_money_is_decimal_yuan_serialised_as_a_string_and_never_a_float():
+    slip = _Slip(amount="12.3", region="340200", person=make_person_id("34020219600101001"))
+    assert slip.amount == Decimal("12.30")
+    assert json.loads(slip.model_dump_json())["amount"] == "12.30"
+    with pytest.raises(ValidationError, match="not a float"):
+        _Slip(amount=12.3, region="340200", person=slip.person)
+    with pytest.raises(ValidationError, match="more than two decimals"):
+        _Slip(amount="1.234", region="340200", person=slip.person)
+
+
+@pytest.mark.parametrize("code, message", [("34020", "6 digits"), ("990100", "no province"),
+                                           ("340221", "county")])
+def test_region_codes_are_refused_with_a_clear_message(code, message):
+    with pytest.raises(ValidationError, match=message):
+        _Slip(amount="1", region=code, person=make_person_id("34020219600101001"))
+
+
+def test_region_code_knows_its_province_and_cross_province():
+    wuhu = RegionCode("340200")
+    assert wuhu.province == "340000"
+    assert wuhu.is_cross_province("420100") and not wuhu.is_cross_province("340100")
+
+
+def test_id_numbers_are_checked_and_masked():
+    good = make_person_id("11010519491231002")
+    assert good.endswith("X")
+    with pytest.raises(ValidationError, match="check digit"):
+        _Slip(amount="1", region="110000", person=good[:-1] + "1")
+    assert mask_person_id(good) == "1101*************X"
+
+
+def test_envelope_refuses_a_naive_timestamp():
+    spec = ALL_TOPICS["collab.open-request.v1"]
+    with pytest.raises(ValidationError):
+        Envelope[spec.message].model_validate({"event_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10", "type": spec.type,
+                                               "schema_version": 1, "occurred_at": "2026-11-02T09:00:00",
+                                               "correlation_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10",
+                                               "producer": "t", "payload": {}})
+
+
+def test_asyncapi_document_is_current_and_describes_every_consumed_channel():
+    committed = json.loads((ROOT / "contracts" / "asyncapi.json").read_text())
+    for name in SERVICES:
+        consumed = {n for n, spec in ALL_TOPICS.items() if name in spec.consumers}
+        assert consumed <= set(committed[name]["channels"]), f"{name}: run `make asyncapi`"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_handles_exactly_the_topics_the_registry_says_it_consumes(name):
+    """One registry answers "who handles X": contracts say who consumes, handlers.py says how."""
+    import importlib
+
+    from runtime.config import Settings
+    service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
+    assert set(service.handlers) == {n for n, spec in ALL_TOPICS.items() if name in spec.consumers}
