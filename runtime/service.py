@@ -30,6 +30,7 @@ from contracts.envelope import Envelope
 from contracts.registry import ALL_TOPICS
 from runtime.clock import Clock, ClockFollower, ControlledClock, WallClock
 from runtime.config import Settings
+from runtime.dispatch import PartitionDispatcher
 from runtime.envelopes import envelope_for, key_for, peek_ids
 from runtime.logs import configure as configure_logs
 from runtime.logs import correlation_id
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
 TRANSIENT = (PyMongoError, KafkaError, ConnectionError, asyncio.TimeoutError)
-RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
+HANDLER_TRIES = 3
 
 
 class PoisonMessage(Exception):
@@ -77,6 +79,7 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._clock_follower: ClockFollower | None = None
+        self.dispatcher: PartitionDispatcher | None = None
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -101,14 +104,21 @@ class Service:
         rebalance moves whole partitions between instances at once. The handler is chosen by
         the record's topic; FastStream hands over the raw bytes so that what fails validation
         can be dead-lettered instead of blocking the partition."""
-        service = self
         by_topic = {self.topic(logical): logical for logical in self.handlers}
 
-        async def consume(body: bytes, message: KafkaMessage) -> None:
-            await service._consume(by_topic[message.raw_message.topic], body)
+        async def process(topic: str, body: bytes) -> None:
+            await self._consume(by_topic[topic], body)
 
+        self.dispatcher = PartitionDispatcher(process)
+        dispatcher = self.dispatcher
+
+        async def consume(body: bytes, message: KafkaMessage) -> None:
+            record = message.raw_message
+            await dispatcher.submit(message.consumer, record.topic, record.partition, record.offset, body)
+
+        # Offsets are committed by the dispatcher once records are handled (at least once).
         self.broker.subscriber(
-            *by_topic, group_id=self.group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
+            *by_topic, group_id=self.group_id, ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest", decoder=_raw_decoder, title=f"yidi-{self.name}",
             description=f"Every topic the {self.name} service consumes", session_timeout_ms=10000,
             heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
@@ -133,10 +143,10 @@ class Service:
             self.metrics.handled.labels(self.name, logical, result).inc()
         except PoisonMessage as exc:
             await self._dead_letter(logical, raw, exc)
-        except Exception:
+        except Exception as exc:   # a fault of ours: keep the message, move on, page someone
             self.metrics.handled.labels(self.name, logical, "failed").inc()
-            log.exception("handling %s failed; the message will be redelivered", logical)
-            raise
+            log.exception("handling %s failed %s times; dead-lettered for replay", logical, HANDLER_TRIES)
+            await self._dead_letter(logical, raw, PoisonMessage("handler_failed", f"{type(exc).__name__}: {exc}"))
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)
@@ -150,19 +160,26 @@ class Service:
         return envelope
 
     async def _with_retries(self, logical: str, envelope: Envelope) -> str:
-        """Transient failures (database, broker) retry with backoff; after the last try the
-        message is not acknowledged and comes back."""
-        for delay in (*RETRY_DELAYS, None):
+        """Transient failures (database, broker down) retry with backoff for as long as they
+        last: the partition waits, nothing is skipped. Other failures are retried a few times."""
+        attempt, failures = 0, 0
+        while True:
             try:
                 result = await self.handlers[logical](envelope)
                 return result if isinstance(result, str) else "applied"
+            except PoisonMessage:
+                raise
             except TRANSIENT:
-                if delay is None:
-                    raise
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                attempt += 1
                 self.metrics.retries.labels(self.name, logical).inc()
                 log.warning("transient failure on %s, retrying in %.2fs", logical, delay, exc_info=True)
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+            except Exception:
+                failures += 1
+                if failures >= HANDLER_TRIES:
+                    raise
+                await asyncio.sleep(RETRY_DELAYS[0])
 
     async def _dead_letter(self, logical: str, raw: bytes, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, PoisonMessage) else (
@@ -264,6 +281,9 @@ class Service:
         log.info("%s started: group %s, metrics on :%s", self.name, self.group_id, s.metrics_port)
 
     async def _on_shutdown(self) -> None:
+        """Graceful: records already taken finish and their offsets are committed."""
+        if self.dispatcher:
+            await self.dispatcher.drain()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -476,7 +476,8 @@ async def test_two_settlements_at_once_share_the_deductible_once(wire):
     the other: deductible 0.00, pooling 700.00 × 0.30 = 210.00, cash 490.00."""
     pid = person()
     a, b = (outpatient(pid, f"PAR-{n}", ecg_bill("70.00"), visit_id=f"MZ-PAR-{n}") for n in (1, 2))
-    await asyncio.gather(wire.bus.publish(OUTPATIENT, a, producer="his:1"), wire.bus.publish(OUTPATIENT, b, producer="his:2"))
+    await asyncio.gather(wire.bus.publish(OUTPATIENT, a, producer="his:1"),
+                         wire.bus.publish(OUTPATIENT, b, producer="his:2"))
     slips = [(await answers(wire, r.request_id))[0]["slip"] for r in (a, b)]
     got = sorted((m(s["deductible_applied"]), funds(s), m(s["personal_cash"])) for s in slips)
     assert got == [(m("0.00"), [("pooling", m("210.00"))], m("490.00")),
@@ -496,7 +497,8 @@ async def test_admission_refused_while_insured_region_is_suspended(wire):
     await feed(wire, filing(before, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1), insured="430100"))
     await feed(wire, filing(after, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1), insured="430100"))
     admitted = await ask(wire, ADMISSION, AdmissionRegistered(
-        **header(before, "ADM-CS-1", "inpatient", insured="430100", visit_id="ZY-CS-1"), admission_date=date(2025, 3, 3)))
+        **header(before, "ADM-CS-1", "inpatient", insured="430100", visit_id="ZY-CS-1"),
+        admission_date=date(2025, 3, 3)))
     assert (admitted["outcome"], admitted["eligibility_basis"]) == ("admission_accepted", "long_term"), admitted
 
     sanction = PrepaymentSanction(sanction_id=uuid.uuid4(), insured_region="430100",
@@ -512,7 +514,8 @@ async def test_admission_refused_while_insured_region_is_suspended(wire):
     await eventually(in_force)
 
     refused = await ask(wire, ADMISSION, AdmissionRegistered(
-        **header(after, "ADM-CS-2", "inpatient", insured="430100", visit_id="ZY-CS-2"), admission_date=date(2025, 3, 11)))
+        **header(after, "ADM-CS-2", "inpatient", insured="430100", visit_id="ZY-CS-2"),
+        admission_date=date(2025, 3, 11)))
     assert (refused["outcome"], refused["code"]) == ("refused", "ADMISSION_SUSPENDED"), refused
     assert refused["title_zh"] == "参保地暂停异地就医新入院结算"
     unregistered = await ask(wire, DISCHARGE, discharge(after, "CS-STAY-2", stay_bill(), date(2025, 3, 11),
@@ -530,7 +533,8 @@ async def test_malformed_fee_lines_are_dead_lettered_or_refused_naming_the_line(
     """A JSON float amount fails validation at the boundary (M-01): dead-lettered, classified, no answer.
     quantity × price ≠ amount passes the schema and is refused INVALID_FEE_LINE naming line 2."""
     pid = person()
-    request = outpatient(pid, "BAD-FLOAT-1", [line(1, "250302001", "1", "8.00"), line(2, "XJ01CAA001A001", "2", "12.50")])
+    request = outpatient(pid, "BAD-FLOAT-1", [line(1, "250302001", "1", "8.00"),
+                                              line(2, "XJ01CAA001A001", "2", "12.50")])
     env = envelope_for(OUTPATIENT, request, producer=f"his:{HOSPITAL}", now=datetime.now(UTC))
     raw = json.loads(encode(env))
     raw["payload"]["fee_lines"][1]["amount"] = 25.0

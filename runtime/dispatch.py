@@ -1,0 +1,92 @@
+"""Ordered, concurrent consumption: one worker per topic-partition.
+
+FastStream's consume loop hands every record to :meth:`PartitionDispatcher.submit`, which
+queues it for its partition's worker and returns, so records of other partitions proceed
+while one partition waits on the database. Order within a partition is kept (a person's or a
+region's messages share a partition by their key), and offsets are committed only up to the
+last record a worker has finished: at least once, never past unprocessed work. Commits are
+batched every ``commit_interval`` seconds and made at shutdown; a record handled again after
+a crash or rebalance finds its id in the aggregate's inbox and has no second effect.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[str, bytes], Awaitable[None]]     # physical topic, value
+
+
+class PartitionDispatcher:
+    def __init__(self, process: Process, queue_size: int = 64, commit_interval: float = 0.2) -> None:
+        self.process, self.queue_size, self.commit_interval = process, queue_size, commit_interval
+        self.queues: dict[TopicPartition, asyncio.Queue] = {}
+        self.workers: dict[TopicPartition, asyncio.Task] = {}
+        self.done: dict[TopicPartition, int] = {}          # last finished offset per partition
+        self.committed: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self._committer: asyncio.Task | None = None
+        self.closing = asyncio.Event()
+
+    async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes) -> None:
+        """Queue one record behind the earlier ones of its partition (blocks when that queue is full)."""
+        if self.closing.is_set():       # shutting down: take nothing new; it stays uncommitted
+            await asyncio.Event().wait()
+        self.consumer = consumer
+        tp = TopicPartition(topic, partition)
+        if tp not in self.queues:
+            self.queues[tp] = asyncio.Queue(self.queue_size)
+            self.workers[tp] = asyncio.create_task(self._work(tp))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_loop())
+        await self.queues[tp].put((offset, value))
+
+    async def _work(self, tp: TopicPartition) -> None:
+        queue = self.queues[tp]
+        while True:
+            offset, value = await queue.get()
+            try:
+                await self.process(tp.topic, value)
+            except Exception:   # process() dead-letters what it cannot handle; this is a last resort
+                log.exception("record %s:%s failed outside its handler", tp, offset)
+            finally:
+                self.done[tp] = offset
+                queue.task_done()
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Commit, for each partition still ours, the offset after the last finished record."""
+        if self.consumer is None:
+            return
+        assigned = self.consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(off + 1, "") for tp, off in self.done.items()
+                   if tp in assigned and self.committed.get(tp) != off}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+            self.committed.update({tp: meta.offset - 1 for tp, meta in offsets.items()})
+        except KafkaError as exc:   # e.g. rebalancing: the next owner re-reads, the inbox dedupes
+            log.warning("offset commit failed (%s); the records will be read again and deduplicated", exc)
+
+    async def drain(self, timeout: float = 20) -> None:
+        """Graceful shutdown: let queued records finish, then commit."""
+        self.closing.set()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self.queues.values())), timeout)
+        except asyncio.TimeoutError:
+            log.warning("shutdown: records still in progress after %ss; they will be redelivered", timeout)
+        await self.commit()
+        for task in [*self.workers.values(), *([self._committer] if self._committer else [])]:
+            task.cancel()
+        await asyncio.gather(*self.workers.values(), return_exceptions=True)
