@@ -129,7 +129,7 @@ async def stored(mongodb_uri: str, prefix: str) -> int:
     client = AsyncMongoClient(mongodb_uri)
     try:
         total = 0
-        async for visit in client[f"bench_{prefix.strip('.')}_settlement"]["visits"].find({}, {"state.settlements": 1}):
+        async for visit in client[f"bench_{prefix.strip('.')}_settlement"]["visits"].find({}):
             total += len(visit["state"]["settlements"])
         return total
     finally:

@@ -504,6 +504,8 @@ class SettlementCancelled(_SettlementFacts):
     """撤销 done: the whole slip taken back (S-15)."""
     outcome: Literal["cancelled"] = "cancelled"
     reversal_id: str
+    reversal_request_id: str | None = Field(default=None, description="The HIS's request id of this cancel or "
+                                            "refund (request_id is the original settlement's).")
     reversed_on: date
     compensation: SlipDelta = Field(description="Negatives of the original slip.")
     accumulation_delta: list[AccumulationEntry] = Field(default_factory=list, description="Rollback.")
@@ -514,6 +516,8 @@ class SettlementRefunded(_SettlementFacts):
     outcome: Literal["refunded"] = "refunded"
     kind: RefundKind
     reversal_id: str
+    reversal_request_id: str | None = Field(default=None, description="The HIS's request id of this cancel or "
+                                            "refund (request_id is the original settlement's).")
     reversed_on: date
     line_nos: list[int] | None = None
     compensation: SlipDelta = Field(description="Signed amounts going into clearing_month.")

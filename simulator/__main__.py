@@ -105,7 +105,7 @@ class Simulator:
     async def read(self, consumer: AIOKafkaConsumer, traffic: Traffic) -> None:
         async for record in consumer:
             result = json.loads(record.value)["payload"]
-            entry = self.pending.pop(result.get("request_id"), None)
+            entry = self.pending.pop(result.get("reversal_request_id") or result.get("request_id"), None)
             if entry is None:
                 continue
             expected, sent_at, payload = entry

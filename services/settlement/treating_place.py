@@ -220,7 +220,7 @@ class TreatingPlace:
                 if getattr(cmd, "line_nos", None):
                     raise Refused(RefusalCode.INVALID_REQUEST, "refund lines by refunding the whole settlement and "
                                   "settling the remaining lines again as a new request (召回重结)")
-                done = self._reversal(visits, record, kind, reversal_id, now)
+                done = self._reversal(visits, record, kind, reversal_id, now, cmd.request_id)
             except Refused as refusal:
                 refused = results.refused(refusal, request_id=cmd.request_id, person_id=cmd.person_id,
                                           institution_code=cmd.institution_code, settlement_id=cmd.settlement_id)
@@ -232,7 +232,7 @@ class TreatingPlace:
                                                        Emit(REVERSED, reversal_payload(done))])
         return await self.ctx.visits(env, cmd.person_id, decide)
 
-    def _reversal(self, visits: Visits, record: Record, kind, reversal_id: str, now: datetime):
+    def _reversal(self, visits: Visits, record: Record, kind, reversal_id: str, now: datetime, request_id: str):
         completed = SettlementCompleted.model_validate(record.completed)
         rec = reversal.SettlementRecord(completed, None, AccumulationDelta(record.year, record.increments),
                                         reversed=record.reversed)
@@ -241,9 +241,8 @@ class TreatingPlace:
             today=today, hospital_month_settled=completed.settled_on.replace(day=1) < today.replace(day=1),
             cleared=self.ctx.cleared(completed.settled_on, now), is_latest=_is_latest(visits, completed),
             next_open_clearing_month=clearing_month_of(today))
-        if kind is None:
-            return reversal.cancel(rec, ctx, reversal_id)
-        return reversal.refund(rec, ctx, kind, reversal_id)
+        done = reversal.cancel(rec, ctx, reversal_id) if kind is None else reversal.refund(rec, ctx, kind, reversal_id)
+        return done.model_copy(update={"reversal_request_id": request_id})
 
 
 class StoredRequest:
