@@ -10,6 +10,7 @@ import os
 import socket
 import time
 import uuid
+from datetime import timedelta
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -217,9 +218,10 @@ class Service:
                 log.exception("%s failed; will try again", what)
             await asyncio.sleep(seconds)
 
-    async def _sweep_outboxes(self) -> None:
+    async def _sweep_outboxes(self, settle_seconds: float = 5.0) -> None:
+        older_than = self.clock.now() - timedelta(seconds=settle_seconds)
         for name in list(self.store.collections):
-            flushed = await self.relay.sweep(self.db[name])
+            flushed = await self.relay.sweep(self.db[name], older_than)
             if flushed:
                 self.metrics.outbox_flushed.labels(self.name).inc(flushed)
 
@@ -272,7 +274,7 @@ class Service:
         await self.store.ensure_indexes()
 
     async def _after_start(self) -> None:
-        await self._sweep_outboxes()   # what a crash left behind goes out first
+        await self._sweep_outboxes(0)   # what a crash left behind goes out first
         s = self.settings
         self._tasks = [asyncio.create_task(self._every(s.outbox_sweep_seconds, self._sweep_outboxes, "outbox sweep")),
                        asyncio.create_task(self._every(s.deadline_poll_seconds, self._fire_deadlines, "deadlines")),

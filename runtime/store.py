@@ -67,10 +67,11 @@ class OutboxRelay:
         elif entry["kind"] == "cancel":
             await self.deadlines.cancel(entry["deadline_id"])
 
-    async def sweep(self, collection: AsyncCollection) -> int:
-        """Publish what a crashed or interrupted writer left behind."""
+    async def sweep(self, collection: AsyncCollection, older_than: datetime) -> int:
+        """Publish what a crashed or interrupted writer left behind (not what a live writer is
+        publishing right now: only documents last written before ``older_than``)."""
         flushed = 0
-        async for doc in collection.find({"has_outbox": True}):
+        async for doc in collection.find({"has_outbox": True, "updated_at": {"$lt": older_than}}):
             flushed += await self.flush(collection, doc)
         return flushed
 
