@@ -2,6 +2,8 @@
 (filing: F-16, settlement: S-20), fed by ``prepayment.sanction.v1``."""
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
@@ -18,12 +20,22 @@ class _State(BaseModel):
 
 
 class SanctionsProjection:
-    def __init__(self, service: Service) -> None:
-        self.svc = service
+    """Read on every request of the hot path, so kept for ``max_age`` seconds in memory: a
+    sanction takes effect within that much of its arrival (the store is shared by all the
+    service's instances, each of which receives only some partitions of the sanction topic)."""
+
+    def __init__(self, service: Service, max_age: float = 1.0) -> None:
+        self.svc, self.max_age = service, max_age
+        self._cached: tuple[float, RegionSanctions] | None = None
 
     async def current(self) -> RegionSanctions:
+        now = time.monotonic()
+        if self._cached and now - self._cached[0] < self.max_age:
+            return self._cached[1]
         raw = await self.svc.store.load(COLLECTION, DOC_ID)
-        return _State.model_validate(raw).sanctions if raw else RegionSanctions()
+        sanctions = _State.model_validate(raw).sanctions if raw else RegionSanctions()
+        self._cached = (now, sanctions)
+        return sanctions
 
     async def apply(self, env: Envelope[PrepaymentSanction]) -> str:
         s = env.payload
@@ -34,4 +46,5 @@ class SanctionsProjection:
             state = _State.model_validate(raw) if raw else _State()
             return Outcome(state=_State(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
         outcome = await self.svc.store.apply(COLLECTION, DOC_ID, env, run)
+        self._cached = None
         return "duplicate" if outcome.duplicate else "applied"

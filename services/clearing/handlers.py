@@ -54,13 +54,9 @@ class ClearingHandlers:
     async def _record(self, env: Envelope, entry: LedgerEntry) -> str:
         """Route the entry to its clearing month: the home month, or the first later month not
         yet generated (R-03 late declarations, R-05, S-15 refunds after clearing)."""
-        home = domain.home_month(entry.business_day)
-        home_ledger = await self.ledgers.load(self._key(home, entry))
-        if home_ledger and home_ledger.contains(entry):
-            return "duplicate"
-        month = home
+        month = domain.home_month(entry.business_day)
         while (ledger := await self.ledgers.load(self._key(month, entry))) and ledger.status is not domain.PeriodStatus.OPEN:
-            if ledger.contains(entry):
+            if ledger.contains(entry):   # recorded before its period closed
                 return "duplicate"
             month = domain.next_month(month)
         now = self.svc.clock.now()
@@ -68,15 +64,22 @@ class ClearingHandlers:
         def decide(state: ClearingLedger | None) -> Outcome:
             ledger = state or domain.new_ledger(month, entry.insured_region, entry.treating_region)
             outcome = domain.record_entry(ledger, entry, self.calendar, now)
-            if not ledger.lines:   # a new ledger: its regions' month-end notices are due too (C-02)
+            if not ledger.entry_ids:   # a new ledger: its regions' month-end notices are due too (C-02)
                 outcome.deadlines.extend(self._notice_deadlines(month, entry))
             return outcome
         try:
             result = await self.ledgers.apply(env, self._key(month, entry), decide)
         except PeriodClosed:       # generated between our look and our write: route again
             return await self._record(env, entry)
+        await self._archive(entry, month)
         self.entries.labels(entry.kind.value).inc()
         return result
+
+    async def _archive(self, entry: LedgerEntry, month: str) -> None:
+        """Every line is kept, one document each, for audit (M-03); the ledger keeps only sums."""
+        line = {"ledger": self._key(month, entry), "clearing_month": month,
+                **entry.model_dump(mode="json"), "recorded_at": self.svc.clock.now()}
+        await self.svc.db["entries"].update_one({"_id": str(entry.entry_id)}, {"$setOnInsert": line}, upsert=True)
 
     def _notice_deadlines(self, month: str, entry: LedgerEntry) -> list:
         at = domain.period_calendar(month, self.calendar).notice_at

@@ -17,7 +17,7 @@ from contracts.clearing import (
     ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ConfirmClearingPeriod, ConfirmedBy,
     EntryKind, FundAmounts, FundTotal,
 )
-from contracts.values import RegionCode
+from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
 from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
 
@@ -72,12 +72,17 @@ class LedgerLine(BaseModel):
 
 
 class ClearingLedger(BaseModel):
+    """One month and pair: the ids of the entries recorded (idempotence) and their running sums
+    per insurance type and fund. The lines themselves are archived by the service one document
+    each, so the ledger stays small however many settlements a month brings."""
     model_config = ConfigDict(frozen=True, extra="forbid")
     clearing_month: str
     insured_region: RegionCode
     treating_region: RegionCode
     status: PeriodStatus = PeriodStatus.OPEN
-    lines: dict[str, LedgerLine] = Field(default_factory=dict)
+    entry_ids: frozenset[str] = Field(default_factory=frozenset)
+    settled: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → settlements − refunds")
+    deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
     confirmed_by: ConfirmedBy | None = None
     version: int = 0
@@ -87,7 +92,17 @@ class ClearingLedger(BaseModel):
         return ledger_key(self.clearing_month, self.insured_region, self.treating_region)
 
     def contains(self, entry: LedgerEntry) -> bool:
-        return str(entry.entry_id) in self.lines
+        return str(entry.entry_id) in self.entry_ids
+
+    def plus(self, line: LedgerLine, entry_id: str) -> "ClearingLedger":
+        """The ledger with one more line: its signed amounts added to the running sums."""
+        field = "deducted" if line.kind is EntryKind.AUDIT_DEDUCTION else "settled"
+        sums = dict(getattr(self, field))
+        for (insurance, fund), amount in line.signed():
+            key = f"{insurance.value}/{fund.value}"
+            sums[key] = sums.get(key, ZERO) + (abs(amount) if field == "deducted" else amount)
+        return self.model_copy(update={field: sums, "entry_ids": self.entry_ids | {entry_id},
+                                       "version": self.version + 1})
 
 
 def ledger_key(month: str, insured: str, treating: str) -> str:
@@ -100,18 +115,16 @@ def new_ledger(month: str, insured: str, treating: str) -> ClearingLedger:
 
 
 # ---------------------------------------------------------------- totals (C-04, M-01)
-def fund_totals(lines: Iterable[LedgerLine]) -> list[FundTotal]:
-    """Per insurance type and fund: settled (refunds negative), deducted, net."""
-    settled: dict[tuple, Decimal] = {}
-    deducted: dict[tuple, Decimal] = {}
-    for line in lines:
-        target = deducted if line.kind is EntryKind.AUDIT_DEDUCTION else settled
-        for key, amount in line.signed():
-            target[key] = target.get(key, ZERO) + amount
-    keys = sorted(set(settled) | set(deducted), key=lambda k: (k[0].value, k[1].value))
-    return [FundTotal(insurance_type=t, fund=f, settled=settled.get((t, f), ZERO),
-                      deducted=deducted.get((t, f), ZERO),
-                      net=settled.get((t, f), ZERO) - deducted.get((t, f), ZERO)) for t, f in keys]
+def fund_totals(ledger: "ClearingLedger") -> list[FundTotal]:
+    """Per insurance type and fund: settled (refunds negative), deducted, net (C-04)."""
+    keys = sorted(set(ledger.settled) | set(ledger.deducted))
+    totals = []
+    for key in keys:
+        insurance, fund = key.split("/")
+        settled, deducted = ledger.settled.get(key, ZERO), ledger.deducted.get(key, ZERO)
+        totals.append(FundTotal(insurance_type=insurance, fund=fund, settled=settled, deducted=deducted,
+                                net=settled - deducted))
+    return totals
 
 
 def sum_totals(totals: Iterable[FundTotal]) -> tuple[Decimal, Decimal, Decimal]:
@@ -132,14 +145,13 @@ def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCa
     if ledger.status is not PeriodStatus.OPEN:
         raise PeriodClosed(f"clearing period {ledger.key} is {ledger.status.value}")
     line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts)
-    new = ledger.model_copy(update={"lines": {**ledger.lines, str(entry.entry_id): line},
-                                    "version": ledger.version + 1})
+    new = ledger.plus(line, str(entry.entry_id))
     signed = sum((a for _, a in line.signed()), ZERO)
     event = ClearingEntryRecorded(
         entry_id=entry.entry_id, clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, settlement_id=entry.settlement_id, kind=entry.kind,
         amounts=entry.amounts, signed_total=signed, recorded_at=now)
-    deadlines = [] if ledger.lines else [_generation_deadline(ledger, calendar)]
+    deadlines = [] if ledger.entry_ids else [_generation_deadline(ledger, calendar)]
     return Outcome(new, [event], deadlines)
 
 
@@ -148,14 +160,14 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
     if ledger.status is not PeriodStatus.OPEN:
         return Outcome(ledger, [], [])
     dates = period_calendar(ledger.clearing_month, calendar)
-    totals = fund_totals(ledger.lines.values())
+    totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
     new = ledger.model_copy(update={"status": PeriodStatus.GENERATED, "generated_at": now,
                                     "version": ledger.version + 1})
     event = ClearingPeriodGenerated(
         clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, totals=totals, settled_total=settled, deducted_total=deducted,
-        net_total=net, entry_count=len(ledger.lines), confirm_by=dates.confirm_by, generated_at=now)
+        net_total=net, entry_count=len(ledger.entry_ids), confirm_by=dates.confirm_by, generated_at=now)
     confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
     return Outcome(new, [event], [confirm])
 

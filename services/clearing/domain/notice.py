@@ -25,7 +25,7 @@ def entry_month(business_day, is_closed: Callable[[str], bool]) -> str:
 
 
 def counterpart_line(region: str, ledger: ClearingLedger) -> CounterpartAmounts:
-    totals = fund_totals(ledger.lines.values())
+    totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
     payer = str(ledger.insured_region) == region
     other = ledger.treating_region if payer else ledger.insured_region
