@@ -172,12 +172,18 @@ class DeadlineStore:
         await self.col.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
 
     async def put(self, entry: dict) -> None:
-        """Arm a deadline; arming the same id again moves it while it is still pending."""
+        """Arm a deadline. Arming an id again moves it while pending; a deadline already fired
+        is armed again only by a different message (a handler that found it early and asks
+        again), never by a redelivered copy of the message that first armed it."""
         doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
         try:
             await self.col.insert_one({"_id": entry["deadline_id"], **doc, "status": "pending", "claimed_at": None})
-        except DuplicateKeyError:   # re-armed: move it if still pending; a fired one stays fired
-            await self.col.update_one({"_id": entry["deadline_id"], "status": "pending"}, {"$set": doc})
+            return
+        except DuplicateKeyError:
+            pass
+        existing = await self.col.find_one({"_id": entry["deadline_id"]})
+        if existing and (existing["status"] == "pending" or existing["value"] != doc["value"]):
+            await self.col.update_one({"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending"}})
 
     async def cancel(self, deadline_id: str) -> None:
         await self.col.update_one({"_id": deadline_id, "status": "pending"}, {"$set": {"status": "cancelled"}})

@@ -5,7 +5,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
-from contracts.filing import FilingAccepted, FilingChanged, FilingRefused
+from contracts.filing import FilingAccepted, FilingChanged, FilingDeadlineDue, FilingRefused
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.service import Service
@@ -36,6 +36,10 @@ class FilingHandlers:
 
         def run(raw: dict | None) -> Outcome:
             state = PersonFilings.model_validate(raw) if raw else None
+            if isinstance(env.payload, FilingDeadlineDue) and now < env.payload.due_at:
+                # fired by an instance whose clock ran ahead of ours: ask again for the due moment
+                return Outcome(schedules=[Schedule(str(env.payload.deadline_id), env.payload.due_at,
+                                                   "filing.deadline-due.v1", env.payload, key=person)])
             decision = decide(env.payload, state, self.policies, self.calendar, now, sanctions)
             decisions[:] = [decision]
             if decision.duplicate:
@@ -48,18 +52,19 @@ class FilingHandlers:
         outcome = await self.svc.store.apply("people", person, env, run)
         if outcome.duplicate or not decisions or decisions[0].duplicate:
             return "duplicate"
-        self._count(decisions[0])
+        self._count(decisions[0], env.payload)
         return "applied"
 
-    def _count(self, decision: Decision) -> None:
+    def _count(self, decision: Decision, command) -> None:
+        category = getattr(getattr(command, "category", None), "value", "none")
         for event in decision.events:
             if isinstance(event, FilingChanged):
                 self.changes.labels(event.change_kind.value).inc()
             elif isinstance(event, FilingAccepted):
-                category = event.filing.category.value if event.filing else "none"
-                self.filings.labels(event.command.value, category, "accepted").inc()
+                filed = event.filing.category.value if event.filing else category
+                self.filings.labels(event.command.value, filed, "accepted").inc()
             elif isinstance(event, FilingRefused):
-                self.filings.labels(event.command.value, "unknown", "refused").inc()
+                self.filings.labels(event.command.value, category, "refused").inc()
                 self.refusals.labels(event.reason.value, event.rule).inc()
 
     def registry(self) -> dict:

@@ -114,3 +114,15 @@ def test_each_service_handles_exactly_the_topics_the_registry_says_it_consumes(n
     from runtime.config import Settings
     service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
     assert set(service.handlers) == {n for n, spec in ALL_TOPICS.items() if name in spec.consumers}
+
+
+def test_logs_never_show_an_id_number(caplog):
+    """Personal ID numbers are masked wherever they appear in a log line."""
+    import logging
+
+    from runtime.logs import _ContextFilter, redact
+    person = make_person_id("34020219600101001")
+    assert person not in redact(f"settling {person} at H42010200001")
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "refused %s: %s", (person, "NOT_FILED"), None)
+    _ContextFilter("settlement", "test").filter(record)
+    assert person not in record.getMessage() and "3402*************" in record.getMessage()
