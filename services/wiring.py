@@ -66,3 +66,11 @@ class Aggregates(Generic[S]):
                 raise PoisonMessage("refused_by_rule", f"{type(exc).__name__}: {exc}") from exc
         outcome = await self.service.store.apply(self.collection, key, envelope, run)
         return "duplicate" if outcome.duplicate else "applied"
+
+
+def build_service(name: str, registry: Callable[[Service], dict], settings=None) -> Service:
+    """A service instance with its handler registry: what every ``app.py`` does."""
+    from runtime.config import Settings
+    service = Service(settings or Settings(service=name))
+    service.register(registry(service))
+    return service

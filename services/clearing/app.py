@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
-from runtime.config import Settings
 from runtime.service import Service
 from services.clearing.handlers import ClearingHandlers
+from services.wiring import build_service
 
 
-def build(settings: Settings | None = None) -> Service:
-    service = Service(settings or Settings(service="clearing"))
-    service.register(ClearingHandlers(service, default_calendar()).registry())
-    return service
+def build(settings=None) -> Service:
+    return build_service("clearing", lambda service: ClearingHandlers(service, default_calendar()).registry(), settings)
 
 
 def main() -> None:

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
-from runtime.config import Settings
 from runtime.service import Service
 from services.collab.handlers import CollabHandlers
+from services.wiring import build_service
 
 
-def build(settings: Settings | None = None) -> Service:
-    service = Service(settings or Settings(service="collab"))
-    service.register(CollabHandlers(service, default_calendar()).registry())
-    return service
+def build(settings=None) -> Service:
+    return build_service("collab", lambda service: CollabHandlers(service, default_calendar()).registry(), settings)
 
 
 def main() -> None:

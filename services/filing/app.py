@@ -3,16 +3,16 @@ breaks a national bound stops the service with a message naming region, field an
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
-from runtime.config import Settings
 from runtime.service import Service
 from services.filing.domain import load_policies
 from services.filing.handlers import FilingHandlers
+from services.wiring import build_service
 
 
-def build(settings: Settings | None = None) -> Service:
-    service = Service(settings or Settings(service="filing"))
-    service.register(FilingHandlers(service, load_policies(), default_calendar()).registry())
-    return service
+def build(settings=None) -> Service:
+    policies = load_policies()
+    return build_service("filing", lambda service: FilingHandlers(service, policies, default_calendar()).registry(),
+                         settings)
 
 
 def main() -> None:
