@@ -7,6 +7,8 @@ cancel, refund, manual claim); the treating-place step turns the fee lines into 
 ``settlement.result.v1``, whose payload :class:`SettlementResult` is a union discriminated by
 ``outcome`` (completed | refused | cancelled | refunded | admission_accepted).
 Clearing and prepayment listen to ``settlement.completed.v1`` and ``settlement.reversed.v1``.
+A partial refund (S-15) is a second hop of the same kind: :class:`RefundAssessed` of the remaining
+lines, answered by :class:`RefundDecided`, then ``refunded`` on the result and reversed topics.
 
 Every amount is yuan with two decimals, written as a string (M-01).
 """
@@ -454,6 +456,46 @@ class ChronicQualificationRecorded(Contract):
     recorded_at: AwareDatetime
 
 
+class InsuredGroup(StrEnum):
+    """Person groups of the insured place that gate some funds of the slip (S-06): the names the
+    policies' ``requires_group`` use."""
+    CIVIL_SERVANT = "civil_servant"         # 公务员: 公务员医疗补助
+    ASSISTANCE = "assistance"               # 医疗救助对象: 医疗救助
+
+
+class InsuredPersonRecorded(Contract):
+    """The insured place records what it knows of a person besides filings (S-06): the groups that
+    open the civil-servant subsidy or medical assistance, and the personal-account balance 个人账户余额
+    as of ``recorded_at``. The latest record replaces earlier ones; settlements then debit the
+    balance by what they paid from the account (cancels and refunds credit it back)."""
+    person_id: PersonId
+    insured_region: RegionCode
+    groups: list[InsuredGroup] = Field(default_factory=list, description="Groups the person belongs to.")
+    personal_account_balance: NonNegativeMoney = Field(description="个人账户余额 at recorded_at.",
+                                                       examples=["300.00"])
+    recorded_at: AwareDatetime
+
+
+class RefundAssessed(Contract):
+    """Treating place → insured place (S-15, 000 第五十九条): a partial refund 部分退费. The insured
+    place rolls back what settlement ``settlement_id`` consumed and decides ``assessment`` (the
+    remaining lines) on the rolled-back accumulations, in one write."""
+    reversal_id: str = Field(description="Id of the refund.", examples=["R-6d1f0c2a"])
+    settlement_id: str = Field(description="The settlement whose lines are refunded.")
+    person_id: PersonId
+    line_nos: list[int] = Field(min_length=1, description="Lines refunded.")
+    assessment: TreatingAssessed = Field(description="The remaining lines, assessed like a settlement.")
+
+
+class RefundDecided(Contract):
+    """Insured place → treating place (S-15): the decision on the remaining lines of a partial
+    refund (its accumulation_delta is the replacement's own), or a refusal."""
+    reversal_id: str
+    settlement_id: str
+    person_id: PersonId
+    decision: InsuredDecided
+
+
 # ---------------------------------------------------------------- results to the HIS, clearing, prepayment
 class _SettlementFacts(Contract):
     settlement_id: str = Field(description="Settlement id.", examples=["S-6d1f0c2a"])
@@ -578,6 +620,13 @@ TOPICS: list[TopicSpec] = [
               description="Internal (S-01): the insured place rolls back a decision the HIS never received."),
     TopicSpec("settlement.chronic-qualification.v1", ChronicQualificationRecorded, _person, _KEY_DOC, "agency",
               ("settlement",), kind="command", description="Insured place records a chronic qualification (S-13)."),
+    TopicSpec("settlement.insured-person.v1", InsuredPersonRecorded, _person, _KEY_DOC, "agency",
+              ("settlement",), kind="command", description="Insured place records a person's groups and "
+              "personal-account balance (S-06)."),
+    TopicSpec("settlement.refund-assessed.v1", RefundAssessed, _person, _KEY_DOC, "settlement", ("settlement",),
+              description="Internal (S-15): the remaining lines of a partial refund, to the insured place."),
+    TopicSpec("settlement.refund-decided.v1", RefundDecided, _person, _KEY_DOC, "settlement", ("settlement",),
+              description="Internal (S-15): the insured place's decision on a partial refund's remaining lines."),
     TopicSpec("settlement.result.v1", SettlementResult, _person, _KEY_DOC, "settlement", ("his",),
               description="Outcome to the HIS; discriminated by 'outcome'."),
     TopicSpec("settlement.completed.v1", SettlementCompleted, _person, _KEY_DOC, "settlement",

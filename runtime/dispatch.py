@@ -36,8 +36,8 @@ class PartitionDispatcher:
 
     async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes) -> None:
         """Queue one record behind the earlier ones of its partition (blocks when that queue is full)."""
-        if self.closing.is_set():       # shutting down: take nothing new; it stays uncommitted
-            await asyncio.Event().wait()
+        if self.closing.is_set():   # shutting down: leave it uncommitted, the next owner reads it
+            return
         self.consumer = consumer
         tp = TopicPartition(topic, partition)
         if tp not in self.queues:

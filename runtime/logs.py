@@ -40,3 +40,6 @@ def configure(service: str, instance: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "kafka", "pymongo", "uvicorn.access"):
         logging.getLogger(noisy).setLevel("WARNING")
+    faststream = logging.getLogger("faststream")   # its own colour handler would bypass the JSON one
+    faststream.handlers.clear()
+    faststream.propagate = True

@@ -1,20 +1,22 @@
 """The treating place's side of real-time settlement 就医地 (S-01..S-04, S-10..S-12, S-15..S-20):
 HIS requests in, the payability assessment out to the insured place, its answer back to the HIS.
 A request the insured place does not answer in time is answered 'not settled directly' and can
-never settle later (a late answer is rolled back)."""
+never settle later (a late answer is rolled back). Cancels and whole refunds are decided here; a
+partial refund asks the insured place to re-decide the remaining lines first (S-15)."""
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import asdict
 from datetime import date, datetime, timedelta  # noqa: F401
 
 from contracts.envelope import Envelope
 from contracts.filing_view import PersonFilingView, eligibility
 from contracts.ops import DeadlineDue
 from contracts.settlement import (AdmissionRegistered, DischargeSettlementRequested, InsuredDecided, InsuredRollback,
-                                  OutpatientVisitRequested, RefundRequested, RefusalCode, SettlementCancelRequested,
-                                  SettlementCompleted, SettlementResult, SettlementReversed, TreatingAssessed,
-                                  clearing_month_of)
+                                  OutpatientVisitRequested, RefundAssessed, RefundDecided, RefundKind, RefundRequested,
+                                  RefusalCode, SettlementCancelRequested, SettlementCompleted, SettlementResult,
+                                  SettlementReversed, TreatingAssessed, clearing_month_of)
 from contracts.values import MedicalType
 from runtime.calendar import business_date
 from runtime.outcome import Emit, Outcome, Schedule
@@ -25,10 +27,11 @@ from services.settlement.domain.catalogue import choose_catalogue
 from services.settlement.domain.rates import Eligibility
 from services.settlement.domain.refusal import Refused
 from services.settlement.ports import SettlementContext
-from services.settlement.state import Admission, Record, Request, RequestStatus, Visits
+from services.settlement.state import Admission, PendingRefund, Record, Request, RequestStatus, Visits
 
 RESULT, ASSESSED, COMPLETED, REVERSED = ("settlement.result.v1", "settlement.treating-assessed.v1",
                                          "settlement.completed.v1", "settlement.reversed.v1")
+REFUND_ASSESSED = "settlement.refund-assessed.v1"
 TIMEOUT = "insured_timeout"
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
 
@@ -204,10 +207,13 @@ class TreatingPlace:
     async def refund_requested(self, env: Envelope[RefundRequested]) -> str:
         return await self._reverse(env, env.payload.kind)
 
-    async def _reverse(self, env: Envelope, kind) -> str:
+    async def _reverse(self, env: Envelope, kind: RefundKind | None) -> str:
+        """撤销 or 退费 (S-15): a cancel or whole refund is decided here at once; a partial refund starts
+        the re-settlement of the remaining lines at the insured place (``_start_partial_refund``)."""
         cmd = env.payload
         now = self.ctx.now()
         reversal_id = f"R-{treating.settlement_id_for(cmd.institution_code, cmd.request_id)[2:]}"
+        line_nos = sorted(set(cmd.line_nos)) if getattr(cmd, "line_nos", None) else None
 
         def decide(visits: Visits) -> Outcome:
             record = visits.settlements.get(cmd.settlement_id)
@@ -217,32 +223,135 @@ class TreatingPlace:
                 if reversal_id in record.reversals:
                     return Outcome(emits=[Emit(RESULT, SettlementResult.model_validate(record.reversals[reversal_id]),
                                                name="repeat")])
-                if getattr(cmd, "line_nos", None):
-                    raise Refused(RefusalCode.INVALID_REQUEST, "refund lines by refunding the whole settlement and "
-                                  "settling the remaining lines again as a new request (召回重结)")
-                done = self._reversal(visits, record, kind, reversal_id, now, cmd.request_id)
+                if reversal_id in record.pending_refunds:
+                    return Outcome()          # the insured place's answer is on its way
+                _no_refund_in_progress(record)
+                rec, rctx = _settlement_record(visits, record), self._context(visits, record, now)
+                remaining = reversal.remaining_request(rec.request, line_nos) if line_nos else None
+                if remaining is not None:
+                    return self._start_partial_refund(visits, record, rec, rctx, cmd, reversal_id, line_nos, remaining)
+                done = reversal.cancel(rec, rctx, reversal_id) if kind is None else reversal.refund(
+                    rec, rctx, kind, reversal_id)
             except Refused as refusal:
                 refused = results.refused(refusal, request_id=cmd.request_id, person_id=cmd.person_id,
                                           institution_code=cmd.institution_code, settlement_id=cmd.settlement_id)
                 return Outcome(emits=[Emit(RESULT, SettlementResult(refused))])
-            visits.settlements[cmd.settlement_id] = record.model_copy(update={
-                "reversed": True, "reversals": {**record.reversals, reversal_id: SettlementResult(done).model_dump(mode="json")}})
-            self.ctx.metrics.reversed(done)
-            return Outcome(state=_dump(visits), emits=[Emit(RESULT, SettlementResult(done)),
-                                                       Emit(REVERSED, reversal_payload(done))])
+            done = done.model_copy(update={"reversal_request_id": cmd.request_id, "line_nos": line_nos}
+                                   if kind is not None else {"reversal_request_id": cmd.request_id})
+            return self._reversed(visits, record.model_copy(update={"reversed": True}), done)
         return await self.ctx.visits(env, cmd.person_id, decide)
 
-    def _reversal(self, visits: Visits, record: Record, kind, reversal_id: str, now: datetime, request_id: str):
+    def _context(self, visits: Visits, record: Record, now: datetime) -> reversal.ReversalContext:
+        """The facts the S-15 limits look at (004 第三十四条), as of ``now``."""
         completed = SettlementCompleted.model_validate(record.completed)
-        rec = reversal.SettlementRecord(completed, None, AccumulationDelta(record.year, record.increments),
-                                        reversed=record.reversed)
         today = business_date(now)
-        ctx = reversal.ReversalContext(
+        return reversal.ReversalContext(
             today=today, hospital_month_settled=completed.settled_on.replace(day=1) < today.replace(day=1),
             cleared=self.ctx.cleared(completed.settled_on, now), is_latest=_is_latest(visits, completed),
             next_open_clearing_month=clearing_month_of(today))
-        done = reversal.cancel(rec, ctx, reversal_id) if kind is None else reversal.refund(rec, ctx, kind, reversal_id)
-        return done.model_copy(update={"reversal_request_id": request_id})
+
+    def _reversed(self, visits: Visits, record: Record, done) -> Outcome:
+        """Keep the answer for repeats and tell the HIS, clearing and prepayment (S-15)."""
+        result = SettlementResult(done)
+        visits.settlements[done.settlement_id] = record.model_copy(update={
+            "reversals": {**record.reversals, done.reversal_id: result.model_dump(mode="json")}})
+        self.ctx.metrics.reversed(done)
+        return Outcome(state=_dump(visits), emits=[Emit(RESULT, result), Emit(REVERSED, reversal_payload(done))])
+
+    # ------------------------------------------------------------ partial refund saga (S-15, 000 第五十九条)
+    def _start_partial_refund(self, visits: Visits, record: Record, rec: reversal.SettlementRecord,
+                              rctx: reversal.ReversalContext, cmd: RefundRequested, reversal_id: str,
+                              line_nos: list[int], remaining: SettlementRequest) -> Outcome:
+        """Step 1: check the refund's limits now, assess the remaining lines with the catalogue and the
+        eligibility the settlement had, and send them to the insured place; the record waits."""
+        reversal.check_refund_kind(rec, rctx, cmd.kind)
+        assessment = self._reassess(visits, record, remaining)
+        pending = PendingRefund(request_id=cmd.request_id, kind=cmd.kind.value, line_nos=line_nos,
+                                remaining=remaining.model_dump(mode="json"), context=_context_json(rctx))
+        visits.settlements[cmd.settlement_id] = record.model_copy(update={
+            "pending_refunds": {**record.pending_refunds, reversal_id: pending}})
+        ask = RefundAssessed(reversal_id=reversal_id, settlement_id=cmd.settlement_id, person_id=cmd.person_id,
+                             line_nos=line_nos, assessment=assessment)
+        return Outcome(state=_dump(visits), emits=[Emit(REFUND_ASSESSED, ask)])
+
+    def _reassess(self, visits: Visits, record: Record, remaining: SettlementRequest) -> TreatingAssessed:
+        """The remaining lines split like the original (S-02..S-04), under the original's eligibility."""
+        original = TreatingAssessed.model_validate(visits.requests[record.completed["settlement_id"]].assessment)
+        policy = self.ctx.policies.select(remaining.insured_region, treating.service_date(remaining))
+        catalogue = choose_catalogue(self.ctx.catalogues, remaining.treating_region, remaining.insured_region,
+                                     policy.intra_province_catalogue)
+        return treating.assess(remaining, Eligibility(original.eligibility_basis, original.filing_category), catalogue)
+
+    async def refund_decided(self, env: Envelope[RefundDecided]) -> str:
+        """Step 2: the insured place re-decided the remaining lines (and already netted its
+        accumulations): complete the refund with compensation = new slip − old slip (S-15)."""
+        answer = env.payload
+
+        def decide(visits: Visits) -> Outcome:
+            record = visits.settlements.get(answer.settlement_id)
+            pending = record.pending_refunds.get(answer.reversal_id) if record else None
+            if pending is None:
+                return Outcome()
+            left = {k: v for k, v in record.pending_refunds.items() if k != answer.reversal_id}
+            record = record.model_copy(update={"pending_refunds": left})
+            if not answer.decision.decided:
+                return self._partial_refund_refused(visits, record, pending, answer)
+            return self._partial_refund_done(visits, record, pending, answer)
+        return await self.ctx.visits(env, answer.person_id, decide)
+
+    def _partial_refund_done(self, visits: Visits, record: Record, pending: PendingRefund,
+                             answer: RefundDecided) -> Outcome:
+        d = answer.decision
+        replacement = insured.Decision(d.slip, AccumulationDelta.from_entries(d.settlement_year, d.accumulation_delta),
+                                       d.ratio_applied, d.rate_basis, d.settlement_year)
+        remaining = _parse_request(pending.remaining)
+        rec = _settlement_record(visits, record)
+        done = reversal.refund(rec, _context_from(pending.context), RefundKind(pending.kind), answer.reversal_id,
+                               pending.line_nos, replacement)
+        done = done.model_copy(update={"reversal_request_id": pending.request_id})
+        after = reversal.after_refund(rec, done, replacement, remaining)
+        kept = record.model_copy(update={"completed": after.completed.model_dump(mode="json"), "year": after.delta.year,
+                                         "increments": dict(after.delta.increments), "request": pending.remaining})
+        return self._reversed(visits, kept, done)
+
+    def _partial_refund_refused(self, visits: Visits, record: Record, pending: PendingRefund,
+                                answer: RefundDecided) -> Outcome:
+        """The insured place could not re-decide the remaining lines: nothing changed, the HIS is told why."""
+        refusal = Refused(answer.decision.refusal_code, answer.decision.refusal_message or "")
+        refused = results.refused(refusal, request_id=pending.request_id, person_id=answer.person_id,
+                                  institution_code=record.completed["institution_code"],
+                                  settlement_id=answer.settlement_id)
+        visits.settlements[answer.settlement_id] = record
+        return Outcome(state=_dump(visits), emits=[Emit(RESULT, SettlementResult(refused))])
+
+
+def _no_refund_in_progress(record: Record) -> None:
+    """One reversal of a settlement at a time: a partial refund waiting for the insured place blocks
+    other cancels and refunds of the same settlement until it completes (S-15)."""
+    if record.pending_refunds:
+        raise Refused(RefusalCode.INVALID_REQUEST, f"refund {next(iter(record.pending_refunds))} of settlement "
+                      f"{record.completed['settlement_id']} is still in progress; try again when it is answered")
+
+
+def _settlement_record(visits: Visits, record: Record) -> reversal.SettlementRecord:
+    """The domain's view of a record: the completed fact, the lines it still settles, its delta."""
+    raw = record.request or visits.requests[record.completed["settlement_id"]].request
+    return reversal.SettlementRecord(SettlementCompleted.model_validate(record.completed), _parse_request(raw),
+                                     AccumulationDelta(record.year, record.increments), reversed=record.reversed)
+
+
+def _parse_request(raw: dict) -> SettlementRequest:
+    if raw["medical_type"] == MedicalType.INPATIENT.value:
+        return DischargeSettlementRequested.model_validate(raw)
+    return OutpatientVisitRequested.model_validate(raw)
+
+
+def _context_json(rctx: reversal.ReversalContext) -> dict:
+    return {**asdict(rctx), "today": rctx.today.isoformat()}
+
+
+def _context_from(raw: dict) -> reversal.ReversalContext:
+    return reversal.ReversalContext(**{**raw, "today": date.fromisoformat(str(raw["today"]))})
 
 
 class StoredRequest:
