@@ -43,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         stack = EmbeddedStack().start()
         env.update(KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap, MONGODB_URI=stack.mongodb_uri, YIDI_KAFKA_IDEMPOTENCE="false")
     env.setdefault("YIDI_CLOCK", "controlled")
+    env.setdefault("YIDI_LOG_LEVEL", "WARNING")   # keep the console for the simulator's summaries
     print(f"kafka {env['KAFKA_BOOTSTRAP_SERVERS']}  mongodb {env['MONGODB_URI']}", flush=True)
     os.environ.update(env)
     _topics_create()

@@ -42,9 +42,12 @@ def registry(ctx: SettlementContext) -> dict:
         "settlement.treating-assessed.v1": insured.assessed,
         "settlement.insured-decided.v1": treating.insured_decided,
         "settlement.insured-rollback.v1": insured.rollback,
+        "settlement.refund-assessed.v1": insured.refund_assessed,      # partial refund (S-15)
+        "settlement.refund-decided.v1": treating.refund_decided,
         "settlement.reversed.v1": insured.reversed,
         "settlement.deadline-due.v1": treating.deadline_due,
         "settlement.chronic-qualification.v1": insured.chronic_qualification,
+        "settlement.insured-person.v1": insured.person_recorded,       # groups, account balance (S-06)
         # read models
         "filing.changed.v1": FilingViewProjection(ctx).apply,
         "prepayment.sanction.v1": ctx.sanctions.apply,
