@@ -7,24 +7,23 @@ versions are in tests/integration/test_settlement_wire.py.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import pytest
 from prometheus_client import CollectorRegistry
 
-from contracts.settlement import (ChronicQualificationRecorded, FundCode, InsuredPersonRecorded, RefundRequested,
-                                  SettlementCancelRequested)
+from contracts.settlement import InsuredPersonRecorded, RefundAssessed, RefundRequested, SettlementCancelRequested
+from contracts.registry import ALL_TOPICS
 from contracts.values import make_person_id
 from runtime.envelopes import envelope_for
 from runtime.outcome import Outcome
-from services.settlement.domain.accumulations import ACCOUNT_KEY, AccumulationDelta
+from services.settlement.domain.accumulations import ACCOUNT_KEY
 from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
 from services.settlement.ports import SettlementContext
 from services.settlement.state import InsuredPerson, Visits
-from settlement_support import catalogues, line, m, outpatient, policies
+from settlement_support import catalogues, discharge, line, m, outpatient, policies
 
 MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 HOSPITAL = "H42010200001"
@@ -85,8 +84,7 @@ class Service:
         self.ctx.queue.append(envelope_for(topic, payload, producer="his", now=MARCH))
         while self.ctx.queue:
             env = self.ctx.queue.pop(0)
-            topic_of = next(t for t in self.handlers if _type_of(t) == env.type) if env.type != "settlement.result" \
-                else "settlement.result.v1"
+            topic_of = TOPIC_OF_TYPE[env.type]
             self.heard.append((topic_of, env.payload.model_dump(mode="json")))
             if topic_of in self.handlers:
                 await self.handlers[topic_of](env)
@@ -96,8 +94,7 @@ class Service:
         return self.ctx.docs[(collection, person_id)]
 
 
-def _type_of(topic: str) -> str:
-    return topic.rsplit(".", 1)[0]
+TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}
 
 
 def _results(heard) -> list[dict]:
@@ -207,7 +204,6 @@ async def test_a_refund_in_progress_blocks_other_reversals_of_the_settlement():
     assert (blocked["outcome"], blocked["code"]) == ("refused", "INVALID_REQUEST") and "in progress" in blocked["message"]
     asked = next(p for t, p in svc.heard if t == "settlement.refund-assessed.v1")
     svc.handlers["settlement.refund-assessed.v1"] = refund_insured
-    from contracts.settlement import RefundAssessed
     [done] = _results(await svc.send("settlement.refund-assessed.v1", RefundAssessed.model_validate(asked)))
     assert done["outcome"] == "refunded" and done["reversal_request_id"] == "RF-5"
 
@@ -230,14 +226,24 @@ async def test_personal_account_balance_is_debited_and_bounds_the_next_settlemen
 
 
 async def test_groups_open_the_civil_servant_subsidy_and_stale_records_are_ignored():
-    """Chronic outpatient M03900, 卡托普利片 30 × 0.50 = 15.00 (A), 85%: pooling 12.75; the civil-servant
-    subsidy pays 50% of the residual 2.25 = 1.13 (round half up); the account pays 2.25 − 1.13 = 1.12."""
+    """An emergency stay (deemed filed, F-04), 330801001 1 × 3000.00 (A), level 3: deductible 800.00,
+    85% − 10 = 75%: pooling 2200.00 × 0.75 = 1650.00; residual in-scope 3000.00 − 1650.00 = 1350.00.
+    As a civil servant the subsidy pays 50%: 675.00, cash 675.00 (S-06); an older record without the
+    group arrives late and is ignored. Without the group: no subsidy line, cash 1350.00."""
     svc = Service()
     await _person(svc, "300.00", ["civil_servant"])
-    await _person(svc, "9.00", [], at=datetime(2025, 3, 1, tzinfo=MARCH.tzinfo))       # older: ignored
-    await svc.send("settlement.chronic-qualification.v1", ChronicQualificationRecorded(
-        person_id=PID, insured_region="340200", disease_code="M03900", recorded_at=MARCH))
+    await _person(svc, "9.00", [], at=datetime(2025, 3, 1, tzinfo=MARCH.tzinfo))
     state = svc.state("insured", PID)
     assert (state["groups"], Decimal(state["personal_account_balance"])) == (["civil_servant"], m("300.00"))
-    from contracts.filing_view import EligibilityBasis  # noqa: F401  (chronic needs no filing here: see below)
-    pytest.skip("chronic outpatient needs a chronic filing: covered over the wire")
+    stay = [line(1, "330801001", "1", "3000.00")]
+    [civil] = _results(await svc.send("his.settlement-requested.v1", discharge(stay, emergency=True)))
+    assert [(f["code"], m(f["amount"])) for f in civil["slip"]["funds"]] == [
+        ("pooling", m("1650.00")), ("large_amount", m("0.00")), ("civil_servant", m("675.00"))], civil
+    assert m(civil["slip"]["personal_cash"]) == m("675.00")
+    assert Decimal(svc.state("insured", PID)["personal_account_balance"]) == m("300.00")   # no account for stays
+
+    await _person(svc, "300.00", [], at=datetime(2025, 3, 13, tzinfo=MARCH.tzinfo))
+    [plain] = _results(await svc.send("his.settlement-requested.v1", discharge(
+        stay, emergency=True, request_id="REQ-2", visit_id="ZY0002")))
+    assert [f["code"] for f in plain["slip"]["funds"]] == ["pooling", "large_amount"], plain
+    assert m(plain["slip"]["personal_cash"]) == m("1350.00")
