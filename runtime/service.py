@@ -278,6 +278,7 @@ class Service:
         s = self.settings
         self._tasks = [asyncio.create_task(self._every(s.outbox_sweep_seconds, self._sweep_outboxes, "outbox sweep")),
                        asyncio.create_task(self._every(s.deadline_poll_seconds, self._fire_deadlines, "deadlines")),
+                       asyncio.create_task(self._every(0.2, self.relay.cleanup, "outbox cleanup")),
                        asyncio.create_task(self._every(5, self._report_deadlines, "deadline gauge")),
                        asyncio.create_task(self._every(5, self._report_lag, "consumer lag"))]
         log.info("%s started: group %s, metrics on :%s", self.name, self.group_id, s.metrics_port)
@@ -286,6 +287,7 @@ class Service:
         """Graceful: records already taken finish and their offsets are committed."""
         if self.dispatcher:
             await self.dispatcher.drain()
+        await self.relay.cleanup()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -39,24 +40,48 @@ Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic,
 
 
 class OutboxRelay:
-    """Publishes an aggregate's outbox entries, then removes each one it published."""
+    """Publishes an aggregate's outbox entries; removing them from the document is batched off
+    the message's path (``cleanup``), and a later write of the same aggregate leaves out what
+    this process has already published, so entries are not sent twice while they wait."""
+
+    RECENT = 20_000   # aggregates whose last published entries are remembered
 
     def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str]) -> None:
         self.send, self.deadlines, self.topic_name = send, deadlines, topic_name
+        self.published: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        self._pending: dict[tuple[str, str], tuple[AsyncCollection, int, set[str]]] = {}
 
     async def flush(self, collection: AsyncCollection, doc: dict) -> int:
-        entries: dict[str, dict] = doc.get("outbox") or {}
+        """Publish the document's outbox entries this process has not published yet."""
+        entries = self.unpublished(collection.name, doc)
         if not entries:
             return 0
         await asyncio.gather(*(self._deliver(entry) for entry in entries.values()))
-        published = {f"outbox.{k}": "" for k in entries}
-        # Only the writer of the newest version may declare the outbox empty; a newer write
-        # carries its own entries and clears the flag after flushing them.
-        done = await collection.update_one({"_id": doc["_id"], "version": doc["version"]},
-                                           {"$unset": published, "$set": {"has_outbox": False}})
-        if not done.matched_count:
-            await collection.update_one({"_id": doc["_id"]}, {"$unset": published})
+        key = (collection.name, doc["_id"])
+        self.published[key] = set(doc.get("outbox") or {})
+        self.published.move_to_end(key)
+        while len(self.published) > self.RECENT:
+            self.published.popitem(last=False)
+        _, _, earlier = self._pending.get(key, (None, 0, set()))
+        self._pending[key] = (collection, doc["version"], earlier | self.published[key])
         return len(entries)
+
+    def unpublished(self, collection: str, doc: dict) -> dict[str, dict]:
+        """The outbox entries of ``doc`` this process has not published yet."""
+        done = self.published.get((collection, doc["_id"]), set())
+        return {k: v for k, v in (doc.get("outbox") or {}).items() if k not in done}
+
+    async def cleanup(self) -> int:
+        """Remove published entries from their documents. Only the writer of the newest version
+        may declare the outbox empty; a newer write carries its own entries."""
+        pending, self._pending = self._pending, {}
+        for (_, doc_id), (collection, version, keys) in pending.items():
+            published = {f"outbox.{k}": "" for k in keys}
+            done = await collection.update_one({"_id": doc_id, "version": version},
+                                               {"$unset": published, "$set": {"has_outbox": False}})
+            if not done.matched_count:
+                await collection.update_one({"_id": doc_id}, {"$unset": published})
+        return len(pending)
 
     async def _deliver(self, entry: dict) -> None:
         if entry["kind"] == "event":
@@ -73,6 +98,7 @@ class OutboxRelay:
         flushed = 0
         async for doc in collection.find({"has_outbox": True, "updated_at": {"$lt": older_than}}):
             flushed += await self.flush(collection, doc)
+        await self.cleanup()
         return flushed
 
 
@@ -108,7 +134,7 @@ class AggregateStore:
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)
             outcome = decide(doc["state"] if doc else None)
-            new_doc = self._next_doc(aggregate_id, doc, outcome, message)
+            new_doc = self._next_doc(col, aggregate_id, doc, outcome, message)
             if await self._write(col, doc, new_doc):
                 if self.fault == "crash_after_store":
                     log.critical("fault injection: exiting between store and publish")
@@ -117,8 +143,9 @@ class AggregateStore:
                 return outcome
         raise RuntimeError(f"{collection}/{aggregate_id}: too many concurrent writers")
 
-    def _next_doc(self, aggregate_id: str, doc: dict | None, outcome: Outcome, message: Envelope) -> dict:
-        outbox = dict((doc or {}).get("outbox") or {})
+    def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
+                  message: Envelope) -> dict:
+        outbox = self.relay.unpublished(col.name, doc) if doc else {}
         outbox.update(self._outbox_entries(outcome, message))
         processed = ((doc or {}).get("processed", []) + [str(message.event_id)])[-INBOX_WINDOW:]
         state = outcome.state if outcome.state is not None else (doc or {}).get("state")

@@ -6,7 +6,8 @@ process) fed by ``filing.changed.v1`` snapshots built here, HIS requests publish
 Every bill is the one of the hand-computed unit examples in ``tests/unit/settlement`` unless the
 comment computes it by hand. Differences from the unit examples: the service starts each person
 with empty year-to-date accumulations and no personal-account balance (the insured place's
-aggregate knows of none), so no personal-account line appears on any slip here.
+aggregate knows of none), so no personal-account line appears on a slip unless the test first
+records the person's balance and groups on ``settlement.insured-person.v1`` (S-06).
 
 Each test uses its own persons, so the tests do not depend on one another's accumulations. The
 business clock is 2025-03-12 until the last test, which moves it past the clearing of March.
@@ -29,7 +30,8 @@ import pytest
 from contracts.filing import ChangeKind, FilingChanged, FilingChannel, FilingSnapshot, FilingStatus, ProofKind
 from contracts.prepayment import PrepaymentSanction, SanctionAction, SanctionKind
 from contracts.settlement import (AdmissionRegistered, ChronicQualificationRecorded, DischargeSettlementRequested,
-                                  FeeLine, OutpatientVisitRequested, RefundRequested, SettlementCancelRequested)
+                                  FeeLine, InsuredPersonRecorded, OutpatientVisitRequested, RefundRequested,
+                                  SettlementCancelRequested)
 from contracts.values import FilingCategory, make_person_id, round_fen
 from runtime.envelopes import encode, envelope_for
 from support import Bus, ServiceProcess, eventually, new_prefix
@@ -580,6 +582,99 @@ async def test_insured_timeout_never_settles_behind_the_hospitals_back(stack):
             assert [a["decided"]["refusal_code"] for a in decided.values()] == ["INSURED_TIMEOUT_NOT_SETTLED"]
         finally:
             proc.stop()
+
+
+# ================================================================ insured person and partial refunds (S-06, S-15)
+async def record_person(w: Wire, person_id: str, balance: str, groups: tuple[str, ...] = ()) -> None:
+    """The insured place records the person's groups and personal-account balance (S-06)."""
+    await w.bus.publish("settlement.insured-person.v1", InsuredPersonRecorded(
+        person_id=person_id, insured_region="340200", groups=list(groups), personal_account_balance=balance,
+        recorded_at=MARCH), producer="agency:340200")
+
+    async def held() -> bool:
+        state = (await find(w.proc, "insured", person_id) or {}).get("state", {})
+        return state.get("person_recorded_at") is not None
+    await eventually(held)
+
+
+async def balance(w: Wire, person_id: str) -> Decimal:
+    return Decimal((await find(w.proc, "insured", person_id))["state"]["personal_account_balance"])
+
+
+async def test_civil_servant_with_a_personal_account_and_the_balance_debited(wire):
+    """S-06, S-13, 004 第十四条. A Wuhu employee civil servant with 2.00 in the personal account, chronic
+    M03900, 卡托普利片 30 × 0.50 = 15.00 (A): pooling 15.00 × 0.85 = 12.75, large-amount 0.00, civil-servant
+    subsidy 50% of the residual 2.25 = 1.125 → 1.13, personal account 15.00 − 13.88 = 1.12 (covers no
+    self-paid), cash 0.00; balance 2.00 − 1.12 = 0.88. The same prescription again: the account pays
+    only the 0.88 left, cash 1.12 − 0.88 = 0.24; balance 0.00. S-07 on both slips."""
+    pid = person()
+    await feed(wire, filing(pid, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1)))
+    await wire.bus.publish("settlement.chronic-qualification.v1", ChronicQualificationRecorded(
+        person_id=pid, insured_region="340200", disease_code="M03900", recorded_at=MARCH), producer="agency:340200")
+    await record_person(wire, pid, "2.00", ("civil_servant",))
+    prescription = [line(1, "XC09AAC001A001", "30", "0.50")]
+    slips = []
+    for n in (1, 2):
+        answer = await ask(wire, OUTPATIENT, outpatient(pid, f"PA-{n}", prescription, medical_type="chronic_outpatient",
+                                                        chronic_disease_code="M03900", visit_id=f"MZ-PA-{n}"))
+        assert answer["outcome"] == "completed", answer
+        slip = answer["slip"]
+        assert m(slip["fund_total"]) + m(slip["personal_cash"]) == m(slip["total"]) == m("15.00")      # S-07
+        assert m(slip["personal_account"]) == dict(funds(slip))["personal_account"]                   # listed
+        slips.append(slip)
+    assert funds(slips[0]) == [("pooling", m("12.75")), ("large_amount", m("0.00")), ("civil_servant", m("1.13")),
+                               ("personal_account", m("1.12"))]
+    assert (m(slips[0]["fund_total"]), m(slips[0]["personal_cash"])) == (m("15.00"), m("0.00"))
+    assert funds(slips[1])[-1] == ("personal_account", m("0.88"))
+    assert (m(slips[1]["fund_total"]), m(slips[1]["personal_cash"])) == (m("14.76"), m("0.24"))
+    assert await balance(wire, pid) == m("0.00")
+    assert (await counters(wire, pid))["2025"]["account/personal_account"] == m("2.00")
+
+
+async def test_partial_refund_resettles_the_remaining_lines(wire):
+    """S-15, 000 第五十九条. The mixed bill of a person with 1000.00 in the personal account and no
+    deductible used: in-scope 48.24 all under the deductible 600.00 → pooling 0.00; the account pays
+    142.00 − self-paid 80.00 = 62.00; cash 80.00; balance 938.00.
+    Refund of line 2 (阿托伐他汀: in 30.24, B 3.36, over 8.40): the insured place rolls back the original
+    and re-decides lines 1, 3, 4, 5 in one write: in-scope 18.00 → deductible 18.00, pooling 0.00, account
+    100.00 − 80.00 = 20.00, cash 80.00. Compensation = new − old: total −42.00, deductible −30.24,
+    account −42.00, cash 0.00; net accumulation delta: deductible −30.24, account −42.00; balance 980.00,
+    applied once although the refund also comes back on settlement.reversed.v1. A refund naming lines the
+    settlement lacks is refused INVALID_REQUEST naming them."""
+    pid = person()
+    await record_person(wire, pid, "1000.00")
+    visit = await ask(wire, OUTPATIENT, outpatient(pid, "PR-OP-1", mixed_bill()))
+    assert (m(visit["slip"]["personal_account"]), m(visit["slip"]["personal_cash"])) == (m("62.00"), m("80.00"))
+    sid = visit["settlement_id"]
+
+    unknown = await ask(wire, REFUND, RefundRequested(request_id="PR-RF-0", person_id=pid, settlement_id=sid,
+                                                      institution_code=HOSPITAL, kind="ordinary", line_nos=[2, 8]))
+    assert (unknown["outcome"], unknown["code"]) == ("refused", "INVALID_REQUEST") and "[8]" in unknown["message"]
+
+    done = await ask(wire, REFUND, RefundRequested(request_id="PR-RF-1", person_id=pid, settlement_id=sid,
+                                                   institution_code=HOSPITAL, kind="ordinary", line_nos=[2]))
+    assert (done["outcome"], done["kind"], done["line_nos"], done["reversal_request_id"]) == (
+        "refunded", "ordinary", [2], "PR-RF-1"), done
+    c, new = done["compensation"], done["replacement"]
+    assert split(c) == (m("-42.00"), m("-30.24"), m("-3.36"), m("-8.40"), m("0.00"))
+    assert (m(c["deductible_applied"]), m(c["personal_account"]), m(c["personal_cash"])) == (
+        m("-30.24"), m("-42.00"), m("0.00"))
+    assert split(new) == (m("100.00"), m("18.00"), m("0.00"), m("2.00"), m("80.00"))
+    assert funds(new) == [("pooling", m("0.00")), ("personal_account", m("20.00"))]
+    assert {e["counter"]: m(e["amount"]) for e in done["accumulation_delta"]} == {
+        "account/personal_account": m("-42.00"), "deductible/general_outpatient": m("-30.24")}
+
+    reversed_ = await wire.bus.read(REVERSED, lambda ms: any(x["payload"].get("reversal_id") == done["reversal_id"]
+                                                             for x in ms))
+    envelope = next(x for x in reversed_ if x["payload"]["reversal_id"] == done["reversal_id"])
+    assert envelope["payload"] == done
+
+    async def consumed() -> bool:       # the insured place has handled the refund's reversed event too
+        return envelope["event_id"] in (await find(wire.proc, "insured", pid))["processed"]
+    await eventually(consumed)
+    assert await counters(wire, pid) == {"2025": {"deductible/general_outpatient": m("18.00"),
+                                                  "account/personal_account": m("20.00")}}
+    assert await balance(wire, pid) == m("980.00")
 
 
 # ================================================================ after clearing (S-15) — moves the clock: keep last

@@ -201,7 +201,8 @@ async def test_a_refund_in_progress_blocks_other_reversals_of_the_settlement():
     await svc.send("his.refund-requested.v1", _refund(sid, "RF-5", [2]))
     [blocked] = _results(await svc.send("his.cancel-requested.v1", SettlementCancelRequested(
         request_id="CX-2", person_id=PID, settlement_id=sid, institution_code=HOSPITAL)))
-    assert (blocked["outcome"], blocked["code"]) == ("refused", "INVALID_REQUEST") and "in progress" in blocked["message"]
+    assert (blocked["outcome"], blocked["code"]) == ("refused", "INVALID_REQUEST")
+    assert "in progress" in blocked["message"]
     asked = next(p for t, p in svc.heard if t == "settlement.refund-assessed.v1")
     svc.handlers["settlement.refund-assessed.v1"] = refund_insured
     [done] = _results(await svc.send("settlement.refund-assessed.v1", RefundAssessed.model_validate(asked)))
@@ -220,7 +221,7 @@ async def test_personal_account_balance_is_debited_and_bounds_the_next_settlemen
     assert [(f["code"], m(f["amount"])) for f in one["slip"]["funds"]] == [
         ("pooling", m("30.00")), ("personal_account", m("500.00"))]
     assert m(one["slip"]["personal_cash"]) == m("170.00")
-    two = await _settled(svc, "ACC-2", ecg, visit_id="MZ0002")
+    two = await _settled(svc, "ACC-2", ecg)
     assert (m(two["slip"]["personal_account"]), m(two["slip"]["personal_cash"])) == (m("0.00"), m("490.00"))
     assert Decimal(svc.state("insured", PID)["personal_account_balance"]) == m("0.00")
 
