@@ -32,7 +32,11 @@ from runtime.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
-INBOX_WINDOW = 2000      # ids kept per aggregate; redelivery happens within far fewer messages
+# Message ids kept per aggregate. Redelivery re-reads only what was not yet committed (offsets
+# are committed every 0.2 s, runtime/dispatch.py), so a copy arrives within a few messages of
+# the original; hot aggregates (a region's ledger or account) would pay for a longer window
+# on every write.
+INBOX_WINDOW = 256
 MAX_CONFLICT_RETRIES = 50
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
