@@ -6,8 +6,7 @@ from prometheus_client import Gauge
 from contracts.clearing import ClearingNoticeIssued
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.prepayment import (PrepaymentScope, PrepaymentUsageUpdated, RecordPrepaymentPayment,
-                                  ReportPaymentDelay, SetAnnualQuota)
+from contracts.prepayment import PrepaymentScope, PrepaymentUsageUpdated
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
 from runtime.service import Service
@@ -63,20 +62,13 @@ class PrepaymentHandlers:
         return "applied" if "applied" in results else "duplicate"
 
     # ------------------------------------------------------------ agency commands (P-02, P-03, P-09)
-    async def set_annual_quota(self, env: Envelope[SetAnnualQuota]) -> str:
-        c = env.payload
-        return await self._apply(env, c.insured_region, c.scope,
-                                 lambda acc, now: domain.set_annual_quota(acc, c, self.calendar, now))
-
-    async def record_payment(self, env: Envelope[RecordPrepaymentPayment]) -> str:
-        c = env.payload
-        return await self._apply(env, c.insured_region, c.scope,
-                                 lambda acc, now: domain.record_payment(acc, c, self.calendar, now))
-
-    async def report_delay(self, env: Envelope[ReportPaymentDelay]) -> str:
-        c = env.payload
-        return await self._apply(env, c.insured_region, c.scope,
-                                 lambda acc, now: domain.report_delay(acc, c, self.calendar, now))
+    def command(self, step):
+        """An agency command about one region's account: set quota, record a payment, report a delay."""
+        async def handle(env: Envelope) -> str:
+            c = env.payload
+            return await self._apply(env, c.insured_region, c.scope,
+                                     lambda acc, now: step(acc, c, self.calendar, now))
+        return handle
 
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
@@ -89,8 +81,8 @@ class PrepaymentHandlers:
             "settlement.completed.v1": self.settlement_completed,
             "settlement.reversed.v1": self.settlement_reversed,
             "clearing.notice.v1": self.clearing_notice,
-            "prepayment.set-annual-quota.v1": self.set_annual_quota,
-            "prepayment.record-payment.v1": self.record_payment,
-            "prepayment.report-delay.v1": self.report_delay,
+            "prepayment.set-annual-quota.v1": self.command(domain.set_annual_quota),       # P-02, P-03
+            "prepayment.record-payment.v1": self.command(domain.record_payment),           # P-04, P-09
+            "prepayment.report-delay.v1": self.command(domain.report_delay),               # P-09
             "prepayment.deadline-due.v1": self.deadline_due,
         }
