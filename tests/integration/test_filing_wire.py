@@ -604,6 +604,18 @@ async def test_F13_online_filing_on_wednesday_30_september_2026_is_due_friday_9_
     assert saturday.valid_from == date(2026, 10, 10)
 
 
+async def test_F13_online_filings_on_the_fridays_before_national_day_are_due_on_the_right_working_day(wire):
+    """Friday 25 September 2026, the Friday before National Day: due the end of Tuesday 29 September.
+    Friday 18 September: the make-up working Sunday 20 September 调休 counts, so due Monday 21."""
+    for friday, due_day in [(date(2026, 9, 25), date(2026, 9, 29)), (date(2026, 9, 18), date(2026, 9, 21))]:
+        await wire.set_clock(at(friday.year, friday.month, friday.day, 15))
+        filed = snap((await wire.accept("filing.register.v1", register(
+            person(WUHAN), channel="online", start=friday)))["filing"])
+        assert filed.status.value == "pending"
+        assert filed.decision_due_at == datetime(due_day.year, due_day.month, due_day.day, 23, 59, 59, 999999,
+                                                 tzinfo=SH), friday
+
+
 # ================================================================ F-14
 async def test_F14_suspend_resume_change_and_terminate_take_effect_at_once(wire):
     await wire.set_clock(BASE)
