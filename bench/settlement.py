@@ -145,7 +145,7 @@ async def stored(mongodb_uri: str, prefix: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--relay-n", type=int, default=5000)
     args = parser.parse_args()
     stack = None

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = Field(True, description="off on brokers without InitProducerId (embedded Tansu)")
     clock: Literal["wall", "controlled"] = Field(
         "wall", description="'controlled': business time follows the ops.clock topic (tests, simulator)")
+    fetch_max_wait_ms: int = Field(20, description="how long a fetch waits for records: each hop of a real-time "
+                                   "settlement may pay it (the embedded broker does not answer a waiting fetch "
+                                   "early), so it is short; shorter costs CPU in polling")
     outbox_sweep_seconds: float = 2.0
     deadline_poll_seconds: float = 0.5
     log_level: str = "INFO"
