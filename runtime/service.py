@@ -81,6 +81,7 @@ class Service:
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._clock_follower: ClockFollower | None = None
         self.dispatcher: PartitionDispatcher | None = None
+        self._stale_checked = 0.0
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -228,7 +229,9 @@ class Service:
 
     async def _fire_deadlines(self) -> None:
         now = self.clock.now()
-        await self.deadlines.release_stale(now)
+        if time.monotonic() - self._stale_checked > self.deadlines.LEASE_SECONDS / 3:
+            await self.deadlines.release_stale(now)
+            self._stale_checked = time.monotonic()
         for due in await self.deadlines.due(now):
             claimed = await self.deadlines.claim(due["_id"], now)
             if not claimed:
@@ -279,7 +282,9 @@ class Service:
         s = self.settings
         self._tasks = [asyncio.create_task(self._every(s.outbox_sweep_seconds, self._sweep_outboxes, "outbox sweep")),
                        asyncio.create_task(self._every(s.deadline_poll_seconds, self._fire_deadlines, "deadlines")),
-                       asyncio.create_task(self._every(0.2, self.relay.cleanup, "outbox cleanup")),
+                       # published entries leave their documents in batches: a busy aggregate is
+                       # cleaned once per round, not once per message
+                       asyncio.create_task(self._every(s.outbox_sweep_seconds, self.relay.cleanup, "outbox cleanup")),
                        asyncio.create_task(self._every(5, self._report_deadlines, "deadline gauge")),
                        asyncio.create_task(self._every(5, self._report_lag, "consumer lag"))]
         log.info("%s started: group %s, metrics on :%s", self.name, self.group_id, s.metrics_port)

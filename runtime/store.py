@@ -123,17 +123,24 @@ class AggregateStore:
             await self.db[name].create_index([("has_outbox", ASCENDING)])
 
     async def load(self, collection: str, aggregate_id: str) -> dict | None:
-        doc = await self.collection(collection).find_one({"_id": aggregate_id})
+        doc = await self.load_document(collection, aggregate_id)
         return doc["state"] if doc else None
 
-    async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide) -> Outcome:
+    async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
+        """The stored document, to look at and then pass to ``apply(loaded=...)``."""
+        return await self.collection(collection).find_one({"_id": aggregate_id})
+
+    async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
+                    loaded: dict | None = None) -> Outcome:
         """Run ``decide`` on the current state and store its outcome; retried on a concurrent
         write (``decide`` must be a pure function of the state). A message already applied
-        is not applied again: its outbox is flushed in case the first attempt crashed."""
+        is not applied again: its outbox is flushed in case the first attempt crashed.
+        ``loaded`` is the document as the caller just read it (saves a read; a stale one only
+        costs a retry)."""
         col = self.collection(collection)
         message_id = str(message.event_id)
         for _ in range(MAX_CONFLICT_RETRIES):
-            doc = await col.find_one({"_id": aggregate_id})
+            doc, loaded = loaded or await col.find_one({"_id": aggregate_id}), None
             if doc and message_id in doc.get("processed", []):
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)

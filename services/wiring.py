@@ -55,7 +55,12 @@ class Aggregates(Generic[S]):
         raw = await self.service.store.load(self.collection, key)
         return self.model.model_validate(raw) if raw else None
 
-    async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], DomainOutcome | None]) -> str:
+    async def load_document(self, key: str) -> tuple[dict | None, S | None]:
+        doc = await self.service.store.load_document(self.collection, key)
+        return doc, (self.model.model_validate(doc["state"]) if doc else None)
+
+    async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], DomainOutcome | None],
+                    loaded: dict | None = None) -> str:
         """Apply ``decide`` to the aggregate ``key`` once per message. A rule that refuses the
         message (one of ``refusals``) sends it to the dead-letter topic with the rule's words."""
         def run(raw: dict | None) -> Outcome:
@@ -64,7 +69,7 @@ class Aggregates(Generic[S]):
                 return to_runtime(self.service.name, decide(state), self.topics)
             except self.refusals as exc:
                 raise PoisonMessage("refused_by_rule", f"{type(exc).__name__}: {exc}") from exc
-        outcome = await self.service.store.apply(self.collection, key, envelope, run)
+        outcome = await self.service.store.apply(self.collection, key, envelope, run, loaded)
         return "duplicate" if outcome.duplicate else "applied"
 
 

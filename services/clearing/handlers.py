@@ -55,10 +55,12 @@ class ClearingHandlers:
         """Route the entry to its clearing month: the home month, or the first later month not
         yet generated (R-03 late declarations, R-05, S-15 refunds after clearing)."""
         month = domain.home_month(entry.business_day)
-        while (ledger := await self.ledgers.load(self._key(month, entry))) and ledger.status is not domain.PeriodStatus.OPEN:
+        doc, ledger = await self.ledgers.load_document(self._key(month, entry))
+        while ledger and ledger.status is not domain.PeriodStatus.OPEN:
             if ledger.contains(entry):   # recorded before its period closed
                 return "duplicate"
             month = domain.next_month(month)
+            doc, ledger = await self.ledgers.load_document(self._key(month, entry))
         now = self.svc.clock.now()
 
         def decide(state: ClearingLedger | None) -> Outcome:
@@ -68,7 +70,7 @@ class ClearingHandlers:
                 outcome.deadlines.extend(self._notice_deadlines(month, entry))
             return outcome
         try:
-            result = await self.ledgers.apply(env, self._key(month, entry), decide)
+            result = await self.ledgers.apply(env, self._key(month, entry), decide, loaded=doc)
         except PeriodClosed:       # generated between our look and our write: route again
             return await self._record(env, entry)
         await self._archive(entry, month)
