@@ -49,7 +49,8 @@ class PrepaymentHandlers:
 
     async def settlement_reversed(self, env: Envelope[SettlementReversed]) -> str:
         r = env.payload.root
-        item = SettlementFunds(settlement_id=r.settlement_id, insured_region=r.insured_region,
+        # each cancel or refund is its own mark: a partial refund and a later cancel both count
+        item = SettlementFunds(settlement_id=f"{r.settlement_id}/{r.reversal_id}", insured_region=r.insured_region,
                                treating_region=r.treating_region, fund_total=abs(r.compensation.fund_total),
                                reversed=True, occurred_at=env.occurred_at)
         return await self._apply(env, r.insured_region, item.scope,

@@ -8,6 +8,7 @@ The state is a frozen pydantic model, JSON-able with ``model_dump(mode="json")``
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -47,17 +48,19 @@ class PaymentNotice(BaseModel):
 
 
 class SettlementMark(BaseModel):
-    """What one settlement contributed, so a redelivered input changes nothing."""
+    """What one settlement contributed, so a redelivered input changes nothing. Kept until its
+    period is cleared (then the clearing notice carries it), so the account stays small."""
     model_config = ConfigDict(frozen=True, extra="forbid")
     completed: Money | None = None
     reversed: Money | None = None
+    on: date | None = Field(None, description="business date of the settlement or reversal")
 
     @property
     def effect(self) -> Decimal:
-        """Its net share in the uncleared payable."""
-        if self.completed is None or self.reversed is not None:
-            return ZERO
-        return self.completed
+        """Its net share in the uncleared payable: what was paid less what was taken back, so
+        the order of arrival does not matter and a reversal of a settlement already cleared
+        (its mark gone) still takes its amount out of the next period (S-15, C-05)."""
+        return (self.completed or ZERO) - (self.reversed or ZERO)
 
 
 class PrepaymentAccount(BaseModel):

@@ -153,10 +153,14 @@ def test_top_up_is_capped_once_a_monthly_clearing_is_known() -> None:
 
 
 def test_reversal_before_completion_nets_to_zero() -> None:
+    """Arrival order does not matter: the reversal takes its amount out at once, the completion
+    that arrives after it puts it back, and a redelivered copy of either changes nothing."""
     acc = funded()
     acc = settle(acc, "s9", "200", reversed=True).state
-    acc, events, _ = settle(acc, "s9", "200")
-    assert acc.uncleared == money("0") and events == []
+    assert acc.uncleared == money("-200")
+    acc = settle(acc, "s9", "200").state
+    assert acc.uncleared == money("0")
+    assert settle(acc, "s9", "200").events == [] and settle(acc, "s9", "200", reversed=True).events == []
 
 
 def test_account_is_json_serialisable() -> None:
@@ -184,3 +188,18 @@ def test_uncleared_equals_sum_of_live_settlements(seq) -> None:
         assert len(raised) <= 1 and (not raised or raised[0].level.rank > before.rank)
     expected = sum((m.effect for m in acc.settlements.values()), money("0"))
     assert acc.uncleared == expected
+
+
+def test_cleared_settlements_leave_the_account_and_a_later_refund_still_counts() -> None:
+    """The account keeps a mark per settlement only until its period is cleared, so it stays
+    small over a year; a refund after clearing then enters the next period (S-15, P-04)."""
+    acc = funded()
+    acc = settle(acc, "august", "400", at=datetime(2026, 8, 20, 2, tzinfo=UTC)).state
+    acc = settle(acc, "september", "100", at=datetime(2026, 9, 2, 2, tzinfo=UTC)).state
+    notice = ClearingNoticeReceived(notice_id=uuid.uuid4(), insured_region=WUHU, scope=SCOPE,
+                                    clearing_month="2026-09", settlements_total=money("400"),
+                                    payable=money("400"), issued_at=T0)
+    acc = record_clearing_notice(acc, notice, CAL, T0).state
+    assert set(acc.settlements) == {"september"} and acc.uncleared == money("100")
+    acc = settle(acc, "august", "400", reversed=True, at=T0).state       # refunded after clearing
+    assert acc.uncleared == money("-300")                               # C-05: the next period nets it
