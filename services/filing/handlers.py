@@ -42,8 +42,8 @@ class FilingHandlers:
                                                    "filing.deadline-due.v1", env.payload, key=person)])
             decision = decide(env.payload, state, self.policies, self.calendar, now, sanctions)
             decisions[:] = [decision]
-            if decision.duplicate:
-                return Outcome()
+            if decision.duplicate:   # a retried request: the same answer again, no change
+                return Outcome(emits=[Emit(_topic_of(e), e, name=f"again:{i}") for i, e in enumerate(decision.events)])
             return Outcome(
                 state=decision.state.model_dump(mode="json"),
                 emits=[Emit(_topic_of(e), e, name=str(i)) for i, e in enumerate(decision.events)],

@@ -18,7 +18,7 @@ from contracts.filing import (
 )
 from services.filing.domain import deadlines, lifecycle, register
 from services.filing.domain.calendar import WorkingCalendar
-from services.filing.domain.model import HandledRequest, PersonFilings
+from services.filing.domain.model import HandledRequest, PersonFilings, filing_at
 from services.filing.domain.policy import PolicyBook
 from contracts.sanctions_view import RegionSanctions
 from services.filing.domain.work import Decision, Refuse, Work, stable_id
@@ -69,7 +69,7 @@ def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyB
         raise ValueError("command and aggregate belong to different persons")
     key = request_key(command)
     if state.was_handled(key):
-        return Decision(state=state, events=[], deadlines=[], duplicate=True)
+        return Decision(state=state, events=_answer_again(command, state, key), deadlines=[], duplicate=True)
     if isinstance(command, FilingDeadlineDue) and now < command.due_at:
         return Decision(state=state, events=[], deadlines=[])    # fired early: wait for the real moment
     work = Work(state=state.model_copy(deep=True), policies=policies, calendar=calendar, now=now, cause=key,
@@ -78,13 +78,27 @@ def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyB
         main, others = handler(command, work)
     except Refuse as refusal:
         return _refused(command, kind, state, refusal, now)
-    work.state.handled.append(HandledRequest(request_id=key, command=kind, at=now))
+    work.state.handled.append(HandledRequest(request_id=key, command=kind, at=now,
+                                             filing_id=main.filing_id if main else None,
+                                             others=tuple(o.filing_id for o in others)))
     work.state.version += 1
     events: list[Contract] = list(work.changes)
     if not isinstance(command, FilingDeadlineDue):
         events.append(FilingAccepted(request_id=command.request_id, person_id=command.person_id, command=kind,
                                      filing=main, others=tuple(others), accepted_at=now))
     return Decision(state=work.state, events=events, deadlines=list(work.deadlines))
+
+
+def _answer_again(command: CommandModel, state: PersonFilings, key: str) -> list[Contract]:
+    """A retried request (a clerk's screen that lost the reply) hears the same acceptance, with
+    the filings as that request left them (M-03), and nothing changes."""
+    handled = state.handled_request(key)
+    if isinstance(command, FilingDeadlineDue) or handled is None:
+        return []
+    filing = filing_at(state, handled.filing_id, handled.at) if handled.filing_id else None
+    others = tuple(o for o in (filing_at(state, f, handled.at) for f in handled.others) if o is not None)
+    return [FilingAccepted(request_id=command.request_id, person_id=command.person_id, command=handled.command,
+                           filing=filing, others=others, accepted_at=handled.at)]
 
 
 def _refused(command: CommandModel, kind: CommandKind, state: PersonFilings, refusal: Refuse,

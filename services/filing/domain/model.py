@@ -25,10 +25,13 @@ class FilingRecord(BaseModel):
 
 
 class HandledRequest(BaseModel):
-    """A request or deadline already applied: its retry is recognised and changes nothing."""
+    """A request or deadline already applied: its retry is recognised, changes nothing, and is
+    answered again with the filings as that request left them."""
     request_id: str
     command: CommandKind
     at: UtcDatetime
+    filing_id: uuid.UUID | None = None
+    others: tuple[uuid.UUID, ...] = ()
 
 
 class PersonFilings(BaseModel):
@@ -56,7 +59,10 @@ class PersonFilings(BaseModel):
         return record.current if record else None
 
     def was_handled(self, request_id: str) -> bool:
-        return any(h.request_id == request_id for h in self.handled)
+        return self.handled_request(request_id) is not None
+
+    def handled_request(self, request_id: str) -> "HandledRequest | None":
+        return next((h for h in self.handled if h.request_id == request_id), None)
 
     def append(self, snapshot: FilingSnapshot) -> None:
         """Add a version (or a new filing); versions must follow one another (M-03)."""
