@@ -440,10 +440,12 @@ class InsuredDecided(Contract):
 
 class InsuredRollback(Contract):
     """Treating place → insured place: undo a decision that came after the HIS was already told
-    'not settled directly' (S-01: a settlement never completes behind the hospital's back)."""
+    'not settled directly' (S-01: a settlement never completes behind the hospital's back); with
+    ``reversal_id``, undo a partial refund's re-decision the same way (S-15)."""
     settlement_id: str
     person_id: PersonId
     reason: str = Field(examples=["insured place answered after the timeout"])
+    reversal_id: str | None = Field(default=None, description="The partial refund to undo, if it is one.")
 
 
 class ChronicQualificationRecorded(Contract):

@@ -59,15 +59,22 @@ class InsuredPlace:
         return Outcome(state=person.model_dump(mode="json"), emits=[Emit(DECIDED, decided)])
 
     async def rollback(self, env: Envelope[InsuredRollback]) -> str:
-        """S-01: a decision the HIS never received is undone, exactly once."""
+        """S-01: a decision the HIS never received is undone, exactly once: a settlement gives back
+        what it consumed; a partial refund's re-decision is replaced by the original again."""
         cmd = env.payload
 
         def decide(person: InsuredPerson) -> Outcome:
-            applied = person.applied.get(cmd.settlement_id)
+            key = cmd.reversal_id or cmd.settlement_id
+            applied = person.applied.get(key)
             if applied is None or applied.rolled_back:
                 return Outcome()
             person.add(AccumulationDelta(applied.year, applied.increments).negated())
-            person.applied[cmd.settlement_id] = applied.model_copy(update={"rolled_back": True})
+            if cmd.reversal_id and applied.replaced is not None:
+                person.add(AccumulationDelta(applied.year, applied.replaced))
+                settlement = person.applied[cmd.settlement_id]
+                person.applied[cmd.settlement_id] = settlement.model_copy(update={"increments": applied.replaced})
+                person.reversals = [r for r in person.reversals if r != cmd.reversal_id]
+            person.applied[key] = applied.model_copy(update={"rolled_back": True})
             return Outcome(state=person.model_dump(mode="json"))
         return await self.ctx.insured(env, cmd.person_id, decide)
 
@@ -92,6 +99,7 @@ class InsuredPlace:
         consumption becomes the replacement's, and the reversal id is recorded so that the later
         ``settlement.reversed.v1`` of this refund is not applied a second time."""
         cmd = env.payload
+        now = self.ctx.now()
 
         def decide(person: InsuredPerson) -> Outcome:
             known = person.applied.get(cmd.reversal_id)
@@ -100,6 +108,9 @@ class InsuredPlace:
                                            name="repeat")])
             original = person.applied.get(cmd.settlement_id)
             try:
+                if cmd.assessment.answer_by is not None and now > cmd.assessment.answer_by:
+                    raise Refused(RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
+                                  "reached the insured place after the answer deadline")
                 decision = self._redecide(person, cmd, original)
             except Refused as refusal:     # nothing rolled back: the state is not stored
                 return Outcome(emits=[Emit(REFUND_DECIDED, self._answer(
@@ -120,7 +131,9 @@ class InsuredPlace:
                       decision: insured.Decision) -> Outcome:
         answer = self._answer(cmd, insured.to_insured_decided(cmd.assessment, decision))
         person.applied[cmd.settlement_id] = original.model_copy(update={"increments": dict(decision.delta.increments)})
-        person.applied[cmd.reversal_id] = Applied(decided=answer.model_dump(mode="json"), year=original.year)
+        person.applied[cmd.reversal_id] = Applied(decided=answer.model_dump(mode="json"), year=original.year,
+                                                  increments=dict(decision.delta.increments),
+                                                  replaced=dict(original.increments))
         person.reversals.append(cmd.reversal_id)
         return Outcome(state=person.model_dump(mode="json"), emits=[Emit(REFUND_DECIDED, answer)])
 

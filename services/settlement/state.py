@@ -63,6 +63,8 @@ class Record(BaseModel):
     reversed: bool = False
     reversals: dict[str, dict[str, Any]] = Field(default_factory=dict, description="reversal id → result")
     pending_refunds: dict[str, PendingRefund] = Field(default_factory=dict, description="reversal id → refund")
+    timed_out_refunds: list[str] = Field(default_factory=list, description="partial refunds answered 'not done' "
+                                         "because the insured place was late (S-01)")
 
 
 class Admission(BaseModel):
@@ -86,6 +88,8 @@ class Applied(BaseModel):
     year: int
     increments: dict[str, Decimal] = Field(default_factory=dict)
     rolled_back: bool = False
+    replaced: dict[str, Decimal] | None = Field(default=None, description="a partial refund's answer: what the "
+                                                "settlement consumed before it, to undo a late refund (S-01)")
 
 
 class InsuredPerson(BaseModel):

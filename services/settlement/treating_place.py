@@ -33,6 +33,7 @@ RESULT, ASSESSED, COMPLETED, REVERSED = ("settlement.result.v1", "settlement.tre
                                          "settlement.completed.v1", "settlement.reversed.v1")
 REFUND_ASSESSED = "settlement.refund-assessed.v1"
 TIMEOUT = "insured_timeout"
+REFUND_TIMEOUT = "refund_timeout"
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
 
 
@@ -84,10 +85,7 @@ class TreatingPlace:
             except Refused as refusal:
                 return self._refuse(visits, request, req, refusal)
             visits.requests[sid] = request.model_copy(update={"assessment": assessment.model_dump(mode="json")})
-            timeout = Schedule(deadline_id=_timeout_id(sid), due_at=assessment.answer_by, topic="settlement.deadline-due.v1",
-                               payload=DeadlineDue(deadline_id=_timeout_uuid(sid), kind=TIMEOUT, subject=req.person_id,
-                                                   ref=sid, due_at=assessment.answer_by, rule="S-01"),
-                               key=req.person_id)
+            timeout = _timeout(TIMEOUT, req.person_id, sid, assessment.answer_by)
             return Outcome(state=_dump(visits), emits=[Emit(ASSESSED, assessment)], schedules=[timeout])
         return await self.ctx.visits(env, req.person_id, decide)
 
@@ -158,7 +156,7 @@ class TreatingPlace:
                 return Outcome()
             outcome = self._complete(visits, request, answer) if answer.decided else self._refused_by_insured(
                 visits, request, answer)
-            outcome.cancels.append(_timeout_id(answer.settlement_id))
+            outcome.cancels.append(_timeout_key(TIMEOUT, answer.settlement_id))
             return outcome
         return await self.ctx.visits(env, answer.person_id, decide)
 
@@ -186,6 +184,8 @@ class TreatingPlace:
     # ------------------------------------------------------------ timeout (S-01, S-17)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
+        if due.kind == REFUND_TIMEOUT:
+            return await self.ctx.visits(env, due.subject, lambda visits: self._refund_timed_out(visits, due.ref))
         if due.kind != TIMEOUT:
             return "ignored"
 
@@ -265,14 +265,16 @@ class TreatingPlace:
         """Step 1: check the refund's limits now, assess the remaining lines with the catalogue and the
         eligibility the settlement had, and send them to the insured place; the record waits."""
         reversal.check_refund_kind(rec, rctx, cmd.kind)
-        assessment = self._reassess(visits, record, remaining)
+        answer_by = self.ctx.now() + timedelta(milliseconds=self.ctx.timeout_ms)
+        assessment = self._reassess(visits, record, remaining).model_copy(update={"answer_by": answer_by})
         pending = PendingRefund(request_id=cmd.request_id, kind=cmd.kind.value, line_nos=line_nos,
                                 remaining=remaining.model_dump(mode="json"), context=_context_json(rctx))
         visits.settlements[cmd.settlement_id] = record.model_copy(update={
             "pending_refunds": {**record.pending_refunds, reversal_id: pending}})
         ask = RefundAssessed(reversal_id=reversal_id, settlement_id=cmd.settlement_id, person_id=cmd.person_id,
                              line_nos=line_nos, assessment=assessment)
-        return Outcome(state=_dump(visits), emits=[Emit(REFUND_ASSESSED, ask)])
+        timeout = _timeout(REFUND_TIMEOUT, cmd.person_id, f"{cmd.settlement_id}|{reversal_id}", answer_by)
+        return Outcome(state=_dump(visits), emits=[Emit(REFUND_ASSESSED, ask)], schedules=[timeout])
 
     def _reassess(self, visits: Visits, record: Record, remaining: SettlementRequest) -> TreatingAssessed:
         """The remaining lines split like the original (S-02..S-04), under the original's eligibility."""
@@ -291,13 +293,40 @@ class TreatingPlace:
             record = visits.settlements.get(answer.settlement_id)
             pending = record.pending_refunds.get(answer.reversal_id) if record else None
             if pending is None:
-                return Outcome()
+                late = record is not None and answer.reversal_id in record.timed_out_refunds
+                return self._undo_late_refund(answer) if late and answer.decision.decided else Outcome()
             left = {k: v for k, v in record.pending_refunds.items() if k != answer.reversal_id}
             record = record.model_copy(update={"pending_refunds": left})
-            if not answer.decision.decided:
-                return self._partial_refund_refused(visits, record, pending, answer)
-            return self._partial_refund_done(visits, record, pending, answer)
+            outcome = (self._partial_refund_done(visits, record, pending, answer) if answer.decision.decided
+                       else self._partial_refund_refused(visits, record, pending, answer))
+            outcome.cancels.append(_timeout_key(REFUND_TIMEOUT, f"{answer.settlement_id}|{answer.reversal_id}"))
+            return outcome
         return await self.ctx.visits(env, answer.person_id, decide)
+
+    @staticmethod
+    def _undo_late_refund(answer: RefundDecided) -> Outcome:
+        return Outcome(emits=[Emit("settlement.insured-rollback.v1", InsuredRollback(
+            settlement_id=answer.settlement_id, person_id=answer.person_id, reversal_id=answer.reversal_id,
+            reason="the insured place re-decided after the HIS was told the refund was not done (S-01, S-15)"))])
+
+    def _refund_timed_out(self, visits: Visits, ref: str) -> Outcome:
+        """A partial refund the insured place did not answer in time: the HIS is told it was not
+        done, the settlement stands as it was, and a late answer will be undone."""
+        settlement_id, reversal_id = ref.split("|")
+        record = visits.settlements.get(settlement_id)
+        pending = record.pending_refunds.get(reversal_id) if record else None
+        if pending is None:
+            return Outcome()
+        visits.settlements[settlement_id] = record.model_copy(update={
+            "pending_refunds": {k: v for k, v in record.pending_refunds.items() if k != reversal_id},
+            "timed_out_refunds": [*record.timed_out_refunds, reversal_id]})
+        refusal = Refused(RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
+                          f"the insured place did not answer the refund within {self.ctx.timeout_ms} ms: the "
+                          "refund was not made; the settlement stands as it was")
+        self.ctx.metrics.timeouts.inc()
+        refused = results.refused(refusal, request_id=pending.request_id, person_id=visits.person_id,
+                                  institution_code=record.completed["institution_code"], settlement_id=settlement_id)
+        return Outcome(state=_dump(visits), emits=[Emit(RESULT, SettlementResult(refused))])
 
     def _partial_refund_done(self, visits: Visits, record: Record, pending: PendingRefund,
                              answer: RefundDecided) -> Outcome:
@@ -378,12 +407,15 @@ def _is_latest(visits: Visits, completed: SettlementCompleted) -> bool:
                    for i in later)
 
 
-def _timeout_id(settlement_id: str) -> str:
-    return f"timeout:{settlement_id}"
+def _timeout_key(kind: str, ref: str) -> str:
+    return f"{kind}:{ref}"
 
 
-def _timeout_uuid(settlement_id: str):
-    return stable_id("settlement", "timeout", settlement_id)
+def _timeout(kind: str, person_id: str, ref: str, due_at: datetime) -> Schedule:
+    """The persisted deadline after which the HIS is told the insured place did not answer (S-01)."""
+    return Schedule(deadline_id=_timeout_key(kind, ref), due_at=due_at, topic="settlement.deadline-due.v1",
+                    payload=DeadlineDue(deadline_id=stable_id("settlement", kind, ref), kind=kind, subject=person_id,
+                                        ref=ref, due_at=due_at, rule="S-01"), key=person_id)
 
 
 def _dump(visits: Visits) -> dict:

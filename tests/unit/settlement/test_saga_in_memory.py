@@ -248,3 +248,31 @@ async def test_groups_open_the_civil_servant_subsidy_and_stale_records_are_ignor
         stay, emergency=True, request_id="REQ-2", visit_id="ZY0002")))
     assert [f["code"] for f in plain["slip"]["funds"]] == ["pooling", "large_amount"], plain
     assert m(plain["slip"]["personal_cash"]) == m("1350.00")
+
+
+async def test_a_partial_refund_the_insured_place_answers_too_late_is_not_made_behind_the_his_back():
+    """S-01 for refunds: the answer deadline passes, the HIS is told the refund was not made and the
+    settlement stands; when the insured place's re-decision arrives after all, it is undone, so the
+    counters are those of the original settlement, and the settlement can be refunded again."""
+    from contracts.ops import DeadlineDue
+    from services.outcome import stable_id
+    svc = Service()
+    first = await _settled(svc, "OP-9", mixed_bill())
+    sid = first["settlement_id"]
+    before = _counters(svc)
+    refund_insured = svc.handlers.pop("settlement.refund-assessed.v1")      # the insured place is slow
+    await svc.send("his.refund-requested.v1", _refund(sid, "RF-9", [2]))
+    asked = next(p for t, p in svc.heard if t == "settlement.refund-assessed.v1")
+    ref = f"{sid}|{asked['reversal_id']}"
+    [timed_out] = _results(await svc.send("settlement.deadline-due.v1", DeadlineDue(
+        deadline_id=stable_id("settlement", "refund_timeout", ref), kind="refund_timeout", subject=PID, ref=ref,
+        due_at=MARCH, rule="S-01")))
+    assert (timed_out["outcome"], timed_out["code"]) == ("refused", "INSURED_TIMEOUT_NOT_SETTLED"), timed_out
+
+    svc.handlers["settlement.refund-assessed.v1"] = refund_insured
+    heard = await svc.send("settlement.refund-assessed.v1", RefundAssessed.model_validate(asked))
+    assert _results(heard) == [] and _reversed(heard) == []               # nothing reaches the HIS or clearing
+    assert [t for t, _ in heard].count("settlement.insured-rollback.v1") == 1
+    assert _counters(svc) == before
+    [again] = _results(await svc.send("his.refund-requested.v1", _refund(sid, "RF-10", [2])))
+    assert again["outcome"] == "refunded"
