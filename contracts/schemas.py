@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from contracts.envelope import Envelope
 from contracts.registry import ALL_TOPICS

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
-from faststream import AckPolicy, FastStream
-from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_asyncapi_asgi
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
