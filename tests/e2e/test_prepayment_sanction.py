@@ -1,0 +1,84 @@
+"""Across services over the real wire: settlements use up an insured region's prepayment, the red
+warning issues an emergency top-up notice, the notice goes unpaid for 10 working days, and the
+filing service then refuses that region's new filings (P-04, P-05, P-06, P-08, P-09, F-16)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from contracts.prepayment import SetAnnualQuota
+from simulator import scenarios
+from support import Bus, eventually
+
+pytestmark = pytest.mark.e2e
+SH = ZoneInfo("Asia/Shanghai")
+
+
+async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, system):
+    procs, prefix = system
+    wuhu = scenarios.ROUTES[0]                                   # Wuhu insured, treated in Wuhan
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=SH)                 # the system's business time (Monday)
+    async with Bus(stack, prefix) as bus:
+        # P-02: quota = 2 × the monthly average of last year's Q4 fund payments = 2 × 5,000.00
+        await bus.publish("prepayment.set-annual-quota.v1", SetAnnualQuota(
+            insured_region="340200", scope="cross_province", year=2026, last_year_quota="0.00",
+            last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"}, issued_at=now),
+            producer="agency:340200")
+        await bus.read("prepayment.quota.v1", lambda m: len(m) >= 1)
+
+        patient = scenarios.person(11, wuhu)
+        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, now.date(), "AG340200-PP-0001"))
+        await bus.read("filing.changed.v1", lambda m: any(e["payload"]["person_id"] == patient.person_id for e in m))
+        stay = scenarios.stay(patient, "H42010200001-PP-000001", date(2026, 11, 2), 1, surgery=True)
+        await _settle_when_filed(bus, stay)
+
+        warnings = await bus.read("prepayment.warning.v1", lambda m: any(w["payload"]["level"] == "red" for w in m))
+        red = next(w["payload"] for w in warnings if w["payload"]["level"] == "red")
+        assert Decimal(red["usage_percent"]) >= Decimal("90")                       # P-05
+        [notice] = await bus.read("prepayment.top-up-notice.v1", lambda m: len(m) >= 1)
+        pay_by = datetime.fromisoformat(notice["payload"]["pay_by"]).astimezone(SH)
+        assert pay_by.date() == date(2026, 11, 16)                                  # P-08: 10 working days
+
+        await bus.set_clock(pay_by + timedelta(minutes=1))                          # P-09: still unpaid
+        sanctions = await bus.read("prepayment.sanction.v1", lambda m: len(m) >= 1, timeout=40)
+        assert (sanctions[0]["payload"]["kind"], sanctions[0]["payload"]["action"]) == (
+            "new_filing_suspension", "imposed")
+
+        await eventually(lambda: _sanction_known(procs["filing"]))   # the filing service's own projection
+        newcomer = scenarios.person(12, wuhu)
+        request = scenarios.long_term_filing(newcomer, date(2026, 11, 17), "AG340200-PP-0100")
+        await bus.publish("filing.register.v1", request)
+        replies = await bus.read("filing.refused.v1", lambda m: any(
+            r["payload"]["request_id"] == request.request_id for r in m))
+        refused = next(r["payload"] for r in replies if r["payload"]["request_id"] == request.request_id)
+        assert refused and (refused["reason"], refused["rule"]) == ("new_filing_suspended", "F-16"), refused
+        assert "340200" in refused["message"]
+    assert procs["prepayment"].metric("yidi_prepayment_usage_ratio", insured_region="340200") >= 0.9
+
+
+async def _sanction_known(filing) -> bool:
+    client, db = await filing.db()
+    try:
+        doc = await db["sanctions"].find_one({})
+        return bool(doc and doc["state"]["sanctions"]["periods"])
+    finally:
+        await client.close()
+
+
+async def _settle_when_filed(bus: Bus, stay) -> dict:
+    """Send the stay once the settlement service's filing read model knows the filing (F-15)."""
+    import asyncio
+    for attempt in range(30):
+        request = stay.model_copy(update={"request_id": f"{stay.request_id}-{attempt}"})
+        await bus.publish("his.settlement-requested.v1", request)
+        results = await bus.read("settlement.result.v1", lambda m: any(
+            r["payload"].get("request_id") == request.request_id for r in m))
+        answer = next(r["payload"] for r in results if r["payload"].get("request_id") == request.request_id)
+        if answer["outcome"] == "completed":
+            return answer
+        assert answer["code"] == "NOT_FILED", answer
+        await asyncio.sleep(0.5)
+    raise AssertionError("the filing never reached the settlement service")
