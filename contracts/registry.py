@@ -38,6 +38,3 @@ def _by_model() -> dict[type, str]:
 
 _BY_MODEL = _by_model()
 
-
-def consumed_by(service: str) -> list[TopicSpec]:
-    return [spec for spec in ALL_TOPICS.values() if service in spec.consumers]

@@ -43,19 +43,6 @@ class ControlledClock:
             self._offset += timedelta(seconds=float(command["seconds"]))
 
 
-class FixedClock:
-    """For unit tests: time moves only when told."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-
 def clock_command_set(when: datetime) -> bytes:
     return json.dumps({"op": "set", "now": when.isoformat()}).encode()
 

@@ -8,13 +8,15 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from contracts.values import mask_person_id
+
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{4})\d{13}([\dXx])(?!\d)")
+_ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 
 def redact(text: str) -> str:
     """Mask 18-character citizen ID numbers wherever they appear."""
-    return _ID_NUMBER.sub(lambda m: m.group(1) + "*" * 13 + m.group(2), text)
+    return _ID_NUMBER.sub(lambda m: mask_person_id(m.group(0)), text)
 
 
 class _ContextFilter(logging.Filter):

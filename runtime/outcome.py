@@ -37,3 +37,8 @@ class Outcome:
     schedules: list[Schedule] = field(default_factory=list)
     cancels: list[str] = field(default_factory=list)   # deadline ids no longer due
     duplicate: bool = False
+
+    @property
+    def result(self) -> str:
+        """How the handled-messages metric counts it."""
+        return "duplicate" if self.duplicate else "applied"

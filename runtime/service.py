@@ -32,7 +32,7 @@ from contracts.registry import ALL_TOPICS
 from runtime.clock import Clock, ClockFollower, ControlledClock, WallClock
 from runtime.config import Settings
 from runtime.dispatch import PartitionDispatcher
-from runtime.envelopes import envelope_for, key_for, peek_ids
+from runtime.envelopes import envelope_for, key_for, parse, peek_ids
 from runtime.logs import configure as configure_logs
 from runtime.logs import correlation_id
 from runtime.metrics import RuntimeMetrics
@@ -78,7 +78,6 @@ class Service:
         self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault)
         self.handlers: dict[str, Handler] = {}
         self._tasks: list[asyncio.Task] = []
-        self._startup: list[Callable[[], Awaitable[None]]] = []
         self._clock_follower: ClockFollower | None = None
         self.dispatcher: PartitionDispatcher | None = None
         self._stale_checked = 0.0
@@ -90,9 +89,6 @@ class Service:
     @property
     def group_id(self) -> str:
         return f"{self.settings.topic_prefix}yidi-{self.name}"
-
-    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
-        self._startup.append(hook)
 
     def register(self, handlers: dict[str, Handler]) -> None:
         """The service's registry (its ``handlers.py``): one handler per topic."""
@@ -156,7 +152,7 @@ class Service:
 
     def _parse(self, logical: str, raw: bytes) -> Envelope:
         spec = ALL_TOPICS[logical]
-        envelope = Envelope[spec.message].model_validate_json(raw)
+        envelope = parse(logical, raw)
         if envelope.type != spec.type or envelope.schema_version != spec.version:
             raise PoisonMessage("wrong_type", f"topic {logical} carries {spec.type} v{spec.version}, "
                                 f"got {envelope.type} v{envelope.schema_version}")
@@ -273,8 +269,6 @@ class Service:
         if isinstance(self.clock, ControlledClock):
             self._clock_follower = ClockFollower(self.clock, self.settings.kafka_bootstrap_servers, self.topic(CLOCK))
             await self._clock_follower.start()
-        for hook in self._startup:
-            await hook()
         await self.store.ensure_indexes()
 
     async def _after_start(self) -> None:

@@ -18,7 +18,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -237,7 +237,6 @@ class DeadlineStore:
         await self.col.update_one({"_id": deadline_id}, {"$set": {"status": "fired", "fired_at": now}})
 
     async def release_stale(self, now: datetime) -> None:
-        from datetime import timedelta
         await self.col.update_many({"status": "firing", "claimed_at": {"$lt": now - timedelta(seconds=self.LEASE_SECONDS)}},
                                    {"$set": {"status": "pending"}})
 

@@ -7,7 +7,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from contracts.registry import ALL_TOPICS
-from contracts.topics import TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,3 @@ async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] 
     finally:
         await admin.close()
 
-
-def spec(name: str) -> TopicSpec:
-    return ALL_TOPICS[name]

@@ -47,4 +47,4 @@ class SanctionsProjection:
             return Outcome(state=_State(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
         outcome = await self.svc.store.apply(COLLECTION, DOC_ID, env, run)
         self._cached = None
-        return "duplicate" if outcome.duplicate else "applied"
+        return outcome.result

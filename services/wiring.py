@@ -70,7 +70,7 @@ class Aggregates(Generic[S]):
             except self.refusals as exc:
                 raise PoisonMessage("refused_by_rule", f"{type(exc).__name__}: {exc}") from exc
         outcome = await self.service.store.apply(self.collection, key, envelope, run, loaded)
-        return "duplicate" if outcome.duplicate else "applied"
+        return outcome.result
 
 
 def build_service(name: str, registry: Callable[[Service], dict], settings=None) -> Service:

@@ -2,7 +2,6 @@
 else a Docker engine answers → testcontainers Kafka and MongoDB; else the embedded servers."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 

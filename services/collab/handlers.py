@@ -70,9 +70,7 @@ class CollabHandlers:
         return await self._on_request(env, lambda r, now: req.confirm_result(r, env.payload, now))
 
     async def _on_request(self, env: Envelope, step) -> str:
-        key = str(env.payload.request_id)
-        now = self._now()
-        return await self.requests.apply(env, key, lambda r: step(_exists(r, "collaboration request", key), now))
+        return await _on_existing(self.requests, "collaboration request", env, step, self._now())
 
     # ------------------------------------------------------------ Q-01..Q-05
     async def request_coinvestigation(self, env: Envelope[RequestCoInvestigation]) -> str:
@@ -92,9 +90,7 @@ class CollabHandlers:
         return await self._on_coinv(env, lambda s, now: coinv.confirm(s, env.payload, now))
 
     async def _on_coinv(self, env: Envelope, step) -> str:
-        key = str(env.payload.request_id)
-        now = self._now()
-        return await self.coinvestigations.apply(env, key, lambda s: step(_exists(s, "co-investigation", key), now))
+        return await _on_existing(self.coinvestigations, "co-investigation", env, step, self._now())
 
     # ------------------------------------------------------------ deadlines (K-02, K-04, Q-02, Q-03, Q-05)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
@@ -121,7 +117,12 @@ class CollabHandlers:
         }
 
 
-def _exists(state, what: str, key: str):
-    if state is None:
-        raise ValueError(f"no {what} {key}")
-    return state
+async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now) -> str:
+    """A command about a request that must exist: an unknown id is refused (dead-lettered with why)."""
+    key = str(env.payload.request_id)
+
+    def decide(state):
+        if state is None:
+            raise ValueError(f"no {what} {key}")
+        return step(state, now)
+    return await aggregates.apply(env, key, decide)

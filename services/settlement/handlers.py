@@ -27,7 +27,7 @@ class FilingViewProjection:
             view = PersonFilingView.model_validate(raw) if raw else PersonFilingView(person_id=event.person_id)
             return Outcome(state=view.model_dump(mode="json")) if view.apply(event) else Outcome()
         outcome = await self.ctx.service.store.apply(FILING_VIEW, event.person_id, env, run)
-        return "duplicate" if outcome.duplicate else "applied"
+        return outcome.result
 
 
 def registry(ctx: SettlementContext) -> dict:

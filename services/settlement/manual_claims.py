@@ -35,4 +35,4 @@ class ManualClaims:
         key = f"{claim.institution_code}:{claim.request_id}"
         outcome = await self.ctx.service.store.apply(
             "manual_claims", key, env, lambda raw: Outcome() if raw else Outcome(state=record.model_dump(mode="json")))
-        return "duplicate" if outcome.duplicate else "applied"
+        return outcome.result

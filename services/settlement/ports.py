@@ -38,16 +38,17 @@ class SettlementContext:
         return PersonFilingView.model_validate(raw) if raw else None
 
     async def visits(self, env: Envelope, person_id: str, decide: Callable[[Visits], Outcome]) -> str:
-        def run(raw: dict | None) -> Outcome:
-            return decide(Visits.model_validate(raw) if raw else Visits(person_id=person_id))
-        outcome = await self.service.store.apply("visits", person_id, env, run)
-        return "duplicate" if outcome.duplicate else "applied"
+        """Apply ``decide`` to the treating place's aggregate of the person."""
+        return await self._apply("visits", Visits, env, person_id, decide)
 
     async def insured(self, env: Envelope, person_id: str, decide: Callable[[InsuredPerson], Outcome]) -> str:
+        """Apply ``decide`` to the insured place's aggregate of the person."""
+        return await self._apply("insured", InsuredPerson, env, person_id, decide)
+
+    async def _apply(self, collection: str, model, env: Envelope, person_id: str, decide) -> str:
         def run(raw: dict | None) -> Outcome:
-            return decide(InsuredPerson.model_validate(raw) if raw else InsuredPerson(person_id=person_id))
-        outcome = await self.service.store.apply("insured", person_id, env, run)
-        return "duplicate" if outcome.duplicate else "applied"
+            return decide(model.model_validate(raw) if raw else model(person_id=person_id))
+        return (await self.service.store.apply(collection, person_id, env, run)).result
 
     @staticmethod
     def cleared(settled_on: date, now: datetime) -> bool:

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import calendar as _months
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
-from contracts.filing import BUSINESS_TZ
 from contracts.filing_view import business_date, start_of_day
+from runtime.calendar import end_of_business_day
 
 __all__ = ["business_date", "start_of_day", "end_of_day", "add_months"]
 
-_LAST_INSTANT = time(23, 59, 59, 999999)
-
-
 def end_of_day(day: date) -> datetime:
-    """23:59:59.999999 Asia/Shanghai of ``day`` (aware, UTC): a deadline on ``day`` is met by
-    anything done up to then — the same convention as ``runtime.calendar``."""
-    return datetime.combine(day, _LAST_INSTANT, tzinfo=BUSINESS_TZ).astimezone(UTC)
+    """``runtime.calendar``'s end of the business day ``day``, in UTC as filings record moments."""
+    return end_of_business_day(day).astimezone(UTC)
 
 
 def add_months(day: date, months: int) -> date:

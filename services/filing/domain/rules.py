@@ -1,7 +1,6 @@
 """The filing rules as small checks; each raises :class:`Refuse` naming its rule ID."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from contracts.filing import Commitment, FilingSnapshot, FilingStatus, ProofKind, RefusalReason
@@ -64,12 +63,6 @@ def category_allowed(policy: RegionPolicy, insurance: InsuranceType, category: F
 
 
 # ---------------------------------------------------------------- F-07, F-11, F-13 dates
-@dataclass(frozen=True)
-class Window:
-    valid_from: date
-    valid_until: date | None
-
-
 def effective_floor(calendar: WorkingCalendar, today: date) -> date:
     """F-13: received on a working day → today; on a non-working day → the next working day."""
     return today if calendar.is_working_day(today) else calendar.next_working_day(today)

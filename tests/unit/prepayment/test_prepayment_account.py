@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings, strategies as st
 
 from contracts.prepayment import (
-    NoticeKind, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope, PrepaymentUsageUpdated,
+    NoticeKind, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope,
     PrepaymentWarningRaised, RecordPrepaymentPayment, ReportPaymentDelay, SanctionAction, SanctionKind,
     SetAnnualQuota, TopUpNoticeIssued, WarningLevel,
 )
