@@ -38,13 +38,16 @@ class ControlledClock:
     def apply(self, command: dict) -> None:
         if command.get("op") == "set":
             target = datetime.fromisoformat(command["now"]).astimezone(UTC)
-            self._offset = target - datetime.now(UTC)
+            # measured from the moment the command was issued, not received: every service
+            # then shows the same time however late it reads the topic
+            issued = datetime.fromisoformat(command["issued_at"]) if "issued_at" in command else datetime.now(UTC)
+            self._offset = target - issued
         elif command.get("op") == "advance":
             self._offset += timedelta(seconds=float(command["seconds"]))
 
 
 def clock_command_set(when: datetime) -> bytes:
-    return json.dumps({"op": "set", "now": when.isoformat()}).encode()
+    return json.dumps({"op": "set", "now": when.isoformat(), "issued_at": datetime.now(UTC).isoformat()}).encode()
 
 
 def clock_command_advance(seconds: float) -> bytes:

@@ -22,3 +22,5 @@ class RuntimeMetrics:
                                       "(left by an interrupted writer)", ["service"], **labels)
         self.deadlines = Gauge("yidi_deadlines", "Persisted deadlines by status", ["service", "status"], **labels)
         self.deadlines_fired = Counter("yidi_deadlines_fired_total", "Deadlines fired", ["service", "type"], **labels)
+        self.business_time = Gauge("yidi_business_time_seconds", "This instance's business time (Unix seconds): "
+                                   "the wall clock, or the controlled clock of ops.clock.v1", ["service"], **labels)

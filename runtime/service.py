@@ -66,6 +66,7 @@ class Service:
         self.registry = CollectorRegistry()
         self.metrics = RuntimeMetrics(self.registry, self.name)
         self.clock: Clock = ControlledClock() if settings.clock == "controlled" else WallClock()
+        self.metrics.business_time.labels(self.name).set_function(lambda: self.clock.now().timestamp())
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers, client_id=f"yidi-{self.name}",
             enable_idempotence=settings.kafka_idempotence, acks="all", linger_ms=1,

@@ -14,7 +14,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,10 @@ class ServiceProcess:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
+
+    def business_time(self) -> datetime:
+        """The service's business time, as its /metrics shows it."""
+        return datetime.fromtimestamp(self.metric("yidi_business_time_seconds"), UTC)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         if self.proc and self.proc.poll() is None:

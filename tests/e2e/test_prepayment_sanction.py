@@ -48,6 +48,8 @@ async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, syst
             "new_filing_suspension", "imposed")
 
         await eventually(lambda: _sanction_known(procs["filing"]))   # the filing service's own projection
+        effective = datetime.fromisoformat(sanctions[0]["payload"]["effective_at"])
+        await eventually(lambda: procs["filing"].business_time() >= effective)   # and its clock is there too
         newcomer = scenarios.person(12, wuhu)
         request = scenarios.long_term_filing(newcomer, date(2026, 11, 17), "AG340200-PP-0100")
         await bus.publish("filing.register.v1", request)

@@ -1,0 +1,34 @@
+"""The controlled business clock: every service that reads a 'set' shows the same time,
+however late it reads it (the command carries the moment it was issued)."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from runtime.clock import ControlledClock, clock_command_advance, clock_command_set
+
+
+def test_a_late_reader_agrees_with_an_early_one():
+    target = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    command = json.loads(clock_command_set(target))
+    early = ControlledClock()
+    early.apply(command)
+    time.sleep(0.05)
+    late = ControlledClock()
+    late.apply(command)
+    assert abs(early.now() - late.now()) < timedelta(milliseconds=20)
+    assert late.now() - target >= timedelta(milliseconds=50)   # time kept flowing since the command
+
+
+def test_advance_moves_the_clock_forward():
+    clock = ControlledClock()
+    before = clock.now()
+    clock.apply(json.loads(clock_command_advance(3600)))
+    assert clock.now() - before >= timedelta(hours=1)
+
+
+def test_a_set_without_issue_time_counts_from_receipt():
+    clock = ControlledClock()
+    clock.apply({"op": "set", "now": "2026-10-01T09:00:00+08:00"})
+    assert abs(clock.now() - datetime(2026, 10, 1, 1, 0, tzinfo=UTC)) < timedelta(seconds=1)
