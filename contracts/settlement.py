@@ -530,6 +530,21 @@ class SettlementCompleted(_SettlementFacts):
     discharge_date: date | None = Field(default=None, description="Discharge date of a stay (Q-01).")
 
 
+class FeeDetailUploaded(Contract):
+    """S-18 (000 第五十三条): after a cross-province inpatient settlement the treating place uploads
+    the full fee detail within 3 days, for the insured place to query and download."""
+    settlement_id: str
+    person_id: PersonId
+    institution_code: InstitutionCode
+    insured_region: RegionCode
+    treating_region: RegionCode
+    settled_on: date
+    upload_due: date = Field(description="Latest upload date: 3 days after settlement (000 第五十三条).")
+    catalogue_id: str = Field(description="Catalogue the lines were split by (S-02/S-03).")
+    totals: FeeSplit
+    lines: list[LineSplit] = Field(min_length=1, description="Every fee line, split (S-04).")
+
+
 class SettlementRefused(Contract):
     """A refused request, with a classified reason the hospital can show the patient (S-19, S-12)."""
     outcome: Literal["refused"] = "refused"
@@ -633,6 +648,8 @@ TOPICS: list[TopicSpec] = [
               description="Outcome to the HIS; discriminated by 'outcome'."),
     TopicSpec("settlement.completed.v1", SettlementCompleted, _person, _KEY_DOC, "settlement",
               ("clearing", "prepayment", "collab"), description="Completed settlements for clearing, prepayment and co-investigation (Q-01)."),
+    TopicSpec("settlement.fee-detail.v1", FeeDetailUploaded, _person, _KEY_DOC, "settlement", ("agency",),
+              description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18)."),
     TopicSpec("settlement.reversed.v1", SettlementReversed, _person, _KEY_DOC, "settlement",
               ("clearing", "prepayment", "settlement"), description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations."),
 ]

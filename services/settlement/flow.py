@@ -13,6 +13,7 @@ from services.settlement.state import Visits
 RESULT, ASSESSED, COMPLETED, REVERSED = ("settlement.result.v1", "settlement.treating-assessed.v1",
                                          "settlement.completed.v1", "settlement.reversed.v1")
 REFUND_ASSESSED = "settlement.refund-assessed.v1"
+FEE_DETAIL = "settlement.fee-detail.v1"
 ROLLBACK = "settlement.insured-rollback.v1"
 TIMEOUT = "insured_timeout"
 REFUND_TIMEOUT = "refund_timeout"

@@ -23,7 +23,7 @@ from services.settlement.domain.catalogue import choose_catalogue
 from services.settlement.domain.rates import Eligibility
 from services.settlement.domain.refusal import Refused
 from services.settlement.ports import SettlementContext
-from services.settlement.flow import ASSESSED, COMPLETED, RESULT, ROLLBACK, TIMEOUT, dump, timeout, timeout_key
+from services.settlement.flow import ASSESSED, COMPLETED, FEE_DETAIL, RESULT, ROLLBACK, TIMEOUT, dump, timeout, timeout_key
 from services.settlement.state import Admission, Record, Request, RequestStatus, Visits
 
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
@@ -83,11 +83,14 @@ class TreatingPlace:
 
     def _assess(self, req: SettlementRequest, view: PersonFilingView | None, now: datetime) -> TreatingAssessed:
         when = req.admission_date if isinstance(req, DischargeSettlementRequested) else req.visit_date
-        policy = self.ctx.policies.select(req.insured_region, treating.service_date(req))
-        catalogue = choose_catalogue(self.ctx.catalogues, req.treating_region, req.insured_region,
-                                     policy.intra_province_catalogue)
-        assessment = treating.assess(req, self._eligibility(view, req, when), catalogue)
+        assessment = treating.assess(req, self._eligibility(view, req, when), self._catalogue(req))
         return assessment.model_copy(update={"answer_by": now + timedelta(milliseconds=self.ctx.timeout_ms)})
+
+    def _catalogue(self, req: SettlementRequest):
+        """The treating region's catalogue, or the province's for an intra-province visit (S-02, S-03)."""
+        policy = self.ctx.policies.select(req.insured_region, treating.service_date(req))
+        return choose_catalogue(self.ctx.catalogues, req.treating_region, req.insured_region,
+                                policy.intra_province_catalogue)
 
     @staticmethod
     def _eligibility(view: PersonFilingView | None, req, when: date) -> Eligibility:
@@ -167,7 +170,15 @@ class TreatingPlace:
         visits.settlements[done.settlement_id] = Record(completed=done.model_dump(mode="json"), year=delta.year,
                                                         increments=dict(delta.increments))
         self.ctx.metrics.completed(done, time.time() - request.received_wall)
-        return Outcome(state=dump(visits), emits=[Emit(RESULT, result), Emit(COMPLETED, done)])
+        return Outcome(state=dump(visits), emits=[Emit(RESULT, result), Emit(COMPLETED, done),
+                                                  *self._fee_detail(req, done)])
+
+    def _fee_detail(self, stored: dict, done: SettlementCompleted) -> list[Emit]:
+        """S-18: a cross-province stay's full detail goes up with its settlement."""
+        if not (done.cross_province and done.medical_type is MedicalType.INPATIENT):
+            return []
+        req = DischargeSettlementRequested.model_validate(stored)
+        return [Emit(FEE_DETAIL, treating.fee_detail(req, self._catalogue(req), done.settlement_id, done.settled_on))]
 
     def _refused_by_insured(self, visits: Visits, request: Request, answer: InsuredDecided) -> Outcome:
         refusal = Refused(answer.refusal_code, answer.refusal_message or "")

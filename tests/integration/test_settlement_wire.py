@@ -46,6 +46,7 @@ NS = uuid.UUID("0f0c4a52-6a1e-4f57-9d0e-5b2a7c9e1d33")
 
 RESULT, COMPLETED, REVERSED = "settlement.result.v1", "settlement.completed.v1", "settlement.reversed.v1"
 ASSESSED, DEAD = "settlement.treating-assessed.v1", "ops.dead-letter.v1"
+FEE_DETAIL = "settlement.fee-detail.v1"
 DISCHARGE, OUTPATIENT, ADMISSION = "his.settlement-requested.v1", "his.outpatient-requested.v1", "his.admission.v1"
 REFUND, CANCEL = "his.refund-requested.v1", "his.cancel-requested.v1"
 
@@ -287,6 +288,12 @@ async def test_wuhu_employee_long_term_then_the_same_person_as_unreferred_tempor
     assert (m(categories["bed"]["total"]), m(categories["bed"]["over_limit_self_pay"])) == (m("1250.00"), m("350.00"))
     assert m(categories["medical_material"]["b_class_self_pay"]) == m("234.00")
     assert m(categories["herbal_pieces"]["self_paid"]) == m("60.00")
+    # S-18: the cross-province stay's full detail goes up with it, due 3 days after settlement
+    details = await wire.bus.read(FEE_DETAIL, lambda ms: any(x["payload"]["settlement_id"] == answer["settlement_id"]
+                                                              for x in ms))
+    detail = next(x["payload"] for x in details if x["payload"]["settlement_id"] == answer["settlement_id"])
+    assert (detail["settled_on"], detail["upload_due"], len(detail["lines"])) == ("2025-03-12", "2025-03-15", 10)
+    assert m(detail["totals"]["in_scope"]) == m("5105.70") and m(detail["lines"][1]["over_limit_self_pay"]) == m("350.00")
 
     ended = datetime(2025, 3, 1, tzinfo=SHANGHAI)
     long_term_cancelled = filing(pid, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1), version=2,

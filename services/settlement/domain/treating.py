@@ -3,11 +3,11 @@ is payable at all, line by line, by the treating place's catalogue."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from contracts.settlement import (AdmissionAccepted, AdmissionRegistered, CatalogueClass, CategorySplit, DischargeSettlementRequested,
-                                  EligibilityBasis, FeeLine, FeeSplit, LineSplit, MajorFeeCategory,
+                                  EligibilityBasis, FeeDetailUploaded, FeeLine, FeeSplit, LineSplit, MajorFeeCategory,
                                   OutpatientVisitRequested, RefusalCode, TreatingAssessed, VisitHeader)
 from contracts.values import MedicalType, round_fen
 from services.outcome import stable_id
@@ -17,6 +17,7 @@ from services.settlement.domain.refusal import Refused
 
 SettlementRequest = OutpatientVisitRequested | DischargeSettlementRequested
 ZERO = Decimal("0.00")
+DETAIL_UPLOAD_DAYS = 3   # S-18: 000 第五十三条 "3日内"
 _NEEDS_FILING = {MedicalType.INPATIENT, MedicalType.CHRONIC_OUTPATIENT}
 
 
@@ -124,6 +125,22 @@ def _line(line: FeeLine, cls: CatalogueClass | None, category: MajorFeeCategory,
                      self_paid=self_paid)
 
 
+def split_lines(request: SettlementRequest, catalogue: Catalogue) -> list[LineSplit]:
+    return [split_line(line, catalogue.lookup(line.item_code)) for line in request.fee_lines]
+
+
+def fee_detail(request: DischargeSettlementRequested, catalogue: Catalogue, settlement_id: str,
+               settled_on: date) -> FeeDetailUploaded:
+    """S-18 (000 第五十三条): the full detail of a cross-province stay, due 3 days after settlement.
+    Uploaded as the settlement completes, so it is never late."""
+    lines = split_lines(request, catalogue)
+    return FeeDetailUploaded(
+        settlement_id=settlement_id, person_id=request.person_id, institution_code=request.institution_code,
+        insured_region=request.insured_region, treating_region=request.treating_region, settled_on=settled_on,
+        upload_due=settled_on + timedelta(days=DETAIL_UPLOAD_DAYS), catalogue_id=catalogue.id,
+        totals=sum_splits(lines), lines=lines)
+
+
 def sum_splits(parts: list[FeeSplit]) -> FeeSplit:
     fields = ("total", "in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid")
     return FeeSplit(**{f: sum((getattr(p, f) for p in parts), ZERO) for f in fields})
@@ -146,7 +163,7 @@ def assess(request: SettlementRequest, eligibility: Eligibility, catalogue: Cata
     """The treating place's whole step: checks, per-line split, inpatient categories (S-02..S-04)."""
     check_request(request)
     applied = check_eligibility(request, eligibility)
-    lines = [split_line(line, catalogue.lookup(line.item_code)) for line in request.fee_lines]
+    lines = split_lines(request, catalogue)
     inpatient = request.medical_type is MedicalType.INPATIENT
     return TreatingAssessed(
         settlement_id=settlement_id_for(request.institution_code, request.request_id),

@@ -29,7 +29,7 @@ from services.settlement.domain.insured import InsuredPerson, decide
 from services.settlement.domain.policy import PolicyBook
 from services.settlement.domain.rates import Eligibility
 from services.settlement.domain.refusal import Refused
-from services.settlement.domain.treating import assess, register_admission
+from services.settlement.domain.treating import assess, fee_detail, register_admission
 from settlement_support import catalogue_for, discharge, line, m, policies
 
 LONG_TERM = Eligibility(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE)
@@ -191,3 +191,15 @@ def test_civil_servant_subsidy_applies_only_to_its_group():
     _, d = settle(discharge(bill()), LONG_TERM, person=InsuredPerson(groups=frozenset({"civil_servant"})))
     assert funds(d.slip)[FundCode.CIVIL_SERVANT] == m("722.93")
     assert d.slip.personal_cash == m("6303.00") - m("3659.85") - m("722.93")
+
+
+def test_fee_detail_of_a_cross_province_stay_is_due_three_calendar_days_later():
+    """S-18 (000 第五十三条 "3日内"): calendar days, so a stay settled the day before National Day
+    is due on 2026-10-03, inside the holiday."""
+    request = discharge(bill())
+    policy = policies().select(request.insured_region, request.discharge_date)
+    detail = fee_detail(request, catalogue_for(request, policy), "S-1", date(2026, 9, 30))
+    assert detail.upload_due == date(2026, 10, 3)
+    assert [x.line_no for x in detail.lines] == list(range(1, 11))
+    assert (detail.totals.total, detail.totals.in_scope, detail.totals.self_paid) == (m("6303.00"), m("5105.70"),
+                                                                                      m("560.00"))
