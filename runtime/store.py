@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # on every write.
 INBOX_WINDOW = 256
 MAX_CONFLICT_RETRIES = 50
+RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written)
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic, key, value, headers
@@ -76,15 +77,22 @@ class OutboxRelay:
         return {k: v for k, v in (doc.get("outbox") or {}).items() if k not in done}
 
     async def cleanup(self) -> int:
-        """Remove published entries from their documents. Only the writer of the newest version
-        may declare the outbox empty; a newer write carries its own entries."""
+        """Remove published entries from their documents, one bulk write per collection. Only
+        the writer of the newest version may declare the outbox empty; a newer write carries
+        its own entries (then only the published entries are removed)."""
         pending, self._pending = self._pending, {}
-        for (_, doc_id), (collection, version, keys) in pending.items():
-            published = {f"outbox.{k}": "" for k in keys}
-            done = await collection.update_one({"_id": doc_id, "version": version},
-                                               {"$unset": published, "$set": {"has_outbox": False}})
-            if not done.matched_count:
-                await collection.update_one({"_id": doc_id}, {"$unset": published})
+        by_collection: dict[str, list[tuple[AsyncCollection, str, int, set[str]]]] = {}
+        for (name, doc_id), (collection, version, keys) in pending.items():
+            by_collection.setdefault(name, []).append((collection, doc_id, version, keys))
+        for entries in by_collection.values():
+            collection = entries[0][0]
+            guarded = [UpdateOne({"_id": doc_id, "version": version},
+                                 {"$unset": _fields(keys), "$set": {"has_outbox": False}})
+                       for _, doc_id, version, keys in entries]
+            done = await collection.bulk_write(guarded, ordered=False)
+            if done.matched_count < len(guarded):   # some were written again meanwhile
+                await collection.bulk_write([UpdateOne({"_id": doc_id}, {"$unset": _fields(keys)})
+                                             for _, doc_id, _, keys in entries], ordered=False)
         return len(pending)
 
     async def _deliver(self, entry: dict) -> None:
@@ -106,6 +114,10 @@ class OutboxRelay:
         return flushed
 
 
+def _fields(keys: set[str]) -> dict[str, str]:
+    return {f"outbox.{k}": "" for k in keys}
+
+
 class AggregateStore:
     """Applies one message to one aggregate, exactly once in effect."""
 
@@ -113,6 +125,10 @@ class AggregateStore:
                  now: Callable[[], datetime], fault: str = "") -> None:
         self.db, self.relay, self.producer, self.now, self.fault = db, relay, producer, now, fault
         self.collections: set[str] = set()
+        # The documents this process wrote last: the next message of the same aggregate usually
+        # follows within a second (the hops of one settlement) and need not read it again. A
+        # stale copy (another instance wrote since) fails the version guard and is re-read.
+        self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
 
     def collection(self, name: str) -> AsyncCollection:
         self.collections.add(name)
@@ -139,20 +155,30 @@ class AggregateStore:
         costs a retry)."""
         col = self.collection(collection)
         message_id = str(message.event_id)
+        key = (collection, aggregate_id)
         for _ in range(MAX_CONFLICT_RETRIES):
-            doc, loaded = loaded or await col.find_one({"_id": aggregate_id}), None
+            doc, loaded = loaded or self._written.get(key) or await col.find_one({"_id": aggregate_id}), None
             if doc and message_id in doc.get("processed", []):
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)
             outcome = decide(doc["state"] if doc else None)
             new_doc = self._next_doc(col, aggregate_id, doc, outcome, message)
-            if await self._write(col, doc, new_doc):
-                if self.fault == "crash_after_store":
-                    log.critical("fault injection: exiting between store and publish")
-                    os._exit(17)
-                await self.relay.flush(col, new_doc)
-                return outcome
+            if not await self._write(col, doc, new_doc):
+                self._written.pop(key, None)   # someone else wrote it: read it again
+                continue
+            self._remember(key, new_doc)
+            if self.fault == "crash_after_store":
+                log.critical("fault injection: exiting between store and publish")
+                os._exit(17)
+            await self.relay.flush(col, new_doc)
+            return outcome
         raise RuntimeError(f"{collection}/{aggregate_id}: too many concurrent writers")
+
+    def _remember(self, key: tuple[str, str], doc: dict) -> None:
+        self._written[key] = doc
+        self._written.move_to_end(key)
+        while len(self._written) > RECENT_DOCUMENTS:
+            self._written.popitem(last=False)
 
     def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
                   message: Envelope) -> dict:
