@@ -6,6 +6,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# On the path of a HIS request (S-01): their consumers poll often, the others seldom.
+REAL_TIME_SERVICES = frozenset({"settlement"})
+
 
 class Settings(BaseSettings):
     """One service instance's settings. Every field reads ``YIDI_<NAME>``; the two connection
@@ -24,14 +27,21 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = Field(True, description="off on brokers without InitProducerId (embedded Tansu)")
     clock: Literal["wall", "controlled"] = Field(
         "wall", description="'controlled': business time follows the ops.clock topic (tests, simulator)")
-    fetch_max_wait_ms: int = Field(20, description="how long a fetch waits for records: each hop of a real-time "
-                                   "settlement may pay it (the embedded broker does not answer a waiting fetch "
-                                   "early), so it is short; shorter costs CPU in polling")
+    fetch_max_wait_ms: int | None = Field(None, description=(
+        "how long a fetch waits for records. Default: 20 ms for the services on the real-time path "
+        "(settlement), each of whose hops may pay it in full (the embedded broker does not answer a "
+        "waiting fetch early); 200 ms elsewhere, because every empty poll costs the broker CPU"))
     outbox_sweep_seconds: float = 2.0
     deadline_poll_seconds: float = 0.5
     log_level: str = "INFO"
     settlement_insured_timeout_ms: int = Field(3000, description="S-01: answer 'not settled directly' after this")
     fault: str = Field("", description="fault injection for recovery tests: 'crash_after_store'")
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        if self.fetch_max_wait_ms is not None:
+            return self.fetch_max_wait_ms
+        return 20 if self.service in REAL_TIME_SERVICES else 200
 
     @property
     def database(self) -> str:

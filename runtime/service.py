@@ -121,7 +121,7 @@ class Service:
             auto_offset_reset="earliest", decoder=_raw_decoder, title=f"yidi-{self.name}",
             description=f"Every topic the {self.name} service consumes", session_timeout_ms=10000,
             heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=self.settings.fetch_wait_ms,
         )(consume)
         for logical in self.handlers:   # declarations so the AsyncAPI document shows each payload schema
             spec = ALL_TOPICS[logical]

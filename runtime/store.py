@@ -250,7 +250,10 @@ class DeadlineStore:
             await self.col.update_one({"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending"}})
 
     async def cancel(self, deadline_id: str) -> None:
-        await self.col.update_one({"_id": deadline_id, "status": "pending"}, {"$set": {"status": "cancelled"}})
+        """A cancelled deadline is removed (most are: every settlement arms one and cancels it on
+        the answer), so the collection holds what is pending or fired, not every deadline ever armed.
+        Firing one that was cancelled is harmless anyway: its handler checks the state it is about."""
+        await self.col.delete_one({"_id": deadline_id, "status": "pending"})
 
     async def due(self, now: datetime, limit: int = 100) -> list[dict]:
         return await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
@@ -268,4 +271,4 @@ class DeadlineStore:
 
     async def counts(self) -> dict[str, int]:
         return {status: await self.col.count_documents({"status": status})
-                for status in ("pending", "firing", "fired", "cancelled")}
+                for status in ("pending", "firing", "fired")}
