@@ -139,12 +139,15 @@ class AggregateStore:
             await self.db[name].create_index([("has_outbox", ASCENDING)])
 
     async def load(self, collection: str, aggregate_id: str) -> dict | None:
-        doc = await self.load_document(collection, aggregate_id)
+        """The stored state, read from the database (for decisions outside ``apply``)."""
+        doc = await self.collection(collection).find_one({"_id": aggregate_id})
         return doc["state"] if doc else None
 
     async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
-        """The stored document, to look at and then pass to ``apply(loaded=...)``."""
-        return await self.collection(collection).find_one({"_id": aggregate_id})
+        """The document, to look at and then pass to ``apply(loaded=...)``: the copy this process
+        wrote last if it has one (a stale copy costs ``apply`` a retry), else the stored one."""
+        return self._written.get((collection, aggregate_id)) or await self.collection(collection).find_one(
+            {"_id": aggregate_id})
 
     async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
                     loaded: dict | None = None) -> Outcome:
