@@ -75,7 +75,7 @@ class Service:
         self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
         self.db = self.mongo[settings.database]
         self.deadlines = DeadlineStore(self.db)
-        self.relay = OutboxRelay(self._send, self.deadlines, self.topic)
+        self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now)
         self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault)
         self.handlers: dict[str, Handler] = {}
         self._tasks: list[asyncio.Task] = []
@@ -225,6 +225,7 @@ class Service:
                 self.metrics.outbox_flushed.labels(self.name).inc(flushed)
 
     async def _fire_deadlines(self) -> None:
+        await self.relay.release_due()
         now = self.clock.now()
         if time.monotonic() - self._stale_checked > self.deadlines.LEASE_SECONDS / 3:
             await self.deadlines.release_stale(now)
@@ -239,7 +240,9 @@ class Service:
             self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
 
     async def _report_deadlines(self) -> None:
-        for status, count in (await self.deadlines.counts()).items():
+        counts = await self.deadlines.counts()
+        counts["pending"] += len(self.relay.held)   # short deadlines not stored yet
+        for status, count in counts.items():
             self.metrics.deadlines.labels(self.name, status).set(count)
 
     async def _report_lag(self) -> None:

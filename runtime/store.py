@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,29 +48,82 @@ Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic,
 class OutboxRelay:
     """Publishes an aggregate's outbox entries; removing them from the document is batched off
     the message's path (``cleanup``), and a later write of the same aggregate leaves out what
-    this process has already published, so entries are not sent twice while they wait."""
+    this process has already published, so entries are not sent twice while they wait.
+
+    A deadline due within ``HOLD_SECONDS`` (S-01: the insured place's answer, a few seconds) is
+    held here instead of being stored: most are cancelled before they are due (the answer came),
+    and then neither the arming nor the cancel touches the deadline store. One still armed when
+    due is stored then and fires as usual. Until then its entry stays in the aggregate's outbox,
+    so a crash loses nothing: whoever sweeps the document holds it again."""
 
     RECENT = 20_000   # aggregates whose last published entries are remembered
+    HOLD_SECONDS = 120
 
-    def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str]) -> None:
-        self.send, self.deadlines, self.topic_name = send, deadlines, topic_name
+    def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str],
+                 now: Callable[[], datetime]) -> None:
+        self.send, self.deadlines, self.topic_name, self.now = send, deadlines, topic_name, now
         self.published: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
-        self._pending: dict[tuple[str, str], tuple[AsyncCollection, int, set[str]]] = {}
+        self.held: dict[str, _Held] = {}   # deadline id → its arming, not stored yet
+        self._pending: dict[tuple[str, str], _Cleanup] = {}
 
     async def flush(self, collection: AsyncCollection, doc: dict) -> int:
         """Publish the document's outbox entries this process has not published yet."""
         entries = self.unpublished(collection.name, doc)
         if not entries:
             return 0
-        await asyncio.gather(*(self._deliver(entry) for entry in entries.values()))
         key = (collection.name, doc["_id"])
-        self.published[key] = set(doc.get("outbox") or {})
+        deliver, held = self._sort(collection, key, entries)
+        await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()))
+        self._mark_published(collection, key, set(doc.get("outbox") or {}) - held, doc["version"], complete=not held)
+        return len(deliver)
+
+    def _sort(self, collection: AsyncCollection, key: tuple[str, str], entries: dict[str, dict]) -> tuple[dict, set]:
+        """The entries to deliver now, and the keys of the short deadlines held (in outbox order:
+        a cancel settles the arming before it)."""
+        deliver: dict[str, dict] = {}
+        holding: dict[str, str] = {}   # deadline id → outbox key
+        horizon = self.now() + timedelta(seconds=self.HOLD_SECONDS)
+        for name, entry in entries.items():
+            deadline_id = entry.get("deadline_id")
+            if entry["kind"] == "schedule" and entry["due_at"] <= horizon:
+                holding[deadline_id] = name
+            elif entry["kind"] == "cancel" and deadline_id in holding:
+                holding.pop(deadline_id)           # armed and cancelled: neither is stored
+                self.held.pop(deadline_id, None)
+            elif entry["kind"] == "cancel" and deadline_id in self.held:
+                self._release(deadline_id)         # held for another aggregate: settled there too
+            else:
+                deliver[name] = entry
+        for deadline_id, name in holding.items():
+            self.held[deadline_id] = _Held(collection, key, name, entries[name])
+        return deliver, set(holding.values())
+
+    async def release_due(self) -> int:
+        """Store the held deadlines that are due, so that they fire."""
+        now, released = self.now(), 0
+        for deadline_id, held in list(self.held.items()):
+            if held.entry["due_at"] <= now:
+                await self.deadlines.put(held.entry)
+                if self.held.get(deadline_id) is held:   # not settled by a cancel meanwhile
+                    self._release(deadline_id)
+                released += 1
+        return released
+
+    def _release(self, deadline_id: str) -> None:
+        held = self.held.pop(deadline_id)
+        done = self.published.get(held.doc, set()) | {held.name}
+        self._mark_published(held.collection, held.doc, done, None, complete=False)
+
+    def _mark_published(self, collection: AsyncCollection, key: tuple[str, str], names: set[str],
+                        version: int | None, complete: bool) -> None:
+        self.published[key] = names
         self.published.move_to_end(key)
         while len(self.published) > self.RECENT:
             self.published.popitem(last=False)
-        _, _, earlier = self._pending.get(key, (None, 0, set()))
-        self._pending[key] = (collection, doc["version"], earlier | self.published[key])
-        return len(entries)
+        earlier = self._pending.get(key)
+        self._pending[key] = _Cleanup(collection, version if version is not None else (earlier.version if earlier else None),
+                                      (earlier.names if earlier else set()) | names,
+                                      complete and not any(h.doc == key for h in self.held.values()))
 
     def unpublished(self, collection: str, doc: dict) -> dict[str, dict]:
         """The outbox entries of ``doc`` this process has not published yet."""
@@ -78,21 +132,23 @@ class OutboxRelay:
 
     async def cleanup(self) -> int:
         """Remove published entries from their documents, one bulk write per collection. Only
-        the writer of the newest version may declare the outbox empty; a newer write carries
-        its own entries (then only the published entries are removed)."""
+        the writer of the newest version may declare the outbox empty, and only when it holds
+        none of its deadlines; otherwise only the published entries are removed."""
         pending, self._pending = self._pending, {}
-        by_collection: dict[str, list[tuple[AsyncCollection, str, int, set[str]]]] = {}
-        for (name, doc_id), (collection, version, keys) in pending.items():
-            by_collection.setdefault(name, []).append((collection, doc_id, version, keys))
-        for entries in by_collection.values():
-            collection = entries[0][0]
-            guarded = [UpdateOne({"_id": doc_id, "version": version},
-                                 {"$unset": _fields(keys), "$set": {"has_outbox": False}})
-                       for _, doc_id, version, keys in entries]
-            done = await collection.bulk_write(guarded, ordered=False)
-            if done.matched_count < len(guarded):   # some were written again meanwhile
-                await collection.bulk_write([UpdateOne({"_id": doc_id}, {"$unset": _fields(keys)})
-                                             for _, doc_id, _, keys in entries], ordered=False)
+        by_collection: dict[str, list[tuple[str, _Cleanup]]] = {}
+        for (name, doc_id), job in pending.items():
+            by_collection.setdefault(name, []).append((doc_id, job))
+        for jobs in by_collection.values():
+            collection = jobs[0][1].collection
+            final = [(doc_id, job) for doc_id, job in jobs if job.complete and job.version is not None]
+            guarded = [UpdateOne({"_id": doc_id, "version": job.version},
+                                 {"$unset": _fields(job.names), "$set": {"has_outbox": False}})
+                       for doc_id, job in final]
+            done = await collection.bulk_write(guarded, ordered=False) if guarded else None
+            if done is None or done.matched_count < len(guarded) or len(final) < len(jobs):
+                # written again meanwhile, or still holding a deadline: remove what was published
+                await collection.bulk_write([UpdateOne({"_id": doc_id}, {"$unset": _fields(job.names)})
+                                             for doc_id, job in jobs], ordered=False)
         return len(pending)
 
     async def _deliver(self, entry: dict) -> None:
@@ -112,6 +168,22 @@ class OutboxRelay:
             flushed += await self.flush(collection, doc)
         await self.cleanup()
         return flushed
+
+
+@dataclass
+class _Held:
+    collection: AsyncCollection
+    doc: tuple[str, str]   # (collection name, aggregate id)
+    name: str              # the entry's key in the outbox
+    entry: dict
+
+
+@dataclass
+class _Cleanup:
+    collection: AsyncCollection
+    version: int | None    # the version written with these entries; None: not known here
+    names: set[str]        # outbox keys published
+    complete: bool         # nothing of that version is left to publish
 
 
 def _fields(keys: set[str]) -> dict[str, str]:

@@ -591,6 +591,38 @@ async def test_insured_timeout_never_settles_behind_the_hospitals_back(stack):
             proc.stop()
 
 
+async def test_a_settlement_interrupted_after_its_first_write_completes_once_after_restart(stack):
+    """S-01 across a crash: the service dies right after storing the request, its assessment and
+    its answer deadline still in the outbox. Restarted, it publishes them, the insured place
+    answers in time, and the HIS hears one completed answer. The answer deadline, settled before
+    it was due, never reached the deadline store (short deadlines are held, runtime/store.py)."""
+    prefix = new_prefix(stack, "settle-crash")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(MARCH)
+        proc = ServiceProcess(stack, "settlement", prefix, YIDI_SETTLEMENT_INSURED_TIMEOUT_MS="20000")
+        try:
+            proc.start(YIDI_FAULT="crash_after_store")
+            w, pid = Wire(bus, proc), person()
+            await bus.publish(OUTPATIENT, outpatient(pid, "CRASH-1", ecg_bill("70.00")), producer=f"his:{HOSPITAL}")
+            assert await asyncio.to_thread(proc.wait_exit, 60) == 17, proc.tail()
+            visits = await find(proc, "visits", pid)
+            assert visits and visits["has_outbox"] and len(visits["outbox"]) == 2   # assessment + deadline
+            proc.start()
+            [answer] = await answers(w, "CRASH-1")
+            assert answer["outcome"] == "completed", answer
+            await asyncio.sleep(2)
+            assert len(await answers(w, "CRASH-1")) == 1
+            assert len([x for x in await everything(bus, COMPLETED) if x["payload"]["person_id"] == pid]) == 1
+            client, db = await proc.db()
+            try:
+                assert await db["deadlines"].count_documents({}) == 0
+                await eventually(lambda: db["visits"].count_documents({"_id": pid, "has_outbox": False}), timeout=10)
+            finally:
+                await client.close()
+        finally:
+            proc.stop()
+
+
 # ================================================================ insured person and partial refunds (S-06, S-15)
 async def record_person(w: Wire, person_id: str, balance: str, groups: tuple[str, ...] = ()) -> None:
     """The insured place records the person's groups and personal-account balance (S-06)."""
