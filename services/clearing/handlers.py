@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from prometheus_client import Counter
+from pydantic import BaseModel
 
 from contracts.clearing import ConfirmClearingPeriod, EntryKind, FundAmounts, RecordAuditDeduction
 from contracts.envelope import Envelope
@@ -18,6 +19,7 @@ from services.outcome import Outcome, deadline
 from services.wiring import Aggregates, request_of
 
 ISSUE_NOTICE = "issue_notice"
+ARCHIVE = "entries"   # every line, one document each (M-03)
 
 
 class ClearingHandlers:
@@ -54,6 +56,8 @@ class ClearingHandlers:
     async def _record(self, env: Envelope, entry: LedgerEntry) -> str:
         """Route the entry to its clearing month: the home month, or the first later month not
         yet generated (R-03 late declarations, R-05, S-15 refunds after clearing)."""
+        if await self.svc.db[ARCHIVE].find_one({"_id": str(entry.entry_id)}, {"_id": 1}):
+            return "duplicate"     # archived only once recorded (M-03)
         month = domain.home_month(entry.business_day)
         doc, ledger = await self.ledgers.load_document(self._key(month, entry))
         while ledger and ledger.status is not domain.PeriodStatus.OPEN:
@@ -66,7 +70,7 @@ class ClearingHandlers:
         def decide(state: ClearingLedger | None) -> Outcome:
             ledger = state or domain.new_ledger(month, entry.insured_region, entry.treating_region)
             outcome = domain.record_entry(ledger, entry, self.calendar, now)
-            if not ledger.entry_ids:   # a new ledger: its regions' month-end notices are due too (C-02)
+            if not ledger.entry_count:   # a new ledger: its regions' month-end notices are due too (C-02)
                 outcome.deadlines.extend(self._notice_deadlines(month, entry))
             return outcome
         try:
@@ -81,7 +85,7 @@ class ClearingHandlers:
         """Every line is kept, one document each, for audit (M-03); the ledger keeps only sums."""
         line = {"ledger": self._key(month, entry), "clearing_month": month,
                 **entry.model_dump(mode="json"), "recorded_at": self.svc.clock.now()}
-        await self.svc.db["entries"].update_one({"_id": str(entry.entry_id)}, {"$setOnInsert": line}, upsert=True)
+        await self.svc.db[ARCHIVE].update_one({"_id": str(entry.entry_id)}, {"$setOnInsert": line}, upsert=True)
 
     def _notice_deadlines(self, month: str, entry: LedgerEntry) -> list:
         at = domain.period_calendar(month, self.calendar).notice_at
@@ -124,8 +128,6 @@ class ClearingHandlers:
             "clearing.deadline-due.v1": self.deadline_due,
         }
 
-
-from pydantic import BaseModel  # noqa: E402
 
 
 class _NoticeState(BaseModel):

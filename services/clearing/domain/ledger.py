@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.clearing import (
     ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ConfirmClearingPeriod, ConfirmedBy,
@@ -27,6 +28,9 @@ SERVICE = "clearing"
 GENERATE = "generate"
 SILENT_CONFIRMATION = "silent_confirmation"
 ZERO = Decimal("0.00")
+# Redeliveries come from offsets not yet committed (0.2 s of traffic) or an outbox sweep (seconds):
+# a ledger receives far fewer entries than this in between.
+RECENT_ENTRIES = 512
 
 
 class PeriodStatus(StrEnum):
@@ -72,15 +76,18 @@ class LedgerLine(BaseModel):
 
 
 class ClearingLedger(BaseModel):
-    """One month and pair: the ids of the entries recorded (idempotence) and their running sums
-    per insurance type and fund. The lines themselves are archived by the service one document
-    each, so the ledger stays small however many settlements a month brings."""
+    """One month and pair: how many entries were recorded, the ids of the latest ones, and their
+    running sums per insurance type and fund. The lines themselves are archived by the service
+    one document each after they are recorded, and a line already archived is not recorded again;
+    the latest ids catch the one case the archive cannot (a line recorded, then a crash before its
+    archive). So the ledger stays small however many settlements a month brings."""
     model_config = ConfigDict(frozen=True, extra="forbid")
     clearing_month: str
     insured_region: RegionCode
     treating_region: RegionCode
     status: PeriodStatus = PeriodStatus.OPEN
-    entry_ids: frozenset[str] = Field(default_factory=frozenset)
+    entry_count: int = Field(0, ge=0)
+    recent_entry_ids: tuple[str, ...] = Field((), description=f"the last {RECENT_ENTRIES} entries recorded")
     settled: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → settlements − refunds")
     deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
@@ -91,8 +98,19 @@ class ClearingLedger(BaseModel):
     def key(self) -> str:
         return ledger_key(self.clearing_month, self.insured_region, self.treating_region)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_every_id(cls, data: Any) -> Any:
+        """Ledgers stored with every entry id (before the archive took that role) still load."""
+        if isinstance(data, dict) and "entry_ids" in data:
+            data = dict(data)
+            ids = list(data.pop("entry_ids"))
+            data.update(entry_count=len(ids), recent_entry_ids=tuple(ids[-RECENT_ENTRIES:]))
+        return data
+
     def contains(self, entry: LedgerEntry) -> bool:
-        return str(entry.entry_id) in self.entry_ids
+        """Recorded lately (older entries are found in the archive by the service)."""
+        return str(entry.entry_id) in self.recent_entry_ids
 
     def plus(self, line: LedgerLine, entry_id: str) -> "ClearingLedger":
         """The ledger with one more line: its signed amounts added to the running sums."""
@@ -101,7 +119,8 @@ class ClearingLedger(BaseModel):
         for (insurance, fund), amount in line.signed():
             key = f"{insurance.value}/{fund.value}"
             sums[key] = sums.get(key, ZERO) + (abs(amount) if field == "deducted" else amount)
-        return self.model_copy(update={field: sums, "entry_ids": self.entry_ids | {entry_id},
+        return self.model_copy(update={field: sums, "entry_count": self.entry_count + 1,
+                                       "recent_entry_ids": (*self.recent_entry_ids, entry_id)[-RECENT_ENTRIES:],
                                        "version": self.version + 1})
 
 
@@ -151,7 +170,7 @@ def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCa
         entry_id=entry.entry_id, clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, settlement_id=entry.settlement_id, kind=entry.kind,
         amounts=entry.amounts, signed_total=signed, recorded_at=now)
-    deadlines = [] if ledger.entry_ids else [_generation_deadline(ledger, calendar)]
+    deadlines = [] if ledger.entry_count else [_generation_deadline(ledger, calendar)]
     return Outcome(new, [event], deadlines)
 
 
@@ -167,7 +186,7 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
     event = ClearingPeriodGenerated(
         clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, totals=totals, settled_total=settled, deducted_total=deducted,
-        net_total=net, entry_count=len(ledger.entry_ids), confirm_by=dates.confirm_by, generated_at=now)
+        net_total=net, entry_count=ledger.entry_count, confirm_by=dates.confirm_by, generated_at=now)
     confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
     return Outcome(new, [event], [confirm])
 

@@ -16,9 +16,10 @@ from contracts.prepayment import PrepaymentScope
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from services.clearing.domain import (
-    GENERATE, LedgerEntry, PeriodClosed, PeriodStatus, confirm, deadline_fired, entry_month, fund_totals,
+    GENERATE, ClearingLedger, LedgerEntry, PeriodClosed, PeriodStatus, confirm, deadline_fired, entry_month, fund_totals,
     generate, issue_notice, new_ledger, notice_deadlines, period_calendar, record_entry, sum_totals,
 )
+from services.clearing.domain.ledger import RECENT_ENTRIES
 from services.prepayment.domain import from_clearing_notice
 
 CAL = default_calendar()
@@ -141,3 +142,22 @@ def test_ledger_sums_equal_line_sums(seq) -> None:
     generated = generate(lg, CAL, NOW).events[0]
     assert generated.net_total == sum((t.net for t in generated.totals), Decimal("0.00"))
     assert generated.model_dump(mode="json")["net_total"] == f"{net:.2f}"
+
+
+def test_the_ledger_stays_small_however_many_entries_a_month_brings() -> None:
+    """C-04: the ledger counts its entries and keeps only the latest ids; older ones are in the
+    service's archive (M-03), which it consults before recording."""
+    lg = new_ledger("2026-09", WUHU, WUHAN)
+    for i in range(RECENT_ENTRIES + 40):
+        lg = record_entry(lg, entry(f"s{i}"), CAL, NOW).state
+    assert lg.entry_count == RECENT_ENTRIES + 40 and len(lg.recent_entry_ids) == RECENT_ENTRIES
+    assert lg.contains(entry(f"s{RECENT_ENTRIES + 39}")) and not lg.contains(entry("s0"))
+    assert fund_totals(lg)[0].settled + fund_totals(lg)[1].settled == money("120") * (RECENT_ENTRIES + 40)
+    assert generate(lg, CAL, NOW).events[0].entry_count == RECENT_ENTRIES + 40
+
+
+def test_a_ledger_stored_with_every_entry_id_still_loads() -> None:
+    stored = new_ledger("2026-09", WUHU, WUHAN).model_dump(mode="json")
+    del stored["entry_count"], stored["recent_entry_ids"]
+    legacy = ClearingLedger.model_validate({**stored, "entry_ids": ["a", "b", "c"]})
+    assert (legacy.entry_count, legacy.recent_entry_ids) == (3, ("a", "b", "c"))
