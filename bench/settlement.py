@@ -1,7 +1,7 @@
 """Benchmark (not a test): real-time settlement throughput and latency against the raw
 four-hop Kafka relay on the same broker, in one run.
 
-    make bench        (or: python -m bench.settlement [--n 2000] [--concurrency 16])
+    make bench        (or: python -m bench.settlement [--n 1500] [--concurrency 4])
 
 Starts the embedded stack (or uses KAFKA_BOOTSTRAP_SERVERS + MONGODB_URI), runs
 ``../shared/bench/relay_baseline.py`` on it, then all five services, and drives general
@@ -144,8 +144,8 @@ async def stored(mongodb_uri: str, prefix: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--n", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=4, help="settlements in flight (4: the knee here)")
     parser.add_argument("--relay-n", type=int, default=5000)
     args = parser.parse_args()
     stack = None
