@@ -34,6 +34,17 @@ def deadline(service: str, kind: str, subject: str, due_at: datetime, rule: str,
                            ref=ref, due_at=due_at, rule=rule, calendar=calendar)
 
 
+# Ids an aggregate keeps of the items it counted lately; older ones are in the service's archive
+# (``services.wiring.Archive``). Redeliveries come from offsets not yet committed (0.2 s of
+# traffic) or an outbox sweep (seconds): an aggregate receives far fewer items in between.
+RECENT_ITEMS = 512
+
+
+def remember(recent: tuple[str, ...], item_id: str) -> tuple[str, ...]:
+    """The latest ``RECENT_ITEMS`` ids with ``item_id`` added."""
+    return (*recent, item_id)[-RECENT_ITEMS:]
+
+
 class Outcome(NamedTuple, Generic[S]):
     state: S
     events: list[BaseModel]

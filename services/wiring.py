@@ -73,6 +73,22 @@ class Aggregates(Generic[S]):
         return outcome.result
 
 
+class Archive:
+    """Items an aggregate counted, one document each, written once the aggregate recorded them
+    (M-03). Checked before recording, it is what makes counting exact however long ago an item
+    came, so the aggregate itself keeps only its latest ids (``services.outcome.remember``)
+    for the one case the archive cannot see: recorded, then a crash before archiving."""
+
+    def __init__(self, service: Service, collection: str) -> None:
+        self.service, self.collection = service, collection
+
+    async def has(self, item_id: str) -> bool:
+        return await self.service.db[self.collection].find_one({"_id": item_id}, {"_id": 1}) is not None
+
+    async def keep(self, item_id: str, document: dict) -> None:
+        await self.service.db[self.collection].update_one({"_id": item_id}, {"$setOnInsert": document}, upsert=True)
+
+
 def build_service(name: str, registry: Callable[[Service], dict], settings=None) -> Service:
     """A service instance with its handler registry: what every ``app.py`` does."""
     from runtime.config import Settings

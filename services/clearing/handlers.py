@@ -16,10 +16,9 @@ from runtime.service import Service
 from services.clearing import domain
 from services.clearing.domain import ClearingLedger, LedgerEntry, PeriodClosed
 from services.outcome import Outcome, deadline
-from services.wiring import Aggregates, request_of
+from services.wiring import Aggregates, Archive, request_of
 
 ISSUE_NOTICE = "issue_notice"
-ARCHIVE = "entries"   # every line, one document each (M-03)
 
 
 class ClearingHandlers:
@@ -27,6 +26,7 @@ class ClearingHandlers:
         self.svc, self.calendar = service, calendar
         self.ledgers = Aggregates(service, "ledgers", ClearingLedger, refusals=(ValueError,))
         self.notices = Aggregates(service, "notices", _NoticeState)
+        self.archive = Archive(service, "entries")   # every line, one document each (M-03)
         self.entries = Counter("yidi_clearing_entries_total", "Ledger lines recorded, by kind",
                                ["kind"], registry=service.registry)
 
@@ -56,8 +56,8 @@ class ClearingHandlers:
     async def _record(self, env: Envelope, entry: LedgerEntry) -> str:
         """Route the entry to its clearing month: the home month, or the first later month not
         yet generated (R-03 late declarations, R-05, S-15 refunds after clearing)."""
-        if await self.svc.db[ARCHIVE].find_one({"_id": str(entry.entry_id)}, {"_id": 1}):
-            return "duplicate"     # archived only once recorded (M-03)
+        if await self.archive.has(str(entry.entry_id)):
+            return "duplicate"
         month = domain.home_month(entry.business_day)
         doc, ledger = await self.ledgers.load_document(self._key(month, entry))
         while ledger and ledger.status is not domain.PeriodStatus.OPEN:
@@ -85,7 +85,7 @@ class ClearingHandlers:
         """Every line is kept, one document each, for audit (M-03); the ledger keeps only sums."""
         line = {"ledger": self._key(month, entry), "clearing_month": month,
                 **entry.model_dump(mode="json"), "recorded_at": self.svc.clock.now()}
-        await self.svc.db[ARCHIVE].update_one({"_id": str(entry.entry_id)}, {"$setOnInsert": line}, upsert=True)
+        await self.archive.keep(str(entry.entry_id), line)
 
     def _notice_deadlines(self, month: str, entry: LedgerEntry) -> list:
         at = domain.period_calendar(month, self.calendar).notice_at

@@ -13,13 +13,14 @@ from runtime.service import Service
 from services.outcome import Outcome
 from services.prepayment import domain
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
-from services.wiring import Aggregates, request_of
+from services.wiring import Aggregates, Archive, request_of
 
 
 class PrepaymentHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
         self.accounts = Aggregates(service, "accounts", PrepaymentAccount, refusals=(ValueError,))
+        self.counted = Archive(service, "counted")   # every settlement and reversal counted (M-03)
         self.usage = Gauge("yidi_prepayment_usage_ratio", "P-04 usage rate of an insured region's prepayment",
                            ["insured_region", "scope"], registry=service.registry)
 
@@ -44,8 +45,7 @@ class PrepaymentHandlers:
         item = SettlementFunds(settlement_id=s.settlement_id, insured_region=s.insured_region,
                                treating_region=s.treating_region, fund_total=s.slip.fund_total,
                                occurred_at=env.occurred_at)
-        return await self._apply(env, s.insured_region, item.scope,
-                                 lambda acc, now: domain.record_settlement(acc, item, self.calendar, now))
+        return await self._count(env, item)
 
     async def settlement_reversed(self, env: Envelope[SettlementReversed]) -> str:
         r = env.payload.root
@@ -53,8 +53,16 @@ class PrepaymentHandlers:
         item = SettlementFunds(settlement_id=f"{r.settlement_id}/{r.reversal_id}", insured_region=r.insured_region,
                                treating_region=r.treating_region, fund_total=abs(r.compensation.fund_total),
                                reversed=True, occurred_at=env.occurred_at)
-        return await self._apply(env, r.insured_region, item.scope,
-                                 lambda acc, now: domain.record_settlement(acc, item, self.calendar, now))
+        return await self._count(env, item)
+
+    async def _count(self, env: Envelope, item: SettlementFunds) -> str:
+        """Each settlement and reversal counted once, however late a copy comes (the archive)."""
+        if await self.counted.has(item.key):
+            return "duplicate"
+        result = await self._apply(env, item.insured_region, item.scope,
+                                   lambda acc, now: domain.record_settlement(acc, item, self.calendar, now))
+        await self.counted.keep(item.key, {**item.model_dump(mode="json"), "scope": item.scope.value})
+        return result
 
     async def clearing_notice(self, env: Envelope[ClearingNoticeIssued]) -> str:
         results = [await self._apply(env, item.insured_region, item.scope,

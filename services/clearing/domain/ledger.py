@@ -20,7 +20,7 @@ from contracts.clearing import (
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from services.outcome import RECENT_ITEMS, DeadlineRequest, Outcome, deadline, remember, stable_id
 
 from .period import period_calendar
 
@@ -28,9 +28,7 @@ SERVICE = "clearing"
 GENERATE = "generate"
 SILENT_CONFIRMATION = "silent_confirmation"
 ZERO = Decimal("0.00")
-# Redeliveries come from offsets not yet committed (0.2 s of traffic) or an outbox sweep (seconds):
-# a ledger receives far fewer entries than this in between.
-RECENT_ENTRIES = 512
+
 
 
 class PeriodStatus(StrEnum):
@@ -87,7 +85,7 @@ class ClearingLedger(BaseModel):
     treating_region: RegionCode
     status: PeriodStatus = PeriodStatus.OPEN
     entry_count: int = Field(0, ge=0)
-    recent_entry_ids: tuple[str, ...] = Field((), description=f"the last {RECENT_ENTRIES} entries recorded")
+    recent_entry_ids: tuple[str, ...] = Field((), description=f"the last {RECENT_ITEMS} entries recorded")
     settled: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → settlements − refunds")
     deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
@@ -105,7 +103,7 @@ class ClearingLedger(BaseModel):
         if isinstance(data, dict) and "entry_ids" in data:
             data = dict(data)
             ids = list(data.pop("entry_ids"))
-            data.update(entry_count=len(ids), recent_entry_ids=tuple(ids[-RECENT_ENTRIES:]))
+            data.update(entry_count=len(ids), recent_entry_ids=tuple(ids[-RECENT_ITEMS:]))
         return data
 
     def contains(self, entry: LedgerEntry) -> bool:
@@ -120,7 +118,7 @@ class ClearingLedger(BaseModel):
             key = f"{insurance.value}/{fund.value}"
             sums[key] = sums.get(key, ZERO) + (abs(amount) if field == "deducted" else amount)
         return self.model_copy(update={field: sums, "entry_count": self.entry_count + 1,
-                                       "recent_entry_ids": (*self.recent_entry_ids, entry_id)[-RECENT_ENTRIES:],
+                                       "recent_entry_ids": remember(self.recent_entry_ids, entry_id),
                                        "version": self.version + 1})
 
 

@@ -6,7 +6,7 @@ and no events.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from contracts.prepayment import (
@@ -15,12 +15,12 @@ from contracts.prepayment import (
     SetAnnualQuota, TopUpNoticeIssued, WarningLevel,
 )
 from contracts.values import RegionCode
-from runtime.calendar import WorkingCalendar, business_date
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from runtime.calendar import WorkingCalendar
+from services.outcome import DeadlineRequest, Outcome, deadline, remember, stable_id
 
 from . import formulas as f
 from .inputs import ClearingNoticeReceived, SettlementFunds
-from .model import PaymentNotice, PrepaymentAccount, SettlementMark
+from .model import PaymentNotice, PrepaymentAccount
 from .policy import QuotaPolicies, default_policies
 
 SERVICE = "prepayment"
@@ -71,20 +71,15 @@ def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: Work
 def record_settlement(acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar,
                       now: datetime) -> Outcome[PrepaymentAccount]:
     """P-04 numerator: a completed settlement's fund total becomes uncleared payable; its
-    reversal takes it out again. Idempotent by settlement id, in either arrival order."""
-    old = acc.settlements.get(item.settlement_id, SettlementMark(on=business_date(item.occurred_at)))
-    if item.reversed:
-        mark = old if old.reversed is not None else old.model_copy(update={"reversed": item.fund_total})
-    else:
-        mark = old if old.completed is not None else old.model_copy(update={"completed": item.fund_total})
-    if mark == old and item.settlement_id in acc.settlements:
+    reversal takes it out again (after clearing, out of the next period: S-15, C-05). Each is
+    counted once (``item.key``); arrival order does not matter."""
+    if item.key in acc.counted:
         return Outcome(acc, [], [])
-    new = acc.model_copy(update={
-        "uncleared": acc.uncleared + mark.effect - old.effect,
-        "settlements": {**acc.settlements, item.settlement_id: mark}})
-    if mark.effect == old.effect:  # e.g. the completion of an already reversed settlement
+    change = -item.fund_total if item.reversed else item.fund_total
+    new = acc.model_copy(update={"uncleared": acc.uncleared + change, "counted": remember(acc.counted, item.key)})
+    if not change:
         return Outcome(new, [], [])
-    return _after_change(acc, new, f"settlement:{item.settlement_id}", calendar, now)
+    return _after_change(acc, new, f"settlement:{item.key}", calendar, now)
 
 
 def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar,
@@ -99,20 +94,10 @@ def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived,
     new = _with_notice(acc, notice).model_copy(update={
         "uncleared": acc.uncleared - item.settlements_total,
         "cleared_unpaid": acc.cleared_unpaid + item.to_pay,
-        "monthly_clearing": item.payable,
-        "settlements": _still_uncleared(acc.settlements, item.clearing_month)})
+        "monthly_clearing": item.payable})
     deadlines = [_sanction_deadline(acc, notice, calendar)] if notice.amount > 0 else []
     return _after_change(acc, new, f"clearing:{item.clearing_month}", calendar, now, [], deadlines,
                          period_signed=True)
-
-
-def _still_uncleared(marks: dict[str, SettlementMark], clearing_month: str) -> dict[str, SettlementMark]:
-    """Marks of settlements made before the cleared month (C-02: a month's settlements are
-    cleared in the next month's cycle) are done with: the notice carried them. A later refund
-    of one arrives as a reversal of its own and enters the next period (S-15)."""
-    year, month = map(int, clearing_month.split("-"))
-    first_day = date(year, month, 1)
-    return {sid: m for sid, m in marks.items() if m.on is None or m.on >= first_day}
 
 
 def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar,

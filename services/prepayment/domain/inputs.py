@@ -22,6 +22,11 @@ class SettlementFunds(BaseModel):
     occurred_at: AwareDatetime
 
     @property
+    def key(self) -> str:
+        """What is counted once: a settlement's completion, or one of its reversals."""
+        return f"{self.settlement_id}:{'reversed' if self.reversed else 'completed'}"
+
+    @property
     def scope(self) -> PrepaymentScope:
         cross = self.insured_region.is_cross_province(self.treating_region)
         return PrepaymentScope.CROSS_PROVINCE if cross else PrepaymentScope.INTRA_PROVINCE

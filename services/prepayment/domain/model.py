@@ -8,10 +8,10 @@ The state is a frozen pydantic model, JSON-able with ``model_dump(mode="json")``
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.prepayment import NoticeKind, PrepaymentScope, SanctionKind, WarningLevel
 from contracts.values import Money, RegionCode
@@ -47,22 +47,6 @@ class PaymentNotice(BaseModel):
         return None if self.delay_reason else SanctionKind.ADMISSION_SUSPENSION
 
 
-class SettlementMark(BaseModel):
-    """What one settlement contributed, so a redelivered input changes nothing. Kept until its
-    period is cleared (then the clearing notice carries it), so the account stays small."""
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    completed: Money | None = None
-    reversed: Money | None = None
-    on: date | None = Field(None, description="business date of the settlement or reversal")
-
-    @property
-    def effect(self) -> Decimal:
-        """Its net share in the uncleared payable: what was paid less what was taken back, so
-        the order of arrival does not matter and a reversal of a settlement already cleared
-        (its mark gone) still takes its amount out of the next period (S-15, C-05)."""
-        return (self.completed or ZERO) - (self.reversed or ZERO)
-
-
 class PrepaymentAccount(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     account_id: uuid.UUID
@@ -77,10 +61,22 @@ class PrepaymentAccount(BaseModel):
     monthly_clearing: Money | None = Field(None, description="latest period's clearing amount (P-07)")
     level: WarningLevel = WarningLevel.NONE
     notices: dict[str, PaymentNotice] = Field(default_factory=dict)
-    settlements: dict[str, SettlementMark] = Field(default_factory=dict)
+    counted: tuple[str, ...] = Field((), description="the settlements and reversals counted lately "
+                                     "(older ones are in the service's archive)")
     sanctions: dict[SanctionKind, uuid.UUID] = Field(
         default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)")
     version: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_marks(cls, data: Any) -> Any:
+        """Accounts stored with a mark per uncleared settlement (before the archive) still load."""
+        if isinstance(data, dict) and "settlements" in data:
+            data = dict(data)
+            marks = data.pop("settlements")
+            data["counted"] = tuple(f"{sid}:{kind}" for sid, mark in marks.items()
+                                    for kind in ("completed", "reversed") if mark.get(kind) is not None)
+        return data
 
     def open_emergency_notice(self) -> PaymentNotice | None:
         return next((n for n in self.notices.values()

@@ -19,7 +19,7 @@ from services.clearing.domain import (
     GENERATE, ClearingLedger, LedgerEntry, PeriodClosed, PeriodStatus, confirm, deadline_fired, entry_month, fund_totals,
     generate, issue_notice, new_ledger, notice_deadlines, period_calendar, record_entry, sum_totals,
 )
-from services.clearing.domain.ledger import RECENT_ENTRIES
+from services.outcome import RECENT_ITEMS as RECENT_ENTRIES
 from services.prepayment.domain import from_clearing_notice
 
 CAL = default_calendar()

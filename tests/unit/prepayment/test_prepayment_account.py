@@ -15,6 +15,7 @@ from contracts.prepayment import (
 )
 from contracts.values import money
 from runtime.calendar import default_calendar, end_of_business_day
+from services.outcome import RECENT_ITEMS
 from services.prepayment.domain import (
     ClearingNoticeReceived, PrepaymentAccount, SettlementFunds, deadline_fired, new_account,
     record_clearing_notice, record_payment, record_settlement, report_delay, set_annual_quota,
@@ -180,19 +181,20 @@ ops = st.lists(st.tuples(st.integers(0, 5), st.booleans(),
 def test_uncleared_equals_sum_of_live_settlements(seq) -> None:
     """M-01: the uncleared payable always equals the sum of the live settlements, whatever the
     order and repetition of completions and reversals; warnings are raised only on a rise."""
-    acc = funded()
+    acc, first = funded(), {}
     for idx, reversed, amount in seq:
         before = acc.level
         acc, events, _ = settle(acc, f"s{idx}", str(amount), reversed=reversed)
+        first.setdefault((idx, reversed), money(str(amount)))            # a repeat counts nothing
         raised = [e for e in events if isinstance(e, PrepaymentWarningRaised)]
         assert len(raised) <= 1 and (not raised or raised[0].level.rank > before.rank)
-    expected = sum((m.effect for m in acc.settlements.values()), money("0"))
+    expected = sum((-a if rev else a for (_, rev), a in first.items()), money("0"))
     assert acc.uncleared == expected
 
 
 def test_cleared_settlements_leave_the_account_and_a_later_refund_still_counts() -> None:
-    """The account keeps a mark per settlement only until its period is cleared, so it stays
-    small over a year; a refund after clearing then enters the next period (S-15, P-04)."""
+    """A cleared period's settlements leave the uncleared payable; a refund after clearing then
+    enters the next period (S-15, P-04)."""
     acc = funded()
     acc = settle(acc, "august", "400", at=datetime(2026, 8, 20, 2, tzinfo=UTC)).state
     acc = settle(acc, "september", "100", at=datetime(2026, 9, 2, 2, tzinfo=UTC)).state
@@ -200,6 +202,20 @@ def test_cleared_settlements_leave_the_account_and_a_later_refund_still_counts()
                                     clearing_month="2026-09", settlements_total=money("400"),
                                     payable=money("400"), issued_at=T0)
     acc = record_clearing_notice(acc, notice, CAL, T0).state
-    assert set(acc.settlements) == {"september"} and acc.uncleared == money("100")
+    assert acc.uncleared == money("100")
     acc = settle(acc, "august", "400", reversed=True, at=T0).state       # refunded after clearing
     assert acc.uncleared == money("-300")                               # C-05: the next period nets it
+
+
+def test_the_account_stays_small_however_many_settlements_a_month_brings() -> None:
+    """Only the latest ids are kept (the service's archive has them all); an account stored
+    with a mark per settlement still loads."""
+    acc = funded()
+    for i in range(RECENT_ITEMS + 10):
+        acc = settle(acc, f"s{i}", "1.00").state
+    assert len(acc.counted) == RECENT_ITEMS and acc.uncleared == money("1.00") * (RECENT_ITEMS + 10)
+    stored = {k: v for k, v in funded().model_dump(mode="json").items() if k != "counted"}
+    legacy = PrepaymentAccount.model_validate({**stored, "settlements": {
+        "a": {"completed": "5.00", "reversed": None, "on": "2026-09-01"},
+        "b/r1": {"completed": None, "reversed": "2.00", "on": "2026-09-02"}}})
+    assert legacy.counted == ("a:completed", "b/r1:reversed")
