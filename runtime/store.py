@@ -17,8 +17,8 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,9 +121,11 @@ class OutboxRelay:
         while len(self.published) > self.RECENT:
             self.published.popitem(last=False)
         earlier = self._pending.get(key)
-        self._pending[key] = _Cleanup(collection, version if version is not None else (earlier.version if earlier else None),
-                                      (earlier.names if earlier else set()) | names,
-                                      complete and not any(h.doc == key for h in self.held.values()))
+        if earlier:
+            version = earlier.version if version is None else version
+            names = earlier.names | names
+        still_held = any(h.doc == key for h in self.held.values())
+        self._pending[key] = _Cleanup(collection, version, names, complete and not still_held)
 
     def unpublished(self, collection: str, doc: dict) -> dict[str, dict]:
         """The outbox entries of ``doc`` this process has not published yet."""
