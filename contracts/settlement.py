@@ -67,8 +67,11 @@ ClearingMonth = Annotated[str, BeforeValidator(_month),
 
 
 def clearing_month_of(day: date) -> str:
-    """The clearing period a settlement made on ``day`` belongs to: its calendar month."""
-    return f"{day.year:04d}-{day.month:02d}"
+    """The clearing period 清算月份 an amount dated ``day`` belongs to: the next month, whose 21st
+    generates the clearing data of this month's settlements (C-02). The clearing service labels
+    its periods the same way."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return f"{year:04d}-{month:02d}"
 
 
 # ---------------------------------------------------------------- enums
@@ -517,7 +520,7 @@ class SettlementCompleted(_SettlementFacts):
     """A completed settlement with its 附件13 slip (S-04..S-07)."""
     outcome: Literal["completed"] = "completed"
     visit_id: str
-    settled_on: date = Field(description="Settlement date; clearing_month is its month.")
+    settled_on: date = Field(description="Settlement date; clearing_month is the month after it (C-02).")
     settlement_year: int = Field(ge=2000, le=2100, description="Policy/accumulation year (S-14).")
     eligibility_basis: EligibilityBasis
     filing_category: FilingCategory | None = None

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from contracts.envelope import Envelope
 from contracts.filing_view import PersonFilingView
+from contracts.settlement import clearing_month_of
 from runtime.calendar import at_business_start
 from runtime.outcome import Outcome
 from runtime.service import Service
@@ -54,5 +55,5 @@ class SettlementContext:
     def cleared(settled_on: date, now: datetime) -> bool:
         """Cleared between agencies (S-15, 004 第三十四条): the settlement month's clearing data is
         generated on the 21st of the next month (C-02); from then on it cannot be recalled."""
-        year, month = (settled_on.year + 1, 1) if settled_on.month == 12 else (settled_on.year, settled_on.month + 1)
+        year, month = map(int, clearing_month_of(settled_on).split("-"))
         return now >= at_business_start(date(year, month, GENERATION_DAY))

@@ -51,6 +51,7 @@ async def test_one_stay_travels_through_all_five_services(stack, system):
     assert (await doc(procs["settlement"], "visits", {"_id": patient.person_id}))["state"]["settlements"][settlement_id]
     ledger = await eventually(lambda: doc(procs["clearing"], "ledgers"))
     assert ledger["state"]["insured_region"] == "340200" and ledger["state"]["treating_region"] == "420100"
+    assert ledger["state"]["clearing_month"] == payload["clearing_month"] == "2026-12"   # settled in November (C-02)
     account = await eventually(lambda: doc(procs["prepayment"], "accounts"))
     assert Decimal(account["state"]["uncleared"]) == Decimal(slip["fund_total"])           # P-04
     candidate = await eventually(lambda: doc(procs["collab"], "candidates", {"_id": settlement_id}))

@@ -276,7 +276,7 @@ async def test_wuhu_employee_long_term_then_the_same_person_as_unreferred_tempor
     assert_completed(answer, pooling="3659.85", cash="2643.15", deductible="800.00", ratio="0.85",
                      rate_basis="local", basis="long_term")
     assert answer["filing_category"] == "long_term_resident" and answer["settlement_year"] == 2025
-    assert answer["clearing_month"] == "2025-03" and answer["settled_on"] == "2025-03-12"
+    assert answer["clearing_month"] == "2025-04" and answer["settled_on"] == "2025-03-12"   # C-02
     assert (answer["admission_date"], answer["discharge_date"]) == ("2025-02-01", "2025-02-10")
 
     # the same fact goes to clearing and prepayment, the inpatient bill in national major categories (S-04)
@@ -719,10 +719,10 @@ async def test_partial_refund_resettles_the_remaining_lines(wire):
 
 # ================================================================ after clearing (S-15) — moves the clock: keep last
 async def test_refunds_and_recalls_after_clearing(wire):
-    """S-15, 004 第三十四条, C-02. Settled on 2025-03-12; March is cleared on 2025-04-21; the clock moves to
-    2025-04-22. The general outpatient visit (the mixed bill after 580.00 of deductible used): an ordinary
-    refund is refused RESETTLE_AFTER_CLEARING; the after_clearing refund takes everything back as negative
-    amounts in the next open clearing month 2025-04: total −142.00, in-scope −48.24, B −3.36,
+    """S-15, 004 第三十四条, C-02. Settled on 2025-03-12, so in clearing period 2025-04, generated on
+    2025-04-21; the clock moves to 2025-04-22. The general outpatient visit (the mixed bill after 580.00 of
+    deductible used): an ordinary refund is refused RESETTLE_AFTER_CLEARING; the after_clearing refund takes
+    everything back as negative amounts in the next open clearing period 2025-05: total −142.00, in-scope −48.24, B −3.36,
     over-limit −10.40, self-paid −80.00, deductible −20.00, pooling −8.47, cash −133.53; the accumulations
     return to 580.00 of deductible. The inpatient stay can be neither cancelled nor refunded:
     RESETTLE_AFTER_CLEARING."""
@@ -730,7 +730,7 @@ async def test_refunds_and_recalls_after_clearing(wire):
     await feed(wire, filing(in_pid, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1)))
     await ask(wire, OUTPATIENT, outpatient(out_pid, "CLR-OP-1", ecg_bill("58.00"), date(2025, 3, 5)))
     visit = await ask(wire, OUTPATIENT, outpatient(out_pid, "CLR-OP-2", mixed_bill()))
-    assert visit["outcome"] == "completed" and visit["clearing_month"] == "2025-03", visit
+    assert visit["outcome"] == "completed" and visit["clearing_month"] == "2025-04", visit
     assert (funds(visit["slip"]), m(visit["slip"]["personal_cash"])) == ([("pooling", m("8.47"))], m("133.53"))
     stay = await ask(wire, DISCHARGE, discharge(in_pid, "CLR-STAY-1", stay_bill(), date(2025, 3, 1), date(2025, 3, 10)))
     assert_completed(stay, pooling="3659.85", cash="2643.15", deductible="800.00", ratio="0.85",
@@ -756,7 +756,7 @@ async def test_refunds_and_recalls_after_clearing(wire):
     refunded = await ask(wire, REFUND, RefundRequested(request_id="CLR-RF-2", person_id=out_pid, settlement_id=sid,
                                                        institution_code=HOSPITAL, kind="after_clearing"))
     assert (refunded["outcome"], refunded["kind"]) == ("refunded", "after_clearing"), refunded
-    assert (refunded["clearing_month"], refunded["reversed_on"]) == ("2025-04", "2025-04-22")
+    assert (refunded["clearing_month"], refunded["reversed_on"]) == ("2025-05", "2025-04-22")
     c = refunded["compensation"]
     assert split(c) == (m("-142.00"), m("-48.24"), m("-3.36"), m("-10.40"), m("-80.00"))
     assert (m(c["deductible_applied"]), m(c["fund_total"]), m(c["personal_account"]), m(c["personal_cash"])) == (

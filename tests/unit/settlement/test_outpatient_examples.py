@@ -141,17 +141,18 @@ def record_of(settled_on=date(2025, 3, 12)):
 
 def ctx(**overrides):
     base = dict(today=date(2025, 5, 10), hospital_month_settled=True, cleared=True, is_latest=True,
-                next_open_clearing_month="2025-05")
+                next_open_clearing_month="2025-06")        # clearing_month_of(today), C-02
     return ReversalContext(**{**base, **overrides})
 
 
 def test_refund_after_clearing_goes_negative_into_next_period():
-    """S-15: settled 2025-03 (cleared in April), refunded 2025-05-10 → all amounts negative in 2025-05.
+    """S-15: settled 2025-03 (cleared in period 2025-04), refunded 2025-05-10 → all amounts negative in
+    the next open period, 2025-06 (generated on 2025-06-21, C-02).
     compensation: total −142.00, pooling −8.47, personal account −53.53, cash −80.00; counters rolled back."""
     record, d = record_of()
-    assert record.completed.clearing_month == "2025-03"
+    assert record.completed.clearing_month == "2025-04"
     out = refund(record, ctx(), RefundKind.AFTER_CLEARING, "R-1")
-    assert out.clearing_month == "2025-05"
+    assert out.clearing_month == "2025-06"
     c = out.compensation
     assert (c.total, c.fund_total, c.personal_account, c.personal_cash) == (
         m("-142.00"), m("-62.00"), m("-53.53"), m("-80.00"))
@@ -180,10 +181,10 @@ def test_refund_kind_must_fit(kind, overrides, code):
 def test_non_latest_and_previous_year_refunds_stay_in_their_period():
     record, _ = record_of()
     out = refund(record, ctx(cleared=False, is_latest=False), RefundKind.NON_LATEST, "R-2")
-    assert out.clearing_month == "2025-03"
+    assert out.clearing_month == "2025-04"
     old, _ = record_of(date(2024, 12, 20))
     out = refund(old, ctx(cleared=False, today=date(2025, 1, 3)), RefundKind.PREVIOUS_YEAR, "R-3")
-    assert out.clearing_month == "2024-12" and all(e.year == 2024 for e in out.accumulation_delta)
+    assert out.clearing_month == "2025-01" and all(e.year == 2024 for e in out.accumulation_delta)
 
 
 def test_partial_refund_resettles_remaining_lines():
@@ -220,4 +221,4 @@ def test_inpatient_recall_limits():
         refund(inpatient, ctx(), RefundKind.AFTER_CLEARING, "R-5")
     assert caught.value.code is RefusalCode.RESETTLE_AFTER_CLEARING
     done = cancel(inpatient, ctx(cleared=False, hospital_month_settled=False), "C-2")
-    assert done.compensation.total == m("-142.00") and done.clearing_month == "2025-03"
+    assert done.compensation.total == m("-142.00") and done.clearing_month == "2025-04"
