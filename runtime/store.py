@@ -57,24 +57,35 @@ class OutboxRelay:
     so a crash loses nothing: whoever sweeps the document holds it again."""
 
     RECENT = 20_000   # aggregates whose last published entries are remembered
+    NAMES_KEPT = 64   # entries remembered per aggregate
     HOLD_SECONDS = 120
 
     def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str],
                  now: Callable[[], datetime]) -> None:
         self.send, self.deadlines, self.topic_name, self.now = send, deadlines, topic_name, now
-        self.published: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        self.published: OrderedDict[tuple[str, str], dict[str, None]] = OrderedDict()   # ordered sets
         self.held: dict[str, _Held] = {}   # deadline id → its arming, not stored yet
         self._pending: dict[tuple[str, str], _Cleanup] = {}
+        self._sending: dict[tuple[str, str], set[str]] = {}   # being delivered by a flush right now
 
     async def flush(self, collection: AsyncCollection, doc: dict) -> int:
-        """Publish the document's outbox entries this process has not published yet."""
-        entries = self.unpublished(collection.name, doc)
-        if not entries:
-            return 0
+        """Publish the document's outbox entries this process has not published yet, and is not
+        publishing right now (a sweep may flush a document while its writer does)."""
         key = (collection.name, doc["_id"])
+        unpublished = self.unpublished(collection.name, doc)
+        sending = self._sending.setdefault(key, set())
+        entries = {k: v for k, v in unpublished.items() if k not in sending}
         deliver, held = self._sort(collection, key, entries)
-        await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()))
-        self._mark_published(collection, key, set(doc.get("outbox") or {}) - held, doc["version"], complete=not held)
+        sending.update(deliver)
+        try:
+            await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()))
+        finally:
+            sending.difference_update(deliver)
+            if not sending:
+                del self._sending[key]
+        if entries:
+            self._mark_published(collection, key, set(entries) - held, doc["version"],
+                                 complete=len(entries) == len(unpublished) and not held)
         return len(deliver)
 
     def _sort(self, collection: AsyncCollection, key: tuple[str, str], entries: dict[str, dict]) -> tuple[dict, set]:
@@ -111,13 +122,15 @@ class OutboxRelay:
 
     def _release(self, deadline_id: str) -> None:
         held = self.held.pop(deadline_id)
-        done = self.published.get(held.doc, set()) | {held.name}
-        self._mark_published(held.collection, held.doc, done, None, complete=False)
+        self._mark_published(held.collection, held.doc, {held.name}, None, complete=False)
 
     def _mark_published(self, collection: AsyncCollection, key: tuple[str, str], names: set[str],
                         version: int | None, complete: bool) -> None:
-        self.published[key] = names
-        self.published.move_to_end(key)
+        done = self.published.pop(key, {})
+        done.update(dict.fromkeys(names))
+        while len(done) > self.NAMES_KEPT:   # the oldest left their documents long ago (cleanup)
+            done.pop(next(iter(done)))
+        self.published[key] = done
         while len(self.published) > self.RECENT:
             self.published.popitem(last=False)
         earlier = self._pending.get(key)
@@ -129,7 +142,7 @@ class OutboxRelay:
 
     def unpublished(self, collection: str, doc: dict) -> dict[str, dict]:
         """The outbox entries of ``doc`` this process has not published yet."""
-        done = self.published.get((collection, doc["_id"]), set())
+        done = self.published.get((collection, doc["_id"]), {})
         return {k: v for k, v in (doc.get("outbox") or {}).items() if k not in done}
 
     async def cleanup(self) -> int:

@@ -182,3 +182,41 @@ async def test_graceful_shutdown_finishes_what_it_took_and_commits_its_offsets(s
         assert redone == 0, "a record finished before the shutdown was read again"
     finally:
         collab.stop()
+
+
+async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_entry_once(stack, prefix):
+    """The outbox relay over the real database: the startup sweep can flush a document that its
+    writer is flushing too; each entry still goes out once, and a delivery that fails leaves its
+    entry unpublished for the next flush."""
+    from pymongo import AsyncMongoClient
+
+    from runtime.store import DeadlineStore, OutboxRelay
+    client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+    try:
+        db = client[f"{prefix.strip('.').replace('.', '_')}_relay"]
+        sent: list[str] = []
+        gate = asyncio.Event()
+
+        async def send(topic: str, key: bytes, value: bytes, headers: dict) -> None:
+            await gate.wait()        # the first flush is still delivering when the second starts
+            if value == b"fails":
+                raise ConnectionError("broker gone")
+            sent.append(value.decode())
+        relay = OutboxRelay(send, DeadlineStore(db), lambda t: t, lambda: datetime.now(SHANGHAI))
+        entry = {"kind": "event", "topic": "t", "key": "k", "type": "x"}
+        doc = {"_id": "agg-1", "version": 1, "outbox": {"e1": {**entry, "value": "one"}, "e2": {**entry, "value": "two"}}}
+        writer = asyncio.create_task(relay.flush(db["aggregates"], doc))
+        await asyncio.sleep(0.05)
+        sweeper = asyncio.create_task(relay.flush(db["aggregates"], doc))
+        await asyncio.sleep(0.05)
+        gate.set()
+        assert sorted(await asyncio.gather(writer, sweeper)) == [0, 2]
+        assert sorted(sent) == ["one", "two"]
+        assert await relay.flush(db["aggregates"], doc) == 0
+
+        failing = {"_id": "agg-2", "version": 1, "outbox": {"e3": {**entry, "value": "fails"}}}
+        with pytest.raises(ConnectionError):
+            await relay.flush(db["aggregates"], failing)
+        assert relay.unpublished("aggregates", failing) == failing["outbox"]
+    finally:
+        await client.close()

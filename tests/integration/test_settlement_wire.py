@@ -580,7 +580,8 @@ async def test_insured_timeout_never_settles_behind_the_hospitals_back(stack):
             assert (answer["outcome"], answer["code"]) == ("refused", "INSURED_TIMEOUT_NOT_SETTLED"), answer
             assert answer["manual_claim_possible"] is True and answer["title_zh"] == "参保地响应超时，未结算"
             await asyncio.sleep(2)
-            assert len(await answers(w, "TO-1")) == 1                      # one answer, never a second one
+            heard = await answers(w, "TO-1")
+            assert len(heard) == 1, [(x["code"], x["message"]) for x in heard]   # one answer, never a second one
             assert not [x for x in await everything(bus, COMPLETED) if x["payload"]["person_id"] == pid]
             insured = await find(proc, "insured", pid)
             assert insured is not None, "the insured step ran (after the deadline) and refused"
