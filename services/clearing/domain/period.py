@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from contracts.settlement import clearing_month_of
 from runtime.calendar import WorkingCalendar, at_business_start, end_of_business_day
 
 GENERATION_DAY = 21      # C-02 (000 第六十二条)
@@ -19,10 +20,6 @@ TO_FINANCE_WD = 5        # C-03 (000 第六十四条)
 TRANSFER_WD = 10
 RECEIPT_FEEDBACK_WD = 5
 INSTITUTIONS_WD = 20     # C-07 (000 第六十九条)
-
-
-def month_label(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
 
 
 def parse_month(label: str) -> tuple[int, int]:
@@ -36,8 +33,9 @@ def next_month(label: str) -> str:
 
 
 def home_month(business_day: date) -> str:
-    """The clearing month an entry dated ``business_day`` belongs to: the next month."""
-    return next_month(month_label(business_day))
+    """The clearing month an entry dated ``business_day`` belongs to: the next month, as the
+    settlement service labels it too (one rule, in the contracts)."""
+    return clearing_month_of(business_day)
 
 
 class PeriodCalendar(BaseModel):
