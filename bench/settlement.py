@@ -28,7 +28,11 @@ from pymongo import AsyncMongoClient
 
 from runtime.calendar import business_date
 from runtime.embedded import EmbeddedStack, free_port
-from runtime.envelopes import encode, envelope_for, key_for
+from runtime.client import PartyClient
+from runtime.envelopes import encode
+from runtime.parties import ParticipantRegistry, authenticate, init_keys
+from runtime.privacy import ensure_dev_secrets
+from runtime.store import open_document
 from runtime.topics import create_topics
 from simulator import scenarios
 
@@ -69,13 +73,14 @@ async def wait_healthy(procs: dict) -> None:
 
 
 async def drive(bootstrap: str, prefix: str, idempotence: bool, n: int, concurrency: int,
-                rss: dict[str, float], procs: dict) -> dict:
+                rss: dict[str, float], procs: dict, keys_dir: str) -> dict:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=1)
     results = AIOKafkaConsumer(prefix + "settlement.result.v1", bootstrap_servers=bootstrap,
                                group_id=f"bench-his-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
                                fetch_max_wait_ms=5)
     await producer.start()
     await results.start()
+    client = PartyClient(producer, keys_dir, prefix)
     pending: dict[str, asyncio.Future] = {}
     outcomes: dict[str, int] = {}
     completed_ids: set[str] = set()
@@ -112,10 +117,9 @@ async def drive(bootstrap: str, prefix: str, idempotence: bool, n: int, concurre
             request = scenarios.outpatient(p, f"{p.institution}-B{uuid.uuid4().hex[:12]}", today)
             fut = asyncio.get_running_loop().create_future()
             pending[request.request_id] = fut
-            env = envelope_for("his.outpatient-requested.v1", request, producer="his:bench", now=datetime.now(UTC))
             began = time.perf_counter()
-            await producer.send(prefix + "his.outpatient-requested.v1", encode(env),
-                                key=key_for("his.outpatient-requested.v1", request).encode())
+            await client.send("his.outpatient-requested.v1", request, sender=request.institution_code,
+                              now=datetime.now(UTC), producer="his:bench", wait=False)
             return await asyncio.wait_for(fut, 120) - began
 
     await asyncio.gather(*(one(i) for i in range(min(100, n))))            # warm-up
@@ -131,12 +135,31 @@ async def drive(bootstrap: str, prefix: str, idempotence: bool, n: int, concurre
             "completed": len(completed_ids)}
 
 
+def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
+    """CPU µs to sign and to verify one HIS request as it travels (Ed25519 JWS, detached)."""
+    p = scenarios.person(1)
+    request = scenarios.outpatient(p, f"{p.institution}-COST", business_date(datetime.now(UTC)))
+    client = PartyClient(None, keys_dir)   # type: ignore[arg-type]   (signing only)
+    value = encode(client.envelope("his.outpatient-requested.v1", request, sender=p.institution,
+                                   now=datetime.now(UTC)))
+    signer, registry = client.signer(p.institution), ParticipantRegistry.load(keys_dir)
+    began = time.process_time()
+    for _ in range(rounds):
+        signature = signer.sign(value)
+    signed = time.process_time()
+    for _ in range(rounds):
+        authenticate(registry, value, signature, datetime.now(UTC))
+    verified = time.process_time()
+    return {"sign_us": round((signed - began) / rounds * 1e6, 1),
+            "verify_us": round((verified - signed) / rounds * 1e6, 1), "message_bytes": len(value)}
+
+
 async def stored(mongodb_uri: str, prefix: str) -> int:
     client = AsyncMongoClient(mongodb_uri)
     try:
         total = 0
         async for visit in client[f"bench_{prefix.strip('.')}_settlement"]["visits"].find({}):
-            total += len(visit["state"]["settlements"])
+            total += len(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
         return total
     finally:
         await client.close()
@@ -159,12 +182,15 @@ def main() -> None:
         baseline = relay(bootstrap, args.relay_n)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         asyncio.run(create_topics(bootstrap, prefix))
+        keys_dir = os.environ.get("YIDI_KEYS_DIR", "var/keys")
+        init_keys(keys_dir)
+        ensure_dev_secrets(keys_dir)
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URI": mongodb_uri,
-               "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower()}
+               "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower(), "YIDI_KEYS_DIR": keys_dir}
         procs = start_services(env, prefix)
         asyncio.run(wait_healthy(procs))
         rss: dict[str, float] = {}
-        figures = asyncio.run(drive(bootstrap, prefix, idempotence, args.n, args.concurrency, rss, procs))
+        figures = asyncio.run(drive(bootstrap, prefix, idempotence, args.n, args.concurrency, rss, procs, keys_dir))
         time.sleep(2)
         completed = figures["completed"]
         durable = asyncio.run(stored(mongodb_uri, prefix))
@@ -175,7 +201,8 @@ def main() -> None:
             "max_rss_mb": round(max(rss.values()), 1), "rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"], "n": args.n,
             "concurrency": args.concurrency, "outcomes": figures["outcomes"],
-            "completed_stored": durable, "all_completed_stored": durable >= completed}))
+            "completed_stored": durable, "all_completed_stored": durable >= completed,
+            "signature_cpu": signature_cost(keys_dir)}))
     finally:
         for proc, _ in procs.values():
             proc.terminate()

@@ -32,7 +32,12 @@ class Envelope(BaseModel, Generic[P]):
     occurred_at: AwareDatetime = Field(description="When it happened, UTC, timezone-aware.")
     correlation_id: uuid.UUID = Field(description="The whole business flow this message belongs to.")
     causation_id: uuid.UUID | None = Field(default=None, description="The message that caused this one.")
-    producer: str = Field(description="Service or adapter that produced it.", examples=["his-adapter:H42010200001"])
+    producer: str = Field(description="Service or adapter that produced it (free text, for people).",
+                          examples=["his-adapter:H42010200001"])
+    sender: str | None = Field(default=None, description=(
+        "Registry code of the party that sent and signed it (contracts.parties): an institution, agency or "
+        "service. A message without one, or whose signature is not this party's, has no effect."),
+        examples=["H42010200001"])
     payload: P
 
     @field_validator("occurred_at")

@@ -5,10 +5,10 @@ Read this file (and the ``TOPICS`` list at the bottom of each contracts module) 
 """
 from __future__ import annotations
 
-from contracts import clearing, collab, filing, ops, prepayment, settlement
+from contracts import clearing, collab, filing, ops, parties, prepayment, settlement
 from contracts.topics import TopicSpec
 
-_MODULES = (filing, settlement, clearing, prepayment, collab, ops)
+_MODULES = (filing, settlement, clearing, prepayment, collab, ops, parties)
 
 
 def _join() -> dict[str, TopicSpec]:

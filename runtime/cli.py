@@ -6,6 +6,9 @@
     yidi schemas write|check  JSON Schema snapshots of every contract
     yidi asyncapi [--out F]   AsyncAPI document of every service's channels
     yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system
+    yidi keys init            development keys for every registry party that has none (var/keys)
+    yidi keys new CODE        a new key pair for one party: private file + its public registry entry
+    yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency)
 """
 from __future__ import annotations
 
@@ -34,9 +37,82 @@ def _topics_create() -> None:
     print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
 
 
+def _keys(args: argparse.Namespace) -> int:
+    """Keys for the people who run it: private files stay in the key directory (0600, git-ignored);
+    public entries go to its public-keys.json, which the registry merges at load."""
+    from runtime.config import Settings
+    from runtime.parties import generate_keys, init_keys
+    from runtime.privacy import ensure_dev_secrets
+    keys_dir = args.dir or Settings().keys_dir
+    if args.action == "init":
+        created = init_keys(keys_dir)
+        ensure_dev_secrets(keys_dir)
+        print(f"keys in {keys_dir}: created for {len(created)} parties" + (f" ({', '.join(created)})" if created else ""))
+        return 0
+    import json
+    from pathlib import Path
+    private, public = generate_keys(args.code, args.kid)
+    path = Path(keys_dir) / f"{args.code}.private.json"
+    if path.exists():
+        print(f"{path} exists; rotate by choosing a new --kid and registering it before retiring the old key")
+        return 2
+    Path(keys_dir).mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(private, f)
+    print(f"private key written to {path}; public keys for the registry entry of {args.code}:")
+    print(json.dumps(public, indent=1))
+    return 0
+
+
+def _party(args: argparse.Namespace) -> int:
+    """Publish a registry change on parties.change.v1, signed as the national agency."""
+    import json
+    import uuid
+    from datetime import UTC
+
+    import yaml
+    from aiokafka import AIOKafkaProducer
+    from pydantic import TypeAdapter
+
+    from contracts.parties import ChangeParty, Party
+    from runtime.config import Settings
+    from runtime.envelopes import encode, envelope_for
+    from runtime.parties import signer_for
+    from runtime.topics import physical
+    s = Settings()
+    if args.action == "upsert":
+        party = TypeAdapter(Party).validate_python(yaml.safe_load(open(args.target, encoding="utf-8")))
+        change = ChangeParty(change_id=uuid.uuid4().hex, action="upsert", party=party)
+    else:
+        change = ChangeParty(change_id=uuid.uuid4().hex, action="remove", code=args.target)
+    signer = signer_for(args.keys_dir or s.keys_dir, args.sign_as)
+    value = encode(envelope_for("parties.change.v1", change, producer="yidi-cli", now=datetime.now(UTC),
+                                sender=signer.code))
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(physical("parties.change.v1", s.topic_prefix), value, key=b"registry",
+                                         headers=[(k, v.encode()) for k, v in signer.headers(value).items()])
+        finally:
+            await producer.stop()
+    asyncio.run(send())
+    print(json.dumps({"published": change.change_id, "action": change.action.value}))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     stack = None
     env = dict(os.environ)
+    from runtime.config import Settings
+    from runtime.parties import init_keys
+    from runtime.privacy import ensure_dev_secrets
+    keys_dir = env.setdefault("YIDI_KEYS_DIR", Settings().keys_dir)
+    created = init_keys(keys_dir)   # first start: development keys for the sample parties (never committed)
+    ensure_dev_secrets(keys_dir)
+    print(f"keys in {keys_dir}" + (f" (created for {len(created)} parties)" if created else ""), flush=True)
     if not (env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI")):
         from runtime.embedded import EmbeddedStack
         print("starting the embedded stack (Tansu broker, nx-27017)…", flush=True)
@@ -123,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     clock = sub.add_parser("clock")
     clock.add_argument("op", choices=["set", "advance"])
     clock.add_argument("value")
+    keys = sub.add_parser("keys")
+    keys.add_argument("action", choices=["init", "new"])
+    keys.add_argument("code", nargs="?", help="the party's registry code (for 'new')")
+    keys.add_argument("--kid", default=datetime.now().strftime("%Y-%m"), help="key id (for 'new')")
+    keys.add_argument("--dir", default=None, help="key directory (default YIDI_KEYS_DIR or var/keys)")
+    party = sub.add_parser("party")
+    party.add_argument("action", choices=["upsert", "remove"])
+    party.add_argument("target", help="a YAML file with one party entry (upsert), or a party code (remove)")
+    party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
+    party.add_argument("--keys-dir", default=None)
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return _run(args)
@@ -138,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         write_asyncapi(args.out)
     elif args.cmd == "clock":
         _clock(args)
+    elif args.cmd == "keys":
+        if args.action == "new" and not args.code:
+            parser.error("keys new needs the party's code")
+        return _keys(args)
+    elif args.cmd == "party":
+        return _party(args)
     return 0
 
 

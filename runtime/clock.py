@@ -4,14 +4,13 @@ that one-partition topic from its start, so all agree and a restart restores the
 Business dates are in Asia/Shanghai (M-02)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from runtime.follow import TopicFollower
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
@@ -54,40 +53,6 @@ def clock_command_advance(seconds: float) -> bytes:
     return json.dumps({"op": "advance", "seconds": seconds}).encode()
 
 
-class ClockFollower:
-    """Feeds a ControlledClock from the clock topic; ``start`` returns once caught up."""
-
-    def __init__(self, clock: ControlledClock, bootstrap: str, topic: str) -> None:
-        self.clock, self.bootstrap, self.topic = clock, bootstrap, topic
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        tp = TopicPartition(self.topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
-            await self._drain(consumer, 200)
-        self._task = asyncio.create_task(self._follow(consumer))
-
-    async def _drain(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> None:
-        for records in (await consumer.getmany(timeout_ms=timeout_ms)).values():
-            for record in records:
-                try:
-                    self.clock.apply(json.loads(record.value))
-                except (ValueError, KeyError, TypeError):
-                    log.warning("ignored malformed clock command at offset %s", record.offset)
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        try:
-            while True:
-                await self._drain(consumer, 500)
-        finally:
-            await consumer.stop()
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+def clock_follower(clock: ControlledClock, bootstrap: str, topic: str, **client_options: object) -> TopicFollower:
+    """Feeds a ControlledClock from the clock topic."""
+    return TopicFollower(bootstrap, topic, lambda record: clock.apply(json.loads(record.value)), **client_options)

@@ -1,9 +1,9 @@
 """Settings from the environment, with defaults that suit the embedded stack."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # On the path of a HIS request (S-01): their consumers poll often, the others seldom.
@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     settlement_insured_timeout_ms: int = Field(3000, description="S-01: answer 'not settled directly' after this")
     fault: str = Field("", description="fault injection for recovery tests: 'crash_after_store'")
+    # ---- parties, signatures and personal data (003 §5 (三))
+    keys_dir: str = Field("var/keys", description=(
+        "where this deployment's keys live: <party>.private.json (this instance's own signing and "
+        "decryption keys, never committed) and public-keys.json (every party's public keys, merged into "
+        "the participant registry); `yidi keys init` creates development keys"))
+    party: str | None = Field(None, description="the registry code this instance signs as; default: the service name")
+    max_clock_skew_seconds: float = Field(300, description=(
+        "a time a sender claims (the envelope's occurred_at) further than this from the business clock "
+        "at receipt is refused with CLOCK_SKEW; rules always use the receipt time"))
+    pseudonym_secret: str = Field("", description=(
+        "HMAC-SHA-256 secret of the person pseudonym used as Kafka key and MongoDB id; "
+        "default: read from <keys_dir>/pseudonym.secret"))
+    data_key_secret: str = Field("", description=(
+        "master secret the per-insured-region data keys (AES-256-GCM, at rest) are derived from; "
+        "default: read from <keys_dir>/data-keys.json"))
 
     @property
     def fetch_wait_ms(self) -> int:
@@ -46,3 +61,29 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.mongodb_database or f"yidi_{self.service}"
+
+    # ---- Kafka client authentication (deploy/SECURITY.md). PLAINTEXT suits the embedded broker,
+    # which cannot be given users before it requires them; the compose stack uses SASL_PLAINTEXT
+    # on its internal network, SASL_SSL is for brokers reached over networks not trusted.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = Field("", description=(
+        "this instance's Kafka principal: the service name, or a party's registry code; its ACLs come "
+        "from the topic registry (deploy/kafka_acls.py)"))
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="the principal's SCRAM password (a secret)")
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Keyword arguments for every aiokafka client (producer, consumer, admin): none on PLAINTEXT."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        password = self.kafka_sasl_password.get_secret_value()
+        if not (self.kafka_sasl_username and password):
+            raise ValueError(f"{self.kafka_security_protocol} needs YIDI_KAFKA_SASL_USERNAME and YIDI_KAFKA_SASL_PASSWORD")
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol,
+                                   "sasl_mechanism": self.kafka_sasl_mechanism,
+                                   "sasl_plain_username": self.kafka_sasl_username,
+                                   "sasl_plain_password": password}
+        if self.kafka_security_protocol == "SASL_SSL":   # aiokafka wants a context; the system's CAs
+            from aiokafka.helpers import create_ssl_context
+            options["ssl_context"] = create_ssl_context()
+        return options

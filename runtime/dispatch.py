@@ -20,7 +20,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[str, bytes], Awaitable[None]]     # physical topic, value
+Process = Callable[[str, bytes, bytes | None], Awaitable[None]]     # physical topic, value, signature
 
 
 class PartitionDispatcher:
@@ -34,7 +34,8 @@ class PartitionDispatcher:
         self._committer: asyncio.Task | None = None
         self.closing = asyncio.Event()
 
-    async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes) -> None:
+    async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes,
+                     signature: bytes | None = None) -> None:
         """Queue one record behind the earlier ones of its partition (blocks when that queue is full)."""
         if self.closing.is_set():   # shutting down: leave it uncommitted, the next owner reads it
             return
@@ -45,14 +46,14 @@ class PartitionDispatcher:
             self.workers[tp] = asyncio.create_task(self._work(tp))
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_loop())
-        await self.queues[tp].put((offset, value))
+        await self.queues[tp].put((offset, value, signature))
 
     async def _work(self, tp: TopicPartition) -> None:
         queue = self.queues[tp]
         while True:
-            offset, value = await queue.get()
+            offset, value, signature = await queue.get()
             try:
-                await self.process(tp.topic, value)
+                await self.process(tp.topic, value, signature)
             except Exception:   # process() dead-letters what it cannot handle; this is a last resort
                 log.exception("record %s:%s failed outside its handler", tp, offset)
             finally:

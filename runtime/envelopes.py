@@ -9,13 +9,15 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope, derived_event_id
 from contracts.registry import ALL_TOPICS
+from runtime.privacy import pseudonym
 
 
 def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime,
                  cause: Envelope | None = None, event_id: uuid.UUID | None = None,
-                 name: str = "", correlation_id: uuid.UUID | None = None) -> Envelope:
+                 name: str = "", correlation_id: uuid.UUID | None = None, sender: str | None = None) -> Envelope:
     """Wrap ``payload`` for ``topic``. Caused messages get a deterministic id (cause + topic +
-    name), so a retried handler republishes the same id and consumers drop the copy."""
+    name), so a retried handler republishes the same id and consumers drop the copy. ``sender`` is
+    the registry code that signs it (default: ``producer``, which services set to their code)."""
     spec = ALL_TOPICS[topic]
     if not isinstance(payload, spec.message):
         raise TypeError(f"{topic} carries {spec.message.__name__}, not {type(payload).__name__}")
@@ -25,7 +27,7 @@ def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime
     return Envelope[spec.message](
         event_id=event_id, type=spec.type, schema_version=spec.version, occurred_at=now,
         correlation_id=correlation, causation_id=cause.event_id if cause else None,
-        producer=producer, payload=payload)
+        producer=producer, sender=sender or producer, payload=payload)
 
 
 def encode(envelope: Envelope) -> bytes:
@@ -33,7 +35,11 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def key_for(topic: str, payload: BaseModel, key: str | None = None) -> str:
-    return key if key is not None else ALL_TOPICS[topic].key(payload)
+    """The partition key. On a topic keyed by person it is the person's pseudonym, never the ID
+    number (003 §5 (三)); an explicit ``key`` on such a topic is a person id too."""
+    spec = ALL_TOPICS[topic]
+    raw = key if key is not None else spec.key(payload)
+    return pseudonym(raw) if getattr(spec, "personal_key", False) else raw
 
 
 def parse(topic: str, raw: bytes) -> Envelope:

@@ -24,3 +24,9 @@ class RuntimeMetrics:
         self.deadlines_fired = Counter("yidi_deadlines_fired_total", "Deadlines fired", ["service", "type"], **labels)
         self.business_time = Gauge("yidi_business_time_seconds", "This instance's business time (Unix seconds): "
                                    "the wall clock, or the controlled clock of ops.clock.v1", ["service"], **labels)
+        self.unauthenticated = Counter("yidi_unauthenticated_total", "Messages with no effect because they could "
+                                       "not be tied to a registry party (unknown sender, bad or missing signature, "
+                                       "key not valid)", ["service", "topic", "reason"], **labels)
+        self.refused = Counter("yidi_refused_total", "Signed commands refused and answered to their sender "
+                               "(authority, unknown region, invalid message, clock skew)",
+                               ["service", "topic", "code"], **labels)

@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,21 +27,29 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, derived_event_id
+from contracts.ops import DeadlineDue
+from contracts.parties import ChangeParty, CommandRefused, RefusalReason, ServiceParty
 from contracts.registry import ALL_TOPICS
-from runtime.clock import Clock, ClockFollower, ControlledClock, WallClock
+from runtime.authority import AuthorityTable, Refusal, national_agency
+from runtime.clock import Clock, ControlledClock, WallClock, clock_follower
 from runtime.config import Settings
 from runtime.dispatch import PartitionDispatcher
+from runtime.follow import TopicFollower
 from runtime.envelopes import envelope_for, key_for, parse, peek_ids
 from runtime.logs import configure as configure_logs
 from runtime.logs import correlation_id
 from runtime.metrics import RuntimeMetrics
+from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
 from runtime.store import AggregateStore, DeadlineStore, OutboxRelay
 from runtime.topics import CLOCK, DEAD_LETTER, create_topics, physical
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+Refuser = Callable[[str, Envelope, Refusal], Awaitable[None]]
+PARTY_CHANGES = "parties.change.v1"
+PARTY_REFUSED = "party.refused.v1"
 TRANSIENT = (PyMongoError, KafkaError, ConnectionError, asyncio.TimeoutError)
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
 HANDLER_TRIES = 3
@@ -78,8 +86,13 @@ class Service:
         self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now)
         self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault)
         self.handlers: dict[str, Handler] = {}
+        # who this instance is, and who everyone else is (003 §5 (三))
+        self.parties = ParticipantRegistry.load(settings.keys_dir)
+        self.signer = signer_for(settings.keys_dir, settings.party or self.name)
+        self.authority: AuthorityTable | None = None
+        self.refusers: dict[str, Refuser] = {}   # topic → how its sender hears a refusal (default party.refused)
         self._tasks: list[asyncio.Task] = []
-        self._clock_follower: ClockFollower | None = None
+        self._followers: list[TopicFollower] = []
         self.dispatcher: PartitionDispatcher | None = None
         self._stale_checked = 0.0
 
@@ -91,12 +104,16 @@ class Service:
     def group_id(self) -> str:
         return f"{self.settings.topic_prefix}yidi-{self.name}"
 
-    def register(self, handlers: dict[str, Handler]) -> None:
-        """The service's registry (its ``handlers.py``): one handler per topic."""
+    def register(self, handlers: dict[str, Handler], authority: AuthorityTable) -> None:
+        """The service's registry (its ``handlers.py``): one handler per topic, and its authority
+        table (``authority.py``): who may send each of them. A topic without a rule is not handled."""
         for logical in handlers:
             if logical not in ALL_TOPICS:
                 raise KeyError(f"{logical} is not in the topic registry (contracts)")
+            if logical not in authority.rules:
+                raise KeyError(f"{logical} has no rule in the {self.name} authority table")
         self.handlers.update(handlers)
+        self.authority = authority
 
     def _subscribe(self) -> None:
         """One consumer per instance for all the service's topics: one group member, so a
@@ -105,15 +122,16 @@ class Service:
         can be dead-lettered instead of blocking the partition."""
         by_topic = {self.topic(logical): logical for logical in self.handlers}
 
-        async def process(topic: str, body: bytes) -> None:
-            await self._consume(by_topic[topic], body)
+        async def process(topic: str, body: bytes, signature: bytes | None) -> None:
+            await self._consume(by_topic[topic], body, signature)
 
         self.dispatcher = PartitionDispatcher(process)
         dispatcher = self.dispatcher
 
         async def consume(body: bytes, message: KafkaMessage) -> None:
             record = message.raw_message
-            await dispatcher.submit(message.consumer, record.topic, record.partition, record.offset, body)
+            signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
+            await dispatcher.submit(message.consumer, record.topic, record.partition, record.offset, body, signature)
 
         # Offsets are committed by the dispatcher once records are handled (at least once).
         self.broker.subscriber(
@@ -130,12 +148,31 @@ class Service:
                                               f"{spec.producer}. {spec.description} Key: {spec.key_doc}")
 
     # ------------------------------------------------------------ consuming
-    async def _consume(self, logical: str, raw: bytes) -> None:
+    async def _consume(self, logical: str, raw: bytes, signature: bytes | None = None) -> None:
         started = time.perf_counter()
+        now = self.clock.now()
+        try:   # who sent it comes before anything else: an unsigned message is not even parsed
+            sender = authenticate(self.parties, raw, signature, now)
+        except Unauthenticated as exc:
+            await self._unauthenticated(logical, raw, exc)
+            return
         try:
             envelope = self._parse(logical, raw)
         except (ValidationError, ValueError, PoisonMessage) as exc:
             await self._dead_letter(logical, raw, exc)
+            await self._refuse_unreadable(logical, raw, sender.code, exc)
+            return
+        if envelope.sender != sender.code:
+            await self._unauthenticated(logical, raw, Unauthenticated(
+                "sender_mismatch", f"envelope names sender {envelope.sender}, signed by {sender.code}"))
+            return
+        refusal = self._authorise(logical, sender, envelope, now)
+        if refusal:
+            await self.refuse(logical, envelope, refusal)
+            self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
+            return
+        if isinstance(envelope.payload, DeadlineDue) and now < envelope.payload.due_at:
+            await self._rearm(logical, envelope, raw)   # no effect before its due time
             return
         token = correlation_id.set(str(envelope.correlation_id))
         try:
@@ -150,6 +187,61 @@ class Service:
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)
+
+    def _authorise(self, logical: str, sender, envelope: Envelope, now) -> Refusal | None:
+        """The service's authority table, and receipt time: a time an outside party claims is
+        recorded (the envelope keeps it) but refused beyond the configured skew; rules use ``now``."""
+        assert self.authority is not None
+        refusal = self.authority.check(logical, sender, envelope.payload, self.parties, now)
+        if refusal or isinstance(sender, ServiceParty):
+            return refusal
+        limit = self.settings.max_clock_skew_seconds
+        for field, claimed in _claimed_times(envelope):
+            skew = abs((claimed - now).total_seconds())
+            if skew > limit:
+                return Refusal(RefusalReason.CLOCK_SKEW, f"{field} {claimed.isoformat()} is {skew:.0f}s from receipt "
+                               f"{now.isoformat()} (at most {limit:.0f}s)", code="CLOCK_SKEW")
+        return None
+
+    async def refuse(self, logical: str, envelope: Envelope, refusal: Refusal) -> None:
+        """No effect; the sender hears why (its service's refuser for the topic, else party.refused.v1)."""
+        self.metrics.refused.labels(self.name, logical, refusal.code or refusal.reason.value).inc()
+        log.warning("refused %s from %s: %s %s", logical, envelope.sender, refusal.reason.value, refusal.message)
+        custom = self.refusers.get(logical)
+        if custom:
+            await custom(logical, envelope, refusal)
+            return
+        answer = CommandRefused(refused_event_id=envelope.event_id, topic=logical, sender=str(envelope.sender),
+                                reason=refusal.reason, rule=refusal.rule, message=refusal.message[:2000],
+                                service=self.name)
+        await self.publish(PARTY_REFUSED, answer, cause=envelope)
+
+    async def _refuse_unreadable(self, logical: str, raw: bytes, sender: str, exc: Exception) -> None:
+        """A signed message that does not validate: its sender hears it too (not only the dead letter)."""
+        ids = peek_ids(raw)
+        try:
+            event_id = uuid.UUID(str(ids.get("event_id")))
+        except ValueError:
+            event_id = uuid.uuid5(uuid.NAMESPACE_OID, raw.hex()[:2000])
+        detail = _describe(exc)
+        reason = RefusalReason.UNKNOWN_REGION if "UNKNOWN_REGION" in detail or "unknown_region" in detail \
+            else RefusalReason.INVALID_MESSAGE
+        self.metrics.refused.labels(self.name, logical, reason.value).inc()
+        answer = CommandRefused(refused_event_id=event_id, topic=logical, sender=sender, reason=reason,
+                                rule="S-19", message=detail[:2000], service=self.name)
+        await self.publish(PARTY_REFUSED, answer, event_id=derived_event_id(event_id, PARTY_REFUSED))
+
+    async def _unauthenticated(self, logical: str, raw: bytes, exc: Unauthenticated) -> None:
+        self.metrics.unauthenticated.labels(self.name, logical, exc.reason).inc()
+        await self._dead_letter(logical, raw, PoisonMessage("UNAUTHENTICATED", f"{exc.reason}: {exc}"))
+
+    async def _rearm(self, logical: str, envelope: Envelope, raw: bytes) -> None:
+        """A deadline read before it is due (another instance's clock ran ahead, or a copy): stored
+        again for its due moment, which fires it once."""
+        due: DeadlineDue = envelope.payload
+        await self.deadlines.put({"deadline_id": str(due.deadline_id), "due_at": due.due_at, "topic": logical,
+                                  "key": key_for(logical, due), "value": raw.decode(), "type": envelope.type})
+        self.metrics.handled.labels(self.name, logical, "early").inc()
 
     def _parse(self, logical: str, raw: bytes) -> Envelope:
         spec = ALL_TOPICS[logical]
@@ -195,13 +287,14 @@ class Service:
 
     # ------------------------------------------------------------ publishing
     async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        await self.broker.publish(value, topic=topic, key=key, headers=headers)
+        """Every record this instance publishes leaves here, signed as its party."""
+        await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
 
     async def publish(self, logical: str, payload: Any, *, cause: Envelope | None = None, name: str = "",
                       key: str | None = None, event_id: uuid.UUID | None = None) -> Envelope:
         """Publish directly (no state change tied to it, e.g. a reply computed from stored state)."""
         env = envelope_for(logical, payload, producer=self.name, now=self.clock.now(), cause=cause, name=name,
-                           event_id=event_id)
+                           event_id=event_id, sender=self.signer.code)
         await self._send(self.topic(logical), key_for(logical, payload, key).encode(),
                          env.model_dump_json().encode(), {"content-type": "application/json", "type": env.type})
         return env
@@ -270,9 +363,12 @@ class Service:
         await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix)
         await self.mongo.admin.command("ping")
         await self.deadlines.ensure_indexes()
+        bootstrap = self.settings.kafka_bootstrap_servers
         if isinstance(self.clock, ControlledClock):
-            self._clock_follower = ClockFollower(self.clock, self.settings.kafka_bootstrap_servers, self.topic(CLOCK))
-            await self._clock_follower.start()
+            self._followers.append(clock_follower(self.clock, bootstrap, self.topic(CLOCK)))
+        self._followers.append(TopicFollower(bootstrap, self.topic(PARTY_CHANGES), self._party_change))
+        for follower in self._followers:
+            await follower.start()
         await self.store.ensure_indexes()
 
     async def _after_start(self) -> None:
@@ -295,11 +391,30 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._clock_follower:
-            await self._clock_follower.stop()
+        for follower in self._followers:
+            await follower.stop()
 
     async def _after_shutdown(self) -> None:
         await self.mongo.close()
+
+    def _party_change(self, record: Any) -> None:
+        """A registry change (parties.change.v1): applied when the national agency signed it."""
+        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
+        try:
+            sender = authenticate(self.parties, record.value, signature, self.clock.now())
+            envelope = Envelope[ChangeParty].model_validate_json(record.value)
+        except (Unauthenticated, ValidationError, ValueError) as exc:
+            self.metrics.unauthenticated.labels(self.name, PARTY_CHANGES, getattr(exc, "reason", "invalid")).inc()
+            log.warning("registry change at offset %s ignored: %s", record.offset, exc)
+            return
+        refusal = national_agency()(sender, envelope.payload, self.parties, self.clock.now())
+        if refusal or envelope.sender != sender.code:
+            self.metrics.refused.labels(self.name, PARTY_CHANGES, "UNAUTHORIZED").inc()
+            log.warning("registry change %s from %s refused", envelope.payload.change_id, sender.code)
+            return
+        self.parties.apply(envelope.payload)
+        log.info("participant registry: %s %s", envelope.payload.action.value,
+                 envelope.payload.code or (envelope.payload.party.code if envelope.payload.party else ""))
 
     def asgi(self) -> AsgiFastStream:
         """The app: FastStream subscribers plus /metrics, /health and /asyncapi on one port."""
@@ -338,6 +453,16 @@ class Service:
 
 async def _raw_decoder(msg: Any) -> bytes:
     return msg.body
+
+
+def _claimed_times(envelope: Envelope) -> list[tuple[str, datetime]]:
+    """The moments a sender claims: the envelope's ``occurred_at`` and the payload's ``*_at`` fields."""
+    claimed = [("occurred_at", envelope.occurred_at)]
+    for field in type(envelope.payload).model_fields:
+        value = getattr(envelope.payload, field, None)
+        if field.endswith("_at") and isinstance(value, datetime):
+            claimed.append((field, value))
+    return claimed
 
 
 def _describe(exc: Exception) -> str:

@@ -11,8 +11,10 @@ from pydantic import BaseModel
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.registry import topic_of
+from runtime.authority import AuthorityTable
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.service import PoisonMessage, Service
+from runtime.store import Personal
 from services.outcome import DeadlineRequest
 from services.outcome import Outcome as DomainOutcome
 
@@ -47,9 +49,12 @@ class Aggregates(Generic[S]):
     """One kind of aggregate of a service: where it is stored and which model it is."""
 
     def __init__(self, service: Service, collection: str, model: type[S],
-                 refusals: tuple[type[Exception], ...] = (), topics: dict[type, str] | None = None) -> None:
+                 refusals: tuple[type[Exception], ...] = (), topics: dict[type, str] | None = None,
+                 personal: Personal | None = None) -> None:
         self.service, self.collection, self.model = service, collection, model
         self.refusals, self.topics = refusals, topics
+        if personal is not None:   # its state describes a person: sealed at rest (003 §5 (三))
+            service.store.protect(collection, personal.region, keyed_by_person=personal.keyed_by_person)
 
     async def load(self, key: str) -> S | None:
         raw = await self.service.store.load(self.collection, key)
@@ -89,9 +94,10 @@ class Archive:
         await self.service.db[self.collection].update_one({"_id": item_id}, {"$setOnInsert": document}, upsert=True)
 
 
-def build_service(name: str, registry: Callable[[Service], dict], settings=None) -> Service:
-    """A service instance with its handler registry: what every ``app.py`` does."""
+def build_service(name: str, registry: Callable[[Service], dict], authority: AuthorityTable,
+                  settings=None) -> Service:
+    """A service instance with its handler registry and authority table: what every ``app.py`` does."""
     from runtime.config import Settings
     service = Service(settings or Settings(service=name))
-    service.register(registry(service))
+    service.register(registry(service), authority)
     return service

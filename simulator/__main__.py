@@ -14,13 +14,13 @@ import random
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from runtime.clock import SHANGHAI, clock_command_set
 from runtime.config import Settings
-from runtime.envelopes import encode, envelope_for, key_for
+from runtime.client import PartyClient
 from simulator import scenarios
 from runtime.topics import CLOCK
 from simulator.traffic import Expectation, Traffic, check, population
@@ -38,19 +38,24 @@ class Simulator:
         self.problems: list[str] = []
         self.latencies: list[float] = []
         self.size = size
+        self.clock_offset = timedelta(0)
 
     def topic(self, name: str) -> str:
         return self.settings.topic_prefix + name
 
-    async def send(self, topic: str, payload, producer: str) -> None:
-        env = envelope_for(topic, payload, producer=producer, now=datetime.now(UTC))
-        await self.producer.send_and_wait(self.topic(topic), encode(env), key=key_for(topic, payload).encode())
+    async def send(self, topic: str, payload, sender: str) -> None:
+        """As the hospital or agency ``sender`` would: signed with its key (contracts.parties)."""
+        await self.client.send(topic, payload, sender=sender, now=self.business_now(), producer=f"simulator:{sender}")
+
+    def business_now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
 
     async def run(self, seconds: float) -> int:
         s = self.settings
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
                                          enable_idempotence=s.kafka_idempotence, linger_ms=2)
         await self.producer.start()
+        self.client = PartyClient(self.producer, s.keys_dir, s.topic_prefix)
         consumer = AIOKafkaConsumer(self.topic("settlement.result.v1"), bootstrap_servers=s.kafka_bootstrap_servers,
                                     group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}",
                                     auto_offset_reset="latest")
@@ -70,6 +75,7 @@ class Simulator:
 
     async def set_clock(self, when: datetime) -> None:
         await self.producer.send_and_wait(self.topic(CLOCK), clock_command_set(when), partition=0)
+        self.clock_offset = when - datetime.now(UTC)
 
     async def prepare(self, traffic: Traffic) -> None:
         """Three weeks before the simulated day, agencies file the long-term residents at the
@@ -80,10 +86,10 @@ class Simulator:
         for n, p in enumerate(traffic.population.filed):
             await self.send("filing.register.v1", scenarios.long_term_filing(
                 p, FILING_DAY.date(), f"AG{p.insured_region}-SIM-{n:06d}-{self.rng.getrandbits(24):06x}"),
-                f"agency:{p.insured_region}")
+                f"A{p.insured_region}")
         for p in traffic.population.qualified:
             await self.send("settlement.chronic-qualification.v1",
-                            scenarios.chronic_qualification(p, "M03900", datetime.now(UTC)), f"agency:{p.insured_region}")
+                            scenarios.chronic_qualification(p, "M03900", self.business_now()), f"A{p.insured_region}")
         print(f"filed {len(traffic.population.filed)} persons, {len(traffic.population.qualified)} chronic "
               "qualifications; waiting for the read models…", flush=True)
         await asyncio.sleep(5)
@@ -96,7 +102,7 @@ class Simulator:
         while not seconds or time.monotonic() - started < seconds:
             topic, payload, expected = traffic.next_visit()
             self.pending[payload.request_id] = (expected, time.perf_counter(), payload)
-            await self.send(topic, payload, f"his:{payload.institution_code}")
+            await self.send(topic, payload, payload.institution_code)
             if time.monotonic() - last_report >= 10:
                 self.report()
                 last_report = time.monotonic()

@@ -23,8 +23,12 @@ from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import Envelope
+from contracts.parties import Agency
+from contracts.registry import ALL_TOPICS
+from contracts.topics import SERVICES
 from runtime.embedded import EmbeddedStack, free_port
-from runtime.envelopes import encode, envelope_for, key_for
+from runtime.client import PartyClient
+from runtime.parties import ParticipantRegistry, Signer, init_keys
 from runtime.topics import create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +41,47 @@ class Stack:
     kind: str
     idempotence: bool
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    keys_dir: Path = field(default_factory=lambda: test_keys())
 
     def env(self, prefix: str) -> dict[str, str]:
         return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URI": self.mongodb_uri,
-                "YIDI_TOPIC_PREFIX": prefix, "YIDI_KAFKA_IDEMPOTENCE": str(self.idempotence).lower()}
+                "YIDI_TOPIC_PREFIX": prefix, "YIDI_KAFKA_IDEMPOTENCE": str(self.idempotence).lower(),
+                "YIDI_KEYS_DIR": str(self.keys_dir)}
+
+
+_KEYS: Path | None = None
+
+
+def test_keys() -> Path:
+    """One key directory per test session: every registry party gets a development key pair, as
+    `make run` does on first start (private keys live outside the tree and are never committed)."""
+    global _KEYS
+    if _KEYS is None:
+        import tempfile
+        _KEYS = Path(tempfile.mkdtemp(prefix="yidi-test-keys-"))
+        init_keys(_KEYS)
+        from runtime.privacy import ensure_dev_secrets
+        ensure_dev_secrets(_KEYS)
+    return _KEYS
+
+
+def default_sender(topic: str, payload: BaseModel) -> str:
+    """Whom a test's message comes from unless it says: the institution a HIS command names, the
+    service that produces an internal topic, else the agency of the payload's region (the national
+    agency when the payload names none)."""
+    spec = ALL_TOPICS[topic]
+    body = getattr(payload, "root", payload)
+    if spec.producer == "his":
+        return str(body.institution_code)
+    if spec.producer in SERVICES:
+        return spec.producer
+    registry = ParticipantRegistry.load()
+    for region_field in ("insured_region", "requester_region", "treating_region"):
+        region = getattr(body, region_field, None)
+        agency = registry.agency_of(str(region)) if region else None
+        if isinstance(agency, Agency):
+            return agency.code
+    return "A000000"
 
 
 def _docker_answers() -> bool:
@@ -158,12 +199,23 @@ class Bus:
     def __init__(self, stack: Stack, prefix: str) -> None:
         self.stack, self.prefix = stack, prefix
         self.producer: AIOKafkaProducer | None = None
+        self.clock_offset = 0.0   # business time − wall time, as the last set_clock made it
+        self.client: PartyClient | None = None
+
+    def signer(self, code: str) -> Signer:
+        assert self.client
+        return self.client.signer(code)
+
+    def business_now(self) -> datetime:
+        from datetime import timedelta
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
     async def __aenter__(self) -> "Bus":
         await create_topics(self.stack.bootstrap, self.prefix)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
                                          enable_idempotence=self.stack.idempotence)
         await self.producer.start()
+        self.client = PartyClient(self.producer, self.stack.keys_dir, self.prefix)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -171,21 +223,32 @@ class Bus:
             await self.producer.stop()
 
     async def publish(self, topic: str, payload: BaseModel, *, producer: str = "test", now: datetime | None = None,
-                      event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Envelope:
-        env = envelope_for(topic, payload, producer=producer, now=now or datetime.now().astimezone(),
-                           event_id=event_id, correlation_id=correlation_id)
-        await self.send_raw(topic, encode(env), key_for(topic, payload))
-        return env
+                      event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None,
+                      sender: str | None = None) -> Envelope:
+        """Publish as a registry party (default: ``default_sender``), signed with its key, stamped
+        with the business time (or ``now``)."""
+        assert self.client
+        return await self.client.send(topic, payload, sender=sender or default_sender(topic, payload),
+                                      now=now or self.business_now(), producer=producer, event_id=event_id,
+                                      correlation_id=correlation_id)
 
-    async def send_raw(self, topic: str, value: bytes, key: str = "k") -> None:
-        assert self.producer
-        await self.producer.send_and_wait(self.prefix + topic, value, key=key.encode())
+    async def send_raw(self, topic: str, value: bytes, key: str = "k", *, sign_as: str | None = "") -> None:
+        """Send bytes as they are, signed by ``sign_as`` (default: the envelope's sender when the
+        bytes name one, else the national agency; None: unsigned)."""
+        assert self.client
+        if sign_as == "":
+            try:
+                sign_as = json.loads(value).get("sender") or "A000000"
+            except (ValueError, AttributeError, UnicodeDecodeError):
+                sign_as = "A000000"
+        await self.client.send_bytes(topic, value, key, sign_as=sign_as)
 
     async def set_clock(self, when: datetime) -> None:
         from runtime.clock import clock_command_set
         from runtime.topics import CLOCK
         assert self.producer
         await self.producer.send_and_wait(self.prefix + CLOCK, clock_command_set(when), partition=0)
+        self.clock_offset = (when - datetime.now(UTC)).total_seconds()
 
     async def read(self, topic: str, until: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
         """Every message on ``topic`` from its start, as dicts, once ``until(messages)`` holds."""

@@ -6,13 +6,14 @@ from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.filing.domain import load_policies
 from services.filing.handlers import FilingHandlers
+from services.filing.authority import AUTHORITY
 from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
     policies = load_policies()
     return build_service("filing", lambda service: FilingHandlers(service, policies, default_calendar()).registry(),
-                         settings)
+                         AUTHORITY, settings)
 
 
 def main() -> None:

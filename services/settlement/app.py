@@ -7,6 +7,7 @@ from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
 from services.settlement.ports import SettlementContext
 from services.settlement.reference_data import load_catalogues, load_policies
+from services.settlement.authority import AUTHORITY
 from services.wiring import build_service
 
 
@@ -15,7 +16,7 @@ def build(settings=None) -> Service:
     return build_service("settlement", lambda service: registry(SettlementContext(
         service=service, policies=policies, catalogues=catalogues, sanctions=SanctionsProjection(service),
         metrics=SettlementMetrics(service.registry), timeout_ms=service.settings.settlement_insured_timeout_ms)),
-        settings)
+        AUTHORITY, settings)
 
 
 def main() -> None:

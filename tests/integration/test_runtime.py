@@ -21,7 +21,7 @@ OPENED = "collab.request-opened.v1"
 def open_request(ref: str, problem: ProblemType = ProblemType.OTHER, at: datetime | None = None) -> OpenCollabRequest:
     return OpenCollabRequest(request_ref=ref, requester_region="340200", target_region="420100",
                              matter="filing record missing at the treating place", problem_type=problem,
-                             opened_at=at or datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
+                             opened_at=at or datetime.now(SHANGHAI))   # receipt time rules (skew checked)
 
 
 def distinct(messages: list[dict]) -> set[str]:
@@ -118,7 +118,8 @@ async def test_deadline_set_before_a_restart_fires_once_after_it(stack, prefix):
         async with Bus(stack, prefix) as bus:
             await bus.set_clock(datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
             collab.start()
-            await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT))
+            await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT,
+                                                                         at=datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)))
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
             reply_by = datetime.fromisoformat(opened[0]["payload"]["reply_by"]).astimezone(SHANGHAI)
             assert reply_by.date().isoformat() == "2026-10-08"

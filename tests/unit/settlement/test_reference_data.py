@@ -70,14 +70,16 @@ def test_yaml_numbers_are_decimals_not_floats():
     assert str(wuhu.employee.benefits[0].levels[HospitalLevel.LEVEL_3].ratio) == "0.85"
 
 
-def test_topics_are_keyed_by_person_and_result_is_discriminated():
+def test_his_topics_are_keyed_by_institution_and_result_is_discriminated():
+    """A hospital cannot compute the person pseudonym (003 §5 (三)), so its commands and answers are
+    keyed by the institution; the hops after the first are keyed by the person's pseudonym."""
     names = {t.name for t in TOPICS}
     assert {"his.settlement-requested.v1", "settlement.result.v1", "settlement.reversed.v1"} <= names
     refused = SettlementResult.model_validate({"outcome": "refused", "request_id": "R", "person_id":
                                                "11010519491231002X", "institution_code": "H42010200001",
                                                "code": "NOT_FILED", "title_zh": "未办理异地就医备案", "message": "x"})
     spec = next(t for t in TOPICS if t.name == "settlement.result.v1")
-    assert spec.key(refused) == "11010519491231002X"
+    assert spec.key(refused) == "H42010200001"
 
 
 def test_eligibility_from_the_filing_view():

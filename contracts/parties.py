@@ -1,0 +1,149 @@
+"""Parties 参与方: who may send what. Every message comes from a party of the participant
+registry — an institution 定点医药机构, an agency 经办机构 or one of the platform's own services —
+is signed with that party's key, and is checked against that party's authority (003 §5 (三):
+boundary protection, identity checks; 000 第八十一条: agencies act on what is addressed to them).
+
+The registry is a validated data file (``contracts/data/participants.yaml``), the deployment's
+public keys (``<keys_dir>/public-keys.json``), and the changes published on
+``parties.change.v1`` by the national agency, applied in order by every service instance.
+
+How a message is signed (what an adapter writer implements):
+
+* the Kafka record value is the envelope JSON, whose ``sender`` is the party's registry code;
+* the record header ``yidi-signature`` is a JWS (RFC 7515) in compact serialisation with a
+  *detached* payload (``<protected>..<signature>``): the payload is the record value, byte for
+  byte; the protected header is ``{"alg": "EdDSA", "kid": "<party code>/<key id>"}``, the key an
+  Ed25519 key of the party's registry entry whose validity covers the moment of receipt.
+
+A message that fails any of this has no effect and is dead-lettered as ``UNAUTHENTICATED``. A
+signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the
+sender's code) with a classified reason; HIS commands are answered on ``settlement.result.v1``.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Contract
+from contracts.topics import TopicSpec
+from contracts.values import HospitalLevel, InstitutionCode, RegionCode
+
+
+class PartyKind(StrEnum):
+    INSTITUTION = "institution"
+    AGENCY = "agency"
+    SERVICE = "service"
+
+
+class AgencyLevel(StrEnum):
+    """Agency levels of 000 and 004: the national centre, provincial and city agencies."""
+    NATIONAL = "national"
+    PROVINCE = "province"
+    CITY = "city"
+
+
+class KeyUse(StrEnum):
+    SIGN = "sig"       # Ed25519, verifies the party's signatures
+    ENCRYPT = "enc"    # X25519, results addressed to the party are encrypted to it (JWE ECDH-ES)
+
+
+class PublicKey(Contract):
+    """One public key of a party, as a JWK (RFC 8037: OKP Ed25519 or X25519)."""
+    kid: str = Field(min_length=1, max_length=64, description="Key id, unique within the party.",
+                     examples=["2026-12"])
+    use: KeyUse
+    jwk: dict[str, str] = Field(description="Public JWK: kty OKP, crv Ed25519 or X25519, x.",
+                                examples=[{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}])
+    valid_from: AwareDatetime | None = Field(default=None, description="Not valid before (none: always).")
+    valid_until: AwareDatetime | None = Field(default=None, description="Not valid from this moment on "
+                                              "(none: until replaced). Rotation: add the new key, then retire the old.")
+
+
+class _Party(Contract):
+    code: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", description="Registry code.")
+    name: str = Field(min_length=1, max_length=100, description="Name as agencies know it.")
+    keys: tuple[PublicKey, ...] = Field(default=(), description="Public keys (usually from the deployment's key "
+                                        "file, merged in at load).")
+
+
+class Institution(_Party):
+    """A designated hospital or pharmacy. Only one opened for cross-region settlement (异地联网)
+    may settle directly, and only in its own region, at its registered level."""
+    kind: Literal["institution"] = "institution"
+    code: InstitutionCode
+    region: RegionCode = Field(description="The pooling region it lies in (its treating region).")
+    hospital_level: HospitalLevel = Field(description="Registered level: sets deductible and ratio (S-05).")
+    opened_on: date | None = Field(default=None, description="Opened for cross-region direct settlement from this "
+                                   "date; none: not opened.")
+
+
+class Agency(_Party):
+    """A handling agency 经办机构: national, provincial or city, with its parent (K-04)."""
+    kind: Literal["agency"] = "agency"
+    region: RegionCode | None = Field(default=None, description="The region it handles; none for the national level.")
+    level: AgencyLevel
+    parent: str | None = Field(default=None, description="Registry code of the agency one level up.")
+
+
+class ServiceParty(_Party):
+    """One of the platform's own services (its internal hops, deadlines and published facts)."""
+    kind: Literal["service"] = "service"
+
+
+Party = Annotated[Union[Institution, Agency, ServiceParty], Field(discriminator="kind")]
+
+
+class ParticipantFile(Contract):
+    """The shape of ``participants.yaml``."""
+    institutions: list[Institution] = Field(default_factory=list)
+    agencies: list[Agency] = Field(default_factory=list)
+    services: list[ServiceParty] = Field(default_factory=list)
+
+
+class ChangeAction(StrEnum):
+    UPSERT = "upsert"          # add a party or replace its entry (keys included)
+    REMOVE = "remove"          # the party may no longer send anything
+
+
+class ChangeParty(Contract):
+    """Change the participant registry at run time; only the national agency may (003 §5 (三))."""
+    change_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
+    action: ChangeAction
+    party: Party | None = Field(default=None, description="The new entry, for upsert.")
+    code: str | None = Field(default=None, description="The party removed, for remove.")
+
+
+class RefusalReason(StrEnum):
+    """Why a signed message had no effect (S-19: classified, short, pinpointing the cause)."""
+    UNAUTHORIZED = "UNAUTHORIZED"          # this party may not send this command, or not about this subject
+    UNKNOWN_REGION = "UNKNOWN_REGION"      # a region code outside the GB/T 2260 pooling regions
+    INVALID_MESSAGE = "INVALID_MESSAGE"    # the message does not validate against its contract
+    CLOCK_SKEW = "CLOCK_SKEW"              # the time the sender claims lies too far from receipt
+    NOT_ADDRESSED = "NOT_ADDRESSED"        # the item is addressed to another agency (000 第八十一条)
+
+
+class CommandRefused(Contract):
+    """The answer to a sender whose command had no effect (not only a dead letter)."""
+    refused_event_id: uuid.UUID = Field(description="event_id of the refused message.")
+    topic: str = Field(description="Topic the refused message came on.", examples=["clearing.confirm-period.v1"])
+    sender: str = Field(description="Registry code of the sender (the partition key).", examples=["A340200"])
+    reason: RefusalReason
+    rule: str = Field(default="", description="The rule applied (RULES.md ID or 003 §5).", examples=["C-02"])
+    message: str = Field(max_length=2000, description="What exactly is wrong.")
+    service: str = Field(description="The service that refused it.", examples=["clearing"])
+
+
+TOPICS: list[TopicSpec] = [
+    TopicSpec("parties.change.v1", ChangeParty, lambda p: "registry",
+              "one key, one partition: every instance applies the changes in the order they were made",
+              "agency", (), kind="command", partitions=1,
+              description="Participant registry change, signed by the national agency. Not consumed by a group: "
+                          "every instance of every service reads it whole and applies it (runtime.follow)."),
+    TopicSpec("party.refused.v1", CommandRefused, lambda p: p.sender,
+              "the sender's code: a party reads its own refusals in order", "any", ("his", "agency"),
+              description="A command that had no effect, answered to its sender with a classified reason."),
+]

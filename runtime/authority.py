@@ -1,0 +1,144 @@
+"""Authority tables: which party may send each topic a service consumes (003 §5 (三)).
+
+Each service declares one ``AuthorityTable`` beside its handlers (``services/<name>/authority.py``):
+a topic → a ``Rule`` that looks at the authenticated sender, the payload and the registry, and
+answers ``None`` (allowed) or a ``Refusal``. Checks that need stored state (the institution that
+made a settlement, the agency a request is addressed to) belong to the domain, which receives the
+sender; these rules see only the message. ``describe()`` renders the table the README shows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.parties import Agency, AgencyLevel, Institution, RefusalReason, ServiceParty
+from runtime.parties import ParticipantRegistry
+
+Sender = Institution | Agency | ServiceParty
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: RefusalReason
+    message: str
+    rule: str = "003 §5 (三)"
+    code: str = ""          # a finer, service-specific code (e.g. the HIS refusal code)
+
+
+Check = Callable[[Sender, Any, ParticipantRegistry, datetime], "Refusal | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``who`` in words for the README; ``check`` decides."""
+    who: str
+    check: Check
+
+    def __call__(self, sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        return self.check(sender, payload, registry, now)
+
+    def __and__(self, other: "Rule") -> "Rule":
+        return Rule(f"{self.who}; {other.who}",
+                    lambda s, p, r, n: self.check(s, p, r, n) or other.check(s, p, r, n))
+
+
+def _unauthorized(message: str, rule: str = "003 §5 (三)", code: str = "UNAUTHORIZED") -> Refusal:
+    return Refusal(RefusalReason.UNAUTHORIZED, message, rule, code)
+
+
+def service(*codes: str) -> Rule:
+    """Only the platform's own service(s) ``codes``: internal hops, deadlines, published facts."""
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        if isinstance(sender, ServiceParty) and sender.code in codes:
+            return None
+        return _unauthorized(f"only the {' or '.join(codes)} service may send this; {sender.code} may not")
+    return Rule(f"the {' / '.join(codes)} service", check)
+
+
+def institution(*, region_field: str | None, code_field: str = "institution_code",
+                level_field: str | None = "hospital_level") -> Rule:
+    """An institution opened for cross-region settlement (异地联网), in the payload's region,
+    naming itself, at its registered level."""
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        if not isinstance(sender, Institution):
+            return _unauthorized(f"{sender.code} is not an institution", code="NOT_AN_INSTITUTION")
+        if getattr(payload, code_field) != sender.code:
+            return _unauthorized(f"{sender.code} may not act for institution {getattr(payload, code_field)}",
+                                 code="NOT_THIS_INSTITUTION")
+        if sender.opened_on is None or now.date() < sender.opened_on:
+            return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement",
+                                 code="INSTITUTION_NOT_OPENED")
+        region = getattr(payload, region_field) if region_field else sender.region
+        if region != sender.region:
+            return _unauthorized(f"{sender.code} lies in {sender.region}, not in the treating region {region}",
+                                 code="INSTITUTION_REGION_MISMATCH")
+        if level_field and getattr(payload, level_field) != sender.hospital_level:
+            return _unauthorized(f"{sender.code} is registered at level {sender.hospital_level.value}, not "
+                                 f"{getattr(payload, level_field)}", rule="S-05", code="HOSPITAL_LEVEL_MISMATCH")
+        return None
+    level = ", at its registered level" if level_field else ""
+    where = f", located in `{region_field}`" if region_field else ""
+    return Rule(f"an institution opened for cross-region settlement{where}, naming itself in `{code_field}`{level}",
+                check)
+
+
+def agency_for(*region_fields: str, rule: str, exact: bool = False) -> Rule:
+    """The agency of the payload's region (of any of ``region_fields``), or — unless ``exact`` — the
+    province or national level above it."""
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        regions = [str(getattr(payload, f)) for f in region_fields]
+        if not isinstance(sender, Agency):
+            return _unauthorized(f"{sender.code} is not an agency", rule)
+        if exact and any(sender.region == region for region in regions):
+            return None
+        if not exact and any(registry.speaks_for(sender.code, region) for region in regions):
+            return None
+        return _unauthorized(f"agency {sender.code} does not handle {' or '.join(regions)} "
+                             f"({' / '.join(region_fields)})", rule)
+    fields = " or ".join(f"`{f}`" for f in region_fields)
+    return Rule(f"the agency of {fields}" + ("" if exact else ", or its province or the national level"), check)
+
+
+def agency_above(region_field: str, *, rule: str) -> Rule:
+    """The level above the region: the province agency for a city, the national one for a province."""
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        region = str(getattr(payload, region_field))
+        if not isinstance(sender, Agency):
+            return _unauthorized(f"{sender.code} is not an agency", rule)
+        own = registry.agency_of(region)
+        if own is None or own.parent != sender.code:
+            return _unauthorized(f"only the level above {region} may do this, not {sender.code}", rule)
+        return None
+    return Rule(f"the agency one level above `{region_field}`", check)
+
+
+def any_agency(rule: str) -> Rule:
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        return None if isinstance(sender, Agency) else _unauthorized(f"{sender.code} is not an agency", rule)
+    return Rule("any agency", check)
+
+
+def national_agency() -> Rule:
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        if isinstance(sender, Agency) and sender.level is AgencyLevel.NATIONAL:
+            return None
+        return _unauthorized(f"only the national agency may change the participant registry, not {sender.code}")
+    return Rule("the national agency", check)
+
+
+class AuthorityTable:
+    """One service's table: every topic it consumes → who may send it."""
+
+    def __init__(self, service: str, rules: dict[str, Rule]) -> None:
+        self.service, self.rules = service, rules
+
+    def check(self, topic: str, sender: Sender, payload: Any, registry: ParticipantRegistry,
+              now: datetime) -> Refusal | None:
+        return self.rules[topic](sender, payload, registry, now)
+
+    def describe(self) -> str:
+        """The README's table for this service."""
+        rows = [f"| `{topic}` | {rule.who} |" for topic, rule in sorted(self.rules.items())]
+        return "\n".join([f"**{self.service}**", "", "| topic | who may send it |", "|---|---|", *rows])
