@@ -9,6 +9,7 @@
     yidi keys init            development keys for every registry party that has none (var/keys)
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
     yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency)
+    yidi authority            every service's authority table, as the README shows it
 """
 from __future__ import annotations
 
@@ -101,6 +102,12 @@ def _party(args: argparse.Namespace) -> int:
     asyncio.run(send())
     print(json.dumps({"published": change.change_id, "action": change.action.value}))
     return 0
+
+
+def authority_tables() -> str:
+    """Every service's authority table (services/<name>/authority.py), in README form."""
+    from importlib import import_module
+    return "\n\n".join(import_module(f"services.{name}.authority").AUTHORITY.describe() for name in SERVICE_PORTS)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -209,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     party.add_argument("target", help="a YAML file with one party entry (upsert), or a party code (remove)")
     party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
     party.add_argument("--keys-dir", default=None)
+    sub.add_parser("authority")
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return _run(args)
@@ -230,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         return _keys(args)
     elif args.cmd == "party":
         return _party(args)
+    elif args.cmd == "authority":
+        print(authority_tables())
     return 0
 
 

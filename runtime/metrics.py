@@ -30,3 +30,6 @@ class RuntimeMetrics:
         self.refused = Counter("yidi_refused_total", "Signed commands refused and answered to their sender "
                                "(authority, unknown region, invalid message, clock skew)",
                                ["service", "topic", "code"], **labels)
+        self.registry_parties = Gauge("yidi_registry_parties", "Parties in this instance's participant registry "
+                                      "(the data file, the deployment's keys and parties.change.v1 applied)",
+                                      ["service"], **labels)

@@ -90,6 +90,7 @@ class Service:
         self.parties = ParticipantRegistry.load(settings.keys_dir)
         self.signer = signer_for(settings.keys_dir, settings.party or self.name)
         self.authority: AuthorityTable | None = None
+        self.metrics.registry_parties.labels(self.name).set_function(lambda: len(self.parties.parties))
         self.refusers: dict[str, Refuser] = {}   # topic → how its sender hears a refusal (default party.refused)
         self._tasks: list[asyncio.Task] = []
         self._followers: list[TopicFollower] = []
