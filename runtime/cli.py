@@ -52,17 +52,32 @@ def _keys(args: argparse.Namespace) -> int:
         return 0
     import json
     from pathlib import Path
-    private, public = generate_keys(args.code, args.kid)
-    path = Path(keys_dir) / f"{args.code}.private.json"
+
+    import yaml
+
+    from runtime.parties import PUBLIC_KEYS, ParticipantRegistry, registry_entry
+    root = Path(keys_dir)
+    path = root / f"{args.code}.private.json"
     if path.exists():
-        print(f"{path} exists; rotate by choosing a new --kid and registering it before retiring the old key")
-        return 2
-    Path(keys_dir).mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        print(f"{path} exists; to rotate, choose a new --kid: the new key is added beside the old one")
+    private, public = generate_keys(args.code, args.kid)
+    root.mkdir(parents=True, exist_ok=True)
+    rotated = root / f"{args.code}.private.json"
+    fd = os.open(rotated, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(private, f)
-    print(f"private key written to {path}; public keys for the registry entry of {args.code}:")
-    print(json.dumps(public, indent=1))
+    keys_file = root / PUBLIC_KEYS
+    known = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    known[args.code] = [k for k in known.get(args.code, []) if k["kid"] != args.kid] + public
+    keys_file.write_text(json.dumps(known, indent=1, ensure_ascii=False))
+    print(f"private key: {rotated} (keep it there, 0600); public keys added to {keys_file}")
+    party = ParticipantRegistry.load(root).get(args.code)
+    if party is not None:   # the entry to publish with `yidi party upsert` so running services learn the key
+        print(yaml.safe_dump(registry_entry(party), allow_unicode=True, sort_keys=False))
+    else:
+        print(f"{args.code} is not in the registry yet: write its entry (kind, code, name, region, ...) with these "
+              f"keys and publish it with `yidi party upsert FILE`:")
+        print(yaml.safe_dump({"keys": public}, allow_unicode=True, sort_keys=False))
     return 0
 
 
