@@ -34,7 +34,7 @@ def _topics_create() -> None:
     from runtime.config import Settings
     from runtime.topics import create_topics
     s = Settings()
-    created = asyncio.run(create_topics(s.kafka_bootstrap_servers, s.topic_prefix))
+    created = asyncio.run(create_topics(s.kafka_bootstrap_servers, s.topic_prefix, **s.kafka_client_options()))
     print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
 
 
@@ -107,7 +107,7 @@ def _party(args: argparse.Namespace) -> int:
                                 sender=signer.code))
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
         await producer.start()
         try:
             await producer.send_and_wait(physical("parties.change.v1", s.topic_prefix), value, key=b"registry",
@@ -195,7 +195,7 @@ def _clock(args: argparse.Namespace) -> None:
     value = clock_command_set(datetime.fromisoformat(args.value)) if args.op == "set" else clock_command_advance(float(args.value))
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
         await producer.start()
         try:
             await producer.send_and_wait(physical(CLOCK, s.topic_prefix), value, partition=0)

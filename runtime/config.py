@@ -78,7 +78,8 @@ class Settings(BaseSettings):
             return {}
         password = self.kafka_sasl_password.get_secret_value()
         if not (self.kafka_sasl_username and password):
-            raise ValueError(f"{self.kafka_security_protocol} needs YIDI_KAFKA_SASL_USERNAME and YIDI_KAFKA_SASL_PASSWORD")
+            raise ValueError(f"{self.kafka_security_protocol} needs YIDI_KAFKA_SASL_USERNAME and "
+                             "YIDI_KAFKA_SASL_PASSWORD")
         options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol,
                                    "sasl_mechanism": self.kafka_sasl_mechanism,
                                    "sasl_plain_username": self.kafka_sasl_username,

@@ -21,6 +21,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
@@ -77,7 +78,7 @@ class Service:
         self.metrics.business_time.labels(self.name).set_function(lambda: self.clock.now().timestamp())
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers, client_id=f"yidi-{self.name}",
-            enable_idempotence=settings.kafka_idempotence, acks="all", linger_ms=1,
+            enable_idempotence=settings.kafka_idempotence, acks="all", linger_ms=1, security=_broker_security(settings),
             middlewares=[KafkaPrometheusMiddleware(registry=self.registry, app_name=f"yidi-{self.name}")],
             logger=logging.getLogger("faststream"), log_level=logging.DEBUG)
         self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
@@ -345,7 +346,8 @@ class Service:
         brokers whose admin API differs and keeps reporting while handlers are stuck."""
         topics = [self.topic(t) for t in self.handlers]
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                    group_id=self.group_id, enable_auto_commit=False)
+                                    group_id=self.group_id, enable_auto_commit=False,
+                                    **self.settings.kafka_client_options())
         await consumer.start()
         try:
             while True:
@@ -361,13 +363,14 @@ class Service:
 
     # ------------------------------------------------------------ lifecycle
     async def _before_start(self) -> None:
-        await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix)
+        client = self.settings.kafka_client_options()
+        await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix, **client)
         await self.mongo.admin.command("ping")
         await self.deadlines.ensure_indexes()
         bootstrap = self.settings.kafka_bootstrap_servers
         if isinstance(self.clock, ControlledClock):
-            self._followers.append(clock_follower(self.clock, bootstrap, self.topic(CLOCK)))
-        self._followers.append(TopicFollower(bootstrap, self.topic(PARTY_CHANGES), self._party_change))
+            self._followers.append(clock_follower(self.clock, bootstrap, self.topic(CLOCK), **client))
+        self._followers.append(TopicFollower(bootstrap, self.topic(PARTY_CHANGES), self._party_change, **client))
         for follower in self._followers:
             await follower.start()
         await self.store.ensure_indexes()
@@ -454,6 +457,15 @@ class Service:
 
 async def _raw_decoder(msg: Any) -> bytes:
     return msg.body
+
+
+def _broker_security(settings: Settings) -> BaseSecurity | None:
+    """FastStream takes SASL credentials as a security object (aiokafka clients take keywords)."""
+    options = settings.kafka_client_options()
+    if not options:
+        return None
+    kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[options["sasl_mechanism"]]
+    return kind(options["sasl_plain_username"], options["sasl_plain_password"], ssl_context=options.get("ssl_context"))
 
 
 def _claimed_times(envelope: Envelope) -> list[tuple[str, datetime]]:

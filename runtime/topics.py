@@ -23,11 +23,12 @@ def all_topic_partitions() -> dict[str, int]:
     return {**{spec.name: spec.partitions for spec in ALL_TOPICS.values()}, **OPS_TOPICS}
 
 
-async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] | None = None) -> list[str]:
+async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] | None = None,
+                        **client_options: object) -> list[str]:
     """Create every registry topic that does not exist yet, with its declared partition count.
     Safe to run from several services at once."""
     wanted = {physical(n, prefix): p for n, p in (specs or all_topic_partitions()).items()}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="yidi-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="yidi-topics", **client_options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
