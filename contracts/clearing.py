@@ -36,6 +36,18 @@ class ConfirmedBy(StrEnum):
     SILENCE = "silence"     # not confirmed by the 25th counts as confirmed (C-02)
 
 
+class ClearingSide(StrEnum):
+    """The side of a pair's period a confirmation binds (C-02). Each side confirms its own figures
+    (004 第四十六条): the insured place its payable 清算应付, the treating place its receivable 清算应收."""
+    INSURED = "insured"
+    TREATING = "treating"
+
+    @property
+    def region_field(self) -> str:
+        """The payload field naming this side's region."""
+        return f"{self.value}_region"
+
+
 class FundAmounts(Contract):
     """Amounts of one entry per fund, for one insurance type."""
     insurance_type: InsuranceType
@@ -62,10 +74,15 @@ class RecordAuditDeduction(Contract):
 
 
 class ConfirmClearingPeriod(Contract):
-    """C-02: a province confirms a generated period (by the 25th)."""
+    """C-02: one side of a generated period confirms it (by the 25th); the sender must speak for
+    that side's region. The period is confirmed once both sides are (or by silence)."""
     clearing_month: str = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
     insured_region: RegionCode
     treating_region: RegionCode
+    side: ClearingSide = Field(ClearingSide.INSURED, description=(
+        "the side this confirmation binds (004 第四十六条): 'insured' = the insured region confirms its payable, "
+        "'treating' = the treating region its receivable. Optional so that senders from before the field still "
+        "validate; absent, it is the payer's (insured) confirmation, as the topic is keyed by the payer"))
     confirmed_at: AwareDatetime
 
 
@@ -107,10 +124,15 @@ class ClearingPeriodGenerated(Contract):
 
 
 class ClearingPeriodConfirmed(Contract):
+    """C-02: one side's confirmation, explicit or by silence; the period is confirmed when no side is
+    pending. Events from before sides were confirmed apart have no side and confirm the whole period."""
     clearing_month: str = Field(pattern=MONTH_PATTERN)
     insured_region: RegionCode
     treating_region: RegionCode
     by: ConfirmedBy
+    side: ClearingSide | None = Field(None, description="the side confirmed; null: the whole period")
+    pending_sides: list[ClearingSide] = Field(default_factory=list, description=(
+        "sides still to confirm after this one; empty: the period is confirmed"))
     confirmed_at: AwareDatetime
 
 
@@ -156,13 +178,13 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("clearing.record-audit-deduction.v1", RecordAuditDeduction, _insured, _KEY_DOC, "agency",
               ("clearing",), kind="command", description="R-04/R-05 audit deductions"),
     TopicSpec("clearing.confirm-period.v1", ConfirmClearingPeriod, _insured, _KEY_DOC, "agency", ("clearing",),
-              kind="command", description="C-02 provincial confirmation"),
+              kind="command", description="C-02 confirmation of one side (insured: payable, treating: receivable)"),
     TopicSpec("clearing.entry.v1", ClearingEntryRecorded, _insured, _KEY_DOC, "clearing", (),
               description="C-04 ledger lines"),
     TopicSpec("clearing.period-generated.v1", ClearingPeriodGenerated, _insured, _KEY_DOC, "clearing", (),
               description="C-02 the 21st's generation per pair"),
     TopicSpec("clearing.period-confirmed.v1", ClearingPeriodConfirmed, _insured, _KEY_DOC, "clearing", (),
-              description="C-02 confirmation, explicit or by silence"),
+              description="C-02 a side confirmed, explicitly or by silence"),
     TopicSpec("clearing.notice.v1", ClearingNoticeIssued, _notice_region,
               "region of the notice (the insured region for its payable lines)", "clearing", ("prepayment",),
               description="C-02/C-03 month-end receivable/payable notices"),

@@ -1,15 +1,48 @@
 """Who may send what to the clearing service (003 §5 (三); C-02, R-04).
 
-A period is confirmed by the agency of a side it binds (C-02); audit deductions come from the
-treating side, whose audit found them (R-04). Settlements come only from the settlement service."""
+Our reading of C-02. A period of one (insured, treating) pair has two sides, and each confirms its
+own figures: 000 第六十二条 has every province confirm "本省的清算信息" by the 25th, and 004
+第四十六条 spells it out — as treating province it confirms its receivable 清算应收, as insured
+province its payable 清算应付 (its cities confirm theirs first, by the 24th). So a confirmation
+binds one side (``ConfirmClearingPeriod.side``: insured | treating; absent = insured, the payer by
+whom the topic is keyed, so the change is compatible and stays v1), and only an agency that speaks
+for that side's region may send it: the region's own agency, its province, or the national level
+(``ParticipantRegistry.speaks_for``). An agency of neither side is refused, and so is the
+counterpart confirming the other side's figures for it (Hefei may not confirm Wuhu's payable). The
+period is confirmed once both sides are; silence at the end of the 25th confirms whoever stayed
+silent (004 第四十五条).
+
+Audit deductions come from the treating side, whose audit found them (R-04; 000 第五十七、五十八条),
+or its province (which submits them to the national level, 000 第六十二条). Settlements come only
+from the settlement service, deadlines only from clearing itself."""
 from __future__ import annotations
 
-from runtime.authority import AuthorityTable, agency_for, service
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from contracts.clearing import ClearingSide
+from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_for, service
+from runtime.parties import ParticipantRegistry
+
+
+def agency_of_side(*, rule: str) -> Rule:
+    """C-02: the agency that speaks for the region of the side the payload's ``side`` names."""
+    by_side = {side: agency_for(side.region_field, rule=rule) for side in ClearingSide}
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        refusal = by_side[payload.side](sender, payload, registry, now)
+        # say which side was claimed: a counterpart is refused for the side that is not its own
+        return replace(refusal, message=f"{refusal.message}: it may not confirm the {payload.side.value} "
+                                        f"side") if refusal else None
+    return Rule("the agency of the side it binds (`side`: `insured_region` for the payable, `treating_region` "
+                "for the receivable), or its province or the national level", check)
+
 
 AUTHORITY = AuthorityTable("clearing", {
     "settlement.completed.v1": service("settlement"),
     "settlement.reversed.v1": service("settlement"),
     "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
-    "clearing.confirm-period.v1": agency_for("insured_region", "treating_region", rule="C-02"),
+    "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
     "clearing.deadline-due.v1": service("clearing"),
 })

@@ -1,18 +1,51 @@
 """Who may send what to the prepayment service (003 §5 (三); P-02, P-08, P-09).
 
-The quota of an account is set by the level above it (a city's by its province, a province's by
-the national level, P-02); the payment into it is recorded by that receiving level; a delay is
-reported by the paying region itself. Sanctions are the prepayment service's own."""
+An account is one insured region's prepayment in one scope (``account_key``: region × cross- or
+intra-province, 004 第二十条 keeps the two apart). Its quota is set by the level above the region
+(P-02): a city's by its province (000 第二十四、二十五条; 004 第二十条), a province-level region's
+(the provincial pools of F-06) by the national level, which sets the provinces' cross-province
+quotas (004 第二十一条). The money for a notice of the account is paid up to that same level
+(上解至省经办专户, 004 第二十条、第二十八条), so the receiving level records its arrival (P-08;
+到账信息 is fed back by the receiver, 004 第二十条、第二十七条). Intra-province prepayment never
+leaves its province, so only a province agency keeps such an account: a province-level region has
+no level above inside its province, and the national level may not set or record one for it.
+A delay reason is reported by the paying region's own agency (P-09: "未报备延迟原因" is the payer's
+报备). Sanctions are the prepayment service's own: filing and settlement hear them from it."""
 from __future__ import annotations
 
-from runtime.authority import AuthorityTable, agency_above, agency_for, service
+from datetime import datetime
+from typing import Any
+
+from contracts.parties import AgencyLevel, RefusalReason
+from contracts.prepayment import PrepaymentScope
+from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_above, agency_for, service
+from runtime.parties import ParticipantRegistry
+
+
+def account_keeper(*, rule: str) -> Rule:
+    """P-02/P-08: the level that keeps the payload's account (``insured_region`` × ``scope``): the
+    agency one level above the region, and for an intra-province account a province agency."""
+    above = agency_above("insured_region", rule=rule)
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        refusal = above(sender, payload, registry, now)
+        if refusal or payload.scope is not PrepaymentScope.INTRA_PROVINCE:
+            return refusal
+        if getattr(sender, "level", None) is AgencyLevel.PROVINCE:
+            return None
+        return Refusal(RefusalReason.UNAUTHORIZED, f"an intra-province prepayment is kept by a province agency, "
+                       f"not {sender.code}: {payload.insured_region} is pooled at province level and has no "
+                       f"intra-province account", rule, "UNAUTHORIZED")
+    return Rule("the agency one level above `insured_region` (a city's province, a province's national level); "
+                "for `scope` intra_province only a province", check)
+
 
 AUTHORITY = AuthorityTable("prepayment", {
     "settlement.completed.v1": service("settlement"),
     "settlement.reversed.v1": service("settlement"),
     "clearing.notice.v1": service("clearing"),
-    "prepayment.set-annual-quota.v1": agency_above("insured_region", rule="P-02"),
-    "prepayment.record-payment.v1": agency_above("insured_region", rule="P-08"),
+    "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
+    "prepayment.record-payment.v1": account_keeper(rule="P-08"),
     "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
     "prepayment.deadline-due.v1": service("prepayment"),
 })

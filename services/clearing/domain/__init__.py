@@ -7,12 +7,12 @@ Entry points: ``record_entry``, ``generate``, ``confirm``, ``deadline_fired`` on
 """
 from .ledger import (
     GENERATE, SILENT_CONFIRMATION, ClearingLedger, LedgerEntry, LedgerLine, PeriodClosed, PeriodStatus, confirm,
-    deadline_fired, fund_totals, generate, ledger_key, new_ledger, record_entry, sum_totals,
+    deadline_fired, fund_totals, generate, ledger_key, new_ledger, pending_sides, record_entry, sum_totals,
 )
 from .notice import counterpart_line, entry_month, issue_notice
 from .period import PeriodCalendar, home_month, next_month, notice_deadlines, period_calendar
 
 __all__ = ["GENERATE", "SILENT_CONFIRMATION", "ClearingLedger", "LedgerEntry", "LedgerLine", "PeriodClosed",
            "PeriodStatus", "confirm", "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger",
-           "record_entry", "sum_totals", "counterpart_line", "entry_month", "issue_notice", "PeriodCalendar",
+           "pending_sides", "record_entry", "sum_totals", "counterpart_line", "entry_month", "issue_notice", "PeriodCalendar",
            "home_month", "next_month", "notice_deadlines", "period_calendar"]

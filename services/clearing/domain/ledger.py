@@ -15,8 +15,8 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.clearing import (
-    ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ConfirmClearingPeriod, ConfirmedBy,
-    EntryKind, FundAmounts, FundTotal,
+    ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod,
+    ConfirmedBy, EntryKind, FundAmounts, FundTotal,
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
@@ -89,7 +89,9 @@ class ClearingLedger(BaseModel):
     settled: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → settlements − refunds")
     deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
-    confirmed_by: ConfirmedBy | None = None
+    confirmations: dict[ClearingSide, ConfirmedBy] = Field(
+        default_factory=dict, description="C-02: the sides confirmed so far, and how (004 第四十六条)")
+    confirmed_by: ConfirmedBy | None = Field(None, description="how the last side was confirmed, once both are")
     version: int = 0
 
     @property
@@ -190,10 +192,12 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
 
 
 def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Outcome[ClearingLedger]:
-    """C-02: explicit provincial confirmation of a generated period."""
+    """C-02: one side's explicit confirmation of a generated period — it binds that side only (the
+    insured place its payable, the treating place its receivable: 004 第四十六条); the period is
+    confirmed once both sides are."""
     if ledger.status is PeriodStatus.OPEN:
         raise ValueError(f"clearing period {ledger.key} is not generated yet")
-    return _confirmed(ledger, ConfirmedBy.PROVINCE, cmd.confirmed_at)
+    return _confirmed(ledger, (cmd.side,), ConfirmedBy.PROVINCE, cmd.confirmed_at)
 
 
 def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar,
@@ -204,18 +208,36 @@ def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: W
     if request.kind == GENERATE:
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
-        return _confirmed(ledger, ConfirmedBy.SILENCE, now)
+        return _confirmed(ledger, pending_sides(ledger), ConfirmedBy.SILENCE, now)   # whoever stayed silent
     return Outcome(ledger, [], [])
 
 
-def _confirmed(ledger: ClearingLedger, by: ConfirmedBy, at: datetime) -> Outcome[ClearingLedger]:
+def pending_sides(ledger: ClearingLedger) -> list[ClearingSide]:
+    """The sides that have not confirmed yet (none once the period is confirmed)."""
     if ledger.status is PeriodStatus.CONFIRMED:
+        return []
+    return [side for side in ClearingSide if side not in ledger.confirmations]
+
+
+def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: ConfirmedBy,
+               at: datetime) -> Outcome[ClearingLedger]:
+    """One event per side newly confirmed; a side already confirmed changes nothing."""
+    confirmations, events = dict(ledger.confirmations), []
+    for side in sides:
+        if side not in pending_sides(ledger) or side in confirmations:
+            continue
+        confirmations[side] = by
+        left = [s for s in ClearingSide if s not in confirmations]
+        events.append(ClearingPeriodConfirmed(
+            clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
+            treating_region=ledger.treating_region, by=by, side=side, pending_sides=left, confirmed_at=at))
+    if not events:
         return Outcome(ledger, [], [])
-    new = ledger.model_copy(update={"status": PeriodStatus.CONFIRMED, "confirmed_by": by,
-                                    "version": ledger.version + 1})
-    return Outcome(new, [ClearingPeriodConfirmed(
-        clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
-        treating_region=ledger.treating_region, by=by, confirmed_at=at)], [])
+    done = len(confirmations) == len(ClearingSide)
+    new = ledger.model_copy(update={
+        "confirmations": confirmations, "status": PeriodStatus.CONFIRMED if done else ledger.status,
+        "confirmed_by": by if done else None, "version": ledger.version + 1})
+    return Outcome(new, events, [])
 
 
 def _generation_deadline(ledger: ClearingLedger, calendar: WorkingCalendar) -> DeadlineRequest:
@@ -229,4 +251,5 @@ def _check_pair(ledger: ClearingLedger, entry: LedgerEntry) -> None:
 
 
 __all__ = ["ClearingLedger", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus", "confirm",
-           "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "record_entry", "sum_totals"]
+           "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "pending_sides", "record_entry",
+           "sum_totals"]

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from contracts.clearing import (
-    ClearingEntryRecorded, ClearingPeriodGenerated, ConfirmClearingPeriod, ConfirmedBy, EntryKind, Fund,
-    FundAmounts,
+    ClearingEntryRecorded, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod, ConfirmedBy, EntryKind,
+    Fund, FundAmounts,
 )
 from contracts.prepayment import PrepaymentScope
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from services.clearing.domain import (
     GENERATE, ClearingLedger, LedgerEntry, PeriodClosed, PeriodStatus, confirm, deadline_fired, entry_month, fund_totals,
-    generate, issue_notice, new_ledger, notice_deadlines, period_calendar, record_entry, sum_totals,
+    generate, issue_notice, new_ledger, notice_deadlines, pending_sides, period_calendar, record_entry, sum_totals,
 )
 from services.outcome import RECENT_ITEMS as RECENT_ENTRIES
 from services.prepayment.domain import from_clearing_notice
@@ -65,15 +65,46 @@ def test_generation_confirmation_by_silence_and_closed_period() -> None:
     early = deadline_fired(lg, deadlines[0], CAL, gen_at)
     assert early.events == [] and early.deadlines == deadlines
     lg, events, _ = deadline_fired(lg, deadlines[0], CAL, generated.confirm_by + timedelta(seconds=1))
-    assert lg.status is PeriodStatus.CONFIRMED and events[0].by is ConfirmedBy.SILENCE
+    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is ConfirmedBy.SILENCE
+    assert [(e.side, e.by, e.pending_sides) for e in events] == [            # C-02: both sides were silent
+        (ClearingSide.INSURED, ConfirmedBy.SILENCE, [ClearingSide.TREATING]),
+        (ClearingSide.TREATING, ConfirmedBy.SILENCE, [])]
 
 
-def test_explicit_confirmation() -> None:
+def confirmation(side: ClearingSide | None = None) -> ConfirmClearingPeriod:
+    extra = {"side": side} if side else {}
+    return ConfirmClearingPeriod(clearing_month="2026-09", insured_region=WUHU, treating_region=WUHAN,
+                                 confirmed_at=NOW, **extra)
+
+
+def test_a_confirmation_binds_its_side_and_the_period_is_confirmed_by_both() -> None:
+    """C-02 (004 第四十六条): the insured side confirms its payable, the treating side its receivable."""
     lg = generate(new_ledger("2026-09", WUHU, WUHAN), CAL, NOW).state
-    cmd = ConfirmClearingPeriod(clearing_month="2026-09", insured_region=WUHU, treating_region=WUHAN,
-                                confirmed_at=NOW)
-    lg, events, _ = confirm(lg, cmd, NOW)
-    assert events[0].by is ConfirmedBy.PROVINCE and confirm(lg, cmd, NOW).events == []
+    assert confirmation().side is ClearingSide.INSURED                     # absent: the payer's (compatible v1)
+    lg, events, _ = confirm(lg, confirmation(ClearingSide.INSURED), NOW)
+    assert [(e.side, e.by, e.pending_sides) for e in events] == [
+        (ClearingSide.INSURED, ConfirmedBy.PROVINCE, [ClearingSide.TREATING])]
+    assert lg.status is PeriodStatus.GENERATED and pending_sides(lg) == [ClearingSide.TREATING]
+    assert confirm(lg, confirmation(ClearingSide.INSURED), NOW).events == []   # that side again: no effect
+    lg, events, _ = confirm(lg, confirmation(ClearingSide.TREATING), NOW)
+    assert [(e.side, e.pending_sides) for e in events] == [(ClearingSide.TREATING, [])]
+    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is ConfirmedBy.PROVINCE
+    assert confirm(lg, confirmation(ClearingSide.TREATING), NOW).events == []
+
+
+def test_silence_confirms_only_the_side_that_stayed_silent() -> None:
+    lg = record_entry(new_ledger("2026-09", WUHU, WUHAN), entry("s1"), CAL, NOW).state
+    lg, _, (silence,) = generate(lg, CAL, at_business_start(date(2026, 9, 21)))
+    lg = confirm(lg, confirmation(ClearingSide.TREATING), NOW).state
+    lg, events, _ = deadline_fired(lg, silence, CAL, silence.due_at + timedelta(seconds=1))
+    assert [(e.side, e.by, e.pending_sides) for e in events] == [(ClearingSide.INSURED, ConfirmedBy.SILENCE, [])]
+    assert lg.confirmations == {ClearingSide.TREATING: ConfirmedBy.PROVINCE, ClearingSide.INSURED: ConfirmedBy.SILENCE}
+    assert lg.status is PeriodStatus.CONFIRMED
+
+
+def test_a_confirmation_before_generation_is_refused() -> None:
+    with pytest.raises(ValueError, match="not generated yet"):
+        confirm(new_ledger("2026-09", WUHU, WUHAN), confirmation(), NOW)
 
 
 def test_entry_month_rolls_past_closed_periods() -> None:
