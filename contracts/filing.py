@@ -338,7 +338,8 @@ def _person(payload) -> str:
     return payload.person_id
 
 
-_KEY_DOC = "person_id: all filings of one person are one aggregate; their messages stay in order"
+_KEY_DOC = ("the person's pseudonym (HMAC of person_id, never the number): all filings of one person are one "
+            "aggregate; their messages stay in order")
 _COMMANDS: list[tuple[str, type[Contract], str]] = [
     ("filing.register.v1", RegisterFiling, "Apply for a filing (F-01..F-03, F-11, F-13, F-16)."),
     ("filing.change.v1", ChangeFiling, "Change address, phone, treating place or end date (F-08, F-14)."),
@@ -351,17 +352,17 @@ _COMMANDS: list[tuple[str, type[Contract], str]] = [
 ]
 
 TOPICS: list[TopicSpec] = [
-    *(TopicSpec(name=name, message=model, key=_person, key_doc=_KEY_DOC, producer="agency",
+    *(TopicSpec(name=name, message=model, key=_person, key_doc=_KEY_DOC, personal_key=True, producer="agency",
                 consumers=("filing",), kind="command", description=text)
       for name, model, text in _COMMANDS),
-    TopicSpec(name="filing.deadline-due.v1", message=FilingDeadlineDue, key=_person, key_doc=_KEY_DOC,
+    TopicSpec(name="filing.deadline-due.v1", message=FilingDeadlineDue, key=_person, key_doc=_KEY_DOC, personal_key=True,
               producer="filing", consumers=("filing",), kind="event",
               description="Internal: a persisted deadline fired (F-10 commitment, F-13 decision/effect)."),
-    TopicSpec(name="filing.accepted.v1", message=FilingAccepted, key=_person, key_doc=_KEY_DOC,
+    TopicSpec(name="filing.accepted.v1", message=FilingAccepted, key=_person, key_doc=_KEY_DOC, personal_key=True,
               producer="filing", consumers=("agency",), description="Reply: command accepted, with state."),
-    TopicSpec(name="filing.refused.v1", message=FilingRefused, key=_person, key_doc=_KEY_DOC,
+    TopicSpec(name="filing.refused.v1", message=FilingRefused, key=_person, key_doc=_KEY_DOC, personal_key=True,
               producer="filing", consumers=("agency",), description="Reply: command refused, with reason."),
-    TopicSpec(name="filing.changed.v1", message=FilingChanged, key=_person, key_doc=_KEY_DOC,
+    TopicSpec(name="filing.changed.v1", message=FilingChanged, key=_person, key_doc=_KEY_DOC, personal_key=True,
               producer="filing", consumers=("settlement", "agency"),
               description="Every filing change with full snapshot (F-15); folded by contracts.filing_view."),
 ]

@@ -20,13 +20,16 @@ class DeadlineDue(Contract):
     calendar: str = Field("", description="working-day calendar used to compute due_at (M-02)")
 
 
-def _deadline_topic(service: str) -> TopicSpec:
+def _deadline_topic(service: str, personal_key: bool = False) -> TopicSpec:
     return TopicSpec(
         name=f"{service}.deadline-due.v1", message=DeadlineDue, key=lambda p: p.subject,
         key_doc="the aggregate the deadline is about: it is handled in order with that aggregate's other messages",
-        producer=service, consumers=(service,), kind="event",
+        producer=service, consumers=(service,), kind="event", personal_key=personal_key,
         description=f"Persisted deadlines of the {service} service firing back into it.")
 
 
-TOPICS: list[TopicSpec] = [_deadline_topic(s) for s in ("settlement", "clearing", "prepayment", "collab")]
+# settlement's deadlines are about a person (their subject is the ID number); the others' about
+# a ledger, an account or a request
+TOPICS: list[TopicSpec] = [_deadline_topic("settlement", personal_key=True),
+                           *(_deadline_topic(s) for s in ("clearing", "prepayment", "collab"))]
 # filing declares its own deadline topic (filing.deadline-due.v1, contracts.filing)

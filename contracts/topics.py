@@ -27,6 +27,9 @@ class TopicSpec:
     partitions: int = 4
     description: str = ""
     extra: dict = field(default_factory=dict)
+    # the key function returns a person's ID number: the wire key is its pseudonym instead
+    # (runtime.privacy, 003 §5 (三)), so ordering by person is kept and the number is not exposed
+    personal_key: bool = False
 
     @property
     def type(self) -> str:

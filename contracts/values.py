@@ -7,10 +7,14 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BeforeValidator, GetCoreSchemaHandler, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
 
 CENT = Decimal("0.01")
 
@@ -71,10 +75,39 @@ PROVINCIAL_POOLING: frozenset[str] = frozenset({"110000", "120000", "310000", "5
 """Regions pooled at province level (F-06): Beijing, Tianjin, Shanghai, Chongqing, Hainan, Tibet, XPCC."""
 
 _REGION_RE = re.compile(r"^\d{6}$")
+POOLING_REGIONS_FILE = Path(__file__).parent / "data" / "pooling_regions.yaml"
+
+
+def _load_regions(path: Path) -> dict[str, dict]:
+    """The allow-list of regions (generated from GB/T 2260, see the file's header), checked at
+    import: a broken list must stop every service, not let regions through."""
+    regions = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("regions") or {}
+    for code, info in regions.items():
+        if not (isinstance(code, str) and _REGION_RE.match(code) and code[:2] in PROVINCE_CODES
+                and isinstance(info, dict) and info.get("name") and info.get("province")):
+            raise ValueError(f"{path.name}: bad entry {code!r}: {info!r}")
+    pools = {code for code, info in regions.items() if info.get("provincial_pool")}
+    if pools != PROVINCIAL_POOLING:
+        raise ValueError(f"{path.name}: provincial pools {sorted(pools)} differ from F-06 {sorted(PROVINCIAL_POOLING)}")
+    return regions
+
+
+POOLING_REGIONS: dict[str, dict] = _load_regions(POOLING_REGIONS_FILE)
+"""code → {name, province, provincial_pool?}: every province and prefecture-level city RegionCode accepts."""
+
+
+class UnknownRegion(ValueError):
+    """Six digits of the right shape that name no region of the allow-list (e.g. 349900)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"region code {code} is not a pooling region of GB/T 2260 (UNKNOWN_REGION)")
+        self.code = code
 
 
 class RegionCode(str):
-    """A pooling region 统筹区: 6-digit GB/T 2260 code, e.g. ``340200`` Wuhu."""
+    """A region 统筹区 of GB/T 2260 from the allow-list (``POOLING_REGIONS``): a city, e.g.
+    ``340200`` Wuhu, or a province (provincial pools, F-06, and province-wide catalogues). An
+    unknown code is refused (``unknown_region``), never mapped to a default policy."""
 
     __slots__ = ()
 
@@ -86,7 +119,14 @@ class RegionCode(str):
             raise ValueError(f"region code '{value}' has no province '{text[:2]}' in GB/T 2260")
         if text[2:] != "0000" and text[4:] != "00":
             raise ValueError(f"region code '{value}' is a county; a pooling region is a city (ending 00) or province")
+        if text not in POOLING_REGIONS:
+            raise UnknownRegion(text)
         return super().__new__(cls, text)
+
+    @property
+    def name(self) -> str:
+        """The region's name in GB/T 2260, e.g. 芜湖市."""
+        return POOLING_REGIONS[str(self)]["name"]
 
     @property
     def province(self) -> str:
@@ -106,6 +146,10 @@ class RegionCode(str):
         def validate(value: Any) -> RegionCode:
             try:
                 return cls(value)
+            except UnknownRegion as exc:
+                raise PydanticCustomError(
+                    "unknown_region", "region code {code} is not a pooling region of GB/T 2260 (UNKNOWN_REGION)",
+                    {"code": exc.code}) from None
             except ValueError as exc:
                 raise PydanticCustomError("region_code", str(exc)) from None
 
@@ -124,17 +168,21 @@ def is_cross_province(a: str, b: str) -> bool:
 
 
 # ---------------------------------------------------------------- personal ID (never logged)
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
 def _validate_person_id(value: Any) -> str:
-    text = str(value).strip().upper()
+    """GB 11643 citizen ID number, checked with python-stdnum's ``cn.ric``: length and digits, the
+    check digit, and a real birth date. Not the birth place: stdnum refuses a county code that did
+    not exist in the birth year, which refuses real numbers (people born before their county got
+    its current code, e.g. 340202 镜湖区 since 1983, were numbered with it later) as well as the
+    synthetic ones of the tests and the simulator."""
+    text = ric.compact(str(value))
     if not re.fullmatch(r"\d{17}[\dX]", text):
         raise PydanticCustomError("person_id", "ID number must be 18 characters: 17 digits and a check digit or X")
-    check = _ID_CHECK[sum(int(d) * w for d, w in zip(text[:17], _ID_WEIGHTS)) % 11]
-    if text[17] != check:
+    if text[17] != ric.calc_check_digit(text):
         raise PydanticCustomError("person_id", "ID number check digit is wrong (GB 11643)")
+    try:
+        ric.get_birth_date(text)
+    except stdnum_errors.ValidationError:
+        raise PydanticCustomError("person_id", "ID number has no valid birth date (digits 7-14, YYYYMMDD)") from None
     return text
 
 
@@ -151,7 +199,7 @@ PersonId = Annotated[str, BeforeValidator(_validate_person_id),
 
 def make_person_id(first17: str) -> str:
     """Complete 17 digits with their GB 11643 check digit (simulator and tests)."""
-    return first17 + _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return first17 + ric.calc_check_digit(first17 + "0")   # stdnum expects the number with a check place
 
 
 # ---------------------------------------------------------------- institution code

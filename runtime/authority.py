@@ -107,8 +107,8 @@ def agency_above(region_field: str, *, rule: str) -> Rule:
         region = str(getattr(payload, region_field))
         if not isinstance(sender, Agency):
             return _unauthorized(f"{sender.code} is not an agency", rule)
-        own = registry.agency_of(region)
-        if own is None or own.parent != sender.code:
+        above = registry.level_above(region)
+        if above is None or above.code != sender.code:
             return _unauthorized(f"only the level above {region} may do this, not {sender.code}", rule)
         return None
     return Rule(f"the agency one level above `{region_field}`", check)

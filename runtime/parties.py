@@ -77,6 +77,14 @@ class ParticipantRegistry:
                 return agency
         return None
 
+    def level_above(self, region: str) -> Agency | None:
+        """The agency one level above ``region``: its own agency's parent, or — for a region whose
+        agency is not registered — its province's agency (a city) or the national one (a province)."""
+        own = self.agency_of(region)
+        if own is not None:
+            return self.parent_of(own.code)
+        return self.agency_of(None if region.endswith("0000") else region[:2] + "0000")
+
     def parent_of(self, code: str) -> Agency | None:
         party = self.parties.get(code)
         return self.parties.get(party.parent) if isinstance(party, Agency) and party.parent else None  # type: ignore[return-value]

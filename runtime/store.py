@@ -10,6 +10,14 @@ is redelivered) or applied with its events waiting in the outbox, which the rela
 
 Only single-document atomic operations are used: multi-document transactions are not
 relied on anywhere (the embedded MongoDB-wire server does not make them safe).
+
+Personal data (003 §5 (三)): a collection declared personal (``AggregateStore.protect``) stores
+an aggregate keyed by an ID number under the person's pseudonym (``runtime.privacy``) and its
+state sealed with the insured region's data key (``runtime.sealing``); the value of every
+outbox entry and deadline, in every collection, is sealed too (messages carry names, ID
+numbers and diagnoses). Everything is opened on load and on delivery, so handlers and the
+relay see plain state and messages; a document written before sealing still loads, and is
+sealed on its next write.
 """
 from __future__ import annotations
 
@@ -28,8 +36,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
+from runtime import privacy
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.outcome import Outcome
+from runtime.sealing import SHARED_SCOPE, is_sealed, keyring, region_of_kid
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,19 @@ RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._w
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic, key, value, headers
+RegionOf = Callable[[dict], "str | None"]
+SEALED_BY = "sealed_by"   # in memory only: the key id the loaded state was sealed with
+
+
+def _names_no_region(state: dict) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Personal:
+    """How a collection holding personal data is stored (003 §5 (三))."""
+    region: RegionOf = _names_no_region     # the insured region a state names, if it names one
+    keyed_by_person: bool = True            # aggregate ids are ID numbers: stored under their pseudonym
 
 
 class OutboxRelay:
@@ -168,7 +191,8 @@ class OutboxRelay:
 
     async def _deliver(self, entry: dict) -> None:
         if entry["kind"] == "event":
-            await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), entry["value"].encode(),
+            value = keyring().unseal(entry["value"])   # sealed at rest, plain on the wire
+            await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), value.encode(),
                             {"content-type": "application/json", "type": entry["type"]})
         elif entry["kind"] == "schedule":
             await self.deadlines.put(entry)
@@ -212,6 +236,7 @@ class AggregateStore:
                  now: Callable[[], datetime], fault: str = "") -> None:
         self.db, self.relay, self.producer, self.now, self.fault = db, relay, producer, now, fault
         self.collections: set[str] = set()
+        self.personal: dict[str, Personal] = {}
         # The documents this process wrote last: the next message of the same aggregate usually
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
@@ -221,20 +246,35 @@ class AggregateStore:
         self.collections.add(name)
         return self.db[name]
 
+    def protect(self, collection: str, region: RegionOf | None = None, *, keyed_by_person: bool = True) -> None:
+        """Declare ``collection`` personal: its state is sealed at rest and, when its aggregate ids
+        are ID numbers, its documents are stored under the person's pseudonym. ``region`` gives
+        the insured region of a state (whose data key seals it); when it gives none, the region the
+        document was sealed for before is kept, else the message's ``insured_region`` is used."""
+        self.personal[collection] = Personal(region or _names_no_region, keyed_by_person)
+
+    def document_id(self, collection: str, aggregate_id: str) -> str:
+        """The ``_id`` an aggregate is stored under: the pseudonym of a person, else its id."""
+        spec = self.personal.get(collection)
+        return privacy.pseudonym(aggregate_id) if spec and spec.keyed_by_person else aggregate_id
+
+    async def _read(self, collection: str, aggregate_id: str) -> dict | None:
+        doc = await self.collection(collection).find_one({"_id": self.document_id(collection, aggregate_id)})
+        return open_document(doc)
+
     async def ensure_indexes(self) -> None:
         for name in self.collections:
             await self.db[name].create_index([("has_outbox", ASCENDING)])
 
     async def load(self, collection: str, aggregate_id: str) -> dict | None:
         """The stored state, read from the database (for decisions outside ``apply``)."""
-        doc = await self.collection(collection).find_one({"_id": aggregate_id})
+        doc = await self._read(collection, aggregate_id)
         return doc["state"] if doc else None
 
     async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
         """The document, to look at and then pass to ``apply(loaded=...)``: the copy this process
         wrote last if it has one (a stale copy costs ``apply`` a retry), else the stored one."""
-        return self._written.get((collection, aggregate_id)) or await self.collection(collection).find_one(
-            {"_id": aggregate_id})
+        return self._written.get((collection, aggregate_id)) or await self._read(collection, aggregate_id)
 
     async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
                     loaded: dict | None = None) -> Outcome:
@@ -247,13 +287,13 @@ class AggregateStore:
         message_id = str(message.event_id)
         key = (collection, aggregate_id)
         for _ in range(MAX_CONFLICT_RETRIES):
-            doc, loaded = loaded or self._written.get(key) or await col.find_one({"_id": aggregate_id}), None
+            doc, loaded = loaded or self._written.get(key) or await self._read(collection, aggregate_id), None
             if doc and message_id in doc.get("processed", []):
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)
             outcome = decide(doc["state"] if doc else None)
             new_doc = self._next_doc(col, aggregate_id, doc, outcome, message)
-            if not await self._write(col, doc, new_doc):
+            if not await self._write(col, doc, self._at_rest(collection, new_doc)):
                 self._written.pop(key, None)   # someone else wrote it: read it again
                 continue
             self._remember(key, new_doc)
@@ -272,28 +312,55 @@ class AggregateStore:
 
     def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
                   message: Envelope) -> dict:
-        outbox = self.relay.unpublished(col.name, doc) if doc else {}
-        outbox.update(self._outbox_entries(outcome, message))
-        processed = ((doc or {}).get("processed", []) + [str(message.event_id)])[-INBOX_WINDOW:]
+        """The next document, plain (as this process keeps it); ``_at_rest`` seals its state."""
         state = outcome.state if outcome.state is not None else (doc or {}).get("state")
-        return {"_id": aggregate_id, "version": (doc or {}).get("version", 0) + 1, "state": state,
-                "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
-                "updated_at": self.now()}
+        region = self._region(col.name, state, doc, message)
+        outbox = self.relay.unpublished(col.name, doc) if doc else {}
+        outbox.update(self._outbox_entries(outcome, message, region))
+        processed = ((doc or {}).get("processed", []) + [str(message.event_id)])[-INBOX_WINDOW:]
+        new_doc = {"_id": self.document_id(col.name, aggregate_id), "version": (doc or {}).get("version", 0) + 1,
+                   "state": state, "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
+                   "updated_at": self.now()}
+        if col.name in self.personal and state is not None:
+            new_doc[SEALED_BY] = f"{region}:{keyring().current}"
+        return new_doc
 
-    def _outbox_entries(self, outcome: Outcome, cause: Envelope) -> dict[str, dict]:
+    def _region(self, collection: str, state: dict | None, doc: dict | None, message: Envelope) -> str:
+        """The insured region whose data key seals this write: the one the state names, else the
+        one the document was sealed for (a person keeps their key), else the message's."""
+        spec = self.personal.get(collection)
+        named = spec.region(state) if spec and state is not None else None
+        if named:
+            return str(named)
+        if doc and doc.get(SEALED_BY):
+            return region_of_kid(doc[SEALED_BY])
+        return _insured_region(message.payload) or SHARED_SCOPE
+
+    def _at_rest(self, collection: str, doc: dict) -> dict:
+        """The document as stored: a personal state sealed (the outbox entries already are)."""
+        stored = {k: v for k, v in doc.items() if k != SEALED_BY}
+        if SEALED_BY in doc:
+            stored["state"] = keyring().seal(doc["state"], region_of_kid(doc[SEALED_BY]))
+        return stored
+
+    def _outbox_entries(self, outcome: Outcome, cause: Envelope, region: str) -> dict[str, dict]:
+        """Each entry's value sealed with the data key of the insured region its message names,
+        else the aggregate's: messages carry names, ID numbers and diagnoses in clear."""
         entries: dict[str, dict] = {}
-        now = self.now()
+        now, ring = self.now(), keyring()
         for emit in outcome.emits:
             env = envelope_for(emit.topic, emit.payload, producer=self.producer, now=now, cause=cause, name=emit.name)
             entries[str(env.event_id)] = {"kind": "event", "topic": emit.topic, "type": env.type,
                                           "key": key_for(emit.topic, emit.payload, emit.key),
-                                          "value": encode(env).decode()}
+                                          "value": ring.seal(encode(env).decode(),
+                                                             _insured_region(emit.payload) or region)}
         for sched in outcome.schedules:
             env = envelope_for(sched.topic, sched.payload, producer=self.producer, now=now, cause=cause,
                                name=f"deadline:{sched.deadline_id}")
             entries[f"schedule-{env.event_id}"] = {
                 "kind": "schedule", "deadline_id": sched.deadline_id, "due_at": sched.due_at, "topic": sched.topic,
-                "key": key_for(sched.topic, sched.payload, sched.key), "value": encode(env).decode(),
+                "key": key_for(sched.topic, sched.payload, sched.key),
+                "value": ring.seal(encode(env).decode(), _insured_region(sched.payload) or region),
                 "type": env.type}
         for deadline_id in outcome.cancels:
             entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}
@@ -309,6 +376,20 @@ class AggregateStore:
                 return False
         result = await col.replace_one({"_id": new["_id"], "version": old["version"]}, new)
         return result.matched_count == 1
+
+
+def open_document(doc: dict | None) -> dict | None:
+    """A stored document with its state opened (and the key id it was sealed with remembered);
+    a document written before sealing is returned as it is."""
+    if doc is None or not is_sealed(doc.get("state")):
+        return doc
+    return {**doc, "state": keyring().open(doc["state"]), SEALED_BY: doc["state"]["kid"]}
+
+
+def _insured_region(payload: Any) -> str | None:
+    """The insured region a message names, if it names one (RootModel unions: their root's)."""
+    region = getattr(getattr(payload, "root", payload), "insured_region", None)
+    return str(region) if region else None
 
 
 class DeadlineStore:
@@ -330,13 +411,17 @@ class DeadlineStore:
         is armed again only by a different message (a handler that found it early and asks
         again), never by a redelivered copy of the message that first armed it."""
         doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
+        ring = keyring()
+        if not is_sealed(doc["value"]):   # an outbox entry written before sealing
+            doc["value"] = ring.seal(doc["value"], SHARED_SCOPE)
         try:
             await self.col.insert_one({"_id": entry["deadline_id"], **doc, "status": "pending", "claimed_at": None})
             return
         except DuplicateKeyError:
             pass
         existing = await self.col.find_one({"_id": entry["deadline_id"]})
-        if existing and (existing["status"] == "pending" or existing["value"] != doc["value"]):
+        if existing and (existing["status"] == "pending"
+                         or ring.unseal(existing["value"]) != ring.unseal(doc["value"])):   # nonces differ
             await self.col.update_one({"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending"}})
 
     async def cancel(self, deadline_id: str) -> None:
@@ -349,8 +434,12 @@ class DeadlineStore:
         return await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
 
     async def claim(self, deadline_id: str, now: datetime) -> dict | None:
-        return await self.col.find_one_and_update({"_id": deadline_id, "status": "pending"},
-                                                  {"$set": {"status": "firing", "claimed_at": now}})
+        """The deadline, now ours to fire, with its message opened."""
+        doc = await self.col.find_one_and_update({"_id": deadline_id, "status": "pending"},
+                                                 {"$set": {"status": "firing", "claimed_at": now}})
+        if doc:
+            doc["value"] = keyring().unseal(doc["value"])
+        return doc
 
     async def mark_fired(self, deadline_id: str, now: datetime) -> None:
         await self.col.update_one({"_id": deadline_id}, {"$set": {"status": "fired", "fired_at": now}})

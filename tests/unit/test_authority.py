@@ -116,7 +116,8 @@ def test_agency_for_any_of_several_fields_and_its_refusal():
     (WUHU, NATIONAL, False), (WUHU, A_WUHU, False), (WUHU, HUBEI, False), (WUHU, A_HEFEI, False),
     (BEIJING, NATIONAL, True),                # a province-level region: the national level
     (BEIJING, A_BEIJING, False),
-    ("340300", ANHUI, False),                 # a region without an agency of its own has no known level above
+    ("340300", ANHUI, True),                  # a region without an agency of its own: its province is above it
+    ("340300", WUHU_AGENCY_OF_OTHER_CITY := A_WUHU, False),
 ])
 def test_agency_above_is_exactly_the_parent_of_the_regions_agency(region, sender, ok):
     assert allowed(agency_above("insured_region", rule="P-02"), sender, SimpleNamespace(insured_region=region)) is ok

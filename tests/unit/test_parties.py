@@ -105,6 +105,9 @@ def test_agency_levels_and_parents_come_from_the_registry(registry):
     assert not registry.speaks_for("A340000", "420100")          # another province
     assert not registry.speaks_for("A420100", "420900")          # a neighbouring city
     assert not registry.speaks_for("H42010200001", "420100")     # not an agency
+    assert registry.level_above("340200").code == "A340000"      # Wuhu's province
+    assert registry.level_above("340300").code == "A340000"      # Bengbu has no agency registered: still Anhui
+    assert registry.level_above("340000").code == "A000000"
 
 
 def test_a_result_sealed_to_one_hospital_opens_only_there(keys, registry):
