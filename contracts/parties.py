@@ -17,7 +17,7 @@ How a message is signed (what an adapter writer implements):
 
 A message that fails any of this has no effect and is dead-lettered as ``UNAUTHENTICATED``. A
 signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the
-sender's code) with a classified reason; HIS commands are answered on ``settlement.result.v1``.
+sender's code) with a classified reason; HIS commands are answered on ``settlement.result.v2``.
 """
 from __future__ import annotations
 
@@ -124,6 +124,7 @@ class RefusalReason(StrEnum):
     INVALID_MESSAGE = "INVALID_MESSAGE"    # the message does not validate against its contract
     CLOCK_SKEW = "CLOCK_SKEW"              # the time the sender claims lies too far from receipt
     NOT_ADDRESSED = "NOT_ADDRESSED"        # the item is addressed to another agency (000 第八十一条)
+    REFUSED_BY_RULE = "REFUSED_BY_RULE"    # a business rule refused it (the message names the rule)
 
 
 class CommandRefused(Contract):

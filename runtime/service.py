@@ -182,6 +182,8 @@ class Service:
             self.metrics.handled.labels(self.name, logical, result).inc()
         except PoisonMessage as exc:
             await self._dead_letter(logical, raw, exc)
+            if exc.reason == "refused_by_rule" and not isinstance(sender, ServiceParty):
+                await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
         except Exception as exc:   # a fault of ours: keep the message, move on, page someone
             self.metrics.handled.labels(self.name, logical, "failed").inc()
             log.exception("handling %s failed %s times; dead-lettered for replay", logical, HANDLER_TRIES)

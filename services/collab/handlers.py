@@ -1,5 +1,10 @@
 """Collaboration 业务协同 and co-investigation 费用协查: which topic is handled by which function
-(the registry is ``registry()``)."""
+(the registry is ``registry()``).
+
+Each command about a stored item: load it → who may act on it (``domain.addressing``: the
+target replies, the requester confirms, K-03/K-04, Q-02..Q-05) → the pure decision at the
+receipt time ``now`` → store. A sender the item is not addressed to is answered on
+``party.refused.v1`` (counted in ``yidi_refused_total``) and nothing is stored."""
 from __future__ import annotations
 
 from prometheus_client import Counter
@@ -11,10 +16,13 @@ from contracts.collab import (AgreeCollabExtension, CoInvestigationCandidate, Co
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted
+from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
 from runtime.service import Service
+from runtime.store import Personal
 from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import requests as req
+from services.collab.domain.addressing import Actor, Misaddressed
 from services.outcome import Outcome
 from services.wiring import Aggregates, request_of
 
@@ -27,13 +35,38 @@ class CollabHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
         self.requests = Aggregates(service, "requests", req.CollabRequest, refusals=(ValueError,))
-        self.coinvestigations = Aggregates(service, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,))
-        self.candidates = Aggregates(service, "candidates", Candidate)
+        # what they keep may describe a person (a candidate's stay carries the ID number): sealed at rest
+        self.coinvestigations = Aggregates(service, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
+                                           personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
+        self.candidates = Aggregates(service, "candidates", Candidate, personal=Personal(
+            lambda s: (s.get("candidate") or {}).get("insured_region"), keyed_by_person=False))
         self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
                               ["kind"], registry=service.registry)
 
     def _now(self):
         return self.svc.clock.now()
+
+    def _actor(self, env: Envelope) -> Actor:
+        """The sender and the region its agency handles (the table let only agencies through)."""
+        party = self.svc.parties.get(str(env.sender))
+        region = getattr(party, "region", None)
+        return Actor(str(env.sender), str(region) if region else None)
+
+    async def _refused(self, topic: str, env: Envelope, exc: Misaddressed) -> str:
+        await self.svc.refuse(topic, env, Refusal(exc.reason, exc.message, rule=exc.rule))
+        return "refused"
+
+    async def _addressed(self, aggregates: Aggregates, what: str, topic: str, env: Envelope, check, step) -> str:
+        """A command about a stored item, from an agency it is addressed to (``check``)."""
+        actor = self._actor(env)
+
+        def checked(state, now):
+            check(state, actor)
+            return step(state, now)
+        try:
+            return await _on_existing(aggregates, what, env, checked, self._now())
+        except Misaddressed as exc:   # raised before anything is written
+            return await self._refused(topic, env, exc)
 
     # ------------------------------------------------------------ Q-01 candidates from settlements
     async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
@@ -56,21 +89,46 @@ class CollabHandlers:
     async def open_request(self, env: Envelope[OpenCollabRequest]) -> str:
         c = env.payload
         key = str(req.request_id_for(c.requester_region, c.request_ref))
+        now, actor = self._now(), self._actor(env)
+        original, parent = await self._escalation(c)
+
+        def decide(state):
+            if state:
+                return None
+            if c.escalated_from is not None:   # K-04: raised by its requester to the level above
+                req.may_escalate(c, original, parent, actor, now)
+            return req.open_request(c, self.calendar, now)
+        try:
+            result = await self.requests.apply(env, key, decide)
+        except Misaddressed as exc:
+            return await self._refused("collab.open-request.v1", env, exc)
         self.opened.labels("collab").inc()
-        return await self.requests.apply(env, key, lambda state: None if state else req.open_request(
-            c, self.calendar, self._now()))
+        return result
+
+    async def _escalation(self, cmd: OpenCollabRequest) -> tuple[req.CollabRequest | None, str | None]:
+        """K-04: the request raised, and the region of the agency one level above its target in the
+        participant registry (None: no such request, or the level above has no region code)."""
+        if cmd.escalated_from is None:
+            return None, None
+        original = await self.requests.load(str(cmd.escalated_from))
+        target = self.svc.parties.agency_of(str(original.target_region)) if original else None
+        parent = self.svc.parties.parent_of(target.code) if target else None
+        return original, (str(parent.region) if parent is not None and parent.region else None)
 
     async def agree_extension(self, env: Envelope[AgreeCollabExtension]) -> str:
-        return await self._on_request(env, lambda r, now: req.agree_extension(r, env.payload, self.calendar, now))
+        return await self._on_request("collab.agree-extension.v1", env, req.may_extend,
+                                      lambda r, now: req.agree_extension(r, env.payload, self.calendar, now))
 
     async def reply(self, env: Envelope[ReplyCollabRequest]) -> str:
-        return await self._on_request(env, lambda r, now: req.reply(r, env.payload, self.calendar, now))
+        return await self._on_request("collab.reply-request.v1", env, req.may_reply,
+                                      lambda r, now: req.reply(r, env.payload, self.calendar, now))
 
     async def confirm_result(self, env: Envelope[ConfirmCollabResult]) -> str:
-        return await self._on_request(env, lambda r, now: req.confirm_result(r, env.payload, now))
+        return await self._on_request("collab.confirm-result.v1", env, req.may_confirm,
+                                      lambda r, now: req.confirm_result(r, env.payload, now))
 
-    async def _on_request(self, env: Envelope, step) -> str:
-        return await _on_existing(self.requests, "collaboration request", env, step, self._now())
+    async def _on_request(self, topic: str, env: Envelope, check, step) -> str:
+        return await self._addressed(self.requests, "collaboration request", topic, env, check, step)
 
     # ------------------------------------------------------------ Q-01..Q-05
     async def request_coinvestigation(self, env: Envelope[RequestCoInvestigation]) -> str:
@@ -81,16 +139,19 @@ class CollabHandlers:
             c, self.calendar, self._now()))
 
     async def withdraw_coinvestigation(self, env: Envelope[WithdrawCoInvestigation]) -> str:
-        return await self._on_coinv(env, lambda s, now: coinv.withdraw(s, env.payload, now))
+        return await self._on_coinv("collab.withdraw-coinvestigation.v1", env, coinv.may_withdraw,
+                                    lambda s, now: coinv.withdraw(s, env.payload, now))
 
     async def submit_coinvestigation_result(self, env: Envelope[SubmitCoInvestigationResult]) -> str:
-        return await self._on_coinv(env, lambda s, now: coinv.submit_result(s, env.payload, self.calendar, now))
+        return await self._on_coinv("collab.submit-coinvestigation-result.v1", env, coinv.may_submit_result,
+                                    lambda s, now: coinv.submit_result(s, env.payload, self.calendar, now))
 
     async def confirm_coinvestigation(self, env: Envelope[ConfirmCoInvestigationResult]) -> str:
-        return await self._on_coinv(env, lambda s, now: coinv.confirm(s, env.payload, now))
+        return await self._on_coinv("collab.confirm-coinvestigation.v1", env, coinv.may_confirm,
+                                    lambda s, now: coinv.confirm(s, env.payload, now))
 
-    async def _on_coinv(self, env: Envelope, step) -> str:
-        return await _on_existing(self.coinvestigations, "co-investigation", env, step, self._now())
+    async def _on_coinv(self, topic: str, env: Envelope, check, step) -> str:
+        return await self._addressed(self.coinvestigations, "co-investigation", topic, env, check, step)
 
     # ------------------------------------------------------------ deadlines (K-02, K-04, Q-02, Q-03, Q-05)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:

@@ -1,4 +1,10 @@
-"""Filing 备案: which topic is handled by which function (the registry is ``registry()``)."""
+"""Filing 备案: which topic is handled by which function (the registry is ``registry()``).
+
+A command other than registration is checked against the stored filings before anything is
+decided: the sender must speak for their insured place (``domain/authority.py``). Refused for
+authority → answered on ``party.refused.v1`` like every authority refusal of the platform (the
+table's, clock skew), counted in ``yidi_refused_total``, nothing stored; ``filing.refused.v1``
+answers what the filing rules refuse."""
 from __future__ import annotations
 
 from prometheus_client import Counter
@@ -6,18 +12,35 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.filing import FilingAccepted, FilingChanged, FilingDeadlineDue, FilingRefused
+from contracts.parties import RefusalReason
+from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.service import Service
 from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
+from services.filing.domain.authority import Unauthorized, sender_refusal
 from services.sanctions import SanctionsProjection
 
 COMMAND_TOPICS = ("filing.register.v1", "filing.change.v1", "filing.suspend.v1", "filing.resume.v1",
                   "filing.cancel.v1", "filing.deliver-proof.v1", "filing.terminate.v1", "filing.decide.v1",
                   "filing.deadline-due.v1")
+PEOPLE = "people"
+
+
+def latest_insured_region(state: dict) -> str | None:
+    """The insured region of the person's newest filing: whose data key seals their document."""
+    for record in reversed(state.get("filings") or []):
+        versions = record.get("versions") or []
+        if versions:
+            return versions[-1].get("insured_region")
+    return None
+
+
 class FilingHandlers:
     def __init__(self, service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> None:
         self.svc, self.policies, self.calendar = service, policies, calendar
+        # one document per person: stored under their pseudonym, sealed (003 §5 (三))
+        service.store.protect(PEOPLE, latest_insured_region)
         self.sanctions = SanctionsProjection(service)   # F-16
         r = service.registry
         self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",
@@ -33,9 +56,16 @@ class FilingHandlers:
         sanctions = await self.sanctions.current()
         now = self.svc.clock.now()
         decisions: list[Decision] = []
+        sender = str(env.sender)
+
+        def speaks_for(region: str) -> bool:
+            return self.svc.parties.speaks_for(sender, region)
 
         def run(raw: dict | None) -> Outcome:
             state = PersonFilings.model_validate(raw) if raw else None
+            refusal = sender_refusal(env.payload, state, sender, speaks_for)
+            if refusal:   # before deciding (and before a retry is answered): nothing is written
+                raise refusal
             if isinstance(env.payload, FilingDeadlineDue) and now < env.payload.due_at:
                 # fired by an instance whose clock ran ahead of ours: ask again for the due moment
                 return Outcome(schedules=[Schedule(str(env.payload.deadline_id), env.payload.due_at,
@@ -49,7 +79,12 @@ class FilingHandlers:
                 emits=[Emit(_topic_of(e), e, name=str(i)) for i, e in enumerate(decision.events)],
                 schedules=[Schedule(str(d.deadline_id), d.due_at, d.topic, d.message, key=person)
                            for d in decision.deadlines])
-        outcome = await self.svc.store.apply("people", person, env, run)
+        try:
+            outcome = await self.svc.store.apply(PEOPLE, person, env, run)
+        except Unauthorized as exc:
+            topic = f"{env.type}.v{env.schema_version}"
+            await self.svc.refuse(topic, env, Refusal(RefusalReason.UNAUTHORIZED, exc.message, rule=exc.rule))
+            return "refused"
         if outcome.duplicate or not decisions or decisions[0].duplicate:
             return "duplicate"
         self._count(decisions[0], env.payload)

@@ -2,7 +2,10 @@
 from ``filing.accepted.v1`` / ``filing.refused.v1``, every change from ``filing.changed.v1`` (F-15),
 poison from ``ops.dead-letter.v1``, and the service's own MongoDB store. One filing process serves
 the module; every test uses its own persons and sets the controlled business clock it needs at its
-start (the clock barrier waits until the service itself reports the new time).
+start (the clock barrier waits until the service itself reports the new time). Every command is
+signed by an agency (003 §5 (三)): a registration by its insured region's, any later command by the
+agency of the insured place the person was filed by (``Wire.sender_for``); refusals for authority
+come on ``party.refused.v1`` (tests/integration/test_agency_parties.py).
 
 Rules covered, by ID: F-01 … F-16 (each test name starts with the rules it checks), M-02, M-03.
 """
@@ -32,18 +35,21 @@ from contracts.values import FilingCategory, MedicalType, make_person_id
 from runtime.envelopes import envelope_for
 from runtime.topics import OPS_TOPICS
 from services.filing.domain import load_policies
+from privacy_support import find_aggregate, person_key, plain
+from runtime.parties import ParticipantRegistry
 from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
 SH = ZoneInfo("Asia/Shanghai")
 BASE = datetime(2026, 10, 12, 9, 0, tzinfo=SH)          # Monday, a working day after National Day
-READ = ("filing.accepted.v1", "filing.refused.v1", "filing.changed.v1", "ops.dead-letter.v1")
+READ = ("filing.accepted.v1", "filing.refused.v1", "filing.changed.v1", "ops.dead-letter.v1", "party.refused.v1")
 BOOK = load_policies()
 PROBE_PERSON = make_person_id("11000019700101000")     # owns nothing: the clock probe is always refused
 
 WUHAN, WUHU, SHENYANG, BEIJING, SHANGHAI, CHANGSHA = "420100", "340200", "210100", "110000", "310000", "430100"
 
+REGISTRY = ParticipantRegistry.load()
 INPATIENT, GENERAL, PHARMACY, CHRONIC = (MedicalType.INPATIENT, MedicalType.GENERAL_OUTPATIENT,
                                          MedicalType.PHARMACY, MedicalType.CHRONIC_OUTPATIENT)
 
@@ -97,9 +103,10 @@ class Wire:
     """Agency front end and F-15 consumer in one: publishes commands, follows the reply and change
     topics with one long-lived consumer, and sets the business clock with a barrier."""
 
-    def __init__(self, bus: Bus, service: ServiceProcess) -> None:
+    def __init__(self, bus: Bus, service: ServiceProcess, topics: tuple[str, ...] = READ) -> None:
         self.bus, self.service, self.prefix = bus, service, bus.prefix
-        self.seen: dict[str, list[dict]] = {topic: [] for topic in READ}
+        self.seen: dict[str, list[dict]] = {topic: [] for topic in topics}
+        self.insured: dict[str, str] = {}     # person → insured region of their accepted registration
         self._ids: set[tuple[str, str]] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
@@ -110,8 +117,8 @@ class Wire:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bus.stack.bootstrap, enable_auto_commit=False)
         await self._consumer.start()
-        partitions = {**{t: ALL_TOPICS[t].partitions for t in READ if t in ALL_TOPICS},
-                      **{t: n for t, n in OPS_TOPICS.items() if t in READ}}
+        partitions = {**{t: ALL_TOPICS[t].partitions for t in self.seen if t in ALL_TOPICS},
+                      **{t: n for t, n in OPS_TOPICS.items() if t in self.seen}}
         tps = [TopicPartition(self.prefix + t, p) for t, n in partitions.items() for p in range(n)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
@@ -159,25 +166,69 @@ class Wire:
 
     async def set_clock(self, when: datetime) -> None:
         """Move the service's business clock and wait until the service itself reports it: a probe
-        command is refused with ``refused_at`` = the service's now."""
+        command is refused with ``refused_at`` = the service's now. The probe is stamped with the new
+        time, so while the service still runs at the old one it answers CLOCK_SKEW on party.refused.v1
+        (receipt time, 003 §5 (三)): then it is sent again."""
         await self.bus.set_clock(when)
         self._clock = (when, time.monotonic())
         limit = time.monotonic() + 60
         while time.monotonic() < limit:
             probe = SuspendFiling(request_id=rid("clock-probe"), person_id=PROBE_PERSON, reason="clock probe")
-            reply = await self.send("filing.suspend.v1", probe, timeout=60)
-            seen = moment(reply["payload"]["refused_at"])
-            if when - timedelta(seconds=1) <= seen <= self.now() + timedelta(seconds=1):
-                return
+            sent = await self.bus.publish("filing.suspend.v1", probe, producer="agency:test", now=self.now())
+            reply = await self.answer(probe.request_id, str(sent.event_id), timeout=60)
+            if reply["type"] == "filing.refused":
+                seen = moment(reply["payload"]["refused_at"])
+                if when - timedelta(seconds=1) <= seen <= self.now() + timedelta(seconds=1):
+                    return
             await asyncio.sleep(0.1)
         raise AssertionError(f"the filing service never reported business time {when}")
 
+    async def answer(self, request_id: str, event_id: str, timeout: float = 20) -> dict:
+        """The first answer to one message: a filing reply to its request, or a refusal of the
+        envelope on party.refused.v1."""
+        limit = time.monotonic() + timeout
+        while True:
+            for m in (*self.replies(request_id), *self.seen["party.refused.v1"]):
+                if m["type"] != "party.refused" or m["payload"]["refused_event_id"] == event_id:
+                    return m
+            if time.monotonic() > limit:
+                raise AssertionError(f"no answer to {request_id} in {timeout}s; log:\n{self.service.tail(20)}")
+            await asyncio.sleep(0.05)
+
     # ------------------------------------------------------------ commands and replies
-    async def send(self, topic: str, command: Any, timeout: float = 20) -> dict:
-        """Publish a command and return its reply envelope (accepted or refused)."""
+    def sender_for(self, command: Any) -> str | None:
+        """Whom a command is signed by: a registration by the agency of its insured region (F-01),
+        or the national service platform when no agency has that region (an unknown code: the filing
+        rules answer it, F-06); any other command by the agency of the insured place the person was
+        filed by, which speaks for their filings (F-14); a person never filed by the national agency."""
+        if isinstance(command, RegisterFiling):
+            agency = REGISTRY.agency_of(command.insured_region)
+            return agency.code if agency is not None else "A000000"
+        region = self.insured.get(command.person_id)
+        agency = REGISTRY.agency_of(region) if region else None
+        return agency.code if agency is not None else None
+
+    async def send(self, topic: str, command: Any, timeout: float = 20, sender: str | None = None) -> dict:
+        """Publish a command, signed by ``sender`` (default ``sender_for``), and return its reply
+        envelope (accepted or refused)."""
         earlier = {m["event_id"] for m in self.replies(command.request_id)}    # a retried request_id
-        await self.bus.publish(topic, command, producer="agency:test", now=self.now())
-        return await self.reply(command.request_id, timeout, ignore=earlier)
+        await self.bus.publish(topic, command, producer="agency:test", now=self.now(),
+                               sender=sender or self.sender_for(command))
+        reply = await self.reply(command.request_id, timeout, ignore=earlier)
+        if isinstance(command, RegisterFiling) and reply["type"] == "filing.accepted":
+            self.insured.setdefault(command.person_id, command.insured_region)
+        return reply
+
+    async def refused_by_party(self, topic: str, command: Any, sender: str, timeout: float = 20) -> dict:
+        """Publish as ``sender`` and return the refusal answered to it on party.refused.v1 (003 §5 (三));
+        the filing topics answer nothing for it."""
+        earlier = {m["event_id"] for m in self.replies(command.request_id)}
+        sent = await self.bus.publish(topic, command, producer="agency:test", now=self.now(), sender=sender)
+        [answer] = await self.wait("party.refused.v1", lambda m: m["payload"]["refused_event_id"] == str(sent.event_id),
+                                   timeout=timeout)
+        assert answer["payload"]["sender"] == sender and answer["payload"]["service"] == "filing"
+        assert {m["event_id"] for m in self.replies(command.request_id)} == earlier, "no filing reply for it"
+        return answer["payload"]
 
     def replies(self, request_id: str) -> list[dict]:
         return [m for topic in ("filing.accepted.v1", "filing.refused.v1") for m in self.seen[topic]
@@ -232,7 +283,7 @@ class Wire:
 
     # ------------------------------------------------------------ the service's store
     async def stored(self, pid: str) -> dict | None:
-        doc = await self.db["people"].find_one({"_id": pid})
+        doc = await find_aggregate(self.db, "people", pid)   # under the pseudonym, state sealed
         return doc["state"] if doc else None
 
     async def stored_filings(self, pid: str) -> dict[str, FilingSnapshot]:
@@ -241,10 +292,11 @@ class Wire:
         return {r["filing_id"]: snap(r["versions"][-1]) for r in (state or {}).get("filings", [])}
 
     async def deadlines(self, pid: str, status: str, count: int) -> list[dict]:
-        """The person's persisted deadlines in ``status``, once there are ``count`` of them."""
+        """The person's persisted deadlines in ``status``, once there are ``count`` of them (their
+        messages opened)."""
         async def found() -> list[dict] | None:
-            docs = await self.db["deadlines"].find({"key": pid, "status": status}).to_list()
-            return docs if len(docs) == count else None
+            docs = await self.db["deadlines"].find({"key": person_key(pid), "status": status}).to_list()
+            return [{**d, "value": plain(d["value"])} for d in docs] if len(docs) == count else None
         return await eventually(found, timeout=20)
 
 
@@ -774,12 +826,12 @@ async def test_bad_input_is_refused_or_dead_lettered_with_its_reason_and_nothing
     marker = uuid.uuid4().hex
     await wire.bus.send_raw("filing.register.v1", f'{{"event_id": "{marker}", "payload": '.encode(), pid)
     envelope = json.loads(envelope_for("filing.register.v1", register(pid, insured=WUHU, treating=SHANGHAI),
-                                       producer="agency:test", now=wire.now()).model_dump_json())
+                                       producer="agency:test", now=wire.now(), sender="A340200").model_dump_json())
     envelope["payload"]["person_id"] = pid[:17] + ("0" if pid[17] != "0" else "1")     # wrong check digit
     await wire.bus.send_raw("filing.register.v1", json.dumps(envelope).encode(), pid)
     wrong_type = json.loads(envelope_for("filing.cancel.v1", CancelFiling(
         request_id=rid(), person_id=pid, filing_id=earlier.filing_id, reason="x"), producer="agency:test",
-        now=wire.now()).model_dump_json())
+        now=wire.now(), sender="A340200").model_dump_json())
     wrong_type["type"] = "filing.register"
     await wire.bus.send_raw("filing.cancel.v1", json.dumps(wrong_type).encode(), pid)
 

@@ -1,5 +1,10 @@
 """Cost co-investigation 费用协查 (Q-01..Q-05): candidates from large inpatient settlements and
-the life of one request through the 26th-to-25th periods."""
+the life of one request through the 26th-to-25th periods.
+
+Time: the period a request joins, the Q-02 cut, lateness (Q-03) and the confirmation window
+(Q-05) are read on ``now``, the service's business clock at receipt. The ``*_at`` a sender
+claims is recorded as it is and decides nothing: a withdrawal claiming 23:59 on the 25th that
+arrives after 00:00 on the 26th is after the cut."""
 from __future__ import annotations
 
 import uuid
@@ -16,6 +21,7 @@ from contracts.collab import (
 )
 from contracts.values import MedicalType, RegionCode
 from runtime.calendar import WorkingCalendar, at_business_start, business_date, end_of_business_day
+from services.collab.domain.addressing import Actor, must_be
 from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
 
 SERVICE = "collab"
@@ -104,8 +110,8 @@ def request_id_for(insured_region: str, request_ref: str) -> uuid.UUID:
 
 
 def request(cmd: RequestCoInvestigation, calendar: WorkingCalendar, now: datetime) -> Outcome[CoInvestigation]:
-    """Q-01/Q-02: the request joins the period of its business date."""
-    period = period_of(business_date(cmd.requested_at))
+    """Q-01/Q-02: the request joins the period of the business date it is received on."""
+    period = period_of(business_date(now))
     state = CoInvestigation(request_id=request_id_for(str(cmd.insured_region), cmd.request_ref),
                             insured_region=cmd.insured_region, treating_region=cmd.treating_region, period=period,
                             cut_at=cut_at(period), complete_by=complete_by(period))
@@ -124,7 +130,7 @@ def is_editable(state: CoInvestigation, now: datetime) -> bool:
 def withdraw(state: CoInvestigation, cmd: WithdrawCoInvestigation, now: datetime) -> Outcome[CoInvestigation]:
     if state.status is CoInvestigationStatus.WITHDRAWN:
         return Outcome(state, [], [])
-    if not is_editable(state, cmd.withdrawn_at):
+    if not is_editable(state, now):
         raise ValueError(f"Q-02: request {state.request_id} is in the summary cut at {state.cut_at.isoformat()}"
                          " and can no longer be deleted")
     new = state.model_copy(update={"status": CoInvestigationStatus.WITHDRAWN, "version": state.version + 1})
@@ -137,10 +143,10 @@ def submit_result(state: CoInvestigation, cmd: SubmitCoInvestigationResult, cale
     """Q-03/Q-04: the result; a late one counts in the next period; Q-05's 5 days start."""
     if state.status is not CoInvestigationStatus.REQUESTED:
         return Outcome(state, [], [])
-    late = cmd.submitted_at > state.complete_by
-    confirm_by = calendar.deadline(cmd.submitted_at, CONFIRM_WD)
+    late = now > state.complete_by
+    confirm_by = calendar.deadline(now, CONFIRM_WD)
     new = state.model_copy(update={"status": CoInvestigationStatus.ANSWERED, "result": cmd.result,
-                                   "answered_at": cmd.submitted_at, "confirm_by": confirm_by,
+                                   "answered_at": now, "confirm_by": confirm_by,
                                    "version": state.version + 1})
     event = CoInvestigationResultSubmitted(
         request_id=state.request_id, insured_region=state.insured_region, result=cmd.result, reason=cmd.reason,
@@ -156,10 +162,33 @@ def confirm(state: CoInvestigation, cmd: ConfirmCoInvestigationResult, now: date
         return Outcome(state, [], [])
     status = CoInvestigationStatus.CONFIRMED if cmd.agreed else CoInvestigationStatus.DISPUTED
     new = state.model_copy(update={"status": status, "version": state.version + 1})
-    late = state.confirm_by is not None and cmd.confirmed_at > state.confirm_by
+    late = state.confirm_by is not None and now > state.confirm_by
     return Outcome(new, [CoInvestigationConfirmed(
         request_id=state.request_id, insured_region=state.insured_region, agreed=cmd.agreed, comment=cmd.comment,
         late=late, confirmed_at=cmd.confirmed_at)], [])
+
+
+# ---------------------------------------------------------------- who may act (000 第八十条)
+def _sides(state: CoInvestigation) -> tuple[str, str]:
+    return str(state.insured_region), str(state.treating_region)
+
+
+def may_withdraw(state: CoInvestigation, actor: Actor) -> None:
+    """Q-02: only the requester, the insured place, deletes its request."""
+    must_be(actor, state.insured_region, role="requesting insured place", act="withdraw it",
+            sides=_sides(state), rule="Q-02")
+
+
+def may_submit_result(state: CoInvestigation, actor: Actor) -> None:
+    """Q-03/Q-04: the treating place checks the stay and uploads the result."""
+    must_be(actor, state.treating_region, role="treating place", act="submit the result",
+            sides=_sides(state), rule="Q-04")
+
+
+def may_confirm(state: CoInvestigation, actor: Actor) -> None:
+    """Q-05: the insured place confirms the result, or disputes it."""
+    must_be(actor, state.insured_region, role="insured place", act="confirm or dispute the result",
+            sides=_sides(state), rule="Q-05")
 
 
 def deadline_fired(state: CoInvestigation, request_: DeadlineRequest, calendar: WorkingCalendar,

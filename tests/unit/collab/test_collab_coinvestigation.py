@@ -83,8 +83,9 @@ def test_late_result_rolls_into_next_period_and_confirmation_deadline() -> None:
     assert not events[0].late and events[0].confirm_by == end_of_business_day(date(2026, 10, 13))
     out = q.deadline_fired(state2, due, CAL, events[0].confirm_by + timedelta(seconds=1))
     assert type(out.events[0]).__name__ == "CoInvestigationConfirmationOverdue"
+    received = at + timedelta(days=20)                                      # lateness goes by receipt
     done = q.confirm(out.state, ConfirmCoInvestigationResult(request_id=state2.request_id, agreed=True,
-                                                             confirmed_at=at + timedelta(days=20)), at)
+                                                             confirmed_at=received), received)
     assert done.state.status is q.CoInvestigationStatus.CONFIRMED and done.events[0].late
 
 
