@@ -75,7 +75,8 @@ async def wait_healthy(procs: dict) -> None:
 async def drive(bootstrap: str, prefix: str, idempotence: bool, n: int, concurrency: int,
                 rss: dict[str, float], procs: dict, keys_dir: str) -> dict:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=1)
-    results = AIOKafkaConsumer(prefix + "settlement.result.v1", bootstrap_servers=bootstrap,
+    # request_id and outcome are in clear on v2: the benchmark never needs to open the sealed result
+    results = AIOKafkaConsumer(prefix + "settlement.result.v2", bootstrap_servers=bootstrap,
                                group_id=f"bench-his-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
                                fetch_max_wait_ms=5)
     await producer.start()

@@ -4,7 +4,9 @@
 test) fails when a schema changed in a way that old consumers cannot read, unless the topic's
 major version changed too. Compatible: adding an optional field, adding a topic. Breaking:
 removing or retyping a field, making an optional field required, adding a required field,
-changing an enum's values.
+changing an enum's values. A topic may be removed only when its next major version replaces it
+(``settlement.result.v1`` → ``v2``); its snapshot stays as the record of what its consumers read.
+A sealed field's ``contentSchema`` (what it decrypts to) is checked like the rest.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def breaking_changes() -> list[str]:
     for path in sorted(SNAPSHOTS.glob("*.json")):
         name = path.stem
         if name not in now:
-            problems.append(f"{name}: topic removed; keep it until its consumers have moved to a new major version")
+            if not successor(name, now):
+                problems.append(f"{name}: topic removed; keep it until its consumers have moved to a new major version")
             continue
         old = json.loads(path.read_text())
         problems += [f"{name}: {p}" for p in compare(old, now[name], old.get("$defs", {}), now[name].get("$defs", {}))]
@@ -51,6 +54,14 @@ def breaking_changes() -> list[str]:
         if not (SNAPSHOTS / f"{name}.json").exists():
             problems.append(f"{name}: no snapshot yet; run `yidi schemas write` and commit it")
     return problems
+
+
+def successor(name: str, topics) -> str | None:
+    """The topic of a later major version of the same type, which replaced ``name`` (if any)."""
+    kind, _, version = name.rpartition(".v")
+    later = [t for t in topics if t.rpartition(".v")[0] == kind and t.rpartition(".v")[2].isdigit()
+             and version.isdigit() and int(t.rpartition(".v")[2]) > int(version)]
+    return min(later, key=lambda t: int(t.rpartition(".v")[2])) if later else None
 
 
 def _resolve(node: dict, defs: dict) -> dict:
@@ -89,4 +100,7 @@ def compare(old: dict, new: dict, old_defs: dict, new_defs: dict, path: str = "$
                 problems += compare(a, b, old_defs, new_defs, f"{path}<{combo}{i}>", seen)
     if "items" in old or "items" in new:
         problems += compare(old.get("items", {}), new.get("items", {}), old_defs, new_defs, f"{path}[]", seen)
+    if "contentSchema" in old or "contentSchema" in new:   # inside a seal is a contract too
+        problems += compare(old.get("contentSchema", {}), new.get("contentSchema", {}), old_defs, new_defs,
+                            f"{path}<sealed>", seen)
     return problems

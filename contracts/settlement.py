@@ -4,8 +4,10 @@ Flow (S-01): the HIS publishes a command (admission, outpatient visit, discharge
 cancel, refund, manual claim); the treating-place step turns the fee lines into a
 :class:`TreatingAssessed` (S-02..S-04); the insured-place step answers with an
 :class:`InsuredDecided` (S-05..S-14); the HIS hears the outcome on one topic,
-``settlement.result.v1``, whose payload :class:`SettlementResult` is a union discriminated by
-``outcome`` (completed | refused | cancelled | refunded | admission_accepted).
+``settlement.result.v2``, read by every hospital: its payload :class:`SealedSettlementResult` shows
+only the routing fields and carries the full :class:`SettlementResult` (a union discriminated by
+``outcome``: completed | refused | cancelled | refunded | admission_accepted) encrypted to the
+institution it answers (003 §5 (三)).
 Clearing and prepayment listen to ``settlement.completed.v1`` and ``settlement.reversed.v1``.
 A partial refund (S-15) is a second hop of the same kind: :class:`RefundAssessed` of the remaining
 lines, answered by :class:`RefundDecided`, then ``refunded`` on the result and reversed topics.
@@ -162,6 +164,21 @@ class RefusalCode(StrEnum):
     RECALL_AFTER_MONTHLY_SETTLEMENT = "RECALL_AFTER_MONTHLY_SETTLEMENT"   # 004 第三十四条
     RECALL_NOT_LATEST = "RECALL_NOT_LATEST"                     # 不得隔次召回 (004 第三十四条)
     RESETTLE_AFTER_CLEARING = "RESETTLE_AFTER_CLEARING"         # 已清算不予召回重结 (004 第三十四条)
+
+
+class PartyRefusalCode(StrEnum):
+    """Refusals about who asks rather than what is asked (003 §5 (三), S-15, S-19): the sender is not
+    the institution, may not settle directly here, or is not the one that made the settlement. A HIS
+    hears them on the result topic like a :class:`RefusalCode`; they are kept apart from it because
+    the hops between the two places and the manual claim carry ``RefusalCode``, and these codes never
+    travel there."""
+    NOT_AN_INSTITUTION = "NOT_AN_INSTITUTION"                   # the sender is no institution of the registry
+    NOT_THIS_INSTITUTION = "NOT_THIS_INSTITUTION"               # the request names another institution
+    INSTITUTION_NOT_OPENED = "INSTITUTION_NOT_OPENED"           # not opened for cross-region settlement (异地联网)
+    INSTITUTION_REGION_MISMATCH = "INSTITUTION_REGION_MISMATCH"  # treating region is not the institution's
+    HOSPITAL_LEVEL_MISMATCH = "HOSPITAL_LEVEL_MISMATCH"         # level differs from the registered one (S-05)
+    CLOCK_SKEW = "CLOCK_SKEW"                                   # the HIS's clock is too far from the platform's
+    NOT_YOUR_SETTLEMENT = "NOT_YOUR_SETTLEMENT"                 # cancel/refund of another institution's (S-15)
 
 
 # ---------------------------------------------------------------- request parts
@@ -555,7 +572,8 @@ class SettlementRefused(Contract):
     person_id: PersonId
     institution_code: InstitutionCode
     settlement_id: str | None = Field(default=None, description="The settlement concerned, for cancel/refund.")
-    code: RefusalCode
+    code: RefusalCode | PartyRefusalCode = Field(description="What the rules refused (RefusalCode) or why the "
+                                                 "sender may not ask (PartyRefusalCode).")
     title_zh: str = Field(description="Short Chinese title of the code, for the screen.", examples=["未办理异地就医备案"])
     message: str = Field(description="What exactly is wrong.", examples=["no valid filing for 420100 on 2025-03-01"])
     line_no: int | None = Field(default=None, description="The fee line at fault, when one is.")
@@ -604,8 +622,53 @@ _REVERSAL = Annotated[Union[SettlementCancelled, SettlementRefunded], Field(disc
 
 
 class SettlementResult(RootModel[_RESULT]):
-    """What the HIS hears on ``settlement.result.v1``: one of five outcomes, told apart by ``outcome``."""
+    """The full answer to the HIS, sealed inside ``settlement.result.v2`` (its ``sealed`` field): one of
+    five outcomes, told apart by ``outcome``. Until v2 it travelled in clear on ``settlement.result.v1``."""
     model_config = ConfigDict(frozen=True)
+
+
+class ResultOutcome(StrEnum):
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    ADMISSION_ACCEPTED = "admission_accepted"
+
+
+class _SealedContent:
+    """JSON Schema of a sealed string: the JWE, and (``contentSchema``) the model it decrypts to, so that
+    the sealed contract is published and its compatibility checked like any other (contracts.schemas)."""
+
+    def __init__(self, model: type) -> None:
+        self.model = model
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict:
+        schema = handler(core)
+        schema.update(contentMediaType="application/jose", contentSchema=handler(self.model.__pydantic_core_schema__))
+        return schema
+
+
+JWE_COMPACT = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+
+SealedResult = Annotated[str, Field(pattern=JWE_COMPACT), _SealedContent(SettlementResult)]
+
+
+class SealedSettlementResult(Contract):
+    """What the HIS hears on ``settlement.result.v2`` (003 §5 (三)). Every hospital reads the topic, so
+    only what routes the answer is in clear; the answer itself is ``sealed``: a JWE (RFC 7516, compact
+    serialisation) with ``alg`` ECDH-ES, ``enc`` A256GCM and ``kid`` ``<institution code>/<key id>``,
+    encrypted to the institution's X25519 key of the participant registry. Its plaintext is the UTF-8
+    JSON of :class:`SettlementResult`, whose fields repeat the routing fields below (an adapter checks
+    they agree: ``runtime.client.open_result``)."""
+    institution_code: InstitutionCode = Field(description="The institution answered: the only one that can open "
+                                              "``sealed``. Partition key.", examples=["H42010200001"])
+    request_id: str = Field(description="The HIS request answered; for a completed cancel or refund the original "
+                            "settlement's request id (as inside the seal).", examples=["H42010200001-20250312-000123"])
+    outcome: ResultOutcome = Field(description="completed | refused | cancelled | refunded | admission_accepted.")
+    reversal_request_id: str | None = Field(default=None, description="For a completed cancel or refund: the HIS's "
+                                            "request id of the cancel or refund.")
+    sealed: SealedResult = Field(description="JWE compact: ECDH-ES + A256GCM to the institution's encryption key; "
+                                 "plaintext: the SettlementResult JSON (schema: contentSchema).")
 
 
 class SettlementReversed(RootModel[_REVERSAL]):
@@ -617,42 +680,54 @@ def _person(payload: Any) -> str:
     return str(getattr(payload, "root", payload).person_id)
 
 
-_KEY_DOC = "person_id: a person's settlements stay in order and year-to-date accumulations are per person"
+_KEY_DOC = ("the person's pseudonym (HMAC of the ID number, never the number): a person's settlements stay in "
+            "order and year-to-date accumulations are per person")
+
+
+def _institution(payload: Any) -> str:
+    return str(getattr(payload, "root", payload).institution_code)
+
+
+_HIS_KEY_DOC = ("institution_code: a hospital's commands and answers stay in order; a hospital cannot compute the "
+                "person pseudonym, so the first hop re-keys by it")
 
 TOPICS: list[TopicSpec] = [
-    TopicSpec("his.admission.v1", AdmissionRegistered, _person, _KEY_DOC, "his", ("settlement",), kind="command",
+    TopicSpec("his.admission.v1", AdmissionRegistered, _institution, _HIS_KEY_DOC, "his", ("settlement",), kind="command",
               description="入院登记 (S-11, S-20)."),
-    TopicSpec("his.outpatient-requested.v1", OutpatientVisitRequested, _person, _KEY_DOC, "his", ("settlement",),
+    TopicSpec("his.outpatient-requested.v1", OutpatientVisitRequested, _institution, _HIS_KEY_DOC, "his", ("settlement",),
               kind="command", description="Outpatient/pharmacy settlement request (S-04)."),
-    TopicSpec("his.settlement-requested.v1", DischargeSettlementRequested, _person, _KEY_DOC, "his",
+    TopicSpec("his.settlement-requested.v1", DischargeSettlementRequested, _institution, _HIS_KEY_DOC, "his",
               ("settlement",), kind="command", description="出院结算 (S-14)."),
-    TopicSpec("his.cancel-requested.v1", SettlementCancelRequested, _person, _KEY_DOC, "his", ("settlement",),
+    TopicSpec("his.cancel-requested.v1", SettlementCancelRequested, _institution, _HIS_KEY_DOC, "his", ("settlement",),
               kind="command", description="撤销 (S-15)."),
-    TopicSpec("his.refund-requested.v1", RefundRequested, _person, _KEY_DOC, "his", ("settlement",),
+    TopicSpec("his.refund-requested.v1", RefundRequested, _institution, _HIS_KEY_DOC, "his", ("settlement",),
               kind="command", description="退费 (S-15)."),
-    TopicSpec("his.manual-claim.v1", ManualClaimUploaded, _person, _KEY_DOC, "his", ("settlement",),
+    TopicSpec("his.manual-claim.v1", ManualClaimUploaded, _institution, _HIS_KEY_DOC, "his", ("settlement",),
               kind="command", description="Upload for manual reimbursement (S-17)."),
     TopicSpec("settlement.treating-assessed.v1", TreatingAssessed, _person, _KEY_DOC, "settlement", ("settlement",),
-              description="Treating place → insured place hop (S-01..S-04)."),
+              personal_key=True, description="Treating place → insured place hop (S-01..S-04)."),
     TopicSpec("settlement.insured-decided.v1", InsuredDecided, _person, _KEY_DOC, "settlement", ("settlement",),
-              description="Insured place → treating place hop (S-01, S-05)."),
+              personal_key=True, description="Insured place → treating place hop (S-01, S-05)."),
     TopicSpec("settlement.insured-rollback.v1", InsuredRollback, _person, _KEY_DOC, "settlement", ("settlement",),
-              description="Internal (S-01): the insured place rolls back a decision the HIS never received."),
+              personal_key=True, description="Internal (S-01): the insured place rolls back a decision the HIS never received."),
     TopicSpec("settlement.chronic-qualification.v1", ChronicQualificationRecorded, _person, _KEY_DOC, "agency",
-              ("settlement",), kind="command", description="Insured place records a chronic qualification (S-13)."),
+              ("settlement",), kind="command", personal_key=True, description="Insured place records a chronic qualification (S-13)."),
     TopicSpec("settlement.insured-person.v1", InsuredPersonRecorded, _person, _KEY_DOC, "agency",
-              ("settlement",), kind="command", description="Insured place records a person's groups and "
+              ("settlement",), kind="command", personal_key=True, description="Insured place records a person's groups and "
               "personal-account balance (S-06)."),
     TopicSpec("settlement.refund-assessed.v1", RefundAssessed, _person, _KEY_DOC, "settlement", ("settlement",),
-              description="Internal (S-15): the remaining lines of a partial refund, to the insured place."),
+              personal_key=True, description="Internal (S-15): the remaining lines of a partial refund, to the insured place."),
     TopicSpec("settlement.refund-decided.v1", RefundDecided, _person, _KEY_DOC, "settlement", ("settlement",),
-              description="Internal (S-15): the insured place's decision on a partial refund's remaining lines."),
-    TopicSpec("settlement.result.v1", SettlementResult, _person, _KEY_DOC, "settlement", ("his",),
-              description="Outcome to the HIS; discriminated by 'outcome'."),
+              personal_key=True, description="Internal (S-15): the insured place's decision on a partial refund's remaining lines."),
+    TopicSpec("settlement.result.v2", SealedSettlementResult, _institution, _HIS_KEY_DOC, "settlement", ("his",),
+              description="Outcome to the HIS, sealed to the institution it answers (003 §5 (三)): institution_code, "
+                          "request_id, outcome and reversal_request_id in clear, the SettlementResult in 'sealed' "
+                          "(JWE ECDH-ES + A256GCM). Replaces settlement.result.v1, whose results every hospital "
+                          "could read in clear."),
     TopicSpec("settlement.completed.v1", SettlementCompleted, _person, _KEY_DOC, "settlement",
-              ("clearing", "prepayment", "collab"), description="Completed settlements for clearing, prepayment and co-investigation (Q-01)."),
+              ("clearing", "prepayment", "collab"), personal_key=True, description="Completed settlements for clearing, prepayment and co-investigation (Q-01)."),
     TopicSpec("settlement.fee-detail.v1", FeeDetailUploaded, _person, _KEY_DOC, "settlement", ("agency",),
-              description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18)."),
+              personal_key=True, description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18)."),
     TopicSpec("settlement.reversed.v1", SettlementReversed, _person, _KEY_DOC, "settlement",
-              ("clearing", "prepayment", "settlement"), description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations."),
+              ("clearing", "prepayment", "settlement"), personal_key=True, description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations."),
 ]

@@ -4,9 +4,14 @@ it. The simulator, the benchmark, the ``yidi party`` command and the tests all s
 
     client = PartyClient(producer, keys_dir="var/keys")
     await client.send("his.outpatient-requested.v1", request, sender="H42010200001", now=now)
+
+and reads its answers on ``settlement.result.v2``, sealed to it (``open_result``):
+
+    result = client.open_result(json.loads(record.value)["payload"])   # the SettlementResult as a dict
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +24,31 @@ from runtime.envelopes import encode, envelope_for, key_for
 from runtime.parties import Signer, signer_for
 
 
+# what settlement.result.v2 shows in clear; the sealed result must say the same
+ROUTING_FIELDS = ("institution_code", "request_id", "outcome", "reversal_request_id")
+
+
+class SealedForAnother(ValueError):
+    """A sealed payload this party cannot or must not open."""
+
+
+def open_result(signer: Signer, payload: dict) -> dict:
+    """The full result inside a ``settlement.result.v2`` payload (contracts.settlement.SealedSettlementResult),
+    decrypted with the addressed institution's key: the SettlementResult as a dict. Raises
+    ``SealedForAnother`` for a result addressed to another party (it cannot be decrypted here) and
+    when the sealed content does not match the routing fields around it."""
+    if payload.get("institution_code") != signer.code:
+        raise SealedForAnother(f"result addressed to {payload.get('institution_code')}, not to {signer.code}")
+    try:
+        content = json.loads(signer.open_sealed(payload["sealed"]))
+    except Exception as exc:   # a JOSE error, a key that is not ours, bytes that are not JSON
+        raise SealedForAnother(f"{signer.code} cannot open this result: {type(exc).__name__}: {exc}") from None
+    for field in ROUTING_FIELDS:
+        if content.get(field) != payload.get(field):
+            raise SealedForAnother(f"sealed {field} {content.get(field)!r} ≠ {payload.get(field)!r} in clear")
+    return content
+
+
 class PartyClient:
     def __init__(self, producer: AIOKafkaProducer, keys_dir: str | Path, prefix: str = "") -> None:
         self.producer, self.keys_dir, self.prefix = producer, keys_dir, prefix
@@ -29,6 +59,10 @@ class PartyClient:
         if code not in self._signers:
             self._signers[code] = signer_for(self.keys_dir, code)
         return self._signers[code]
+
+    def open_result(self, payload: dict) -> dict:
+        """A ``settlement.result.v2`` payload opened with the key of the institution it names (``open_result``)."""
+        return open_result(self.signer(str(payload.get("institution_code"))), payload)
 
     def envelope(self, topic: str, payload: BaseModel, *, sender: str, now: datetime, producer: str | None = None,
                  event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Envelope:

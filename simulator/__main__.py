@@ -53,12 +53,13 @@ class Simulator:
     async def run(self, seconds: float) -> int:
         s = self.settings
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
-                                         enable_idempotence=s.kafka_idempotence, linger_ms=2)
+                                         enable_idempotence=s.kafka_idempotence, linger_ms=2,
+                                         **s.kafka_client_options())
         await self.producer.start()
         self.client = PartyClient(self.producer, s.keys_dir, s.topic_prefix)
-        consumer = AIOKafkaConsumer(self.topic("settlement.result.v1"), bootstrap_servers=s.kafka_bootstrap_servers,
+        consumer = AIOKafkaConsumer(self.topic("settlement.result.v2"), bootstrap_servers=s.kafka_bootstrap_servers,
                                     group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}",
-                                    auto_offset_reset="latest")
+                                    auto_offset_reset="latest", **s.kafka_client_options())
         await consumer.start()
         try:
             traffic = Traffic(self.rng, VISIT_DAY.date(), population(self.rng, self.size))
@@ -110,10 +111,13 @@ class Simulator:
 
     async def read(self, consumer: AIOKafkaConsumer, traffic: Traffic) -> None:
         async for record in consumer:
-            result = json.loads(record.value)["payload"]
-            entry = self.pending.pop(result.get("reversal_request_id") or result.get("request_id"), None)
+            sealed = json.loads(record.value)["payload"]
+            entry = self.pending.pop(sealed.get("reversal_request_id") or sealed.get("request_id"), None)
             if entry is None:
                 continue
+            # the result is encrypted to the hospital it answers (003 §5 (三)); the simulator holds the
+            # keys of every sample hospital, as each hospital's adapter holds its own
+            result = self.client.open_result(sealed)
             expected, sent_at, payload = entry
             self.latencies.append(time.perf_counter() - sent_at)
             self.outcomes[f"{expected.kind} → {result['outcome']}"] += 1

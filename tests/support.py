@@ -206,9 +206,20 @@ class Bus:
         assert self.client
         return self.client.signer(code)
 
+    def open_result(self, payload: dict) -> dict:
+        """A ``settlement.result.v2`` payload opened as the hospital it is sealed to would (its key)."""
+        assert self.client
+        return self.client.open_result(payload)
+
     def business_now(self) -> datetime:
         from datetime import timedelta
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
+    def follow_clock(self, proc: "ServiceProcess") -> None:
+        """Stamp messages with the business time a running service shows: for a Bus that did not
+        set the clock itself (another Bus did, e.g. a module fixture's), so receipt-time checks
+        (clock skew) see the time the system is at, not the wall clock."""
+        self.clock_offset = (proc.business_time() - datetime.now(UTC)).total_seconds()
 
     async def __aenter__(self) -> "Bus":
         await create_topics(self.stack.bootstrap, self.prefix)

@@ -8,7 +8,7 @@ from contracts.envelope import Envelope
 from contracts.settlement import ManualClaimUploaded
 from runtime.calendar import default_calendar
 from runtime.outcome import Outcome
-from services.settlement.ports import SettlementContext
+from services.settlement.ports import MANUAL_CLAIMS, SettlementContext
 
 UPLOAD_WORKING_DAYS = 10    # S-17: within 10 working days of the failed settlement
 DECISION_WORKING_DAYS = 20  # S-17: decided within 20 working days of complete materials
@@ -34,5 +34,5 @@ class ManualClaims:
                              calendar=self.calendar.source)
         key = f"{claim.institution_code}:{claim.request_id}"
         outcome = await self.ctx.service.store.apply(
-            "manual_claims", key, env, lambda raw: Outcome() if raw else Outcome(state=record.model_dump(mode="json")))
+            MANUAL_CLAIMS, key, env, lambda raw: Outcome() if raw else Outcome(state=record.model_dump(mode="json")))
         return outcome.result

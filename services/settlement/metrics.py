@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.settlement import RefusalCode, SettlementCompleted
+from contracts.settlement import PartyRefusalCode, RefusalCode, SettlementCompleted
 from contracts.values import MedicalType
 
 
@@ -20,6 +20,9 @@ class SettlementMetrics:
                                  registry=registry)
         self.timeouts = Counter("yidi_settlement_timeouts_total", "Requests answered 'not settled directly' "
                                 "because the insured place did not answer in time", registry=registry)
+        self.inconsistent = Counter("yidi_settlement_inconsistent_answers_total", "Insured-place answers not used "
+                                    "because they do not fit the request (S-01, S-07), by hop and failed check",
+                                    ["hop", "check"], registry=registry)
 
     def completed(self, done: SettlementCompleted, seconds: float) -> None:
         self.settlements.labels("completed", done.medical_type.value).inc()
@@ -29,6 +32,12 @@ class SettlementMetrics:
 
     def refused(self, medical_type: MedicalType, code: RefusalCode) -> None:
         self.settlements.labels("refused", medical_type.value).inc()
+        self.refusals.labels(code.value).inc()
+
+    def refused_sender(self, code: PartyRefusalCode, medical_type: MedicalType | None) -> None:
+        """A HIS command refused for who sent it (003 §5 (三)), counted with the other refusals."""
+        if medical_type is not None:
+            self.settlements.labels("refused", medical_type.value).inc()
         self.refusals.labels(code.value).inc()
 
     def reversed(self, done) -> None:

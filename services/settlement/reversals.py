@@ -5,14 +5,15 @@ settlement (S-01): if it passes, the HIS is told the refund was not made and a l
 is undone."""
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.settlement import (DischargeSettlementRequested, InsuredRollback, OutpatientVisitRequested,
-                                  RefundAssessed, RefundDecided, RefundKind, RefundRequested, RefusalCode,
-                                  SettlementCancelRequested, SettlementCompleted, SettlementResult,
+                                  PartyRefusalCode, RefundAssessed, RefundDecided, RefundKind, RefundRequested,
+                                  RefusalCode, SettlementCancelRequested, SettlementCompleted, SettlementResult,
                                   SettlementReversed, TreatingAssessed, clearing_month_of)
 from contracts.values import MedicalType
 from runtime.calendar import business_date
@@ -20,6 +21,7 @@ from runtime.outcome import Emit, Outcome
 from services.settlement.domain import insured, results, reversal, treating
 from services.settlement.domain.accumulations import AccumulationDelta
 from services.settlement.domain.catalogue import choose_catalogue
+from services.settlement.domain.consistency import Inconsistency, answer_problems
 from services.settlement.domain.rates import Eligibility
 from services.settlement.domain.refusal import Refused
 from services.settlement.flow import REFUND_ASSESSED, REFUND_TIMEOUT, RESULT, REVERSED, ROLLBACK, dump, timeout, timeout_key
@@ -27,6 +29,7 @@ from services.settlement.ports import SettlementContext
 from services.settlement.state import PendingRefund, Record, Visits
 
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
+log = logging.getLogger(__name__)
 
 
 class Reversals:
@@ -53,6 +56,7 @@ class Reversals:
             try:
                 if record is None:
                     raise Refused(RefusalCode.SETTLEMENT_NOT_FOUND, f"no settlement {cmd.settlement_id} of this person")
+                self._made_by_sender(record, env.sender)
                 if reversal_id in record.reversals:
                     return Outcome(emits=[Emit(RESULT, SettlementResult.model_validate(record.reversals[reversal_id]),
                                                name="repeat")])
@@ -73,6 +77,16 @@ class Reversals:
                                    if kind is not None else {"reversal_request_id": cmd.request_id})
             return self._reversed(visits, record.model_copy(update={"reversed": True}), done)
         return await self.ctx.visits(env, cmd.person_id, decide)
+
+    def _made_by_sender(self, record: Record, sender: str | None) -> None:
+        """S-15, S-17: only the institution that made a settlement cancels or refunds it. The authority
+        table saw that the sender names itself; which institution made the settlement only the stored
+        settlement knows."""
+        made_by = record.completed["institution_code"]
+        if sender != made_by:
+            self.ctx.metrics.refused_sender(PartyRefusalCode.NOT_YOUR_SETTLEMENT, None)
+            raise Refused(PartyRefusalCode.NOT_YOUR_SETTLEMENT, f"settlement {record.completed['settlement_id']} was "
+                          f"made by {made_by}; {sender} may not cancel or refund it (S-15)")
 
     def _context(self, visits: Visits, record: Record, now: datetime) -> reversal.ReversalContext:
         """The facts the S-15 limits look at (004 第三十四条), as of ``now``."""
@@ -101,7 +115,8 @@ class Reversals:
         answer_by = self.ctx.now() + timedelta(milliseconds=self.ctx.timeout_ms)
         assessment = self._reassess(visits, record, remaining).model_copy(update={"answer_by": answer_by})
         pending = PendingRefund(request_id=cmd.request_id, kind=cmd.kind.value, line_nos=line_nos,
-                                remaining=remaining.model_dump(mode="json"), context=_context_json(rctx))
+                                remaining=remaining.model_dump(mode="json"), context=_context_json(rctx),
+                                assessment=assessment.model_dump(mode="json"))
         visits.settlements[cmd.settlement_id] = record.model_copy(update={
             "pending_refunds": {**record.pending_refunds, reversal_id: pending}})
         ask = RefundAssessed(reversal_id=reversal_id, settlement_id=cmd.settlement_id, person_id=cmd.person_id,
@@ -115,7 +130,8 @@ class Reversals:
         policy = self.ctx.policies.select(remaining.insured_region, treating.service_date(remaining))
         catalogue = choose_catalogue(self.ctx.catalogues, remaining.treating_region, remaining.insured_region,
                                      policy.intra_province_catalogue)
-        return treating.assess(remaining, Eligibility(original.eligibility_basis, original.filing_category), catalogue)
+        return treating.assess(remaining, Eligibility(original.eligibility_basis, original.filing_category), catalogue,
+                               hospital_level=original.hospital_level)   # the registry's, as settled (S-05)
 
     async def refund_decided(self, env: Envelope[RefundDecided]) -> str:
         """Step 2: the insured place re-decided the remaining lines (and already netted its
@@ -128,6 +144,8 @@ class Reversals:
             if pending is None:
                 late = record is not None and answer.reversal_id in record.timed_out_refunds
                 return self._undo_late_refund(answer) if late and answer.decision.decided else Outcome()
+            if self._inconsistent(visits, record, pending, answer):
+                return Outcome()      # left to the refund's answer deadline, as a settlement's (S-01)
             left = {k: v for k, v in record.pending_refunds.items() if k != answer.reversal_id}
             record = record.model_copy(update={"pending_refunds": left})
             outcome = (self._partial_refund_done(visits, record, pending, answer) if answer.decision.decided
@@ -135,6 +153,20 @@ class Reversals:
             outcome.cancels.append(timeout_key(REFUND_TIMEOUT, f"{answer.settlement_id}|{answer.reversal_id}"))
             return outcome
         return await self.ctx.visits(env, answer.person_id, decide)
+
+    def _inconsistent(self, visits: Visits, record: Record, pending: PendingRefund, answer: RefundDecided) -> bool:
+        """The insured place's re-decision is used only when it answers this refund and fits the remaining
+        lines as they were assessed (``domain.consistency``); otherwise it is counted and not used."""
+        assessment = (TreatingAssessed.model_validate(pending.assessment) if pending.assessment
+                      else self._reassess(visits, record, _parse_request(pending.remaining)))  # stored before v2
+        problems = answer_problems(assessment, answer.decision)
+        if answer.settlement_id != record.completed["settlement_id"]:
+            problems.append(Inconsistency("request", f"answers settlement {answer.settlement_id}"))
+        for problem in problems:
+            self.ctx.metrics.inconsistent.labels("refund-decided", problem.check).inc()
+        if problems:
+            log.warning("refund answer %s not used: %s", answer.reversal_id, "; ".join(p.message for p in problems))
+        return bool(problems)
 
     @staticmethod
     def _undo_late_refund(answer: RefundDecided) -> Outcome:
@@ -163,7 +195,10 @@ class Reversals:
         self.ctx.metrics.timeouts.inc()
         refused = results.refused(refusal, request_id=pending.request_id, person_id=visits.person_id,
                                   institution_code=record.completed["institution_code"], settlement_id=settlement_id)
-        return Outcome(state=dump(visits), emits=[Emit(RESULT, SettlementResult(refused))])
+        # what the insured place re-decided (on its way, or not used because it did not fit) is undone (S-01)
+        undo = InsuredRollback(settlement_id=settlement_id, person_id=visits.person_id, reversal_id=reversal_id,
+                               reason="the insured place did not answer the refund in time (S-01, S-15)")
+        return Outcome(state=dump(visits), emits=[Emit(RESULT, SettlementResult(refused)), Emit(ROLLBACK, undo)])
 
     def _partial_refund_done(self, visits: Visits, record: Record, pending: PendingRefund,
                              answer: RefundDecided) -> Outcome:

@@ -50,6 +50,8 @@ class PendingRefund(BaseModel):
     line_nos: list[int]
     remaining: dict[str, Any] = Field(description="the request without the refunded lines")
     context: dict[str, Any] = Field(description="the ReversalContext facts checked when the refund arrived")
+    assessment: dict[str, Any] | None = Field(default=None, description="the remaining lines as assessed and sent "
+                                              "(TreatingAssessed): the insured place's answer is checked against it")
 
 
 class Record(BaseModel):

@@ -5,6 +5,7 @@ never settle later (a late answer is rolled back). Cancels and refunds: ``revers
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import date, datetime, timedelta  # noqa: F401
 
@@ -19,6 +20,7 @@ from runtime.calendar import business_date
 from runtime.outcome import Emit, Outcome
 from services.settlement.domain import insured, results, treating
 from services.settlement.domain.accumulations import AccumulationDelta
+from services.settlement.domain.consistency import answer_problems
 from services.settlement.domain.catalogue import choose_catalogue
 from services.settlement.domain.rates import Eligibility
 from services.settlement.domain.refusal import Refused
@@ -27,6 +29,7 @@ from services.settlement.flow import ASSESSED, COMPLETED, FEE_DETAIL, RESULT, RO
 from services.settlement.state import Admission, Record, Request, RequestStatus, Visits
 
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
+log = logging.getLogger(__name__)
 
 
 class TreatingPlace:
@@ -83,7 +86,9 @@ class TreatingPlace:
 
     def _assess(self, req: SettlementRequest, view: PersonFilingView | None, now: datetime) -> TreatingAssessed:
         when = req.admission_date if isinstance(req, DischargeSettlementRequested) else req.visit_date
-        assessment = treating.assess(req, self._eligibility(view, req, when), self._catalogue(req))
+        level = self.ctx.institution(req.institution_code).hospital_level   # the registry's, S-05
+        assessment = treating.assess(req, self._eligibility(view, req, when), self._catalogue(req),
+                                     hospital_level=level)
         return assessment.model_copy(update={"answer_by": now + timedelta(milliseconds=self.ctx.timeout_ms)})
 
     def _catalogue(self, req: SettlementRequest):
@@ -149,11 +154,26 @@ class TreatingPlace:
                     reason="the insured place answered after the HIS was told 'not settled directly' (S-01)"))])
             if request.status is not RequestStatus.PENDING:
                 return Outcome()
+            if self._inconsistent(request, answer):
+                return Outcome()      # left to the answer deadline: see _inconsistent
             outcome = self._complete(visits, request, answer) if answer.decided else self._refused_by_insured(
                 visits, request, answer)
             outcome.cancels.append(timeout_key(TIMEOUT, answer.settlement_id))
             return outcome
         return await self.ctx.visits(env, answer.person_id, decide)
+
+    def _inconsistent(self, request: Request, answer: InsuredDecided) -> bool:
+        """An answer that does not fit what was asked (``domain.consistency``: same request, the treating
+        place's split, S-07) is not used and is counted. The request stays pending: a forged answer
+        that came first cannot decide it, the genuine one still can; if none fits, the answer deadline
+        tells the HIS "not settled directly" and rolls back whatever the insured place decided (S-01)."""
+        problems = answer_problems(TreatingAssessed.model_validate(request.assessment), answer)
+        for problem in problems:
+            self.ctx.metrics.inconsistent.labels("insured-decided", problem.check).inc()
+        if problems:
+            log.warning("insured answer to %s not used: %s", answer.settlement_id,
+                        "; ".join(p.message for p in problems))
+        return bool(problems)
 
     def _complete(self, visits: Visits, request: Request, answer: InsuredDecided) -> Outcome:
         assessment = TreatingAssessed.model_validate(request.assessment)
@@ -196,7 +216,13 @@ class TreatingPlace:
                               f"the insured place {request.request['insured_region']} did not answer within "
                               f"{self.ctx.timeout_ms} ms: not settled directly; pay and claim at home (S-17)")
             self.ctx.metrics.timeouts.inc()
-            return self._refuse(visits, request, StoredRequest(request), refusal, RequestStatus.TIMED_OUT)
+            outcome = self._refuse(visits, request, StoredRequest(request), refusal, RequestStatus.TIMED_OUT)
+            # whatever the insured place decided (an answer still on its way, or one not used because it
+            # did not fit) is undone: the HIS was told "not settled" (S-01); a rollback of nothing is a no-op
+            outcome.emits.append(Emit(ROLLBACK, InsuredRollback(
+                settlement_id=request.settlement_id, person_id=visits.person_id,
+                reason="the insured place did not answer in time: not settled directly (S-01)")))
+            return outcome
         return await self.ctx.visits(env, due.subject, decide)
 
 

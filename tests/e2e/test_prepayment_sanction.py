@@ -22,11 +22,13 @@ async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, syst
     wuhu = scenarios.ROUTES[0]                                   # Wuhu insured, treated in Wuhan
     now = datetime(2026, 11, 2, 9, 0, tzinfo=SH)                 # the system's business time (Monday)
     async with Bus(stack, prefix) as bus:
-        # P-02: quota = 2 × the monthly average of last year's Q4 fund payments = 2 × 5,000.00
+        bus.follow_clock(procs["prepayment"])   # signed messages carry the system's business time (clock skew)
+        # P-02: quota = 2 × the monthly average of last year's Q4 fund payments = 2 × 5,000.00, set by the
+        # level above the city's account: the Anhui agency, not Wuhu's own
         await bus.publish("prepayment.set-annual-quota.v1", SetAnnualQuota(
             insured_region="340200", scope="cross_province", year=2026, last_year_quota="0.00",
-            last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"}, issued_at=now),
-            producer="agency:340200")
+            last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"}, issued_at=bus.business_now()),
+            producer="agency:340000", sender="A340000")
         await bus.read("prepayment.quota.v1", lambda m: len(m) >= 1)
 
         patient = scenarios.person(11, wuhu)
@@ -76,9 +78,10 @@ async def _settle_when_filed(bus: Bus, stay) -> dict:
     for attempt in range(30):
         request = stay.model_copy(update={"request_id": f"{stay.request_id}-{attempt}"})
         await bus.publish("his.settlement-requested.v1", request)
-        results = await bus.read("settlement.result.v1", lambda m: any(
+        results = await bus.read("settlement.result.v2", lambda m: any(
             r["payload"].get("request_id") == request.request_id for r in m))
-        answer = next(r["payload"] for r in results if r["payload"].get("request_id") == request.request_id)
+        answer = bus.open_result(next(r["payload"] for r in results
+                                      if r["payload"].get("request_id") == request.request_id))
         if answer["outcome"] == "completed":
             return answer
         assert answer["code"] == "NOT_FILED", answer

@@ -2,21 +2,25 @@
 visible in each service's store and /metrics (S-01, C-04, P-04, Q-01, F-15)."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from privacy_support import document_id, opened
 from support import Bus, eventually
 from simulator import scenarios
 
 pytestmark = pytest.mark.e2e
 
 
-async def doc(proc, collection: str, query: dict | None = None):
+async def doc(proc, collection: str, aggregate_id: str | None = None):
+    """One stored aggregate (any, without an id), its state opened (003 §5 (三))."""
     client, db = await proc.db()
     try:
-        return await db[collection].find_one(query or {})
+        query = {"_id": document_id(collection, aggregate_id)} if aggregate_id else {}
+        return opened(await db[collection].find_one(query))
     finally:
         await client.close()
 
@@ -25,19 +29,21 @@ async def test_one_stay_travels_through_all_five_services(stack, system):
     procs, prefix = system
     patient = scenarios.person(7, scenarios.ROUTES[0])            # Wuhu employee treated in Wuhan
     async with Bus(stack, prefix) as bus:
+        bus.follow_clock(procs["filing"])       # signed messages carry the system's business time (clock skew)
         await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, date(2026, 11, 2), "AG340200-E2E-0001"),
                           producer="agency:340200")
         changed = await bus.read("filing.changed.v1", lambda m: len(m) >= 1)
         assert changed[0]["payload"]["snapshot"]["status"] == "active"
-        await eventually(lambda: doc(procs["settlement"], "filing_view", {"_id": patient.person_id}))
+        await eventually(lambda: doc(procs["settlement"], "filing_view", patient.person_id))
 
         request = scenarios.stay(patient, "H42010200001-E2E-000001", date(2026, 11, 2), 8, surgery=True)
         sent = await bus.publish("his.settlement-requested.v1", request, producer="his:H42010200001")
-        results = await bus.read("settlement.result.v1", lambda m: len(m) >= 1)
+        results = await bus.read("settlement.result.v2", lambda m: len(m) >= 1)
+        payload = bus.open_result(results[0]["payload"])     # sealed to H42010200001 (003 §5 (三))
 
     result = results[0]
     assert result["correlation_id"] == str(sent.correlation_id), "the whole flow shares one correlation id"
-    payload = result["payload"]
+    assert patient.person_id not in json.dumps(result)       # nothing of the patient in clear on the topic
     assert payload["outcome"] == "completed", payload
     slip = payload["slip"]
     total = Decimal(slip["total"])
@@ -47,14 +53,14 @@ async def test_one_stay_travels_through_all_five_services(stack, system):
     settlement_id = payload["settlement_id"]
 
     # every service's store shows the effect
-    assert (await doc(procs["filing"], "people", {"_id": patient.person_id}))["state"]
-    assert (await doc(procs["settlement"], "visits", {"_id": patient.person_id}))["state"]["settlements"][settlement_id]
+    assert (await doc(procs["filing"], "people", patient.person_id))["state"]
+    assert (await doc(procs["settlement"], "visits", patient.person_id))["state"]["settlements"][settlement_id]
     ledger = await eventually(lambda: doc(procs["clearing"], "ledgers"))
     assert ledger["state"]["insured_region"] == "340200" and ledger["state"]["treating_region"] == "420100"
     assert ledger["state"]["clearing_month"] == payload["clearing_month"] == "2026-12"   # settled in November (C-02)
     account = await eventually(lambda: doc(procs["prepayment"], "accounts"))
     assert Decimal(account["state"]["uncleared"]) == Decimal(slip["fund_total"])           # P-04
-    candidate = await eventually(lambda: doc(procs["collab"], "candidates", {"_id": settlement_id}))
+    candidate = await eventually(lambda: doc(procs["collab"], "candidates", settlement_id))
     assert Decimal(candidate["state"]["candidate"]["stay"]["total"]) == total                # Q-01
 
     # and its /metrics

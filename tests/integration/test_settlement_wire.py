@@ -1,7 +1,9 @@
 """The worked settlement examples over the real wire: a running settlement service (its own OS
 process) fed by ``filing.changed.v1`` snapshots built here, HIS requests published on the
-``his.*`` topics, answers read from ``settlement.result.v1`` / ``settlement.completed.v1`` /
-``settlement.reversed.v1``, amounts checked to the fen (M-01).
+``his.*`` topics signed by the hospital (contracts.parties), answers read from ``settlement.result.v2``
+(opened with the hospital's key, 003 §5 (三)) / ``settlement.completed.v1`` / ``settlement.reversed.v1``,
+amounts checked to the fen (M-01). Times the agencies state (``recorded_at``) are the business clock's,
+as the platform refuses a claimed time too far from receipt.
 
 Every bill is the one of the hand-computed unit examples in ``tests/unit/settlement`` unless the
 comment computes it by hand. Differences from the unit examples: the service starts each person
@@ -21,7 +23,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -34,6 +36,7 @@ from contracts.settlement import (AdmissionRegistered, ChronicQualificationRecor
                                   SettlementCancelRequested)
 from contracts.values import FilingCategory, make_person_id, round_fen
 from runtime.envelopes import encode, envelope_for
+from privacy_support import document_id, find_aggregate
 from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
@@ -42,9 +45,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=SHANGHAI)            # business time of the examples
 AFTER_APRIL_CLEARING = datetime(2025, 4, 22, 10, 0, tzinfo=SHANGHAI)   # March cleared on 2025-04-21 (C-02)
 HOSPITAL = "H42010200001"                                         # level-3 hospital in Wuhan (420100)
+LEVEL_2 = "H42010200002"                                          # level-2 hospital in Wuhan (registry)
 NS = uuid.UUID("0f0c4a52-6a1e-4f57-9d0e-5b2a7c9e1d33")
 
-RESULT, COMPLETED, REVERSED = "settlement.result.v1", "settlement.completed.v1", "settlement.reversed.v1"
+RESULT, COMPLETED, REVERSED = "settlement.result.v2", "settlement.completed.v1", "settlement.reversed.v1"
 ASSESSED, DEAD = "settlement.treating-assessed.v1", "ops.dead-letter.v1"
 FEE_DETAIL = "settlement.fee-detail.v1"
 DISCHARGE, OUTPATIENT, ADMISSION = "his.settlement-requested.v1", "his.outpatient-requested.v1", "his.admission.v1"
@@ -185,18 +189,19 @@ async def feed(w: Wire, *events: FilingChanged) -> None:
 
 
 # ---------------------------------------------------------------- reading the wire and the store
-async def find(proc: ServiceProcess, collection: str, _id: str) -> dict | None:
+async def find(proc: ServiceProcess, collection: str, aggregate_id: str) -> dict | None:
+    """One stored aggregate, state opened (a person's lives under their pseudonym, 003 §5 (三))."""
     client, db = await proc.db()
     try:
-        return await db[collection].find_one({"_id": _id})
+        return await find_aggregate(db, collection, aggregate_id)
     finally:
         await client.close()
 
 
 async def answers(w: Wire, request_id: str, n: int = 1, timeout: float = 45) -> list[dict]:
-    """The payloads the HIS heard on settlement.result.v1 for ``request_id`` (at least ``n``)."""
+    """The results the HIS heard on settlement.result.v2 for ``request_id`` (at least ``n``), opened."""
     mine = lambda msgs: [x["payload"] for x in msgs if x["payload"]["request_id"] == request_id]  # noqa: E731
-    return mine(await w.bus.read(RESULT, lambda msgs: len(mine(msgs)) >= n, timeout))
+    return [w.bus.open_result(p) for p in mine(await w.bus.read(RESULT, lambda msgs: len(mine(msgs)) >= n, timeout))]
 
 
 async def ask(w: Wire, topic: str, request) -> dict:
@@ -205,7 +210,7 @@ async def ask(w: Wire, topic: str, request) -> dict:
     sent = await w.bus.publish(topic, request, producer=f"his:{HOSPITAL}")
     flow = str(sent.correlation_id)
     mine = lambda msgs: [x["payload"] for x in msgs if x["correlation_id"] == flow]  # noqa: E731
-    return mine(await w.bus.read(RESULT, lambda msgs: len(mine(msgs)) >= 1, timeout=45))[0]
+    return w.bus.open_result(mine(await w.bus.read(RESULT, lambda msgs: len(mine(msgs)) >= 1, timeout=45))[0])
 
 
 async def everything(bus: Bus, topic: str, seconds: float = 2.0) -> list[dict]:
@@ -272,7 +277,7 @@ async def test_wuhu_employee_long_term_then_the_same_person_as_unreferred_tempor
     msgs = await wire.bus.read(RESULT, lambda ms: any(x["payload"]["request_id"] == "LT-STAY-1" for x in ms))
     envelope = next(x for x in msgs if x["payload"]["request_id"] == "LT-STAY-1")
     assert envelope["correlation_id"] == str(sent.correlation_id)       # S-01: one flow, one correlation id
-    answer = envelope["payload"]
+    answer = wire.bus.open_result(envelope["payload"])
     assert_completed(answer, pooling="3659.85", cash="2643.15", deductible="800.00", ratio="0.85",
                      rate_basis="local", basis="long_term")
     assert answer["filing_category"] == "long_term_resident" and answer["settlement_year"] == 2025
@@ -332,12 +337,13 @@ async def test_no_filing_and_no_emergency_is_refused_with_manual_claim(wire):
 
 
 async def test_trauma_without_third_party_and_its_refusals(wire):
-    """S-10; 001 三(三): employee trauma −20 points. Level 2: deductible 500.00, 88% → 68%.
+    """S-10; 001 三(三): employee trauma −20 points. Level 2 (H42010200002, registered level 2, S-05):
+    deductible 500.00, 88% → 68%.
     pooling (5105.70 − 500.00) × 0.68 = 4605.70 × 0.68 = 3131.876 → 3131.88; cash 6303.00 − 3131.88 = 3171.12.
     Without the signed commitment: TRAUMA_COMMITMENT_MISSING; with a liable third party: THIRD_PARTY_LIABILITY."""
     pid = person()
     await feed(wire, filing(pid, FilingCategory.OTHER_TEMPORARY, date(2025, 1, 1), date(2025, 6, 30)))
-    flags = dict(hospital_level="2", trauma=True)
+    flags = dict(institution_code=LEVEL_2, hospital_level="2", trauma=True)
     no_commitment = await ask(wire, DISCHARGE, discharge(pid, "TRA-STAY-0", stay_bill(), date(2025, 3, 1),
                                                          date(2025, 3, 10), visit_id="ZY-TRA-0", **flags))
     assert (no_commitment["outcome"], no_commitment["code"]) == ("refused", "TRAUMA_COMMITMENT_MISSING")
@@ -433,7 +439,8 @@ async def test_chronic_outpatient_needs_the_qualification(wire):
     assert refused["manual_claim_possible"] is True and refused["title_zh"] == "未取得该门诊慢特病待遇资格"
 
     await wire.bus.publish("settlement.chronic-qualification.v1", ChronicQualificationRecorded(
-        person_id=pid, insured_region="340200", disease_code="M03900", recorded_at=MARCH), producer="agency:340200")
+        person_id=pid, insured_region="340200", disease_code="M03900", recorded_at=wire.bus.business_now()),
+        producer="agency:340200")
 
     async def qualified() -> bool:
         doc = await find(wire.proc, "insured", pid)
@@ -544,7 +551,7 @@ async def test_malformed_fee_lines_are_dead_lettered_or_refused_naming_the_line(
     pid = person()
     request = outpatient(pid, "BAD-FLOAT-1", [line(1, "250302001", "1", "8.00"),
                                               line(2, "XJ01CAA001A001", "2", "12.50")])
-    env = envelope_for(OUTPATIENT, request, producer=f"his:{HOSPITAL}", now=datetime.now(UTC))
+    env = envelope_for(OUTPATIENT, request, producer=f"his:{HOSPITAL}", now=wire.bus.business_now(), sender=HOSPITAL)
     raw = json.loads(encode(env))
     raw["payload"]["fee_lines"][1]["amount"] = 25.0
     await wire.bus.send_raw(OUTPATIENT, json.dumps(raw).encode(), pid)
@@ -618,7 +625,7 @@ async def test_a_settlement_interrupted_after_its_first_write_completes_once_aft
             client, db = await proc.db()
             try:
                 assert await db["deadlines"].count_documents({}) == 0
-                await eventually(lambda: db["visits"].count_documents({"_id": pid, "has_outbox": False}), timeout=10)
+                await eventually(lambda: db["visits"].count_documents({"_id": document_id("visits", pid), "has_outbox": False}), timeout=10)
             finally:
                 await client.close()
         finally:
@@ -630,7 +637,7 @@ async def record_person(w: Wire, person_id: str, balance: str, groups: tuple[str
     """The insured place records the person's groups and personal-account balance (S-06)."""
     await w.bus.publish("settlement.insured-person.v1", InsuredPersonRecorded(
         person_id=person_id, insured_region="340200", groups=list(groups), personal_account_balance=balance,
-        recorded_at=MARCH), producer="agency:340200")
+        recorded_at=w.bus.business_now()), producer="agency:340200")
 
     async def held() -> bool:
         state = (await find(w.proc, "insured", person_id) or {}).get("state", {})
@@ -651,7 +658,8 @@ async def test_civil_servant_with_a_personal_account_and_the_balance_debited(wir
     pid = person()
     await feed(wire, filing(pid, FilingCategory.LONG_TERM_RESIDENT, date(2024, 1, 1)))
     await wire.bus.publish("settlement.chronic-qualification.v1", ChronicQualificationRecorded(
-        person_id=pid, insured_region="340200", disease_code="M03900", recorded_at=MARCH), producer="agency:340200")
+        person_id=pid, insured_region="340200", disease_code="M03900", recorded_at=wire.bus.business_now()),
+        producer="agency:340200")
     await record_person(wire, pid, "2.00", ("civil_servant",))
     prescription = [line(1, "XC09AAC001A001", "30", "0.50")]
     slips = []

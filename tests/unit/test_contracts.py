@@ -53,6 +53,27 @@ def test_adding_an_optional_field_is_compatible():
     assert schemas.compare(old, new, {}, {}) == []
 
 
+def test_a_topic_goes_only_when_its_next_major_version_replaces_it():
+    """settlement.result.v1 was replaced by the sealed v2 (003 §5 (三)): its snapshot stays, as the record
+    of what its consumers read, and is no breaking change; a topic removed without a successor is."""
+    now = schemas.current()
+    assert "settlement.result.v1" not in now and (schemas.SNAPSHOTS / "settlement.result.v1.json").exists()
+    assert schemas.successor("settlement.result.v1", now) == "settlement.result.v2"
+    assert schemas.successor("settlement.completed.v1", now) is None
+    assert schemas.successor("settlement.result.v2", now) is None
+
+
+def test_what_a_sealed_field_decrypts_to_is_checked_too():
+    """The sealed result of settlement.result.v2 is a contract (its JSON Schema is the field's contentSchema)."""
+    old = _schema(sealed={"type": "string", "contentSchema": _schema(a={"type": "string"}, b={"type": "string"})})
+    new = _schema(sealed={"type": "string", "contentSchema": _schema(a={"type": "string"})})
+    assert any("sealed<sealed>.b: removed" in p for p in schemas.compare(old, new, {}, {}))
+    sealed = ALL_TOPICS["settlement.result.v2"]
+    content = schemas.current()["settlement.result.v2"]["$defs"]["SealedSettlementResult"]["properties"]["sealed"]
+    assert content["contentMediaType"] == "application/jose" and content["contentSchema"]["title"] == "SettlementResult"
+    assert sealed.key_doc.startswith("institution_code")
+
+
 class _Slip(BaseModel):
     amount: Money
     region: RegionCode

@@ -2,9 +2,9 @@
 fee line is at fault, its number. Handlers turn it into ``SettlementRefused``."""
 from __future__ import annotations
 
-from contracts.settlement import RefusalCode
+from contracts.settlement import PartyRefusalCode, RefusalCode
 
-TITLES_ZH: dict[RefusalCode, str] = {
+TITLES_ZH: dict[RefusalCode | PartyRefusalCode, str] = {
     RefusalCode.NOT_FILED: "未办理异地就医备案",
     RefusalCode.CHRONIC_DISEASE_MISSING: "未上传门诊慢特病病种",
     RefusalCode.CHRONIC_NOT_COVERED: "参保地未开通该门诊慢特病病种",
@@ -28,20 +28,30 @@ TITLES_ZH: dict[RefusalCode, str] = {
     RefusalCode.RECALL_AFTER_MONTHLY_SETTLEMENT: "医疗机构已月结，不予召回重结",
     RefusalCode.RECALL_NOT_LATEST: "不得隔次召回",
     RefusalCode.RESETTLE_AFTER_CLEARING: "经办机构间已清算，不予召回重结",
+    # who asks (003 §5 (三), S-15): what the hospital's staff or its HIS vendor must put right
+    PartyRefusalCode.NOT_AN_INSTITUTION: "发送方不是定点医药机构",
+    PartyRefusalCode.NOT_THIS_INSTITUTION: "机构编码与发送机构不一致",
+    PartyRefusalCode.INSTITUTION_NOT_OPENED: "本机构未开通异地就医直接结算",
+    PartyRefusalCode.INSTITUTION_REGION_MISMATCH: "就医地与本机构所在统筹区不一致",
+    PartyRefusalCode.HOSPITAL_LEVEL_MISMATCH: "医院等级与登记等级不一致",
+    PartyRefusalCode.CLOCK_SKEW: "医院系统时间与平台时间相差过大",
+    PartyRefusalCode.NOT_YOUR_SETTLEMENT: "非本机构的结算，不能撤销或退费",
 }
 """Short Chinese titles shown on the hospital's screen (S-19)."""
 
 MANUAL_CLAIM_CODES = frozenset({RefusalCode.NOT_FILED, RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
                                 RefusalCode.CATALOGUE_UNAVAILABLE, RefusalCode.POLICY_UNAVAILABLE,
                                 RefusalCode.CHRONIC_NOT_QUALIFIED, RefusalCode.BENEFIT_NOT_OFFERED,
-                                RefusalCode.HOSPITAL_LEVEL_NOT_COVERED})
+                                RefusalCode.HOSPITAL_LEVEL_NOT_COVERED,
+                                # the patient pays here in full and claims at home (S-17)
+                                PartyRefusalCode.INSTITUTION_NOT_OPENED})
 """Refusals after which the patient pays and claims manually at the insured place (S-12, S-17)."""
 
 
 class Refused(Exception):
     """A request the rules do not allow to settle; ``code`` classifies it (S-19)."""
 
-    def __init__(self, code: RefusalCode, message: str, line_no: int | None = None) -> None:
+    def __init__(self, code: RefusalCode | PartyRefusalCode, message: str, line_no: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

@@ -9,7 +9,7 @@ from decimal import Decimal
 from contracts.settlement import (AdmissionAccepted, AdmissionRegistered, CatalogueClass, CategorySplit, DischargeSettlementRequested,
                                   EligibilityBasis, FeeDetailUploaded, FeeLine, FeeSplit, LineSplit, MajorFeeCategory,
                                   OutpatientVisitRequested, RefusalCode, TreatingAssessed, VisitHeader)
-from contracts.values import MedicalType, round_fen
+from contracts.values import HospitalLevel, MedicalType, round_fen
 from services.outcome import stable_id
 from services.settlement.domain.catalogue import Catalogue, CatalogueItem, price_excess
 from services.settlement.domain.rates import Eligibility
@@ -159,8 +159,12 @@ def service_date(request: SettlementRequest) -> date:
     return request.discharge_date if isinstance(request, DischargeSettlementRequested) else request.visit_date
 
 
-def assess(request: SettlementRequest, eligibility: Eligibility, catalogue: Catalogue) -> TreatingAssessed:
-    """The treating place's whole step: checks, per-line split, inpatient categories (S-02..S-04)."""
+def assess(request: SettlementRequest, eligibility: Eligibility, catalogue: Catalogue, *,
+           hospital_level: HospitalLevel | None = None) -> TreatingAssessed:
+    """The treating place's whole step: checks, per-line split, inpatient categories (S-02..S-04).
+    ``hospital_level`` is the institution's registered level, which the service always passes (S-05:
+    it sets deductible and ratio, so it is the registry's, never the HIS's word); the pure examples
+    leave it out and use the request's."""
     check_request(request)
     applied = check_eligibility(request, eligibility)
     lines = split_lines(request, catalogue)
@@ -170,7 +174,7 @@ def assess(request: SettlementRequest, eligibility: Eligibility, catalogue: Cata
         request_id=request.request_id, person_id=request.person_id, insurance_type=request.insurance_type,
         insured_region=request.insured_region, treating_region=request.treating_region,
         cross_province=request.cross_province, institution_code=request.institution_code,
-        hospital_level=request.hospital_level, medical_type=request.medical_type,
+        hospital_level=hospital_level or request.hospital_level, medical_type=request.medical_type,
         eligibility_basis=applied.basis, filing_category=applied.category, emergency=request.emergency,
         trauma_no_third_party=_trauma_check(request), chronic_disease_code=request.chronic_disease_code,
         service_date=service_date(request), catalogue_id=catalogue.id, totals=sum_splits(lines),

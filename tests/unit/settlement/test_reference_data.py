@@ -74,11 +74,12 @@ def test_his_topics_are_keyed_by_institution_and_result_is_discriminated():
     """A hospital cannot compute the person pseudonym (003 §5 (三)), so its commands and answers are
     keyed by the institution; the hops after the first are keyed by the person's pseudonym."""
     names = {t.name for t in TOPICS}
-    assert {"his.settlement-requested.v1", "settlement.result.v1", "settlement.reversed.v1"} <= names
+    assert {"his.settlement-requested.v1", "settlement.result.v2", "settlement.reversed.v1"} <= names
+    assert "settlement.result.v1" not in names            # replaced by the sealed v2 (003 §5 (三))
     refused = SettlementResult.model_validate({"outcome": "refused", "request_id": "R", "person_id":
                                                "11010519491231002X", "institution_code": "H42010200001",
                                                "code": "NOT_FILED", "title_zh": "未办理异地就医备案", "message": "x"})
-    spec = next(t for t in TOPICS if t.name == "settlement.result.v1")
+    spec = next(t for t in TOPICS if t.name == "settlement.result.v2")
     assert spec.key(refused) == "H42010200001"
 
 

@@ -7,6 +7,7 @@ versions are in tests/integration/test_settlement_wire.py.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -16,17 +17,23 @@ from prometheus_client import CollectorRegistry
 from contracts.settlement import InsuredPersonRecorded, RefundAssessed, RefundRequested, SettlementCancelRequested
 from contracts.registry import ALL_TOPICS
 from contracts.values import make_person_id
+from runtime.client import open_result
 from runtime.envelopes import envelope_for
 from runtime.outcome import Outcome
+from runtime.parties import ParticipantRegistry, signer_for
 from services.settlement.domain.accumulations import ACCOUNT_KEY
+from services.settlement.flow import RESULT, sealed_results
 from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
 from services.settlement.ports import SettlementContext
 from services.settlement.state import InsuredPerson, Visits
 from settlement_support import catalogues, discharge, line, m, outpatient, policies
+from support import default_sender
 
 MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 HOSPITAL = "H42010200001"
+KEYS = os.environ["YIDI_KEYS_DIR"]                 # the session's development keys (tests/conftest.py)
+PARTIES = ParticipantRegistry.load(KEYS)
 
 
 class _NoSanctions:
@@ -52,12 +59,16 @@ class MemoryContext(SettlementContext):
     def now(self) -> datetime:
         return MARCH
 
+    @property
+    def parties(self) -> ParticipantRegistry:
+        return PARTIES
+
     async def filing_view(self, person_id):
         return None
 
-    async def visits(self, env, person_id, decide) -> str:
-        return self._apply("visits", env, person_id, lambda raw: decide(
-            Visits.model_validate(raw) if raw else Visits(person_id=person_id)))
+    async def visits(self, env, person_id, decide) -> str:      # results leave sealed, as the service's
+        return self._apply("visits", env, person_id, lambda raw: sealed_results(PARTIES, decide(
+            Visits.model_validate(raw) if raw else Visits(person_id=person_id))))
 
     async def insured(self, env, person_id, decide) -> str:
         return self._apply("insured", env, person_id, lambda raw: decide(
@@ -81,7 +92,9 @@ class Service:
     async def send(self, topic: str, payload) -> list[tuple[str, dict]]:
         """Publish one message and run every message it causes; return what was published."""
         start = len(self.heard)
-        self.ctx.queue.append(envelope_for(topic, payload, producer="his", now=MARCH))
+        # sent by the party the runtime would have authenticated (the HIS: the institution it names)
+        self.ctx.queue.append(envelope_for(topic, payload, producer="his", now=MARCH,
+                                           sender=default_sender(topic, payload)))
         while self.ctx.queue:
             env = self.ctx.queue.pop(0)
             topic_of = TOPIC_OF_TYPE[env.type]
@@ -98,7 +111,8 @@ TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}
 
 
 def _results(heard) -> list[dict]:
-    return [p for t, p in heard if t == "settlement.result.v1"]
+    """The results the HIS heard, each opened with the key of the institution it is sealed to."""
+    return [open_result(signer_for(KEYS, p["institution_code"]), p) for t, p in heard if t == RESULT]
 
 
 def _reversed(heard) -> list[dict]:

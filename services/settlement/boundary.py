@@ -1,0 +1,84 @@
+"""How a hospital hears that its command was refused for who sent it (003 §5 (三), S-19).
+
+The runtime checks every HIS command against the authority table (``authority.py``) and the clock
+skew before any handler runs; a refusal has no effect: nothing is stored, nothing else published.
+The HIS reads its answers on the result topic, not on ``party.refused.v1``, so for the ``his.*``
+topics the settlement service answers there: a :class:`SettlementRefused` with a classified code
+and its Chinese title, sealed to the sender like every result. A sender that is no institution has
+no HIS to read results (and no institution code to address them to): it hears the runtime's
+``party.refused.v1`` like any other party; so does an institution the registry gives no encryption
+key (its answer cannot be sealed, and ``party.refused.v1`` names no patient).
+"""
+from __future__ import annotations
+
+import logging
+
+from contracts.envelope import Envelope
+from contracts.parties import CommandRefused, Institution
+from contracts.settlement import PartyRefusalCode, SealedSettlementResult, SettlementResult
+from runtime.authority import Refusal
+from services.settlement.domain import results
+from services.settlement.domain.refusal import Refused
+from services.settlement.flow import RESULT, seal_result
+from services.settlement.ports import SettlementContext
+
+HIS_TOPICS = ("his.admission.v1", "his.outpatient-requested.v1", "his.settlement-requested.v1",
+              "his.cancel-requested.v1", "his.refund-requested.v1", "his.manual-claim.v1")
+PARTY_REFUSED = "party.refused.v1"
+log = logging.getLogger(__name__)
+
+# the codes of runtime.authority's institution() rule and of the runtime's clock-skew check
+AUTHORITY_CODES: dict[str, PartyRefusalCode] = {code.value: code for code in PartyRefusalCode
+                                                if code is not PartyRefusalCode.NOT_YOUR_SETTLEMENT}
+
+
+def his_refusal(refusal: Refusal) -> Refused | None:
+    """The HIS's classified refusal for an authority refusal (S-19), or None for one it has no code for."""
+    code = AUTHORITY_CODES.get(refusal.code or refusal.reason.value)
+    return Refused(code, refusal.message) if code else None
+
+
+def refused_result(envelope: Envelope, refusal: Refusal) -> SettlementResult | None:
+    """The answer to the sender (an institution), whatever institution the command names: the command
+    was its own, and so is the answer (NOT_THIS_INSTITUTION must not reach the institution named)."""
+    refused = his_refusal(refusal)
+    if refused is None:
+        return None
+    cmd = envelope.payload
+    return SettlementResult(results.refused(refused, request_id=cmd.request_id, person_id=cmd.person_id,
+                                            institution_code=str(envelope.sender),
+                                            settlement_id=getattr(cmd, "settlement_id", None)))
+
+
+def refusers(ctx: SettlementContext) -> dict:
+    """``Service.refusers`` for the HIS topics."""
+    async def refuse(topic: str, envelope: Envelope, refusal: Refusal) -> None:
+        sender = ctx.parties.get(str(envelope.sender))
+        result = refused_result(envelope, refusal) if isinstance(sender, Institution) else None
+        sealed = _sealed(ctx, result)
+        if sealed is None:
+            await _party_refused(ctx, topic, envelope, refusal)
+            return
+        ctx.metrics.refused_sender(result.root.code, getattr(envelope.payload, "medical_type", None))
+        await ctx.service.publish(RESULT, sealed, cause=envelope)
+    return {topic: refuse for topic in HIS_TOPICS}
+
+
+def _sealed(ctx: SettlementContext, result: SettlementResult | None) -> SealedSettlementResult | None:
+    """The result sealed to the sender; None when there is none, or the registry gives the sender no
+    encryption key (then it hears on party.refused.v1, whose answer names no patient)."""
+    if result is None:
+        return None
+    try:
+        return seal_result(ctx.parties, result)
+    except ValueError:
+        log.warning("%s has no encryption key: refusal answered on %s", result.root.institution_code, PARTY_REFUSED)
+        return None
+
+
+async def _party_refused(ctx: SettlementContext, topic: str, envelope: Envelope, refusal: Refusal) -> None:
+    """What the runtime answers any other party (``Service.refuse``'s default)."""
+    answer = CommandRefused(refused_event_id=envelope.event_id, topic=topic, sender=str(envelope.sender),
+                            reason=refusal.reason, rule=refusal.rule, message=refusal.message[:2000],
+                            service=ctx.service.name)
+    await ctx.service.publish(PARTY_REFUSED, answer, cause=envelope)

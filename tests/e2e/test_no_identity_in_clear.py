@@ -1,0 +1,92 @@
+"""Personal data never rests, travels as a key, or is logged in clear (003 §5 (三)).
+
+`yidi run` (what `make run` starts: every service and the HIS simulator) serves traffic for a
+minute on an embedded stack of this test's own; then no citizen ID number may appear in any log
+line, in any file the database wrote to disk, or in any Kafka record key."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from stdnum.cn import ric
+
+from runtime.embedded import EmbeddedStack
+from support import ROOT
+
+pytestmark = pytest.mark.e2e
+ID_NUMBER = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+SERVING_SECONDS = 60
+
+
+def identity_numbers(data: bytes) -> set[str]:
+    """Every valid citizen ID number (check digit and birth date, GB 11643) in ``data``."""
+    found = set()
+    for match in ID_NUMBER.finditer(data):
+        text = match.group(0).decode().upper()
+        try:
+            ric.validate(text)
+        except Exception:
+            continue
+        found.add(text)
+    return found
+
+
+async def kafka_keys(bootstrap: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topics = [t for t in await consumer.topics() if not t.startswith("__")]
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        keys: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and await _behind(consumer, ends):
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                keys += [r.key or b"" for r in records]
+        return keys
+    finally:
+        await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict) -> bool:
+    return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+
+def test_after_a_minute_of_traffic_no_identity_number_is_in_clear(tmp_path):
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    stack = EmbeddedStack(workdir=workdir).start()
+    log = tmp_path / "run.log"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "MONGODB_URI": stack.mongodb_uri,
+           "YIDI_KAFKA_IDEMPOTENCE": "false", "YIDI_KEYS_DIR": str(tmp_path / "keys"), "YIDI_LOG_LEVEL": "INFO"}
+    run = subprocess.Popen([sys.executable, "-m", "runtime.cli", "run", "--rate", "5"], cwd=ROOT, env=env,
+                           stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        time.sleep(SERVING_SECONDS + 20)   # start-up, filings, then a minute of visits
+        text = log.read_bytes()
+        assert b"answered" in text, text[-3000:].decode(errors="replace")
+        answered = [int(n) for n in re.findall(rb"so far: (\d+) answered", text)]
+        assert answered and answered[-1] > 50, answered
+        assert identity_numbers(text) == set(), "an ID number was logged in clear"
+        on_disk = {path: identity_numbers(path.read_bytes()) for path in workdir.rglob("*") if path.is_file()}
+        assert {str(p): ids for p, ids in on_disk.items() if ids} == {}, "an ID number rests in clear"
+        keys = asyncio.run(kafka_keys(stack.bootstrap))
+        assert len(keys) > 100
+        assert identity_numbers(b"\n".join(keys)) == set(), "an ID number is a Kafka key"
+    finally:
+        os.killpg(run.pid, signal.SIGINT)
+        try:
+            run.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+        stack.stop()
