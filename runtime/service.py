@@ -212,9 +212,10 @@ class Service:
         self.metrics.refused.labels(self.name, logical, refusal.code or refusal.reason.value).inc()
         log.warning("refused %s from %s: %s %s", logical, envelope.sender, refusal.reason.value, refusal.message)
         custom = self.refusers.get(logical)
-        if custom:
-            await custom(logical, envelope, refusal)
-            return
+        await (custom or self.party_refused)(logical, envelope, refusal)
+
+    async def party_refused(self, logical: str, envelope: Envelope, refusal: Refusal) -> None:
+        """The answer any party hears: ``party.refused.v1``, keyed by its code."""
         answer = CommandRefused(refused_event_id=envelope.event_id, topic=logical, sender=str(envelope.sender),
                                 reason=refusal.reason, rule=refusal.rule, message=refusal.message[:2000],
                                 service=self.name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from contracts.envelope import Envelope
-from contracts.parties import CommandRefused, Institution
+from contracts.parties import Institution
 from contracts.settlement import PartyRefusalCode, SealedSettlementResult, SettlementResult
 from runtime.authority import Refusal
 from services.settlement.domain import results
@@ -57,7 +57,7 @@ def refusers(ctx: SettlementContext) -> dict:
         result = refused_result(envelope, refusal) if isinstance(sender, Institution) else None
         sealed = _sealed(ctx, result)
         if sealed is None:
-            await _party_refused(ctx, topic, envelope, refusal)
+            await ctx.service.party_refused(topic, envelope, refusal)
             return
         ctx.metrics.refused_sender(result.root.code, getattr(envelope.payload, "medical_type", None))
         await ctx.service.publish(RESULT, sealed, cause=envelope)
@@ -75,10 +75,3 @@ def _sealed(ctx: SettlementContext, result: SettlementResult | None) -> SealedSe
         log.warning("%s has no encryption key: refusal answered on %s", result.root.institution_code, PARTY_REFUSED)
         return None
 
-
-async def _party_refused(ctx: SettlementContext, topic: str, envelope: Envelope, refusal: Refusal) -> None:
-    """What the runtime answers any other party (``Service.refuse``'s default)."""
-    answer = CommandRefused(refused_event_id=envelope.event_id, topic=topic, sender=str(envelope.sender),
-                            reason=refusal.reason, rule=refusal.rule, message=refusal.message[:2000],
-                            service=ctx.service.name)
-    await ctx.service.publish(PARTY_REFUSED, answer, cause=envelope)

@@ -27,6 +27,7 @@ from contracts.settlement import (AdmissionRegistered, AccumulationEntry, Insure
                                   PartyRefusalCode, RefundRequested, SettlementCancelRequested, SettlementSlip,
                                   TreatingAssessed)
 from contracts.values import InsuranceType
+from runtime.service import Service as RuntimeService
 from runtime.authority import Refusal
 from runtime.client import open_result
 from runtime.envelopes import envelope_for
@@ -186,6 +187,8 @@ class _Published:
 
     async def publish(self, topic: str, payload, *, cause=None, **_) -> None:
         self.sent.append((topic, payload))
+
+    party_refused = RuntimeService.party_refused     # the runtime's own answer, published through the recorder
 
 
 class _RefusingContext(MemoryContext):
