@@ -202,9 +202,14 @@ class OutboxRelay:
     async def sweep(self, collection: AsyncCollection, older_than: datetime) -> int:
         """Publish what a crashed or interrupted writer left behind (not what a live writer is
         publishing right now: only documents last written before ``older_than``)."""
-        flushed = 0
+        flushed, empty = 0, []
         async for doc in collection.find({"has_outbox": True, "updated_at": {"$lt": older_than}}):
-            flushed += await self.flush(collection, doc)
+            if doc.get("outbox"):
+                flushed += await self.flush(collection, doc)
+            else:   # flagged with nothing left to publish: clear it, or every round reads it again
+                empty.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": {"has_outbox": False}}))
+        if empty:
+            await collection.bulk_write(empty, ordered=False)
         await self.cleanup()
         return flushed
 
@@ -242,6 +247,12 @@ class AggregateStore:
         # stale copy (another instance wrote since) fails the version guard and is re-read.
         self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
 
+    def declare(self, name: str) -> None:
+        """A collection of this service's aggregates, known before the first message: the start-up
+        sweep publishes what a crash left in its outboxes, and its index exists, even when no
+        traffic comes (a restarted instance may receive none)."""
+        self.collections.add(name)
+
     def collection(self, name: str) -> AsyncCollection:
         self.collections.add(name)
         return self.db[name]
@@ -252,6 +263,7 @@ class AggregateStore:
         the insured region of a state (whose data key seals it); when it gives none, the region the
         document was sealed for before is kept, else the message's ``insured_region`` is used."""
         self.personal[collection] = Personal(region or _names_no_region, keyed_by_person)
+        self.declare(collection)
 
     def document_id(self, collection: str, aggregate_id: str) -> str:
         """The ``_id`` an aggregate is stored under: the pseudonym of a person, else its id."""

@@ -27,6 +27,7 @@ class SanctionsProjection:
     def __init__(self, service: Service, max_age: float = 1.0) -> None:
         self.svc, self.max_age = service, max_age
         self._cached: tuple[float, RegionSanctions] | None = None
+        service.store.declare(COLLECTION)
 
     async def current(self) -> RegionSanctions:
         now = time.monotonic()

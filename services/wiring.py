@@ -53,6 +53,7 @@ class Aggregates(Generic[S]):
                  personal: Personal | None = None) -> None:
         self.service, self.collection, self.model = service, collection, model
         self.refusals, self.topics = refusals, topics
+        service.store.declare(collection)
         if personal is not None:   # its state describes a person: sealed at rest (003 §5 (三))
             service.store.protect(collection, personal.region, keyed_by_person=personal.keyed_by_person)
 

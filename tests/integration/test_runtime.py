@@ -86,6 +86,63 @@ async def test_poison_message_is_dead_lettered_and_the_next_is_handled(stack, pr
         collab.stop()
 
 
+async def test_a_crash_after_the_input_was_committed_is_published_at_start_without_traffic(stack, prefix):
+    """The service dies after storing, and its input is committed already (so it is never read
+    again), and no further message comes: the restarted instance's start-up sweep covers every
+    collection the service declares, not only those new traffic touched, and publishes the event
+    within seconds."""
+    collab = ServiceProcess(stack, "collab", prefix)
+    try:
+        collab.start(YIDI_FAULT="crash_after_store")
+        async with Bus(stack, prefix) as bus:
+            await bus.publish("collab.open-request.v1", open_request("committed-1"))
+            assert await asyncio.to_thread(collab.wait_exit, 60) == 17, collab.tail()
+            await _commit_to_end(stack.bootstrap, f"{prefix}yidi-collab", f"{prefix}collab.open-request.v1")
+            collab.start()
+            opened = await bus.read(OPENED, lambda m: len(m) >= 1, timeout=15)
+        assert len(distinct(opened)) == 1
+        assert collab.metric("yidi_messages_handled_total", topic="collab.open-request.v1") == 0   # nothing re-read
+        await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
+    finally:
+        collab.stop()
+
+
+async def _commit_to_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Join the service's group as it would and commit every partition's end offset: the input
+    counts as handled and is never read again."""
+    from aiokafka import AIOKafkaConsumer
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
+                                auto_offset_reset="latest", session_timeout_ms=10000, heartbeat_interval_ms=1000)
+    await consumer.start()
+    try:
+        while not consumer.assignment():   # the dead member holds the group until its session times out
+            await consumer.getmany(timeout_ms=500)
+        tps = list(consumer.assignment())
+        ends = await consumer.end_offsets(tps)
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+
+
+async def test_a_stuck_outbox_flag_is_cleared_and_indexes_exist_before_the_first_message(stack, prefix):
+    """A document flagged as having an outbox with nothing in it (left by an interrupted cleanup)
+    is cleared by the sweep instead of being read every round; the outbox index of every declared
+    collection exists once the service is up, before any message."""
+    collab = ServiceProcess(stack, "collab", prefix)
+    client, db = await collab.db()
+    try:
+        await db["requests"].insert_one({"_id": "stuck-1", "version": 3, "state": {}, "processed": [], "outbox": {},
+                                         "has_outbox": True, "updated_at": datetime(2026, 1, 1, tzinfo=SHANGHAI)})
+        collab.start()
+        await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
+        for name in ("requests", "coinvestigations", "candidates"):
+            indexes = await db[name].index_information()
+            assert any(key == [("has_outbox", 1)] for key in (i["key"] for i in indexes.values())), (name, indexes)
+    finally:
+        collab.stop()
+        await client.close()
+
+
 async def test_crash_between_store_and_publish_loses_and_duplicates_nothing(stack, prefix):
     collab = ServiceProcess(stack, "collab", prefix)
     try:
