@@ -22,17 +22,25 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel, WithJsonSchema, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel,
+                      WithJsonSchema, model_validator)
 from pydantic_core import PydanticCustomError
 
 from contracts.envelope import Contract
 from contracts.filing_view import EligibilityBasis  # one enum for "why this visit may settle" (F-04, F-05)
 from contracts.topics import TopicSpec
-from contracts.values import (FilingCategory, HospitalLevel, InstitutionCode, InsuranceType, MedicalType, Money,
+from contracts.values import (BusinessDate, FilingCategory, HospitalLevel, InstitutionCode, InsuranceType, MedicalType, Money,
                               NonNegativeMoney, PersonId, RegionCode)
 
 
 # ---------------------------------------------------------------- small value types
+# Bounds of what a HIS may send: beyond them a request is refused with the field named, before any
+# arithmetic (a line of 1e30 used to escape as a decimal error and answer no one).
+QUANTITY_LIMIT = Decimal("1000000")
+LINE_LIMIT = Decimal("10000000.00")        # one fee line: ten million yuan
+BILL_LIMIT = Decimal("100000000.00")       # one bill: a hundred million yuan
+MAX_LINES = 5000                           # a long stay's detail; a message stays under the broker's 1 MB
+MAX_DIAGNOSES = 20
 def _quantity(value: Any) -> Decimal:
     """A fee line's quantity: a positive decimal with at most 4 places, never a float (M-01)."""
     if isinstance(value, (bool, float)):
@@ -42,8 +50,9 @@ def _quantity(value: Any) -> Decimal:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
         raise PydanticCustomError("quantity_syntax", "'{value}' is not a quantity", {"value": value}) from None
-    if not amount.is_finite() or amount <= 0:
-        raise PydanticCustomError("quantity_range", "quantity {value} must be above zero", {"value": value})
+    if not amount.is_finite() or amount <= 0 or amount > QUANTITY_LIMIT:
+        raise PydanticCustomError("quantity_range", "quantity {value} must be above zero and at most 1,000,000",
+                                  {"value": str(value)})
     if amount != amount.quantize(Decimal("0.0001")):
         raise PydanticCustomError("quantity_precision", "quantity {value} has more than 4 decimals", {"value": value})
     return amount
@@ -185,7 +194,7 @@ class PartyRefusalCode(StrEnum):
 class Diagnosis(Contract):
     """A diagnosis, ICD-10 code and name; the first one is the main diagnosis."""
     code: str = Field(pattern=r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$", description="ICD-10 code.", examples=["I63.9"])
-    name: str = Field(min_length=1, description="Diagnosis name.", examples=["脑梗死"])
+    name: str = Field(min_length=1, max_length=200, description="Diagnosis name.", examples=["脑梗死"])
 
 
 class FeeLine(Contract):
@@ -198,14 +207,15 @@ class FeeLine(Contract):
     line_no: int = Field(ge=1, description="Line number, unique within the request.", examples=[1])
     item_code: str = Field(min_length=1, max_length=50, description="National medical-insurance item code.",
                            examples=["XC09AAL019A001"])
-    item_name: str = Field(min_length=1, description="Item name as the HIS prints it.", examples=["卡托普利片"])
+    item_name: str = Field(min_length=1, max_length=200, description="Item name as the HIS prints it.",
+                           examples=["卡托普利片"])
     his_class: CatalogueClass | None = Field(default=None, description="Class the HIS believes (informative).",
                                              examples=["A"])
     quantity: Quantity = Field(description="Quantity, positive decimal.", examples=["2"])
-    unit_price: NonNegativeMoney = Field(description="Unit price charged, yuan.", examples=["12.50"])
-    amount: NonNegativeMoney = Field(description="Line amount = quantity × unit_price, to the fen.",
+    unit_price: NonNegativeMoney = Field(le=LINE_LIMIT, description="Unit price charged, yuan.", examples=["12.50"])
+    amount: NonNegativeMoney = Field(le=LINE_LIMIT, description="Line amount = quantity × unit_price, to the fen.",
                                      examples=["25.00"])
-    occurred_on: date | None = Field(default=None, description="Prescription date 处方日期 (cross-year stays "
+    occurred_on: BusinessDate | None = Field(default=None, description="Prescription date 处方日期 (cross-year stays "
                                                                "upload by year, 004 第三十五条).")
     outside_form_no: str | None = Field(default=None, description="Number of the 住院期间外院检查治疗或药店购药单 "
                                                                   "when this line was bought outside (S-16).")
@@ -231,7 +241,7 @@ class VisitHeader(Contract):
     trauma: bool = Field(default=False, description="外伤标志 (S-10).")
     third_party_liability: bool = Field(default=False, description="涉及第三方标志 (S-10).")
     trauma_commitment_signed: bool = Field(default=False, description="外伤无第三方责任承诺书 signed (S-10).")
-    diagnoses: list[Diagnosis] = Field(min_length=1, description="Diagnoses, main first.")
+    diagnoses: list[Diagnosis] = Field(min_length=1, max_length=MAX_DIAGNOSES, description="Diagnoses, main first.")
     chronic_disease_code: str | None = Field(default=None, description="National chronic disease code, required "
                                              "for chronic outpatient; one per prescription (S-13).",
                                              examples=["M03900"])
@@ -243,21 +253,32 @@ class VisitHeader(Contract):
 
 class AdmissionRegistered(VisitHeader):
     """入院登记: the HIS registers an admission (S-11 emergency flag, S-20 suspension check)."""
-    admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
+    admission_date: BusinessDate = Field(description="Admission date.", examples=["2025-03-01"])
+
+
+def _within_bill_limit(lines: list[FeeLine]) -> list[FeeLine]:
+    total = sum((line.amount for line in lines), Decimal("0.00"))
+    if total > BILL_LIMIT:
+        raise ValueError(f"the bill's total {total} is above {BILL_LIMIT} yuan")
+    return lines
+
+
+BoundedLines = Annotated[list[FeeLine], AfterValidator(_within_bill_limit)]
 
 
 class OutpatientVisitRequested(VisitHeader):
     """Outpatient or pharmacy settlement request 门诊结算 with its fee lines (S-04 per-line split)."""
-    visit_date: date = Field(description="Visit date.", examples=["2025-03-12"])
-    fee_lines: list[FeeLine] = Field(min_length=1, description="Fee detail lines.")
+    visit_date: BusinessDate = Field(description="Visit date.", examples=["2025-03-12"])
+    fee_lines: BoundedLines = Field(min_length=1, max_length=MAX_LINES, description="Fee detail lines.")
 
 
 class DischargeSettlementRequested(VisitHeader):
     """出院结算: the whole stay settles once, at discharge (S-14), with every fee line of the stay."""
-    admission_date: date = Field(description="Admission date.", examples=["2025-03-01"])
-    discharge_date: date = Field(description="Discharge date; its year decides policy and accumulations (S-14).",
+    admission_date: BusinessDate = Field(description="Admission date.", examples=["2025-03-01"])
+    discharge_date: BusinessDate = Field(description="Discharge date; its year decides policy and accumulations (S-14).",
                                  examples=["2025-03-10"])
-    fee_lines: list[FeeLine] = Field(min_length=1, description="Fee detail lines of the whole stay.")
+    fee_lines: BoundedLines = Field(min_length=1, max_length=MAX_LINES,
+                                     description="Fee detail lines of the whole stay.")
 
 
 class SettlementCancelRequested(Contract):
@@ -266,7 +287,7 @@ class SettlementCancelRequested(Contract):
     person_id: PersonId
     settlement_id: str = Field(description="The settlement to cancel.", examples=["S-6d1f0c2a"])
     institution_code: InstitutionCode
-    reason: str = Field(default="", description="Free text shown to auditors.")
+    reason: str = Field(default="", max_length=500, description="Free text shown to auditors.")
 
 
 class RefundRequested(Contract):
@@ -278,7 +299,7 @@ class RefundRequested(Contract):
     kind: RefundKind = Field(description="ordinary | non_latest 隔笔 | previous_year 跨年 | after_clearing 清算后.")
     line_nos: list[int] | None = Field(default=None, description="Lines refunded; none means the whole settlement. "
                                        "A partial refund re-settles the remaining lines.")
-    reason: str = Field(default="", description="Free text shown to auditors.")
+    reason: str = Field(default="", max_length=500, description="Free text shown to auditors.")
 
 
 class ManualClaimFailure(StrEnum):
@@ -299,11 +320,11 @@ class ManualClaimUploaded(Contract):
     medical_type: MedicalType
     failure: ManualClaimFailure = Field(description="Why direct settlement failed.")
     refusal_code: RefusalCode | None = Field(default=None, description="The refusal, when failure is 'refused'.")
-    start_date: date = Field(description="Admission or visit date.")
-    end_date: date = Field(description="Discharge or visit date.")
-    uploaded_on: date = Field(description="Upload date; due within 10 working days (S-17).")
-    diagnoses: list[Diagnosis] = Field(min_length=1)
-    fee_lines: list[FeeLine] = Field(min_length=1)
+    start_date: BusinessDate = Field(description="Admission or visit date.")
+    end_date: BusinessDate = Field(description="Discharge or visit date.")
+    uploaded_on: BusinessDate = Field(description="Upload date; due within 10 working days (S-17).")
+    diagnoses: list[Diagnosis] = Field(min_length=1, max_length=MAX_DIAGNOSES)
+    fee_lines: BoundedLines = Field(min_length=1, max_length=MAX_LINES)
     total: NonNegativeMoney = Field(description="Sum of line amounts.")
 
     @model_validator(mode="after")

@@ -5,18 +5,23 @@ Invalid values are refused at the boundary with a message that says what is wron
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BeforeValidator, GetCoreSchemaHandler, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
 CENT = Decimal("0.01")
+MONEY_LIMIT = Decimal("10000000000000")
+"""No amount on the platform reaches ten trillion yuan (the whole national fund spends about three a
+year); beyond it an amount is refused as out of range, and decimal arithmetic (28 digits) stays exact
+for every sum of such amounts. Bills and lines have tighter bounds (contracts.settlement)."""
 
 
 # ---------------------------------------------------------------- money (M-01)
@@ -32,6 +37,9 @@ def to_money(value: Any) -> Decimal:
         raise PydanticCustomError("money_syntax", "'{value}' is not an amount in yuan", {"value": value})
     if not amount.is_finite():
         raise PydanticCustomError("money_syntax", "'{value}' is not an amount in yuan", {"value": value})
+    if abs(amount) >= MONEY_LIMIT:
+        raise PydanticCustomError("money_range", "amount {value} is out of range (under 10,000,000,000,000.00 yuan)",
+                                  {"value": str(value)})
     if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
         raise PydanticCustomError(
             "money_precision", "amount {value} has more than two decimals (yuan, to the fen)", {"value": value})
@@ -63,6 +71,21 @@ NonNegativeMoney = Annotated[Decimal, BeforeValidator(_non_negative), _MONEY_SER
 def money(value: str | int | Decimal) -> Decimal:
     """Convenience for code and tests: ``money("12.3")`` → ``Decimal('12.30')``."""
     return to_money(value)
+
+
+# ---------------------------------------------------------------- dates a person can be treated on
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _sane_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise PydanticCustomError("date_range", "date {value} lies outside 2000-01-01..2099-12-31",
+                                  {"value": value.isoformat()})
+    return value
+
+
+BusinessDate = Annotated[date, AfterValidator(_sane_date)]
+"""A date of care, filing or upload: refused outside 2000–2099 before any calendar arithmetic."""
 
 
 # ---------------------------------------------------------------- region codes (GB/T 2260)
