@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     deadline_poll_seconds: float = 0.5
     log_level: str = "INFO"
     settlement_insured_timeout_ms: int = Field(3000, description="S-01: answer 'not settled directly' after this")
-    fault: str = Field("", description="fault injection for recovery tests: 'crash_after_store'")
+    fault: str = Field("", description="fault injection for recovery tests: 'crash_after_store' (exit between "
+                       "storing and publishing), 'handler_fault' (every handler raises)")
     # ---- parties, signatures and personal data (003 §5 (三))
     keys_dir: str = Field("var/keys", description=(
         "where this deployment's keys live: <party>.private.json (this instance's own signing and "

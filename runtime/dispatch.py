@@ -53,12 +53,27 @@ class PartitionDispatcher:
         while True:
             offset, value, signature = await queue.get()
             try:
-                await self.process(tp.topic, value, signature)
-            except Exception:   # process() dead-letters what it cannot handle; this is a last resort
-                log.exception("record %s:%s failed outside its handler", tp, offset)
+                if await self._until_processed(tp, offset, value, signature):
+                    self.done[tp] = offset
             finally:
-                self.done[tp] = offset
                 queue.task_done()
+
+    async def _until_processed(self, tp: TopicPartition, offset: int, value: bytes, signature: bytes | None) -> bool:
+        """process() answers every record (handled, dead-lettered or refused); should that answer
+        itself fail (the broker down while dead-lettering), the record is tried again, and at
+        shutdown it is left uncommitted for the next owner: an offset never passes a record that
+        had no effect and no answer."""
+        delay = 0.1
+        while True:
+            try:
+                await self.process(tp.topic, value, signature)
+                return True
+            except Exception:
+                log.exception("record %s:%s failed outside its handler; trying again in %.1fs", tp, offset, delay)
+                if self.closing.is_set():
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
 
     async def _commit_loop(self) -> None:
         while True:

@@ -26,7 +26,9 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
+from aiokafka.errors import KafkaConnectionError
+from pymongo.errors import (AutoReconnect, ConnectionFailure, DocumentTooLarge, ExecutionTimeout, OperationFailure,
+                            PyMongoError, WTimeoutError)
 
 from contracts.envelope import Envelope, derived_event_id
 from contracts.ops import DeadlineDue
@@ -41,6 +43,7 @@ from runtime.envelopes import envelope_for, key_for, parse, peek_ids
 from runtime.logs import configure as configure_logs
 from runtime.logs import correlation_id
 from runtime.metrics import RuntimeMetrics
+from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
 from runtime.store import AggregateStore, DeadlineStore, OutboxRelay
 from runtime.topics import CLOCK, DEAD_LETTER, create_topics, physical
@@ -51,9 +54,25 @@ Handler = Callable[[Envelope], Awaitable[None]]
 Refuser = Callable[[str, Envelope, Refusal], Awaitable[None]]
 PARTY_CHANGES = "parties.change.v1"
 PARTY_REFUSED = "party.refused.v1"
-TRANSIENT = (PyMongoError, KafkaError, ConnectionError, asyncio.TimeoutError)
-RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
-HANDLER_TRIES = 3
+RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
+DEAD_LETTER_MAX_BYTES = 512 * 1024   # a dead letter always fits the broker (1 MB); larger originals are stored
+
+
+def classify(exc: BaseException) -> str:
+    """What a failure says about the message. Only the network and timeouts are ``transient``: the
+    message waits and is tried again. Failures that will recur with the same input (decimal
+    arithmetic, a document or record over its size limit, a write the database refuses) are
+    ``poison``: dead-lettered with their reason, the partition moves on. Anything else is a fault of
+    ours (``fault``): the message is tried again and again with backoff, its offset never advances,
+    and the handler-failing alert pages someone; nothing is skipped silently."""
+    if isinstance(exc, (AutoReconnect, ConnectionFailure, ExecutionTimeout, WTimeoutError, ConnectionError,
+                        asyncio.TimeoutError)):
+        return "transient"
+    if isinstance(exc, KafkaError):
+        return "transient" if getattr(exc, "retriable", False) or isinstance(exc, KafkaConnectionError) else "poison"
+    if isinstance(exc, (ArithmeticError, DocumentTooLarge, OperationFailure, PyMongoError)):
+        return "poison"
+    return "fault"
 
 
 class PoisonMessage(Exception):
@@ -97,6 +116,8 @@ class Service:
         self._followers: list[TopicFollower] = []
         self.dispatcher: PartitionDispatcher | None = None
         self._stale_checked = 0.0
+        # extra HTTP routes of this service on its port, (path, FastStream asgi handler), e.g. a query API
+        self.routes: list[tuple[str, Any]] = []
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -184,10 +205,6 @@ class Service:
             await self._dead_letter(logical, raw, exc)
             if exc.reason == "refused_by_rule" and not isinstance(sender, ServiceParty):
                 await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
-        except Exception as exc:   # a fault of ours: keep the message, move on, page someone
-            self.metrics.handled.labels(self.name, logical, "failed").inc()
-            log.exception("handling %s failed %s times; dead-lettered for replay", logical, HANDLER_TRIES)
-            await self._dead_letter(logical, raw, PoisonMessage("handler_failed", f"{type(exc).__name__}: {exc}"))
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)
@@ -257,33 +274,46 @@ class Service:
         return envelope
 
     async def _with_retries(self, logical: str, envelope: Envelope) -> str:
-        """Transient failures (database, broker down) retry with backoff for as long as they
-        last: the partition waits, nothing is skipped. Other failures are retried a few times."""
-        attempt, failures = 0, 0
+        """Run the handler until it has an answer (see ``classify``): poison becomes a
+        ``PoisonMessage``; transient failures and faults of ours are tried again with backoff for as
+        long as they last — the partition waits, its offset does not advance, nothing is skipped."""
+        attempt = 0
         while True:
             try:
+                if self.settings.fault == "handler_fault":
+                    raise RuntimeError("fault injection: the handler fails")
                 result = await self.handlers[logical](envelope)
                 return result if isinstance(result, str) else "applied"
             except PoisonMessage:
                 raise
-            except TRANSIENT:
+            except Exception as exc:
+                kind = classify(exc)
+                if kind == "poison":
+                    raise PoisonMessage(type(exc).__name__, f"{type(exc).__name__}: {exc}") from exc
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 attempt += 1
-                self.metrics.retries.labels(self.name, logical).inc()
-                log.warning("transient failure on %s, retrying in %.2fs", logical, delay, exc_info=True)
+                if kind == "transient":
+                    self.metrics.retries.labels(self.name, logical).inc()
+                    log.warning("transient failure on %s, retrying in %.2fs", logical, delay, exc_info=True)
+                else:
+                    self.metrics.handled.labels(self.name, logical, "failed").inc()
+                    log.exception("handling %s failed (attempt %s); the message is kept and tried again in %.0fs",
+                                  logical, attempt, delay)
                 await asyncio.sleep(delay)
-            except Exception:
-                failures += 1
-                if failures >= HANDLER_TRIES:
-                    raise
-                await asyncio.sleep(RETRY_DELAYS[0])
 
     async def _dead_letter(self, logical: str, raw: bytes, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, PoisonMessage) else (
             "invalid_message" if isinstance(exc, ValidationError) else "unreadable_message")
         detail = _describe(exc)
         record = {"dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
-                  "detail": detail, "at": self.clock.now().isoformat(), "original": _as_text(raw), **peek_ids(raw)}
+                  "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": _as_text(raw),
+                  **peek_ids(raw)}
+        if len(raw) > DEAD_LETTER_MAX_BYTES:   # kept whole in this service's database, referenced here
+            await self.db["dead_letters"].insert_one({"_id": record["dead_letter_id"], "topic": logical,
+                                                     "original": keyring().seal(_as_text(raw), SHARED_SCOPE),   # at rest: sealed
+                                                     "at": self.clock.now()})
+            record["original"] = None
+            record["original_ref"] = {"collection": "dead_letters", "id": record["dead_letter_id"], "bytes": len(raw)}
         await self._send(self.topic(DEAD_LETTER), logical.encode(), json.dumps(record).encode(),
                          {"content-type": "application/json", "type": "ops.dead-letter"})
         self.metrics.dead_letters.labels(self.name, logical, reason).inc()
@@ -444,7 +474,7 @@ class Service:
 
         self._subscribe()
         app = AsgiFastStream(
-            self.broker, asgi_routes=[("/metrics", metrics), ("/health", health)],
+            self.broker, asgi_routes=[("/metrics", metrics), ("/health", health), *self.routes],
             specification=AsyncAPI(title=f"yidi {self.name}", version="1.0.0",
                                    description=f"Channels of the {self.name} service"),
             on_startup=[self._before_start], after_startup=[self._after_start],

@@ -1,0 +1,34 @@
+"""Nothing lost silently: how the runtime reads a failure (runtime.service.classify)."""
+from __future__ import annotations
+
+from decimal import InvalidOperation
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, RequestTimedOutError
+from pydantic import ValidationError
+from pymongo.errors import AutoReconnect, DocumentTooLarge, NetworkTimeout, ServerSelectionTimeoutError, WriteError
+
+from contracts.settlement import FeeLine
+from runtime.service import classify
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (AutoReconnect(), "transient"), (NetworkTimeout(), "transient"), (ServerSelectionTimeoutError(), "transient"),
+    (KafkaConnectionError(), "transient"), (RequestTimedOutError(), "transient"), (ConnectionError(), "transient"),
+    (TimeoutError(), "transient"),
+    (InvalidOperation(), "poison"), (DocumentTooLarge("16 MB"), "poison"), (WriteError("refused", 121), "poison"),
+    (MessageSizeTooLargeError(), "poison"),
+    (KeyError("a bug"), "fault"), (RuntimeError("a bug"), "fault"),
+])
+def test_only_the_network_and_timeouts_are_transient(exc, kind):
+    assert classify(exc) == kind
+
+
+@pytest.mark.parametrize("field, value, error", [("quantity", "1e30", "quantity_range"),
+                                                 ("unit_price", "1e30", "money_range"),
+                                                 ("amount", "20000000.00", "less_than_equal")])
+def test_a_line_out_of_range_is_refused_before_any_arithmetic(field, value, error):
+    line = {"line_no": 1, "item_code": "X", "item_name": "X", "quantity": "1", "unit_price": "1.00", "amount": "1.00"}
+    with pytest.raises(ValidationError) as refused:
+        FeeLine.model_validate({**line, field: value})
+    assert error in {e["type"] for e in refused.value.errors()}
