@@ -45,7 +45,7 @@ from runtime.logs import correlation_id
 from runtime.metrics import RuntimeMetrics
 from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
-from runtime.store import AggregateStore, DeadlineStore, OutboxRelay
+from runtime.store import AggregateStore, ConflictingCopy, DeadlineStore, OutboxRelay
 from runtime.topics import CLOCK, DEAD_LETTER, create_topics, physical
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def classify(exc: BaseException) -> str:
         return "transient"
     if isinstance(exc, KafkaError):
         return "transient" if getattr(exc, "retriable", False) or isinstance(exc, KafkaConnectionError) else "poison"
-    if isinstance(exc, (ArithmeticError, DocumentTooLarge, OperationFailure, PyMongoError)):
+    if isinstance(exc, (ArithmeticError, DocumentTooLarge, OperationFailure, PyMongoError, ConflictingCopy)):
         return "poison"
     return "fault"
 
@@ -289,7 +289,8 @@ class Service:
             except Exception as exc:
                 kind = classify(exc)
                 if kind == "poison":
-                    raise PoisonMessage(type(exc).__name__, f"{type(exc).__name__}: {exc}") from exc
+                    reason = "conflicting_copy" if isinstance(exc, ConflictingCopy) else type(exc).__name__
+                    raise PoisonMessage(reason, f"{type(exc).__name__}: {exc}") from exc
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 attempt += 1
                 if kind == "transient":

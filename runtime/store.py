@@ -22,6 +22,7 @@ sealed on its next write.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -300,7 +301,11 @@ class AggregateStore:
         key = (collection, aggregate_id)
         for _ in range(MAX_CONFLICT_RETRIES):
             doc, loaded = loaded or self._written.get(key) or await self._read(collection, aggregate_id), None
-            if doc and message_id in doc.get("processed", []):
+            seen = inbox_verdict(doc.get("processed", []) if doc else [], message)
+            if seen == "conflict":
+                raise ConflictingCopy(f"message {message_id} was applied to {collection}/{aggregate_id} with "
+                                      f"another payload; this copy differs and has no effect")
+            if seen == "duplicate":
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)
             outcome = decide(doc["state"] if doc else None)
@@ -329,7 +334,7 @@ class AggregateStore:
         region = self._region(col.name, state, doc, message)
         outbox = self.relay.unpublished(col.name, doc) if doc else {}
         outbox.update(self._outbox_entries(outcome, message, region))
-        processed = ((doc or {}).get("processed", []) + [str(message.event_id)])[-INBOX_WINDOW:]
+        processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-INBOX_WINDOW:]
         new_doc = {"_id": self.document_id(col.name, aggregate_id), "version": (doc or {}).get("version", 0) + 1,
                    "state": state, "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
                    "updated_at": self.now()}
@@ -388,6 +393,28 @@ class AggregateStore:
                 return False
         result = await col.replace_one({"_id": new["_id"], "version": old["version"]}, new)
         return result.matched_count == 1
+
+
+class ConflictingCopy(Exception):
+    """A message id already applied arrives with a different payload: not a duplicate, a conflict."""
+
+
+def inbox_mark(message: Envelope) -> str:
+    """What the inbox keeps of an applied message: its id and a fingerprint of its payload."""
+    fingerprint = hashlib.sha256(message.payload.model_dump_json().encode()).hexdigest()[:16]
+    return f"{message.event_id}#{fingerprint}"
+
+
+def inbox_verdict(processed: list[str], message: Envelope) -> str:
+    """new | duplicate (the same id and payload) | conflict (the same id, another payload). Marks
+    written before fingerprints were kept (a bare id) count as duplicates."""
+    event_id, mark = str(message.event_id), inbox_mark(message)
+    for entry in processed:
+        if entry == mark or entry == event_id:
+            return "duplicate"
+        if entry.startswith(event_id + "#"):
+            return "conflict"
+    return "new"
 
 
 def open_document(doc: dict | None) -> dict | None:

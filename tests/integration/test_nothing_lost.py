@@ -74,3 +74,25 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int:
         return sum([await consumer.committed(tp) or 0 for tp in tps])
     finally:
         await consumer.stop()
+
+
+async def test_the_same_id_with_another_payload_is_dead_lettered_as_a_conflict(stack):
+    """A copy of an applied message is a duplicate (no second effect); the same event id with a
+    different payload is neither applied nor counted as a duplicate: it is a conflict, dead-lettered."""
+    from test_runtime import OPENED, open_request
+    prefix = new_prefix(stack, "conflict")
+    collab = ServiceProcess(stack, "collab", prefix).start()
+    try:
+        async with Bus(stack, prefix) as bus:
+            first = await bus.publish("collab.open-request.v1", open_request("conflict-1"))
+            copy = json.loads(first.model_dump_json())
+            await bus.send_raw("collab.open-request.v1", json.dumps(copy).encode(), "340200:conflict-1")
+            copy["payload"]["matter"] = "another matter under the same event id"
+            await bus.send_raw("collab.open-request.v1", json.dumps(copy).encode(), "340200:conflict-1")
+            letters = await bus.read("ops.dead-letter.v1", lambda m: len(m) >= 1)
+            opened = await bus.read(OPENED, lambda m: len(m) >= 1)
+        assert letters[0]["reason"] == "conflicting_copy" and letters[0]["event_id"] == str(first.event_id)
+        assert len(opened) == 1 and opened[0]["payload"]["matter"] != copy["payload"]["matter"]
+        await eventually(lambda: collab.metric("yidi_messages_handled_total", result="duplicate") == 1)
+    finally:
+        collab.stop()

@@ -32,3 +32,21 @@ def test_a_line_out_of_range_is_refused_before_any_arithmetic(field, value, erro
     with pytest.raises(ValidationError) as refused:
         FeeLine.model_validate({**line, field: value})
     assert error in {e["type"] for e in refused.value.errors()}
+
+
+def test_the_same_id_with_another_payload_is_a_conflict_not_a_duplicate():
+    """The inbox keeps each applied message's id with a fingerprint of its payload."""
+    from datetime import UTC, datetime
+
+    from contracts.parties import ChangeAction, ChangeParty
+    from runtime.envelopes import envelope_for
+    from runtime.service import classify
+    from runtime.store import ConflictingCopy, inbox_mark, inbox_verdict
+    first = envelope_for("parties.change.v1", ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="X"),
+                         producer="A000000", now=datetime.now(UTC))
+    other = first.model_copy(update={"payload": ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="Y")})
+    assert inbox_verdict([], first) == "new"
+    assert inbox_verdict([inbox_mark(first)], first) == "duplicate"
+    assert inbox_verdict([str(first.event_id)], first) == "duplicate"        # a mark kept before fingerprints
+    assert inbox_verdict([inbox_mark(first)], other) == "conflict"
+    assert classify(ConflictingCopy("x")) == "poison"
