@@ -1,5 +1,6 @@
-"""Collaboration 业务协同 and co-investigation 费用协查: which topic is handled by which function
-(the registry is ``registry()``).
+"""Collaboration 业务协同 (K-01..K-04), leads 问题线索 (K-05), notices 公告 (K-06) and
+co-investigation 费用协查 with its periods (Q-01..Q-05): which topic is handled by which function
+(the registry is ``registry()``); the query API (``query.py``) on the service's HTTP port.
 
 Each command about a stored item: load it → who may act on it (``domain.addressing``: the
 target replies, the requester confirms, K-03/K-04, Q-02..Q-05) → the pure decision at the
@@ -7,20 +8,30 @@ receipt time ``now`` → store. A sender the item is not addressed to is answere
 ``party.refused.v1`` (counted in ``yidi_refused_total``) and nothing is stored."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from faststream.asgi import AsgiResponse, get
 from prometheus_client import Counter
 from pydantic import BaseModel
 
-from contracts.collab import (AgreeCollabExtension, CoInvestigationCandidate, ConfirmCoInvestigationResult,
-                              ConfirmCollabResult, OpenCollabRequest, ReplyCollabRequest, RequestCoInvestigation,
-                              StayDetails, SubmitCoInvestigationResult, WithdrawCoInvestigation)
+from contracts.collab import (
+    AcceptCollabExtension, AmendCoInvestigation, CoInvestigationCandidate, CoInvestigationCounted,
+    ConfirmCoInvestigationResult, ConfirmCollabResult, DiscussCoInvestigation, HandOverLead, OpenCollabRequest,
+    ProposeCollabExtension, PublishNotice, ReplyCollabRequest, ReportLeadResult, RequestCoInvestigation, StayDetails,
+    SubmitCoInvestigationResult, TakeUpLead, TallyKind, WithdrawCoInvestigation,
+)
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted
 from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
+from runtime.parties import SIGNATURE_HEADER
 from runtime.service import Service
 from runtime.store import Personal
+from services.collab import export, query
 from services.collab.domain import coinvestigation as coinv
+from services.collab.domain import leads, notices, periods
 from services.collab.domain import requests as req
 from services.collab.domain.addressing import Actor, Misaddressed
 from services.outcome import Outcome
@@ -34,12 +45,26 @@ class Candidate(BaseModel):
 class CollabHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
-        self.requests = Aggregates(service, "requests", req.CollabRequest, refusals=(ValueError,))
+        # a request keeps its matter (free text that may name a person, K-01): sealed at rest too
+        self.requests = Aggregates(service, "requests", req.CollabRequest, refusals=(ValueError,),
+                                   personal=Personal(lambda s: s.get("requester_region"), keyed_by_person=False))
         # what they keep may describe a person (a candidate's stay carries the ID number): sealed at rest
         self.coinvestigations = Aggregates(service, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
                                            personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
         self.candidates = Aggregates(service, "candidates", Candidate, personal=Personal(
             lambda s: (s.get("candidate") or {}).get("insured_region"), keyed_by_person=False))
+        # Q-02/Q-03: one aggregate per period (ids and regions only: not personal)
+        self.periods = Aggregates(service, "periods", periods.Period)
+        # K-05: a lead concerns one insured person (their stay): declared personal, sealed at rest
+        self.leads = Aggregates(service, "leads", leads.Lead, refusals=(ValueError,),
+                                personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
+        self.notices = Aggregates(service, "notices", notices.Notice)   # K-06: public by nature
+        # K-06, Q-03: the notices and the period statistics over HTTP (services/collab/query.py)
+        service.routes.append((query.NOTICES_PATH, self._route(self._notices)))
+        service.routes.append((query.STATISTICS_PATH, self._route(self._statistics)))
+        service.routes.append((query.REQUEST_PATH, self._route(self._request)))
+        self.queries = Counter("yidi_collab_queries_total", "Collab query API answers, by path and status",
+                               ["path", "status"], registry=service.registry)
         self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
                               ["kind"], registry=service.registry)
 
@@ -56,7 +81,8 @@ class CollabHandlers:
         await self.svc.refuse(topic, env, Refusal(exc.reason, exc.message, rule=exc.rule))
         return "refused"
 
-    async def _addressed(self, aggregates: Aggregates, what: str, topic: str, env: Envelope, check, step) -> str:
+    async def _addressed(self, aggregates: Aggregates, what: str, topic: str, env: Envelope, check, step,
+                         key: str | None = None) -> str:
         """A command about a stored item, from an agency it is addressed to (``check``)."""
         actor = self._actor(env)
 
@@ -64,7 +90,7 @@ class CollabHandlers:
             check(state, actor)
             return step(state, now)
         try:
-            return await _on_existing(aggregates, what, env, checked, self._now())
+            return await _on_existing(aggregates, what, env, checked, self._now(), key)
         except Misaddressed as exc:   # raised before anything is written
             return await self._refused(topic, env, exc)
 
@@ -95,6 +121,10 @@ class CollabHandlers:
         def decide(state):
             if state:
                 return None
+            if isinstance(original, coinv.CoInvestigation):   # K-04 of a disputed co-investigation (Q-05)
+                req.may_escalate_coinvestigation(c, original, parent, actor)
+                opened = req.open_request(c, self.calendar, now)
+                return opened._replace(events=[*opened.events, coinv.tally(original, TallyKind.ESCALATED, now)])
             if c.escalated_from is not None:   # K-04: raised by its requester to the level above
                 req.may_escalate(c, original, parent, actor, now)
             return req.open_request(c, self.calendar, now)
@@ -105,19 +135,33 @@ class CollabHandlers:
         self.opened.labels("collab").inc()
         return result
 
-    async def _escalation(self, cmd: OpenCollabRequest) -> tuple[req.CollabRequest | None, str | None]:
-        """K-04: the request raised, and the region of the agency one level above its target in the
-        participant registry (None: no such request, or the level above has no region code)."""
+    async def _escalation(self, cmd: OpenCollabRequest) -> tuple[req.CollabRequest | coinv.CoInvestigation | None,
+                                                                  str | None]:
+        """K-04: the request (or disputed co-investigation) raised, and the region of the agency one
+        level above its target (a co-investigation's: its treating place) in the participant
+        registry (None: no such item, or the level above has no region code)."""
         if cmd.escalated_from is None:
             return None, None
         original = await self.requests.load(str(cmd.escalated_from))
-        target = self.svc.parties.agency_of(str(original.target_region)) if original else None
-        parent = self.svc.parties.parent_of(target.code) if target else None
-        return original, (str(parent.region) if parent is not None and parent.region else None)
+        if original is None:
+            item = await self.coinvestigations.load(str(cmd.escalated_from))
+            if item is not None:
+                return item, self._parent_region(str(item.treating_region))
+            return None, None
+        return original, self._parent_region(str(original.target_region))
 
-    async def agree_extension(self, env: Envelope[AgreeCollabExtension]) -> str:
-        return await self._on_request("collab.agree-extension.v1", env, req.may_extend,
-                                      lambda r, now: req.agree_extension(r, env.payload, self.calendar, now))
+    def _parent_region(self, region: str) -> str | None:
+        target = self.svc.parties.agency_of(region)
+        parent = self.svc.parties.parent_of(target.code) if target else None
+        return str(parent.region) if parent is not None and parent.region else None
+
+    async def propose_extension(self, env: Envelope[ProposeCollabExtension]) -> str:
+        return await self._on_request("collab.propose-extension.v1", env, req.may_propose_extension,
+                                      lambda r, now: req.propose_extension(r, env.payload, self.calendar, now))
+
+    async def accept_extension(self, env: Envelope[AcceptCollabExtension]) -> str:
+        return await self._on_request("collab.accept-extension.v1", env, req.may_accept_extension,
+                                      lambda r, now: req.accept_extension(r, env.payload, self.calendar, now))
 
     async def reply(self, env: Envelope[ReplyCollabRequest]) -> str:
         return await self._on_request("collab.reply-request.v1", env, req.may_reply,
@@ -138,6 +182,10 @@ class CollabHandlers:
         return await self.coinvestigations.apply(env, key, lambda state: None if state else coinv.request(
             c, self.calendar, self._now()))
 
+    async def amend_coinvestigation(self, env: Envelope[AmendCoInvestigation]) -> str:
+        return await self._on_coinv("collab.amend-coinvestigation.v1", env, coinv.may_amend,
+                                    lambda s, now: coinv.amend(s, env.payload, now))
+
     async def withdraw_coinvestigation(self, env: Envelope[WithdrawCoInvestigation]) -> str:
         return await self._on_coinv("collab.withdraw-coinvestigation.v1", env, coinv.may_withdraw,
                                     lambda s, now: coinv.withdraw(s, env.payload, now))
@@ -150,37 +198,137 @@ class CollabHandlers:
         return await self._on_coinv("collab.confirm-coinvestigation.v1", env, coinv.may_confirm,
                                     lambda s, now: coinv.confirm(s, env.payload, now))
 
+    async def discuss_coinvestigation(self, env: Envelope[DiscussCoInvestigation]) -> str:
+        speaker = self._actor(env).region or ""
+        return await self._on_coinv("collab.discuss-coinvestigation.v1", env, coinv.may_discuss,
+                                    lambda s, now: coinv.discuss(s, env.payload, speaker, now))
+
     async def _on_coinv(self, topic: str, env: Envelope, check, step) -> str:
         return await self._addressed(self.coinvestigations, "co-investigation", topic, env, check, step)
+
+    # ------------------------------------------------------------ K-05 leads
+    async def hand_over_lead(self, env: Envelope[HandOverLead]) -> str:
+        c = env.payload
+        key = str(leads.lead_id_for(str(c.insured_region), c.lead_ref))
+        self.opened.labels("lead").inc()
+        return await self.leads.apply(env, key, lambda state: None if state else leads.hand_over(
+            c, self.calendar, self._now()))
+
+    async def take_up_lead(self, env: Envelope[TakeUpLead]) -> str:
+        return await self._addressed(self.leads, "lead", "collab.take-up-lead.v1", env, leads.may_act,
+                                     lambda s, now: leads.take_up(s, env.payload, self.calendar, now),
+                                     key=str(env.payload.lead_id))
+
+    async def report_lead_result(self, env: Envelope[ReportLeadResult]) -> str:
+        return await self._addressed(self.leads, "lead", "collab.report-lead-result.v1", env, leads.may_act,
+                                     lambda s, now: leads.report(s, env.payload, now), key=str(env.payload.lead_id))
+
+    # ------------------------------------------------------------ K-06 notices
+    async def publish_notice(self, env: Envelope[PublishNotice]) -> str:
+        c = env.payload
+        key = str(notices.notice_id_for(c.publisher, c.notice_ref))
+        self.opened.labels("notice").inc()
+        return await self.notices.apply(env, key, lambda state: notices.publish(state, c, self._now()))
+
+    # ------------------------------------------------------------ Q-02/Q-03 period summary and statistics
+    async def coinvestigation_counted(self, env: Envelope[CoInvestigationCounted]) -> str:
+        step = env.payload
+        return await self.periods.apply(env, periods.period_key(step.period), lambda p: periods.count(
+            p, step, self.calendar, self._now()))
 
     # ------------------------------------------------------------ deadlines (K-02, K-04, Q-02, Q-03, Q-05)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
         now = self._now()
         request = request_of(due, "collab")
+        if due.kind in (leads.TAKE_UP_DUE, leads.RESULT_DUE):
+            return await self.leads.apply(env, due.subject, lambda s: s and leads.deadline_fired(
+                s, request, self.calendar, now))
+        if due.kind in (periods.CUT_DUE, periods.CLOSE_DUE):
+            return await self.periods.apply(env, due.subject, lambda p: p and periods.deadline_fired(
+                p, request, self.calendar, now))
         if await self.requests.load(due.subject):
-            return await self.requests.apply(env, due.subject, lambda r: req.deadline_fired(r, request, self.calendar, now))
+            return await self.requests.apply(env, due.subject, lambda r: req.deadline_fired(
+                r, request, self.calendar, now))
         return await self.coinvestigations.apply(env, due.subject, lambda s: s and coinv.deadline_fired(
             s, request, self.calendar, now))
+
+    # ------------------------------------------------------------ query API (K-06, Q-03)
+    def _route(self, answer):
+        @get
+        async def route(scope: Any) -> AsgiResponse:
+            path = scope["path"]
+            try:
+                q = query.authorize(self.svc.parties, path, scope.get("query_string", b"").decode("latin-1"),
+                                    query.header(scope, SIGNATURE_HEADER), self._now(),
+                                    self.svc.settings.max_clock_skew_seconds)
+                body, content_type, name = await answer(q)
+            except query.QueryRefused as exc:
+                self.queries.labels(path, str(exc.status)).inc()
+                return AsgiResponse(query.error_body(exc.status, str(exc)), status_code=exc.status,
+                                    headers={"content-type": "application/json"})
+            self.queries.labels(path, "200").inc()
+            return AsgiResponse(body, status_code=200, headers={
+                "content-type": content_type, "content-disposition": f'attachment; filename="{name}"'})
+        return route
+
+    async def _notices(self, q: query.Query) -> tuple[bytes, str, str]:
+        """K-06: every notice, newest first, for any agency."""
+        listed = [notices.Notice.model_validate(doc["state"]).published()
+                  async for doc in self.svc.db["notices"].find({})]
+        listed.sort(key=lambda n: n.received_at, reverse=True)
+        body = json.dumps([n.model_dump(mode="json") for n in listed], ensure_ascii=False).encode()
+        return body, query.FORMATS["json"], "notices.json"
+
+    async def _request(self, q: query.Query) -> tuple[bytes, str, str]:
+        """K-03: a request, for the agencies it names (requester, target, the agencies listed)."""
+        found = await self.requests.load(q.params["id"])
+        if found is None or not query.may_see_request(self.svc.parties, q.agency, found):
+            raise query.QueryRefused(404, f"no request {q.params['id']} addressed to {q.agency}")
+        return found.model_dump_json().encode(), query.FORMATS["json"], f"request-{found.request_id}.json"
+
+    async def _statistics(self, q: query.Query) -> tuple[bytes, str, str]:
+        """Q-03: a closed period's statistics, the rows of the regions the agency speaks for."""
+        period_label, fmt = q.params["period"], q.params["format"]
+        p = await self.periods.load(periods.period_key(period_label))
+        if p is None or not p.closed:
+            raise query.QueryRefused(404, f"no statistics of period {period_label} yet: they are published when "
+                                          "its completion deadline passes (Q-03)")
+        stats = periods.published_statistics(p)
+        stats = stats.model_copy(update={"rows": query.visible_rows(self.svc.parties, q.agency, stats.rows)})
+        name = f"coinvestigation-statistics-{period_label}-{q.agency}.{fmt}"
+        if fmt == "csv":
+            return export.to_csv(stats).encode("utf-8"), query.FORMATS[fmt], name
+        if fmt == "xlsx":
+            return export.to_xlsx(stats), query.FORMATS[fmt], name
+        return stats.model_dump_json().encode(), query.FORMATS[fmt], name
 
     def registry(self) -> dict:
         return {
             "settlement.completed.v1": self.settlement_completed,
             "collab.open-request.v1": self.open_request,
-            "collab.agree-extension.v1": self.agree_extension,
+            "collab.propose-extension.v1": self.propose_extension,
+            "collab.accept-extension.v1": self.accept_extension,
             "collab.reply-request.v1": self.reply,
             "collab.confirm-result.v1": self.confirm_result,
             "collab.request-coinvestigation.v1": self.request_coinvestigation,
+            "collab.amend-coinvestigation.v1": self.amend_coinvestigation,
             "collab.withdraw-coinvestigation.v1": self.withdraw_coinvestigation,
             "collab.submit-coinvestigation-result.v1": self.submit_coinvestigation_result,
             "collab.confirm-coinvestigation.v1": self.confirm_coinvestigation,
+            "collab.discuss-coinvestigation.v1": self.discuss_coinvestigation,
+            "collab.coinvestigation-counted.v1": self.coinvestigation_counted,
+            "collab.hand-over-lead.v1": self.hand_over_lead,
+            "collab.take-up-lead.v1": self.take_up_lead,
+            "collab.report-lead-result.v1": self.report_lead_result,
+            "collab.publish-notice.v1": self.publish_notice,
             "collab.deadline-due.v1": self.deadline_due,
         }
 
 
-async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now) -> str:
+async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now, key: str | None = None) -> str:
     """A command about a request that must exist: an unknown id is refused (dead-lettered with why)."""
-    key = str(env.payload.request_id)
+    key = key or str(env.payload.request_id)
 
     def decide(state):
         if state is None:

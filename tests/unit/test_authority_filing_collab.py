@@ -16,9 +16,9 @@ from datetime import date, datetime
 import pytest
 
 from contracts.collab import (
-    AgreeCollabExtension, CheckResult, ConfirmCoInvestigationResult, ConfirmCollabResult, OpenCollabRequest,
-    ProblemType, ReplyCollabRequest, RequestCoInvestigation, Sex, StayDetails, SubmitCoInvestigationResult,
-    WithdrawCoInvestigation,
+    AcceptCollabExtension, AmendCoInvestigation, CheckResult, ConfirmCoInvestigationResult, ConfirmCollabResult,
+    DiscussCoInvestigation, OpenCollabRequest, ProblemType, ProposeCollabExtension, ReplyCollabRequest,
+    RequestCoInvestigation, Sex, StayDetails, SubmitCoInvestigationResult, WithdrawCoInvestigation,
 )
 from contracts.filing import (
     CancelFiling, ChangeFiling, DecideFiling, DeliverProof, FilingDeadlineDue, RegisterFiling, ResumeFiling,
@@ -247,12 +247,17 @@ def test_Q01_a_coinvestigation_is_asked_for_by_the_insured_places_own_agency(sen
 RID = uuid.uuid4()
 STORED_COLLAB_COMMANDS = {
     "collab.reply-request.v1": ReplyCollabRequest(request_id=RID, result="已处理", replied_at=NOW),
-    "collab.agree-extension.v1": AgreeCollabExtension(request_id=RID, extra_working_days=2, agreed_at=NOW),
+    "collab.propose-extension.v1": ProposeCollabExtension(request_id=RID, extra_working_days=2, reason="r",
+                                                          proposed_at=NOW),
+    "collab.accept-extension.v1": AcceptCollabExtension(request_id=RID, answered_at=NOW),
     "collab.confirm-result.v1": ConfirmCollabResult(request_id=RID, accepted=True, confirmed_at=NOW),
     "collab.withdraw-coinvestigation.v1": WithdrawCoInvestigation(request_id=RID, withdrawn_at=NOW),
     "collab.submit-coinvestigation-result.v1": SubmitCoInvestigationResult(request_id=RID, result=CheckResult.CORRECT,
                                                                            submitted_at=NOW),
     "collab.confirm-coinvestigation.v1": ConfirmCoInvestigationResult(request_id=RID, agreed=True, confirmed_at=NOW),
+    "collab.amend-coinvestigation.v1": AmendCoInvestigation(request_id=RID, name="张三", sex=Sex.MALE, stay=stay(),
+                                                            amended_at=NOW),
+    "collab.discuss-coinvestigation.v1": DiscussCoInvestigation(request_id=RID, message="沟通", said_at=NOW),
 }
 
 
@@ -272,7 +277,10 @@ def test_collab_internal_topics_come_from_their_services_only():
     assert allowed(COLLAB, "settlement.completed.v1", "settlement", object())
     assert not allowed(COLLAB, "settlement.completed.v1", "A420100", object())
     assert set(COLLAB.rules) == {*STORED_COLLAB_COMMANDS, "collab.open-request.v1", "collab.deadline-due.v1",
-                                 "collab.request-coinvestigation.v1", "settlement.completed.v1"}
+                                 "collab.request-coinvestigation.v1", "settlement.completed.v1",
+                                 "collab.coinvestigation-counted.v1", "collab.hand-over-lead.v1",
+                                 "collab.take-up-lead.v1", "collab.report-lead-result.v1",
+                                 "collab.publish-notice.v1"}
     assert isinstance(party("collab"), ServiceParty)
 
 
@@ -290,7 +298,7 @@ def reason_of(check, *args) -> RefusalReason | None:
     return None
 
 
-@pytest.mark.parametrize("check", [k.may_reply, k.may_extend])
+@pytest.mark.parametrize("check", [k.may_reply, k.may_propose_extension])
 @pytest.mark.parametrize("sender, reason", [
     ("A420100", None),                              # the target: first responder (K-03)
     ("A340200", RefusalReason.UNAUTHORIZED),        # the requester does not answer itself
@@ -298,7 +306,7 @@ def reason_of(check, *args) -> RefusalReason | None:
     ("A420000", RefusalReason.NOT_ADDRESSED),       # Hubei does not answer for Wuhan
     ("A000000", RefusalReason.NOT_ADDRESSED),
 ])
-def test_K03_only_the_target_agency_replies_and_records_an_extension(request_, check, sender, reason):
+def test_K03_only_the_target_agency_replies_and_proposes_an_extension(request_, check, sender, reason):
     assert reason_of(check, request_, actor(sender)) == reason
 
 
@@ -307,6 +315,12 @@ def test_K03_only_the_target_agency_replies_and_records_an_extension(request_, c
                                             ("A430100", RefusalReason.NOT_ADDRESSED)])
 def test_K04_only_the_requester_confirms_or_disputes(request_, sender, reason):
     assert reason_of(k.may_confirm, request_, actor(sender)) == reason
+
+
+@pytest.mark.parametrize("sender, reason", [("A340200", None), ("A420100", RefusalReason.UNAUTHORIZED),
+                                            ("A340000", RefusalReason.NOT_ADDRESSED)])
+def test_K03_only_the_requester_accepts_the_targets_proposed_extension(request_, sender, reason):
+    assert reason_of(k.may_accept_extension, request_, actor(sender)) == reason
 
 
 def test_K04_a_refusal_names_the_rule_and_the_sides():
@@ -445,33 +459,35 @@ def test_Q02_a_withdrawal_backdated_before_the_cut_is_refused_by_its_receipt_tim
 
 def test_Q02_a_request_joins_the_period_of_its_receipt():
     """Claimed 23:58 on Fri 25 Sep (a Mid-Autumn holiday), received 00:01 on the 26th: it belongs to the
-    period 2026-10, cut at 00:00 on 26 Oct and due by the end of 25 Nov (Q-03)."""
+    period 2026-10, cut at 00:00 on 26 Oct and due by the end of 26 Nov (Q-03 "次月26日前", read as
+    clearing reads C-02's "25日前": the day itself included)."""
     out = q.request(coinv_cmd(at=sh(2026, 9, 25, 23, 58)), CAL, sh(2026, 9, 26, 0, 1))
     assert (out.state.period, out.state.cut_at, out.state.complete_by) == (
-        "2026-10", at_business_start(date(2026, 10, 26)), end_of_business_day(date(2026, 11, 25)))
+        "2026-10", at_business_start(date(2026, 10, 26)), end_of_business_day(date(2026, 11, 26)))
     assert out.events[0].requested_at == sh(2026, 9, 25, 23, 58)
 
 
 def test_Q03_Q05_lateness_and_the_confirmation_window_go_by_receipt(coinv):
-    """Period 2026-09 must be completed by the end of Sun 25 Oct. A result claiming 23:59 on the 25th,
-    received 00:01 on Mon 26 Oct, is late and counts in 2026-10; Q-05's 5 working days run from the
-    26th: 27, 28, 29, 30 Oct, 2 Nov."""
+    """Period 2026-09 must be completed by the end of Mon 26 Oct (Q-03 "次月26日前", the 26th
+    included). A result claiming 23:59 on the 26th, received 00:01 on Tue 27 Oct, is late and counts
+    in 2026-10; Q-05's 5 working days run from the 27th: 28, 29, 30 Oct, 2, 3 Nov."""
     result = SubmitCoInvestigationResult(request_id=coinv.request_id, result=CheckResult.CORRECT,
-                                         submitted_at=sh(2026, 10, 25, 23, 59))
-    state, (event,), (due,) = q.submit_result(coinv, result, CAL, sh(2026, 10, 26, 0, 1))
+                                         submitted_at=sh(2026, 10, 26, 23, 59))
+    state, (event, *counted), (due,) = q.submit_result(coinv, result, CAL, sh(2026, 10, 27, 0, 1))
     assert (event.late, event.counted_in_period, event.submitted_at) == (True, "2026-10", result.submitted_at)
-    assert event.confirm_by == end_of_business_day(date(2026, 11, 2)) == due.due_at
+    assert event.confirm_by == end_of_business_day(date(2026, 11, 3)) == due.due_at
+    assert [c.kind.value for c in counted] == ["rolled_in", "answered"]
     confirmation = ConfirmCoInvestigationResult(request_id=coinv.request_id, agreed=True,
-                                                confirmed_at=sh(2026, 11, 2, 23, 59))
-    assert q.confirm(state, confirmation, sh(2026, 11, 3, 0, 0, 20)).events[0].late
-    assert not q.confirm(state, confirmation, sh(2026, 11, 2, 23, 59, 50)).events[0].late
+                                                confirmed_at=sh(2026, 11, 3, 23, 59))
+    assert q.confirm(state, confirmation, sh(2026, 11, 4, 0, 0, 20)).events[0].late
+    assert not q.confirm(state, confirmation, sh(2026, 11, 3, 23, 59, 50)).events[0].late
 
 
 def test_Q05_the_confirmation_window_across_national_day():
     """A result received Wed 30 Sep 10:00: 5 working days → Oct 8, 9, 10 (make-up Saturday), 12, 13."""
     state = q.request(coinv_cmd(at=sh(2026, 9, 1)), CAL, sh(2026, 9, 1)).state
     received = sh(2026, 9, 30)
-    _, (event,), _ = q.submit_result(state, SubmitCoInvestigationResult(
+    _, (event, _counted), _ = q.submit_result(state, SubmitCoInvestigationResult(
         request_id=state.request_id, result=CheckResult.WRONG, reason="发票号不符", submitted_at=received),
         CAL, received)
     assert event.confirm_by == end_of_business_day(date(2026, 10, 13)) and not event.late

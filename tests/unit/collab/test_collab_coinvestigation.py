@@ -52,7 +52,8 @@ def test_period_cut_and_withdrawal() -> None:
     # 2026-09-25 20:00 Shanghai is still in period 2026-09; 2026-09-26 00:30 Shanghai is in 2026-10
     state = make_request(datetime(2026, 9, 25, 12, 0, tzinfo=UTC)).state
     assert state.period == "2026-09" and state.cut_at == at_business_start(date(2026, 9, 26))
-    assert state.complete_by == end_of_business_day(date(2026, 10, 25))
+    # Q-03 "次月26日前" read as clearing reads C-02's "25日前": the 26th itself included
+    assert state.complete_by == end_of_business_day(date(2026, 10, 26))
     assert make_request(datetime(2026, 9, 25, 16, 30, tzinfo=UTC)).state.period == "2026-10"
     with pytest.raises(ValueError, match="Q-02"):
         q.withdraw(state, WithdrawCoInvestigation(request_id=state.request_id, withdrawn_at=state.cut_at),
@@ -75,7 +76,10 @@ def test_late_result_rolls_into_next_period_and_confirmation_deadline() -> None:
     state, events, (due,) = q.submit_result(state, SubmitCoInvestigationResult(
         request_id=state.request_id, result=CheckResult.WRONG, reason="invoice mismatch", submitted_at=late_at),
         CAL, late_at)
-    assert events[0].late and events[0].counted_in_period == "2026-10"
+    assert events[0].late and events[0].counted_in_period == "2026-10" and state.period == "2026-10"
+    # Q-03: counted in the next period as rolled in and answered there (on time for it)
+    assert [(e.kind, e.period, e.on_time) for e in events[1:]] == [
+        ("rolled_in", "2026-10", None), ("answered", "2026-10", True)]
     state2 = make_request(datetime(2026, 9, 1, tzinfo=UTC)).state
     at = datetime(2026, 9, 30, 2, tzinfo=UTC)
     state2, events, (due,) = q.submit_result(state2, SubmitCoInvestigationResult(
