@@ -7,6 +7,8 @@ notice is for; either way one region's clearing facts stay in order.
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -14,7 +16,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from contracts.envelope import Contract
 from contracts.settlement import FUNDS_BY_INSURANCE, FundCode
 from contracts.topics import TopicSpec
-from contracts.values import InsuranceType, Money, NonNegativeMoney, RegionCode
+from contracts.values import InstitutionCode, InsuranceType, MedicalType, Money, NonNegativeMoney, RegionCode
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -68,9 +70,15 @@ class RecordAuditDeduction(Contract):
     settlement_id: str = Field(min_length=1)
     insured_region: RegionCode
     treating_region: RegionCode
-    amounts: FundAmounts
+    amounts: FundAmounts = Field(description="what the audit refuses per fund; for a correction, the corrected "
+                                             "amounts in full (they replace those of the record corrected)")
     reason: str = Field(min_length=1)
-    decided_at: AwareDatetime
+    decided_at: AwareDatetime = Field(description="when the treating place confirmed the result (R-04); the "
+                                                  "receipt time decides the period: by the 16th → this month's "
+                                                  "21st run, later → next month's")
+    corrects: str | None = Field(None, min_length=1, description=(
+        "M-03/004 第四十一条: the deduction_id of an earlier deduction of the same settlement that this record "
+        "corrects (a new record; nothing is deleted). Less than before is a pay-back 补支, more a 补扣 (R-05)"))
 
 
 class ConfirmClearingPeriod(Contract):
@@ -96,8 +104,14 @@ class ClearingEntryRecorded(Contract):
     kind: EntryKind
     amounts: FundAmounts
     signed_total: Money = Field(description="what the line adds to the settled amount (refunds negative); "
-                                            "for deductions, the deducted amount")
+                                            "for deductions, what it adds to the deducted amount (a correction: "
+                                            "its amounts minus those it replaces, negative for a pay-back)")
     recorded_at: AwareDatetime
+    corrects: str | None = Field(None, description="deductions: the deduction_id this record corrects (M-03)")
+    replaces: FundAmounts | None = Field(None, description="deductions: the amounts of the corrected record")
+    after_year_close: bool = Field(False, description=(
+        "C-06 (000 第七十条): a settlement or refund of year Y cleared after the first quarter of Y+1 (in a clearing "
+        "month after Y+1-03); recorded all the same, and counted"))
 
 
 class FundTotal(Contract):
@@ -164,6 +178,155 @@ class ClearingNoticeIssued(Contract):
     calendar: str = Field(description="working calendar used (M-02)")
 
 
+class ReportRow(Contract):
+    """One line of a clearing table: a counterpart region (none on the total line 合计) and its amounts,
+    in the order of the table's columns after 地区."""
+    region: RegionCode | None = Field(None, description="the counterpart; null on the total line")
+    label: str = Field(description="地区 as printed: the region's name, or 合  计")
+    values: list[Money]
+
+
+class ReportTable(Contract):
+    """C-04: one table of 000 附件15-1..15-6 / 16-1 for one region, month and scope. Its last row is the
+    total line, equal to the sum of the lines above it, column by column (M-01)."""
+    code: str = Field(description="the source's number, e.g. 附件15-2", examples=["附件15-2"])
+    title: str = Field(examples=["芜湖市跨省异地就医职工医保基金应付明细表"])
+    columns: list[str] = Field(description="headings as in the source; the first is 地区")
+    rows: list[ReportRow]
+
+    @model_validator(mode="after")
+    def _sums(self) -> "ReportTable":
+        if not self.rows or self.rows[-1].region is not None:
+            raise ValueError("the last row of a clearing table is its total line")
+        width = len(self.columns) - 1
+        if any(len(row.values) != width for row in self.rows):
+            raise ValueError(f"every row has {width} values (the columns after 地区)")
+        sums = [sum((row.values[i] for row in self.rows[:-1]), Decimal("0.00")) for i in range(width)]
+        if sums != list(self.rows[-1].values):
+            raise ValueError(f"M-01: the total line {self.rows[-1].values} is not the sum of the lines {sums}")
+        return self
+
+
+class ClearingReportIssued(Contract):
+    """C-04 (000 附件15-1..15-6, 16-1): the month's clearing tables of one region and scope, issued with its
+    notice; receivable and payable per counterpart, employee and resident, per fund, audit deductions apart."""
+    report_id: uuid.UUID
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    region: RegionCode
+    scope: str = Field(pattern="^(cross_province|intra_province)$", description=(
+        "C-01: cross-province (跨省) and intra-province (省内) are reported apart"))
+    tables: list[ReportTable]
+    issued_at: AwareDatetime
+
+
+class Obligation(StrEnum):
+    """What a region must do after its month-end notice, in order (C-03, 000 第六十四条; C-07, 第六十九条)."""
+    SUBMITTED_TO_FINANCE = "submitted_to_finance"   # 5 working days after the notice
+    TRANSFERRED = "transferred"                     # finance: 10 working days after the submission
+    RECEIPT_FED_BACK = "receipt_fed_back"           # 5 working days after the transfer
+    INSTITUTIONS_PAID = "institutions_paid"         # C-07: 20 working days after the notice
+
+
+class RecordClearingObligation(Contract):
+    """C-03/C-07: the region's agency records that it did one step of its notice's obligations."""
+    region: RegionCode = Field(description="the region of the notice")
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    obligation: Obligation
+    done_at: AwareDatetime = Field(description="claimed; the receipt time decides whether it was in time")
+
+
+class ClearingObligationRecorded(Contract):
+    region: RegionCode
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    obligation: Obligation
+    done_at: AwareDatetime
+    recorded_at: AwareDatetime = Field(description="receipt time: what the due date is measured against")
+    due_at: AwareDatetime
+    late: bool = Field(description="recorded after its due time (its breach was published then)")
+    rule: str
+
+
+class ClearingObligationBreached(Contract):
+    """C-03/C-07: a step not recorded by its due time, published when it falls due (for P-09 sanctions)."""
+    breach_id: uuid.UUID
+    region: RegionCode
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    obligation: Obligation
+    due_at: AwareDatetime
+    breached_at: AwareDatetime
+    notice_id: uuid.UUID
+    rule: str
+    calendar: str = Field(description="working calendar used (M-02)")
+
+
+class DailyReconciliation(Contract):
+    """R-02 (000 第五十五条): an institution's count of one day's cross-region settlements (completed that
+    Asia/Shanghai day, refunds not netted), for the platform to match against those it cleared."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    day: date
+    settlements: int = Field(ge=0, description="number of settlements completed that day")
+    fund_total: NonNegativeMoney = Field(description="基金支付 of those settlements (personal account included)")
+    sent_at: AwareDatetime
+
+
+class DeclaredLine(Contract):
+    medical_type: MedicalType
+    settlements: int = Field(ge=0)
+    fund_total: NonNegativeMoney
+
+
+class MonthlyDeclaration(Contract):
+    """R-03 (000 第五十六条): an institution declares last month's reconciled settlements by the 16th, inpatient,
+    general and chronic outpatient together (a pharmacy: its purchases); at most two months late."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    month: str = Field(pattern=MONTH_PATTERN, description="the month the settlements were made in")
+    lines: list[DeclaredLine] = Field(min_length=1, max_length=4)
+    declared_at: AwareDatetime
+
+
+class DeclarationRecorded(Contract):
+    """R-03: a declaration accepted (on time or late), each line beside the platform's own count."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    month: str = Field(pattern=MONTH_PATTERN)
+    late: bool = Field(description="received after the end of the 16th of the next month")
+    due_by: AwareDatetime
+    latest_by: AwareDatetime = Field(description="the end of the 16th two months after due_by's month")
+    lines: list[DeclaredLine]
+    platform: list[DeclaredLine] = Field(description="what clearing archived for the institution that month")
+    matched: bool
+    version: int = Field(description="1 for the first declaration; a new record replaces it (M-03)")
+    recorded_at: AwareDatetime
+
+
+class ReconciliationStatus(StrEnum):
+    MATCHED = "matched"
+    MISMATCHED = "mismatched"     # to be resolved within 5 working days (R-02)
+    RESOLVED = "resolved"         # matched after a mismatch
+    OVERDUE = "overdue"           # still mismatched when its 5 working days ran out
+
+
+class ReconciliationChecked(Contract):
+    """R-02: the result of one check of an institution's day (on its HIS's totals, or at the due time)."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    day: date
+    status: ReconciliationStatus
+    his_settlements: int
+    his_fund_total: Money
+    platform_settlements: int
+    platform_fund_total: Money
+    resolve_by: AwareDatetime | None = Field(None, description="R-02: 5 working days after the first mismatch")
+    checked_at: AwareDatetime
+    calendar: str = ""
+
+
+def _institution(payload: object) -> str:
+    return str(payload.institution_code)  # type: ignore[attr-defined]
+
+
 def _insured(payload: object) -> str:
     return str(payload.insured_region)  # type: ignore[attr-defined]
 
@@ -185,6 +348,26 @@ TOPICS: list[TopicSpec] = [
               description="C-02 the 21st's generation per pair"),
     TopicSpec("clearing.period-confirmed.v1", ClearingPeriodConfirmed, _insured, _KEY_DOC, "clearing", (),
               description="C-02 a side confirmed, explicitly or by silence"),
+    TopicSpec("clearing.record-obligation.v1", RecordClearingObligation, _notice_region, "region of the notice",
+              "agency", ("clearing",), kind="command",
+              description="C-03/C-07 a step after a notice: submitted to finance, transferred, receipt fed back, "
+                          "institutions paid"),
+    TopicSpec("clearing.obligation-recorded.v1", ClearingObligationRecorded, _notice_region, "region of the notice",
+              "clearing", (), description="C-03/C-07 a step recorded, in time or late"),
+    TopicSpec("clearing.obligation-breached.v1", ClearingObligationBreached, _notice_region, "region of the notice",
+              "clearing", (), description="C-03/C-07 a step not done by its due time (for P-09 sanctions)"),
+    TopicSpec("his.daily-reconciliation.v1", DailyReconciliation, _institution,
+              "institution_code: one hospital's days stay in order", "his", ("clearing",), kind="command",
+              description="R-02 an institution's daily totals, matched against the settlements clearing saw"),
+    TopicSpec("clearing.reconciliation.v1", ReconciliationChecked, _institution, "institution_code", "clearing", (),
+              description="R-02 matched, mismatched (due in 5 working days), resolved or overdue"),
+    TopicSpec("his.monthly-declaration.v1", MonthlyDeclaration, _institution,
+              "institution_code: one hospital's declarations stay in order", "his", ("clearing",), kind="command",
+              description="R-03 last month's settlements declared by the 16th (at most two months late)"),
+    TopicSpec("clearing.declaration.v1", DeclarationRecorded, _institution, "institution_code", "clearing", (),
+              description="R-03 a declaration accepted, beside the platform's count"),
+    TopicSpec("clearing.report.v1", ClearingReportIssued, _notice_region, "region of the report", "clearing", (),
+              description="C-04 the month's clearing tables of a region and scope (附件15-1..15-6, 16-1)"),
     TopicSpec("clearing.notice.v1", ClearingNoticeIssued, _notice_region,
               "region of the notice (the insured region for its payable lines)", "clearing", ("prepayment",),
               description="C-02/C-03 month-end receivable/payable notices"),

@@ -33,3 +33,5 @@ class RuntimeMetrics:
         self.registry_parties = Gauge("yidi_registry_parties", "Parties in this instance's participant registry "
                                       "(the data file, the deployment's keys and parties.change.v1 applied)",
                                       ["service"], **labels)
+        self.queries = Counter("yidi_queries_total", "Signed queries answered on the HTTP port, by path and status",
+                               ["service", "path", "status"], **labels)

@@ -42,6 +42,7 @@ from runtime.follow import TopicFollower
 from runtime.envelopes import envelope_for, key_for, parse, peek_ids
 from runtime.logs import configure as configure_logs
 from runtime.logs import correlation_id
+from runtime import query
 from runtime.metrics import RuntimeMetrics
 from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
@@ -434,6 +435,14 @@ class Service:
 
     async def _after_shutdown(self) -> None:
         await self.mongo.close()
+
+    def add_query(self, path: str, answer: "query.Answer") -> None:
+        """A signed GET on this service's port (``runtime.query``): ``answer`` decides what the asking
+        party may see."""
+        def count(route_path: str, status: str) -> None:
+            self.metrics.queries.labels(self.name, route_path, status).inc()
+        self.routes.append((path, query.route(answer, parties=self.parties, now=self.clock.now,
+                                              max_skew_seconds=self.settings.max_clock_skew_seconds, count=count)))
 
     def _party_change(self, record: Any) -> None:
         """A registry change (parties.change.v1): applied when the national agency signed it."""

@@ -301,3 +301,27 @@ async def eventually(check: Callable[[], Any], timeout: float = 30, interval: fl
             last = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"not reached in {timeout}s") from last
+
+
+def completed_settlement(settlement_id: str, *, insured_region: str, treating_region: str, settled_on,
+                         funds: dict[str, str], insurance_type: str = "310", cash: str = "0.00",
+                         institution_code: str = "H34010400002", person_id: str = "11010519491231002X"):
+    """A valid ``settlement.completed.v1`` payload with the given fund amounts (for clearing and
+    prepayment tests that need a settlement without running the settlement service)."""
+    from decimal import Decimal
+
+    from contracts.settlement import FundAmount, SettlementCompleted, SettlementSlip, clearing_month_of
+    lines = [FundAmount(code=code, name=code, amount=amount) for code, amount in funds.items()]
+    fund_total = sum((line.amount for line in lines), Decimal("0.00"))
+    account = sum((line.amount for line in lines if line.code.value == "personal_account"), Decimal("0.00"))
+    total = fund_total + Decimal(cash)
+    slip = SettlementSlip(total=total, in_scope=total, b_class_self_pay="0.00", over_limit_self_pay="0.00",
+                          self_paid="0.00", deductible_applied="0.00", funds=lines, fund_total=fund_total,
+                          personal_account=account, personal_cash=cash)
+    return SettlementCompleted(
+        settlement_id=settlement_id, request_id=f"R-{settlement_id}", person_id=person_id,
+        institution_code=institution_code, hospital_level="3", insurance_type=insurance_type,
+        medical_type="inpatient", insured_region=insured_region, treating_region=treating_region,
+        cross_province=insured_region[:2] != treating_region[:2], clearing_month=clearing_month_of(settled_on),
+        visit_id=f"V-{settlement_id}", settled_on=settled_on, settlement_year=settled_on.year,
+        eligibility_basis="long_term", ratio_applied="0.70", rate_basis="local", slip=slip)

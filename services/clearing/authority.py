@@ -14,7 +14,11 @@ silent (004 第四十五条).
 
 Audit deductions come from the treating side, whose audit found them (R-04; 000 第五十七、五十八条),
 or its province (which submits them to the national level, 000 第六十二条). Settlements come only
-from the settlement service, deadlines only from clearing itself."""
+from the settlement service, deadlines only from clearing itself. The steps after a notice (C-03: submitted
+to finance, transferred, receipt fed back; C-07: institutions paid) are recorded by the agency of the
+notice's region, or its province or the national level (which keep the accounts above it). An
+institution's daily totals (R-02) and monthly declarations (R-03) come from that institution itself, opened for cross-region settlement,
+in the treating region it names."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts.clearing import ClearingSide
-from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_for, service
+from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_for, institution, service
 from runtime.parties import ParticipantRegistry
 
 
@@ -45,4 +49,7 @@ AUTHORITY = AuthorityTable("clearing", {
     "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
     "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
     "clearing.deadline-due.v1": service("clearing"),
+    "clearing.record-obligation.v1": agency_for("region", rule="C-03"),
+    "his.daily-reconciliation.v1": institution(region_field="treating_region", level_field=None),
+    "his.monthly-declaration.v1": institution(region_field="treating_region", level_field=None),
 })

@@ -9,9 +9,7 @@ receipt time ``now`` → store. A sender the item is not addressed to is answere
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from faststream.asgi import AsgiResponse, get
 from prometheus_client import Counter
 from pydantic import BaseModel
 
@@ -26,7 +24,6 @@ from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted
 from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
-from runtime.parties import SIGNATURE_HEADER
 from runtime.service import Service
 from runtime.store import Personal
 from services.collab import export, query
@@ -60,11 +57,9 @@ class CollabHandlers:
                                 personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
         self.notices = Aggregates(service, "notices", notices.Notice)   # K-06: public by nature
         # K-06, Q-03: the notices and the period statistics over HTTP (services/collab/query.py)
-        service.routes.append((query.NOTICES_PATH, self._route(self._notices)))
-        service.routes.append((query.STATISTICS_PATH, self._route(self._statistics)))
-        service.routes.append((query.REQUEST_PATH, self._route(self._request)))
-        self.queries = Counter("yidi_collab_queries_total", "Collab query API answers, by path and status",
-                               ["path", "status"], registry=service.registry)
+        service.add_query(query.NOTICES_PATH, self._answer(self._notices))
+        service.add_query(query.STATISTICS_PATH, self._answer(self._statistics))
+        service.add_query(query.REQUEST_PATH, self._answer(self._request))
         self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
                               ["kind"], registry=service.registry)
 
@@ -254,23 +249,11 @@ class CollabHandlers:
             s, request, self.calendar, now))
 
     # ------------------------------------------------------------ query API (K-06, Q-03)
-    def _route(self, answer):
-        @get
-        async def route(scope: Any) -> AsgiResponse:
-            path = scope["path"]
-            try:
-                q = query.authorize(self.svc.parties, path, scope.get("query_string", b"").decode("latin-1"),
-                                    query.header(scope, SIGNATURE_HEADER), self._now(),
-                                    self.svc.settings.max_clock_skew_seconds)
-                body, content_type, name = await answer(q)
-            except query.QueryRefused as exc:
-                self.queries.labels(path, str(exc.status)).inc()
-                return AsgiResponse(query.error_body(exc.status, str(exc)), status_code=exc.status,
-                                    headers={"content-type": "application/json"})
-            self.queries.labels(path, "200").inc()
-            return AsgiResponse(body, status_code=200, headers={
-                "content-type": content_type, "content-disposition": f'attachment; filename="{name}"'})
-        return route
+    def _answer(self, answer):
+        """A path's answer, given the checked query (services/collab/query.py)."""
+        async def answered(signed) -> tuple[bytes, str, str]:
+            return await answer(query.checked(signed))
+        return answered
 
     async def _notices(self, q: query.Query) -> tuple[bytes, str, str]:
         """K-06: every notice, newest first, for any agency."""

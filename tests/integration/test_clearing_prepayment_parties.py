@@ -2,8 +2,8 @@
 P-08): the clearing and prepayment services run as their own processes; agency B (Wuhan, A420100)
 confirming, setting or recording for agency A's region (Wuhu, 340200) is answered on
 ``party.refused.v1`` to A420100 with the rule and why, and changes nothing; the agencies the rules
-name succeed. The Wuhu ↔ Hefei (340100) ledger of clearing month 2026-09 is made by an audit
-deduction of the treating side and generated on 2026-09-21 (C-02)."""
+name succeed. The Wuhu ↔ Hefei (340100) ledger of clearing month 2026-09 is made by a settlement and
+an audit deduction of the treating side on it (R-04) and generated on 2026-09-21 (C-02)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from contracts.clearing import ClearingSide, ConfirmClearingPeriod, FundAmounts,
 from contracts.envelope import Envelope
 from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, SetAnnualQuota
 from privacy_support import find_aggregate
-from support import Bus, ServiceProcess, eventually, new_prefix
+from support import Bus, ServiceProcess, completed_settlement, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -139,11 +139,16 @@ async def test_a_period_is_confirmed_side_by_side_by_the_agencies_of_its_sides(w
     and leaves the period as generated, as does Hefei confirming Wuhu's payable; Wuhu confirms its
     payable, Hefei its receivable, and then the period is confirmed."""
     bus = wire.bus
+    await bus.publish("settlement.completed.v1", completed_settlement(     # R-04: the settlement deducted from
+        "S-WUHU-HEFEI-1", insured_region=WUHU, treating_region=HEFEI, settled_on=START.date(),
+        funds={"pooling": "100.00"}))
+    await bus.read("clearing.entry.v1", lambda m: len(m) >= 1)
     sent = await bus.publish(DEDUCT, deduction(bus, "D-BY-WUHU"), sender="A340200")
     assert_refused_to(await refusal_of(bus, sent), "A340200", DEDUCT, "R-04", "clearing")
     await bus.publish(DEDUCT, deduction(bus, "D-BY-HEFEI"), sender="A340100")
-    [entry] = await bus.read("clearing.entry.v1", lambda m: len(m) >= 1)
-    assert (entry["payload"]["kind"], entry["payload"]["clearing_month"]) == ("audit_deduction", "2026-09")
+    entries = await bus.read("clearing.entry.v1", lambda m: len(m) >= 2)
+    [entry] = [e for e in entries if e["payload"]["kind"] == "audit_deduction"]
+    assert entry["payload"]["clearing_month"] == "2026-09"
 
     await bus.set_clock(GENERATED)
     await bus.read("clearing.period-generated.v1", lambda m: len(m) >= 1, timeout=40)

@@ -3,16 +3,24 @@
 
 Entry points: ``record_entry``, ``generate``, ``confirm``, ``deadline_fired`` on a
 ``ClearingLedger``; ``entry_month`` to route an entry; ``issue_notice`` for a region's notice;
-``period_calendar`` / ``notice_deadlines`` for the C-02 / C-03 dates.
+``period_calendar`` / ``notice_deadlines`` for the C-02 / C-03 dates; ``open_for_entries`` for where a
+late entry goes; ``check_deduction`` / ``audit_month`` for audit deductions (R-04, R-05);
+``issue_reports`` / ``to_csv`` / ``to_xlsx`` for the C-04 tables (with the C-01 province roll-up); the
+modules ``obligations`` (C-03, C-07), ``reconciliation`` (R-02) and ``declaration`` (R-03).
 """
 from .ledger import (
-    GENERATE, SILENT_CONFIRMATION, ClearingLedger, LedgerEntry, LedgerLine, PeriodClosed, PeriodStatus, confirm,
-    deadline_fired, fund_totals, generate, ledger_key, new_ledger, pending_sides, record_entry, sum_totals,
+    GENERATE, SILENT_CONFIRMATION, ClearingLedger, LateConfirmation, LedgerEntry, LedgerLine, PeriodClosed,
+    PeriodStatus, confirm, deadline_fired, fund_totals, generate, ledger_key, new_ledger, open_for_entries,
+    pending_sides, record_entry, sum_totals,
 )
+from .audit import AUDIT_CONFIRMATION_DAY, AuditRefused, audit_month, check_deduction
 from .notice import counterpart_line, entry_month, issue_notice
 from .period import PeriodCalendar, home_month, next_month, notice_deadlines, period_calendar
+from .report import issue_reports, report_tables, scope_of, to_csv, to_xlsx
 
-__all__ = ["GENERATE", "SILENT_CONFIRMATION", "ClearingLedger", "LedgerEntry", "LedgerLine", "PeriodClosed",
-           "PeriodStatus", "confirm", "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger",
-           "pending_sides", "record_entry", "sum_totals", "counterpart_line", "entry_month", "issue_notice", "PeriodCalendar",
-           "home_month", "next_month", "notice_deadlines", "period_calendar"]
+__all__ = ["GENERATE", "SILENT_CONFIRMATION", "ClearingLedger", "LateConfirmation", "LedgerEntry", "LedgerLine",
+           "PeriodClosed", "PeriodStatus", "confirm", "deadline_fired", "fund_totals", "generate", "ledger_key",
+           "new_ledger", "open_for_entries", "pending_sides", "record_entry", "sum_totals", "counterpart_line",
+           "entry_month", "issue_notice", "PeriodCalendar", "home_month", "next_month", "notice_deadlines",
+           "period_calendar", "AUDIT_CONFIRMATION_DAY", "AuditRefused", "audit_month", "check_deduction",
+           "issue_reports", "report_tables", "scope_of", "to_csv", "to_xlsx"]

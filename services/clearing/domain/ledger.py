@@ -22,7 +22,7 @@ from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
 from services.outcome import RECENT_ITEMS, DeadlineRequest, Outcome, deadline, remember, stable_id
 
-from .period import period_calendar
+from .period import confirmation_due, period_calendar
 
 SERVICE = "clearing"
 GENERATE = "generate"
@@ -41,6 +41,10 @@ class PeriodClosed(Exception):
     """The period is generated; the entry belongs to the next open period (R-05, S-15)."""
 
 
+class LateConfirmation(ValueError):
+    """C-02: a confirmation received after the 25th; the silent side is confirmed by silence."""
+
+
 class LedgerEntry(BaseModel):
     """Domain input: one settlement, refund or audit deduction, amounts non-negative."""
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,6 +55,9 @@ class LedgerEntry(BaseModel):
     treating_region: RegionCode
     amounts: FundAmounts
     business_day: date = Field(description="Asia/Shanghai date of the settlement, refund or decision")
+    corrects: str = Field("", description="deductions: the deduction id this record corrects (M-03)")
+    replaces: FundAmounts | None = Field(None, description="deductions: the corrected record's amounts, "
+                                                           "taken out as this one's are put in (R-04, R-05)")
 
     @property
     def entry_id(self):
@@ -67,10 +74,17 @@ class LedgerLine(BaseModel):
     kind: EntryKind
     amounts: FundAmounts
 
+    replaces: FundAmounts | None = None
+
     def signed(self) -> Iterable[tuple[tuple, Decimal]]:
+        """Per (type, fund): what the line adds to its sum — refunds negative, a corrected deduction's
+        earlier amounts taken out (R-04 correction, R-05 补支)."""
         sign = -1 if self.kind is EntryKind.REFUND else 1
         for fund, amount in self.amounts.funds.items():
             yield (self.amounts.insurance_type, fund), sign * amount
+        if self.replaces is not None:
+            for fund, amount in self.replaces.funds.items():
+                yield (self.replaces.insurance_type, fund), -amount
 
 
 class ClearingLedger(BaseModel):
@@ -118,7 +132,7 @@ class ClearingLedger(BaseModel):
         sums = dict(getattr(self, field))
         for (insurance, fund), amount in line.signed():
             key = f"{insurance.value}/{fund.value}"
-            sums[key] = sums.get(key, ZERO) + (abs(amount) if field == "deducted" else amount)
+            sums[key] = sums.get(key, ZERO) + amount
         return self.model_copy(update={field: sums, "entry_count": self.entry_count + 1,
                                        "recent_entry_ids": remember(self.recent_entry_ids, entry_id),
                                        "version": self.version + 1})
@@ -163,13 +177,15 @@ def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCa
         return Outcome(ledger, [], [])
     if ledger.status is not PeriodStatus.OPEN:
         raise PeriodClosed(f"clearing period {ledger.key} is {ledger.status.value}")
-    line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts)
+    line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts,
+                      replaces=entry.replaces)
     new = ledger.plus(line, str(entry.entry_id))
     signed = sum((a for _, a in line.signed()), ZERO)
     event = ClearingEntryRecorded(
         entry_id=entry.entry_id, clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, settlement_id=entry.settlement_id, kind=entry.kind,
-        amounts=entry.amounts, signed_total=signed, recorded_at=now)
+        amounts=entry.amounts, signed_total=signed, recorded_at=now, corrects=entry.corrects or None,
+        replaces=entry.replaces, after_year_close=after_year_close(entry, ledger.clearing_month))
     deadlines = [] if ledger.entry_count else [_generation_deadline(ledger, calendar)]
     return Outcome(new, [event], deadlines)
 
@@ -194,9 +210,16 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
 def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Outcome[ClearingLedger]:
     """C-02: one side's explicit confirmation of a generated period — it binds that side only (the
     insured place its payable, the treating place its receivable: 004 第四十六条); the period is
-    confirmed once both sides are."""
+    confirmed once both sides are. Received (``now``) after the end of the 25th it is refused
+    (``LateConfirmation``): that side is confirmed by silence (004 第四十五条)."""
     if ledger.status is PeriodStatus.OPEN:
         raise ValueError(f"clearing period {ledger.key} is not generated yet")
+    due = confirmation_due(ledger.clearing_month)
+    if now > due:    # a redelivered copy never gets here: the store's inbox drops it
+        how = ledger.confirmations.get(cmd.side)
+        raise LateConfirmation(f"C-02: the {cmd.side.value} side's confirmation of {ledger.key} was received at "
+                               f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); "
+                               + (f"that side is confirmed ({how.value})" if how else "silence confirms it"))
     return _confirmed(ledger, (cmd.side,), ConfirmedBy.PROVINCE, cmd.confirmed_at)
 
 
@@ -240,6 +263,29 @@ def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: Confir
     return Outcome(new, events, [])
 
 
+def year_close_month(year: int) -> str:
+    """C-06 (000 第七十条): the last clearing month of year ``year``'s settlements: March of the next year."""
+    return f"{year + 1:04d}-03"
+
+
+def after_year_close(entry: LedgerEntry, month: str) -> bool:
+    """C-06: a settlement or refund cleared in a month after its year's close (deductions are dated by the
+    audit's decision, not by the settlement, and may reach back: 004 第四十一条)."""
+    return entry.kind is not EntryKind.AUDIT_DEDUCTION and month > year_close_month(entry.business_day.year)
+
+
+def open_for_entries(ledger: ClearingLedger | None, month: str, calendar: WorkingCalendar,
+                     now: datetime) -> bool:
+    """Whether an entry received at ``now`` may go into the ``month`` ledger of its pair (C-02, R-05).
+    A ledger that exists takes entries until it is generated. A ledger that does not exist yet may be
+    opened only before its month's 21st run: once the month is generated (and its notices follow at
+    month end), a new ledger there would never be generated in time nor reach a notice, so the entry
+    goes to the first period not yet generated."""
+    if ledger is not None:
+        return ledger.status is PeriodStatus.OPEN
+    return now < period_calendar(month, calendar).generation_at
+
+
 def _generation_deadline(ledger: ClearingLedger, calendar: WorkingCalendar) -> DeadlineRequest:
     dates = period_calendar(ledger.clearing_month, calendar)
     return deadline(SERVICE, GENERATE, ledger.key, dates.generation_at, "C-02", calendar.source)
@@ -250,6 +296,6 @@ def _check_pair(ledger: ClearingLedger, entry: LedgerEntry) -> None:
         raise ValueError(f"entry of {entry.insured_region}->{entry.treating_region} is not for ledger {ledger.key}")
 
 
-__all__ = ["ClearingLedger", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus", "confirm",
-           "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "pending_sides", "record_entry",
+__all__ = ["ClearingLedger", "LateConfirmation", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus",
+           "after_year_close", "confirm", "open_for_entries", "year_close_month", "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "pending_sides", "record_entry",
            "sum_totals"]

@@ -48,6 +48,12 @@ class PeriodCalendar(BaseModel):
     calendar: str
 
 
+def confirmation_due(label: str) -> datetime:
+    """C-02: the end of the 25th of the clearing month (receipt time)."""
+    year, month = parse_month(label)
+    return end_of_business_day(date(year, month, CONFIRMATION_DAY))
+
+
 def period_calendar(label: str, calendar: WorkingCalendar) -> PeriodCalendar:
     """Generation at 00:00 on the 21st, confirmation until the end of the 25th, notice on the
     last day of the month. These are calendar days in the source, not working days."""

@@ -1,0 +1,117 @@
+"""Signed queries on a service's HTTP port: how an agency (or the console acting for it) reads what
+it may see (003 §5 (三)). No business rules here: each service says which parameters a path takes and
+who may see what (``services/<name>/query.py``).
+
+Authentication: the header ``yidi-signature`` carries a detached JWS (Ed25519, ``kid``
+``<party>/<key>``, the same format as every Kafka record, ``contracts.parties``) over the request
+target exactly as sent — the path, ``?`` and the raw query string — signed by a registry party; the
+signed query holds ``at`` (Unix seconds), which must lie within the clock-skew limit of the service's
+business time, so a captured request cannot be replayed later. Answers: 200 with the body, 400 a bad
+query, 401 not signed by a registry party (or a stale ``at``), 403 not allowed, 404 nothing to show.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from faststream.asgi import AsgiResponse, get
+
+from contracts.parties import Agency, Institution, ServiceParty
+from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate
+
+FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+class QueryRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SignedQuery:
+    """Who asks (an authenticated registry party), on which path, with which parameters."""
+    party: Institution | Agency | ServiceParty
+    path: str
+    params: dict[str, str]
+
+    def agency(self) -> Agency:
+        """The asking agency, or 403 for any other kind of party."""
+        if not isinstance(self.party, Agency):
+            raise QueryRefused(403, f"UNAUTHORIZED: {self.party.code} is not an agency")
+        return self.party
+
+
+Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]   # body, content type, file name
+
+
+def signed_target(path: str, query: str) -> bytes:
+    return f"{path}?{query}".encode()
+
+
+def sign_request(signer: Signer, path: str, *, at: datetime, **params: str | None) -> tuple[str, dict[str, str]]:
+    """The request target and header a client sends (the console, tests, adapters)."""
+    query = "&".join([*(f"{k}={quote(str(v))}" for k, v in params.items() if v is not None),
+                      f"at={int(at.timestamp())}"])
+    return f"{path}?{query}", signer.headers(signed_target(path, query))
+
+
+def read_signed(parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime,
+                max_skew_seconds: float) -> SignedQuery:
+    """The authenticated query, or ``QueryRefused`` (401 unsigned or stale, 400 without ``at``)."""
+    try:
+        party = authenticate(parties, signed_target(path, query), signature, now)
+    except Unauthenticated as exc:
+        raise QueryRefused(401, f"UNAUTHENTICATED: {exc}") from None
+    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    try:
+        at = datetime.fromtimestamp(int(params.get("at", "")), UTC)
+    except ValueError:
+        raise QueryRefused(400, "at (unix seconds of the request) is required") from None
+    if abs((now - at).total_seconds()) > max_skew_seconds:
+        raise QueryRefused(401, f"CLOCK_SKEW: at {at.isoformat()} is more than {max_skew_seconds:.0f} s from "
+                                f"{now.isoformat()}")
+    return SignedQuery(party, path, params)
+
+
+def header(scope: dict, name: str) -> str | None:
+    wanted = name.lower().encode()
+    for key, value in scope.get("headers", []):
+        if key.lower() == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def error_body(status: int, message: str) -> bytes:
+    return json.dumps({"status": status, "message": message}, ensure_ascii=False).encode()
+
+
+def attachment(name: str) -> str:
+    """Content-Disposition for a file name that may hold Chinese (RFC 6266 / 5987: an ASCII fallback)."""
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+def route(answer: Answer, *, parties: ParticipantRegistry, now: Callable[[], datetime], max_skew_seconds: float,
+          count: Callable[[str, str], None]) -> Any:
+    """An ASGI GET handler: authenticate the signed query, let ``answer`` decide, count the status."""
+    @get
+    async def handle(scope: Any) -> AsgiResponse:
+        path = scope["path"]
+        try:
+            q = read_signed(parties, path, scope.get("query_string", b"").decode("latin-1"),
+                            header(scope, SIGNATURE_HEADER), now(), max_skew_seconds)
+            body, content_type, name = await answer(q)
+        except QueryRefused as exc:
+            count(path, str(exc.status))
+            return AsgiResponse(error_body(exc.status, str(exc)), status_code=exc.status,
+                                headers={"content-type": "application/json"})
+        count(path, "200")
+        return AsgiResponse(body, status_code=200, headers={"content-type": content_type,
+                                                            "content-disposition": attachment(name)})
+    return handle

@@ -1,0 +1,128 @@
+"""What a region must do after its month-end notice, tracked and enforced (C-03, 000 第六十四条: the
+agency submits the notice to finance within 5 working days, finance transfers within 10, receipt is fed
+back within 5; C-07, 第六十九条: the city pays its institutions within 20 working days of the notice).
+
+Our reading of "chained": each step's time runs from the step before it — from when it was recorded,
+if in time, else from that step's due time (so a silent region's dates are those printed on the
+notice, and one that acts early gets the next clock started early). Each step is recorded by a command
+of the region's agency (receipt time); a step not recorded by its due time is breached when it falls
+due (``ClearingObligationBreached``, for P-09 sanctions); recorded late it is accepted and marked late.
+A step cannot be recorded before the one it follows, nor twice. The submission chain applies to every
+notice with counterpart lines; C-07 to a notice with receivable lines (the city has institutions to
+pay). A notice without lines has nothing to move.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.clearing import (
+    ClearingNoticeIssued, ClearingObligationBreached, ClearingObligationRecorded, Obligation,
+    RecordClearingObligation,
+)
+from runtime.calendar import WorkingCalendar
+from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+
+from .period import INSTITUTIONS_WD, RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFER_WD
+
+SERVICE = "clearing"
+OBLIGATION_DUE = "obligation_due"
+O = Obligation
+CHAIN: dict[Obligation, tuple[Obligation | None, int, str]] = {   # step → (after, working days, rule)
+    O.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
+    O.TRANSFERRED: (O.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
+    O.RECEIPT_FED_BACK: (O.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
+    O.INSTITUTIONS_PAID: (None, INSTITUTIONS_WD, "C-07"),
+}
+
+
+class ObligationRefused(ValueError):
+    """A step recorded out of order, twice, or for a notice that has none (answered to the sender)."""
+
+
+class NoticeState(BaseModel):
+    """One region's notice of one month and what it obliges (the clearing ``notices`` aggregate)."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    notice: dict
+    due: dict[Obligation, AwareDatetime] = Field(default_factory=dict, description="armed steps and their due times")
+    done: dict[Obligation, AwareDatetime] = Field(default_factory=dict, description="receipt time of each record")
+    breached: tuple[Obligation, ...] = ()
+    calendar: str = ""
+
+
+def _after(step: Obligation) -> list[Obligation]:
+    return [s for s, (before, _, _) in CHAIN.items() if before is step]
+
+
+def _arm(state: NoticeState, step: Obligation, start: datetime, calendar: WorkingCalendar,
+         due: dict, deadlines: list[DeadlineRequest]) -> None:
+    _, days, rule = CHAIN[step]
+    due[step] = calendar.deadline(start, days)
+    deadlines.append(deadline(SERVICE, OBLIGATION_DUE, _key(state), due[step], rule, calendar.source, ref=step.value))
+
+
+def _key(state: NoticeState) -> str:
+    return f"{state.notice['region']}:{state.notice['clearing_month']}"
+
+
+def start(notice: ClearingNoticeIssued, calendar: WorkingCalendar) -> tuple[NoticeState, list[DeadlineRequest]]:
+    """The notice's first steps armed from its issue: the submission (C-03) and, with receivable lines,
+    the payment of institutions (C-07)."""
+    state = NoticeState(notice=notice.model_dump(mode="json"), calendar=calendar.source)
+    due: dict = {}
+    deadlines: list[DeadlineRequest] = []
+    if notice.counterparts:
+        _arm(state, O.SUBMITTED_TO_FINANCE, notice.issued_at, calendar, due, deadlines)
+    if any(line.direction == "receivable" for line in notice.counterparts):
+        _arm(state, O.INSTITUTIONS_PAID, notice.issued_at, calendar, due, deadlines)
+    return state.model_copy(update={"due": due}), deadlines
+
+
+def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingCalendar,
+           now: datetime) -> Outcome[NoticeState]:
+    """C-03/C-07: one step recorded at receipt time ``now``; the next step's clock starts."""
+    step = cmd.obligation
+    if step in state.done:
+        raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} is already recorded "
+                                f"(at {state.done[step].isoformat()})")
+    if step not in state.due:
+        before = CHAIN[step][0]
+        why = (f"{before.value} is not recorded yet" if before and before not in state.done and state.notice["counterparts"]
+               else "the notice has no such obligation")
+        raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} cannot be recorded: {why}")
+    due_at = state.due[step]
+    late = now > due_at
+    due, deadlines = dict(state.due), []
+    for nxt in _after(step):
+        if nxt not in due:
+            _arm(state, nxt, due_at if late else now, calendar, due, deadlines)
+    new = state.model_copy(update={"done": {**state.done, step: now}, "due": due})
+    event = ClearingObligationRecorded(region=state.notice["region"], clearing_month=state.notice["clearing_month"],
+                                       obligation=step, done_at=cmd.done_at, recorded_at=now, due_at=due_at,
+                                       late=late, rule=CHAIN[step][2])
+    return Outcome(new, [event], deadlines)
+
+
+def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCalendar,
+             now: datetime) -> Outcome[NoticeState]:
+    """A step's due time: breached if not recorded (its breach published once); the next step's clock
+    then runs from this due time."""
+    step = Obligation(request.ref)
+    if now < request.due_at:
+        return Outcome(state, [], [request])
+    if step in state.done or step in state.breached:
+        return Outcome(state, [], [])
+    due, deadlines = dict(state.due), []
+    for nxt in _after(step):
+        if nxt not in due:
+            _arm(state, nxt, state.due[step], calendar, due, deadlines)
+    key = _key(state)
+    event = ClearingObligationBreached(
+        breach_id=stable_id(SERVICE, "breach", key, step.value), region=state.notice["region"],
+        clearing_month=state.notice["clearing_month"], obligation=step, due_at=state.due[step], breached_at=now,
+        notice_id=state.notice["notice_id"], rule=CHAIN[step][2], calendar=calendar.source)
+    return Outcome(state.model_copy(update={"breached": (*state.breached, step), "due": due}), [event], deadlines)
+
+
+__all__ = ["CHAIN", "OBLIGATION_DUE", "NoticeState", "ObligationRefused", "fell_due", "record", "start"]
