@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -161,6 +162,15 @@ class ServiceProcess:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value
         return total
+
+    def get(self, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """A GET on the service's HTTP port (a signed query: runtime.query), its status and body."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{target}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read()
 
     def business_time(self) -> datetime:
         """The service's business time, as its /metrics shows it."""

@@ -18,8 +18,6 @@ submission (due 10-13) and Wuhu's transfer (10 working days from its submission:
 from __future__ import annotations
 
 import io
-import urllib.error
-import urllib.request
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -64,13 +62,7 @@ def step(bus: Bus, region: str, obligation: str) -> RecordClearingObligation:
 
 def download(proc: ServiceProcess, bus: Bus, agency: str, region: str, month: str, **params) -> tuple[int, bytes]:
     """GET the clearing tables as ``agency`` would, signing the request target with its key (C-04)."""
-    target, headers = sign_request(bus.signer(agency), region, month, at=bus.business_now(), **params)
-    request = urllib.request.Request(f"http://127.0.0.1:{proc.port}{target}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+    return proc.get(*sign_request(bus.signer(agency), region, month, at=bus.business_now(), **params))
 
 
 def at(month: int, day: int, hour: int = 10) -> datetime:

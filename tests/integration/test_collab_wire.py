@@ -12,8 +12,6 @@ import asyncio
 import csv
 import io
 import json
-import urllib.error
-import urllib.request
 import uuid
 from datetime import datetime, timedelta
 
@@ -74,13 +72,7 @@ class Collab:
 
     def get(self, path: str, agency: str, **params: str) -> tuple[int, bytes]:
         """A signed query to the service's HTTP port (services/collab/query.py)."""
-        target, headers = query.sign_request(self.bus.signer(agency), path, at=self.bus.business_now(), **params)
-        request = urllib.request.Request(f"http://127.0.0.1:{self.proc.port}{target}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as refused:
-            return refused.code, refused.read()
+        return self.proc.get(*query.sign_request(self.bus.signer(agency), path, at=self.bus.business_now(), **params))
 
     async def refused(self, topic: str, payload, sender: str) -> dict:
         sent = await self.send(topic, payload, sender)
