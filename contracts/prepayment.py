@@ -5,11 +5,12 @@ is processed in order.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, field_validator
+from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, field_validator, model_serializer
 
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
@@ -44,6 +45,13 @@ class NoticeKind(StrEnum):
     ANNUAL_ADJUSTMENT = "annual_adjustment"     # 年度预付金额度调整付款通知书
 
 
+class BreachKind(StrEnum):
+    """P-08 (000 第二十六、二十七、二十九、三十条) deadlines of a prepayment notice."""
+    SUBMISSION_TO_FINANCE = "submission_to_finance"        # 5 working days from the notice
+    FINANCE_PAYMENT = "finance_payment"                    # 10 working days from the submission
+    TOP_UP_BEFORE_NEXT_CLEARING = "top_up_before_next_clearing"   # 原则上应于下期清算前完成拨付
+
+
 class SanctionKind(StrEnum):
     NEW_FILING_SUSPENSION = "new_filing_suspension"   # 暂停新增备案人员信息上传 (F-16)
     ADMISSION_SUSPENSION = "admission_suspension"     # 暂停参保人员异地就医入院登记 (S-20)
@@ -54,28 +62,44 @@ class SanctionAction(StrEnum):
     LIFTED = "lifted"
 
 
+_MONEY_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$", "description": "yuan with two decimals, "
+                 "as a string (M-01)", "examples": ["1234.50"]}
 _REGION = Field(description="insured region 参保地 (the payer), GB/T 2260", examples=["340200"])
 
 
 # ---------------------------------------------------------------- commands
 class SetAnnualQuota(Contract):
-    """P-02/P-03: set a year's quota in January from last year's monthly fund amounts."""
+    """P-02/P-03: set a year's quota in January. The figures come from the service's own ledger of
+    last year's settlements (P-02) and its quota in force (P-03); a figure given here replaces the
+    recorded one and is published as an override (``PrepaymentQuotaSet.overridden``)."""
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
     year: int = Field(ge=2000, le=2200)
-    last_year_monthly_funds: dict[int, NonNegativeMoney] = Field(
-        description="fund part of cross-region settlements per month of last year (1..12)",
+    # optional, never null on the wire (omitted instead: ``_omit_unset``), so the schema keeps its type
+    last_year_monthly_funds: Annotated[dict[int, NonNegativeMoney] | None, WithJsonSchema({
+        "type": "object", "additionalProperties": _MONEY_SCHEMA})] = Field(
+        None, description="override: fund part of cross-region settlements per month of last year (1..12); "
+                          "omit to use the service's own records",
         examples=[{"10": "100000.00", "11": "120000.00", "12": "110000.00"}])
-    last_year_quota: NonNegativeMoney = Field(description="last year's quota; '0.00' for a new account")
+    last_year_quota: Annotated[NonNegativeMoney | None, WithJsonSchema(_MONEY_SCHEMA)] = Field(
+        None, description="override: last year's quota ('0.00' for a new account); omit to use the ledger's")
     issued_at: AwareDatetime = Field(description="when the adjustment notice is issued")
 
     @field_validator("last_year_monthly_funds")
     @classmethod
-    def _months(cls, value: dict[int, Decimal]) -> dict[int, Decimal]:
+    def _months(cls, value: dict[int, Decimal] | None) -> dict[int, Decimal] | None:
+        if value is None:
+            return value
         bad = sorted(m for m in value if not 1 <= m <= 12)
         if bad:
             raise ValueError(f"months must be 1..12, got {bad}")
         return value
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler):
+        data = handler(self)
+        return {k: v for k, v in data.items()
+                if not (v is None and k in ("last_year_monthly_funds", "last_year_quota"))}
 
 
 class RecordPrepaymentPayment(Contract):
@@ -97,6 +121,15 @@ class ReportPaymentDelay(Contract):
     reported_at: AwareDatetime
 
 
+class RecordFinanceSubmission(Contract):
+    """P-08: the region's agency submitted a prepayment notice (adjustment or emergency top-up) to its
+    finance department 提交同级财政部门; finance's 10 working days run from this moment."""
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    notice_id: uuid.UUID
+    submitted_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- events
 class PrepaymentQuotaSet(Contract):
     """P-02/P-03: the year's quota and the adjustment the region pays."""
@@ -111,6 +144,12 @@ class PrepaymentQuotaSet(Contract):
     policy_source: str = Field(description="region policy used for P-02, with its source article")
     notice_id: uuid.UUID | None = Field(None, description="adjustment payment notice, when adjustment > 0")
     set_at: AwareDatetime
+    last_year_monthly_funds: dict[int, Money] | None = Field(
+        None, description="P-02: the monthly fund amounts of the policy's basis months used")
+    recorded_monthly_funds: dict[int, Money] | None = Field(
+        None, description="P-02: the same months as this service recorded them from settlements (net of reversals)")
+    overridden: list[str] = Field(default_factory=list, description="the command's figures that replaced the "
+                                  "recorded ones: last_year_monthly_funds, last_year_quota")
 
 
 class PrepaymentUsageUpdated(Contract):
@@ -155,6 +194,46 @@ class TopUpNoticeIssued(Contract):
     submit_to_finance_by: AwareDatetime = Field(description="P-08: 5 working days")
     pay_by: AwareDatetime = Field(description="P-08/P-09: 10 working days; unpaid → new-filing suspension")
     calendar: str = Field(description="working calendar used (M-02)")
+    finance_pay_by: AwareDatetime | None = Field(
+        None, description="P-08 chained: finance pays within 10 working days of the submission; until a "
+                          "submission is recorded, 10 working days after submit_to_finance_by")
+
+
+class TopUpWithheld(Contract):
+    """P-05/P-07 (004 第二十六条): the account is red but the emergency top-up's cap — twice the period's
+    monthly clearing amount minus the annual quota — leaves nothing to apply for, so no top-up notice is
+    issued and no P-09 clock starts (004 第二十八条 counts from a notice's signing). The red warning stands
+    and is assessed again at the next period's clearing signing (每期国家统一清算签章时); the region may add
+    funds on its own (004 第二十四条: 应主动追加资金上解)."""
+    account_id: uuid.UUID
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    year: int
+    level: WarningLevel
+    usage_percent: Percent | None
+    top_up_amount: Money = Field(description="P-06 amount before the cap")
+    top_up_cap: Money = Field(description="P-07 cap: max(2 × monthly clearing − quota, 0)")
+    monthly_clearing: Money = Field(description="the period's clearing amount the cap is computed from")
+    quota: Money
+    cause: str = Field(description="what made it assessed, e.g. 'clearing:2026-09'")
+    next_assessment: str = Field(description="when it is assessed again")
+    withheld_at: AwareDatetime
+
+
+class PrepaymentDeadlineBreached(Contract):
+    """P-08: a deadline of a prepayment notice passed with its step not done (published once per
+    notice and kind)."""
+    breach_id: uuid.UUID
+    account_id: uuid.UUID
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    notice_id: uuid.UUID
+    notice_kind: NoticeKind
+    kind: BreachKind
+    due_at: AwareDatetime | None = Field(description="the deadline missed; null for 'before the next clearing'")
+    detected_at: AwareDatetime
+    rule: str = Field(examples=["P-08 (000 第二十九条)"])
+    calendar: str
 
 
 class PrepaymentSanction(Contract):
@@ -168,8 +247,80 @@ class PrepaymentSanction(Contract):
     reason: str = Field(examples=["emergency top-up notice unpaid 10 working days after issue (P-09)"])
 
 
+# ---------------------------------------------------------------- the ledger and interest (P-10)
+class RequestBalance(Contract):
+    """Ask for an account's ledger balances at the end of a past business day (recomputed from its
+    movements, never from running totals)."""
+    request_id: str = Field(min_length=1, description="the asker's reference, repeated in the answer")
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    as_of: date = Field(description="business date (Asia/Shanghai); the balance at the end of that day")
+    requested_at: AwareDatetime
+
+
+class PrepaymentBalance(Contract):
+    """The answer to ``RequestBalance``: every ledger account's balance on ``as_of``."""
+    request_id: str
+    account_id: uuid.UUID
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    as_of: date
+    balances: dict[str, Money] = Field(description="ledger account → balance on its normal side "
+                                                   "(services/prepayment/domain/ledger.py names the chart)",
+                                       examples=[{"prepaid": "10000.00", "uncleared": "120.00"}])
+    movements: int = Field(ge=0, description="how many movements up to the end of as_of")
+    answered_at: AwareDatetime
+
+
+class ShareInterest(Contract):
+    """P-10 (004 第二十九条(二)): interest earned on the prepayments held in the keeper's accounts
+    (省财政专户、省经办机构专户) over a period, to be shared among the regions whose prepayments they
+    hold by daily-balance products 积数法. Interest in a treating place's own treasury account is
+    the treating place's (003 四(三); 004 第二十九条(一)) and is never sent here."""
+    interest_id: str = Field(min_length=1, description="the keeper's reference of this interest (bank record)")
+    scope: PrepaymentScope
+    regions: list[RegionCode] = Field(min_length=1, description="the insured regions whose prepayments earned it")
+    period_start: date
+    period_end: date = Field(description="last day of the period, inclusive; before the day it is sent")
+    interest: NonNegativeMoney = Field(description="the interest to share, yuan")
+    received_at: AwareDatetime = Field(description="when the interest was credited")
+
+    @field_validator("regions")
+    @classmethod
+    def _distinct(cls, value: list[RegionCode]) -> list[RegionCode]:
+        if len(set(value)) != len(value):
+            raise ValueError("a region is listed twice")
+        return value
+
+
+class InterestShare(Contract):
+    insured_region: RegionCode = _REGION
+    product: Money = Field(description="积数: the sum of the region's daily prepaid balances over the period")
+    share: Money = Field(description="its interest, to the fen")
+
+
+class InterestShared(Contract):
+    """P-10: how an interest was shared; the shares sum to ``interest`` exactly (largest remainder)."""
+    interest_id: str
+    scope: PrepaymentScope
+    keeper: str = Field(description="the agency that keeps the accounts and shared it")
+    period_start: date
+    period_end: date
+    days: int
+    interest: Money
+    product_total: Money
+    shares: list[InterestShare]
+    rule: str = Field(description="how the fen are shared")
+    shared_at: AwareDatetime
+
+
 def _region(payload: object) -> str:
     return str(payload.insured_region)  # type: ignore[attr-defined]
+
+
+def _first_region(payload: object) -> str:
+    p = payload  # ShareInterest names regions; InterestShared its shares
+    return str(p.regions[0] if hasattr(p, "regions") else p.shares[0].insured_region)  # type: ignore[attr-defined]
 
 
 _KEY_DOC = "insured_region: one region's prepayment account is processed in order"
@@ -189,10 +340,28 @@ TOPICS: list[TopicSpec] = [
               description="P-05 warning crossings"),
     TopicSpec("prepayment.top-up-notice.v1", TopUpNoticeIssued, _region, _KEY_DOC, "prepayment", (),
               description="P-05/P-08 emergency top-up notices"),
+    TopicSpec("prepayment.top-up-withheld.v1", TopUpWithheld, _region, _KEY_DOC, "prepayment", (),
+              description="P-07 a red account whose top-up cap is 0: no notice, no clock"),
+    TopicSpec("prepayment.record-submission.v1", RecordFinanceSubmission, _region, _KEY_DOC, "agency",
+              ("prepayment",), kind="command", description="P-08 a notice submitted to finance"),
+    TopicSpec("prepayment.deadline-breached.v1", PrepaymentDeadlineBreached, _region, _KEY_DOC, "prepayment", (),
+              description="P-08 a notice's chained deadline missed"),
+    TopicSpec("prepayment.request-balance.v1", RequestBalance, _region, _KEY_DOC, "agency", ("prepayment",),
+              kind="command", description="a past balance recomputed from the ledger"),
+    TopicSpec("prepayment.balance.v1", PrepaymentBalance, _region, _KEY_DOC, "prepayment", (),
+              description="ledger balances on a past date"),
+    TopicSpec("prepayment.share-interest.v1", ShareInterest, _first_region,
+              "the first region listed: one interest is shared once, in order", "agency", ("prepayment",),
+              kind="command", description="P-10 interest to share by daily-balance products"),
+    TopicSpec("prepayment.interest-shared.v1", InterestShared, _first_region,
+              "the first region listed (each share is then applied to its region's account)", "prepayment",
+              ("prepayment",), description="P-10 interest shared, summing exactly"),
     TopicSpec("prepayment.sanction.v1", PrepaymentSanction, _region, _KEY_DOC, "prepayment",
               ("filing", "settlement"), description="P-09 sanctions imposed/lifted (F-16, S-20)"),
 ]
 
 __all__ = ["PrepaymentScope", "WarningLevel", "NoticeKind", "SanctionKind", "SanctionAction", "SetAnnualQuota",
            "RecordPrepaymentPayment", "ReportPaymentDelay", "PrepaymentQuotaSet", "PrepaymentUsageUpdated",
-           "PrepaymentWarningRaised", "TopUpNoticeIssued", "PrepaymentSanction", "TOPICS"]
+           "PrepaymentWarningRaised", "TopUpNoticeIssued", "PrepaymentSanction", "RequestBalance", "PrepaymentBalance",
+           "ShareInterest", "InterestShare", "InterestShared", "BreachKind", "RecordFinanceSubmission",
+           "PrepaymentDeadlineBreached", "TopUpWithheld", "TOPICS"]

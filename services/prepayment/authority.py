@@ -40,6 +40,26 @@ def account_keeper(*, rule: str) -> Rule:
                 "for `scope` intra_province only a province", check)
 
 
+def keeper_of_all(*, rule: str) -> Rule:
+    """P-10 (004 第二十九条(二)): interest on the keeper's accounts is shared by the keeper, the level
+    above every region listed in ``regions`` (and, for intra-province, a province)."""
+    one = account_keeper(rule=rule)
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        for region in payload.regions:
+            refusal = one.check(sender, _Account(region, payload.scope), registry, now)
+            if refusal:
+                return refusal
+        return None
+    return Rule("the agency one level above every region in `regions` (the keeper of their prepayments); "
+                "for `scope` intra_province only a province", check)
+
+
+class _Account:
+    def __init__(self, insured_region: Any, scope: PrepaymentScope) -> None:
+        self.insured_region, self.scope = insured_region, scope
+
+
 AUTHORITY = AuthorityTable("prepayment", {
     "settlement.completed.v1": service("settlement"),
     "settlement.reversed.v1": service("settlement"),
@@ -47,5 +67,9 @@ AUTHORITY = AuthorityTable("prepayment", {
     "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
     "prepayment.record-payment.v1": account_keeper(rule="P-08"),
     "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
+    "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),
+    "prepayment.request-balance.v1": agency_for("insured_region", rule="P-04"),
+    "prepayment.share-interest.v1": keeper_of_all(rule="P-10"),
+    "prepayment.interest-shared.v1": service("prepayment"),
     "prepayment.deadline-due.v1": service("prepayment"),
 })

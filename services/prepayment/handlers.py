@@ -2,25 +2,70 @@
 from __future__ import annotations
 
 from prometheus_client import Gauge
+from pymongo import UpdateOne
 
 from contracts.clearing import ClearingNoticeIssued
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.prepayment import PrepaymentScope, PrepaymentUsageUpdated
+from contracts.prepayment import (
+    InterestShared, PrepaymentScope, PrepaymentUsageUpdated, RequestBalance, ShareInterest,
+)
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
 from runtime.service import Service
 from services.outcome import Outcome
 from services.prepayment import domain
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
+from services.prepayment.domain.interest import InterestDistribution, share_interest
+from services.prepayment.domain.ledger import LedgerAccount, Movement
 from services.wiring import Aggregates, Archive, request_of
+
+
+class Movements:
+    """The ledger 预付金台账: one document per movement in the ``movements`` collection, id
+    ``<account key>:<seq>``, never edited (M-03); written by idempotent upserts (ledger.py)."""
+
+    def __init__(self, service: Service, collection: str = "movements") -> None:
+        self.service, self.collection = service, collection
+        self._indexed = False
+
+    @property
+    def col(self):
+        return self.service.db[self.collection]
+
+    async def keep(self, key: str, movements: list[Movement]) -> None:
+        if not movements:
+            return
+        ops = [UpdateOne({"_id": f"{key}:{m.seq}"},
+                         {"$setOnInsert": {**m.model_dump(mode="json"), "account": key}}, upsert=True)
+               for m in movements]
+        await self.col.bulk_write(ops, ordered=False)
+
+    async def find(self, key: str, **query) -> list[Movement]:
+        if not self._indexed:
+            await self.col.create_index([("account", 1), ("on", 1)])
+            self._indexed = True
+        fields = {name: 0 for name in ("_id", "account")}
+        return [Movement.model_validate(doc) async for doc in self.col.find({"account": key, **query}, fields)]
+
+    async def upto(self, key: str, on) -> list[Movement]:
+        """The archived movements of account ``key`` up to the end of business day ``on``."""
+        return await self.find(key, on={"$lte": on.isoformat()})
+
+    async def touching(self, key: str, account: LedgerAccount, on) -> list[Movement]:
+        """The archived movements of ``key`` up to ``on`` that move ledger account ``account``."""
+        return await self.find(key, on={"$lte": on.isoformat()},
+                               **{"$or": [{"debit": account.value}, {"credit": account.value}]})
 
 
 class PrepaymentHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
         self.accounts = Aggregates(service, "accounts", PrepaymentAccount, refusals=(ValueError,))
+        self.interest = Aggregates(service, "interest", InterestDistribution, refusals=(ValueError,))
         self.counted = Archive(service, "counted")   # every settlement and reversal counted (M-03)
+        self.movements = Movements(service)
+        self._archived: dict[str, int] = {}          # account key → seq this process archived up to
         self.usage = Gauge("yidi_prepayment_usage_ratio", "P-04 usage rate of an insured region's prepayment",
                            ["insured_region", "scope"], registry=service.registry)
 
@@ -32,7 +77,32 @@ class PrepaymentHandlers:
             outcome = step(acc, now)
             self._observe(outcome)
             return outcome
-        return await self.accounts.apply(env, domain.account_key(region, scope), decide)
+        return await self._write(env, domain.account_key(region, scope), decide)
+
+    async def _write(self, env: Envelope, key: str, decide) -> str:
+        """One message on account ``key``, its movements archived (ledger.py): first the movements
+        the stored account does not know to be archived (a crash after an earlier write), recorded
+        as archived by this write; after the write, the movements it made."""
+        doc, acc = await self.accounts.load_document(key)
+        known = self._archived.get(key, 0)
+        if acc is not None:
+            await self.movements.keep(key, acc.unarchived(known))
+            known = max(known, acc.seq)
+        written: dict = {}
+
+        def archived(state: PrepaymentAccount | None) -> Outcome | None:
+            outcome = decide(state)
+            if outcome is None or outcome.state is None:
+                return outcome
+            new = outcome.state.archived(known)
+            written["state"] = new
+            return outcome._replace(state=new)
+        result = await self.accounts.apply(env, key, archived, loaded=doc)
+        new = written.get("state")
+        if new is not None:
+            await self.movements.keep(key, new.unarchived(known))
+            self._archived[key] = max(self._archived.get(key, 0), new.seq)
+        return result
 
     def _observe(self, outcome: Outcome) -> None:
         for event in outcome.events:
@@ -79,10 +149,51 @@ class PrepaymentHandlers:
                                      lambda acc, now: step(acc, c, self.calendar, now))
         return handle
 
+    # ------------------------------------------------------------ the ledger asked, interest (P-10)
+    async def request_balance(self, env: Envelope[RequestBalance]) -> str:
+        c = env.payload
+        now = self.svc.clock.now()
+        key = domain.account_key(c.insured_region, c.scope)
+        archived = await self.movements.upto(key, c.as_of)   # the archive, with the account's recent ones
+
+        def decide(acc: PrepaymentAccount | None):
+            if acc is None:
+                raise ValueError(f"no prepayment account {key}")
+            return domain.answer_balance(acc, c, now, archived)
+        return await self._write(env, key, decide)
+
+    async def share_interest(self, env: Envelope[ShareInterest]) -> str:
+        """P-10: read each region's ledger (its past days are final), then share once."""
+        c = env.payload
+        now = self.svc.clock.now()
+        movements: dict = {}
+        for region in c.regions:
+            key = domain.account_key(region, c.scope)
+            acc = await self.accounts.load(key)
+            if acc is None:
+                movements[str(region)] = []
+            elif acc.prepaid.covers(c.period_start):       # the daily changes the account keeps
+                movements[str(region)] = acc.prepaid
+            else:                                           # an older period: the archive
+                by_seq = {m.seq: m for m in await self.movements.touching(key, LedgerAccount.PREPAID, c.period_end)}
+                by_seq.update((m.seq, m) for m in acc.recent)
+                movements[str(region)] = list(by_seq.values())
+        return await self.interest.apply(env, c.interest_id, lambda pool: share_interest(
+            pool, c, env.sender or "", movements, business_date(now), now))
+
+    async def interest_shared(self, env: Envelope[InterestShared]) -> str:
+        """P-10 (004 第二十九条(三)): each region's share recorded on its account."""
+        e = env.payload
+        results = [await self._apply(env, str(s.insured_region), e.scope,
+                                     lambda acc, now, s=s: domain.record_interest(acc, e.interest_id, s.share,
+                                                                                  self.calendar, now))
+                   for s in e.shares if s.share > 0]
+        return "applied" if "applied" in results else "duplicate"
+
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
         now = self.svc.clock.now()
-        return await self.accounts.apply(env, due.subject, lambda acc: acc and domain.deadline_fired(
+        return await self._write(env, due.subject, lambda acc: acc and domain.deadline_fired(
             acc, request_of(due, "prepayment"), self.calendar, now))
 
     def registry(self) -> dict:
@@ -93,5 +204,9 @@ class PrepaymentHandlers:
             "prepayment.set-annual-quota.v1": self.command(domain.set_annual_quota),       # P-02, P-03
             "prepayment.record-payment.v1": self.command(domain.record_payment),           # P-04, P-09
             "prepayment.report-delay.v1": self.command(domain.report_delay),               # P-09
+            "prepayment.record-submission.v1": self.command(domain.record_submission),     # P-08
+            "prepayment.request-balance.v1": self.request_balance,                          # ledger
+            "prepayment.share-interest.v1": self.share_interest,                            # P-10
+            "prepayment.interest-shared.v1": self.interest_shared,                          # P-10
             "prepayment.deadline-due.v1": self.deadline_due,
         }

@@ -3,20 +3,31 @@
 
 The quota and top-ups are per year and reset when the next year's quota is set (P-02); the
 payables carry over, because a December settlement is still owed after New Year (C-06).
-The state is a frozen pydantic model, JSON-able with ``model_dump(mode="json")``.
+The state is a frozen pydantic model, JSON-able with ``model_dump(mode="json")``. Its size is bounded:
+the ledger's movements are in the ``movements`` collection, the account keeps their sums, the days
+and months P-10 and P-02 need, and the latest movements (ledger.py, "Where the movements live").
 """
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.prepayment import NoticeKind, PrepaymentScope, SanctionKind, WarningLevel
+from contracts.prepayment import BreachKind, NoticeKind, PrepaymentScope, SanctionKind, WarningLevel
 from contracts.values import Money, RegionCode
+from runtime.calendar import SHANGHAI
+
+from services.outcome import remember
+
+from .ledger import (
+    RECENT_MOVEMENTS, DailyChanges, LedgerAccount, Movement, MovementKind, keep_recent, opening_movements,
+)
 
 ZERO = Decimal("0.00")
+_TOP_UPS = frozenset({MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS})
 
 
 class PaymentNotice(BaseModel):
@@ -31,6 +42,11 @@ class PaymentNotice(BaseModel):
     payment_ids: tuple[str, ...] = ()
     delay_reason: str | None = None
     overdue: bool = Field(False, description="its sanction deadline passed while unpaid")
+    submit_by: AwareDatetime | None = Field(None, description="P-08: to finance within 5 working days")
+    submitted_at: AwareDatetime | None = Field(None, description="P-08: when it was submitted to finance")
+    finance_pay_by: AwareDatetime | None = Field(None, description="P-08: finance pays within 10 working days "
+                                                 "of the submission (of submit_by while none is recorded)")
+    breaches: tuple[BreachKind, ...] = Field((), description="P-08 deadlines it missed (each published once)")
 
     @property
     def settled(self) -> bool:
@@ -65,17 +81,100 @@ class PrepaymentAccount(BaseModel):
                                      "(older ones are in the service's archive)")
     sanctions: dict[SanctionKind, uuid.UUID] = Field(
         default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)")
+    totals: dict[LedgerAccount, Decimal] = Field(
+        default_factory=dict, description="every ledger account's running balance (the sum of its movements)")
+    seq: int = Field(0, ge=0, description="how many movements the ledger has (the last one's seq)")
+    recent: tuple[Movement, ...] = Field((), description="the latest movements and every one not yet archived "
+                                         "(the ledger itself is the ``movements`` collection; ledger.py)")
+    archived_seq: int = Field(0, ge=0, description="movements up to this seq are known to be in the archive")
+    prepaid: DailyChanges = Field(default_factory=DailyChanges,
+                                  description="P-10: the prepaid balance's changes per day (current and previous year)")
+    settled: dict[str, Decimal] = Field(default_factory=dict,
+                                        description="P-02: settlements net of reversals per month 'YYYY-MM' "
+                                                    "(current and previous year)")
+    year_top_ups: Decimal = Field(ZERO, description="top-ups and interest moved in this quota year (the ledger's)")
+    interests: tuple[str, ...] = Field((), description="interest ids recorded lately (P-10, counted once)")
     version: int = 0
+
+    def balance(self, account: LedgerAccount) -> Decimal:
+        """The ledger balance of ``account`` now (a past date: ``ledger.balance`` of the archive)."""
+        return self.totals.get(account, ZERO)
+
+    def top_ups_from_ledger(self) -> Decimal:
+        """本年度调增追加预付金金额 from the ledger: top-ups paid and interest shared this quota year
+        (004 第二十九条(三): interest is added as this year's top-up)."""
+        return self.year_top_ups
+
+    def monthly_settled(self, year: int) -> dict[int, Decimal]:
+        """P-02: the fund part of the settlements per month of ``year`` as recorded (kept for the
+        current and the previous year)."""
+        prefix = f"{year:04d}-"
+        return {int(k[5:]): v for k, v in self.settled.items() if k.startswith(prefix)}
+
+    def unarchived(self, known: int = 0) -> list[Movement]:
+        """The movements not known to be archived (by the account or by ``known``)."""
+        upto = max(self.archived_seq, known)
+        return [m for m in self.recent if m.seq > upto]
+
+    def with_movements(self, added: list[Movement]) -> PrepaymentAccount:
+        """The account with ``added`` (seq ``seq + 1`` on) in its ledger: balances, days, months."""
+        totals, prepaid, settled, tops = dict(self.totals), self.prepaid, dict(self.settled), self.year_top_ups
+        interests = self.interests
+        for m in added:
+            for account in (m.debit, m.credit):
+                totals[account] = totals.get(account, ZERO) + m.signed(account)
+            change = m.signed(LedgerAccount.PREPAID)
+            if change:
+                prepaid = prepaid.add(m.on, change)
+            if m.kind in (MovementKind.SETTLEMENT, MovementKind.REVERSAL):
+                month = f"{m.on.year:04d}-{m.on.month:02d}"
+                settled[month] = settled.get(month, ZERO) + m.signed(LedgerAccount.EXPENSE)
+                settled = {k: v for k, v in settled.items() if int(k[:4]) >= m.on.year - 1}
+            if m.kind in _TOP_UPS:
+                tops += m.amount
+            if m.kind is MovementKind.INTEREST and m.ref.startswith("interest:"):
+                interests = remember(interests, m.ref.removeprefix("interest:"))
+        last = added[-1].seq if added else self.seq
+        return self.model_copy(update={
+            "totals": totals, "prepaid": prepaid, "settled": settled, "year_top_ups": tops, "seq": last,
+            "interests": interests,
+            "recent": keep_recent((*self.recent, *added), self.archived_seq)})
+
+    def archived(self, upto: int, keep: int = RECENT_MOVEMENTS) -> PrepaymentAccount:
+        """The account once its movements up to seq ``upto`` are known to be in the archive."""
+        seq = max(self.archived_seq, min(upto, self.seq))
+        return self.model_copy(update={"archived_seq": seq, "recent": keep_recent(self.recent, seq, keep)})
 
     @model_validator(mode="before")
     @classmethod
     def _from_marks(cls, data: Any) -> Any:
-        """Accounts stored with a mark per uncleared settlement (before the archive) still load."""
-        if isinstance(data, dict) and "settlements" in data:
+        """Accounts stored in earlier shapes still load: with a mark per uncleared settlement (before
+        the archive of counted items), before the ledger (figures only), and with the ledger's
+        movements inside the document (before the movements archive)."""
+        if not isinstance(data, dict) or "account_id" not in data:
+            return data
+        if "settlements" in data:
             data = dict(data)
             marks = data.pop("settlements")
             data["counted"] = tuple(f"{sid}:{kind}" for sid, mark in marks.items()
                                     for kind in ("completed", "reversed") if mark.get(kind) is not None)
+        if "movements" not in data and "totals" not in data:
+            # stored before the ledger: its figures become opening movements, dated at the start of its
+            # year (what happened before is not known), so the figures stay the ledger's balances
+            called = sum((max(Decimal(str(n.get("amount", "0"))) - Decimal(str(n.get("paid", "0"))), ZERO)
+                          for n in (data.get("notices") or {}).values()
+                          if isinstance(n, dict) and n.get("kind") != NoticeKind.CLEARING.value), ZERO)
+            data = {**data, "year_start_seq": 0, "movements": tuple(opening_movements(
+                {**data, "called": called}, datetime(int(data.get("year") or 2000), 1, 1, tzinfo=SHANGHAI)))}
+        if "movements" in data:
+            # the ledger inside the document: its movements, not archived yet, move out on the next write
+            data = dict(data)
+            movements = [Movement.model_validate(m) for m in data.pop("movements") or ()]
+            start = int(data.pop("year_start_seq", 0) or 0)
+            empty = cls.model_validate({**data, "totals": {}})
+            loaded = empty.with_movements(movements)
+            tops = sum((m.amount for m in movements if m.seq > start and m.kind in _TOP_UPS), ZERO)
+            return loaded.model_copy(update={"year_top_ups": tops}).model_dump()
         return data
 
     def open_emergency_notice(self) -> PaymentNotice | None:
