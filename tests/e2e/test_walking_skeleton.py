@@ -59,6 +59,7 @@ async def test_one_stay_travels_through_all_five_services(stack, system):
     assert ledger["state"]["insured_region"] == "340200" and ledger["state"]["treating_region"] == "420100"
     assert ledger["state"]["clearing_month"] == payload["clearing_month"] == "2026-12"   # settled in November (C-02)
     account = await eventually(lambda: doc(procs["prepayment"], "accounts"))
+    # P-01: the fund part is prepaid, then cleared: it is uncleared usage of the insured region's prepayment
     assert Decimal(account["state"]["uncleared"]) == Decimal(slip["fund_total"])           # P-04
     candidate = await eventually(lambda: doc(procs["collab"], "candidates", settlement_id))
     assert Decimal(candidate["state"]["candidate"]["stay"]["total"]) == total

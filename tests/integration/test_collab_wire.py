@@ -144,6 +144,7 @@ async def test_Q02_Q03_the_summary_is_cut_an_unanswered_item_rolls_over_and_coun
         request_id=answered, result=CheckResult.CORRECT, submitted_at=collab.bus.business_now()), A_WUHAN)
     result = await collab.one("collab.coinvestigation-result.v1", request_id=answered)
     assert not result["late"] and result["counted_in_period"] == "2026-09"
+    assert result["result"] == "correct"                         # 核查无误, recorded as the treating side said
     # disputed, discussed by both sides, then K-04: raised to Hubei with its own deadline
     await collab.send("collab.confirm-coinvestigation.v1", ConfirmCoInvestigationResult(
         request_id=answered, agreed=False, comment="住院天数不符", confirmed_at=collab.bus.business_now()), A_WUHU)
