@@ -203,9 +203,11 @@ class Service:
             result = await self._with_retries(logical, envelope)
             self.metrics.handled.labels(self.name, logical, result).inc()
         except PoisonMessage as exc:
-            await self._dead_letter(logical, raw, exc)
             if exc.reason == "refused_by_rule" and not isinstance(sender, ServiceParty):
+                # a business answer to an agency or hospital, not an operational fault: its sender hears it
                 await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
+            else:
+                await self._dead_letter(logical, raw, exc)
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)

@@ -68,7 +68,8 @@ class Aggregates(Generic[S]):
     async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], DomainOutcome | None],
                     loaded: dict | None = None) -> str:
         """Apply ``decide`` to the aggregate ``key`` once per message. A rule that refuses the
-        message (one of ``refusals``) sends it to the dead-letter topic with the rule's words."""
+        message (one of ``refusals``) has no effect: an outside sender hears the rule's words on
+        ``party.refused.v1`` (REFUSED_BY_RULE); a message from a service is dead-lettered with them."""
         def run(raw: dict | None) -> Outcome:
             state = self.model.model_validate(raw) if raw else None
             try:

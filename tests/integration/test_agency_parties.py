@@ -211,8 +211,9 @@ async def test_Q02_a_withdrawal_backdated_before_the_cut_is_refused(agencies):
     near = at(2026, 9, 25, 23, 59)
     sent = await agencies.bus.publish("collab.withdraw-coinvestigation.v1", WithdrawCoInvestigation(
         request_id=request_id, withdrawn_at=near), now=near, sender=A_WUHU)
-    [cut] = await agencies.wire.wait("ops.dead-letter.v1", lambda d: d.get("event_id") == str(sent.event_id))
-    assert cut["reason"] == "refused_by_rule" and "Q-02" in cut["detail"]
+    [cut] = await agencies.wire.wait(REFUSED, lambda m: m["payload"]["refused_event_id"] == str(sent.event_id))
+    assert (cut["payload"]["reason"], cut["payload"]["sender"]) == ("REFUSED_BY_RULE", A_WUHU)   # not a dead letter
+    assert "Q-02" in cut["payload"]["message"]
 
     # the other side may not withdraw either; the treating place still answers the request
     refusal = await agencies.refused("collab.withdraw-coinvestigation.v1", WithdrawCoInvestigation(
