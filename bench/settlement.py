@@ -29,6 +29,7 @@ from pymongo import AsyncMongoClient
 from runtime.calendar import business_date
 from runtime.embedded import EmbeddedStack, free_port
 from runtime.client import PartyClient
+from runtime.config import Settings
 from runtime.envelopes import encode
 from runtime.parties import ParticipantRegistry, authenticate, init_keys
 from runtime.privacy import ensure_dev_secrets
@@ -182,7 +183,7 @@ def main() -> None:
     try:
         baseline = relay(bootstrap, args.relay_n)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
-        asyncio.run(create_topics(bootstrap, prefix))
+        asyncio.run(create_topics(bootstrap, prefix, **Settings().topic_scale()))
         keys_dir = os.environ.get("YIDI_KEYS_DIR", "var/keys")
         init_keys(keys_dir)
         ensure_dev_secrets(keys_dir)

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         "how long a fetch waits for records. Default: 20 ms for the services on the real-time path "
         "(settlement), each of whose hops may pay it in full (the embedded broker does not answer a "
         "waiting fetch early); 200 ms elsewhere, because every empty poll costs the broker CPU"))
+    # ---- topic scale, applied when topics are created (runtime.topics; an existing topic is left as it is)
+    topic_partitions: int | None = Field(None, ge=1, description=(
+        "partitions of every topic, overriding the registry's count (topics declared with one partition "
+        "stay single); more partitions allow more instances per service"))
+    replication_factor: int = Field(1, ge=1, description=(
+        "replicas of every topic: 1 on a single broker (embedded, the compose stack), 3 on a three-broker cluster"))
+    min_insync_replicas: int | None = Field(None, ge=1, description=(
+        "topic config min.insync.replicas (with acks=all, a write needs this many replicas): 2 with "
+        "replication factor 3; default: the broker's"))
     outbox_sweep_seconds: float = 2.0
     deadline_poll_seconds: float = 0.5
     log_level: str = "INFO"
@@ -58,6 +67,11 @@ class Settings(BaseSettings):
         if self.fetch_max_wait_ms is not None:
             return self.fetch_max_wait_ms
         return 20 if self.service in REAL_TIME_SERVICES else 200
+
+    def topic_scale(self) -> dict[str, Any]:
+        """Keyword arguments of ``runtime.topics.create_topics``."""
+        return {"partitions": self.topic_partitions, "replication_factor": self.replication_factor,
+                "min_insync_replicas": self.min_insync_replicas}
 
     @property
     def database(self) -> str:

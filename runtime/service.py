@@ -22,7 +22,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
@@ -34,6 +33,7 @@ from contracts.envelope import Envelope, derived_event_id
 from contracts.ops import DeadlineDue
 from contracts.parties import ChangeParty, CommandRefused, RefusalReason, ServiceParty
 from contracts.registry import ALL_TOPICS
+from runtime.asyncapi import service_document
 from runtime.authority import AuthorityTable, Refusal, national_agency
 from runtime.clock import Clock, ControlledClock, WallClock, clock_follower
 from runtime.config import Settings
@@ -165,11 +165,8 @@ class Service:
             heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
             fetch_max_wait_ms=self.settings.fetch_wait_ms,
         )(consume)
-        for logical in self.handlers:   # declarations so the AsyncAPI document shows each payload schema
-            spec = ALL_TOPICS[logical]
-            self.broker.publisher(self.topic(logical), title=f"{logical}", schema=Envelope[spec.message],
-                                  description=f"{spec.kind} consumed by {', '.join(spec.consumers)}; produced by "
-                                              f"{spec.producer}. {spec.description} Key: {spec.key_doc}")
+        # What this service receives and sends, with each payload schema, is described by
+        # runtime.asyncapi from the registry (served at /asyncapi), not by FastStream declarations.
 
     # ------------------------------------------------------------ consuming
     async def _consume(self, logical: str, raw: bytes, signature: bytes | None = None) -> None:
@@ -401,7 +398,8 @@ class Service:
     # ------------------------------------------------------------ lifecycle
     async def _before_start(self) -> None:
         client = self.settings.kafka_client_options()
-        await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix, **client)
+        await create_topics(self.settings.kafka_bootstrap_servers, self.settings.topic_prefix,
+                            **self.settings.topic_scale(), **client)
         await self.mongo.admin.command("ping")
         await self.deadlines.ensure_indexes()
         bootstrap = self.settings.kafka_bootstrap_servers
@@ -484,11 +482,20 @@ class Service:
             body = json.dumps({"service": service.name, "instance": service.instance, "ok": bool(ok)}).encode()
             return AsgiResponse(body, status_code=200 if ok else 503, headers={"content-type": "application/json"})
 
+        document: list[bytes] = []   # built on the first request
+
+        @get
+        async def asyncapi(scope: Any) -> AsgiResponse:
+            if not document:
+                s = service.settings
+                document.append(json.dumps(service_document(service.name, s.kafka_bootstrap_servers, s.topic_prefix),
+                                           ensure_ascii=False).encode())
+            return AsgiResponse(document[0], status_code=200, headers={"content-type": "application/json"})
+
         self._subscribe()
         app = AsgiFastStream(
-            self.broker, asgi_routes=[("/metrics", metrics), ("/health", health), *self.routes],
-            specification=AsyncAPI(title=f"yidi {self.name}", version="1.0.0",
-                                   description=f"Channels of the {self.name} service"),
+            self.broker, asgi_routes=[("/metrics", metrics), ("/health", health), ("/asyncapi", asyncapi),
+                                      *self.routes],
             on_startup=[self._before_start], after_startup=[self._after_start],
             on_shutdown=[self._on_shutdown], after_shutdown=[self._after_shutdown],
             logger=logging.getLogger("faststream"))

@@ -23,16 +23,36 @@ def all_topic_partitions() -> dict[str, int]:
     return {**{spec.name: spec.partitions for spec in ALL_TOPICS.values()}, **OPS_TOPICS}
 
 
-async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] | None = None,
-                        **client_options: object) -> list[str]:
-    """Create every registry topic that does not exist yet, with its declared partition count.
-    Safe to run from several services at once."""
-    wanted = {physical(n, prefix): p for n, p in (specs or all_topic_partitions()).items()}
+def topic_specs(prefix: str = "", specs: dict[str, int] | None = None, *, partitions: int | None = None,
+                replication_factor: int = 1, min_insync_replicas: int | None = None) -> list[NewTopic]:
+    """What ``create_topics`` asks the broker for: every topic (physical name) with its partition
+    count (``partitions`` overrides the registry's count, except for topics declared with one
+    partition, which are single by design: the clock, the participant registry), the replication
+    factor and, when given, the topic config ``min.insync.replicas``."""
+    if replication_factor < 1 or (partitions is not None and partitions < 1):
+        raise ValueError("partitions and the replication factor must be at least 1")
+    if min_insync_replicas is not None and not 1 <= min_insync_replicas <= replication_factor:
+        raise ValueError(f"min.insync.replicas {min_insync_replicas} must lie between 1 and the "
+                         f"replication factor {replication_factor}")
+    configs = {"min.insync.replicas": str(min_insync_replicas)} if min_insync_replicas is not None else {}
+    return [NewTopic(physical(n, prefix), num_partitions=p if partitions is None or p == 1 else partitions,
+                     replication_factor=replication_factor, topic_configs=dict(configs))
+            for n, p in (specs or all_topic_partitions()).items()]
+
+
+async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] | None = None, *,
+                        partitions: int | None = None, replication_factor: int = 1,
+                        min_insync_replicas: int | None = None, **client_options: object) -> list[str]:
+    """Create every registry topic that does not exist yet (``topic_specs``; pass
+    ``Settings.topic_scale()``). A topic that exists is left as it is. Safe to run from several
+    services at once."""
+    wanted = topic_specs(prefix, specs, partitions=partitions, replication_factor=replication_factor,
+                         min_insync_replicas=min_insync_replicas)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="yidi-topics", **client_options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, num_partitions=p, replication_factor=1) for n, p in wanted.items() if n not in existing]
+        missing = [topic for topic in wanted if topic.name not in existing]
         for topic in missing:  # one by one: a concurrent creator's win is not our failure
             try:
                 await admin.create_topics([topic])
@@ -41,4 +61,3 @@ async def create_topics(bootstrap: str, prefix: str = "", specs: dict[str, int] 
         return [t.name for t in missing]
     finally:
         await admin.close()
-

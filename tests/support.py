@@ -29,6 +29,7 @@ from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES
 from runtime.embedded import EmbeddedStack, free_port
 from runtime.client import PartyClient
+from runtime.config import Settings
 from runtime.parties import ParticipantRegistry, Signer, init_keys
 from runtime.topics import create_topics
 
@@ -232,7 +233,7 @@ class Bus:
         self.clock_offset = (proc.business_time() - datetime.now(UTC)).total_seconds()
 
     async def __aenter__(self) -> "Bus":
-        await create_topics(self.stack.bootstrap, self.prefix)
+        await create_topics(self.stack.bootstrap, self.prefix, **Settings().topic_scale())
         self.producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
                                          enable_idempotence=self.stack.idempotence)
         await self.producer.start()

@@ -298,3 +298,17 @@ def test_the_generated_script_creates_every_user_and_refuses_placeholders(tmp_pa
         assert run.returncode != 0, broken
     for shell in ("kafka/start.sh", "mongo/start.sh"):
         subprocess.run(["bash", "-n", str(ROOT / "deploy" / shell)], check=True)
+
+
+def test_the_topics_container_creates_topics_at_the_scale_its_one_broker_allows(monkeypatch):
+    from runtime.topics import topic_specs
+    services = compose()["services"]
+    brokers = services["kafka"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    for key, value in services["topics"]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    scale = Settings().topic_scale()
+    assert scale["replication_factor"] == len(brokers) == 1   # RF 3 / min.insync 2 is for three brokers
+    assert {t.replication_factor for t in topic_specs(**scale)} == {1}
+    for name in SERVICE_PORTS:   # services create nothing in compose, but would ask for the same
+        assert services[name]["environment"]["YIDI_REPLICATION_FACTOR"] == services["topics"]["environment"][
+            "YIDI_REPLICATION_FACTOR"]
