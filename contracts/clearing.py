@@ -355,7 +355,7 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("clearing.obligation-recorded.v1", ClearingObligationRecorded, _notice_region, "region of the notice",
               "clearing", (), description="C-03/C-07 a step recorded, in time or late"),
     TopicSpec("clearing.obligation-breached.v1", ClearingObligationBreached, _notice_region, "region of the notice",
-              "clearing", (), description="C-03/C-07 a step not done by its due time (for P-09 sanctions)"),
+              "clearing", ("prepayment",), description="C-03/C-07 a step not done by its due time (for P-09 sanctions)"),
     TopicSpec("his.daily-reconciliation.v1", DailyReconciliation, _institution,
               "institution_code: one hospital's days stay in order", "his", ("clearing",), kind="command",
               description="R-02 an institution's daily totals, matched against the settlements clearing saw"),

@@ -4,12 +4,14 @@
     yidi service NAME         one service instance (what the container runs)
     yidi topics create        create every registry topic
     yidi schemas write|check  JSON Schema snapshots of every contract
-    yidi asyncapi [--out F]   AsyncAPI document of every service's channels
+    yidi asyncapi [--out F]   AsyncAPI 3.0 document of what every service receives and sends
     yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system
     yidi keys init            development keys for every registry party that has none (var/keys)
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
     yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency)
     yidi authority            every service's authority table, as the README shows it
+    yidi clearing replay --month YYYY-MM   rebuild a period's ledgers and tables from the archived lines
+                              and print whether they are identical to what was issued (JSON line)
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def _topics_create() -> None:
     from runtime.config import Settings
     from runtime.topics import create_topics
     s = Settings()
-    created = asyncio.run(create_topics(s.kafka_bootstrap_servers, s.topic_prefix, **s.kafka_client_options()))
+    created = asyncio.run(create_topics(s.kafka_bootstrap_servers, s.topic_prefix, **s.topic_scale(),
+                                        **s.kafka_client_options()))
     print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
 
 
@@ -204,6 +207,17 @@ def _clock(args: argparse.Namespace) -> None:
     asyncio.run(send())
 
 
+def _clearing_replay(month: str) -> int:
+    """Replay: the month's ledgers and tables rebuilt from the archived lines (MONGODB_URI,
+    YIDI_MONGODB_DATABASE) and compared with what was issued; exit 1 when they differ."""
+    import json
+
+    from services.clearing.replay import replay_month
+    result = asyncio.run(replay_month(month))
+    print(json.dumps(result, ensure_ascii=False, default=str))
+    return 0 if result["identical"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yidi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -232,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
     party.add_argument("--keys-dir", default=None)
     sub.add_parser("authority")
+    clearing = sub.add_parser("clearing")
+    clearing.add_argument("action", choices=["replay"])
+    clearing.add_argument("--month", required=True, help="the clearing month, YYYY-MM")
     args = parser.parse_args(argv)
     if args.cmd == "run":
         return _run(args)
@@ -255,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         return _party(args)
     elif args.cmd == "authority":
         print(authority_tables())
+    elif args.cmd == "clearing":
+        return _clearing_replay(args.month)
     return 0
 
 

@@ -64,6 +64,7 @@ AUTHORITY = AuthorityTable("prepayment", {
     "settlement.completed.v1": service("settlement"),
     "settlement.reversed.v1": service("settlement"),
     "clearing.notice.v1": service("clearing"),
+    "clearing.obligation-breached.v1": service("clearing"),
     "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
     "prepayment.record-payment.v1": account_keeper(rule="P-08"),
     "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 from pymongo import UpdateOne
 
-from contracts.clearing import ClearingNoticeIssued
+from contracts.clearing import ClearingNoticeIssued, ClearingObligationBreached
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.prepayment import (
@@ -140,6 +140,24 @@ class PrepaymentHandlers:
                    for item in domain.from_clearing_notice(env.payload)]
         return "applied" if "applied" in results else "duplicate"
 
+    async def clearing_breach(self, env: Envelope[ClearingObligationBreached]) -> str:
+        """C-03/C-07 → P-09: the breach recorded on the account(s) of the region that hold its notice
+        (a notice keeps its id in each scope with payable lines); a notice with none (only receivable
+        lines) has no payment of this region to chase."""
+        b = env.payload
+        item = domain.ClearingBreachReceived(
+            breach_id=b.breach_id, notice_id=b.notice_id, insured_region=b.region, obligation=b.obligation.value,
+            due_at=b.due_at, breached_at=b.breached_at, rule=b.rule)
+        results = []
+        for scope in PrepaymentScope:
+            held = await self.accounts.load(domain.account_key(str(b.region), scope))
+            if held is not None and str(b.notice_id) in held.notices:
+                results.append(await self._apply(env, str(b.region), scope, lambda acc, now: (
+                    domain.record_clearing_breach(acc, item, self.calendar, now))))
+        if not results:
+            return "no-account"
+        return "applied" if "applied" in results else "duplicate"
+
     # ------------------------------------------------------------ agency commands (P-02, P-03, P-09)
     def command(self, step):
         """An agency command about one region's account: set quota, record a payment, report a delay."""
@@ -201,6 +219,7 @@ class PrepaymentHandlers:
             "settlement.completed.v1": self.settlement_completed,
             "settlement.reversed.v1": self.settlement_reversed,
             "clearing.notice.v1": self.clearing_notice,
+            "clearing.obligation-breached.v1": self.clearing_breach,                       # C-03 → P-09
             "prepayment.set-annual-quota.v1": self.command(domain.set_annual_quota),       # P-02, P-03
             "prepayment.record-payment.v1": self.command(domain.record_payment),           # P-04, P-09
             "prepayment.report-delay.v1": self.command(domain.report_delay),               # P-09

@@ -282,7 +282,8 @@ def test_p09_a_delay_is_reported_by_the_paying_regions_own_agency(sender, ok):
 
 @pytest.mark.parametrize("topic, sender", [
     ("settlement.completed.v1", "settlement"), ("settlement.reversed.v1", "settlement"),
-    ("clearing.notice.v1", "clearing"), ("prepayment.deadline-due.v1", "prepayment"),
+    ("clearing.notice.v1", "clearing"), ("clearing.obligation-breached.v1", "clearing"),
+    ("prepayment.deadline-due.v1", "prepayment"),
 ])
 def test_prepayment_internal_topics_only_from_their_service(topic, sender):
     rule = PREPAYMENT.rules[topic]

@@ -6,7 +6,8 @@ Entry points: ``record_entry``, ``generate``, ``confirm``, ``deadline_fired`` on
 ``period_calendar`` / ``notice_deadlines`` for the C-02 / C-03 dates; ``open_for_entries`` for where a
 late entry goes; ``check_deduction`` / ``audit_month`` for audit deductions (R-04, R-05);
 ``issue_reports`` / ``to_csv`` / ``to_xlsx`` for the C-04 tables (with the C-01 province roll-up); the
-modules ``obligations`` (C-03, C-07), ``reconciliation`` (R-02) and ``declaration`` (R-03).
+modules ``obligations`` (C-03, C-07), ``reconciliation`` (R-02), ``declaration`` (R-03) and
+``replay`` (a period rebuilt from its archived lines and compared with what was issued).
 """
 from .ledger import (
     GENERATE, SILENT_CONFIRMATION, ClearingLedger, LateConfirmation, LedgerEntry, LedgerLine, PeriodClosed,

@@ -20,7 +20,7 @@ from runtime.calendar import WorkingCalendar
 from services.outcome import DeadlineRequest, Outcome, deadline, remember, stable_id
 
 from . import formulas as f
-from .inputs import ClearingNoticeReceived, SettlementFunds
+from .inputs import ClearingBreachReceived, ClearingNoticeReceived, SettlementFunds
 from .ledger import LedgerAccount, Movement, MovementKind, balances, movements_for
 from .model import PaymentNotice, PrepaymentAccount
 from .policy import QuotaPolicies, default_policies
@@ -33,6 +33,7 @@ TO_FINANCE_WD = 5            # P-08 (000 第二十六、二十七、二十九、
 FINANCE_PAYS_WD = 10         # P-08: finance pays within 10 working days of the submission
 SUBMISSION_CHECK = "submission_check"
 PAYMENT_CHECK = "payment_check"
+CLEARING_PAYMENT = "transferred"   # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
 P08 = "P-08 (000 第二十九、三十条)"
 
 
@@ -174,6 +175,33 @@ def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: Work
         return Outcome(acc, [], [])
     new = _with_notice(acc, notice.model_copy(update={"delay_reason": cmd.reason}))
     return _after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False)
+
+
+def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar,
+                           now: datetime) -> Outcome[PrepaymentAccount]:
+    """C-03/C-07 → P-09: a step of a clearing notice the clearing service found breached, recorded on the
+    notice once (its breach id is stable, so redelivery finds the step already there).
+
+    Our reading of the link: the region's *payment* of the notice is finance's transfer (``transferred``);
+    P-09 sanctions that payment unpaid 20 working days after the notice with no reported reason. The
+    transfer falls due at most 5 + 10 working days after the notice (C-03; earlier when the region
+    submits early), so its breach comes before P-09's date: it is recorded and the notice's own P-09
+    clock (``SANCTION_CHECK`` at ``sanction_due_at``) decides, with ``record-payment`` and
+    ``report-delay`` as before. Only when the transfer's due time is at or after ``sanction_due_at``
+    (a calendar that puts it there) does the breach itself make the unpaid notice overdue, so the
+    admission suspension (S-20) applies at once unless a delay reason was reported. The other steps
+    (submission, receipt feedback, C-07's payment of institutions) are recorded only."""
+    notice = acc.notices.get(str(item.notice_id))
+    if notice is None or notice.kind is not NoticeKind.CLEARING:
+        raise ValueError(f"{item.rule}: {item.notice_id} is not a clearing notice of account {acc.account_id}")
+    if item.obligation in notice.clearing_breaches:
+        return Outcome(acc, [], [])
+    update: dict = {"clearing_breaches": (*notice.clearing_breaches, item.obligation)}
+    if (item.obligation == CLEARING_PAYMENT and item.due_at >= notice.sanction_due_at
+            and not notice.settled and not notice.overdue):
+        update["overdue"] = True
+    new = _with_notice(acc, notice.model_copy(update=update))
+    return _after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False)
 
 
 def deadline_fired(acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar,

@@ -50,6 +50,18 @@ class ClearingNoticeReceived(BaseModel):
         return max(self.payable, Decimal("0.00"))
 
 
+class ClearingBreachReceived(BaseModel):
+    """C-03/C-07: a step of a clearing notice not done by its due time (``clearing.obligation-breached.v1``)."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    breach_id: uuid.UUID
+    notice_id: uuid.UUID
+    insured_region: RegionCode
+    obligation: str = Field(description="the step, e.g. transferred (finance's payment of the notice)")
+    due_at: AwareDatetime
+    breached_at: AwareDatetime
+    rule: str
+
+
 def from_clearing_notice(notice) -> list[ClearingNoticeReceived]:
     """Map a ``contracts.clearing.ClearingNoticeIssued`` to one input per scope with payable lines
     (the region as insured place). Both keep the clearing notice's id: the scopes are separate

@@ -47,6 +47,8 @@ class PaymentNotice(BaseModel):
     finance_pay_by: AwareDatetime | None = Field(None, description="P-08: finance pays within 10 working days "
                                                  "of the submission (of submit_by while none is recorded)")
     breaches: tuple[BreachKind, ...] = Field((), description="P-08 deadlines it missed (each published once)")
+    clearing_breaches: tuple[str, ...] = Field((), description=(
+        "C-03/C-07 steps of a clearing notice the clearing service published as breached (its obligations)"))
 
     @property
     def settled(self) -> bool:
