@@ -5,7 +5,6 @@ Business dates are in Asia/Shanghai (M-02)."""
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -13,7 +12,6 @@ from zoneinfo import ZoneInfo
 from runtime.follow import TopicFollower
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):

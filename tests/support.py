@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -67,6 +68,12 @@ def test_keys() -> Path:
     return _KEYS
 
 
+@functools.cache
+def _sample_registry() -> ParticipantRegistry:
+    """The sample registry, read once per test session (every publish asks it for a default sender)."""
+    return ParticipantRegistry.load()
+
+
 def default_sender(topic: str, payload: BaseModel) -> str:
     """Whom a test's message comes from unless it says: the institution a HIS command names, the
     service that produces an internal topic, else the agency of the payload's region (the national
@@ -77,7 +84,7 @@ def default_sender(topic: str, payload: BaseModel) -> str:
         return str(body.institution_code)
     if spec.producer in SERVICES:
         return spec.producer
-    registry = ParticipantRegistry.load()
+    registry = _sample_registry()
     for region_field in ("insured_region", "requester_region", "treating_region"):
         region = getattr(body, region_field, None)
         agency = registry.agency_of(str(region)) if region else None

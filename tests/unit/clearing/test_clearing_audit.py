@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from contracts.clearing import EntryKind, Fund, FundAmounts, RecordAuditDeduction
 from contracts.values import InsuranceType, money
-from runtime.calendar import at_business_start, default_calendar, end_of_business_day
+from runtime.calendar import at_business_start, default_calendar
 from services.clearing.domain import (
     AuditRefused, LedgerEntry, PeriodClosed, audit_month, check_deduction, fund_totals, generate, new_ledger,
     open_for_entries, record_entry, sum_totals,
