@@ -47,6 +47,16 @@ class SignedQuery:
         return self.party
 
 
+@dataclass(frozen=True)
+class QuerySpec:
+    """What a signed GET takes and answers, for the service's OpenAPI document."""
+    path: str
+    summary: str
+    params: dict[str, str]
+    required: tuple[str, ...]
+    formats: tuple[str, ...]
+
+
 Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]   # body, content type, file name
 
 

@@ -119,6 +119,7 @@ class Service:
         self._stale_checked = 0.0
         # extra HTTP routes of this service on its port, (path, FastStream asgi handler), e.g. a query API
         self.routes: list[tuple[str, Any]] = []
+        self.query_specs: list[query.QuerySpec] = []
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -436,9 +437,13 @@ class Service:
     async def _after_shutdown(self) -> None:
         await self.mongo.close()
 
-    def add_query(self, path: str, answer: "query.Answer") -> None:
+    def add_query(self, path: str, answer: "query.Answer", *, summary: str = "",
+                  params: dict[str, str] | None = None, required: tuple[str, ...] = (),
+                  formats: tuple[str, ...] = ("json",)) -> None:
         """A signed GET on this service's port (``runtime.query``): ``answer`` decides what the asking
-        party may see."""
+        party may see. ``summary``, ``params`` (name → description), ``required`` and ``formats``
+        describe it for the service's OpenAPI document."""
+        self.query_specs.append(query.QuerySpec(path, summary, dict(params or {}), tuple(required), tuple(formats)))
         def count(route_path: str, status: str) -> None:
             self.metrics.queries.labels(self.name, route_path, status).inc()
         self.routes.append((path, query.route(answer, parties=self.parties, now=self.clock.now,
