@@ -1,24 +1,35 @@
 """Benchmark (not a test): real-time settlement throughput and latency against the raw
 four-hop Kafka relay on the same broker, in one run.
 
-    make bench        (or: python -m bench.settlement [--n 1500] [--concurrency 4])
+    make bench        (or: python -m bench.settlement [--n 1000] [--curve 4,16,64,128] [--mix outpatient|mixed])
 
 Starts the embedded stack (or uses KAFKA_BOOTSTRAP_SERVERS + MONGODB_URI), runs
-``../shared/bench/relay_baseline.py`` on it, then all five services, and drives general
-outpatient settlements (no filing needed, F-05) from simulated HIS adapters with a bounded
-number in flight. Ends with one JSON line: settlements_per_s, relay_per_s, ratio, p50_ms,
-p99_ms, max_rss_mb (largest service), per-service RSS, and whether every completed settlement
-is durably stored."""
+``../shared/bench/relay_baseline.py`` on it, then all five services on the controlled clock. The
+agencies file the population first (as the simulator does), then simulated HIS adapters send
+requests built and signed beforehand (so the driver is not what is measured) with a bounded
+number in flight, one point of the curve per in-flight count. ``outpatient``: general outpatient
+only (no filing needed, F-05); ``mixed``: the simulator's day (inpatient stays with many lines,
+chronic, emergency, trauma, refused ones, refunds of earlier settlements), each answer checked.
+
+Ends with one JSON line: the best point with p99 ≤ 300 ms (settlements_per_s, ratio to the relay,
+p50/p99), the whole curve with each process's CPU ms per settlement (services, broker, database,
+driver), version conflicts, RSS, whether every completed settlement is stored, and
+``totals_match``: the fund amounts answered equal the clearing ledgers and the prepayment usage
+(``bench.totals``)."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,26 +37,33 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from runtime.calendar import business_date
-from runtime.embedded import EmbeddedStack, free_port
+from bench import totals
 from runtime.client import PartyClient
 from runtime.config import Settings
-from runtime.envelopes import encode
+from runtime.embedded import EmbeddedStack, free_port
+from runtime.envelopes import encode, key_for
 from runtime.parties import ParticipantRegistry, authenticate, init_keys
 from runtime.privacy import ensure_dev_secrets
 from runtime.store import open_document
 from runtime.topics import create_topics
 from simulator import scenarios
+from simulator.__main__ import VISIT_DAY, Simulator
+from simulator.traffic import Expectation, Traffic, check, population
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT.parent / "shared" / "bench" / "relay_baseline.py"
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+P99_TARGET_MS = 300
 
 
 def relay(bootstrap: str, n: int) -> dict:
     out = subprocess.run([sys.executable, str(BASELINE), "--bootstrap", bootstrap, "--n", str(n)],
                          capture_output=True, text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def database(prefix: str, name: str) -> str:
+    return f"bench_{prefix.strip('.')}_{name}"
 
 
 def start_services(env: dict, prefix: str) -> dict[str, tuple[subprocess.Popen, int]]:
@@ -55,13 +73,12 @@ def start_services(env: dict, prefix: str) -> dict[str, tuple[subprocess.Popen, 
         procs[name] = (subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "service", name], cwd=ROOT, stdout=subprocess.DEVNULL,
             stderr=open(f"/tmp/yidi-bench-{name}.log", "w"),
-            env={**env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port), "YIDI_TOPIC_PREFIX": prefix,
-                 "YIDI_MONGODB_DATABASE": f"bench_{prefix.strip('.')}_{name}", "YIDI_LOG_LEVEL": "WARNING"}), port)
+            env={**env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port), "YIDI_MONGODB_DATABASE":
+                 database(prefix, name), "YIDI_LOG_LEVEL": "WARNING"}), port)
     return procs
 
 
 async def wait_healthy(procs: dict) -> None:
-    import urllib.request
     for name, (proc, port) in procs.items():
         for _ in range(300):
             try:
@@ -73,74 +90,192 @@ async def wait_healthy(procs: dict) -> None:
                 await asyncio.sleep(0.2)
 
 
-async def drive(bootstrap: str, prefix: str, idempotence: bool, n: int, concurrency: int,
-                rss: dict[str, float], procs: dict, keys_dir: str) -> dict:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=1)
-    # request_id and outcome are in clear on v2: the benchmark never needs to open the sealed result
-    results = AIOKafkaConsumer(prefix + "settlement.result.v2", bootstrap_servers=bootstrap,
-                               group_id=f"bench-his-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
-                               fetch_max_wait_ms=5)
-    await producer.start()
-    await results.start()
-    client = PartyClient(producer, keys_dir, prefix)
-    pending: dict[str, asyncio.Future] = {}
-    outcomes: dict[str, int] = {}
-    completed_ids: set[str] = set()
+def conflicts(procs: dict[str, tuple[subprocess.Popen, int]]) -> dict[str, float]:
+    """yidi_version_conflicts_total of every service, by service/collection (zero: one writer per aggregate)."""
+    found: dict[str, float] = {}
+    for name, (_, port) in procs.items():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith("yidi_version_conflicts_total{"):
+                    collection = line.split('collection="', 1)[1].split('"', 1)[0]
+                    found[f"{name}/{collection}"] = float(line.rsplit(" ", 1)[1])
+    return found
 
-    async def read() -> None:
-        async for record in results:
-            payload = json.loads(record.value)["payload"]
-            fut = pending.pop(payload["request_id"], None)
-            if fut is None:
-                continue   # a repeated copy of an answer already counted (at-least-once delivery)
-            outcomes[payload["outcome"]] = outcomes.get(payload["outcome"], 0) + 1
-            if payload["outcome"] == "completed":
-                completed_ids.add(payload["request_id"])
-            if fut and not fut.done():
-                fut.set_result(time.perf_counter())
 
-    async def sample_rss() -> None:
-        while True:
-            for name, (proc, _) in procs.items():
+class Processes:
+    """Every process of the run by role, for CPU and memory figures (children included: a service's
+    uvicorn, the broker's workers)."""
+
+    def __init__(self, services: dict[str, tuple[subprocess.Popen, int]], stack: EmbeddedStack | None) -> None:
+        self.pids = {name: proc.pid for name, (proc, _) in services.items()}
+        if stack:
+            self.pids["broker"], self.pids["database"] = stack.procs[0].pid, stack.procs[1].pid
+        self.pids["driver"] = os.getpid()
+        self.rss: dict[str, float] = {}
+
+    def _family(self, pid: int) -> list[psutil.Process]:
+        try:
+            p = psutil.Process(pid)
+            # the driver's children are the services and the stack, counted under their own names
+            return [p] if pid == os.getpid() else [p, *p.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def cpu_seconds(self) -> dict[str, float]:
+        seconds = {}
+        for name, pid in self.pids.items():
+            total = 0.0
+            for p in self._family(pid):
                 try:
-                    rss[name] = max(rss.get(name, 0), psutil.Process(proc.pid).memory_info().rss / 2**20)
+                    t = p.cpu_times()
+                    total += t.user + t.system
                 except psutil.Error:
                     pass
+            seconds[name] = total
+        return seconds
+
+    def sample_rss(self) -> None:
+        for name in SERVICES:
+            for p in self._family(self.pids[name])[:1]:
+                try:
+                    self.rss[name] = max(self.rss.get(name, 0), p.memory_info().rss / 2**20)
+                except psutil.Error:
+                    pass
+
+
+@dataclass
+class Prepared:
+    """A request as the HIS adapter will send it: signed bytes, built before the clock starts."""
+    topic: str
+    value: bytes
+    key: bytes
+    headers: list[tuple[str, bytes]]
+    request_id: str
+    expected: Expectation | None
+
+
+@dataclass
+class Driver:
+    """The simulated HIS adapters: send prepared requests with a bound in flight, read the sealed
+    answers, open them (each hospital holds its key), check them and add up their funds."""
+    producer: AIOKafkaProducer
+    client: PartyClient
+    traffic: Traffic
+    mix: str
+    business_now: object
+    pending: dict[str, tuple[asyncio.Future, Expectation | None]] = field(default_factory=dict)
+    outcomes: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    answered: totals.AnsweredFunds = field(default_factory=totals.AnsweredFunds)
+    completed: set[str] = field(default_factory=set)
+
+    def prepare(self, n: int) -> list[Prepared]:
+        out, now = [], self.business_now()
+        for _ in range(n):
+            if self.mix == "outpatient":
+                p = self.traffic.rng.choice(self.traffic.population.filed + self.traffic.population.unfiled)
+                payload = scenarios.outpatient(p, self.traffic.next_id(p.institution), self.traffic.today,
+                                               rng=self.traffic.rng)
+                topic, expected = "his.outpatient-requested.v1", Expectation("general outpatient", "completed")
+            else:
+                topic, payload, expected = self.traffic.next_visit()
+            value = encode(self.client.envelope(topic, payload, sender=payload.institution_code, now=now,
+                                                producer="his:bench"))
+            headers = [(k, v.encode()) for k, v in self.client.signer(payload.institution_code).headers(value).items()]
+            out.append(Prepared(self.client.prefix + topic, value, key_for(topic, payload).encode(), headers,
+                                payload.request_id, expected))
+        return out
+
+    async def read(self, results: AIOKafkaConsumer) -> None:
+        async for record in results:
+            sealed = json.loads(record.value)["payload"]
+            entry = self.pending.pop(sealed.get("reversal_request_id") or sealed.get("request_id"), None)
+            if entry is None:
+                continue   # a repeated copy of an answer already counted (at-least-once delivery)
+            future, expected = entry
+            result = self.client.open_result(sealed)
+            self.outcomes[result["outcome"]] += 1
+            self.answered.add(result)
+            if result["outcome"] == "completed":
+                self.completed.add(result["settlement_id"])
+                self.traffic.settled(result)
+            problem = check(result, expected) if expected else None
+            if problem:
+                self.problems.append(problem)
+            if not future.done():
+                future.set_result(time.perf_counter())
+
+    async def run(self, requests: list[Prepared], concurrency: int) -> tuple[float, list[float]]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(r: Prepared) -> float:
+            async with gate:
+                future = asyncio.get_running_loop().create_future()
+                self.pending[r.request_id] = (future, r.expected)
+                began = time.perf_counter()
+                await self.producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                return await asyncio.wait_for(future, 120) - began
+
+        began = time.perf_counter()
+        latencies = sorted(await asyncio.gather(*(one(r) for r in requests)))
+        return time.perf_counter() - began, latencies
+
+
+def point(elapsed: float, latencies: list[float], cpu: dict[str, float], concurrency: int) -> dict:
+    n = len(latencies)
+    return {"concurrency": concurrency, "n": n, "settlements_per_s": round(n / elapsed, 1),
+            "p50_ms": round(latencies[n // 2] * 1000, 1), "p99_ms": round(latencies[max(0, int(n * 0.99) - 1)] * 1000, 1),
+            "cpu_ms_per_settlement": {k: round(v * 1000 / n, 2) for k, v in cpu.items()},
+            "cpu_ms_per_settlement_total": round(sum(cpu.values()) * 1000 / n, 2)}
+
+
+async def drive(settings: Settings, mix: str, n: int, curve: list[int], population_size: int,
+                processes: Processes) -> dict:
+    sim = Simulator(settings, rate=1.0, size=population_size, seed=2026)
+    sim.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
+                                    enable_idempotence=settings.kafka_idempotence, linger_ms=1)
+    await sim.producer.start()
+    sim.client = PartyClient(sim.producer, settings.keys_dir, settings.topic_prefix)
+    results = AIOKafkaConsumer(settings.topic_prefix + "settlement.result.v2",
+                               bootstrap_servers=settings.kafka_bootstrap_servers,
+                               group_id=f"bench-his-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
+                               fetch_max_wait_ms=5)
+    await results.start()
+    traffic = Traffic(random.Random(2026), VISIT_DAY.date(), population(random.Random(2026), population_size))
+    await sim.prepare(traffic)    # filings and chronic qualifications, then business time moves to the visit day
+    driver = Driver(sim.producer, sim.client, traffic, mix, sim.business_now)
+    reader = asyncio.create_task(driver.read(results))
+
+    async def sample() -> None:
+        while True:
+            processes.sample_rss()
             await asyncio.sleep(0.5)
 
-    reader, sampler = asyncio.create_task(read()), asyncio.create_task(sample_rss())
-    await asyncio.sleep(3)
-    gate = asyncio.Semaphore(concurrency)
-    today = business_date(datetime.now(UTC))
-
-    async def one(i: int) -> float:
-        async with gate:
-            p = scenarios.person(i)
-            request = scenarios.outpatient(p, f"{p.institution}-B{uuid.uuid4().hex[:12]}", today)
-            fut = asyncio.get_running_loop().create_future()
-            pending[request.request_id] = fut
-            began = time.perf_counter()
-            await client.send("his.outpatient-requested.v1", request, sender=request.institution_code,
-                              now=datetime.now(UTC), producer="his:bench", wait=False)
-            return await asyncio.wait_for(fut, 120) - began
-
-    await asyncio.gather(*(one(i) for i in range(min(100, n))))            # warm-up
-    began = time.perf_counter()
-    latencies = sorted(await asyncio.gather(*(one(1000 + i) for i in range(n))))
-    elapsed = time.perf_counter() - began
-    reader.cancel()
-    sampler.cancel()
-    await producer.stop()
-    await results.stop()
-    return {"settlements_per_s": round(n / elapsed, 1), "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1), "outcomes": outcomes,
-            "completed": len(completed_ids)}
+    sampler = asyncio.create_task(sample())
+    try:
+        await asyncio.sleep(2)
+        await driver.run(driver.prepare(100), 4)                       # warm-up
+        figures = []
+        for concurrency in curve:
+            requests = driver.prepare(n)
+            before = processes.cpu_seconds()
+            elapsed, latencies = await driver.run(requests, concurrency)
+            after = processes.cpu_seconds()
+            figures.append(point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency))
+            print(json.dumps({"point": figures[-1]}), file=sys.stderr, flush=True)
+        return {"curve": figures, "outcomes": dict(driver.outcomes), "problems": driver.problems[:10],
+                "problem_count": len(driver.problems), "completed": driver.completed, "answered": driver.answered}
+    finally:
+        reader.cancel()
+        sampler.cancel()
+        await sim.producer.stop()
+        await results.stop()
 
 
 def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
     """CPU µs to sign and to verify one HIS request as it travels (Ed25519 JWS, detached)."""
     p = scenarios.person(1)
-    request = scenarios.outpatient(p, f"{p.institution}-COST", business_date(datetime.now(UTC)))
+    request = scenarios.outpatient(p, f"{p.institution}-COST", VISIT_DAY.date())
     client = PartyClient(None, keys_dir)   # type: ignore[arg-type]   (signing only)
     value = encode(client.envelope("his.outpatient-requested.v1", request, sender=p.institution,
                                    now=datetime.now(UTC)))
@@ -156,23 +291,43 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
             "verify_us": round((verified - signed) / rounds * 1e6, 1), "message_bytes": len(value)}
 
 
-async def stored(mongodb_uri: str, prefix: str) -> int:
+async def stored(mongodb_uri: str, prefix: str) -> set[str]:
     client = AsyncMongoClient(mongodb_uri)
     try:
-        total = 0
-        async for visit in client[f"bench_{prefix.strip('.')}_settlement"]["visits"].find({}):
-            total += len(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
-        return total
+        ids: set[str] = set()
+        async for visit in client[database(prefix, "settlement")]["visits"].find({}):
+            ids.update(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
+        return ids
     finally:
         await client.close()
 
 
+async def settle(mongodb_uri: str, prefix: str, answered: totals.AnsweredFunds, wait_s: float = 30) -> dict:
+    """The sums once clearing and prepayment have taken every event (they trail the answers)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        compared = totals.compare(answered, await totals.held(mongodb_uri, database(prefix, "clearing"),
+                                                             database(prefix, "prepayment")))
+        if compared["totals_match"] or time.monotonic() > deadline:
+            return compared
+        await asyncio.sleep(1)
+
+
+def best(curve: list[dict]) -> dict:
+    """The fastest point that keeps p99 within the target, else the one with the lowest p99."""
+    within = [p for p in curve if p["p99_ms"] <= P99_TARGET_MS]
+    return max(within, key=lambda p: p["settlements_per_s"]) if within else min(curve, key=lambda p: p["p99_ms"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1500)
-    parser.add_argument("--concurrency", type=int, default=4, help="settlements in flight (4: the knee here)")
+    parser.add_argument("--n", type=int, default=1000, help="requests per point of the curve")
+    parser.add_argument("--curve", default="4,16,64,128", help="in-flight counts, one point each")
+    parser.add_argument("--mix", choices=("outpatient", "mixed"), default="outpatient")
+    parser.add_argument("--population", type=int, default=600)
     parser.add_argument("--relay-n", type=int, default=5000)
     args = parser.parse_args()
+    curve = [int(c) for c in args.curve.split(",")]
     stack = None
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("MONGODB_URI"):
         bootstrap, mongodb_uri, idempotence = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URI"], True
@@ -183,28 +338,33 @@ def main() -> None:
     try:
         baseline = relay(bootstrap, args.relay_n)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
-        asyncio.run(create_topics(bootstrap, prefix, **Settings().topic_scale()))
         keys_dir = os.environ.get("YIDI_KEYS_DIR", "var/keys")
+        os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URI": mongodb_uri,
+                           "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower(), "YIDI_KEYS_DIR": keys_dir,
+                           "YIDI_TOPIC_PREFIX": prefix, "YIDI_CLOCK": "controlled"})
+        settings = Settings(service="bench")
+        asyncio.run(create_topics(bootstrap, prefix, **settings.topic_scale()))
         init_keys(keys_dir)
         ensure_dev_secrets(keys_dir)
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URI": mongodb_uri,
-               "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower(), "YIDI_KEYS_DIR": keys_dir}
-        procs = start_services(env, prefix)
+        procs = start_services(dict(os.environ), prefix)
         asyncio.run(wait_healthy(procs))
-        rss: dict[str, float] = {}
-        figures = asyncio.run(drive(bootstrap, prefix, idempotence, args.n, args.concurrency, rss, procs, keys_dir))
-        time.sleep(2)
-        completed = figures["completed"]
+        processes = Processes(procs, stack)
+        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes))
         durable = asyncio.run(stored(mongodb_uri, prefix))
+        sums = asyncio.run(settle(mongodb_uri, prefix, figures["answered"]))
+        top, found = best(figures["curve"]), conflicts(procs)
         print(json.dumps({
-            "settlements_per_s": figures["settlements_per_s"], "relay_per_s": baseline["relay_rps"],
-            "ratio": round(figures["settlements_per_s"] / baseline["relay_rps"], 3),
-            "p50_ms": figures["p50_ms"], "p99_ms": figures["p99_ms"],
-            "max_rss_mb": round(max(rss.values()), 1), "rss_mb": {k: round(v, 1) for k, v in rss.items()},
-            "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"], "n": args.n,
-            "concurrency": args.concurrency, "outcomes": figures["outcomes"],
-            "completed_stored": durable, "all_completed_stored": durable >= completed,
-            "signature_cpu": signature_cost(keys_dir)}))
+            "settlements_per_s": top["settlements_per_s"], "relay_per_s": baseline["relay_rps"],
+            "ratio": round(top["settlements_per_s"] / baseline["relay_rps"], 3),
+            "p50_ms": top["p50_ms"], "p99_ms": top["p99_ms"], "at_concurrency": top["concurrency"],
+            "curve": figures["curve"], "mix": args.mix, "outcomes": figures["outcomes"],
+            "problems": figures["problem_count"], "first_problems": figures["problems"],
+            "conflicts": sum(found.values()), "conflicts_by_collection": found,
+            "completed": len(figures["completed"]), "all_completed_stored": figures["completed"] <= durable,
+            **sums, "max_rss_mb": round(max(processes.rss.values()), 1),
+            "rss_mb": {k: round(v, 1) for k, v in processes.rss.items()},
+            "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"],
+            "signature_cpu": signature_cost(keys_dir)}, ensure_ascii=False))
     finally:
         for proc, _ in procs.values():
             proc.terminate()

@@ -35,3 +35,6 @@ class RuntimeMetrics:
                                       ["service"], **labels)
         self.queries = Counter("yidi_queries_total", "Signed queries answered on the HTTP port, by path and status",
                                ["service", "path", "status"], **labels)
+        self.version_conflicts = Counter("yidi_version_conflicts_total", "Aggregate writes that lost the version "
+                                         "guard to another writer and were re-read (one writer per aggregate keeps "
+                                         "this at zero)", ["service", "collection"], **labels)

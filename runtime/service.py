@@ -34,6 +34,7 @@ from contracts.ops import DeadlineDue
 from contracts.parties import ChangeParty, CommandRefused, RefusalReason, ServiceParty
 from contracts.registry import ALL_TOPICS
 from runtime.asyncapi import service_document
+from runtime.openapi import document as openapi_document
 from runtime.authority import AuthorityTable, Refusal, national_agency
 from runtime.clock import Clock, ControlledClock, WallClock, clock_follower
 from runtime.config import Settings
@@ -105,7 +106,8 @@ class Service:
         self.db = self.mongo[settings.database]
         self.deadlines = DeadlineStore(self.db)
         self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now)
-        self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault)
+        self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault,
+                                    on_conflict=self._count_conflict)
         self.handlers: dict[str, Handler] = {}
         # who this instance is, and who everyone else is (003 §5 (三))
         self.parties = ParticipantRegistry.load(settings.keys_dir)
@@ -437,6 +439,9 @@ class Service:
     async def _after_shutdown(self) -> None:
         await self.mongo.close()
 
+    def _count_conflict(self, collection: str) -> None:
+        self.metrics.version_conflicts.labels(self.name, collection).inc()
+
     def add_query(self, path: str, answer: "query.Answer", *, summary: str = "",
                   params: dict[str, str] | None = None, required: tuple[str, ...] = (),
                   formats: tuple[str, ...] = ("json",)) -> None:
@@ -497,10 +502,15 @@ class Service:
                                            ensure_ascii=False).encode())
             return AsgiResponse(document[0], status_code=200, headers={"content-type": "application/json"})
 
+        @get
+        async def openapi(scope: Any) -> AsgiResponse:   # its signed queries (runtime/openapi.py)
+            body = json.dumps(openapi_document(service.name, service.query_specs), ensure_ascii=False).encode()
+            return AsgiResponse(body, status_code=200, headers={"content-type": "application/json"})
+
         self._subscribe()
         app = AsgiFastStream(
             self.broker, asgi_routes=[("/metrics", metrics), ("/health", health), ("/asyncapi", asyncapi),
-                                      *self.routes],
+                                      ("/openapi.json", openapi), *self.routes],
             on_startup=[self._before_start], after_startup=[self._after_start],
             on_shutdown=[self._on_shutdown], after_shutdown=[self._after_shutdown],
             logger=logging.getLogger("faststream"))

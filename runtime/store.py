@@ -239,8 +239,10 @@ class AggregateStore:
     """Applies one message to one aggregate, exactly once in effect."""
 
     def __init__(self, db: AsyncDatabase, relay: OutboxRelay, *, producer: str,
-                 now: Callable[[], datetime], fault: str = "") -> None:
+                 now: Callable[[], datetime], fault: str = "",
+                 on_conflict: Callable[[str], None] = lambda collection: None) -> None:
         self.db, self.relay, self.producer, self.now, self.fault = db, relay, producer, now, fault
+        self.on_conflict = on_conflict   # counted (yidi_version_conflicts_total): hot aggregates show here
         self.collections: set[str] = set()
         self.personal: dict[str, Personal] = {}
         # The documents this process wrote last: the next message of the same aggregate usually
@@ -312,6 +314,7 @@ class AggregateStore:
             new_doc = self._next_doc(col, aggregate_id, doc, outcome, message)
             if not await self._write(col, doc, self._at_rest(collection, new_doc)):
                 self._written.pop(key, None)   # someone else wrote it: read it again
+                self.on_conflict(collection)
                 continue
             self._remember(key, new_doc)
             if self.fault == "crash_after_store":

@@ -325,6 +325,39 @@ async def test_emergency_without_filing_is_deemed_filed(wire):
     assert answer["filing_category"] is None
 
 
+async def test_an_outside_pharmacy_purchase_joins_the_stay_it_was_bought_during(wire):
+    """S-16 (000 第五十条): a drug bought at a pharmacy during the stay, with the hospital's form
+    住院期间外院检查治疗或药店购药单, is a line of that stay's settlement, not a visit of its own.
+    The emergency stay of the example above plus line 11, XJ01DDA001B002 4×25.50 = 102.00 bought
+    outside on 2025-03-05 (B 10%: B 10.20, in scope 91.80):
+    total 6303.00 + 102.00 = 6405.00; in scope 5105.70 + 91.80 = 5197.50; B 267.30 + 10.20 = 277.50;
+    pooling (5197.50 − 800.00) × 0.75 = 3298.125 → 3298.13; cash 6405.00 − 3298.13 = 3106.87.
+    The same form on an outpatient visit, or dated after discharge, is refused naming the line."""
+    pid = person()
+    bought = line(11, "XJ01DDA001B002", "4", "25.50", outside_form_no="WY-20250305-017",
+                  occurred_on=date(2025, 3, 5))
+    answer = await ask(wire, DISCHARGE, discharge(pid, "OUT-STAY-1", [*stay_bill(), bought], date(2025, 3, 1),
+                                                  date(2025, 3, 10), emergency=True))
+    assert answer["outcome"] == "completed", answer
+    slip = answer["slip"]
+    assert split(slip) == (m("6405.00"), m("5197.50"), m("277.50"), m("370.00"), m("560.00"))
+    assert funds(slip) == [("pooling", m("3298.13")), ("large_amount", m("0.00"))]
+    assert Decimal(slip["personal_cash"]) == m("3106.87")
+    assert Decimal(slip["fund_total"]) + Decimal(slip["personal_cash"]) == Decimal(slip["total"])   # S-07
+    one_stay = [x for x in await everything(wire.bus, RESULT, 1.0) if x["payload"]["request_id"] == "OUT-STAY-1"]
+    assert len(one_stay) == 1, "the purchase settled with the stay, not as a visit of its own"
+
+    refused = await ask(wire, OUTPATIENT, outpatient(pid, "OUT-OPD-1", [line(1, "250302001", "1", "8.00"),
+                                                                        bought.model_copy(update={"line_no": 2})]))
+    assert (refused["outcome"], refused["code"], refused["line_no"]) == ("refused", "INVALID_FEE_LINE", 2), refused
+    assert "S-16" in refused["message"]
+    late = bought.model_copy(update={"occurred_on": date(2025, 3, 11)})
+    refused = await ask(wire, DISCHARGE, discharge(person(), "OUT-STAY-2", [*stay_bill(), late], date(2025, 3, 1),
+                                                   date(2025, 3, 10), emergency=True))
+    assert (refused["outcome"], refused["code"], refused["line_no"]) == ("refused", "INVALID_FEE_LINE", 11), refused
+    assert "2025-03-11" in refused["message"]
+
+
 async def test_no_filing_and_no_emergency_is_refused_with_manual_claim(wire):
     """S-12, S-17, S-19: refused NOT_FILED, classified, with the manual-claim hint; nothing settles."""
     pid = person()
