@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-e2e bench schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e bench schemas asyncapi topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)         ## embedded stack + all five services + HIS simulator; Ctrl-C stops
 	$(PY) -m runtime.cli run
 
-test: test-unit test-integration test-e2e
+test: lint test-unit test-integration test-e2e
+
+lint: $(STAMP)        ## ruff and mypy, configured in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

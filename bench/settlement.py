@@ -29,6 +29,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ from runtime.store import open_document
 from runtime.topics import create_topics
 from simulator import scenarios
 from simulator.__main__ import VISIT_DAY, Simulator
-from simulator.traffic import Expectation, Traffic, check, population
+from simulator.traffic import Expectation, HisRequest, Traffic, check, population
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT.parent / "shared" / "bench" / "relay_baseline.py"
@@ -162,7 +163,7 @@ class Driver:
     client: PartyClient
     traffic: Traffic
     mix: str
-    business_now: object
+    business_now: Callable[[], datetime]
     pending: dict[str, tuple[asyncio.Future, Expectation | None]] = field(default_factory=dict)
     outcomes: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
@@ -172,6 +173,7 @@ class Driver:
     def prepare(self, n: int) -> list[Prepared]:
         out, now = [], self.business_now()
         for _ in range(n):
+            payload: HisRequest
             if self.mix == "outpatient":
                 p = self.traffic.rng.choice(self.traffic.population.filed + self.traffic.population.unfiled)
                 payload = scenarios.outpatient(p, self.traffic.next_id(p.institution), self.traffic.today,
@@ -276,7 +278,7 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
     """CPU µs to sign and to verify one HIS request as it travels (Ed25519 JWS, detached)."""
     p = scenarios.person(1)
     request = scenarios.outpatient(p, f"{p.institution}-COST", VISIT_DAY.date())
-    client = PartyClient(None, keys_dir)   # type: ignore[arg-type]   (signing only)
+    client = PartyClient(None, keys_dir)   # signing only: no producer
     value = encode(client.envelope("his.outpatient-requested.v1", request, sender=p.institution,
                                    now=datetime.now(UTC)))
     signer, registry = client.signer(p.institution), ParticipantRegistry.load(keys_dir)
@@ -292,7 +294,7 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
 
 
 async def stored(mongodb_uri: str, prefix: str) -> set[str]:
-    client = AsyncMongoClient(mongodb_uri)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(mongodb_uri)
     try:
         ids: set[str] = set()
         async for visit in client[database(prefix, "settlement")]["visits"].find({}):

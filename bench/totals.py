@@ -48,13 +48,13 @@ class AnsweredFunds:
         return self.cross_province + self.intra_province
 
 
-async def _states(client: AsyncMongoClient, database: str, collection: str) -> list[dict]:
+async def _states(client: AsyncMongoClient[dict], database: str, collection: str) -> list[dict]:
     return [open_document(doc)["state"] async for doc in client[database][collection].find({})]
 
 
 async def held(mongodb_uri: str, clearing_db: str, prepayment_db: str) -> dict[str, Decimal]:
     """Σ settled over the clearing ledgers (cross- and intra-province) and Σ used over the prepayment accounts."""
-    client = AsyncMongoClient(mongodb_uri)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(mongodb_uri)
     try:
         cross = intra = ZERO
         for ledger in await _states(client, clearing_db, "ledgers"):

@@ -50,3 +50,8 @@ def derived_event_id(cause: uuid.UUID | str, name: str) -> uuid.UUID:
     """Deterministic id of the ``name`` message caused by ``cause``: a retry yields the same id,
     so a republished event is recognised as a duplicate downstream."""
     return uuid.uuid5(NAMESPACE, f"{cause}:{name}")
+
+
+def envelope_of(message: type[BaseModel]) -> type[Envelope]:
+    """``Envelope[message]`` for a payload model chosen at run time (a topic's, ``TopicSpec.message``)."""
+    return Envelope[message]  # type: ignore[valid-type]

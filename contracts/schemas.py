@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contracts.envelope import Envelope
+from contracts.envelope import envelope_of
 from contracts.registry import ALL_TOPICS
 
 SNAPSHOTS = Path(__file__).with_name("schemas")
 
 
 def current() -> dict[str, dict]:
-    return {name: Envelope[spec.message].model_json_schema(mode="serialization")
+    return {name: envelope_of(spec.message).model_json_schema(mode="serialization")
             for name, spec in sorted(ALL_TOPICS.items())}
 
 

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel,
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, RootModel,
                       WithJsonSchema, model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -660,7 +660,7 @@ class _SealedContent:
     """JSON Schema of a sealed string: the JWE, and (``contentSchema``) the model it decrypts to, so that
     the sealed contract is published and its compatibility checked like any other (contracts.schemas)."""
 
-    def __init__(self, model: type) -> None:
+    def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
 
     def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict:

@@ -40,7 +40,8 @@ def to_money(value: Any) -> Decimal:
     if abs(amount) >= MONEY_LIMIT:
         raise PydanticCustomError("money_range", "amount {value} is out of range (under 10,000,000,000,000.00 yuan)",
                                   {"value": str(value)})
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+    exponent = amount.as_tuple().exponent   # an int: the amount is finite (checked above)
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(CENT):
         raise PydanticCustomError(
             "money_precision", "amount {value} has more than two decimals (yuan, to the fen)", {"value": value})
     return amount.quantize(CENT)

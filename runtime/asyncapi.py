@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from contracts.envelope import Envelope
+from contracts.envelope import envelope_of
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES, TopicSpec
 
@@ -47,8 +47,8 @@ def service_document(name: str, bootstrap: str = "127.0.0.1:9092", prefix: str =
     receives, sends = consumed(name), produced(name)
     topics = sorted(set(receives) | set(sends))
     models = sorted({ALL_TOPICS[t].message for t in topics}, key=lambda m: (m.__module__, m.__qualname__))
-    refs, schemas = models_json_schema([(Envelope[m], "serialization") for m in models], ref_template=REF)
-    ref_of = {m: refs[(Envelope[m], "serialization")]["$ref"] for m in models}
+    refs, schemas = models_json_schema([(envelope_of(m), "serialization") for m in models], ref_template=REF)
+    ref_of = {m: refs[(envelope_of(m), "serialization")]["$ref"] for m in models}
 
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}

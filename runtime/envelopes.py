@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from contracts.envelope import Envelope, derived_event_id
+from contracts.envelope import Envelope, derived_event_id, envelope_of
 from contracts.registry import ALL_TOPICS
 from runtime.privacy import pseudonym
 
@@ -24,7 +24,7 @@ def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime
     if event_id is None:
         event_id = derived_event_id(cause.event_id, f"{topic}:{name}") if cause else uuid.uuid4()
     correlation = correlation_id or (cause.correlation_id if cause else event_id)
-    return Envelope[spec.message](
+    return envelope_of(spec.message)(
         event_id=event_id, type=spec.type, schema_version=spec.version, occurred_at=now,
         correlation_id=correlation, causation_id=cause.event_id if cause else None,
         producer=producer, sender=sender or producer, payload=payload)
@@ -45,7 +45,7 @@ def key_for(topic: str, payload: BaseModel, key: str | None = None) -> str:
 def parse(topic: str, raw: bytes) -> Envelope:
     """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError."""
     spec = ALL_TOPICS[topic]
-    return Envelope[spec.message].model_validate_json(raw)
+    return envelope_of(spec.message).model_validate_json(raw)
 
 
 def peek_ids(raw: bytes) -> dict:

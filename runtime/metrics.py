@@ -1,12 +1,14 @@
 """Prometheus metrics every service exposes beside FastStream's per-handler ones."""
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class RuntimeMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        labels = {"registry": registry}
+        labels: dict[str, Any] = {"registry": registry}
         self.service = service
         self.handled = Counter("yidi_messages_handled_total", "Messages applied, by topic and result "
                                "(applied, duplicate, dead_lettered, failed)", ["service", "topic", "result"], **labels)

@@ -33,6 +33,11 @@ SEAL_ALG = {"alg": "ECDH-ES", "enc": "A256GCM"}   # JWE to an X25519 key, as Ind
 PUBLIC_KEYS = "public-keys.json"
 
 
+def _jwk(public: dict[str, str]) -> dict[str, str | list[str]]:
+    """A registry JWK as joserfc takes it (its values may also be lists)."""
+    return dict(public)
+
+
 class Unauthenticated(Exception):
     """The record cannot be tied to a registry party; ``reason`` classifies why."""
 
@@ -111,14 +116,14 @@ class ParticipantRegistry:
             raise Unauthenticated("key_not_valid", f"key {code}/{kid} is not valid at {at.isoformat()}")
         cached = self._verifiers.get((code, kid))
         if cached is None:
-            cached = self._verifiers[(code, kid)] = OKPKey.import_key(key.jwk)
+            cached = self._verifiers[(code, kid)] = OKPKey.import_key(_jwk(key.jwk))
         return cached
 
     def encryption_key(self, code: str) -> tuple[str, OKPKey] | None:
         """The newest encryption key of ``code`` (kid, key), or None when it has none."""
         party = self.parties.get(code)
         keys = [k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT and not k.valid_until]
-        return (keys[-1].kid, OKPKey.import_key(keys[-1].jwk)) if keys else None
+        return (keys[-1].kid, OKPKey.import_key(_jwk(keys[-1].jwk))) if keys else None
 
     # ------------------------------------------------------------ changes at run time
     def apply(self, change: ChangeParty) -> None:
@@ -159,7 +164,10 @@ class Signer:
         """Decrypt a JWE addressed to this party."""
         if self.keys.enc is None:
             raise ValueError(f"{self.code} has no decryption key")
-        return jwe.decrypt_compact(token, self.keys.enc).plaintext
+        plaintext = jwe.decrypt_compact(token, self.keys.enc).plaintext
+        if plaintext is None:
+            raise ValueError("the sealed value has no content")
+        return plaintext
 
 
 def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | bytes | None,

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -119,7 +119,7 @@ class OutboxRelay:
         holding: dict[str, str] = {}   # deadline id → outbox key
         horizon = self.now() + timedelta(seconds=self.HOLD_SECONDS)
         for name, entry in entries.items():
-            deadline_id = entry.get("deadline_id")
+            deadline_id = entry.get("deadline_id", "")
             if entry["kind"] == "schedule" and entry["due_at"] <= horizon:
                 holding[deadline_id] = name
             elif entry["kind"] == "cancel" and deadline_id in holding:
@@ -307,7 +307,7 @@ class AggregateStore:
             if seen == "conflict":
                 raise ConflictingCopy(f"message {message_id} was applied to {collection}/{aggregate_id} with "
                                       f"another payload; this copy differs and has no effect")
-            if seen == "duplicate":
+            if seen == "duplicate" and doc is not None:
                 await self.relay.flush(col, doc)
                 return Outcome(duplicate=True)
             outcome = decide(doc["state"] if doc else None)
@@ -420,6 +420,10 @@ def inbox_verdict(processed: list[str], message: Envelope) -> str:
     return "new"
 
 
+@overload
+def open_document(doc: dict) -> dict: ...
+@overload
+def open_document(doc: None) -> None: ...
 def open_document(doc: dict | None) -> dict | None:
     """A stored document with its state opened (and the key id it was sealed with remembered);
     a document written before sealing is returned as it is."""

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel
 
 from simulator import scenarios
+from contracts.settlement import DischargeSettlementRequested, OutpatientVisitRequested, RefundRequested
 from simulator.scenarios import Person
+
+HisRequest = OutpatientVisitRequested | DischargeSettlementRequested | RefundRequested   # what a visit sends
 
 CHRONIC = "M03900"     # 高血压, covered by every shipped insured-place policy (sample data)
 
@@ -42,7 +44,7 @@ class Traffic:
         self.counter += 1
         return f"{prefix}-{self.rng.getrandbits(32):08x}-{self.counter:07d}"
 
-    def next_visit(self) -> tuple[str, BaseModel, Expectation]:
+    def next_visit(self) -> tuple[str, HisRequest, Expectation]:
         """One HIS message and what its answer must be."""
         roll = self.rng.random()
         pop, rng, today = self.population, self.rng, self.today

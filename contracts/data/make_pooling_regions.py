@@ -10,7 +10,6 @@ the national medical-insurance platform pools at province level (F-06).
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import stdnum
@@ -68,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,6 +3,7 @@ is payable at all, line by line, by the treating place's catalogue."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -141,7 +142,7 @@ def fee_detail(request: DischargeSettlementRequested, catalogue: Catalogue, sett
         totals=sum_splits(lines), lines=lines)
 
 
-def sum_splits(parts: list[FeeSplit]) -> FeeSplit:
+def sum_splits(parts: Sequence[FeeSplit]) -> FeeSplit:
     fields = ("total", "in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid")
     return FeeSplit(**{f: sum((getattr(p, f) for p in parts), ZERO) for f in fields})
 

@@ -156,8 +156,8 @@ def test_stay_across_new_year_uses_discharge_years_policy_and_accumulations():
     v2025 = v2023.model_copy(update={"effective_from": date(2025, 1, 1), "employee": v2023.employee.model_copy(
         update={"benefits": (inpatient.model_copy(update={"levels": levels}), *v2023.employee.benefits[1:])})})
     book = PolicyBook({"340200": (v2023, v2025)})
-    lines = [replace_date(l, date(2024, 12, 30)) if l.line_no <= 5 else replace_date(l, date(2025, 1, 3))
-             for l in bill()]
+    lines = [replace_date(fl, date(2024, 12, 30)) if fl.line_no <= 5 else replace_date(fl, date(2025, 1, 3))
+             for fl in bill()]
     request = discharge(lines, admitted=date(2024, 12, 28), discharged=date(2025, 1, 5))
     acc = Accumulations(2025, {"fund/pooling/annual": m("78000.00")})
     _, d = settle(request, LONG_TERM, book=book, acc=acc)

@@ -49,7 +49,7 @@ def settle(request, eligibility, acc=ACC_2025, person=ACCOUNT):
 
 def test_general_outpatient_mixed_classes_line_by_line():
     assessment, _ = settle(outpatient(mixed_bill()), NO_FILING_NEEDED)
-    split = {l.line_no: (l.in_scope, l.b_class_self_pay, l.over_limit_self_pay, l.self_paid) for l in assessment.lines}
+    split = {fl.line_no: (fl.in_scope, fl.b_class_self_pay, fl.over_limit_self_pay, fl.self_paid) for fl in assessment.lines}
     assert split == {1: (m("10.00"), m("0"), m("2.00"), m("0")), 2: (m("30.24"), m("3.36"), m("8.40"), m("0")),
                      3: (m("0"), m("0"), m("0"), m("30.00")), 4: (m("8.00"), m("0"), m("0"), m("0")),
                      5: (m("0"), m("0"), m("0"), m("50.00"))}

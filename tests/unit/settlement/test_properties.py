@@ -155,7 +155,7 @@ def test_treating_split_sums_to_total_per_line_and_in_sum(case):
     parts = assessment.lines or assessment.categories
     for part in parts:
         assert part.total == part.in_scope + part.b_class_self_pay + part.over_limit_self_pay + part.self_paid
-    assert sum(p.total for p in parts) == assessment.totals.total == sum(l.amount for l in case[1].fee_lines)
+    assert sum(p.total for p in parts) == assessment.totals.total == sum(fl.amount for fl in case[1].fee_lines)
 
 
 @PROPS
