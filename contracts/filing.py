@@ -14,7 +14,6 @@ import uuid
 from datetime import UTC, date
 from enum import StrEnum
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
@@ -22,11 +21,8 @@ from contracts.envelope import Contract
 from contracts.topics import TopicSpec
 from contracts.values import FilingCategory, InsuranceType, PersonId, RegionCode
 
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
-"""Business time of every Chinese agency: dates of validity and deadlines are read here."""
-
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
-"""An aware moment, stored in UTC (dates are derived in :data:`BUSINESS_TZ`)."""
+"""An aware moment, stored in UTC (dates are derived in :data:`SHANGHAI`)."""
 
 RegionText = Annotated[str, Field(pattern=r"^\d{6}$", examples=["420100"],
                                   description="6-digit GB/T 2260 code as typed by the clerk; the filing "

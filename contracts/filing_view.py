@@ -19,19 +19,19 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Contract
-from contracts.filing import BUSINESS_TZ, FilingChanged, FilingSnapshot, FilingStatus
-from contracts.values import FilingCategory, MedicalType, RegionCode
+from contracts.filing import FilingChanged, FilingSnapshot, FilingStatus
+from contracts.values import SHANGHAI, FilingCategory, MedicalType, RegionCode
 
 
 # ---------------------------------------------------------------- time and place
 def business_date(moment: datetime) -> date:
     """The date an agency in China sees at ``moment`` (Asia/Shanghai)."""
-    return moment.astimezone(BUSINESS_TZ).date()
+    return moment.astimezone(SHANGHAI).date()
 
 
 def start_of_day(day: date) -> datetime:
     """00:00 Asia/Shanghai of ``day``, as an aware UTC moment."""
-    return datetime.combine(day, time.min, tzinfo=BUSINESS_TZ).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def as_moment(when: date | datetime) -> datetime:

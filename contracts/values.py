@@ -10,12 +10,15 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")   # business time zone of every date the rules name (M-02)
 
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("10000000000000")

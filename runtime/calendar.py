@@ -17,14 +17,14 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
 from holidays.constants import PUBLIC
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from contracts.values import SHANGHAI   # noqa: F401  (re-exported: runtime.calendar.SHANGHAI)
+
 DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
 END_OF_DAY = time(23, 59, 59, 999999)
 

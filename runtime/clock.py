@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
+from contracts.values import SHANGHAI   # noqa: F401  (re-exported: runtime.clock.SHANGHAI)
 from runtime.follow import TopicFollower
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class Clock(Protocol):

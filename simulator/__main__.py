@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from runtime.clock import SHANGHAI, clock_command_set
+from contracts.values import SHANGHAI
+from runtime.clock import clock_command_set
 from runtime.config import Settings
 from runtime.client import PartyClient
 from simulator import scenarios

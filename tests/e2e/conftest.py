@@ -3,14 +3,14 @@ to a working Monday so deadlines are predictable."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI
 
 import pytest
 
 from support import Bus, ServiceProcess, new_prefix
 
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
-START = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+START = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI as SH
 
 import pytest
 
@@ -14,7 +14,6 @@ from simulator import scenarios
 from support import Bus, eventually
 
 pytestmark = pytest.mark.e2e
-SH = ZoneInfo("Asia/Shanghai")
 
 
 async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, system):

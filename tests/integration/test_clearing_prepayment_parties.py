@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI
 
 import pytest
 
@@ -20,7 +20,6 @@ from support import Bus, ServiceProcess, completed_settlement, eventually, new_p
 
 pytestmark = pytest.mark.integration
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 8, 31, 10, 0, tzinfo=SHANGHAI)          # a Monday: entries dated today clear in 2026-09
 GENERATED = datetime(2026, 9, 21, 10, 0, tzinfo=SHANGHAI)      # the 2026-09 period is generated at 00:00 (C-02)
 WUHU, HEFEI = "340200", "340100"

@@ -24,7 +24,7 @@ from contracts.collab import (
     StayDetails, SubmitCoInvestigationResult, TakeUpLead,
 )
 from contracts.values import make_person_id, money
-from runtime.calendar import SHANGHAI
+from contracts.values import SHANGHAI
 from openpyxl import load_workbook
 
 from services.collab import export, query

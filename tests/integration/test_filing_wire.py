@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI as SH
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -41,7 +41,6 @@ from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 BASE = datetime(2026, 10, 12, 9, 0, tzinfo=SH)          # Monday, a working day after National Day
 READ = ("filing.accepted.v1", "filing.refused.v1", "filing.changed.v1", "ops.dead-letter.v1", "party.refused.v1")
 BOOK = load_policies()

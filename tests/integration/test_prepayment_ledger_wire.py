@@ -9,7 +9,7 @@ ledger's movements when asked. 004 第二十九条 states the method, not a numb
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI as SH
 
 import pytest
 
@@ -19,7 +19,6 @@ from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, HEFEI, ANHUI = "340200", "340100", "A340000"
 CROSS = PrepaymentScope.CROSS_PROVINCE
 REFUSED = "party.refused.v1"

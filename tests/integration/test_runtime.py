@@ -6,7 +6,7 @@ import asyncio
 import signal
 import uuid
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI
 
 import pytest
 
@@ -14,7 +14,6 @@ from contracts.collab import OpenCollabRequest, ProblemType
 from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPENED = "collab.request-opened.v1"
 
 

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI
 
 import pytest
 
@@ -41,7 +41,6 @@ from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=SHANGHAI)            # business time of the examples
 AFTER_APRIL_CLEARING = datetime(2025, 4, 22, 10, 0, tzinfo=SHANGHAI)   # March cleared on 2025-04-21 (C-02)
 HOSPITAL = "H42010200001"                                         # level-3 hospital in Wuhan (420100)

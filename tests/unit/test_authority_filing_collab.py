@@ -27,7 +27,8 @@ from contracts.filing import (
 from contracts.ops import DeadlineDue
 from contracts.parties import RefusalReason, ServiceParty
 from contracts.values import make_person_id, money
-from runtime.calendar import SHANGHAI, at_business_start, default_calendar, end_of_business_day
+from contracts.values import SHANGHAI
+from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from runtime.parties import ParticipantRegistry
 from services.collab.authority import AUTHORITY as COLLAB
 from services.collab.domain import coinvestigation as q

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contracts.prepayment import BreachKind, NoticeKind, PrepaymentScope, SanctionKind, WarningLevel
 from contracts.values import Money, RegionCode
-from runtime.calendar import SHANGHAI
+from contracts.values import SHANGHAI
 
 from services.outcome import remember
 

@@ -8,44 +8,11 @@ from typing import Any
 from contracts.filing import (
     FilingAccepted, FilingChanged, FilingDeadlineDue, FilingRefused, FilingSnapshot, ProofKind, RegisterFiling,
 )
-from contracts.values import FilingCategory, make_person_id
+from contracts.values import SHANGHAI, FilingCategory, make_person_id
+from runtime.calendar import default_calendar
 from services.filing.domain import Decision, PersonFilings, RegionSanctions, decide, load_policies
 
-try:  # the lead's real calendar (M-02); a fake only if it is absent
-    from runtime.calendar import SHANGHAI, default_calendar
-    CAL = default_calendar()
-except ImportError:  # pragma: no cover
-    from zoneinfo import ZoneInfo
-
-    import holidays
-
-    SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-    class _Fake:
-        name = "fake holidays.China"
-        _cn = holidays.China(years=range(2025, 2029))
-
-        def is_working_day(self, d): return self._cn.is_working_day(d)
-
-        def next_working_day(self, d):
-            from datetime import timedelta
-            while not self.is_working_day(d):
-                d += timedelta(days=1)
-            return d
-
-        def add_working_days(self, d, n):
-            from datetime import timedelta
-            for _ in range(n):
-                d += timedelta(days=1)
-                while not self.is_working_day(d):
-                    d += timedelta(days=1)
-            return d
-
-        def working_days_between(self, a, b):
-            from datetime import timedelta
-            return sum(self.is_working_day(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
-
-    CAL = _Fake()
+CAL = default_calendar()   # the real calendar (M-02): National Day, make-up days
 
 BOOK = load_policies()
 PID = make_person_id("42010219600101001")

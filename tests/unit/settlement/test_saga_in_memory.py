@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from contracts.values import SHANGHAI
 
 from prometheus_client import CollectorRegistry
 
@@ -30,7 +30,7 @@ from services.settlement.state import InsuredPerson, Visits
 from settlement_support import catalogues, discharge, line, m, outpatient, policies
 from support import default_sender
 
-MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=SHANGHAI)
 HOSPITAL = "H42010200001"
 KEYS = os.environ["YIDI_KEYS_DIR"]                 # the session's development keys (tests/conftest.py)
 PARTIES = ParticipantRegistry.load(KEYS)
