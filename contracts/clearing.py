@@ -34,8 +34,9 @@ class EntryKind(StrEnum):
 
 
 class ConfirmedBy(StrEnum):
-    PROVINCE = "province"   # explicit confirmation
-    SILENCE = "silence"     # not confirmed by the 25th counts as confirmed (C-02)
+    PROVINCE = "province"       # explicit confirmation
+    SILENCE = "silence"         # not confirmed by the 25th counts as confirmed (C-02)
+    RESOLUTION = "resolution"   # an objection resolved after the 25th confirms the side it held (004 第四十六条)
 
 
 class ClearingSide(StrEnum):
@@ -92,6 +93,69 @@ class ConfirmClearingPeriod(Contract):
         "'treating' = the treating region its receivable. Optional so that senders from before the field still "
         "validate; absent, it is the payer's (insured) confirmation, as the topic is keyed by the payer"))
     confirmed_at: AwareDatetime
+
+
+class ObjectionOutcome(StrEnum):
+    """How the coordinating level settles an objection (004 第四十六条: 沟通…协调解决)."""
+    UPHELD = "upheld"          # the figures were wrong: corrected by a deduction or correction (R-04, R-05)
+    DISMISSED = "dismissed"    # the figures stand
+
+
+class ObjectClearingPeriod(Contract):
+    """C-02 (004 第四十六条 "如有确认不通过的"): one side of a generated period does not confirm it, with its
+    reasons, by the 25th (receipt time). While open it holds that side: no confirmation, explicit or silent."""
+    objection_id: str = Field(min_length=1, max_length=64, examples=["OBJ-2026-10-340200-01"])
+    clearing_month: str = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
+    insured_region: RegionCode
+    treating_region: RegionCode
+    side: ClearingSide = Field(description="the side that objects: insured (its payable) or treating (its receivable)")
+    reasons: list[str] = Field(min_length=1, max_length=20, examples=[["H42010200001 的 2026-09-03 结算未对账"]])
+    objected_at: AwareDatetime
+
+
+class ResolveClearingObjection(Contract):
+    """C-02: the level that coordinates the pair (the national agency across provinces, the province within
+    one: 004 第四十六条) resolves an open objection; the side may then confirm (after the 25th: confirmed by the
+    resolution)."""
+    objection_id: str = Field(min_length=1, max_length=64)
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    insured_region: RegionCode
+    treating_region: RegionCode
+    outcome: ObjectionOutcome
+    resolution: str = Field(min_length=1, max_length=2000, examples=["就医地已补传结算数据，差额纳入下期补扣补支"])
+    resolved_at: AwareDatetime
+
+
+class ObjectionView(Contract):
+    """An objection as recorded on its period (open until resolved)."""
+    objection_id: str
+    side: ClearingSide
+    objector: str = Field(description="the registry code of the agency that objected")
+    reasons: list[str]
+    received_at: AwareDatetime
+    outcome: ObjectionOutcome | None = None
+    resolution: str | None = None
+    resolver: str | None = None
+    resolved_at: AwareDatetime | None = None
+
+
+class ClearingObjectionRecorded(Contract):
+    """C-02: an objection accepted (received by the 25th); the objector and the coordinating level hear it."""
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    insured_region: RegionCode
+    treating_region: RegionCode
+    objection: ObjectionView
+    coordinator_region: RegionCode | None = Field(None, description=(
+        "who resolves it: the province of both regions within one; null: the national level (across provinces)"))
+
+
+class ClearingObjectionResolved(Contract):
+    """C-02: the outcome of an objection, to the objector (keyed like every period fact, by the payer)."""
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    insured_region: RegionCode
+    treating_region: RegionCode
+    objection: ObjectionView
+    side_confirmed: bool = Field(description="the resolution confirmed the side (resolved after the 25th)")
 
 
 # ---------------------------------------------------------------- events
@@ -151,14 +215,24 @@ class ClearingPeriodConfirmed(Contract):
 
 
 class CounterpartAmounts(Contract):
-    """One line of a notice: what this region pays to, or receives from, one counterpart."""
+    """One line of a notice: what this region pays to, or receives from, one counterpart.
+
+    ``direction`` and ``net`` are the pair's as cleared (payable: the region is the insured side, net
+    payable by it, negative in reverse clearing); ``owed``, ``amount`` and ``reverse_clearing`` are how the
+    money moves (C-05, 004 第五十一条): a negative net is a receivable of the insured side (on its 收款通知书)
+    and a payable of the treating side (on its 付款通知书), marked * beside the counterpart's name."""
     counterpart_region: RegionCode
-    direction: str = Field(pattern="^(payable|receivable)$")
+    direction: str = Field(pattern="^(payable|receivable)$", description="the region's side of the pair: payable "
+                                                                          "= insured side, receivable = treating side")
     cross_province: bool
     totals: list[FundTotal]
     settled: Money
     deducted: Money
-    net: Money
+    net: Money = Field(description="settled − deducted, payable by the insured side (negative: reverse clearing)")
+    owed: str | None = Field(None, pattern="^(payable|receivable)$", description=(
+        "C-05: which way the money moves for this region; null only on notices from before the field"))
+    amount: NonNegativeMoney | None = Field(None, description="C-05: |net|, what moves in ``owed``")
+    reverse_clearing: bool = Field(False, description="C-05 反向清算: marked * beside the counterpart's name")
 
 
 class ClearingNoticeIssued(Contract):
@@ -167,8 +241,8 @@ class ClearingNoticeIssued(Contract):
     clearing_month: str = Field(pattern=MONTH_PATTERN)
     region: RegionCode = Field(description="the region the notice is for")
     counterparts: list[CounterpartAmounts]
-    payable_total: Money
-    receivable_total: Money
+    payable_total: Money = Field(description="C-05: what the region owes (the ``amount`` of its lines owed payable)")
+    receivable_total: Money = Field(description="C-05: what is owed to it (lines owed receivable, reverse included)")
     net_payable: Money = Field(description="payable − receivable; negative means money comes in")
     issued_at: AwareDatetime
     submit_to_finance_by: AwareDatetime = Field(description="C-03: 5 working days after the notice")
@@ -182,8 +256,10 @@ class ReportRow(Contract):
     """One line of a clearing table: a counterpart region (none on the total line 合计) and its amounts,
     in the order of the table's columns after 地区."""
     region: RegionCode | None = Field(None, description="the counterpart; null on the total line")
-    label: str = Field(description="地区 as printed: the region's name, or 合  计")
+    label: str = Field(description="地区 as printed: the region's name (with * in reverse clearing), or 合  计")
     values: list[Money]
+    reverse_clearing: bool = Field(False, description=(
+        "C-05 (004 第五十一条): money coming back, listed on the other side's table with * beside the name"))
 
 
 class ReportTable(Contract):
@@ -259,15 +335,66 @@ class ClearingObligationBreached(Contract):
     calendar: str = Field(description="working calendar used (M-02)")
 
 
+class DailyTotalLine(Contract):
+    """R-01/R-02: one medical type's part of an institution's day: how many settlements, and what each fund paid."""
+    medical_type: MedicalType
+    settlements: int = Field(ge=0, le=1_000_000)
+    funds: dict[Fund, NonNegativeMoney] = Field(default_factory=dict,
+                                                examples=[{"pooling": "1000.00", "personal_account": "200.00"}])
+
+
 class DailyReconciliation(Contract):
-    """R-02 (000 第五十五条): an institution's count of one day's cross-region settlements (completed that
-    Asia/Shanghai day, refunds not netted), for the platform to match against those it cleared."""
+    """R-01/R-02 (000 第五十四、五十五条): an institution's totals of one day's cross-region settlements
+    (completed that Asia/Shanghai day, refunds not netted), for the platform to match against the treating
+    place's and the insured place's records of the same day."""
     institution_code: InstitutionCode
     treating_region: RegionCode
     day: date
-    settlements: int = Field(ge=0, description="number of settlements completed that day")
+    settlements: int = Field(ge=0, le=1_000_000, description="number of settlements completed that day")
     fund_total: NonNegativeMoney = Field(description="基金支付 of those settlements (personal account included)")
+    lines: list[DailyTotalLine] = Field(default_factory=list, max_length=4, description=(
+        "R-01: the same totals per medical type and fund (at most one line per type). Optional so that senders "
+        "from before the field still validate; given, the lines must add up to settlements and fund_total, and "
+        "they are matched cell by cell"))
     sent_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _lines_add_up(self) -> "DailyReconciliation":
+        if not self.lines:
+            return self
+        types = [line.medical_type for line in self.lines]
+        if len(set(types)) != len(types):
+            raise ValueError("one line per medical type")
+        count = sum(line.settlements for line in self.lines)
+        amount = sum((a for line in self.lines for a in line.funds.values()), Decimal("0.00"))
+        if (count, amount) != (self.settlements, self.fund_total):
+            raise ValueError(f"the lines add up to {count} settlements and {amount}, not {self.settlements} and "
+                             f"{self.fund_total}")
+        return self
+
+
+class InsuredDailyTotals(Contract):
+    """R-01 (000 第五十四条): the insured place's record of one day's settlements of its insured at one
+    institution (参保地每日完成当日结算信息对账), the third party of the daily reconciliation."""
+    insured_region: RegionCode
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    day: date
+    lines: list[DailyTotalLine] = Field(max_length=4, description="per medical type; no line: none that day")
+    sent_at: AwareDatetime
+
+
+class MismatchLine(Contract):
+    """R-01/R-02: one cell of an institution's day where the records differ, with the settlements in it."""
+    medical_type: MedicalType | None = Field(None, description="null: all medical types (totals without lines)")
+    fund: Fund | None = Field(None, description="null on a count line")
+    measure: str = Field(pattern="^(settlements|amount)$", description="settlements: a count; amount: yuan")
+    his: Decimal = Field(description="what the institution's HIS reported")
+    treating: Decimal = Field(description="the treating place's record: the settlements clearing received")
+    insured: Decimal | None = Field(None, description="the insured places' record, when they reported the day")
+    settlement_ids: list[str] = Field(default_factory=list, description=(
+        "the treating place's settlements in this cell (at most 500; settlement_count says how many)"))
+    settlement_count: int = 0
 
 
 class DeclaredLine(Contract):
@@ -321,6 +448,120 @@ class ReconciliationChecked(Contract):
     resolve_by: AwareDatetime | None = Field(None, description="R-02: 5 working days after the first mismatch")
     checked_at: AwareDatetime
     calendar: str = ""
+    lines: list[MismatchLine] = Field(default_factory=list, description="R-01: the cells that differ, line by line")
+
+
+# ---------------------------------------------------------------- query answers (GET /clearing/…)
+class PeriodSide(Contract):
+    """One side of a pair's period: its region, how it confirmed, its objections (C-02)."""
+    side: ClearingSide
+    region: RegionCode
+    confirmed: ConfirmedBy | None = Field(None, description="null: not confirmed yet")
+    objections: list[ObjectionView] = Field(default_factory=list)
+
+
+class PeriodCounterpart(Contract):
+    """One pair's ledger in a region's period, seen from that region (C-04)."""
+    insured_region: RegionCode
+    treating_region: RegionCode
+    counterpart_region: RegionCode
+    direction: str = Field(pattern="^(payable|receivable)$", description=(
+        "what the line is to the asking region after C-05: a payer's negative net is a receivable (reverse)"))
+    reverse_clearing: bool = Field(False, description="C-05 反向清算 (004 第五十一条: marked * beside the name)")
+    status: str = Field(pattern="^(open|generated|confirmed)$")
+    entry_count: int
+    settled: Money
+    deducted: Money
+    net: Money = Field(description="settled − deducted, payable by the insured region (negative: reverse)")
+    amount: NonNegativeMoney = Field(description="|net|: what moves in ``direction``")
+    sides: list[PeriodSide]
+
+
+class PeriodDeadlines(Contract):
+    """The period's dates (C-02) and, from its notice, the money's (C-03, C-07)."""
+    generation_at: AwareDatetime
+    confirm_by: AwareDatetime
+    notice_at: AwareDatetime
+    submit_to_finance_by: AwareDatetime
+    transfer_by: AwareDatetime
+    receipt_feedback_by: AwareDatetime
+    institutions_paid_by: AwareDatetime
+    calendar: str = Field(description="working calendar used (M-02)")
+
+
+class ObligationState(Contract):
+    """C-03/C-07: a step after the notice: due, done (receipt time) or breached."""
+    obligation: Obligation
+    due_at: AwareDatetime | None = Field(None, description="null: not armed yet (the step before is not done)")
+    done_at: AwareDatetime | None = None
+    breached: bool = False
+
+
+class ClearingPeriodView(Contract):
+    """A region's clearing period of one month and scope, as the agencies' console shows it."""
+    region: RegionCode
+    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    scope: str = Field(pattern="^(cross_province|intra_province)$")
+    state: str = Field(pattern="^(open|generated|confirmed|notified)$", description=(
+        "open: taking entries until the 21st; generated: to be confirmed by the 25th; confirmed: every side "
+        "confirmed; notified: the month-end notice issued"))
+    deadlines: PeriodDeadlines
+    payable_total: NonNegativeMoney
+    receivable_total: NonNegativeMoney
+    net_payable: Money = Field(description="payable − receivable")
+    counterparts: list[PeriodCounterpart]
+    obligations: list[ObligationState] = Field(default_factory=list, description="empty before the notice")
+
+
+class ClearingPeriodsAnswer(Contract):
+    """``GET /clearing/periods``: every period of the region, newest month first."""
+    region: RegionCode
+    as_of: AwareDatetime
+    periods: list[ClearingPeriodView]
+
+
+class ReconciliationMismatch(Contract):
+    """R-01/R-02: one institution's day that did not match, line by line, until resolved."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    day: date
+    status: ReconciliationStatus
+    resolve_by: AwareDatetime | None = Field(None, description="R-02: 5 working days after the first mismatch")
+    overdue: bool
+    insured_regions: list[RegionCode] = Field(description="the insured regions of the settlements involved")
+    lines: list[MismatchLine] = Field(description="the cells that differ (empty once resolved)")
+    last_mismatch: list[MismatchLine] = Field(default_factory=list, description="the cells as they last differed")
+    checked_at: AwareDatetime | None = None
+
+
+class MismatchesAnswer(Contract):
+    """``GET /clearing/mismatches``: the region's reconciliation mismatches, oldest day first."""
+    region: RegionCode
+    status: str = Field(pattern="^(open|resolved|all)$")
+    as_of: AwareDatetime
+    mismatches: list[ReconciliationMismatch]
+
+
+class UnreconciledDay(Contract):
+    """R-01: an institution's day of the month not reconciled when the month closed."""
+    institution_code: InstitutionCode
+    day: date
+    status: ReconciliationStatus | None = Field(None, description="null: its HIS never sent the day's totals")
+    resolve_by: AwareDatetime | None = None
+
+
+class ReconciliationMonthClosed(Contract):
+    """R-01 (000 第五十四条 "每月3日前作为参保地完成上月所有结算费用的对账"): an insured region's reconciliation of
+    last month, closed at the end of the 3rd: every institution-day with settlements of its insured, and those
+    still open (mismatched, overdue or never reported by the HIS)."""
+    insured_region: RegionCode
+    month: str = Field(pattern=MONTH_PATTERN, description="the month the settlements were made in")
+    due_by: AwareDatetime = Field(description="the end of the 3rd of the next month")
+    closed_at: AwareDatetime
+    institution_days: int = Field(ge=0)
+    reconciled: int = Field(ge=0, description="institution-days matched or resolved")
+    open: list[UnreconciledDay]
+    complete: bool = Field(description="every institution-day reconciled")
 
 
 def _institution(payload: object) -> str:
@@ -342,6 +583,17 @@ TOPICS: list[TopicSpec] = [
               ("clearing",), kind="command", description="R-04/R-05 audit deductions"),
     TopicSpec("clearing.confirm-period.v1", ConfirmClearingPeriod, _insured, _KEY_DOC, "agency", ("clearing",),
               kind="command", description="C-02 confirmation of one side (insured: payable, treating: receivable)"),
+    TopicSpec("clearing.object-period.v1", ObjectClearingPeriod, _insured, _KEY_DOC, "agency", ("clearing",),
+              kind="command", description="C-02 one side does not confirm a period, with its reasons (by the 25th)"),
+    TopicSpec("clearing.resolve-objection.v1", ResolveClearingObjection, _insured, _KEY_DOC, "agency", ("clearing",),
+              kind="command", description="C-02 the coordinating level resolves an objection"),
+    TopicSpec("clearing.objection-recorded.v1", ClearingObjectionRecorded, _insured, _KEY_DOC, "clearing", (),
+              description="C-02 an objection accepted; the side is held until it is resolved"),
+    TopicSpec("clearing.objection-resolved.v1", ClearingObjectionResolved, _insured, _KEY_DOC, "clearing", (),
+              description="C-02 an objection's outcome, to the objector"),
+    TopicSpec("clearing.insured-daily-totals.v1", InsuredDailyTotals, _institution,
+              "institution_code: one hospital's days stay in order", "agency", ("clearing",), kind="command",
+              description="R-01 the insured place's record of a day at one institution (three-party reconciliation)"),
     TopicSpec("clearing.entry.v1", ClearingEntryRecorded, _insured, _KEY_DOC, "clearing", (),
               description="C-04 ledger lines"),
     TopicSpec("clearing.period-generated.v1", ClearingPeriodGenerated, _insured, _KEY_DOC, "clearing", (),
@@ -361,6 +613,8 @@ TOPICS: list[TopicSpec] = [
               description="R-02 an institution's daily totals, matched against the settlements clearing saw"),
     TopicSpec("clearing.reconciliation.v1", ReconciliationChecked, _institution, "institution_code", "clearing", (),
               description="R-02 matched, mismatched (due in 5 working days), resolved or overdue"),
+    TopicSpec("clearing.reconciliation-closed.v1", ReconciliationMonthClosed, _insured, _KEY_DOC, "clearing", (),
+              description="R-01 an insured region's last month of reconciliation, closed at the end of the 3rd"),
     TopicSpec("his.monthly-declaration.v1", MonthlyDeclaration, _institution,
               "institution_code: one hospital's declarations stay in order", "his", ("clearing",), kind="command",
               description="R-03 last month's settlements declared by the 16th (at most two months late)"),

@@ -4,7 +4,8 @@
 
 Registers filings and chronic qualifications for a population, then sends a realistic mix of
 visits (inpatient, outpatient, chronic, emergency, trauma, unfiled, refunds; cross- and
-intra-province), reads every result and checks it, printing a summary every 10 seconds."""
+intra-province), reads every result and checks it, printing a summary every 10 seconds; at the end each
+hospital sends its day's totals for the daily reconciliation (R-01, R-02)."""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,7 @@ class Simulator:
             await self.drive(traffic, seconds)
             await asyncio.sleep(5)
             reader.cancel()
+            await self.reconcile(traffic)
             self.report(final=True)
             return 1 if self.problems else 0
         finally:
@@ -127,6 +129,14 @@ class Simulator:
                 self.problems.append(problem)
             elif result["outcome"] == "completed":
                 traffic.settled(result)
+
+    async def reconcile(self, traffic: Traffic) -> None:
+        """At the end of the day each hospital's HIS sends its totals for the daily reconciliation (R-01, R-02):
+        per medical type its completed settlements and what each fund paid."""
+        sent = traffic.totals.reconciliations(self.business_now())
+        for totals in sent:
+            await self.send("his.daily-reconciliation.v1", totals, str(totals.institution_code))
+        print(f"sent the daily totals of {len(sent)} hospital-days for reconciliation", flush=True)
 
     def report(self, final: bool = False) -> None:
         lat = sorted(self.latencies)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 
 from simulator import scenarios
+from contracts.clearing import DailyReconciliation, DailyTotalLine
 from contracts.settlement import DischargeSettlementRequested, OutpatientVisitRequested, RefundRequested
 from simulator.scenarios import Person
 
@@ -32,6 +33,33 @@ class Population:
 
 
 @dataclass
+class DayTotals:
+    """What each hospital's HIS counted of its completed settlements, per day, medical type and fund, for
+    its daily reconciliation with the platform (R-01, R-02: refunds are not netted)."""
+    cells: dict[tuple[str, str, str], dict[str, dict]] = field(default_factory=dict)
+
+    def add(self, result: dict) -> None:
+        day = self.cells.setdefault((result["institution_code"], result["treating_region"], result["settled_on"]), {})
+        cell = day.setdefault(result["medical_type"], {"settlements": 0, "funds": {}})
+        cell["settlements"] += 1
+        for fund in result["slip"]["funds"]:
+            if Decimal(fund["amount"]) > 0:
+                cell["funds"][fund["code"]] = cell["funds"].get(fund["code"], Decimal("0.00")) + Decimal(fund["amount"])
+
+    def reconciliations(self, sent_at) -> list[DailyReconciliation]:
+        out = []
+        for (institution, region, day), types in sorted(self.cells.items()):
+            lines = [DailyTotalLine(medical_type=t, settlements=c["settlements"], funds=c["funds"])
+                     for t, c in sorted(types.items())]
+            out.append(DailyReconciliation(
+                institution_code=institution, treating_region=region, day=date.fromisoformat(day),
+                settlements=sum(ln.settlements for ln in lines),
+                fund_total=sum((a for ln in lines for a in ln.funds.values()), Decimal("0.00")), lines=lines,
+                sent_at=sent_at))
+        return out
+
+
+@dataclass
 class Traffic:
     rng: random.Random
     today: date
@@ -39,6 +67,7 @@ class Traffic:
     settled_outpatient: list[tuple[Person, str]] = field(default_factory=list)
     standing: dict[tuple[str, str], list[str]] = field(default_factory=dict)   # (person, hospital) → settlements
     counter: int = 0
+    totals: DayTotals = field(default_factory=DayTotals)
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -96,7 +125,9 @@ class Traffic:
 
 
     def settled(self, result: dict) -> None:
-        """What the HIS knows after a completed settlement: it stands, and outpatient ones may be refunded."""
+        """What the HIS knows after a completed settlement: it stands, outpatient ones may be refunded, and it
+        counts in the day's totals (R-02)."""
+        self.totals.add(result)
         self.standing.setdefault((result["person_id"], result["institution_code"]), []).append(result["settlement_id"])
         if result["medical_type"] == "general_outpatient":
             person = next(p for p in self.population.filed + self.population.unfiled

@@ -10,7 +10,9 @@ for that side's region may send it: the region's own agency, its province, or th
 (``ParticipantRegistry.speaks_for``). An agency of neither side is refused, and so is the
 counterpart confirming the other side's figures for it (Hefei may not confirm Wuhu's payable). The
 period is confirmed once both sides are; silence at the end of the 25th confirms whoever stayed
-silent (004 第四十五条).
+silent (004 第四十五条). An objection (确认不通过) comes from the same agencies as a confirmation of its side;
+it is resolved by the level that coordinates the pair (004 第四十六条: the national agency between provinces,
+the province within one).
 
 Audit deductions come from the treating side, whose audit found them (R-04; 000 第五十七、五十八条),
 or its province (which submits them to the national level, 000 第六十二条). Settlements come only
@@ -26,21 +28,38 @@ from datetime import datetime
 from typing import Any
 
 from contracts.clearing import ClearingSide
-from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_for, institution, service
+from contracts.parties import Agency, AgencyLevel
+from runtime.authority import AuthorityTable, Refusal, RefusalReason, Rule, Sender, agency_for, institution, service
 from runtime.parties import ParticipantRegistry
+from services.clearing.domain.objection import coordinator
 
 
-def agency_of_side(*, rule: str) -> Rule:
+def agency_of_side(*, rule: str, act: str = "confirm", binds: str = "binds") -> Rule:
     """C-02: the agency that speaks for the region of the side the payload's ``side`` names."""
     by_side = {side: agency_for(side.region_field, rule=rule) for side in ClearingSide}
 
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         refusal = by_side[payload.side](sender, payload, registry, now)
         # say which side was claimed: a counterpart is refused for the side that is not its own
-        return replace(refusal, message=f"{refusal.message}: it may not confirm the {payload.side.value} "
+        return replace(refusal, message=f"{refusal.message}: it may not {act} for the {payload.side.value} "
                                         f"side") if refusal else None
-    return Rule("the agency of the side it binds (`side`: `insured_region` for the payable, `treating_region` "
+    return Rule(f"the agency of the side it {binds} (`side`: `insured_region` for the payable, `treating_region` "
                 "for the receivable), or its province or the national level", check)
+
+
+def coordinating_level(*, rule: str) -> Rule:
+    """C-02 (004 第四十六条): the level that coordinates the pair — the national agency between provinces,
+    the province (or the national level) within one."""
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        where = coordinator(str(payload.insured_region), str(payload.treating_region))
+        if isinstance(sender, Agency) and (sender.level is AgencyLevel.NATIONAL or (
+                where is not None and sender.level is AgencyLevel.PROVINCE and sender.region == where)):
+            return None
+        who = "the national agency" if where is None else f"the agency of {where} or the national level"
+        return Refusal(RefusalReason.UNAUTHORIZED, f"{sender.code} does not coordinate {payload.insured_region} and "
+                                                   f"{payload.treating_region} ({who} does)", rule)
+    return Rule("the level that coordinates the pair: the national agency between provinces, the province of both "
+                "(or the national level) within one", check)
 
 
 AUTHORITY = AuthorityTable("clearing", {
@@ -48,6 +67,9 @@ AUTHORITY = AuthorityTable("clearing", {
     "settlement.reversed.v1": service("settlement"),
     "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
     "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
+    "clearing.object-period.v1": agency_of_side(rule="C-02", act="object", binds="objects for"),
+    "clearing.resolve-objection.v1": coordinating_level(rule="C-02"),
+    "clearing.insured-daily-totals.v1": agency_for("insured_region", rule="R-01"),
     "clearing.deadline-due.v1": service("clearing"),
     "clearing.record-obligation.v1": agency_for("region", rule="C-03"),
     "his.daily-reconciliation.v1": institution(region_field="treating_region", level_field=None),

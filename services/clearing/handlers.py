@@ -7,10 +7,12 @@ from decimal import Decimal
 
 
 from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict
 
 from contracts.clearing import (
-    ConfirmClearingPeriod, DailyReconciliation, EntryKind, FundAmounts, MonthlyDeclaration, RecordAuditDeduction,
-    RecordClearingObligation,
+    ClearingObligationBreached, ClearingPeriodsAnswer, ConfirmClearingPeriod, DailyReconciliation, EntryKind,
+    FundAmounts, InsuredDailyTotals, MismatchesAnswer, MonthlyDeclaration, ObjectClearingPeriod, ReconciliationChecked,
+    ReconciliationStatus, RecordAuditDeduction, RecordClearingObligation, ResolveClearingObjection,
 )
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
@@ -18,12 +20,23 @@ from contracts.settlement import SettlementCompleted, SettlementReversed, SlipDe
 from runtime.calendar import WorkingCalendar, business_date
 from runtime.service import PoisonMessage, Service
 from services.clearing import domain, query
+from services.clearing.domain import (
+    ClearingLedger, LedgerEntry, PeriodClosed, declaration, objection, obligations, reconciliation, views,
+)
+from services.clearing.domain import report as tables
 from services.clearing.domain.ledger import after_year_close
-from services.clearing.domain import ClearingLedger, LedgerEntry, PeriodClosed, declaration, obligations, reconciliation
+from services.clearing.metrics import ClearingMetrics
 from services.outcome import Outcome, deadline
 from services.wiring import Aggregates, Archive, request_of
 
 ISSUE_NOTICE = "issue_notice"
+ISSUE_ROLLUP = "issue_rollup"
+
+
+class Rollups(BaseModel):
+    """A province's roll-up reports of one month, issued (the ``rollups`` aggregate, keyed ``province:month``)."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    report_ids: tuple[str, ...] = ()
 
 
 class ClearingHandlers:
@@ -36,16 +49,26 @@ class ClearingHandlers:
                                           refusals=(reconciliation.ReconciliationRefused,))
         self.declarations = Aggregates(service, "declarations", declaration.Declaration,
                                        refusals=(declaration.DeclarationRefused,))
+        self.closes = Aggregates(service, "reconciliation_closes", reconciliation.MonthClose)   # R-01
+        self.rollups = Aggregates(service, "rollups", Rollups)                                 # C-01
         self.archive = Archive(service, "entries")   # every line, one document each (M-03)
         self._archive_indexed = False
         self.refused_deductions = Counter("yidi_clearing_deductions_refused_total",
                                           "Audit deductions refused by R-04 checks", registry=service.registry)
-        service.add_query(query.PATH, self._report)
+        service.add_query(query.PATH, self._report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
+                          params=query.REPORT_PARAMS, required=("region", "month", "at"), formats=("json", "xlsx", "csv"))
+        service.add_query(query.PERIODS_PATH, self._periods, summary=(
+            "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
+            "confirmations and objections per side"), params=query.PERIODS_PARAMS, required=("region", "at"))
+        service.add_query(query.MISMATCHES_PATH, self._mismatches, summary=(
+            "R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
+            params=query.MISMATCHES_PARAMS, required=("region", "at"))
         self.after_year_close = Counter("yidi_clearing_after_year_close_total",
                                         "C-06: settlements and refunds cleared after their year's first quarter",
                                         registry=service.registry)
         self.entries = Counter("yidi_clearing_entries_total", "Ledger lines recorded, by kind",
                                ["kind"], registry=service.registry)
+        self.metrics = ClearingMetrics(service)
 
     # ------------------------------------------------------------ settlements in (C-04, S-15)
     async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
@@ -107,13 +130,20 @@ class ClearingHandlers:
             outcome = domain.record_entry(ledger, entry, self.calendar, now)
             if not ledger.entry_count:   # a new ledger: its regions' month-end notices are due too (C-02)
                 outcome.deadlines.extend(self._notice_deadlines(month, entry))
+                if entry.kind is EntryKind.SETTLEMENT:     # and the insured place's close of its month (R-01)
+                    outcome.deadlines.append(reconciliation.close_deadline(
+                        entry.insured_region, entry.business_day.strftime("%Y-%m"), self.calendar))
             return outcome
         try:
             result = await self.ledgers.apply(env, self._key(month, entry), decide, loaded=doc)
         except PeriodClosed:       # generated between our look and our write: route again
             return await self._record(env, entry, month)
+        if ledger is None:
+            self.metrics.changed()          # a new period of the pair (C-02)
         await self._archive(entry, month, archived or {})
         self.entries.labels(entry.kind.value).inc()
+        if result != "duplicate" and entry.kind is not EntryKind.AUDIT_DEDUCTION:
+            self.metrics.observe_lag(env.occurred_at)
         if result != "duplicate" and after_year_close(entry, month):
             self.after_year_close.inc()
         return result
@@ -125,9 +155,14 @@ class ClearingHandlers:
         await self.archive.keep(str(entry.entry_id), line)
 
     def _notice_deadlines(self, month: str, entry: LedgerEntry) -> list:
+        """The pair's regions' month-end notices (C-02), and the roll-ups of their provinces (C-01)."""
         at = domain.period_calendar(month, self.calendar).notice_at
-        return [deadline("clearing", ISSUE_NOTICE, _notice_key(region, month), at, "C-02", self.calendar.source)
-                for region in (entry.insured_region, entry.treating_region)]
+        regions = (entry.insured_region, entry.treating_region)
+        provinces = sorted({tables.province_of(r) for r in regions} - set(regions))
+        return [*(deadline("clearing", ISSUE_NOTICE, _notice_key(region, month), at, "C-02", self.calendar.source)
+                  for region in regions),
+                *(deadline("clearing", ISSUE_ROLLUP, _notice_key(province, month), at, "C-01", self.calendar.source)
+                  for province in provinces if tables.is_rolled_up_province(province))]
 
     @staticmethod
     def _key(month: str, entry: LedgerEntry) -> str:
@@ -137,22 +172,70 @@ class ClearingHandlers:
     async def confirm_period(self, env: Envelope[ConfirmClearingPeriod]) -> str:
         c = env.payload
         key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
-        return await self.ledgers.apply(env, key, lambda ledger: domain.confirm(_exists(ledger, key), c, self.svc.clock.now()))
+        result = await self.ledgers.apply(env, key, lambda ledger: domain.confirm(_exists(ledger, key), c, self.svc.clock.now()))
+        self.metrics.changed()
+        return result
+
+    async def object_period(self, env: Envelope[ObjectClearingPeriod]) -> str:
+        """C-02: one side does not confirm (by the 25th); its side is held until resolved."""
+        c = env.payload
+        key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
+        result = await self.ledgers.apply(env, key, lambda ledger: objection.object_to(
+            _exists(ledger, key), c, env.sender, self.svc.clock.now()))
+        self.metrics.changed()
+        return result
+
+    async def resolve_objection(self, env: Envelope[ResolveClearingObjection]) -> str:
+        c = env.payload
+        key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
+        result = await self.ledgers.apply(env, key, lambda ledger: objection.resolve(
+            _exists(ledger, key), c, env.sender, self.svc.clock.now()))
+        self.metrics.changed()
+        return result
 
     # ------------------------------------------------------------ deadlines (C-02, C-03)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
+        result = await self._deadline(env)
+        self.metrics.changed()
+        return result
+
+    def _counted(self, decide, what: str):
+        """``decide`` whose written outcome's breaches are counted (the last run is the one stored)."""
+        last: list = []
+
+        def run(state):
+            out = decide(state)
+            last[:] = [out]
+            return out
+
+        async def count(result: str) -> str:
+            if result != "duplicate" and last and last[0] is not None:
+                late = [e for e in last[0].events if isinstance(e, ClearingObligationBreached) or (
+                    isinstance(e, ReconciliationChecked) and e.status is ReconciliationStatus.OVERDUE)]
+                if late:
+                    self.metrics.breaches.labels(what).inc(len(late))
+            return result
+        return run, count
+
+    async def _deadline(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
         now = self.svc.clock.now()
         if due.kind == ISSUE_NOTICE:
             return await self._issue_notice(env, due, now)
+        if due.kind == ISSUE_ROLLUP:
+            return await self._issue_rollup(env, due, now)
         if due.kind == reconciliation.RECONCILIATION_DUE:
             institution, day = due.subject.split(":")
-            platform = await self._platform_totals(institution, date.fromisoformat(day))
-            return await self.reconciliations.apply(env, due.subject, lambda state: reconciliation.fell_due(
-                state, request_of(due, "clearing"), platform, self.calendar, now) if state else None)
+            settled = await self._settled(institution, date.fromisoformat(day))
+            run, count = self._counted(lambda state: reconciliation.fell_due(
+                state, request_of(due, "clearing"), settled, self.calendar, now) if state else None, "reconciliation")
+            return await count(await self.reconciliations.apply(env, due.subject, run))
+        if due.kind == reconciliation.MONTH_CLOSE:
+            return await self._close_month(env, due, now)
         if due.kind == obligations.OBLIGATION_DUE:
-            return await self.notices.apply(env, due.subject, lambda state: obligations.fell_due(
-                state, request_of(due, "clearing"), self.calendar, now) if state else None)
+            run, count = self._counted(lambda state: obligations.fell_due(
+                state, request_of(due, "clearing"), self.calendar, now) if state else None, due.ref or "obligation")
+            return await count(await self.notices.apply(env, due.subject, run))
         return await self.ledgers.apply(env, due.subject, lambda ledger: domain.deadline_fired(
             _exists(ledger, due.subject), request_of(due, "clearing"), self.calendar, now))
 
@@ -165,25 +248,60 @@ class ClearingHandlers:
         return await self.notices.apply(env, due.subject, lambda stored: None if stored else Outcome(
             state, [notice, *reports], deadlines))
 
-    # ------------------------------------------------------------ daily reconciliation (R-02)
+    async def _issue_rollup(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
+        """C-01: a province's roll-ups (附件14, 附件17) at month end, as events. A province that is itself party to
+        a ledger that month has them in its own reports, issued with its notice."""
+        province, month = due.subject.split(":")
+        ledgers = await self._ledgers_of(month)
+        if any(province in (lg.insured_region, lg.treating_region) for lg in ledgers):
+            return "with its notice"
+        reports = domain.issue_reports(province, month, ledgers, now)
+        return await self.rollups.apply(env, due.subject, lambda stored: None if stored else Outcome(
+            Rollups(report_ids=tuple(str(r.report_id) for r in reports)), reports, []))
+
+    # ------------------------------------------------------------ daily reconciliation (R-01, R-02)
     async def daily_reconciliation(self, env: Envelope[DailyReconciliation]) -> str:
         c = env.payload
-        platform = await self._platform_totals(c.institution_code, c.day)
+        settled = await self._settled(c.institution_code, c.day)
         now = self.svc.clock.now()
-        return await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
-                                                reconciliation.check(state, c, platform, self.calendar, now))
+        result = await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
+                                                reconciliation.check(state, c, settled, self.calendar, now))
+        self.metrics.changed()
+        return result
 
-    async def _platform_totals(self, institution: str, day) -> reconciliation.Totals:
+    async def insured_daily_totals(self, env: Envelope[InsuredDailyTotals]) -> str:
+        """R-01: the insured place's record of the day, the third party of the reconciliation."""
+        c = env.payload
+        settled = await self._settled(c.institution_code, c.day)
+        now = self.svc.clock.now()
+        result = await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
+                                                reconciliation.insured_reported(state, c, settled, self.calendar, now))
+        self.metrics.changed()
+        return result
+
+    async def _close_month(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
+        """R-01: the insured region's last month closed at the end of the 3rd, with what is still open."""
+        region, month = due.subject.split(":")
+        days = {(doc["institution_code"], date.fromisoformat(doc["business_day"])) for doc in await self._archived_lines(
+            {"kind": EntryKind.SETTLEMENT.value, "insured_region": region, "settled_month": month})}
+        found = self.svc.db["reconciliations"].find({"state.insured_regions": region,
+                                                     "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}})
+        recs = [reconciliation.Reconciliation.model_validate(doc["state"]) async for doc in found]
+        return await self.closes.apply(env, due.subject, lambda state: reconciliation.close_month(
+            state, region, month, days, recs, request_of(due, "clearing"), now))
+
+    async def _settled(self, institution: str, day) -> list[reconciliation.Settled]:
+        """The treating place's record of an institution's day: the settlements clearing archived."""
         lines = await self._archived_lines(
             {"kind": EntryKind.SETTLEMENT.value, "institution_code": institution, "business_day": day.isoformat()})
-        return reconciliation.platform_totals(lines)
+        return reconciliation.settled_lines(lines)
 
     async def _archived_lines(self, query: dict) -> list[dict]:
         """Archived lines matching ``query`` (R-02, R-03, R-04), on indexes made once per process."""
         entries = self.svc.db[self.archive.collection]
         if not self._archive_indexed:
             for keys in (["settlement_id"], ["kind", "institution_code", "business_day"],
-                         ["kind", "institution_code", "settled_month"]):
+                         ["kind", "institution_code", "settled_month"], ["kind", "insured_region", "settled_month"]):
                 await entries.create_index([(k, 1) for k in keys])
             self._archive_indexed = True
         return [doc async for doc in entries.find(query)]
@@ -213,6 +331,31 @@ class ClearingHandlers:
     async def _ledgers_of(self, month: str) -> list[ClearingLedger]:
         return [ClearingLedger.model_validate(doc["state"]) async for doc in self.svc.db["ledgers"].find(
             {"state.clearing_month": month})]
+
+    # ------------------------------------------------------------ query API: periods and mismatches
+    async def _periods(self, signed) -> tuple[bytes, str, str]:
+        """C-02..C-05, C-07: every period of a region, for an agency that speaks for it."""
+        q = query.checked_region(signed, self.svc.parties)
+        where: dict = {"$or": [{"state.insured_region": q.region}, {"state.treating_region": q.region}]}
+        if q.since:
+            where["state.clearing_month"] = {"$gte": q.since}
+        ledgers = [ClearingLedger.model_validate(doc["state"]) async for doc in self.svc.db["ledgers"].find(where)]
+        notices = {doc["state"]["notice"]["clearing_month"]: obligations.NoticeState.model_validate(doc["state"])
+                   async for doc in self.svc.db["notices"].find({"state.notice.region": q.region})}
+        answer = ClearingPeriodsAnswer(region=q.region, as_of=self.svc.clock.now(),
+                                       periods=views.period_views(q.region, ledgers, notices, self.calendar))
+        return answer.model_dump_json().encode(), query.FORMATS["json"], f"clearing-periods-{q.region}.json"
+
+    async def _mismatches(self, signed) -> tuple[bytes, str, str]:
+        """R-01/R-02: the region's reconciliation mismatches, for an agency that speaks for it."""
+        q = query.checked_region(signed, self.svc.parties)
+        found = self.svc.db["reconciliations"].find({
+            "state.status": {"$in": ["mismatched", "overdue", "resolved"]},
+            "$or": [{"state.treating_region": q.region}, {"state.insured_regions": q.region}]})
+        recs = [reconciliation.Reconciliation.model_validate(doc["state"]) async for doc in found]
+        answer = MismatchesAnswer(region=q.region, status=q.status, as_of=self.svc.clock.now(),
+                                  mismatches=views.mismatch_views(q.region, recs, q.status))
+        return answer.model_dump_json().encode(), query.FORMATS["json"], f"clearing-mismatches-{q.region}.json"
 
     # ------------------------------------------------------------ query API (C-04): the tables over HTTP
     async def _report(self, signed) -> tuple[bytes, str, str]:
@@ -244,6 +387,9 @@ class ClearingHandlers:
             "settlement.reversed.v1": self.settlement_reversed,
             "clearing.record-audit-deduction.v1": self.audit_deduction,
             "clearing.confirm-period.v1": self.confirm_period,
+            "clearing.object-period.v1": self.object_period,
+            "clearing.resolve-objection.v1": self.resolve_objection,
+            "clearing.insured-daily-totals.v1": self.insured_daily_totals,
             "clearing.deadline-due.v1": self.deadline_due,
             "clearing.record-obligation.v1": self.record_obligation,
             "his.daily-reconciliation.v1": self.daily_reconciliation,

@@ -226,7 +226,7 @@ async def test_late_entries_and_audit_deductions_over_two_periods_across_nationa
             rep = {(r["payload"]["region"], r["payload"]["clearing_month"]): r["payload"] for r in reports}
             wuhu_oct = {t["code"]: t for t in rep[(WUHU, "2026-10")]["tables"]}
             assert wuhu_oct["附件15-2"]["rows"][-1]["values"][-2:] == ["-200.00", "200.00"]   # 审核扣款, 合计
-            assert wuhu_oct["附件15-4"]["rows"][0] == {"region": WUHAN, "label": "武汉市",
+            assert wuhu_oct["附件15-4"]["rows"][0] == {"region": WUHAN, "label": "武汉市", "reverse_clearing": False,
                                                      "values": ["-200.00", "-200.00", "0.00"]}
             sep_tables = {t["code"]: t for t in rep[(WUHU, "2026-09")]["tables"]}
             assert sep_tables["附件15-2"]["rows"][0]["values"] == [

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contracts.clearing import (
     ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod,
-    ConfirmedBy, EntryKind, FundAmounts, FundTotal,
+    ConfirmedBy, EntryKind, FundAmounts, FundTotal, ObjectionView,
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
@@ -106,6 +106,7 @@ class ClearingLedger(BaseModel):
     confirmations: dict[ClearingSide, ConfirmedBy] = Field(
         default_factory=dict, description="C-02: the sides confirmed so far, and how (004 第四十六条)")
     confirmed_by: ConfirmedBy | None = Field(None, description="how the last side was confirmed, once both are")
+    objections: tuple[ObjectionView, ...] = Field((), description="C-02: objections, open until resolved")
     version: int = 0
 
     @property
@@ -219,8 +220,19 @@ def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -
         how = ledger.confirmations.get(cmd.side)
         raise LateConfirmation(f"C-02: the {cmd.side.value} side's confirmation of {ledger.key} was received at "
                                f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); "
-                               + (f"that side is confirmed ({how.value})" if how else "silence confirms it"))
+                               + (f"that side is confirmed ({how.value})" if how else
+                                  "its open objection confirms it when resolved" if held(ledger, cmd.side) else
+                                  "silence confirms it"))
+    if held(ledger, cmd.side):
+        open_ = ", ".join(o.objection_id for o in ledger.objections if o.side is cmd.side and o.outcome is None)
+        raise LateConfirmation(f"C-02: the {cmd.side.value} side of {ledger.key} has an open objection ({open_}): "
+                               f"it confirms once the objection is resolved")
     return _confirmed(ledger, (cmd.side,), ConfirmedBy.PROVINCE, cmd.confirmed_at)
+
+
+def held(ledger: ClearingLedger, side: ClearingSide) -> bool:
+    """C-02 (004 第四十六条): an open objection holds its side: no confirmation, explicit or by silence."""
+    return any(o.side is side and o.outcome is None for o in ledger.objections)
 
 
 def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar,
@@ -231,7 +243,8 @@ def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: W
     if request.kind == GENERATE:
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
-        return _confirmed(ledger, pending_sides(ledger), ConfirmedBy.SILENCE, now)   # whoever stayed silent
+        silent = [side for side in pending_sides(ledger) if not held(ledger, side)]    # whoever stayed silent
+        return _confirmed(ledger, silent, ConfirmedBy.SILENCE, now)
     return Outcome(ledger, [], [])
 
 
@@ -296,6 +309,6 @@ def _check_pair(ledger: ClearingLedger, entry: LedgerEntry) -> None:
         raise ValueError(f"entry of {entry.insured_region}->{entry.treating_region} is not for ledger {ledger.key}")
 
 
-__all__ = ["ClearingLedger", "LateConfirmation", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus",
+__all__ = ["ClearingLedger", "LateConfirmation", "held", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus",
            "after_year_close", "confirm", "open_for_entries", "year_close_month", "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "pending_sides", "record_entry",
            "sum_totals"]

@@ -24,14 +24,25 @@ def entry_month(business_day, is_closed: Callable[[str], bool]) -> str:
     return month
 
 
+def owed(region: str, ledger: ClearingLedger, net) -> tuple[str, bool]:
+    """C-05 (004 第五十一条): which way a pair's net moves for ``region``, and whether it is reverse clearing.
+    The insured side pays a positive net; a negative one is money it receives back (marked *)."""
+    payer = str(ledger.insured_region) == region
+    if net < ZERO:
+        return ("receivable" if payer else "payable"), True
+    return ("payable" if payer else "receivable"), False
+
+
 def counterpart_line(region: str, ledger: ClearingLedger) -> CounterpartAmounts:
     totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
     payer = str(ledger.insured_region) == region
     other = ledger.treating_region if payer else ledger.insured_region
+    way, reverse = owed(region, ledger, net)
     return CounterpartAmounts(counterpart_region=other, direction="payable" if payer else "receivable",
                               cross_province=RegionCode(region).is_cross_province(other), totals=totals,
-                              settled=settled, deducted=deducted, net=net)
+                              settled=settled, deducted=deducted, net=net, owed=way, amount=abs(net),
+                              reverse_clearing=reverse)
 
 
 def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], calendar: WorkingCalendar,
@@ -41,8 +52,8 @@ def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], cal
     mine = [lg for lg in ledgers if lg.clearing_month == month and region in (lg.insured_region, lg.treating_region)
             and lg.status is not PeriodStatus.OPEN]
     lines = [counterpart_line(region, lg) for lg in sorted(mine, key=lambda lg: lg.key)]
-    payable = sum((ln.net for ln in lines if ln.direction == "payable"), ZERO)
-    receivable = sum((ln.net for ln in lines if ln.direction == "receivable"), ZERO)
+    payable = sum((ln.amount for ln in lines if ln.owed == "payable"), ZERO)         # C-05: never negative
+    receivable = sum((ln.amount for ln in lines if ln.owed == "receivable"), ZERO)
     return ClearingNoticeIssued(
         notice_id=stable_id("clearing", "notice", region, month), clearing_month=month, region=region,
         counterparts=lines, payable_total=payable, receivable_total=receivable, net_payable=payable - receivable,

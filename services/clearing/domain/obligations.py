@@ -28,12 +28,12 @@ from .period import INSTITUTIONS_WD, RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFE
 
 SERVICE = "clearing"
 OBLIGATION_DUE = "obligation_due"
-O = Obligation
+Ob = Obligation   # the chain below reads as a table
 CHAIN: dict[Obligation, tuple[Obligation | None, int, str]] = {   # step → (after, working days, rule)
-    O.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
-    O.TRANSFERRED: (O.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
-    O.RECEIPT_FED_BACK: (O.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
-    O.INSTITUTIONS_PAID: (None, INSTITUTIONS_WD, "C-07"),
+    Ob.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
+    Ob.TRANSFERRED: (Ob.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
+    Ob.RECEIPT_FED_BACK: (Ob.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
+    Ob.INSTITUTIONS_PAID: (None, INSTITUTIONS_WD, "C-07"),
 }
 
 
@@ -73,9 +73,9 @@ def start(notice: ClearingNoticeIssued, calendar: WorkingCalendar) -> tuple[Noti
     due: dict = {}
     deadlines: list[DeadlineRequest] = []
     if notice.counterparts:
-        _arm(state, O.SUBMITTED_TO_FINANCE, notice.issued_at, calendar, due, deadlines)
+        _arm(state, Ob.SUBMITTED_TO_FINANCE, notice.issued_at, calendar, due, deadlines)
     if any(line.direction == "receivable" for line in notice.counterparts):
-        _arm(state, O.INSTITUTIONS_PAID, notice.issued_at, calendar, due, deadlines)
+        _arm(state, Ob.INSTITUTIONS_PAID, notice.issued_at, calendar, due, deadlines)
     return state.model_copy(update={"due": due}), deadlines
 
 

@@ -43,7 +43,7 @@ def rebuild_ledgers(month: str, lines: Iterable[dict], stored: Iterable[Clearing
             if base is not None:
                 ledger = ledger.model_copy(update={"status": base.status, "generated_at": base.generated_at,
                                                    "confirmations": base.confirmations,
-                                                   "confirmed_by": base.confirmed_by})
+                                                   "confirmed_by": base.confirmed_by, "objections": base.objections})
         rebuilt[key] = ledger.plus(LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind,
                                               amounts=entry.amounts, replaces=entry.replaces), str(entry.entry_id))
     return rebuilt

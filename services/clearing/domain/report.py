@@ -8,6 +8,11 @@ the source's 合计 is (fund columns − 审核扣款); every table ends with it
 its lines (M-01, checked by ``ReportTable`` itself). Cross-province and intra-province clearing are
 reported apart (C-01: 跨省 / 省内 in the titles; the source's 附件15/16 are the cross-province forms, and
 the intra-province ones follow them).
+
+Reverse clearing (C-05, 004 第五十一条): a pair whose net is negative (deductions and refunds beyond what was
+settled) is money the treating side pays back: it leaves the insured side's 15-1 for its 16-1 (应收) and the
+treating side's 16-1 for its 15-1 (应付), positive, with * beside the counterpart's name. The fund details
+(15-2..15-6) keep every pair as cleared, signed, for they explain the deductions behind that net.
 """
 from __future__ import annotations
 
@@ -59,8 +64,11 @@ def _net(ledger: ClearingLedger, insurance: InsuranceType) -> Decimal:
     return _of_type(ledger, "settled", insurance) - _of_type(ledger, "deducted", insurance)
 
 
-def _table(code: str, title: str, columns: list[str], lines: list[tuple[str, list[Decimal]]]) -> ReportTable:
-    rows = [ReportRow(region=region, label=region_label(region), values=values) for region, values in lines]
+def _table(code: str, title: str, columns: list[str], lines: list[tuple[str, list[Decimal]]],
+           reverse: frozenset[str] = frozenset()) -> ReportTable:
+    """``reverse``: the counterparts of reverse-clearing lines, printed with * (C-05, 004 第五十一条)."""
+    rows = [ReportRow(region=region, label=region_label(region) + ("*" if region in reverse else ""), values=values,
+                      reverse_clearing=region in reverse) for region, values in lines]
     width = len(columns) - 1
     total = [sum((values[i] for _, values in lines), ZERO) for i in range(width)]
     return ReportTable(code=code, title=title, columns=columns, rows=[*rows, ReportRow(label=TOTAL_LABEL, values=total)])
@@ -95,8 +103,15 @@ def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], sc
         return [emp + res, emp, res]
 
     deducted_of = lambda lg, insurance: _of_type(lg, "deducted", insurance)   # noqa: E731
+
+    def owed(lines, reverse_lines) -> list[tuple[str, list[Decimal]]]:
+        """C-05: the pairs whose net goes this way, then the other side's negative ones, turned positive."""
+        return [*((r, by_type(lg, _net)) for r, lg in lines if _total_net(lg) >= ZERO),
+                *((r, [-v for v in by_type(lg, _net)]) for r, lg in reverse_lines if _total_net(lg) < ZERO)]
+    pay_back = frozenset(r for r, lg in receiving if _total_net(lg) < ZERO)     # we treated, we pay back
+    paid_back = frozenset(r for r, lg in paying if _total_net(lg) < ZERO)       # we insured, we receive
     return [
-        _table("附件15-1", title("应付医疗费用清算表"), BY_TYPE, [(r, by_type(lg, _net)) for r, lg in paying]),
+        _table("附件15-1", title("应付医疗费用清算表"), BY_TYPE, owed(paying, receiving), pay_back),
         _table("附件15-2", title("职工医保基金应付明细表"), ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "审核扣款", "合计"],
                [(r, detail(lg, EMP, emp_funds)) for r, lg in paying]),
         _table("附件15-3", title("居民医保基金应付明细表"), ["地区", *(c for c, _ in RESIDENT_COLUMNS), "审核扣款", "合计"],
@@ -106,8 +121,12 @@ def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], sc
                [(r, deductions(lg, EMP, emp_funds)) for r, lg in paying]),
         _table("附件15-6", title("居民医保基金审核扣款明细表"), ["地区", *(c for c, _ in RESIDENT_COLUMNS), "合计"],
                [(r, deductions(lg, RES, res_funds)) for r, lg in paying]),
-        _table("附件16-1", title("应收医疗费用清算表"), BY_TYPE, [(r, by_type(lg, _net)) for r, lg in receiving]),
+        _table("附件16-1", title("应收医疗费用清算表"), BY_TYPE, owed(receiving, paying), paid_back),
     ]
+
+
+def _total_net(ledger: ClearingLedger) -> Decimal:
+    return _net(ledger, EMP) + _net(ledger, RES)
 
 
 def province_of(region: str) -> str:
@@ -150,15 +169,48 @@ def province_tables(province: str, month: str, ledgers: Iterable[ClearingLedger]
     return out
 
 
+def intra_province_table(province: str, month: str, ledgers: Iterable[ClearingLedger]) -> ReportTable:
+    """C-01 (000 第六十六条, 附件17 湖北省省内异地就医费用清算表): the province's intra-province clearing, a line per
+    city (its own pool 省本级 included) with its 应收合计 and 应付合计, then per counterpart city what it receives
+    from it (应收: it treated the counterpart's insured) and pays to it (应付), and 合计; sums to the fen (M-01)."""
+    prefix = province[:2]
+    mine = [lg for lg in ledgers if lg.clearing_month == month and lg.status is not PeriodStatus.OPEN
+            and scope_of(lg) == "intra_province" and lg.insured_region[:2] == prefix]
+    cities = sorted({str(side) for lg in mine for side in (lg.insured_region, lg.treating_region)})
+
+    def label(code: str) -> str:
+        return "省本级" if code == province else region_label(code)
+    receives: dict[tuple[str, str], Decimal] = {}      # (city, counterpart) → net the city receives
+    for lg in mine:
+        key = (str(lg.treating_region), str(lg.insured_region))
+        receives[key] = receives.get(key, ZERO) + _total_net(lg)
+    lines = []
+    for city in cities:
+        pairs = [(receives.get((city, other), ZERO), receives.get((other, city), ZERO)) for other in cities]
+        inn, out = sum((p[0] for p in pairs), ZERO), sum((p[1] for p in pairs), ZERO)
+        lines.append((city, [inn, out, *(v for pair in pairs for v in pair)]))
+    columns = ["地区", "应收合计", "应付合计", *(f"{label(c)}{what}" for c in cities for what in ("应收", "应付"))]
+    table = _table("附件17", f"{region_label(province)}省内异地就医费用清算表", columns, lines)
+    return table.model_copy(update={"rows": [r.model_copy(update={"label": label(r.region)}) if r.region else r
+                                             for r in table.rows]})
+
+
+def rollup_tables(province: str, month: str, ledgers: Iterable[ClearingLedger], scope: str) -> list[ReportTable]:
+    """C-01: a province's roll-ups of its cities: 附件14 for cross-province clearing, 附件17 within the province."""
+    if not is_rolled_up_province(province):
+        return []
+    ledgers = list(ledgers)
+    return province_tables(province, month, ledgers) if scope == "cross_province" else [
+        intra_province_table(province, month, ledgers)]
+
+
 def issue_reports(region: str, month: str, ledgers: Iterable[ClearingLedger], now: datetime) -> list[ClearingReportIssued]:
     """C-04/C-01: one report per scope the region cleared in ``month`` (none for a scope without lines); a
-    province's cross-province report also carries its roll-up (附件14)."""
+    province's reports also carry its roll-ups (附件14 cross-province, 附件17 intra-province)."""
     ledgers = list(ledgers)
     reports = []
     for scope in SCOPES:
-        tables = report_tables(region, month, ledgers, scope)
-        if scope == "cross_province" and is_rolled_up_province(region):
-            tables += province_tables(region, month, ledgers)
+        tables = report_tables(region, month, ledgers, scope) + rollup_tables(region, month, ledgers, scope)
         if any(len(t.rows) > 1 for t in tables):
             reports.append(ClearingReportIssued(
                 report_id=stable_id("clearing", "report", region, month, scope), clearing_month=month,
@@ -200,5 +252,5 @@ def to_xlsx(report: ClearingReportIssued) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["is_rolled_up_province", "province_of", "province_tables", "EMPLOYEE_COLUMNS", "RESIDENT_COLUMNS", "SCOPES", "TOTAL_LABEL", "issue_reports", "region_label",
+__all__ = ["intra_province_table", "rollup_tables", "is_rolled_up_province", "province_of", "province_tables", "EMPLOYEE_COLUMNS", "RESIDENT_COLUMNS", "SCOPES", "TOTAL_LABEL", "issue_reports", "region_label",
            "report_tables", "scope_of", "to_csv", "to_xlsx"]

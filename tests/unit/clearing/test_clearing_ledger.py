@@ -137,7 +137,12 @@ def test_notice_per_counterpart_with_reverse_clearing() -> None:
     lines = {(ln.counterpart_region, ln.direction): ln.net for ln in notice.counterparts}
     assert lines == {(WUHAN, "payable"): money("520"), (WUHAN, "receivable"): money("80"),
                      (HEFEI, "payable"): money("-50")}
-    assert notice.payable_total == money("470") and notice.net_payable == money("390")
+    # C-05 (004 第五十一条): Hefei's negative net is money coming back to Wuhu, a receivable marked *
+    owed = {ln.counterpart_region: (ln.owed, ln.amount, ln.reverse_clearing) for ln in notice.counterparts
+            if ln.direction == "payable"}
+    assert owed == {WUHAN: ("payable", money("520"), False), HEFEI: ("receivable", money("50"), True)}
+    assert (notice.payable_total, notice.receivable_total, notice.net_payable) == (money("520"), money("130"),
+                                                                                   money("390"))
     inputs = {i.scope: i for i in from_clearing_notice(notice)}
     assert inputs[PrepaymentScope.CROSS_PROVINCE].payable == money("520")
     assert inputs[PrepaymentScope.INTRA_PROVINCE].payable == money("-50")

@@ -23,7 +23,7 @@ from services.clearing.domain import LedgerEntry
 
 CAL = default_calendar()
 WUHU, WUHAN = "340200", "420100"
-O = Obligation
+Ob = Obligation
 ISSUED = at_business_start(date(2026, 9, 30))          # the 2026-09 notices, the eve of National Day
 
 
@@ -63,11 +63,11 @@ def test_a_confirmation_received_after_the_25th_is_refused() -> None:
 def test_the_first_steps_are_armed_from_the_notice_across_national_day() -> None:
     payer, deadlines = start(notice(WUHU), CAL)
     # 5 working days after 09-30: 10-08, 10-09, 10-10 (make-up Saturday), 10-12, 10-13
-    assert payer.due == {O.SUBMITTED_TO_FINANCE: CAL.deadline(ISSUED, 5)}
-    assert payer.due[O.SUBMITTED_TO_FINANCE] == end_of_business_day(date(2026, 10, 13))
+    assert payer.due == {Ob.SUBMITTED_TO_FINANCE: CAL.deadline(ISSUED, 5)}
+    assert payer.due[Ob.SUBMITTED_TO_FINANCE] == end_of_business_day(date(2026, 10, 13))
     assert [(d.kind, d.ref, d.rule) for d in deadlines] == [("obligation_due", "submitted_to_finance", "C-03")]
     receiver, deadlines = start(notice(WUHAN), CAL)                    # receivable lines: C-07 too
-    assert receiver.due[O.INSTITUTIONS_PAID] == end_of_business_day(date(2026, 11, 3))
+    assert receiver.due[Ob.INSTITUTIONS_PAID] == end_of_business_day(date(2026, 11, 3))
     assert {d.rule for d in deadlines} == {"C-03", "C-07"} and all(d.calendar == CAL.source for d in deadlines)
     empty = issue_notice("110000", "2026-09", [], CAL, ISSUED)
     assert start(empty, CAL)[0].due == {}                              # nothing to move
@@ -76,18 +76,18 @@ def test_the_first_steps_are_armed_from_the_notice_across_national_day() -> None
 def test_steps_are_recorded_in_order_and_chained_from_the_record() -> None:
     state, _ = start(notice(), CAL)
     with pytest.raises(ObligationRefused, match="submitted_to_finance is not recorded yet"):
-        record(state, cmd(O.TRANSFERRED, ISSUED), CAL, ISSUED)
+        record(state, cmd(Ob.TRANSFERRED, ISSUED), CAL, ISSUED)
     with pytest.raises(ObligationRefused, match="no such obligation"):
-        record(state, cmd(O.INSTITUTIONS_PAID, ISSUED), CAL, ISSUED)   # Wuhu only pays this month
+        record(state, cmd(Ob.INSTITUTIONS_PAID, ISSUED), CAL, ISSUED)   # Wuhu only pays this month
     early = datetime(2026, 9, 30, 3, tzinfo=UTC)                       # submitted the same day
-    state, (event,), (transfer,) = record(state, cmd(O.SUBMITTED_TO_FINANCE, early), CAL, early)
+    state, (event,), (transfer,) = record(state, cmd(Ob.SUBMITTED_TO_FINANCE, early), CAL, early)
     assert isinstance(event, ClearingObligationRecorded) and not event.late and event.rule == "C-03"
     # finance has 10 working days from the submission: 10-08, 10-09, 10-10, 10-12 … 10-20
-    assert transfer.due_at == state.due[O.TRANSFERRED] == end_of_business_day(date(2026, 10, 20))
+    assert transfer.due_at == state.due[Ob.TRANSFERRED] == end_of_business_day(date(2026, 10, 20))
     with pytest.raises(ObligationRefused, match="already recorded"):
-        record(state, cmd(O.SUBMITTED_TO_FINANCE, early), CAL, early)
+        record(state, cmd(Ob.SUBMITTED_TO_FINANCE, early), CAL, early)
     at = end_of_business_day(date(2026, 10, 20))
-    state, (event,), (feedback,) = record(state, cmd(O.TRANSFERRED, at), CAL, at)
+    state, (event,), (feedback,) = record(state, cmd(Ob.TRANSFERRED, at), CAL, at)
     assert not event.late and feedback.due_at == end_of_business_day(date(2026, 10, 27))
     assert fell_due(state, transfer, CAL, transfer.due_at + timedelta(seconds=1)).events == []   # done: no breach
 
@@ -100,12 +100,12 @@ def test_a_step_not_recorded_is_breached_once_and_the_chain_runs_from_its_due_ti
     state, (breach,), (transfer,) = fell_due(state, submit, CAL, late)
     assert isinstance(breach, ClearingObligationBreached)
     assert (breach.obligation, breach.due_at, breach.rule, breach.region) == (
-        O.SUBMITTED_TO_FINANCE, end_of_business_day(date(2026, 10, 13)), "C-03", WUHU)
+        Ob.SUBMITTED_TO_FINANCE, end_of_business_day(date(2026, 10, 13)), "C-03", WUHU)
     assert transfer.due_at == CAL.deadline(submit.due_at, 10)          # the dates printed on the notice
     assert transfer.due_at == notice().transfer_by
     assert fell_due(state, submit, CAL, late).events == []             # the same deadline again: once
-    state, (event,), deadlines = record(state, cmd(O.SUBMITTED_TO_FINANCE, late), CAL, late)
+    state, (event,), deadlines = record(state, cmd(Ob.SUBMITTED_TO_FINANCE, late), CAL, late)
     assert event.late and deadlines == []                              # accepted late; transfer already armed
     state, (breach2,), (feedback,) = fell_due(state, transfer, CAL, transfer.due_at + timedelta(seconds=1))
-    assert breach2.obligation is O.TRANSFERRED and breach2.breach_id != breach.breach_id
+    assert breach2.obligation is Ob.TRANSFERRED and breach2.breach_id != breach.breach_id
     assert feedback.due_at == notice().receipt_feedback_by

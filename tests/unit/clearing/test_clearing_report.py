@@ -158,10 +158,14 @@ def test_every_table_sums_to_its_lines_and_to_the_inputs(seq) -> None:
         ledgers[treating] = record_entry(lg, e, CAL, NOW).state
     generated = [generate(lg, CAL, NOW).state for lg in ledgers.values()]
     tables = {t.code: t for t in report_tables(WUHU, "2026-09", generated, "cross_province")}
-    assert tables["附件15-1"].rows[-1].values[0] == expected_net           # independent sum of the inputs
-    # the detail tables agree with the summary, employee and resident, and deductions with 15-4
-    assert tables["附件15-2"].rows[-1].values[-1] == tables["附件15-1"].rows[-1].values[1]
-    assert tables["附件15-3"].rows[-1].values[-1] == tables["附件15-1"].rows[-1].values[2]
+    pay, back = tables["附件15-1"].rows[-1].values, tables["附件16-1"].rows[-1].values
+    assert pay[0] - back[0] == expected_net                # independent sum of the inputs (C-05: reverse apart)
+    assert all(v >= 0 for row in tables["附件16-1"].rows for v in row.values[:1])
+    assert all(row.label.endswith("*") == row.reverse_clearing for row in tables["附件16-1"].rows[:-1])
+    assert all(row.reverse_clearing for row in tables["附件16-1"].rows[:-1])   # Wuhu treats no one here
+    # the detail tables (every pair, signed) agree with the summary, employee and resident, and deductions with 15-4
+    assert tables["附件15-2"].rows[-1].values[-1] == pay[1] - back[1]
+    assert tables["附件15-3"].rows[-1].values[-1] == pay[2] - back[2]
     assert tables["附件15-5"].rows[-1].values[-1] == tables["附件15-4"].rows[-1].values[1]
     assert tables["附件15-6"].rows[-1].values[-1] == tables["附件15-4"].rows[-1].values[2]
     assert len(EMPLOYEE_COLUMNS) == 8 and len(RESIDENT_COLUMNS) == 5
@@ -194,3 +198,41 @@ def test_a_province_rolls_up_its_cities_cross_province_clearing() -> None:
     # a city's own report has no roll-up; a province pooled as one region (Beijing) neither
     assert all(not t.code.startswith("附件14") for r in issue_reports(WUHU, "2026-09", ledgers, NOW) for t in r.tables)
     assert all(not t.code.startswith("附件14") for r in issue_reports(BEIJING, "2026-09", ledgers, NOW) for t in r.tables)
+
+
+# ================================================================ C-05: reverse clearing on the other table
+def test_a_negative_net_is_money_coming_back_on_the_other_sides_table_marked_with_a_star() -> None:
+    """C-05 (004 第五十一条): Beijing's deductions of Wuhu-treated settlements exceed what it settled there this
+    period: Wuhu pays 20.00 back (its 15-1, 北京市*), and Beijing receives it (its 16-1, 芜湖市*)."""
+    back = ledger(BEIJING, WUHU, line("s7", BEIJING, WUHU, pooling="10.00"),
+                  line("s8", BEIJING, WUHU, kind=EntryKind.AUDIT_DEDUCTION, ref="d8", pooling="30.00"))
+    wuhu = {t.code: t for t in report_tables(WUHU, "2026-09", [back], "cross_province")}
+    assert rows(wuhu["附件15-1"]) == {"北京市*": [money("20"), money("20"), money("0")],
+                                      "合  计": [money("20"), money("20"), money("0")]}
+    assert rows(wuhu["附件16-1"]) == {"合  计": [money("0"), money("0"), money("0")]}
+    beijing = {t.code: t for t in report_tables(BEIJING, "2026-09", [back], "cross_province")}
+    assert rows(beijing["附件16-1"])["芜湖市*"] == [money("20"), money("20"), money("0")]
+    assert beijing["附件16-1"].rows[0].reverse_clearing and rows(beijing["附件15-1"])["合  计"][0] == money("0")
+    assert rows(beijing["附件15-2"])["芜湖市"][-1] == money("-20")       # the fund detail keeps the pair as cleared
+
+
+def test_a_province_rolls_up_its_intra_province_clearing_as_attachment_17() -> None:
+    """C-01 (000 第六十六条, 附件17): Anhui's intra-province ledgers, a line per city with 应收合计 / 应付合计 and
+    per counterpart city 应收 / 应付; the cross-province ones stay out; M-01 to the fen."""
+    ledgers = [*example(),                                                     # Wuhu → Hefei 80.00 (intra)
+               ledger(HEFEI, WUHU, line("s5", HEFEI, WUHU, pooling="12.34")),
+               ledger("340000", HEFEI, line("s6", "340000", HEFEI, pooling="1.01"))]   # 省本级 treated in Hefei
+    (intra,) = [r for r in issue_reports("340000", "2026-09", ledgers, NOW) if r.scope == "intra_province"]
+    [table] = [t for t in intra.tables if t.code == "附件17"]
+    assert table.title == "安徽省省内异地就医费用清算表"
+    assert table.columns == ["地区", "应收合计", "应付合计", "省本级应收", "省本级应付", "合肥市应收", "合肥市应付",
+                             "芜湖市应收", "芜湖市应付"]
+    z = money("0")
+    assert rows(table) == {
+        "省本级": [z, money("1.01"), z, z, z, money("1.01"), z, z],
+        "合肥市": [money("81.01"), money("12.34"), money("1.01"), z, z, z, money("80.00"), money("12.34")],
+        "芜湖市": [money("12.34"), money("80.00"), z, z, money("12.34"), money("80.00"), z, z],
+        "合  计": [money("93.35"), money("93.35"), money("1.01"), z, money("12.34"), money("81.01"),
+                 money("80.00"), money("12.34")]}
+    assert "附件17" in load_workbook(io.BytesIO(to_xlsx(intra))).sheetnames
+    assert all(t.code != "附件17" for r in issue_reports(WUHU, "2026-09", ledgers, NOW) for t in r.tables)
