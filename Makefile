@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e bench schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e bench chaos schemas asyncapi topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test-e2e: $(STAMP)
 
 bench: $(STAMP)       ## settlement throughput vs the raw relay baseline, one JSON line
 	$(PY) -m bench.settlement
+
+chaos: $(STAMP)       ## services killed with SIGKILL under a realistic mix, checked by independent sums; one JSON line
+	$(PY) -m chaos $(CHAOS_ARGS)
 
 schemas: $(STAMP)     ## refresh the committed JSON Schema snapshots
 	$(PY) -m runtime.cli schemas write

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from bench import totals
@@ -57,10 +57,29 @@ SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 P99_TARGET_MS = 300
 
 
-def relay(bootstrap: str, n: int) -> dict:
+def relay(bootstrap: str, n: int, stack: EmbeddedStack | None) -> dict:
+    """The baseline's figures, with the broker's CPU per relayed request (when the broker is ours)."""
+    broker = psutil.Process(stack.procs[0].pid) if stack else None
+    before = sum(broker.cpu_times()[:2]) if broker else 0.0
     out = subprocess.run([sys.executable, str(BASELINE), "--bootstrap", bootstrap, "--n", str(n)],
                          capture_output=True, text=True, check=True, timeout=600)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if broker:
+        figures["broker_cpu_ms_per_request"] = round((sum(broker.cpu_times()[:2]) - before) * 1000 / n, 3)
+    return figures
+
+
+async def records_written(bootstrap: str, prefix: str) -> int:
+    """Every record on the run's topics: how many messages the platform exchanged in all."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in await consumer.topics() if t.startswith(prefix)
+                      for p in consumer.partitions_for_topic(t) or ()]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
 
 
 def database(prefix: str, name: str) -> str:
@@ -338,7 +357,7 @@ def main() -> None:
         bootstrap, mongodb_uri, idempotence = stack.bootstrap, stack.mongodb_uri, False
     procs: dict = {}
     try:
-        baseline = relay(bootstrap, args.relay_n)
+        baseline = relay(bootstrap, args.relay_n, stack)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         keys_dir = os.environ.get("YIDI_KEYS_DIR", "var/keys")
         os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URI": mongodb_uri,
@@ -355,6 +374,8 @@ def main() -> None:
         durable = asyncio.run(stored(mongodb_uri, prefix))
         sums = asyncio.run(settle(mongodb_uri, prefix, figures["answered"]))
         top, found = best(figures["curve"]), conflicts(procs)
+        answered = sum(figures["outcomes"].values())              # warm-up included, as in the records
+        records = asyncio.run(records_written(bootstrap, prefix))
         print(json.dumps({
             "settlements_per_s": top["settlements_per_s"], "relay_per_s": baseline["relay_rps"],
             "ratio": round(top["settlements_per_s"] / baseline["relay_rps"], 3),
@@ -366,6 +387,8 @@ def main() -> None:
             **sums, "max_rss_mb": round(max(processes.rss.values()), 1),
             "rss_mb": {k: round(v, 1) for k, v in processes.rss.items()},
             "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"],
+            "relay_broker_cpu_ms_per_request": baseline.get("broker_cpu_ms_per_request"),
+            "records_per_request": round(records / answered, 1),
             "signature_cpu": signature_cost(keys_dir)}, ensure_ascii=False))
     finally:
         for proc, _ in procs.values():

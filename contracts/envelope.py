@@ -1,6 +1,7 @@
 """The one envelope every message travels in."""
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -52,6 +53,9 @@ def derived_event_id(cause: uuid.UUID | str, name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{cause}:{name}")
 
 
+@functools.cache
 def envelope_of(message: type[BaseModel]) -> type[Envelope]:
-    """``Envelope[message]`` for a payload model chosen at run time (a topic's, ``TopicSpec.message``)."""
+    """``Envelope[message]`` for a payload model chosen at run time (a topic's, ``TopicSpec.message``).
+    Held here: pydantic keeps parametrized generics only weakly, so without a strong reference the
+    class is built again for nearly every message (7 % of the settlement service's CPU, profiled)."""
     return Envelope[message]  # type: ignore[valid-type]

@@ -10,6 +10,7 @@
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
     yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency)
     yidi authority            every service's authority table, as the README shows it
+    yidi console user add NAME --agency CODE --role operator|reviewer   a console login (password asked)
     yidi clearing replay --month YYYY-MM   rebuild a period's ledgers and tables from the archived lines
                               and print whether they are identical to what was issued (JSON line)
 """
@@ -25,6 +26,10 @@ import time
 from datetime import datetime
 
 SERVICE_PORTS = {"filing": 9101, "settlement": 9102, "clearing": 9103, "prepayment": 9104, "collab": 9105}
+CONSOLE_PORT = 9106   # the agencies' console (services/console), a deployable of its own
+# A second instance of the service on the hospital's path (S-01): it holds half the partitions and
+# takes the others over while the first restarts (README "Recovery"). Its metrics port:
+SECOND_INSTANCES = {"settlement": 9112}
 
 
 def _service(name: str) -> None:
@@ -128,6 +133,20 @@ def authority_tables() -> str:
     return "\n\n".join(import_module(f"services.{name}.authority").AUTHORITY.describe() for name in SERVICE_PORTS)
 
 
+def _start_console(env: dict[str, str]) -> subprocess.Popen:
+    """The agencies' console on its port, with an operator and a reviewer login for each sample agency."""
+    from services.console.cli import create_samples
+    logins = create_samples()
+    urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in SERVICE_PORTS.items()}
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", "console"],
+                            env={**env, **urls, "YIDI_CONSOLE_PORT": str(CONSOLE_PORT),
+                                 "YIDI_CONSOLE_COOKIE_SECURE": "false"})   # plain http on this machine
+    print(f"  console     http://127.0.0.1:{CONSOLE_PORT}/   sample logins (reset on every start):", flush=True)
+    for username, password, agency, role in logins:
+        print(f"              {username:<22} {password}   {agency} {role}", flush=True)
+    return proc
+
+
 def _run(args: argparse.Namespace) -> int:
     stack = None
     env = dict(os.environ)
@@ -153,6 +172,11 @@ def _run(args: argparse.Namespace) -> int:
         procs[name] = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", name],
                                        env={**env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port)})
         print(f"  {name:<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
+    for name, port in SECOND_INSTANCES.items():
+        procs[f"{name}-2"] = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", name], env={
+            **env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port), "YIDI_INSTANCE": f"{name}-2"})
+        print(f"  {name + '-2':<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
+    procs["console"] = _start_console(env)
     if not args.no_simulator:
         procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate)], env=env)
         print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s", flush=True)
@@ -225,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-simulator", action="store_true")
     run.add_argument("--rate", type=float, default=5.0)
     svc = sub.add_parser("service")
-    svc.add_argument("name", choices=sorted(SERVICE_PORTS))
+    svc.add_argument("name", choices=sorted([*SERVICE_PORTS, "console"]))
     topics = sub.add_parser("topics")
     topics.add_argument("action", choices=["create"])
     schemas = sub.add_parser("schemas")
@@ -246,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
     party.add_argument("--keys-dir", default=None)
     sub.add_parser("authority")
+    from services.console.cli import add_parser as add_console_parser
+    add_console_parser(sub)
     clearing = sub.add_parser("clearing")
     clearing.add_argument("action", choices=["replay"])
     clearing.add_argument("--month", required=True, help="the clearing month, YYYY-MM")
@@ -272,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         return _party(args)
     elif args.cmd == "authority":
         print(authority_tables())
+    elif args.cmd == "console":
+        from services.console.cli import main as console_main
+        return console_main(args)
     elif args.cmd == "clearing":
         return _clearing_replay(args.month)
     return 0

@@ -22,7 +22,6 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="prepended to every topic name; tests use one per run")
     metrics_port: int = Field(9100, description="Prometheus /metrics and /health on this port")
     metrics_host: str = "0.0.0.0"
-    region: str | None = Field(None, description="the region this deployment serves, when it serves one")
     instance: str = Field("", description="instance name in logs and metrics; default host:pid")
     kafka_idempotence: bool = Field(True, description="off on brokers without InitProducerId (embedded Tansu)")
     clock: Literal["wall", "controlled"] = Field(
@@ -40,12 +39,22 @@ class Settings(BaseSettings):
     min_insync_replicas: int | None = Field(None, ge=1, description=(
         "topic config min.insync.replicas (with acks=all, a write needs this many replicas): 2 with "
         "replication factor 3; default: the broker's"))
+    group_instance_id: str = Field("", description=(
+        "static consumer-group membership (KIP-345): a stable name per instance (e.g. settlement-1), so "
+        "that on Apache Kafka an instance restarted within the session timeout (10 s) takes its partitions "
+        "back without a rebalance. Empty (the default): dynamic membership; the embedded Tansu broker "
+        "stalls longer with static members (README \"Recovery\")"))
     outbox_sweep_seconds: float = 2.0
     deadline_poll_seconds: float = 0.5
     log_level: str = "INFO"
-    settlement_insured_timeout_ms: int = Field(3000, description="S-01: answer 'not settled directly' after this")
+    settlement_insured_timeout_ms: int = Field(20000, description=(
+        "S-01: the HIS is answered 'not settled directly' when the insured place has not answered within "
+        "this budget (the patient then pays and claims at home, S-17). 20 s: above the broker's longest "
+        "rejoin of a restarted settlement instance measured with dynamic membership, so a crash costs the "
+        "hospital a wait rather than a manual claim (README \"Recovery\")"))
     fault: str = Field("", description="fault injection for recovery tests: 'crash_after_store' (exit between "
-                       "storing and publishing), 'handler_fault' (every handler raises)")
+                       "storing and publishing), 'handler_fault' (every handler raises), 'drop_one:<topic>' (the first "
+                       "message of that topic is taken without effect: a broken service `make chaos` must catch)")
     # ---- parties, signatures and personal data (003 §5 (三))
     keys_dir: str = Field("var/keys", description=(
         "where this deployment's keys live: <party>.private.json (this instance's own signing and "

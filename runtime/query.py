@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote
 from faststream.asgi import AsgiResponse, get
 
 from contracts.parties import Agency, Institution, ServiceParty
-from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate
+from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate, seal_for
 
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -58,6 +58,31 @@ class QuerySpec:
 
 
 Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]   # body, content type, file name
+
+
+def seal_person(parties: ParticipantRegistry, service: str, person_id: str) -> str:
+    """An ID number as a query parameter: a JWE (ECDH-ES, A256GCM) sealed to the answering service's
+    encryption key, so the number never appears in clear in a URL, a proxy's or server's access log,
+    or the metrics; each sealing uses a fresh ephemeral key, so the parameter is no stable identifier
+    either. The service opens it with ``open_person``. Raises ValueError for a malformed number."""
+    from contracts.values import PersonId   # validated (check digit, birth date) before it leaves
+    from pydantic import TypeAdapter, ValidationError
+    try:
+        number = str(TypeAdapter(PersonId).validate_python(person_id.strip()))
+    except ValidationError:
+        raise ValueError("身份证号码无效（校验位或出生日期不符）") from None
+    return seal_for(parties, service, number.encode())
+
+
+def open_person(signer: Signer, q: SignedQuery, name: str = "person") -> str:
+    """The ID number a query carries sealed to this service (``seal_person``), or 400."""
+    token = q.params.get(name, "")
+    if not token:
+        raise QueryRefused(400, f"{name} (the ID number sealed to this service, runtime.query.seal_person) is required")
+    try:
+        return signer.open_sealed(token).decode()
+    except Exception:   # not a JWE, not to our key: say so without echoing it
+        raise QueryRefused(400, f"{name} is not an ID number sealed to this service") from None
 
 
 def signed_target(path: str, query: str) -> bytes:

@@ -27,6 +27,7 @@ from runtime.calendar import WorkingCalendar
 from runtime.service import Service
 from runtime.store import Personal
 from services.collab import export, query
+from services.collab import query_lists as lists
 from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import leads, notices, periods
 from services.collab.domain import requests as req
@@ -57,9 +58,18 @@ class CollabHandlers:
                                 personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
         self.notices = Aggregates(service, "notices", notices.Notice)   # K-06: public by nature
         # K-06, Q-03: the notices and the period statistics over HTTP (services/collab/query.py)
-        service.add_query(query.NOTICES_PATH, self._answer(self._notices))
-        service.add_query(query.STATISTICS_PATH, self._answer(self._statistics))
-        service.add_query(query.REQUEST_PATH, self._answer(self._request))
+        service.add_query(query.NOTICES_PATH, self._answer(self._notices), summary="公告：全部已发布的公告，最新在前 (K-06)")
+        service.add_query(query.STATISTICS_PATH, self._answer(self._statistics),
+                          summary="费用协查统计：一个周期中本机构可见地区的统计 (Q-03)",
+                          params={"period": "YYYY-MM", "format": "json, csv or xlsx"}, required=("period",),
+                          formats=("json", "csv", "xlsx"))
+        service.add_query(query.REQUEST_PATH, self._answer(self._request), summary="一条协同请求，仅其所涉机构可见 (K-03)",
+                          params={"id": "the request id (UUID)"}, required=("id",))
+        # K-03..K-05, Q-02..Q-05: the agency's inbox and outbox (services/collab/query_lists.py)
+        service.add_query(lists.REQUESTS_PATH, self._requests, **lists.SPECS[lists.REQUESTS_PATH])
+        service.add_query(lists.LEADS_PATH, self._leads, **lists.SPECS[lists.LEADS_PATH])
+        service.add_query(lists.COINVESTIGATIONS_PATH, self._coinvestigations,
+                          **lists.SPECS[lists.COINVESTIGATIONS_PATH])
         self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
                               ["kind"], registry=service.registry)
 
@@ -285,6 +295,29 @@ class CollabHandlers:
         if fmt == "xlsx":
             return export.to_xlsx(stats), query.FORMATS[fmt], name
         return stats.model_dump_json().encode(), query.FORMATS[fmt], name
+
+    async def _requests(self, q) -> tuple[bytes, str, str]:
+        """K-03/K-04: the agency's requests in one box, by running deadline, with its allowed actions."""
+        region, box, now = lists.own_region(q), lists.box_of(q), self._now()
+        found = [req.CollabRequest.model_validate(s) for s in await lists.opened(self.svc.db["requests"])]
+        rows = [lists.request_row(r, region, self.svc.parties, now) for r in found if lists.in_box(r, region, box)]
+        return lists.as_json(lists.by_due(rows), f"requests-{box}.json")
+
+    async def _leads(self, q) -> tuple[bytes, str, str]:
+        """K-05: leads handed to the region (inbox) or by it (outbox)."""
+        region, box, now = lists.own_region(q), lists.box_of(q), self._now()
+        side = "treating_region" if box == "inbox" else "insured_region"
+        found = [leads.Lead.model_validate(s) for s in await lists.opened(self.svc.db["leads"])]
+        rows = [lists.lead_row(item, region, now) for item in found if str(getattr(item, side)) == region]
+        return lists.as_json(lists.by_due(rows), f"leads-{box}.json")
+
+    async def _coinvestigations(self, q) -> tuple[bytes, str, str]:
+        """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
+        region, period, now = lists.own_region(q), lists.period_of(q), self._now()
+        found = [coinv.CoInvestigation.model_validate(s) for s in await lists.opened(self.svc.db["coinvestigations"])]
+        rows = [lists.coinvestigation_row(c, region, now) for c in found
+                if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
+        return lists.as_json(lists.by_due(rows), f"coinvestigations-{period or 'all'}.json")
 
     def registry(self) -> dict:
         return {

@@ -19,6 +19,7 @@ from runtime.outcome import Emit, Outcome, Schedule
 from runtime.service import Service
 from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
 from services.filing.domain.authority import Unauthorized, sender_refusal
+from services.filing.query import FilingQueries
 from services.sanctions import SanctionsProjection
 
 COMMAND_TOPICS = ("filing.register.v1", "filing.change.v1", "filing.suspend.v1", "filing.resume.v1",
@@ -41,6 +42,7 @@ class FilingHandlers:
         self.svc, self.policies, self.calendar = service, policies, calendar
         # one document per person: stored under their pseudonym, sealed (003 §5 (三))
         service.store.protect(PEOPLE, latest_insured_region)
+        FilingQueries(service, PEOPLE)   # F-15: the signed reads (query.py)
         self.sanctions = SanctionsProjection(service)   # F-16
         r = service.registry
         self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",

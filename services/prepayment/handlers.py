@@ -18,6 +18,7 @@ from services.prepayment import domain
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount, Movement
+from services.prepayment.query import PrepaymentQueries
 from services.wiring import Aggregates, Archive, request_of
 
 
@@ -65,6 +66,7 @@ class PrepaymentHandlers:
         self.interest = Aggregates(service, "interest", InterestDistribution, refusals=(ValueError,))
         self.counted = Archive(service, "counted")   # every settlement and reversal counted (M-03)
         self.movements = Movements(service)
+        PrepaymentQueries(service, self.accounts, self.movements)   # the signed reads (query.py)
         self._archived: dict[str, int] = {}          # account key → seq this process archived up to
         self.usage = Gauge("yidi_prepayment_usage_ratio", "P-04 usage rate of an insured region's prepayment",
                            ["insured_region", "scope"], registry=service.registry)

@@ -9,6 +9,7 @@ from services.settlement.insured_place import InsuredPlace
 from services.settlement.manual_claims import ManualClaims
 from services.settlement.flow import REFUND_TIMEOUT
 from services.settlement.ports import FILING_VIEW, SettlementContext
+from services.settlement.query import SettlementQueries
 from services.settlement.reversals import Reversals
 from services.settlement.treating_place import TreatingPlace
 
@@ -32,6 +33,8 @@ class FilingViewProjection:
 
 def registry(ctx: SettlementContext) -> dict:
     treating, insured, reversals = TreatingPlace(ctx), InsuredPlace(ctx), Reversals(ctx)
+    if hasattr(ctx.service, "add_query"):   # the signed reads: slip and accumulations (query.py)
+        SettlementQueries(ctx.service)
 
     async def deadline_due(env) -> str:   # the two answer deadlines of S-01: a settlement's, a refund's
         handler = reversals.refund_timed_out if env.payload.kind == REFUND_TIMEOUT else treating.deadline_due

@@ -277,3 +277,19 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
         assert relay.unpublished("aggregates", failing) == failing["outbox"]
     finally:
         await client.close()
+
+
+async def test_consumer_lag_shows_what_a_stuck_service_has_not_handled(stack, prefix):
+    """yidi_consumer_lag (the ConsumerLagGrowing alert's input) is end offset − committed offset of the
+    service's group, per topic: a service whose handlers fail commits nothing, so three requests
+    published to it show as a lag of three, read for every partition in one request per round."""
+    collab = ServiceProcess(stack, "collab", prefix).start(YIDI_FAULT="handler_fault")
+    try:
+        async with Bus(stack, prefix) as bus:
+            for ref in ("lag-1", "lag-2", "lag-3"):
+                await bus.publish("collab.open-request.v1", open_request(ref))
+        await eventually(lambda: collab.metric("yidi_consumer_lag", topic=f"{prefix}collab.open-request.v1") == 3,
+                         timeout=90)
+        assert collab.metric("yidi_consumer_lag", topic=f"{prefix}collab.reply-request.v1") == 0
+    finally:
+        collab.stop()

@@ -1,0 +1,228 @@
+"""How the console reads and acts, always as the logged-in user's agency (003 §5 (三)).
+
+* ``Reader``: the services' signed query APIs (``runtime.query``), each GET signed with the agency's
+  key (``runtime.parties.signer_for``) and stamped with business time, so a service answers only what
+  that agency may see.
+* ``Actor``: commands published as the agency (``runtime.client.PartyClient``). The outcome of one is
+  known in one of two ways: a refusal on ``party.refused.v1`` naming its event id (followed from the
+  topic's end by ``RefusalWatcher``, each record's signature checked), or the change it asked for
+  becoming visible through the query API (the caller says what to look for). Whichever comes first
+  within ``outcome_wait_seconds`` is shown; else the page says the command was sent and is pending.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope
+from contracts.parties import ChangeParty, ServiceParty
+from runtime.authority import national_agency
+from runtime.follow import TopicFollower
+from runtime.client import PartyClient
+from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate, signer_for
+from runtime.query import sign_request
+
+log = logging.getLogger(__name__)
+REFUSED = "party.refused.v1"
+KEPT_REFUSALS = 10_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str
+    disposition: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def message(self) -> str:
+        """A refusal's reason as the service gave it."""
+        try:
+            return str(self.json().get("message", ""))
+        except (ValueError, AttributeError):
+            return self.body.decode(errors="replace")[:300]
+
+
+class Reader:
+    def __init__(self, urls: Callable[[str], str], keys_dir: str, now: Callable[[], datetime]) -> None:
+        self.urls, self.keys_dir, self.now = urls, keys_dir, now
+        self.http = httpx.AsyncClient(timeout=15)
+        self._signers: dict[str, Signer] = {}
+
+    def signer(self, agency: str) -> Signer:
+        if agency not in self._signers:
+            self._signers[agency] = signer_for(self.keys_dir, agency)
+        return self._signers[agency]
+
+    async def get(self, service: str, agency: str, path: str, **params: str | None) -> Answer:
+        target, headers = sign_request(self.signer(agency), path, at=self.now(), **params)
+        try:
+            r = await self.http.get(self.urls(service) + target, headers=headers)
+        except httpx.HTTPError as exc:
+            return Answer(503, json.dumps({"message": f"{service} 服务不可达: {type(exc).__name__}"}).encode(),
+                          "application/json")
+        return Answer(r.status_code, r.content, r.headers.get("content-type", ""),
+                      r.headers.get("content-disposition", ""))
+
+    async def get_json(self, service: str, agency: str, path: str, **params: str | None):
+        """The JSON answer, or None when the service has nothing to show (404)."""
+        answer = await self.get(service, agency, path, **params)
+        if answer.status == 404:
+            return None
+        if not answer.ok:
+            raise QueryFailed(answer)
+        return answer.json()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class QueryFailed(Exception):
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(f"{answer.status}: {answer.message}")
+        self.answer = answer
+
+
+class RefusalWatcher:
+    """Refusals answered to the console's agencies, by the id of the refused message, from the moment
+    the console started (``party.refused.v1`` is keyed by sender: every partition is followed)."""
+
+    def __init__(self, bootstrap: str, topic: str, parties: ParticipantRegistry, now: Callable[[], datetime],
+                 **client_options: object) -> None:
+        self.bootstrap, self.topic, self.parties, self.now = bootstrap, topic, parties, now
+        self.options = client_options
+        self.seen: OrderedDict[str, dict] = OrderedDict()
+        self._waiters: dict[str, asyncio.Future] = {}
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.options)
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(self.topic) or {0}
+        tps = [TopicPartition(self.topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:   # fix the starting point now, before any command is sent
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._follow(consumer))
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    for record in records:
+                        self._take(record)
+        finally:
+            await consumer.stop()
+
+    def _take(self, record) -> None:
+        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
+        try:
+            sender = authenticate(self.parties, record.value, signature, self.now())
+            payload = json.loads(record.value)["payload"]
+        except (Unauthenticated, ValueError, KeyError) as exc:
+            log.warning("refusal at offset %s ignored: %s", record.offset, exc)
+            return
+        if not isinstance(sender, ServiceParty):
+            return   # only the platform's services answer refusals
+        refused = str(payload.get("refused_event_id"))
+        self.seen[refused] = payload
+        while len(self.seen) > KEPT_REFUSALS:
+            self.seen.popitem(last=False)
+        waiter = self._waiters.pop(refused, None)
+        if waiter and not waiter.done():
+            waiter.set_result(payload)
+
+    def waiter(self, event_id: str) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        if event_id in self.seen:
+            fut.set_result(self.seen[event_id])
+        else:
+            self._waiters[event_id] = fut
+        return fut
+
+    def forget(self, event_id: str) -> None:
+        self._waiters.pop(event_id, None)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+def registry_follower(parties: ParticipantRegistry, bootstrap: str, topic: str, now: Callable[[], datetime],
+                      **client_options: object) -> TopicFollower:
+    """The participant registry's changes (``parties.change.v1``), applied as every service applies them:
+    only those the national agency signed, in order (so a new agency key or a new agency is known
+    here as soon as the services know it)."""
+    def apply(record) -> None:
+        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
+        try:
+            sender = authenticate(parties, record.value, signature, now())
+            envelope = Envelope[ChangeParty].model_validate_json(record.value)
+        except (Unauthenticated, ValueError) as exc:
+            log.warning("registry change at offset %s ignored: %s", record.offset, exc)
+            return
+        if national_agency()(sender, envelope.payload, parties, now()) or envelope.sender != sender.code:
+            log.warning("registry change %s from %s ignored: not the national agency", envelope.payload.change_id,
+                        sender.code)
+            return
+        parties.apply(envelope.payload)
+    return TopicFollower(bootstrap, topic, apply, **client_options)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    kind: str            # done | refused | pending
+    message: str
+    refusal: dict | None = None
+    event_id: str = ""
+
+
+class Actor:
+    def __init__(self, producer: AIOKafkaProducer, keys_dir: str, prefix: str, watcher: RefusalWatcher,
+                 now: Callable[[], datetime], wait_seconds: float) -> None:
+        self.client = PartyClient(producer, keys_dir, prefix)
+        self.watcher, self.now, self.wait_seconds = watcher, now, wait_seconds
+
+    async def act(self, topic: str, payload: BaseModel, agency: str,
+                  settled: Callable[[], Awaitable[bool]] | None = None) -> ActionOutcome:
+        """Send ``payload`` as ``agency``; wait for its refusal, or for ``settled()`` to hold."""
+        event_id = uuid.uuid4()
+        refusal = self.watcher.waiter(str(event_id))
+        env: Envelope = await self.client.send(topic, payload, sender=agency, now=self.now(), producer="console",
+                                               event_id=event_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
+        try:
+            while loop.time() < deadline:
+                try:
+                    found = await asyncio.wait_for(asyncio.shield(refusal), 0.4)
+                    return ActionOutcome("refused", found.get("message", ""), found, str(env.event_id))
+                except TimeoutError:
+                    pass
+                if settled is not None and await settled():
+                    return ActionOutcome("done", "已生效", None, str(env.event_id))
+            return ActionOutcome("pending", "指令已签名发送，尚未看到处理结果；稍后刷新查看", None, str(env.event_id))
+        finally:
+            self.watcher.forget(str(event_id))

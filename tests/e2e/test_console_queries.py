@@ -1,0 +1,222 @@
+"""Every documented query of every service, over the wire (003 §5 (三); F-15, S-05/S-07, C-02/C-04,
+R-01/R-02, P-04/P-05, K-03..K-06, Q-02/Q-03): each service serves a valid OpenAPI 3.1 document at
+/openapi.json, and each path in it is called here as the agency whose data it is (200, or the
+documented 404 while there is nothing yet) and as an agency whose data it is not (403, or 404 where
+the answer must not even tell that the item exists).
+
+A Wuhu (340200) employee is filed long-term to Wuhan (420100) and settles a stay there; Wuhu asks
+Wuhan a question. The ID number is sent sealed to the answering service (runtime.query.seal_person):
+it is in no request target, and no service log holds it.
+"""
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openapi_spec_validator import validate
+
+from contracts.collab import OpenCollabRequest, ProblemType
+from runtime.cli import SERVICE_PORTS
+from runtime.parties import ParticipantRegistry
+from runtime.query import seal_person, sign_request
+from privacy_support import document_id
+from simulator import scenarios
+from support import Bus, eventually
+
+pytestmark = pytest.mark.e2e
+
+OWN, OTHER, TREATING, NATIONAL = "A340200", "A430100", "A420100", "A000000"
+
+
+async def filing_view(proc, person_id: str):
+    client, db = await proc.db()
+    try:
+        return await db["filing_view"].find_one({"_id": document_id("filing_view", person_id)})
+    finally:
+        await client.close()
+
+
+async def console_for(stack, prefix: str, procs: dict):
+    """The console as its own process against these services, with one Wuhu operator."""
+    import subprocess
+    import sys
+
+    from support import ROOT, ServiceProcess
+    urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{p.port}" for name, p in procs.items()}
+    console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", **urls)
+    console.env["YIDI_CONSOLE_PORT"] = str(console.port)
+    done = subprocess.run([sys.executable, "-m", "runtime.cli", "console", "user", "add", "wuhu.operator", "--agency",
+                           "A340200", "--password-stdin"], input="a-long-enough-password\n", env=console.env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return console.start()
+
+
+def console_session(console, username: str):
+    """An HTTP client logged in to the console, with the session's CSRF token as ``csrf``."""
+    import re
+
+    import httpx
+    client = httpx.Client(base_url=f"http://127.0.0.1:{console.port}", timeout=30)
+    login = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+    answer = client.post("/login", data={"csrf": token, "username": username, "password": "a-long-enough-password"})
+    assert answer.status_code == 303, answer.text
+    client.csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/filing").text).group(1)
+    return client
+
+
+def served_document(proc) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{proc.port}/openapi.json", timeout=10) as r:
+        return json.loads(r.read())
+
+
+class Caller:
+    def __init__(self, bus: Bus, procs: dict, parties: ParticipantRegistry) -> None:
+        self.bus, self.procs, self.parties = bus, procs, parties
+        self.targets: list[str] = []
+
+    def get(self, service: str, agency: str, path: str, **params) -> tuple[int, bytes]:
+        target, headers = sign_request(self.bus.signer(agency), path, at=self.bus.business_now(), **params)
+        self.targets.append(target)
+        return self.procs[service].get(target, headers)
+
+    def ok(self, service: str, agency: str, path: str, **params):
+        status, body = self.get(service, agency, path, **params)
+        assert status == 200, (path, status, body[:300])
+        return json.loads(body)
+
+
+async def test_every_documented_query_answers_only_its_agency(stack, system) -> None:
+    procs, prefix = system
+    parties = ParticipantRegistry.load(stack.keys_dir)
+    patient = scenarios.person(11, scenarios.ROUTES[0])          # Wuhu employee treated in Wuhan
+    pid = patient.person_id
+    async with Bus(stack, prefix) as bus:
+        bus.follow_clock(procs["filing"])
+        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, date(2026, 11, 2), "AG-Q-0001"),
+                          producer="agency:340200")
+        await bus.read("filing.changed.v1", lambda m: any(c["payload"]["snapshot"]["person_id"] == pid for c in m))
+        await eventually(lambda: filing_view(procs["settlement"], pid), timeout=60)   # F-15 read model first
+        request = scenarios.stay(patient, "H42010200001-Q-000001", date(2026, 11, 2), 5)
+        sent = await bus.publish("his.settlement-requested.v1", request, producer="his:H42010200001")
+        results = await bus.read("settlement.result.v2", lambda m: any(
+            r["payload"]["request_id"] == request.request_id for r in m), timeout=60)
+        result = bus.open_result(next(r for r in results if r["payload"]["request_id"] == request.request_id)["payload"])
+        assert result["outcome"] == "completed", (result.get("code"), result.get("message"))
+        await bus.publish("collab.open-request.v1", OpenCollabRequest(
+            request_ref="Q-REQ-1", requester_region="340200", target_region="420100", matter="备案信息核对",
+            problem_type=ProblemType.FILING, opened_at=bus.business_now()), sender=OWN)
+        opened = await bus.read("collab.request-opened.v1", lambda m: len(m) >= 1)
+        request_id = opened[0]["payload"]["request_id"]
+        assert sent.correlation_id
+
+        c = Caller(bus, procs, parties)
+        sid = result["settlement_id"]
+        exercised: dict[str, set[str]] = {}
+
+        def seen(service: str, path: str) -> None:
+            exercised.setdefault(service, set()).add(path)
+
+        # ---- filing (F-15)
+        status = c.ok("filing", OWN, "/filing/status", person=seal_person(parties, "filing", pid), region="420100",
+                      on="2026-11-03")
+        assert status["covered"] is True and status["category_zh"] and status["filing"]["treating_region"] == "420100"
+        assert pid not in json.dumps(status, ensure_ascii=False)        # the number comes back masked
+        assert c.ok("filing", TREATING, "/filing/filings", person=seal_person(parties, "filing", pid))["filings"]
+        assert c.get("filing", OTHER, "/filing/filings", person=seal_person(parties, "filing", pid))[0] == 404
+        clear = sign_request(bus.signer(OWN), "/filing/filings", at=bus.business_now(), person=pid)
+        assert procs["filing"].get(*clear)[0] == 400   # a number sent in clear is refused, not read
+        seen("filing", "/filing/status"), seen("filing", "/filing/filings")
+
+        # ---- settlement (S-05, S-07; 附件13)
+        slip = c.ok("settlement", TREATING, "/settlement/slip", person=seal_person(parties, "settlement", pid),
+                    settlement=sid)
+        assert Decimal(slip["total"]) == Decimal(result["slip"]["total"])
+        assert Decimal(slip["fund_total"]) + Decimal(slip["personal_cash"]) == Decimal(slip["total"])   # note 3
+        parts = ("in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid")
+        assert sum(Decimal(slip[k]) for k in parts) == Decimal(slip["total"])                          # note 2
+        assert slip["main_diagnosis"] and slip["stay_days"] == 5 and slip["sex"] in ("男", "女")
+        assert c.get("settlement", OTHER, "/settlement/slip", person=seal_person(parties, "settlement", pid),
+                     settlement=sid)[0] == 404
+        acc = c.ok("settlement", OWN, "/settlement/accumulations", person=seal_person(parties, "settlement", pid),
+                   year="2026")
+        assert acc["insured_region"] == "340200" and acc["counters"]
+        assert c.get("settlement", TREATING, "/settlement/accumulations",
+                     person=seal_person(parties, "settlement", pid), year="2026")[0] == 404   # the insured place's
+        seen("settlement", "/settlement/slip"), seen("settlement", "/settlement/accumulations")
+
+        # ---- prepayment (P-04, P-05)
+        async def counted():
+            return c.get("prepayment", OWN, "/prepayment/account", region="340200")[0] == 200
+        await eventually(counted, timeout=60)
+        account = c.ok("prepayment", OWN, "/prepayment/account", region="340200")
+        assert Decimal(account["uncleared"]) == Decimal(result["slip"]["fund_total"])
+        usage = c.ok("prepayment", NATIONAL, "/prepayment/usage", region="340200")
+        assert usage["yellow_percent"] == "70" and usage["red_percent"] == "90" and usage["points"]
+        movements = c.ok("prepayment", "A340000", "/prepayment/movements", region="340200")   # its province
+        assert any(m["ref"].startswith(f"settlement:{sid}") for m in movements)
+        for path in ("/prepayment/account", "/prepayment/usage", "/prepayment/movements"):
+            assert c.get("prepayment", TREATING, path, region="340200")[0] == 403
+            seen("prepayment", path)
+
+        # ---- collab (K-03..K-06, Q-02, Q-03)
+        inbox = c.ok("collab", TREATING, "/collab/requests", box="inbox")
+        assert [r["request_id"] for r in inbox] == [request_id] and inbox[0]["actions"] == ["reply", "propose_extension"]
+        outbox = c.ok("collab", OWN, "/collab/requests", box="outbox")
+        assert outbox[0]["request_id"] == request_id and outbox[0]["actions"] == []
+        assert c.ok("collab", OTHER, "/collab/requests", box="inbox") == []
+        assert c.get("collab", NATIONAL, "/collab/requests", box="inbox")[0] == 403   # no region of its own
+        assert c.ok("collab", OWN, "/collab/request", id=request_id)["request_id"] == request_id
+        assert c.get("collab", OTHER, "/collab/request", id=request_id)[0] == 404
+        assert c.ok("collab", TREATING, "/collab/leads", box="inbox") == []
+        assert c.ok("collab", OWN, "/collab/coinvestigations", period="2026-11") == []   # none requested (Q-02)
+        assert isinstance(c.ok("collab", OWN, "/collab/notices"), list)
+        assert c.get("collab", OWN, "/collab/statistics", period="2026-11")[0] == 404   # published when it closes
+        for path in ("/collab/requests", "/collab/request", "/collab/leads", "/collab/coinvestigations",
+                     "/collab/notices", "/collab/statistics"):
+            seen("collab", path)
+
+        # ---- clearing (C-02, C-04, R-01/R-02): owned by the clearing service, called as the console does
+        assert c.get("clearing", OWN, "/clearing/report", region="340200", month="2026-12")[0] == 404   # not yet
+        assert c.get("clearing", TREATING, "/clearing/report", region="340200", month="2026-12")[0] == 403
+        periods = c.ok("clearing", OWN, "/clearing/periods", region="340200")
+        assert any(p["clearing_month"] == "2026-12" for p in periods["periods"])
+        assert c.get("clearing", TREATING, "/clearing/periods", region="340200")[0] == 403
+        assert "mismatches" in c.ok("clearing", TREATING, "/clearing/mismatches", region="420100")
+        for path in ("/clearing/report", "/clearing/periods", "/clearing/mismatches"):
+            seen("clearing", path)
+
+        # ---- the console's filing lookup and printable slip, as Wuhu's operator (a POST: the number is in no URL)
+        console = await console_for(stack, prefix, procs)
+        try:
+            page = console_session(console, "wuhu.operator")
+            found = page.post("/filing", data={"csrf": page.csrf, "person_id": pid, "region": "420100",
+                                               "on": "2026-11-03"})
+            assert found.status_code == 200 and "已备案：异地长期居住人员" in found.text
+            listed = page.post("/filing", data={"csrf": page.csrf, "person_id": pid})   # no place: every filing
+            assert listed.status_code == 200 and "有效" in listed.text and "已备案" not in listed.text
+            printed = page.post("/slip", data={"csrf": page.csrf, "person_id": pid, "settlement_id": sid})
+            assert printed.status_code == 200 and "湖北省异地就医住院结算单" in printed.text
+            assert f"{Decimal(result['slip']['total']):,.2f}" in printed.text and "@media print" not in printed.text
+            assert pid not in printed.text and pid not in found.text                # masked on the page
+            hidden = page.post("/slip", data={"csrf": page.csrf, "person_id": pid, "settlement_id": "S-none"})
+            assert hidden.status_code == 404
+            page.close()
+            assert pid not in console.log.read_text(errors="replace")
+        finally:
+            console.stop()
+
+    # every service's served document validates, and every path it documents was called above
+    for name in SERVICE_PORTS:
+        doc = served_document(procs[name])
+        validate(doc)
+        documented = set(doc["paths"])
+        assert documented <= exercised.get(name, set()), f"{name}: not exercised: {documented - exercised[name]}"
+    # the ID number is in no request target, and in no service's log
+    assert not [t for t in c.targets if pid in t]
+    for name, proc in procs.items():
+        assert pid not in proc.log.read_text(errors="replace"), name
