@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from chaos.mix import Mix, Request, acceptable
 from chaos.system import System
+from contracts.values import SHANGHAI
 from runtime.client import PartyClient
-from runtime.clock import SHANGHAI
 from runtime.store import open_document
 from simulator import scenarios
 from simulator.__main__ import FILING_DAY, VISIT_DAY, Simulator

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel
 
-from contracts.settlement import RefusalCode, SettlementCancelRequested
+from contracts.his import SettlementCancelRequested
+from contracts.settlement_values import RefusalCode
 from simulator import scenarios
 from simulator.scenarios import STAY_LINES, Person
 from simulator.traffic import CHRONIC, Expectation, Population
@@ -130,33 +131,40 @@ class Mix:
                  for day in range(days) for i, (code, price) in enumerate(STAY_LINES)]
         return base.model_copy(update={"fee_lines": lines})
 
+    def _clinic(self, people: list[Person], busy: set[str], expected: Expectation,
+                chronic: str | None = None) -> Request | None:
+        """An outpatient visit of today (S-04), chronic when ``chronic`` names the disease (S-13)."""
+        return self._visit(people, busy, "his.outpatient-requested.v1", lambda p: scenarios.outpatient(
+            p, self.next_id(p.institution), self.today, chronic=chronic, rng=self.rng), expected)
+
+    def _short_stay(self, people: list[Person], busy: set[str], expected: Expectation, admitted_days_ago: int,
+                    **flags) -> Request | None:
+        """Two days in hospital, admitted ``admitted_days_ago`` days before today."""
+        return self._visit(people, busy, "his.settlement-requested.v1", lambda p: scenarios.stay(
+            p, self.next_id(p.institution), self.today - timedelta(days=admitted_days_ago), 2, rng=self.rng,
+            **flags), expected)
+
     def _outpatient(self, busy: set[str]) -> Request | None:
         pop = self.population
-        return self._visit(pop.filed + pop.unfiled, busy, "his.outpatient-requested.v1", lambda p: scenarios.outpatient(
-            p, self.next_id(p.institution), self.today, rng=self.rng),
-            Expectation("general outpatient (F-05)", "completed"))
+        return self._clinic(pop.filed + pop.unfiled, busy, Expectation("general outpatient (F-05)", "completed"))
 
     def _chronic(self, busy: set[str]) -> Request | None:
-        return self._visit(self.population.qualified, busy, "his.outpatient-requested.v1", lambda p: scenarios.outpatient(
-            p, self.next_id(p.institution), self.today, chronic=CHRONIC, rng=self.rng),
-            Expectation("chronic outpatient (qualified)", "completed"))
+        return self._clinic(self.population.qualified, busy, Expectation("chronic outpatient (qualified)", "completed"),
+                            chronic=CHRONIC)
 
     def _chronic_unqualified(self, busy: set[str]) -> Request | None:
         pop = self.population
         people = [q for q in pop.filed if q not in pop.qualified]
-        return self._visit(people, busy, "his.outpatient-requested.v1", lambda p: scenarios.outpatient(
-            p, self.next_id(p.institution), self.today, chronic=CHRONIC, rng=self.rng),
-            Expectation("chronic outpatient (not qualified)", "refused", "CHRONIC_NOT_QUALIFIED"))
+        return self._clinic(people, busy, Expectation("chronic outpatient (not qualified)", "refused",
+                                                      "CHRONIC_NOT_QUALIFIED"), chronic=CHRONIC)
 
     def _emergency(self, busy: set[str]) -> Request | None:
-        return self._visit(self.population.unfiled, busy, "his.settlement-requested.v1", lambda p: scenarios.stay(
-            p, self.next_id(p.institution), self.today - timedelta(days=2), 2, rng=self.rng, emergency=True),
-            Expectation("emergency, no filing (F-04, S-11)", "completed"))
+        return self._short_stay(self.population.unfiled, busy, Expectation("emergency, no filing (F-04, S-11)",
+                                                                           "completed"), 2, emergency=True)
 
     def _unfiled_stay(self, busy: set[str]) -> Request | None:
-        return self._visit(self.population.unfiled, busy, "his.settlement-requested.v1", lambda p: scenarios.stay(
-            p, self.next_id(p.institution), self.today - timedelta(days=4), 2, rng=self.rng),
-            Expectation("inpatient without filing (S-12)", "refused", "NOT_FILED"))
+        return self._short_stay(self.population.unfiled, busy, Expectation("inpatient without filing (S-12)",
+                                                                           "refused", "NOT_FILED"), 4)
 
     # ------------------------------------------------------------ reversals and repeats
     def _pick(self, pool: dict[str, tuple[Person, dict]], busy: set[str]) -> tuple[str, Person, dict] | None:
@@ -183,34 +191,30 @@ class Mix:
                                             settlement_id=sid, institution_code=p.institution, reason="entered twice")
         return Request("his.cancel-requested.v1", payload, Expectation("cancel (S-15)", "cancelled"), p)
 
-    def _refund(self, busy: set[str]) -> Request | None:
-        picked = self._pick(self.outpatient, busy)
+    def _refund_of(self, pool: dict[str, tuple[Person, dict]], busy: set[str], what: str, kind: str | None = None,
+                   **update) -> Request | None:
+        """A refund (S-15) of a settlement picked from ``pool``: ``kind``, or ordinary when it is the
+        person's latest and non_latest 隔笔退费 when not; ``what`` names the expectation ({kind} filled in)."""
+        picked = self._pick(pool, busy)
         if picked is None:
             return None
         sid, p, _ = picked
-        kind = "ordinary" if self._is_latest(p, sid) else "non_latest"   # 隔笔退费
-        return Request("his.refund-requested.v1", scenarios.refund(p, self.next_id(p.institution), sid, kind),
-                       Expectation(f"refund {kind} (S-15)", "refunded"), p)
+        kind = kind or ("ordinary" if self._is_latest(p, sid) else "non_latest")
+        payload = scenarios.refund(p, self.next_id(p.institution), sid, kind)
+        payload = payload.model_copy(update=update) if update else payload
+        return Request("his.refund-requested.v1", payload, Expectation(what.format(kind=kind), "refunded"), p)
+
+    def _refund(self, busy: set[str]) -> Request | None:
+        return self._refund_of(self.outpatient, busy, "refund {kind} (S-15)")
 
     def _partial_refund(self, busy: set[str]) -> Request | None:
-        """Some lines back; the insured place re-decides the rest (S-15)."""
-        picked = self._pick(self.outpatient, busy)   # an outpatient bill has at least two lines
-        if picked is None:
-            return None
-        sid, p, _ = picked
-        kind = "ordinary" if self._is_latest(p, sid) else "non_latest"
-        payload = scenarios.refund(p, self.next_id(p.institution), sid, kind).model_copy(update={"line_nos": [1]})
-        return Request("his.refund-requested.v1", payload, Expectation("partial refund (S-15)", "refunded"), p)
+        """Some lines back; the insured place re-decides the rest (S-15). An outpatient bill has at
+        least two lines."""
+        return self._refund_of(self.outpatient, busy, "partial refund (S-15)", line_nos=[1])
 
     def _after_clearing(self, busy: set[str]) -> Request | None:
         """A general outpatient settlement of a cleared month refunded: into the next open period (S-15, C-05)."""
-        picked = self._pick(self.cleared, busy)
-        if picked is None:
-            return None
-        sid, p, _ = picked
-        return Request("his.refund-requested.v1",
-                       scenarios.refund(p, self.next_id(p.institution), sid, "after_clearing"),
-                       Expectation("refund after clearing (S-15)", "refunded"), p)
+        return self._refund_of(self.cleared, busy, "refund after clearing (S-15)", kind="after_clearing")
 
     def _repeat(self, busy: set[str]) -> Request | None:
         """The HIS sends an earlier request again (a new message, the same request): the same answer."""

@@ -19,7 +19,7 @@ from runtime.config import Settings
 from runtime.embedded import EmbeddedStack
 from runtime.parties import init_keys
 from runtime.privacy import ensure_dev_secrets
-from runtime.service import LAG_SECONDS
+from runtime.background import LAG_SECONDS
 from runtime.topics import create_topics
 from tests.support import ServiceProcess, Stack
 
@@ -72,7 +72,7 @@ class System:
         visit must not overtake the filing or qualification sent before it."""
         deadline, zeros = time.monotonic() + timeout, 0
         while zeros < 3 and time.monotonic() < deadline:
-            lags = await asyncio.gather(*(asyncio.to_thread(p.metric, "yidi_consumer_lag") for p in self.procs.values()),
+            lags = await asyncio.gather(*(asyncio.to_thread(_lag, p) for p in self.procs.values()),
                                         return_exceptions=True)
             zeros = zeros + 1 if all(lag == 0 for lag in lags) else 0
             await asyncio.sleep(LAG_SECONDS / 2)
@@ -93,6 +93,13 @@ class System:
         await asyncio.to_thread(proc.wait_healthy, 120)
         kill.healthy_at = time.monotonic()
         return kill
+
+
+def _lag(proc: ServiceProcess) -> float | None:
+    """The instance's consumer lag; None until it has read it once (a restarted instance has not
+    yet: no reading is not a lag of 0)."""
+    text = proc.metrics()
+    return proc.metric("yidi_consumer_lag") if "yidi_consumer_lag{" in text else None
 
 
 @contextlib.contextmanager

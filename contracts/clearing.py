@@ -10,15 +10,18 @@ import uuid
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.envelope import Contract
-from contracts.settlement import FUNDS_BY_INSURANCE, FundCode
+from contracts.settlement_values import FUNDS_BY_INSURANCE, FundCode
 from contracts.topics import TopicSpec
 from contracts.values import InstitutionCode, InsuranceType, MedicalType, Money, NonNegativeMoney, RegionCode
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, Field(pattern=MONTH_PATTERN)]
+"""A month, YYYY-MM: a clearing period 清算月份, or the month settlements were made in."""
 
 
 Fund = FundCode
@@ -64,6 +67,13 @@ class FundAmounts(Contract):
         return self
 
 
+class _PairPeriod(Contract):
+    """The fields a fact about one pair's clearing period opens with (C-02)."""
+    clearing_month: Month
+    insured_region: RegionCode
+    treating_region: RegionCode
+
+
 # ---------------------------------------------------------------- commands
 class RecordAuditDeduction(Contract):
     """R-04/R-05: the treating place's audit refuses part of a settlement's fund payment."""
@@ -85,7 +95,7 @@ class RecordAuditDeduction(Contract):
 class ConfirmClearingPeriod(Contract):
     """C-02: one side of a generated period confirms it (by the 25th); the sender must speak for
     that side's region. The period is confirmed once both sides are (or by silence)."""
-    clearing_month: str = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
+    clearing_month: Month = Field(examples=["2026-10"])
     insured_region: RegionCode
     treating_region: RegionCode
     side: ClearingSide = Field(ClearingSide.INSURED, description=(
@@ -105,7 +115,7 @@ class ObjectClearingPeriod(Contract):
     """C-02 (004 第四十六条 "如有确认不通过的"): one side of a generated period does not confirm it, with its
     reasons, by the 25th (receipt time). While open it holds that side: no confirmation, explicit or silent."""
     objection_id: str = Field(min_length=1, max_length=64, examples=["OBJ-2026-10-340200-01"])
-    clearing_month: str = Field(pattern=MONTH_PATTERN, examples=["2026-10"])
+    clearing_month: Month = Field(examples=["2026-10"])
     insured_region: RegionCode
     treating_region: RegionCode
     side: ClearingSide = Field(description="the side that objects: insured (its payable) or treating (its receivable)")
@@ -118,7 +128,7 @@ class ResolveClearingObjection(Contract):
     one: 004 第四十六条) resolves an open objection; the side may then confirm (after the 25th: confirmed by the
     resolution)."""
     objection_id: str = Field(min_length=1, max_length=64)
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     insured_region: RegionCode
     treating_region: RegionCode
     outcome: ObjectionOutcome
@@ -139,21 +149,15 @@ class ObjectionView(Contract):
     resolved_at: AwareDatetime | None = None
 
 
-class ClearingObjectionRecorded(Contract):
+class ClearingObjectionRecorded(_PairPeriod):
     """C-02: an objection accepted (received by the 25th); the objector and the coordinating level hear it."""
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
-    insured_region: RegionCode
-    treating_region: RegionCode
     objection: ObjectionView
     coordinator_region: RegionCode | None = Field(None, description=(
         "who resolves it: the province of both regions within one; null: the national level (across provinces)"))
 
 
-class ClearingObjectionResolved(Contract):
+class ClearingObjectionResolved(_PairPeriod):
     """C-02: the outcome of an objection, to the objector (keyed like every period fact, by the payer)."""
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
-    insured_region: RegionCode
-    treating_region: RegionCode
     objection: ObjectionView
     side_confirmed: bool = Field(description="the resolution confirmed the side (resolved after the 25th)")
 
@@ -161,7 +165,7 @@ class ClearingObjectionResolved(Contract):
 # ---------------------------------------------------------------- events
 class ClearingEntryRecorded(Contract):
     entry_id: uuid.UUID
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     insured_region: RegionCode
     treating_region: RegionCode
     settlement_id: str
@@ -187,11 +191,8 @@ class FundTotal(Contract):
     net: Money = Field(description="settled − deducted")
 
 
-class ClearingPeriodGenerated(Contract):
+class ClearingPeriodGenerated(_PairPeriod):
     """C-02/C-04: the period's figures of one pair, generated on the 21st."""
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
-    insured_region: RegionCode
-    treating_region: RegionCode
     totals: list[FundTotal]
     settled_total: Money
     deducted_total: Money
@@ -201,12 +202,9 @@ class ClearingPeriodGenerated(Contract):
     generated_at: AwareDatetime
 
 
-class ClearingPeriodConfirmed(Contract):
+class ClearingPeriodConfirmed(_PairPeriod):
     """C-02: one side's confirmation, explicit or by silence; the period is confirmed when no side is
     pending. Events from before sides were confirmed apart have no side and confirm the whole period."""
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
-    insured_region: RegionCode
-    treating_region: RegionCode
     by: ConfirmedBy
     side: ClearingSide | None = Field(None, description="the side confirmed; null: the whole period")
     pending_sides: list[ClearingSide] = Field(default_factory=list, description=(
@@ -238,7 +236,7 @@ class CounterpartAmounts(Contract):
 class ClearingNoticeIssued(Contract):
     """C-02/C-03/C-04: month-end receivable/payable notice 收付款通知书 of one region."""
     notice_id: uuid.UUID
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     region: RegionCode = Field(description="the region the notice is for")
     counterparts: list[CounterpartAmounts]
     payable_total: Money = Field(description="C-05: what the region owes (the ``amount`` of its lines owed payable)")
@@ -287,7 +285,7 @@ class ClearingReportIssued(Contract):
     """C-04 (000 附件15-1..15-6, 16-1): the month's clearing tables of one region and scope, issued with its
     notice; receivable and payable per counterpart, employee and resident, per fund, audit deductions apart."""
     report_id: uuid.UUID
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     region: RegionCode
     scope: str = Field(pattern="^(cross_province|intra_province)$", description=(
         "C-01: cross-province (跨省) and intra-province (省内) are reported apart"))
@@ -306,14 +304,14 @@ class Obligation(StrEnum):
 class RecordClearingObligation(Contract):
     """C-03/C-07: the region's agency records that it did one step of its notice's obligations."""
     region: RegionCode = Field(description="the region of the notice")
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     obligation: Obligation
     done_at: AwareDatetime = Field(description="claimed; the receipt time decides whether it was in time")
 
 
 class ClearingObligationRecorded(Contract):
     region: RegionCode
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     obligation: Obligation
     done_at: AwareDatetime
     recorded_at: AwareDatetime = Field(description="receipt time: what the due date is measured against")
@@ -326,7 +324,7 @@ class ClearingObligationBreached(Contract):
     """C-03/C-07: a step not recorded by its due time, published when it falls due (for P-09 sanctions)."""
     breach_id: uuid.UUID
     region: RegionCode
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     obligation: Obligation
     due_at: AwareDatetime
     breached_at: AwareDatetime
@@ -408,7 +406,7 @@ class MonthlyDeclaration(Contract):
     general and chronic outpatient together (a pharmacy: its purchases); at most two months late."""
     institution_code: InstitutionCode
     treating_region: RegionCode
-    month: str = Field(pattern=MONTH_PATTERN, description="the month the settlements were made in")
+    month: Month = Field(description="the month the settlements were made in")
     lines: list[DeclaredLine] = Field(min_length=1, max_length=4)
     declared_at: AwareDatetime
 
@@ -417,7 +415,7 @@ class DeclarationRecorded(Contract):
     """R-03: a declaration accepted (on time or late), each line beside the platform's own count."""
     institution_code: InstitutionCode
     treating_region: RegionCode
-    month: str = Field(pattern=MONTH_PATTERN)
+    month: Month
     late: bool = Field(description="received after the end of the 16th of the next month")
     due_by: AwareDatetime
     latest_by: AwareDatetime = Field(description="the end of the 16th two months after due_by's month")
@@ -500,7 +498,7 @@ class ObligationState(Contract):
 class ClearingPeriodView(Contract):
     """A region's clearing period of one month and scope, as the agencies' console shows it."""
     region: RegionCode
-    clearing_month: str = Field(pattern=MONTH_PATTERN)
+    clearing_month: Month
     scope: str = Field(pattern="^(cross_province|intra_province)$")
     state: str = Field(pattern="^(open|generated|confirmed|notified)$", description=(
         "open: taking entries until the 21st; generated: to be confirmed by the 25th; confirmed: every side "
@@ -555,7 +553,7 @@ class ReconciliationMonthClosed(Contract):
     last month, closed at the end of the 3rd: every institution-day with settlements of its insured, and those
     still open (mismatched, overdue or never reported by the HIS)."""
     insured_region: RegionCode
-    month: str = Field(pattern=MONTH_PATTERN, description="the month the settlements were made in")
+    month: Month = Field(description="the month the settlements were made in")
     due_by: AwareDatetime = Field(description="the end of the 3rd of the next month")
     closed_at: AwareDatetime
     institution_days: int = Field(ge=0)

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, fiel
 
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
-from contracts.values import Money, NonNegativeMoney, RegionCode
+from contracts.values import MONEY_JSON_SCHEMA, Money, NonNegativeMoney, RegionCode
 
 Percent = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
                     WithJsonSchema({"type": "string", "description": "percentage with two decimals",
@@ -62,9 +62,23 @@ class SanctionAction(StrEnum):
     LIFTED = "lifted"
 
 
-_MONEY_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$", "description": "yuan with two decimals, "
-                 "as a string (M-01)", "examples": ["1234.50"]}
 _REGION = Field(description="insured region 参保地 (the payer), GB/T 2260", examples=["340200"])
+
+
+# ---------------------------------------------------------------- fields several messages open with
+class _AccountYear(Contract):
+    """What a fact about one account's year opens with."""
+    account_id: uuid.UUID
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    year: int
+
+
+class _RegionNotice(Contract):
+    """What an agency's step on one of the region's notices opens with (P-08, P-09)."""
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    notice_id: uuid.UUID
 
 
 # ---------------------------------------------------------------- commands
@@ -77,11 +91,11 @@ class SetAnnualQuota(Contract):
     year: int = Field(ge=2000, le=2200)
     # optional, never null on the wire (omitted instead: ``_omit_unset``), so the schema keeps its type
     last_year_monthly_funds: Annotated[dict[int, NonNegativeMoney] | None, WithJsonSchema({
-        "type": "object", "additionalProperties": _MONEY_SCHEMA})] = Field(
+        "type": "object", "additionalProperties": MONEY_JSON_SCHEMA})] = Field(
         None, description="override: fund part of cross-region settlements per month of last year (1..12); "
                           "omit to use the service's own records",
         examples=[{"10": "100000.00", "11": "120000.00", "12": "110000.00"}])
-    last_year_quota: Annotated[NonNegativeMoney | None, WithJsonSchema(_MONEY_SCHEMA)] = Field(
+    last_year_quota: Annotated[NonNegativeMoney | None, WithJsonSchema(MONEY_JSON_SCHEMA)] = Field(
         None, description="override: last year's quota ('0.00' for a new account); omit to use the ledger's")
     issued_at: AwareDatetime = Field(description="when the adjustment notice is issued")
 
@@ -112,31 +126,21 @@ class RecordPrepaymentPayment(Contract):
     paid_at: AwareDatetime
 
 
-class ReportPaymentDelay(Contract):
+class ReportPaymentDelay(_RegionNotice):
     """P-09: a reported reason for late clearing/adjustment payment prevents the admission suspension."""
-    insured_region: RegionCode = _REGION
-    scope: PrepaymentScope
-    notice_id: uuid.UUID
     reason: str = Field(min_length=1)
     reported_at: AwareDatetime
 
 
-class RecordFinanceSubmission(Contract):
+class RecordFinanceSubmission(_RegionNotice):
     """P-08: the region's agency submitted a prepayment notice (adjustment or emergency top-up) to its
     finance department 提交同级财政部门; finance's 10 working days run from this moment."""
-    insured_region: RegionCode = _REGION
-    scope: PrepaymentScope
-    notice_id: uuid.UUID
     submitted_at: AwareDatetime
 
 
 # ---------------------------------------------------------------- events
-class PrepaymentQuotaSet(Contract):
+class PrepaymentQuotaSet(_AccountYear):
     """P-02/P-03: the year's quota and the adjustment the region pays."""
-    account_id: uuid.UUID
-    insured_region: RegionCode = _REGION
-    scope: PrepaymentScope
-    year: int
     computed_quota: Money = Field(description="P-02 formula result")
     quota: Money = Field(description="quota in force: never below last year's (P-03 no downward adjustment)")
     last_year_quota: Money
@@ -152,12 +156,8 @@ class PrepaymentQuotaSet(Contract):
                                   "recorded ones: last_year_monthly_funds, last_year_quota")
 
 
-class PrepaymentUsageUpdated(Contract):
+class PrepaymentUsageUpdated(_AccountYear):
     """P-04: the account's figures after a change."""
-    account_id: uuid.UUID
-    insured_region: RegionCode = _REGION
-    scope: PrepaymentScope
-    year: int
     quota: Money
     top_ups: Money = Field(description="top-ups paid this year 本年度调增追加预付金金额")
     uncleared_payable: Money = Field(description="未清算的医保基金应支付金额")
@@ -199,16 +199,12 @@ class TopUpNoticeIssued(Contract):
                           "submission is recorded, 10 working days after submit_to_finance_by")
 
 
-class TopUpWithheld(Contract):
+class TopUpWithheld(_AccountYear):
     """P-05/P-07 (004 第二十六条): the account is red but the emergency top-up's cap — twice the period's
     monthly clearing amount minus the annual quota — leaves nothing to apply for, so no top-up notice is
     issued and no P-09 clock starts (004 第二十八条 counts from a notice's signing). The red warning stands
     and is assessed again at the next period's clearing signing (每期国家统一清算签章时); the region may add
     funds on its own (004 第二十四条: 应主动追加资金上解)."""
-    account_id: uuid.UUID
-    insured_region: RegionCode = _REGION
-    scope: PrepaymentScope
-    year: int
     level: WarningLevel
     usage_percent: Percent | None
     top_up_amount: Money = Field(description="P-06 amount before the cap")

@@ -24,7 +24,7 @@ CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("10000000000000")
 """No amount on the platform reaches ten trillion yuan (the whole national fund spends about three a
 year); beyond it an amount is refused as out of range, and decimal arithmetic (28 digits) stays exact
-for every sum of such amounts. Bills and lines have tighter bounds (contracts.settlement)."""
+for every sum of such amounts. Bills and lines have tighter bounds (contracts.his)."""
 
 
 # ---------------------------------------------------------------- money (M-01)
@@ -62,8 +62,10 @@ def _non_negative(value: Any) -> Decimal:
     return amount
 
 
-_MONEY_JSON = WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$",
-                              "description": "yuan with two decimals, as a string (M-01)", "examples": ["1234.50"]})
+MONEY_JSON_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$",
+                     "description": "yuan with two decimals, as a string (M-01)", "examples": ["1234.50"]}
+"""The JSON Schema of every amount, for a field whose type needs it given again (an optional override)."""
+_MONEY_JSON = WithJsonSchema(MONEY_JSON_SCHEMA)
 _MONEY_SER = PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always")
 
 Money = Annotated[Decimal, BeforeValidator(to_money), _MONEY_SER, _MONEY_JSON]
@@ -276,6 +278,15 @@ class FilingCategory(StrEnum):
 
 
 _LONG_TERM = {FilingCategory.RESETTLED_RETIREE, FilingCategory.LONG_TERM_RESIDENT, FilingCategory.POSTED_WORKER}
+
+
+# Why a visit may settle directly (F-01, F-04, F-05): the answer of kernel.eligibility, carried by
+# the settlement messages. (No docstring: it would enter every published schema.)
+class EligibilityBasis(StrEnum):
+    LONG_TERM = "long_term"                # F-01 long-term filing (S-08 local rates)
+    TEMPORARY = "temporary"                # F-01 temporary filing (S-09 reduced rates)
+    DEEMED_EMERGENCY = "deemed_emergency"  # F-04 / S-11 视同已备案
+    NO_FILING_NEEDED = "no_filing_needed"  # F-05 general outpatient, pharmacy
 
 
 class HospitalLevel(StrEnum):

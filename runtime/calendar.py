@@ -23,7 +23,7 @@ import yaml
 from holidays.constants import PUBLIC
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from contracts.values import SHANGHAI   # noqa: F401  (re-exported: runtime.calendar.SHANGHAI)
+from contracts.values import SHANGHAI
 
 DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
 END_OF_DAY = time(23, 59, 59, 999999)

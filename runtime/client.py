@@ -33,7 +33,7 @@ class SealedForAnother(ValueError):
 
 
 def open_result(signer: Signer, payload: dict) -> dict:
-    """The full result inside a ``settlement.result.v2`` payload (contracts.settlement.SealedSettlementResult),
+    """The full result inside a ``settlement.result.v2`` payload (contracts.his_result.SealedSettlementResult),
     decrypted with the addressed institution's key: the SettlementResult as a dict. Raises
     ``SealedForAnother`` for a result addressed to another party (it cannot be decrypted here) and
     when the sealed content does not match the routing fields around it."""

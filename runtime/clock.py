@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from contracts.values import SHANGHAI   # noqa: F401  (re-exported: runtime.clock.SHANGHAI)
 from runtime.follow import TopicFollower
 
 

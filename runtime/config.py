@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         "default: read from <keys_dir>/data-keys.json"))
 
     @property
+    def group_id(self) -> str:
+        """The consumer group of the service's instances (one per service, per topic prefix)."""
+        return f"{self.topic_prefix}yidi-{self.service}"
+
+    @property
     def fetch_wait_ms(self) -> int:
         if self.fetch_max_wait_ms is not None:
             return self.fetch_max_wait_ms

@@ -7,6 +7,10 @@ region's messages share a partition by their key), and offsets are committed onl
 last record a worker has finished: at least once, never past unprocessed work. Commits are
 batched every ``commit_interval`` seconds and made at shutdown; a record handled again after
 a crash or rebalance finds its id in the aggregate's inbox and has no second effect.
+
+It is also the consumer's rebalance listener: before a partition moves to another instance,
+its record in progress is finished (within ``REVOKE_WAIT`` seconds), the records queued behind
+it are abandoned, and what was finished is committed, so the next owner starts right after it.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
@@ -23,7 +27,10 @@ log = logging.getLogger(__name__)
 Process = Callable[[str, bytes, bytes | None], Awaitable[None]]     # physical topic, value, signature
 
 
-class PartitionDispatcher:
+REVOKE_WAIT = 10.0   # seconds a revoked partition's record in progress may take (within the rebalance timeout)
+
+
+class PartitionDispatcher(ConsumerRebalanceListener):
     def __init__(self, process: Process, queue_size: int = 64, commit_interval: float = 0.2) -> None:
         self.process, self.queue_size, self.commit_interval = process, queue_size, commit_interval
         self.queues: dict[TopicPartition, asyncio.Queue] = {}
@@ -33,6 +40,7 @@ class PartitionDispatcher:
         self.consumer: AIOKafkaConsumer | None = None
         self._committer: asyncio.Task | None = None
         self.closing = asyncio.Event()
+        self.revoked: set[TopicPartition] = set()   # being handed over: queued records are abandoned
 
     async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes,
                      signature: bytes | None = None) -> None:
@@ -41,6 +49,8 @@ class PartitionDispatcher:
             return
         self.consumer = consumer
         tp = TopicPartition(topic, partition)
+        if tp not in consumer.assignment():   # fetched before its partition was revoked: not ours now
+            return
         if tp not in self.queues:
             self.queues[tp] = asyncio.Queue(self.queue_size)
             self.workers[tp] = asyncio.create_task(self._work(tp))
@@ -53,6 +63,8 @@ class PartitionDispatcher:
         while True:
             offset, value, signature = await queue.get()
             try:
+                if tp in self.revoked:   # abandoned: the partition's next owner reads it
+                    continue
                 if await self._until_processed(tp, offset, value, signature):
                     self.done[tp] = offset
             finally:
@@ -70,7 +82,7 @@ class PartitionDispatcher:
                 return True
             except Exception:
                 log.exception("record %s:%s failed outside its handler; trying again in %.1fs", tp, offset, delay)
-                if self.closing.is_set():
+                if self.closing.is_set() or tp in self.revoked:
                     return False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
@@ -94,6 +106,28 @@ class PartitionDispatcher:
             self.committed.update({tp: meta.offset - 1 for tp, meta in offsets.items()})
         except KafkaError as exc:   # e.g. rebalancing: the next owner re-reads, the inbox dedupes
             log.warning("offset commit failed (%s); the records will be read again and deduplicated", exc)
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Finish or abandon the revoked partitions' work, commit what was finished, forget them."""
+        mine = [tp for tp in revoked if tp in self.queues]
+        if not mine:
+            return
+        self.revoked.update(mine)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(self.queues[tp].join() for tp in mine)), REVOKE_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("rebalance: a record of %s still in progress after %ss; the next owner reads it again",
+                        mine, REVOKE_WAIT)
+        await self.commit()   # still a member until the listener returns: the commit is accepted
+        for tp in mine:
+            self.workers.pop(tp).cancel()
+            del self.queues[tp]
+            self.done.pop(tp, None)        # a later assignment starts from the group's offset
+            self.committed.pop(tp, None)
+        self.revoked.difference_update(mine)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None   # a partition's worker starts with its first record
 
     async def drain(self, timeout: float = 20) -> None:
         """Graceful shutdown: let queued records finish, then commit."""

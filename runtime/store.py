@@ -22,23 +22,24 @@ sealed on its next write.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, overload
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
 from runtime import privacy
+from runtime.batching import Batches
 from runtime.envelopes import encode, envelope_for, key_for
+from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
+from runtime.outbox import OutboxRelay
 from runtime.outcome import Outcome
 from runtime.sealing import SHARED_SCOPE, is_sealed, keyring, region_of_kid
 
@@ -53,7 +54,6 @@ MAX_CONFLICT_RETRIES = 50
 RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written)
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
-Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic, key, value, headers
 RegionOf = Callable[[dict], "str | None"]
 SEALED_BY = "sealed_by"   # in memory only: the key id the loaded state was sealed with
 
@@ -67,172 +67,6 @@ class Personal:
     """How a collection holding personal data is stored (003 §5 (三))."""
     region: RegionOf = _names_no_region     # the insured region a state names, if it names one
     keyed_by_person: bool = True            # aggregate ids are ID numbers: stored under their pseudonym
-
-
-class OutboxRelay:
-    """Publishes an aggregate's outbox entries; removing them from the document is batched off
-    the message's path (``cleanup``), and a later write of the same aggregate leaves out what
-    this process has already published, so entries are not sent twice while they wait.
-
-    A deadline due within ``HOLD_SECONDS`` (S-01: the insured place's answer, a few seconds) is
-    held here instead of being stored: most are cancelled before they are due (the answer came),
-    and then neither the arming nor the cancel touches the deadline store. One still armed when
-    due is stored then and fires as usual. Until then its entry stays in the aggregate's outbox,
-    so a crash loses nothing: whoever sweeps the document holds it again."""
-
-    RECENT = 20_000   # aggregates whose last published entries are remembered
-    NAMES_KEPT = 64   # entries remembered per aggregate
-    HOLD_SECONDS = 120
-
-    def __init__(self, send: Send, deadlines: "DeadlineStore", topic_name: Callable[[str], str],
-                 now: Callable[[], datetime]) -> None:
-        self.send, self.deadlines, self.topic_name, self.now = send, deadlines, topic_name, now
-        self.published: OrderedDict[tuple[str, str], dict[str, None]] = OrderedDict()   # ordered sets
-        self.held: dict[str, _Held] = {}   # deadline id → its arming, not stored yet
-        self._pending: dict[tuple[str, str], _Cleanup] = {}
-        self._sending: dict[tuple[str, str], set[str]] = {}   # being delivered by a flush right now
-
-    async def flush(self, collection: AsyncCollection, doc: dict) -> int:
-        """Publish the document's outbox entries this process has not published yet, and is not
-        publishing right now (a sweep may flush a document while its writer does)."""
-        key = (collection.name, doc["_id"])
-        unpublished = self.unpublished(collection.name, doc)
-        sending = self._sending.setdefault(key, set())
-        entries = {k: v for k, v in unpublished.items() if k not in sending}
-        deliver, held = self._sort(collection, key, entries)
-        sending.update(deliver)
-        try:
-            await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()))
-        finally:
-            sending.difference_update(deliver)
-            if not sending:
-                del self._sending[key]
-        if entries:
-            self._mark_published(collection, key, set(entries) - held, doc["version"],
-                                 complete=len(entries) == len(unpublished) and not held)
-        return len(deliver)
-
-    def _sort(self, collection: AsyncCollection, key: tuple[str, str], entries: dict[str, dict]) -> tuple[dict, set]:
-        """The entries to deliver now, and the keys of the short deadlines held (in outbox order:
-        a cancel settles the arming before it)."""
-        deliver: dict[str, dict] = {}
-        holding: dict[str, str] = {}   # deadline id → outbox key
-        horizon = self.now() + timedelta(seconds=self.HOLD_SECONDS)
-        for name, entry in entries.items():
-            deadline_id = entry.get("deadline_id", "")
-            if entry["kind"] == "schedule" and entry["due_at"] <= horizon:
-                holding[deadline_id] = name
-            elif entry["kind"] == "cancel" and deadline_id in holding:
-                holding.pop(deadline_id)           # armed and cancelled: neither is stored
-                self.held.pop(deadline_id, None)
-            elif entry["kind"] == "cancel" and deadline_id in self.held:
-                self._release(deadline_id)         # held for another aggregate: settled there too
-            else:
-                deliver[name] = entry
-        for deadline_id, name in holding.items():
-            self.held[deadline_id] = _Held(collection, key, name, entries[name])
-        return deliver, set(holding.values())
-
-    async def release_due(self) -> int:
-        """Store the held deadlines that are due, so that they fire."""
-        now, released = self.now(), 0
-        for deadline_id, held in list(self.held.items()):
-            if held.entry["due_at"] <= now:
-                await self.deadlines.put(held.entry)
-                if self.held.get(deadline_id) is held:   # not settled by a cancel meanwhile
-                    self._release(deadline_id)
-                released += 1
-        return released
-
-    def _release(self, deadline_id: str) -> None:
-        held = self.held.pop(deadline_id)
-        self._mark_published(held.collection, held.doc, {held.name}, None, complete=False)
-
-    def _mark_published(self, collection: AsyncCollection, key: tuple[str, str], names: set[str],
-                        version: int | None, complete: bool) -> None:
-        done = self.published.pop(key, {})
-        done.update(dict.fromkeys(names))
-        while len(done) > self.NAMES_KEPT:   # the oldest left their documents long ago (cleanup)
-            done.pop(next(iter(done)))
-        self.published[key] = done
-        while len(self.published) > self.RECENT:
-            self.published.popitem(last=False)
-        earlier = self._pending.get(key)
-        if earlier:
-            version = earlier.version if version is None else version
-            names = earlier.names | names
-        still_held = any(h.doc == key for h in self.held.values())
-        self._pending[key] = _Cleanup(collection, version, names, complete and not still_held)
-
-    def unpublished(self, collection: str, doc: dict) -> dict[str, dict]:
-        """The outbox entries of ``doc`` this process has not published yet."""
-        done = self.published.get((collection, doc["_id"]), {})
-        return {k: v for k, v in (doc.get("outbox") or {}).items() if k not in done}
-
-    async def cleanup(self) -> int:
-        """Remove published entries from their documents, one bulk write per collection. Only
-        the writer of the newest version may declare the outbox empty, and only when it holds
-        none of its deadlines; otherwise only the published entries are removed."""
-        pending, self._pending = self._pending, {}
-        by_collection: dict[str, list[tuple[str, _Cleanup]]] = {}
-        for (name, doc_id), job in pending.items():
-            by_collection.setdefault(name, []).append((doc_id, job))
-        for jobs in by_collection.values():
-            collection = jobs[0][1].collection
-            final = [(doc_id, job) for doc_id, job in jobs if job.complete and job.version is not None]
-            guarded = [UpdateOne({"_id": doc_id, "version": job.version},
-                                 {"$unset": _fields(job.names), "$set": {"has_outbox": False}})
-                       for doc_id, job in final]
-            done = await collection.bulk_write(guarded, ordered=False) if guarded else None
-            if done is None or done.matched_count < len(guarded) or len(final) < len(jobs):
-                # written again meanwhile, or still holding a deadline: remove what was published
-                await collection.bulk_write([UpdateOne({"_id": doc_id}, {"$unset": _fields(job.names)})
-                                             for doc_id, job in jobs], ordered=False)
-        return len(pending)
-
-    async def _deliver(self, entry: dict) -> None:
-        if entry["kind"] == "event":
-            value = keyring().unseal(entry["value"])   # sealed at rest, plain on the wire
-            await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), value.encode(),
-                            {"content-type": "application/json", "type": entry["type"]})
-        elif entry["kind"] == "schedule":
-            await self.deadlines.put(entry)
-        elif entry["kind"] == "cancel":
-            await self.deadlines.cancel(entry["deadline_id"])
-
-    async def sweep(self, collection: AsyncCollection, older_than: datetime) -> int:
-        """Publish what a crashed or interrupted writer left behind (not what a live writer is
-        publishing right now: only documents last written before ``older_than``)."""
-        flushed, empty = 0, []
-        async for doc in collection.find({"has_outbox": True, "updated_at": {"$lt": older_than}}):
-            if doc.get("outbox"):
-                flushed += await self.flush(collection, doc)
-            else:   # flagged with nothing left to publish: clear it, or every round reads it again
-                empty.append(UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": {"has_outbox": False}}))
-        if empty:
-            await collection.bulk_write(empty, ordered=False)
-        await self.cleanup()
-        return flushed
-
-
-@dataclass
-class _Held:
-    collection: AsyncCollection
-    doc: tuple[str, str]   # (collection name, aggregate id)
-    name: str              # the entry's key in the outbox
-    entry: dict
-
-
-@dataclass
-class _Cleanup:
-    collection: AsyncCollection
-    version: int | None    # the version written with these entries; None: not known here
-    names: set[str]        # outbox keys published
-    complete: bool         # nothing of that version is left to publish
-
-
-def _fields(keys: set[str]) -> dict[str, str]:
-    return {f"outbox.{k}": "" for k in keys}
 
 
 class AggregateStore:
@@ -249,6 +83,8 @@ class AggregateStore:
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
         self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self.batches = Batches()
+        self._lines: dict[tuple[str, str], _Line] = {}
 
     def declare(self, name: str) -> None:
         """A collection of this service's aggregates, known before the first message: the start-up
@@ -274,7 +110,7 @@ class AggregateStore:
         return privacy.pseudonym(aggregate_id) if spec and spec.keyed_by_person else aggregate_id
 
     async def _read(self, collection: str, aggregate_id: str) -> dict | None:
-        doc = await self.collection(collection).find_one({"_id": self.document_id(collection, aggregate_id)})
+        doc = await self.batches(self.collection(collection)).find_one(self.document_id(collection, aggregate_id))
         return open_document(doc)
 
     async def ensure_indexes(self) -> None:
@@ -297,22 +133,66 @@ class AggregateStore:
         write (``decide`` must be a pure function of the state). A message already applied
         is not applied again: its outbox is flushed in case the first attempt crashed.
         ``loaded`` is the document as the caller just read it (saves a read; a stale one only
-        costs a retry)."""
-        col = self.collection(collection)
-        message_id = str(message.event_id)
+        costs a retry).
+
+        One writer per aggregate in this process: messages for an aggregate that is being
+        written wait in its line and are then folded into one write, applied in turn on the
+        state each leaves (a region's ledger or account is fed by many partitions at once;
+        concurrent writers would only fail each other's version guard, and one write per
+        message would make the hottest document the limit). Writers in other instances are
+        still caught by the guard, and the fold is decided again on what they wrote."""
         key = (collection, aggregate_id)
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = _Line()
+        pending = _Pending(message, decide, loaded, asyncio.get_running_loop().create_future())
+        line.waiting.append(pending)
+        if line.writer is None:
+            line.writer = asyncio.create_task(self._write_line(collection, aggregate_id, line))
+        return await pending.outcome
+
+    async def _write_line(self, collection: str, aggregate_id: str, line: "_Line") -> None:
+        key = (collection, aggregate_id)
+        try:
+            while line.waiting:
+                batch, line.waiting = line.waiting, []
+                try:
+                    results = await self._fold(collection, aggregate_id, batch)
+                except Exception as exc:   # the write itself failed: every message of the fold hears why
+                    results = [exc] * len(batch)
+                for pending, result in zip(batch, results):
+                    if pending.outcome.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        pending.outcome.set_exception(result)
+                    else:
+                        pending.outcome.set_result(result)
+        finally:
+            line.writer = None
+            if self._lines.get(key) is line and not line.waiting:
+                del self._lines[key]
+
+    async def _fold(self, collection: str, aggregate_id: str, batch: list["_Pending"]) -> list[Outcome | BaseException]:
+        """Apply the messages in turn in memory, then store the result in one guarded write."""
+        col = self.collection(collection)
+        key = (collection, aggregate_id)
+        loaded = batch[0].loaded
         for _ in range(MAX_CONFLICT_RETRIES):
-            doc, loaded = loaded or self._written.get(key) or await self._read(collection, aggregate_id), None
-            seen = inbox_verdict(doc.get("processed", []) if doc else [], message)
-            if seen == "conflict":
-                raise ConflictingCopy(f"message {message_id} was applied to {collection}/{aggregate_id} with "
-                                      f"another payload; this copy differs and has no effect")
-            if seen == "duplicate" and doc is not None:
-                await self.relay.flush(col, doc)
-                return Outcome(duplicate=True)
-            outcome = decide(doc["state"] if doc else None)
-            new_doc = self._next_doc(col, aggregate_id, doc, outcome, message)
-            if not await self._write(col, doc, self._at_rest(collection, new_doc)):
+            doc, loaded = _newest(loaded, self._written.get(key)) or await self._read(collection, aggregate_id), None
+            new_doc: dict | None = doc
+            results: list[Outcome | BaseException] = []
+            for pending in batch:
+                decided = self._decide(col, aggregate_id, new_doc, pending)
+                if isinstance(decided, tuple):
+                    new_doc, outcome = decided
+                    results.append(outcome)
+                else:
+                    results.append(decided)
+            if new_doc is None or new_doc is doc:   # nothing new: copies (flushed, in case a first attempt crashed) or errors
+                if doc is not None:
+                    await self.relay.flush(col, doc)
+                return results
+            if not await self.batches(col).write(((doc or {}).get("version"), self._at_rest(collection, new_doc))):
                 self._written.pop(key, None)   # someone else wrote it: read it again
                 self.on_conflict(collection)
                 continue
@@ -321,8 +201,26 @@ class AggregateStore:
                 log.critical("fault injection: exiting between store and publish")
                 os._exit(17)
             await self.relay.flush(col, new_doc)
-            return outcome
+            return results
         raise RuntimeError(f"{collection}/{aggregate_id}: too many concurrent writers")
+
+    def _decide(self, col: AsyncCollection, aggregate_id: str, doc: dict | None,
+                pending: "_Pending") -> "tuple[dict, Outcome] | Outcome | BaseException":
+        """One message on the document as the earlier ones of the fold left it: the next document
+        and the outcome; or the outcome alone when it changes nothing (a copy); or its error,
+        which is that message's alone."""
+        message = pending.message
+        seen = inbox_verdict(doc.get("processed", []) if doc else [], message)
+        if seen == "conflict":
+            return ConflictingCopy(f"message {message.event_id} was applied to {col.name}/{aggregate_id} with "
+                                   f"another payload; this copy differs and has no effect")
+        if seen == "duplicate" and doc is not None:
+            return Outcome(duplicate=True)
+        try:
+            outcome = pending.decide(doc["state"] if doc else None)
+        except Exception as exc:
+            return exc
+        return self._next_doc(col, aggregate_id, doc, outcome, message), outcome
 
     def _remember(self, key: tuple[str, str], doc: dict) -> None:
         self._written[key] = doc
@@ -386,38 +284,27 @@ class AggregateStore:
             entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}
         return entries
 
-    @staticmethod
-    async def _write(col: AsyncCollection, old: dict | None, new: dict) -> bool:
-        if old is None:
-            try:
-                await col.insert_one(new)
-                return True
-            except DuplicateKeyError:
-                return False
-        result = await col.replace_one({"_id": new["_id"], "version": old["version"]}, new)
-        return result.matched_count == 1
+
+@dataclass
+class _Pending:
+    message: Envelope
+    decide: Decide
+    loaded: dict | None
+    outcome: asyncio.Future[Outcome]
 
 
-class ConflictingCopy(Exception):
-    """A message id already applied arrives with a different payload: not a duplicate, a conflict."""
+@dataclass
+class _Line:
+    """The messages waiting to be applied to one aggregate, and the task writing them."""
+    waiting: list[_Pending] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
 
 
-def inbox_mark(message: Envelope) -> str:
-    """What the inbox keeps of an applied message: its id and a fingerprint of its payload."""
-    fingerprint = hashlib.sha256(message.payload.model_dump_json().encode()).hexdigest()[:16]
-    return f"{message.event_id}#{fingerprint}"
-
-
-def inbox_verdict(processed: list[str], message: Envelope) -> str:
-    """new | duplicate (the same id and payload) | conflict (the same id, another payload). Marks
-    written before fingerprints were kept (a bare id) count as duplicates."""
-    event_id, mark = str(message.event_id), inbox_mark(message)
-    for entry in processed:
-        if entry == mark or entry == event_id:
-            return "duplicate"
-        if entry.startswith(event_id + "#"):
-            return "conflict"
-    return "new"
+def _newest(loaded: dict | None, written: dict | None) -> dict | None:
+    """The caller's copy, unless this process has written a newer one since it was read."""
+    if loaded is None or (written is not None and written["version"] > loaded["version"]):
+        return written
+    return loaded
 
 
 @overload
@@ -436,64 +323,3 @@ def _insured_region(payload: Any) -> str | None:
     """The insured region a message names, if it names one (RootModel unions: their root's)."""
     region = getattr(getattr(payload, "root", payload), "insured_region", None)
     return str(region) if region else None
-
-
-class DeadlineStore:
-    """Persisted deadlines 期限: "at moment T, publish message X". Each fires once: the
-    claim is a conditional single-document update, and a claim left by a crashed instance
-    is taken over after its lease (the message id is fixed, so a second publish is a copy
-    that consumers drop)."""
-
-    LEASE_SECONDS = 30
-
-    def __init__(self, db: AsyncDatabase, name: str = "deadlines") -> None:
-        self.col = db[name]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
-
-    async def put(self, entry: dict) -> None:
-        """Arm a deadline. Arming an id again moves it while pending; a deadline already fired
-        is armed again only by a different message (a handler that found it early and asks
-        again), never by a redelivered copy of the message that first armed it."""
-        doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
-        ring = keyring()
-        if not is_sealed(doc["value"]):   # an outbox entry written before sealing
-            doc["value"] = ring.seal(doc["value"], SHARED_SCOPE)
-        try:
-            await self.col.insert_one({"_id": entry["deadline_id"], **doc, "status": "pending", "claimed_at": None})
-            return
-        except DuplicateKeyError:
-            pass
-        existing = await self.col.find_one({"_id": entry["deadline_id"]})
-        if existing and (existing["status"] == "pending"
-                         or ring.unseal(existing["value"]) != ring.unseal(doc["value"])):   # nonces differ
-            await self.col.update_one({"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending"}})
-
-    async def cancel(self, deadline_id: str) -> None:
-        """A cancelled deadline is removed (most are: every settlement arms one and cancels it on
-        the answer), so the collection holds what is pending or fired, not every deadline ever armed.
-        Firing one that was cancelled is harmless anyway: its handler checks the state it is about."""
-        await self.col.delete_one({"_id": deadline_id, "status": "pending"})
-
-    async def due(self, now: datetime, limit: int = 100) -> list[dict]:
-        return await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
-
-    async def claim(self, deadline_id: str, now: datetime) -> dict | None:
-        """The deadline, now ours to fire, with its message opened."""
-        doc = await self.col.find_one_and_update({"_id": deadline_id, "status": "pending"},
-                                                 {"$set": {"status": "firing", "claimed_at": now}})
-        if doc:
-            doc["value"] = keyring().unseal(doc["value"])
-        return doc
-
-    async def mark_fired(self, deadline_id: str, now: datetime) -> None:
-        await self.col.update_one({"_id": deadline_id}, {"$set": {"status": "fired", "fired_at": now}})
-
-    async def release_stale(self, now: datetime) -> None:
-        await self.col.update_many({"status": "firing", "claimed_at": {"$lt": now - timedelta(seconds=self.LEASE_SECONDS)}},
-                                   {"$set": {"status": "pending"}})
-
-    async def counts(self) -> dict[str, int]:
-        return {status: await self.col.count_documents({"status": status})
-                for status in ("pending", "firing", "fired")}

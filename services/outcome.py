@@ -1,5 +1,7 @@
-"""What every pure domain function returns: the new state, the facts to publish and the
-deadlines to arm. Shared by the domain packages so the runtime wires them one way."""
+"""The domain's decision: what every pure domain function returns — the new state, the facts to
+publish and the deadlines to arm (:class:`Decision`). Shared by the domain packages so the runtime
+wires them one way; ``services.wiring`` turns a decision into the ``runtime.outcome.Outcome`` the
+store writes."""
 from __future__ import annotations
 
 import uuid
@@ -45,10 +47,14 @@ def remember(recent: tuple[str, ...], item_id: str) -> tuple[str, ...]:
     return (*recent, item_id)[-RECENT_ITEMS:]
 
 
-class Outcome(NamedTuple, Generic[S]):
+class Decision(NamedTuple, Generic[S]):
+    """The domain's decision: the aggregate's new state, the events to publish in order and the
+    deadlines to arm. Returning the state unchanged with no events is a decision too (nothing to do)."""
     state: S
     events: list[BaseModel]
     deadlines: list[DeadlineRequest]
+
+
 
 
 def stable_id(*parts: object) -> uuid.UUID:

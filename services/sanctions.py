@@ -8,9 +8,8 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.prepayment import PrepaymentSanction
-from contracts.sanctions_view import RegionSanctions, SanctionNotice
+from kernel.sanctions import RegionSanctions, SanctionNotice
 from runtime.outcome import Outcome
-from runtime.service import Service
 
 COLLECTION, DOC_ID = "sanctions", "region-sanctions"
 
@@ -24,16 +23,16 @@ class SanctionsProjection:
     sanction takes effect within that much of its arrival (the store is shared by all the
     service's instances, each of which receives only some partitions of the sanction topic)."""
 
-    def __init__(self, service: Service, max_age: float = 1.0) -> None:
-        self.svc, self.max_age = service, max_age
+    def __init__(self, store, max_age: float = 1.0) -> None:
+        self.store, self.max_age = store, max_age   # runtime.store.AggregateStore (or runtime.memory's)
         self._cached: tuple[float, RegionSanctions] | None = None
-        service.store.declare(COLLECTION)
+        store.declare(COLLECTION)
 
     async def current(self) -> RegionSanctions:
         now = time.monotonic()
         if self._cached and now - self._cached[0] < self.max_age:
             return self._cached[1]
-        raw = await self.svc.store.load(COLLECTION, DOC_ID)
+        raw = await self.store.load(COLLECTION, DOC_ID)
         sanctions = _State.model_validate(raw).sanctions if raw else RegionSanctions()
         self._cached = (now, sanctions)
         return sanctions
@@ -46,6 +45,6 @@ class SanctionsProjection:
         def run(raw: dict | None) -> Outcome:
             state = _State.model_validate(raw) if raw else _State()
             return Outcome(state=_State(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
-        outcome = await self.svc.store.apply(COLLECTION, DOC_ID, env, run)
+        outcome = await self.store.apply(COLLECTION, DOC_ID, env, run)
         self._cached = None
         return outcome.result

@@ -1,9 +1,9 @@
 """How a service's handlers hand a domain decision to the runtime: the domain returns
-``services.outcome.Outcome(state, events, deadlines)``; the runtime stores the state, publishes
+``services.outcome.Decision(state, events, deadlines)``; the runtime stores the state, publishes
 the events on the topics the registry gives their models, and arms the deadlines."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -12,16 +12,20 @@ from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.registry import topic_of
 from runtime.authority import AuthorityTable
+from runtime.batching import CollectionBatch
 from runtime.outcome import Emit, Outcome, Schedule
-from runtime.service import PoisonMessage, Service
+from runtime.failures import PoisonMessage
+from runtime.service import Service
 from runtime.store import Personal
-from services.outcome import DeadlineRequest
-from services.outcome import Outcome as DomainOutcome
+from services.outcome import DeadlineRequest, Decision
 
 S = TypeVar("S", bound=BaseModel)
+Handler = Callable[[Envelope], Awaitable[str]]
+"""What every service's registry maps a topic to (``registry()`` at the bottom of its handlers.py):
+an async method taking the message's envelope, answering how it was taken ("applied", "duplicate"…)."""
 
 
-def to_runtime(service: str, result: DomainOutcome | None, topics: dict[type, str] | None = None) -> Outcome:
+def to_runtime(service: str, result: Decision | None, topics: dict[type, str] | None = None) -> Outcome:
     """A domain outcome as the runtime stores it; ``None`` means "nothing to do"."""
     if result is None:
         return Outcome()
@@ -65,7 +69,7 @@ class Aggregates(Generic[S]):
         doc = await self.service.store.load_document(self.collection, key)
         return doc, (self.model.model_validate(doc["state"]) if doc else None)
 
-    async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], DomainOutcome | None],
+    async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], Decision | None],
                     loaded: dict | None = None) -> str:
         """Apply ``decide`` to the aggregate ``key`` once per message. A rule that refuses the
         message (one of ``refusals``) has no effect: an outside sender hears the rule's words on
@@ -90,10 +94,14 @@ class Archive:
         self.service, self.collection = service, collection
 
     async def has(self, item_id: str) -> bool:
-        return await self.service.db[self.collection].find_one({"_id": item_id}, {"_id": 1}) is not None
+        return await self._batch().find_one(item_id) is not None
 
     async def keep(self, item_id: str, document: dict) -> None:
-        await self.service.db[self.collection].update_one({"_id": item_id}, {"$setOnInsert": document}, upsert=True)
+        await self._batch().insert_once((item_id, document))
+
+    def _batch(self) -> CollectionBatch:
+        """Checks and keeps of many partitions at once share one round trip (runtime.batching)."""
+        return self.service.store.batches(self.service.db[self.collection])
 
 
 def build_service(name: str, registry: Callable[[Service], dict], authority: AuthorityTable,

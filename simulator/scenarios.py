@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from contracts.filing import RegisterFiling
-from contracts.settlement import (AdmissionRegistered, ChronicQualificationRecorded, DischargeSettlementRequested,
-                                  FeeLine, OutpatientVisitRequested, RefundRequested)
+from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, FeeLine, OutpatientVisitRequested,
+                           RefundRequested)
+from contracts.settlement import ChronicQualificationRecorded
 from contracts.values import make_person_id, round_fen
 
 # (insured region, treating region, hospital in the treating region)

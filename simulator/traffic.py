@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from simulator import scenarios
 from contracts.clearing import DailyReconciliation, DailyTotalLine
-from contracts.settlement import DischargeSettlementRequested, OutpatientVisitRequested, RefundRequested
+from contracts.his import DischargeSettlementRequested, OutpatientVisitRequested, RefundRequested
 from simulator.scenarios import Person
 
 HisRequest = OutpatientVisitRequested | DischargeSettlementRequested | RefundRequested   # what a visit sends

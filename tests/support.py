@@ -28,6 +28,7 @@ from contracts.envelope import Envelope
 from contracts.parties import Agency
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES
+from contracts.values import SHANGHAI
 from runtime.embedded import EmbeddedStack, free_port
 from runtime.client import PartyClient
 from runtime.config import Settings
@@ -321,6 +322,29 @@ async def eventually(check: Callable[[], Any], timeout: float = 30, interval: fl
     raise AssertionError(f"not reached in {timeout}s") from last
 
 
+def at(month: int, day: int, hour: int = 10) -> datetime:
+    """A business moment of 2026, on the hour in Asia/Shanghai (the wire tests' year)."""
+    return datetime(2026, month, day, hour, 0, tzinfo=SHANGHAI)
+
+
+async def move(bus: Bus, procs: ServiceProcess | list[ServiceProcess], when: datetime) -> None:
+    """Set the business clock and wait until every service in ``procs`` shows it (so what follows
+    is received then)."""
+    await bus.set_clock(when)
+    procs = procs if isinstance(procs, list) else [procs]
+
+    async def there() -> bool:
+        return all(abs((p.business_time() - when).total_seconds()) < 60 for p in procs)
+    await eventually(there)
+
+
+async def answer_to(bus: Bus, sent) -> dict:
+    """The refusal (``party.refused.v1``) of the message ``sent``."""
+    answers = await bus.read("party.refused.v1", lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id)
+                                                               for r in m))
+    return next(r["payload"] for r in answers if r["payload"]["refused_event_id"] == str(sent.event_id))
+
+
 def completed_settlement(settlement_id: str, *, insured_region: str, treating_region: str, settled_on,
                          funds: dict[str, str], insurance_type: str = "310", cash: str = "0.00",
                          institution_code: str = "H34010400002", person_id: str = "11010519491231002X"):
@@ -328,7 +352,9 @@ def completed_settlement(settlement_id: str, *, insured_region: str, treating_re
     prepayment tests that need a settlement without running the settlement service)."""
     from decimal import Decimal
 
-    from contracts.settlement import FundAmount, SettlementCompleted, SettlementSlip, clearing_month_of
+    from contracts.settlement import SettlementCompleted
+    from contracts.settlement_values import FundAmount, SettlementSlip
+    from kernel.clearing_month import clearing_month_of
     lines = [FundAmount(code=code, name=code, amount=amount) for code, amount in funds.items()]
     fund_total = sum((line.amount for line in lines), Decimal("0.00"))
     account = sum((line.amount for line in lines if line.code.value == "personal_account"), Decimal("0.00"))

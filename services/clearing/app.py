@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from runtime.calendar import default_calendar
 from runtime.service import Service
-from services.clearing.handlers import ClearingHandlers
+from services.clearing.handlers import registry
 from services.clearing.authority import AUTHORITY
 from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
-    return build_service("clearing", lambda service: ClearingHandlers(service, default_calendar()).registry(), AUTHORITY, settings)
+    return build_service("clearing", lambda service: registry(service, default_calendar()), AUTHORITY, settings)
 
 
 def main() -> None:

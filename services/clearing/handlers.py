@@ -1,8 +1,8 @@
-"""Clearing 清算: which topic is handled by which function (the registry is ``HANDLERS``)."""
+"""Clearing 清算: which topic is handled by which function (the registry is ``registry()``, at the bottom)."""
 from __future__ import annotations
 
-
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -16,9 +16,11 @@ from contracts.clearing import (
 )
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.settlement import SettlementCompleted, SettlementReversed, SlipDelta
+from contracts.settlement import SettlementCompleted, SettlementReversed
+from contracts.settlement_values import SlipDelta
 from runtime.calendar import WorkingCalendar, business_date
-from runtime.service import PoisonMessage, Service
+from runtime.failures import PoisonMessage
+from runtime.service import Service
 from services.clearing import domain, query
 from services.clearing.domain import (
     ClearingLedger, LedgerEntry, PeriodClosed, declaration, objection, obligations, reconciliation, views,
@@ -26,8 +28,8 @@ from services.clearing.domain import (
 from services.clearing.domain import report as tables
 from services.clearing.domain.ledger import after_year_close
 from services.clearing.metrics import ClearingMetrics
-from services.outcome import Outcome, deadline
-from services.wiring import Aggregates, Archive, request_of
+from services.outcome import Decision, deadline
+from services.wiring import Aggregates, Archive, Handler, request_of
 
 ISSUE_NOTICE = "issue_notice"
 ISSUE_ROLLUP = "issue_rollup"
@@ -125,7 +127,7 @@ class ClearingHandlers:
             month = domain.next_month(month)
             doc, ledger = await self.ledgers.load_document(self._key(month, entry))
 
-        def decide(state: ClearingLedger | None) -> Outcome:
+        def decide(state: ClearingLedger | None) -> Decision:
             ledger = state or domain.new_ledger(month, entry.insured_region, entry.treating_region)
             outcome = domain.record_entry(ledger, entry, self.calendar, now)
             if not ledger.entry_count:   # a new ledger: its regions' month-end notices are due too (C-02)
@@ -170,26 +172,21 @@ class ClearingHandlers:
 
     # ------------------------------------------------------------ agency commands (C-02)
     async def confirm_period(self, env: Envelope[ConfirmClearingPeriod]) -> str:
-        c = env.payload
-        key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
-        result = await self.ledgers.apply(env, key, lambda ledger: domain.confirm(_exists(ledger, key), c, self.svc.clock.now()))
-        self.metrics.changed()
-        return result
+        return await self._on_ledger(env, lambda ledger, now: domain.confirm(ledger, env.payload, now))
 
     async def object_period(self, env: Envelope[ObjectClearingPeriod]) -> str:
         """C-02: one side does not confirm (by the 25th); its side is held until resolved."""
-        c = env.payload
-        key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
-        result = await self.ledgers.apply(env, key, lambda ledger: objection.object_to(
-            _exists(ledger, key), c, env.sender, self.svc.clock.now()))
-        self.metrics.changed()
-        return result
+        return await self._on_ledger(env, lambda ledger, now: objection.object_to(ledger, env.payload, env.sender, now))
 
     async def resolve_objection(self, env: Envelope[ResolveClearingObjection]) -> str:
+        return await self._on_ledger(env, lambda ledger, now: objection.resolve(ledger, env.payload, env.sender, now))
+
+    async def _on_ledger(self, env: Envelope, decide: Callable[[ClearingLedger, datetime], Decision[ClearingLedger]]) -> str:
+        """An agency's command on one pair's clearing month: load its ledger (which must exist),
+        decide, store."""
         c = env.payload
         key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
-        result = await self.ledgers.apply(env, key, lambda ledger: objection.resolve(
-            _exists(ledger, key), c, env.sender, self.svc.clock.now()))
+        result = await self.ledgers.apply(env, key, lambda ledger: decide(_exists(ledger, key), self.svc.clock.now()))
         self.metrics.changed()
         return result
 
@@ -245,7 +242,7 @@ class ClearingHandlers:
         notice = domain.issue_notice(region, month, ledgers, self.calendar, now)
         reports = domain.issue_reports(region, month, ledgers, now)    # C-04: the tables with the notice
         state, deadlines = obligations.start(notice, self.calendar)    # C-03 / C-07 from the notice on
-        return await self.notices.apply(env, due.subject, lambda stored: None if stored else Outcome(
+        return await self.notices.apply(env, due.subject, lambda stored: None if stored else Decision(
             state, [notice, *reports], deadlines))
 
     async def _issue_rollup(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
@@ -256,26 +253,25 @@ class ClearingHandlers:
         if any(province in (lg.insured_region, lg.treating_region) for lg in ledgers):
             return "with its notice"
         reports = domain.issue_reports(province, month, ledgers, now)
-        return await self.rollups.apply(env, due.subject, lambda stored: None if stored else Outcome(
+        return await self.rollups.apply(env, due.subject, lambda stored: None if stored else Decision(
             Rollups(report_ids=tuple(str(r.report_id) for r in reports)), reports, []))
 
     # ------------------------------------------------------------ daily reconciliation (R-01, R-02)
     async def daily_reconciliation(self, env: Envelope[DailyReconciliation]) -> str:
-        c = env.payload
-        settled = await self._settled(c.institution_code, c.day)
-        now = self.svc.clock.now()
-        result = await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
-                                                reconciliation.check(state, c, settled, self.calendar, now))
-        self.metrics.changed()
-        return result
+        return await self._reconcile(env, reconciliation.check)
 
     async def insured_daily_totals(self, env: Envelope[InsuredDailyTotals]) -> str:
         """R-01: the insured place's record of the day, the third party of the reconciliation."""
+        return await self._reconcile(env, reconciliation.insured_reported)
+
+    async def _reconcile(self, env: Envelope, decide) -> str:
+        """A report of one institution's day: load its reconciliation and what the platform settled
+        that day there, decide, store (R-01, R-02)."""
         c = env.payload
         settled = await self._settled(c.institution_code, c.day)
         now = self.svc.clock.now()
         result = await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
-                                                reconciliation.insured_reported(state, c, settled, self.calendar, now))
+                                                decide(state, c, settled, self.calendar, now))
         self.metrics.changed()
         return result
 
@@ -322,7 +318,7 @@ class ClearingHandlers:
         key = _notice_key(c.region, c.clearing_month)
         now = self.svc.clock.now()
 
-        def decide(state: obligations.NoticeState | None) -> Outcome:
+        def decide(state: obligations.NoticeState | None) -> Decision:
             if state is None:
                 raise obligations.ObligationRefused(f"C-03: no notice of {c.region} for {c.clearing_month} yet")
             return obligations.record(state, c, self.calendar, now)
@@ -381,20 +377,6 @@ class ClearingHandlers:
             return domain.to_csv(table).encode("utf-8"), f"{stem}-{table.code.removeprefix('附件')}.csv"
         return report.model_dump_json().encode(), f"{stem}.json"
 
-    def registry(self) -> dict:
-        return {
-            "settlement.completed.v1": self.settlement_completed,
-            "settlement.reversed.v1": self.settlement_reversed,
-            "clearing.record-audit-deduction.v1": self.audit_deduction,
-            "clearing.confirm-period.v1": self.confirm_period,
-            "clearing.object-period.v1": self.object_period,
-            "clearing.resolve-objection.v1": self.resolve_objection,
-            "clearing.insured-daily-totals.v1": self.insured_daily_totals,
-            "clearing.deadline-due.v1": self.deadline_due,
-            "clearing.record-obligation.v1": self.record_obligation,
-            "his.daily-reconciliation.v1": self.daily_reconciliation,
-            "his.monthly-declaration.v1": self.monthly_declaration,
-        }
 
 
 
@@ -419,4 +401,19 @@ def _taken_back(insurance_type, delta: SlipDelta) -> FundAmounts:
                        funds={f.code: -f.amount for f in delta.funds if f.amount < Decimal("0.00")})
 
 
-
+def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
+    """Who handles each topic the clearing service consumes (``contracts/registry.py``): one handler each."""
+    h = ClearingHandlers(service, calendar)
+    return {
+        "settlement.completed.v1": h.settlement_completed,
+        "settlement.reversed.v1": h.settlement_reversed,
+        "clearing.record-audit-deduction.v1": h.audit_deduction,
+        "clearing.confirm-period.v1": h.confirm_period,
+        "clearing.object-period.v1": h.object_period,
+        "clearing.resolve-objection.v1": h.resolve_objection,
+        "clearing.insured-daily-totals.v1": h.insured_daily_totals,
+        "clearing.deadline-due.v1": h.deadline_due,
+        "clearing.record-obligation.v1": h.record_obligation,
+        "his.daily-reconciliation.v1": h.daily_reconciliation,
+        "his.monthly-declaration.v1": h.monthly_declaration,
+    }

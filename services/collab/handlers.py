@@ -1,6 +1,6 @@
 """Collaboration 业务协同 (K-01..K-04), leads 问题线索 (K-05), notices 公告 (K-06) and
 co-investigation 费用协查 with its periods (Q-01..Q-05): which topic is handled by which function
-(the registry is ``registry()``); the query API (``query.py``) on the service's HTTP port.
+(the registry is ``registry()``, at the bottom); the query API (``query.py``) on the service's HTTP port.
 
 Each command about a stored item: load it → who may act on it (``domain.addressing``: the
 target replies, the requester confirms, K-03/K-04, Q-02..Q-05) → the pure decision at the
@@ -32,8 +32,8 @@ from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import leads, notices, periods
 from services.collab.domain import requests as req
 from services.collab.domain.addressing import Actor, Misaddressed
-from services.outcome import Outcome
-from services.wiring import Aggregates, request_of
+from services.outcome import Decision
+from services.wiring import Aggregates, Handler, request_of
 
 
 class Candidate(BaseModel):
@@ -113,7 +113,7 @@ class CollabHandlers:
         if candidate is None:
             return "ignored"
         self.opened.labels("candidate").inc()
-        return await self.candidates.apply(env, s.settlement_id, lambda state: None if state else Outcome(
+        return await self.candidates.apply(env, s.settlement_id, lambda state: None if state else Decision(
             Candidate(candidate=candidate), [candidate], []))
 
     # ------------------------------------------------------------ K-01..K-04
@@ -319,27 +319,6 @@ class CollabHandlers:
                 if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
         return lists.as_json(lists.by_due(rows), f"coinvestigations-{period or 'all'}.json")
 
-    def registry(self) -> dict:
-        return {
-            "settlement.completed.v1": self.settlement_completed,
-            "collab.open-request.v1": self.open_request,
-            "collab.propose-extension.v1": self.propose_extension,
-            "collab.accept-extension.v1": self.accept_extension,
-            "collab.reply-request.v1": self.reply,
-            "collab.confirm-result.v1": self.confirm_result,
-            "collab.request-coinvestigation.v1": self.request_coinvestigation,
-            "collab.amend-coinvestigation.v1": self.amend_coinvestigation,
-            "collab.withdraw-coinvestigation.v1": self.withdraw_coinvestigation,
-            "collab.submit-coinvestigation-result.v1": self.submit_coinvestigation_result,
-            "collab.confirm-coinvestigation.v1": self.confirm_coinvestigation,
-            "collab.discuss-coinvestigation.v1": self.discuss_coinvestigation,
-            "collab.coinvestigation-counted.v1": self.coinvestigation_counted,
-            "collab.hand-over-lead.v1": self.hand_over_lead,
-            "collab.take-up-lead.v1": self.take_up_lead,
-            "collab.report-lead-result.v1": self.report_lead_result,
-            "collab.publish-notice.v1": self.publish_notice,
-            "collab.deadline-due.v1": self.deadline_due,
-        }
 
 
 async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now, key: str | None = None) -> str:
@@ -351,3 +330,28 @@ async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, n
             raise ValueError(f"no {what} {key}")
         return step(state, now)
     return await aggregates.apply(env, key, decide)
+
+
+def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
+    """Who handles each topic the collab service consumes (``contracts/registry.py``): one handler each."""
+    h = CollabHandlers(service, calendar)
+    return {
+        "settlement.completed.v1": h.settlement_completed,
+        "collab.open-request.v1": h.open_request,
+        "collab.propose-extension.v1": h.propose_extension,
+        "collab.accept-extension.v1": h.accept_extension,
+        "collab.reply-request.v1": h.reply,
+        "collab.confirm-result.v1": h.confirm_result,
+        "collab.request-coinvestigation.v1": h.request_coinvestigation,
+        "collab.amend-coinvestigation.v1": h.amend_coinvestigation,
+        "collab.withdraw-coinvestigation.v1": h.withdraw_coinvestigation,
+        "collab.submit-coinvestigation-result.v1": h.submit_coinvestigation_result,
+        "collab.confirm-coinvestigation.v1": h.confirm_coinvestigation,
+        "collab.discuss-coinvestigation.v1": h.discuss_coinvestigation,
+        "collab.coinvestigation-counted.v1": h.coinvestigation_counted,
+        "collab.hand-over-lead.v1": h.hand_over_lead,
+        "collab.take-up-lead.v1": h.take_up_lead,
+        "collab.report-lead-result.v1": h.report_lead_result,
+        "collab.publish-notice.v1": h.publish_notice,
+        "collab.deadline-due.v1": h.deadline_due,
+    }

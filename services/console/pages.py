@@ -8,7 +8,6 @@ import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -20,11 +19,11 @@ from contracts.collab import (AcceptCollabExtension, CheckResult, ConfirmCoInves
                               ProposeCollabExtension, ReplyCollabRequest, ReportLeadResult,
                               SubmitCoInvestigationResult, TakeUpLead)
 from contracts.registry import ALL_TOPICS
+from contracts.values import SHANGHAI
 from services.console.backend import ActionOutcome, QueryFailed
 from services.console.chart import usage_svg
 from services.console.users import ROLE_ZH, Role, Session
 
-SH = ZoneInfo("Asia/Shanghai")
 ANY = frozenset(Role)
 REVIEW = frozenset({Role.REVIEWER})
 # who may take which action in the console (the services check the agency's authority again)
@@ -53,7 +52,7 @@ def local(moment) -> str:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(SH).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def yuan(value) -> str:
@@ -112,9 +111,9 @@ async def collab(console, request: Request, session: Session) -> Response:
         notices = await console.reader.get_json("collab", agency, "/collab/notices") or []
     except QueryFailed as failed:
         return refused_page(console, request, failed)
-    today = console.clock.now().astimezone(SH).date()
+    today = console.clock.now().astimezone(SHANGHAI).date()
     for row in rows or []:
-        due = datetime.fromisoformat(row["due_at"]).astimezone(SH).date() if row.get("due_at") else None
+        due = datetime.fromisoformat(row["due_at"]).astimezone(SHANGHAI).date() if row.get("due_at") else None
         row["due_today"] = due == today
         row["allowed"] = [a for a in row["actions"] if allowed(session, a)]
     return console.render(request, "collab.html", box=box, rows=rows or [], notices=notices[:10])
@@ -273,9 +272,9 @@ async def lead_result(console, request: Request, session: Session) -> Response:
 
 
 async def coinvestigations(console, request: Request, session: Session) -> Response:
-    period = request.query_params.get("period") or console.clock.now().astimezone(SH).strftime("%Y-%m")
+    period = request.query_params.get("period") or console.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-        period = console.clock.now().astimezone(SH).strftime("%Y-%m")
+        period = console.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
     agency = session.user.agency
     try:
         rows = await console.reader.get_json("collab", agency, "/collab/coinvestigations", period=period) \
@@ -327,7 +326,7 @@ async def statistics_download(console, request: Request, session: Session) -> Re
 
 
 def _months(console, n: int) -> list[str]:
-    today = console.clock.now().astimezone(SH).date().replace(day=1)
+    today = console.clock.now().astimezone(SHANGHAI).date().replace(day=1)
     out = []
     for _ in range(n):
         out.append(today.strftime("%Y-%m"))
@@ -338,7 +337,7 @@ def _months(console, n: int) -> list[str]:
 # ---------------------------------------------------------------- clearing (C-01..C-04)
 async def clearing(console, request: Request, session: Session) -> Response:
     q = request.query_params
-    month = q.get("month") or console.clock.now().astimezone(SH).strftime("%Y-%m")
+    month = q.get("month") or console.clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
     scope = q.get("scope", "cross_province")
     region = q.get("region") or own_region(console, session)
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month) or scope not in SCOPE_ZH:
@@ -471,7 +470,7 @@ async def filing_lookup(console, request: Request, session: Session) -> Response
     try:
         sealed = seal_person(console.parties, "filing", person)
         if region:   # filed for this place on this date (today unless given)?
-            on = on or console.clock.now().astimezone(SH).date().isoformat()
+            on = on or console.clock.now().astimezone(SHANGHAI).date().isoformat()
             result = await console.reader.get_json("filing", session.user.agency, "/filing/status", person=sealed,
                                                    region=region, on=on)
         else:        # every filing this agency may see

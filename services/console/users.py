@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,11 +24,11 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.parties import Agency
+from contracts.values import SHANGHAI
 from runtime.parties import ParticipantRegistry
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD = 10
-_SH = ZoneInfo("Asia/Shanghai")
 
 
 class Role(StrEnum):
@@ -107,7 +106,7 @@ class UserStore:
             raise LoginRefused("用户名或密码错误")
         locked = doc.get("locked_until")
         if locked and _aware(locked) > now:
-            raise LoginRefused(f"连续登录失败次数过多，账户已锁定至 {_aware(locked).astimezone(_SH):%H:%M}，请稍后再试")
+            raise LoginRefused(f"连续登录失败次数过多，账户已锁定至 {_aware(locked).astimezone(SHANGHAI):%H:%M}，请稍后再试")
         if not _verify(self.hasher, doc["hash"], password):
             await self._failed(username, now)
             raise LoginRefused("用户名或密码错误")

@@ -5,15 +5,14 @@ from __future__ import annotations
 from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.filing.domain import load_policies
-from services.filing.handlers import FilingHandlers
+from services.filing.handlers import registry
 from services.filing.authority import AUTHORITY
 from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
     policies = load_policies()
-    return build_service("filing", lambda service: FilingHandlers(service, policies, default_calendar()).registry(),
-                         AUTHORITY, settings)
+    return build_service("filing", lambda service: registry(service, policies, default_calendar()), AUTHORITY, settings)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Filing 备案: which topic is handled by which function (the registry is ``registry()``).
+"""Filing 备案: which topic is handled by which function (the registry is ``registry()``, at the bottom).
 
 A command other than registration is checked against the stored filings before anything is
 decided: the sender must speak for their insured place (``domain/authority.py``). Refused for
@@ -21,10 +21,8 @@ from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
 from services.filing.domain.authority import Unauthorized, sender_refusal
 from services.filing.query import FilingQueries
 from services.sanctions import SanctionsProjection
+from services.wiring import Handler
 
-COMMAND_TOPICS = ("filing.register.v1", "filing.change.v1", "filing.suspend.v1", "filing.resume.v1",
-                  "filing.cancel.v1", "filing.deliver-proof.v1", "filing.terminate.v1", "filing.decide.v1",
-                  "filing.deadline-due.v1")
 PEOPLE = "people"
 
 
@@ -43,7 +41,7 @@ class FilingHandlers:
         # one document per person: stored under their pseudonym, sealed (003 §5 (三))
         service.store.protect(PEOPLE, latest_insured_region)
         FilingQueries(service, PEOPLE)   # F-15: the signed reads (query.py)
-        self.sanctions = SanctionsProjection(service)   # F-16
+        self.sanctions = SanctionsProjection(service.store)   # F-16
         r = service.registry
         self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",
                                ["command", "category", "outcome"], registry=r)
@@ -104,8 +102,6 @@ class FilingHandlers:
                 self.filings.labels(event.command.value, category, "refused").inc()
                 self.refusals.labels(event.reason.value, event.rule).inc()
 
-    def registry(self) -> dict:
-        return {**{topic: self.command for topic in COMMAND_TOPICS}, "prepayment.sanction.v1": self.sanctions.apply}
 
 
 def _topic_of(event: BaseModel) -> str:
@@ -113,4 +109,19 @@ def _topic_of(event: BaseModel) -> str:
             FilingRefused: "filing.refused.v1"}[type(event)]
 
 
-
+def registry(service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> dict[str, Handler]:
+    """Who handles each topic the filing service consumes (``contracts/registry.py``): every command and
+    fired deadline is one decision on the person's filings (``FilingHandlers.command``)."""
+    h = FilingHandlers(service, policies, calendar)
+    return {
+        "filing.register.v1": h.command,
+        "filing.change.v1": h.command,
+        "filing.suspend.v1": h.command,
+        "filing.resume.v1": h.command,
+        "filing.cancel.v1": h.command,
+        "filing.deliver-proof.v1": h.command,       # F-10
+        "filing.terminate.v1": h.command,
+        "filing.decide.v1": h.command,
+        "filing.deadline-due.v1": h.command,
+        "prepayment.sanction.v1": h.sanctions.apply,   # F-16
+    }

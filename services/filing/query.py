@@ -23,9 +23,8 @@ import json
 import re
 from datetime import date
 
-from contracts.filing_view import in_force_at, place_covers
-from contracts.values import FilingCategory
-from contracts.values import mask_person_id
+from contracts.values import FilingCategory, mask_person_id
+from kernel.filings import in_force_at, place_covers
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from services.filing.domain import PersonFilings
 

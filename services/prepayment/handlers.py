@@ -1,4 +1,4 @@
-"""Prepayment 预付金: which topic is handled by which function (the registry is ``registry()``)."""
+"""Prepayment 预付金: which topic is handled by which function (the registry is ``registry()``, at the bottom)."""
 from __future__ import annotations
 
 from prometheus_client import Gauge
@@ -13,13 +13,13 @@ from contracts.prepayment import (
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
 from runtime.service import Service
-from services.outcome import Outcome
+from services.outcome import Decision
 from services.prepayment import domain
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount, Movement
 from services.prepayment.query import PrepaymentQueries
-from services.wiring import Aggregates, Archive, request_of
+from services.wiring import Aggregates, Archive, Handler, request_of
 
 
 class Movements:
@@ -74,7 +74,7 @@ class PrepaymentHandlers:
     async def _apply(self, env: Envelope, region: str, scope: PrepaymentScope, step) -> str:
         now = self.svc.clock.now()
 
-        def decide(acc: PrepaymentAccount | None) -> Outcome:
+        def decide(acc: PrepaymentAccount | None) -> Decision:
             acc = acc or domain.new_account(region, scope, business_date(now).year)
             outcome = step(acc, now)
             self._observe(outcome)
@@ -92,7 +92,7 @@ class PrepaymentHandlers:
             known = max(known, acc.seq)
         written: dict = {}
 
-        def archived(state: PrepaymentAccount | None) -> Outcome | None:
+        def archived(state: PrepaymentAccount | None) -> Decision | None:
             outcome = decide(state)
             if outcome is None or outcome.state is None:
                 return outcome
@@ -106,7 +106,7 @@ class PrepaymentHandlers:
             self._archived[key] = max(self._archived.get(key, 0), new.seq)
         return result
 
-    def _observe(self, outcome: Outcome) -> None:
+    def _observe(self, outcome: Decision) -> None:
         for event in outcome.events:
             if isinstance(event, PrepaymentUsageUpdated) and event.usage_percent is not None:
                 self.usage.labels(str(event.insured_region), event.scope.value).set(float(event.usage_percent) / 100)
@@ -161,13 +161,22 @@ class PrepaymentHandlers:
         return "applied" if "applied" in results else "duplicate"
 
     # ------------------------------------------------------------ agency commands (P-02, P-03, P-09)
-    def command(self, step):
+    async def _command(self, env: Envelope, step) -> str:
         """An agency command about one region's account: set quota, record a payment, report a delay."""
-        async def handle(env: Envelope) -> str:
-            c = env.payload
-            return await self._apply(env, c.insured_region, c.scope,
-                                     lambda acc, now: step(acc, c, self.calendar, now))
-        return handle
+        c = env.payload
+        return await self._apply(env, c.insured_region, c.scope, lambda acc, now: step(acc, c, self.calendar, now))
+
+    async def set_annual_quota(self, env: Envelope) -> str:
+        return await self._command(env, domain.set_annual_quota)          # P-02, P-03
+
+    async def record_payment(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_payment)            # P-04, P-09
+
+    async def report_delay(self, env: Envelope) -> str:
+        return await self._command(env, domain.report_delay)              # P-09
+
+    async def record_submission(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_submission)         # P-08
 
     # ------------------------------------------------------------ the ledger asked, interest (P-10)
     async def request_balance(self, env: Envelope[RequestBalance]) -> str:
@@ -216,18 +225,21 @@ class PrepaymentHandlers:
         return await self._write(env, due.subject, lambda acc: acc and domain.deadline_fired(
             acc, request_of(due, "prepayment"), self.calendar, now))
 
-    def registry(self) -> dict:
-        return {
-            "settlement.completed.v1": self.settlement_completed,
-            "settlement.reversed.v1": self.settlement_reversed,
-            "clearing.notice.v1": self.clearing_notice,
-            "clearing.obligation-breached.v1": self.clearing_breach,                       # C-03 → P-09
-            "prepayment.set-annual-quota.v1": self.command(domain.set_annual_quota),       # P-02, P-03
-            "prepayment.record-payment.v1": self.command(domain.record_payment),           # P-04, P-09
-            "prepayment.report-delay.v1": self.command(domain.report_delay),               # P-09
-            "prepayment.record-submission.v1": self.command(domain.record_submission),     # P-08
-            "prepayment.request-balance.v1": self.request_balance,                          # ledger
-            "prepayment.share-interest.v1": self.share_interest,                            # P-10
-            "prepayment.interest-shared.v1": self.interest_shared,                          # P-10
-            "prepayment.deadline-due.v1": self.deadline_due,
-        }
+
+def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
+    """Who handles each topic the prepayment service consumes (``contracts/registry.py``): one handler each."""
+    h = PrepaymentHandlers(service, calendar)
+    return {
+        "settlement.completed.v1": h.settlement_completed,
+        "settlement.reversed.v1": h.settlement_reversed,
+        "clearing.notice.v1": h.clearing_notice,
+        "clearing.obligation-breached.v1": h.clearing_breach,                       # C-03 → P-09
+        "prepayment.set-annual-quota.v1": h.set_annual_quota,       # P-02, P-03
+        "prepayment.record-payment.v1": h.record_payment,           # P-04, P-09
+        "prepayment.report-delay.v1": h.report_delay,               # P-09
+        "prepayment.record-submission.v1": h.record_submission,     # P-08
+        "prepayment.request-balance.v1": h.request_balance,                          # ledger
+        "prepayment.share-interest.v1": h.share_interest,                            # P-10
+        "prepayment.interest-shared.v1": h.interest_shared,                          # P-10
+        "prepayment.deadline-due.v1": h.deadline_due,
+    }

@@ -1,14 +1,16 @@
-"""Settlement service 直接结算: wiring only. Catalogues and policies are validated at start-up."""
+"""Settlement service 直接结算: wiring only. Catalogues and policies are validated at start-up; each
+handler is given the runtime's store, clock, participant registry and metrics registry it needs."""
 from __future__ import annotations
 
+from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.sanctions import SanctionsProjection
-from services.settlement.handlers import registry
-from services.settlement.metrics import SettlementMetrics
-from services.settlement.ports import SettlementContext
-from services.settlement.reference_data import load_catalogues, load_policies
 from services.settlement.authority import AUTHORITY
 from services.settlement.boundary import refusers
+from services.settlement.handlers import registry
+from services.settlement.metrics import SettlementMetrics
+from services.settlement.query import SettlementQueries
+from services.settlement.reference_data import load_catalogues, load_policies
 from services.wiring import build_service
 
 
@@ -16,11 +18,13 @@ def build(settings=None) -> Service:
     policies, catalogues = load_policies(), load_catalogues()
 
     def handlers(service: Service) -> dict:
-        ctx = SettlementContext(
-            service=service, policies=policies, catalogues=catalogues, sanctions=SanctionsProjection(service),
-            metrics=SettlementMetrics(service.registry), timeout_ms=service.settings.settlement_insured_timeout_ms)
-        service.refusers.update(refusers(ctx))     # a refused HIS command is answered on the result topic
-        return registry(ctx)
+        metrics = SettlementMetrics(service.registry)
+        # a refused HIS command is answered on the result topic (boundary.py)
+        service.refusers.update(refusers(service.parties, metrics, service.publish, service.party_refused))
+        SettlementQueries(service)     # the signed reads: slip and accumulations (query.py)
+        return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
+                        catalogues=catalogues, sanctions=SanctionsProjection(service.store), metrics=metrics,
+                        answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar())
     return build_service("settlement", handlers, AUTHORITY, settings)
 
 

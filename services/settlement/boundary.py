@@ -12,15 +12,19 @@ key (its answer cannot be sealed, and ``party.refused.v1`` names no patient).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from contracts.envelope import Envelope
 from contracts.parties import Institution
-from contracts.settlement import PartyRefusalCode, SealedSettlementResult, SettlementResult
+from contracts.his_result import PartyRefusalCode, SealedSettlementResult, SettlementResult
 from runtime.authority import Refusal
+from runtime.parties import ParticipantRegistry
+from services.settlement.adapters import seal_result
 from services.settlement.domain import results
+from services.settlement.domain.decision import RESULT
 from services.settlement.domain.refusal import Refused
-from services.settlement.flow import RESULT, seal_result
-from services.settlement.ports import SettlementContext
+from services.settlement.metrics import SettlementMetrics
 
 HIS_TOPICS = ("his.admission.v1", "his.outpatient-requested.v1", "his.settlement-requested.v1",
               "his.cancel-requested.v1", "his.refund-requested.v1", "his.manual-claim.v1")
@@ -50,27 +54,32 @@ def refused_result(envelope: Envelope, refusal: Refusal) -> SettlementResult | N
                                             settlement_id=getattr(cmd, "settlement_id", None)))
 
 
-def refusers(ctx: SettlementContext) -> dict:
+Publish = Callable[..., Awaitable[Any]]                        # Service.publish(topic, payload, cause=...)
+PartyRefused = Callable[[str, Envelope, Refusal], Awaitable[None]]   # Service.party_refused
+
+
+def refusers(parties: ParticipantRegistry, metrics: SettlementMetrics, publish: Publish,
+             party_refused: PartyRefused) -> dict:
     """``Service.refusers`` for the HIS topics."""
     async def refuse(topic: str, envelope: Envelope, refusal: Refusal) -> None:
-        sender = ctx.parties.get(str(envelope.sender))
+        sender = parties.get(str(envelope.sender))
         result = refused_result(envelope, refusal) if isinstance(sender, Institution) else None
-        sealed = _sealed(ctx, result)
-        if sealed is None:
-            await ctx.service.party_refused(topic, envelope, refusal)
+        sealed = _sealed(parties, result)
+        if result is None or sealed is None:
+            await party_refused(topic, envelope, refusal)
             return
-        ctx.metrics.refused_sender(result.root.code, getattr(envelope.payload, "medical_type", None))
-        await ctx.service.publish(RESULT, sealed, cause=envelope)
+        metrics.refused_sender(result.root.code, getattr(envelope.payload, "medical_type", None))
+        await publish(RESULT, sealed, cause=envelope)
     return {topic: refuse for topic in HIS_TOPICS}
 
 
-def _sealed(ctx: SettlementContext, result: SettlementResult | None) -> SealedSettlementResult | None:
+def _sealed(parties: ParticipantRegistry, result: SettlementResult | None) -> SealedSettlementResult | None:
     """The result sealed to the sender; None when there is none, or the registry gives the sender no
     encryption key (then it hears on party.refused.v1, whose answer names no patient)."""
     if result is None:
         return None
     try:
-        return seal_result(ctx.parties, result)
+        return seal_result(parties, result)
     except ValueError:
         log.warning("%s has no encryption key: refusal answered on %s", result.root.institution_code, PARTY_REFUSED)
         return None

@@ -1,64 +1,190 @@
-"""Real-time settlement 直接结算: which topic is handled by which function (``registry``)."""
+"""Real-time settlement 直接结算: which topic is handled by which function (``registry``, at the bottom).
+
+Every handler reads what the rules need (the filing read model, the sanctions, the participant
+registry, the time), then has the person's aggregate decide once in ``domain/`` (pure) and the
+store keep the decision (``adapters.py``); the metrics count the stored decision afterwards. A
+HIS request, for example: :meth:`TreatingPlaceHandlers.settlement_requested` → ``filing_view.py``
+and the sanctions projection (read) → ``domain/treating_place.py`` (decide) → ``adapters.py``
+(store) → ``metrics.py`` (count).
+"""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime
+
 from contracts.envelope import Envelope
-from contracts.filing import FilingChanged
-from contracts.filing_view import PersonFilingView
+from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, ManualClaimUploaded,
+                           OutpatientVisitRequested, RefundRequested, SettlementCancelRequested)
+from contracts.ops import DeadlineDue
+from contracts.parties import Institution
+from contracts.settlement import ChronicQualificationRecorded, InsuredPersonRecorded, SettlementReversed
+from contracts.settlement_hops import InsuredDecided, InsuredRollback, RefundAssessed, RefundDecided, TreatingAssessed
+from runtime.calendar import WorkingCalendar
 from runtime.outcome import Outcome
-from services.settlement.insured_place import InsuredPlace
-from services.settlement.manual_claims import ManualClaims
-from services.settlement.flow import REFUND_TIMEOUT
-from services.settlement.ports import FILING_VIEW, SettlementContext
-from services.settlement.query import SettlementQueries
-from services.settlement.reversals import Reversals
-from services.settlement.treating_place import TreatingPlace
+from runtime.parties import ParticipantRegistry
+from services.sanctions import SanctionsProjection
+from services.settlement.adapters import PersonAggregates, Stored, Store, visits_region
+from services.settlement.domain import manual_claims
+from services.settlement.domain.catalogue import CatalogueBook
+from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
+from services.settlement.domain.insured_place import InsuredPlace, InsuredRecord
+from services.settlement.domain.policy import PolicyBook
+from services.settlement.domain.reversals import Reversals
+from services.settlement.domain.treating_place import Received, Reference, TreatingPlace
+from services.settlement.domain.visits import Visits
+from services.settlement.filing_view import FilingViews
+from services.settlement.metrics import SettlementMetrics
+from services.wiring import Handler
+
+SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
+Now = Callable[[], datetime]
+MANUAL_CLAIMS = "manual_claims"
 
 
-class FilingViewProjection:
-    """This service's own read model of filings (F-15), so eligibility needs no call to the
-    filing service on the hot path."""
+class TreatingPlaceHandlers:
+    """The treating place's aggregate of a person (``visits``): HIS requests, the insured place's
+    answers, the answer deadlines, cancels and refunds."""
 
-    def __init__(self, ctx: SettlementContext) -> None:
-        self.ctx = ctx
+    def __init__(self, visits: PersonAggregates[Visits], filings: FilingViews, sanctions: SanctionsProjection,
+                 parties: ParticipantRegistry, reference: Reference, now: Now, metrics: SettlementMetrics) -> None:
+        self.visits, self.filings, self.sanctions, self.parties = visits, filings, sanctions, parties
+        self.reference, self.now, self.metrics = reference, now, metrics
 
-    async def apply(self, env: Envelope[FilingChanged]) -> str:
-        event = env.payload
+    async def _received(self, person_id: str, institution_code: str) -> Received:
+        """What the rules read of a HIS command: the person's filings, the sanctions, the registry's
+        level of the institution (S-05: never the HIS's word) and the time of receipt."""
+        party = self.parties.get(institution_code)
+        return Received(now=self.now(), filings=await self.filings.load(person_id),
+                        sanctions=await self.sanctions.current(),
+                        registered_level=party.hospital_level if isinstance(party, Institution) else None,
+                        received_wall=time.time())
+
+    def _counted(self, stored: Stored) -> str:
+        self.metrics.count(stored.decision)
+        return stored.result
+
+    async def admission(self, env: Envelope[AdmissionRegistered]) -> str:
+        req = env.payload
+        got = await self._received(req.person_id, req.institution_code)
+        return self._counted(await self.visits.apply(
+            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).admission(req, got)))
+
+    async def settlement_requested(self, env: Envelope[SettlementRequest]) -> str:
+        req = env.payload
+        got = await self._received(req.person_id, req.institution_code)
+        return self._counted(await self.visits.apply(
+            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).settlement_requested(req, got)))
+
+    async def insured_decided(self, env: Envelope[InsuredDecided]) -> str:
+        answer, now = env.payload, self.now()
+        return self._counted(await self.visits.apply(
+            env, answer.person_id, lambda visits: TreatingPlace(visits, self.reference).insured_decided(answer, now)))
+
+    async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
+        """The two answer deadlines of S-01: a settlement's, a partial refund's."""
+        due = env.payload
+
+        def decide(visits: Visits) -> SettlementDecision:
+            if due.kind == REFUND_TIMEOUT:
+                return Reversals(visits, self.reference).refund_deadline(due)
+            return TreatingPlace(visits, self.reference).answer_deadline(due)
+        return self._counted(await self.visits.apply(env, due.subject, decide))
+
+    async def cancel_requested(self, env: Envelope[SettlementCancelRequested]) -> str:
+        return await self._reverse(env)
+
+    async def refund_requested(self, env: Envelope[RefundRequested]) -> str:
+        return await self._reverse(env)
+
+    async def _reverse(self, env: Envelope[SettlementCancelRequested] | Envelope[RefundRequested]) -> str:
+        cmd, now = env.payload, self.now()
+        return self._counted(await self.visits.apply(
+            env, cmd.person_id, lambda visits: Reversals(visits, self.reference).reverse(cmd, env.sender, now)))
+
+    async def refund_decided(self, env: Envelope[RefundDecided]) -> str:
+        answer = env.payload
+        return self._counted(await self.visits.apply(
+            env, answer.person_id, lambda visits: Reversals(visits, self.reference).refund_decided(answer)))
+
+
+class InsuredPlaceHandlers:
+    """The insured place's aggregate of a person (``insured``): decisions, rollbacks, the agency's records."""
+
+    def __init__(self, people: PersonAggregates[InsuredRecord], policies: PolicyBook, now: Now) -> None:
+        self.people, self.policies, self.now = people, policies, now
+
+    async def _apply(self, env: Envelope, person_id: str, decide: Callable[[InsuredPlace], SettlementDecision]) -> str:
+        return (await self.people.apply(env, person_id, lambda person: decide(InsuredPlace(person, self.policies)))).result
+
+    async def assessed(self, env: Envelope[TreatingAssessed]) -> str:
+        assessment, now = env.payload, self.now()
+        return await self._apply(env, assessment.person_id, lambda place: place.assessed(assessment, now))
+
+    async def rollback(self, env: Envelope[InsuredRollback]) -> str:
+        return await self._apply(env, env.payload.person_id, lambda place: place.rollback(env.payload))
+
+    async def reversed(self, env: Envelope[SettlementReversed]) -> str:
+        return await self._apply(env, env.payload.root.person_id, lambda place: place.reversed(env.payload))
+
+    async def refund_assessed(self, env: Envelope[RefundAssessed]) -> str:
+        cmd, now = env.payload, self.now()
+        return await self._apply(env, cmd.person_id, lambda place: place.refund_assessed(cmd, now))
+
+    async def chronic_qualification(self, env: Envelope[ChronicQualificationRecorded]) -> str:
+        return await self._apply(env, env.payload.person_id, lambda place: place.chronic_qualification(env.payload))
+
+    async def person_recorded(self, env: Envelope[InsuredPersonRecorded]) -> str:
+        return await self._apply(env, env.payload.person_id, lambda place: place.person_recorded(env.payload))
+
+
+class ManualClaimHandlers:
+    """Manual claims (S-17), one document each, sealed for the claim's insured region."""
+
+    def __init__(self, store: Store, calendar: WorkingCalendar) -> None:
+        self.store, self.calendar = store, calendar
+        store.protect(MANUAL_CLAIMS, lambda s: (s.get("claim") or {}).get("insured_region"), keyed_by_person=False)
+
+    async def uploaded(self, env: Envelope[ManualClaimUploaded]) -> str:
+        claim = env.payload
 
         def run(raw: dict | None) -> Outcome:
-            view = PersonFilingView.model_validate(raw) if raw else PersonFilingView(person_id=event.person_id)
-            return Outcome(state=view.model_dump(mode="json")) if view.apply(event) else Outcome()
-        outcome = await self.ctx.service.store.apply(FILING_VIEW, event.person_id, env, run)
-        return outcome.result
+            known = manual_claims.ManualClaim.model_validate(raw) if raw else None
+            decided = manual_claims.uploaded(known, claim, self.calendar)
+            return Outcome(state=decided.state.model_dump(mode="json") if decided.state is not None else None)
+        return (await self.store.apply(MANUAL_CLAIMS, manual_claims.claim_key(claim), env, run)).result
 
 
-def registry(ctx: SettlementContext) -> dict:
-    treating, insured, reversals = TreatingPlace(ctx), InsuredPlace(ctx), Reversals(ctx)
-    if hasattr(ctx.service, "add_query"):   # the signed reads: slip and accumulations (query.py)
-        SettlementQueries(ctx.service)
 
-    async def deadline_due(env) -> str:   # the two answer deadlines of S-01: a settlement's, a refund's
-        handler = reversals.refund_timed_out if env.payload.kind == REFUND_TIMEOUT else treating.deadline_due
-        return await handler(env)
-
+def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook, catalogues: CatalogueBook,
+             sanctions: SanctionsProjection, metrics: SettlementMetrics, answer_ms: int,
+             calendar: WorkingCalendar) -> dict[str, Handler]:
+    """The settlement service's handlers, each given what it needs (``app.py`` passes the runtime's)."""
+    reference = Reference(policies, catalogues, answer_ms)
+    filings = FilingViews(store)
+    treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties),
+                                     filings, sanctions, parties, reference, now, metrics)
+    insured = InsuredPlaceHandlers(PersonAggregates(store, "insured", InsuredRecord), policies, now)
+    claims = ManualClaimHandlers(store, calendar)
     return {
         # HIS → treating place
         "his.admission.v1": treating.admission,
         "his.settlement-requested.v1": treating.settlement_requested,
         "his.outpatient-requested.v1": treating.settlement_requested,
-        "his.cancel-requested.v1": reversals.cancel_requested,
-        "his.refund-requested.v1": reversals.refund_requested,
-        "his.manual-claim.v1": ManualClaims(ctx).uploaded,
+        "his.cancel-requested.v1": treating.cancel_requested,
+        "his.refund-requested.v1": treating.refund_requested,
+        "his.manual-claim.v1": claims.uploaded,
         # treating place ⇄ insured place (S-01)
         "settlement.treating-assessed.v1": insured.assessed,
         "settlement.insured-decided.v1": treating.insured_decided,
         "settlement.insured-rollback.v1": insured.rollback,
         "settlement.refund-assessed.v1": insured.refund_assessed,      # partial refund (S-15)
-        "settlement.refund-decided.v1": reversals.refund_decided,
+        "settlement.refund-decided.v1": treating.refund_decided,
         "settlement.reversed.v1": insured.reversed,
-        "settlement.deadline-due.v1": deadline_due,
+        "settlement.deadline-due.v1": treating.deadline_due,
         "settlement.chronic-qualification.v1": insured.chronic_qualification,
         "settlement.insured-person.v1": insured.person_recorded,       # groups, account balance (S-06)
         # read models
-        "filing.changed.v1": FilingViewProjection(ctx).apply,
-        "prepayment.sanction.v1": ctx.sanctions.apply,
+        "filing.changed.v1": filings.changed,
+        "prepayment.sanction.v1": sanctions.apply,
     }

@@ -1,10 +1,21 @@
-"""Business metrics of real-time settlement."""
+"""Business metrics of real-time settlement, counted from a stored decision's ``counts``
+(``domain/decision.py``) after the store took it: a decision is pure and may be made twice on a
+concurrent write, so nothing is counted while deciding."""
 from __future__ import annotations
+
+import logging
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from contracts.settlement import PartyRefusalCode, RefusalCode, SettlementCompleted
+from contracts.his_result import PartyRefusalCode
+from contracts.settlement import SettlementCompleted
+from contracts.settlement_values import RefusalCode
 from contracts.values import MedicalType
+from services.settlement.domain.decision import (Completed, Inconsistent, RefusedRequest, RefusedSender, Reversed,
+                                                 SettlementDecision, TimedOut)
+
+log = logging.getLogger(__name__)
 
 
 class SettlementMetrics:
@@ -24,13 +35,30 @@ class SettlementMetrics:
                                     "because they do not fit the request (S-01, S-07), by hop and failed check",
                                     ["hop", "check"], registry=registry)
 
+    def count(self, decision: SettlementDecision | None) -> None:
+        """What ``decision`` counts; None (a copy of a message already applied) counts nothing."""
+        for fact in decision.counts if decision is not None else ():
+            if isinstance(fact, RefusedRequest):
+                self.refused(fact.medical_type, fact.code)
+            elif isinstance(fact, RefusedSender):
+                self.refused_sender(fact.code, None)
+            elif isinstance(fact, Completed):
+                self.completed(fact.done, time.time() - fact.received_wall)
+            elif isinstance(fact, TimedOut):
+                self.timeouts.inc()
+            elif isinstance(fact, Inconsistent):
+                self.inconsistent.labels(fact.hop, fact.check).inc()
+                log.warning("%s answer to %s not used: %s", fact.hop, fact.ref, fact.message)
+            elif isinstance(fact, Reversed):
+                self.reversed(fact.done)
+
     def completed(self, done: SettlementCompleted, seconds: float) -> None:
         self.settlements.labels("completed", done.medical_type.value).inc()
         self.latency.observe(seconds)
         for fund in done.slip.funds:
             self.fund_paid.labels(fund.code.value).inc(float(fund.amount))
 
-    def refused(self, medical_type: MedicalType, code: RefusalCode) -> None:
+    def refused(self, medical_type: MedicalType, code: RefusalCode | PartyRefusalCode) -> None:
         self.settlements.labels("refused", medical_type.value).inc()
         self.refusals.labels(code.value).inc()
 

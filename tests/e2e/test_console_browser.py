@@ -21,10 +21,10 @@ import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from contracts.values import SHANGHAI as SH
 from contracts.collab import OpenCollabRequest, ProblemType
 from contracts.prepayment import SetAnnualQuota, RecordPrepaymentPayment
 from runtime.query import sign_request
@@ -34,7 +34,6 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = ROOT / "var" / "screenshots"
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN, ANHUI = "340200", "420100", "A340000"
 PASSWORD = "correct-horse-battery-9"
 USERS = {"wuhan.operator": ("A420100", "operator"), "wuhan.reviewer": ("A420100", "reviewer"), "wuhu.reviewer": ("A340200", "reviewer"),

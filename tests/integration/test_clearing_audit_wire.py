@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -29,25 +28,15 @@ from contracts.clearing import ConfirmClearingPeriod, DailyReconciliation, Decla
 from runtime.calendar import end_of_business_day
 from privacy_support import find_aggregate
 from services.clearing.query import sign_request
-from support import Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+from support import Bus, ServiceProcess, answer_to, at, completed_settlement, move, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN, HEFEI = "340200", "420100", "340100"
 DEDUCT, ENTRY, REFUSED = "clearing.record-audit-deduction.v1", "clearing.entry.v1", "party.refused.v1"
 GENERATED, NOTICE, REPORT = "clearing.period-generated.v1", "clearing.notice.v1", "clearing.report.v1"
 CONFIRM, OBLIGATION = "clearing.confirm-period.v1", "clearing.record-obligation.v1"
 RECORDED, BREACHED = "clearing.obligation-recorded.v1", "clearing.obligation-breached.v1"
-
-
-async def move(bus: Bus, proc: ServiceProcess, when: datetime) -> None:
-    """Set the business clock and wait until the service shows it (so what follows is received then)."""
-    await bus.set_clock(when)
-
-    async def there() -> bool:
-        return abs((proc.business_time() - when).total_seconds()) < 60
-    await eventually(there)
 
 
 RECON, RECONCILED = "his.daily-reconciliation.v1", "clearing.reconciliation.v1"
@@ -65,10 +54,6 @@ def download(proc: ServiceProcess, bus: Bus, agency: str, region: str, month: st
     return proc.get(*sign_request(bus.signer(agency), region, month, at=bus.business_now(), **params))
 
 
-def at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=SH)
-
-
 def deduction(bus: Bus, deduction_id: str, pooling: str, *, settlement_id: str = "S-A", insured: str = WUHU,
               corrects: str | None = None) -> RecordAuditDeduction:
     return RecordAuditDeduction(deduction_id=deduction_id, settlement_id=settlement_id, insured_region=insured,
@@ -84,12 +69,6 @@ async def ledger(proc: ServiceProcess, key: str) -> dict | None:
         return doc["state"] if doc else None
     finally:
         await client.close()
-
-
-async def answer_to(bus: Bus, sent) -> dict:
-    answers = await bus.read(REFUSED, lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id)
-                                                    for r in m))
-    return next(r["payload"] for r in answers if r["payload"]["refused_event_id"] == str(sent.event_id))
 
 
 def entries_of(messages: list[dict], **fields: str) -> list[dict]:

@@ -10,33 +10,19 @@ suspends admissions of Wuhu's insureds (prepayment.sanction.v1, S-20)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from contracts.prepayment import PrepaymentScope, SetAnnualQuota
 from privacy_support import find_aggregate
 from runtime.calendar import end_of_business_day
-from support import Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+from support import Bus, ServiceProcess, at, completed_settlement, eventually, move, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN = "340200", "420100"
 ACCOUNT = f"{WUHU}:{PrepaymentScope.CROSS_PROVINCE.value}"
 NOTICE, BREACHED, SANCTION = "clearing.notice.v1", "clearing.obligation-breached.v1", "prepayment.sanction.v1"
-
-
-def at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=SH)
-
-
-async def move(bus: Bus, procs: list[ServiceProcess], when: datetime) -> None:
-    await bus.set_clock(when)
-
-    async def there() -> bool:
-        return all(abs((p.business_time() - when).total_seconds()) < 60 for p in procs)
-    await eventually(there)
 
 
 async def account(proc: ServiceProcess) -> dict | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,11 +28,10 @@ from contracts.clearing import (
 )
 from runtime.calendar import end_of_business_day
 from services.clearing.query import MISMATCHES_PATH, PERIODS_PATH, sign_region_request
-from support import Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+from support import Bus, ServiceProcess, answer_to, at, completed_settlement, eventually, move, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN, HEFEI = "340200", "420100", "340100"
 H1 = "H42010200001"
 RECON, INSURED_TOTALS, RECONCILED = "his.daily-reconciliation.v1", "clearing.insured-daily-totals.v1", \
@@ -46,27 +44,9 @@ REFUSED, GENERATED, NOTICE, ENTRY = "party.refused.v1", "clearing.period-generat
 DAY = date(2026, 9, 3)
 
 
-def at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=SH)
-
-
-async def move(bus: Bus, proc: ServiceProcess, when: datetime) -> None:
-    await bus.set_clock(when)
-
-    async def there() -> bool:
-        return abs((proc.business_time() - when).total_seconds()) < 60
-    await eventually(there)
-
-
 def ask(proc: ServiceProcess, bus: Bus, agency: str, path: str, region: str, **params) -> tuple[int, dict]:
     status, body = proc.get(*sign_region_request(bus.signer(agency), path, region, at=bus.business_now(), **params))
     return status, json.loads(body)
-
-
-async def answer_to(bus: Bus, sent) -> dict:
-    answers = await bus.read(REFUSED, lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id)
-                                                    for r in m))
-    return next(r["payload"] for r in answers if r["payload"]["refused_event_id"] == str(sent.event_id))
 
 
 def his_day(pooling: str, bus: Bus) -> DailyReconciliation:

@@ -7,31 +7,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 
 from contracts.clearing import FundAmounts, RecordAuditDeduction
-from support import Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+from support import Bus, ServiceProcess, at, completed_settlement, eventually, move, new_prefix
 
 pytestmark = pytest.mark.integration
 
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN, HEFEI = "340200", "420100", "340100"
-
-
-def at(month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(2026, month, day, hour, 0, tzinfo=SH)
-
-
-async def move(bus: Bus, proc: ServiceProcess, when: datetime) -> None:
-    """Set the business clock and wait until the service shows it (so what follows is received then)."""
-    await bus.set_clock(when)
-
-    async def there() -> bool:
-        return abs((proc.business_time() - when).total_seconds()) < 60
-    await eventually(there)
 
 
 def replay(proc: ServiceProcess) -> tuple[int, dict]:

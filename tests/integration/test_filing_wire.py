@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from contracts.values import SHANGHAI as SH
+from contracts.values import SHANGHAI as SH, FilingCategory, MedicalType, make_person_id
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,10 +28,10 @@ from contracts.filing import (
     CancelFiling, ChangeFiling, DecideFiling, DeliverProof, FilingChanged, FilingSnapshot, RegisterFiling,
     ResumeFiling, SuspendFiling, TerminateInsurance,
 )
-from contracts.filing_view import FilingView, eligibility
 from contracts.prepayment import PrepaymentSanction, SanctionAction, SanctionKind
 from contracts.registry import ALL_TOPICS
-from contracts.values import FilingCategory, MedicalType, make_person_id
+from kernel.eligibility import eligibility
+from kernel.filings import FilingView
 from runtime.envelopes import envelope_for
 from runtime.topics import OPS_TOPICS
 from services.filing.domain import load_policies
@@ -270,7 +270,7 @@ class Wire:
         return FilingChanged.model_validate(hits[0]["payload"])
 
     def view(self) -> FilingView:
-        """The read model every consumer of filing.changed.v1 folds (contracts.filing_view)."""
+        """The read model every consumer of filing.changed.v1 folds (kernel.filings)."""
         view = FilingView()
         for change in self.changes():
             view.apply(change)

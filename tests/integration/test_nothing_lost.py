@@ -1,4 +1,4 @@
-"""Nothing lost silently, over the wire (S-19; the runtime's failure classes, runtime.service.classify):
+"""Nothing lost silently, over the wire (S-19; the runtime's failure classes, runtime.failures.classify):
 a poison message is dead-lettered with its reason and answered to its sender while the next
 message of its partition is handled; a handler that fails keeps its message — the offset does not
 advance — until it succeeds."""

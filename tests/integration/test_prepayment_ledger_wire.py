@@ -15,13 +15,12 @@ import pytest
 
 from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, RequestBalance, SetAnnualQuota, ShareInterest
 from privacy_support import document_id, find_aggregate
-from support import Bus, ServiceProcess, eventually, new_prefix
+from support import Bus, ServiceProcess, answer_to, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 
 WUHU, HEFEI, ANHUI = "340200", "340100", "A340000"
 CROSS = PrepaymentScope.CROSS_PROVINCE
-REFUSED = "party.refused.v1"
 
 
 def at(month: int, day: int) -> datetime:
@@ -55,12 +54,6 @@ async def balance(bus: Bus, region: str, as_of: date, request_id: str) -> dict:
     answers = await bus.read("prepayment.balance.v1", lambda m: any(a["payload"]["request_id"] == request_id
                                                                     for a in m))
     return next(a["payload"] for a in answers if a["payload"]["request_id"] == request_id)
-
-
-async def answer_to(bus: Bus, sent) -> dict:
-    answers = await bus.read(REFUSED, lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id)
-                                                    for r in m))
-    return next(r["payload"] for r in answers if r["payload"]["refused_event_id"] == str(sent.event_id))
 
 
 def interest(bus: Bus, end: date = date(2026, 7, 3), interest_id: str = "ICBC-2026-07-INT") -> ShareInterest:
@@ -183,7 +176,9 @@ def completed(settlement_id: str, fund: str, settled_on: date):
     """A ``settlement.completed.v1`` of a Wuhu insured treated in Wuhan whose funds paid ``fund``."""
     from decimal import Decimal
 
-    from contracts.settlement import FundAmount, SettlementCompleted, SettlementSlip, clearing_month_of
+    from contracts.settlement import SettlementCompleted
+    from contracts.settlement_values import FundAmount, SettlementSlip
+    from kernel.clearing_month import clearing_month_of
     lines = [FundAmount(code="pooling", name="pooling", amount=fund)]
     total = Decimal(fund)
     slip = SettlementSlip(total=total, in_scope=total, b_class_self_pay="0.00", over_limit_self_pay="0.00",

@@ -14,7 +14,7 @@ from contracts.parties import Agency, AgencyLevel, ChangeAction, ChangeParty, Pu
 from runtime.client import PartyClient
 from runtime.parties import PrivateKeys, Signer, generate_keys
 from support import Bus, ServiceProcess, eventually, new_prefix
-from test_runtime import SHANGHAI
+from contracts.values import SHANGHAI
 
 pytestmark = pytest.mark.integration
 NEW = "A340300"   # 蚌埠, not in the sample registry

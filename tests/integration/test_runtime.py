@@ -247,7 +247,8 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
     entry unpublished for the next flush."""
     from pymongo import AsyncMongoClient
 
-    from runtime.store import DeadlineStore, OutboxRelay
+    from runtime.deadlines import DeadlineStore
+    from runtime.outbox import OutboxRelay
     client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
     try:
         db = client[f"{prefix.strip('.').replace('.', '_')}_relay"]

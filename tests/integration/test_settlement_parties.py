@@ -22,7 +22,9 @@ import pytest
 from joserfc.jwk import OKPKey
 
 from contracts.ops import DeadlineDue
-from contracts.settlement import InsuredDecided, SettlementCancelRequested, SettlementSlip
+from contracts.his import SettlementCancelRequested
+from contracts.settlement_hops import InsuredDecided
+from contracts.settlement_values import SettlementSlip
 from runtime.client import SealedForAnother, open_result
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.parties import SIGNATURE_HEADER, PrivateKeys, Signer, generate_keys

@@ -25,16 +25,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from contracts.values import SHANGHAI
+from contracts.values import SHANGHAI, FilingCategory, make_person_id, round_fen
 
 import pytest
 
 from contracts.filing import ChangeKind, FilingChanged, FilingChannel, FilingSnapshot, FilingStatus, ProofKind
 from contracts.prepayment import PrepaymentSanction, SanctionAction, SanctionKind
-from contracts.settlement import (AdmissionRegistered, ChronicQualificationRecorded, DischargeSettlementRequested,
-                                  FeeLine, InsuredPersonRecorded, OutpatientVisitRequested, RefundRequested,
-                                  SettlementCancelRequested)
-from contracts.values import FilingCategory, make_person_id, round_fen
+from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, FeeLine, OutpatientVisitRequested,
+                           RefundRequested, SettlementCancelRequested)
+from contracts.settlement import ChronicQualificationRecorded, InsuredPersonRecorded
 from runtime.envelopes import encode, envelope_for
 from privacy_support import document_id, find_aggregate
 from support import Bus, ServiceProcess, eventually, new_prefix

@@ -239,3 +239,32 @@ def test_each_service_serves_its_asyncapi_document_on_its_port():
     body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
     assert body == json.loads(json.dumps(service_document("settlement", prefix="t1-")))
     assert body["channels"]["settlement.result.v2"]["address"] == "t1-settlement.result.v2"
+
+
+def _imported_packages(package: str) -> dict[str, set[str]]:
+    """Each module of ``package`` → the top-level packages it imports (at any depth in the file)."""
+    import ast
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).glob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+        found[path.name] = names
+    return found
+
+
+def test_contracts_import_nothing_from_the_kernel_the_runtime_or_the_services():
+    """The public contracts are messages and their field validation; the rules live in the shared
+    kernel and the services, which import the contracts, never the other way round."""
+    for module, names in _imported_packages("contracts").items():
+        assert not names & {"kernel", "runtime", "services", "simulator", "chaos", "bench"}, module
+
+
+def test_the_shared_kernel_is_pure_and_imports_only_the_contracts():
+    """kernel/: domain code several services import (共享内核); no I/O, no runtime, no service."""
+    for module, names in _imported_packages("kernel").items():
+        assert names <= {"__future__", "contracts", "kernel", "pydantic", "collections", "datetime", "decimal",
+                         "enum", "typing", "uuid"}, (module, names)

@@ -1,4 +1,4 @@
-"""Nothing lost silently: how the runtime reads a failure (runtime.service.classify)."""
+"""Nothing lost silently: how the runtime reads a failure (runtime.failures.classify)."""
 from __future__ import annotations
 
 from decimal import InvalidOperation
@@ -8,8 +8,8 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, Requ
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, DocumentTooLarge, NetworkTimeout, ServerSelectionTimeoutError, WriteError
 
-from contracts.settlement import FeeLine
-from runtime.service import classify
+from contracts.his import FeeLine
+from runtime.failures import classify
 
 
 @pytest.mark.parametrize("exc, kind", [
@@ -40,8 +40,8 @@ def test_the_same_id_with_another_payload_is_a_conflict_not_a_duplicate():
 
     from contracts.parties import ChangeAction, ChangeParty
     from runtime.envelopes import envelope_for
-    from runtime.service import classify
-    from runtime.store import ConflictingCopy, inbox_mark, inbox_verdict
+    from runtime.failures import classify
+    from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
     first = envelope_for("parties.change.v1", ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="X"),
                          producer="A000000", now=datetime.now(UTC))
     other = first.model_copy(update={"payload": ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="Y")})

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from contracts.clearing import DeclarationRecorded, DeclaredLine, MonthlyDeclaration
 from contracts.values import MedicalType
 from runtime.calendar import at_business_start, end_of_business_day
-from services.outcome import Outcome
+from services.outcome import Decision
 
 from .period import next_month, parse_month
 
@@ -57,7 +57,7 @@ def key(institution: str, month: str) -> str:
 
 
 def declare(state: Declaration | None, cmd: MonthlyDeclaration, platform: list[DeclaredLine],
-            now: datetime) -> Outcome[Declaration]:
+            now: datetime) -> Decision[Declaration]:
     due_by, latest_by = due_dates(cmd.month)
     if now < at_business_start(date(*parse_month(next_month(cmd.month)), 1)):
         raise DeclarationRefused(f"R-03: {cmd.month} is not over yet")
@@ -83,7 +83,7 @@ def declare(state: Declaration | None, cmd: MonthlyDeclaration, platform: list[D
         institution_code=cmd.institution_code, treating_region=cmd.treating_region, month=cmd.month,
         late=now > due_by, due_by=due_by, latest_by=latest_by, lines=lines, platform=platform_lines,
         matched=lines == platform_lines, version=versions, recorded_at=now)
-    return Outcome(new, [event], [])
+    return Decision(new, [event], [])
 
 
 def platform_lines(archived: list[dict]) -> list[DeclaredLine]:

@@ -20,7 +20,7 @@ from contracts.clearing import (
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
-from services.outcome import RECENT_ITEMS, DeadlineRequest, Outcome, deadline, remember, stable_id
+from services.outcome import RECENT_ITEMS, DeadlineRequest, Decision, deadline, remember, stable_id
 
 from .period import confirmation_due, period_calendar
 
@@ -169,13 +169,13 @@ def sum_totals(totals: Iterable[FundTotal]) -> tuple[Decimal, Decimal, Decimal]:
 
 # ---------------------------------------------------------------- decisions
 def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCalendar,
-                 now: datetime) -> Outcome[ClearingLedger]:
+                 now: datetime) -> Decision[ClearingLedger]:
     """C-04: add a line; a redelivered entry changes nothing. A generated period refuses with
     ``PeriodClosed`` and the caller records the entry in the next month's ledger (S-15, R-05).
     The first line of a ledger arms its generation deadline (C-02)."""
     _check_pair(ledger, entry)
     if ledger.contains(entry):
-        return Outcome(ledger, [], [])
+        return Decision(ledger, [], [])
     if ledger.status is not PeriodStatus.OPEN:
         raise PeriodClosed(f"clearing period {ledger.key} is {ledger.status.value}")
     line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts,
@@ -188,13 +188,13 @@ def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCa
         amounts=entry.amounts, signed_total=signed, recorded_at=now, corrects=entry.corrects or None,
         replaces=entry.replaces, after_year_close=after_year_close(entry, ledger.clearing_month))
     deadlines = [] if ledger.entry_count else [_generation_deadline(ledger, calendar)]
-    return Outcome(new, [event], deadlines)
+    return Decision(new, [event], deadlines)
 
 
-def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -> Outcome[ClearingLedger]:
+def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -> Decision[ClearingLedger]:
     """C-02: on the 21st the period's figures are fixed; the 25th's silent confirmation is armed."""
     if ledger.status is not PeriodStatus.OPEN:
-        return Outcome(ledger, [], [])
+        return Decision(ledger, [], [])
     dates = period_calendar(ledger.clearing_month, calendar)
     totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
@@ -205,10 +205,10 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
         treating_region=ledger.treating_region, totals=totals, settled_total=settled, deducted_total=deducted,
         net_total=net, entry_count=ledger.entry_count, confirm_by=dates.confirm_by, generated_at=now)
     confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
-    return Outcome(new, [event], [confirm])
+    return Decision(new, [event], [confirm])
 
 
-def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Outcome[ClearingLedger]:
+def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Decision[ClearingLedger]:
     """C-02: one side's explicit confirmation of a generated period — it binds that side only (the
     insured place its payable, the treating place its receivable: 004 第四十六条); the period is
     confirmed once both sides are. Received (``now``) after the end of the 25th it is refused
@@ -236,16 +236,16 @@ def held(ledger: ClearingLedger, side: ClearingSide) -> bool:
 
 
 def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Outcome[ClearingLedger]:
+                   now: datetime) -> Decision[ClearingLedger]:
     """The 21st generates; the end of the 25th confirms by silence (C-02)."""
     if now < request.due_at:
-        return Outcome(ledger, [], [request])
+        return Decision(ledger, [], [request])
     if request.kind == GENERATE:
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
         silent = [side for side in pending_sides(ledger) if not held(ledger, side)]    # whoever stayed silent
         return _confirmed(ledger, silent, ConfirmedBy.SILENCE, now)
-    return Outcome(ledger, [], [])
+    return Decision(ledger, [], [])
 
 
 def pending_sides(ledger: ClearingLedger) -> list[ClearingSide]:
@@ -256,7 +256,7 @@ def pending_sides(ledger: ClearingLedger) -> list[ClearingSide]:
 
 
 def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: ConfirmedBy,
-               at: datetime) -> Outcome[ClearingLedger]:
+               at: datetime) -> Decision[ClearingLedger]:
     """One event per side newly confirmed; a side already confirmed changes nothing."""
     confirmations, events = dict(ledger.confirmations), []
     for side in sides:
@@ -268,12 +268,12 @@ def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: Confir
             clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
             treating_region=ledger.treating_region, by=by, side=side, pending_sides=left, confirmed_at=at))
     if not events:
-        return Outcome(ledger, [], [])
+        return Decision(ledger, [], [])
     done = len(confirmations) == len(ClearingSide)
     new = ledger.model_copy(update={
         "confirmations": confirmations, "status": PeriodStatus.CONFIRMED if done else ledger.status,
         "confirmed_by": by if done else None, "version": ledger.version + 1})
-    return Outcome(new, events, [])
+    return Decision(new, events, [])
 
 
 def year_close_month(year: int) -> str:

@@ -16,7 +16,7 @@ from contracts.clearing import (
     ResolveClearingObjection,
 )
 from contracts.values import RegionCode
-from services.outcome import Outcome
+from services.outcome import Decision
 
 from .ledger import ClearingLedger, LateConfirmation, PeriodStatus, _confirmed
 from .period import confirmation_due
@@ -31,7 +31,7 @@ def coordinator(insured: str, treating: str) -> str | None:
 
 
 def object_to(ledger: ClearingLedger, cmd: ObjectClearingPeriod, objector: str,
-              now: datetime) -> Outcome[ClearingLedger]:
+              now: datetime) -> Decision[ClearingLedger]:
     if ledger.status is PeriodStatus.OPEN:
         raise ObjectionRefused(f"C-02: clearing period {ledger.key} is not generated yet (the 21st)")
     due = confirmation_due(ledger.clearing_month)
@@ -51,11 +51,11 @@ def object_to(ledger: ClearingLedger, cmd: ObjectClearingPeriod, objector: str,
         clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, objection=objection,
         coordinator_region=coordinator(ledger.insured_region, ledger.treating_region))
-    return Outcome(new, [event], [])
+    return Decision(new, [event], [])
 
 
 def resolve(ledger: ClearingLedger, cmd: ResolveClearingObjection, resolver: str,
-            now: datetime) -> Outcome[ClearingLedger]:
+            now: datetime) -> Decision[ClearingLedger]:
     found = next((o for o in ledger.objections if o.objection_id == cmd.objection_id), None)
     if found is None:
         raise ObjectionRefused(f"C-02: no objection {cmd.objection_id} on {ledger.key}")
@@ -68,11 +68,11 @@ def resolve(ledger: ClearingLedger, cmd: ResolveClearingObjection, resolver: str
                                     "version": ledger.version + 1})
     confirms = now > confirmation_due(ledger.clearing_month) and not any(
         o.side is found.side and o.outcome is None for o in new.objections)
-    confirmed = _confirmed(new, (found.side,), ConfirmedBy.RESOLUTION, now) if confirms else Outcome(new, [], [])
+    confirmed = _confirmed(new, (found.side,), ConfirmedBy.RESOLUTION, now) if confirms else Decision(new, [], [])
     event = ClearingObjectionResolved(
         clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, objection=done, side_confirmed=bool(confirmed.events))
-    return Outcome(confirmed.state, [event, *confirmed.events], [])
+    return Decision(confirmed.state, [event, *confirmed.events], [])
 
 
 __all__ = ["ObjectionRefused", "coordinator", "object_to", "resolve"]

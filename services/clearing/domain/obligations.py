@@ -22,7 +22,7 @@ from contracts.clearing import (
     RecordClearingObligation,
 )
 from runtime.calendar import WorkingCalendar
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
 from .period import INSTITUTIONS_WD, RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFER_WD
 
@@ -80,7 +80,7 @@ def start(notice: ClearingNoticeIssued, calendar: WorkingCalendar) -> tuple[Noti
 
 
 def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingCalendar,
-           now: datetime) -> Outcome[NoticeState]:
+           now: datetime) -> Decision[NoticeState]:
     """C-03/C-07: one step recorded at receipt time ``now``; the next step's clock starts."""
     step = cmd.obligation
     if step in state.done:
@@ -101,18 +101,18 @@ def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingC
     event = ClearingObligationRecorded(region=state.notice["region"], clearing_month=state.notice["clearing_month"],
                                        obligation=step, done_at=cmd.done_at, recorded_at=now, due_at=due_at,
                                        late=late, rule=CHAIN[step][2])
-    return Outcome(new, [event], deadlines)
+    return Decision(new, [event], deadlines)
 
 
 def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCalendar,
-             now: datetime) -> Outcome[NoticeState]:
+             now: datetime) -> Decision[NoticeState]:
     """A step's due time: breached if not recorded (its breach published once); the next step's clock
     then runs from this due time."""
     step = Obligation(request.ref)
     if now < request.due_at:
-        return Outcome(state, [], [request])
+        return Decision(state, [], [request])
     if step in state.done or step in state.breached:
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     due, deadlines = dict(state.due), []
     for nxt in _after(step):
         if nxt not in due:
@@ -122,7 +122,7 @@ def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCale
         breach_id=stable_id(SERVICE, "breach", key, step.value), region=state.notice["region"],
         clearing_month=state.notice["clearing_month"], obligation=step, due_at=state.due[step], breached_at=now,
         notice_id=state.notice["notice_id"], rule=CHAIN[step][2], calendar=calendar.source)
-    return Outcome(state.model_copy(update={"breached": (*state.breached, step), "due": due}), [event], deadlines)
+    return Decision(state.model_copy(update={"breached": (*state.breached, step), "due": due}), [event], deadlines)
 
 
 __all__ = ["CHAIN", "OBLIGATION_DUE", "NoticeState", "ObligationRefused", "fell_due", "record", "start"]

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from contracts.settlement import clearing_month_of
+from kernel.clearing_month import clearing_month_of
 from runtime.calendar import WorkingCalendar, at_business_start, end_of_business_day
 
 GENERATION_DAY = 21      # C-02 (000 第六十二条)
@@ -34,7 +34,7 @@ def next_month(label: str) -> str:
 
 def home_month(business_day: date) -> str:
     """The clearing month an entry dated ``business_day`` belongs to: the next month, as the
-    settlement service labels it too (one rule, in the contracts)."""
+    settlement service labels it too (one rule, in the shared kernel)."""
     return clearing_month_of(business_day)
 
 

@@ -25,10 +25,10 @@ from contracts.clearing import (
     DailyReconciliation, DailyTotalLine, InsuredDailyTotals, MismatchLine, ReconciliationChecked,
     ReconciliationMonthClosed, ReconciliationStatus, UnreconciledDay,
 )
-from contracts.settlement import FundCode
+from contracts.settlement_values import FundCode
 from contracts.values import MedicalType, Money
 from runtime.calendar import WorkingCalendar, business_date, end_of_business_day
-from services.outcome import DeadlineRequest, Outcome, deadline
+from services.outcome import DeadlineRequest, Decision, deadline
 
 SERVICE = "clearing"
 RECONCILIATION_DUE = "reconciliation_due"
@@ -179,7 +179,7 @@ def compare(his: Totals, settled: list[Settled], insured: dict[str, Totals]) -> 
 
 # ---------------------------------------------------------------- decisions
 def check(state: Reconciliation | None, cmd: DailyReconciliation, settled: list[Settled], calendar: WorkingCalendar,
-          now: datetime) -> Outcome[Reconciliation]:
+          now: datetime) -> Decision[Reconciliation]:
     """R-02: the HIS's totals (a new record each time: the latest counts) against the other records."""
     base = _base(state, cmd.institution_code, cmd.treating_region, cmd.day, now)
     his = totals_of_lines(cmd.lines, cmd.settlements, cmd.fund_total)
@@ -187,23 +187,23 @@ def check(state: Reconciliation | None, cmd: DailyReconciliation, settled: list[
 
 
 def insured_reported(state: Reconciliation | None, cmd: InsuredDailyTotals, settled: list[Settled],
-                     calendar: WorkingCalendar, now: datetime) -> Outcome[Reconciliation]:
+                     calendar: WorkingCalendar, now: datetime) -> Decision[Reconciliation]:
     """R-01: an insured place's record of the day (a new record replaces its earlier one)."""
     base = _base(state, cmd.institution_code, cmd.treating_region, cmd.day, now)
     new = base.model_copy(update={"insured": {**base.insured, str(cmd.insured_region): totals_of_lines(cmd.lines)}})
     if new.his is None:     # judged when the HIS reports; kept until then
         regions = sorted({s.insured_region for s in settled} | set(new.insured))
-        return Outcome(new.model_copy(update={"insured_regions": tuple(regions), "version": new.version + 1}), [], [])
+        return Decision(new.model_copy(update={"insured_regions": tuple(regions), "version": new.version + 1}), [], [])
     return _judge(new, settled, calendar, now)
 
 
 def fell_due(state: Reconciliation, request: DeadlineRequest, settled: list[Settled], calendar: WorkingCalendar,
-             now: datetime) -> Outcome[Reconciliation]:
+             now: datetime) -> Decision[Reconciliation]:
     """R-02: at the due time, checked once more against the current records."""
     if now < request.due_at:
-        return Outcome(state, [], [request])
+        return Decision(state, [], [request])
     if state.status is not S.MISMATCHED or state.his is None:
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     return _judge(state, settled, calendar, now, due=True)
 
 
@@ -217,7 +217,7 @@ def _base(state: Reconciliation | None, institution: str, region: str, day: date
 
 
 def _judge(state: Reconciliation, settled: list[Settled], calendar: WorkingCalendar, now: datetime,
-           due: bool = False) -> Outcome[Reconciliation]:
+           due: bool = False) -> Decision[Reconciliation]:
     assert state.his is not None
     lines, regions = compare(state.his, settled, state.insured)
     was_open = state.status in (S.MISMATCHED, S.OVERDUE)
@@ -244,7 +244,7 @@ def _judge(state: Reconciliation, settled: list[Settled], calendar: WorkingCalen
         platform_settlements=platform.settlements, platform_fund_total=platform.fund_total,
         resolve_by=resolve_by if status is not S.MATCHED else None, checked_at=now, calendar=calendar.source,
         lines=lines)
-    return Outcome(new, [event], deadlines)
+    return Decision(new, [event], deadlines)
 
 
 # ---------------------------------------------------------------- the month's close (R-01)
@@ -269,7 +269,7 @@ def close_deadline(region: str, month: str, calendar: WorkingCalendar) -> Deadli
 
 
 def close_month(state: MonthClose | None, region: str, month: str, days: Iterable[tuple[str, date]],
-                recs: Iterable[Reconciliation], request: DeadlineRequest, now: datetime) -> Outcome[MonthClose] | None:
+                recs: Iterable[Reconciliation], request: DeadlineRequest, now: datetime) -> Decision[MonthClose] | None:
     """R-01: at the end of the 3rd, the insured region's last month: each institution-day with settlements of
     its insured (``days``) and its reconciliation, if any (``recs``); closed once."""
     if state is not None:     # early copies never get here: the runtime re-arms a deadline read before its time
@@ -287,7 +287,7 @@ def close_month(state: MonthClose | None, region: str, month: str, days: Iterabl
     closed = ReconciliationMonthClosed(insured_region=region, month=month, due_by=request.due_at, closed_at=now,
                                        institution_days=len(wanted), reconciled=len(wanted) - len(open_),
                                        open=open_, complete=not open_)
-    return Outcome(MonthClose(closed=closed), [closed], [])
+    return Decision(MonthClose(closed=closed), [closed], [])
 
 
 __all__ = ["MONTH_CLOSE", "MonthClose", "close_deadline", "close_due", "close_key", "close_month", "RECONCILIATION_DUE", "RESOLVE_WD", "Reconciliation", "ReconciliationRefused", "Settled", "Totals",

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from contracts.clearing import ClearingReportIssued, ReportRow, ReportTable
-from contracts.settlement import FundCode
+from contracts.settlement_values import FundCode
 from contracts.values import POOLING_REGIONS, InsuranceType
 from services.outcome import stable_id
 

@@ -23,7 +23,7 @@ from contracts.collab import (
 from contracts.values import MedicalType, RegionCode
 from runtime.calendar import WorkingCalendar, at_business_start, business_date, end_of_business_day
 from services.collab.domain.addressing import Actor, must_be
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
 SERVICE = "collab"
 CUT_DAY = 26                 # Q-02: 00:00 on the 26th
@@ -130,7 +130,7 @@ def request_id_for(insured_region: str, request_ref: str) -> uuid.UUID:
     return stable_id(SERVICE, "coinvestigation", insured_region, request_ref)
 
 
-def request(cmd: RequestCoInvestigation, calendar: WorkingCalendar, now: datetime) -> Outcome[CoInvestigation]:
+def request(cmd: RequestCoInvestigation, calendar: WorkingCalendar, now: datetime) -> Decision[CoInvestigation]:
     """Q-01/Q-02: the request joins the period of the business date it is received on."""
     period = period_of(business_date(now))
     state = CoInvestigation(request_id=request_id_for(str(cmd.insured_region), cmd.request_ref),
@@ -140,7 +140,7 @@ def request(cmd: RequestCoInvestigation, calendar: WorkingCalendar, now: datetim
         request_id=state.request_id, insured_region=cmd.insured_region, treating_region=cmd.treating_region,
         settlement_id=cmd.settlement_id, name=cmd.name, sex=cmd.sex, stay=cmd.stay, period=period,
         cut_at=state.cut_at, complete_by=state.complete_by, requested_at=cmd.requested_at)
-    return Outcome(state, [event, tally(state, TallyKind.OPENED, now)], [_complete_due(state, calendar)])
+    return Decision(state, [event, tally(state, TallyKind.OPENED, now)], [_complete_due(state, calendar)])
 
 
 def tally(state: CoInvestigation, kind: TallyKind, now: datetime, *, period: str | None = None,
@@ -160,14 +160,14 @@ def is_editable(state: CoInvestigation, now: datetime) -> bool:
     return state.status is CoInvestigationStatus.REQUESTED and now < state.cut_at
 
 
-def amend(state: CoInvestigation, cmd: AmendCoInvestigation, now: datetime) -> Outcome[CoInvestigation]:
+def amend(state: CoInvestigation, cmd: AmendCoInvestigation, now: datetime) -> Decision[CoInvestigation]:
     """Q-02 (000 第八十条 "已生成申请汇总表的费用协查申请原则上不予修改或删除"): corrected only
     while the request is open and its summary not yet cut, by receipt time."""
     if not is_editable(state, now):
         raise ValueError(f"Q-02: request {state.request_id} is {state.status.value} or in the summary cut at "
                          f"{state.cut_at.isoformat()} and can no longer be edited")
     new = state.model_copy(update={"revision": state.revision + 1, "version": state.version + 1})
-    return Outcome(new, [CoInvestigationAmended(
+    return Decision(new, [CoInvestigationAmended(
         request_id=state.request_id, insured_region=state.insured_region, treating_region=state.treating_region,
         settlement_id=cmd.settlement_id, name=cmd.name, sex=cmd.sex, stay=cmd.stay, period=state.period,
         revision=new.revision, amended_at=cmd.amended_at)], [])
@@ -179,25 +179,25 @@ def may_amend(state: CoInvestigation, actor: Actor) -> None:
             sides=_sides(state), rule="Q-02")
 
 
-def withdraw(state: CoInvestigation, cmd: WithdrawCoInvestigation, now: datetime) -> Outcome[CoInvestigation]:
+def withdraw(state: CoInvestigation, cmd: WithdrawCoInvestigation, now: datetime) -> Decision[CoInvestigation]:
     if state.status is CoInvestigationStatus.WITHDRAWN:
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     if not is_editable(state, now):
         raise ValueError(f"Q-02: request {state.request_id} is in the summary cut at {state.cut_at.isoformat()}"
                          " and can no longer be deleted")
     new = state.model_copy(update={"status": CoInvestigationStatus.WITHDRAWN, "version": state.version + 1})
-    return Outcome(new, [CoInvestigationWithdrawn(request_id=state.request_id, insured_region=state.insured_region,
+    return Decision(new, [CoInvestigationWithdrawn(request_id=state.request_id, insured_region=state.insured_region,
                                                   withdrawn_at=cmd.withdrawn_at),
                          tally(state, TallyKind.WITHDRAWN, now)], [])
 
 
 def submit_result(state: CoInvestigation, cmd: SubmitCoInvestigationResult, calendar: WorkingCalendar,
-                  now: datetime) -> Outcome[CoInvestigation]:
+                  now: datetime) -> Decision[CoInvestigation]:
     """Q-03/Q-04: the result; Q-05's 5 days start. Received after its completion deadline it is
     late; if the rollover has not been applied yet (in flight at that moment) it is answered in the
     next period, as if it had rolled over."""
     if state.status is not CoInvestigationStatus.REQUESTED:
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     overdue = now > state.complete_by
     late = overdue or state.late
     period = next_period(state.period) if overdue else state.period
@@ -214,19 +214,19 @@ def submit_result(state: CoInvestigation, cmd: SubmitCoInvestigationResult, cale
     counted = [tally(new, TallyKind.ANSWERED, now, on_time=now <= new.complete_by)]
     if overdue:   # Q-03: it missed this period's deadline (the rollover will find it answered)
         counted.insert(0, tally(new, TallyKind.ROLLED_IN, now))
-    return Outcome(new, [event, *counted], [due])
+    return Decision(new, [event, *counted], [due])
 
 
-def confirm(state: CoInvestigation, cmd: ConfirmCoInvestigationResult, now: datetime) -> Outcome[CoInvestigation]:
+def confirm(state: CoInvestigation, cmd: ConfirmCoInvestigationResult, now: datetime) -> Decision[CoInvestigation]:
     """Q-05: confirmed, or disputed for discussion; a disputed result is confirmed when the
     discussion settles it (``agreed``), and the discussion then closes."""
     disputed = state.status is CoInvestigationStatus.DISPUTED
     if state.status is not CoInvestigationStatus.ANSWERED and not (disputed and cmd.agreed):
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     status = CoInvestigationStatus.CONFIRMED if cmd.agreed else CoInvestigationStatus.DISPUTED
     new = state.model_copy(update={"status": status, "version": state.version + 1})
     late = state.confirm_by is not None and now > state.confirm_by
-    return Outcome(new, [CoInvestigationConfirmed(
+    return Decision(new, [CoInvestigationConfirmed(
         request_id=state.request_id, insured_region=state.insured_region, agreed=cmd.agreed, comment=cmd.comment,
         late=late, confirmed_at=cmd.confirmed_at),
         tally(new, TallyKind.CONFIRMED if cmd.agreed else TallyKind.DISPUTED, now)], [])
@@ -234,14 +234,14 @@ def confirm(state: CoInvestigation, cmd: ConfirmCoInvestigationResult, now: date
 
 # ---------------------------------------------------------------- who may act (000 第八十条)
 def discuss(state: CoInvestigation, cmd: DiscussCoInvestigation, speaker_region: str,
-            now: datetime) -> Outcome[CoInvestigation]:
+            now: datetime) -> Decision[CoInvestigation]:
     """Q-05: only a disputed result is discussed; either side speaks, in order of receipt."""
     if state.status is not CoInvestigationStatus.DISPUTED:
         raise ValueError(f"Q-05: co-investigation {state.request_id} is {state.status.value}; only a disputed "
                          "result is discussed")
     entry = DiscussionEntry(by_region=speaker_region, message=cmd.message, received_at=now)
     new = state.model_copy(update={"discussion": (*state.discussion, entry), "version": state.version + 1})
-    return Outcome(new, [CoInvestigationDiscussed(
+    return Decision(new, [CoInvestigationDiscussed(
         request_id=state.request_id, insured_region=state.insured_region, treating_region=state.treating_region,
         by_region=speaker_region, message=cmd.message, said_at=cmd.said_at, received_at=now)], [])
 
@@ -277,36 +277,36 @@ def may_confirm(state: CoInvestigation, actor: Actor) -> None:
 
 
 def deadline_fired(state: CoInvestigation, request_: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Outcome[CoInvestigation]:
+                   now: datetime) -> Decision[CoInvestigation]:
     """Q-03: unanswered at its completion deadline, the item rolls into the next period (late);
     Q-05: unconfirmed after 5 working days is reported once; the source sets no default result."""
     if request_.kind == ROLLOVER_DUE:
         return roll_over(state, calendar, now)
     if (request_.kind != CONFIRM_DUE or state.status is not CoInvestigationStatus.ANSWERED
             or state.overdue_reported or state.confirm_by is None):
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     if now <= state.confirm_by:
-        return Outcome(state, [], [request_])
+        return Decision(state, [], [request_])
     new = state.model_copy(update={"overdue_reported": True, "version": state.version + 1})
-    return Outcome(new, [CoInvestigationConfirmationOverdue(
+    return Decision(new, [CoInvestigationConfirmationOverdue(
         request_id=state.request_id, insured_region=state.insured_region, confirm_by=state.confirm_by,
         detected_at=now)], [])
 
 
-def roll_over(state: CoInvestigation, calendar: WorkingCalendar, now: datetime) -> Outcome[CoInvestigation]:
+def roll_over(state: CoInvestigation, calendar: WorkingCalendar, now: datetime) -> Decision[CoInvestigation]:
     """Q-03 (000 第八十条 "自动记录至下一期，并记入本期完成情况统计监测"): still unanswered after
     ``complete_by`` (receipt time of the deadline), the item is recorded into the next period with
     that period's completion deadline, armed again; its period's statistics count it late (the
     period aggregate does so at the same moment, see ``periods.close``), the next period's count
     it as rolled in. Fired early, or already answered or withdrawn: nothing."""
     if state.status is not CoInvestigationStatus.REQUESTED:
-        return Outcome(state, [], [])
+        return Decision(state, [], [])
     if now <= state.complete_by:
-        return Outcome(state, [], [_complete_due(state, calendar)])
+        return Decision(state, [], [_complete_due(state, calendar)])
     to = next_period(state.period)
     new = state.model_copy(update={"period": to, "complete_by": complete_by(to), "late": True,
                                    "rollovers": state.rollovers + 1, "version": state.version + 1})
-    return Outcome(new, [CoInvestigationRolledOver(
+    return Decision(new, [CoInvestigationRolledOver(
         request_id=state.request_id, insured_region=state.insured_region, treating_region=state.treating_region,
         from_period=state.period, to_period=to, complete_by=new.complete_by, detected_at=now),
         tally(new, TallyKind.ROLLED_IN, now)], [_complete_due(new, calendar)])

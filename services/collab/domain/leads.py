@@ -24,7 +24,7 @@ from contracts.collab import (HandOverLead, LeadInvestigating, LeadOutcome, Lead
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
 from services.collab.domain.addressing import Actor, must_be
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
 SERVICE = "collab"
 TAKE_UP_WORKING_DAYS = 10   # K-02 "其他类…最长不超过10个工作日", applied to leads (project's reading)
@@ -59,7 +59,7 @@ def lead_id_for(insured_region: str, lead_ref: str) -> uuid.UUID:
     return stable_id(SERVICE, "lead", insured_region, lead_ref)
 
 
-def hand_over(cmd: HandOverLead, calendar: WorkingCalendar, now: datetime) -> Outcome[Lead]:
+def hand_over(cmd: HandOverLead, calendar: WorkingCalendar, now: datetime) -> Decision[Lead]:
     """K-05: received by the treating place at ``now``; take it up within 10 working days."""
     take_up_by = calendar.deadline(now, TAKE_UP_WORKING_DAYS)
     lead = Lead(lead_id=lead_id_for(str(cmd.insured_region), cmd.lead_ref), insured_region=cmd.insured_region,
@@ -68,30 +68,30 @@ def hand_over(cmd: HandOverLead, calendar: WorkingCalendar, now: datetime) -> Ou
                          subject=cmd.subject, person_id=cmd.person_id, institution_code=cmd.institution_code,
                          description=cmd.description, handed_over_at=cmd.handed_over_at, take_up_by=take_up_by,
                          calendar=calendar.source)
-    return Outcome(lead, [event], [_due(lead, TAKE_UP_DUE, take_up_by, calendar)])
+    return Decision(lead, [event], [_due(lead, TAKE_UP_DUE, take_up_by, calendar)])
 
 
-def take_up(lead: Lead, cmd: TakeUpLead, calendar: WorkingCalendar, now: datetime) -> Outcome[Lead]:
+def take_up(lead: Lead, cmd: TakeUpLead, calendar: WorkingCalendar, now: datetime) -> Decision[Lead]:
     """K-05: investigating; the result is due ``RESULT_WORKING_DAYS`` working days later (default)."""
     if lead.status is not LeadStatus.RECEIVED:
-        return Outcome(lead, [], [])
+        return Decision(lead, [], [])
     result_by = calendar.deadline(now, RESULT_WORKING_DAYS)
     new = lead.model_copy(update={"status": LeadStatus.INVESTIGATING, "result_by": result_by,
                                   "version": lead.version + 1})
-    return Outcome(new, [LeadInvestigating(lead_id=lead.lead_id, insured_region=lead.insured_region,
+    return Decision(new, [LeadInvestigating(lead_id=lead.lead_id, insured_region=lead.insured_region,
                                            treating_region=lead.treating_region, late=now > lead.take_up_by,
                                            result_by=result_by, taken_up_at=cmd.taken_up_at)],
                    [_due(new, RESULT_DUE, result_by, calendar)])
 
 
-def report(lead: Lead, cmd: ReportLeadResult, now: datetime) -> Outcome[Lead]:
+def report(lead: Lead, cmd: ReportLeadResult, now: datetime) -> Decision[Lead]:
     """K-05: the result, to the insured place. A result without taking up first is refused."""
     if lead.status is LeadStatus.RESULT:
-        return Outcome(lead, [], [])
+        return Decision(lead, [], [])
     if lead.status is not LeadStatus.INVESTIGATING:
         raise ValueError(f"K-05: lead {lead.lead_id} is not being investigated yet; take it up first")
     new = lead.model_copy(update={"status": LeadStatus.RESULT, "outcome": cmd.outcome, "version": lead.version + 1})
-    return Outcome(new, [LeadResultReported(
+    return Decision(new, [LeadResultReported(
         lead_id=lead.lead_id, insured_region=lead.insured_region, treating_region=lead.treating_region,
         outcome=cmd.outcome, findings=cmd.findings, late=lead.result_by is not None and now > lead.result_by,
         reported_at=cmd.reported_at)], [])
@@ -103,16 +103,16 @@ def may_act(lead: Lead, actor: Actor) -> None:
             sides=(lead.insured_region, lead.treating_region), rule="K-05")
 
 
-def deadline_fired(lead: Lead, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime) -> Outcome[Lead]:
+def deadline_fired(lead: Lead, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime) -> Decision[Lead]:
     stage = {TAKE_UP_DUE: LeadStatus.RECEIVED, RESULT_DUE: LeadStatus.INVESTIGATING}.get(request.kind)
     if stage is None or lead.status is not stage or stage.value in lead.overdue_reported:
-        return Outcome(lead, [], [])
+        return Decision(lead, [], [])
     due_at = lead.take_up_by if stage is LeadStatus.RECEIVED else lead.result_by
     if due_at is None or now <= due_at:
-        return Outcome(lead, [], [request])
+        return Decision(lead, [], [request])
     new = lead.model_copy(update={"overdue_reported": (*lead.overdue_reported, stage.value),
                                   "version": lead.version + 1})
-    return Outcome(new, [LeadOverdue(lead_id=lead.lead_id, insured_region=lead.insured_region,
+    return Decision(new, [LeadOverdue(lead_id=lead.lead_id, insured_region=lead.insured_region,
                                      treating_region=lead.treating_region, stage=stage.value, due_at=due_at,
                                      detected_at=now)], [])
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from contracts.collab import NoticeKind, NoticePublished, PublishNotice
-from services.outcome import Outcome, stable_id
+from services.outcome import Decision, stable_id
 
 SERVICE = "collab"
 
@@ -40,11 +40,11 @@ def notice_id_for(publisher: str, notice_ref: str) -> uuid.UUID:
     return stable_id(SERVICE, "notice", publisher, notice_ref)
 
 
-def publish(state: Notice | None, cmd: PublishNotice, now: datetime) -> Outcome[Notice] | None:
+def publish(state: Notice | None, cmd: PublishNotice, now: datetime) -> Decision[Notice] | None:
     """K-06: once per (publisher, reference); M-03: a correction is a new notice."""
     if state is not None:
         return None
     notice = Notice(notice_id=notice_id_for(cmd.publisher, cmd.notice_ref), publisher=cmd.publisher, kind=cmd.kind,
                     title=cmd.title, body=cmd.body, effective_from=cmd.effective_from,
                     effective_until=cmd.effective_until, published_at=cmd.published_at, received_at=now)
-    return Outcome(notice, [notice.published()], [])
+    return Decision(notice, [notice.published()], [])

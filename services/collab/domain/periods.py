@@ -28,7 +28,7 @@ from contracts.collab import (AgencyPeriodStatistics, CoInvestigationCounted, Co
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
 from services.collab.domain.coinvestigation import SERVICE, complete_by, cut_at
-from services.outcome import DeadlineRequest, Outcome, deadline
+from services.outcome import DeadlineRequest, Decision, deadline
 
 CUT_DUE = "period_cut_due"        # Q-02
 CLOSE_DUE = "period_close_due"    # Q-03
@@ -80,7 +80,7 @@ def _deadlines(p: Period, calendar: WorkingCalendar) -> list[DeadlineRequest]:
 
 
 def count(state: Period | None, step: CoInvestigationCounted, calendar: WorkingCalendar,
-          now: datetime) -> Outcome[Period]:
+          now: datetime) -> Decision[Period]:
     """One item's step. The first step of a period creates it and arms its cut and close."""
     armed = [] if state is not None else _deadlines(new_period(step.period), calendar)
     p = state or new_period(step.period)
@@ -102,7 +102,7 @@ def count(state: Period | None, step: CoInvestigationCounted, calendar: WorkingC
     elif kind is TallyKind.ESCALATED:
         item = item.model_copy(update={"escalated": True})
     if p.items.get(rid) == item:
-        return Outcome(p, [], armed) if armed else Outcome(p, [], [])
+        return Decision(p, [], armed) if armed else Decision(p, [], [])
     new = p.model_copy(update={"items": {**p.items, rid: item}, "version": p.version + 1})
     events: list[BaseModel] = []
     if new.cut and (rid not in p.items or kind is TallyKind.WITHDRAWN):   # a row the cut table missed
@@ -111,25 +111,25 @@ def count(state: Period | None, step: CoInvestigationCounted, calendar: WorkingC
     if new.closed:
         new, stats = _statistics(new)
         events.append(stats)
-    return Outcome(new, events, armed)
+    return Decision(new, events, armed)
 
 
-def deadline_fired(p: Period, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime) -> Outcome[Period]:
+def deadline_fired(p: Period, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime) -> Decision[Period]:
     """Q-02 at the cut: the summary table; Q-03 at the close: every item still open is late and
     the statistics are published. Fired early: armed again."""
     if request.kind == CUT_DUE and not p.cut:
         if now < p.cut_at:
-            return Outcome(p, [], [request])
+            return Decision(p, [], [request])
         new, summary = _summary(p.model_copy(update={"cut": True}))
-        return Outcome(new, [summary], [])
+        return Decision(new, [summary], [])
     if request.kind == CLOSE_DUE and not p.closed:
         if now <= p.complete_by:
-            return Outcome(p, [], [request])
+            return Decision(p, [], [request])
         items = {rid: (i.model_copy(update={"status": ItemStatus.LATE}) if i.status is ItemStatus.OPEN else i)
                  for rid, i in p.items.items()}
         new, stats = _statistics(p.model_copy(update={"items": items, "closed": True}))
-        return Outcome(new, [stats], [])
-    return Outcome(p, [], [])
+        return Decision(new, [stats], [])
+    return Decision(p, [], [])
 
 
 def _summary(p: Period) -> tuple[Period, CoInvestigationSummary]:

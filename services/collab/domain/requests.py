@@ -26,7 +26,7 @@ from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar, business_date, end_of_business_day
 from contracts.parties import RefusalReason
 from services.collab.domain.addressing import Actor, Misaddressed, must_be
-from services.outcome import DeadlineRequest, Outcome, deadline, stable_id
+from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
 SERVICE = "collab"
 REPLY_DUE = "reply_due"
@@ -66,7 +66,7 @@ def request_id_for(requester_region: str, request_ref: str) -> uuid.UUID:
     return stable_id(SERVICE, "request", requester_region, request_ref)
 
 
-def open_request(cmd: OpenCollabRequest, calendar: WorkingCalendar, now: datetime) -> Outcome[CollabRequest]:
+def open_request(cmd: OpenCollabRequest, calendar: WorkingCalendar, now: datetime) -> Decision[CollabRequest]:
     """K-01/K-02: a new request and its reply deadline, counted from its receipt."""
     rid = request_id_for(str(cmd.requester_region), cmd.request_ref)
     reply_by = calendar.deadline(now, REPLY_WORKING_DAYS[cmd.problem_type])
@@ -77,7 +77,7 @@ def open_request(cmd: OpenCollabRequest, calendar: WorkingCalendar, now: datetim
         request_id=rid, requester_region=cmd.requester_region, target_region=cmd.target_region, matter=cmd.matter,
         problem_type=cmd.problem_type, person_id=cmd.person_id, escalated_from=cmd.escalated_from,
         opened_at=cmd.opened_at, reply_by=reply_by, calendar=calendar.source)
-    return Outcome(state, [event], [_due(state, REPLY_DUE, reply_by, "K-02", calendar)])
+    return Decision(state, [event], [_due(state, REPLY_DUE, reply_by, "K-02", calendar)])
 
 
 def extended_reply_by(req: CollabRequest, extra_working_days: int, calendar: WorkingCalendar) -> datetime:
@@ -86,30 +86,30 @@ def extended_reply_by(req: CollabRequest, extra_working_days: int, calendar: Wor
 
 
 def propose_extension(req: CollabRequest, cmd: ProposeCollabExtension, calendar: WorkingCalendar,
-                      now: datetime) -> Outcome[CollabRequest]:
+                      now: datetime) -> Decision[CollabRequest]:
     """K-03: the first responder asks for more time. The deadline in force does not move (one side
     alone cannot extend it); a later proposal replaces an unanswered one."""
     if req.status is not RequestStatus.OPEN:
         raise ValueError(f"K-03: request {req.request_id} is {req.status.value}; only an open request is extended")
     new = req.model_copy(update={"proposed_extension": cmd.extra_working_days, "version": req.version + 1})
-    return Outcome(new, [CollabExtensionProposed(
+    return Decision(new, [CollabExtensionProposed(
         request_id=req.request_id, requester_region=req.requester_region, target_region=req.target_region,
         extra_working_days=cmd.extra_working_days, reason=cmd.reason, reply_by=req.reply_by,
         proposed_reply_by=extended_reply_by(req, cmd.extra_working_days, calendar), proposed_at=cmd.proposed_at)], [])
 
 
 def accept_extension(req: CollabRequest, cmd: AcceptCollabExtension, calendar: WorkingCalendar,
-                     now: datetime) -> Outcome[CollabRequest]:
+                     now: datetime) -> Decision[CollabRequest]:
     """K-03: the requester's answer to the proposal. Accepted: the reply deadline moves by the
     proposed working days from the deadline in force, and is armed again (an overdue already
     reported is reported again if the new one passes too). Declined: nothing moves."""
     if req.proposed_extension is None:
         raise ValueError(f"K-03: request {req.request_id} has no proposed extension to answer")
     if req.status is not RequestStatus.OPEN:   # replied meanwhile: the proposal lapses
-        return Outcome(req.model_copy(update={"proposed_extension": None, "version": req.version + 1}), [], [])
+        return Decision(req.model_copy(update={"proposed_extension": None, "version": req.version + 1}), [], [])
     if not cmd.accepted:
         new = req.model_copy(update={"proposed_extension": None, "version": req.version + 1})
-        return Outcome(new, [CollabExtensionDeclined(
+        return Decision(new, [CollabExtensionDeclined(
             request_id=req.request_id, requester_region=req.requester_region, target_region=req.target_region,
             comment=cmd.comment, reply_by=req.reply_by, answered_at=cmd.answered_at)], [])
     reply_by = extended_reply_by(req, req.proposed_extension, calendar)
@@ -117,15 +117,15 @@ def accept_extension(req: CollabRequest, cmd: AcceptCollabExtension, calendar: W
                                  "extensions": req.extensions + 1, "version": req.version + 1})
     event = CollabReplyExtended(request_id=req.request_id, requester_region=req.requester_region,
                                 reply_by=reply_by, agreed_at=cmd.answered_at)
-    return Outcome(new, [event], [_due(new, REPLY_DUE, reply_by, "K-03", calendar)])
+    return Decision(new, [event], [_due(new, REPLY_DUE, reply_by, "K-03", calendar)])
 
 
 def reply(req: CollabRequest, cmd: ReplyCollabRequest, calendar: WorkingCalendar,
-          now: datetime) -> Outcome[CollabRequest]:
+          now: datetime) -> Decision[CollabRequest]:
     """K-03: the first responder's result; K-04's 10-working-day silent confirmation starts. Late
     and the confirmation window go by receipt (``now``)."""
     if req.status is not RequestStatus.OPEN:
-        return Outcome(req, [], [])
+        return Decision(req, [], [])
     confirm_by = calendar.deadline(now, SILENT_CONFIRMATION_WD)
     sides = (str(req.requester_region), str(req.target_region))
     listed = [r for r in dict.fromkeys(cmd.other_agencies) if str(r) not in sides]
@@ -142,17 +142,17 @@ def reply(req: CollabRequest, cmd: ReplyCollabRequest, calendar: WorkingCalendar
         request_id=req.request_id, agency_region=region, requester_region=req.requester_region,
         target_region=req.target_region, matter=req.matter, problem_type=new.problem_type, result=cmd.result,
         listed_at=cmd.replied_at) for region in listed]
-    return Outcome(new, [event, *told], [_due(new, CONFIRM_DUE, confirm_by, "K-04", calendar)])
+    return Decision(new, [event, *told], [_due(new, CONFIRM_DUE, confirm_by, "K-04", calendar)])
 
 
-def confirm_result(req: CollabRequest, cmd: ConfirmCollabResult, now: datetime) -> Outcome[CollabRequest]:
+def confirm_result(req: CollabRequest, cmd: ConfirmCollabResult, now: datetime) -> Decision[CollabRequest]:
     """K-04: accepted → confirmed; disputed → may be raised one level up (a new escalated request)."""
     if req.status is not RequestStatus.REPLIED:
-        return Outcome(req, [], [])
+        return Decision(req, [], [])
     if cmd.accepted:
         return _confirmed(req, ConfirmedBy.REQUESTER, cmd.confirmed_at)
     new = req.model_copy(update={"status": RequestStatus.DISPUTED, "version": req.version + 1})
-    return Outcome(new, [CollabResultDisputed(request_id=req.request_id, requester_region=req.requester_region,
+    return Decision(new, [CollabResultDisputed(request_id=req.request_id, requester_region=req.requester_region,
                                               comment=cmd.comment, disputed_at=cmd.confirmed_at)], [])
 
 
@@ -231,26 +231,26 @@ def may_escalate_coinvestigation(cmd: OpenCollabRequest, original, parent_region
 
 
 def deadline_fired(req: CollabRequest, request: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Outcome[CollabRequest]:
+                   now: datetime) -> Decision[CollabRequest]:
     """K-02: an open request past its reply deadline is reported overdue once; K-04: a reply
     unconfirmed past 10 working days is confirmed by silence."""
     if request.kind == REPLY_DUE and req.status is RequestStatus.OPEN and not req.overdue_reported:
         if now <= req.reply_by:  # extended meanwhile, or fired early
-            return Outcome(req, [], [])
+            return Decision(req, [], [])
         new = req.model_copy(update={"overdue_reported": True, "version": req.version + 1})
-        return Outcome(new, [CollabReplyOverdue(request_id=req.request_id, requester_region=req.requester_region,
+        return Decision(new, [CollabReplyOverdue(request_id=req.request_id, requester_region=req.requester_region,
                                                 target_region=req.target_region, reply_by=req.reply_by,
                                                 detected_at=now)], [])
     if request.kind == CONFIRM_DUE and req.status is RequestStatus.REPLIED and req.confirm_by:
         if now <= req.confirm_by:
-            return Outcome(req, [], [request])
+            return Decision(req, [], [request])
         return _confirmed(req, ConfirmedBy.SILENCE, now)
-    return Outcome(req, [], [])
+    return Decision(req, [], [])
 
 
-def _confirmed(req: CollabRequest, by: ConfirmedBy, at: datetime) -> Outcome[CollabRequest]:
+def _confirmed(req: CollabRequest, by: ConfirmedBy, at: datetime) -> Decision[CollabRequest]:
     new = req.model_copy(update={"status": RequestStatus.CONFIRMED, "version": req.version + 1})
-    return Outcome(new, [CollabResultConfirmed(request_id=req.request_id, requester_region=req.requester_region,
+    return Decision(new, [CollabResultConfirmed(request_id=req.request_id, requester_region=req.requester_region,
                                                by=by, confirmed_at=at)], [])
 
 

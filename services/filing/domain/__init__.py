@@ -8,15 +8,15 @@ Entry points the runtime wires:
 * :class:`RegionSanctions` / :class:`SanctionNotice` — F-16 sanction state;
 * :class:`WorkingCalendar` — the calendar protocol (M-02).
 """
+from kernel.sanctions import RegionSanctions, SanctionNotice, SanctionPeriod
 from services.filing.domain.calendar import WorkingCalendar, calendar_name
 from services.filing.domain.decide import decide, request_key
 from services.filing.domain.model import FilingRecord, HandledRequest, PersonFilings, filing_at, state_at
 from services.filing.domain.policy import PolicyBook, PolicyBoundError, RegionPolicy, load_policies
-from contracts.sanctions_view import RegionSanctions, SanctionNotice, SanctionPeriod
-from services.filing.domain.work import DEADLINE_TOPIC, Decision, DeadlineRequest
+from services.filing.domain.work import DEADLINE_TOPIC, Decision, FilingDeadline
 
 __all__ = [
-    "DEADLINE_TOPIC", "Decision", "DeadlineRequest", "FilingRecord", "HandledRequest", "PersonFilings",
+    "DEADLINE_TOPIC", "Decision", "FilingDeadline", "FilingRecord", "HandledRequest", "PersonFilings",
     "PolicyBook", "PolicyBoundError", "RegionPolicy", "RegionSanctions", "SanctionNotice", "SanctionPeriod",
     "WorkingCalendar", "calendar_name", "decide", "filing_at", "load_policies", "request_key", "state_at",
 ]

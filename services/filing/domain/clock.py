@@ -4,7 +4,7 @@ from __future__ import annotations
 import calendar as _months
 from datetime import UTC, date, datetime
 
-from contracts.filing_view import business_date, start_of_day
+from kernel.filings import business_date, start_of_day
 from runtime.calendar import end_of_business_day
 
 __all__ = ["business_date", "start_of_day", "end_of_day", "add_months"]

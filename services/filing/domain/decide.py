@@ -16,11 +16,11 @@ from contracts.filing import (
     FilingDeadlineDue, FilingRefused, FilingSnapshot, FilingStatus, RefusalReason, RegisterFiling, ResumeFiling,
     SuspendFiling, TerminateInsurance,
 )
+from kernel.sanctions import RegionSanctions
 from services.filing.domain import deadlines, lifecycle, register
 from services.filing.domain.calendar import WorkingCalendar
 from services.filing.domain.model import HandledRequest, PersonFilings, filing_at
 from services.filing.domain.policy import PolicyBook
-from contracts.sanctions_view import RegionSanctions
 from services.filing.domain.work import Decision, Refuse, Work, stable_id
 
 Handler = Callable[[Contract, Work], tuple[FilingSnapshot | None, list[FilingSnapshot]]]

@@ -8,7 +8,7 @@ from uuid import UUID
 from contracts.filing import (
     ChangeKind, DeadlineKind, FilingChannel, FilingSnapshot, FilingStatus, RegisterFiling,
 )
-from contracts.filing_view import places_overlap
+from kernel.filings import places_overlap
 from services.filing.domain import rules
 from services.filing.domain.policy import RegionPolicy
 from services.filing.domain.clock import end_of_day, start_of_day

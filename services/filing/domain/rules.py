@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from contracts.filing import Commitment, FilingSnapshot, FilingStatus, ProofKind, RefusalReason
-from contracts.filing_view import places_overlap, same_pool
 from contracts.values import FilingCategory, InsuranceType, PROVINCIAL_POOLING, RegionCode
+from kernel.filings import places_overlap, same_pool
+from kernel.sanctions import RegionSanctions
 from services.filing.domain.calendar import WorkingCalendar
 from services.filing.domain.clock import add_months, end_of_day
 from services.filing.domain.policy import RegionPolicy
-from contracts.sanctions_view import RegionSanctions
 from services.filing.domain.work import Refuse
 
 Groups = tuple[tuple[ProofKind, ...], ...]

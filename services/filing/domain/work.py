@@ -10,11 +10,11 @@ from contracts.envelope import NAMESPACE, Contract
 from contracts.filing import (
     ChangeKind, DeadlineKind, FilingChanged, FilingDeadlineDue, FilingSnapshot, ProofKind, RefusalReason,
 )
+from kernel.sanctions import RegionSanctions
 from services.filing.domain.calendar import WorkingCalendar, calendar_name
 from services.filing.domain.clock import business_date
 from services.filing.domain.model import PersonFilings
 from services.filing.domain.policy import PolicyBook, RegionPolicy
-from contracts.sanctions_view import RegionSanctions
 
 DEADLINE_TOPIC = "filing.deadline-due.v1"
 
@@ -36,8 +36,8 @@ class Refuse(Exception):
 
 
 @dataclass(frozen=True)
-class DeadlineRequest:
-    """At ``due_at`` publish ``message`` on ``topic`` (maps 1:1 to ``runtime.outcome.Schedule``).
+class FilingDeadline:
+    """A filing deadline: at ``due_at`` publish ``message`` on ``topic`` (maps 1:1 to ``runtime.outcome.Schedule``).
     The same ``deadline_id`` scheduled twice must be kept once."""
     deadline_id: uuid.UUID
     due_at: datetime
@@ -47,14 +47,15 @@ class DeadlineRequest:
 
 @dataclass(frozen=True)
 class Decision:
-    """Result of :func:`~services.filing.domain.decide.decide`.
+    """The filing domain's decision, the result of :func:`~services.filing.domain.decide.decide`:
+    ``services.outcome.Decision``'s state, events and deadlines, with the refusal and duplicate flags.
 
     ``state`` is the aggregate to store (unchanged on refusal or duplicate); ``events`` are the
     contract messages to publish in order (FilingChanged…, then FilingAccepted or FilingRefused);
     ``deadlines`` are to be persisted and fired later as FilingDeadlineDue."""
     state: PersonFilings
     events: list[Contract]
-    deadlines: list[DeadlineRequest]
+    deadlines: list[FilingDeadline]
     refusal: Any = None            # FilingRefused | None
     duplicate: bool = False
 
@@ -73,7 +74,7 @@ class Work:
     cause: str
     sanctions: RegionSanctions
     changes: list[FilingChanged] = field(default_factory=list)
-    deadlines: list[DeadlineRequest] = field(default_factory=list)
+    deadlines: list[FilingDeadline] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -106,4 +107,4 @@ class Work:
             deadline_id=deadline_id, person_id=filing.person_id, filing_id=filing.filing_id, kind=kind,
             due_at=due_at, due_date=business_date(due_at), calendar=calendar_name(self.calendar),
             scheduled_by=self.cause)
-        self.deadlines.append(DeadlineRequest(deadline_id=deadline_id, due_at=message.due_at, message=message))
+        self.deadlines.append(FilingDeadline(deadline_id=deadline_id, due_at=message.due_at, message=message))

@@ -1,6 +1,6 @@
 """Prepayment domain 预付金 (P-02..P-10): pure decisions on one region's prepayment account.
 
-Entry points, each ``(account, input, calendar, now) -> Outcome``: ``set_annual_quota``,
+Entry points, each ``(account, input, calendar, now) -> Decision``: ``set_annual_quota``,
 ``record_settlement``, ``record_clearing_notice``, ``record_clearing_breach``, ``record_payment``, ``report_delay``,
 ``deadline_fired``, ``record_submission`` (P-08), ``record_interest`` (P-10), ``answer_balance``. Formulas in ``formulas``; the P-02
 region policy in ``policy``; the ledger of movements in ``ledger``; P-10 sharing in ``interest``.

@@ -1,4 +1,4 @@
-"""Pure decisions on a prepayment account: (state, input, calendar, now) → Outcome.
+"""Pure decisions on a prepayment account: (state, input, calendar, now) → Decision.
 
 Each function returns the new account, the events to publish and the deadlines to arm.
 Redelivered inputs (same settlement id, notice id or payment id) return the state unchanged
@@ -17,7 +17,7 @@ from contracts.prepayment import (
 )
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
-from services.outcome import DeadlineRequest, Outcome, deadline, remember, stable_id
+from services.outcome import DeadlineRequest, Decision, deadline, remember, stable_id
 
 from . import formulas as f
 from .inputs import ClearingBreachReceived, ClearingNoticeReceived, SettlementFunds
@@ -48,11 +48,11 @@ def new_account(insured_region: str, scope: PrepaymentScope, year: int) -> Prepa
 
 # ---------------------------------------------------------------- inputs
 def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: WorkingCalendar, now: datetime,
-                     policies: QuotaPolicies | None = None) -> Outcome[PrepaymentAccount]:
+                     policies: QuotaPolicies | None = None) -> Decision[PrepaymentAccount]:
     """P-02/P-03: the year's quota; top-ups restart at 0; a positive adjustment is a payment
     notice with the 20-working-day sanction clock of P-09."""
     if acc.quota_year is not None and cmd.year <= acc.quota_year:
-        return Outcome(acc, [], [])  # that year (or a later one) is already set
+        return Decision(acc, [], [])  # that year (or a later one) is already set
     policy = (policies or default_policies()).for_region(str(cmd.insured_region))
     # P-02: last year's settlement funds from this service's own ledger; a figure an agency typed
     # is accepted only as a recorded override (the event says which was used)
@@ -89,27 +89,27 @@ def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: Work
 
 
 def record_settlement(acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar,
-                      now: datetime) -> Outcome[PrepaymentAccount]:
+                      now: datetime) -> Decision[PrepaymentAccount]:
     """P-04 numerator: a completed settlement's fund total becomes uncleared payable; its
     reversal takes it out again (after clearing, out of the next period: S-15, C-05). Each is
     counted once (``item.key``); arrival order does not matter."""
     if item.key in acc.counted:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     change = -item.fund_total if item.reversed else item.fund_total
     new = acc.model_copy(update={"uncleared": acc.uncleared + change, "counted": remember(acc.counted, item.key)})
     new = _move(new, MovementKind.REVERSAL if item.reversed else MovementKind.SETTLEMENT, item.fund_total,
                 f"settlement:{item.key}", now)
     if not change:
-        return Outcome(new, [], [])
+        return Decision(new, [], [])
     return _after_change(acc, new, f"settlement:{item.key}", calendar, now)
 
 
 def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar,
-                           now: datetime) -> Outcome[PrepaymentAccount]:
+                           now: datetime) -> Decision[PrepaymentAccount]:
     """P-04: the period's settlements move from uncleared to cleared-unpaid; the notice starts the
     P-09 20-working-day clock; a red account gets this period's emergency top-up (004 第二十六条)."""
     if str(item.notice_id) in acc.notices:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     notice = PaymentNotice(
         notice_id=item.notice_id, kind=NoticeKind.CLEARING, amount=item.to_pay, issued_at=item.issued_at,
         sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD))
@@ -137,14 +137,14 @@ def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived,
 
 
 def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar,
-                   now: datetime) -> Outcome[PrepaymentAccount]:
+                   now: datetime) -> Decision[PrepaymentAccount]:
     """Money arrived for a notice: a top-up raises the base (P-04), a clearing payment lowers
     cleared-unpaid; a settled notice ends its sanction (P-09)."""
     notice = acc.notices.get(str(cmd.notice_id))
     if notice is None:
         raise ValueError(f"notice {cmd.notice_id} is not a notice of account {acc.account_id}")
     if cmd.payment_id in notice.payment_ids:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     paid = notice.model_copy(update={"paid": notice.paid + cmd.amount,
                                      "payment_ids": (*notice.payment_ids, cmd.payment_id)})
     update: dict = {"notices": {**acc.notices, str(notice.notice_id): paid}}
@@ -164,7 +164,7 @@ def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calenda
 
 
 def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: WorkingCalendar,
-                 now: datetime) -> Outcome[PrepaymentAccount]:
+                 now: datetime) -> Decision[PrepaymentAccount]:
     """P-09: a reported reason spares (or lifts) the admission suspension of that notice."""
     notice = acc.notices.get(str(cmd.notice_id))
     if notice is None:
@@ -172,13 +172,13 @@ def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: Work
     if notice.kind is NoticeKind.EMERGENCY_TOP_UP:
         raise ValueError("P-09: a delay reason does not excuse an unpaid emergency top-up")
     if notice.delay_reason:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     new = _with_notice(acc, notice.model_copy(update={"delay_reason": cmd.reason}))
     return _after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False)
 
 
 def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar,
-                           now: datetime) -> Outcome[PrepaymentAccount]:
+                           now: datetime) -> Decision[PrepaymentAccount]:
     """C-03/C-07 → P-09: a step of a clearing notice the clearing service found breached, recorded on the
     notice once (its breach id is stable, so redelivery finds the step already there).
 
@@ -195,7 +195,7 @@ def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived,
     if notice is None or notice.kind is not NoticeKind.CLEARING:
         raise ValueError(f"{item.rule}: {item.notice_id} is not a clearing notice of account {acc.account_id}")
     if item.obligation in notice.clearing_breaches:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     update: dict = {"clearing_breaches": (*notice.clearing_breaches, item.obligation)}
     if (item.obligation == CLEARING_PAYMENT and item.due_at >= notice.sanction_due_at
             and not notice.settled and not notice.overdue):
@@ -205,36 +205,36 @@ def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived,
 
 
 def deadline_fired(acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Outcome[PrepaymentAccount]:
+                   now: datetime) -> Decision[PrepaymentAccount]:
     """P-09: at a notice's sanction deadline, an unpaid notice becomes overdue. P-08: at its
     submission and finance deadlines, a step not done is published as a breach."""
     notice = acc.notices.get(request.ref)
     if request.kind in (SUBMISSION_CHECK, PAYMENT_CHECK) and notice is not None:
         return _p08_check(acc, notice, request, calendar, now)
     if request.kind != SANCTION_CHECK or notice is None or notice.overdue or notice.settled:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     if now < notice.sanction_due_at:
-        return Outcome(acc, [], [request])  # fired early (clock skew): arm it again
+        return Decision(acc, [], [request])  # fired early (clock skew): arm it again
     new = _with_notice(acc, notice.model_copy(update={"overdue": True}))
     return _after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False)
 
 
 def _p08_check(acc: PrepaymentAccount, notice: PaymentNotice, request: DeadlineRequest, calendar: WorkingCalendar,
-               now: datetime) -> Outcome[PrepaymentAccount]:
+               now: datetime) -> Decision[PrepaymentAccount]:
     submission = request.kind == SUBMISSION_CHECK
     kind = BreachKind.SUBMISSION_TO_FINANCE if submission else BreachKind.FINANCE_PAYMENT
     due = notice.submit_by if submission else notice.finance_pay_by
     done = notice.settled or (submission and notice.submitted_at is not None)
     if done or kind in notice.breaches or due is None:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     if now < due:   # fired early, or the chain moved it (a submission recorded): arm it for its moment
-        return Outcome(acc, [], [request.model_copy(update={"due_at": due})])
+        return Decision(acc, [], [request.model_copy(update={"due_at": due})])
     notice, event = _breach(acc, notice, kind, due, calendar, now)
-    return Outcome(_with_notice(acc, notice).model_copy(update={"version": acc.version + 1}), [event], [])
+    return Decision(_with_notice(acc, notice).model_copy(update={"version": acc.version + 1}), [event], [])
 
 
 def record_submission(acc: PrepaymentAccount, cmd: RecordFinanceSubmission, calendar: WorkingCalendar,
-                      now: datetime) -> Outcome[PrepaymentAccount]:
+                      now: datetime) -> Decision[PrepaymentAccount]:
     """P-08: the notice reached finance (the receipt time decides); finance's 10 working days run
     from it, so the payment deadline is armed again for its new moment."""
     notice = acc.notices.get(str(cmd.notice_id))
@@ -242,18 +242,18 @@ def record_submission(acc: PrepaymentAccount, cmd: RecordFinanceSubmission, cale
         raise ValueError(f"P-08: {cmd.notice_id} is not a prepayment notice of account {acc.account_id} "
                          f"(clearing notices follow C-03 in the clearing service)")
     if notice.submitted_at is not None:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     pay_by = calendar.deadline(now, FINANCE_PAYS_WD)
     new = _with_notice(acc, notice.model_copy(update={"submitted_at": now, "finance_pay_by": pay_by}))
     again = deadline(SERVICE, PAYMENT_CHECK, account_key(acc.insured_region, acc.scope), pay_by, "P-08",
                      calendar.source, ref=str(notice.notice_id))
-    return Outcome(new.model_copy(update={"version": acc.version + 1}), [], [again])
+    return Decision(new.model_copy(update={"version": acc.version + 1}), [], [again])
 
 
 # ---------------------------------------------------------------- after every change
 def _after_change(old: PrepaymentAccount, new: PrepaymentAccount, cause: str, calendar: WorkingCalendar,
                   now: datetime, events: list | None = None, deadlines: list | None = None, *,
-                  usage: bool = True, period_signed: bool = False) -> Outcome[PrepaymentAccount]:
+                  usage: bool = True, period_signed: bool = False) -> Decision[PrepaymentAccount]:
     events, deadlines = list(events or []), list(deadlines or [])
     used = f.usage_used(new.uncleared, new.cleared_unpaid)
     base = f.usage_base(new.quota, new.top_ups)
@@ -267,7 +267,7 @@ def _after_change(old: PrepaymentAccount, new: PrepaymentAccount, cause: str, ca
     if level is WarningLevel.RED and (crossed or period_signed):
         new = _emergency_top_up(new, cause, calendar, now, events, deadlines)
     new = _reconcile_sanctions(new, now, events)
-    return Outcome(new, events, deadlines)
+    return Decision(new, events, deadlines)
 
 
 def _usage_event(acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str,
@@ -399,7 +399,7 @@ def _sanction_deadline(acc: PrepaymentAccount, notice: PaymentNotice, calendar: 
 
 # ---------------------------------------------------------------- the ledger asked, interest shared (P-10)
 def answer_balance(acc: PrepaymentAccount, cmd: RequestBalance, now: datetime,
-                   archived: Iterable[Movement] = ()) -> Outcome[PrepaymentAccount]:
+                   archived: Iterable[Movement] = ()) -> Decision[PrepaymentAccount]:
     """A past balance recomputed from the ledger's movements up to the end of ``as_of``: those of
     the archive (``archived``, read by the handler) with the account's recent ones not archived
     yet; the account is unchanged (the answer is a query, the inbox records it was answered)."""
@@ -410,16 +410,16 @@ def answer_balance(acc: PrepaymentAccount, cmd: RequestBalance, now: datetime,
         request_id=cmd.request_id, account_id=acc.account_id, insured_region=acc.insured_region, scope=acc.scope,
         as_of=cmd.as_of, balances={a.value: b for a, b in balances(upto).items()}, movements=len(upto),
         answered_at=now)
-    return Outcome(acc, [event], [])
+    return Decision(acc, [event], [])
 
 
 def record_interest(acc: PrepaymentAccount, interest_id: str, amount: Decimal, calendar: WorkingCalendar,
-                    now: datetime) -> Outcome[PrepaymentAccount]:
+                    now: datetime) -> Decision[PrepaymentAccount]:
     """P-10 (004 第二十九条(三)): the region's share of an interest is added to its prepayment held
     by the keeper and counts as this year's top-up (按预付金本年度追加处理), so it raises the P-04
     base; recorded once per interest."""
     ref = f"interest:{interest_id}"
     if amount <= 0 or interest_id in acc.interests:
-        return Outcome(acc, [], [])
+        return Decision(acc, [], [])
     new = _move(acc.model_copy(update={"top_ups": acc.top_ups + amount}), MovementKind.INTEREST, amount, ref, now)
     return _after_change(acc, new, ref, calendar, now)

@@ -19,7 +19,7 @@ from decimal import ROUND_FLOOR, Decimal
 from pydantic import BaseModel, ConfigDict
 
 from contracts.prepayment import InterestShare, InterestShared, ShareInterest
-from services.outcome import Outcome
+from services.outcome import Decision
 
 from .ledger import DailyChanges, LedgerAccount, Movement, daily_balances
 
@@ -69,12 +69,12 @@ class InterestDistribution(BaseModel):
 
 def share_interest(existing: InterestDistribution | None, cmd: ShareInterest, keeper: str,
                    movements: Mapping[str, list[Movement] | DailyChanges], today: date, now: datetime
-                   ) -> Outcome[InterestDistribution]:
+                   ) -> Decision[InterestDistribution]:
     """P-10: the interest ``cmd`` shared among its regions by their 积数 over a closed period. The
     period must have ended before ``today``: a past day's balance never changes (movements are
     dated by receipt and never edited), so the accounts read to share it cannot move under it."""
     if existing is not None:
-        return Outcome(existing, [], [])
+        return Decision(existing, [], [])
     if cmd.period_start > cmd.period_end:
         raise InterestRefused(f"P-10: the period {cmd.period_start}..{cmd.period_end} is empty")
     if cmd.period_end >= today:
@@ -88,4 +88,4 @@ def share_interest(existing: InterestDistribution | None, cmd: ShareInterest, ke
         product_total=sum(products.values(), ZERO),
         shares=[InterestShare(insured_region=r, product=products[r], share=shares[r]) for r in products],
         rule=RULE, shared_at=now)
-    return Outcome(InterestDistribution(shared=event), [event], [])
+    return Decision(InterestDistribution(shared=event), [event], [])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from contracts.settlement import AccumulationEntry, FundCode
+from contracts.settlement_values import AccumulationEntry, FundCode
 from contracts.values import MedicalType
 
 ZERO = Decimal("0.00")

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contracts.settlement import CatalogueClass, MajorFeeCategory, RefusalCode
+from contracts.settlement_values import CatalogueClass, MajorFeeCategory, RefusalCode
 from contracts.values import RegionCode
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.values import Amount, Data, Ratio

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts.settlement import FUNDS_BY_INSURANCE, FundCode, InsuredDecided, SettlementSlip, TreatingAssessed
+from contracts.settlement_hops import InsuredDecided, TreatingAssessed
+from contracts.settlement_values import FUNDS_BY_INSURANCE, FundCode, SettlementSlip
 from services.settlement.domain.accumulations import ACCOUNT_KEY
 from services.settlement.domain.insured import settlement_year
 

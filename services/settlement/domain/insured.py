@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts.settlement import (FeeSplit, FundAmount, FundCode, InsuredDecided, RefusalCode, SettlementSlip,
-                                  TreatingAssessed)
+from contracts.settlement_hops import InsuredDecided, TreatingAssessed
+from contracts.settlement_values import FeeSplit, FundAmount, FundCode, RefusalCode, SettlementSlip
 from contracts.values import InsuranceType, MedicalType
 from services.settlement.domain.accumulations import (ACCOUNT_KEY, AccumulationDelta, Accumulations,
                                                       deductible_key, fund_key)
 from services.settlement.domain.funds import pay_primary, pay_supplementary, remaining
 from services.settlement.domain.policy import (Benefit, ChronicDisease, FundRule, InsurancePolicy, LevelTerms,
                                               RegionPolicy)
-from services.settlement.domain.rates import Eligibility, RateBasis, RateTerms, rate_basis, rate_terms
+from services.settlement.domain.rates import Entitlement, RateBasis, RateTerms, rate_basis, rate_terms
 from services.settlement.domain.refusal import Refused
 
 ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
-class InsuredPerson:
+class InsuredProfile:
     """What the insured place knows of the person besides the filing."""
     chronic_qualifications: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()          # e.g. civil_servant, assistance: gate some funds (S-06)
@@ -28,7 +28,7 @@ class InsuredPerson:
 
 
 @dataclass(frozen=True)
-class Decision:
+class InsuredAnswer:
     """The insured place's answer: slip, counter changes, and the rate that applied."""
     slip: SettlementSlip
     delta: AccumulationDelta
@@ -43,7 +43,7 @@ def settlement_year(assessment: TreatingAssessed) -> int:
 
 
 def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulations,
-           person: InsuredPerson = InsuredPerson()) -> Decision:
+           person: InsuredProfile = InsuredProfile()) -> InsuredAnswer:
     """The money answer (S-05): deductible, ratio, caps, funds in the region's order, personal share."""
     year = settlement_year(assessment)
     if acc.year != year:
@@ -53,7 +53,7 @@ def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulation
     benefit = terms.benefit(assessment.medical_type)
     cap_group, cap = _cap(benefit, disease)
     level = _level(benefit, assessment)
-    basis = rate_basis(Eligibility(assessment.eligibility_basis, assessment.filing_category),
+    basis = rate_basis(Entitlement(assessment.eligibility_basis, assessment.filing_category),
                        emergency=assessment.emergency, trauma_no_third_party=assessment.trauma_no_third_party,
                        unfiled_outpatient_rate=terms.unfiled_outpatient_rate)
     rate = rate_terms(level, terms, basis, cross_province=assessment.cross_province,
@@ -69,10 +69,10 @@ def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulation
     slip = SettlementSlip(**totals.model_dump(), deductible_applied=deductible, funds=funds, fund_total=fund_total,
                           personal_account=account, personal_cash=totals.total - fund_total)
     delta = AccumulationDelta(year, {k: v for k, v in increments.items() if v})
-    return Decision(slip, delta, rate.ratio, rate.basis, year)
+    return InsuredAnswer(slip, delta, rate.ratio, rate.basis, year)
 
 
-def _chronic_gate(assessment: TreatingAssessed, policy: RegionPolicy, person: InsuredPerson) -> ChronicDisease | None:
+def _chronic_gate(assessment: TreatingAssessed, policy: RegionPolicy, person: InsuredProfile) -> ChronicDisease | None:
     """Chronic outpatient only for a disease the insured place covers and the person is qualified for
     (S-13, F-05); the request names one disease, so each prescription settles on its own."""
     if assessment.medical_type is not MedicalType.CHRONIC_OUTPATIENT:
@@ -115,7 +115,7 @@ def _deductible(benefit: Benefit, level: LevelTerms, in_scope: Decimal, acc: Acc
 
 
 def _funds(terms: InsurancePolicy, cap: tuple[str, Decimal], benefit_group: str, assessment: TreatingAssessed,
-           deductible: Decimal, rate: RateTerms, acc: Accumulations, person: InsuredPerson,
+           deductible: Decimal, rate: RateTerms, acc: Accumulations, person: InsuredProfile,
            increments: dict[str, Decimal]) -> tuple[list[FundAmount], Decimal]:
     """The funds in the region's order (S-06); returns their amounts and their total."""
     totals = assessment.totals
@@ -139,13 +139,13 @@ def _funds(terms: InsurancePolicy, cap: tuple[str, Decimal], benefit_group: str,
     return funds, totals.in_scope - residual
 
 
-def _applies(rule: FundRule, medical_type: MedicalType, person: InsuredPerson) -> bool:
+def _applies(rule: FundRule, medical_type: MedicalType, person: InsuredProfile) -> bool:
     """A fund pays for its medical types, and only persons of its group when it names one (S-06)."""
     return medical_type in rule.applies_to and (rule.requires_group is None or rule.requires_group in person.groups)
 
 
 def _personal_account(terms: InsurancePolicy, assessment: TreatingAssessed, totals: FeeSplit, paid: Decimal,
-                      person: InsuredPerson, increments: dict[str, Decimal]) -> Decimal:
+                      person: InsuredProfile, increments: dict[str, Decimal]) -> Decimal:
     """个人账户 pays the personal share where the region allows it, within the balance (004 第十四条)."""
     rule = terms.personal_account
     if (rule is None or assessment.insurance_type is not InsuranceType.EMPLOYEE
@@ -158,7 +158,7 @@ def _personal_account(terms: InsurancePolicy, assessment: TreatingAssessed, tota
     return used
 
 
-def to_insured_decided(assessment: TreatingAssessed, decision: Decision) -> InsuredDecided:
+def to_insured_decided(assessment: TreatingAssessed, decision: InsuredAnswer) -> InsuredDecided:
     return InsuredDecided(settlement_id=assessment.settlement_id, request_id=assessment.request_id,
                           person_id=assessment.person_id, decided=True, slip=decision.slip,
                           settlement_year=decision.settlement_year, ratio_applied=decision.ratio,

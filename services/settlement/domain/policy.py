@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contracts.settlement import FUNDS_BY_INSURANCE, FundCode, RefusalCode
+from contracts.settlement_values import FUNDS_BY_INSURANCE, FundCode, RefusalCode
 from contracts.values import HospitalLevel, InsuranceType, MedicalType, RegionCode
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.values import Amount, Data, Ratio

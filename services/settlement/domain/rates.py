@@ -6,24 +6,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from contracts.settlement import EligibilityBasis
-from contracts.values import FilingCategory, MedicalType
+from contracts.values import EligibilityBasis, FilingCategory, MedicalType
 from services.settlement.domain.policy import InsurancePolicy, LevelTerms, Reduction
 
 RateBasis = Literal["local", "referral_emergency", "other_temporary", "trauma"]
 
 
 @dataclass(frozen=True)
-class Eligibility:
-    """The filing service's answer for this person, place and date; ``basis`` None: no valid filing.
-    ``message`` carries the filing service's explanation of a "no" to the refusal (S-19)."""
+class Entitlement:
+    """What the settlement rules take of the eligibility answer (``kernel.eligibility``) for this
+    person, place and date: ``basis`` None: no valid filing; ``message`` carries the answer's
+    explanation of a "no" to the refusal (S-19)."""
     basis: EligibilityBasis | None
     category: FilingCategory | None = None
     message: str | None = None
 
     @classmethod
-    def from_view(cls, answer) -> "Eligibility":
-        """From ``contracts.filing_view.eligibility(...)``'s answer."""
+    def from_view(cls, answer) -> "Entitlement":
+        """From ``kernel.eligibility.eligibility(...)``'s answer."""
         return cls(answer.basis if answer.eligible else None, answer.category,
                    None if answer.eligible else answer.message)
 
@@ -35,7 +35,7 @@ class RateTerms:
     basis: RateBasis
 
 
-def rate_basis(eligibility: Eligibility, *, emergency: bool, trauma_no_third_party: bool,
+def rate_basis(eligibility: Entitlement, *, emergency: bool, trauma_no_third_party: bool,
                unfiled_outpatient_rate: Literal["local", "other_temporary"]) -> RateBasis:
     """Classify the case. Long-term filers keep local rates even for trauma: Wuhu's trauma cut sits
     among the temporary patients' rules (001 三(二) vs 三(三))."""

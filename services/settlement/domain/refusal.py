@@ -2,7 +2,8 @@
 fee line is at fault, its number. Handlers turn it into ``SettlementRefused``."""
 from __future__ import annotations
 
-from contracts.settlement import PartyRefusalCode, RefusalCode
+from contracts.his_result import PartyRefusalCode
+from contracts.settlement_values import RefusalCode
 
 TITLES_ZH: dict[RefusalCode | PartyRefusalCode, str] = {
     RefusalCode.NOT_FILED: "未办理异地就医备案",

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts.settlement import SettlementCompleted, SettlementRefused, TreatingAssessed, clearing_month_of
-from services.settlement.domain.insured import Decision
+from contracts.his_result import SettlementRefused
+from contracts.settlement import SettlementCompleted
+from contracts.settlement_hops import TreatingAssessed
+from kernel.clearing_month import clearing_month_of
+from services.settlement.domain.insured import InsuredAnswer
 from services.settlement.domain.refusal import Refused
 
 
-def completed(assessment: TreatingAssessed, decision: Decision, *, visit_id: str,
+def completed(assessment: TreatingAssessed, decision: InsuredAnswer, *, visit_id: str,
               settled_on: date) -> SettlementCompleted:
     """The completed settlement; its clearing month is the month it was settled in (C-01)."""
     return SettlementCompleted(

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from contracts.settlement import (FundDelta, RefundKind, RefusalCode, SettlementCancelled, SettlementCompleted,
-                                  SettlementRefunded, SettlementSlip, SlipDelta)
+from contracts.settlement import SettlementCancelled, SettlementCompleted, SettlementRefunded
+from contracts.settlement_values import FundDelta, RefundKind, RefusalCode, SettlementSlip, SlipDelta
 from contracts.values import MedicalType
 from services.settlement.domain.accumulations import AccumulationDelta
-from services.settlement.domain.insured import Decision
+from services.settlement.domain.insured import InsuredAnswer
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.treating import SettlementRequest
 
@@ -126,7 +126,7 @@ def cancel(record: SettlementRecord, ctx: ReversalContext, reversal_id: str) -> 
 
 
 def refund(record: SettlementRecord, ctx: ReversalContext, kind: RefundKind, reversal_id: str,
-           line_nos: list[int] | None = None, replacement: Decision | None = None) -> SettlementRefunded:
+           line_nos: list[int] | None = None, replacement: InsuredAnswer | None = None) -> SettlementRefunded:
     """退费: the whole settlement, or some lines with the rest re-settled in ``replacement`` (computed by
     ``decide`` on the remaining lines with the rolled-back accumulations). Net amounts go into the
     clearing month that fits the kind (S-15)."""
@@ -154,7 +154,7 @@ def remaining_request(request: SettlementRequest, line_nos: list[int]) -> Settle
     return request.model_copy(update={"fee_lines": kept}) if kept else None
 
 
-def after_refund(record: SettlementRecord, refunded: SettlementRefunded, replacement: Decision | None,
+def after_refund(record: SettlementRecord, refunded: SettlementRefunded, replacement: InsuredAnswer | None,
                  remaining: SettlementRequest | None) -> SettlementRecord:
     """The record to keep after a refund: the remaining slip becomes current, or the record is closed."""
     if replacement is None or remaining is None:

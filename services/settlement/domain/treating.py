@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from contracts.settlement import (AdmissionAccepted, AdmissionRegistered, CatalogueClass, CategorySplit, DischargeSettlementRequested,
-                                  EligibilityBasis, FeeDetailUploaded, FeeLine, FeeSplit, LineSplit, MajorFeeCategory,
-                                  OutpatientVisitRequested, RefusalCode, TreatingAssessed, VisitHeader)
-from contracts.values import HospitalLevel, MedicalType, round_fen
+from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, FeeLine, OutpatientVisitRequested,
+                           VisitHeader)
+from contracts.his_result import AdmissionAccepted
+from contracts.settlement import FeeDetailUploaded
+from contracts.settlement_hops import TreatingAssessed
+from contracts.settlement_values import (CatalogueClass, CategorySplit, FeeSplit, LineSplit, MajorFeeCategory,
+                                         RefusalCode)
+from contracts.values import EligibilityBasis, HospitalLevel, MedicalType, round_fen
 from services.outcome import stable_id
 from services.settlement.domain.catalogue import Catalogue, CatalogueItem, price_excess
-from services.settlement.domain.rates import Eligibility
+from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import Refused
 
 SettlementRequest = OutpatientVisitRequested | DischargeSettlementRequested
@@ -28,7 +32,7 @@ def settlement_id_for(institution_code: str, request_id: str) -> str:
 
 
 # ---------------------------------------------------------------- who may settle
-def check_eligibility(header: VisitHeader, eligibility: Eligibility) -> Eligibility:
+def check_eligibility(header: VisitHeader, eligibility: Entitlement) -> Entitlement:
     """Refuse what may not settle directly; return the basis that applies (S-10, S-11, S-12, F-04, F-05)."""
     if header.trauma and header.third_party_liability:
         raise Refused(RefusalCode.THIRD_PARTY_LIABILITY, "trauma with a liable third party is paid by that party, "
@@ -37,7 +41,7 @@ def check_eligibility(header: VisitHeader, eligibility: Eligibility) -> Eligibil
         raise Refused(RefusalCode.TRAUMA_COMMITMENT_MISSING, "trauma without third party needs the patient's "
                       "signed commitment 外伤无第三方责任承诺书 (S-10)")
     if eligibility.basis is None and header.emergency:
-        return Eligibility(EligibilityBasis.DEEMED_EMERGENCY)           # F-04: deemed filed
+        return Entitlement(EligibilityBasis.DEEMED_EMERGENCY)           # F-04: deemed filed
     needs_filing = header.medical_type in _NEEDS_FILING
     if eligibility.basis is None or (needs_filing and eligibility.basis is EligibilityBasis.NO_FILING_NEEDED):
         raise Refused(RefusalCode.NOT_FILED, eligibility.message or
@@ -47,7 +51,7 @@ def check_eligibility(header: VisitHeader, eligibility: Eligibility) -> Eligibil
     return eligibility
 
 
-def register_admission(request: AdmissionRegistered, eligibility: Eligibility, *,
+def register_admission(request: AdmissionRegistered, eligibility: Entitlement, *,
                        admission_suspended: bool) -> AdmissionAccepted:
     """入院登记: refused while the insured region is under the admission suspension (S-20, P-09)."""
     if request.medical_type is not MedicalType.INPATIENT:
@@ -160,7 +164,7 @@ def service_date(request: SettlementRequest) -> date:
     return request.discharge_date if isinstance(request, DischargeSettlementRequested) else request.visit_date
 
 
-def assess(request: SettlementRequest, eligibility: Eligibility, catalogue: Catalogue, *,
+def assess(request: SettlementRequest, eligibility: Entitlement, catalogue: Catalogue, *,
            hospital_level: HospitalLevel | None = None) -> TreatingAssessed:
     """The treating place's whole step: checks, per-line split, inpatient categories (S-02..S-04).
     ``hospital_level`` is the institution's registered level, which the service always passes (S-05:

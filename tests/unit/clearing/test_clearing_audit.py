@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from contracts.clearing import EntryKind, Fund, FundAmounts, RecordAuditDeduction
-from contracts.values import InsuranceType, money
+from contracts.values import SHANGHAI as SH, InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar
 from services.clearing.domain import (
     AuditRefused, LedgerEntry, PeriodClosed, audit_month, check_deduction, fund_totals, generate, new_ledger,
@@ -19,7 +18,6 @@ from services.clearing.domain import (
 )
 
 CAL = default_calendar()
-SH = ZoneInfo("Asia/Shanghai")
 WUHU, WUHAN, HEFEI = "340200", "420100", "340100"
 EMP, RES = InsuranceType.EMPLOYEE, InsuranceType.RESIDENT
 NOW = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)

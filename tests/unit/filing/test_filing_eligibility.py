@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from contracts.filing import CancelFiling, ChangeKind, SuspendFiling, ResumeFiling
-from contracts.filing_view import (
-    EligibilityBasis, EligibilityReason, FilingView, PersonFilingView, eligibility, in_force_at,
-)
-from contracts.values import MedicalType
+from contracts.values import EligibilityBasis, MedicalType
+from kernel.eligibility import EligibilityReason, eligibility
+from kernel.filings import FilingView, PersonFilingView, in_force_at
 from filing_support import PID, accepted, at, changes, fire, reg, rid, run
 
 NOW = at(2026, 9, 29)

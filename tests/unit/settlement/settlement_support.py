@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from contracts.settlement import DischargeSettlementRequested, FeeLine, OutpatientVisitRequested
+from contracts.his import DischargeSettlementRequested, FeeLine, OutpatientVisitRequested
 from contracts.values import make_person_id, money, round_fen
 from services.settlement.domain.catalogue import CatalogueBook, choose_catalogue
 from services.settlement.domain.policy import PolicyBook

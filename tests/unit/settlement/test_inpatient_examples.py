@@ -22,19 +22,19 @@ from datetime import date
 
 import pytest
 
-from contracts.settlement import EligibilityBasis, FundCode, MajorFeeCategory, RefusalCode
-from contracts.values import FilingCategory, make_person_id
+from contracts.settlement_values import FundCode, MajorFeeCategory, RefusalCode
+from contracts.values import EligibilityBasis, FilingCategory, make_person_id
 from services.settlement.domain.accumulations import Accumulations
-from services.settlement.domain.insured import InsuredPerson, decide
+from services.settlement.domain.insured import InsuredProfile, decide
 from services.settlement.domain.policy import PolicyBook
-from services.settlement.domain.rates import Eligibility
+from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.treating import assess, fee_detail, register_admission
 from settlement_support import catalogue_for, discharge, line, m, policies
 
-LONG_TERM = Eligibility(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE)
-OTHER_TEMP = Eligibility(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY)
-NO_FILING = Eligibility(None)
+LONG_TERM = Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE)
+OTHER_TEMP = Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY)
+NO_FILING = Entitlement(None)
 
 
 def bill(**dates):
@@ -46,7 +46,7 @@ def bill(**dates):
 
 
 def settle(request, eligibility, *, book: PolicyBook | None = None, acc: Accumulations | None = None,
-           person: InsuredPerson = InsuredPerson()):
+           person: InsuredProfile = InsuredProfile()):
     book = book or policies()
     policy = book.select(request.insured_region, request.discharge_date)
     assessment = assess(request, eligibility, catalogue_for(request, policy))
@@ -175,7 +175,7 @@ def replace_date(fee_line, day):
 
 def test_admission_refused_while_insured_region_suspended():
     """S-20: new admissions of a sanctioned insured region are refused."""
-    from contracts.settlement import AdmissionRegistered
+    from contracts.his import AdmissionRegistered
     from settlement_support import header
     request = AdmissionRegistered(**header(medical_type="inpatient"), admission_date=date(2025, 3, 1))
     with pytest.raises(Refused) as refused:
@@ -188,7 +188,7 @@ def test_admission_refused_while_insured_region_suspended():
 def test_civil_servant_subsidy_applies_only_to_its_group():
     """S-06 fund order: after pooling, 公务员医疗补助 pays 50% of the in-scope personal share.
     in-scope personal share = 5105.70 − 3659.85 = 1445.85 → 722.925 → 722.93"""
-    _, d = settle(discharge(bill()), LONG_TERM, person=InsuredPerson(groups=frozenset({"civil_servant"})))
+    _, d = settle(discharge(bill()), LONG_TERM, person=InsuredProfile(groups=frozenset({"civil_servant"})))
     assert funds(d.slip)[FundCode.CIVIL_SERVANT] == m("722.93")
     assert d.slip.personal_cash == m("6303.00") - m("3659.85") - m("722.93")
 

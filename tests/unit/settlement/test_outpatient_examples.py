@@ -15,12 +15,12 @@ from datetime import date
 
 import pytest
 
-from contracts.settlement import EligibilityBasis, FundCode, RefundKind, RefusalCode
-from contracts.values import FilingCategory, MedicalType
+from contracts.settlement_values import FundCode, RefundKind, RefusalCode
+from contracts.values import EligibilityBasis, FilingCategory, MedicalType
 from services.settlement.domain.accumulations import Accumulations
 from services.settlement.domain.catalogue import choose_catalogue
-from services.settlement.domain.insured import InsuredPerson, decide
-from services.settlement.domain.rates import Eligibility
+from services.settlement.domain.insured import InsuredProfile, decide
+from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.results import completed, refused
 from services.settlement.domain.reversal import (ReversalContext, SettlementRecord, cancel, refund,
@@ -28,9 +28,9 @@ from services.settlement.domain.reversal import (ReversalContext, SettlementReco
 from services.settlement.domain.treating import assess
 from settlement_support import catalogue_for, catalogues, line, m, outpatient, policies
 
-NO_FILING_NEEDED = Eligibility(EligibilityBasis.NO_FILING_NEEDED)
-LONG_TERM = Eligibility(EligibilityBasis.LONG_TERM, FilingCategory.LONG_TERM_RESIDENT)
-ACCOUNT = InsuredPerson(personal_account_balance=m("1000.00"))
+NO_FILING_NEEDED = Entitlement(EligibilityBasis.NO_FILING_NEEDED)
+LONG_TERM = Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.LONG_TERM_RESIDENT)
+ACCOUNT = InsuredProfile(personal_account_balance=m("1000.00"))
 # Earlier visits this year used 580.00 of the 600.00 annual outpatient deductible.
 ACC_2025 = Accumulations(2025, {"deductible/general_outpatient": m("580.00")})
 
@@ -103,7 +103,7 @@ def test_chronic_with_qualification_counts_on_its_own_cap():
     request = outpatient([line(1, "XC09AAC001A001", "30", "0.50")], medical_type="chronic_outpatient",
                          chronic_disease_code="M03900")
     acc = Accumulations(2025, {"fund/pooling/chronic_M03900": m("2990.00")})
-    person = InsuredPerson(chronic_qualifications=frozenset({"M03900"}), personal_account_balance=m("100.00"))
+    person = InsuredProfile(chronic_qualifications=frozenset({"M03900"}), personal_account_balance=m("100.00"))
     _, d = settle(request, LONG_TERM, acc=acc, person=person)
     assert [(f.code, f.amount) for f in d.slip.funds] == [(FundCode.POOLING, m("10.00")),
                                                           (FundCode.LARGE_AMOUNT, m("0.00")),

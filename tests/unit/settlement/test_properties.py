@@ -7,12 +7,12 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.settlement import EligibilityBasis, FundCode
-from contracts.values import FilingCategory
+from contracts.settlement_values import FundCode
+from contracts.values import EligibilityBasis, FilingCategory
 from services.settlement.domain.accumulations import Accumulations, fund_key, threshold_key
-from services.settlement.domain.insured import InsuredPerson, decide
+from services.settlement.domain.insured import InsuredProfile, decide
 from services.settlement.domain.policy import RegionPolicy
-from services.settlement.domain.rates import Eligibility
+from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.treating import assess
 from settlement_support import catalogues, discharge, line, outpatient
 
@@ -87,10 +87,10 @@ def policies_st(draw):
 
 
 ELIGIBILITIES = st.sampled_from([
-    Eligibility(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE),
-    Eligibility(EligibilityBasis.TEMPORARY, FilingCategory.REFERRAL),
-    Eligibility(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY),
-    Eligibility(None)])
+    Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE),
+    Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.REFERRAL),
+    Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY),
+    Entitlement(None)])
 
 
 @st.composite
@@ -113,7 +113,7 @@ def cases(draw):
         if fund.threshold is not None:
             counters[threshold_key(fund.code)] = draw(money_st("0", "30000"))
     counters["deductible/general_outpatient"] = draw(money_st("0", "2000"))
-    person = InsuredPerson(groups=frozenset(draw(st.sampled_from([(), ("assistance",)]))),
+    person = InsuredProfile(groups=frozenset(draw(st.sampled_from([(), ("assistance",)]))),
                            personal_account_balance=draw(money_st("0", "500")))
     return policy, request, eligibility, Accumulations(2025, counters), person
 

@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 import yaml
 
-from contracts.settlement import TOPICS, SettlementResult
+from contracts.his_result import SettlementResult
+from contracts.registry import ALL_TOPICS
 from contracts.values import HospitalLevel
 from services.settlement.reference_data import POLICIES, ReferenceDataError, load_catalogue, load_policy
 from settlement_support import catalogues, policies
@@ -73,22 +74,22 @@ def test_yaml_numbers_are_decimals_not_floats():
 def test_his_topics_are_keyed_by_institution_and_result_is_discriminated():
     """A hospital cannot compute the person pseudonym (003 §5 (三)), so its commands and answers are
     keyed by the institution; the hops after the first are keyed by the person's pseudonym."""
-    names = {t.name for t in TOPICS}
+    names = set(ALL_TOPICS)
     assert {"his.settlement-requested.v1", "settlement.result.v2", "settlement.reversed.v1"} <= names
     assert "settlement.result.v1" not in names            # replaced by the sealed v2 (003 §5 (三))
     refused = SettlementResult.model_validate({"outcome": "refused", "request_id": "R", "person_id":
                                                "11010519491231002X", "institution_code": "H42010200001",
                                                "code": "NOT_FILED", "title_zh": "未办理异地就医备案", "message": "x"})
-    spec = next(t for t in TOPICS if t.name == "settlement.result.v2")
+    spec = ALL_TOPICS["settlement.result.v2"]
     assert spec.key(refused) == "H42010200001"
 
 
 def test_eligibility_from_the_filing_view():
-    """The filing service's answer maps onto the settlement input; a "no" keeps its message (S-19)."""
-    from contracts.filing_view import Eligibility as ViewAnswer, EligibilityReason
-    from services.settlement.domain.rates import Eligibility
-    no = ViewAnswer(eligible=False, reason_code=EligibilityReason.NO_FILING, rule="F-06", message="No filing.")
-    yes = ViewAnswer(eligible=True, basis="long_term", category="resettled_retiree",
-                     reason_code=EligibilityReason.COVERED, rule="F-12", message="Filed")
-    assert Eligibility.from_view(no) == Eligibility(None, None, "No filing.")
-    assert Eligibility.from_view(yes).basis == "long_term"
+    """The eligibility answer (kernel.eligibility) maps onto the settlement input; a "no" keeps its message (S-19)."""
+    from kernel.eligibility import Eligibility, EligibilityReason
+    from services.settlement.domain.rates import Entitlement
+    no = Eligibility(eligible=False, reason_code=EligibilityReason.NO_FILING, rule="F-06", message="No filing.")
+    yes = Eligibility(eligible=True, basis="long_term", category="resettled_retiree",
+                      reason_code=EligibilityReason.COVERED, rule="F-12", message="Filed")
+    assert Entitlement.from_view(no) == Entitlement(None, None, "No filing.")
+    assert Entitlement.from_view(yes).basis == "long_term"

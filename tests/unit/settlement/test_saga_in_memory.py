@@ -10,23 +10,24 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from decimal import Decimal
-from contracts.values import SHANGHAI
+from contracts.values import SHANGHAI, make_person_id
 
 from prometheus_client import CollectorRegistry
 
-from contracts.settlement import InsuredPersonRecorded, RefundAssessed, RefundRequested, SettlementCancelRequested
+from contracts.his import RefundRequested, SettlementCancelRequested
+from contracts.settlement import InsuredPersonRecorded
+from contracts.settlement_hops import RefundAssessed
 from contracts.registry import ALL_TOPICS
-from contracts.values import make_person_id
+from runtime.calendar import default_calendar
 from runtime.client import open_result
 from runtime.envelopes import envelope_for
-from runtime.outcome import Outcome
+from runtime.memory import MemoryStore
 from runtime.parties import ParticipantRegistry, signer_for
+from services.sanctions import SanctionsProjection
 from services.settlement.domain.accumulations import ACCOUNT_KEY
-from services.settlement.flow import RESULT, sealed_results
+from services.settlement.domain.decision import RESULT
 from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
-from services.settlement.ports import SettlementContext
-from services.settlement.state import InsuredPerson, Visits
 from settlement_support import catalogues, discharge, line, m, outpatient, policies
 from support import default_sender
 
@@ -36,75 +37,37 @@ KEYS = os.environ["YIDI_KEYS_DIR"]                 # the session's development k
 PARTIES = ParticipantRegistry.load(KEYS)
 
 
-class _NoSanctions:
-    async def current(self):
-        return self
-
-    def admission_suspended(self, region, now):
-        return None
-
-    async def apply(self, env):
-        return "applied"
-
-
-class MemoryContext(SettlementContext):
-    """SettlementContext over dicts: each handler's outcome is stored and its emits queued."""
-
-    def __init__(self) -> None:
-        super().__init__(service=None, policies=policies(), catalogues=catalogues(), sanctions=_NoSanctions(),
-                         metrics=SettlementMetrics(CollectorRegistry()), timeout_ms=20_000)
-        self.docs: dict[tuple[str, str], dict] = {}
-        self.queue: list = []
-
-    def now(self) -> datetime:
-        return MARCH
-
-    @property
-    def parties(self) -> ParticipantRegistry:
-        return PARTIES
-
-    async def filing_view(self, person_id):
-        return None
-
-    async def visits(self, env, person_id, decide) -> str:      # results leave sealed, as the service's
-        return self._apply("visits", env, person_id, lambda raw: sealed_results(PARTIES, decide(
-            Visits.model_validate(raw) if raw else Visits(person_id=person_id))))
-
-    async def insured(self, env, person_id, decide) -> str:
-        return self._apply("insured", env, person_id, lambda raw: decide(
-            InsuredPerson.model_validate(raw) if raw else InsuredPerson(person_id=person_id)))
-
-    def _apply(self, collection, env, person_id, run) -> str:
-        outcome: Outcome = run(self.docs.get((collection, person_id)))
-        if outcome.state is not None:
-            self.docs[(collection, person_id)] = outcome.state
-        self.queue.extend(envelope_for(e.topic, e.payload, producer="settlement", now=MARCH, cause=env, name=e.name)
-                          for e in outcome.emits)
-        return "applied"
-
-
 class Service:
-    def __init__(self) -> None:
-        self.ctx = MemoryContext()
-        self.handlers = registry(self.ctx)
+    """The settlement service's own handlers (``handlers.registry``) on the in-memory store
+    (``runtime.memory``): each message's decision is stored and what it emits is handled in turn."""
+
+    def __init__(self, parties: ParticipantRegistry = PARTIES) -> None:
+        self.metrics = SettlementMetrics(CollectorRegistry())
+        self.store = MemoryStore(producer="settlement", now=lambda: MARCH)
+        self.handlers = registry(self.store, now=lambda: MARCH, parties=parties, policies=policies(),
+                                 catalogues=catalogues(), sanctions=SanctionsProjection(self.store),
+                                 metrics=self.metrics, answer_ms=20_000, calendar=default_calendar())
         self.heard: list[tuple[str, dict]] = []       # (topic, payload) of what left the service
 
     async def send(self, topic: str, payload) -> list[tuple[str, dict]]:
         """Publish one message and run every message it causes; return what was published."""
         start = len(self.heard)
         # sent by the party the runtime would have authenticated (the HIS: the institution it names)
-        self.ctx.queue.append(envelope_for(topic, payload, producer="his", now=MARCH,
-                                           sender=default_sender(topic, payload)))
-        while self.ctx.queue:
-            env = self.ctx.queue.pop(0)
+        queue = [envelope_for(topic, payload, producer="his", now=MARCH, sender=default_sender(topic, payload))]
+        while queue:
+            env = queue.pop(0)
             topic_of = TOPIC_OF_TYPE[env.type]
             self.heard.append((topic_of, env.payload.model_dump(mode="json")))
             if topic_of in self.handlers:
+                mark = len(self.store.published)
                 await self.handlers[topic_of](env)
+                queue.extend(self.store.published[mark:])
         return self.heard[start:]
 
     def state(self, collection: str, person_id: str) -> dict:
-        return self.ctx.docs[(collection, person_id)]
+        found = self.store.state(collection, person_id)
+        assert found is not None, (collection, person_id)
+        return found
 
 
 TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}

@@ -19,14 +19,15 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
-from contracts.filing_view import EligibilityBasis
+from contracts.values import EligibilityBasis, InsuranceType
 from contracts.ops import DeadlineDue
 from contracts.parties import ChangeAction, ChangeParty, KeyUse, RefusalReason
-from contracts.settlement import (AdmissionRegistered, AccumulationEntry, InsuredDecided, ManualClaimUploaded,
-                                  PartyRefusalCode, RefundRequested, SettlementCancelRequested, SettlementSlip,
-                                  TreatingAssessed)
-from contracts.values import InsuranceType
+from contracts.his import AdmissionRegistered, ManualClaimUploaded, RefundRequested, SettlementCancelRequested
+from contracts.his_result import PartyRefusalCode
+from contracts.settlement_hops import InsuredDecided, TreatingAssessed
+from contracts.settlement_values import AccumulationEntry, SettlementSlip
 from runtime.service import Service as RuntimeService
 from runtime.authority import Refusal
 from runtime.client import open_result
@@ -38,12 +39,12 @@ from services.settlement.boundary import AUTHORITY_CODES, HIS_TOPICS, his_refusa
 from services.settlement.domain import insured, treating
 from services.settlement.domain.accumulations import ACCOUNT_KEY, Accumulations
 from services.settlement.domain.consistency import answer_problems
-from services.settlement.domain.rates import Eligibility
+from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import TITLES_ZH
-from services.settlement.handlers import registry
+from services.settlement.metrics import SettlementMetrics
 from settlement_support import WUHU_EMPLOYEE, catalogue_for, discharge, header, line, outpatient, policies
 from test_properties import PROPS, cases, run
-from test_saga_in_memory import KEYS, PARTIES, MemoryContext, Service, _results
+from test_saga_in_memory import KEYS, PARTIES, Service, _results
 
 REGISTRY = ParticipantRegistry.load()
 NOW = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)
@@ -96,7 +97,7 @@ FACTS = {"filing.changed.v1": "filing", "prepayment.sanction.v1": "prepayment"}
 
 def test_every_topic_the_service_handles_has_a_rule_and_a_test_here():
     tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS}
-    assert tested == set(AUTHORITY.rules) == set(registry(MemoryContext()))
+    assert tested == set(AUTHORITY.rules) == set(Service().handlers)
     assert set(HIS_TOPICS) == {*VISITS, *OWN}          # every HIS command is answered on the result topic
 
 
@@ -191,23 +192,14 @@ class _Published:
     party_refused = RuntimeService.party_refused     # the runtime's own answer, published through the recorder
 
 
-class _RefusingContext(MemoryContext):
-    def __init__(self, parties: ParticipantRegistry) -> None:
-        super().__init__()
-        self.service, self._parties = _Published(), parties
-
-    @property
-    def parties(self) -> ParticipantRegistry:
-        return self._parties
-
-
 async def _refuse_as(sender: str, request, parties: ParticipantRegistry = PARTIES) -> list[tuple[str, object]]:
     """What the settlement service's refuser publishes for ``request`` from ``sender`` on a HIS topic."""
-    ctx, topic = _RefusingContext(parties), "his.outpatient-requested.v1"
+    published, topic = _Published(), "his.outpatient-requested.v1"
     envelope = envelope_for(topic, request, producer="his", now=NOW, sender=sender)
     refusal = AUTHORITY.check(topic, parties.get(sender), request, parties, NOW)
-    await refusers(ctx)[topic](topic, envelope, refusal)
-    return ctx.service.sent
+    metrics = SettlementMetrics(CollectorRegistry())
+    await refusers(parties, metrics, published.publish, published.party_refused)[topic](topic, envelope, refusal)
+    return published.sent
 
 
 async def test_a_refused_his_command_is_answered_sealed_on_the_result_topic_and_nothing_else():
@@ -233,7 +225,7 @@ def genuine(request=None) -> tuple[TreatingAssessed, InsuredDecided]:
     """The treating place's assessment of ``request`` (the 20.00 visit) and the insured place's genuine answer."""
     request = request or outpatient(ECG)
     policy = policies().select(request.insured_region, request.visit_date)
-    assessment = treating.assess(request, Eligibility(EligibilityBasis.NO_FILING_NEEDED), catalogue_for(request, policy))
+    assessment = treating.assess(request, Entitlement(EligibilityBasis.NO_FILING_NEEDED), catalogue_for(request, policy))
     decision = insured.decide(assessment, policy, Accumulations(2025, {}))
     return assessment, insured.to_insured_decided(assessment, decision)
 
@@ -402,7 +394,7 @@ async def test_an_answer_that_does_not_fit_is_not_used_and_the_genuine_one_still
     _, answer = genuine()
     heard = await svc.send("settlement.insured-decided.v1", trillion(answer))
     assert _results(heard) == [] and [t for t, _ in heard if t == "settlement.completed.v1"] == []
-    assert svc.ctx.metrics.inconsistent.labels("insured-decided", "split")._value.get() == 2   # total, in-scope
+    assert svc.metrics.inconsistent.labels("insured-decided", "split")._value.get() == 2   # total, in-scope
     assert svc.state("visits", WUHU_EMPLOYEE)["requests"][asked.settlement_id]["status"] == "pending"
 
     svc.handlers["settlement.treating-assessed.v1"] = insured_step

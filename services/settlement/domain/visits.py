@@ -1,12 +1,8 @@
-"""What the settlement service stores, one document per person and role.
-
-The treating place (就医地) keeps the person's requests, admissions and completed settlements
-(``visits``); the insured place (参保地) keeps the person's year-to-date accumulations and every
-decision it applied (``insured``). Each is one aggregate, so a decision and its accumulation
-change are one atomic write, and two settlements of one person never both consume the same
-remaining deductible or cap (S-05): the second writer sees the first's version. The insured
-aggregate also holds the person's groups and personal-account balance (S-06), debited in the
-same write as the decision that spends it.
+"""The treating place's stored aggregate of one person 就医地 (``visits``): the person's HIS requests,
+admissions and completed settlements. One document per person, so a request, its answer and a
+later cancel or refund of it are each one atomic write. Its methods are the rules of
+``treating_place.py`` (requests, S-01..S-04, S-10..S-12, S-20) and ``reversals.py`` (cancels and
+refunds, S-15). Field names are those of the stored documents: renaming one breaks old documents.
 """
 from __future__ import annotations
 
@@ -17,10 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.settlement.domain import insured
-from services.settlement.domain.accumulations import ACCOUNT_KEY, AccumulationDelta, Accumulations
+from contracts.his import DischargeSettlementRequested, OutpatientVisitRequested
+from contracts.settlement import SettlementCompleted
+from contracts.values import MedicalType
+from services.settlement.domain.accumulations import AccumulationDelta
+from services.settlement.domain.reversal import SettlementRecord
 
-ZERO = Decimal("0.00")
+SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
 
 
 class RequestStatus(StrEnum):
@@ -84,39 +83,25 @@ class Visits(BaseModel):
     admissions: dict[str, Admission] = Field(default_factory=dict, description="institution:visit → admission")
 
 
-class Applied(BaseModel):
-    """A decision of the insured place, kept to answer repeats identically and to roll back."""
-    decided: dict[str, Any]
-    year: int
-    increments: dict[str, Decimal] = Field(default_factory=dict)
-    rolled_back: bool = False
-    replaced: dict[str, Decimal] | None = Field(default=None, description="a partial refund's answer: what the "
-                                                "settlement consumed before it, to undo a late refund (S-01)")
+
+    def record(self, record: Record) -> SettlementRecord:
+        """The domain's view of a stored record: the completed fact, the lines it still settles, its delta."""
+        raw = record.request or self.requests[record.completed["settlement_id"]].request
+        return SettlementRecord(SettlementCompleted.model_validate(record.completed), parse_request(raw),
+                                AccumulationDelta(record.year, record.increments), reversed=record.reversed)
+
+    def is_latest(self, completed: SettlementCompleted) -> bool:
+        """No later settlement of the person at the same institution is still standing (S-15).
+        Records are kept in the order they were settled."""
+        ids = list(self.settlements)
+        later = ids[ids.index(completed.settlement_id) + 1:]
+        return not any(not self.settlements[i].reversed
+                       and self.settlements[i].completed["institution_code"] == completed.institution_code
+                       for i in later)
 
 
-class InsuredPerson(BaseModel):
-    """The insured place's aggregate of one person: counters per year, decisions, qualifications."""
-    person_id: str
-    counters: dict[int, dict[str, Decimal]] = Field(default_factory=dict)
-    applied: dict[str, Applied] = Field(default_factory=dict, description="settlement id → decision")
-    reversals: list[str] = Field(default_factory=list, description="reversal ids already rolled back")
-    chronic_qualifications: list[str] = Field(default_factory=list, description="disease codes (S-13)")
-    groups: list[str] = Field(default_factory=list, description="civil_servant, assistance… (S-06)")
-    personal_account_balance: Decimal = Field(default=ZERO, description="个人账户余额 left (S-06)")
-    person_recorded_at: datetime | None = Field(default=None, description="when the agency last recorded them")
-
-    def accumulations(self, year: int) -> Accumulations:
-        return Accumulations(year, dict(self.counters.get(year, {})))
-
-    def add(self, delta: AccumulationDelta) -> None:
-        """Apply a settlement's counter change; what it paid from the personal account is debited
-        from the balance (a rollback's negative amount credits it back) in the same write (S-06)."""
-        merged = self.accumulations(delta.year).plus(delta)
-        self.counters[delta.year] = {k: v for k, v in merged.counters.items()}
-        self.personal_account_balance -= delta.increments.get(ACCOUNT_KEY, ZERO)
-
-    def profile(self) -> insured.InsuredPerson:
-        """What the insured-place rules need of the person (S-06, S-13)."""
-        return insured.InsuredPerson(chronic_qualifications=frozenset(self.chronic_qualifications),
-                                     groups=frozenset(self.groups),
-                                     personal_account_balance=self.personal_account_balance)
+def parse_request(raw: dict) -> SettlementRequest:
+    """A stored HIS request as the model it was received as."""
+    if raw["medical_type"] == MedicalType.INPATIENT.value:
+        return DischargeSettlementRequested.model_validate(raw)
+    return OutpatientVisitRequested.model_validate(raw)

@@ -1,5 +1,6 @@
 """Sanctions on an insured region (P-09), as the services that enforce them see them: new filings
 refused (F-16, filing service) and new admissions refused (S-20, settlement service).
+Shared kernel 共享内核: pure, no I/O, imported by both.
 
 The prepayment service publishes ``prepayment.sanction.v1``; each consumer maps each message to a
 :class:`SanctionNotice` and folds it into :class:`RegionSanctions` (pure, idempotent,
@@ -13,8 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.filing import UtcDatetime
-
-SanctionKind = Literal["new_filing_suspension", "admission_suspension"]
+from contracts.prepayment import SanctionKind
 
 
 class SanctionNotice(BaseModel):
@@ -41,7 +41,7 @@ class SanctionPeriod(BaseModel):
 
 
 class RegionSanctions(BaseModel):
-    """Every sanction period known to the filing service; JSON-able."""
+    """Every sanction period known to the service that enforces them (filing, settlement); JSON-able."""
     model_config = ConfigDict(frozen=True, extra="forbid")
     periods: tuple[SanctionPeriod, ...] = ()
 
@@ -62,8 +62,8 @@ class RegionSanctions(BaseModel):
 
     def new_filing_suspended(self, insured_region: str, moment: datetime) -> SanctionPeriod | None:
         """F-16: the region's new filings are suspended at ``moment``."""
-        return self.active(insured_region, "new_filing_suspension", moment)
+        return self.active(insured_region, SanctionKind.NEW_FILING_SUSPENSION, moment)
 
     def admission_suspended(self, insured_region: str, moment: datetime) -> SanctionPeriod | None:
         """S-20: new admissions of the region's insureds are suspended at ``moment``."""
-        return self.active(insured_region, "admission_suspension", moment)
+        return self.active(insured_region, SanctionKind.ADMISSION_SUSPENSION, moment)

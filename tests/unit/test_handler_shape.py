@@ -1,0 +1,83 @@
+"""Every service's handlers have one shape (STYLE.md, "what to keep, what to grow out of"):
+
+* one registry per service, built one way: a function ``registry`` at the bottom of its
+  ``handlers.py`` returning a dict from topic to handler (no ``.registry()`` methods, no topic tuples);
+* each registered handler is an async method taking one envelope: it loads, has the domain decide
+  once, and stores;
+* the ``domain/`` packages are pure: they import nothing of the runtime's I/O (service, store,
+  database, broker, metrics) and never read a clock — the time is passed in.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+IO_MODULES = ("runtime.service", "runtime.store", "runtime.memory", "runtime.consuming", "runtime.outbox",
+              "runtime.deadlines", "services.wiring", "pymongo", "aiokafka", "faststream", "prometheus_client")
+CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("datetime", "today"),
+               ("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "time_ns")}
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_registry_is_one_function_at_the_bottom_of_handlers_py(name):
+    tree = _tree(ROOT / "services" / name / "handlers.py")
+    definitions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert definitions and isinstance(definitions[-1], ast.FunctionDef) and definitions[-1].name == "registry", \
+        f"services/{name}/handlers.py ends with def registry(...)"
+    returned = [node.value for node in ast.walk(definitions[-1]) if isinstance(node, ast.Return)]
+    assert len(returned) == 1 and isinstance(returned[0], ast.Dict), "registry() returns one dict literal"
+    assert all(isinstance(key, ast.Constant) and isinstance(key.value, str) for key in returned[0].keys), \
+        "each key of the registry is a topic written out"
+    methods = [f"{cls.name}.{fn.name}" for cls in tree.body if isinstance(cls, ast.ClassDef)
+               for fn in cls.body if isinstance(fn, ast.FunctionDef) and fn.name == "registry"]
+    assert methods == [], f"a second way of building the registry: {methods}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_registered_handler_is_an_async_method_taking_one_envelope(name):
+    from runtime.config import Settings
+    service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
+    assert service.handlers
+    for topic, handler in service.handlers.items():
+        assert inspect.ismethod(handler), f"{name} {topic}: {handler!r} is no method of a handler class"
+        assert inspect.iscoroutinefunction(handler), f"{name} {topic}: {handler.__qualname__} is not async"
+        params = list(inspect.signature(handler).parameters.values())
+        assert len(params) == 1 and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, \
+            f"{name} {topic}: {handler.__qualname__} takes one envelope, not {[p.name for p in params]}"
+
+
+def _domain_modules() -> list[Path]:
+    return sorted(path for name in SERVICES for path in (ROOT / "services" / name / "domain").rglob("*.py"))
+
+
+def test_there_are_domain_modules_to_check():
+    assert {path.parts[-3] for path in _domain_modules()} == set(SERVICES)
+
+
+@pytest.mark.parametrize("path", _domain_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_domain_modules_import_no_io_and_read_no_clock(path):
+    tree = _tree(path)
+    imported: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.append(node.module)
+        elif isinstance(node, ast.Import):
+            imported.extend(alias.name for alias in node.names)
+    bad = [m for m in imported if any(m == io or m.startswith(io + ".") for io in IO_MODULES)]
+    assert bad == [], f"{path.name} imports {bad}: the domain decides, the handler does the I/O"
+    clocks = [f"{node.func.value.id}.{node.func.attr}() line {node.lineno}" for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and isinstance(node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in CLOCK_CALLS]
+    clocks += [f".clock line {node.lineno}" for node in ast.walk(tree)
+               if isinstance(node, ast.Attribute) and node.attr == "clock"]
+    assert clocks == [], f"{path.name} reads a clock: {clocks}; pass ``now`` in"
