@@ -3,6 +3,8 @@ towards one treating region, its generation, confirmation and the receivable/pay
 
 Every topic is keyed by the insured region (the payer), except notices, keyed by the region the
 notice is for; either way one region's clearing facts stay in order.
+
+(Over 300 lines on purpose: clearing's messages are one family (ledgers, periods, notices, reconciliation, reports) that an adapter reads together; the field descriptions are most of it.)
 """
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Keys: requests are keyed by their request id (one request's life stays in order; different
 requests are independent); co-investigation candidates are keyed by the insured region, the
 place that may act on them.
+
+(Over 300 lines on purpose: collaboration's messages (requests, extensions, co-investigations, leads, notices) are one family an agency adapter reads together; the field descriptions are most of it.)
 """
 from __future__ import annotations
 

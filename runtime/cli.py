@@ -1,4 +1,5 @@
 """``yidi``: run the whole system, one service, or the tooling around the contracts.
+(Over 300 lines because it is the one entry point of every command below; each is a small function.)
 
     yidi run                  embedded stack + all services + HIS simulator (Ctrl-C stops)
     yidi service NAME         one service instance (what the container runs)

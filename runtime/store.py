@@ -1,5 +1,8 @@
 """Aggregates in MongoDB with their outbox and inbox in the same document.
 
+(A little over 300 lines: the write path — the line per aggregate, the fold, the next document
+and its sealing — is one sequence that reads best in one place.)
+
 Each aggregate is one document: ``state`` (the domain's JSON-able dict), ``version``
 (optimistic concurrency), ``processed`` (ids of the last messages applied: the inbox that
 makes redelivery harmless) and ``outbox`` (messages and deadlines caused by the last
