@@ -43,7 +43,10 @@ async def run(*, requests: int, kills: int, seed: int, in_flight: int = 8, popul
 
 
 async def _settled_checks(system: System, driver: Driver) -> dict:
-    """The checks once clearing and prepayment have caught up (their sums stop moving or agree)."""
+    """The checks once clearing and prepayment have caught up: every group has committed all it was sent
+    (a killed instance's group may take longer than the quiet window below to form again), then the
+    sums agree or stop moving (an outbox still sending what a killed instance held)."""
+    await system.caught_up(timeout=SETTLE_SECONDS)
     told = audit.answered_items(driver.answers)
     clearing_db, prepayment_db = system.database("clearing"), system.database("prepayment")
     deadline, last, steady = time.monotonic() + SETTLE_SECONDS, None, 0

@@ -7,6 +7,7 @@ and the prepayment accounts are equal to the fen (S-01, S-15, C-04, P-04); a ser
 purpose (one clearing line dropped) is caught."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,11 @@ import pytest
 from chaos.run import run, verdict
 
 pytestmark = pytest.mark.integration
+
+
+def shown(report: dict) -> str:
+    """The whole report on a failure (pytest shortens a dict), to read which items and kills it was."""
+    return json.dumps(report, default=str)
 
 
 async def test_a_settlement_instance_and_clearing_killed_lose_nothing(stack):
@@ -24,7 +30,7 @@ async def test_a_settlement_instance_and_clearing_killed_lose_nothing(stack):
                                env={"YIDI_SETTLEMENT_INSURED_TIMEOUT_MS": "1500"}))
     assert report["kills_by_service"] == {"clearing": 1, "settlement": 1}
     assert report["requests"] == 60 and report["answered"] == 60 and report["unanswered"] == 0
-    assert (report["lost"], report["double_counted"], report["behind_the_hospitals_back"]) == (0, 0, 0), report
+    assert (report["lost"], report["double_counted"], report["behind_the_hospitals_back"]) == (0, 0, 0), shown(report)
     assert report["answers_differ_between_copies"] == 0 and report["completed_twice"] == 0
     assert report["fund_totals"]["equal_to_the_fen"], report["fund_totals"]
     late = report["late_insured_answers"]
@@ -40,7 +46,7 @@ async def test_a_settlement_instance_and_clearing_killed_lose_nothing(stack):
 async def test_one_clearing_line_dropped_is_reported_lost(stack):
     report = verdict(await run(requests=30, kills=0, seed=5, population=30, stack=stack, clearing_day=False,
                                faults={"clearing": "drop_one:settlement.completed.v1"}))
-    assert report["lost"] == 1 and list(report["examples"]) == ["lost_clearing"], report
+    assert report["lost"] == 1 and list(report["examples"]) == ["lost_clearing"], shown(report)
     totals, missing = report["fund_totals"], Decimal(report["lost_funds"]["clearing"])
     assert totals["answers"] == totals["prepayment_accounts"]
     assert Decimal(totals["clearing_ledgers"]) + missing == Decimal(totals["answers"])   # short by the lost line
