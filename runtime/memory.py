@@ -6,7 +6,7 @@ What it keeps of the real store's behaviour: one document per aggregate with its
 version; the inbox (a message whose event id was applied to the aggregate before changes
 nothing, ``Outcome(duplicate=True)``); the emitted messages as the envelopes the relay would
 publish (deterministic ids from the cause, ``runtime.envelopes.envelope_for``); deadlines armed
-once per id and disarmed by ``cancels``; ``batches(...)`` as the archive stand-in
+once per id and disarmed by ``cancels``; ``archive(name)`` as the archive stand-in
 (``find_one`` / ``insert_once``). What it leaves out: sealing and pseudonyms (``protect`` only
 records the collection), concurrent writers, crashes and the outbox relay. ``decide`` gets a
 copy of the state, so a decision that mutates what it is given cannot leak into the store.
@@ -54,7 +54,7 @@ class _Archive:
 
 class MemoryStore:
     """``AggregateStore`` over dicts: ``apply``, ``load``, ``load_document``, ``declare``, ``protect``,
-    ``document_id``, ``batches``. ``published`` lists every message decided, in order."""
+    ``document_id``, ``archive``. ``published`` lists every message decided, in order."""
 
     def __init__(self, *, producer: str = "memory", now: Callable[[], datetime] | None = None) -> None:
         self.producer = producer
@@ -121,9 +121,8 @@ class MemoryStore:
                 self.deadlines[deadline_id] = Armed(armed.schedule, armed.envelope, cancelled=True)
         return outcome
 
-    def batches(self, collection: Any) -> _Archive:
-        """The archive stand-in: ``collection`` is a name or anything with a ``name`` (a database collection)."""
-        name = str(getattr(collection, "name", collection))
+    def archive(self, name: str) -> _Archive:
+        """The write-once items of ``name``, as ``AggregateStore.archive`` answers."""
         return _Archive(self.archives.setdefault(name, {}))
 
     def due(self) -> list[Envelope]:

@@ -39,7 +39,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Envelope
 from runtime import privacy
-from runtime.batching import Batches
+from runtime.batching import Batches, CollectionBatch
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
 from runtime.outbox import OutboxRelay
@@ -98,6 +98,11 @@ class AggregateStore:
     def collection(self, name: str) -> AsyncCollection:
         self.collections.add(name)
         return self.db[name]
+
+    def archive(self, name: str) -> CollectionBatch:
+        """Write-once items of ``name`` (``find_one`` / ``insert_once``), batched with every other
+        partition's checks and keeps of the same moment (``runtime.batching``)."""
+        return self.batches(self.db[name])
 
     def protect(self, collection: str, region: RegionOf | None = None, *, keyed_by_person: bool = True) -> None:
         """Declare ``collection`` personal: its state is sealed at rest and, when its aggregate ids

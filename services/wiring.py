@@ -4,7 +4,7 @@ the events on the topics the registry gives their models, and arms the deadlines
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -12,17 +12,42 @@ from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.registry import topic_of
 from runtime.authority import AuthorityTable
-from runtime.batching import CollectionBatch
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.failures import PoisonMessage
 from runtime.service import Service
-from runtime.store import Personal
+from runtime.store import Personal, RegionOf
 from services.outcome import DeadlineRequest, Decision
 
 S = TypeVar("S", bound=BaseModel)
 Handler = Callable[[Envelope], Awaitable[str]]
 """What every service's registry maps a topic to (``registry()`` at the bottom of its handlers.py):
 an async method taking the message's envelope, answering how it was taken ("applied", "duplicate"…)."""
+
+
+class ArchiveBatch(Protocol):
+    async def find_one(self, document_id: str) -> dict | None: ...
+
+    async def insert_once(self, item: tuple[str, dict]) -> bool: ...
+
+
+class Store(Protocol):
+    """What a service's handlers need of the runtime's aggregate store: ``runtime.store.AggregateStore``
+    in production, ``runtime.memory.MemoryStore`` in the fast handler tests. ``producer`` is the
+    service's name (the deadlines its decisions arm fire on ``<producer>.deadline-due.v1``)."""
+    producer: str
+
+    def protect(self, collection: str, region: RegionOf | None = None, *, keyed_by_person: bool = True) -> None: ...
+
+    def declare(self, name: str) -> None: ...
+
+    async def load(self, collection: str, aggregate_id: str) -> dict | None: ...
+
+    async def load_document(self, collection: str, aggregate_id: str) -> dict | None: ...
+
+    async def apply(self, collection: str, aggregate_id: str, message: Envelope,
+                    decide: Callable[[dict | None], Outcome], loaded: dict | None = None) -> Outcome: ...
+
+    def archive(self, name: str) -> ArchiveBatch: ...
 
 
 def to_runtime(service: str, result: Decision | None, topics: dict[type, str] | None = None) -> Outcome:
@@ -52,21 +77,21 @@ def request_of(due: DeadlineDue, service: str) -> DeadlineRequest:
 class Aggregates(Generic[S]):
     """One kind of aggregate of a service: where it is stored and which model it is."""
 
-    def __init__(self, service: Service, collection: str, model: type[S],
+    def __init__(self, store: Store, collection: str, model: type[S],
                  refusals: tuple[type[Exception], ...] = (), topics: dict[type, str] | None = None,
                  personal: Personal | None = None) -> None:
-        self.service, self.collection, self.model = service, collection, model
+        self.store, self.collection, self.model = store, collection, model
         self.refusals, self.topics = refusals, topics
-        service.store.declare(collection)
+        store.declare(collection)
         if personal is not None:   # its state describes a person: sealed at rest (003 §5 (三))
-            service.store.protect(collection, personal.region, keyed_by_person=personal.keyed_by_person)
+            store.protect(collection, personal.region, keyed_by_person=personal.keyed_by_person)
 
     async def load(self, key: str) -> S | None:
-        raw = await self.service.store.load(self.collection, key)
+        raw = await self.store.load(self.collection, key)
         return self.model.model_validate(raw) if raw else None
 
     async def load_document(self, key: str) -> tuple[dict | None, S | None]:
-        doc = await self.service.store.load_document(self.collection, key)
+        doc = await self.store.load_document(self.collection, key)
         return doc, (self.model.model_validate(doc["state"]) if doc else None)
 
     async def apply(self, envelope: Envelope, key: str, decide: Callable[[S | None], Decision | None],
@@ -77,10 +102,10 @@ class Aggregates(Generic[S]):
         def run(raw: dict | None) -> Outcome:
             state = self.model.model_validate(raw) if raw else None
             try:
-                return to_runtime(self.service.name, decide(state), self.topics)
+                return to_runtime(self.store.producer, decide(state), self.topics)
             except self.refusals as exc:
                 raise PoisonMessage("refused_by_rule", f"{type(exc).__name__}: {exc}") from exc
-        outcome = await self.service.store.apply(self.collection, key, envelope, run, loaded)
+        outcome = await self.store.apply(self.collection, key, envelope, run, loaded)
         return outcome.result
 
 
@@ -90,18 +115,15 @@ class Archive:
     came, so the aggregate itself keeps only its latest ids (``services.outcome.remember``)
     for the one case the archive cannot see: recorded, then a crash before archiving."""
 
-    def __init__(self, service: Service, collection: str) -> None:
-        self.service, self.collection = service, collection
+    def __init__(self, store: Store, collection: str) -> None:
+        self.store, self.collection = store, collection
 
     async def has(self, item_id: str) -> bool:
-        return await self._batch().find_one(item_id) is not None
+        # checks and keeps of many partitions at once share one round trip (runtime.batching)
+        return await self.store.archive(self.collection).find_one(item_id) is not None
 
     async def keep(self, item_id: str, document: dict) -> None:
-        await self._batch().insert_once((item_id, document))
-
-    def _batch(self) -> CollectionBatch:
-        """Checks and keeps of many partitions at once share one round trip (runtime.batching)."""
-        return self.service.store.batches(self.service.db[self.collection])
+        await self.store.archive(self.collection).insert_once((item_id, document))
 
 
 def build_service(name: str, registry: Callable[[Service], dict], authority: AuthorityTable,

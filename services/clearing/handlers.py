@@ -44,16 +44,16 @@ class Rollups(BaseModel):
 class ClearingHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
-        self.ledgers = Aggregates(service, "ledgers", ClearingLedger, refusals=(ValueError,))
-        self.notices = Aggregates(service, "notices", obligations.NoticeState,
+        self.ledgers = Aggregates(service.store, "ledgers", ClearingLedger, refusals=(ValueError,))
+        self.notices = Aggregates(service.store, "notices", obligations.NoticeState,
                                   refusals=(obligations.ObligationRefused,))
-        self.reconciliations = Aggregates(service, "reconciliations", reconciliation.Reconciliation,
+        self.reconciliations = Aggregates(service.store, "reconciliations", reconciliation.Reconciliation,
                                           refusals=(reconciliation.ReconciliationRefused,))
-        self.declarations = Aggregates(service, "declarations", declaration.Declaration,
+        self.declarations = Aggregates(service.store, "declarations", declaration.Declaration,
                                        refusals=(declaration.DeclarationRefused,))
-        self.closes = Aggregates(service, "reconciliation_closes", reconciliation.MonthClose)
-        self.rollups = Aggregates(service, "rollups", Rollups)                                 # C-01
-        self.archive = Archive(service, "entries")   # every line, one document each (M-03)
+        self.closes = Aggregates(service.store, "reconciliation_closes", reconciliation.MonthClose)
+        self.rollups = Aggregates(service.store, "rollups", Rollups)                                 # C-01
+        self.archive = Archive(service.store, "entries")   # every line, one document each (M-03)
         self._archive_indexed = False
         self.refused_deductions = Counter("yidi_clearing_deductions_refused_total",
                                           "Audit deductions refused by R-04 checks", registry=service.registry)

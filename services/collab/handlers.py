@@ -44,19 +44,19 @@ class CollabHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
         # a request keeps its matter (free text that may name a person, K-01): sealed at rest too
-        self.requests = Aggregates(service, "requests", req.CollabRequest, refusals=(ValueError,),
+        self.requests = Aggregates(service.store, "requests", req.CollabRequest, refusals=(ValueError,),
                                    personal=Personal(lambda s: s.get("requester_region"), keyed_by_person=False))
         # what they keep may describe a person (a candidate's stay carries the ID number): sealed at rest
-        self.coinvestigations = Aggregates(service, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
+        self.coinvestigations = Aggregates(service.store, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
                                            personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
-        self.candidates = Aggregates(service, "candidates", Candidate, personal=Personal(
+        self.candidates = Aggregates(service.store, "candidates", Candidate, personal=Personal(
             lambda s: (s.get("candidate") or {}).get("insured_region"), keyed_by_person=False))
         # one aggregate per period (ids and regions only: not personal)
-        self.periods = Aggregates(service, "periods", periods.Period)
+        self.periods = Aggregates(service.store, "periods", periods.Period)
         # K-05: a lead concerns one insured person (their stay): declared personal, sealed at rest
-        self.leads = Aggregates(service, "leads", leads.Lead, refusals=(ValueError,),
+        self.leads = Aggregates(service.store, "leads", leads.Lead, refusals=(ValueError,),
                                 personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
-        self.notices = Aggregates(service, "notices", notices.Notice)   # K-06: public by nature
+        self.notices = Aggregates(service.store, "notices", notices.Notice)   # K-06: public by nature
         # K-06, Q-03: the notices and the period statistics over HTTP (services/collab/query.py)
         service.add_query(query.NOTICES_PATH, self._answer(self._notices), summary="公告：全部已发布的公告，最新在前 (K-06)")
         service.add_query(query.STATISTICS_PATH, self._answer(self._statistics),

@@ -62,9 +62,9 @@ class Movements:
 class PrepaymentHandlers:
     def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
         self.svc, self.calendar = service, calendar
-        self.accounts = Aggregates(service, "accounts", PrepaymentAccount, refusals=(ValueError,))
-        self.interest = Aggregates(service, "interest", InterestDistribution, refusals=(ValueError,))
-        self.counted = Archive(service, "counted")   # every settlement and reversal counted (M-03)
+        self.accounts = Aggregates(service.store, "accounts", PrepaymentAccount, refusals=(ValueError,))
+        self.interest = Aggregates(service.store, "interest", InterestDistribution, refusals=(ValueError,))
+        self.counted = Archive(service.store, "counted")   # every settlement and reversal counted (M-03)
         self.movements = Movements(service)
         PrepaymentQueries(service, self.accounts, self.movements)   # the signed reads (query.py)
         self._archived: dict[str, int] = {}          # account key → seq this process archived up to

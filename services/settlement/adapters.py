@@ -10,7 +10,7 @@ it at rest), so a repeated request is answered from it, sealed again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -19,26 +19,13 @@ from contracts.his_result import SealedSettlementResult, SettlementResult
 from contracts.ops import DeadlineDue
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.parties import ParticipantRegistry, seal_for
+from runtime.store import RegionOf
 from services.outcome import stable_id
 from services.settlement.domain.decision import RESULT, AnswerDeadline, SettlementDecision
+from services.wiring import Store
 
 DEADLINE_DUE = "settlement.deadline-due.v1"
 A = TypeVar("A", bound=BaseModel)
-RegionOf = Callable[[dict], "str | None"]
-
-
-class Store(Protocol):
-    """What the settlement service needs of the runtime's aggregate store (``runtime.store.AggregateStore``,
-    or ``runtime.memory.MemoryStore`` in the fast tests)."""
-
-    def protect(self, collection: str, region: RegionOf | None = None, *, keyed_by_person: bool = True) -> None: ...
-
-    def declare(self, name: str) -> None: ...
-
-    async def load(self, collection: str, aggregate_id: str) -> dict | None: ...
-
-    async def apply(self, collection: str, aggregate_id: str, message: Envelope,
-                    decide: Callable[[dict | None], Outcome], loaded: dict | None = None) -> Outcome: ...
 
 
 class Stored(NamedTuple):

@@ -6,7 +6,7 @@ from contracts.envelope import Envelope
 from contracts.filing import FilingChanged
 from kernel.filings import PersonFilingView
 from runtime.outcome import Outcome
-from services.settlement.adapters import Store
+from services.wiring import Store
 
 FILING_VIEW = "filing_view"
 

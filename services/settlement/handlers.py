@@ -24,7 +24,7 @@ from runtime.calendar import WorkingCalendar
 from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
-from services.settlement.adapters import PersonAggregates, Stored, Store, visits_region
+from services.settlement.adapters import PersonAggregates, Stored, visits_region
 from services.settlement.domain import manual_claims
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
@@ -35,7 +35,7 @@ from services.settlement.domain.treating_place import Received, Reference, Treat
 from services.settlement.domain.visits import Visits
 from services.settlement.filing_view import FilingViews
 from services.settlement.metrics import SettlementMetrics
-from services.wiring import Handler
+from services.wiring import Handler, Store
 
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
 Now = Callable[[], datetime]
