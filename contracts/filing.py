@@ -360,7 +360,7 @@ TOPICS: list[TopicSpec] = [
               producer="filing", consumers=("agency",), description="Reply: command refused, with reason."),
     TopicSpec(name="filing.changed.v1", message=FilingChanged, key=_person, key_doc=_KEY_DOC, personal_key=True,
               producer="filing", consumers=("settlement", "agency"),
-              description="Every filing change with full snapshot (F-15); folded by contracts.filing_view."),
+              description="Every filing change with full snapshot (F-15); folded by kernel.filings (PersonFilingView)."),
 ]
 
 CommandModel = (RegisterFiling | ChangeFiling | SuspendFiling | ResumeFiling | CancelFiling | DeliverProof

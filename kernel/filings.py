@@ -14,24 +14,21 @@ May a visit settle directly? is :func:`kernel.eligibility.eligibility`, built on
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from contracts.filing import FilingChanged, FilingSnapshot, FilingStatus
-from contracts.values import SHANGHAI, RegionCode
+from contracts.values import RegionCode
+from runtime.calendar import at_business_start
+from runtime.calendar import business_date as business_date   # the filing rules' business date is the calendar's
 
 
 # ---------------------------------------------------------------- time and place
-def business_date(moment: datetime) -> date:
-    """The date an agency in China sees at ``moment`` (Asia/Shanghai)."""
-    return moment.astimezone(SHANGHAI).date()
-
-
 def start_of_day(day: date) -> datetime:
-    """00:00 Asia/Shanghai of ``day``, as an aware UTC moment."""
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+    """00:00 Asia/Shanghai of ``day``, as an aware UTC moment (how filings store their bounds)."""
+    return at_business_start(day).astimezone(UTC)
 
 
 def as_moment(when: date | datetime) -> datetime:
