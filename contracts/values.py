@@ -5,7 +5,7 @@ Invalid values are refused at the boundary with a message that says what is wron
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +19,18 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")   # business time zone of every date the rules name (M-02)
+
+
+def business_date(moment: datetime) -> date:
+    """The date an agency in China sees at an aware ``moment`` (Asia/Shanghai): the day every rule counts in."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"datetime {moment.isoformat()} has no timezone; business time must be aware")
+    return moment.astimezone(SHANGHAI).date()
+
+
+def at_business_start(day: date) -> datetime:
+    """00:00 Asia/Shanghai of ``day``."""
+    return datetime.combine(day, time(0, 0), tzinfo=SHANGHAI)
 
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("10000000000000")

@@ -20,9 +20,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from contracts.filing import FilingChanged, FilingSnapshot, FilingStatus
-from contracts.values import RegionCode
-from runtime.calendar import at_business_start
-from runtime.calendar import business_date as business_date   # the filing rules' business date is the calendar's
+from contracts.values import RegionCode, at_business_start
+from contracts.values import business_date as business_date   # the one business date (contracts.values)
 
 
 # ---------------------------------------------------------------- time and place

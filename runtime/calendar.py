@@ -24,6 +24,8 @@ from holidays.constants import PUBLIC
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contracts.values import SHANGHAI
+from contracts.values import at_business_start as at_business_start   # the business day, one definition
+from contracts.values import business_date as business_date
 
 DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
 END_OF_DAY = time(23, 59, 59, 999999)
@@ -186,22 +188,6 @@ class WorkingCalendar:
 
 
 # ---------------------------------------------------------------- business dates
-def _require_aware(dt: datetime) -> None:
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"datetime {dt.isoformat()} has no timezone; business time must be aware")
-
-
-def business_date(dt: datetime) -> date:
-    """The Asia/Shanghai date of an aware datetime."""
-    _require_aware(dt)
-    return dt.astimezone(SHANGHAI).date()
-
-
-def at_business_start(d: date) -> datetime:
-    """00:00 Asia/Shanghai of ``d``."""
-    return datetime.combine(d, time(0, 0), tzinfo=SHANGHAI)
-
-
 def end_of_business_day(d: date) -> datetime:
     """23:59:59.999999 Asia/Shanghai of ``d``: a deadline on ``d`` is met by anything up to then."""
     return datetime.combine(d, END_OF_DAY, tzinfo=SHANGHAI)

@@ -25,9 +25,13 @@ an async method taking the message's envelope, answering how it was taken ("appl
 
 
 class ArchiveBatch(Protocol):
-    async def find_one(self, document_id: str) -> dict | None: ...
+    """Write-once items of one collection: ``runtime.batching.CollectionBatch`` (its calls coalesced
+    into shared round trips) or the in-memory archive."""
+    @property
+    def find_one(self) -> Callable[[str], Awaitable[dict | None]]: ...
 
-    async def insert_once(self, item: tuple[str, dict]) -> bool: ...
+    @property
+    def insert_once(self) -> Callable[[tuple[str, dict]], Awaitable[object]]: ...
 
 
 class Store(Protocol):
