@@ -4,6 +4,7 @@ the events on the topics the registry gives their models, and arms the deadlines
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
 from contracts.registry import topic_of
-from runtime.authority import AuthorityTable
+from runtime.authority import AuthorityTable, Refusal
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.failures import PoisonMessage
 from runtime.service import Service
@@ -19,6 +20,11 @@ from runtime.store import Personal, RegionOf
 from services.outcome import DeadlineRequest, Decision
 
 S = TypeVar("S", bound=BaseModel)
+Now = Callable[[], datetime]
+"""The business clock a handler is given (``service.clock.now`` in the app; a fixed or moved time in tests)."""
+Refuse = Callable[[str, Envelope, Refusal], Awaitable[None]]
+"""How an outside sender hears a refusal (logical topic, the message, why): the runtime's ``refuse``,
+answered on the topic's refuser or ``party.refused.v1`` and counted in ``yidi_refused_total``."""
 Handler = Callable[[Envelope], Awaitable[str]]
 """What every service's registry maps a topic to (``registry()`` at the bottom of its handlers.py):
 an async method taking the message's envelope, answering how it was taken ("applied", "duplicate"…)."""

@@ -1,15 +1,25 @@
-"""Clearing service 清算: wiring only."""
+"""Clearing service 清算: wiring only. Each handler is given the runtime's store and clock, the working
+calendar, the reads of the service's database it needs (``adapters.py``) and the metrics on the service's
+registry; the signed queries are ``query.py``'s."""
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
 from runtime.service import Service
-from services.clearing.handlers import registry
+from services.clearing.adapters import MongoClearingReads
 from services.clearing.authority import AUTHORITY
+from services.clearing.handlers import registry
+from services.clearing.metrics import ClearingMetrics
+from services.clearing.query import ClearingQueries
 from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
-    return build_service("clearing", lambda service: registry(service, default_calendar()), AUTHORITY, settings)
+    def handlers(service: Service) -> dict:
+        calendar, reads = default_calendar(), MongoClearingReads(service.db)
+        metrics = ClearingMetrics(service.registry, service.clock.now, reads)
+        ClearingQueries(service, reads, calendar)     # the signed reads: tables, periods, mismatches (query.py)
+        return registry(service.store, now=service.clock.now, calendar=calendar, reads=reads, metrics=metrics)
+    return build_service("clearing", handlers, AUTHORITY, settings)
 
 
 def main() -> None:

@@ -1,18 +1,23 @@
-"""Clearing 清算: which topic is handled by which function (the registry is ``registry()``, at the bottom)."""
+"""Clearing 清算: which topic is handled by which function (the registry is ``registry()``, at the bottom).
+
+Every handler reads what the rules need (the archived lines, the month's ledgers, the reconciliations:
+``adapters.ClearingReads``; the time: ``now``), has the pure ``domain/`` decide once and the store keep the
+decision (state, messages and deadlines in one write); the metrics count what was stored afterwards. A
+settlement, for example: :meth:`ClearingHandlers.settlement_completed` → the ledger of its clearing month
+(``domain/ledger.py``, C-02/C-04) → the store → the ``entries`` archive (M-03) → ``metrics.py``. The query API
+is ``query.py``'s."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-
-from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict
 
 from contracts.clearing import (
-    ClearingObligationBreached, ClearingPeriodsAnswer, ConfirmClearingPeriod, DailyReconciliation, EntryKind,
-    FundAmounts, InsuredDailyTotals, MismatchesAnswer, MonthlyDeclaration, ObjectClearingPeriod, ReconciliationChecked,
-    ReconciliationStatus, RecordAuditDeduction, RecordClearingObligation, ResolveClearingObjection,
+    ClearingObligationBreached, ConfirmClearingPeriod, DailyReconciliation, EntryKind, FundAmounts,
+    InsuredDailyTotals, MonthlyDeclaration, ObjectClearingPeriod, ReconciliationChecked, ReconciliationStatus,
+    RecordAuditDeduction, RecordClearingObligation, ResolveClearingObjection,
 )
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
@@ -20,16 +25,16 @@ from contracts.settlement import SettlementCompleted, SettlementReversed
 from contracts.settlement_values import SlipDelta
 from runtime.calendar import WorkingCalendar, business_date
 from runtime.failures import PoisonMessage
-from runtime.service import Service
-from services.clearing import domain, query
+from services.clearing import domain
+from services.clearing.adapters import ClearingReads
 from services.clearing.domain import (
-    ClearingLedger, LedgerEntry, PeriodClosed, declaration, objection, obligations, reconciliation, views,
+    ClearingLedger, LedgerEntry, PeriodClosed, declaration, objection, obligations, reconciliation,
 )
 from services.clearing.domain import report as tables
 from services.clearing.domain.ledger import after_year_close
 from services.clearing.metrics import ClearingMetrics
 from services.outcome import Decision, deadline
-from services.wiring import Aggregates, Archive, Handler, request_of
+from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of
 
 ISSUE_NOTICE = "issue_notice"
 ISSUE_ROLLUP = "issue_rollup"
@@ -42,35 +47,22 @@ class Rollups(BaseModel):
 
 
 class ClearingHandlers:
-    def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
-        self.svc, self.calendar = service, calendar
-        self.ledgers = Aggregates(service.store, "ledgers", ClearingLedger, refusals=(ValueError,))
-        self.notices = Aggregates(service.store, "notices", obligations.NoticeState,
-                                  refusals=(obligations.ObligationRefused,))
-        self.reconciliations = Aggregates(service.store, "reconciliations", reconciliation.Reconciliation,
+    """The clearing service's handlers: the pair ledgers of a month (C-02, C-04, R-04/R-05), the notices and the
+    steps after them (C-03, C-07), the institutions' reconciliations and declarations (R-01..R-03), the
+    province roll-ups (C-01), each decided in ``domain/`` and kept by the store."""
+
+    def __init__(self, store: Store, *, now: Now, calendar: WorkingCalendar, reads: ClearingReads,
+                 metrics: ClearingMetrics) -> None:
+        self.now, self.calendar, self.reads, self.metrics = now, calendar, reads, metrics
+        self.ledgers = Aggregates(store, "ledgers", ClearingLedger, refusals=(ValueError,))
+        self.notices = Aggregates(store, "notices", obligations.NoticeState, refusals=(obligations.ObligationRefused,))
+        self.reconciliations = Aggregates(store, "reconciliations", reconciliation.Reconciliation,
                                           refusals=(reconciliation.ReconciliationRefused,))
-        self.declarations = Aggregates(service.store, "declarations", declaration.Declaration,
+        self.declarations = Aggregates(store, "declarations", declaration.Declaration,
                                        refusals=(declaration.DeclarationRefused,))
-        self.closes = Aggregates(service.store, "reconciliation_closes", reconciliation.MonthClose)   # R-01
-        self.rollups = Aggregates(service.store, "rollups", Rollups)                                 # C-01
-        self.archive = Archive(service.store, "entries")   # every line, one document each (M-03)
-        self._archive_indexed = False
-        self.refused_deductions = Counter("yidi_clearing_deductions_refused_total",
-                                          "Audit deductions refused by R-04 checks", registry=service.registry)
-        service.add_query(query.PATH, self._report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
-                          params=query.REPORT_PARAMS, required=("region", "month", "at"), formats=("json", "xlsx", "csv"))
-        service.add_query(query.PERIODS_PATH, self._periods, summary=(
-            "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
-            "confirmations and objections per side"), params=query.PERIODS_PARAMS, required=("region", "at"))
-        service.add_query(query.MISMATCHES_PATH, self._mismatches, summary=(
-            "R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
-            params=query.MISMATCHES_PARAMS, required=("region", "at"))
-        self.after_year_close = Counter("yidi_clearing_after_year_close_total",
-                                        "C-06: settlements and refunds cleared after their year's first quarter",
-                                        registry=service.registry)
-        self.entries = Counter("yidi_clearing_entries_total", "Ledger lines recorded, by kind",
-                               ["kind"], registry=service.registry)
-        self.metrics = ClearingMetrics(service)
+        self.closes = Aggregates(store, "reconciliation_closes", reconciliation.MonthClose)   # R-01
+        self.rollups = Aggregates(store, "rollups", Rollups)                                 # C-01
+        self.archive = Archive(store, "entries")   # every line, one document each (M-03)
 
     # ------------------------------------------------------------ settlements in (C-04, S-15)
     async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
@@ -104,13 +96,13 @@ class ClearingHandlers:
             business_day=business_date(d.decided_at), corrects=d.corrects or "")
         if await self.archive.has(str(entry.entry_id)):
             return "duplicate"
-        history = [_archived(doc) for doc in await self._archived_lines({"settlement_id": d.settlement_id})]
+        history = [_archived(doc) for doc in await self.reads.lines_of_settlement(d.settlement_id)]
         try:
             entry = domain.check_deduction(entry, history)
         except domain.AuditRefused as exc:
-            self.refused_deductions.inc()
+            self.metrics.refused_deductions.inc()
             raise PoisonMessage("refused_by_rule", f"AuditRefused: {exc}") from exc
-        return await self._record(env, entry, domain.audit_month(self.svc.clock.now()))
+        return await self._record(env, entry, domain.audit_month(self.now()))
 
     async def _record(self, env: Envelope, entry: LedgerEntry, month: str, archived: dict | None = None) -> str:
         """Route the entry to its clearing month: ``month`` (the home month; a deduction's audit
@@ -119,7 +111,7 @@ class ClearingHandlers:
         after clearing). A late entry never opens a ledger in a generated month (C-02)."""
         if await self.archive.has(str(entry.entry_id)):
             return "duplicate"
-        now = self.svc.clock.now()
+        now = self.now()
         doc, ledger = await self.ledgers.load_document(self._key(month, entry))
         while not domain.open_for_entries(ledger, month, self.calendar, now):
             if ledger is not None and ledger.contains(entry):   # recorded before its period closed
@@ -143,17 +135,17 @@ class ClearingHandlers:
         if ledger is None:
             self.metrics.changed()          # a new period of the pair (C-02)
         await self._archive(entry, month, archived or {})
-        self.entries.labels(entry.kind.value).inc()
+        self.metrics.entries.labels(entry.kind.value).inc()
         if result != "duplicate" and entry.kind is not EntryKind.AUDIT_DEDUCTION:
             self.metrics.observe_lag(env.occurred_at)
         if result != "duplicate" and after_year_close(entry, month):
-            self.after_year_close.inc()
+            self.metrics.after_year_close.inc()
         return result
 
     async def _archive(self, entry: LedgerEntry, month: str, extra: dict) -> None:
         """Every line is kept, one document each, for audit (M-03); the ledger keeps only sums."""
         line = {"ledger": self._key(month, entry), "clearing_month": month, **extra,
-                **entry.model_dump(mode="json"), "recorded_at": self.svc.clock.now()}
+                **entry.model_dump(mode="json"), "recorded_at": self.now()}
         await self.archive.keep(str(entry.entry_id), line)
 
     def _notice_deadlines(self, month: str, entry: LedgerEntry) -> list:
@@ -186,7 +178,7 @@ class ClearingHandlers:
         decide, store."""
         c = env.payload
         key = domain.ledger_key(c.clearing_month, c.insured_region, c.treating_region)
-        result = await self.ledgers.apply(env, key, lambda ledger: decide(_exists(ledger, key), self.svc.clock.now()))
+        result = await self.ledgers.apply(env, key, lambda ledger: decide(_exists(ledger, key), self.now()))
         self.metrics.changed()
         return result
 
@@ -216,7 +208,7 @@ class ClearingHandlers:
 
     async def _deadline(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
-        now = self.svc.clock.now()
+        now = self.now()
         if due.kind == ISSUE_NOTICE:
             return await self._issue_notice(env, due, now)
         if due.kind == ISSUE_ROLLUP:
@@ -238,7 +230,7 @@ class ClearingHandlers:
 
     async def _issue_notice(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
         region, month = due.subject.split(":")
-        ledgers = await self._ledgers_of(month)
+        ledgers = await self.reads.ledgers_of(month)
         notice = domain.issue_notice(region, month, ledgers, self.calendar, now)
         reports = domain.issue_reports(region, month, ledgers, now)    # C-04: the tables with the notice
         state, deadlines = obligations.start(notice, self.calendar)    # C-03 / C-07 from the notice on
@@ -249,7 +241,7 @@ class ClearingHandlers:
         """C-01: a province's roll-ups (附件14, 附件17) at month end, as events. A province that is itself party to
         a ledger that month has them in its own reports, issued with its notice."""
         province, month = due.subject.split(":")
-        ledgers = await self._ledgers_of(month)
+        ledgers = await self.reads.ledgers_of(month)
         if any(province in (lg.insured_region, lg.treating_region) for lg in ledgers):
             return "with its notice"
         reports = domain.issue_reports(province, month, ledgers, now)
@@ -269,7 +261,7 @@ class ClearingHandlers:
         that day there, decide, store (R-01, R-02)."""
         c = env.payload
         settled = await self._settled(c.institution_code, c.day)
-        now = self.svc.clock.now()
+        now = self.now()
         result = await self.reconciliations.apply(env, reconciliation.key(c.institution_code, c.day), lambda state:
                                                 decide(state, c, settled, self.calendar, now))
         self.metrics.changed()
@@ -278,37 +270,21 @@ class ClearingHandlers:
     async def _close_month(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
         """R-01: the insured region's last month closed at the end of the 3rd, with what is still open."""
         region, month = due.subject.split(":")
-        days = {(doc["institution_code"], date.fromisoformat(doc["business_day"])) for doc in await self._archived_lines(
-            {"kind": EntryKind.SETTLEMENT.value, "insured_region": region, "settled_month": month})}
-        found = self.svc.db["reconciliations"].find({"state.insured_regions": region,
-                                                     "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}})
-        recs = [reconciliation.Reconciliation.model_validate(doc["state"]) async for doc in found]
+        days = {(doc["institution_code"], date.fromisoformat(doc["business_day"]))
+                for doc in await self.reads.settled_for_insured(region, month)}
+        recs = await self.reads.reconciliations_of_month(region, month)
         return await self.closes.apply(env, due.subject, lambda state: reconciliation.close_month(
             state, region, month, days, recs, request_of(due, "clearing"), now))
 
     async def _settled(self, institution: str, day) -> list[reconciliation.Settled]:
         """The treating place's record of an institution's day: the settlements clearing archived."""
-        lines = await self._archived_lines(
-            {"kind": EntryKind.SETTLEMENT.value, "institution_code": institution, "business_day": day.isoformat()})
-        return reconciliation.settled_lines(lines)
-
-    async def _archived_lines(self, query: dict) -> list[dict]:
-        """Archived lines matching ``query`` (R-02, R-03, R-04), on indexes made once per process."""
-        entries = self.svc.db[self.archive.collection]
-        if not self._archive_indexed:
-            for keys in (["settlement_id"], ["kind", "institution_code", "business_day"],
-                         ["kind", "institution_code", "settled_month"], ["kind", "insured_region", "settled_month"]):
-                await entries.create_index([(k, 1) for k in keys])
-            self._archive_indexed = True
-        return [doc async for doc in entries.find(query)]
+        return reconciliation.settled_lines(await self.reads.settled_on_day(institution, day))
 
     # ------------------------------------------------------------ monthly declaration (R-03)
     async def monthly_declaration(self, env: Envelope[MonthlyDeclaration]) -> str:
         c = env.payload
-        archived = await self._archived_lines(
-            {"kind": EntryKind.SETTLEMENT.value, "institution_code": c.institution_code, "settled_month": c.month})
-        platform = declaration.platform_lines(archived)
-        now = self.svc.clock.now()
+        platform = declaration.platform_lines(await self.reads.settled_in_month(c.institution_code, c.month))
+        now = self.now()
         return await self.declarations.apply(env, declaration.key(c.institution_code, c.month), lambda state:
                                              declaration.declare(state, c, platform, now))
 
@@ -316,67 +292,13 @@ class ClearingHandlers:
     async def record_obligation(self, env: Envelope[RecordClearingObligation]) -> str:
         c = env.payload
         key = _notice_key(c.region, c.clearing_month)
-        now = self.svc.clock.now()
+        now = self.now()
 
         def decide(state: obligations.NoticeState | None) -> Decision:
             if state is None:
                 raise obligations.ObligationRefused(f"C-03: no notice of {c.region} for {c.clearing_month} yet")
             return obligations.record(state, c, self.calendar, now)
         return await self.notices.apply(env, key, decide)
-
-    async def _ledgers_of(self, month: str) -> list[ClearingLedger]:
-        return [ClearingLedger.model_validate(doc["state"]) async for doc in self.svc.db["ledgers"].find(
-            {"state.clearing_month": month})]
-
-    # ------------------------------------------------------------ query API: periods and mismatches
-    async def _periods(self, signed) -> tuple[bytes, str, str]:
-        """C-02..C-05, C-07: every period of a region, for an agency that speaks for it."""
-        q = query.checked_region(signed, self.svc.parties)
-        where: dict = {"$or": [{"state.insured_region": q.region}, {"state.treating_region": q.region}]}
-        if q.since:
-            where["state.clearing_month"] = {"$gte": q.since}
-        ledgers = [ClearingLedger.model_validate(doc["state"]) async for doc in self.svc.db["ledgers"].find(where)]
-        notices = {doc["state"]["notice"]["clearing_month"]: obligations.NoticeState.model_validate(doc["state"])
-                   async for doc in self.svc.db["notices"].find({"state.notice.region": q.region})}
-        answer = ClearingPeriodsAnswer(region=q.region, as_of=self.svc.clock.now(),
-                                       periods=views.period_views(q.region, ledgers, notices, self.calendar))
-        return answer.model_dump_json().encode(), query.FORMATS["json"], f"clearing-periods-{q.region}.json"
-
-    async def _mismatches(self, signed) -> tuple[bytes, str, str]:
-        """R-01/R-02: the region's reconciliation mismatches, for an agency that speaks for it."""
-        q = query.checked_region(signed, self.svc.parties)
-        found = self.svc.db["reconciliations"].find({
-            "state.status": {"$in": ["mismatched", "overdue", "resolved"]},
-            "$or": [{"state.treating_region": q.region}, {"state.insured_regions": q.region}]})
-        recs = [reconciliation.Reconciliation.model_validate(doc["state"]) async for doc in found]
-        answer = MismatchesAnswer(region=q.region, status=q.status, as_of=self.svc.clock.now(),
-                                  mismatches=views.mismatch_views(q.region, recs, q.status))
-        return answer.model_dump_json().encode(), query.FORMATS["json"], f"clearing-mismatches-{q.region}.json"
-
-    # ------------------------------------------------------------ query API (C-04): the tables over HTTP
-    async def _report(self, signed) -> tuple[bytes, str, str]:
-        """C-04: a region's clearing tables (JSON, XLSX, one table as CSV) for an agency that speaks
-        for it, the request signed with the agency's key (services/clearing/query.py)."""
-        q = query.checked(signed, self.svc.parties)
-        reports = [r for r in domain.issue_reports(q.region, q.month, await self._ledgers_of(q.month),
-                                                   self.svc.clock.now()) if r.scope == q.scope]
-        if not reports:
-            raise query.QueryRefused(404, f"no generated {q.scope} clearing of {q.region} in {q.month}")
-        body, name = self._rendered(reports[0], q)
-        return body, query.FORMATS[q.format], name
-
-    @staticmethod
-    def _rendered(report, q) -> tuple[bytes, str]:
-        stem = f"clearing-{q.region}-{q.month}-{q.scope}"
-        if q.format == "xlsx":
-            return domain.to_xlsx(report), f"{stem}.xlsx"
-        if q.format == "csv":
-            table = next((t for t in report.tables if t.code == q.table), None)
-            if table is None:
-                raise query.QueryRefused(404, f"no table {q.table}: {[t.code for t in report.tables]}")
-            return domain.to_csv(table).encode("utf-8"), f"{stem}-{table.code.removeprefix('附件')}.csv"
-        return report.model_dump_json().encode(), f"{stem}.json"
-
 
 
 
@@ -401,9 +323,12 @@ def _taken_back(insurance_type, delta: SlipDelta) -> FundAmounts:
                        funds={f.code: -f.amount for f in delta.funds if f.amount < Decimal("0.00")})
 
 
-def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
-    """Who handles each topic the clearing service consumes (``contracts/registry.py``): one handler each."""
-    h = ClearingHandlers(service, calendar)
+def registry(store: Store, *, now: Now, calendar: WorkingCalendar, reads: ClearingReads,
+             metrics: ClearingMetrics) -> dict[str, Handler]:
+    """Who handles each topic the clearing service consumes (``contracts/registry.py``): one handler each,
+    given the store, the clock, the working calendar, what it reads besides its aggregates and the metrics
+    (``app.py`` passes the runtime's)."""
+    h = ClearingHandlers(store, now=now, calendar=calendar, reads=reads, metrics=metrics)
     return {
         "settlement.completed.v1": h.settlement_completed,
         "settlement.reversed.v1": h.settlement_reversed,

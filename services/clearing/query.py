@@ -18,17 +18,30 @@ of the region, its province or the national level (``ParticipantRegistry.speaks_
 tables of the regions it speaks for, and each region's tables hold only that region's own receivable and
 payable lines. Answers: 200 with the file, 400 bad query, 401 not signed by a registry party (or stale
 ``at``), 403 not an agency that speaks for the region, 404 no generated period of the region that month.
+
+:class:`ClearingQueries` answers the three paths (registered on the service by ``app.py``), reading the
+ledgers, notices and reconciliations through ``adapters.PeriodReads``.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from contracts.clearing import ClearingPeriodsAnswer, MismatchesAnswer
 from contracts.parties import Agency
+from runtime.calendar import WorkingCalendar
 from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, read_signed  # noqa: F401 (re-exported)
 from runtime.query import sign_request as _sign
+from services.clearing import domain
+from services.clearing.adapters import PeriodReads
+from services.clearing.domain import views
+
+if TYPE_CHECKING:
+    from runtime.service import Service
 
 PATH = "/clearing/report"
 PERIODS_PATH = "/clearing/periods"
@@ -127,3 +140,61 @@ def sign_region_request(signer: Signer, path: str, region: str, *, at: datetime,
                         since: str | None = None) -> tuple[str, dict[str, str]]:
     """The request target and header for ``/clearing/periods`` or ``/clearing/mismatches``."""
     return _sign(signer, path, at=at, region=region, status=status, since=since)
+
+
+class ClearingQueries:
+    """The signed reads of the clearing service: its tables (C-04), its periods (C-02..C-05, C-07) and its
+    reconciliation mismatches (R-01/R-02), each for an agency that speaks for the region asked for."""
+
+    def __init__(self, service: Service, reads: PeriodReads, calendar: WorkingCalendar) -> None:
+        self.reads, self.calendar = reads, calendar
+        self.parties: ParticipantRegistry = service.parties
+        self.now: Callable[[], datetime] = service.clock.now
+        service.add_query(PATH, self.report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
+                          params=REPORT_PARAMS, required=("region", "month", "at"), formats=("json", "xlsx", "csv"))
+        service.add_query(PERIODS_PATH, self.periods, summary=(
+            "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
+            "confirmations and objections per side"), params=PERIODS_PARAMS, required=("region", "at"))
+        service.add_query(MISMATCHES_PATH, self.mismatches, summary=(
+            "R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
+            params=MISMATCHES_PARAMS, required=("region", "at"))
+
+    async def periods(self, signed: SignedQuery) -> tuple[bytes, str, str]:
+        """C-02..C-05, C-07: every period of a region, for an agency that speaks for it."""
+        q = checked_region(signed, self.parties)
+        ledgers = await self.reads.ledgers_of_region(q.region, q.since)
+        notices = await self.reads.notices_of(q.region)
+        answer = ClearingPeriodsAnswer(region=q.region, as_of=self.now(),
+                                       periods=views.period_views(q.region, ledgers, notices, self.calendar))
+        return answer.model_dump_json().encode(), FORMATS["json"], f"clearing-periods-{q.region}.json"
+
+    async def mismatches(self, signed: SignedQuery) -> tuple[bytes, str, str]:
+        """R-01/R-02: the region's reconciliation mismatches, for an agency that speaks for it."""
+        q = checked_region(signed, self.parties)
+        recs = await self.reads.mismatches_of(q.region)
+        answer = MismatchesAnswer(region=q.region, status=q.status, as_of=self.now(),
+                                  mismatches=views.mismatch_views(q.region, recs, q.status))
+        return answer.model_dump_json().encode(), FORMATS["json"], f"clearing-mismatches-{q.region}.json"
+
+    async def report(self, signed: SignedQuery) -> tuple[bytes, str, str]:
+        """C-04: a region's clearing tables (JSON, XLSX, one table as CSV) for an agency that speaks
+        for it, the request signed with the agency's key."""
+        q = checked(signed, self.parties)
+        reports = [r for r in domain.issue_reports(q.region, q.month, await self.reads.ledgers_of(q.month), self.now())
+                   if r.scope == q.scope]
+        if not reports:
+            raise QueryRefused(404, f"no generated {q.scope} clearing of {q.region} in {q.month}")
+        body, name = _rendered(reports[0], q)
+        return body, FORMATS[q.format], name
+
+
+def _rendered(report, q: ReportQuery) -> tuple[bytes, str]:
+    stem = f"clearing-{q.region}-{q.month}-{q.scope}"
+    if q.format == "xlsx":
+        return domain.to_xlsx(report), f"{stem}.xlsx"
+    if q.format == "csv":
+        table = next((t for t in report.tables if t.code == q.table), None)
+        if table is None:
+            raise QueryRefused(404, f"no table {q.table}: {[t.code for t in report.tables]}")
+        return domain.to_csv(table).encode("utf-8"), f"{stem}-{table.code.removeprefix('附件')}.csv"
+    return report.model_dump_json().encode(), f"{stem}.json"

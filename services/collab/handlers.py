@@ -1,16 +1,18 @@
 """Collaboration 业务协同 (K-01..K-04), leads 问题线索 (K-05), notices 公告 (K-06) and
 co-investigation 费用协查 with its periods (Q-01..Q-05): which topic is handled by which function
-(the registry is ``registry()``, at the bottom); the query API (``query.py``) on the service's HTTP port.
+(the registry is ``registry()``, at the bottom). The query API on the service's HTTP port is
+``query.py``'s, not a handler.
 
 Each command about a stored item: load it → who may act on it (``domain.addressing``: the
 target replies, the requester confirms, K-03/K-04, Q-02..Q-05) → the pure decision at the
-receipt time ``now`` → store. A sender the item is not addressed to is answered on
-``party.refused.v1`` (counted in ``yidi_refused_total``) and nothing is stored."""
+receipt time ``now`` → store. A sender the item is not addressed to is answered through
+``refuse`` (the runtime's: ``party.refused.v1``, counted in ``yidi_refused_total``) and nothing
+is stored. The handlers are given the store, the business clock, the participant registry, the
+working calendar, the refusal channel and the metrics (``app.py`` passes the runtime's; the fast
+tests, the in-memory store's)."""
 from __future__ import annotations
 
-import json
 
-from prometheus_client import Counter
 from pydantic import BaseModel
 
 from contracts.collab import (
@@ -24,16 +26,16 @@ from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted
 from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
-from runtime.service import Service
+from runtime.parties import ParticipantRegistry
 from runtime.store import Personal
-from services.collab import export, query
-from services.collab import query_lists as lists
 from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import leads, notices, periods
 from services.collab.domain import requests as req
 from services.collab.domain.addressing import Actor, Misaddressed
+from services.collab.metrics import CollabMetrics
 from services.outcome import Decision
-from services.wiring import Aggregates, Handler, request_of
+from services.wiring import Aggregates, Handler, Now, Refuse, Store, request_of
+
 
 
 class Candidate(BaseModel):
@@ -41,49 +43,36 @@ class Candidate(BaseModel):
 
 
 class CollabHandlers:
-    def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
-        self.svc, self.calendar = service, calendar
+    """Every collab aggregate (requests, co-investigations and their candidates, periods, leads,
+    notices) in ``store``; the rules read the receipt time ``now()`` and the working ``calendar``."""
+
+    def __init__(self, store: Store, *, now: Now, parties: ParticipantRegistry, calendar: WorkingCalendar,
+                 refuse: Refuse, metrics: CollabMetrics) -> None:
+        self.now, self.parties, self.calendar, self.refuse = now, parties, calendar, refuse
+        self.opened = metrics.opened
         # a request keeps its matter (free text that may name a person, K-01): sealed at rest too
-        self.requests = Aggregates(service.store, "requests", req.CollabRequest, refusals=(ValueError,),
+        self.requests = Aggregates(store, "requests", req.CollabRequest, refusals=(ValueError,),
                                    personal=Personal(lambda s: s.get("requester_region"), keyed_by_person=False))
         # what they keep may describe a person (a candidate's stay carries the ID number): sealed at rest
-        self.coinvestigations = Aggregates(service.store, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
+        self.coinvestigations = Aggregates(store, "coinvestigations", coinv.CoInvestigation, refusals=(ValueError,),
                                            personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
-        self.candidates = Aggregates(service.store, "candidates", Candidate, personal=Personal(
+        self.candidates = Aggregates(store, "candidates", Candidate, personal=Personal(
             lambda s: (s.get("candidate") or {}).get("insured_region"), keyed_by_person=False))
         # Q-02/Q-03: one aggregate per period (ids and regions only: not personal)
-        self.periods = Aggregates(service.store, "periods", periods.Period)
+        self.periods = Aggregates(store, "periods", periods.Period)
         # K-05: a lead concerns one insured person (their stay): declared personal, sealed at rest
-        self.leads = Aggregates(service.store, "leads", leads.Lead, refusals=(ValueError,),
+        self.leads = Aggregates(store, "leads", leads.Lead, refusals=(ValueError,),
                                 personal=Personal(lambda s: s.get("insured_region"), keyed_by_person=False))
-        self.notices = Aggregates(service.store, "notices", notices.Notice)   # K-06: public by nature
-        # K-06, Q-03: the notices and the period statistics over HTTP (services/collab/query.py)
-        service.add_query(query.NOTICES_PATH, self._answer(self._notices), summary="公告：全部已发布的公告，最新在前 (K-06)")
-        service.add_query(query.STATISTICS_PATH, self._answer(self._statistics),
-                          summary="费用协查统计：一个周期中本机构可见地区的统计 (Q-03)",
-                          params={"period": "YYYY-MM", "format": "json, csv or xlsx"}, required=("period",),
-                          formats=("json", "csv", "xlsx"))
-        service.add_query(query.REQUEST_PATH, self._answer(self._request), summary="一条协同请求，仅其所涉机构可见 (K-03)",
-                          params={"id": "the request id (UUID)"}, required=("id",))
-        # K-03..K-05, Q-02..Q-05: the agency's inbox and outbox (services/collab/query_lists.py)
-        service.add_query(lists.REQUESTS_PATH, self._requests, **lists.SPECS[lists.REQUESTS_PATH])
-        service.add_query(lists.LEADS_PATH, self._leads, **lists.SPECS[lists.LEADS_PATH])
-        service.add_query(lists.COINVESTIGATIONS_PATH, self._coinvestigations,
-                          **lists.SPECS[lists.COINVESTIGATIONS_PATH])
-        self.opened = Counter("yidi_collab_opened_total", "Collaboration requests and co-investigations opened",
-                              ["kind"], registry=service.registry)
-
-    def _now(self):
-        return self.svc.clock.now()
+        self.notices = Aggregates(store, "notices", notices.Notice)   # K-06: public by nature
 
     def _actor(self, env: Envelope) -> Actor:
         """The sender and the region its agency handles (the table let only agencies through)."""
-        party = self.svc.parties.get(str(env.sender))
+        party = self.parties.get(str(env.sender))
         region = getattr(party, "region", None)
         return Actor(str(env.sender), str(region) if region else None)
 
     async def _refused(self, topic: str, env: Envelope, exc: Misaddressed) -> str:
-        await self.svc.refuse(topic, env, Refusal(exc.reason, exc.message, rule=exc.rule))
+        await self.refuse(topic, env, Refusal(exc.reason, exc.message, rule=exc.rule))
         return "refused"
 
     async def _addressed(self, aggregates: Aggregates, what: str, topic: str, env: Envelope, check, step,
@@ -95,7 +84,7 @@ class CollabHandlers:
             check(state, actor)
             return step(state, now)
         try:
-            return await _on_existing(aggregates, what, env, checked, self._now(), key)
+            return await _on_existing(aggregates, what, env, checked, self.now(), key)
         except Misaddressed as exc:   # raised before anything is written
             return await self._refused(topic, env, exc)
 
@@ -120,7 +109,7 @@ class CollabHandlers:
     async def open_request(self, env: Envelope[OpenCollabRequest]) -> str:
         c = env.payload
         key = str(req.request_id_for(c.requester_region, c.request_ref))
-        now, actor = self._now(), self._actor(env)
+        now, actor = self.now(), self._actor(env)
         original, parent = await self._escalation(c)
 
         def decide(state):
@@ -156,8 +145,8 @@ class CollabHandlers:
         return original, self._parent_region(str(original.target_region))
 
     def _parent_region(self, region: str) -> str | None:
-        target = self.svc.parties.agency_of(region)
-        parent = self.svc.parties.parent_of(target.code) if target else None
+        target = self.parties.agency_of(region)
+        parent = self.parties.parent_of(target.code) if target else None
         return str(parent.region) if parent is not None and parent.region else None
 
     async def propose_extension(self, env: Envelope[ProposeCollabExtension]) -> str:
@@ -185,7 +174,7 @@ class CollabHandlers:
         key = str(coinv.request_id_for(c.insured_region, c.request_ref))
         self.opened.labels("coinvestigation").inc()
         return await self.coinvestigations.apply(env, key, lambda state: None if state else coinv.request(
-            c, self.calendar, self._now()))
+            c, self.calendar, self.now()))
 
     async def amend_coinvestigation(self, env: Envelope[AmendCoInvestigation]) -> str:
         return await self._on_coinv("collab.amend-coinvestigation.v1", env, coinv.may_amend,
@@ -217,7 +206,7 @@ class CollabHandlers:
         key = str(leads.lead_id_for(str(c.insured_region), c.lead_ref))
         self.opened.labels("lead").inc()
         return await self.leads.apply(env, key, lambda state: None if state else leads.hand_over(
-            c, self.calendar, self._now()))
+            c, self.calendar, self.now()))
 
     async def take_up_lead(self, env: Envelope[TakeUpLead]) -> str:
         return await self._addressed(self.leads, "lead", "collab.take-up-lead.v1", env, leads.may_act,
@@ -233,18 +222,18 @@ class CollabHandlers:
         c = env.payload
         key = str(notices.notice_id_for(c.publisher, c.notice_ref))
         self.opened.labels("notice").inc()
-        return await self.notices.apply(env, key, lambda state: notices.publish(state, c, self._now()))
+        return await self.notices.apply(env, key, lambda state: notices.publish(state, c, self.now()))
 
     # ------------------------------------------------------------ Q-02/Q-03 period summary and statistics
     async def coinvestigation_counted(self, env: Envelope[CoInvestigationCounted]) -> str:
         step = env.payload
         return await self.periods.apply(env, periods.period_key(step.period), lambda p: periods.count(
-            p, step, self.calendar, self._now()))
+            p, step, self.calendar, self.now()))
 
     # ------------------------------------------------------------ deadlines (K-02, K-04, Q-02, Q-03, Q-05)
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
-        now = self._now()
+        now = self.now()
         request = request_of(due, "collab")
         if due.kind in (leads.TAKE_UP_DUE, leads.RESULT_DUE):
             return await self.leads.apply(env, due.subject, lambda s: s and leads.deadline_fired(
@@ -258,68 +247,6 @@ class CollabHandlers:
         return await self.coinvestigations.apply(env, due.subject, lambda s: s and coinv.deadline_fired(
             s, request, self.calendar, now))
 
-    # ------------------------------------------------------------ query API (K-06, Q-03)
-    def _answer(self, answer):
-        """A path's answer, given the checked query (services/collab/query.py)."""
-        async def answered(signed) -> tuple[bytes, str, str]:
-            return await answer(query.checked(signed))
-        return answered
-
-    async def _notices(self, q: query.Query) -> tuple[bytes, str, str]:
-        """K-06: every notice, newest first, for any agency."""
-        listed = [notices.Notice.model_validate(doc["state"]).published()
-                  async for doc in self.svc.db["notices"].find({})]
-        listed.sort(key=lambda n: n.received_at, reverse=True)
-        body = json.dumps([n.model_dump(mode="json") for n in listed], ensure_ascii=False).encode()
-        return body, query.FORMATS["json"], "notices.json"
-
-    async def _request(self, q: query.Query) -> tuple[bytes, str, str]:
-        """K-03: a request, for the agencies it names (requester, target, the agencies listed)."""
-        found = await self.requests.load(q.params["id"])
-        if found is None or not query.may_see_request(self.svc.parties, q.agency, found):
-            raise query.QueryRefused(404, f"no request {q.params['id']} addressed to {q.agency}")
-        return found.model_dump_json().encode(), query.FORMATS["json"], f"request-{found.request_id}.json"
-
-    async def _statistics(self, q: query.Query) -> tuple[bytes, str, str]:
-        """Q-03: a closed period's statistics, the rows of the regions the agency speaks for."""
-        period_label, fmt = q.params["period"], q.params["format"]
-        p = await self.periods.load(periods.period_key(period_label))
-        if p is None or not p.closed:
-            raise query.QueryRefused(404, f"no statistics of period {period_label} yet: they are published when "
-                                          "its completion deadline passes (Q-03)")
-        stats = periods.published_statistics(p)
-        stats = stats.model_copy(update={"rows": query.visible_rows(self.svc.parties, q.agency, stats.rows)})
-        name = f"coinvestigation-statistics-{period_label}-{q.agency}.{fmt}"
-        if fmt == "csv":
-            return export.to_csv(stats).encode("utf-8"), query.FORMATS[fmt], name
-        if fmt == "xlsx":
-            return export.to_xlsx(stats), query.FORMATS[fmt], name
-        return stats.model_dump_json().encode(), query.FORMATS[fmt], name
-
-    async def _requests(self, q) -> tuple[bytes, str, str]:
-        """K-03/K-04: the agency's requests in one box, by running deadline, with its allowed actions."""
-        region, box, now = lists.own_region(q), lists.box_of(q), self._now()
-        found = [req.CollabRequest.model_validate(s) for s in await lists.opened(self.svc.db["requests"])]
-        rows = [lists.request_row(r, region, self.svc.parties, now) for r in found if lists.in_box(r, region, box)]
-        return lists.as_json(lists.by_due(rows), f"requests-{box}.json")
-
-    async def _leads(self, q) -> tuple[bytes, str, str]:
-        """K-05: leads handed to the region (inbox) or by it (outbox)."""
-        region, box, now = lists.own_region(q), lists.box_of(q), self._now()
-        side = "treating_region" if box == "inbox" else "insured_region"
-        found = [leads.Lead.model_validate(s) for s in await lists.opened(self.svc.db["leads"])]
-        rows = [lists.lead_row(item, region, now) for item in found if str(getattr(item, side)) == region]
-        return lists.as_json(lists.by_due(rows), f"leads-{box}.json")
-
-    async def _coinvestigations(self, q) -> tuple[bytes, str, str]:
-        """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
-        region, period, now = lists.own_region(q), lists.period_of(q), self._now()
-        found = [coinv.CoInvestigation.model_validate(s) for s in await lists.opened(self.svc.db["coinvestigations"])]
-        rows = [lists.coinvestigation_row(c, region, now) for c in found
-                if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
-        return lists.as_json(lists.by_due(rows), f"coinvestigations-{period or 'all'}.json")
-
-
 
 async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now, key: str | None = None) -> str:
     """A command about a request that must exist: an unknown id is refused (dead-lettered with why)."""
@@ -332,9 +259,11 @@ async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, n
     return await aggregates.apply(env, key, decide)
 
 
-def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
-    """Who handles each topic the collab service consumes (``contracts/registry.py``): one handler each."""
-    h = CollabHandlers(service, calendar)
+def registry(store: Store, *, now: Now, parties: ParticipantRegistry, calendar: WorkingCalendar, refuse: Refuse,
+             metrics: CollabMetrics) -> dict[str, Handler]:
+    """Who handles each topic the collab service consumes (``contracts/registry.py``): one handler each,
+    given what it needs (``app.py`` passes the runtime's)."""
+    h = CollabHandlers(store, now=now, parties=parties, calendar=calendar, refuse=refuse, metrics=metrics)
     return {
         "settlement.completed.v1": h.settlement_completed,
         "collab.open-request.v1": h.open_request,

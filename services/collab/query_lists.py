@@ -14,8 +14,9 @@ console shows as an inbox and an outbox.
 
 Only the sides an item names see it: an agency without a region of its own (the national level) has
 no inbox. Requests, leads and co-investigations are sealed at rest, so each list opens the
-collection's documents and keeps the asking agency's; a region's few hundred items a month keep this
-cheap, and no clear index of who asked whom is stored beside the sealed state.
+collection's documents (``adapters.py``) and keeps the asking agency's; a region's few hundred items a
+month keep this cheap, and no clear index of who asked whom is stored beside the sealed state. The
+answers are ``query.CollabQueries``'; this module shapes their rows.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from datetime import datetime
 
 from runtime.parties import ParticipantRegistry
 from runtime.query import FORMATS, QueryRefused, SignedQuery
-from runtime.store import open_document
 from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import leads as lead_rules
 from services.collab.domain import requests as req
@@ -158,7 +158,3 @@ def by_due(rows: list[dict]) -> list[dict]:
 def as_json(rows: list[dict], name: str) -> tuple[bytes, str, str]:
     return json.dumps(rows, ensure_ascii=False).encode(), FORMATS["json"], name
 
-
-async def opened(collection) -> list[dict]:
-    """Every state of a sealed collection, opened (runtime.store.open_document)."""
-    return [open_document(doc)["state"] async for doc in collection.find({}, {"state": 1})]

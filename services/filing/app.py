@@ -1,18 +1,29 @@
 """Filing service 备案: wiring only. Region policies are validated at start-up: a policy that
-breaks a national bound stops the service with a message naming region, field and bound."""
+breaks a national bound stops the service with a message naming region, field and bound. The
+handlers are given the runtime's store, clock, participant registry, metrics registry and its way
+of answering a refused sender; the signed reads (F-15) are registered beside them."""
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
 from runtime.service import Service
-from services.filing.domain import load_policies
-from services.filing.handlers import registry
 from services.filing.authority import AUTHORITY
+from services.filing.domain import load_policies
+from services.filing.handlers import PEOPLE, registry
+from services.filing.metrics import FilingMetrics
+from services.filing.query import FilingQueries
+from services.sanctions import SanctionsProjection
 from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
     policies = load_policies()
-    return build_service("filing", lambda service: registry(service, policies, default_calendar()), AUTHORITY, settings)
+
+    def handlers(service: Service) -> dict:
+        FilingQueries(service, PEOPLE)   # F-15: the signed reads (query.py)
+        return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
+                        calendar=default_calendar(), sanctions=SanctionsProjection(service.store),   # F-16
+                        metrics=FilingMetrics(service.registry), refuse=service.refuse)
+    return build_service("filing", handlers, AUTHORITY, settings)
 
 
 def main() -> None:

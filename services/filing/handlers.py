@@ -4,10 +4,14 @@ A command other than registration is checked against the stored filings before a
 decided: the sender must speak for their insured place (``domain/authority.py``). Refused for
 authority → answered on ``party.refused.v1`` like every authority refusal of the platform (the
 table's, clock skew), counted in ``yidi_refused_total``, nothing stored; ``filing.refused.v1``
-answers what the filing rules refuse."""
+answers what the filing rules refuse.
+
+Each handler is given what it reads: the store, the clock (``now``), the participant registry,
+the region policies, the working calendar, the sanctions projection (F-16), the metrics and how
+an outside sender hears a refusal (``refuse``); ``app.py`` passes the runtime's."""
 from __future__ import annotations
 
-from prometheus_client import Counter
+
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
@@ -16,12 +20,12 @@ from contracts.parties import RefusalReason
 from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
-from runtime.service import Service
+from runtime.parties import ParticipantRegistry
 from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
 from services.filing.domain.authority import Unauthorized, sender_refusal
-from services.filing.query import FilingQueries
+from services.filing.metrics import FilingMetrics
 from services.sanctions import SanctionsProjection
-from services.wiring import Handler
+from services.wiring import Handler, Now, Refuse, Store
 
 PEOPLE = "people"
 
@@ -36,30 +40,27 @@ def latest_insured_region(state: dict) -> str | None:
 
 
 class FilingHandlers:
-    def __init__(self, service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> None:
-        self.svc, self.policies, self.calendar = service, policies, calendar
+    """One person's filings (``people``): every command and fired deadline is one decision."""
+
+    def __init__(self, store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook,
+                 calendar: WorkingCalendar, sanctions: SanctionsProjection, metrics: FilingMetrics,
+                 refuse: Refuse) -> None:
+        self.store, self.now, self.parties = store, now, parties
+        self.policies, self.calendar, self.sanctions = policies, calendar, sanctions   # F-16
+        self.metrics, self.refuse = metrics, refuse
         # one document per person: stored under their pseudonym, sealed (003 §5 (三))
-        service.store.protect(PEOPLE, latest_insured_region)
-        FilingQueries(service, PEOPLE)   # F-15: the signed reads (query.py)
-        self.sanctions = SanctionsProjection(service.store)   # F-16
-        r = service.registry
-        self.filings = Counter("yidi_filings_total", "Filing commands by category and outcome",
-                               ["command", "category", "outcome"], registry=r)
-        self.refusals = Counter("yidi_filing_refusals_total", "Refused filing commands by reason and rule",
-                                ["reason", "rule"], registry=r)
-        self.changes = Counter("yidi_filing_changes_total", "Filing state changes by kind (revoked = a missed "
-                               "commitment deadline, F-10)", ["change_kind"], registry=r)
+        store.protect(PEOPLE, latest_insured_region)
 
     async def command(self, env: Envelope) -> str:
         """Every filing command and fired deadline: one person's aggregate, one decision."""
         person = env.payload.person_id
         sanctions = await self.sanctions.current()
-        now = self.svc.clock.now()
+        now = self.now()
         decisions: list[Decision] = []
         sender = str(env.sender)
 
         def speaks_for(region: str) -> bool:
-            return self.svc.parties.speaks_for(sender, region)
+            return self.parties.speaks_for(sender, region)
 
         def run(raw: dict | None) -> Outcome:
             state = PersonFilings.model_validate(raw) if raw else None
@@ -80,28 +81,15 @@ class FilingHandlers:
                 schedules=[Schedule(str(d.deadline_id), d.due_at, d.topic, d.message, key=person)
                            for d in decision.deadlines])
         try:
-            outcome = await self.svc.store.apply(PEOPLE, person, env, run)
+            outcome = await self.store.apply(PEOPLE, person, env, run)
         except Unauthorized as exc:
             topic = f"{env.type}.v{env.schema_version}"
-            await self.svc.refuse(topic, env, Refusal(RefusalReason.UNAUTHORIZED, exc.message, rule=exc.rule))
+            await self.refuse(topic, env, Refusal(RefusalReason.UNAUTHORIZED, exc.message, rule=exc.rule))
             return "refused"
         if outcome.duplicate or not decisions or decisions[0].duplicate:
             return "duplicate"
-        self._count(decisions[0], env.payload)
+        self.metrics.count(decisions[0], env.payload)
         return "applied"
-
-    def _count(self, decision: Decision, command) -> None:
-        category = getattr(getattr(command, "category", None), "value", "none")
-        for event in decision.events:
-            if isinstance(event, FilingChanged):
-                self.changes.labels(event.change_kind.value).inc()
-            elif isinstance(event, FilingAccepted):
-                filed = event.filing.category.value if event.filing else category
-                self.filings.labels(event.command.value, filed, "accepted").inc()
-            elif isinstance(event, FilingRefused):
-                self.filings.labels(event.command.value, category, "refused").inc()
-                self.refusals.labels(event.reason.value, event.rule).inc()
-
 
 
 def _topic_of(event: BaseModel) -> str:
@@ -109,10 +97,13 @@ def _topic_of(event: BaseModel) -> str:
             FilingRefused: "filing.refused.v1"}[type(event)]
 
 
-def registry(service: Service, policies: PolicyBook, calendar: WorkingCalendar) -> dict[str, Handler]:
+def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook,
+             calendar: WorkingCalendar, sanctions: SanctionsProjection, metrics: FilingMetrics,
+             refuse: Refuse) -> dict[str, Handler]:
     """Who handles each topic the filing service consumes (``contracts/registry.py``): every command and
     fired deadline is one decision on the person's filings (``FilingHandlers.command``)."""
-    h = FilingHandlers(service, policies, calendar)
+    h = FilingHandlers(store, now=now, parties=parties, policies=policies, calendar=calendar,
+                       sanctions=sanctions, metrics=metrics, refuse=refuse)
     return {
         "filing.register.v1": h.command,
         "filing.change.v1": h.command,
@@ -123,5 +114,5 @@ def registry(service: Service, policies: PolicyBook, calendar: WorkingCalendar) 
         "filing.terminate.v1": h.command,
         "filing.decide.v1": h.command,
         "filing.deadline-due.v1": h.command,
-        "prepayment.sanction.v1": h.sanctions.apply,   # F-16
+        "prepayment.sanction.v1": sanctions.apply,   # F-16
     }

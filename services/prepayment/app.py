@@ -1,15 +1,27 @@
-"""Prepayment service 预付金: wiring only."""
+"""Prepayment service 预付金: wiring only. The handlers are given the runtime's store, clock and
+metrics registry, and the ledger of movements on the service's database (``adapters.py``), which
+the signed reads (``query.py``) share."""
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
 from runtime.service import Service
-from services.prepayment.handlers import registry
+from services.prepayment.adapters import MongoMovements
 from services.prepayment.authority import AUTHORITY
-from services.wiring import build_service
+from services.prepayment.domain import PrepaymentAccount
+from services.prepayment.handlers import ACCOUNTS, registry
+from services.prepayment.metrics import PrepaymentMetrics
+from services.prepayment.query import PrepaymentQueries
+from services.wiring import Aggregates, build_service
 
 
 def build(settings=None) -> Service:
-    return build_service("prepayment", lambda service: registry(service, default_calendar()), AUTHORITY, settings)
+    def handlers(service: Service) -> dict:
+        movements = MongoMovements(service.db)
+        # the signed reads (query.py): the accounts as stored, the ledger
+        PrepaymentQueries(service, Aggregates(service.store, ACCOUNTS, PrepaymentAccount), movements)
+        return registry(service.store, now=service.clock.now, calendar=default_calendar(), movements=movements,
+                        metrics=PrepaymentMetrics(service.registry))
+    return build_service("prepayment", handlers, AUTHORITY, settings)
 
 
 def main() -> None:

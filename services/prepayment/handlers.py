@@ -1,83 +1,49 @@
-"""Prepayment 预付金: which topic is handled by which function (the registry is ``registry()``, at the bottom)."""
+"""Prepayment 预付金: which topic is handled by which function (the registry is ``registry()``, at the bottom).
+
+Every handler loads the region's account (``accounts``), has ``domain/`` decide once (pure) and the
+store keep the decision; the account's movements go to the ledger (``adapters.py``) around the
+write, and the P-04 usage rate is set on the metrics. It is given what it reads: the store, the
+clock (``now``), the working calendar, the ledger and the metrics; ``app.py`` passes the runtime's."""
 from __future__ import annotations
 
-from prometheus_client import Gauge
-from pymongo import UpdateOne
 
 from contracts.clearing import ClearingNoticeIssued, ClearingObligationBreached
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.prepayment import (
-    InterestShared, PrepaymentScope, PrepaymentUsageUpdated, RequestBalance, ShareInterest,
-)
+from contracts.prepayment import InterestShared, PrepaymentScope, RequestBalance, ShareInterest
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
-from runtime.service import Service
 from services.outcome import Decision
 from services.prepayment import domain
+from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
 from services.prepayment.domain.interest import InterestDistribution, share_interest
-from services.prepayment.domain.ledger import LedgerAccount, Movement
-from services.prepayment.query import PrepaymentQueries
-from services.wiring import Aggregates, Archive, Handler, request_of
+from services.prepayment.domain.ledger import LedgerAccount
+from services.prepayment.metrics import PrepaymentMetrics
+from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of
 
-
-class Movements:
-    """The ledger 预付金台账: one document per movement in the ``movements`` collection, id
-    ``<account key>:<seq>``, never edited (M-03); written by idempotent upserts (ledger.py)."""
-
-    def __init__(self, service: Service, collection: str = "movements") -> None:
-        self.service, self.collection = service, collection
-        self._indexed = False
-
-    @property
-    def col(self):
-        return self.service.db[self.collection]
-
-    async def keep(self, key: str, movements: list[Movement]) -> None:
-        if not movements:
-            return
-        ops = [UpdateOne({"_id": f"{key}:{m.seq}"},
-                         {"$setOnInsert": {**m.model_dump(mode="json"), "account": key}}, upsert=True)
-               for m in movements]
-        await self.col.bulk_write(ops, ordered=False)
-
-    async def find(self, key: str, **query) -> list[Movement]:
-        if not self._indexed:
-            await self.col.create_index([("account", 1), ("on", 1)])
-            self._indexed = True
-        fields = {name: 0 for name in ("_id", "account")}
-        return [Movement.model_validate(doc) async for doc in self.col.find({"account": key, **query}, fields)]
-
-    async def upto(self, key: str, on) -> list[Movement]:
-        """The archived movements of account ``key`` up to the end of business day ``on``."""
-        return await self.find(key, on={"$lte": on.isoformat()})
-
-    async def touching(self, key: str, account: LedgerAccount, on) -> list[Movement]:
-        """The archived movements of ``key`` up to ``on`` that move ledger account ``account``."""
-        return await self.find(key, on={"$lte": on.isoformat()},
-                               **{"$or": [{"debit": account.value}, {"credit": account.value}]})
+ACCOUNTS = "accounts"
 
 
 class PrepaymentHandlers:
-    def __init__(self, service: Service, calendar: WorkingCalendar) -> None:
-        self.svc, self.calendar = service, calendar
-        self.accounts = Aggregates(service.store, "accounts", PrepaymentAccount, refusals=(ValueError,))
-        self.interest = Aggregates(service.store, "interest", InterestDistribution, refusals=(ValueError,))
-        self.counted = Archive(service.store, "counted")   # every settlement and reversal counted (M-03)
-        self.movements = Movements(service)
-        PrepaymentQueries(service, self.accounts, self.movements)   # the signed reads (query.py)
+    """The regions' prepayment accounts (``accounts``, one per region and scope), the interest
+    distributions (``interest``, P-10) and the settlements counted (the ``counted`` archive)."""
+
+    def __init__(self, store: Store, *, now: Now, calendar: WorkingCalendar, movements: MovementLedger,
+                 metrics: PrepaymentMetrics) -> None:
+        self.now, self.calendar, self.movements, self.metrics = now, calendar, movements, metrics
+        self.accounts = Aggregates(store, ACCOUNTS, PrepaymentAccount, refusals=(ValueError,))
+        self.interest = Aggregates(store, "interest", InterestDistribution, refusals=(ValueError,))
+        self.counted = Archive(store, "counted")   # every settlement and reversal counted (M-03)
         self._archived: dict[str, int] = {}          # account key → seq this process archived up to
-        self.usage = Gauge("yidi_prepayment_usage_ratio", "P-04 usage rate of an insured region's prepayment",
-                           ["insured_region", "scope"], registry=service.registry)
 
     async def _apply(self, env: Envelope, region: str, scope: PrepaymentScope, step) -> str:
-        now = self.svc.clock.now()
+        now = self.now()
 
         def decide(acc: PrepaymentAccount | None) -> Decision:
             acc = acc or domain.new_account(region, scope, business_date(now).year)
             outcome = step(acc, now)
-            self._observe(outcome)
+            self.metrics.observe(outcome)
             return outcome
         return await self._write(env, domain.account_key(region, scope), decide)
 
@@ -105,11 +71,6 @@ class PrepaymentHandlers:
             await self.movements.keep(key, new.unarchived(known))
             self._archived[key] = max(self._archived.get(key, 0), new.seq)
         return result
-
-    def _observe(self, outcome: Decision) -> None:
-        for event in outcome.events:
-            if isinstance(event, PrepaymentUsageUpdated) and event.usage_percent is not None:
-                self.usage.labels(str(event.insured_region), event.scope.value).set(float(event.usage_percent) / 100)
 
     # ------------------------------------------------------------ settlements in (P-04)
     async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
@@ -181,7 +142,7 @@ class PrepaymentHandlers:
     # ------------------------------------------------------------ the ledger asked, interest (P-10)
     async def request_balance(self, env: Envelope[RequestBalance]) -> str:
         c = env.payload
-        now = self.svc.clock.now()
+        now = self.now()
         key = domain.account_key(c.insured_region, c.scope)
         archived = await self.movements.upto(key, c.as_of)   # the archive, with the account's recent ones
 
@@ -194,7 +155,7 @@ class PrepaymentHandlers:
     async def share_interest(self, env: Envelope[ShareInterest]) -> str:
         """P-10: read each region's ledger (its past days are final), then share once."""
         c = env.payload
-        now = self.svc.clock.now()
+        now = self.now()
         movements: dict = {}
         for region in c.regions:
             key = domain.account_key(region, c.scope)
@@ -221,14 +182,15 @@ class PrepaymentHandlers:
 
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
-        now = self.svc.clock.now()
+        now = self.now()
         return await self._write(env, due.subject, lambda acc: acc and domain.deadline_fired(
             acc, request_of(due, "prepayment"), self.calendar, now))
 
 
-def registry(service: Service, calendar: WorkingCalendar) -> dict[str, Handler]:
+def registry(store: Store, *, now: Now, calendar: WorkingCalendar, movements: MovementLedger,
+             metrics: PrepaymentMetrics) -> dict[str, Handler]:
     """Who handles each topic the prepayment service consumes (``contracts/registry.py``): one handler each."""
-    h = PrepaymentHandlers(service, calendar)
+    h = PrepaymentHandlers(store, now=now, calendar=calendar, movements=movements, metrics=metrics)
     return {
         "settlement.completed.v1": h.settlement_completed,
         "settlement.reversed.v1": h.settlement_reversed,

@@ -24,10 +24,12 @@ from decimal import Decimal
 from contracts.prepayment import PrepaymentScope
 from runtime.calendar import business_date
 from runtime.query import FORMATS, QueryRefused, SignedQuery
+from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import formulas as f
 from services.prepayment.domain.account import account_key
 from services.prepayment.domain.ledger import LedgerAccount, Movement, balances
 from services.prepayment.domain.model import _TOP_UPS, PrepaymentAccount
+from services.wiring import Aggregates
 
 ACCOUNT_PATH = "/prepayment/account"
 USAGE_PATH = "/prepayment/usage"
@@ -123,9 +125,10 @@ def as_json(data, name: str) -> tuple[bytes, str, str]:
 
 
 class PrepaymentQueries:
-    """The three reads, registered on the service (``handlers.py`` builds it)."""
+    """The three reads, registered on the service (``app.py`` builds it): the accounts as the store
+    keeps them, the movements from the ledger (``adapters.py``)."""
 
-    def __init__(self, service, accounts, movements) -> None:
+    def __init__(self, service, accounts: Aggregates[PrepaymentAccount], movements: MovementLedger) -> None:
         self.svc, self.accounts, self.movements = service, accounts, movements
         service.add_query(ACCOUNT_PATH, self.account, **SPECS[ACCOUNT_PATH])
         service.add_query(USAGE_PATH, self.usage, **SPECS[USAGE_PATH])

@@ -25,6 +25,7 @@ from services.settlement.domain import results
 from services.settlement.domain.decision import RESULT
 from services.settlement.domain.refusal import Refused
 from services.settlement.metrics import SettlementMetrics
+from services.wiring import Refuse
 
 HIS_TOPICS = ("his.admission.v1", "his.outpatient-requested.v1", "his.settlement-requested.v1",
               "his.cancel-requested.v1", "his.refund-requested.v1", "his.manual-claim.v1")
@@ -55,11 +56,10 @@ def refused_result(envelope: Envelope, refusal: Refusal) -> SettlementResult | N
 
 
 Publish = Callable[..., Awaitable[Any]]                        # Service.publish(topic, payload, cause=...)
-PartyRefused = Callable[[str, Envelope, Refusal], Awaitable[None]]   # Service.party_refused
 
 
 def refusers(parties: ParticipantRegistry, metrics: SettlementMetrics, publish: Publish,
-             party_refused: PartyRefused) -> dict:
+             party_refused: Refuse) -> dict:
     """``Service.refusers`` for the HIS topics."""
     async def refuse(topic: str, envelope: Envelope, refusal: Refusal) -> None:
         sender = parties.get(str(envelope.sender))

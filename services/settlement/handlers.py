@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from contracts.envelope import Envelope
 from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, ManualClaimUploaded,
@@ -35,10 +34,9 @@ from services.settlement.domain.treating_place import Received, Reference, Treat
 from services.settlement.domain.visits import Visits
 from services.settlement.filing_view import FilingViews
 from services.settlement.metrics import SettlementMetrics
-from services.wiring import Handler, Store
+from services.wiring import Handler, Now, Store
 
 SettlementRequest = DischargeSettlementRequested | OutpatientVisitRequested
-Now = Callable[[], datetime]
 MANUAL_CLAIMS = "manual_claims"
 
 

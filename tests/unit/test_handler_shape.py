@@ -4,6 +4,9 @@
   ``handlers.py`` returning a dict from topic to handler (no ``.registry()`` methods, no topic tuples);
 * each registered handler is an async method taking one envelope: it loads, has the domain decide
   once, and stores;
+* handlers are given what they use (the store, the time, the participant registry, reference data,
+  their metrics), never the whole service: ``handlers.py`` does not import ``runtime.service`` and
+  reads no database of its own (a read model is an adapter the app gives it);
 * the ``domain/`` packages are pure: they import nothing of the runtime's I/O (service, store,
   database, broker, metrics) and never read a clock — the time is passed in.
 """
@@ -54,6 +57,23 @@ def test_each_registered_handler_is_an_async_method_taking_one_envelope(name):
         params = list(inspect.signature(handler).parameters.values())
         assert len(params) == 1 and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, \
             f"{name} {topic}: {handler.__qualname__} takes one envelope, not {[p.name for p in params]}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_handlers_are_given_their_dependencies_not_the_service(name):
+    tree = _tree(ROOT / "services" / name / "handlers.py")
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not imported & {"runtime.service", "pymongo", "aiokafka"}, \
+        f"services/{name}/handlers.py reaches for {sorted(imported & {'runtime.service', 'pymongo', 'aiokafka'})}"
+    located = [f"{_name(node.value)}.{node.attr} line {node.lineno}" for node in ast.walk(tree)
+               if isinstance(node, ast.Attribute) and node.attr in {"db", "add_query", "clock", "refuse"}
+               and _name(node.value) in {"svc", "service"}]
+    assert located == [], f"services/{name}/handlers.py looks things up on the service: {located}"
+
+
+def _name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
 
 
 def _domain_modules() -> list[Path]:

@@ -8,7 +8,7 @@ from contracts.filing import CancelFiling, ChangeKind, SuspendFiling, ResumeFili
 from contracts.values import EligibilityBasis, MedicalType
 from kernel.eligibility import EligibilityReason, eligibility
 from kernel.filings import FilingView, PersonFilingView, in_force_at
-from filing_support import PID, accepted, at, changes, fire, reg, rid, run
+from .filing_support import PID, accepted, at, changes, fire, reg, rid, run
 
 NOW = at(2026, 9, 29)
 IN = MedicalType.INPATIENT

@@ -11,7 +11,7 @@ from contracts.filing import (
     ResumeFiling, SuspendFiling, TerminateInsurance,
 )
 from services.filing.domain import PersonFilings, filing_at, state_at
-from filing_support import BOOK, PID, accepted, at, changes, fire, reg, refused, rid, run
+from .filing_support import BOOK, PID, accepted, at, changes, fire, reg, refused, rid, run
 
 NOW = at(2026, 9, 29)
 

@@ -8,7 +8,7 @@ import pytest
 from contracts.filing import ChangeKind, FilingStatus, RefusalReason
 from contracts.values import FilingCategory
 from services.filing.domain import RegionSanctions, SanctionNotice
-from filing_support import PID, accepted, at, changes, reg, refused, run
+from .filing_support import PID, accepted, at, changes, reg, refused, run
 
 NOW = at(2026, 9, 29)   # a Tuesday, a working day
 

@@ -11,9 +11,9 @@ from runtime.client import open_result
 from runtime.envelopes import envelope_for
 from runtime.parties import signer_for
 from services.settlement.domain.treating import settlement_id_for
-from settlement_support import WUHU_EMPLOYEE, discharge, line, outpatient
+from .settlement_support import WUHU_EMPLOYEE, discharge, line, outpatient
 from support import default_sender
-from test_saga_in_memory import KEYS, MARCH, TOPIC_OF_TYPE, Service
+from .test_saga_in_memory import KEYS, MARCH, TOPIC_OF_TYPE, Service
 
 ECG = [line(1, "310701001", "10", "2.00")]       # 常规心电图 10 × 2.00 = 20.00, class A, all in scope
 H1 = "H42010200001"

@@ -30,7 +30,7 @@ from services.settlement.domain.policy import PolicyBook
 from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.treating import assess, fee_detail, register_admission
-from settlement_support import catalogue_for, discharge, line, m, policies
+from .settlement_support import catalogue_for, discharge, line, m, policies
 
 LONG_TERM = Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE)
 OTHER_TEMP = Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY)
@@ -176,7 +176,7 @@ def replace_date(fee_line, day):
 def test_admission_refused_while_insured_region_suspended():
     """S-20: new admissions of a sanctioned insured region are refused."""
     from contracts.his import AdmissionRegistered
-    from settlement_support import header
+    from .settlement_support import header
     request = AdmissionRegistered(**header(medical_type="inpatient"), admission_date=date(2025, 3, 1))
     with pytest.raises(Refused) as refused:
         register_admission(request, LONG_TERM, admission_suspended=True)

@@ -26,7 +26,7 @@ from services.settlement.domain.results import completed, refused
 from services.settlement.domain.reversal import (ReversalContext, SettlementRecord, cancel, refund,
                                                  remaining_request)
 from services.settlement.domain.treating import assess
-from settlement_support import catalogue_for, catalogues, line, m, outpatient, policies
+from .settlement_support import catalogue_for, catalogues, line, m, outpatient, policies
 
 NO_FILING_NEEDED = Entitlement(EligibilityBasis.NO_FILING_NEEDED)
 LONG_TERM = Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.LONG_TERM_RESIDENT)

@@ -14,7 +14,7 @@ from services.settlement.domain.insured import InsuredProfile, decide
 from services.settlement.domain.policy import RegionPolicy
 from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.treating import assess
-from settlement_support import catalogues, discharge, line, outpatient
+from .settlement_support import catalogues, discharge, line, outpatient
 
 CATALOGUE = catalogues().by_region["420000"]
 CODES = [item.code for item in CATALOGUE.items] + ["UNKNOWN1", "UNKNOWN2"]

@@ -10,7 +10,7 @@ from contracts.his_result import SettlementResult
 from contracts.registry import ALL_TOPICS
 from contracts.values import HospitalLevel
 from services.settlement.reference_data import POLICIES, ReferenceDataError, load_catalogue, load_policy
-from settlement_support import catalogues, policies
+from .settlement_support import catalogues, policies
 
 WUHU = POLICIES / "340200.yaml"
 

@@ -28,7 +28,7 @@ from services.settlement.domain.accumulations import ACCOUNT_KEY
 from services.settlement.domain.decision import RESULT
 from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
-from settlement_support import catalogues, discharge, line, m, outpatient, policies
+from .settlement_support import catalogues, discharge, line, m, outpatient, policies
 from support import default_sender
 
 MARCH = datetime(2025, 3, 12, 9, 0, tzinfo=SHANGHAI)

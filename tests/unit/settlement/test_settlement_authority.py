@@ -42,9 +42,9 @@ from services.settlement.domain.consistency import answer_problems
 from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import TITLES_ZH
 from services.settlement.metrics import SettlementMetrics
-from settlement_support import WUHU_EMPLOYEE, catalogue_for, discharge, header, line, outpatient, policies
-from test_properties import PROPS, cases, run
-from test_saga_in_memory import KEYS, PARTIES, Service, _results
+from .settlement_support import WUHU_EMPLOYEE, catalogue_for, discharge, header, line, outpatient, policies
+from .test_properties import PROPS, cases, run
+from .test_saga_in_memory import KEYS, PARTIES, Service, _results
 
 REGISTRY = ParticipantRegistry.load()
 NOW = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The filing service's unit tests (F-01..F-16)."""
