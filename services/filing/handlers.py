@@ -21,7 +21,7 @@ from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.parties import ParticipantRegistry
-from services.filing.domain import Decision, PersonFilings, PolicyBook, decide
+from services.filing.domain import FilingDecision, PersonFilings, PolicyBook, decide
 from services.filing.domain.authority import Unauthorized, sender_refusal
 from services.filing.metrics import FilingMetrics
 from services.sanctions import SanctionsProjection
@@ -56,7 +56,7 @@ class FilingHandlers:
         person = env.payload.person_id
         sanctions = await self.sanctions.current()
         now = self.now()
-        decisions: list[Decision] = []
+        decisions: list[FilingDecision] = []
         sender = str(env.sender)
 
         def speaks_for(region: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter
 
 from contracts.filing import FilingAccepted, FilingChanged, FilingRefused
-from services.filing.domain import Decision
+from services.filing.domain import FilingDecision
 
 
 class FilingMetrics:
@@ -19,7 +19,7 @@ class FilingMetrics:
         self.changes = Counter("yidi_filing_changes_total", "Filing state changes by kind (revoked = a missed "
                                "commitment deadline, F-10)", ["change_kind"], registry=registry)
 
-    def count(self, decision: Decision, command) -> None:
+    def count(self, decision: FilingDecision, command) -> None:
         """What the stored ``decision`` on ``command`` counts."""
         category = getattr(getattr(command, "category", None), "value", "none")
         for event in decision.events:

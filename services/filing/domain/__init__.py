@@ -6,17 +6,16 @@ Entry points the runtime wires:
 * :class:`PersonFilings` / :func:`state_at` — the aggregate and its history (M-03);
 * :func:`load_policies` / :class:`PolicyBook` — validated region policies;
 * :class:`RegionSanctions` / :class:`SanctionNotice` — F-16 sanction state;
-* :class:`WorkingCalendar` — the calendar protocol (M-02).
+* deadlines in working days of ``runtime.calendar.WorkingCalendar`` (M-02).
 """
 from kernel.sanctions import RegionSanctions, SanctionNotice, SanctionPeriod
-from services.filing.domain.calendar import WorkingCalendar, calendar_name
 from services.filing.domain.decide import decide, request_key
 from services.filing.domain.model import FilingRecord, HandledRequest, PersonFilings, filing_at, state_at
 from services.filing.domain.policy import PolicyBook, PolicyBoundError, RegionPolicy, load_policies
-from services.filing.domain.work import DEADLINE_TOPIC, Decision, FilingDeadline
+from services.filing.domain.work import DEADLINE_TOPIC, FilingDecision, FilingDeadline
 
 __all__ = [
-    "DEADLINE_TOPIC", "Decision", "FilingDeadline", "FilingRecord", "HandledRequest", "PersonFilings",
+    "DEADLINE_TOPIC", "FilingDecision", "FilingDeadline", "FilingRecord", "HandledRequest", "PersonFilings",
     "PolicyBook", "PolicyBoundError", "RegionPolicy", "RegionSanctions", "SanctionNotice", "SanctionPeriod",
-    "WorkingCalendar", "calendar_name", "decide", "filing_at", "load_policies", "request_key", "state_at",
+    "decide", "filing_at", "load_policies", "request_key", "state_at",
 ]

@@ -1,4 +1,4 @@
-"""The one entry point of the filing domain: ``decide(command, state, …) -> Decision``.
+"""The one entry point of the filing domain: ``decide(command, state, …) -> FilingDecision``.
 
 Pure: the caller loads the person's aggregate, calls :func:`decide`, then stores
 ``decision.state`` together with ``decision.events`` (outbox) and ``decision.deadlines`` in one
@@ -18,10 +18,10 @@ from contracts.filing import (
 )
 from kernel.sanctions import RegionSanctions
 from services.filing.domain import deadlines, lifecycle, register
-from services.filing.domain.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar
 from services.filing.domain.model import HandledRequest, PersonFilings, filing_at
 from services.filing.domain.policy import PolicyBook
-from services.filing.domain.work import Decision, Refuse, Work, stable_id
+from services.filing.domain.work import FilingDecision, Refuse, Work, stable_id
 
 Handler = Callable[[Contract, Work], tuple[FilingSnapshot | None, list[FilingSnapshot]]]
 
@@ -55,7 +55,7 @@ def request_key(command: CommandModel) -> str:
 
 
 def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyBook,
-           calendar: WorkingCalendar, now: datetime, sanctions: RegionSanctions | None = None) -> Decision:
+           calendar: WorkingCalendar, now: datetime, sanctions: RegionSanctions | None = None) -> FilingDecision:
     """Apply one command (or fired deadline) to one person's filings.
 
     ``policies`` resolves the insured region's policy (national default otherwise); ``calendar`` is
@@ -69,9 +69,9 @@ def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyB
         raise ValueError("command and aggregate belong to different persons")
     key = request_key(command)
     if state.was_handled(key):
-        return Decision(state=state, events=_answer_again(command, state, key), deadlines=[], duplicate=True)
+        return FilingDecision(state=state, events=_answer_again(command, state, key), deadlines=[], duplicate=True)
     if isinstance(command, FilingDeadlineDue) and now < command.due_at:
-        return Decision(state=state, events=[], deadlines=[])    # fired early: wait for the real moment
+        return FilingDecision(state=state, events=[], deadlines=[])    # fired early: wait for the real moment
     work = Work(state=state.model_copy(deep=True), policies=policies, calendar=calendar, now=now, cause=key,
                 sanctions=sanctions or RegionSanctions())
     try:
@@ -86,7 +86,7 @@ def decide(command: CommandModel, state: PersonFilings | None, policies: PolicyB
     if not isinstance(command, FilingDeadlineDue):
         events.append(FilingAccepted(request_id=command.request_id, person_id=command.person_id, command=kind,
                                      filing=main, others=tuple(others), accepted_at=now))
-    return Decision(state=work.state, events=events, deadlines=list(work.deadlines))
+    return FilingDecision(state=work.state, events=events, deadlines=list(work.deadlines))
 
 
 def _answer_again(command: CommandModel, state: PersonFilings, key: str) -> list[Contract]:
@@ -102,7 +102,7 @@ def _answer_again(command: CommandModel, state: PersonFilings, key: str) -> list
 
 
 def _refused(command: CommandModel, kind: CommandKind, state: PersonFilings, refusal: Refuse,
-             now: datetime) -> Decision:
+             now: datetime) -> FilingDecision:
     """A refusal changes no state (M-03); the same request refused again gets the same id."""
     if isinstance(command, FilingDeadlineDue):
         raise RuntimeError(f"a fired deadline cannot be refused: {refusal.message}")
@@ -112,4 +112,4 @@ def _refused(command: CommandModel, kind: CommandKind, state: PersonFilings, ref
         message=refusal.message, missing_proofs=refusal.missing,
         filing_id=refusal.filing_id or getattr(command, "filing_id", None), earliest_date=refusal.earliest,
         refused_at=now)
-    return Decision(state=state, events=[message], deadlines=[], refusal=message)
+    return FilingDecision(state=state, events=[message], deadlines=[], refusal=message)

@@ -7,7 +7,7 @@ from contracts.filing import Commitment, FilingSnapshot, FilingStatus, ProofKind
 from contracts.values import FilingCategory, InsuranceType, PROVINCIAL_POOLING, RegionCode
 from kernel.filings import places_overlap, same_pool
 from kernel.sanctions import RegionSanctions
-from services.filing.domain.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar
 from services.filing.domain.clock import add_months, end_of_day
 from services.filing.domain.policy import RegionPolicy
 from services.filing.domain.work import Refuse

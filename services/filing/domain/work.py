@@ -11,7 +11,7 @@ from contracts.filing import (
     ChangeKind, DeadlineKind, FilingChanged, FilingDeadlineDue, FilingSnapshot, ProofKind, RefusalReason,
 )
 from kernel.sanctions import RegionSanctions
-from services.filing.domain.calendar import WorkingCalendar, calendar_name
+from runtime.calendar import WorkingCalendar
 from services.filing.domain.clock import business_date
 from services.filing.domain.model import PersonFilings
 from services.filing.domain.policy import PolicyBook, RegionPolicy
@@ -46,7 +46,7 @@ class FilingDeadline:
 
 
 @dataclass(frozen=True)
-class Decision:
+class FilingDecision:
     """The filing domain's decision, the result of :func:`~services.filing.domain.decide.decide`:
     ``services.outcome.Decision``'s state, events and deadlines, with the refusal and duplicate flags.
 
@@ -105,6 +105,6 @@ class Work:
         deadline_id = stable_id(filing.filing_id, kind.value)
         message = FilingDeadlineDue(
             deadline_id=deadline_id, person_id=filing.person_id, filing_id=filing.filing_id, kind=kind,
-            due_at=due_at, due_date=business_date(due_at), calendar=calendar_name(self.calendar),
+            due_at=due_at, due_date=business_date(due_at), calendar=self.calendar.source,
             scheduled_by=self.cause)
         self.deadlines.append(FilingDeadline(deadline_id=deadline_id, due_at=message.due_at, message=message))

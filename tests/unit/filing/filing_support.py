@@ -10,7 +10,7 @@ from contracts.filing import (
 )
 from contracts.values import SHANGHAI, FilingCategory, make_person_id
 from runtime.calendar import default_calendar
-from services.filing.domain import Decision, PersonFilings, RegionSanctions, decide, load_policies
+from services.filing.domain import FilingDecision, PersonFilings, RegionSanctions, decide, load_policies
 
 CAL = default_calendar()   # the real calendar (M-02): National Day, make-up days
 
@@ -45,28 +45,28 @@ def rid() -> str:
 
 
 def run(cmd: Any, state: PersonFilings | None, now: datetime,
-        sanctions: RegionSanctions | None = None) -> Decision:
+        sanctions: RegionSanctions | None = None) -> FilingDecision:
     return decide(cmd, state, BOOK, CAL, now, sanctions)
 
 
-def accepted(decision: Decision) -> FilingSnapshot:
+def accepted(decision: FilingDecision) -> FilingSnapshot:
     assert decision.refusal is None, decision.refusal and decision.refusal.message
     reply = decision.events[-1]
     assert isinstance(reply, FilingAccepted)
     return reply.filing
 
 
-def refused(decision: Decision) -> FilingRefused:
+def refused(decision: FilingDecision) -> FilingRefused:
     assert decision.refusal is not None, "expected a refusal"
     assert decision.events == [decision.refusal]
     return decision.refusal
 
 
-def changes(decision: Decision) -> list[FilingChanged]:
+def changes(decision: FilingDecision) -> list[FilingChanged]:
     return [e for e in decision.events if isinstance(e, FilingChanged)]
 
 
-def fire(decision: Decision, kind: str) -> FilingDeadlineDue:
+def fire(decision: FilingDecision, kind: str) -> FilingDeadlineDue:
     """The FilingDeadlineDue message a decision asked to be fired later."""
     matches = [d.message for d in decision.deadlines if d.message.kind == kind]
     assert matches, f"no {kind} deadline in {decision.deadlines}"
