@@ -53,7 +53,7 @@ class _Archive:
 
 
 class MemoryStore:
-    """``AggregateStore`` over dicts: ``apply``, ``load``, ``load_document``, ``declare``, ``protect``,
+    """``AggregateStore`` over dicts: ``apply``, ``load``, ``load_document``, ``states``, ``declare``, ``protect``,
     ``document_id``, ``archive``. ``published`` lists every message decided, in order."""
 
     def __init__(self, *, producer: str = "memory", now: Callable[[], datetime] | None = None) -> None:
@@ -87,6 +87,10 @@ class MemoryStore:
     async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
         doc = self.documents.get((collection, aggregate_id))
         return copy.deepcopy(doc) if doc else None
+
+    async def states(self, collection: str) -> list[dict]:
+        return [copy.deepcopy(doc["state"]) for (name, _), doc in self.documents.items()
+                if name == collection and doc["state"] is not None]
 
     def state(self, collection: str, aggregate_id: str) -> dict | None:
         """The stored state, for a test to look at."""

@@ -130,6 +130,11 @@ class AggregateStore:
         doc = await self._read(collection, aggregate_id)
         return doc["state"] if doc else None
 
+    async def states(self, collection: str) -> list[dict]:
+        """Every state of ``collection``, opened: a read model over a sealed collection has no clear
+        index to query by, so it reads them all (collab's lists, a few thousand items a year)."""
+        return [open_document(doc)["state"] async for doc in self.collection(collection).find({}, {"state": 1})]
+
     async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
         """The document, to look at and then pass to ``apply(loaded=...)``: the copy this process
         wrote last if it has one (a stale copy costs ``apply`` a retry), else the stored one."""

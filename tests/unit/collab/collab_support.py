@@ -1,6 +1,6 @@
 """The collab service's own handlers (``services/collab/handlers.py`` ``registry``) on the in-memory
-store (``runtime.memory``), with the refusals its senders hear recorded, and an in-memory
-:class:`~services.collab.adapters.CollabReads` for its query API (``services/collab/query.py``)."""
+store (``runtime.memory``), with the refusals its senders hear recorded, and its query API
+(``services/collab/query.py``) reading the same store (``services.collab.adapters.CollabReads``)."""
 from __future__ import annotations
 
 import os
@@ -17,11 +17,7 @@ from runtime.calendar import default_calendar
 from runtime.envelopes import envelope_for
 from runtime.memory import MemoryStore
 from runtime.parties import ParticipantRegistry
-from services.collab.domain import coinvestigation as coinv
-from services.collab.domain import leads as lead_rules
-from services.collab.domain import notices as notice_rules
-from services.collab.domain import periods
-from services.collab.domain import requests as req
+from services.collab.adapters import CollabReads
 from services.collab.handlers import registry
 from services.collab.metrics import CollabMetrics
 from services.collab.query import CollabQueries
@@ -32,37 +28,6 @@ PARTIES = ParticipantRegistry.load(KEYS)
 TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}
 # Wed 30 Sep 2026 10:00 Shanghai, the day before National Day (1..7 Oct off, Sat 10 Oct a make-up working day)
 SEPT_30 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
-
-
-class MemoryCollabReads:
-    """``CollabReads`` over a ``MemoryStore``'s documents (nothing is sealed in memory)."""
-
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
-
-    def _states(self, collection: str) -> list[dict]:
-        return [doc["state"] for (name, _), doc in self.store.documents.items()
-                if name == collection and doc["state"] is not None]
-
-    async def notices(self) -> list[notice_rules.Notice]:
-        return [notice_rules.Notice.model_validate(s) for s in self._states("notices")]
-
-    async def request(self, request_id: str) -> req.CollabRequest | None:
-        raw = await self.store.load("requests", request_id)
-        return req.CollabRequest.model_validate(raw) if raw else None
-
-    async def period(self, period_key: str) -> periods.Period | None:
-        raw = await self.store.load("periods", period_key)
-        return periods.Period.model_validate(raw) if raw else None
-
-    async def requests(self) -> list[req.CollabRequest]:
-        return [req.CollabRequest.model_validate(s) for s in self._states("requests")]
-
-    async def leads(self) -> list[lead_rules.Lead]:
-        return [lead_rules.Lead.model_validate(s) for s in self._states("leads")]
-
-    async def coinvestigations(self) -> list[coinv.CoInvestigation]:
-        return [coinv.CoInvestigation.model_validate(s) for s in self._states("coinvestigations")]
 
 
 class Collab:
@@ -76,7 +41,7 @@ class Collab:
         self.refusals: list[tuple[str, Envelope, Refusal]] = []
         self.handlers = registry(self.store, now=lambda: self.clock, parties=PARTIES, calendar=default_calendar(),
                                  refuse=self._refuse, metrics=self.metrics)
-        self.queries = CollabQueries(MemoryCollabReads(self.store), now=lambda: self.clock, parties=PARTIES)
+        self.queries = CollabQueries(CollabReads(self.store), now=lambda: self.clock, parties=PARTIES)
 
     async def _refuse(self, topic: str, env: Envelope, refusal: Refusal) -> None:
         self.refusals.append((topic, env, refusal))
