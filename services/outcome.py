@@ -5,6 +5,7 @@ store writes."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
@@ -51,7 +52,7 @@ class Decision(NamedTuple, Generic[S]):
     """The domain's decision: the aggregate's new state, the events to publish in order and the
     deadlines to arm. Returning the state unchanged with no events is a decision too (nothing to do)."""
     state: S
-    events: list[BaseModel]
+    events: Sequence[BaseModel]
     deadlines: list[DeadlineRequest]
 
 

@@ -73,6 +73,15 @@ def to_runtime(service: str, result: Decision | None, topics: dict[type, str] | 
                    emits=emits, schedules=[schedule_for(service, d) for d in result.deadlines])
 
 
+def sender_of(envelope: Envelope) -> str:
+    """The registry code of the party that signed ``envelope``. The runtime hands a handler only a
+    message whose envelope names its authenticated sender, so one without a sender here is a fault
+    of ours (a handler called around the runtime), never the sender's."""
+    if envelope.sender is None:
+        raise ValueError(f"message {envelope.event_id} ({envelope.type}) names no sender")
+    return envelope.sender
+
+
 def schedule_for(service: str, request: DeadlineRequest) -> Schedule:
     due = DeadlineDue(deadline_id=request.deadline_id, kind=request.kind, subject=request.subject, ref=request.ref,
                       due_at=request.due_at, rule=request.rule, calendar=request.calendar)

@@ -34,7 +34,7 @@ from services.clearing.domain import report as tables
 from services.clearing.domain.ledger import after_year_close
 from services.clearing.metrics import ClearingMetrics
 from services.outcome import Decision, deadline
-from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of
+from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of, sender_of
 
 ISSUE_NOTICE = "issue_notice"
 ISSUE_ROLLUP = "issue_rollup"
@@ -168,10 +168,12 @@ class ClearingHandlers:
 
     async def object_period(self, env: Envelope[ObjectClearingPeriod]) -> str:
         """C-02: one side does not confirm (by the 25th); its side is held until resolved."""
-        return await self._on_ledger(env, lambda ledger, now: objection.object_to(ledger, env.payload, env.sender, now))
+        objector = sender_of(env)
+        return await self._on_ledger(env, lambda ledger, now: objection.object_to(ledger, env.payload, objector, now))
 
     async def resolve_objection(self, env: Envelope[ResolveClearingObjection]) -> str:
-        return await self._on_ledger(env, lambda ledger, now: objection.resolve(ledger, env.payload, env.sender, now))
+        resolver = sender_of(env)
+        return await self._on_ledger(env, lambda ledger, now: objection.resolve(ledger, env.payload, resolver, now))
 
     async def _on_ledger(self, env: Envelope, decide: Callable[[ClearingLedger, datetime], Decision[ClearingLedger]]) -> str:
         """An agency's command on one pair's clearing month: load its ledger (which must exist),

@@ -236,16 +236,16 @@ class CollabHandlers:
         now = self.now()
         request = request_of(due, "collab")
         if due.kind in (leads.TAKE_UP_DUE, leads.RESULT_DUE):
-            return await self.leads.apply(env, due.subject, lambda s: s and leads.deadline_fired(
+            return await self.leads.apply(env, due.subject, lambda s: None if s is None else leads.deadline_fired(
                 s, request, self.calendar, now))
         if due.kind in (periods.CUT_DUE, periods.CLOSE_DUE):
-            return await self.periods.apply(env, due.subject, lambda p: p and periods.deadline_fired(
+            return await self.periods.apply(env, due.subject, lambda p: None if p is None else periods.deadline_fired(
                 p, request, self.calendar, now))
         if await self.requests.load(due.subject):
-            return await self.requests.apply(env, due.subject, lambda r: req.deadline_fired(
-                r, request, self.calendar, now))
-        return await self.coinvestigations.apply(env, due.subject, lambda s: s and coinv.deadline_fired(
-            s, request, self.calendar, now))
+            return await _on_existing(self.requests, "request", env, lambda r, at: req.deadline_fired(
+                r, request, self.calendar, at), now, key=due.subject)
+        return await self.coinvestigations.apply(
+            env, due.subject, lambda s: None if s is None else coinv.deadline_fired(s, request, self.calendar, now))
 
 
 async def _on_existing(aggregates: Aggregates, what: str, env: Envelope, step, now, key: str | None = None) -> str:

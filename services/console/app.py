@@ -13,6 +13,7 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
@@ -52,7 +53,8 @@ class Console:
         self.settings, self.base = settings or ConsoleSettings(), base or shared()
         self.parties = ParticipantRegistry.load(self.base.keys_dir)
         self.clock = ControlledClock() if self.base.clock == "controlled" else WallClock()
-        self.mongo = AsyncMongoClient(self.base.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.base.mongodb_uri, tz_aware=True,
+                                                                         serverSelectionTimeoutMS=15000)
         s = self.settings
         self.users = UserStore(self.mongo[self.base.database], self.parties, max_failures=s.max_failures,
                                lockout=timedelta(minutes=s.lockout_minutes),
@@ -138,10 +140,10 @@ async def login(request: Request) -> Response:
                                                    str(form.get("password", "")), wall_now())
     except LoginRefused as refused:
         fresh = secrets.token_urlsafe(24)
-        response = console.render(request, "login.html", status=401, login_csrf=fresh, error=str(refused),
-                                  username=str(form.get("username", ""))[:32])
-        console.cookie(response, LOGIN_COOKIE, fresh, max_age=1800)
-        return response
+        page = console.render(request, "login.html", status=401, login_csrf=fresh, error=str(refused),
+                              username=str(form.get("username", ""))[:32])
+        console.cookie(page, LOGIN_COOKIE, fresh, max_age=1800)
+        return page
     response = RedirectResponse("/collab", status_code=303)
     console.cookie(response, SESSION_COOKIE, token, max_age=int(console.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/")

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -186,6 +186,8 @@ def _request_command(console, agency: str, rid: uuid.UUID, action: str, form, no
             when(lambda s: s.get("status") in ("confirmed", "disputed")))
     if action == "escalate":
         region = agency_region(console, agency)
+        if region is None:     # K-04: a disputed request is raised by the agency of a region
+            raise ValueError(f"agency {agency} handles no region: it cannot raise a request one level up (K-04)")
         target = str(form.get("target", ""))
         ref = f"escalate-{rid}"
         from services.collab.domain.requests import request_id_for
@@ -294,6 +296,7 @@ async def coinvestigation_action(console, request: Request, session: Session) ->
         return console.render(request, "error.html", status=403, title="无权操作",
                               message=f"角色“{ROLE_ZH[session.user.role]}”不能执行“{ACTION_ZH.get(action, action)}”。")
     text = str(form.get("text", "")).strip()
+    payload: BaseModel
     try:
         rid = uuid.UUID(item_id)
         if action == "submit_result":
@@ -400,6 +403,7 @@ async def clearing_act(console, request: Request, session: Session) -> Response:
     if action not in ("confirm", "object") or not allowed(session, f"clearing_{action}"):
         return console.render(request, "error.html", status=403, title="无权操作", message="只有复核岗可以确认或提出异议。")
     fields = {k: str(form.get(k, "")) for k in ("clearing_month", "insured_region", "treating_region", "side")}
+    payload: BaseModel
     try:
         if action == "confirm":
             topic, payload = "clearing.confirm-period.v1", ConfirmClearingPeriod(**fields, confirmed_at=now)

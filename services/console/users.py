@@ -150,7 +150,9 @@ class UserStore:
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
-    return bool(expected and given) and hmac.compare_digest(expected, given)
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected, given)
 
 
 def _verify(hasher: PasswordHasher, hashed: str, password: str) -> bool:

@@ -23,6 +23,7 @@ import json
 import re
 from datetime import date
 
+from contracts.filing import FilingSnapshot
 from contracts.values import FilingCategory, mask_person_id
 from kernel.filings import in_force_at, place_covers
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
@@ -58,14 +59,14 @@ class FilingQueries:
         service.add_query(STATUS_PATH, self.status, **SPECS[STATUS_PATH])
         service.add_query(FILINGS_PATH, self.filings, **SPECS[FILINGS_PATH])
 
-    async def _visible(self, q: SignedQuery) -> list[tuple[object, bool, int]]:
+    async def _visible(self, q: SignedQuery) -> list[tuple[FilingSnapshot, bool, int]]:
         agency = q.agency()
         person = open_person(self.svc.signer, q)
         raw = await self.svc.store.load(self.collection, person)
         if raw is None:
             raise QueryRefused(404, "no filing of this person that this agency may see")
         found = PersonFilings.model_validate(raw)
-        out = []
+        out: list[tuple[FilingSnapshot, bool, int]] = []
         for record in found.filings:
             current = record.current
             insured = self.svc.parties.speaks_for(agency.code, str(current.insured_region))

@@ -37,9 +37,14 @@ AUTHORITY_CODES: dict[str, PartyRefusalCode] = {code.value: code for code in Par
                                                 if code is not PartyRefusalCode.NOT_YOUR_SETTLEMENT}
 
 
+def his_code(refusal: Refusal) -> PartyRefusalCode | None:
+    """The HIS's classified code for an authority refusal (S-19), or None for one it has none for."""
+    return AUTHORITY_CODES.get(refusal.code or refusal.reason.value)
+
+
 def his_refusal(refusal: Refusal) -> Refused | None:
     """The HIS's classified refusal for an authority refusal (S-19), or None for one it has no code for."""
-    code = AUTHORITY_CODES.get(refusal.code or refusal.reason.value)
+    code = his_code(refusal)
     return Refused(code, refusal.message) if code else None
 
 
@@ -63,12 +68,13 @@ def refusers(parties: ParticipantRegistry, metrics: SettlementMetrics, publish: 
     """``Service.refusers`` for the HIS topics."""
     async def refuse(topic: str, envelope: Envelope, refusal: Refusal) -> None:
         sender = parties.get(str(envelope.sender))
+        code = his_code(refusal)
         result = refused_result(envelope, refusal) if isinstance(sender, Institution) else None
         sealed = _sealed(parties, result)
-        if result is None or sealed is None:
+        if result is None or code is None or sealed is None:   # a result has a code: both come from his_code
             await party_refused(topic, envelope, refusal)
             return
-        metrics.refused_sender(result.root.code, getattr(envelope.payload, "medical_type", None))
+        metrics.refused_sender(code, getattr(envelope.payload, "medical_type", None))
         await publish(RESULT, sealed, cause=envelope)
     return {topic: refuse for topic in HIS_TOPICS}
 

@@ -25,8 +25,11 @@ class _DecimalLoader(yaml.SafeLoader):
     """SafeLoader that reads YAML floats as Decimal from their text, so 0.1 stays exactly 0.1."""
 
 
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float",
-                               lambda loader, node: Decimal(loader.construct_scalar(node)))
+def _decimal(loader: _DecimalLoader, node: yaml.ScalarNode) -> Decimal:
+    return Decimal(loader.construct_scalar(node))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
 def read_yaml(path: Path) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 
 from contracts.clearing import ClearingNoticeIssued, CounterpartAmounts
 from contracts.values import RegionCode
@@ -52,9 +53,17 @@ def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], cal
     mine = [lg for lg in ledgers if lg.clearing_month == month and region in (lg.insured_region, lg.treating_region)
             and lg.status is not PeriodStatus.OPEN]
     lines = [counterpart_line(region, lg) for lg in sorted(mine, key=lambda lg: lg.key)]
-    payable = sum((ln.amount for ln in lines if ln.owed == "payable"), ZERO)         # C-05: never negative
-    receivable = sum((ln.amount for ln in lines if ln.owed == "receivable"), ZERO)
+    payable = sum((_moved(ln) for ln in lines if ln.owed == "payable"), ZERO)         # C-05: never negative
+    receivable = sum((_moved(ln) for ln in lines if ln.owed == "receivable"), ZERO)
     return ClearingNoticeIssued(
         notice_id=stable_id("clearing", "notice", region, month), clearing_month=month, region=region,
         counterparts=lines, payable_total=payable, receivable_total=receivable, net_payable=payable - receivable,
         issued_at=now, calendar=calendar.source, **notice_deadlines(now, calendar))
+
+
+def _moved(line: CounterpartAmounts) -> Decimal:
+    """C-05: what moves on a line ``counterpart_line`` built (its ``amount``, always set there;
+    only notices from before the field lack it)."""
+    if line.amount is None:
+        raise ValueError(f"C-05: the line of {line.counterpart_region} has no amount")
+    return line.amount

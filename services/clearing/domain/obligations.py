@@ -93,7 +93,8 @@ def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingC
         raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} cannot be recorded: {why}")
     due_at = state.due[step]
     late = now > due_at
-    due, deadlines = dict(state.due), []
+    due = dict(state.due)
+    deadlines: list[DeadlineRequest] = []
     for nxt in _after(step):
         if nxt not in due:
             _arm(state, nxt, due_at if late else now, calendar, due, deadlines)
@@ -113,7 +114,8 @@ def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCale
         return Decision(state, [], [request])
     if step in state.done or step in state.breached:
         return Decision(state, [], [])
-    due, deadlines = dict(state.due), []
+    due = dict(state.due)
+    deadlines: list[DeadlineRequest] = []
     for nxt in _after(step):
         if nxt not in due:
             _arm(state, nxt, state.due[step], calendar, due, deadlines)

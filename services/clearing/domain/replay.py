@@ -74,9 +74,9 @@ def replay(month: str, lines: Iterable[dict], stored: Iterable[ClearingLedger], 
     notices = [n for n in notices if n.get("clearing_month") == month]
     for notice in sorted(notices, key=lambda n: n["region"]):
         region, at = notice["region"], datetime.fromisoformat(notice["issued_at"])
-        again = issue_notice(region, month, rebuilt.values(), calendar, at).model_dump(mode="json")
+        reissued = issue_notice(region, month, rebuilt.values(), calendar, at).model_dump(mode="json")
         for field in NOTICE_FIGURES:
-            _differ(f"notice {region}:{month} {field}", notice[field], again[field], differences)
+            _differ(f"notice {region}:{month} {field}", notice[field], reissued[field], differences)
         want = {r.scope: [t.model_dump(mode="json") for t in r.tables] for r in issue_reports(region, month, stored, at)}
         got = {r.scope: [t.model_dump(mode="json") for t in r.tables]
                for r in issue_reports(region, month, rebuilt.values(), at)}

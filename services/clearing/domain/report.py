@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -64,7 +64,7 @@ def _net(ledger: ClearingLedger, insurance: InsuranceType) -> Decimal:
     return _of_type(ledger, "settled", insurance) - _of_type(ledger, "deducted", insurance)
 
 
-def _table(code: str, title: str, columns: list[str], lines: list[tuple[str, list[Decimal]]],
+def _table(code: str, title: str, columns: list[str], lines: Sequence[tuple[str, list[Decimal]]],
            reverse: frozenset[str] = frozenset()) -> ReportTable:
     """``reverse``: the counterparts of reverse-clearing lines, printed with * (C-05, 004 第五十一条)."""
     rows = [ReportRow(region=region, label=region_label(region) + ("*" if region in reverse else ""), values=values,
@@ -161,9 +161,9 @@ def province_tables(province: str, month: str, ledgers: Iterable[ClearingLedger]
             row = cells.setdefault(province_of(other), {})
             row[city] = row.get(city, ZERO) + net
         lines = []
-        for other in sorted(cells):
-            values = [cells[other].get(c, ZERO) for c in cities]
-            lines.append((other, [*values, sum(values, ZERO)]))
+        for counterpart in sorted(cells):
+            values = [cells[counterpart].get(c, ZERO) for c in cities]
+            lines.append((counterpart, [*values, sum(values, ZERO)]))
         out.append(_table(f"附件14（{what}）", f"{region_label(province)}跨省异地就医费用清算表（{what}）",
                           ["地区", *labels, "合计"], lines))
     return out

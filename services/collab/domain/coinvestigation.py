@@ -93,7 +93,8 @@ def period_of(d: date) -> str:
 
 
 def next_period(period: str) -> str:
-    year, month = _shift(*map(int, period.split("-")), 1)
+    year, month = map(int, period.split("-"))
+    year, month = _shift(year, month, 1)
     return f"{year:04d}-{month:02d}"
 
 
@@ -111,7 +112,8 @@ def complete_by(period: str) -> datetime:
     (services/clearing/domain/period.py: ``end_of_business_day(date(y, m, 25))``, the 25th
     itself included): the end of the 26th of the next month, 23:59:59.999999 Asia/Shanghai, a
     calendar day (the source counts no working days here, so a holiday does not move it)."""
-    year, month = _shift(*map(int, period.split("-")), 1)
+    year, month = map(int, period.split("-"))
+    year, month = _shift(year, month, 1)
     return end_of_business_day(date(year, month, COMPLETE_DAY))
 
 

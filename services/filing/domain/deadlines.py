@@ -28,9 +28,10 @@ def deadline_due(due: FilingDeadlineDue, work: Work) -> Result:
 def _commitment_due(due: FilingDeadlineDue, filing: FilingSnapshot, work: Work) -> Result:
     """F-10: proof promised and not delivered by the deadline → the filing is revoked at the deadline
     (004 第七条 即时取消备案资格) and benefits settled on it become recoverable."""
-    if rules.commitment_met(filing):
+    commitment = filing.commitment
+    if commitment is None or rules.commitment_met(filing):   # no commitment, or it is met
         return NOTHING
-    owed = rules.missing_groups([list(g) for g in filing.commitment.owed], set(filing.proofs_delivered))
+    owed = rules.missing_groups([list(g) for g in commitment.owed], set(filing.proofs_delivered))
     note = (f"commitment to deliver {rules.describe(owed)} by {due.due_date} not met: filing revoked, "
             "benefits settled on it are recoverable (F-10)")
     return work.evolve(filing, ChangeKind.REVOKED, "F-10", note, status=FilingStatus.REVOKED,

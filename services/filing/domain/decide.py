@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar, cast
 
 from contracts.envelope import Contract
 from contracts.filing import (
@@ -23,10 +24,12 @@ from services.filing.domain.model import HandledRequest, PersonFilings, filing_a
 from services.filing.domain.policy import PolicyBook
 from services.filing.domain.work import FilingDecision, Refuse, Work, stable_id
 
-Handler = Callable[[Contract, Work], tuple[FilingSnapshot | None, list[FilingSnapshot]]]
+Result = tuple[FilingSnapshot | None, list[FilingSnapshot]]
+Handler = Callable[[Contract, Work], Result]
+C = TypeVar("C", bound=Contract)
 
 
-def _decide_filing(cmd: DecideFiling, work: Work):
+def _decide_filing(cmd: DecideFiling, work: Work) -> Result:
     """F-13: a clerk decides a pending online filing before its deadline."""
     filing = lifecycle.open_filing(work, cmd.filing_id)
     if filing.status is not FilingStatus.PENDING:
@@ -36,17 +39,23 @@ def _decide_filing(cmd: DecideFiling, work: Work):
     return register.decide_pending(filing, work, cmd.approve, cmd.reason)
 
 
-HANDLERS: dict[type, tuple[CommandKind, Handler]] = {
-    RegisterFiling: (CommandKind.REGISTER, register.register),
-    ChangeFiling: (CommandKind.CHANGE, lifecycle.change),
-    SuspendFiling: (CommandKind.SUSPEND, lifecycle.suspend),
-    ResumeFiling: (CommandKind.RESUME, lifecycle.resume),
-    CancelFiling: (CommandKind.CANCEL, lifecycle.cancel),
-    DeliverProof: (CommandKind.DELIVER_PROOF, lifecycle.deliver_proof),
-    TerminateInsurance: (CommandKind.TERMINATE, lifecycle.terminate),
-    DecideFiling: (CommandKind.DECIDE, _decide_filing),
-    FilingDeadlineDue: (CommandKind.DEADLINE_DUE, deadlines.deadline_due),
-}
+def _by(model: type[C], kind: CommandKind,
+        handler: Callable[[C, Work], Result]) -> tuple[type, tuple[CommandKind, Handler]]:
+    """One entry of ``HANDLERS``: looked up by ``type(command)``, ``handler`` is only ever given a ``model``."""
+    return model, (kind, cast(Handler, handler))
+
+
+HANDLERS: dict[type, tuple[CommandKind, Handler]] = dict([
+    _by(RegisterFiling, CommandKind.REGISTER, register.register),
+    _by(ChangeFiling, CommandKind.CHANGE, lifecycle.change),
+    _by(SuspendFiling, CommandKind.SUSPEND, lifecycle.suspend),
+    _by(ResumeFiling, CommandKind.RESUME, lifecycle.resume),
+    _by(CancelFiling, CommandKind.CANCEL, lifecycle.cancel),
+    _by(DeliverProof, CommandKind.DELIVER_PROOF, lifecycle.deliver_proof),
+    _by(TerminateInsurance, CommandKind.TERMINATE, lifecycle.terminate),
+    _by(DecideFiling, CommandKind.DECIDE, _decide_filing),
+    _by(FilingDeadlineDue, CommandKind.DEADLINE_DUE, deadlines.deadline_due),
+])
 
 
 def request_key(command: CommandModel) -> str:

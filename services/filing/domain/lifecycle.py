@@ -41,15 +41,15 @@ def change(cmd: ChangeFiling, work: Work) -> Result:
         updates["phone"] = cmd.phone
     if cmd.end_date is not None and cmd.end_date != filing.valid_until:
         updates["valid_until"] = _new_end(work, filing, cmd.end_date)
-    moving = cmd.treating_region is not None and cmd.treating_region != str(filing.treating_region)
-    if not updates and not moving:
+    place = cmd.treating_region if cmd.treating_region != str(filing.treating_region) else None   # moving to it
+    if not updates and place is None:
         raise Refuse(RefusalReason.NOTHING_TO_CHANGE, "F-14",
                      "The change names no field that differs from the filing.", filing_id=filing.filing_id)
     note = cmd.reason or "information changed"
-    if moving and filing.status is not FilingStatus.PENDING:
-        return _move(cmd, work, filing, updates, note)
-    if moving:  # still undecided: the application itself is corrected
-        treating = rules.pooling_region(cmd.treating_region, "treating")
+    if place is not None and filing.status is not FilingStatus.PENDING:
+        return _move(cmd, work, filing, updates, note, place)
+    if place is not None:  # still undecided: the application itself is corrected
+        treating = rules.pooling_region(place, "treating")
         rules.cross_region(filing.insured_region, treating)
         updates["treating_region"] = treating
     return work.evolve(filing, ChangeKind.CHANGED, "F-14", note, **updates), []
@@ -64,10 +64,10 @@ def _new_end(work: Work, filing: FilingSnapshot, end: date) -> date | None:
     return rules.end_date(work.policy(filing.insured_region), filing.category, filing.valid_from, end)
 
 
-def _move(cmd: ChangeFiling, work: Work, filing: FilingSnapshot, updates: dict, note: str) -> Result:
-    """A new treating place (F-08 after the lock): the old filing is superseded by a new one from
-    today, so admissions at the old place before now keep their filing (M-03, F-09)."""
-    treating = rules.pooling_region(cmd.treating_region, "treating")
+def _move(cmd: ChangeFiling, work: Work, filing: FilingSnapshot, updates: dict, note: str, place: str) -> Result:
+    """A new treating place ``place`` (F-08 after the lock): the old filing is superseded by a new one
+    from today, so admissions at the old place before now keep their filing (M-03, F-09)."""
+    treating = rules.pooling_region(place, "treating")
     rules.cross_region(filing.insured_region, treating)
     rules.unlocked(work.policy(filing.insured_region), filing, work.today, "moved to another place")
     data = filing.model_dump()
@@ -138,10 +138,9 @@ def deliver_proof(cmd: DeliverProof, work: Work) -> Result:
     delivered = (*filing.proofs_delivered, *new)
     commitment = filing.commitment
     probe = filing.model_copy(update={"proofs_delivered": delivered})
+    note = "proof delivered: " + ", ".join(p.value for p in new)
     if commitment is not None and commitment.met_at is None and rules.commitment_met(probe):
         commitment = commitment.model_copy(update={"met_at": work.now})
-    note = "proof delivered: " + ", ".join(p.value for p in new)
-    if commitment is not None and commitment.met_at is not None and filing.commitment.met_at is None:
         note += "; commitment met (F-10)"
     return work.evolve(filing, ChangeKind.CHANGED, "F-10", note, proofs_delivered=delivered,
                        commitment=commitment), []

@@ -34,6 +34,7 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
     commitment = rules.commitment_for(policy, cmd.category, set(cmd.proofs), cmd.personal_commitment,
                                       work.state.current(), work.now, work.today)  # F-03, F-10
     online = cmd.channel is FilingChannel.ONLINE
+    decision_due = _decision_due(work, policy) if online else None
     snapshot = FilingSnapshot(
         filing_id=stable_id(cmd.person_id, "register", cmd.request_id), version=1, person_id=cmd.person_id,
         name=cmd.name, insurance_type=cmd.insurance_type, insured_region=insured, treating_region=treating,
@@ -44,7 +45,7 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
         proofs_delivered=tuple(dict.fromkeys(cmd.proofs)),
         commitment=commitment, address=cmd.address, phone=cmd.phone, submitted_at=work.now,
         decided_at=None if online else work.now,
-        decision_due_at=_decision_due(work, policy) if online else None,
+        decision_due_at=decision_due,
         policy_region=policy.region, change_kind=ChangeKind.REGISTERED, rule="F-01",
         note="online application awaiting decision (F-13)" if online else "", recorded_at=work.now,
         cause=work.cause)
@@ -56,8 +57,8 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
     work.record(snapshot)
     if commitment is not None:
         work.schedule(snapshot, DeadlineKind.COMMITMENT_DUE, commitment.due_at)          # F-10
-    if online:
-        work.schedule(snapshot, DeadlineKind.ONLINE_DECISION_DUE, snapshot.decision_due_at)  # F-13
+    if decision_due is not None:     # online
+        work.schedule(snapshot, DeadlineKind.ONLINE_DECISION_DUE, decision_due)  # F-13
         return snapshot, []
     return snapshot, _come_into_force(work, snapshot, targets)
 

@@ -366,6 +366,9 @@ def _notice(acc: PrepaymentAccount, kind: NoticeKind, cause: str, amount: Decima
 
 
 def _p08_deadlines(acc: PrepaymentAccount, notice: PaymentNotice, calendar: WorkingCalendar) -> list[DeadlineRequest]:
+    """P-08's checks of a notice ``_notice`` issued (it sets both due times; older stored notices lack them)."""
+    if notice.submit_by is None or notice.finance_pay_by is None:
+        raise ValueError(f"P-08: notice {notice.notice_id} has no submission or payment due time")
     subject = account_key(acc.insured_region, acc.scope)
     return [deadline(SERVICE, SUBMISSION_CHECK, subject, notice.submit_by, "P-08", calendar.source,
                      ref=str(notice.notice_id)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from contracts.values import round_fen
 from services.settlement.domain.accumulations import Accumulations, fund_key, threshold_key
@@ -20,6 +21,14 @@ class Primary:
     """The primary fund's payment 统筹/基本医疗保险, and the in-scope cost its cap left unpaid."""
     paid: Decimal
     over_cap_cost: Decimal
+
+
+@overload
+def remaining(cap: Decimal, used: Decimal) -> Decimal: ...
+
+
+@overload
+def remaining(cap: Decimal | None, used: Decimal) -> Decimal | None: ...
 
 
 def remaining(cap: Decimal | None, used: Decimal) -> Decimal | None:
@@ -55,10 +64,14 @@ def pay_supplementary(rule: FundRule, *, over_cap_cost: Decimal, residual: Decim
     if rule.kind == "above_primary_cap":
         base = over_cap_cost
     elif rule.kind == "above_threshold":
+        if rule.threshold is None:   # FundRule: kind above_threshold needs a threshold
+            raise ValueError(f"S-06: fund {rule.code} of kind above_threshold has no threshold")
         base = _above_threshold(rule.threshold, acc.get(threshold_key(rule.code)), residual)
         increments[threshold_key(rule.code)] = residual      # the year's burden counts towards the threshold
     else:                                                    # personal_share
         base = residual
+    if rule.ratio is None:           # FundRule: every kind but the primary needs a ratio
+        raise ValueError(f"S-06: fund {rule.code} of kind {rule.kind} has no ratio")
     key = fund_key(rule.code, rule.cap_group)
     due = round_fen(base * rule.ratio)
     left = remaining(rule.annual_cap, acc.get(key))

@@ -13,7 +13,7 @@ from services.settlement.domain.accumulations import (ACCOUNT_KEY, AccumulationD
 from services.settlement.domain.funds import pay_primary, pay_supplementary, remaining
 from services.settlement.domain.policy import (Benefit, ChronicDisease, FundRule, InsurancePolicy, LevelTerms,
                                               RegionPolicy)
-from services.settlement.domain.rates import Entitlement, RateBasis, RateTerms, rate_basis, rate_terms
+from services.settlement.domain.rates import Entitlement, RateBasis, RateTerms, is_rate_basis, rate_basis, rate_terms
 from services.settlement.domain.refusal import Refused
 
 ZERO = Decimal("0.00")
@@ -64,6 +64,8 @@ def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulation
     funds, paid_total = _funds(terms, (cap_group, cap), benefit.cap_group, assessment, deductible, rate, acc, person, increments)
     account = _personal_account(terms, assessment, totals, paid_total, person, increments)
     if account:
+        if terms.personal_account is None:   # _personal_account pays nothing without the region's rule
+            raise ValueError("004 第十四条: the personal account paid without a personal-account rule")
         funds.append(FundAmount(code=FundCode.PERSONAL_ACCOUNT, name=terms.personal_account.name, amount=account))
     fund_total = paid_total + account
     slip = SettlementSlip(**totals.model_dump(), deductible_applied=deductible, funds=funds, fund_total=fund_total,
@@ -156,6 +158,23 @@ def _personal_account(terms: InsurancePolicy, assessment: TreatingAssessed, tota
     used = min(max(coverable, ZERO), max(person.personal_account_balance, ZERO))
     increments[ACCOUNT_KEY] = used
     return used
+
+
+def answer_of(decided: InsuredDecided) -> InsuredAnswer:
+    """The insured place's answer as the treating place received it (the inverse of
+    ``to_insured_decided``). Only this service sends it, always with a slip, a ratio and a basis."""
+    if decided.slip is None or decided.ratio_applied is None or not is_rate_basis(decided.rate_basis):
+        raise ValueError(f"settlement {decided.settlement_id}: the insured place's answer lacks its slip, "
+                         f"ratio or rate basis (got basis {decided.rate_basis!r})")
+    delta = AccumulationDelta.from_entries(decided.settlement_year, decided.accumulation_delta)
+    return InsuredAnswer(decided.slip, delta, decided.ratio_applied, decided.rate_basis, decided.settlement_year)
+
+
+def refusal_of(decided: InsuredDecided) -> Refused:
+    """The insured place's refusal as the treating place received it: a refusal carries its code."""
+    if decided.refusal_code is None:
+        raise ValueError(f"settlement {decided.settlement_id}: the insured place's refusal carries no code")
+    return Refused(decided.refusal_code, decided.refusal_message or "")
 
 
 def to_insured_decided(assessment: TreatingAssessed, decision: InsuredAnswer) -> InsuredDecided:

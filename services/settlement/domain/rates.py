@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeGuard, get_args
 
 from contracts.values import EligibilityBasis, FilingCategory, MedicalType
 from services.settlement.domain.policy import InsurancePolicy, LevelTerms, Reduction
 
 RateBasis = Literal["local", "referral_emergency", "other_temporary", "trauma"]
+
+
+def is_rate_basis(value: object) -> TypeGuard[RateBasis]:
+    """Whether ``value`` (a basis as received on the wire, a plain string) is one of ``RateBasis``."""
+    return value in get_args(RateBasis)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ def rate_terms(level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, 
         trauma = policy.reductions.trauma_no_third_party
         if trauma.same_as is not None:
             return _reduced(level, getattr(scope, trauma.same_as), medical_type, basis)
+        if trauma.points is None:   # TraumaRule gives exactly one of points or same_as
+            raise ValueError("S-10: the trauma rule gives neither points nor same_as")
         return RateTerms(max(level.ratio - trauma.points, Decimal(0)), level.floor_ratio, basis)
     return _reduced(level, getattr(scope, basis), medical_type, basis)
 
@@ -69,7 +76,12 @@ def rate_terms(level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, 
 def _reduced(level: LevelTerms, cut: Reduction, medical_type: MedicalType, basis: RateBasis) -> RateTerms:
     if medical_type not in cut.applies_to:
         return RateTerms(level.ratio, level.floor_ratio, basis)
-    ratio = cut.fixed_ratio if cut.fixed_ratio is not None else max(level.ratio - cut.points, Decimal(0))
+    if cut.fixed_ratio is not None:
+        ratio = cut.fixed_ratio
+    elif cut.points is not None:
+        ratio = max(level.ratio - cut.points, Decimal(0))
+    else:                       # Reduction gives exactly one of points or fixed_ratio
+        raise ValueError("S-09: the reduction gives neither points nor fixed_ratio")
     return RateTerms(ratio, _floor(level.floor_ratio, cut), basis)
 
 
@@ -78,5 +90,7 @@ def _floor(floor: Decimal | None, cut: Reduction) -> Decimal | None:
     if floor is None or cut.floor == "none":
         return None
     if cut.floor == "reduce":
+        if cut.floor_points is None:   # Reduction needs floor_points with floor: reduce
+            raise ValueError("S-09: the reduction cuts the floor without floor_points")
         return max(floor - cut.floor_points, Decimal(0))
     return floor

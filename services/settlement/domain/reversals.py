@@ -21,7 +21,6 @@ from contracts.settlement_values import RefundKind, RefusalCode
 from kernel.clearing_month import clearing_month_of
 from runtime.calendar import at_business_start, business_date
 from services.settlement.domain import insured, results, reversal, treating
-from services.settlement.domain.accumulations import AccumulationDelta
 from services.settlement.domain.consistency import Inconsistency, answer_problems
 from services.settlement.domain.decision import (REFUND_ASSESSED, REFUND_TIMEOUT, RESULT, REVERSED, ROLLBACK,
                                                  AnswerDeadline, Inconsistent, Message, RefusedSender, Reversed,
@@ -200,10 +199,7 @@ class Reversals:
 
     def _partial_refund_done(self, record: Record, pending: PendingRefund, answer: RefundDecided) -> Decided:
         """The refund with its replacement slip; the record now settles the remaining lines (S-15)."""
-        d = answer.decision
-        replacement = insured.InsuredAnswer(d.slip, AccumulationDelta.from_entries(d.settlement_year,
-                                                                                   d.accumulation_delta),
-                                            d.ratio_applied, d.rate_basis, d.settlement_year)
+        replacement = insured.answer_of(answer.decision)
         remaining = parse_request(pending.remaining)
         rec = self.visits.record(record)
         done = reversal.refund(rec, _context_from(pending.context), RefundKind(pending.kind), answer.reversal_id,
@@ -216,7 +212,7 @@ class Reversals:
 
     def _partial_refund_refused(self, record: Record, pending: PendingRefund, answer: RefundDecided) -> Decided:
         """The insured place could not re-decide the remaining lines: nothing changed, the HIS is told why."""
-        refusal = Refused(answer.decision.refusal_code, answer.decision.refusal_message or "")
+        refusal = insured.refusal_of(answer.decision)
         refused = results.refused(refusal, request_id=pending.request_id, person_id=answer.person_id,
                                   institution_code=record.completed["institution_code"],
                                   settlement_id=answer.settlement_id)

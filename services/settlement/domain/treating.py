@@ -77,7 +77,7 @@ def check_request(request: SettlementRequest) -> None:
     if inpatient != (request.medical_type is MedicalType.INPATIENT):
         raise Refused(RefusalCode.INVALID_REQUEST, f"medical type {request.medical_type} does not fit a "
                       f"{'discharge' if inpatient else 'outpatient'} request")
-    if inpatient and request.discharge_date < request.admission_date:
+    if isinstance(request, DischargeSettlementRequested) and request.discharge_date < request.admission_date:
         raise Refused(RefusalCode.INVALID_REQUEST, f"discharge {request.discharge_date} before admission "
                                                    f"{request.admission_date}")
     if request.medical_type is MedicalType.CHRONIC_OUTPATIENT and not request.chronic_disease_code:
@@ -118,9 +118,16 @@ def split_line(line: FeeLine, item: CatalogueItem | None) -> LineSplit:
         return _line(line, item.catalogue_class, item.major_category, self_paid=line.amount)
     over = min(round_fen(price_excess(line.unit_price, item.price_limit) * line.quantity), line.amount)
     allowed = line.amount - over
-    b_share = round_fen(allowed * item.b_self_pay_ratio) if item.catalogue_class is CatalogueClass.B else ZERO
+    b_share = round_fen(allowed * _b_ratio(item)) if item.catalogue_class is CatalogueClass.B else ZERO
     return _line(line, item.catalogue_class, item.major_category, over=over, b_share=b_share,
                  in_scope=allowed - b_share)
+
+
+def _b_ratio(item: CatalogueItem) -> Decimal:
+    """乙类先行自付比例 of a class B item (S-04): the catalogue gives it for every class B item."""
+    if item.b_self_pay_ratio is None:
+        raise ValueError(f"S-04: class B item {item.code} has no b_self_pay_ratio")
+    return item.b_self_pay_ratio
 
 
 def _line(line: FeeLine, cls: CatalogueClass | None, category: MajorFeeCategory, *, self_paid: Decimal = ZERO,

@@ -26,7 +26,6 @@ from kernel.filings import PersonFilingView
 from kernel.sanctions import RegionSanctions
 from runtime.calendar import business_date
 from services.settlement.domain import insured, results, treating
-from services.settlement.domain.accumulations import AccumulationDelta
 from services.settlement.domain.catalogue import Catalogue, CatalogueBook, choose_catalogue
 from services.settlement.domain.consistency import answer_problems
 from services.settlement.domain.decision import (ASSESSED, COMPLETED, FEE_DETAIL, RESULT, ROLLBACK, TIMEOUT,
@@ -116,14 +115,15 @@ class TreatingPlace:
         request = Request(settlement_id=sid, request_id=req.request_id, fingerprint=fingerprint(req),
                           request=req.model_dump(mode="json"), status=RequestStatus.PENDING,
                           received_at=got.now, received_wall=got.received_wall)
+        answer_by = got.now + timedelta(milliseconds=self.reference.answer_ms)
         try:
             self._admission_allowed(req, got)
-            assessment = self._assess(req, got)
+            assessment = self._assess(req, got, answer_by)
         except Refused as refusal:
             return self._refuse(request, refusal)
         self.visits.requests[sid] = request.model_copy(update={"assessment": assessment.model_dump(mode="json")})
         return SettlementDecision(self.visits, [Message(ASSESSED, assessment)],
-                                  deadlines=[AnswerDeadline(TIMEOUT, req.person_id, sid, assessment.answer_by)])
+                                  deadlines=[AnswerDeadline(TIMEOUT, req.person_id, sid, answer_by)])
 
     def _admission_allowed(self, req: SettlementRequest, got: Received) -> None:
         """S-20: a stay not registered before the suspension is a new admission and is refused."""
@@ -135,15 +135,16 @@ class TreatingPlace:
             raise Refused(RefusalCode.ADMISSION_SUSPENDED, f"new admissions of insureds of {req.insured_region} are "
                                                            "suspended for unpaid clearing funds (S-20, P-09)")
 
-    def _assess(self, req: SettlementRequest, got: Received) -> TreatingAssessed:
-        """S-02..S-05: assessed at the registry's level of the institution, never the HIS's word (S-05)."""
+    def _assess(self, req: SettlementRequest, got: Received, answer_by: datetime) -> TreatingAssessed:
+        """S-02..S-05: assessed at the registry's level of the institution, never the HIS's word (S-05);
+        the insured place answers by ``answer_by`` (S-01)."""
         if got.registered_level is None:
             raise Refused(PartyRefusalCode.NOT_AN_INSTITUTION,
                           f"{req.institution_code} is no institution of the participant registry")
         when = req.admission_date if isinstance(req, DischargeSettlementRequested) else req.visit_date
         assessment = treating.assess(req, entitlement(got.filings, req, when), self.reference.catalogue(req),
                                      hospital_level=got.registered_level)
-        return assessment.model_copy(update={"answer_by": got.now + timedelta(milliseconds=self.reference.answer_ms)})
+        return assessment.model_copy(update={"answer_by": answer_by})
 
     def _repeat(self, known: Request, req: SettlementRequest) -> Decided:
         """A repeated HIS request: the same answer again; other content under the same id is refused."""
@@ -193,7 +194,7 @@ class TreatingPlace:
         if answer.decided:
             decided = self._complete(request, answer, now)
         else:
-            decided = self._refuse(request, Refused(answer.refusal_code, answer.refusal_message or ""))
+            decided = self._refuse(request, insured.refusal_of(answer))
         decided.cancels.append(timeout_key(TIMEOUT, answer.settlement_id))
         return decided
 
@@ -201,9 +202,8 @@ class TreatingPlace:
         """The completed settlement to the HIS, clearing and prepayment (S-05..S-07, C-01); its record
         is kept for cancels and refunds (S-15) and a cross-province stay's detail goes up (S-18)."""
         assessment = TreatingAssessed.model_validate(request.assessment)
-        delta = AccumulationDelta.from_entries(answer.settlement_year, answer.accumulation_delta)
-        decision = insured.InsuredAnswer(answer.slip, delta, answer.ratio_applied, answer.rate_basis,
-                                         answer.settlement_year)
+        decision = insured.answer_of(answer)
+        delta = decision.delta
         req = request.request
         done = results.completed(assessment, decision, visit_id=req["visit_id"], settled_on=business_date(now))
         # the stored request is JSON: validate its dates instead of copying strings into date fields
