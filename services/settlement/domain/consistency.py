@@ -18,6 +18,7 @@ from contracts.settlement_hops import InsuredDecided, TreatingAssessed
 from contracts.settlement_values import FUNDS_BY_INSURANCE, FundCode, SettlementSlip
 from services.settlement.domain.accumulations import ACCOUNT_KEY
 from services.settlement.domain.insured import settlement_year
+from services.settlement.domain.rates import is_rate_basis
 
 ZERO = Decimal("0.00")
 SPLIT = ("total", "in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid")
@@ -103,10 +104,17 @@ def _funds(assessment: TreatingAssessed, slip: SettlementSlip) -> list[Inconsist
 
 
 def _ratio(answer: InsuredDecided) -> list[Inconsistency]:
-    ratio = answer.ratio_applied
-    if ratio is None or ZERO <= ratio <= 1:
-        return []
-    return [Inconsistency("ratio", f"ratio {ratio} outside 0..1 (S-08, S-09)")]
+    """A decision names the ratio it applied and its basis (S-08..S-10): the completed settlement
+    carries both, so an answer without them could not be completed and is not taken either."""
+    ratio, problems = answer.ratio_applied, []
+    if ratio is None:
+        problems.append(Inconsistency("ratio", "a decided answer without the ratio it applied (S-08, S-09)"))
+    elif not ZERO <= ratio <= 1:
+        problems.append(Inconsistency("ratio", f"ratio {ratio} outside 0..1 (S-08, S-09)"))
+    if not is_rate_basis(answer.rate_basis):
+        problems.append(Inconsistency("ratio", f"rate basis {answer.rate_basis!r} is none of the rules' "
+                                               "(local, referral_emergency, other_temporary, trauma; S-08..S-10)"))
+    return problems
 
 
 def _accumulations(answer: InsuredDecided) -> list[Inconsistency]:

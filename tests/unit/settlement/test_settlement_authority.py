@@ -263,6 +263,7 @@ def test_the_trillion_slip_for_a_20_yuan_visit_does_not_fit():
 @pytest.mark.parametrize("change, failed", [
     (dict(settlement_id="S-other"), "request"), (dict(request_id="OTHER"), "request"),
     (dict(settlement_year=2024), "year"), (dict(ratio_applied=Decimal("1.5")), "ratio"),
+    (dict(ratio_applied=None), "ratio"), (dict(rate_basis="whatever"), "ratio"),
     (dict(accumulation_delta=[AccumulationEntry(year=2025, counter="fund/pooling/general_outpatient",
                                                 amount="-50.00")]), "accumulations"),
     (dict(accumulation_delta=[AccumulationEntry(year=2025, counter=ACCOUNT_KEY, amount="5.00")]), "accumulations"),
