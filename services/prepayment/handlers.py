@@ -42,15 +42,14 @@ class PrepaymentHandlers:
 
         def decide(acc: PrepaymentAccount | None) -> Decision:
             acc = acc or domain.new_account(region, scope, business_date(now).year)
-            outcome = step(acc, now)
-            self.metrics.observe(outcome)
-            return outcome
+            return step(acc, now)
         return await self._write(env, domain.account_key(region, scope), decide)
 
     async def _write(self, env: Envelope, key: str, decide) -> str:
         """One message on account ``key``, its movements archived (ledger.py): first the movements
         the stored account does not know to be archived (a crash after an earlier write), recorded
-        as archived by this write; after the write, the movements it made."""
+        as archived by this write; after the write, the movements it made, and the usage rate it
+        announced is set on the metrics (counted from the stored decision, not inside it)."""
         doc, acc = await self.accounts.load_document(key)
         known = self._archived.get(key, 0)
         if acc is not None:
@@ -60,12 +59,15 @@ class PrepaymentHandlers:
 
         def archived(state: PrepaymentAccount | None) -> Decision | None:
             outcome = decide(state)
+            written["outcome"] = outcome
             if outcome is None or outcome.state is None:
                 return outcome
             new = outcome.state.archived(known)
             written["state"] = new
             return outcome._replace(state=new)
         result = await self.accounts.apply(env, key, archived, loaded=doc)
+        if result != "duplicate" and written.get("outcome") is not None:
+            self.metrics.observe(written["outcome"])
         new = written.get("state")
         if new is not None:
             await self.movements.keep(key, new.unarchived(known))
