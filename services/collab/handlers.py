@@ -12,6 +12,8 @@ working calendar, the refusal channel and the metrics (``app.py`` passes the run
 tests, the in-memory store's)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 from pydantic import BaseModel
 
@@ -101,9 +103,8 @@ class CollabHandlers:
                 total=s.slip.total)))
         if candidate is None:
             return "ignored"
-        self.opened.labels("candidate").inc()
-        return await self.candidates.apply(env, s.settlement_id, lambda state: None if state else Decision(
-            Candidate(candidate=candidate), [candidate], []))
+        return await self._open(self.candidates, env, s.settlement_id, "candidate",
+                                lambda: Decision(Candidate(candidate=candidate), [candidate], []))
 
     # ------------------------------------------------------------ K-01..K-04
     async def open_request(self, env: Envelope[OpenCollabRequest]) -> str:
@@ -112,9 +113,7 @@ class CollabHandlers:
         now, actor = self.now(), self._actor(env)
         original, parent = await self._escalation(c)
 
-        def decide(state):
-            if state:
-                return None
+        def decide():
             if isinstance(original, coinv.CoInvestigation):   # K-04 of a disputed co-investigation (Q-05)
                 req.may_escalate_coinvestigation(c, original, parent, actor)
                 opened = req.open_request(c, self.calendar, now)
@@ -123,10 +122,22 @@ class CollabHandlers:
                 req.may_escalate(c, original, parent, actor, now)
             return req.open_request(c, self.calendar, now)
         try:
-            result = await self.requests.apply(env, key, decide)
+            return await self._open(self.requests, env, key, "collab", decide)
         except Misaddressed as exc:
             return await self._refused("collab.open-request.v1", env, exc)
-        self.opened.labels("collab").inc()
+
+    async def _open(self, aggregates: Aggregates, env: Envelope, key: str, kind: str,
+                    new: Callable[[], Decision | None]) -> str:
+        """A new item (K-01, K-05, Q-01): made once however many copies of its command come (a second
+        finds it stored and does nothing), counted in ``yidi_collab_opened_total`` once it is stored."""
+        made: list[bool] = []
+
+        def decide(state):
+            made[:] = [] if state is not None else [True]
+            return None if state is not None else new()
+        result = await aggregates.apply(env, key, decide)
+        if made and result != "duplicate":
+            self.opened.labels(kind).inc()
         return result
 
     async def _escalation(self, cmd: OpenCollabRequest) -> tuple[req.CollabRequest | coinv.CoInvestigation | None,
@@ -172,9 +183,8 @@ class CollabHandlers:
     async def request_coinvestigation(self, env: Envelope[RequestCoInvestigation]) -> str:
         c = env.payload
         key = str(coinv.request_id_for(c.insured_region, c.request_ref))
-        self.opened.labels("coinvestigation").inc()
-        return await self.coinvestigations.apply(env, key, lambda state: None if state else coinv.request(
-            c, self.calendar, self.now()))
+        return await self._open(self.coinvestigations, env, key, "coinvestigation",
+                                lambda: coinv.request(c, self.calendar, self.now()))
 
     async def amend_coinvestigation(self, env: Envelope[AmendCoInvestigation]) -> str:
         return await self._on_coinv("collab.amend-coinvestigation.v1", env, coinv.may_amend,
@@ -204,9 +214,7 @@ class CollabHandlers:
     async def hand_over_lead(self, env: Envelope[HandOverLead]) -> str:
         c = env.payload
         key = str(leads.lead_id_for(str(c.insured_region), c.lead_ref))
-        self.opened.labels("lead").inc()
-        return await self.leads.apply(env, key, lambda state: None if state else leads.hand_over(
-            c, self.calendar, self.now()))
+        return await self._open(self.leads, env, key, "lead", lambda: leads.hand_over(c, self.calendar, self.now()))
 
     async def take_up_lead(self, env: Envelope[TakeUpLead]) -> str:
         return await self._addressed(self.leads, "lead", "collab.take-up-lead.v1", env, leads.may_act,

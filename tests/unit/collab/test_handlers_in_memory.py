@@ -69,13 +69,18 @@ async def test_K01_K02_an_opened_request_is_stored_announced_and_its_reply_deadl
 
 
 async def test_a_copy_of_the_same_command_changes_nothing():
-    """Redelivery: the request's inbox knows the event id; nothing is decided, stored, sent or armed again."""
+    """Redelivery: the request's inbox knows the event id; nothing is decided, stored, sent or armed
+    again. The same command sent again (a new event id) finds the request stored and opens none: the
+    request is counted opened once (``yidi_collab_opened_total``)."""
     collab = Collab()
     env = collab.envelope(OPEN, filing_problem(), A_WUHU)
     await collab.handle(env)
     before = (collab.state("requests", RID), len(collab.store.published), dict(collab.store.deadlines))
     assert await collab.handle(env) == "duplicate"
     assert (collab.state("requests", RID), len(collab.store.published), dict(collab.store.deadlines)) == before
+    await collab.send(OPEN, filing_problem(), A_WUHU)
+    assert (collab.state("requests", RID), len(collab.store.published)) == before[:2]
+    assert collab.metrics.opened.labels("collab")._value.get() == 1
 
 
 @pytest.mark.parametrize("sender, reason", [(A_CHANGSHA, RefusalReason.NOT_ADDRESSED),
