@@ -56,7 +56,11 @@ class InsuredRecord(BaseModel):
 
     def add(self, delta: AccumulationDelta) -> None:
         """Apply a settlement's counter change; what it paid from the personal account is debited
-        from the balance (a rollback's negative amount credits it back) in the same write (S-06)."""
+        from the balance (a rollback's negative amount credits it back) in the same write (S-06).
+        A change of nothing (the rollback of a refusal, which consumed nothing) leaves the record as
+        it was: no empty year appears."""
+        if not delta.increments:
+            return
         merged = self.accumulations(delta.year).plus(delta)
         self.counters[delta.year] = {k: v for k, v in merged.counters.items()}
         self.personal_account_balance -= delta.increments.get(ACCOUNT_KEY, ZERO)

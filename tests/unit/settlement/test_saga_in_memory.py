@@ -8,7 +8,7 @@ versions are in tests/integration/test_settlement_wire.py.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from contracts.values import SHANGHAI, make_person_id
 
@@ -253,3 +253,26 @@ async def test_a_partial_refund_the_insured_place_answers_too_late_is_not_made_b
     assert _counters(svc) == before
     [again] = _results(await svc.send("his.refund-requested.v1", _refund(sid, "RF-10", [2])))
     assert again["outcome"] == "refunded"
+
+
+async def test_a_late_answer_rolled_back_leaves_the_counters_as_they_were():
+    """S-01, either order: the assessment reaches the insured place after its answer deadline and is
+    refused (nothing consumed); the treating place's rollback of it, arriving before or after that
+    refusal, changes no counter and leaves no empty year behind (the record reads as never touched)."""
+    from contracts.settlement_hops import InsuredRollback, TreatingAssessed
+    from services.settlement.domain.insured_place import InsuredPlace, InsuredRecord
+    svc = Service()
+    svc.handlers.pop("settlement.treating-assessed.v1")               # the insured place is slow
+    await svc.send("his.outpatient-requested.v1", outpatient(mixed_bill(), request_id="LATE-1"))
+    assessment = TreatingAssessed.model_validate(
+        next(p for t, p in svc.heard if t == "settlement.treating-assessed.v1"))
+    late = assessment.answer_by + timedelta(seconds=1)
+    rollback = InsuredRollback(settlement_id=assessment.settlement_id, person_id=PID, reason="answered after the timeout")
+    for first_rollback in (False, True):
+        place = InsuredPlace(InsuredRecord(person_id=PID), policies())
+        if first_rollback:
+            place.rollback(rollback)
+        [answer] = place.assessed(assessment, late).messages
+        assert answer.payload.refusal_code == "INSURED_TIMEOUT_NOT_SETTLED"
+        place.rollback(rollback)
+        assert place.person.counters == {} and place.person.personal_account_balance == 0
