@@ -31,11 +31,13 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024   # MongoDB's limit (the embedded server d
 
 class Coalescer(Generic[T, R]):
     """Runs ``run`` on the items submitted while the previous run was in flight; each caller
-    awaits its own item's result. ``run`` returns one result or exception per item, in order;
+    awaits its own item's result (a collection's round trips here, an aggregate's folded writes
+    in ``runtime.store``). ``run`` returns one result or exception per item, in order;
     should it raise, every caller of that batch gets the exception."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]], limit: int = MAX_BATCH) -> None:
-        self.run, self.limit = run, limit
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]], limit: int = MAX_BATCH,
+                 on_idle: Callable[[], None] | None = None) -> None:
+        self.run, self.limit, self.on_idle = run, limit, on_idle   # on_idle: nothing left to run
         self.pending: list[tuple[T, asyncio.Future[R]]] = []
         self.task: asyncio.Task[None] | None = None
         self.batches = 0          # round trips made, and the operations they carried (for tests and metrics)
@@ -67,6 +69,8 @@ class Coalescer(Generic[T, R]):
                         future.set_result(result)
         finally:
             self.task = None
+            if self.on_idle is not None and not self.pending:
+                self.on_idle()
 
 
 class CollectionBatch:

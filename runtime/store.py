@@ -24,12 +24,12 @@ sealed on its next write.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any, overload
 
@@ -39,7 +39,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Envelope
 from runtime import privacy
-from runtime.batching import Batches, CollectionBatch
+from runtime.batching import Batches, Coalescer, CollectionBatch
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
 from runtime.outbox import OutboxRelay
@@ -87,7 +87,7 @@ class AggregateStore:
         # stale copy (another instance wrote since) fails the version guard and is re-read.
         self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
         self.batches = Batches()
-        self._lines: dict[tuple[str, str], _Line] = {}
+        self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}   # one writer per aggregate
 
     def declare(self, name: str) -> None:
         """A collection of this service's aggregates, known before the first message: the start-up
@@ -157,33 +157,14 @@ class AggregateStore:
         key = (collection, aggregate_id)
         line = self._lines.get(key)
         if line is None:
-            line = self._lines[key] = _Line()
-        pending = _Pending(message, decide, loaded, asyncio.get_running_loop().create_future())
-        line.waiting.append(pending)
-        if line.writer is None:
-            line.writer = asyncio.create_task(self._write_line(collection, aggregate_id, line))
-        return await pending.outcome
+            line = self._lines[key] = Coalescer(partial(self._fold, collection, aggregate_id),
+                                                on_idle=partial(self._forget_line, key))
+        return await line(_Pending(message, decide, loaded))
 
-    async def _write_line(self, collection: str, aggregate_id: str, line: "_Line") -> None:
-        key = (collection, aggregate_id)
-        try:
-            while line.waiting:
-                batch, line.waiting = line.waiting, []
-                try:
-                    results = await self._fold(collection, aggregate_id, batch)
-                except Exception as exc:   # the write itself failed: every message of the fold hears why
-                    results = [exc] * len(batch)
-                for pending, result in zip(batch, results):
-                    if pending.outcome.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        pending.outcome.set_exception(result)
-                    else:
-                        pending.outcome.set_result(result)
-        finally:
-            line.writer = None
-            if self._lines.get(key) is line and not line.waiting:
-                del self._lines[key]
+    def _forget_line(self, key: tuple[str, str]) -> None:
+        line = self._lines.get(key)
+        if line is not None and not line.pending:
+            del self._lines[key]
 
     async def _fold(self, collection: str, aggregate_id: str, batch: list["_Pending"]) -> list[Outcome | BaseException]:
         """Apply the messages in turn in memory, then store the result in one guarded write."""
@@ -300,17 +281,10 @@ class AggregateStore:
 
 @dataclass
 class _Pending:
+    """A message waiting in its aggregate's line (``AggregateStore.apply``)."""
     message: Envelope
     decide: Decide
     loaded: dict | None
-    outcome: asyncio.Future[Outcome]
-
-
-@dataclass
-class _Line:
-    """The messages waiting to be applied to one aggregate, and the task writing them."""
-    waiting: list[_Pending] = field(default_factory=list)
-    writer: asyncio.Task[None] | None = None
 
 
 def _newest(loaded: dict | None, written: dict | None) -> dict | None:
