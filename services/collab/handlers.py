@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-
 from pydantic import BaseModel
 
 from contracts.collab import (
@@ -37,7 +36,6 @@ from services.collab.domain.addressing import Actor, Misaddressed
 from services.collab.metrics import CollabMetrics
 from services.outcome import Decision
 from services.wiring import Aggregates, Handler, Now, Refuse, Store, request_of
-
 
 
 class Candidate(BaseModel):
@@ -128,7 +126,7 @@ class CollabHandlers:
 
     async def _open(self, aggregates: Aggregates, env: Envelope, key: str, kind: str,
                     new: Callable[[], Decision | None]) -> str:
-        """A new item (K-01, K-05, Q-01): made once however many copies of its command come (a second
+        """A new item (K-01, K-05, K-06, Q-01): made once however many copies of its command come (a second
         finds it stored and does nothing), counted in ``yidi_collab_opened_total`` once it is stored."""
         made: list[bool] = []
 
@@ -229,8 +227,7 @@ class CollabHandlers:
     async def publish_notice(self, env: Envelope[PublishNotice]) -> str:
         c = env.payload
         key = str(notices.notice_id_for(c.publisher, c.notice_ref))
-        self.opened.labels("notice").inc()
-        return await self.notices.apply(env, key, lambda state: notices.publish(state, c, self.now()))
+        return await self._open(self.notices, env, key, "notice", lambda: notices.publish(None, c, self.now()))
 
     # ------------------------------------------------------------ Q-02/Q-03 period summary and statistics
     async def coinvestigation_counted(self, env: Envelope[CoInvestigationCounted]) -> str:

@@ -189,3 +189,20 @@ async def test_Q01_Q02_a_coinvestigation_joins_its_period_which_arms_its_cut_and
     armed = {a.schedule.payload.kind: a.schedule for a in collab.store.deadlines.values()}
     assert armed[periods.CUT_DUE].due_at == at_business_start(date(2026, 10, 26))
     assert armed[periods.CLOSE_DUE].due_at == complete_by
+
+
+async def test_K06_a_notice_published_twice_is_stored_announced_and_counted_once():
+    """K-06: once per (publisher, reference): the same notice sent again finds it stored, announces
+    nothing and is not counted again in ``yidi_collab_opened_total``."""
+    from datetime import UTC, datetime
+
+    from contracts.collab import NoticeKind, PublishNotice
+    collab = Collab()
+    notice = PublishNotice(notice_ref="N1", publisher=A_WUHU, kind=NoticeKind.PLANNED_OUTAGE, title="系统停机",
+                           body="10月1日0时至6时停机升级", effective_from=datetime(2026, 9, 30, 16, tzinfo=UTC),
+                           effective_until=datetime(2026, 9, 30, 22, tzinfo=UTC), published_at=SEPT_30)
+    await collab.send("collab.publish-notice.v1", notice, A_WUHU)
+    mark = len(collab.store.published)
+    await collab.send("collab.publish-notice.v1", notice, A_WUHU)
+    assert len(collab.store.published) == mark == 1
+    assert collab.metrics.opened.labels("notice")._value.get() == 1
