@@ -78,8 +78,12 @@ class Background:
             claimed = await self.deadlines.claim(due["_id"], now)
             if not claimed:
                 continue   # another instance took it
-            await self._send(self.topic(claimed["topic"]), claimed["key"].encode(), claimed["value"].encode(),
-                             {"content-type": "application/json", "type": claimed["type"]})
+            try:
+                await self._send(self.topic(claimed["topic"]), claimed["key"].encode(), claimed["value"].encode(),
+                                 {"content-type": "application/json", "type": claimed["type"]})
+            except Exception:
+                await self.deadlines.release(claimed["_id"])   # the broker refused it: tried again at the next poll
+                raise
             await self.deadlines.mark_fired(claimed["_id"], now)
             self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
 

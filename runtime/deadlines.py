@@ -59,6 +59,11 @@ class DeadlineStore:
             doc["value"] = keyring().unseal(doc["value"])
         return doc
 
+    async def release(self, deadline_id: str) -> None:
+        """A claim whose message could not be sent: pending again, for the next poll (not after
+        the lease, which is for an instance that crashed holding it)."""
+        await self.col.update_one({"_id": deadline_id, "status": "firing"}, {"$set": {"status": "pending", "claimed_at": None}})
+
     async def mark_fired(self, deadline_id: str, now: datetime) -> None:
         await self.col.update_one({"_id": deadline_id}, {"$set": {"status": "fired", "fired_at": now}})
 

@@ -20,13 +20,18 @@ def classify(exc: BaseException) -> str:
     ours (``fault``): the message is tried again and again with backoff, its offset never advances,
     and the handler-failing alert pages someone; nothing is skipped silently."""
     if isinstance(exc, (AutoReconnect, ConnectionFailure, ExecutionTimeout, WTimeoutError, ConnectionError,
-                        asyncio.TimeoutError)):
+                        asyncio.TimeoutError, NotYet)):
         return "transient"
     if isinstance(exc, KafkaError):
         return "transient" if getattr(exc, "retriable", False) or isinstance(exc, KafkaConnectionError) else "poison"
     if isinstance(exc, (ArithmeticError, DocumentTooLarge, OperationFailure, PyMongoError, ConflictingCopy)):
         return "poison"
     return "fault"
+
+
+class NotYet(Exception):
+    """What the message depends on is still on its way (another partition's message, fired at the
+    same moment, not applied yet): transient, the message waits and is tried again."""
 
 
 class PoisonMessage(Exception):

@@ -80,7 +80,7 @@ class Service(Consuming, Background):
         self._followers: list[TopicFollower] = []
         self.dispatcher: PartitionDispatcher | None = None
         self._stale_checked = 0.0
-        self._fault_dropped = False   # fault injection 'drop_one:<topic>' (runtime/config.py)
+        self._fault_dropped: uuid.UUID | None = None   # fault injection 'drop_one:<topic>': the event dropped
         # extra HTTP routes of this service on its port, (path, FastStream asgi handler), e.g. a query API
         self.routes: list[tuple[str, Any]] = []
         self.query_specs: list[query.QuerySpec] = []

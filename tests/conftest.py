@@ -23,3 +23,16 @@ def stack():
     from support import pick_stack
     with pick_stack() as chosen:
         yield chosen
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed wire test shows what its service processes warned of (their logs are files)."""
+    outcome = yield
+    report = outcome.get_result()
+    from support import STARTED
+    if report.when == "call" and report.failed:
+        for proc in STARTED:
+            report.sections.append((f"{proc.service} log warnings ({proc.log})", proc.warnings() or "(none)"))
+    if report.when == "teardown":
+        STARTED.clear()

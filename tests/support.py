@@ -125,6 +125,9 @@ def new_prefix(stack: Stack, label: str) -> str:
     return f"t{stack.run_id}-{label}-{uuid.uuid4().hex[:6]}."
 
 
+STARTED: list["ServiceProcess"] = []   # the processes the running test started (its failure report shows their logs)
+
+
 class ServiceProcess:
     """One service instance as its own OS process, exactly as it runs in production."""
 
@@ -139,6 +142,7 @@ class ServiceProcess:
         self.log = Path(f"/tmp/yidi-test-{prefix}{service}-{self.port}.log")
 
     def start(self, wait: bool = True, **extra_env: str) -> "ServiceProcess":
+        STARTED.append(self)
         self.proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", self.service],
                                      env={**self.env, **extra_env}, cwd=ROOT, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT)
@@ -205,6 +209,14 @@ class ServiceProcess:
     def tail(self, n: int = 60) -> str:
         with contextlib.suppress(FileNotFoundError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    def warnings(self, n: int = 40) -> str:
+        """The last ``n`` lines of its log at WARNING or above (what a failed test shows of it)."""
+        with contextlib.suppress(FileNotFoundError):
+            lines = [line[:600] for line in self.log.read_text(errors="replace").splitlines()
+                     if any(f'"level": "{level}"' in line for level in ("WARNING", "ERROR", "CRITICAL"))]
+            return "\n".join(lines[-n:])
         return ""
 
     async def db(self):

@@ -24,7 +24,7 @@ from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from contracts.settlement_values import SlipDelta
 from runtime.calendar import WorkingCalendar, business_date
-from runtime.failures import PoisonMessage
+from runtime.failures import NotYet, PoisonMessage
 from services.clearing import domain
 from services.clearing.adapters import ClearingReads
 from services.clearing.domain import (
@@ -233,6 +233,7 @@ class ClearingHandlers:
     async def _issue_notice(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
         region, month = due.subject.split(":")
         ledgers = await self.reads.ledgers_of(month)
+        _generated(domain.generation_pending(region, month, ledgers))
         notice = domain.issue_notice(region, month, ledgers, self.calendar, now)
         reports = domain.issue_reports(region, month, ledgers, now)    # C-04: the tables with the notice
         state, deadlines = obligations.start(notice, self.calendar)    # C-03 / C-07 from the notice on
@@ -246,6 +247,8 @@ class ClearingHandlers:
         ledgers = await self.reads.ledgers_of(month)
         if any(province in (lg.insured_region, lg.treating_region) for lg in ledgers):
             return "with its notice"
+        _generated([key for lg in ledgers for key in domain.generation_pending(lg.insured_region, month, [lg])
+                    if province in {tables.province_of(lg.insured_region), tables.province_of(lg.treating_region)}])
         reports = domain.issue_reports(province, month, ledgers, now)
         return await self.rollups.apply(env, due.subject, lambda stored: None if stored else Decision(
             Rollups(report_ids=tuple(str(r.report_id) for r in reports)), reports, []))
@@ -311,6 +314,13 @@ def _notice_key(region: str, month: str) -> str:
 def _archived(doc: dict) -> LedgerEntry:
     """An archived line as the domain sees it (lines archived before corrections existed load too)."""
     return LedgerEntry.model_validate({k: doc[k] for k in LedgerEntry.model_fields if k in doc})
+
+
+def _generated(pending: list[str]) -> None:
+    """C-02: a notice or roll-up is made of generated periods only; one still being generated
+    (its deadline fell due with the notice's) is waited for, the message tried again."""
+    if pending:
+        raise NotYet(f"not generated yet: {', '.join(pending)}")
 
 
 def _exists(ledger: ClearingLedger | None, key: str) -> ClearingLedger:

@@ -280,6 +280,50 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
         await client.close()
 
 
+async def test_a_deadline_the_broker_refused_is_sent_again_at_the_next_poll(stack, prefix):
+    """A due deadline whose message could not be sent is pending again at once, so the next poll
+    fires it (not only after the 30 s lease that covers an instance crashing while holding it)."""
+    from pymongo import AsyncMongoClient
+
+    from prometheus_client import CollectorRegistry
+
+    from runtime.background import Background
+    from runtime.clock import WallClock
+    from runtime.deadlines import DeadlineStore
+    from runtime.metrics import RuntimeMetrics
+    from runtime.outbox import OutboxRelay
+    client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+    try:
+        db = client[f"{prefix.strip('.').replace('.', '_')}_deadlines"]
+        sent: list[str] = []
+        refusals = [ConnectionError("broker gone")]
+
+        async def send(topic: str, key: bytes, value: bytes, headers: dict) -> None:
+            if refusals:
+                raise refusals.pop()
+            sent.append(value.decode())
+
+        class Poller(Background):
+            name, clock, _stale_checked = "test", WallClock(), 0.0
+            metrics = RuntimeMetrics(CollectorRegistry(), "test")
+            deadlines = DeadlineStore(db)
+            relay = OutboxRelay(send, deadlines, lambda t: t, lambda: datetime.now(SHANGHAI))
+            _send = staticmethod(send)
+
+            def topic(self, logical: str) -> str:
+                return logical
+        poller = Poller()
+        await poller.deadlines.put({"deadline_id": "d-1", "due_at": datetime.now(SHANGHAI) - timedelta(seconds=1),
+                                    "topic": "t", "key": "k", "value": "due", "type": "x"})
+        with pytest.raises(ConnectionError):
+            await poller._fire_deadlines()
+        assert (await db["deadlines"].find_one({"_id": "d-1"}))["status"] == "pending"
+        await poller._fire_deadlines()
+        assert sent == ["due"] and (await db["deadlines"].find_one({"_id": "d-1"}))["status"] == "fired"
+    finally:
+        await client.close()
+
+
 async def test_consumer_lag_shows_what_a_stuck_service_has_not_handled(stack, prefix):
     """yidi_consumer_lag (the ConsumerLagGrowing alert's input) is end offset − committed offset of the
     service's group, per topic: a service whose handlers fail commits nothing, so three requests

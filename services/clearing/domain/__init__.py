@@ -15,13 +15,13 @@ from .ledger import (
     pending_sides, record_entry, sum_totals,
 )
 from .audit import AUDIT_CONFIRMATION_DAY, AuditRefused, audit_month, check_deduction
-from .notice import counterpart_line, entry_month, issue_notice
+from .notice import counterpart_line, entry_month, generation_pending, issue_notice
 from .period import PeriodCalendar, home_month, next_month, notice_deadlines, period_calendar
 from .report import issue_reports, report_tables, scope_of, to_csv, to_xlsx
 
 __all__ = ["GENERATE", "SILENT_CONFIRMATION", "ClearingLedger", "LateConfirmation", "LedgerEntry", "LedgerLine",
            "PeriodClosed", "PeriodStatus", "confirm", "deadline_fired", "fund_totals", "generate", "ledger_key",
            "new_ledger", "open_for_entries", "pending_sides", "record_entry", "sum_totals", "counterpart_line",
-           "entry_month", "issue_notice", "PeriodCalendar", "home_month", "next_month", "notice_deadlines",
+           "entry_month", "generation_pending", "issue_notice", "PeriodCalendar", "home_month", "next_month", "notice_deadlines",
            "period_calendar", "AUDIT_CONFIRMATION_DAY", "AuditRefused", "audit_month", "check_deduction",
            "issue_reports", "report_tables", "scope_of", "to_csv", "to_xlsx"]

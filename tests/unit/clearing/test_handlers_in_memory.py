@@ -15,7 +15,7 @@ from contracts.clearing import ClearingSide, ConfirmClearingPeriod, DailyReconci
 from contracts.values import SHANGHAI
 from runtime.authority import RefusalReason
 from runtime.envelopes import envelope_for
-from runtime.failures import PoisonMessage
+from runtime.failures import NotYet, PoisonMessage, classify
 from runtime.parties import ParticipantRegistry
 from services.clearing.authority import AUTHORITY
 from .clearing_support import Clearing
@@ -135,6 +135,26 @@ async def test_the_21st_generates_the_period_and_a_later_settlement_goes_to_the_
     assert await c.handlers["settlement.completed.v1"](late) == "applied"
     assert c.state("ledgers", LEDGER)["entry_count"] == 1
     assert c.state("ledgers", f"2026-10:{WUHU}:{WUHAN}")["settled"] == {"310/pooling": "200.00"}
+
+
+async def test_a_notice_due_with_its_periods_generation_waits_for_it():
+    """C-02 after an outage: the 21st's generation and the month-end notice fall due together and go
+    to different partitions. A notice handled first would leave the pair's open period out (a notice
+    of nothing); it waits (transient: tried again) until the period is generated, then has its line."""
+    c = Clearing(AUGUST_20)
+    await c.handlers["settlement.completed.v1"](message("settlement.completed.v1", settled(), AUGUST_20))
+    due = {env.payload.kind: env for env in c.store.due() if env.payload.subject in (LEDGER, f"{WUHU}:{SEPTEMBER}")}
+    c.clock.at = datetime(2026, 9, 30, 9, 0, tzinfo=SHANGHAI)
+    with pytest.raises(NotYet) as waiting:
+        await c.handlers["clearing.deadline-due.v1"](due["issue_notice"])
+    assert classify(waiting.value) == "transient" and c.published(1) == []
+
+    assert await c.handlers["clearing.deadline-due.v1"](due["generate"]) == "applied"
+    mark = len(c.store.published)
+    assert await c.handlers["clearing.deadline-due.v1"](due["issue_notice"]) == "applied"
+    [notice] = [payload for topic, payload in c.published(mark) if topic == "clearing.notice.v1"]
+    assert (notice["region"], notice["payable_total"], [line["counterpart_region"] for line in notice["counterparts"]]) == (
+        WUHU, "1000.00", [WUHAN])
 
 
 async def test_a_mismatched_day_arms_its_resolution_deadline_and_falls_overdue():
