@@ -38,7 +38,7 @@ class EntryKind(StrEnum):
     AUDIT_DEDUCTION = "audit_deduction"  # 审核扣款 (R-04) and 补扣 (R-05): shown separately
 
 
-class ConfirmedBy(StrEnum):
+class PeriodConfirmedBy(StrEnum):
     PROVINCE = "province"       # explicit confirmation
     SILENCE = "silence"         # not confirmed by the 25th counts as confirmed (C-02)
     RESOLUTION = "resolution"   # an objection resolved after the 25th confirms the side it held (004 第四十六条)
@@ -207,7 +207,7 @@ class ClearingPeriodGenerated(_PairPeriod):
 class ClearingPeriodConfirmed(_PairPeriod):
     """C-02: one side's confirmation, explicit or by silence; the period is confirmed when no side is
     pending. Events from before sides were confirmed apart have no side and confirm the whole period."""
-    by: ConfirmedBy
+    by: PeriodConfirmedBy
     side: ClearingSide | None = Field(None, description="the side confirmed; null: the whole period")
     pending_sides: list[ClearingSide] = Field(default_factory=list, description=(
         "sides still to confirm after this one; empty: the period is confirmed"))
@@ -456,7 +456,7 @@ class PeriodSide(Contract):
     """One side of a pair's period: its region, how it confirmed, its objections (C-02)."""
     side: ClearingSide
     region: RegionCode
-    confirmed: ConfirmedBy | None = Field(None, description="null: not confirmed yet")
+    confirmed: PeriodConfirmedBy | None = Field(None, description="null: not confirmed yet")
     objections: list[ObjectionView] = Field(default_factory=list)
 
 

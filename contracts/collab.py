@@ -30,7 +30,7 @@ class ProblemType(StrEnum):
     OTHER = "other"               # 其他类: at most 10 working days
 
 
-class ConfirmedBy(StrEnum):
+class ResultConfirmedBy(StrEnum):
     REQUESTER = "requester"
     SILENCE = "silence"   # K-04: unconfirmed for 10 working days
 
@@ -182,7 +182,7 @@ class CollabReplyOverdue(Contract):
 class CollabResultConfirmed(Contract):
     request_id: uuid.UUID
     requester_region: RegionCode
-    by: ConfirmedBy
+    by: ResultConfirmedBy
     confirmed_at: AwareDatetime
 
 

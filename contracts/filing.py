@@ -87,7 +87,7 @@ class ChangeKind(StrEnum):
     EFFECTIVE = "effective"      # F-13 a filing dated later has come into force
 
 
-class RefusalReason(StrEnum):
+class FilingRefusalReason(StrEnum):
     """Why a command was refused; each maps to a rule (see ``rule`` on :class:`FilingRefused`)."""
     UNKNOWN_REGION = "unknown_region"                      # F-06
     NOT_A_POOLING_REGION = "not_a_pooling_region"          # F-06
@@ -305,7 +305,7 @@ class FilingRefused(Contract):
     request_id: RequestId
     person_id: PersonId
     command: CommandKind
-    reason: RefusalReason
+    reason: FilingRefusalReason
     rule: str = Field(description="Rule ID behind the refusal.", examples=["F-03"])
     message: str = Field(description="Short, actionable, names what is wrong.",
                          examples=["Missing proof for posted_worker: posting_letter or employer_certificate or "

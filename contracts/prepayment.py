@@ -38,7 +38,7 @@ class WarningLevel(StrEnum):
         return ("none", "yellow", "red").index(self.value)
 
 
-class NoticeKind(StrEnum):
+class PaymentNoticeKind(StrEnum):
     """Payment notices whose non-payment leads to a sanction (P-09)."""
     EMERGENCY_TOP_UP = "emergency_top_up"       # 预付金额度紧急调增付款通知书
     CLEARING = "clearing"                       # 清算资金付款通知书
@@ -224,7 +224,7 @@ class PrepaymentDeadlineBreached(Contract):
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
     notice_id: uuid.UUID
-    notice_kind: NoticeKind
+    notice_kind: PaymentNoticeKind
     kind: BreachKind
     due_at: AwareDatetime | None = Field(description="the deadline missed; null for 'before the next clearing'")
     detected_at: AwareDatetime
@@ -356,7 +356,7 @@ TOPICS: list[TopicSpec] = [
               ("filing", "settlement"), description="P-09 sanctions imposed/lifted (F-16, S-20)"),
 ]
 
-__all__ = ["PrepaymentScope", "WarningLevel", "NoticeKind", "SanctionKind", "SanctionAction", "SetAnnualQuota",
+__all__ = ["PrepaymentScope", "WarningLevel", "PaymentNoticeKind", "SanctionKind", "SanctionAction", "SetAnnualQuota",
            "RecordPrepaymentPayment", "ReportPaymentDelay", "PrepaymentQuotaSet", "PrepaymentUsageUpdated",
            "PrepaymentWarningRaised", "TopUpNoticeIssued", "PrepaymentSanction", "RequestBalance", "PrepaymentBalance",
            "ShareInterest", "InterestShare", "InterestShared", "BreachKind", "RecordFinanceSubmission",

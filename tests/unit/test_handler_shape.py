@@ -101,3 +101,21 @@ def test_domain_modules_import_no_io_and_read_no_clock(path):
     clocks += [f".clock line {node.lineno}" for node in ast.walk(tree)
                if isinstance(node, ast.Attribute) and node.attr == "clock"]
     assert clocks == [], f"{path.name} reads a clock: {clocks}; pass ``now`` in"
+
+
+def _classes_of(paths) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        for node in _tree(path).body:
+            if isinstance(node, ast.ClassDef):
+                found.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_one_name_one_meaning_in_what_services_share():
+    """What every service imports (the contracts, the kernel, the runtime, ``services/*.py``) names
+    each class once: an adapter writer reading ``RefusalReason`` or ``ConfirmedBy`` finds one of it."""
+    shared = [*(ROOT / "contracts").glob("*.py"), *(ROOT / "kernel").rglob("*.py"), *(ROOT / "runtime").glob("*.py"),
+              *(ROOT / "services").glob("*.py")]
+    twice = {name: where for name, where in _classes_of(shared).items() if len(where) > 1}
+    assert twice == {}, f"one name, two meanings: {twice}"

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contracts.clearing import (
     ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod,
-    ConfirmedBy, EntryKind, FundAmounts, FundTotal, ObjectionView,
+    PeriodConfirmedBy, EntryKind, FundAmounts, FundTotal, ObjectionView,
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
@@ -103,9 +103,9 @@ class ClearingLedger(BaseModel):
     settled: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → settlements − refunds")
     deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
-    confirmations: dict[ClearingSide, ConfirmedBy] = Field(
+    confirmations: dict[ClearingSide, PeriodConfirmedBy] = Field(
         default_factory=dict, description="C-02: the sides confirmed so far, and how (004 第四十六条)")
-    confirmed_by: ConfirmedBy | None = Field(None, description="how the last side was confirmed, once both are")
+    confirmed_by: PeriodConfirmedBy | None = Field(None, description="how the last side was confirmed, once both are")
     objections: tuple[ObjectionView, ...] = Field((), description="C-02: objections, open until resolved")
     version: int = 0
 
@@ -227,7 +227,7 @@ def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -
         open_ = ", ".join(o.objection_id for o in ledger.objections if o.side is cmd.side and o.outcome is None)
         raise LateConfirmation(f"C-02: the {cmd.side.value} side of {ledger.key} has an open objection ({open_}): "
                                f"it confirms once the objection is resolved")
-    return _confirmed(ledger, (cmd.side,), ConfirmedBy.PROVINCE, cmd.confirmed_at)
+    return _confirmed(ledger, (cmd.side,), PeriodConfirmedBy.PROVINCE, cmd.confirmed_at)
 
 
 def held(ledger: ClearingLedger, side: ClearingSide) -> bool:
@@ -244,7 +244,7 @@ def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: W
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
         silent = [side for side in pending_sides(ledger) if not held(ledger, side)]    # whoever stayed silent
-        return _confirmed(ledger, silent, ConfirmedBy.SILENCE, now)
+        return _confirmed(ledger, silent, PeriodConfirmedBy.SILENCE, now)
     return Decision(ledger, [], [])
 
 
@@ -255,7 +255,7 @@ def pending_sides(ledger: ClearingLedger) -> list[ClearingSide]:
     return [side for side in ClearingSide if side not in ledger.confirmations]
 
 
-def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: ConfirmedBy,
+def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: PeriodConfirmedBy,
                at: datetime) -> Decision[ClearingLedger]:
     """One event per side newly confirmed; a side already confirmed changes nothing."""
     confirmations, events = dict(ledger.confirmations), []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from contracts.clearing import (
-    ClearingObjectionRecorded, ClearingObjectionResolved, ConfirmedBy, ObjectClearingPeriod, ObjectionView,
+    ClearingObjectionRecorded, ClearingObjectionResolved, PeriodConfirmedBy, ObjectClearingPeriod, ObjectionView,
     ResolveClearingObjection,
 )
 from contracts.values import RegionCode
@@ -68,7 +68,7 @@ def resolve(ledger: ClearingLedger, cmd: ResolveClearingObjection, resolver: str
                                     "version": ledger.version + 1})
     confirms = now > confirmation_due(ledger.clearing_month) and not any(
         o.side is found.side and o.outcome is None for o in new.objections)
-    confirmed = _confirmed(new, (found.side,), ConfirmedBy.RESOLUTION, now) if confirms else Decision(new, [], [])
+    confirmed = _confirmed(new, (found.side,), PeriodConfirmedBy.RESOLUTION, now) if confirms else Decision(new, [], [])
     event = ClearingObjectionResolved(
         clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
         treating_region=ledger.treating_region, objection=done, side_confirmed=bool(confirmed.events))

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from contracts.collab import (
     AcceptCollabExtension, CollabAgenciesInvolved, CollabExtensionDeclined, CollabExtensionProposed,
     ProposeCollabExtension, CollabReplyExtended, CollabReplyOverdue, CollabRequestOpened, CollabRequestReplied,
-    CollabResultConfirmed, CollabResultDisputed, ConfirmCollabResult, ConfirmedBy, OpenCollabRequest, ProblemType,
+    CollabResultConfirmed, CollabResultDisputed, ConfirmCollabResult, ResultConfirmedBy, OpenCollabRequest, ProblemType,
     ReplyCollabRequest,
 )
 from contracts.values import RegionCode
@@ -150,7 +150,7 @@ def confirm_result(req: CollabRequest, cmd: ConfirmCollabResult, now: datetime) 
     if req.status is not RequestStatus.REPLIED:
         return Decision(req, [], [])
     if cmd.accepted:
-        return _confirmed(req, ConfirmedBy.REQUESTER, cmd.confirmed_at)
+        return _confirmed(req, ResultConfirmedBy.REQUESTER, cmd.confirmed_at)
     new = req.model_copy(update={"status": RequestStatus.DISPUTED, "version": req.version + 1})
     return Decision(new, [CollabResultDisputed(request_id=req.request_id, requester_region=req.requester_region,
                                               comment=cmd.comment, disputed_at=cmd.confirmed_at)], [])
@@ -244,11 +244,11 @@ def deadline_fired(req: CollabRequest, request: DeadlineRequest, calendar: Worki
     if request.kind == CONFIRM_DUE and req.status is RequestStatus.REPLIED and req.confirm_by:
         if now <= req.confirm_by:
             return Decision(req, [], [request])
-        return _confirmed(req, ConfirmedBy.SILENCE, now)
+        return _confirmed(req, ResultConfirmedBy.SILENCE, now)
     return Decision(req, [], [])
 
 
-def _confirmed(req: CollabRequest, by: ConfirmedBy, at: datetime) -> Decision[CollabRequest]:
+def _confirmed(req: CollabRequest, by: ResultConfirmedBy, at: datetime) -> Decision[CollabRequest]:
     new = req.model_copy(update={"status": RequestStatus.CONFIRMED, "version": req.version + 1})
     return Decision(new, [CollabResultConfirmed(request_id=req.request_id, requester_region=req.requester_region,
                                                by=by, confirmed_at=at)], [])

@@ -14,7 +14,7 @@ from typing import TypeVar, cast
 from contracts.envelope import Contract
 from contracts.filing import (
     CancelFiling, ChangeFiling, CommandKind, CommandModel, DecideFiling, DeliverProof, FilingAccepted,
-    FilingDeadlineDue, FilingRefused, FilingSnapshot, FilingStatus, RefusalReason, RegisterFiling, ResumeFiling,
+    FilingDeadlineDue, FilingRefused, FilingSnapshot, FilingStatus, FilingRefusalReason, RegisterFiling, ResumeFiling,
     SuspendFiling, TerminateInsurance,
 )
 from kernel.sanctions import RegionSanctions
@@ -33,7 +33,7 @@ def _decide_filing(cmd: DecideFiling, work: Work) -> Result:
     """F-13: a clerk decides a pending online filing before its deadline."""
     filing = lifecycle.open_filing(work, cmd.filing_id)
     if filing.status is not FilingStatus.PENDING:
-        raise Refuse(RefusalReason.INVALID_STATE, "F-13",
+        raise Refuse(FilingRefusalReason.INVALID_STATE, "F-13",
                      f"Filing {cmd.filing_id} is {filing.status.value}; only a pending online filing is decided.",
                      filing_id=cmd.filing_id)
     return register.decide_pending(filing, work, cmd.approve, cmd.reason)

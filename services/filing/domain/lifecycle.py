@@ -9,7 +9,7 @@ from datetime import date
 
 from contracts.filing import (
     CancelFiling, ChangeFiling, ChangeKind, DeliverProof, FilingSnapshot, FilingStatus, Interval,
-    RefusalReason, ResumeFiling, SuspendFiling, TerminateInsurance,
+    FilingRefusalReason, ResumeFiling, SuspendFiling, TerminateInsurance,
 )
 from services.filing.domain import rules
 from services.filing.domain.register import closed_suspensions
@@ -22,10 +22,10 @@ def open_filing(work: Work, filing_id: uuid.UUID) -> FilingSnapshot:
     """The filing to act on: it must exist and not be ended for good."""
     filing = work.state.find(filing_id)
     if filing is None:
-        raise Refuse(RefusalReason.FILING_NOT_FOUND, "F-15",
+        raise Refuse(FilingRefusalReason.FILING_NOT_FOUND, "F-15",
                      f"No filing {filing_id} for this person.", filing_id=filing_id)
     if filing.status.is_final:
-        raise Refuse(RefusalReason.FILING_ENDED, "M-03",
+        raise Refuse(FilingRefusalReason.FILING_ENDED, "M-03",
                      f"Filing {filing_id} is {filing.status.value}; an ended filing is never reopened — "
                      "register a new one.", filing_id=filing_id)
     return filing
@@ -43,7 +43,7 @@ def change(cmd: ChangeFiling, work: Work) -> Result:
         updates["valid_until"] = _new_end(work, filing, cmd.end_date)
     place = cmd.treating_region if cmd.treating_region != str(filing.treating_region) else None   # moving to it
     if not updates and place is None:
-        raise Refuse(RefusalReason.NOTHING_TO_CHANGE, "F-14",
+        raise Refuse(FilingRefusalReason.NOTHING_TO_CHANGE, "F-14",
                      "The change names no field that differs from the filing.", filing_id=filing.filing_id)
     note = cmd.reason or "information changed"
     if place is not None and filing.status is not FilingStatus.PENDING:
@@ -58,7 +58,7 @@ def change(cmd: ChangeFiling, work: Work) -> Result:
 def _new_end(work: Work, filing: FilingSnapshot, end: date) -> date | None:
     """F-07 bounds for a new last day; the past is not rewritten (M-03)."""
     if end < work.today:
-        raise Refuse(RefusalReason.END_IN_PAST, "M-03",
+        raise Refuse(FilingRefusalReason.END_IN_PAST, "M-03",
                      f"New end {end} is in the past; a filing can end today at the earliest.",
                      filing_id=filing.filing_id, earliest=work.today)
     return rules.end_date(work.policy(filing.insured_region), filing.category, filing.valid_from, end)
@@ -110,13 +110,13 @@ def _person_wide(work: Work, filing_id: uuid.UUID | None, needed: FilingStatus, 
     if filing_id is not None:
         filing = open_filing(work, filing_id)
         if filing.status is not needed:
-            raise Refuse(RefusalReason.INVALID_STATE, "F-14",
+            raise Refuse(FilingRefusalReason.INVALID_STATE, "F-14",
                          f"Filing {filing_id} is {filing.status.value}; only a {needed.value} filing can be {act}.",
                          filing_id=filing_id)
         return [filing]
     targets = [f for f in work.state.live() if f.status is needed]
     if not targets:
-        raise Refuse(RefusalReason.NOTHING_TO_CHANGE, "F-14", f"The person has no {needed.value} filing to be {act}.")
+        raise Refuse(FilingRefusalReason.NOTHING_TO_CHANGE, "F-14", f"The person has no {needed.value} filing to be {act}.")
     return targets
 
 
@@ -133,7 +133,7 @@ def deliver_proof(cmd: DeliverProof, work: Work) -> Result:
     filing = open_filing(work, cmd.filing_id)
     new = [p for p in dict.fromkeys(cmd.proofs) if p not in filing.proofs_delivered]
     if not new:
-        raise Refuse(RefusalReason.NOTHING_TO_CHANGE, "F-10",
+        raise Refuse(FilingRefusalReason.NOTHING_TO_CHANGE, "F-10",
                      "Every proof named is already on file.", filing_id=filing.filing_id)
     delivered = (*filing.proofs_delivered, *new)
     commitment = filing.commitment

@@ -24,7 +24,7 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
     policy = work.policy(insured)
     rules.category_allowed(policy, cmd.insurance_type, cmd.category)              # F-02
     if cmd.end_date is not None and cmd.end_date < cmd.start_date:
-        raise Refuse(rules.RefusalReason.END_BEFORE_START, "F-07",
+        raise Refuse(rules.FilingRefusalReason.END_BEFORE_START, "F-07",
                      f"End {cmd.end_date} is before start {cmd.start_date}.")
     if cmd.retroactive:                                                           # F-11
         valid_from = rules.retroactive_start(policy, work.today, cmd.start_date, cmd.admission_date)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from contracts.filing import Commitment, FilingSnapshot, FilingStatus, ProofKind, RefusalReason
+from contracts.filing import Commitment, FilingSnapshot, FilingStatus, ProofKind, FilingRefusalReason
 from contracts.values import FilingCategory, InsuranceType, PROVINCIAL_POOLING, RegionCode
 from kernel.filings import places_overlap, same_pool
 from kernel.sanctions import RegionSanctions
@@ -21,14 +21,14 @@ def region(text: str, role: str) -> RegionCode:
     try:
         return RegionCode(text)
     except ValueError as exc:
-        raise Refuse(RefusalReason.UNKNOWN_REGION, "F-06", f"{role} region: {exc}.") from None
+        raise Refuse(FilingRefusalReason.UNKNOWN_REGION, "F-06", f"{role} region: {exc}.") from None
 
 
 def pooling_region(text: str, role: str) -> RegionCode:
     """F-06: a filing names a city, or a province only where pooling is provincial (北京…兵团)."""
     code = region(text, role)
     if code.endswith("0000") and str(code) not in PROVINCIAL_POOLING:
-        raise Refuse(RefusalReason.NOT_A_POOLING_REGION, "F-06",
+        raise Refuse(FilingRefusalReason.NOT_A_POOLING_REGION, "F-06",
                      f"{role} region {code} is a province without provincial pooling: name its city "
                      f"(e.g. {code[:2]}0100), never a single hospital (F-06).")
     return code
@@ -37,7 +37,7 @@ def pooling_region(text: str, role: str) -> RegionCode:
 def cross_region(insured: RegionCode, treating: RegionCode) -> None:
     """Filing only makes sense across regions: the same pool settles locally (F-06, S-08)."""
     if same_pool(insured, treating):
-        raise Refuse(RefusalReason.SAME_REGION, "F-06",
+        raise Refuse(FilingRefusalReason.SAME_REGION, "F-06",
                      f"Treating place {treating} is inside the insured place {insured}: no cross-region "
                      "filing is needed or possible.")
 
@@ -47,7 +47,7 @@ def not_sanctioned(sanctions: RegionSanctions, insured: RegionCode, now: datetim
     """F-16: while the insured region's new filings are suspended (P-09), refuse them."""
     period = sanctions.new_filing_suspended(insured, now)
     if period is not None:
-        raise Refuse(RefusalReason.NEW_FILING_SUSPENDED, "F-16",
+        raise Refuse(FilingRefusalReason.NEW_FILING_SUSPENDED, "F-16",
                      f"New filings of insured region {insured} are suspended since {period.imposed_at:%Y-%m-%d} "
                      "(prepayment top-up unpaid, P-09); retry once the suspension is lifted.")
 
@@ -57,7 +57,7 @@ def category_allowed(policy: RegionPolicy, insurance: InsuranceType, category: F
     allowed = policy.resident_long_term_categories.value
     if insurance is InsuranceType.RESIDENT and category.is_long_term and category not in allowed:
         names = ", ".join(c.value for c in allowed)
-        raise Refuse(RefusalReason.CATEGORY_NOT_ALLOWED, "F-02",
+        raise Refuse(FilingRefusalReason.CATEGORY_NOT_ALLOWED, "F-02",
                      f"Resident-scheme insureds of {policy.region} may file long-term only as: {names}; "
                      f"'{category.value}' is for employees ({policy.resident_long_term_categories.source}).")
 
@@ -71,18 +71,18 @@ def effective_floor(calendar: WorkingCalendar, today: date) -> date:
 def retroactive_start(policy: RegionPolicy, today: date, start: date, admission: date | None) -> date:
     """F-11 补办: before discharge, starting no later than the admission, back-dated at most N months."""
     if admission is None:
-        raise Refuse(RefusalReason.ADMISSION_DATE_REQUIRED, "F-11",
+        raise Refuse(FilingRefusalReason.ADMISSION_DATE_REQUIRED, "F-11",
                      "A retroactive filing must give the admission date it is for.")
     if admission > today:
-        raise Refuse(RefusalReason.ADMISSION_IN_FUTURE, "F-11",
+        raise Refuse(FilingRefusalReason.ADMISSION_IN_FUTURE, "F-11",
                      f"Admission {admission} is in the future; file normally instead.")
     if start > admission:
-        raise Refuse(RefusalReason.RETROACTIVE_START_AFTER_ADMISSION, "F-11",
+        raise Refuse(FilingRefusalReason.RETROACTIVE_START_AFTER_ADMISSION, "F-11",
                      f"A retroactive filing must start on or before the admission ({admission}); "
                      f"requested start {start}.")
     earliest = add_months(today, -policy.retroactive_months.value)
     if start < earliest:
-        raise Refuse(RefusalReason.RETROACTIVE_WINDOW_EXCEEDED, "F-11",
+        raise Refuse(FilingRefusalReason.RETROACTIVE_WINDOW_EXCEEDED, "F-11",
                      f"Back-dating is allowed {policy.retroactive_months.value} months at most: start on or after "
                      f"{earliest} ({policy.retroactive_months.source}).", earliest=earliest)
     return start
@@ -91,7 +91,7 @@ def retroactive_start(policy: RegionPolicy, today: date, start: date, admission:
 def normal_start(calendar: WorkingCalendar, today: date, start: date) -> date:
     """A normal filing starts today or later, and never before it takes effect (F-13)."""
     if start < today:
-        raise Refuse(RefusalReason.START_IN_PAST, "F-11",
+        raise Refuse(FilingRefusalReason.START_IN_PAST, "F-11",
                      f"Start {start} is in the past; for an admission already made, file retroactively "
                      "with the admission date (F-11).", earliest=today)
     return max(start, effective_floor(calendar, today))
@@ -109,14 +109,14 @@ def end_date(policy: RegionPolicy, category: FilingCategory, valid_from: date, r
     if requested is None:
         return latest
     if latest is None:
-        raise Refuse(RefusalReason.END_DATE_NOT_ALLOWED, "F-07",
+        raise Refuse(FilingRefusalReason.END_DATE_NOT_ALLOWED, "F-07",
                      f"A {category.value} filing is valid until cancelled; give no end date and cancel it "
                      "when it is no longer needed (F-07, F-08).")
     if requested < valid_from:
-        raise Refuse(RefusalReason.END_BEFORE_START, "F-07",
+        raise Refuse(FilingRefusalReason.END_BEFORE_START, "F-07",
                      f"End {requested} is before the first valid day {valid_from}.")
     if requested > latest:
-        raise Refuse(RefusalReason.END_BEYOND_VALIDITY, "F-07",
+        raise Refuse(FilingRefusalReason.END_BEYOND_VALIDITY, "F-07",
                      f"A {category.value} filing is valid {policy.validity_months(category)} months at most: "
                      f"last day {latest} ({_validity_source(policy, category)}).")
     return requested
@@ -155,15 +155,15 @@ def commitment_for(policy: RegionPolicy, category: FilingCategory, delivered: se
     if not promised:
         hint = [g for g in missing if set(g) & replaceable]
         tail = f" A personal commitment may stand in for: {describe(tuple(hint))} (F-10)." if hint else ""
-        raise Refuse(RefusalReason.MISSING_PROOFS, "F-03",
+        raise Refuse(FilingRefusalReason.MISSING_PROOFS, "F-03",
                      f"Missing proof for {category.value}: {describe(missing)}.{tail}", missing=missing)
     hard = tuple(g for g in missing if not set(g) & replaceable)
     if hard:
-        raise Refuse(RefusalReason.MISSING_PROOFS, "F-03",
+        raise Refuse(FilingRefusalReason.MISSING_PROOFS, "F-03",
                      f"Missing proof for {category.value} that no personal commitment can replace: "
                      f"{describe(hard)} ({policy.commitment_replaces.source}).", missing=hard)
     if commitments_this_year(filings, today) >= policy.commitments_per_year.value:
-        raise Refuse(RefusalReason.COMMITMENT_LIMIT, "F-10",
+        raise Refuse(FilingRefusalReason.COMMITMENT_LIMIT, "F-10",
                      f"A personal commitment was already used this year (limit "
                      f"{policy.commitments_per_year.value}); deliver: {describe(missing)}.", missing=missing,
                      earliest=date(today.year + 1, 1, 1))
@@ -189,7 +189,7 @@ def unlocked(policy: RegionPolicy, filing: FilingSnapshot, today: date, act: str
         return
     until = lock_until(policy, filing)
     if today < until:
-        raise Refuse(RefusalReason.CHANGE_LOCKED, "F-08",
+        raise Refuse(FilingRefusalReason.CHANGE_LOCKED, "F-08",
                      f"Long-term filing {filing.filing_id} to {filing.treating_region} took effect "
                      f"{filing.place_since}; it cannot be {act} before {until} "
                      f"({policy.change_lock_months.source}).", filing_id=filing.filing_id, earliest=until)

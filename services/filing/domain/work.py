@@ -8,7 +8,7 @@ from typing import Any
 
 from contracts.envelope import NAMESPACE, Contract
 from contracts.filing import (
-    ChangeKind, DeadlineKind, FilingChanged, FilingDeadlineDue, FilingSnapshot, ProofKind, RefusalReason,
+    ChangeKind, DeadlineKind, FilingChanged, FilingDeadlineDue, FilingSnapshot, ProofKind, FilingRefusalReason,
 )
 from kernel.sanctions import RegionSanctions
 from runtime.calendar import WorkingCalendar
@@ -27,7 +27,7 @@ def stable_id(*parts: object) -> uuid.UUID:
 class Refuse(Exception):
     """Raised by a rule; :func:`decide` turns it into a :class:`FilingRefused`."""
 
-    def __init__(self, reason: RefusalReason, rule: str, message: str, *,
+    def __init__(self, reason: FilingRefusalReason, rule: str, message: str, *,
                  missing: tuple[tuple[ProofKind, ...], ...] = (), filing_id: uuid.UUID | None = None,
                  earliest: date | None = None) -> None:
         super().__init__(message)

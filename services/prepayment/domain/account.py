@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from contracts.prepayment import (
-    BreachKind, NoticeKind, PrepaymentBalance, PrepaymentDeadlineBreached, RecordFinanceSubmission, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope, PrepaymentUsageUpdated,
+    BreachKind, PaymentNoticeKind, PrepaymentBalance, PrepaymentDeadlineBreached, RecordFinanceSubmission, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope, PrepaymentUsageUpdated,
     PrepaymentWarningRaised, RecordPrepaymentPayment, ReportPaymentDelay, RequestBalance, SanctionAction, SanctionKind,
     SetAnnualQuota, TopUpNoticeIssued, TopUpWithheld, WarningLevel,
 )
@@ -71,7 +71,7 @@ def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: Work
     deadlines: list[DeadlineRequest] = []
     notice_id = None
     if adjust > 0:
-        notice = _notice(acc, NoticeKind.ANNUAL_ADJUSTMENT, f"adjustment:{cmd.year}", adjust, cmd.issued_at,
+        notice = _notice(acc, PaymentNoticeKind.ANNUAL_ADJUSTMENT, f"adjustment:{cmd.year}", adjust, cmd.issued_at,
                          PAYMENT_SANCTION_WD, calendar)
         notice_id = notice.notice_id
         new = _move(_with_notice(new, notice), MovementKind.ADJUSTMENT_NOTICE, adjust, str(notice_id), now)
@@ -111,7 +111,7 @@ def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived,
     if str(item.notice_id) in acc.notices:
         return Decision(acc, [], [])
     notice = PaymentNotice(
-        notice_id=item.notice_id, kind=NoticeKind.CLEARING, amount=item.to_pay, issued_at=item.issued_at,
+        notice_id=item.notice_id, kind=PaymentNoticeKind.CLEARING, amount=item.to_pay, issued_at=item.issued_at,
         sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD))
     new = _with_notice(acc, notice).model_copy(update={
         "uncleared": acc.uncleared - item.settlements_total,
@@ -127,7 +127,7 @@ def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived,
     deadlines = [_sanction_deadline(acc, notice, calendar)] if notice.amount > 0 else []
     events: list = []
     for open_ in acc.notices.values():   # P-08: 紧急调增额度应于下期清算前完成拨付
-        if (open_.kind is NoticeKind.EMERGENCY_TOP_UP and not open_.settled and open_.issued_at < item.issued_at
+        if (open_.kind is PaymentNoticeKind.EMERGENCY_TOP_UP and not open_.settled and open_.issued_at < item.issued_at
                 and BreachKind.TOP_UP_BEFORE_NEXT_CLEARING not in open_.breaches):
             late, event = _breach(acc, open_, BreachKind.TOP_UP_BEFORE_NEXT_CLEARING, None, calendar, now)
             new = _with_notice(new, late)
@@ -148,15 +148,15 @@ def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calenda
     paid = notice.model_copy(update={"paid": notice.paid + cmd.amount,
                                      "payment_ids": (*notice.payment_ids, cmd.payment_id)})
     update: dict = {"notices": {**acc.notices, str(notice.notice_id): paid}}
-    if notice.kind is NoticeKind.EMERGENCY_TOP_UP:
+    if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP:
         update["top_ups"] = acc.top_ups + cmd.amount
-    elif notice.kind is NoticeKind.CLEARING:
+    elif notice.kind is PaymentNoticeKind.CLEARING:
         update["cleared_unpaid"] = acc.cleared_unpaid - cmd.amount
     new, ref = acc.model_copy(update=update), f"payment:{cmd.payment_id}"
-    if notice.kind is NoticeKind.CLEARING:
+    if notice.kind is PaymentNoticeKind.CLEARING:
         new = _move(new, MovementKind.CLEARING_PAYMENT, cmd.amount, ref, now)
     else:   # money paid in to the keeper (暂付款), and the memorandum call closed by what it covers
-        kind = MovementKind.TOP_UP_PAYMENT if notice.kind is NoticeKind.EMERGENCY_TOP_UP else \
+        kind = MovementKind.TOP_UP_PAYMENT if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP else \
             MovementKind.ADJUSTMENT_PAYMENT
         new = _move(new, kind, cmd.amount, ref, now)
         new = _move(new, MovementKind.NOTICE_PAID, min(cmd.amount, max(notice.amount - notice.paid, f.ZERO)), ref, now)
@@ -169,7 +169,7 @@ def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: Work
     notice = acc.notices.get(str(cmd.notice_id))
     if notice is None:
         raise ValueError(f"notice {cmd.notice_id} is not a notice of account {acc.account_id}")
-    if notice.kind is NoticeKind.EMERGENCY_TOP_UP:
+    if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP:
         raise ValueError("P-09: a delay reason does not excuse an unpaid emergency top-up")
     if notice.delay_reason:
         return Decision(acc, [], [])
@@ -192,7 +192,7 @@ def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived,
     admission suspension (S-20) applies at once unless a delay reason was reported. The other steps
     (submission, receipt feedback, C-07's payment of institutions) are recorded only."""
     notice = acc.notices.get(str(item.notice_id))
-    if notice is None or notice.kind is not NoticeKind.CLEARING:
+    if notice is None or notice.kind is not PaymentNoticeKind.CLEARING:
         raise ValueError(f"{item.rule}: {item.notice_id} is not a clearing notice of account {acc.account_id}")
     if item.obligation in notice.clearing_breaches:
         return Decision(acc, [], [])
@@ -238,7 +238,7 @@ def record_submission(acc: PrepaymentAccount, cmd: RecordFinanceSubmission, cale
     """P-08: the notice reached finance (the receipt time decides); finance's 10 working days run
     from it, so the payment deadline is armed again for its new moment."""
     notice = acc.notices.get(str(cmd.notice_id))
-    if notice is None or notice.kind is NoticeKind.CLEARING:
+    if notice is None or notice.kind is PaymentNoticeKind.CLEARING:
         raise ValueError(f"P-08: {cmd.notice_id} is not a prepayment notice of account {acc.account_id} "
                          f"(clearing notices follow C-03 in the clearing service)")
     if notice.submitted_at is not None:
@@ -310,7 +310,7 @@ def _emergency_top_up(acc: PrepaymentAccount, cause: str, calendar: WorkingCalen
                 next_assessment="the next period's clearing signing (004 第二十六条: 每期国家统一清算签章时)",
                 withheld_at=now))
         return acc
-    notice = _notice(acc, NoticeKind.EMERGENCY_TOP_UP, cause, amount, now, TOP_UP_SANCTION_WD, calendar)
+    notice = _notice(acc, PaymentNoticeKind.EMERGENCY_TOP_UP, cause, amount, now, TOP_UP_SANCTION_WD, calendar)
     events.append(TopUpNoticeIssued(
         notice_id=notice.notice_id, account_id=acc.account_id, insured_region=acc.insured_region,
         scope=acc.scope, year=acc.year, amount=amount, issued_at=now,
@@ -354,7 +354,7 @@ def _sanction_event(acc: PrepaymentAccount, sanction_id, kind: SanctionKind, on:
 
 
 # ---------------------------------------------------------------- helpers
-def _notice(acc: PrepaymentAccount, kind: NoticeKind, cause: str, amount: Decimal, issued_at: datetime,
+def _notice(acc: PrepaymentAccount, kind: PaymentNoticeKind, cause: str, amount: Decimal, issued_at: datetime,
             working_days: int, calendar: WorkingCalendar) -> PaymentNotice:
     """A prepayment notice with its P-09 sanction date and its P-08 chain: to finance within 5
     working days, finance pays within 10 working days of that (of the last allowed day until the

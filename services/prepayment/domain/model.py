@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.prepayment import BreachKind, NoticeKind, PrepaymentScope, SanctionKind, WarningLevel
+from contracts.prepayment import BreachKind, PaymentNoticeKind, PrepaymentScope, SanctionKind, WarningLevel
 from contracts.values import Money, RegionCode
 from contracts.values import SHANGHAI
 
@@ -34,7 +34,7 @@ class PaymentNotice(BaseModel):
     """A payment the region owes by a deadline; unpaid past it, a P-09 sanction applies."""
     model_config = ConfigDict(frozen=True, extra="forbid")
     notice_id: uuid.UUID
-    kind: NoticeKind
+    kind: PaymentNoticeKind
     amount: Money
     issued_at: AwareDatetime
     sanction_due_at: AwareDatetime
@@ -59,7 +59,7 @@ class PaymentNotice(BaseModel):
         """P-09: which sanction this notice triggers while overdue and unpaid."""
         if not self.overdue or self.settled:
             return None
-        if self.kind is NoticeKind.EMERGENCY_TOP_UP:
+        if self.kind is PaymentNoticeKind.EMERGENCY_TOP_UP:
             return SanctionKind.NEW_FILING_SUSPENSION
         # clearing / annual adjustment: only "且未报备延迟原因" — a reported reason spares it
         return None if self.delay_reason else SanctionKind.ADMISSION_SUSPENSION
@@ -165,7 +165,7 @@ class PrepaymentAccount(BaseModel):
             # year (what happened before is not known), so the figures stay the ledger's balances
             called = sum((max(Decimal(str(n.get("amount", "0"))) - Decimal(str(n.get("paid", "0"))), ZERO)
                           for n in (data.get("notices") or {}).values()
-                          if isinstance(n, dict) and n.get("kind") != NoticeKind.CLEARING.value), ZERO)
+                          if isinstance(n, dict) and n.get("kind") != PaymentNoticeKind.CLEARING.value), ZERO)
             data = {**data, "year_start_seq": 0, "movements": tuple(opening_movements(
                 {**data, "called": called}, datetime(int(data.get("year") or 2000), 1, 1, tzinfo=SHANGHAI)))}
         if "movements" in data:
@@ -181,4 +181,4 @@ class PrepaymentAccount(BaseModel):
 
     def open_emergency_notice(self) -> PaymentNotice | None:
         return next((n for n in self.notices.values()
-                     if n.kind is NoticeKind.EMERGENCY_TOP_UP and not n.settled), None)
+                     if n.kind is PaymentNoticeKind.EMERGENCY_TOP_UP and not n.settled), None)

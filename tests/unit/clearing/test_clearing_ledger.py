@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from contracts.clearing import (
-    ClearingEntryRecorded, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod, ConfirmedBy, EntryKind,
+    ClearingEntryRecorded, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod, PeriodConfirmedBy, EntryKind,
     Fund, FundAmounts,
 )
 from contracts.prepayment import PrepaymentScope
@@ -65,10 +65,10 @@ def test_generation_confirmation_by_silence_and_closed_period() -> None:
     early = deadline_fired(lg, deadlines[0], CAL, gen_at)
     assert early.events == [] and early.deadlines == deadlines
     lg, events, _ = deadline_fired(lg, deadlines[0], CAL, generated.confirm_by + timedelta(seconds=1))
-    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is ConfirmedBy.SILENCE
+    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is PeriodConfirmedBy.SILENCE
     assert [(e.side, e.by, e.pending_sides) for e in events] == [            # C-02: both sides were silent
-        (ClearingSide.INSURED, ConfirmedBy.SILENCE, [ClearingSide.TREATING]),
-        (ClearingSide.TREATING, ConfirmedBy.SILENCE, [])]
+        (ClearingSide.INSURED, PeriodConfirmedBy.SILENCE, [ClearingSide.TREATING]),
+        (ClearingSide.TREATING, PeriodConfirmedBy.SILENCE, [])]
 
 
 def confirmation(side: ClearingSide | None = None) -> ConfirmClearingPeriod:
@@ -83,12 +83,12 @@ def test_a_confirmation_binds_its_side_and_the_period_is_confirmed_by_both() -> 
     assert confirmation().side is ClearingSide.INSURED                     # absent: the payer's (compatible v1)
     lg, events, _ = confirm(lg, confirmation(ClearingSide.INSURED), NOW)
     assert [(e.side, e.by, e.pending_sides) for e in events] == [
-        (ClearingSide.INSURED, ConfirmedBy.PROVINCE, [ClearingSide.TREATING])]
+        (ClearingSide.INSURED, PeriodConfirmedBy.PROVINCE, [ClearingSide.TREATING])]
     assert lg.status is PeriodStatus.GENERATED and pending_sides(lg) == [ClearingSide.TREATING]
     assert confirm(lg, confirmation(ClearingSide.INSURED), NOW).events == []   # that side again: no effect
     lg, events, _ = confirm(lg, confirmation(ClearingSide.TREATING), NOW)
     assert [(e.side, e.pending_sides) for e in events] == [(ClearingSide.TREATING, [])]
-    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is ConfirmedBy.PROVINCE
+    assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is PeriodConfirmedBy.PROVINCE
     assert confirm(lg, confirmation(ClearingSide.TREATING), NOW).events == []
 
 
@@ -97,8 +97,8 @@ def test_silence_confirms_only_the_side_that_stayed_silent() -> None:
     lg, _, (silence,) = generate(lg, CAL, at_business_start(date(2026, 9, 21)))
     lg = confirm(lg, confirmation(ClearingSide.TREATING), NOW).state
     lg, events, _ = deadline_fired(lg, silence, CAL, silence.due_at + timedelta(seconds=1))
-    assert [(e.side, e.by, e.pending_sides) for e in events] == [(ClearingSide.INSURED, ConfirmedBy.SILENCE, [])]
-    assert lg.confirmations == {ClearingSide.TREATING: ConfirmedBy.PROVINCE, ClearingSide.INSURED: ConfirmedBy.SILENCE}
+    assert [(e.side, e.by, e.pending_sides) for e in events] == [(ClearingSide.INSURED, PeriodConfirmedBy.SILENCE, [])]
+    assert lg.confirmations == {ClearingSide.TREATING: PeriodConfirmedBy.PROVINCE, ClearingSide.INSURED: PeriodConfirmedBy.SILENCE}
     assert lg.status is PeriodStatus.CONFIRMED
 
 

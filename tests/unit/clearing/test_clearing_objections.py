@@ -10,7 +10,7 @@ import pytest
 
 from contracts.clearing import (
     ClearingObjectionRecorded, ClearingObjectionResolved, ClearingPeriodConfirmed, ClearingSide, ConfirmClearingPeriod,
-    ConfirmedBy, EntryKind, Fund, FundAmounts, ObjectClearingPeriod, ResolveClearingObjection,
+    PeriodConfirmedBy, EntryKind, Fund, FundAmounts, ObjectClearingPeriod, ResolveClearingObjection,
 )
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
@@ -63,12 +63,12 @@ def test_an_open_objection_holds_its_side_against_confirmation_and_silence() -> 
     with pytest.raises(LateConfirmation, match="open objection \\(O1\\)"):
         confirm(lg, confirmation(), GENERATED_AT + timedelta(hours=2))
     lg, events, _ = silence(lg)                          # the treating side stayed silent: confirmed
-    assert [(e.side, e.by) for e in events] == [(TREATING, ConfirmedBy.SILENCE)]
+    assert [(e.side, e.by) for e in events] == [(TREATING, PeriodConfirmedBy.SILENCE)]
     assert lg.status is PeriodStatus.GENERATED and INSURED not in lg.confirmations
     lg, (done, confirmed), _ = resolve(lg, resolution(), "A000000", DUE + timedelta(days=1))
     assert isinstance(done, ClearingObjectionResolved) and done.side_confirmed
     assert (done.objection.outcome, done.objection.resolver) == ("dismissed", "A000000")
-    assert isinstance(confirmed, ClearingPeriodConfirmed) and confirmed.by is ConfirmedBy.RESOLUTION
+    assert isinstance(confirmed, ClearingPeriodConfirmed) and confirmed.by is PeriodConfirmedBy.RESOLUTION
     assert lg.status is PeriodStatus.CONFIRMED
 
 
@@ -77,7 +77,7 @@ def test_resolved_by_the_25th_the_side_confirms_as_any_other() -> None:
     lg, (done,), _ = resolve(lg, resolution(outcome="upheld"), "A000000", GENERATED_AT + timedelta(days=1))
     assert not done.side_confirmed and lg.confirmations == {}
     lg, (event,), _ = confirm(lg, confirmation(), GENERATED_AT + timedelta(days=2))
-    assert event.side is INSURED and event.by is ConfirmedBy.PROVINCE
+    assert event.side is INSURED and event.by is PeriodConfirmedBy.PROVINCE
 
 
 def test_refusals_with_their_reason() -> None:

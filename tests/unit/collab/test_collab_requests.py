@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from contracts.collab import (
-    AcceptCollabExtension, CollabReplyOverdue, ConfirmCollabResult, ConfirmedBy, OpenCollabRequest, ProblemType,
+    AcceptCollabExtension, CollabReplyOverdue, ConfirmCollabResult, ResultConfirmedBy, OpenCollabRequest, ProblemType,
     ProposeCollabExtension, ReplyCollabRequest,
 )
 from runtime.calendar import business_date, default_calendar, end_of_business_day
@@ -46,7 +46,7 @@ def test_overdue_once_then_reply_late_and_silent_confirmation() -> None:
     assert business_date(replied_at) == date(2026, 10, 10)
     assert events[0].confirm_by == end_of_business_day(date(2026, 10, 23))
     req, events, _ = k.deadline_fired(req, confirm_due, CAL, events[0].confirm_by + timedelta(seconds=1))
-    assert events[0].by is ConfirmedBy.SILENCE
+    assert events[0].by is ResultConfirmedBy.SILENCE
 
 
 def extended(req, days: int = 2, at: datetime = T0):

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import holidays
 
 from contracts.filing import (
-    CancelFiling, ChangeFiling, ChangeKind, DecideFiling, DeliverProof, FilingStatus, ProofKind, RefusalReason,
+    CancelFiling, ChangeFiling, ChangeKind, DecideFiling, DeliverProof, FilingStatus, ProofKind, FilingRefusalReason,
     ResumeFiling, SuspendFiling, TerminateInsurance,
 )
 from services.filing.domain import PersonFilings, filing_at, state_at
@@ -48,7 +48,7 @@ def test_F09_a_new_long_term_filing_elsewhere_is_refused_inside_the_lock() -> No
     state, first = _long_term(treating_region="110000")
     refusal = refused(run(reg(category="resettled_retiree", treating_region="310000",
                               start_date=date(2026, 12, 1)), state, at(2026, 12, 1)))
-    assert refusal.reason is RefusalReason.CHANGE_LOCKED and refusal.filing_id == first.filing_id
+    assert refusal.reason is FilingRefusalReason.CHANGE_LOCKED and refusal.filing_id == first.filing_id
 
 
 # ---------------------------------------------------------------- F-08
@@ -56,7 +56,7 @@ def test_F08_long_term_filing_cannot_change_place_within_its_lock() -> None:
     state, filing = _long_term()
     refusal = refused(run(ChangeFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id,
                                        treating_region="310000"), state, at(2027, 3, 28)))
-    assert refusal.reason is RefusalReason.CHANGE_LOCKED and refusal.rule == "F-08"
+    assert refusal.reason is FilingRefusalReason.CHANGE_LOCKED and refusal.rule == "F-08"
     assert refusal.earliest_date == date(2027, 3, 29)
 
 
@@ -75,7 +75,7 @@ def test_F08_long_term_filing_cannot_be_cancelled_within_its_lock() -> None:
     state, filing = _long_term()
     refusal = refused(run(CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id,
                                        reason="moving back"), state, at(2026, 12, 1)))
-    assert refusal.reason is RefusalReason.CHANGE_LOCKED
+    assert refusal.reason is FilingRefusalReason.CHANGE_LOCKED
 
 
 def test_F08_temporary_filing_can_be_cancelled_at_once() -> None:
@@ -138,7 +138,7 @@ def test_F10_only_one_commitment_a_year() -> None:
     again = run(reg(insured_region="340200", category="long_term_resident", treating_region="110000",
                     proofs=["credential", "filing_form"], personal_commitment=True, start_date=date(2026, 11, 2)),
                 decision.state, at(2026, 11, 2))
-    assert refused(again).reason is RefusalReason.COMMITMENT_LIMIT
+    assert refused(again).reason is FilingRefusalReason.COMMITMENT_LIMIT
 
 
 def test_F10_what_a_commitment_replaces_is_region_policy() -> None:
@@ -152,7 +152,7 @@ def test_F10_what_a_commitment_replaces_is_region_policy() -> None:
         ProofKind.HOUSEHOLD_REGISTER, ProofKind.RESIDENCE_PROOF}
     shenyang_referral = run(reg(insured_region="210100", category="referral", proofs=["credential", "filing_form"],
                                 personal_commitment=True), None, NOW)
-    assert refused(shenyang_referral).reason is RefusalReason.MISSING_PROOFS
+    assert refused(shenyang_referral).reason is FilingRefusalReason.MISSING_PROOFS
 
 
 # ---------------------------------------------------------------- F-13
@@ -236,7 +236,7 @@ def test_F14_end_date_of_a_temporary_filing_can_be_shortened_not_into_the_past()
     assert accepted(ok).valid_until == date(2026, 12, 31)
     past = run(ChangeFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id,
                             end_date=date(2026, 10, 1)), first.state, at(2026, 10, 9))
-    assert refused(past).reason is RefusalReason.END_IN_PAST
+    assert refused(past).reason is FilingRefusalReason.END_IN_PAST
 
 
 def test_F14_suspend_and_resume_take_effect_at_once() -> None:
@@ -246,7 +246,7 @@ def test_F14_suspend_and_resume_take_effect_at_once() -> None:
     assert accepted(suspended).status is FilingStatus.SUSPENDED
     again = run(SuspendFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="x"),
                 suspended.state, at(2026, 11, 2))
-    assert refused(again).reason is RefusalReason.INVALID_STATE
+    assert refused(again).reason is FilingRefusalReason.INVALID_STATE
     resumed = run(ResumeFiling(request_id=rid(), person_id=PID, reason="contributions paid"),
                   suspended.state, at(2026, 12, 1))
     snapshot = accepted(resumed)
@@ -262,7 +262,7 @@ def test_F14_termination_ends_every_filing_of_the_person() -> None:
     assert [c.change_kind for c in changes(ended)] == [ChangeKind.TERMINATED] * 2
     refusal = refused(run(CancelFiling(request_id=rid(), person_id=PID, filing_id=both.state.current()[0].filing_id,
                                        reason="x"), ended.state, at(2026, 10, 10)))
-    assert refusal.reason is RefusalReason.FILING_ENDED
+    assert refusal.reason is FilingRefusalReason.FILING_ENDED
 
 
 # ---------------------------------------------------------------- M-03, idempotency, serialisation

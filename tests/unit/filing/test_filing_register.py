@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from contracts.filing import ChangeKind, FilingStatus, RefusalReason
+from contracts.filing import ChangeKind, FilingStatus, FilingRefusalReason
 from contracts.values import FilingCategory
 from services.filing.domain import RegionSanctions, SanctionNotice
 from .filing_support import PID, accepted, at, changes, reg, refused, run
@@ -25,7 +25,7 @@ def test_F02_resident_scheme_may_not_file_posted_work() -> None:
     """F-02 (001 二(一)): a resident-scheme insured of Wuhu cannot file as posted worker."""
     refusal = refused(run(reg(insured_region="340200", insurance_type="390", category="posted_worker"),
                           None, NOW))
-    assert refusal.reason is RefusalReason.CATEGORY_NOT_ALLOWED and refusal.rule == "F-02"
+    assert refusal.reason is FilingRefusalReason.CATEGORY_NOT_ALLOWED and refusal.rule == "F-02"
     assert "long_term_resident" in refusal.message
 
 
@@ -45,7 +45,7 @@ def test_F02_liaoning_lets_resident_scheme_migrant_workers_file_posted_work() ->
 def test_F03_missing_proof_without_commitment_is_refused_with_the_list() -> None:
     """F-03: the clerk is told exactly what is missing and that a commitment could replace it."""
     refusal = refused(run(reg(category="long_term_resident", proofs=["credential", "filing_form"]), None, NOW))
-    assert refusal.reason is RefusalReason.MISSING_PROOFS and refusal.rule == "F-03"
+    assert refusal.reason is FilingRefusalReason.MISSING_PROOFS and refusal.rule == "F-03"
     assert [list(g) for g in refusal.missing_proofs] == [["residence_proof"]]
     assert "residence_proof" in refusal.message and "commitment" in refusal.message
 
@@ -53,7 +53,7 @@ def test_F03_missing_proof_without_commitment_is_refused_with_the_list() -> None
 def test_F03_referral_certificate_cannot_be_replaced_by_a_commitment() -> None:
     refusal = refused(run(reg(category="referral", proofs=["credential", "filing_form"],
                               personal_commitment=True), None, NOW))
-    assert refusal.reason is RefusalReason.MISSING_PROOFS
+    assert refusal.reason is FilingRefusalReason.MISSING_PROOFS
     assert [list(g) for g in refusal.missing_proofs] == [["referral_certificate"]]
 
 
@@ -63,10 +63,10 @@ def test_F03_any_one_alternative_satisfies_a_requirement() -> None:
     assert filing.commitment is None
 
 
-@pytest.mark.parametrize("code, reason", [("990100", RefusalReason.UNKNOWN_REGION),
-                                          ("110105", RefusalReason.UNKNOWN_REGION),
-                                          ("420000", RefusalReason.NOT_A_POOLING_REGION)])
-def test_F06_bad_treating_region_is_refused(code: str, reason: RefusalReason) -> None:
+@pytest.mark.parametrize("code, reason", [("990100", FilingRefusalReason.UNKNOWN_REGION),
+                                          ("110105", FilingRefusalReason.UNKNOWN_REGION),
+                                          ("420000", FilingRefusalReason.NOT_A_POOLING_REGION)])
+def test_F06_bad_treating_region_is_refused(code: str, reason: FilingRefusalReason) -> None:
     """F-06: unknown province, a county, or a province without provincial pooling."""
     refusal = refused(run(reg(treating_region=code), None, NOW))
     assert refusal.reason is reason and refusal.rule == "F-06"
@@ -75,12 +75,12 @@ def test_F06_bad_treating_region_is_refused(code: str, reason: RefusalReason) ->
 
 def test_F06_unknown_insured_region_is_refused() -> None:
     refusal = refused(run(reg(insured_region="990100"), None, NOW))
-    assert refusal.reason is RefusalReason.UNKNOWN_REGION and "insured" in refusal.message
+    assert refusal.reason is FilingRefusalReason.UNKNOWN_REGION and "insured" in refusal.message
 
 
 def test_F06_treating_place_equal_to_insured_place_is_refused() -> None:
     refusal = refused(run(reg(treating_region="420100"), None, NOW))
-    assert refusal.reason is RefusalReason.SAME_REGION
+    assert refusal.reason is FilingRefusalReason.SAME_REGION
 
 
 def test_F06_a_province_is_a_target_only_under_provincial_pooling() -> None:
@@ -109,12 +109,12 @@ def test_F07_liaoning_referral_is_valid_one_year() -> None:
 
 def test_F07_end_before_start_is_refused() -> None:
     refusal = refused(run(reg(start_date=date(2026, 10, 20), end_date=date(2026, 10, 10)), None, NOW))
-    assert refusal.reason is RefusalReason.END_BEFORE_START
+    assert refusal.reason is FilingRefusalReason.END_BEFORE_START
 
 
 def test_F07_end_beyond_validity_is_refused_with_the_last_allowed_day() -> None:
     refusal = refused(run(reg(end_date=date(2027, 6, 1)), None, NOW))
-    assert refusal.reason is RefusalReason.END_BEYOND_VALIDITY and "2027-03-28" in refusal.message
+    assert refusal.reason is FilingRefusalReason.END_BEYOND_VALIDITY and "2027-03-28" in refusal.message
 
 
 def test_F07_a_shorter_temporary_filing_keeps_its_end() -> None:
@@ -124,12 +124,12 @@ def test_F07_a_shorter_temporary_filing_keeps_its_end() -> None:
 
 def test_F07_long_term_filing_takes_no_end_date() -> None:
     refusal = refused(run(reg(category="resettled_retiree", end_date=date(2027, 1, 1)), None, NOW))
-    assert refusal.reason is RefusalReason.END_DATE_NOT_ALLOWED
+    assert refusal.reason is FilingRefusalReason.END_DATE_NOT_ALLOWED
 
 
 def test_F11_start_in_the_past_needs_the_retroactive_flag() -> None:
     refusal = refused(run(reg(start_date=date(2026, 9, 1)), None, NOW))
-    assert refusal.reason is RefusalReason.START_IN_PAST and refusal.rule == "F-11"
+    assert refusal.reason is FilingRefusalReason.START_IN_PAST and refusal.rule == "F-11"
 
 
 def test_F11_retroactive_filing_starts_on_or_before_the_admission() -> None:
@@ -141,19 +141,19 @@ def test_F11_retroactive_filing_starts_on_or_before_the_admission() -> None:
 def test_F11_retroactive_start_after_admission_is_refused() -> None:
     refusal = refused(run(reg(retroactive=True, admission_date=date(2026, 9, 10), start_date=date(2026, 9, 11)),
                           None, NOW))
-    assert refusal.reason is RefusalReason.RETROACTIVE_START_AFTER_ADMISSION
+    assert refusal.reason is FilingRefusalReason.RETROACTIVE_START_AFTER_ADMISSION
 
 
 def test_F11_back_dating_beyond_six_months_is_refused() -> None:
     refusal = refused(run(reg(retroactive=True, admission_date=date(2026, 3, 20), start_date=date(2026, 3, 20)),
                           None, NOW))
-    assert refusal.reason is RefusalReason.RETROACTIVE_WINDOW_EXCEEDED
+    assert refusal.reason is FilingRefusalReason.RETROACTIVE_WINDOW_EXCEEDED
     assert refusal.earliest_date == date(2026, 3, 29)
 
 
 def test_F11_retroactive_without_admission_date_is_refused() -> None:
     refusal = refused(run(reg(retroactive=True, start_date=date(2026, 9, 1)), None, NOW))
-    assert refusal.reason is RefusalReason.ADMISSION_DATE_REQUIRED
+    assert refusal.reason is FilingRefusalReason.ADMISSION_DATE_REQUIRED
 
 
 def _sanction(action: str, when) -> SanctionNotice:
@@ -164,7 +164,7 @@ def _sanction(action: str, when) -> SanctionNotice:
 def test_F16_new_filings_are_refused_while_the_region_is_suspended() -> None:
     sanctions = RegionSanctions().apply(_sanction("imposed", at(2026, 9, 28)))
     refusal = refused(run(reg(), None, NOW, sanctions))
-    assert refusal.reason is RefusalReason.NEW_FILING_SUSPENDED and refusal.rule == "F-16"
+    assert refusal.reason is FilingRefusalReason.NEW_FILING_SUSPENDED and refusal.rule == "F-16"
 
 
 def test_F16_new_filings_are_accepted_after_the_suspension_is_lifted() -> None:

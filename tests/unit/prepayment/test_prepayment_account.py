@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings, strategies as st
 
 from contracts.prepayment import (
-    NoticeKind, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope,
+    PaymentNoticeKind, PrepaymentQuotaSet, PrepaymentSanction, PrepaymentScope,
     PrepaymentWarningRaised, RecordPrepaymentPayment, ReportPaymentDelay, SanctionAction, SanctionKind,
     SetAnnualQuota, TopUpNoticeIssued, WarningLevel,
 )
@@ -53,7 +53,7 @@ def test_quota_set_with_adjustment_notice() -> None:
     quota_set = next(e for e in out.events if isinstance(e, PrepaymentQuotaSet))
     assert quota_set.quota == money("600") and quota_set.adjustment == money("100")
     notice = out.state.notices[str(quota_set.notice_id)]
-    assert notice.kind is NoticeKind.ANNUAL_ADJUSTMENT
+    assert notice.kind is PaymentNoticeKind.ANNUAL_ADJUSTMENT
     # 20 working days from Wed 2026-09-30 across National Day: Oct 8 1st, Oct 10 (Sat) 3rd, Nov 3 20th
     assert notice.sanction_due_at == end_of_business_day(date(2026, 11, 3))
     assert out.deadlines[0].rule == "P-09" and "holidays" in out.deadlines[0].calendar

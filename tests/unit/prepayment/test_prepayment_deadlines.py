@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from contracts.prepayment import (
-    BreachKind, NoticeKind, PrepaymentDeadlineBreached, PrepaymentScope, RecordFinanceSubmission, SetAnnualQuota,
+    BreachKind, PaymentNoticeKind, PrepaymentDeadlineBreached, PrepaymentScope, RecordFinanceSubmission, SetAnnualQuota,
     TopUpNoticeIssued, TopUpWithheld,
 )
 from contracts.values import money
@@ -77,7 +77,7 @@ def test_the_chain_across_national_day_without_a_submission() -> None:
     [breach] = late.events
     assert isinstance(breach, PrepaymentDeadlineBreached)
     assert (breach.kind, breach.notice_kind, breach.due_at) == (
-        BreachKind.SUBMISSION_TO_FINANCE, NoticeKind.EMERGENCY_TOP_UP, eod(date(2026, 10, 13)))
+        BreachKind.SUBMISSION_TO_FINANCE, PaymentNoticeKind.EMERGENCY_TOP_UP, eod(date(2026, 10, 13)))
     assert fire(late.state, out.deadlines, SUBMISSION_CHECK, eod(date(2026, 10, 14))).events == []   # once
 
     unpaid = fire(late.state, out.deadlines, PAYMENT_CHECK, eod(date(2026, 10, 27)) + timedelta(seconds=1))

@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given, settings, strategies as st
 
 from contracts.prepayment import (
-    NoticeKind, PrepaymentQuotaSet, PrepaymentScope, RecordPrepaymentPayment, RequestBalance, SetAnnualQuota,
+    PaymentNoticeKind, PrepaymentQuotaSet, PrepaymentScope, RecordPrepaymentPayment, RequestBalance, SetAnnualQuota,
 )
 from contracts.values import money
 from runtime.calendar import default_calendar
@@ -79,7 +79,7 @@ def assert_figures_are_the_ledger(acc: PrepaymentAccount, movements=None) -> Non
     assert acc.cleared_unpaid == acc.balance(L.CLEARED_UNPAID)
     assert acc.top_ups == acc.top_ups_from_ledger()
     assert acc.balance(L.CALLED) == sum((n.amount - min(n.paid, n.amount) for n in acc.notices.values()
-                                         if n.kind is not NoticeKind.CLEARING), Decimal("0.00"))
+                                         if n.kind is not PaymentNoticeKind.CLEARING), Decimal("0.00"))
     assert trial_balance(movements) == 0
     assert [m.seq for m in movements] == list(range(1, acc.seq + 1))
 
