@@ -26,7 +26,7 @@ from runtime.calendar import business_date
 from runtime.query import FORMATS, QueryRefused, SignedQuery
 from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import formulas as f
-from services.prepayment.domain.account import account_key
+from services.prepayment.domain.model import account_key
 from services.prepayment.domain.ledger import LedgerAccount, Movement, balances
 from services.prepayment.domain.model import _TOP_UPS, PrepaymentAccount
 from services.wiring import Aggregates

@@ -23,11 +23,17 @@ from contracts.values import SHANGHAI
 from services.outcome import remember
 
 from .ledger import (
-    RECENT_MOVEMENTS, DailyChanges, LedgerAccount, Movement, MovementKind, keep_recent, opening_movements,
+    RECENT_MOVEMENTS, DailyChanges, LedgerAccount, Movement, MovementKind, keep_recent, movements_for,
+    opening_movements,
 )
 
+SERVICE = "prepayment"
 ZERO = Decimal("0.00")
 _TOP_UPS = frozenset({MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS})
+
+
+def account_key(insured_region: str, scope: PrepaymentScope) -> str:
+    return f"{insured_region}:{scope.value}"
 
 
 class PaymentNotice(BaseModel):
@@ -117,6 +123,14 @@ class PrepaymentAccount(BaseModel):
         """The movements not known to be archived (by the account or by ``known``)."""
         upto = max(self.archived_seq, known)
         return [m for m in self.recent if m.seq > upto]
+
+    def with_movement(self, kind: MovementKind, amount: Decimal, ref: str, now: datetime) -> PrepaymentAccount:
+        """The account with the movement of ``kind`` for a signed ``amount`` in its ledger (none for 0)."""
+        added = movements_for(kind, amount, ref, now, self.seq + 1)
+        return self.with_movements(added) if added else self
+
+    def with_notice(self, notice: PaymentNotice) -> PrepaymentAccount:
+        return self.model_copy(update={"notices": {**self.notices, str(notice.notice_id): notice}})
 
     def with_movements(self, added: list[Movement]) -> PrepaymentAccount:
         """The account with ``added`` (seq ``seq + 1`` on) in its ledger: balances, days, months."""

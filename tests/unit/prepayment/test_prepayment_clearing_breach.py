@@ -20,7 +20,7 @@ from services.prepayment.domain import (
     ClearingBreachReceived, deadline_fired, from_clearing_notice, new_account, record_clearing_breach,
     record_clearing_notice, report_delay,
 )
-from services.prepayment.domain.account import SANCTION_CHECK
+from services.prepayment.domain.notices import SANCTION_CHECK
 
 CAL = default_calendar()
 WUHU, WUHAN = "340200", "420100"

@@ -20,7 +20,7 @@ from services.prepayment.domain import (
     ClearingNoticeReceived, SettlementFunds, deadline_fired, new_account, record_clearing_notice, record_settlement,
     record_submission, set_annual_quota,
 )
-from services.prepayment.domain.account import PAYMENT_CHECK, SUBMISSION_CHECK
+from services.prepayment.domain.notices import PAYMENT_CHECK, SUBMISSION_CHECK
 
 CAL = default_calendar()
 WUHU, WUHAN = "340200", "420100"
