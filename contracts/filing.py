@@ -7,6 +7,9 @@ person filed for this place on this date, and in which category" (F-15).
 Every filing is described by one :class:`FilingSnapshot`; each change of a filing yields a
 new snapshot with a higher ``version`` (M-03: nothing is overwritten, corrections are new
 versions), carried in a :class:`FilingChanged` event.
+
+(Over 300 lines on purpose: the filing commands, the snapshot and its events are one family an
+agency adapter reads together; the field descriptions are most of it.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Prepayment 预付金 contracts (P-01..P-09): commands to the prepayment service and the facts
 it publishes. Every topic is keyed by the insured region (the payer), so one region's account
 is processed in order.
+
+(Over 300 lines on purpose: the prepayment messages (quotas, usage and warnings, notices and their
+payments, sanctions, interest, balances) are one family an agency adapter reads together; the field
+descriptions are most of it.)
 """
 from __future__ import annotations
 
