@@ -17,7 +17,8 @@ def build(settings=None) -> Service:
     def handlers(service: Service) -> dict:
         calendar, reads = default_calendar(), MongoClearingReads(service.db)
         metrics = ClearingMetrics(service.registry, service.clock.now, reads)
-        ClearingQueries(service, reads, calendar)     # the signed reads: tables, periods, mismatches (query.py)
+        # the signed reads: tables, periods, mismatches (query.py)
+        ClearingQueries(reads, calendar, now=service.clock.now, parties=service.parties).register(service.add_query)
         return registry(service.store, now=service.clock.now, calendar=calendar, reads=reads, metrics=metrics)
     return build_service("clearing", handlers, AUTHORITY, settings)
 

@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from contracts.clearing import ClearingPeriodsAnswer, MismatchesAnswer
 from contracts.parties import Agency
@@ -39,9 +38,6 @@ from runtime.query import sign_request as _sign
 from services.clearing import domain
 from services.clearing.adapters import PeriodReads
 from services.clearing.domain import views
-
-if TYPE_CHECKING:
-    from runtime.service import Service
 
 PATH = "/clearing/report"
 PERIODS_PATH = "/clearing/periods"
@@ -146,16 +142,17 @@ class ClearingQueries:
     """The signed reads of the clearing service: its tables (C-04), its periods (C-02..C-05, C-07) and its
     reconciliation mismatches (R-01/R-02), each for an agency that speaks for the region asked for."""
 
-    def __init__(self, service: Service, reads: PeriodReads, calendar: WorkingCalendar) -> None:
-        self.reads, self.calendar = reads, calendar
-        self.parties: ParticipantRegistry = service.parties
-        self.now: Callable[[], datetime] = service.clock.now
-        service.add_query(PATH, self.report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
+    def __init__(self, reads: PeriodReads, calendar: WorkingCalendar, *, now: Callable[[], datetime],
+                 parties: ParticipantRegistry) -> None:
+        self.reads, self.calendar, self.now, self.parties = reads, calendar, now, parties
+
+    def register(self, add_query: Callable[..., None]) -> None:
+        add_query(PATH, self.report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
                           params=REPORT_PARAMS, required=("region", "month", "at"), formats=("json", "xlsx", "csv"))
-        service.add_query(PERIODS_PATH, self.periods, summary=(
+        add_query(PERIODS_PATH, self.periods, summary=(
             "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
             "confirmations and objections per side"), params=PERIODS_PARAMS, required=("region", "at"))
-        service.add_query(MISMATCHES_PATH, self.mismatches, summary=(
+        add_query(MISMATCHES_PATH, self.mismatches, summary=(
             "R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
             params=MISMATCHES_PARAMS, required=("region", "at"))
 

@@ -19,7 +19,8 @@ def build(settings=None) -> Service:
     policies = load_policies()
 
     def handlers(service: Service) -> dict:
-        FilingQueries(service, PEOPLE)   # F-15: the signed reads (query.py)
+        FilingQueries(service.store, PEOPLE, signer=service.signer,   # F-15: the signed reads (query.py)
+                      parties=service.parties).register(service.add_query)
         return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
                         calendar=default_calendar(), sanctions=SanctionsProjection(service.store),   # F-16
                         metrics=FilingMetrics(service.registry), refuse=service.refuse)

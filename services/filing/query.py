@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 
 from contracts.filing import FilingSnapshot
 from contracts.values import FilingCategory, mask_person_id
 from kernel.filings import in_force_at, place_covers
+from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from services.filing.domain import PersonFilings
+from services.wiring import Store
 
 STATUS_PATH = "/filing/status"
 FILINGS_PATH = "/filing/filings"
@@ -54,23 +57,28 @@ def shown(snapshot, insured_side: bool, versions: int) -> dict:
 
 
 class FilingQueries:
-    def __init__(self, service, collection: str) -> None:
-        self.svc, self.collection = service, collection
-        service.add_query(STATUS_PATH, self.status, **SPECS[STATUS_PATH])
-        service.add_query(FILINGS_PATH, self.filings, **SPECS[FILINGS_PATH])
+    """F-15's signed reads over the stored filings of a person (``collection``), opened with the
+    service's own key (``signer``); :meth:`register` adds them to the service's port."""
+
+    def __init__(self, store: Store, collection: str, *, signer: Signer, parties: ParticipantRegistry) -> None:
+        self.store, self.collection, self.signer, self.parties = store, collection, signer, parties
+
+    def register(self, add_query: Callable[..., None]) -> None:
+        add_query(STATUS_PATH, self.status, **SPECS[STATUS_PATH])
+        add_query(FILINGS_PATH, self.filings, **SPECS[FILINGS_PATH])
 
     async def _visible(self, q: SignedQuery) -> list[tuple[FilingSnapshot, bool, int]]:
         agency = q.agency()
-        person = open_person(self.svc.signer, q)
-        raw = await self.svc.store.load(self.collection, person)
+        person = open_person(self.signer, q)
+        raw = await self.store.load(self.collection, person)
         if raw is None:
             raise QueryRefused(404, "no filing of this person that this agency may see")
         found = PersonFilings.model_validate(raw)
         out: list[tuple[FilingSnapshot, bool, int]] = []
         for record in found.filings:
             current = record.current
-            insured = self.svc.parties.speaks_for(agency.code, str(current.insured_region))
-            if insured or self.svc.parties.speaks_for(agency.code, str(current.treating_region)):
+            insured = self.parties.speaks_for(agency.code, str(current.insured_region))
+            if insured or self.parties.speaks_for(agency.code, str(current.treating_region)):
                 out.append((current, insured, len(record.versions)))
         if not out:
             raise QueryRefused(404, "no filing of this person that this agency may see")

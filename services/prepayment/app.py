@@ -18,7 +18,8 @@ def build(settings=None) -> Service:
     def handlers(service: Service) -> dict:
         movements = MongoMovements(service.db)
         # the signed reads (query.py): the accounts as stored, the ledger
-        PrepaymentQueries(service, Aggregates(service.store, ACCOUNTS, PrepaymentAccount), movements)
+        PrepaymentQueries(Aggregates(service.store, ACCOUNTS, PrepaymentAccount), movements, now=service.clock.now,
+                          parties=service.parties).register(service.add_query)
         return registry(service.store, now=service.clock.now, calendar=default_calendar(), movements=movements,
                         metrics=PrepaymentMetrics(service.registry))
     return build_service("prepayment", handlers, AUTHORITY, settings)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 
 from contracts.prepayment import PrepaymentScope
 from runtime.calendar import business_date
+from runtime.parties import ParticipantRegistry
 from runtime.query import FORMATS, QueryRefused, SignedQuery
 from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import formulas as f
-from services.prepayment.domain.model import account_key
 from services.prepayment.domain.ledger import LedgerAccount, Movement, balances
-from services.prepayment.domain.model import _TOP_UPS, PrepaymentAccount
+from services.prepayment.domain.model import _TOP_UPS, PrepaymentAccount, account_key
 from services.wiring import Aggregates
 
 ACCOUNT_PATH = "/prepayment/account"
@@ -125,17 +126,20 @@ def as_json(data, name: str) -> tuple[bytes, str, str]:
 
 
 class PrepaymentQueries:
-    """The three reads, registered on the service (``app.py`` builds it): the accounts as the store
-    keeps them, the movements from the ledger (``adapters.py``)."""
+    """The three reads: the accounts as the store keeps them, the movements from the ledger
+    (``adapters.py``); :meth:`register` adds them to the service's port (``app.py``)."""
 
-    def __init__(self, service, accounts: Aggregates[PrepaymentAccount], movements: MovementLedger) -> None:
-        self.svc, self.accounts, self.movements = service, accounts, movements
-        service.add_query(ACCOUNT_PATH, self.account, **SPECS[ACCOUNT_PATH])
-        service.add_query(USAGE_PATH, self.usage, **SPECS[USAGE_PATH])
-        service.add_query(MOVEMENTS_PATH, self.ledger, **SPECS[MOVEMENTS_PATH])
+    def __init__(self, accounts: Aggregates[PrepaymentAccount], movements: MovementLedger, *,
+                 now: Callable[[], datetime], parties: ParticipantRegistry) -> None:
+        self.accounts, self.movements, self.now, self.parties = accounts, movements, now, parties
+
+    def register(self, add_query: Callable[..., None]) -> None:
+        add_query(ACCOUNT_PATH, self.account, **SPECS[ACCOUNT_PATH])
+        add_query(USAGE_PATH, self.usage, **SPECS[USAGE_PATH])
+        add_query(MOVEMENTS_PATH, self.ledger, **SPECS[MOVEMENTS_PATH])
 
     async def _load(self, q: SignedQuery) -> tuple[str, PrepaymentAccount]:
-        region, scope = account_of(q, self.svc.parties)
+        region, scope = account_of(q, self.parties)
         key = account_key(region, scope)
         acc = await self.accounts.load(key)
         if acc is None:
@@ -152,7 +156,7 @@ class PrepaymentQueries:
         if not re.fullmatch(r"\d{4}", year):
             raise QueryRefused(400, "year is YYYY")
         movements = merged(await self.movements.find(key), acc)
-        points = usage_history(movements, int(year), business_date(self.svc.clock.now()))
+        points = usage_history(movements, int(year), business_date(self.now()))
         return as_json({"insured_region": str(acc.insured_region), "scope": acc.scope.value, "year": int(year),
                         "yellow_percent": str(f.YELLOW_PERCENT), "red_percent": str(f.RED_PERCENT),
                         "level": acc.level.value, "points": points, "warnings": warnings(points)},

@@ -21,7 +21,8 @@ def build(settings=None) -> Service:
         metrics = SettlementMetrics(service.registry)
         # a refused HIS command is answered on the result topic (boundary.py)
         service.refusers.update(refusers(service.parties, metrics, service.publish, service.party_refused))
-        SettlementQueries(service)     # the signed reads: slip and accumulations (query.py)
+        SettlementQueries(service.store, signer=service.signer, parties=service.parties,   # the signed reads
+                          now=service.clock.now).register(service.add_query)              # (query.py)
         return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
                         catalogues=catalogues, sanctions=SanctionsProjection(service.store), metrics=metrics,
                         answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar())

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 
 from contracts.values import mask_person_id
+from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
+from services.wiring import Store
 
 SLIP_PATH = "/settlement/slip"
 ACCUMULATIONS_PATH = "/settlement/accumulations"
@@ -90,25 +93,32 @@ def counters_shown(counters: dict) -> list[dict]:
 
 
 class SettlementQueries:
-    def __init__(self, service) -> None:
-        self.svc = service
-        service.add_query(SLIP_PATH, self.slip, **SPECS[SLIP_PATH])
-        service.add_query(ACCUMULATIONS_PATH, self.accumulations, **SPECS[ACCUMULATIONS_PATH])
+    """The slip and the accumulations of a person, read from the stored ``visits`` and ``insured``
+    aggregates, the person opened with the service's own key (``signer``); :meth:`register` adds
+    them to the service's port."""
+
+    def __init__(self, store: Store, *, signer: Signer, parties: ParticipantRegistry,
+                 now: Callable[[], datetime]) -> None:
+        self.store, self.signer, self.parties, self.now = store, signer, parties, now
+
+    def register(self, add_query: Callable[..., None]) -> None:
+        add_query(SLIP_PATH, self.slip, **SPECS[SLIP_PATH])
+        add_query(ACCUMULATIONS_PATH, self.accumulations, **SPECS[ACCUMULATIONS_PATH])
 
     async def slip(self, q: SignedQuery) -> tuple[bytes, str, str]:
         agency = q.agency()
-        person, settlement = open_person(self.svc.signer, q), q.params.get("settlement", "")
+        person, settlement = open_person(self.signer, q), q.params.get("settlement", "")
         if not settlement:
             raise QueryRefused(400, "settlement (the settlement id) is required")
-        visits = await self.svc.store.load("visits", person) or {}
+        visits = await self.store.load("visits", person) or {}
         record = (visits.get("settlements") or {}).get(settlement)
         regions = (record or {}).get("completed", {})
-        if record is None or not any(self.svc.parties.speaks_for(agency.code, str(regions.get(side, "")))
+        if record is None or not any(self.parties.speaks_for(agency.code, str(regions.get(side, "")))
                                      for side in ("insured_region", "treating_region")):
             raise QueryRefused(404, f"no settlement {settlement} of this person that {agency.code} may see")
         request = record.get("request") or ((visits.get("requests") or {}).get(settlement) or {}).get("request") or {}
-        institution = self.svc.parties.get(regions["institution_code"])
-        insured = await self.svc.store.load("insured", person) or {}
+        institution = self.parties.get(regions["institution_code"])
+        insured = await self.store.load("insured", person) or {}
         balance = insured.get("personal_account_balance")
         body = slip_fields(record, request, person, getattr(institution, "name", regions["institution_code"]),
                            Decimal(str(balance)) if balance is not None and insured.get("applied") else None)
@@ -116,13 +126,13 @@ class SettlementQueries:
 
     async def accumulations(self, q: SignedQuery) -> tuple[bytes, str, str]:
         agency = q.agency()
-        person = open_person(self.svc.signer, q)
-        year = q.params.get("year") or str(self.svc.clock.now().year)
+        person = open_person(self.signer, q)
+        year = q.params.get("year") or str(self.now().year)
         if not re.fullmatch(r"\d{4}", year):
             raise QueryRefused(400, "year is YYYY")
-        doc = await self.svc.store.load_document("insured", person)
+        doc = await self.store.load_document("insured", person)
         region = region_of_kid(doc[SEALED_BY]) if doc and doc.get(SEALED_BY) else None
-        if doc is None or region is None or not self.svc.parties.speaks_for(agency.code, region):
+        if doc is None or region is None or not self.parties.speaks_for(agency.code, region):
             raise QueryRefused(404, f"no accumulations of this person that {agency.code} may see")
         state = doc["state"]
         counters = (state.get("counters") or {}).get(year) or (state.get("counters") or {}).get(int(year)) or {}

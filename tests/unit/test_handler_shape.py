@@ -72,6 +72,23 @@ def test_handlers_are_given_their_dependencies_not_the_service(name):
     assert located == [], f"services/{name}/handlers.py looks things up on the service: {located}"
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_signed_reads_are_given_their_dependencies_and_registered_by_the_app(name):
+    """Each service's ``query.py`` is built one way: a class given what it reads (store or reads, the
+    time, the participant registry, the service's key), whose ``register(add_query)`` the app calls;
+    it never holds the service."""
+    tree = _tree(ROOT / "services" / name / "query.py")
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "runtime.service" not in imported, f"services/{name}/query.py imports the service"
+    [queries] = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Queries")]
+    methods = {node.name for node in queries.body if isinstance(node, ast.FunctionDef)}
+    assert "register" in methods, f"{queries.name} has no register(add_query)"
+    held = [node.attr for node in ast.walk(queries) if isinstance(node, ast.Attribute) and node.attr in {"svc", "service"}]
+    assert held == [], f"{queries.name} holds the service ({held})"
+    assert f"{queries.name}(" in (app := (ROOT / "services" / name / "app.py").read_text()) and \
+        ".register(service.add_query)" in app, f"services/{name}/app.py does not register {queries.name}"
+
+
 def _name(node: ast.expr) -> str:
     return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
 
