@@ -1,0 +1,47 @@
+"""The console's pages and actions. Each handler takes the console, the request and the session; the
+services decide what the agency may see (their signed queries) and do (their authority tables and
+rules): the console only offers what the query says the rules allow (``actions``) and the user's role
+permits (``ACTION_ROLES``), and shows the service's answer either way.
+
+By concern: ``collab`` (K-03..K-06), ``clearing`` (C-01..C-04), ``prepayment`` (P-04..P-09), ``filing``
+(the filing lookup and the slip); ``common`` holds what they share and ``labels`` what they call things."""
+from __future__ import annotations
+
+from services.console.pages.clearing import clearing, clearing_act, clearing_download
+from services.console.pages.collab import (coinvestigation_action, coinvestigations, collab, lead_result, lead_take_up,
+                                           leads, request_action, request_detail, statistics_download)
+from services.console.pages.common import ACTION_ROLES, allowed, home
+from services.console.pages.filing import filing_form, filing_lookup, slip, slip_form
+from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
+                                           SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
+from services.console.pages.prepayment import prepayment
+from services.console.users import ROLE_ZH
+
+__all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
+
+
+TEMPLATE_GLOBALS = {"FILING_STATUS_ZH": FILING_STATUS_ZH, "MOVEMENT_ZH": MOVEMENT_ZH, "LEDGER_ZH": LEDGER_ZH, "local": local, "yuan": yuan, "region_name": region_name, "STATUS_ZH": STATUS_ZH,
+                    "ACTION_ZH": ACTION_ZH, "PROBLEM_ZH": PROBLEM_ZH, "LEVEL_ZH": LEVEL_ZH, "SCOPE_ZH": SCOPE_ZH,
+                    "ROLE_ZH": ROLE_ZH}
+
+
+ROUTES = [
+    ("/", home, ["GET"]),
+    ("/collab", collab, ["GET"]),
+    ("/collab/requests/{request_id}", request_detail, ["GET"]),
+    ("/collab/requests/{request_id}/{action}", request_action, ["POST"]),
+    ("/collab/leads", leads, ["GET"]),
+    ("/collab/leads/{lead_id}/take-up", lead_take_up, ["POST"]),
+    ("/collab/leads/{lead_id}/result", lead_result, ["POST"]),
+    ("/coinvestigations", coinvestigations, ["GET"]),
+    ("/coinvestigations/statistics", statistics_download, ["GET"]),
+    ("/coinvestigations/{request_id}/{action}", coinvestigation_action, ["POST"]),
+    ("/clearing", clearing, ["GET"]),
+    ("/clearing/download", clearing_download, ["GET"]),
+    ("/clearing/{action}", clearing_act, ["POST"]),
+    ("/prepayment", prepayment, ["GET"]),
+    ("/filing", filing_form, ["GET"]),
+    ("/filing", filing_lookup, ["POST"]),
+    ("/slip", slip_form, ["GET"]),
+    ("/slip", slip, ["POST"]),
+]
