@@ -201,6 +201,23 @@ def test_the_dockerfile_runs_as_a_user_that_is_not_root_and_mounts_the_keys():
         assert any(v.endswith(":/app/var/keys:ro") for v in compose()["services"][name]["volumes"])
 
 
+def test_the_image_holds_every_package_the_services_import():
+    """What the services import at run time (every first-party top-level package reached from
+    ``services/``, ``runtime/`` and ``contracts/``) is copied into the image."""
+    import ast
+    copied = {line.split()[1] for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ")}
+    first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    imported = set()
+    for folder in ("services", "runtime", "contracts", "kernel", "simulator"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else \
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                imported |= {n.split(".")[0] for n in names} & first_party
+    assert imported - copied == set(), f"imported but not in the image: {sorted(imported - copied)}"
+
+
 def test_published_ports_are_on_the_loopback_only():
     for name, spec in compose()["services"].items():
         for port in spec.get("ports", []):
