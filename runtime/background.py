@@ -82,9 +82,9 @@ class Background:
                 await self._send(self.topic(claimed["topic"]), claimed["key"].encode(), claimed["value"].encode(),
                                  {"content-type": "application/json", "type": claimed["type"]})
             except Exception:
-                await self.deadlines.release(claimed["_id"])   # the broker refused it: tried again at the next poll
+                await self.deadlines.release(claimed)   # the broker refused it: tried again at the next poll
                 raise
-            await self.deadlines.mark_fired(claimed["_id"], now)
+            await self.deadlines.mark_fired(claimed, now)
             self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
 
     async def _report_deadlines(self) -> None:

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from faststream import AckPolicy
@@ -31,7 +31,7 @@ from runtime.deadlines import DeadlineStore
 from runtime.metrics import RuntimeMetrics
 from runtime.dispatch import PartitionDispatcher
 from runtime.envelopes import key_for, parse, peek_ids
-from runtime.failures import PoisonMessage, classify
+from runtime.failures import NotYet, PoisonMessage, classify
 from runtime.inbox import ConflictingCopy
 from runtime.logs import correlation_id
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate
@@ -45,6 +45,7 @@ Refuser = Callable[[str, Envelope, Refusal], Awaitable[None]]
 PARTY_REFUSED = "party.refused.v1"
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
 BATCH_RECORDS = 500   # records per poll, at most (the dispatcher queues 64 per partition)
+NOT_YET_SECONDS = 1.0   # a deadline whose handler is not ready (NotYet) fires again this much later
 DEAD_LETTER_MAX_BYTES = 512 * 1024   # a dead letter always fits the broker (1 MB); larger originals are stored
 
 
@@ -133,6 +134,10 @@ class Consuming:
         try:
             result = await self._with_retries(logical, envelope)
             self.metrics.handled.labels(self.name, logical, result).inc()
+        except NotYet as exc:   # a deadline only (``_with_retries``)
+            log.info("%s not ready (%s); armed again in %.0fs", logical, exc, NOT_YET_SECONDS)
+            await self._rearm(logical, envelope, raw, at=self.clock.now() + timedelta(seconds=NOT_YET_SECONDS),
+                              result="not_yet")
         except PoisonMessage as exc:
             if exc.reason == "refused_by_rule" and not isinstance(sender, ServiceParty):
                 # a business answer to an agency or hospital, not an operational fault: its sender hears it
@@ -191,13 +196,16 @@ class Consuming:
         self.metrics.unauthenticated.labels(self.name, logical, exc.reason).inc()
         await self._dead_letter(logical, raw, PoisonMessage("UNAUTHENTICATED", f"{exc.reason}: {exc}"))
 
-    async def _rearm(self, logical: str, envelope: Envelope, raw: bytes) -> None:
-        """A deadline read before it is due (another instance's clock ran ahead, or a copy): stored
-        again for its due moment, which fires it once."""
+    async def _rearm(self, logical: str, envelope: Envelope, raw: bytes, at: datetime | None = None,
+                     result: str = "early") -> None:
+        """A deadline read before it is due (another instance's clock ran ahead, or a copy): armed
+        again for its due moment, which fires it once. One whose handler found what it needs not
+        applied yet (``NotYet``) is armed again for ``at``, a moment later, instead of holding up
+        its partition, where what it waits for may be queued behind it."""
         due: DeadlineDue = envelope.payload
-        await self.deadlines.put({"deadline_id": str(due.deadline_id), "due_at": due.due_at, "topic": logical,
-                                  "key": key_for(logical, due), "value": raw.decode(), "type": envelope.type})
-        self.metrics.handled.labels(self.name, logical, "early").inc()
+        await self.deadlines.rearm({"deadline_id": str(due.deadline_id), "due_at": at or due.due_at, "topic": logical,
+                                    "key": key_for(logical, due), "value": raw.decode(), "type": envelope.type})
+        self.metrics.handled.labels(self.name, logical, result).inc()
 
     def _parse(self, logical: str, raw: bytes) -> Envelope:
         spec = ALL_TOPICS[logical]
@@ -228,6 +236,8 @@ class Consuming:
             except PoisonMessage:
                 raise
             except Exception as exc:
+                if isinstance(exc, NotYet) and isinstance(envelope.payload, DeadlineDue):
+                    raise   # armed again for a moment later (``_consume``), the partition goes on
                 kind = classify(exc)
                 if kind == "poison":
                     reason = "conflicting_copy" if isinstance(exc, ConflictingCopy) else type(exc).__name__

@@ -324,6 +324,33 @@ async def test_a_deadline_the_broker_refused_is_sent_again_at_the_next_poll(stac
         await client.close()
 
 
+async def test_a_deadline_read_early_is_armed_again_even_while_its_claim_is_being_marked(stack, prefix):
+    """The message of a fired deadline read before its moment (an instance whose clock ran ahead) or
+    not ready (NotYet) is armed again and fires again; the poller marking its own claim fired after
+    that does not undo the new arming."""
+    from pymongo import AsyncMongoClient
+
+    from runtime.deadlines import DeadlineStore
+    client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
+    try:
+        store = DeadlineStore(client[f"{prefix.strip('.').replace('.', '_')}_rearm"])
+        now = datetime.now(SHANGHAI)
+        entry = {"deadline_id": "d-1", "due_at": now - timedelta(seconds=1), "topic": "t", "key": "k",
+                 "value": "due", "type": "x"}
+        await store.put(entry)
+        claimed = await store.claim("d-1", now)
+        assert claimed is not None and claimed["value"] == "due"
+        later = now + timedelta(seconds=1)
+        await store.rearm({**entry, "due_at": later})           # read, found early: armed again
+        await store.mark_fired(claimed, now)                     # the poller's claim, too late to matter
+        assert [d["_id"] for d in await store.due(later)] == ["d-1"] and await store.due(now) == []
+        again = await store.claim("d-1", later)
+        await store.mark_fired(again, later)
+        assert (await store.col.find_one({"_id": "d-1"}))["status"] == "fired"
+    finally:
+        await client.close()
+
+
 async def test_consumer_lag_shows_what_a_stuck_service_has_not_handled(stack, prefix):
     """yidi_consumer_lag (the ConsumerLagGrowing alert's input) is end offset − committed offset of the
     service's group, per topic: a service whose handlers fail commits nothing, so three requests
