@@ -114,11 +114,14 @@ class CollabQueries:
         return body, FORMATS["json"], "notices.json"
 
     async def request(self, q: Query) -> Answered:
-        """K-03: a request, for the agencies it names (requester, target, the agencies listed)."""
+        """K-03: a request, for the agencies it names (requester, target, the agencies listed), as a
+        row of their lists: with its running deadline and the actions the asking agency may take."""
         found = await self.reads.request(q.params["id"])
         if found is None or not may_see_request(self.parties, q.agency, found):
             raise QueryRefused(404, f"no request {q.params['id']} addressed to {q.agency}")
-        return found.model_dump_json().encode(), FORMATS["json"], f"request-{found.request_id}.json"
+        party = self.parties.get(q.agency)
+        region = str(getattr(party, "region", None) or "")
+        return lists.as_json(lists.request_row(found, region, self.parties, self.now()), f"request-{found.request_id}.json")
 
     async def statistics(self, q: Query) -> Answered:
         """Q-03: a closed period's statistics, the rows of the regions the agency speaks for."""

@@ -136,3 +136,20 @@ def test_one_name_one_meaning_in_what_services_share():
               *(ROOT / "services").glob("*.py")]
     twice = {name: where for name, where in _classes_of(shared).items() if len(where) > 1}
     assert twice == {}, f"one name, two meanings: {twice}"
+
+
+def test_no_service_imports_another_services_code():
+    """Each deployable (the five services and the console) reaches the others only through the
+    contracts: their events and their signed queries, never their modules (shared code lives in
+    ``contracts``, ``kernel``, ``runtime`` and ``services/*.py``)."""
+    deployables = {p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists()}
+    crossing = []
+    for name in sorted(deployables):
+        for path in (ROOT / "services" / name).rglob("*.py"):
+            for node in ast.walk(_tree(path)):
+                modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else \
+                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                crossing += [f"{path.relative_to(ROOT)}: {m}" for m in modules
+                             if m.split(".")[:1] == ["services"] and len(m.split(".")) > 1
+                             and m.split(".")[1] in deployables - {name}]
+    assert crossing == [], f"a deployable imports another's code: {crossing}"

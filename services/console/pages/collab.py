@@ -53,12 +53,8 @@ async def request_detail(console, request: Request, session: Session) -> Respons
     if found is None:
         return console.render(request, "error.html", status=404, title="未找到",
                               message="没有发给本机构或由本机构发出的这条协同请求。")
-    region = own_region(console, session)
-    from services.collab.domain.requests import CollabRequest
-    from services.collab.query_lists import request_row
-    row = request_row(CollabRequest.model_validate(found), region or "", console.parties, console.clock.now())
-    row["allowed"] = [a for a in row["actions"] if allowed(session, a)]
-    return console.render(request, "request.html", row=row, outcome=None)
+    found["allowed"] = [a for a in found["actions"] if allowed(session, a)]   # the service's actions, the user's role
+    return console.render(request, "request.html", row=found, outcome=None)
 
 
 async def request_action(console, request: Request, session: Session) -> Response:
@@ -112,11 +108,10 @@ def _request_command(console, agency: str, rid: uuid.UUID, action: str, form, no
             raise ValueError(f"agency {agency} handles no region: it cannot raise a request one level up (K-04)")
         target = str(form.get("target", ""))
         ref = f"escalate-{rid}"
-        from services.collab.domain.requests import request_id_for
-        new_id = request_id_for(region, ref)
 
-        async def opened() -> bool:
-            return bool(await console.reader.get_json("collab", agency, "/collab/request", id=str(new_id)))
+        async def opened() -> bool:   # the request raised from this one, in the agency's outbox
+            rows = await console.reader.get_json("collab", agency, "/collab/requests", box="outbox") or []
+            return any(row.get("escalated_from") == str(rid) for row in rows)
         return ("collab.open-request.v1", OpenCollabRequest(
             request_ref=ref, requester_region=region, target_region=target, matter=text,
             problem_type=ProblemType(str(form.get("problem_type", "other"))), escalated_from=rid, opened_at=now),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from contracts.values import SHANGHAI
+from contracts.values import POOLING_REGIONS, SHANGHAI
 
 
 ACTION_ZH = {"reply": "答复", "propose_extension": "申请延期", "accept_extension": "同意/不同意延期",
@@ -48,5 +48,5 @@ def yuan(value) -> str:
 
 
 def region_name(code) -> str:
-    from services.clearing.domain.report import region_label
-    return region_label(str(code)) if code else ""
+    """The pooling region's name (the national list of regions, ``contracts.values``), else its code."""
+    return POOLING_REGIONS.get(str(code), {}).get("name", str(code)) if code else ""
