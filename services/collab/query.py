@@ -92,7 +92,7 @@ class CollabQueries:
                   summary="费用协查统计：一个周期中本机构可见地区的统计 (Q-03)",
                   params={"period": "YYYY-MM", "format": "json, csv or xlsx"}, required=("period",),
                   formats=("json", "csv", "xlsx"))
-        add_query(REQUEST_PATH, self._checked(self.request), summary="一条协同请求，仅其所涉机构可见 (K-03)",
+        add_query(REQUEST_PATH, self._checked(self.request), summary="一条协同请求（含当前期限与本机构可执行的操作），仅其所涉机构可见 (K-03)",
                   params={"id": "the request id (UUID)"}, required=("id",))
         # K-03..K-05, Q-02..Q-05: the agency's inbox and outbox (query_lists.py)
         add_query(lists.REQUESTS_PATH, self.requests, **lists.SPECS[lists.REQUESTS_PATH])
