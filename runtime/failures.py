@@ -31,7 +31,8 @@ def classify(exc: BaseException) -> str:
 
 class NotYet(Exception):
     """What the message depends on is still on its way (another partition's message, fired at the
-    same moment, not applied yet): transient, the message waits and is tried again."""
+    same moment, not applied yet): transient, the message is tried again; a deadline's is armed
+    again a moment later instead, so that its partition goes on (``runtime.consuming``)."""
 
 
 class PoisonMessage(Exception):

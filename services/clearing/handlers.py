@@ -237,7 +237,7 @@ class ClearingHandlers:
     async def _issue_notice(self, env: Envelope[DeadlineDue], due: DeadlineDue, now) -> str:
         region, month = due.subject.split(":")
         ledgers = await self.reads.ledgers_of(month)
-        _generated(domain.generation_pending(region, month, ledgers))
+        _generated(domain.generation_pending(month, ledgers))
         notice = domain.issue_notice(region, month, ledgers, self.calendar, now)
         reports = domain.issue_reports(region, month, ledgers, now)    # C-04: the tables with the notice
         state, deadlines = obligations.start(notice, self.calendar)    # C-03 / C-07 from the notice on
@@ -251,8 +251,7 @@ class ClearingHandlers:
         ledgers = await self.reads.ledgers_of(month)
         if any(province in (lg.insured_region, lg.treating_region) for lg in ledgers):
             return "with its notice"
-        _generated([key for lg in ledgers for key in domain.generation_pending(lg.insured_region, month, [lg])
-                    if province in {tables.province_of(lg.insured_region), tables.province_of(lg.treating_region)}])
+        _generated(domain.generation_pending(month, ledgers))
         reports = domain.issue_reports(province, month, ledgers, now)
         return await self.rollups.apply(env, due.subject, lambda stored: None if stored else Decision(
             Rollups(report_ids=tuple(str(r.report_id) for r in reports)), reports, []))

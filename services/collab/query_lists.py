@@ -155,6 +155,7 @@ def by_due(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["due_at"] is None, r["due_at"] or ""))
 
 
-def as_json(rows: list[dict], name: str) -> tuple[bytes, str, str]:
-    return json.dumps(rows, ensure_ascii=False).encode(), FORMATS["json"], name
+def as_json(body: list[dict] | dict, name: str) -> tuple[bytes, str, str]:
+    """A list's rows, or one row, as the JSON answer named ``name``."""
+    return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], name
 

@@ -46,12 +46,12 @@ def counterpart_line(region: str, ledger: ClearingLedger) -> CounterpartAmounts:
                               reverse_clearing=reverse)
 
 
-def generation_pending(region: str, month: str, ledgers: Iterable[ClearingLedger]) -> list[str]:
-    """The ledgers of ``region``'s month not generated yet. At the notice they all are (generated on
-    the 21st, and none opens in a generated month, C-02), unless both deadlines fell due together
-    (after an outage) and the generation is still being applied: the notice waits for it."""
-    return [lg.key for lg in ledgers if lg.clearing_month == month and region in (lg.insured_region, lg.treating_region)
-            and lg.status is PeriodStatus.OPEN]
+def generation_pending(month: str, ledgers: Iterable[ClearingLedger]) -> list[str]:
+    """The ledgers of ``month`` not generated yet. At the month-end notices and roll-ups they all are
+    (every one is generated at 00:00 on the 21st, and none opens in a generated month, C-02), unless
+    those deadlines fell due together (after an outage) and the generation is still being applied:
+    what is made of the month waits for it."""
+    return [lg.key for lg in ledgers if lg.clearing_month == month and lg.status is PeriodStatus.OPEN]
 
 
 def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], calendar: WorkingCalendar,
