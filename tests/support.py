@@ -125,6 +125,19 @@ def new_prefix(stack: Stack, label: str) -> str:
     return f"t{stack.run_id}-{label}-{uuid.uuid4().hex[:6]}."
 
 
+def imports_of(path: Path) -> list[str]:
+    """The modules a source file imports by absolute name (``import a.b``, ``from a.b import c``),
+    for the tests that hold the layout to its rules."""
+    import ast
+    modules: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.append(node.module)
+        elif isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+    return modules
+
+
 STARTED: list["ServiceProcess"] = []   # the processes the running test started (its failure report shows their logs)
 
 

@@ -203,18 +203,15 @@ def test_the_dockerfile_runs_as_a_user_that_is_not_root_and_mounts_the_keys():
 
 def test_the_image_holds_every_package_the_services_import():
     """What the services import at run time (every first-party top-level package reached from
-    ``services/``, ``runtime/`` and ``contracts/``) is copied into the image."""
-    import ast
+    ``services/``, ``runtime/``, ``contracts/``, ``kernel/`` and ``simulator/``) is copied into the image."""
+    from support import imports_of
     copied = {line.split()[1] for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
               if line.startswith("COPY ")}
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
     imported = set()
     for folder in ("services", "runtime", "contracts", "kernel", "simulator"):
         for path in (ROOT / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else \
-                    [a.name for a in node.names] if isinstance(node, ast.Import) else []
-                imported |= {n.split(".")[0] for n in names} & first_party
+            imported |= {m.split(".")[0] for m in imports_of(path)} & first_party
     assert imported - copied == set(), f"imported but not in the image: {sorted(imported - copied)}"
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from support import imports_of
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 IO_MODULES = ("runtime.service", "runtime.store", "runtime.memory", "runtime.consuming", "runtime.outbox",
@@ -62,8 +64,7 @@ def test_each_registered_handler_is_an_async_method_taking_one_envelope(name):
 @pytest.mark.parametrize("name", SERVICES)
 def test_handlers_are_given_their_dependencies_not_the_service(name):
     tree = _tree(ROOT / "services" / name / "handlers.py")
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported = set(imports_of(ROOT / "services" / name / "handlers.py"))
     assert not imported & {"runtime.service", "pymongo", "aiokafka"}, \
         f"services/{name}/handlers.py reaches for {sorted(imported & {'runtime.service', 'pymongo', 'aiokafka'})}"
     located = [f"{_name(node.value)}.{node.attr} line {node.lineno}" for node in ast.walk(tree)
@@ -78,8 +79,7 @@ def test_the_signed_reads_are_given_their_dependencies_and_registered_by_the_app
     time, the participant registry, the service's key), whose ``register(add_query)`` the app calls;
     it never holds the service."""
     tree = _tree(ROOT / "services" / name / "query.py")
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert "runtime.service" not in imported, f"services/{name}/query.py imports the service"
+    assert "runtime.service" not in imports_of(ROOT / "services" / name / "query.py"), f"services/{name}/query.py imports the service"
     [queries] = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Queries")]
     methods = {node.name for node in queries.body if isinstance(node, ast.FunctionDef)}
     assert "register" in methods, f"{queries.name} has no register(add_query)"
@@ -104,13 +104,7 @@ def test_there_are_domain_modules_to_check():
 @pytest.mark.parametrize("path", _domain_modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_domain_modules_import_no_io_and_read_no_clock(path):
     tree = _tree(path)
-    imported: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            imported.append(node.module)
-        elif isinstance(node, ast.Import):
-            imported.extend(alias.name for alias in node.names)
-    bad = [m for m in imported if any(m == io or m.startswith(io + ".") for io in IO_MODULES)]
+    bad = [m for m in imports_of(path) if any(m == io or m.startswith(io + ".") for io in IO_MODULES)]
     assert bad == [], f"{path.name} imports {bad}: the domain decides, the handler does the I/O"
     clocks = [f"{node.func.value.id}.{node.func.attr}() line {node.lineno}" for node in ast.walk(tree)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -146,10 +140,7 @@ def test_no_service_imports_another_services_code():
     crossing = []
     for name in sorted(deployables):
         for path in (ROOT / "services" / name).rglob("*.py"):
-            for node in ast.walk(_tree(path)):
-                modules = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else \
-                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-                crossing += [f"{path.relative_to(ROOT)}: {m}" for m in modules
-                             if m.split(".")[:1] == ["services"] and len(m.split(".")) > 1
-                             and m.split(".")[1] in deployables - {name}]
+            crossing += [f"{path.relative_to(ROOT)}: {m}" for m in imports_of(path)
+                         if m.split(".")[:1] == ["services"] and len(m.split(".")) > 1
+                         and m.split(".")[1] in deployables - {name}]
     assert crossing == [], f"a deployable imports another's code: {crossing}"
