@@ -43,10 +43,11 @@ from runtime.client import PartyClient
 from runtime.config import Settings
 from runtime.embedded import EmbeddedStack, free_port
 from runtime.envelopes import encode, key_for
-from runtime.parties import ParticipantRegistry, authenticate, init_keys
+from runtime.parties import ParticipantRegistry, authenticate, init_keys, load_private_keys
 from runtime.privacy import ensure_dev_secrets
 from runtime.store import open_document
 from runtime.topics import create_topics
+from runtime.wire import WireOpener
 from simulator import scenarios
 from simulator.__main__ import VISIT_DAY, Simulator
 from simulator.traffic import Expectation, HisRequest, Traffic, check, population
@@ -200,8 +201,8 @@ class Driver:
                 topic, expected = "his.outpatient-requested.v1", Expectation("general outpatient", "completed")
             else:
                 topic, payload, expected = self.traffic.next_visit()
-            value = encode(self.client.envelope(topic, payload, sender=payload.institution_code, now=now,
-                                                producer="his:bench"))
+            value = self.client.wire_value(topic, self.client.envelope(topic, payload, sender=payload.institution_code,
+                                                                       now=now, producer="his:bench"))
             headers = [(k, v.encode()) for k, v in self.client.signer(payload.institution_code).headers(value).items()]
             out.append(Prepared(self.client.prefix + topic, value, key_for(topic, payload).encode(), headers,
                                 payload.request_id, expected))
@@ -308,8 +309,18 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
     for _ in range(rounds):
         authenticate(registry, value, signature, datetime.now(UTC))
     verified = time.process_time()
+    topic, sealed_rounds = "his.outpatient-requested.v1", max(rounds // 4, 1)
+    for _ in range(sealed_rounds):
+        sealed = client.sealer.seal(topic, value)
+    sealed_at = time.process_time()
+    opener = WireOpener.of(load_private_keys(keys_dir, "settlement"))
+    for _ in range(sealed_rounds):
+        opener.open(topic, sealed)
+    opened = time.process_time()
     return {"sign_us": round((signed - began) / rounds * 1e6, 1),
-            "verify_us": round((verified - signed) / rounds * 1e6, 1), "message_bytes": len(value)}
+            "verify_us": round((verified - signed) / rounds * 1e6, 1), "message_bytes": len(value),
+            "seal_us": round((sealed_at - verified) / sealed_rounds * 1e6, 1),   # runtime.wire, one reader
+            "open_us": round((opened - sealed_at) / sealed_rounds * 1e6, 1), "sealed_bytes": len(sealed)}
 
 
 async def stored(mongodb_uri: str, prefix: str) -> set[str]:

@@ -19,7 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from bench.totals import AnsweredFunds, held
+from runtime.privacy import keys_dir
 from runtime.store import open_document
+from runtime.wire import WireOpener
 
 NOT_SETTLED = "INSURED_TIMEOUT_NOT_SETTLED"
 
@@ -129,8 +131,12 @@ async def stored(mongodb_uri: str, clearing_db: str, prepayment_db: str) -> dict
             "sums": await held(mongodb_uri, clearing_db, prepayment_db)}
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[dict]:
-    """Every record of ``topic`` from its start to its end now, as JSON."""
+async def read_topic(bootstrap: str, topic: str, prefix: str = "") -> list[dict]:
+    """Every record of ``prefix + topic`` from its start to its end now, as JSON, personal payloads
+    opened with the deployment's keys (``runtime.wire``: the development key directory holds every
+    party's)."""
+    opener = WireOpener.from_keys_dir(keys_dir())
+    topic = prefix + topic
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -144,7 +150,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[dict]:
         seen: list[dict] = []
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                seen += [json.loads(r.value) for r in records]
+                seen += [json.loads(opener.open(topic.removeprefix(prefix), r.value)) for r in records]
         return seen
     finally:
         await consumer.stop()

@@ -63,9 +63,9 @@ async def _settled_checks(system: System, driver: Driver) -> dict:
         last = totals
         await asyncio.sleep(0.5)
     bootstrap, prefix = system.stack.bootstrap, system.prefix
-    completed_events = await audit.read_topic(bootstrap, prefix + "settlement.completed.v1")
-    decided = await audit.read_topic(bootstrap, prefix + "settlement.insured-decided.v1")
-    rollbacks = await audit.read_topic(bootstrap, prefix + "settlement.insured-rollback.v1")
+    completed_events = await audit.read_topic(bootstrap, "settlement.completed.v1", prefix)
+    decided = await audit.read_topic(bootstrap, "settlement.insured-decided.v1", prefix)
+    rollbacks = await audit.read_topic(bootstrap, "settlement.insured-rollback.v1", prefix)
     return {"completed_twice": audit.completed_twice(driver.answers, completed_events),
             "fund_totals": totals, **items,
             "late_insured_answers": audit.late_decisions(driver.answers, decided, rollbacks)}

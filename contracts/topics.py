@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
+
+from contracts.values import PersonalData
 
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 
@@ -32,6 +35,13 @@ class TopicSpec:
     personal_key: bool = False
 
     @property
+    def sealed(self) -> bool:
+        """The payload names an insured person (a ``PersonId`` anywhere in it, or a key that is one):
+        on the wire it is sealed to its readers (``runtime.wire``); only the envelope's metadata is
+        in clear."""
+        return self.personal_key or carries_personal_data(self.message)
+
+    @property
     def type(self) -> str:
         """Message type written in the envelope: the name without its version."""
         return self.name.rsplit(".", 1)[0]
@@ -39,3 +49,30 @@ class TopicSpec:
     @property
     def version(self) -> int:
         return int(self.name.rsplit(".v", 1)[1])
+
+
+@cache
+def carries_personal_data(model: type[BaseModel]) -> bool:
+    """Whether a field of ``model``, or of a model inside it, is marked ``PersonalData``."""
+    return _personal(model, frozenset())
+
+
+def _personal(model: type[BaseModel], seen: frozenset[type]) -> bool:
+    if model in seen:
+        return False
+    for info in model.model_fields.values():
+        if any(isinstance(m, PersonalData) for m in info.metadata):
+            return True
+        for inner in _types_in(info.annotation):
+            if isinstance(inner, type) and issubclass(inner, BaseModel) and _personal(inner, seen | {model}):
+                return True
+            if any(isinstance(m, PersonalData) for m in getattr(inner, "__metadata__", ())):
+                return True
+    return False
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    found = [annotation]
+    for arg in get_args(annotation):
+        found += _types_in(arg)
+    return found

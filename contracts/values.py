@@ -232,7 +232,14 @@ def mask_person_id(person_id: str) -> str:
     return person_id[:4] + "*" * 13 + person_id[-1:] if len(person_id) == 18 else "*" * len(person_id)
 
 
-PersonId = Annotated[str, BeforeValidator(_validate_person_id),
+class PersonalData:
+    """Marks a value that identifies an insured person: a payload that carries one travels sealed
+    (``TopicSpec.sealed``; ``runtime.wire``), never in clear on the broker (003 §5 (三))."""
+
+
+PERSONAL = PersonalData()
+
+PersonId = Annotated[str, BeforeValidator(_validate_person_id), PERSONAL,
                      WithJsonSchema({"type": "string", "pattern": r"^\d{17}[\dX]$",
                                      "description": "citizen ID number (GB 11643); never written to logs",
                                      "examples": ["11010519491231002X"]})]

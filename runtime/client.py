@@ -5,7 +5,8 @@ it. The simulator, the benchmark, the ``yidi party`` command and the tests all s
     client = PartyClient(producer, keys_dir="var/keys")
     await client.send("his.outpatient-requested.v1", request, sender="H42010200001", now=now)
 
-and reads its answers on ``settlement.result.v2``, sealed to it (``open_result``):
+A payload about a person is sealed to the platform's readers on the way (``runtime.wire``); the
+client reads its answers on ``settlement.result.v2``, sealed to it (``open_result``):
 
     result = client.open_result(json.loads(record.value)["payload"])   # the SettlementResult as a dict
 """
@@ -21,7 +22,8 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from runtime.envelopes import encode, envelope_for, key_for
-from runtime.parties import Signer, signer_for
+from runtime.parties import ParticipantRegistry, Signer, signer_for
+from runtime.wire import WireSealer
 
 
 # what settlement.result.v2 shows in clear; the sealed result must say the same
@@ -50,9 +52,22 @@ def open_result(signer: Signer, payload: dict) -> dict:
 
 
 class PartyClient:
-    def __init__(self, producer: AIOKafkaProducer, keys_dir: str | Path, prefix: str = "") -> None:
+    def __init__(self, producer: AIOKafkaProducer, keys_dir: str | Path, prefix: str = "",
+                 registry: ParticipantRegistry | None = None) -> None:
         self.producer, self.keys_dir, self.prefix = producer, keys_dir, prefix
         self._signers: dict[str, Signer] = {}
+        self._sealer = WireSealer(registry) if registry else None
+
+    @property
+    def sealer(self) -> WireSealer:
+        """Seals personal payloads to their readers' keys in the participant registry (``runtime.wire``)."""
+        if self._sealer is None:
+            self._sealer = WireSealer(ParticipantRegistry.load(self.keys_dir))
+        return self._sealer
+
+    def wire_value(self, topic: str, envelope: Envelope) -> bytes:
+        """The record value of ``envelope`` as it travels: JSON, its payload sealed on a sealed topic."""
+        return self.sealer.seal(topic, encode(envelope))
 
     def signer(self, code: str) -> Signer:
         """The party's signer, from its private key file in the key directory."""
@@ -78,8 +93,11 @@ class PartyClient:
         return env
 
     async def send_bytes(self, topic: str, value: bytes, key: str, *, sign_as: str | None,
-                         wait: bool = True) -> None:
-        """Bytes as they are, signed by ``sign_as`` (None: unsigned, which the platform refuses)."""
+                         wait: bool = True, seal: bool = True) -> None:
+        """Bytes signed by ``sign_as`` (None: unsigned, which the platform refuses); on a sealed
+        topic an envelope's payload in clear is sealed first (``seal=False``: sent as it is)."""
+        if seal:
+            value = self.sealer.seal(topic, value)
         headers = [(k, v.encode()) for k, v in self.signer(sign_as).headers(value).items()] if sign_as else None
         send = self.producer.send_and_wait if wait else self.producer.send
         await send(self.prefix + topic, value, key=key.encode(), headers=headers)

@@ -37,6 +37,7 @@ from runtime.logs import correlation_id
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate
 from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.topics import DEAD_LETTER
+from runtime.wire import SealingError, WireOpener
 
 log = logging.getLogger("runtime.service")
 
@@ -64,6 +65,7 @@ class Consuming:
     handlers: dict[str, Handler]
     refusers: dict[str, Refuser]
     dispatcher: PartitionDispatcher | None
+    opener: WireOpener
     _fault_dropped: uuid.UUID | None
     topic: Callable[[str], str]
     publish: Callable[..., Awaitable[Envelope]]
@@ -209,7 +211,11 @@ class Consuming:
 
     def _parse(self, logical: str, raw: bytes) -> Envelope:
         spec = ALL_TOPICS[logical]
-        envelope = parse(logical, raw)
+        try:
+            clear = self.opener.open(logical, raw)   # a personal payload travels sealed (runtime.wire)
+        except SealingError as exc:
+            raise PoisonMessage(exc.reason, str(exc)) from None
+        envelope = parse(logical, clear)
         if envelope.type != spec.type or envelope.schema_version != spec.version:
             raise PoisonMessage("wrong_type", f"topic {logical} carries {spec.type} v{spec.version}, "
                                 f"got {envelope.type} v{envelope.schema_version}")
@@ -257,20 +263,30 @@ class Consuming:
         reason = exc.reason if isinstance(exc, PoisonMessage) else (
             "invalid_message" if isinstance(exc, ValidationError) else "unreadable_message")
         detail = _describe(exc)
+        # the original is sealed under the deployment's data keyring (runtime.sealing): whatever a
+        # sender put in clear, a dead letter does not repeat it (dead_letter_original opens it)
         record = {"dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
-                  "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": _as_text(raw),
-                  **peek_ids(raw)}
+                  "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": None,
+                  "original_sealed": keyring().seal(_as_text(raw), SHARED_SCOPE), **peek_ids(raw)}
         if len(raw) > DEAD_LETTER_MAX_BYTES:   # kept whole in this service's database, referenced here
             await self.db["dead_letters"].insert_one({"_id": record["dead_letter_id"], "topic": logical,
                                                      "original": keyring().seal(_as_text(raw), SHARED_SCOPE),   # at rest: sealed
                                                      "at": self.clock.now()})
-            record["original"] = None
+            record["original_sealed"] = None
             record["original_ref"] = {"collection": "dead_letters", "id": record["dead_letter_id"], "bytes": len(raw)}
         await self._send(self.topic(DEAD_LETTER), logical.encode(), json.dumps(record).encode(),
                          {"content-type": "application/json", "type": "ops.dead-letter"})
         self.metrics.dead_letters.labels(self.name, logical, reason).inc()
         self.metrics.handled.labels(self.name, logical, "dead_lettered").inc()
         log.warning("dead-lettered a message on %s: %s: %s", logical, reason, detail[:300])
+
+
+def dead_letter_original(record: dict) -> str | None:
+    """The original bytes of a dead letter (``ops.dead-letter.v1``) as text, opened with the
+    deployment's data keyring; None when it was too large to travel (``original_ref`` names where
+    it is kept)."""
+    sealed = record.get("original_sealed")
+    return keyring().open(sealed) if sealed else record.get("original")
 
 
 async def _raw_records(msg: Any) -> tuple:

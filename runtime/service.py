@@ -35,6 +35,7 @@ from runtime.envelopes import envelope_for, key_for
 from runtime.logs import configure as configure_logs
 from runtime import query
 from runtime.metrics import RuntimeMetrics
+from runtime.wire import WireOpener, WireSealer
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
 from runtime.deadlines import DeadlineStore
 from runtime.outbox import OutboxRelay
@@ -73,6 +74,8 @@ class Service(Consuming, Background):
         # who this instance is, and who everyone else is (003 §5 (三))
         self.parties = ParticipantRegistry.load(settings.keys_dir)
         self.signer = signer_for(settings.keys_dir, settings.party or self.name)
+        self.sealer = WireSealer(self.parties)           # personal payloads sealed to their readers
+        self.opener = WireOpener.of(self.signer.keys)    # and opened with this party's key (runtime.wire)
         self.authority: AuthorityTable | None = None
         self.metrics.registry_parties.labels(self.name).set_function(lambda: len(self.parties.parties))
         self.refusers: dict[str, Refuser] = {}   # topic → how its sender hears a refusal (default party.refused)
@@ -102,7 +105,10 @@ class Service(Consuming, Background):
 
     # ------------------------------------------------------------ publishing
     async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        """Every record this instance publishes leaves here, signed as its party."""
+        """Every record this instance publishes leaves here: a personal payload sealed to its
+        readers (``runtime.wire``), then the whole value signed as its party."""
+        prefix = self.settings.topic_prefix
+        value = self.sealer.seal(topic[len(prefix):] if topic.startswith(prefix) else topic, value)
         await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
 
     async def publish(self, logical: str, payload: Any, *, cause: Envelope | None = None, name: str = "",

@@ -33,7 +33,9 @@ from runtime.embedded import EmbeddedStack, free_port
 from runtime.client import PartyClient
 from runtime.config import Settings
 from runtime.parties import ParticipantRegistry, Signer, init_keys
-from runtime.topics import create_topics
+from runtime.consuming import dead_letter_original
+from runtime.topics import DEAD_LETTER, create_topics
+from runtime.wire import WireOpener
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -322,12 +324,26 @@ class Bus:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
-                    seen += [json.loads(r.value) for r in records]
+                    seen += [wire_json(topic, r.value) for r in records]
                 if until(seen):
                     return seen
             raise AssertionError(f"timed out on {topic}: {len(seen)} messages, last: {seen[-3:]}")
         finally:
             await consumer.stop()
+
+
+@functools.cache
+def _opener() -> WireOpener:
+    return WireOpener.from_keys_dir(test_keys())
+
+
+def wire_json(topic: str, value: bytes) -> dict:
+    """A record of ``topic`` (logical name) as the party it is sealed to reads it: its payload opened
+    (``runtime.wire``), a dead letter's original opened (``dead_letter_original``)."""
+    message = json.loads(_opener().open(topic, value))
+    if topic == DEAD_LETTER and isinstance(message, dict) and message.get("original_sealed"):
+        message["original"] = dead_letter_original(message)
+    return message
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:

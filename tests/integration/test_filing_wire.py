@@ -37,7 +37,7 @@ from runtime.topics import OPS_TOPICS
 from services.filing.domain import load_policies
 from privacy_support import find_aggregate, person_key, plain
 from runtime.parties import ParticipantRegistry
-from support import Bus, ServiceProcess, eventually, new_prefix
+from support import Bus, ServiceProcess, eventually, new_prefix, wire_json
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ class Wire:
             for tp, records in (await self._consumer.getmany(timeout_ms=100)).items():
                 topic = tp.topic[len(self.prefix):]
                 for record in records:
-                    message = json.loads(record.value)
+                    message = wire_json(topic, record.value)
                     key = (topic, message.get("dead_letter_id") or message.get("event_id"))
                     if key not in self._ids:     # an outbox re-publish is a copy with the same id
                         self._ids.add(key)
