@@ -35,10 +35,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwe
 from joserfc.errors import JoseError
+from joserfc.jwe import GeneralJSONSerialization
 from joserfc.jwk import OKPKey
 from joserfc.registry import HeaderParameter
 
@@ -194,7 +195,8 @@ class WireOpener:
             raise SealingError("payload_not_opened", f"{SEALED} is not sealed to a key held here ({sorted(self.keys)})")
         kid = str(mine[0]["header"]["kid"])
         try:
-            opened = jwe.decrypt_json({**sealed, "recipients": mine[:1]}, self.keys[kid], registry=_REGISTRY)
+            general = cast(GeneralJSONSerialization, {**sealed, "recipients": mine[:1]})
+            opened = jwe.decrypt_json(general, self.keys[kid], registry=_REGISTRY)
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise SealingError("payload_not_opened", f"{SEALED} does not open with {kid}: {exc}") from None
         if opened.protected.get(TOPIC_HEADER) != topic or opened.protected.get(EVENT_HEADER) != event_id:
