@@ -39,6 +39,11 @@ class Envelope(BaseModel, Generic[P]):
         "Registry code of the party that sent and signed it (contracts.parties): an institution, agency or "
         "service. A message without one, or whose signature is not this party's, has no effect."),
         examples=["H42010200001"])
+    reply_to: str | None = Field(default=None, description=(
+        "Registry code of the party outside the platform this message answers: the sender of the "
+        "message that caused it, or that message's own reply_to when a service sent it (a flow keeps "
+        "the party it began with). A payload about a person is sealed to it too (runtime.wire)."),
+        examples=["A340200"])
     payload: P
 
     @field_validator("occurred_at")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope, derived_event_id, envelope_of
 from contracts.registry import ALL_TOPICS
+from contracts.topics import SERVICES
 from runtime.privacy import pseudonym
 
 
@@ -27,7 +28,14 @@ def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime
     return envelope_of(spec.message)(
         event_id=event_id, type=spec.type, schema_version=spec.version, occurred_at=now,
         correlation_id=correlation, causation_id=cause.event_id if cause else None,
-        producer=producer, sender=sender or producer, payload=payload)
+        producer=producer, sender=sender or producer, reply_to=_reply_to(cause), payload=payload)
+
+
+def _reply_to(cause: Envelope | None) -> str | None:
+    """The party outside the platform a flow answers: the cause's sender, unless a service sent it."""
+    if cause is None:
+        return None
+    return cause.reply_to if cause.sender in SERVICES else cause.sender
 
 
 def encode(envelope: Envelope) -> bytes:

@@ -74,7 +74,7 @@ class Service(Consuming, Background):
         # who this instance is, and who everyone else is (003 §5 (三))
         self.parties = ParticipantRegistry.load(settings.keys_dir)
         self.signer = signer_for(settings.keys_dir, settings.party or self.name)
-        self.sealer = WireSealer(self.parties)           # personal payloads sealed to their readers
+        self.sealer = WireSealer(self.parties, self.signer.code)   # personal payloads sealed to their readers
         self.opener = WireOpener.of(self.signer.keys)    # and opened with this party's key (runtime.wire)
         self.authority: AuthorityTable | None = None
         self.metrics.registry_parties.labels(self.name).set_function(lambda: len(self.parties.parties))

@@ -21,10 +21,11 @@ the AEAD's associated data, so a sealed payload moved to another topic or anothe
 not open. The whole value, sealed payload included, is what the sender signs (``runtime.parties``).
 
 The readers are the services the topic registry names as its consumers and, on a topic that
-parties outside the platform read (consumers ``agency``, ``his``, or none named), every registry
-party the payload names: an agency or institution by its code, the agency of every ``*region``.
-A party without an encryption key in the registry is skipped; a message with no reader at all
-is an error of the deployment, not sent.
+parties outside the platform read (consumers ``agency``, ``his``, or none named), the party the
+flow answers (the envelope's ``reply_to``) and every registry party the payload names: an agency
+or institution by its code, the agency of every ``*region``. A party without an encryption key in
+the registry is skipped; when no reader is left, the payload is sealed to the sending service
+itself (nobody else reads it, and it still never travels in clear).
 
 A consumer refuses a payload in clear on a sealed topic (``PoisonMessage`` ``payload_not_sealed``:
 the sender is told), and one that its key does not open (``payload_not_opened``).
@@ -78,8 +79,8 @@ def is_sealed(topic: str) -> bool:
 class WireSealer:
     """Seals the payloads this party sends on sealed topics, to their readers' registry keys."""
 
-    def __init__(self, registry: ParticipantRegistry) -> None:
-        self.registry = registry
+    def __init__(self, registry: ParticipantRegistry, own: str | None = None) -> None:
+        self.registry, self.own = registry, own
 
     def seal(self, topic: str, value: bytes) -> bytes:
         """``value`` (an envelope's JSON) with its payload sealed, when ``topic`` is sealed and the
@@ -95,11 +96,14 @@ class WireSealer:
         if not isinstance(envelope, dict) or "payload" not in envelope:
             return value
         payload = envelope.pop("payload")
-        envelope[SEALED] = self.seal_payload(spec, payload, str(envelope.get("event_id", "")))
+        envelope[SEALED] = self.seal_payload(spec, payload, str(envelope.get("event_id", "")),
+                                             envelope.get("reply_to"))
         return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def seal_payload(self, spec: TopicSpec, payload: Any, event_id: str) -> dict:
-        keys = list(self.reader_keys(spec, payload))
+    def seal_payload(self, spec: TopicSpec, payload: Any, event_id: str, reply_to: Any = None) -> dict:
+        keys = list(self.reader_keys(spec, payload, reply_to))
+        if not keys and self.own:   # nobody else can read it: it still never travels in clear
+            keys = list(self._keys_of([self.own]))
         if not keys:
             raise SealingError("no_reader", f"no reader of {spec.name} has an encryption key in the registry")
         plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -109,18 +113,22 @@ class WireSealer:
             message.add_recipient({"alg": KEY_WRAP, "kid": kid}, key)
         return dict(jwe.encrypt_json(message, None, registry=_REGISTRY))
 
-    def reader_keys(self, spec: TopicSpec, payload: Any) -> Iterator[tuple[str, OKPKey]]:
-        for code in readers(spec, payload, self.registry)[:MAX_READERS]:
+    def reader_keys(self, spec: TopicSpec, payload: Any, reply_to: Any = None) -> Iterator[tuple[str, OKPKey]]:
+        return self._keys_of(readers(spec, payload, self.registry, reply_to)[:MAX_READERS])
+
+    def _keys_of(self, codes: Iterable[str]) -> Iterator[tuple[str, OKPKey]]:
+        for code in codes:
             found = self.registry.encryption_key(code)
             if found:
                 yield f"{code}/{found[0]}", found[1]
 
 
-def readers(spec: TopicSpec, payload: Any, registry: ParticipantRegistry) -> list[str]:
+def readers(spec: TopicSpec, payload: Any, registry: ParticipantRegistry, reply_to: Any = None) -> list[str]:
     """The registry codes a sealed payload is sealed to (see the module's docstring)."""
     codes = [c for c in spec.consumers if c in SERVICES and isinstance(registry.get(c), ServiceParty)]
     if not spec.consumers or any(c not in SERVICES for c in spec.consumers):
-        for code in _named_parties(payload, registry):
+        named = _named_parties(payload, registry)
+        for code in ([str(reply_to)] if isinstance(registry.get(str(reply_to)), (Agency, Institution)) else []) + list(named):
             if code not in codes:
                 codes.append(code)
     return codes
@@ -175,9 +183,12 @@ class WireOpener:
         spec = ALL_TOPICS.get(topic)
         if spec is None or not spec.sealed:
             return value
-        envelope = json.loads(value)
+        try:
+            envelope = json.loads(value)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return value   # not JSON: the parser says what is wrong
         if not isinstance(envelope, dict):
-            return value   # not an envelope: the parser says what is wrong
+            return value
         if SEALED not in envelope:
             if "payload" in envelope:
                 raise SealingError("payload_not_sealed", f"{topic} carries personal data: its payload must be "

@@ -342,7 +342,11 @@ def wire_json(topic: str, value: bytes) -> dict:
     (``runtime.wire``), a dead letter's original opened (``dead_letter_original``)."""
     message = json.loads(_opener().open(topic, value))
     if topic == DEAD_LETTER and isinstance(message, dict) and message.get("original_sealed"):
-        message["original"] = dead_letter_original(message)
+        original = dead_letter_original(message) or ""
+        try:   # what the dead-lettering service received, its payload opened as it would have
+            message["original"] = _opener().open(str(message.get("topic")), original.encode()).decode()
+        except ValueError:
+            message["original"] = original
     return message
 
 

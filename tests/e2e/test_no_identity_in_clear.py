@@ -2,7 +2,8 @@
 
 `yidi run` (what `make run` starts: every service and the HIS simulator) serves traffic for a
 minute on an embedded stack of this test's own; then no citizen ID number may appear in any log
-line, in any file the database wrote to disk, or in any Kafka record key."""
+line, in any file the database wrote to disk, or in any Kafka record's key, headers or value, read
+on every topic to its end (personal payloads travel sealed: runtime.wire)."""
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,8 @@ def identity_numbers(data: bytes) -> set[str]:
     return found
 
 
-async def kafka_keys(bootstrap: str) -> list[bytes]:
+async def kafka_records(bootstrap: str) -> tuple[list[bytes], list[bytes]]:
+    """Every record of every topic: (keys, headers and values)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -48,11 +50,14 @@ async def kafka_keys(bootstrap: str) -> list[bytes]:
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         keys: list[bytes] = []
+        rest: list[bytes] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and await _behind(consumer, ends):
             for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                 keys += [r.key or b"" for r in records]
-        return keys
+                rest += [b"".join([r.value or b"", *(k.encode() + v for k, v in r.headers or ())]) for r in records]
+        assert not await _behind(consumer, ends), "the topics were not read to their end"
+        return keys, rest
     finally:
         await consumer.stop()
 
@@ -79,9 +84,10 @@ def test_after_a_minute_of_traffic_no_identity_number_is_in_clear(tmp_path):
         assert identity_numbers(text) == set(), "an ID number was logged in clear"
         on_disk = {path: identity_numbers(path.read_bytes()) for path in workdir.rglob("*") if path.is_file()}
         assert {str(p): ids for p, ids in on_disk.items() if ids} == {}, "an ID number rests in clear"
-        keys = asyncio.run(kafka_keys(stack.bootstrap))
+        keys, rest = asyncio.run(kafka_records(stack.bootstrap))
         assert len(keys) > 100
         assert identity_numbers(b"\n".join(keys)) == set(), "an ID number is a Kafka key"
+        assert identity_numbers(b"\n".join(rest)) == set(), "an ID number travels in clear in a record"
     finally:
         os.killpg(run.pid, signal.SIGINT)
         try:
