@@ -1,5 +1,5 @@
 """The participant registry changes at run time, over the wire (003 §5 (三)): a party unknown to a
-running service has no effect until the national agency registers it on parties.change.v1; a
+running service has no effect until the national agency registers it on parties.change.v2; a
 change signed by anyone else is ignored; once registered, the new party's signed commands are
 handled. Shown with a city agency that joins and opens a collaboration request (K-01)."""
 from __future__ import annotations
@@ -40,12 +40,12 @@ async def test_a_party_registered_at_run_time_is_heard_and_an_unsigned_change_is
             await eventually(lambda: collab.metric("yidi_unauthenticated_total", reason="unknown_sender") >= 1)
 
             change = ChangeParty(change_id="add-bengbu", action=ChangeAction.UPSERT, party=entry)
-            await bus.publish("parties.change.v1", change, sender="A340200")          # a city may not
-            await eventually(lambda: collab.metric("yidi_refused_total", topic="parties.change.v1") >= 1)
+            await bus.publish("parties.change.v2", change, sender="A340200")          # a city may not
+            await eventually(lambda: collab.metric("yidi_refused_total", topic="parties.change.v2") >= 1)
             await client.send("collab.open-request.v1", request("still-unknown"), sender=NEW, now=bus.business_now())
             await eventually(lambda: collab.metric("yidi_unauthenticated_total", reason="unknown_sender") >= 2)
 
-            await bus.publish("parties.change.v1", change, sender="A000000")          # the national agency may
+            await bus.publish("parties.change.v2", change, sender="A000000")          # the national agency may
             known = collab.metric("yidi_registry_parties")
             await eventually(lambda: collab.metric("yidi_registry_parties") == known + 1)
             await client.send("collab.open-request.v1", request("after"), sender=NEW, now=bus.business_now())
