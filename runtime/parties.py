@@ -256,7 +256,8 @@ def _read_token(signature: str | bytes) -> tuple[str, str, str, bytes]:
     extra = set(header) - HEADER_MEMBERS
     if extra:
         raise Unauthenticated("header_not_allowed", f"header members not allowed: {sorted(extra)}")
-    if header.get("alg") not in SIGN_ALGS:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SIGN_ALGS:
         raise Unauthenticated("alg_not_allowed", f"alg must be {SIGN_ALG} (or EdDSA), got {header.get('alg')!r}")
     if "typ" in header and not isinstance(header["typ"], str):
         raise Unauthenticated("malformed_signature", "typ must be a string")
