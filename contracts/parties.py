@@ -5,15 +5,20 @@ boundary protection, identity checks; 000 第八十一条: agencies act on what 
 
 The registry is a validated data file (``contracts/data/participants.yaml``), the deployment's
 public keys (``<keys_dir>/public-keys.json``), and the changes published on
-``parties.change.v1`` by the national agency, applied in order by every service instance.
+``parties.change.v2`` by the national agency, applied by every service instance in order of each
+party's ``version`` (a change over an equal or newer version, a repeated ``change_id`` or one sent
+outside the clock-skew window has no effect).
 
 How a message is signed (what an adapter writer implements):
 
 * the Kafka record value is the envelope JSON, whose ``sender`` is the party's registry code;
 * the record header ``yidi-signature`` is a JWS (RFC 7515) in compact serialisation with a
-  *detached* payload (``<protected>..<signature>``): the payload is the record value, byte for
-  byte; the protected header is ``{"alg": "EdDSA", "kid": "<party code>/<key id>"}``, the key an
-  Ed25519 key of the party's registry entry whose validity covers the moment of receipt.
+  *detached* payload (``<protected>..<signature>``, the middle segment empty: a token carrying a
+  payload of its own is refused): the payload is the record value, byte for byte; the protected
+  header is ``{"alg": "Ed25519", "kid": "<party code>/<key id>"}`` (RFC 9864; ``"EdDSA"`` of RFC
+  8037 is accepted too, with the same Ed25519 key) and nothing else but an optional ``typ`` (no
+  ``crit``, ``b64``, ``jku``, ``jwk``, ``x5u``…); the key an OKP Ed25519 signing key of the party's
+  registry entry whose validity covers the moment of receipt.
 
 A message that fails any of this has no effect and is dead-lettered as ``UNAUTHENTICATED``. A
 signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the
@@ -26,7 +31,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
@@ -37,6 +42,7 @@ class PartyKind(StrEnum):
     INSTITUTION = "institution"
     AGENCY = "agency"
     SERVICE = "service"
+    OPERATOR = "operator"
 
 
 class AgencyLevel(StrEnum):
@@ -53,7 +59,8 @@ class KeyUse(StrEnum):
 
 class PublicKey(Contract):
     """One public key of a party, as a JWK (RFC 8037: OKP Ed25519 or X25519)."""
-    kid: str = Field(min_length=1, max_length=64, description="Key id, unique within the party.",
+    kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                     description="Key id, unique within the party (the signature's kid is '<party code>/<kid>').",
                      examples=["2026-12"])
     use: KeyUse
     jwk: dict[str, str] = Field(description="Public JWK: kty OKP, crv Ed25519 or X25519, x.",
@@ -94,7 +101,13 @@ class ServiceParty(_Party):
     kind: Literal["service"] = "service"
 
 
-Party = Annotated[Union[Institution, Agency, ServiceParty], Field(discriminator="kind")]
+class Operator(_Party):
+    """Who runs the deployment: signs the business-time commands of ``ops.clock.v1`` (a system on the
+    controlled clock) and may send nothing else (no authority table names it)."""
+    kind: Literal["operator"] = "operator"
+
+
+Party = Annotated[Union[Institution, Agency, ServiceParty, Operator], Field(discriminator="kind")]
 
 
 class ParticipantFile(Contract):
@@ -102,6 +115,7 @@ class ParticipantFile(Contract):
     institutions: list[Institution] = Field(default_factory=list)
     agencies: list[Agency] = Field(default_factory=list)
     services: list[ServiceParty] = Field(default_factory=list)
+    operators: list[Operator] = Field(default_factory=list)
 
 
 class ChangeAction(StrEnum):
@@ -110,11 +124,29 @@ class ChangeAction(StrEnum):
 
 
 class ChangeParty(Contract):
-    """Change the participant registry at run time; only the national agency may (003 §5 (三))."""
-    change_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
+    """Change the participant registry at run time; only the national agency may (003 §5 (三)). v2
+    adds ``version``: v1 changes could be replayed (a captured 'add' after a 'remove')."""
+    change_id: str = Field(min_length=1, max_length=64, description="Idempotency key: a change_id applied "
+                           "once has no second effect.")
     action: ChangeAction
+    version: int = Field(ge=1, le=2**53, description="The party's registry version after this change: greater "
+                         "than every earlier change of the same party (the data file's entries are version 0). "
+                         "A change whose version is not greater than the party's current one, a removal "
+                         "included, has no effect.", examples=[3])
     party: Party | None = Field(default=None, description="The new entry, for upsert.")
     code: str | None = Field(default=None, description="The party removed, for remove.")
+
+    @model_validator(mode="after")
+    def _names_its_party(self) -> "ChangeParty":
+        if (self.action is ChangeAction.UPSERT) != (self.party is not None) or \
+                (self.action is ChangeAction.REMOVE) != bool(self.code):
+            raise ValueError("an upsert carries party (and no code), a remove carries code (and no party)")
+        return self
+
+    @property
+    def subject(self) -> str:
+        """The code of the party changed."""
+        return self.party.code if self.party is not None else str(self.code)
 
 
 class RefusalReason(StrEnum):
@@ -138,8 +170,10 @@ class CommandRefused(Contract):
     service: str = Field(description="The service that refused it.", examples=["clearing"])
 
 
+PARTY_CHANGES = "parties.change.v2"   # v1 (no version: replayable) is retired; nothing reads it
+
 TOPICS: list[TopicSpec] = [
-    TopicSpec("parties.change.v1", ChangeParty, lambda p: "registry",
+    TopicSpec(PARTY_CHANGES, ChangeParty, lambda p: "registry",
               "one key, one partition: every instance applies the changes in the order they were made",
               "agency", (), kind="command", partitions=1,
               description="Participant registry change, signed by the national agency. Not consumed by a group: "

@@ -34,7 +34,7 @@ from contracts.topics import SERVICES
 from runtime.topics import CLOCK, DEAD_LETTER
 from simulator.scenarios import ROUTES
 
-REFUSED, PARTY_CHANGES = "party.refused.v1", "parties.change.v1"
+REFUSED, PARTY_CHANGES = "party.refused.v1", "parties.change.v2"
 # Every service dead-letters and answers refusals, and follows the business clock and the registry.
 EVERY_SERVICE_WRITES = frozenset({DEAD_LETTER, REFUSED})
 EVERY_SERVICE_READS = frozenset({CLOCK, PARTY_CHANGES})

@@ -1,7 +1,7 @@
 """The AsyncAPI 3.0 document of every service, generated from the topic registry.
 
 Per service: a channel for every topic it reads or writes; a ``receive`` operation for every
-topic it consumes (the registry's ``consumers``, plus ``parties.change.v1``, which every instance
+topic it consumes (the registry's ``consumers``, plus ``parties.change.v2``, which every instance
 follows whole) and a ``send`` operation for every topic it produces (``producer`` is the service,
 or ``any``: every service answers refusals on ``party.refused.v1``). Each message's payload is
 the JSON Schema of ``Envelope[<model>]``, as in ``contracts/schemas``. FastStream's own document
@@ -21,7 +21,7 @@ from contracts.envelope import envelope_of
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES, TopicSpec
 
-FOLLOWED_BY_EVERY_SERVICE = ("parties.change.v1",)   # read whole by every instance (runtime.follow), no group
+FOLLOWED_BY_EVERY_SERVICE = ("parties.change.v2",)   # read whole by every instance (runtime.follow), no group
 REF = "#/components/schemas/{model}"
 
 

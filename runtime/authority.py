@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from contracts.parties import Agency, AgencyLevel, Institution, RefusalReason, ServiceParty
-from runtime.parties import ParticipantRegistry
+from runtime.parties import AnyParty, ParticipantRegistry
 
-Sender = Institution | Agency | ServiceParty
+Sender = AnyParty   # an Operator (the clock's signer) is named by no rule: it may send nothing here
 
 
 @dataclass(frozen=True)

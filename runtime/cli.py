@@ -6,10 +6,12 @@
     yidi topics create        create every registry topic
     yidi schemas write|check  JSON Schema snapshots of every contract
     yidi asyncapi [--out F]   AsyncAPI 3.0 document of what every service receives and sends
-    yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system
+    yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system (signed as
+                              --as, the registry's operator party ``ops``)
     yidi keys init            development keys for every registry party that has none (var/keys)
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
-    yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency)
+    yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency;
+                              --version: the party's new version, default one more than the topic's highest)
     yidi authority            every service's authority table, as the README shows it
     yidi console user add NAME --agency CODE --role operator|reviewer   a console login (password asked)
     yidi clearing replay --month YYYY-MM   rebuild a period's ledgers and tables from the archived lines
@@ -91,7 +93,9 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _party(args: argparse.Namespace) -> int:
-    """Publish a registry change on parties.change.v1, signed as the national agency."""
+    """Publish a registry change on parties.change.v2, signed as the national agency. Its version is
+    --version, or one more than the highest the topic holds for that party (its changes that
+    authenticate; the data file's entries are version 0)."""
     import json
     import uuid
     from datetime import UTC
@@ -100,32 +104,70 @@ def _party(args: argparse.Namespace) -> int:
     from aiokafka import AIOKafkaProducer
     from pydantic import TypeAdapter
 
-    from contracts.parties import ChangeParty, Party
+    from contracts.parties import PARTY_CHANGES, ChangeParty, Party
     from runtime.config import Settings
     from runtime.envelopes import encode, envelope_for
-    from runtime.parties import signer_for
+    from runtime.parties import ParticipantRegistry, signer_for
     from runtime.topics import physical
     s = Settings()
+    keys_dir = args.keys_dir or s.keys_dir
+    topic = physical(PARTY_CHANGES, s.topic_prefix)
     if args.action == "upsert":
         party = TypeAdapter(Party).validate_python(yaml.safe_load(open(args.target, encoding="utf-8")))
-        change = ChangeParty(change_id=uuid.uuid4().hex, action="upsert", party=party)
+        code = party.code
     else:
-        change = ChangeParty(change_id=uuid.uuid4().hex, action="remove", code=args.target)
-    signer = signer_for(args.keys_dir or s.keys_dir, args.sign_as)
-    value = encode(envelope_for("parties.change.v1", change, producer="yidi-cli", now=datetime.now(UTC),
-                                sender=signer.code))
+        code = args.target
+    version = args.version or 1 + asyncio.run(
+        highest_version(s, topic, code, ParticipantRegistry.load(keys_dir), datetime.now(UTC)))
+    if args.action == "upsert":
+        change = ChangeParty(change_id=uuid.uuid4().hex, action="upsert", version=version, party=party)
+    else:
+        change = ChangeParty(change_id=uuid.uuid4().hex, action="remove", version=version, code=code)
+    signer = signer_for(keys_dir, args.sign_as)
+    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    value = encode(envelope_for(PARTY_CHANGES, change, producer="yidi-cli", now=at, sender=signer.code))
 
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
         await producer.start()
         try:
-            await producer.send_and_wait(physical("parties.change.v1", s.topic_prefix), value, key=b"registry",
+            await producer.send_and_wait(topic, value, key=b"registry",
                                          headers=[(k, v.encode()) for k, v in signer.headers(value).items()])
         finally:
             await producer.stop()
     asyncio.run(send())
-    print(json.dumps({"published": change.change_id, "action": change.action.value}))
+    print(json.dumps({"published": change.change_id, "action": change.action.value, "code": code,
+                      "version": version}))
     return 0
+
+
+async def highest_version(s, topic: str, code: str, registry, now: datetime) -> int:
+    """The highest version of ``code`` among the authenticated changes on ``topic`` (0: none)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from contracts.parties import ChangeParty
+    from runtime.parties import Unauthenticated, signed_envelope
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, enable_auto_commit=False,
+                                **s.kafka_client_options())
+    await consumer.start()
+    highest = 0
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    try:
+                        _, envelope = signed_envelope(registry, record, ChangeParty, now)
+                    except Unauthenticated:
+                        continue
+                    if envelope.payload.subject == code:
+                        highest = max(highest, envelope.payload.version)
+    finally:
+        await consumer.stop()
+    return highest
 
 
 def authority_tables() -> str:
@@ -214,19 +256,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _clock(args: argparse.Namespace) -> None:
+    """Move the business time of a controlled-clock system, signed as the registry's operator party."""
     from aiokafka import AIOKafkaProducer
 
-    from runtime.clock import clock_command_advance, clock_command_set
+    from runtime.clock import clock_command_advance, clock_command_set, clock_headers
     from runtime.config import Settings
+    from runtime.parties import signer_for
     from runtime.topics import CLOCK, physical
     s = Settings()
-    value = clock_command_set(datetime.fromisoformat(args.value)) if args.op == "set" else clock_command_advance(float(args.value))
+    signer = signer_for(args.keys_dir or s.keys_dir, args.sign_as)
+    value = (clock_command_set(datetime.fromisoformat(args.value), signer.code) if args.op == "set"
+             else clock_command_advance(float(args.value), signer.code))
 
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
         await producer.start()
         try:
-            await producer.send_and_wait(physical(CLOCK, s.topic_prefix), value, partition=0)
+            await producer.send_and_wait(physical(CLOCK, s.topic_prefix), value, partition=0,
+                                         headers=clock_headers(signer, value))
         finally:
             await producer.stop()
     asyncio.run(send())
@@ -260,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     clock = sub.add_parser("clock")
     clock.add_argument("op", choices=["set", "advance"])
     clock.add_argument("value")
+    clock.add_argument("--as", dest="sign_as", default="ops", help="the registry's operator party (signs the command)")
+    clock.add_argument("--keys-dir", default=None)
     keys = sub.add_parser("keys")
     keys.add_argument("action", choices=["init", "new"])
     keys.add_argument("code", nargs="?", help="the party's registry code (for 'new')")
@@ -270,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     party.add_argument("target", help="a YAML file with one party entry (upsert), or a party code (remove)")
     party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
     party.add_argument("--keys-dir", default=None)
+    party.add_argument("--version", type=int, default=None, help="the party's new registry version (default: one "
+                       "more than the highest on the topic for that party)")
+    party.add_argument("--at", default=None, help="occurred_at of the change (ISO; default now): on a controlled-clock "
+                       "system, its business time, which every instance checks the change against")
     sub.add_parser("authority")
     from services.console.cli import add_parser as add_console_parser
     add_console_parser(sub)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -16,9 +17,10 @@ log = logging.getLogger(__name__)
 class TopicFollower:
     """Feeds every record of partition 0 of ``topic`` to ``apply``; ``start`` returns once caught up."""
 
-    def __init__(self, bootstrap: str, topic: str, apply: Callable[[ConsumerRecord], None],
-                 **client_options: object) -> None:
+    def __init__(self, bootstrap: str, topic: str, apply: Callable[[ConsumerRecord], object], *,
+                 on_caught_up: Callable[[], None] | None = None, **client_options: Any) -> None:
         self.bootstrap, self.topic, self.apply, self.options = bootstrap, topic, apply, client_options
+        self.on_caught_up = on_caught_up   # told once the records written before the start are applied
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -30,6 +32,8 @@ class TopicFollower:
         end = (await consumer.end_offsets([tp]))[tp]
         while await consumer.position(tp) < end:
             await self._drain(consumer, 200)
+        if self.on_caught_up:
+            self.on_caught_up()
         self._task = asyncio.create_task(self._follow(consumer))
 
     async def _drain(self, consumer: AIOKafkaConsumer, timeout_ms: int) -> None:

@@ -33,8 +33,12 @@ class RuntimeMetrics:
                                "(authority, unknown region, invalid message, clock skew)",
                                ["service", "topic", "code"], **labels)
         self.registry_parties = Gauge("yidi_registry_parties", "Parties in this instance's participant registry "
-                                      "(the data file, the deployment's keys and parties.change.v1 applied)",
+                                      "(the data file, the deployment's keys and parties.change.v2 applied)",
                                       ["service"], **labels)
+        self.control_ignored = Counter("yidi_control_ignored_total", "Signed records of the topics every instance "
+                                       "follows (parties.change, ops.clock) with no effect: a stale version, a "
+                                       "repeated change id, outside the clock-skew window, or a clock command not "
+                                       "from the operator", ["service", "topic", "reason"], **labels)
         self.queries = Counter("yidi_queries_total", "Signed queries answered on the HTTP port, by path and status",
                                ["service", "path", "status"], **labels)
         self.version_conflicts = Counter("yidi_version_conflicts_total", "Aggregate writes that lost the version "

@@ -1,7 +1,7 @@
 """The participant registry at run time, and the signatures that tie a message to a party.
 
 ``ParticipantRegistry`` is the data file of ``contracts/data/participants.yaml`` with the
-deployment's public keys merged in and the ``parties.change.v1`` changes applied in order.
+deployment's public keys merged in and the ``parties.change.v2`` changes applied in order.
 ``Signer`` signs what this instance publishes; ``authenticate`` is the first thing a consumer
 does with a record: who sent it, and is the signature theirs with a key valid now (003 §5 (三)).
 The wire format is documented in ``contracts.parties``. No business rules here: what each party
@@ -9,19 +9,27 @@ may do is each service's authority table.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jwe, jws
-from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
+from pydantic import BaseModel, ValidationError
 
-from contracts.parties import (Agency, AgencyLevel, ChangeAction, ChangeParty, Institution, KeyUse,
+from contracts.envelope import Envelope
+from contracts.parties import (Agency, AgencyLevel, ChangeAction, ChangeParty, Institution, KeyUse, Operator,
                                ParticipantFile, Party, PublicKey, ServiceParty)
 
 log = logging.getLogger(__name__)
@@ -29,8 +37,19 @@ log = logging.getLogger(__name__)
 PARTICIPANTS = Path(__file__).resolve().parents[1] / "contracts" / "data" / "participants.yaml"
 SIGNATURE_HEADER = "yidi-signature"
 SIGN_ALG = "Ed25519"            # RFC 9864's fully specified name for EdDSA over Ed25519
+# What a verifier accepts in "alg": RFC 9864's name, and RFC 8037's polymorphic "EdDSA" that adapters in
+# the wild still send. joserfc registers both, but its "EdDSA" takes whatever curve the key has (Ed448
+# too); here either name is verified as Ed25519, with a key checked to be OKP Ed25519 first.
+SIGN_ALGS = frozenset({SIGN_ALG, "EdDSA"})
 SEAL_ALG = {"alg": "ECDH-ES", "enc": "A256GCM"}   # JWE to an X25519 key, as India's HCX does
+SEAL_ALGS = (SEAL_ALG["alg"], SEAL_ALG["enc"])     # all a sealed result may use: no key wrap, no "zip"
 PUBLIC_KEYS = "public-keys.json"
+MAX_SIGNATURE = 1024           # a detached Ed25519 JWS with our header is ~200 characters
+HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})   # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
+KID = re.compile(r"^([A-Za-z0-9_.-]{2,32})/([A-Za-z0-9_.:-]{1,64})$")
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+AnyParty = Institution | Agency | ServiceParty | Operator
+M = TypeVar("M", bound=BaseModel)
 
 
 def _jwk(public: dict[str, str]) -> dict[str, str | list[str]]:
@@ -47,16 +66,20 @@ class Unauthenticated(Exception):
 
 
 class ParticipantRegistry:
-    """Every party by its code. Read-mostly: changes come one at a time from the follower."""
+    """Every party by its code. Read-mostly: changes come one at a time from the follower.
+    ``versions`` is each party's registry version (0: as in the data file), kept after a removal
+    (a tombstone), so that a change is applied only over an older version and never twice."""
 
-    def __init__(self, parties: list[Institution | Agency | ServiceParty]) -> None:
-        self.parties: dict[str, Institution | Agency | ServiceParty] = {p.code: p for p in parties}
-        self._verifiers: dict[tuple[str, str], OKPKey] = {}
+    def __init__(self, parties: Iterable[AnyParty]) -> None:
+        self.parties: dict[str, AnyParty] = {p.code: p for p in parties}
+        self.versions: dict[str, int] = {code: 0 for code in self.parties}
+        self.change_ids: set[str] = set()
+        self._verifiers: dict[tuple[str, str], Ed25519PublicKey] = {}
 
     @classmethod
     def load(cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS) -> "ParticipantRegistry":
         data = ParticipantFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        parties: list = [*data.institutions, *data.agencies, *data.services]
+        parties: list = [*data.institutions, *data.agencies, *data.services, *data.operators]
         keys = _public_keys(Path(keys_dir)) if keys_dir else {}
         parties = [p.model_copy(update={"keys": (*p.keys, *keys.get(p.code, ()))}) for p in parties]
         registry = cls(parties)
@@ -69,7 +92,7 @@ class ParticipantRegistry:
                 raise ValueError(f"agency {agency.code}: parent {agency.parent} is not an agency of the registry")
 
     # ------------------------------------------------------------ lookups
-    def get(self, code: str) -> Institution | Agency | ServiceParty | None:
+    def get(self, code: str) -> AnyParty | None:
         return self.parties.get(code)
 
     def agencies(self) -> list[Agency]:
@@ -105,7 +128,8 @@ class ParticipantRegistry:
             return True
         return agency.level is AgencyLevel.PROVINCE and agency.region is not None and agency.region[:2] == region[:2]
 
-    def verification_key(self, code: str, kid: str, at: datetime) -> OKPKey:
+    def verification_key(self, code: str, kid: str, at: datetime) -> Ed25519PublicKey:
+        """The party's signing key ``kid``, valid at ``at``, checked to be an OKP Ed25519 public key."""
         party = self.parties.get(code)
         if party is None:
             raise Unauthenticated("unknown_sender", f"sender {code} is not in the participant registry")
@@ -116,24 +140,35 @@ class ParticipantRegistry:
             raise Unauthenticated("key_not_valid", f"key {code}/{kid} is not valid at {at.isoformat()}")
         cached = self._verifiers.get((code, kid))
         if cached is None:
-            cached = self._verifiers[(code, kid)] = OKPKey.import_key(_jwk(key.jwk))
+            cached = self._verifiers[(code, kid)] = _ed25519(code, kid, key.jwk)
         return cached
 
     def encryption_key(self, code: str) -> tuple[str, OKPKey] | None:
-        """The newest encryption key of ``code`` (kid, key), or None when it has none."""
+        """The newest encryption key of ``code`` (kid, key), or None when it has none (an X25519 key only)."""
         party = self.parties.get(code)
-        keys = [k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT and not k.valid_until]
+        keys = [k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT and not k.valid_until
+                and k.jwk.get("kty") == "OKP" and k.jwk.get("crv") == "X25519" and "d" not in k.jwk]
         return (keys[-1].kid, OKPKey.import_key(_jwk(keys[-1].jwk))) if keys else None
 
     # ------------------------------------------------------------ changes at run time
-    def apply(self, change: ChangeParty) -> None:
-        """A change the national agency signed (the follower checked who sent it)."""
+    def apply(self, change: ChangeParty) -> str | None:
+        """A change the national agency signed (the follower checked who sent it and when). None when
+        applied; else why it had no effect: ``repeated_change`` (its change_id was applied already) or
+        ``stale_version`` (the party's version is already that or newer, a removal included: a
+        removed party comes back only with a newer version)."""
+        if change.change_id in self.change_ids:
+            return "repeated_change"
+        code = change.subject
+        if change.version <= self.versions.get(code, 0):
+            return "stale_version"
+        self.change_ids.add(change.change_id)
+        self.versions[code] = change.version
         if change.action is ChangeAction.UPSERT and change.party is not None:
-            self.parties[change.party.code] = change.party
-        elif change.action is ChangeAction.REMOVE and change.code:
-            self.parties.pop(change.code, None)
-        self._verifiers = {k: v for k, v in self._verifiers.items()
-                           if k[0] not in {change.code, change.party.code if change.party else None}}
+            self.parties[code] = change.party
+        else:
+            self.parties.pop(code, None)
+        self._verifiers = {k: v for k, v in self._verifiers.items() if k[0] != code}
+        return None
 
 
 # ---------------------------------------------------------------- signing and verifying
@@ -164,33 +199,139 @@ class Signer:
         """Decrypt a JWE addressed to this party."""
         if self.keys.enc is None:
             raise ValueError(f"{self.code} has no decryption key")
-        plaintext = jwe.decrypt_compact(token, self.keys.enc).plaintext
+        header = _segment_json(token.split(".", 1)[0])
+        if header.get("alg") != SEAL_ALG["alg"] or header.get("enc") != SEAL_ALG["enc"] or "zip" in header:
+            raise ValueError(f"a sealed value is {SEAL_ALG['alg']} with {SEAL_ALG['enc']}, no zip: got {header}")
+        if str(header.get("kid", "")).partition("/")[0] != self.code:
+            raise ValueError(f"sealed to {header.get('kid')}, not to {self.code}")
+        plaintext = jwe.decrypt_compact(token, self.keys.enc, algorithms=SEAL_ALGS).plaintext
         if plaintext is None:
             raise ValueError("the sealed value has no content")
         return plaintext
 
 
 def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | bytes | None,
-                 at: datetime) -> Institution | Agency | ServiceParty:
-    """The party that signed ``value``, or ``Unauthenticated``. The envelope's ``sender`` must then
-    name the same party (checked by the caller once the envelope is parsed)."""
+                 at: datetime) -> AnyParty:
+    """The party that signed ``value``, or ``Unauthenticated``: the one check of a signature, for
+    records, signed queries, the registry's changes and the clock. The envelope's ``sender`` must then
+    name the same party (``signed_envelope``, or the caller once the envelope is parsed).
+
+    The token must be ``<protected>..<signature>`` (detached: the payload segment empty; a token that
+    carries its own payload is refused, never verified over those bytes), its header a JSON object with
+    only ``alg`` (Ed25519, or EdDSA), ``kid`` ``<party>/<key>`` and optionally ``typ``; the key an OKP
+    Ed25519 signing key of that party valid at ``at``; the signature over exactly ``value``."""
     if not signature:
         raise Unauthenticated("missing_signature", f"no {SIGNATURE_HEADER} header")
-    token = signature.decode() if isinstance(signature, bytes) else signature
-    try:
-        header = jws.extract_compact(token.encode(), payload=value).headers()
-    except (JoseError, ValueError, UnicodeDecodeError) as exc:
-        raise Unauthenticated("malformed_signature", f"signature is not a compact JWS: {exc}") from None
-    kid = str(header.get("kid", ""))
-    code, _, key_id = kid.partition("/")
-    if header.get("alg") != SIGN_ALG or not code or not key_id:
-        raise Unauthenticated("malformed_signature", f"expected alg {SIGN_ALG} and kid '<party>/<key>', got {header}")
+    if not isinstance(value, bytes):
+        raise Unauthenticated("malformed_signature", "no record value to verify")
+    header_segment, code, key_id, sig = _read_token(signature)
     key = registry.verification_key(code, key_id, at)
+    signing_input = header_segment.encode("ascii") + b"." + base64.urlsafe_b64encode(value).rstrip(b"=")
     try:
-        jws.deserialize_compact(token, key, algorithms=[SIGN_ALG], payload=value)
-    except (JoseError, ValueError) as exc:
-        raise Unauthenticated("bad_signature", f"signature of {code}/{key_id} does not verify: {exc}") from None
+        key.verify(sig, signing_input)
+    except InvalidSignature:
+        raise Unauthenticated("bad_signature", f"signature of {code}/{key_id} does not verify") from None
     return registry.parties[code]
+
+
+def _read_token(signature: str | bytes) -> tuple[str, str, str, bytes]:
+    """(header segment, party code, key id, signature bytes) of a detached compact JWS, strictly."""
+    try:
+        token = signature.decode("ascii") if isinstance(signature, bytes) else str(signature)
+    except UnicodeDecodeError:
+        raise Unauthenticated("malformed_signature", "signature is not ASCII") from None
+    if len(token) > MAX_SIGNATURE:
+        raise Unauthenticated("malformed_signature", f"signature longer than {MAX_SIGNATURE} characters")
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise Unauthenticated("malformed_signature", "signature is not a compact JWS '<header>..<signature>'")
+    if parts[1]:
+        raise Unauthenticated("attached_payload", "signature carries a payload: it must be detached and "
+                                                  "verify over the record's bytes")
+    try:
+        header = _segment_json(parts[0])
+        sig = _b64url(parts[2])
+    except ValueError as exc:
+        raise Unauthenticated("malformed_signature", f"signature is not a compact JWS: {exc}") from None
+    extra = set(header) - HEADER_MEMBERS
+    if extra:
+        raise Unauthenticated("header_not_allowed", f"header members not allowed: {sorted(extra)}")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SIGN_ALGS:
+        raise Unauthenticated("alg_not_allowed", f"alg must be {SIGN_ALG} (or EdDSA), got {header.get('alg')!r}")
+    if "typ" in header and not isinstance(header["typ"], str):
+        raise Unauthenticated("malformed_signature", "typ must be a string")
+    kid = header.get("kid")
+    match = KID.fullmatch(kid) if isinstance(kid, str) else None
+    if match is None:
+        raise Unauthenticated("malformed_kid", f"kid must be '<party>/<key>', got {kid!r}"[:200])
+    if len(sig) != 64:
+        raise Unauthenticated("malformed_signature", "an Ed25519 signature is 64 bytes")
+    return parts[0], match.group(1), match.group(2), sig
+
+
+def _b64url(segment: str) -> bytes:
+    """Unpadded base64url (RFC 7515 §2), nothing else: no padding, no other characters, canonical."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except binascii.Error as exc:
+        raise ValueError(f"not base64url: {exc}") from None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def _segment_json(segment: str) -> dict[str, Any]:
+    """A protected header: a JSON object without repeated members."""
+    def no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("repeated header member")
+        return dict(pairs)
+    if len(segment) > 512:
+        raise ValueError("header too long")
+    try:
+        header = json.loads(_b64url(segment), object_pairs_hook=no_repeats)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header
+
+
+def _ed25519(code: str, kid: str, jwk: dict[str, str]) -> Ed25519PublicKey:
+    """A registry signing JWK as a key, when it is what a signing key must be: OKP, Ed25519, public."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or "d" in jwk:
+        raise Unauthenticated("bad_key_type", f"key {code}/{kid} is not an OKP Ed25519 public key "
+                                              f"({jwk.get('kty')} {jwk.get('crv')})")
+    try:
+        raw = _b64url(str(jwk.get("x", "")))
+        if len(raw) != 32:
+            raise ValueError("x is not 32 bytes")
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise Unauthenticated("bad_key_type", f"key {code}/{kid}: {exc}") from None
+
+
+def signature_of(headers: Iterable[tuple[str, bytes]] | None) -> bytes | None:
+    """The ``yidi-signature`` header of a Kafka record (the first, as every reader takes it)."""
+    return next((v for k, v in (headers or ()) if k == SIGNATURE_HEADER), None)
+
+
+def signed_envelope(registry: ParticipantRegistry, record: Any, message: type[M],
+                    at: datetime) -> tuple[AnyParty, Envelope[M]]:
+    """A record of a topic every instance follows (the registry's changes, refusals to the console),
+    authenticated and parsed: its signer and its envelope, whose ``sender`` must be the signer.
+    ``Unauthenticated`` (``invalid`` for a signed value that is not such an envelope) otherwise."""
+    sender = authenticate(registry, record.value, signature_of(record.headers), at)
+    try:
+        envelope = Envelope[message].model_validate_json(record.value)   # type: ignore[valid-type]
+    except (ValidationError, ValueError) as exc:
+        raise Unauthenticated("invalid", f"not an envelope of {message.__name__}: {exc}"[:500]) from None
+    if envelope.sender != sender.code:
+        raise Unauthenticated("sender_mismatch", f"envelope names sender {envelope.sender}, signed by {sender.code}")
+    return sender, envelope
 
 
 def seal_for(registry: ParticipantRegistry, code: str, plaintext: bytes) -> str:
@@ -199,7 +340,7 @@ def seal_for(registry: ParticipantRegistry, code: str, plaintext: bytes) -> str:
     if found is None:
         raise ValueError(f"{code} has no encryption key in the registry")
     kid, key = found
-    return jwe.encrypt_compact({**SEAL_ALG, "kid": f"{code}/{kid}"}, plaintext, key)
+    return jwe.encrypt_compact({**SEAL_ALG, "kid": f"{code}/{kid}"}, plaintext, key, algorithms=SEAL_ALGS)
 
 
 # ---------------------------------------------------------------- key files

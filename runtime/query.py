@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, quote
 
 from faststream.asgi import AsgiResponse, get
 
-from contracts.parties import Agency, Institution, ServiceParty
-from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate, seal_for
+from contracts.parties import Agency
+from runtime.parties import SIGNATURE_HEADER, AnyParty, ParticipantRegistry, Signer, Unauthenticated, authenticate, seal_for
 
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -36,7 +36,7 @@ class QueryRefused(Exception):
 @dataclass(frozen=True)
 class SignedQuery:
     """Who asks (an authenticated registry party), on which path, with which parameters."""
-    party: Institution | Agency | ServiceParty
+    party: AnyParty
     path: str
     params: dict[str, str]
 

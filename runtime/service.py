@@ -16,35 +16,33 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import Envelope
-from contracts.parties import ChangeParty
+from contracts.parties import PARTY_CHANGES
 from contracts.registry import ALL_TOPICS
 from runtime.asyncapi import service_document
 from runtime.background import Background
 from runtime.consuming import Consuming, Handler, Refuser
 from runtime.openapi import document as openapi_document
-from runtime.authority import AuthorityTable, national_agency
+from runtime.authority import AuthorityTable
 from runtime.clock import Clock, ControlledClock, WallClock, clock_follower
 from runtime.config import Settings
+from runtime.control import RegistryChanges
 from runtime.dispatch import PartitionDispatcher
 from runtime.follow import TopicFollower
 from runtime.envelopes import envelope_for, key_for
 from runtime.logs import configure as configure_logs
 from runtime import query
 from runtime.metrics import RuntimeMetrics
+from runtime.parties import ParticipantRegistry, signer_for
 from runtime.wire import WireOpener, WireSealer
-from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, signer_for
 from runtime.deadlines import DeadlineStore
 from runtime.outbox import OutboxRelay
 from runtime.store import AggregateStore
 from runtime.topics import CLOCK, create_topics, physical
 
 log = logging.getLogger(__name__)
-
-PARTY_CHANGES = "parties.change.v1"
 
 
 class Service(Consuming, Background):
@@ -128,9 +126,14 @@ class Service(Consuming, Background):
         await self.mongo.admin.command("ping")
         await self.deadlines.ensure_indexes()
         bootstrap = self.settings.kafka_bootstrap_servers
+        changes = RegistryChanges(self.parties, self.clock.now, self.settings.max_clock_skew_seconds,
+                                  self._count_party_change)
+        # the registry first: the clock's commands are checked against it (signed by the operator)
+        self._followers.append(TopicFollower(bootstrap, self.topic(PARTY_CHANGES), changes.apply, on_caught_up=changes.caught_up,
+                                             **client))
         if isinstance(self.clock, ControlledClock):
-            self._followers.append(clock_follower(self.clock, bootstrap, self.topic(CLOCK), **client))
-        self._followers.append(TopicFollower(bootstrap, self.topic(PARTY_CHANGES), self._party_change, **client))
+            self._followers.append(clock_follower(self.clock, self.parties, bootstrap, self.topic(CLOCK),
+                                                  self._count_clock, **client))
         for follower in self._followers:
             await follower.start()
         await self.store.ensure_indexes()
@@ -176,24 +179,17 @@ class Service(Consuming, Background):
         self.routes.append((path, query.route(answer, parties=self.parties, now=self.clock.now,
                                               max_skew_seconds=self.settings.max_clock_skew_seconds, count=count)))
 
-    def _party_change(self, record: Any) -> None:
-        """A registry change (parties.change.v1): applied when the national agency signed it."""
-        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
-        try:
-            sender = authenticate(self.parties, record.value, signature, self.clock.now())
-            envelope = Envelope[ChangeParty].model_validate_json(record.value)
-        except (Unauthenticated, ValidationError, ValueError) as exc:
-            self.metrics.unauthenticated.labels(self.name, PARTY_CHANGES, getattr(exc, "reason", "invalid")).inc()
-            log.warning("registry change at offset %s ignored: %s", record.offset, exc)
-            return
-        refusal = national_agency()(sender, envelope.payload, self.parties, self.clock.now())
-        if refusal or envelope.sender != sender.code:
-            self.metrics.refused.labels(self.name, PARTY_CHANGES, "UNAUTHORIZED").inc()
-            log.warning("registry change %s from %s refused", envelope.payload.change_id, sender.code)
-            return
-        self.parties.apply(envelope.payload)
-        log.info("participant registry: %s %s", envelope.payload.action.value,
-                 envelope.payload.code or (envelope.payload.party.code if envelope.payload.party else ""))
+    def _count_party_change(self, kind: str, reason: str) -> None:
+        """A registry change with no effect (runtime.control.RegistryChanges)."""
+        if kind == "unauthenticated":
+            self.metrics.unauthenticated.labels(self.name, PARTY_CHANGES, reason).inc()
+        elif kind == "refused":
+            self.metrics.refused.labels(self.name, PARTY_CHANGES, reason).inc()
+        else:
+            self.metrics.control_ignored.labels(self.name, PARTY_CHANGES, reason).inc()
+
+    def _count_clock(self, reason: str) -> None:
+        self.metrics.control_ignored.labels(self.name, CLOCK, reason).inc()
 
     def asgi(self) -> AsgiFastStream:
         """The app: FastStream subscribers plus /metrics, /health and /asyncapi on one port."""

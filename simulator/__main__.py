@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.values import SHANGHAI
-from runtime.clock import clock_command_set
+from runtime.clock import OPERATOR, clock_command_set, clock_headers
 from runtime.config import Settings
 from runtime.client import PartyClient
 from simulator import scenarios
@@ -78,7 +78,9 @@ class Simulator:
             await self.producer.stop()
 
     async def set_clock(self, when: datetime) -> None:
-        await self.producer.send_and_wait(self.topic(CLOCK), clock_command_set(when), partition=0)
+        value = clock_command_set(when)   # signed by the registry's operator party, as `yidi clock` does
+        await self.producer.send_and_wait(self.topic(CLOCK), value, partition=0,
+                                          headers=clock_headers(self.client.signer(OPERATOR), value))
         self.clock_offset = when - datetime.now(UTC)
 
     async def prepare(self, traffic: Traffic) -> None:

@@ -301,10 +301,12 @@ class Bus:
         await self.client.send_bytes(topic, value, key, sign_as=sign_as)
 
     async def set_clock(self, when: datetime) -> None:
-        from runtime.clock import clock_command_set
+        from runtime.clock import OPERATOR, clock_command_set, clock_headers
         from runtime.topics import CLOCK
-        assert self.producer
-        await self.producer.send_and_wait(self.prefix + CLOCK, clock_command_set(when), partition=0)
+        assert self.producer and self.client
+        value = clock_command_set(when)   # signed by the registry's operator party, as `yidi clock` does
+        await self.producer.send_and_wait(self.prefix + CLOCK, value, partition=0,
+                                          headers=clock_headers(self.client.signer(OPERATOR), value))
         self.clock_offset = (when - datetime.now(UTC)).total_seconds()
 
     async def read(self, topic: str, until: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:

@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from contracts.parties import Agency
+from contracts.parties import PARTY_CHANGES, Agency
 from runtime.clock import ControlledClock, WallClock, clock_follower
 from runtime.config import Settings
 from runtime.logs import configure as configure_logs
@@ -72,14 +72,15 @@ class Console:
 
     async def startup(self) -> None:
         b, client = self.base, self.base.kafka_client_options()
-        if isinstance(self.clock, ControlledClock):
-            follower = clock_follower(self.clock, b.kafka_bootstrap_servers, self.topic(CLOCK), **client)
-            await follower.start()
-            self._followers.append(follower)
-        registry = registry_follower(self.parties, b.kafka_bootstrap_servers, self.topic("parties.change.v1"),
-                                     self.clock.now, **client)
+        # the registry first: the clock's commands are checked against it (signed by the operator)
+        registry = registry_follower(self.parties, b.kafka_bootstrap_servers, self.topic(PARTY_CHANGES),
+                                     self.clock.now, b.max_clock_skew_seconds, **client)
         await registry.start()
         self._followers.append(registry)
+        if isinstance(self.clock, ControlledClock):
+            follower = clock_follower(self.clock, self.parties, b.kafka_bootstrap_servers, self.topic(CLOCK), **client)
+            await follower.start()
+            self._followers.append(follower)
         await self.users.users.database.client.admin.command("ping")
         self.producer = AIOKafkaProducer(bootstrap_servers=b.kafka_bootstrap_servers, acks="all",
                                          enable_idempotence=b.kafka_idempotence, **client)

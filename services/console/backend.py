@@ -19,17 +19,18 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
-from contracts.parties import ChangeParty, ServiceParty
-from runtime.authority import national_agency
+from contracts.parties import CommandRefused, ServiceParty
+from runtime.control import RegistryChanges
 from runtime.follow import TopicFollower
 from runtime.client import PartyClient
-from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer, Unauthenticated, authenticate, signer_for
+from runtime.parties import ParticipantRegistry, Signer, Unauthenticated, signed_envelope, signer_for
 from runtime.query import sign_request
 
 log = logging.getLogger(__name__)
@@ -136,15 +137,14 @@ class RefusalWatcher:
             await consumer.stop()
 
     def _take(self, record) -> None:
-        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
         try:
-            sender = authenticate(self.parties, record.value, signature, self.now())
-            payload = json.loads(record.value)["payload"]
-        except (Unauthenticated, ValueError, KeyError) as exc:
+            sender, envelope = signed_envelope(self.parties, record, CommandRefused, self.now())
+        except Unauthenticated as exc:
             log.warning("refusal at offset %s ignored: %s", record.offset, exc)
             return
         if not isinstance(sender, ServiceParty):
             return   # only the platform's services answer refusals
+        payload = envelope.payload.model_dump(mode="json")
         refused = str(payload.get("refused_event_id"))
         self.seen[refused] = payload
         while len(self.seen) > KEPT_REFUSALS:
@@ -171,24 +171,12 @@ class RefusalWatcher:
 
 
 def registry_follower(parties: ParticipantRegistry, bootstrap: str, topic: str, now: Callable[[], datetime],
-                      **client_options: object) -> TopicFollower:
-    """The participant registry's changes (``parties.change.v1``), applied as every service applies them:
-    only those the national agency signed, in order (so a new agency key or a new agency is known
-    here as soon as the services know it)."""
-    def apply(record) -> None:
-        signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
-        try:
-            sender = authenticate(parties, record.value, signature, now())
-            envelope = Envelope[ChangeParty].model_validate_json(record.value)
-        except (Unauthenticated, ValueError) as exc:
-            log.warning("registry change at offset %s ignored: %s", record.offset, exc)
-            return
-        if national_agency()(sender, envelope.payload, parties, now()) or envelope.sender != sender.code:
-            log.warning("registry change %s from %s ignored: not the national agency", envelope.payload.change_id,
-                        sender.code)
-            return
-        parties.apply(envelope.payload)
-    return TopicFollower(bootstrap, topic, apply, **client_options)
+                      max_skew_seconds: float, **client_options: Any) -> TopicFollower:
+    """The participant registry's changes (``parties.change.v2``), applied as every service applies them
+    (``runtime.control.RegistryChanges``: the national agency's, fresh, each party's versions in order),
+    so a new agency key or a new agency is known here as soon as the services know it."""
+    changes = RegistryChanges(parties, now, max_skew_seconds)
+    return TopicFollower(bootstrap, topic, changes.apply, on_caught_up=changes.caught_up, **client_options)
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ def test_asyncapi_receives_what_a_service_consumes_and_sends_what_it_produces(na
         expected = Envelope[spec.message].model_json_schema(mode="serialization")
         assert _inline(document, message["payload"]) == _inline(expected, expected), topic
         seen[operation["action"]].append(topic)
-    receive = {n for n, spec in ALL_TOPICS.items() if name in spec.consumers} | {"parties.change.v1"}
+    receive = {n for n, spec in ALL_TOPICS.items() if name in spec.consumers} | {"parties.change.v2"}
     send = {n for n, spec in ALL_TOPICS.items() if spec.producer in (name, "any")}
     assert sorted(seen["receive"]) == sorted(receive)   # each once
     assert sorted(seen["send"]) == sorted(send)

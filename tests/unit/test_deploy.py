@@ -242,7 +242,7 @@ def test_internal_hops_are_written_only_by_settlement_and_the_registry_only_by_t
     acls = module.acls()
     for hop in HOPS:
         assert writers(acls, hop) == {"settlement"}, hop
-    assert writers(acls, "parties.change.v1") == {"A000000"}
+    assert writers(acls, "parties.change.v2") == {"A000000"}
 
 
 def test_every_topic_is_written_only_by_its_producer():
@@ -250,7 +250,7 @@ def test_every_topic_is_written_only_by_its_producer():
     acls = module.acls()
     role_of = {p.name: set(p.roles) for p in module.principals()}
     for name, spec in ALL_TOPICS.items():
-        if name == "parties.change.v1":
+        if name == "parties.change.v2":
             allowed = {"national"}
         elif spec.producer == "any":         # refusals: any service answers a sender
             allowed = set(SERVICE_PORTS)
@@ -266,7 +266,7 @@ def test_every_service_reads_what_it_consumes_with_its_own_group_and_writes_what
     acls = kafka_acls().acls()
     for service in SERVICE_PORTS:
         consumed = {n for n, s in ALL_TOPICS.items() if service in s.consumers}
-        assert grants(acls, "Read")[service] == consumed | {"ops.clock.v1", "parties.change.v1"}
+        assert grants(acls, "Read")[service] == consumed | {"ops.clock.v1", "parties.change.v2"}
         assert {"ops.dead-letter.v1", "party.refused.v1"} <= grants(acls, "Write")[service]
         assert grants(acls, "Read", "group")[service] == {f"yidi-{service}"}
         assert not any(n.startswith("his.") for n in grants(acls, "Write")[service])
@@ -275,7 +275,7 @@ def test_every_service_reads_what_it_consumes_with_its_own_group_and_writes_what
 def test_agencies_write_the_agency_commands_and_nothing_of_hospitals_or_services():
     module = kafka_acls()
     acls = module.acls()
-    commands = {n for n, s in ALL_TOPICS.items() if s.producer == "agency" and n != "parties.change.v1"}
+    commands = {n for n, s in ALL_TOPICS.items() if s.producer == "agency" and n != "parties.change.v2"}
     for p in module.principals():
         if p.roles == ("agency",):
             assert grants(acls, "Write")[p.name] == commands

@@ -42,9 +42,9 @@ def test_the_same_id_with_another_payload_is_a_conflict_not_a_duplicate():
     from runtime.envelopes import envelope_for
     from runtime.failures import classify
     from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
-    first = envelope_for("parties.change.v1", ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="X"),
+    first = envelope_for("parties.change.v2", ChangeParty(change_id="a", action=ChangeAction.REMOVE, version=1, code="X"),
                          producer="A000000", now=datetime.now(UTC))
-    other = first.model_copy(update={"payload": ChangeParty(change_id="a", action=ChangeAction.REMOVE, code="Y")})
+    other = first.model_copy(update={"payload": ChangeParty(change_id="a", action=ChangeAction.REMOVE, version=1, code="Y")})
     assert inbox_verdict([], first) == "new"
     assert inbox_verdict([inbox_mark(first)], first) == "duplicate"
     assert inbox_verdict([str(first.event_id)], first) == "duplicate"        # a mark kept before fingerprints

@@ -72,8 +72,8 @@ def test_a_key_is_valid_only_in_its_window(keys, registry):
     sig_key = next(k for k in party.keys if k.use.value == "sig")
     retired = sig_key.model_copy(update={"valid_until": NOW - timedelta(days=1)})
     future = sig_key.model_copy(update={"valid_from": NOW + timedelta(days=1)})
-    for key in (retired, future):
-        registry.apply(ChangeParty(change_id="c", action=ChangeAction.UPSERT,
+    for version, key in enumerate((retired, future), start=1):
+        registry.apply(ChangeParty(change_id=f"c{version}", action=ChangeAction.UPSERT, version=version,
                                    party=party.model_copy(update={"keys": (key,)})))
         with pytest.raises(Unauthenticated) as refused:
             authenticate(registry, VALUE, signer.sign(VALUE), NOW)
@@ -87,13 +87,21 @@ def test_the_registry_changes_at_run_time(keys, registry):
     signer = Signer(PrivateKeys("A340300", "k1", OKPKey.import_key(private["sign"])))
     with pytest.raises(Unauthenticated):
         authenticate(registry, VALUE, signer.sign(VALUE), NOW)
-    registry.apply(ChangeParty(change_id="add", action=ChangeAction.UPSERT, party=new))
+    registry.apply(ChangeParty(change_id="add", action=ChangeAction.UPSERT, version=1, party=new))
     assert authenticate(registry, VALUE, signer.sign(VALUE), NOW).code == "A340300"
     assert registry.speaks_for("A340000", "340300") and not registry.speaks_for("A340200", "340300")
-    registry.apply(ChangeParty(change_id="rm", action=ChangeAction.REMOVE, code="A340300"))
+    registry.apply(ChangeParty(change_id="rm", action=ChangeAction.REMOVE, version=2, code="A340300"))
     with pytest.raises(Unauthenticated) as removed:
         authenticate(registry, VALUE, signer.sign(VALUE), NOW)
     assert removed.value.reason == "unknown_sender"
+    # the captured 'add' sent again, or re-issued with its old version: removal is final
+    assert registry.apply(ChangeParty(change_id="add", action=ChangeAction.UPSERT, version=1, party=new)) \
+        == "repeated_change"
+    assert registry.apply(ChangeParty(change_id="add-again", action=ChangeAction.UPSERT, version=2, party=new)) \
+        == "stale_version"
+    assert registry.get("A340300") is None and registry.versions["A340300"] == 2
+    assert registry.apply(ChangeParty(change_id="re-add", action=ChangeAction.UPSERT, version=3, party=new)) is None
+    assert authenticate(registry, VALUE, signer.sign(VALUE), NOW).code == "A340300"   # a newer version re-adds
 
 
 def test_agency_levels_and_parents_come_from_the_registry(registry):

@@ -32,8 +32,8 @@ def test_settings_scale_partitions_replicas_and_min_insync(monkeypatch):
     assert topics["settlement.completed.v1"].num_partitions == 12
     assert topics[DEAD_LETTER].num_partitions == 12
     # single by design: the business clock and the participant registry stay one partition
-    assert ALL_TOPICS["parties.change.v1"].partitions == 1
-    assert topics["parties.change.v1"].num_partitions == 1 and topics[CLOCK].num_partitions == 1
+    assert ALL_TOPICS["parties.change.v2"].partitions == 1
+    assert topics["parties.change.v2"].num_partitions == 1 and topics[CLOCK].num_partitions == 1
     assert {t.replication_factor for t in topics.values()} == {3}
     assert all(t.topic_configs == {"min.insync.replicas": "2"} for t in topics.values())
 

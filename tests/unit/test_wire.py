@@ -48,7 +48,7 @@ def test_every_topic_that_names_a_person_is_sealed_and_no_other():
     assert {"his.outpatient-requested.v1", "settlement.completed.v1", "filing.register.v1", "filing.changed.v1",
             "settlement.treating-assessed.v1", "settlement.deadline-due.v1", "collab.lead-received.v1"} <= sealed
     assert not {"settlement.result.v2", "party.refused.v1", "clearing.period-generated.v1",
-                "prepayment.sanction.v1", "parties.change.v1"} & sealed
+                "prepayment.sanction.v1", "parties.change.v2"} & sealed
 
 
 def test_a_sealed_value_shows_the_metadata_and_no_id_number(client):

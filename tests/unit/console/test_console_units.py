@@ -194,11 +194,11 @@ def test_the_console_applies_only_registry_changes_the_national_agency_signed(tm
     from services.console.backend import registry_follower
     init_keys(tmp_path, ["A000000", "A340200"])
     parties = ParticipantRegistry.load(tmp_path)
-    follower = registry_follower(parties, "unused:9092", "parties.change.v1", lambda: NOW)
+    follower = registry_follower(parties, "unused:9092", "parties.change.v2", lambda: NOW, 300)
 
     def record(code: str, signer: str):
-        change = ChangeParty(change_id=_uuid.uuid4().hex, action="remove", code=code)
-        value = encode(envelope_for("parties.change.v1", change, producer="test", now=NOW, sender=signer))
+        change = ChangeParty(change_id=_uuid.uuid4().hex, action="remove", version=1, code=code)
+        value = encode(envelope_for("parties.change.v2", change, producer="test", now=NOW, sender=signer))
         headers = [(k, v.encode()) for k, v in signer_for(tmp_path, signer).headers(value).items()]
         return SimpleNamespace(value=value, headers=headers, offset=0)
     follower.apply(record("A430100", "A340200"))

@@ -214,7 +214,7 @@ async def test_a_sender_that_is_no_institution_or_has_no_key_hears_on_party_refu
     assert topic == "party.refused.v1" and (answer.sender, answer.reason) == (A_WUHAN, RefusalReason.UNAUTHORIZED)
     keyless = ParticipantRegistry.load(KEYS)         # H42010200002 registered without an encryption key
     h2 = keyless.get(H2)
-    keyless.apply(ChangeParty(change_id="no-enc", action=ChangeAction.UPSERT, party=h2.model_copy(
+    keyless.apply(ChangeParty(change_id="no-enc", action=ChangeAction.UPSERT, version=1, party=h2.model_copy(
         update={"keys": tuple(k for k in h2.keys if k.use is KeyUse.SIGN)})))
     [(topic, answer)] = await _refuse_as(H2, outpatient(ECG), keyless)
     assert topic == "party.refused.v1" and answer.sender == H2 and WUHU_EMPLOYEE not in answer.message
