@@ -32,6 +32,7 @@ from runtime.config import Settings
 from runtime.dispatch import PartitionDispatcher
 from runtime.follow import TopicFollower
 from runtime.envelopes import envelope_for, key_for
+from runtime.failures import PoisonMessage
 from runtime.logs import configure as configure_logs
 from runtime import query
 from runtime.metrics import RuntimeMetrics
@@ -66,7 +67,7 @@ class Service(Consuming, Background):
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
         self.db = self.mongo[settings.database]
         self.deadlines = DeadlineStore(self.db)
-        self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now)
+        self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now, refused=self._refused_by_broker)
         self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault,
                                     on_conflict=self._count_conflict)
         self.handlers: dict[str, Handler] = {}
@@ -104,6 +105,10 @@ class Service(Consuming, Background):
     async def _send(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
         """Every record this instance publishes leaves here, signed as its party."""
         await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
+
+    async def _refused_by_broker(self, logical: str, value: bytes, exc: Exception) -> None:
+        """An outbox entry the broker refuses for good (over its size limit…): dead-lettered, not sent again."""
+        await self._dead_letter(logical, value, PoisonMessage("refused_by_broker", f"{type(exc).__name__}: {exc}"))
 
     async def publish(self, logical: str, payload: Any, *, cause: Envelope | None = None, name: str = "",
                       key: str | None = None, event_id: uuid.UUID | None = None) -> Envelope:
