@@ -151,6 +151,10 @@ class Consuming:
                 await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
             else:
                 await self._dead_letter(logical, raw, exc)
+                if exc.reason == "conflicting_copy":   # the sender reused an event id: it hears this one had no effect
+                    await self.refuse(logical, envelope, Refusal(
+                        RefusalReason.CONFLICTING_COPY, f"{exc}; send it again under a new event id", rule="S-19",
+                        code="CONFLICTING_COPY"))
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)

@@ -149,3 +149,23 @@ async def test_no_id_number_in_clear_in_a_dead_letter_or_a_refusal(service, keys
     await service.refuse(TOPIC, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, f"no filing for {person}"))
     [(_, refused)] = service.published
     assert person not in refused.message and pseudonym(person) in refused.message
+
+
+async def test_a_conflicting_copy_is_dead_lettered_and_its_sender_hears_it(service, keys):
+    """The same event id with another payload (``runtime.inbox``): dead-lettered ``conflicting_copy`` and
+    answered to its sender on party.refused.v1 (CONFLICTING_COPY, S-19), the aggregate named by pseudonym."""
+    from runtime.inbox import ConflictingCopy
+    person = make_person_id("34020219600101001")
+
+    async def conflict(envelope):
+        raise ConflictingCopy(f"message {envelope.event_id} was applied to visits/{person} with another payload")
+    service.handlers[TOPIC] = conflict
+    raw = request()
+    await service._consume(TOPIC, raw, signed(keys, raw))
+    [dead] = service.sent
+    [(topic, refused)] = service.published
+    assert dead["reason"] == "conflicting_copy" and topic == "party.refused.v1"
+    assert (refused.reason.value, refused.sender, refused.rule) == ("CONFLICTING_COPY", AGENCY, "S-19")
+    assert str(refused.refused_event_id) == json.loads(raw)["event_id"]
+    assert person not in refused.message and f"visits/{pseudonym(person)}" in refused.message
+    assert person not in dead["detail"]
