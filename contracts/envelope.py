@@ -10,6 +10,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 NAMESPACE = uuid.UUID("6f1c2a9e-3c1d-5b7a-9e8f-2d4c6b8a0e11")
 
+# The largest record the platform sends or accepts, in bytes: Kafka's default ``message.max.bytes``
+# and the producer's default ``max.request.size`` (1 MiB). Every contract bound on how much a
+# message may carry is derived from it (``contracts.his.MAX_LINES``), so no message a valid
+# request causes is ever refused by the broker.
+BROKER_MESSAGE_LIMIT = 1_048_576
+
 
 class Contract(BaseModel):
     """Base of every payload: frozen, strict about unknown fields, documented."""

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from contracts.envelope import Contract
+from contracts.envelope import BROKER_MESSAGE_LIMIT, Contract
 from contracts.settlement_values import (INSTITUTION_KEY_DOC, CatalogueClass, RefundKind, RefusalCode,
                                          institution_key)
 from contracts.topics import TopicSpec
@@ -32,7 +32,17 @@ from contracts.values import (BusinessDate, HospitalLevel, InstitutionCode, Insu
 QUANTITY_LIMIT = Decimal("1000000")
 LINE_LIMIT = Decimal("10000000.00")        # one fee line: ten million yuan
 BILL_LIMIT = Decimal("100000000.00")       # one bill: a hundred million yuan
-MAX_LINES = 5000                           # a long stay's detail; a message stays under the broker's 1 MB
+# Lines per request, derived from the broker's limit: every line becomes a split line in the messages
+# the request causes (the assessment for the insured place, a partial refund's, the S-18 fee detail),
+# so LINE_SPLIT_BYTES, the largest split line encoded (five amounts of ten million yuan, a 50-character
+# item code, the longest category name), times MAX_LINES, plus the envelope, totals and signature
+# (MESSAGE_OVERHEAD_BYTES), stays within BROKER_MESSAGE_LIMIT; tests/unit/test_message_bounds.py builds
+# the largest allowed request and measures every message it causes.
+LINE_SPLIT_BYTES = 320
+MESSAGE_OVERHEAD_BYTES = 64 * 1024
+MAX_LINES = (BROKER_MESSAGE_LIMIT - MESSAGE_OVERHEAD_BYTES) // LINE_SPLIT_BYTES   # 3072
+ITEM_CODE = r"^[0-9A-Za-z._-]{1,50}$"       # national item codes are letters and digits
+MAX_LINE_NO = 999_999
 MAX_DIAGNOSES = 20
 
 
@@ -79,8 +89,9 @@ class FeeLine(Contract):
     is refused with INVALID_FEE_LINE naming the line (S-19). The catalogue class is decided by the
     treating place's catalogue from ``item_code`` (S-02/S-03); ``his_class`` is only informative.
     """
-    line_no: int = Field(ge=1, description="Line number, unique within the request.", examples=[1])
-    item_code: str = Field(min_length=1, max_length=50, description="National medical-insurance item code.",
+    line_no: int = Field(ge=1, le=MAX_LINE_NO, description="Line number, unique within the request.", examples=[1])
+    item_code: str = Field(min_length=1, max_length=50, pattern=ITEM_CODE,
+                           description="National medical-insurance item code (letters, digits, '.', '_', '-').",
                            examples=["XC09AAL019A001"])
     item_name: str = Field(min_length=1, max_length=200, description="Item name as the HIS prints it.",
                            examples=["卡托普利片"])
@@ -160,7 +171,7 @@ class SettlementCancelRequested(Contract):
     """撤销: undo a settlement the HIS has just made (S-15)."""
     request_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
     person_id: PersonId
-    settlement_id: str = Field(description="The settlement to cancel.", examples=["S-6d1f0c2a"])
+    settlement_id: str = Field(max_length=64, description="The settlement to cancel.", examples=["S-6d1f0c2a"])
     institution_code: InstitutionCode
     reason: str = Field(default="", max_length=500, description="Free text shown to auditors.")
 
@@ -169,10 +180,11 @@ class RefundRequested(Contract):
     """退费 of a settlement, whole or some of its lines (S-15)."""
     request_id: str = Field(min_length=1, max_length=64, description="Idempotency key.")
     person_id: PersonId
-    settlement_id: str = Field(description="The settlement refunded.", examples=["S-6d1f0c2a"])
+    settlement_id: str = Field(max_length=64, description="The settlement refunded.", examples=["S-6d1f0c2a"])
     institution_code: InstitutionCode
     kind: RefundKind = Field(description="ordinary | non_latest 隔笔 | previous_year 跨年 | after_clearing 清算后.")
-    line_nos: list[int] | None = Field(default=None, description="Lines refunded; none means the whole settlement. "
+    line_nos: list[Annotated[int, Field(ge=1, le=MAX_LINE_NO)]] | None = Field(
+        default=None, max_length=MAX_LINES, description="Lines refunded; none means the whole settlement. "
                                        "A partial refund re-settles the remaining lines.")
     reason: str = Field(default="", max_length=500, description="Free text shown to auditors.")
 

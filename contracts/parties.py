@@ -157,6 +157,7 @@ class RefusalReason(StrEnum):
     CLOCK_SKEW = "CLOCK_SKEW"              # the time the sender claims lies too far from receipt
     NOT_ADDRESSED = "NOT_ADDRESSED"        # the item is addressed to another agency (000 第八十一条)
     REFUSED_BY_RULE = "REFUSED_BY_RULE"    # a business rule refused it (the message names the rule)
+    CONFLICTING_COPY = "CONFLICTING_COPY"  # its event id was already applied with another payload: use a new id
 
 
 class CommandRefused(Contract):

@@ -102,6 +102,8 @@ class RefusalCode(StrEnum):
     TRAUMA_COMMITMENT_MISSING = "TRAUMA_COMMITMENT_MISSING"     # trauma without signed commitment (S-10)
     THIRD_PARTY_LIABILITY = "THIRD_PARTY_LIABILITY"             # trauma with a liable third party (S-10)
     INVALID_REQUEST = "INVALID_REQUEST"                         # header inconsistent (dates, medical type)
+    DATE_IN_FUTURE = "DATE_IN_FUTURE"                           # a visit/admission/discharge after receipt (S-12)
+    DATE_TOO_OLD = "DATE_TOO_OLD"                               # before the retroactive window (F-11, S-12)
     INVALID_FEE_LINE = "INVALID_FEE_LINE"                       # amount ≠ quantity × price, duplicate line
     CATALOGUE_UNKNOWN_ITEM = "CATALOGUE_UNKNOWN_ITEM"           # HIS claims A/B for an item the catalogue lacks
     CATALOGUE_UNAVAILABLE = "CATALOGUE_UNAVAILABLE"             # no catalogue for the treating place

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from runtime.dispatch import PartitionDispatcher
 from runtime.envelopes import key_for, parse, peek_ids
 from runtime.failures import NotYet, PoisonMessage, classify
 from runtime.inbox import ConflictingCopy
-from runtime.logs import correlation_id
+from runtime.logs import correlation_id, redact
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate
 from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.topics import DEAD_LETTER
@@ -97,7 +98,7 @@ class Consuming:
         self.broker.subscriber(
             *by_topic, batch=True, max_records=BATCH_RECORDS, batch_timeout_ms=self.settings.fetch_wait_ms,
             group_id=self.settings.group_id, ack_policy=AckPolicy.MANUAL, listener=dispatcher,
-            auto_offset_reset="earliest", decoder=_raw_records, title=f"yidi-{self.name}",
+            auto_offset_reset="earliest", parser=_headers_it_can_read, decoder=_raw_records, title=f"yidi-{self.name}",
             description=f"Every topic the {self.name} service consumes", session_timeout_ms=10000,
             group_instance_id=self.settings.group_instance_id or None,   # static membership (KIP-345), if set
             heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
@@ -109,14 +110,20 @@ class Consuming:
     async def _consume(self, logical: str, raw: bytes, signature: bytes | None = None) -> None:
         started = time.perf_counter()
         now = self.clock.now()
+        # Reading the bytes never raises out of here, whatever they hold (nesting deep enough to
+        # exhaust the stack, a header that is not UTF-8, sizes): each failure is a dead letter with
+        # its reason, or the partition would stall on a record tried again forever.
         try:   # who sent it comes before anything else: an unsigned message is not even parsed
             sender = authenticate(self.parties, raw, signature, now)
         except Unauthenticated as exc:
             await self._unauthenticated(logical, raw, exc)
             return
+        except Exception as exc:   # unreadable signature or bytes: no party signed them
+            await self._unauthenticated(logical, raw, Unauthenticated("unreadable", f"{type(exc).__name__}: {exc}"))
+            return
         try:
             envelope = self._parse(logical, raw)
-        except (ValidationError, ValueError, PoisonMessage) as exc:
+        except Exception as exc:   # invalid, unparsable, too deep: its reason in the dead letter
             await self._dead_letter(logical, raw, exc)
             await self._refuse_unreadable(logical, raw, sender.code, exc)
             return
@@ -146,6 +153,10 @@ class Consuming:
                 await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
             else:
                 await self._dead_letter(logical, raw, exc)
+                if exc.reason == "conflicting_copy":   # the sender reused an event id: it hears this one had no effect
+                    await self.refuse(logical, envelope, Refusal(
+                        RefusalReason.CONFLICTING_COPY, f"{exc}; send it again under a new event id", rule="S-19",
+                        code="CONFLICTING_COPY"))
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)
@@ -166,7 +177,9 @@ class Consuming:
         return None
 
     async def refuse(self, logical: str, envelope: Envelope, refusal: Refusal) -> None:
-        """No effect; the sender hears why (its service's refuser for the topic, else party.refused.v1)."""
+        """No effect; the sender hears why (its service's refuser for the topic, else party.refused.v1),
+        in words that carry no ID number in clear (``redact``)."""
+        refusal = replace(refusal, message=redact(refusal.message))
         self.metrics.refused.labels(self.name, logical, refusal.code or refusal.reason.value).inc()
         log.warning("refused %s from %s: %s %s", logical, envelope.sender, refusal.reason.value, refusal.message)
         custom = self.refusers.get(logical)
@@ -261,13 +274,15 @@ class Consuming:
 
     async def _dead_letter(self, logical: str, raw: bytes, exc: Exception) -> None:
         reason = exc.reason if isinstance(exc, PoisonMessage) else (
-            "invalid_message" if isinstance(exc, ValidationError) else "unreadable_message")
+            "invalid_message" if isinstance(exc, ValidationError) else
+            "too_deep" if isinstance(exc, RecursionError) else "unreadable_message")
         detail = _describe(exc)
         # the original is sealed under the deployment's data keyring (runtime.sealing): whatever a
         # sender put in clear, a dead letter does not repeat it (dead_letter_original opens it)
-        record = {"dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
-                  "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": None,
-                  "original_sealed": keyring().seal(_as_text(raw), SHARED_SCOPE), **peek_ids(raw)}
+        record: dict[str, Any] = {
+            "dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
+            "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": None,
+            "original_sealed": keyring().seal(_as_text(raw), SHARED_SCOPE), **peek_ids(raw)}
         if len(raw) > DEAD_LETTER_MAX_BYTES:   # kept whole in this service's database, referenced here
             await self.db["dead_letters"].insert_one({"_id": record["dead_letter_id"], "topic": logical,
                                                      "original": keyring().seal(_as_text(raw), SHARED_SCOPE),   # at rest: sealed
@@ -289,6 +304,26 @@ def dead_letter_original(record: dict) -> str | None:
     return keyring().open(sealed) if sealed else record.get("original")
 
 
+async def _headers_it_can_read(records: tuple, original: Callable[[tuple], Awaitable[Any]]) -> Any:
+    """FastStream's batch parser decodes every header as UTF-8: one record with a header that is
+    not would fail the whole poll, and every record in it would go unhandled. The parser is given
+    the headers it can decode; the message keeps the records as they came (``_consume`` reads the
+    signature as bytes, and one that is not UTF-8 is a dead letter like any unreadable signature)."""
+    readable = tuple(record if all(_utf8(v) for _, v in record.headers or ()) else
+                     replace(record, headers=[(k, v) for k, v in record.headers if _utf8(v)]) for record in records)
+    message = await original(readable)
+    message.raw_message = records
+    return message
+
+
+def _utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode()
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 async def _raw_records(msg: Any) -> tuple:
     """The batch's records as aiokafka gave them (bytes, headers, partition, offset)."""
     return msg.raw_message
@@ -305,9 +340,15 @@ def _claimed_times(envelope: Envelope) -> list[tuple[str, datetime]]:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
-    return str(exc)
+    """The detail of a dead letter or refusal: short, and with no ID number in clear (``redact``)."""
+    try:
+        if isinstance(exc, ValidationError):
+            text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
+        else:
+            text = str(exc)
+    except Exception:   # an exception whose text cannot be made: its class still says what happened
+        text = ""
+    return redact(text[:4000]) or type(exc).__name__
 
 
 def _as_text(raw: bytes) -> str:

@@ -56,10 +56,19 @@ def parse(topic: str, raw: bytes) -> Envelope:
     return envelope_of(spec.message).model_validate_json(raw)
 
 
-def peek_ids(raw: bytes) -> dict:
-    """Best-effort read of ids from a message that failed validation (dead-letter context)."""
+PEEKED_CHARS = 100   # an id or a type name is far shorter; longer values are not ids
+
+
+def peek_ids(raw: bytes) -> dict[str, str]:
+    """Best-effort read of ids from a message that failed validation (dead-letter context). It
+    never raises, whatever the bytes hold (nesting deep enough to exhaust the stack, invalid
+    UTF-8), and keeps only short strings: a value that is an object, a list or a long text would
+    carry the attack on into the dead letter."""
     try:
         data = json.loads(raw)
-        return {k: data.get(k) for k in ("event_id", "type", "correlation_id")} if isinstance(data, dict) else {}
-    except (ValueError, UnicodeDecodeError):
+    except Exception:   # ValueError, UnicodeDecodeError, RecursionError, MemoryError…: no ids to show
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k in ("event_id", "type", "correlation_id")
+            if isinstance(v := data.get(k), str) and len(v) <= PEEKED_CHARS}

@@ -4,8 +4,12 @@ Redaction happens in the formatter (003 §5 (三)), on everything a line is made
 with its arguments, the exception text and traceback, the stack, extra fields, and once more on
 the serialised line. A filter would only see the message: an exception's text (a validation
 error quoting a payload, a traceback) would leave unmasked. Masked: citizen ID numbers (18
-characters, and the old 15-digit ones), values of name and address fields (``"name": "张三"``,
-``name='张三'``, ``姓名：张三``), mobile and landline phone numbers.
+characters: replaced by the person's pseudonym, so a line still names the aggregate and partition
+key it is about; the old 15-digit ones masked), values of name and address fields
+(``"name": "张三"``, ``name='张三'``, ``姓名：张三``), mobile and landline phone numbers.
+
+``redact`` is the one redaction of the platform: log lines, and every detail text that leaves a
+service (dead letters, refusals, ``runtime.consuming``) go through it.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-from contracts.values import mask_person_id
+from runtime.privacy import pseudonym
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
@@ -51,8 +55,8 @@ def _mask_value(value: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with ID numbers, names, addresses and phone numbers masked."""
-    text = _ID_NUMBER.sub(lambda m: mask_person_id(m.group(0).upper()), text)
+    """``text`` with ID numbers replaced by their pseudonym, names, addresses and phone numbers masked."""
+    text = _ID_NUMBER.sub(lambda m: pseudonym(m.group(0)), text)
     text = _OLD_ID_NUMBER.sub(lambda m: mask_old_id(m.group(0)), text)
     text = _MOBILE.sub(lambda m: mask_phone(m.group(0)), text)
     text = _LANDLINE.sub(lambda m: mask_phone(m.group(0)), text)

@@ -1,7 +1,10 @@
 """The outbox relay 发件箱: publishes the messages and deadlines an aggregate's last writes left in
 its document (``runtime.store``), at least once, and removes them from the document afterwards in
 batches. Caused messages have deterministic ids, so a second publish is a copy consumers drop.
-Entry values are sealed at rest and opened here, on their way to the wire."""
+Entry values are sealed at rest and opened here, on their way to the wire. An entry the broker
+refuses for good (over its message size limit, or any other non-retriable error) is handed to
+``refused`` (the service dead-letters it) and leaves the outbox like a published one: sent again
+it would fail again, at every write and sweep, for ever."""
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +17,11 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from runtime.deadlines import DeadlineStore
+from runtime.failures import classify
 from runtime.sealing import keyring
 
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]   # topic, key, value, headers
+Refused = Callable[[str, bytes, Exception], Awaitable[None]]   # logical topic, value, the broker's error
 
 
 class OutboxRelay:
@@ -35,8 +40,9 @@ class OutboxRelay:
     HOLD_SECONDS = 120
 
     def __init__(self, send: Send, deadlines: DeadlineStore, topic_name: Callable[[str], str],
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], refused: Refused | None = None) -> None:
         self.send, self.deadlines, self.topic_name, self.now = send, deadlines, topic_name, now
+        self.refused = refused
         self.published: OrderedDict[tuple[str, str], dict[str, None]] = OrderedDict()   # ordered sets
         self.held: dict[str, _Held] = {}   # deadline id → its arming, not stored yet
         self._pending: dict[tuple[str, str], _Cleanup] = {}
@@ -52,14 +58,19 @@ class OutboxRelay:
         deliver, held = self._sort(collection, key, entries)
         sending.update(deliver)
         try:
-            await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()))
+            outcomes = await asyncio.gather(*(self._deliver(entry) for entry in deliver.values()),
+                                            return_exceptions=True)
         finally:
             sending.difference_update(deliver)
             if not sending:
                 del self._sending[key]
-        if entries:
-            self._mark_published(collection, key, set(entries) - held, doc["version"],
-                                 complete=len(entries) == len(unpublished) and not held)
+        failed = {name for name, outcome in zip(deliver, outcomes) if isinstance(outcome, BaseException)}
+        if entries:   # what was delivered is remembered even when another entry failed: never sent twice
+            self._mark_published(collection, key, set(entries) - held - failed, doc["version"],
+                                 complete=len(entries) == len(unpublished) and not held and not failed)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(deliver)
 
     def _sort(self, collection: AsyncCollection, key: tuple[str, str], entries: dict[str, dict]) -> tuple[dict, set]:
@@ -143,8 +154,13 @@ class OutboxRelay:
     async def _deliver(self, entry: dict) -> None:
         if entry["kind"] == "event":
             value = keyring().unseal(entry["value"])   # sealed at rest, plain on the wire
-            await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), value.encode(),
-                            {"content-type": "application/json", "type": entry["type"]})
+            try:
+                await self.send(self.topic_name(entry["topic"]), entry["key"].encode(), value.encode(),
+                                {"content-type": "application/json", "type": entry["type"]})
+            except Exception as exc:
+                if self.refused is None or classify(exc) != "poison":
+                    raise   # the network, a timeout: sent again by the next write or sweep
+                await self.refused(entry["topic"], value.encode(), exc)   # refused for good: dead-lettered
         elif entry["kind"] == "schedule":
             await self.deadlines.put(entry)
         elif entry["kind"] == "cancel":

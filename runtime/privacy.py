@@ -55,25 +55,30 @@ def configure(secret: str | bytes | None) -> None:
 
 def _current_secret() -> bytes:
     global _secret
-    if _secret is None:
-        with _lock:
-            if _secret is None:
-                _secret = _load_secret()
+    if _secret is not None:
+        return _secret
+    warning = None
+    with _lock:
+        if _secret is None:
+            _secret, warning = _load_secret()
+    if warning:   # logged once the secret is set: the log formatter's redaction calls pseudonym()
+        log.warning(warning)
     return _secret
 
 
-def _load_secret() -> bytes:
+def _load_secret() -> tuple[bytes, str | None]:
+    """The secret, and the warning to log when it is the public development one."""
     from_env = os.environ.get("YIDI_PSEUDONYM_SECRET", "").strip()
     if from_env:
-        return from_env.encode()
+        return from_env.encode(), None
     path = keys_dir() / SECRET_FILE
     if path.is_file():
         text = path.read_text(encoding="utf-8").strip()
         if text:
-            return text.encode()
-    log.warning("no pseudonym secret (YIDI_PSEUDONYM_SECRET or %s): using the public development secret; "
-                "person pseudonyms are NOT protected", path)
-    return hashlib.sha256(_DEV_SEED).digest()
+            return text.encode(), None
+    return hashlib.sha256(_DEV_SEED).digest(), (
+        f"no pseudonym secret (YIDI_PSEUDONYM_SECRET or {path}): using the public development secret; "
+        "person pseudonyms are NOT protected")
 
 
 def normalise(person_id: str) -> str:

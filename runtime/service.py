@@ -32,6 +32,7 @@ from runtime.control import RegistryChanges
 from runtime.dispatch import PartitionDispatcher
 from runtime.follow import TopicFollower
 from runtime.envelopes import envelope_for, key_for
+from runtime.failures import PoisonMessage
 from runtime.logs import configure as configure_logs
 from runtime import query
 from runtime.metrics import RuntimeMetrics
@@ -65,7 +66,7 @@ class Service(Consuming, Background):
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000)
         self.db = self.mongo[settings.database]
         self.deadlines = DeadlineStore(self.db)
-        self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now)
+        self.relay = OutboxRelay(self._send, self.deadlines, self.topic, self.clock.now, refused=self._refused_by_broker)
         self.store = AggregateStore(self.db, self.relay, producer=self.name, now=self.clock.now, fault=settings.fault,
                                     on_conflict=self._count_conflict)
         self.handlers: dict[str, Handler] = {}
@@ -108,6 +109,10 @@ class Service(Consuming, Background):
         prefix = self.settings.topic_prefix
         value = self.sealer.seal(topic[len(prefix):] if topic.startswith(prefix) else topic, value)
         await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
+
+    async def _refused_by_broker(self, logical: str, value: bytes, exc: Exception) -> None:
+        """An outbox entry the broker refuses for good (over its size limit…): dead-lettered, not sent again."""
+        await self._dead_letter(logical, value, PoisonMessage("refused_by_broker", f"{type(exc).__name__}: {exc}"))
 
     async def publish(self, logical: str, payload: Any, *, cause: Envelope | None = None, name: str = "",
                       key: str | None = None, event_id: uuid.UUID | None = None) -> Envelope:

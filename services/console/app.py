@@ -116,9 +116,18 @@ class Console:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
+    def cookie(self, request: Request, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                            secure=self.settings.cookie_secure, path="/")
+                            secure=self.over_https(request), path="/")
+
+    def over_https(self, request: Request) -> bool:
+        """Cookies are Secure whenever the page is served over https: always with ``cookie_secure``
+        (the default), else when the request came over https, directly or, with
+        ``trust_forwarded_proto``, through a proxy that terminated TLS (``X-Forwarded-Proto``)."""
+        if self.settings.cookie_secure or request.url.scheme == "https":
+            return True
+        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return self.settings.trust_forwarded_proto and forwarded == "https"
 
 
 # ---------------------------------------------------------------- login and the session guard
@@ -126,7 +135,7 @@ async def login_page(request: Request) -> Response:
     console: Console = request.app.state.console
     token = secrets.token_urlsafe(24)
     response = console.render(request, "login.html", login_csrf=token, error=request.query_params.get("e"))
-    console.cookie(response, LOGIN_COOKIE, token, max_age=1800)
+    console.cookie(request, response, LOGIN_COOKIE, token, max_age=1800)
     return response
 
 
@@ -143,17 +152,27 @@ async def login(request: Request) -> Response:
         fresh = secrets.token_urlsafe(24)
         page = console.render(request, "login.html", status=401, login_csrf=fresh, error=str(refused),
                               username=str(form.get("username", ""))[:32])
-        console.cookie(page, LOGIN_COOKIE, fresh, max_age=1800)
+        console.cookie(request, page, LOGIN_COOKIE, fresh, max_age=1800)
         return page
     response = RedirectResponse("/collab", status_code=303)
-    console.cookie(response, SESSION_COOKIE, token, max_age=int(console.settings.session_hours * 3600))
+    console.cookie(request, response, SESSION_COOKIE, token, max_age=int(console.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 
 
 async def logout(request: Request) -> Response:
+    """A POST like any other: it needs the session's CSRF token (another site must not be able to end a
+    session); without a session there is nothing to end."""
     console: Console = request.app.state.console
-    await console.users.logout(request.cookies.get(SESSION_COOKIE))
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await console.users.session(token, wall_now())
+    if session is not None:
+        form = await request.form()
+        if not csrf_ok(session.csrf, request.headers.get("x-csrf-token") or str(form.get("csrf", ""))):
+            request.state.session = session
+            return console.render(request, "error.html", status=403, title="请求被拒绝",
+                                  message="CSRF 校验失败：表单缺少有效的令牌，操作未执行。")
+        await console.users.logout(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

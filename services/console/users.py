@@ -3,7 +3,9 @@
 A user belongs to one registry agency and has one role (``Role``); passwords are hashed with argon2id
 (argon2-cffi's defaults, RFC 9106's second recommended parameters), never stored or logged in clear.
 After ``max_failures`` failed logins in a row the account is locked for ``lockout_minutes``
-(a correct password during the lock is refused too, so guessing gains nothing). Sessions are random
+(a correct password during the lock is refused too, so guessing gains nothing). Every refused login
+gets the same answer (``REFUSED``), whether the name is unknown, the password wrong or the account
+locked, so the answer tells no one which names exist. Sessions are random
 256-bit tokens; the database keeps only their SHA-256, with the user, the session's CSRF token and its
 expiry (absolute and idle). Each change is one single-document update (the embedded MongoDB-wire
 server keeps no multi-document transactions).
@@ -24,11 +26,11 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.parties import Agency
-from contracts.values import SHANGHAI
 from runtime.parties import ParticipantRegistry
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD = 10
+REFUSED = "用户名或密码错误；连续失败多次的账户将暂时锁定，请稍后再试"   # one answer for every refused login
 
 
 class Role(StrEnum):
@@ -103,13 +105,14 @@ class UserStore:
         doc = await self.users.find_one({"_id": username})
         if doc is None:
             _verify(self.hasher, self._dummy, password)
-            raise LoginRefused("用户名或密码错误")
+            raise LoginRefused(REFUSED)
         locked = doc.get("locked_until")
         if locked and _aware(locked) > now:
-            raise LoginRefused(f"连续登录失败次数过多，账户已锁定至 {_aware(locked).astimezone(SHANGHAI):%H:%M}，请稍后再试")
+            _verify(self.hasher, self._dummy, password)   # the same work as any refusal: no timing tells
+            raise LoginRefused(REFUSED)
         if not _verify(self.hasher, doc["hash"], password):
             await self._failed(username, now)
-            raise LoginRefused("用户名或密码错误")
+            raise LoginRefused(REFUSED)
         update: dict = {"failures": 0, "locked_until": None}
         if self.hasher.check_needs_rehash(doc["hash"]):
             update["hash"] = self.hasher.hash(password)

@@ -25,7 +25,8 @@ def build(settings=None) -> Service:
                           now=service.clock.now).register(service.add_query)              # (query.py)
         return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
                         catalogues=catalogues, sanctions=SanctionsProjection(service.store), metrics=metrics,
-                        answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar())
+                        answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar(),
+                        max_skew_seconds=service.settings.max_clock_skew_seconds)
     return build_service("settlement", handlers, AUTHORITY, settings)
 
 

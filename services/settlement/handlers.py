@@ -10,6 +10,7 @@ and the sanctions projection (read) â†’ ``domain/treating_place.py`` (decide) â†
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Callable
 
 from contracts.envelope import Envelope
@@ -156,9 +157,9 @@ class ManualClaimHandlers:
 
 def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook, catalogues: CatalogueBook,
              sanctions: SanctionsProjection, metrics: SettlementMetrics, answer_ms: int,
-             calendar: WorkingCalendar) -> dict[str, Handler]:
+             calendar: WorkingCalendar, max_skew_seconds: float = 300) -> dict[str, Handler]:
     """The settlement service's handlers, each given what it needs (``app.py`` passes the runtime's)."""
-    reference = Reference(policies, catalogues, answer_ms)
+    reference = Reference(policies, catalogues, answer_ms, timedelta(seconds=max_skew_seconds))
     filings = FilingViews(store)
     treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties),
                                      filings, sanctions, parties, reference, now, metrics)

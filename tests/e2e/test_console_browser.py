@@ -192,7 +192,13 @@ async def test_repeated_failures_lock_the_account(world: World, browser) -> None
     await page.fill("input[name=username]", "wuhu.operator2")
     await page.fill("input[name=password]", PASSWORD)   # right, but locked
     await page.click("button[type=submit]")
-    assert "已锁定" in await page.inner_text(".error")
+    locked = await page.inner_text(".error")
+    assert "用户名或密码错误" in locked and not [c for c in await context.cookies() if c["name"] == "yidi_session"]
+    await page.goto(world.url + "/login")                # an unknown name hears the very same words
+    await page.fill("input[name=username]", "nobody.by.this.name")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    assert await page.inner_text(".error") == locked
     await shot(page, "login-locked")
     await context.close()
 

@@ -204,6 +204,9 @@ class RegionPolicy(Data):
     employee: InsurancePolicy | None = None
     resident: InsurancePolicy | None = None
     chronic_diseases: tuple[ChronicDisease, ...] = ()
+    retroactive_months: int = Field(default=6, ge=0, le=6, description=(
+        "F-11, S-12: how far back before receipt a visit, an admission or a discharge may still settle "
+        "directly: the retroactive filing window (000 第十三条: 原则上允许补办6个月内的备案); default 6"))
 
     @model_validator(mode="after")
     def _funds_fit_insurance(self) -> "RegionPolicy":

@@ -14,6 +14,8 @@ TITLES_ZH: dict[RefusalCode | PartyRefusalCode, str] = {
     RefusalCode.TRAUMA_COMMITMENT_MISSING: "外伤未签署无第三方责任承诺书",
     RefusalCode.THIRD_PARTY_LIABILITY: "外伤涉及第三方责任，不予直接结算",
     RefusalCode.INVALID_REQUEST: "结算信息不完整或不一致",
+    RefusalCode.DATE_IN_FUTURE: "就诊、入院或出院日期晚于当前日期",
+    RefusalCode.DATE_TOO_OLD: "就诊、入院或出院日期超出可直接结算的期限",
     RefusalCode.INVALID_FEE_LINE: "费用明细金额有误",
     RefusalCode.CATALOGUE_UNKNOWN_ITEM: "项目未在就医地目录中对照",
     RefusalCode.CATALOGUE_UNAVAILABLE: "无可用的就医地目录",
@@ -43,7 +45,7 @@ TITLES_ZH: dict[RefusalCode | PartyRefusalCode, str] = {
 MANUAL_CLAIM_CODES = frozenset({RefusalCode.NOT_FILED, RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
                                 RefusalCode.CATALOGUE_UNAVAILABLE, RefusalCode.POLICY_UNAVAILABLE,
                                 RefusalCode.CHRONIC_NOT_QUALIFIED, RefusalCode.BENEFIT_NOT_OFFERED,
-                                RefusalCode.HOSPITAL_LEVEL_NOT_COVERED,
+                                RefusalCode.HOSPITAL_LEVEL_NOT_COVERED, RefusalCode.DATE_TOO_OLD,
                                 # the patient pays here in full and claims at home (S-17)
                                 PartyRefusalCode.INSTITUTION_NOT_OPENED})
 """Refusals after which the patient pays and claims manually at the insured place (S-12, S-17)."""

@@ -46,6 +46,7 @@ class Reference:
     policies: PolicyBook
     catalogues: CatalogueBook
     answer_ms: int
+    max_skew: timedelta = timedelta(seconds=300)   # YIDI_MAX_CLOCK_SKEW_SECONDS: how far a sender's clock may be off
 
     def catalogue(self, req: SettlementRequest) -> Catalogue:
         """The treating region's catalogue, or the province's for an intra-province visit (S-02, S-03)."""
@@ -62,6 +63,23 @@ class Received:
     sanctions: RegionSanctions             # the P-09 projection
     registered_level: HospitalLevel | None = None   # the registry's level of the institution; None: no institution
     received_wall: float = 0.0             # wall seconds at receipt, for the latency histogram
+
+
+def _dates(req: SettlementRequest | AdmissionRegistered) -> list[tuple[str, date]]:
+    """The dates a request names, the one that dates it last (visit, admission registered, discharge)."""
+    if isinstance(req, DischargeSettlementRequested):
+        return [("admission_date", req.admission_date), ("discharge_date", req.discharge_date)]
+    if isinstance(req, AdmissionRegistered):
+        return [("admission_date", req.admission_date)]
+    return [("visit_date", req.visit_date)]
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (the month's last day where it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
 
 
 def fingerprint(req: SettlementRequest) -> str:
@@ -91,6 +109,7 @@ class TreatingPlace:
         if known is not None:
             return SettlementDecision(messages=[Message(RESULT, SettlementResult(known.result), "repeat")])
         try:
+            self._dates_allowed(req, got.now)
             accepted = treating.register_admission(
                 req, entitlement(got.filings, req, req.admission_date),
                 admission_suspended=bool(got.sanctions.admission_suspended(req.insured_region, got.now)))
@@ -117,6 +136,7 @@ class TreatingPlace:
                           received_at=got.now, received_wall=got.received_wall)
         answer_by = got.now + timedelta(milliseconds=self.reference.answer_ms)
         try:
+            self._dates_allowed(req, got.now)
             self._admission_allowed(req, got)
             assessment = self._assess(req, got, answer_by)
         except Refused as refusal:
@@ -124,6 +144,26 @@ class TreatingPlace:
         self.visits.requests[sid] = request.model_copy(update={"assessment": assessment.model_dump(mode="json")})
         return SettlementDecision(self.visits, [Message(ASSESSED, assessment)],
                                   deadlines=[AnswerDeadline(TIMEOUT, req.person_id, sid, answer_by)])
+
+    def _dates_allowed(self, req: SettlementRequest | AdmissionRegistered, now: datetime) -> None:
+        """S-12, F-11: the dates a hospital gives are bounded by the time of receipt. None may lie after
+        the day the receipt's clock-skew window reaches (a visit in 2099 is refused, not settled and
+        cleared today); the visit, the admission being registered or the discharge may not lie before the
+        insured place's retroactive filing window (F-11: 6 months by default): what is older no longer
+        settles directly, the patient claims at home (S-17)."""
+        dated = _dates(req)
+        latest = business_date(now + self.reference.max_skew)
+        for field, day in dated:
+            if day > latest:
+                raise Refused(RefusalCode.DATE_IN_FUTURE, f"{field} {day} is after the day of receipt "
+                              f"{business_date(now)} (S-12: dates are bounded by the receipt time)")
+        policy = self.reference.policies.select(req.insured_region, business_date(now))
+        earliest = months_before(business_date(now - self.reference.max_skew), policy.retroactive_months)
+        field, day = dated[-1]   # the visit, the admission registered, or the discharge
+        if day < earliest:
+            raise Refused(RefusalCode.DATE_TOO_OLD, f"{field} {day} is before {earliest}, "
+                          f"{policy.retroactive_months} months before receipt: too old to settle directly (F-11, "
+                          "S-12); the patient may claim at the insured place (S-17)")
 
     def _admission_allowed(self, req: SettlementRequest, got: Received) -> None:
         """S-20: a stay not registered before the suspension is a new admission and is refused."""
