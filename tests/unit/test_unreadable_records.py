@@ -18,13 +18,15 @@ from contracts.values import make_person_id
 from runtime.consuming import Consuming
 from runtime.envelopes import encode, envelope_for, peek_ids
 from runtime.metrics import RuntimeMetrics
-from runtime.parties import ParticipantRegistry, init_keys, signer_for
+from runtime.parties import ParticipantRegistry, init_keys, load_private_keys, signer_for
 from runtime.privacy import pseudonym
+from runtime.wire import WireOpener, WireSealer
 from services.collab.authority import AUTHORITY
 
 NOW = datetime(2026, 10, 9, 9, 0, tzinfo=UTC)
 TOPIC = "collab.open-request.v1"
 AGENCY = "A340200"
+KEYS: list = []   # the module's key directory, once the fixture made it
 DEEP = b'{"x":' + b"[" * 5000 + b"]" * 5000 + b"}"          # 10 kB of nesting, 5,000 levels
 
 
@@ -36,8 +38,9 @@ class _Fixed:
 class Harness(Consuming):
     """The consuming half alone: what it sends is kept, the handler only counts."""
 
-    def __init__(self, registry: ParticipantRegistry) -> None:
+    def __init__(self, registry: ParticipantRegistry, opener: WireOpener) -> None:
         self.name, self.clock, self.parties, self.authority = "collab", _Fixed(), registry, AUTHORITY
+        self.opener = opener
         self.settings = SimpleNamespace(max_clock_skew_seconds=300, fault="")   # type: ignore[assignment]
         self.metrics = RuntimeMetrics(CollectorRegistry(), "collab")
         self.handlers = {TOPIC: self._handle}
@@ -66,18 +69,21 @@ class Harness(Consuming):
 def keys(tmp_path_factory):
     root = tmp_path_factory.mktemp("keys")
     init_keys(root, [AGENCY, "collab"])
+    KEYS[:] = [root]
     return root
 
 
 @pytest.fixture
 def service(keys) -> Harness:
-    return Harness(ParticipantRegistry.load(keys))
+    return Harness(ParticipantRegistry.load(keys), WireOpener.of(load_private_keys(keys, "collab")))
 
 
 def request(ref: str = "R-1") -> bytes:
+    """A valid request as the agency sends it: its payload sealed to collab (runtime.wire)."""
     payload = OpenCollabRequest(request_ref=ref, requester_region="340200", target_region="420100",
                                 matter="filing record missing", problem_type=ProblemType.OTHER, opened_at=NOW)
-    return encode(envelope_for(TOPIC, payload, producer="test", now=NOW, sender=AGENCY))
+    value = encode(envelope_for(TOPIC, payload, producer="test", now=NOW, sender=AGENCY))
+    return WireSealer(ParticipantRegistry.load(KEYS[0])).seal(TOPIC, value)
 
 
 def signed(keys, value: bytes) -> bytes:
