@@ -75,6 +75,19 @@ def is_sealed(topic: str) -> bool:
     return bool(spec and spec.sealed)
 
 
+def _sealed_envelope(topic: str, value: bytes) -> tuple[TopicSpec | None, dict | None]:
+    """The topic's spec and the value as a JSON object, when the topic is sealed and the value is
+    one (else None for what is not: bytes that are no envelope are the parser's to refuse)."""
+    spec = ALL_TOPICS.get(topic)
+    if spec is None or not spec.sealed:
+        return None, None
+    try:
+        envelope = json.loads(value)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return spec, None
+    return spec, envelope if isinstance(envelope, dict) else None
+
+
 # ---------------------------------------------------------------- sealing
 class WireSealer:
     """Seals the payloads this party sends on sealed topics, to their readers' registry keys."""
@@ -86,14 +99,8 @@ class WireSealer:
         """``value`` (an envelope's JSON) with its payload sealed, when ``topic`` is sealed and the
         payload is in clear; anything else as it is (bytes that are no envelope are the
         consumer's to refuse)."""
-        spec = ALL_TOPICS.get(topic)
-        if spec is None or not spec.sealed:
-            return value
-        try:
-            envelope = json.loads(value)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return value
-        if not isinstance(envelope, dict) or "payload" not in envelope:
+        spec, envelope = _sealed_envelope(topic, value)
+        if spec is None or envelope is None or "payload" not in envelope:
             return value
         payload = envelope.pop("payload")
         envelope[SEALED] = self.seal_payload(spec, payload, str(envelope.get("event_id", "")),
@@ -180,15 +187,9 @@ class WireOpener:
     def open(self, topic: str, value: bytes) -> bytes:
         """The envelope's JSON with its payload in clear. A sealed topic's payload in clear is a
         ``SealingError`` (``payload_not_sealed``); a topic that is not sealed passes as it is."""
-        spec = ALL_TOPICS.get(topic)
-        if spec is None or not spec.sealed:
-            return value
-        try:
-            envelope = json.loads(value)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return value   # not JSON: the parser says what is wrong
-        if not isinstance(envelope, dict):
-            return value
+        _, envelope = _sealed_envelope(topic, value)
+        if envelope is None:
+            return value   # not sealed, or not an envelope: the parser says what is wrong
         if SEALED not in envelope:
             if "payload" in envelope:
                 raise SealingError("payload_not_sealed", f"{topic} carries personal data: its payload must be "
