@@ -130,12 +130,22 @@ class Platform:
                                     and s.value.get("topic") == topic, since=since)
         return found.value
 
-    async def unchanged(self, before: dict[str, int], settle: float = 0.7) -> None:
-        """Nothing a success would publish appeared (give in-flight records a moment to arrive)."""
+    async def unchanged(self, before: dict[str, int], sent: Envelope, settle: float = 0.7) -> None:
+        """Nothing a success would publish appeared in the flow of ``sent`` (its correlation id, or
+        caused by it); in-flight records are given a moment to arrive."""
         await self.tap.quiet(settle)
-        after = self.effects()
-        grew = {t: [s.value.get("type") for s in self.tap.all(t, since=before[t])] for t in before
-                if after[t] != before[t]}
+
+        def of_it(s: Seen) -> bool:
+            v = s.value if isinstance(s.value, dict) else {}
+            if v.get("event_id") == str(sent.event_id):
+                return False   # the message itself, read back from its own topic
+            return str(sent.event_id) in (v.get("correlation_id"), v.get("causation_id"), v.get("event_id")) or \
+                v.get("correlation_id") == str(sent.correlation_id)
+        def new(t: str) -> list[str]:   # a republished copy (an id seen before) is no second effect
+            known = {(s.value or {}).get("event_id") for s in self.tap.seen[t][:before[t]]}
+            return [s.value.get("type") for s in self.tap.all(t, of_it, before[t]) if s.value.get("event_id") not in known]
+        grew = {t: new(t) for t in before}
+        grew = {t: types for t, types in grew.items() if types}
         assert not grew, f"published by a message that should have had no effect: {grew}"
 
     async def next_is_handled(self, topic: str, probe, service: str | None = None) -> None:
@@ -241,9 +251,13 @@ def genuine_payload(p: Platform, topic: str) -> BaseModel:
 async def a_valid_request_completes(p: Platform, label: str) -> None:
     """The probe on the hospital's partition: a new request of H42010200001 is answered completed."""
     ref = f"{label}-{uuid.uuid4().hex[:6]}"
-    await p.send(OUTPATIENT, outpatient(person(), ref, ecg_bill("1.00")), HOSPITAL)
+    counted = p.handled(COMPLETED, "prepayment")
+    sent = await p.send(OUTPATIENT, outpatient(person(), ref, ecg_bill("1.00")), HOSPITAL)
     done = await p.tap.wait(RESULT, lambda s: s.payload.get("request_id") == ref, timeout=60)
     assert p.bus.open_result(done.payload)["outcome"] == "completed"
+    # its money has reached clearing and prepayment before the next case reads their figures
+    await p.tap.wait("clearing.entry.v1", lambda s: s.value.get("correlation_id") == str(sent.correlation_id))
+    await eventually(lambda: p.handled(COMPLETED, "prepayment") > counted)
 
 
 # ================================================================ who signed it (UNAUTHENTICATED)
@@ -341,7 +355,7 @@ async def test_a_request_not_signed_by_its_sender_has_no_effect(platform, case):
     assert letter["reason"] == "UNAUTHENTICATED", letter
     if reason:
         assert letter["detail"].startswith(reason), letter["detail"]
-    await p.unchanged(before)
+    await p.unchanged(before, env)
     await a_valid_request_completes(p, f"after-{case}")
 
 
@@ -364,7 +378,7 @@ async def test_a_key_past_its_valid_until_is_refused(platform):
     await p.send_value(OUTPATIENT, value, HOSPITAL, p.bus.signer(HEFEI_HOSPITAL).sign(value))
     letter = await p.dead_letter(OUTPATIENT, env.event_id, dead_mark)
     assert (letter["reason"], letter["detail"].split(":")[0]) == ("UNAUTHENTICATED", "key_not_valid"), letter
-    await p.unchanged(before)
+    await p.unchanged(before, env)
     await a_valid_request_completes(p, "after-retired-key")
 
 
@@ -390,11 +404,10 @@ async def test_a_replayed_message_has_no_second_effect(platform, topic):
     service, effects = REPLAYED[topic]
     figures, before = p.figures(), p.effects()
     names = [service] if service else consumers(topic)
-    copies = sum(p.procs[n].metric("yidi_messages_handled_total", topic=topic, result="duplicate") for n in names)
+    handled = {n: p.handled(topic, n) for n in names}
     await p.replay(p.genuine[topic])
-    await eventually(lambda: sum(p.procs[n].metric("yidi_messages_handled_total", topic=topic, result="duplicate")
-                                 for n in names) >= copies + len(names), timeout=30)
-    await p.unchanged(before)
+    await eventually(lambda: all(p.handled(topic, n) > handled[n] for n in names), timeout=30)
+    await p.unchanged(before, parse(topic, p.genuine[topic].record.value))
     assert p.figures() == figures
     assert effects == () or all(t in EFFECTS for t in effects)
 
@@ -463,11 +476,12 @@ def _hop_payloads(p: Platform) -> dict[str, BaseModel]:
             action=SanctionAction.IMPOSED, effective_at=now, notice_ids=[uuid.uuid4()], reason="forged"),
         "collab.coinvestigation-counted.v1": CoInvestigationCounted(
             request_id=uuid.uuid4(), period="2025-03", insured_region=WUHU, treating_region=WUHAN,
-            kind="requested", at=now),
+            kind="opened", at=now),
         "settlement.deadline-due.v1": due(other),
         "filing.deadline-due.v1": FilingDeadlineDue(deadline_id=uuid.uuid4(), person_id=filed.person_id,
                                                     filing_id=filed.filing_id, kind=DeadlineKind.COMMITMENT_DUE,
-                                                    due_at=now, due_date=now.date(), calendar="CN-2025"),
+                                                    due_at=now, due_date=now.date(), calendar="CN-2025",
+                                                    scheduled_by=str(uuid.uuid4())),
         "clearing.deadline-due.v1": due(WUHU),
         "prepayment.deadline-due.v1": due(WUHU),
         "collab.deadline-due.v1": due(WUHU),
@@ -511,7 +525,7 @@ async def test_a_hop_or_deadline_only_a_service_may_send_is_refused_when_forged(
     answers = await p.told(forger, topic, sent.event_id, mark, n=len(consumers(topic)))
     assert sorted(a["service"] for a in answers) == sorted(consumers(topic)), answers
     assert {a["reason"] for a in answers} == {"UNAUTHORIZED"}, answers
-    await p.unchanged(before)
+    await p.unchanged(before, sent)
     assert p.figures() == figures
     await p.next_is_handled(topic, _probe_for(p, topic, payload))
 
@@ -563,7 +577,7 @@ async def test_an_agency_command_from_a_party_that_does_not_speak_for_the_region
     sent = await p.send(topic, payload, sender)
     [answer] = await p.told(sender, topic, sent.event_id, mark)
     assert answer["reason"] == "UNAUTHORIZED", answer
-    await p.unchanged(before)
+    await p.unchanged(before, sent)
     assert p.figures() == figures
     rightful = {REGISTER: A_WUHU, QUOTA: A_ANHUI}.get(topic, A_WUHU)
     if topic in p.genuine:
@@ -582,7 +596,7 @@ async def test_an_agency_sending_a_hospital_command_is_refused(platform):
 
     [answer] = await p.told(A_WUHAN, OUTPATIENT, sent.event_id, mark)
     assert answer["reason"] == "UNAUTHORIZED", answer
-    await p.unchanged(before)
+    await p.unchanged(before, sent)
     await a_valid_request_completes(p, "after-agency-as-his")
 
 
