@@ -22,6 +22,7 @@ import pytest
 
 from adversarial_support import DEAD, REFUSED, Seen, Tap
 from contracts.envelope import Envelope
+from contracts.his import MAX_LINES
 from runtime.envelopes import encode
 from support import Bus, ServiceProcess, eventually, new_prefix
 from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
@@ -96,7 +97,7 @@ def _drop(path: str) -> Callable[[dict], dict]:
 
 def _lines(n: int) -> Callable[[dict], dict]:
     def mutate(d: dict) -> dict:
-        first = d["payload"]["fee_lines"][0]
+        first = {k: v for k, v in d["payload"]["fee_lines"][0].items() if v is not None}
         d["payload"]["fee_lines"] = [{**first, "line_no": i + 1} for i in range(n)]
         return d
     return mutate
@@ -154,7 +155,7 @@ JSON_CASES: dict[str, Callable[[dict], dict]] = {
     "invalid_id_number_birth_date": _set("payload.person_id", "34020219601301123X"),
     "empty_fee_lines": _set("payload.fee_lines", []),
     "duplicate_line_ids": _duplicate_line,
-    "oversize_line_count": _lines(10_000),
+    "oversize_line_count": _lines(MAX_LINES + 1),
     "huge_string_value": _set("payload.visit_id", "V" * 600_000),
     "null_byte_in_a_string": _set("payload.visit_id", "V\u0000-1"),
     "negative_line_number": _set("payload.fee_lines.0.line_no", -1),
@@ -170,7 +171,7 @@ def _raw_cases(h: Hospital) -> dict[str, bytes]:
         "empty_value": b"",
         "json_but_not_an_object": b"[1, 2, 3]",
         "two_json_documents": (text + text).encode(),
-        "raw_null_byte": text.encode().replace(b'"his"', b'"h\x00is"', 1),
+        "raw_null_byte": text.encode().replace(b'"V-RAW"', b'"V-\x00RAW"', 1),
         "huge_number": text.replace('"2.00"', "1" + "0" * 5000, 1).encode(),
     }
 
