@@ -11,6 +11,7 @@ Every amount is yuan with two decimals, written as a string (M-01).
 """
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
@@ -142,14 +143,19 @@ class AdmissionRegistered(VisitHeader):
     admission_date: BusinessDate = Field(description="Admission date.", examples=["2025-03-01"])
 
 
-def _within_bill_limit(lines: list[FeeLine]) -> list[FeeLine]:
+def _bill(lines: list[FeeLine]) -> list[FeeLine]:
+    """A bill's lines: each line number once (a refund names lines by it, S-15), the total bounded."""
+    counts = Counter(line.line_no for line in lines)
+    if len(counts) != len(lines):
+        repeated = sorted(n for n, times in counts.items() if times > 1)[:5]
+        raise ValueError(f"line_no must be unique within the request; repeated: {repeated}")
     total = sum((line.amount for line in lines), Decimal("0.00"))
     if total > BILL_LIMIT:
         raise ValueError(f"the bill's total {total} is above {BILL_LIMIT} yuan")
     return lines
 
 
-BoundedLines = Annotated[list[FeeLine], AfterValidator(_within_bill_limit)]
+BoundedLines = Annotated[list[FeeLine], AfterValidator(_bill)]
 
 
 class OutpatientVisitRequested(VisitHeader):

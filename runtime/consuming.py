@@ -128,8 +128,11 @@ class Consuming:
             await self._refuse_unreadable(logical, raw, sender.code, exc)
             return
         if envelope.sender != sender.code:
-            await self._unauthenticated(logical, raw, Unauthenticated(
-                "sender_mismatch", f"envelope names sender {envelope.sender}, signed by {sender.code}"))
+            mismatch = Unauthenticated("sender_mismatch", f"envelope names sender {envelope.sender}, "
+                                                          f"signed by {sender.code}")
+            await self._unauthenticated(logical, raw, mismatch)
+            # the signer is a registry party (its signature held): it hears why its message had no effect
+            await self._refuse_unreadable(logical, raw, sender.code, mismatch)
             return
         refusal = self._authorise(logical, sender, envelope, now)
         if refusal:

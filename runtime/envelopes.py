@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 
@@ -50,8 +51,16 @@ def key_for(topic: str, payload: BaseModel, key: str | None = None) -> str:
     return pseudonym(raw) if getattr(spec, "personal_key", False) else raw
 
 
+# a JSON escape of U+0000 (an even run of backslashes before it is text, not an escape)
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def parse(topic: str, raw: bytes) -> Envelope:
-    """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError."""
+    """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError. No text of
+    any message may hold a NUL character: no field needs one, and what is stored, logged or passed
+    on to C libraries would be cut at it."""
+    if b"\x00" in raw or _NUL.search(raw):
+        raise ValueError("a string holds a NUL character (U+0000)")
     spec = ALL_TOPICS[topic]
     return envelope_of(spec.message).model_validate_json(raw)
 

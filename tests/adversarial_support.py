@@ -149,11 +149,10 @@ def hs256_with_public_key(registry: ParticipantRegistry, kid: str, value: bytes)
     return f"{signing_input.split(b'.')[0].decode()}..{b64url(mac)}"
 
 
-def with_alg(signer: Signer, value: bytes, alg: str) -> str:
-    """A genuine Ed25519 signature by the party's own key, under another ``alg`` name (``EdDSA``):
-    the wire format pins one name, and a verifier that accepts aliases invites confusion."""
+def with_header(signer: Signer, header: dict, value: bytes) -> str:
+    """A genuine Ed25519 signature by ``signer``'s own key over ``value``, under ``header`` as given
+    (another ``alg`` name, members a verifier must not act on)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    header = {"alg": alg, "kid": f"{signer.code}/{signer.keys.sign_kid}"}
     signing_input = _signing_input(header, value)
     d = base64.urlsafe_b64decode(str(signer.keys.sign.as_dict(private=True)["d"]) + "==")
     signature = Ed25519PrivateKey.from_private_bytes(d).sign(signing_input)

@@ -25,7 +25,7 @@ from joserfc.jwk import OKPKey
 from pydantic import BaseModel
 
 from adversarial_support import (DEAD, REFUSED, Seen, Tap, alg_none, b64url, header_of, hs256_with_public_key,
-                                 repacked, with_alg)
+                                 repacked, with_header)
 from contracts.collab import CoInvestigationCounted, HandOverLead, LeadSubject, OpenCollabRequest, ProblemType
 from contracts.clearing import ClearingSide, ConfirmClearingPeriod
 from contracts.envelope import Envelope
@@ -62,7 +62,7 @@ WATCHED = (REFUSED, DEAD, RESULT, COMPLETED, REVERSED, ASSESSED, DECIDED, OUTPAT
            "settlement.insured-rollback.v1", "settlement.refund-assessed.v1", "settlement.refund-decided.v1",
            "filing.changed.v1", "filing.accepted.v1", "filing.refused.v1", REGISTER, OPEN, QUOTA, INSURED_PERSON,
            "collab.request-opened.v1", "collab.lead-received.v1", "clearing.entry.v1", "prepayment.quota.v1",
-           "prepayment.usage.v1", "prepayment.sanction.v1", "parties.change.v1", "clearing.period-confirmed.v1")
+           "prepayment.usage.v1", "prepayment.sanction.v1", "parties.change.v2", "clearing.period-confirmed.v1")
 LEAD_SUBJECT = LeadSubject.INSURED_PERSON
 EFFECTS = (RESULT, COMPLETED, REVERSED, ASSESSED, DECIDED, "settlement.insured-rollback.v1",
            "settlement.refund-assessed.v1", "settlement.refund-decided.v1", "filing.changed.v1", "filing.accepted.v1",
@@ -292,8 +292,12 @@ def _sig_hs256(p, value):
     return hs256_with_public_key(p.registry, f"{HOSPITAL}/dev-1", value)
 
 
-def _sig_eddsa(p, value):
-    return with_alg(p.bus.signer(HOSPITAL), value, "EdDSA")
+def _sig_embedded_jwk(p, value):
+    """A key of the attacker's own making carried in the header (``jwk``), as if it were the hospital's."""
+    forger = _foreign_signer(HOSPITAL, "dev-1")
+    public = {k: v for k, v in forger.keys.sign.as_dict(private=False).items() if k in ("kty", "crv", "x")}
+    header = {"alg": "Ed25519", "kid": f"{HOSPITAL}/dev-1", "jwk": public}
+    return with_header(forger, header, value)
 
 
 def _sig_unknown_kid(p, value):
@@ -332,10 +336,10 @@ SIGNATURE_CASES = {
     "unsigned": (_sig_unsigned, "missing_signature"),
     "garbage_signature": (_sig_garbage, "malformed_signature"),
     "truncated_jws": (_sig_two_parts, "malformed_signature"),
-    "alg_none": (_sig_none, "malformed_signature"),
-    "alg_hs256_keyed_with_the_public_key": (_sig_hs256, "malformed_signature"),
-    "alg_EdDSA_instead_of_Ed25519": (_sig_eddsa, "malformed_signature"),
-    "kid_without_key_id": (_sig_kid_without_key, "malformed_signature"),
+    "alg_none": (_sig_none, "alg_not_allowed"),
+    "alg_hs256_keyed_with_the_public_key": (_sig_hs256, "alg_not_allowed"),
+    "an_attacker_key_embedded_in_the_header": (_sig_embedded_jwk, "header_not_allowed"),
+    "kid_without_key_id": (_sig_kid_without_key, "malformed_kid"),
     "unknown_kid": (_sig_unknown_kid, "unknown_key"),
     "unknown_sender": (_sig_unknown_sender, "unknown_sender"),
     "forged_key_under_the_real_kid": (_sig_own_key_same_kid, "bad_signature"),
@@ -373,9 +377,9 @@ async def test_a_key_past_its_valid_until_is_refused(platform):
     assert isinstance(party, Institution)
     retired = tuple(k.model_copy(update={"valid_until": p.now() - timedelta(days=1)}) if k.use.value == "sig" else k
                     for k in party.keys)
-    change = ChangeParty(change_id="retire-hefei-2", action=ChangeAction.UPSERT,
+    change = ChangeParty(change_id="retire-hefei-2", action=ChangeAction.UPSERT, version=1,
                          party=party.model_copy(update={"keys": retired}))
-    await p.send("parties.change.v1", change, A_NATIONAL)
+    await p.send("parties.change.v2", change, A_NATIONAL)
     await eventually(lambda: p.procs["settlement"].metric("yidi_registry_parties") >= 1)
     await asyncio.sleep(1.5)   # the follower polls the registry topic every 0.5 s
     env = p.envelope(OUTPATIENT, outpatient(person(), "SIG-RETIRED", ecg_bill("2.00"), institution_code=HEFEI_HOSPITAL,
@@ -431,17 +435,19 @@ async def test_a_registry_change_replayed_after_a_removal_does_not_restore_the_p
                    parent=A_ANHUI, keys=tuple(PublicKey.model_validate(k) for k in public))
     collab = p.procs["collab"]
     known = collab.metric("yidi_registry_parties")
-    mark = p.tap.mark("parties.change.v1")
-    await p.send("parties.change.v1", ChangeParty(change_id="add-bengbu", action=ChangeAction.UPSERT, party=entry),
+    mark = p.tap.mark("parties.change.v2")
+    await p.send("parties.change.v2", ChangeParty(change_id="add-bengbu", action=ChangeAction.UPSERT, version=1,
+                                                        party=entry),
                  A_NATIONAL)
     await eventually(lambda: collab.metric("yidi_registry_parties") == known + 1)
-    added = await p.tap.wait("parties.change.v1", lambda s: s.payload.get("change_id") == "add-bengbu", since=mark)
-    await p.send("parties.change.v1", ChangeParty(change_id="remove-bengbu", action=ChangeAction.REMOVE, code=code),
+    added = await p.tap.wait("parties.change.v2", lambda s: s.payload.get("change_id") == "add-bengbu", since=mark)
+    await p.send("parties.change.v2", ChangeParty(change_id="remove-bengbu", action=ChangeAction.REMOVE, version=2,
+                                                        code=code),
                  A_NATIONAL)
     await eventually(lambda: collab.metric("yidi_registry_parties") == known)
 
     await p.replay(added)
-    await p.tap.wait("parties.change.v1", lambda s: s.record.value == added.record.value, since=mark + 2)
+    await p.tap.wait("parties.change.v2", lambda s: s.record.value == added.record.value, since=mark + 2)
     dead_mark = p.tap.mark(DEAD)
     sent = await p.send(OPEN, OpenCollabRequest(request_ref="BENGBU-AFTER-REPLAY", requester_region="340300",
                                                 target_region=WUHAN, matter="备案信息查询",
