@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import functools
 import json
 import time
 import uuid
@@ -20,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer
-from support import Stack
+from support import Stack, wire_json
 
 REFUSED, DEAD = "party.refused.v1", "ops.dead-letter.v1"
 
@@ -35,11 +36,16 @@ class Seen:
     topic: str
     record: ConsumerRecord
 
-    @property
+    @functools.cached_property
     def value(self) -> Any:
+        """As the party it is sealed to reads it (``wire_json``), else as it came (a record in clear)."""
+        try:
+            return wire_json(self.topic, self.record.value)
+        except (ValueError, TypeError, KeyError):
+            pass
         try:
             return json.loads(self.record.value)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             return None
 
     @property
