@@ -51,8 +51,8 @@ async def test_a_party_registered_at_run_time_is_heard_and_an_unsigned_change_is
             await client.send("collab.open-request.v1", request("still-unknown"), sender=NEW, now=bus.business_now())
             await eventually(lambda: collab.metric("yidi_unauthenticated_total", reason="unknown_sender") >= 2)
 
-            await bus.publish("parties.change.v2", change, sender="A000000")          # the national agency may
             known = collab.metric("yidi_registry_parties")
+            await bus.publish("parties.change.v2", change, sender="A000000")          # the national agency may
             await eventually(lambda: collab.metric("yidi_registry_parties") == known + 1)
             await client.send("collab.open-request.v1", request("after"), sender=NEW, now=bus.business_now())
             opened = await bus.read("collab.request-opened.v1", lambda m: len(m) >= 1)

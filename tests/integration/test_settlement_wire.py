@@ -394,7 +394,8 @@ async def test_trauma_without_third_party_and_its_refusals(wire):
 
 async def test_stay_across_new_year_settles_in_the_discharge_year(wire):
     """S-14: one settlement at discharge, with the discharge year's policy and accumulations.
-    A 2024 stay first: 330801001 31 × 3000.00 = 93000.00 all in scope (A, no limit);
+    A 2024 stay first (October: within the months a discharge may still settle directly, F-11/S-12):
+    330801001 31 × 3000.00 = 93000.00 all in scope (A, no limit);
     pooling (93000.00 − 800.00) × 0.85 = 78370.00 (2024 cap 80000.00 not reached), cash 14630.00.
     Then a stay admitted 2024-12-28, discharged 2025-01-05: settled in 2025 on fresh 2025 counters,
     pooling 3659.85, cash 2643.15. Had 2024's counters applied, only 80000.00 − 78370.00 = 1630.00 was left.
@@ -403,7 +404,7 @@ async def test_stay_across_new_year_settles_in_the_discharge_year(wire):
     pid = person()
     await feed(wire, filing(pid, FilingCategory.RESETTLED_RETIREE, date(2024, 1, 1)))
     big = await ask(wire, DISCHARGE, discharge(pid, "NY-STAY-2024", [line(1, "330801001", "31", "3000.00")],
-                                               date(2024, 6, 1), date(2024, 6, 10), visit_id="ZY-NY-2024"))
+                                               date(2024, 10, 1), date(2024, 10, 10), visit_id="ZY-NY-2024"))
     assert big["outcome"] == "completed" and big["settlement_year"] == 2024, big
     assert funds(big["slip"]) == [("pooling", m("78370.00")), ("large_amount", m("0.00"))]
     assert m(big["slip"]["personal_cash"]) == m("14630.00")
