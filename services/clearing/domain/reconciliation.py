@@ -204,6 +204,10 @@ def fell_due(state: Reconciliation, request: DeadlineRequest, settled: list[Sett
         return Decision(state, [], [request])
     if state.status is not S.MISMATCHED or state.his is None:
         return Decision(state, [], [])
+    if state.resolve_by is not None and request.due_at < state.resolve_by:
+        # the due time of an earlier mismatch, resolved since, fired late: the day's new mismatch has
+        # its own due time (armed under the same id), and is not overdue before it
+        return Decision(state, [], [])
     return _judge(state, settled, calendar, now, due=True)
 
 

@@ -121,6 +121,24 @@ def test_overdue_once_at_the_due_time_unless_the_treating_record_caught_up() -> 
     assert event.status is S.RESOLVED                                                          # late, but fixed
 
 
+def test_the_due_time_of_a_resolved_mismatch_does_not_make_a_later_one_overdue() -> None:
+    """R-02: mismatched 09-30 (due 10-13), resolved, mismatched again on 10-20 (due 10-27: 10-21..10-27
+    are five working days); the first due time's message, handled late, after the second mismatch,
+    changes nothing: the day is overdue only at 10-27."""
+    one = [settled("S1", "50.00")]
+    state, _, (first,) = check(None, totals(2, "80.00"), one, CAL, NOW)
+    state, (resolved,), _ = check(state, totals(1, "50.00"), one, CAL, NOW + timedelta(days=1))
+    assert resolved.status is S.RESOLVED
+    again = datetime(2026, 10, 20, 4, tzinfo=UTC)
+    state, (event,), (second,) = check(state, totals(2, "80.00"), one, CAL, again)
+    assert event.status is S.MISMATCHED and second.due_at == end_of_business_day(date(2026, 10, 27))
+    assert second.deadline_id == first.deadline_id                 # armed again under the same id
+    late = fell_due(state, first, one, CAL, again + timedelta(hours=1))
+    assert (late.events, late.state.status) == ([], S.MISMATCHED)
+    state, (overdue,), _ = fell_due(state, second, one, CAL, second.due_at + timedelta(seconds=1))
+    assert overdue.status is S.OVERDUE
+
+
 def test_a_day_not_begun_or_another_region_is_refused() -> None:
     with pytest.raises(ReconciliationRefused, match="has not begun"):
         check(None, totals(0, "0", day=date(2026, 10, 1)), [], CAL, NOW)
