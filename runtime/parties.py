@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 from pydantic import BaseModel, ValidationError
 
-from contracts.envelope import Envelope
+from contracts.envelope import BROKER_MESSAGE_LIMIT, Envelope
 from contracts.parties import (Agency, AgencyLevel, ChangeAction, ChangeParty, Institution, KeyUse, Operator,
                                ParticipantFile, Party, PublicKey, ServiceParty)
 
@@ -43,6 +43,17 @@ SIGN_ALG = "Ed25519"            # RFC 9864's fully specified name for EdDSA over
 SIGN_ALGS = frozenset({SIGN_ALG, "EdDSA"})
 SEAL_ALG = {"alg": "ECDH-ES", "enc": "A256GCM"}   # JWE to an X25519 key, as India's HCX does
 SEAL_ALGS = (SEAL_ALG["alg"], SEAL_ALG["enc"])     # all a sealed result may use: no key wrap, no "zip"
+
+
+def jwe_registry(algorithms: Collection[str], **options: Any) -> jwe.JWERegistry:
+    """joserfc's JWE registry for ``algorithms``, taking what the broker carries: its default refuses
+    a ciphertext over 64 KB, which a large bill's sealed result or request would exceed."""
+    registry = jwe.JWERegistry(algorithms=algorithms, **options)
+    registry.max_ciphertext_length = BROKER_MESSAGE_LIMIT
+    return registry
+
+
+SEAL_REGISTRY = jwe_registry(SEAL_ALGS)
 PUBLIC_KEYS = "public-keys.json"
 MAX_SIGNATURE = 1024           # a detached Ed25519 JWS with our header is ~200 characters
 HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})   # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
@@ -204,7 +215,7 @@ class Signer:
             raise ValueError(f"a sealed value is {SEAL_ALG['alg']} with {SEAL_ALG['enc']}, no zip: got {header}")
         if str(header.get("kid", "")).partition("/")[0] != self.code:
             raise ValueError(f"sealed to {header.get('kid')}, not to {self.code}")
-        plaintext = jwe.decrypt_compact(token, self.keys.enc, algorithms=SEAL_ALGS).plaintext
+        plaintext = jwe.decrypt_compact(token, self.keys.enc, registry=SEAL_REGISTRY).plaintext
         if plaintext is None:
             raise ValueError("the sealed value has no content")
         return plaintext
@@ -340,7 +351,7 @@ def seal_for(registry: ParticipantRegistry, code: str, plaintext: bytes) -> str:
     if found is None:
         raise ValueError(f"{code} has no encryption key in the registry")
     kid, key = found
-    return jwe.encrypt_compact({**SEAL_ALG, "kid": f"{code}/{kid}"}, plaintext, key, algorithms=SEAL_ALGS)
+    return jwe.encrypt_compact({**SEAL_ALG, "kid": f"{code}/{kid}"}, plaintext, key, registry=SEAL_REGISTRY)
 
 
 # ---------------------------------------------------------------- key files

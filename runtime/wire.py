@@ -47,7 +47,7 @@ from joserfc.registry import HeaderParameter
 from contracts.parties import Agency, Institution, ServiceParty
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES, TopicSpec
-from runtime.parties import ParticipantRegistry, PrivateKeys
+from runtime.parties import ParticipantRegistry, PrivateKeys, jwe_registry
 
 SEALED = "sealed_payload"
 KEY_WRAP = "ECDH-ES+A256KW"
@@ -56,10 +56,10 @@ TOPIC_HEADER = "yidi-topic"
 EVENT_HEADER = "yidi-event"
 MAX_READERS = 16
 _REGION = re.compile(r"^\d{6}$")
-_REGISTRY = jwe.JWERegistry(
+_REGISTRY = jwe_registry(
+    [KEY_WRAP, CONTENT], verify_all_recipients=False, max_recipients=MAX_READERS,
     header_registry={TOPIC_HEADER: HeaderParameter("Topic of the sealed payload", "str", True),
-                     EVENT_HEADER: HeaderParameter("Event id of the envelope around it", "str", True)},
-    algorithms=[KEY_WRAP, CONTENT], verify_all_recipients=False, max_recipients=MAX_READERS)
+                     EVENT_HEADER: HeaderParameter("Event id of the envelope around it", "str", True)})
 
 
 class SealingError(ValueError):

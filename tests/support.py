@@ -339,6 +339,11 @@ def _opener() -> WireOpener:
     return WireOpener.from_keys_dir(test_keys())
 
 
+def wire_open(topic: str, value: bytes) -> bytes:
+    """A record's value with its sealed payload opened (``runtime.wire``), as its reader sees it."""
+    return _opener().open(topic, value)
+
+
 def wire_json(topic: str, value: bytes) -> dict:
     """A record of ``topic`` (logical name) as the party it is sealed to reads it: its payload opened
     (``runtime.wire``), a dead letter's original opened (``dead_letter_original``)."""

@@ -38,11 +38,11 @@ from contracts.prepayment import (PrepaymentSanction, PrepaymentScope, RecordFin
 from contracts.settlement import InsuredPersonRecorded
 from contracts.settlement_hops import InsuredDecided, InsuredRollback, RefundAssessed, RefundDecided, TreatingAssessed
 from runtime.clock import clock_command_set
-from runtime.envelopes import encode, parse
+from runtime.envelopes import parse
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, PrivateKeys, Signer, generate_keys
 from runtime.query import seal_person, sign_request
 from runtime.topics import CLOCK
-from support import Bus, ServiceProcess, eventually, new_prefix
+from support import Bus, ServiceProcess, eventually, new_prefix, wire_open
 from test_filing_wire import register
 from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
 
@@ -87,6 +87,11 @@ class Platform:
     def envelope(self, topic: str, payload: BaseModel, sender: str, **kw) -> Envelope:
         assert self.bus.client
         return self.bus.client.envelope(topic, payload, sender=sender, now=kw.pop("now", None) or self.now(), **kw)
+
+    def wire_value(self, topic: str, env: Envelope) -> bytes:
+        """The record value an adapter would send: its payload sealed to its readers (runtime.wire)."""
+        assert self.bus.client
+        return self.bus.client.wire_value(topic, env)
 
     async def send_value(self, topic: str, value: bytes, key: str, signature: str | None) -> None:
         assert self.bus.producer
@@ -251,7 +256,7 @@ def quota(p: Platform, region: str = WUHU) -> SetAnnualQuota:
 
 
 def genuine_payload(p: Platform, topic: str) -> BaseModel:
-    return parse(topic, p.genuine[topic].record.value).payload
+    return parse(topic, wire_open(topic, p.genuine[topic].record.value)).payload
 
 
 async def a_valid_request_completes(p: Platform, label: str) -> None:
@@ -336,7 +341,7 @@ SIGNATURE_CASES = {
     "unsigned": (_sig_unsigned, "missing_signature"),
     "garbage_signature": (_sig_garbage, "malformed_signature"),
     "truncated_jws": (_sig_two_parts, "malformed_signature"),
-    "alg_none": (_sig_none, "alg_not_allowed"),
+    "alg_none": (_sig_none, "malformed_signature"),   # no signature segment at all
     "alg_hs256_keyed_with_the_public_key": (_sig_hs256, "alg_not_allowed"),
     "an_attacker_key_embedded_in_the_header": (_sig_embedded_jwk, "header_not_allowed"),
     "kid_without_key_id": (_sig_kid_without_key, "malformed_kid"),
@@ -358,7 +363,7 @@ async def test_a_request_not_signed_by_its_sender_has_no_effect(platform, case):
     make, reason = SIGNATURE_CASES[case]
     pid, ref = person(), f"SIG-{case}"[:60]
     env = p.envelope(OUTPATIENT, outpatient(pid, ref, ecg_bill("2.00")), HOSPITAL)
-    value = encode(env)
+    value = p.wire_value(OUTPATIENT, env)   # sealed to settlement, as an adapter sends it
     before, dead_mark = p.effects(), p.tap.mark(DEAD)
     await p.send_value(OUTPATIENT, value, HOSPITAL, make(p, value))
     letter = await p.dead_letter(OUTPATIENT, env.event_id, dead_mark)
@@ -384,7 +389,7 @@ async def test_a_key_past_its_valid_until_is_refused(platform):
     await asyncio.sleep(1.5)   # the follower polls the registry topic every 0.5 s
     env = p.envelope(OUTPATIENT, outpatient(person(), "SIG-RETIRED", ecg_bill("2.00"), institution_code=HEFEI_HOSPITAL,
                                             treating_region="340100"), HEFEI_HOSPITAL)
-    value, dead_mark, before = encode(env), p.tap.mark(DEAD), p.effects()
+    value, dead_mark, before = p.wire_value(OUTPATIENT, env), p.tap.mark(DEAD), p.effects()
     await p.send_value(OUTPATIENT, value, HOSPITAL, p.bus.signer(HEFEI_HOSPITAL).sign(value))
     letter = await p.dead_letter(OUTPATIENT, env.event_id, dead_mark)
     assert (letter["reason"], letter["detail"].split(":")[0]) == ("UNAUTHENTICATED", "key_not_valid"), letter
@@ -417,7 +422,7 @@ async def test_a_replayed_message_has_no_second_effect(platform, topic):
     handled = {n: p.handled(topic, n) for n in names}
     await p.replay(p.genuine[topic])
     await eventually(lambda: all(p.handled(topic, n) > handled[n] for n in names), timeout=30)
-    await p.unchanged(before, parse(topic, p.genuine[topic].record.value))
+    await p.unchanged(before, parse(topic, wire_open(topic, p.genuine[topic].record.value)))
     assert p.figures() == figures
     assert effects == () or all(t in EFFECTS for t in effects)
 

@@ -117,3 +117,17 @@ def test_a_reply_outside_the_platform_is_sealed_to_the_parties_it_names(registry
     payload = {"person_id": "11010519491231002X", "insured_region": "340200", "treating_region": "420100"}
     codes = readers(spec, payload, registry)
     assert codes[0] == "settlement" and registry.agency_of("340200").code in codes
+
+
+def test_a_large_payload_opens(client):
+    """A bill of thousands of lines seals to far more than joserfc's default 64 KB ciphertext limit:
+    the registry takes what the broker carries."""
+    payload = completed_settlement("S-WIRE-LARGE", insured_region="340200", treating_region="420100",
+                                   settled_on=NOW.date(), funds={"pooling": "1.00"})
+    env = client.envelope("settlement.completed.v1", payload, sender="settlement", now=NOW)
+    data = json.loads(env.model_dump_json())
+    data["payload"]["request_id"] = "R" * 600_000
+    value = client.sealer.seal("settlement.completed.v1", json.dumps(data).encode())
+    assert len(value) > 600_000
+    opened = json.loads(opener("clearing").open("settlement.completed.v1", value))
+    assert opened["payload"]["request_id"] == "R" * 600_000
