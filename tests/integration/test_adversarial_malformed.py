@@ -267,7 +267,7 @@ async def test_a_conflicting_copy_is_dead_lettered_and_its_sender_told(hospital)
     other = h.bus.client.envelope(OUTPATIENT, outpatient(pid, "COPY-1", ecg_bill("9.00")), sender=HOSPITAL,
                                   now=h.bus.business_now(), event_id=first.event_id)
     letter = await _assert_refused_and_moves_on(h, encode(other), str(first.event_id), "after-conflict",
-                                                reasons=("INVALID_MESSAGE", "REFUSED_BY_RULE"))
+                                                reasons=("CONFLICTING_COPY",))
     assert letter["reason"] == "conflicting_copy", letter
     results = h.tap.all(RESULT, lambda s: s.payload.get("request_id") == "COPY-1")
     assert len({s.value["event_id"] for s in results}) == 1
