@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from contracts.envelope import Envelope, derived_event_id, envelope_of
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES
+from runtime.failures import PoisonMessage
 from runtime.privacy import pseudonym
 
 
@@ -56,11 +57,12 @@ _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def parse(topic: str, raw: bytes) -> Envelope:
-    """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError. No text of
+    """Validate raw bytes as the topic's envelope; raises ValueError/ValidationError (a
+    ``PoisonMessage`` ``invalid_message`` for a NUL character). No text of
     any message may hold a NUL character: no field needs one, and what is stored, logged or passed
     on to C libraries would be cut at it."""
     if b"\x00" in raw or _NUL.search(raw):
-        raise ValueError("a string holds a NUL character (U+0000)")
+        raise PoisonMessage("invalid_message", "a string holds a NUL character (U+0000)")
     spec = ALL_TOPICS[topic]
     return envelope_of(spec.message).model_validate_json(raw)
 
