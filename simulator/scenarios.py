@@ -62,6 +62,11 @@ def long_term_filing(p: Person, start: date, request_id: str) -> RegisterFiling:
                           proofs=("credential", "filing_form", "residence_proof"))
 
 
+def retroactive(filing: RegisterFiling, admitted: date) -> RegisterFiling:
+    """补办: the same filing made after an admission it must cover, starting on that day (F-11)."""
+    return filing.model_copy(update={"retroactive": True, "admission_date": admitted, "start_date": admitted})
+
+
 def _header(p: Person, request_id: str, visit_id: str, medical_type: str, **flags) -> dict:
     return dict(request_id=request_id, person_id=p.person_id, credential_type="e_voucher",
                 insurance_type=p.insurance_type, insured_region=p.insured_region, treating_region=p.treating_region,

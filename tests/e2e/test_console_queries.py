@@ -97,11 +97,12 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
     pid = patient.person_id
     async with Bus(stack, prefix) as bus:
         bus.follow_clock(procs["filing"])
-        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, date(2026, 11, 2), "AG-Q-0001"),
+        await bus.publish("filing.register.v1", scenarios.retroactive(   # admitted 10-28, discharged 11-02 (F-11)
+                              scenarios.long_term_filing(patient, date(2026, 10, 28), "AG-Q-0001"), date(2026, 10, 28)),
                           producer="agency:340200")
         await bus.read("filing.changed.v1", lambda m: any(c["payload"]["snapshot"]["person_id"] == pid for c in m))
         await eventually(lambda: filing_view(procs["settlement"], pid), timeout=60)   # F-15 read model first
-        request = scenarios.stay(patient, "H42010200001-Q-000001", date(2026, 11, 2), 5)
+        request = scenarios.stay(patient, "H42010200001-Q-000001", date(2026, 10, 28), 5)
         sent = await bus.publish("his.settlement-requested.v1", request, producer="his:H42010200001")
         results = await bus.read("settlement.result.v2", lambda m: any(
             r["payload"]["request_id"] == request.request_id for r in m), timeout=60)

@@ -19,7 +19,6 @@ pytestmark = pytest.mark.e2e
 async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, system):
     procs, prefix = system
     wuhu = scenarios.ROUTES[0]                                   # Wuhu insured, treated in Wuhan
-    now = datetime(2026, 11, 2, 9, 0, tzinfo=SH)                 # the system's business time (Monday)
     async with Bus(stack, prefix) as bus:
         bus.follow_clock(procs["prepayment"])   # signed messages carry the system's business time (clock skew)
         # P-02: quota = 2 × the monthly average of last year's Q4 fund payments = 2 × 5,000.00, set by the
@@ -31,9 +30,11 @@ async def test_an_unpaid_red_top_up_suspends_the_regions_new_filings(stack, syst
         await bus.read("prepayment.quota.v1", lambda m: len(m) >= 1)
 
         patient = scenarios.person(11, wuhu)
-        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, now.date(), "AG340200-PP-0001"))
+        admitted = date(2026, 11, 1)                               # discharged today, filed retroactively (F-11)
+        await bus.publish("filing.register.v1", scenarios.retroactive(
+            scenarios.long_term_filing(patient, admitted, "AG340200-PP-0001"), admitted))
         await bus.read("filing.changed.v1", lambda m: any(e["payload"]["person_id"] == patient.person_id for e in m))
-        stay = scenarios.stay(patient, "H42010200001-PP-000001", date(2026, 11, 2), 1, surgery=True)
+        stay = scenarios.stay(patient, "H42010200001-PP-000001", admitted, 1, surgery=True)
         await _settle_when_filed(bus, stay)
 
         warnings = await bus.read("prepayment.warning.v1", lambda m: any(w["payload"]["level"] == "red" for w in m))

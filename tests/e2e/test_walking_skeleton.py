@@ -25,18 +25,23 @@ async def doc(proc, collection: str, aggregate_id: str | None = None):
         await client.close()
 
 
+ADMITTED = date(2026, 10, 25)   # eight days before the system's business day, 11-02
+
+
 async def test_one_stay_travels_through_all_five_services(stack, system):
     procs, prefix = system
     patient = scenarios.person(7, scenarios.ROUTES[0])            # Wuhu employee treated in Wuhan
     async with Bus(stack, prefix) as bus:
         bus.follow_clock(procs["filing"])       # signed messages carry the system's business time (clock skew)
-        await bus.publish("filing.register.v1", scenarios.long_term_filing(patient, date(2026, 11, 2), "AG340200-E2E-0001"),
+        # admitted 10-25, filed retroactively (F-11), discharged today: no discharge lies ahead of receipt (S-12)
+        await bus.publish("filing.register.v1", scenarios.retroactive(
+                              scenarios.long_term_filing(patient, ADMITTED, "AG340200-E2E-0001"), ADMITTED),
                           producer="agency:340200")
         changed = await bus.read("filing.changed.v1", lambda m: len(m) >= 1)
         assert changed[0]["payload"]["snapshot"]["status"] == "active"
         await eventually(lambda: doc(procs["settlement"], "filing_view", patient.person_id))
 
-        request = scenarios.stay(patient, "H42010200001-E2E-000001", date(2026, 11, 2), 8, surgery=True)
+        request = scenarios.stay(patient, "H42010200001-E2E-000001", ADMITTED, 8, surgery=True)
         sent = await bus.publish("his.settlement-requested.v1", request, producer="his:H42010200001")
         results = await bus.read("settlement.result.v2", lambda m: len(m) >= 1)
         payload = bus.open_result(results[0]["payload"])     # sealed to H42010200001 (003 §5 (三))
