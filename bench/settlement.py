@@ -2,6 +2,7 @@
 four-hop Kafka relay on the same broker, in one run.
 
     make bench        (or: python -m bench.settlement [--n 1000] [--curve 4,16,64,128] [--mix outpatient|mixed])
+    python -m bench.settlement --growth 20000     (cost and memory as the stored data grows)
 
 Starts the embedded stack (or uses KAFKA_BOOTSTRAP_SERVERS + MONGODB_URI), runs
 ``../shared/bench/relay_baseline.py`` on it, then all five services on the controlled clock. The
@@ -15,7 +16,12 @@ Ends with one JSON line: the best point with p99 ≤ 300 ms (settlements_per_s, 
 p50/p99), the whole curve with each process's CPU ms per settlement (services, broker, database,
 driver), version conflicts, RSS, whether every completed settlement is stored, and
 ``totals_match``: the fund amounts answered equal the clearing ledgers and the prepayment usage
-(``bench.totals``)."""
+(``bench.totals``).
+
+``--growth N`` replaces the curve: N settlements at 4 in flight, measured in fifths; each fifth gives
+its rate, p50/p99, each process's CPU ms per settlement, each service's RSS at its end, and the
+documents the services keep (count, mean and largest size of each collection). A design whose cost
+or memory per settlement rises from fifth to fifth keeps something that grows with the data."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +42,7 @@ from pathlib import Path
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 
 from bench import totals
@@ -45,6 +52,7 @@ from runtime.embedded import EmbeddedStack, free_port
 from runtime.envelopes import encode, key_for
 from runtime.parties import ParticipantRegistry, authenticate, init_keys, load_private_keys
 from runtime.privacy import ensure_dev_secrets
+from runtime.sealing import is_sealed, keyring
 from runtime.store import open_document
 from runtime.topics import create_topics
 from runtime.wire import WireOpener
@@ -155,6 +163,17 @@ class Processes:
             seconds[name] = total
         return seconds
 
+    def current_rss(self) -> dict[str, float]:
+        """Each service's resident memory now, MB (the first process of its family: the service)."""
+        now: dict[str, float] = {}
+        for name in SERVICES:
+            for p in self._family(self.pids[name])[:1]:
+                try:
+                    now[name] = round(p.memory_info().rss / 2**20, 1)
+                except psutil.Error:
+                    pass
+        return now
+
     def sample_rss(self) -> None:
         for name in SERVICES:
             for p in self._family(self.pids[name])[:1]:
@@ -251,8 +270,25 @@ def point(elapsed: float, latencies: list[float], cpu: dict[str, float], concurr
             "cpu_ms_per_settlement_total": round(sum(cpu.values()) * 1000 / n, 2)}
 
 
+async def documents(mongodb_uri: str, prefix: str) -> dict[str, dict]:
+    """Every service collection's documents as stored: count, mean and largest size in KB (BSON)."""
+    client: AsyncMongoClient[RawBSONDocument] = AsyncMongoClient(mongodb_uri, document_class=RawBSONDocument)
+    try:
+        found: dict[str, dict] = {}
+        for name in SERVICES:
+            db = client[database(prefix, name)]
+            for collection in sorted(await db.list_collection_names()):
+                sizes = [len(doc.raw) async for doc in db[collection].find({})]
+                if sizes:
+                    found[f"{name}/{collection}"] = {"n": len(sizes), "mean_kb": round(sum(sizes) / len(sizes) / 1024, 1),
+                                                     "max_kb": round(max(sizes) / 1024, 1)}
+        return found
+    finally:
+        await client.close()
+
+
 async def drive(settings: Settings, mix: str, n: int, curve: list[int], population_size: int,
-                processes: Processes) -> dict:
+                processes: Processes, growth: int = 0) -> dict:
     sim = Simulator(settings, rate=1.0, size=population_size, seed=2026)
     sim.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
                                     enable_idempotence=settings.kafka_idempotence, linger_ms=1)
@@ -278,6 +314,10 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
         await asyncio.sleep(2)
         await driver.run(driver.prepare(100), 4)                       # warm-up
         figures = []
+        if growth:
+            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes),
+                    "problems": driver.problems[:10], "problem_count": len(driver.problems),
+                    "completed": driver.completed, "answered": driver.answered}
         for concurrency in curve:
             requests = driver.prepare(n)
             before = processes.cpu_seconds()
@@ -292,6 +332,24 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
         sampler.cancel()
         await sim.producer.stop()
         await results.stop()
+
+
+async def grow(driver: Driver, n: int, processes: Processes, settings: Settings,
+               concurrency: int = 4) -> list[dict]:
+    """N settlements in fifths, one after the other on the same services: each fifth's rate, CPU per
+    settlement per process, each service's RSS at its end, and the documents kept after it."""
+    fifths = []
+    for fifth in range(5):
+        requests = driver.prepare(n // 5)
+        before = processes.cpu_seconds()
+        elapsed, latencies = await driver.run(requests, concurrency)
+        after = processes.cpu_seconds()
+        figures = point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency)
+        figures.update(fifth=fifth + 1, settled=(fifth + 1) * (n // 5), rss_mb=processes.current_rss(),
+                       documents=await documents(settings.mongodb_uri, settings.topic_prefix))
+        fifths.append(figures)
+        print(json.dumps({"fifth": figures}), file=sys.stderr, flush=True)
+    return fifths
 
 
 def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
@@ -329,6 +387,9 @@ async def stored(mongodb_uri: str, prefix: str) -> set[str]:
         ids: set[str] = set()
         async for visit in client[database(prefix, "settlement")]["visits"].find({}):
             ids.update(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
+        async for item in client[database(prefix, "settlement")]["visits_archive"].find({}):
+            opened = keyring().open(item["item"]) if is_sealed(item["item"]) else item["item"]
+            ids.update(opened.get("settlements") or {})   # the older ones (services.settlement.adapters.Items)
         return ids
     finally:
         await client.close()
@@ -351,6 +412,14 @@ def best(curve: list[dict]) -> dict:
     return max(within, key=lambda p: p["settlements_per_s"]) if within else min(curve, key=lambda p: p["p99_ms"])
 
 
+def _fifth_line(f: dict) -> dict:
+    """A fifth as the growth summary shows it: rate, CPU per process (largest first), RSS, documents."""
+    cpu = dict(sorted(f["cpu_ms_per_settlement"].items(), key=lambda kv: -kv[1]))
+    return {"fifth": f["fifth"], "settled": f["settled"], "settlements_per_s": f["settlements_per_s"],
+            "p99_ms": f["p99_ms"], "cpu_ms_per_settlement_total": f["cpu_ms_per_settlement_total"],
+            "cpu_ms_per_settlement": cpu, "rss_mb": f["rss_mb"], "documents": f["documents"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="requests per point of the curve")
@@ -358,6 +427,8 @@ def main() -> None:
     parser.add_argument("--mix", choices=("outpatient", "mixed"), default="outpatient")
     parser.add_argument("--population", type=int, default=600)
     parser.add_argument("--relay-n", type=int, default=5000)
+    parser.add_argument("--growth", type=int, default=0, metavar="N",
+                        help="instead of the curve: N settlements at 4 in flight, reported per fifth")
     args = parser.parse_args()
     curve = [int(c) for c in args.curve.split(",")]
     stack = None
@@ -381,7 +452,9 @@ def main() -> None:
         procs = start_services(dict(os.environ), prefix)
         asyncio.run(wait_healthy(procs))
         processes = Processes(procs, stack)
-        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes))
+        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth))
+        if args.growth:
+            figures["curve"] = figures["growth"]
         durable = asyncio.run(stored(mongodb_uri, prefix))
         sums = asyncio.run(settle(mongodb_uri, prefix, figures["answered"]))
         top, found = best(figures["curve"]), conflicts(procs)
@@ -391,7 +464,8 @@ def main() -> None:
             "settlements_per_s": top["settlements_per_s"], "relay_per_s": baseline["relay_rps"],
             "ratio": round(top["settlements_per_s"] / baseline["relay_rps"], 3),
             "p50_ms": top["p50_ms"], "p99_ms": top["p99_ms"], "at_concurrency": top["concurrency"],
-            "curve": figures["curve"], "mix": args.mix, "outcomes": figures["outcomes"],
+            "curve": figures["curve"], **({"growth": [_fifth_line(f) for f in figures["growth"]]}
+                                          if args.growth else {}), "mix": args.mix, "outcomes": figures["outcomes"],
             "problems": figures["problem_count"], "first_problems": figures["problems"],
             "conflicts": sum(found.values()), "conflicts_by_collection": found,
             "completed": len(figures["completed"]), "all_completed_stored": figures["completed"] <= durable,
