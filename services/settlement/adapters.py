@@ -39,8 +39,9 @@ from services.wiring import Store
 
 DEADLINE_DUE = "settlement.deadline-due.v1"
 A = TypeVar("A", bound=BaseModel)
-HOT_ITEMS = 8        # items nothing waits for that a person's aggregate keeps in itself (the newest)
-ARCHIVE_EVERY = 8    # archived in groups: once this many more than HOT_ITEMS have gathered
+HOT_ITEMS = 2        # items nothing waits for that a person's aggregate keeps in itself (the newest)
+ARCHIVE_EVERY = 2    # archived in groups: once this many more than HOT_ITEMS have gathered
+ARCHIVED = "archived"   # the state's count of items it moved to the archive (none: nothing to look up there)
 TRIES = 3            # an item archived by another write between reading and deciding: read again
 
 
@@ -77,11 +78,12 @@ class Items:
         return {**state, **{f: dict(state.get(f) or {}) for f in self.fields}}
 
     def drop(self, state: dict, archived: dict[str, dict]) -> None:
-        """Remove the archived items the state still holds exactly as they were archived."""
+        """Remove the archived items the state still holds exactly as they were archived (counted)."""
         for key, item in archived.items():
             if self.of(state, key) == item:
                 for f in item:
                     del state[f][key]
+                state[ARCHIVED] = state.get(ARCHIVED, 0) + 1
 
     def put_back(self, state: dict, items: dict[str, dict]) -> None:
         """Put archived items back into a state that does not hold them."""
@@ -123,7 +125,9 @@ class PersonAggregates(Generic[A]):
         for _ in range(TRIES):
             doc = await self.store.load_document(self.collection, person_id)
             state = (doc or {}).get("state") or {}
-            fetched = await self._fetch([n for n in named if not self.items.holds(state, n)])
+            # an aggregate that never archived an item need not look for one (a new request)
+            fetched = await self._fetch([n for n in named if not self.items.holds(state, n)] if state.get(ARCHIVED)
+                                        else [])
             archived = await self._archive(doc, named) if doc else {}
             try:
                 return await self._apply(env, person_id, decide, doc, fetched, archived, named)
@@ -140,7 +144,7 @@ class PersonAggregates(Generic[A]):
         def run(raw: dict | None) -> Outcome:
             if raw and items is not None:
                 raw = items.copy(raw)
-                if any(not items.holds(raw, n) and n not in fetched for n in named):
+                if raw.get(ARCHIVED) and any(not items.holds(raw, n) and n not in fetched for n in named):
                     raise _Moved()
                 items.put_back(raw, {k: v for k, v in fetched.items() if v is not None})
                 items.drop(raw, archived)

@@ -84,6 +84,7 @@ class Visits(BaseModel):
     standing: dict[str, list[str]] = Field(default_factory=dict, description=(
         "institution → the ids of its settlements of the person not reversed, in the order settled (S-15: "
         "which is the latest); ``settlements`` keeps only the newest records, the others are archived"))
+    archived: int = Field(default=0, description="items moved to the archive (services/settlement/adapters.py)")
 
     @model_validator(mode="before")
     @classmethod

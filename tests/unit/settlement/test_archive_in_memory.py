@@ -32,6 +32,7 @@ async def test_settled_items_leave_the_aggregates_and_every_settlement_is_kept_o
     assert not set(visits["settlements"]) & {k for k in archived if k not in visits["requests"]}
     assert set(svc.store.archives[INSURED_ITEMS.archive]) | set(insured["applied"]) >= kept
     assert visits["standing"] == {HOSPITAL: [a["settlement_id"] for a in answers]}
+    assert visits["archived"] == len(archived) and insured["archived"] == len(svc.store.archives[INSURED_ITEMS.archive])
 
 
 async def test_an_archived_request_repeated_gets_the_same_answer_and_settles_nothing_twice():
