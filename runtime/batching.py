@@ -74,13 +74,15 @@ class Coalescer(Generic[T, R]):
 
 
 class CollectionBatch:
-    """One collection's coalesced operations: read by id, version-guarded write, insert-once."""
+    """One collection's coalesced operations: read by id, version-guarded write, insert-once, keep
+    the newest revision."""
 
     def __init__(self, col: AsyncCollection) -> None:
         self.col = col
         self.find_one: Coalescer[Any, dict | None] = Coalescer(self._find)
         self.write: Coalescer[tuple[int | None, dict], bool] = Coalescer(self._write)
         self.insert_once: Coalescer[tuple[Any, dict], None] = Coalescer(self._insert_once)
+        self.keep: Coalescer[tuple[Any, dict, int], None] = Coalescer(self._keep)
 
     async def _find(self, ids: list[Any]) -> list[dict | None | BaseException]:
         found = {doc["_id"]: doc async for doc in self.col.find({"_id": {"$in": list(dict.fromkeys(ids))}})}
@@ -150,6 +152,24 @@ class CollectionBatch:
             results: list[None | BaseException] = [None] * len(ops)
             for error in exc.details["writeErrors"]:
                 if error["code"] != DUPLICATE_KEY:   # two upserts of one id raced: it is stored
+                    results[error["index"]] = OperationFailure(error.get("errmsg", ""), error["code"], error)
+            return results
+        return [None] * len(ops)
+
+
+    async def _keep(self, docs: list[tuple[Any, dict, int]]) -> list[None | BaseException]:
+        """``(id, document, revision)``: stored unless one with its id and a revision at least as new
+        is (an item archived again after it changed replaces its older copy, never a newer one)."""
+        ops = [UpdateOne({"_id": doc_id, "revision": {"$lt": revision}}, {"$set": {**doc, "revision": revision}},
+                         upsert=True) for doc_id, doc, revision in docs]
+        try:
+            await self.col.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            results: list[None | BaseException] = [None] * len(ops)
+            for error in exc.details["writeErrors"]:
+                if error["code"] != DUPLICATE_KEY:   # a newer revision is stored: nothing to do
                     results[error["index"]] = OperationFailure(error.get("errmsg", ""), error["code"], error)
             return results
         return [None] * len(ops)

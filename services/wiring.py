@@ -39,6 +39,11 @@ class ArchiveBatch(Protocol):
     @property
     def insert_once(self) -> Callable[[tuple[str, dict]], Awaitable[object]]: ...
 
+    @property
+    def keep(self) -> Callable[[tuple[str, dict, int]], Awaitable[object]]:
+        """``(id, document, revision)``: stored unless a copy at least as new is."""
+        ...
+
 
 class Store(Protocol):
     """What a service's handlers need of the runtime's aggregate store: ``runtime.store.AggregateStore``

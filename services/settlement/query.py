@@ -29,6 +29,7 @@ from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
+from services.settlement.adapters import VISITS_ITEMS, archived_item
 from services.wiring import Store
 
 SLIP_PATH = "/settlement/slip"
@@ -111,7 +112,11 @@ class SettlementQueries:
         if not settlement:
             raise QueryRefused(400, "settlement (the settlement id) is required")
         visits = await self.store.load("visits", person) or {}
+        if settlement not in (visits.get("settlements") or {}):   # an older one: in the archive (adapters.Items)
+            visits = await archived_item(self.store, VISITS_ITEMS.archive, settlement) or {}
         record = (visits.get("settlements") or {}).get(settlement)
+        if record is not None and record.get("completed", {}).get("person_id") != person:
+            record = None   # archived by settlement id: another person's is not this one's
         regions = (record or {}).get("completed", {})
         if record is None or not any(self.parties.speaks_for(agency.code, str(regions.get(side, "")))
                                      for side in ("insured_region", "treating_region")):
