@@ -287,8 +287,24 @@ async def documents(mongodb_uri: str, prefix: str) -> dict[str, dict]:
         await client.close()
 
 
+async def idle(processes: Processes, seconds: float, settle_s: float = 10) -> dict:
+    """Each process's CPU while nothing happens, percent of one core, sampled over ``seconds`` once
+    start-up has settled: what the stack burns with no traffic (polls, sweeps, heartbeats). The
+    driver is left out of the total: it is not part of the stack."""
+    await asyncio.sleep(settle_s)
+    before = processes.cpu_seconds()
+    await asyncio.sleep(seconds)
+    after = processes.cpu_seconds()
+    each = {k: round(100 * (after[k] - before[k]) / seconds, 2) for k in after if k != "driver"}
+    return {"idle_cpu_percent_of_core": round(sum(each.values()), 2), "idle_cpu_percent_by_process": each,
+            "idle_seconds": seconds}
+
+
 async def drive(settings: Settings, mix: str, n: int, curve: list[int], population_size: int,
-                processes: Processes, growth: int = 0) -> dict:
+                processes: Processes, growth: int = 0, idle_s: float = 0) -> dict:
+    quiet = await idle(processes, idle_s) if idle_s else {}
+    if quiet:
+        print(json.dumps({"idle": quiet}), file=sys.stderr, flush=True)
     sim = Simulator(settings, rate=1.0, size=population_size, seed=2026)
     sim.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
                                     enable_idempotence=settings.kafka_idempotence, linger_ms=1)
@@ -315,7 +331,7 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
         await driver.run(driver.prepare(100), 4)                       # warm-up
         figures = []
         if growth:
-            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes),
+            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes), **quiet,
                     "problems": driver.problems[:10], "problem_count": len(driver.problems),
                     "completed": driver.completed, "answered": driver.answered}
         for concurrency in curve:
@@ -325,7 +341,7 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
             after = processes.cpu_seconds()
             figures.append(point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency))
             print(json.dumps({"point": figures[-1]}), file=sys.stderr, flush=True)
-        return {"curve": figures, "outcomes": dict(driver.outcomes), "problems": driver.problems[:10],
+        return {"curve": figures, "outcomes": dict(driver.outcomes), **quiet, "problems": driver.problems[:10],
                 "problem_count": len(driver.problems), "completed": driver.completed, "answered": driver.answered}
     finally:
         reader.cancel()
@@ -429,6 +445,8 @@ def main() -> None:
     parser.add_argument("--relay-n", type=int, default=5000)
     parser.add_argument("--growth", type=int, default=0, metavar="N",
                         help="instead of the curve: N settlements at 4 in flight, reported per fifth")
+    parser.add_argument("--idle", type=float, default=60, metavar="S",
+                        help="first, each process's CPU with the stack idle, over S seconds (0: skip)")
     args = parser.parse_args()
     curve = [int(c) for c in args.curve.split(",")]
     stack = None
@@ -452,7 +470,8 @@ def main() -> None:
         procs = start_services(dict(os.environ), prefix)
         asyncio.run(wait_healthy(procs))
         processes = Processes(procs, stack)
-        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth))
+        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth,
+                                   args.idle))
         if args.growth:
             figures["curve"] = figures["growth"]
         durable = asyncio.run(stored(mongodb_uri, prefix))
@@ -474,6 +493,7 @@ def main() -> None:
             "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"],
             "relay_broker_cpu_ms_per_request": baseline.get("broker_cpu_ms_per_request"),
             "records_per_request": round(records / answered, 1),
+            **{k: figures[k] for k in ("idle_cpu_percent_of_core", "idle_cpu_percent_by_process") if k in figures},
             "signature_cpu": signature_cost(keys_dir)}, ensure_ascii=False))
     finally:
         for proc, _ in procs.values():

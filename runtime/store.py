@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 # the original; hot aggregates (a region's ledger or account) would pay for a longer window
 # on every write.
 INBOX_WINDOW = 256
+# A person's aggregate hears only the messages about them, a few per settlement, each on the
+# person's own key: a redelivered copy is among its last few. 256 marks (about 16 KB) would be most
+# of the document every hop rewrites.
+PERSON_INBOX_WINDOW = 64
 MAX_CONFLICT_RETRIES = 50
 RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written)
 
@@ -229,7 +233,9 @@ class AggregateStore:
         region = self._region(col.name, state, doc, message)
         outbox = self.relay.unpublished(col.name, doc) if doc else {}
         outbox.update(self._outbox_entries(outcome, message, region))
-        processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-INBOX_WINDOW:]
+        spec = self.personal.get(col.name)
+        window = PERSON_INBOX_WINDOW if spec and spec.keyed_by_person else INBOX_WINDOW
+        processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-window:]
         new_doc = {"_id": self.document_id(col.name, aggregate_id), "version": (doc or {}).get("version", 0) + 1,
                    "state": state, "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
                    "updated_at": self.now()}

@@ -126,8 +126,8 @@ class PersonAggregates(Generic[A]):
             doc = await self.store.load_document(self.collection, person_id)
             state = (doc or {}).get("state") or {}
             # an aggregate that never archived an item need not look for one (a new request)
-            fetched = await self._fetch([n for n in named if not self.items.holds(state, n)] if state.get(ARCHIVED)
-                                        else [])
+            fetched = await self._fetch(person_id, [n for n in named if not self.items.holds(state, n)]
+                                        if state.get(ARCHIVED) else [])
             archived = await self._archive(doc, named) if doc else {}
             try:
                 return await self._apply(env, person_id, decide, doc, fetched, archived, named)
@@ -154,11 +154,12 @@ class PersonAggregates(Generic[A]):
         outcome = await self.store.apply(self.collection, person_id, env, run, loaded)
         return Stored(outcome.result, None if outcome.duplicate or not decided else decided[0])
 
-    async def _fetch(self, keys: list[str]) -> dict[str, dict | None]:
-        """The archived items of ``keys`` (None: never archived)."""
+    async def _fetch(self, person_id: str, keys: list[str]) -> dict[str, dict | None]:
+        """The person's archived items of ``keys`` (None: never archived)."""
         if not keys or self.items is None:
             return {}
-        found = await asyncio.gather(*(archived_item(self.store, self.items.archive, k) for k in keys))
+        owner = self.store.document_id(self.collection, person_id)
+        found = await asyncio.gather(*(archived_item(self.store, self.items.archive, owner, k) for k in keys))
         return dict(zip(keys, found))
 
     async def _archive(self, doc: dict, named: tuple[str, ...]) -> dict[str, dict]:
@@ -170,8 +171,8 @@ class PersonAggregates(Generic[A]):
         if items:
             region = region_of_kid(doc[SEALED_BY]) if doc.get(SEALED_BY) else None
             batch = self.store.archive(self.items.archive)
-            await asyncio.gather(*(batch.keep((key, {"person": doc["_id"], "item": keyring().seal(item, region)
-                                                     if region else item}, doc["version"]))
+            await asyncio.gather(*(batch.keep((archive_id(doc["_id"], key), {"item": keyring().seal(item, region)
+                                                                             if region else item}, doc["version"]))
                                    for key, item in items.items()))
         return items
 
@@ -208,9 +209,16 @@ def seal_result(parties: ParticipantRegistry, result: SettlementResult) -> Seale
         sealed=seal_for(parties, str(body.institution_code), result.model_dump_json().encode()))
 
 
-async def archived_item(store: Store, archive: str, key: str) -> dict | None:
-    """An item as it was archived, opened (``Items``); None if it never was."""
-    doc = await store.archive(archive).find_one(key)
+def archive_id(owner: str, key: str) -> str:
+    """An archived item's ``_id``: its aggregate's document id (the person's pseudonym) and the item's
+    key. Settlement ids are the institution's request ids: two people's may be alike, their items never."""
+    return f"{owner}:{key}"
+
+
+async def archived_item(store: Store, archive: str, owner: str, key: str) -> dict | None:
+    """The item ``key`` of the aggregate stored as ``owner`` as it was archived, opened (``Items``);
+    None if it never was."""
+    doc = await store.archive(archive).find_one(archive_id(owner, key))
     if doc is None:
         return None
     return keyring().open(doc["item"]) if is_sealed(doc["item"]) else doc["item"]

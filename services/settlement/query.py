@@ -113,10 +113,10 @@ class SettlementQueries:
             raise QueryRefused(400, "settlement (the settlement id) is required")
         visits = await self.store.load("visits", person) or {}
         if settlement not in (visits.get("settlements") or {}):   # an older one: in the archive (adapters.Items)
-            visits = await archived_item(self.store, VISITS_ITEMS.archive, settlement) or {}
+            item = await archived_item(self.store, VISITS_ITEMS.archive, self.store.document_id("visits", person),
+                                       settlement) or {}
+            visits = {field: {settlement: value} for field, value in item.items()}   # as the aggregate held it
         record = (visits.get("settlements") or {}).get(settlement)
-        if record is not None and record.get("completed", {}).get("person_id") != person:
-            record = None   # archived by settlement id: another person's is not this one's
         regions = (record or {}).get("completed", {})
         if record is None or not any(self.parties.speaks_for(agency.code, str(regions.get(side, "")))
                                      for side in ("insured_region", "treating_region")):

@@ -6,11 +6,24 @@ gives back exactly what it consumed."""
 from __future__ import annotations
 
 from contracts.his import SettlementCancelRequested
+from contracts.values import make_person_id
+import json
+from decimal import Decimal
+
+from runtime.parties import signer_for
+from runtime.query import SignedQuery, seal_person
+from services.settlement.query import SLIP_PATH, SettlementQueries
 from services.settlement.adapters import ARCHIVE_EVERY, HOT_ITEMS, INSURED_ITEMS, VISITS_ITEMS
-from .test_saga_in_memory import HOSPITAL, PID, Service, _counters, _results, _settled, mixed_bill
+from .test_saga_in_memory import HOSPITAL, KEYS, MARCH, PARTIES, PID, Service, _counters, _results, _settled, mixed_bill
 from .settlement_support import outpatient
 
 MANY = HOT_ITEMS + ARCHIVE_EVERY + 5
+
+
+def _keys(archive: dict[str, dict]) -> set[str]:
+    """The item keys of one person's archived items (stored as ``<person's document id>:<key>``)."""
+    assert all(k.startswith(f"{PID}:") for k in archive)
+    return {k.removeprefix(f"{PID}:") for k in archive}
 
 
 def _cancel(sid: str, request_id: str) -> SettlementCancelRequested:
@@ -26,11 +39,11 @@ async def test_settled_items_leave_the_aggregates_and_every_settlement_is_kept_o
     answers = await _many(svc)
     visits, insured = svc.state("visits", PID), svc.state("insured", PID)
     assert len(visits["requests"]) <= HOT_ITEMS + ARCHIVE_EVERY and len(insured["applied"]) <= HOT_ITEMS + ARCHIVE_EVERY
-    archived = svc.store.archives[VISITS_ITEMS.archive]
-    kept = set(visits["settlements"]) | {k for k, doc in archived.items() if k not in visits["settlements"]}
+    archived = _keys(svc.store.archives[VISITS_ITEMS.archive])
+    kept = set(visits["settlements"]) | {k for k in archived if k not in visits["settlements"]}
     assert kept == {a["settlement_id"] for a in answers}                      # none lost
     assert not set(visits["settlements"]) & {k for k in archived if k not in visits["requests"]}
-    assert set(svc.store.archives[INSURED_ITEMS.archive]) | set(insured["applied"]) >= kept
+    assert _keys(svc.store.archives[INSURED_ITEMS.archive]) | set(insured["applied"]) >= kept
     assert visits["standing"] == {HOSPITAL: [a["settlement_id"] for a in answers]}
     assert visits["archived"] == len(archived) and insured["archived"] == len(svc.store.archives[INSURED_ITEMS.archive])
 
@@ -72,3 +85,33 @@ async def test_settlements_cancelled_newest_first_reach_back_into_the_archive():
         assert done["outcome"] == "cancelled", (i, done)
     assert _counters(svc) == {}
     assert svc.state("visits", PID)["standing"] == {}
+
+
+async def test_two_people_settled_under_the_same_request_ids_keep_their_own_archived_items():
+    """An institution's request ids name its requests, not people: a second person settled under
+    the same ids archives their own items, and a repeat of each person's oldest request is answered
+    with that person's own result."""
+    other = make_person_id("34020219700101007")
+    svc = Service()
+    mine = await _many(svc)
+    theirs = [await _settled(svc, f"REQ-{i}", mixed_bill(), person_id=other) for i in range(MANY)]
+    assert svc.state("visits", other)["archived"] and svc.state("visits", PID)["archived"]
+    for person, answers in ((PID, mine), (other, theirs)):
+        [again] = _results(await svc.send("his.outpatient-requested.v1",
+                                          outpatient(mixed_bill(), request_id="REQ-0", person_id=person)))
+        assert again == answers[0]
+
+
+async def test_the_slip_of_an_archived_settlement_is_printed_as_the_newest_is():
+    """The agency's slip query reads an archived settlement as it reads one the aggregate holds:
+    the same total, the same split (the treating region's agency asks)."""
+    svc = Service()
+    answers = await _many(svc)
+    queries = SettlementQueries(svc.store, signer=signer_for(KEYS, "settlement"), parties=PARTIES, now=lambda: MARCH)
+    slips = []
+    for answer in (answers[0], answers[-1]):
+        body, _, _ = await queries.slip(SignedQuery(PARTIES.get("A420100"), SLIP_PATH, {
+            "person": seal_person(PARTIES, "settlement", PID), "settlement": answer["settlement_id"]}))
+        slips.append(json.loads(body))
+    assert answers[0]["settlement_id"] not in svc.state("visits", PID)["settlements"]
+    assert [Decimal(s["total"]) for s in slips] == [Decimal(a["slip"]["total"]) for a in (answers[0], answers[-1])]
