@@ -43,7 +43,7 @@ async def consumed(settings: Settings, group: str, topics: list[str], timeout: f
                                 enable_auto_commit=False, **settings.kafka_client_options())
     await consumer.start()
     try:
-        await consumer.topics()
+        await consumer._client.set_topics(topics)   # these topics only, not the whole cluster
         tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
         ends = await consumer.end_offsets(tps) if tps else {}
         deadline = time.monotonic() + timeout
@@ -125,8 +125,11 @@ class Background:
                                     **self.settings.kafka_client_options())
         await consumer.start()
         try:
+            # metadata of the service's own topics only, refreshed in the background (metadata_max_age_ms):
+            # ``topics()`` fetched every topic of the cluster every round (on a broker shared by many
+            # prefixes, thousands), a tenth of an idle instance's CPU
+            await consumer._client.set_topics(topics)
             while True:
-                await consumer.topics()   # refreshes metadata for every topic
                 tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
                 ends = await consumer.end_offsets(tps) if tps else {}
                 done = await _committed(consumer, list(ends))
