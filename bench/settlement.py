@@ -63,6 +63,7 @@ from simulator.traffic import Expectation, HisRequest, Traffic, check, populatio
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT.parent / "shared" / "bench" / "relay_baseline.py"
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+ANSWER_WAIT_S = 120   # a request not answered by then is reported as a problem
 P99_TARGET_MS = 300
 
 
@@ -228,23 +229,31 @@ class Driver:
         return out
 
     async def read(self, results: AIOKafkaConsumer) -> None:
+        """Every answer, until cancelled; an answer it cannot read is a problem reported, not the end
+        of reading (a reader that died silently left every later request waiting)."""
         async for record in results:
-            sealed = json.loads(record.value)["payload"]
-            entry = self.pending.pop(sealed.get("reversal_request_id") or sealed.get("request_id"), None)
-            if entry is None:
-                continue   # a repeated copy of an answer already counted (at-least-once delivery)
-            future, expected = entry
-            result = self.client.open_result(sealed)
-            self.outcomes[result["outcome"]] += 1
-            self.answered.add(result)
-            if result["outcome"] == "completed":
-                self.completed.add(result["settlement_id"])
-                self.traffic.settled(result)
-            problem = check(result, expected) if expected else None
-            if problem:
-                self.problems.append(problem)
-            if not future.done():
-                future.set_result(time.perf_counter())
+            try:
+                self._answered(json.loads(record.value)["payload"])
+            except Exception as exc:
+                self.problems.append(f"unreadable answer at {record.topic}/{record.partition}@{record.offset}: "
+                                     f"{type(exc).__name__}: {exc}")
+
+    def _answered(self, sealed: dict) -> None:
+        entry = self.pending.pop(str(sealed.get("reversal_request_id") or sealed.get("request_id")), None)
+        if entry is None:
+            return   # a repeated copy of an answer already counted (at-least-once delivery)
+        future, expected = entry
+        result = self.client.open_result(sealed)
+        self.outcomes[result["outcome"]] += 1
+        self.answered.add(result)
+        if result["outcome"] == "completed":
+            self.completed.add(result["settlement_id"])
+            self.traffic.settled(result)
+        problem = check(result, expected) if expected else None
+        if problem:
+            self.problems.append(problem)
+        if not future.done():
+            future.set_result(time.perf_counter())
 
     async def run(self, requests: list[Prepared], concurrency: int) -> tuple[float, list[float]]:
         gate = asyncio.Semaphore(concurrency)
@@ -255,7 +264,12 @@ class Driver:
                 self.pending[r.request_id] = (future, r.expected)
                 began = time.perf_counter()
                 await self.producer.send(r.topic, r.value, key=r.key, headers=r.headers)
-                return await asyncio.wait_for(future, 120) - began
+                try:
+                    return await asyncio.wait_for(future, ANSWER_WAIT_S) - began
+                except TimeoutError:   # a finding, not the end of the run
+                    self.pending.pop(r.request_id, None)
+                    self.problems.append(f"{r.request_id}: no answer within {ANSWER_WAIT_S} s")
+                    return float(ANSWER_WAIT_S)
 
         began = time.perf_counter()
         latencies = sorted(await asyncio.gather(*(one(r) for r in requests)))
@@ -405,7 +419,8 @@ async def stored(mongodb_uri: str, prefix: str) -> set[str]:
             ids.update(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
         async for item in client[database(prefix, "settlement")]["visits_archive"].find({}):
             opened = keyring().open(item["item"]) if is_sealed(item["item"]) else item["item"]
-            ids.update(opened.get("settlements") or {})   # the older ones (services.settlement.adapters.Items)
+            if opened.get("settlements"):   # the older ones: <person's pseudonym>:<settlement id> (adapters.Items)
+                ids.add(opened["settlements"]["completed"]["settlement_id"])
         return ids
     finally:
         await client.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ INBOX_WINDOW = 256
 # of the document every hop rewrites.
 PERSON_INBOX_WINDOW = 64
 MAX_CONFLICT_RETRIES = 50
-RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written)
+RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written), at most
+RECENT_SECONDS = 30.0     # and for this long: the next hops of a settlement follow within a second
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
 RegionOf = Callable[[dict], "str | None"]
@@ -90,6 +92,7 @@ class AggregateStore:
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
         self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._written_at: dict[tuple[str, str], float] = {}   # when each was written (monotonic)
         self.batches = Batches()
         self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}   # one writer per aggregate
 
@@ -192,6 +195,7 @@ class AggregateStore:
                 return results
             if not await self.batches(col).write(((doc or {}).get("version"), self._at_rest(collection, new_doc))):
                 self._written.pop(key, None)   # someone else wrote it: read it again
+                self._written_at.pop(key, None)
                 self.on_conflict(collection)
                 continue
             self._remember(key, new_doc)
@@ -221,10 +225,14 @@ class AggregateStore:
         return self._next_doc(col, aggregate_id, doc, outcome, message), outcome
 
     def _remember(self, key: tuple[str, str], doc: dict) -> None:
-        self._written[key] = doc
+        now = time.monotonic()
+        self._written[key], self._written_at[key] = doc, now
         self._written.move_to_end(key)
-        while len(self._written) > RECENT_DOCUMENTS:
-            self._written.popitem(last=False)
+        # oldest first: a copy nothing has asked for within RECENT_SECONDS is only memory (a busy
+        # service's RSS grew with the documents it held, not with what it was doing)
+        while self._written and (len(self._written) > RECENT_DOCUMENTS
+                                 or self._written_at[next(iter(self._written))] < now - RECENT_SECONDS):
+            del self._written_at[self._written.popitem(last=False)[0]]
 
     def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
                   message: Envelope) -> dict:
