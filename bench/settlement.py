@@ -63,6 +63,7 @@ from simulator.traffic import Expectation, HisRequest, Traffic, check, populatio
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT.parent / "shared" / "bench" / "relay_baseline.py"
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+ANSWER_WAIT_S = 120   # a request not answered by then is reported as a problem
 P99_TARGET_MS = 300
 
 
@@ -228,23 +229,31 @@ class Driver:
         return out
 
     async def read(self, results: AIOKafkaConsumer) -> None:
+        """Every answer, until cancelled; an answer it cannot read is a problem reported, not the end
+        of reading (a reader that died silently left every later request waiting)."""
         async for record in results:
-            sealed = json.loads(record.value)["payload"]
-            entry = self.pending.pop(sealed.get("reversal_request_id") or sealed.get("request_id"), None)
-            if entry is None:
-                continue   # a repeated copy of an answer already counted (at-least-once delivery)
-            future, expected = entry
-            result = self.client.open_result(sealed)
-            self.outcomes[result["outcome"]] += 1
-            self.answered.add(result)
-            if result["outcome"] == "completed":
-                self.completed.add(result["settlement_id"])
-                self.traffic.settled(result)
-            problem = check(result, expected) if expected else None
-            if problem:
-                self.problems.append(problem)
-            if not future.done():
-                future.set_result(time.perf_counter())
+            try:
+                self._answered(json.loads(record.value)["payload"])
+            except Exception as exc:
+                self.problems.append(f"unreadable answer at {record.topic}/{record.partition}@{record.offset}: "
+                                     f"{type(exc).__name__}: {exc}")
+
+    def _answered(self, sealed: dict) -> None:
+        entry = self.pending.pop(str(sealed.get("reversal_request_id") or sealed.get("request_id")), None)
+        if entry is None:
+            return   # a repeated copy of an answer already counted (at-least-once delivery)
+        future, expected = entry
+        result = self.client.open_result(sealed)
+        self.outcomes[result["outcome"]] += 1
+        self.answered.add(result)
+        if result["outcome"] == "completed":
+            self.completed.add(result["settlement_id"])
+            self.traffic.settled(result)
+        problem = check(result, expected) if expected else None
+        if problem:
+            self.problems.append(problem)
+        if not future.done():
+            future.set_result(time.perf_counter())
 
     async def run(self, requests: list[Prepared], concurrency: int) -> tuple[float, list[float]]:
         gate = asyncio.Semaphore(concurrency)
@@ -255,7 +264,12 @@ class Driver:
                 self.pending[r.request_id] = (future, r.expected)
                 began = time.perf_counter()
                 await self.producer.send(r.topic, r.value, key=r.key, headers=r.headers)
-                return await asyncio.wait_for(future, 120) - began
+                try:
+                    return await asyncio.wait_for(future, ANSWER_WAIT_S) - began
+                except TimeoutError:   # a finding, not the end of the run
+                    self.pending.pop(r.request_id, None)
+                    self.problems.append(f"{r.request_id}: no answer within {ANSWER_WAIT_S} s")
+                    return float(ANSWER_WAIT_S)
 
         began = time.perf_counter()
         latencies = sorted(await asyncio.gather(*(one(r) for r in requests)))
@@ -287,8 +301,24 @@ async def documents(mongodb_uri: str, prefix: str) -> dict[str, dict]:
         await client.close()
 
 
+async def idle(processes: Processes, seconds: float, settle_s: float = 10) -> dict:
+    """Each process's CPU while nothing happens, percent of one core, sampled over ``seconds`` once
+    start-up has settled: what the stack burns with no traffic (polls, sweeps, heartbeats). The
+    driver is left out of the total: it is not part of the stack."""
+    await asyncio.sleep(settle_s)
+    before = processes.cpu_seconds()
+    await asyncio.sleep(seconds)
+    after = processes.cpu_seconds()
+    each = {k: round(100 * (after[k] - before[k]) / seconds, 2) for k in after if k != "driver"}
+    return {"idle_cpu_percent_of_core": round(sum(each.values()), 2), "idle_cpu_percent_by_process": each,
+            "idle_seconds": seconds}
+
+
 async def drive(settings: Settings, mix: str, n: int, curve: list[int], population_size: int,
-                processes: Processes, growth: int = 0) -> dict:
+                processes: Processes, growth: int = 0, idle_s: float = 0) -> dict:
+    quiet = await idle(processes, idle_s) if idle_s else {}
+    if quiet:
+        print(json.dumps({"idle": quiet}), file=sys.stderr, flush=True)
     sim = Simulator(settings, rate=1.0, size=population_size, seed=2026)
     sim.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
                                     enable_idempotence=settings.kafka_idempotence, linger_ms=1)
@@ -315,7 +345,7 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
         await driver.run(driver.prepare(100), 4)                       # warm-up
         figures = []
         if growth:
-            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes),
+            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes), **quiet,
                     "problems": driver.problems[:10], "problem_count": len(driver.problems),
                     "completed": driver.completed, "answered": driver.answered}
         for concurrency in curve:
@@ -325,7 +355,7 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
             after = processes.cpu_seconds()
             figures.append(point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency))
             print(json.dumps({"point": figures[-1]}), file=sys.stderr, flush=True)
-        return {"curve": figures, "outcomes": dict(driver.outcomes), "problems": driver.problems[:10],
+        return {"curve": figures, "outcomes": dict(driver.outcomes), **quiet, "problems": driver.problems[:10],
                 "problem_count": len(driver.problems), "completed": driver.completed, "answered": driver.answered}
     finally:
         reader.cancel()
@@ -389,7 +419,8 @@ async def stored(mongodb_uri: str, prefix: str) -> set[str]:
             ids.update(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
         async for item in client[database(prefix, "settlement")]["visits_archive"].find({}):
             opened = keyring().open(item["item"]) if is_sealed(item["item"]) else item["item"]
-            ids.update(opened.get("settlements") or {})   # the older ones (services.settlement.adapters.Items)
+            if opened.get("settlements"):   # the older ones: <person's pseudonym>:<settlement id> (adapters.Items)
+                ids.add(opened["settlements"]["completed"]["settlement_id"])
         return ids
     finally:
         await client.close()
@@ -429,6 +460,8 @@ def main() -> None:
     parser.add_argument("--relay-n", type=int, default=5000)
     parser.add_argument("--growth", type=int, default=0, metavar="N",
                         help="instead of the curve: N settlements at 4 in flight, reported per fifth")
+    parser.add_argument("--idle", type=float, default=60, metavar="S",
+                        help="first, each process's CPU with the stack idle, over S seconds (0: skip)")
     args = parser.parse_args()
     curve = [int(c) for c in args.curve.split(",")]
     stack = None
@@ -452,7 +485,8 @@ def main() -> None:
         procs = start_services(dict(os.environ), prefix)
         asyncio.run(wait_healthy(procs))
         processes = Processes(procs, stack)
-        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth))
+        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth,
+                                   args.idle))
         if args.growth:
             figures["curve"] = figures["growth"]
         durable = asyncio.run(stored(mongodb_uri, prefix))
@@ -474,6 +508,7 @@ def main() -> None:
             "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"],
             "relay_broker_cpu_ms_per_request": baseline.get("broker_cpu_ms_per_request"),
             "records_per_request": round(records / answered, 1),
+            **{k: figures[k] for k in ("idle_cpu_percent_of_core", "idle_cpu_percent_by_process") if k in figures},
             "signature_cpu": signature_cost(keys_dir)}, ensure_ascii=False))
     finally:
         for proc, _ in procs.values():

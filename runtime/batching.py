@@ -74,13 +74,15 @@ class Coalescer(Generic[T, R]):
 
 
 class CollectionBatch:
-    """One collection's coalesced operations: read by id, version-guarded write, insert-once."""
+    """One collection's coalesced operations: read by id, version-guarded write, insert-once, keep
+    the newest revision."""
 
     def __init__(self, col: AsyncCollection) -> None:
         self.col = col
         self.find_one: Coalescer[Any, dict | None] = Coalescer(self._find)
         self.write: Coalescer[tuple[int | None, dict], bool] = Coalescer(self._write)
         self.insert_once: Coalescer[tuple[Any, dict], None] = Coalescer(self._insert_once)
+        self.keep: Coalescer[tuple[Any, dict, int], None] = Coalescer(self._keep)
 
     async def _find(self, ids: list[Any]) -> list[dict | None | BaseException]:
         found = {doc["_id"]: doc async for doc in self.col.find({"_id": {"$in": list(dict.fromkeys(ids))}})}
@@ -140,8 +142,22 @@ class CollectionBatch:
         return result.matched_count == 1
 
     async def _insert_once(self, docs: list[tuple[Any, dict]]) -> list[None | BaseException]:
-        """``(id, document)``: stored unless one with its id exists (an archive: first write wins)."""
-        ops = [UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True) for doc_id, doc in docs]
+        """``(id, document)``: stored unless one with its id exists (an archive: first write wins;
+        two upserts of one id that raced leave it stored)."""
+        return await self._upserts([UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True)
+                                    for doc_id, doc in docs])
+
+    async def _keep(self, docs: list[tuple[Any, dict, int]]) -> list[None | BaseException]:
+        """``(id, document, revision)``: stored unless one with its id and a revision at least as new
+        is (an item archived again after it changed replaces its older copy, never a newer one: the
+        upsert of a newer one's id then fails as a duplicate, and there is nothing to do)."""
+        return await self._upserts([UpdateOne({"_id": doc_id, "revision": {"$lt": revision}},
+                                              {"$set": {**doc, "revision": revision}}, upsert=True)
+                                    for doc_id, doc, revision in docs])
+
+    async def _upserts(self, ops: list[UpdateOne]) -> list[None | BaseException]:
+        """One unordered bulk of upserts; a duplicate key is no error (see the callers), any other is
+        that operation's alone."""
         try:
             await self.col.bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
@@ -149,7 +165,7 @@ class CollectionBatch:
                 raise
             results: list[None | BaseException] = [None] * len(ops)
             for error in exc.details["writeErrors"]:
-                if error["code"] != DUPLICATE_KEY:   # two upserts of one id raced: it is stored
+                if error["code"] != DUPLICATE_KEY:
                     results[error["index"]] = OperationFailure(error.get("errmsg", ""), error["code"], error)
             return results
         return [None] * len(ops)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     min_insync_replicas: int | None = Field(None, ge=1, description=(
         "topic config min.insync.replicas (with acks=all, a write needs this many replicas): 2 with "
         "replication factor 3; default: the broker's"))
+    topic_retention_hours: float = Field(168, gt=0, description=(
+        "topic config retention.ms of every topic the services read through their group (7 days): each "
+        "record is read within seconds, and the clearing and audit facts live in the services' databases; "
+        "the participant registry and the clock are kept for ever (every instance reads them from their "
+        "start). The embedded broker keeps everything whatever the config"))
     group_instance_id: str = Field("", description=(
         "static consumer-group membership (KIP-345): a stable name per instance (e.g. settlement-1), so "
         "that on Apache Kafka an instance restarted within the session timeout (10 s) takes its partitions "
@@ -85,7 +90,7 @@ class Settings(BaseSettings):
     def topic_scale(self) -> dict[str, Any]:
         """Keyword arguments of ``runtime.topics.create_topics``."""
         return {"partitions": self.topic_partitions, "replication_factor": self.replication_factor,
-                "min_insync_replicas": self.min_insync_replicas}
+                "min_insync_replicas": self.min_insync_replicas, "retention_hours": self.topic_retention_hours}
 
     @property
     def database(self) -> str:

@@ -35,7 +35,7 @@ class Armed:
 
 
 class _Archive:
-    """``find_one`` / ``insert_once`` of one collection, as ``runtime.batching.CollectionBatch`` answers."""
+    """``find_one`` / ``insert_once`` / ``keep`` of one collection, as ``runtime.batching.CollectionBatch`` answers."""
 
     def __init__(self, documents: dict[str, dict]) -> None:
         self.documents = documents
@@ -50,6 +50,11 @@ class _Archive:
             return False
         self.documents[document_id] = {"_id": document_id, **copy.deepcopy(document)}
         return True
+
+    async def keep(self, item: tuple[str, dict, int]) -> None:
+        document_id, document, revision = item
+        if self.documents.get(document_id, {}).get("revision", -1) < revision:
+            self.documents[document_id] = {"_id": document_id, **copy.deepcopy(document), "revision": revision}
 
 
 class MemoryStore:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,8 +54,13 @@ log = logging.getLogger(__name__)
 # the original; hot aggregates (a region's ledger or account) would pay for a longer window
 # on every write.
 INBOX_WINDOW = 256
+# A person's aggregate hears only the messages about them, a few per settlement, each on the
+# person's own key: a redelivered copy is among its last few. 256 marks (about 16 KB) would be most
+# of the document every hop rewrites.
+PERSON_INBOX_WINDOW = 64
 MAX_CONFLICT_RETRIES = 50
-RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written)
+RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written), at most
+RECENT_SECONDS = 30.0     # and for this long: the next hops of a settlement follow within a second
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
 RegionOf = Callable[[dict], "str | None"]
@@ -86,6 +92,7 @@ class AggregateStore:
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
         self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._written_at: dict[tuple[str, str], float] = {}   # when each was written (monotonic)
         self.batches = Batches()
         self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}   # one writer per aggregate
 
@@ -188,6 +195,7 @@ class AggregateStore:
                 return results
             if not await self.batches(col).write(((doc or {}).get("version"), self._at_rest(collection, new_doc))):
                 self._written.pop(key, None)   # someone else wrote it: read it again
+                self._written_at.pop(key, None)
                 self.on_conflict(collection)
                 continue
             self._remember(key, new_doc)
@@ -217,10 +225,14 @@ class AggregateStore:
         return self._next_doc(col, aggregate_id, doc, outcome, message), outcome
 
     def _remember(self, key: tuple[str, str], doc: dict) -> None:
-        self._written[key] = doc
+        now = time.monotonic()
+        self._written[key], self._written_at[key] = doc, now
         self._written.move_to_end(key)
-        while len(self._written) > RECENT_DOCUMENTS:
-            self._written.popitem(last=False)
+        # oldest first: a copy nothing has asked for within RECENT_SECONDS is only memory (a busy
+        # service's RSS grew with the documents it held, not with what it was doing)
+        while self._written and (len(self._written) > RECENT_DOCUMENTS
+                                 or self._written_at[next(iter(self._written))] < now - RECENT_SECONDS):
+            del self._written_at[self._written.popitem(last=False)[0]]
 
     def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
                   message: Envelope) -> dict:
@@ -229,7 +241,9 @@ class AggregateStore:
         region = self._region(col.name, state, doc, message)
         outbox = self.relay.unpublished(col.name, doc) if doc else {}
         outbox.update(self._outbox_entries(outcome, message, region))
-        processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-INBOX_WINDOW:]
+        spec = self.personal.get(col.name)
+        window = PERSON_INBOX_WINDOW if spec and spec.keyed_by_person else INBOX_WINDOW
+        processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-window:]
         new_doc = {"_id": self.document_id(col.name, aggregate_id), "version": (doc or {}).get("version", 0) + 1,
                    "state": state, "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
                    "updated_at": self.now()}

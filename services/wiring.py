@@ -39,6 +39,11 @@ class ArchiveBatch(Protocol):
     @property
     def insert_once(self) -> Callable[[tuple[str, dict]], Awaitable[object]]: ...
 
+    @property
+    def keep(self) -> Callable[[tuple[str, dict, int]], Awaitable[object]]:
+        """``(id, document, revision)``: stored unless a copy at least as new is."""
+        ...
+
 
 class Store(Protocol):
     """What a service's handlers need of the runtime's aggregate store: ``runtime.store.AggregateStore``
@@ -49,6 +54,10 @@ class Store(Protocol):
     def protect(self, collection: str, region: RegionOf | None = None, *, keyed_by_person: bool = True) -> None: ...
 
     def declare(self, name: str) -> None: ...
+
+    def document_id(self, collection: str, aggregate_id: str) -> str:
+        """The ``_id`` an aggregate is stored under (a person's pseudonym in a personal collection)."""
+        ...
 
     async def load(self, collection: str, aggregate_id: str) -> dict | None: ...
 

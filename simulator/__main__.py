@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.values import SHANGHAI
+from runtime.background import consumed
 from runtime.clock import OPERATOR, clock_command_set, clock_headers
 from runtime.config import Settings
 from runtime.client import PartyClient
@@ -98,7 +99,12 @@ class Simulator:
                             scenarios.chronic_qualification(p, "M03900", self.business_now()), f"A{p.insured_region}")
         print(f"filed {len(traffic.population.filed)} persons, {len(traffic.population.qualified)} chronic "
               "qualifications; waiting for the read models…", flush=True)
-        await asyncio.sleep(5)
+        # business time moves only once they took effect: moved first, they would be refused as
+        # sent three weeks before receipt (CLOCK_SKEW), and the visits after them refused unfiled
+        group, topic = f"{self.settings.topic_prefix}yidi-{{}}", self.topic
+        await consumed(self.settings, group.format("filing"), [topic("filing.register.v1")])
+        await consumed(self.settings, group.format("settlement"), [topic("filing.changed.v1"),
+                                                                  topic("settlement.chronic-qualification.v1")])
         await self.set_clock(VISIT_DAY)
         await asyncio.sleep(1)
 

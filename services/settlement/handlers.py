@@ -24,13 +24,14 @@ from runtime.calendar import WorkingCalendar
 from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
-from services.settlement.adapters import PersonAggregates, Stored, visits_region
+from services.settlement.adapters import INSURED_ITEMS, VISITS_ITEMS, PersonAggregates, Stored, visits_region
 from services.settlement.domain import manual_claims
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
 from services.settlement.domain.insured_place import InsuredPlace, InsuredRecord
 from services.settlement.domain.policy import PolicyBook
 from services.settlement.domain.reversals import Reversals
+from services.settlement.domain.treating import settlement_id_for
 from services.settlement.domain.treating_place import Received, Reference, TreatingPlace
 from services.settlement.domain.visits import Visits
 from services.settlement.filing_view import FilingViews
@@ -72,13 +73,16 @@ class TreatingPlaceHandlers:
     async def settlement_requested(self, env: Envelope[SettlementRequest]) -> str:
         req = env.payload
         got = await self._received(req.person_id, req.institution_code)
+        sid = settlement_id_for(req.institution_code, req.request_id)
         return self._counted(await self.visits.apply(
-            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).settlement_requested(req, got)))
+            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).settlement_requested(req, got),
+            names=[sid]))
 
     async def insured_decided(self, env: Envelope[InsuredDecided]) -> str:
         answer, now = env.payload, self.now()
         return self._counted(await self.visits.apply(
-            env, answer.person_id, lambda visits: TreatingPlace(visits, self.reference).insured_decided(answer, now)))
+            env, answer.person_id, lambda visits: TreatingPlace(visits, self.reference).insured_decided(answer, now),
+            names=[answer.settlement_id]))
 
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         """The two answer deadlines of S-01: a settlement's, a partial refund's."""
@@ -88,7 +92,7 @@ class TreatingPlaceHandlers:
             if due.kind == REFUND_TIMEOUT:
                 return Reversals(visits, self.reference).refund_deadline(due)
             return TreatingPlace(visits, self.reference).answer_deadline(due)
-        return self._counted(await self.visits.apply(env, due.subject, decide))
+        return self._counted(await self.visits.apply(env, due.subject, decide, names=[due.ref.split("|")[0]]))
 
     async def cancel_requested(self, env: Envelope[SettlementCancelRequested]) -> str:
         return await self._reverse(env)
@@ -99,12 +103,14 @@ class TreatingPlaceHandlers:
     async def _reverse(self, env: Envelope[SettlementCancelRequested] | Envelope[RefundRequested]) -> str:
         cmd, now = env.payload, self.now()
         return self._counted(await self.visits.apply(
-            env, cmd.person_id, lambda visits: Reversals(visits, self.reference).reverse(cmd, env.sender, now)))
+            env, cmd.person_id, lambda visits: Reversals(visits, self.reference).reverse(cmd, env.sender, now),
+            names=[cmd.settlement_id]))
 
     async def refund_decided(self, env: Envelope[RefundDecided]) -> str:
         answer = env.payload
         return self._counted(await self.visits.apply(
-            env, answer.person_id, lambda visits: Reversals(visits, self.reference).refund_decided(answer)))
+            env, answer.person_id, lambda visits: Reversals(visits, self.reference).refund_decided(answer),
+            names=[answer.settlement_id]))
 
 
 class InsuredPlaceHandlers:
@@ -113,22 +119,28 @@ class InsuredPlaceHandlers:
     def __init__(self, people: PersonAggregates[InsuredRecord], policies: PolicyBook, now: Now) -> None:
         self.people, self.policies, self.now = people, policies, now
 
-    async def _apply(self, env: Envelope, person_id: str, decide: Callable[[InsuredPlace], SettlementDecision]) -> str:
-        return (await self.people.apply(env, person_id, lambda person: decide(InsuredPlace(person, self.policies)))).result
+    async def _apply(self, env: Envelope, person_id: str, decide: Callable[[InsuredPlace], SettlementDecision],
+                     names: tuple[str | None, ...] = ()) -> str:
+        return (await self.people.apply(env, person_id, lambda person: decide(InsuredPlace(person, self.policies)),
+                                        names)).result
 
     async def assessed(self, env: Envelope[TreatingAssessed]) -> str:
         assessment, now = env.payload, self.now()
-        return await self._apply(env, assessment.person_id, lambda place: place.assessed(assessment, now))
+        return await self._apply(env, assessment.person_id, lambda place: place.assessed(assessment, now),
+                                 (assessment.settlement_id,))
 
     async def rollback(self, env: Envelope[InsuredRollback]) -> str:
-        return await self._apply(env, env.payload.person_id, lambda place: place.rollback(env.payload))
+        cmd = env.payload
+        return await self._apply(env, cmd.person_id, lambda place: place.rollback(cmd),
+                                 (cmd.settlement_id, cmd.reversal_id))
 
     async def reversed(self, env: Envelope[SettlementReversed]) -> str:
         return await self._apply(env, env.payload.root.person_id, lambda place: place.reversed(env.payload))
 
     async def refund_assessed(self, env: Envelope[RefundAssessed]) -> str:
         cmd, now = env.payload, self.now()
-        return await self._apply(env, cmd.person_id, lambda place: place.refund_assessed(cmd, now))
+        return await self._apply(env, cmd.person_id, lambda place: place.refund_assessed(cmd, now),
+                                 (cmd.settlement_id, cmd.reversal_id))
 
     async def chronic_qualification(self, env: Envelope[ChronicQualificationRecorded]) -> str:
         return await self._apply(env, env.payload.person_id, lambda place: place.chronic_qualification(env.payload))
@@ -161,9 +173,10 @@ def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: 
     """The settlement service's handlers, each given what it needs (``app.py`` passes the runtime's)."""
     reference = Reference(policies, catalogues, answer_ms, timedelta(seconds=max_skew_seconds))
     filings = FilingViews(store)
-    treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties),
+    treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties,
+                                                      items=VISITS_ITEMS),
                                      filings, sanctions, parties, reference, now, metrics)
-    insured = InsuredPlaceHandlers(PersonAggregates(store, "insured", InsuredRecord), policies, now)
+    insured = InsuredPlaceHandlers(PersonAggregates(store, "insured", InsuredRecord, items=INSURED_ITEMS), policies, now)
     claims = ManualClaimHandlers(store, calendar)
     return {
         # HIS → treating place

@@ -29,6 +29,7 @@ from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
+from services.settlement.adapters import VISITS_ITEMS, archived_item
 from services.wiring import Store
 
 SLIP_PATH = "/settlement/slip"
@@ -111,6 +112,10 @@ class SettlementQueries:
         if not settlement:
             raise QueryRefused(400, "settlement (the settlement id) is required")
         visits = await self.store.load("visits", person) or {}
+        if settlement not in (visits.get("settlements") or {}):   # an older one: in the archive (adapters.Items)
+            item = await archived_item(self.store, VISITS_ITEMS.archive, self.store.document_id("visits", person),
+                                       settlement) or {}
+            visits = {field: {settlement: value} for field, value in item.items()}   # as the aggregate held it
         record = (visits.get("settlements") or {}).get(settlement)
         regions = (record or {}).get("completed", {})
         if record is None or not any(self.parties.speaks_for(agency.code, str(regions.get(side, "")))

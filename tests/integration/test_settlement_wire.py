@@ -535,6 +535,48 @@ async def test_two_settlements_at_once_share_the_deductible_once(wire):
                                                   "fund/pooling/general_outpatient": m("240.00")}}
 
 
+
+async def test_a_person_treated_many_times_keeps_a_small_aggregate_and_nothing_of_it_is_lost(wire):
+    """A person's aggregate stays small however often they are treated: settled items leave it for
+    a sealed archive (one document each, under the person's pseudonym), and a message naming one
+    finds it as if it had never left. Seven visits of 10 × 70.00 (S-05): the first consumes the
+    600.00 deductible (pooling 30.00), each later one pays pooling 210.00. The first request
+    repeated gets its first answer and pays nothing twice; the oldest settlement is no longer the
+    latest (S-15) and is refused; the newest cancels and gives its 210.00 back."""
+    pid = person()
+    visits = [outpatient(pid, f"MANY-{n}", ecg_bill("70.00"), visit_id=f"MZ-MANY-{n}") for n in range(7)]
+    settled = [await ask(wire, OUTPATIENT, v) for v in visits]
+    assert [a["outcome"] for a in settled] == ["completed"] * 7
+    before = await counters(wire, pid)
+    assert before == {"2025": {"deductible/general_outpatient": m("600.00"),
+                               "fund/pooling/general_outpatient": m("1290.00")}}
+
+    stored = await find(wire.proc, "visits", pid)
+    assert stored is not None and len(stored["state"]["requests"]) < 7 and stored["state"]["archived"]
+    client, db = await wire.proc.db()
+    try:
+        archived = [doc async for doc in db["visits_archive"].find({"_id": {"$regex": f"^{document_id('visits', pid)}:"}})]
+    finally:
+        await client.close()
+    assert archived and pid not in json.dumps(archived, default=str)     # sealed at rest, keyed by pseudonym
+    assert {d["_id"].split(":", 1)[1] for d in archived} | set(stored["state"]["requests"]) == {
+        a["settlement_id"] for a in settled}
+
+    await wire.bus.publish(OUTPATIENT, visits[0], producer=f"his:{HOSPITAL}")   # the HIS retries the oldest
+    assert (await answers(wire, "MANY-0", n=2))[1] == settled[0]
+    old = await ask(wire, CANCEL, SettlementCancelRequested(request_id="MANY-CX-0", person_id=pid,
+                                                            settlement_id=settled[0]["settlement_id"],
+                                                            institution_code=HOSPITAL))
+    assert old["outcome"] == "refused", old
+    assert await counters(wire, pid) == before
+    new = await ask(wire, CANCEL, SettlementCancelRequested(request_id="MANY-CX-6", person_id=pid,
+                                                            settlement_id=settled[6]["settlement_id"],
+                                                            institution_code=HOSPITAL))
+    assert new["outcome"] == "cancelled", new
+    assert await counters(wire, pid) == {"2025": {"deductible/general_outpatient": m("600.00"),
+                                                  "fund/pooling/general_outpatient": m("1080.00")}}
+
+
 # ================================================================ sanctions (S-20)
 async def test_admission_refused_while_insured_region_is_suspended(wire):
     """S-20, P-09: after prepayment suspends admissions of Changsha (430100) insureds, a new admission

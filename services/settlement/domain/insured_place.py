@@ -50,6 +50,7 @@ class InsuredRecord(BaseModel):
     groups: list[str] = Field(default_factory=list, description="civil_servant, assistance… (S-06)")
     personal_account_balance: Decimal = Field(default=ZERO, description="个人账户余额 left (S-06)")
     person_recorded_at: datetime | None = Field(default=None, description="when the agency last recorded them")
+    archived: int = Field(default=0, description="decisions moved to the archive (services/settlement/adapters.py)")
 
     def accumulations(self, year: int) -> Accumulations:
         return Accumulations(year, dict(self.counters.get(year, {})))

@@ -110,6 +110,8 @@ class Reversals:
         result = SettlementResult(done)
         self.visits.settlements[done.settlement_id] = record.model_copy(update={
             "reversals": {**record.reversals, done.reversal_id: result.model_dump(mode="json")}})
+        if record.reversed:
+            self.visits.unsettled(record.completed)
         return SettlementDecision(self.visits, [Message(RESULT, result), Message(REVERSED, SettlementReversed(done))],
                                   counts=[Reversed(done)])
 

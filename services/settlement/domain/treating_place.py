@@ -254,6 +254,7 @@ class TreatingPlace:
             "status": RequestStatus.COMPLETED, "result": result.model_dump(mode="json")})
         self.visits.settlements[done.settlement_id] = Record(completed=done.model_dump(mode="json"), year=delta.year,
                                                              increments=dict(delta.increments))
+        self.visits.settled(done)
         return SettlementDecision(self.visits, [Message(RESULT, result), Message(COMPLETED, done),
                                                 *self._fee_detail(req, done)],
                                   counts=[Completed(done, request.received_wall)])

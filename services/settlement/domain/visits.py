@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from contracts.his import DischargeSettlementRequested, OutpatientVisitRequested
 from contracts.settlement import SettlementCompleted
@@ -81,8 +81,37 @@ class Visits(BaseModel):
     requests: dict[str, Request] = Field(default_factory=dict, description="settlement id → request")
     settlements: dict[str, Record] = Field(default_factory=dict, description="settlement id → record")
     admissions: dict[str, Admission] = Field(default_factory=dict, description="institution:visit → admission")
+    standing: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "institution → the ids of its settlements of the person not reversed, in the order settled (S-15: "
+        "which is the latest); ``settlements`` keeps only the newest records, the others are archived"))
+    archived: int = Field(default=0, description="items moved to the archive (services/settlement/adapters.py)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _standing_of_old_documents(cls, data: Any) -> Any:
+        """A document written before ``standing`` was kept holds every record: derive it from them."""
+        if isinstance(data, dict) and "standing" not in data and data.get("settlements"):
+            standing: dict[str, list[str]] = {}
+            for sid, record in data["settlements"].items():
+                raw = record if isinstance(record, dict) else record.model_dump(mode="json")
+                if not raw.get("reversed"):
+                    standing.setdefault(raw["completed"]["institution_code"], []).append(sid)
+            data = {**data, "standing": standing}
+        return data
 
+    def settled(self, completed: SettlementCompleted) -> None:
+        """A settlement now stands (S-15: the latest of its institution)."""
+        ids = self.standing.setdefault(completed.institution_code, [])
+        if completed.settlement_id not in ids:
+            ids.append(completed.settlement_id)
+
+    def unsettled(self, completed: dict[str, Any]) -> None:
+        """A settlement was reversed: it no longer stands."""
+        ids = self.standing.get(completed["institution_code"], [])
+        if completed["settlement_id"] in ids:
+            ids.remove(completed["settlement_id"])
+        if not ids:
+            self.standing.pop(completed["institution_code"], None)
 
     def record(self, record: Record) -> SettlementRecord:
         """The domain's view of a stored record: the completed fact, the lines it still settles, its delta."""
@@ -91,8 +120,12 @@ class Visits(BaseModel):
                                 AccumulationDelta(record.year, record.increments), reversed=record.reversed)
 
     def is_latest(self, completed: SettlementCompleted) -> bool:
-        """No later settlement of the person at the same institution is still standing (S-15).
-        Records are kept in the order they were settled."""
+        """No later settlement of the person at the same institution is still standing (S-15). A
+        standing settlement is the latest when it is the last its institution has standing; for one
+        already reversed the records kept (in the order they were settled) are looked at."""
+        standing = self.standing.get(completed.institution_code, [])
+        if completed.settlement_id in standing:
+            return standing[-1] == completed.settlement_id
         ids = list(self.settlements)
         later = ids[ids.index(completed.settlement_id) + 1:]
         return not any(not self.settlements[i].reversed
