@@ -35,16 +35,27 @@ async def _committed(consumer: AIOKafkaConsumer, partitions: list[TopicPartition
     return {tp: max(meta.offset, 0) for tp, meta in found.items()}
 
 
+def _group_reader(settings: Settings, group: str) -> AIOKafkaConsumer:
+    """A consumer that names ``group`` without joining it: it reads the group's committed offsets
+    (OffsetFetch) and the topics' end offsets, and takes no partition from the group's members."""
+    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+                            enable_auto_commit=False, **settings.kafka_client_options())
+
+
+def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics`` the consumer's metadata knows (``set_topics``: these only)."""
+    return [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+
+
 async def consumed(settings: Settings, group: str, topics: list[str], timeout: float = 120) -> bool:
     """Wait until the consumer group ``group`` has handled every record ``topics`` (full names) hold
     now: its committed offsets reach today's end offsets. For a driver that must not move on (move
     the business clock, say) before what it sent has taken effect. False if not within ``timeout``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                                enable_auto_commit=False, **settings.kafka_client_options())
+    consumer = _group_reader(settings, group)
     await consumer.start()
     try:
         await consumer._client.set_topics(topics)   # these topics only, not the whole cluster
-        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        tps = _partitions(consumer, topics)
         ends = await consumer.end_offsets(tps) if tps else {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -120,9 +131,7 @@ class Background:
         consumer that names the group without joining it (OffsetFetch), so it works on
         brokers whose admin API differs and keeps reporting while handlers are stuck."""
         topics = [self.topic(t) for t in self.handlers]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                    group_id=self.settings.group_id, enable_auto_commit=False,
-                                    **self.settings.kafka_client_options())
+        consumer = _group_reader(self.settings, self.settings.group_id)
         await consumer.start()
         try:
             # metadata of the service's own topics only, refreshed in the background (metadata_max_age_ms):
@@ -130,7 +139,7 @@ class Background:
             # prefixes, thousands), a tenth of an idle instance's CPU
             await consumer._client.set_topics(topics)
             while True:
-                tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+                tps = _partitions(consumer, topics)
                 ends = await consumer.end_offsets(tps) if tps else {}
                 done = await _committed(consumer, list(ends))
                 for tp, end in ends.items():

@@ -91,8 +91,7 @@ class AggregateStore:
         # The documents this process wrote last: the next message of the same aggregate usually
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
-        self._written: OrderedDict[tuple[str, str], dict] = OrderedDict()
-        self._written_at: dict[tuple[str, str], float] = {}   # when each was written (monotonic)
+        self._written: OrderedDict[tuple[str, str], tuple[dict, float]] = OrderedDict()   # (doc, monotonic time)
         self.batches = Batches()
         self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}   # one writer per aggregate
 
@@ -145,7 +144,7 @@ class AggregateStore:
     async def load_document(self, collection: str, aggregate_id: str) -> dict | None:
         """The document, to look at and then pass to ``apply(loaded=...)``: the copy this process
         wrote last if it has one (a stale copy costs ``apply`` a retry), else the stored one."""
-        return self._written.get((collection, aggregate_id)) or await self._read(collection, aggregate_id)
+        return self._recent((collection, aggregate_id)) or await self._read(collection, aggregate_id)
 
     async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
                     loaded: dict | None = None) -> Outcome:
@@ -179,7 +178,7 @@ class AggregateStore:
         key = (collection, aggregate_id)
         loaded = batch[0].loaded
         for _ in range(MAX_CONFLICT_RETRIES):
-            doc, loaded = _newest(loaded, self._written.get(key)) or await self._read(collection, aggregate_id), None
+            doc, loaded = _newest(loaded, self._recent(key)) or await self._read(collection, aggregate_id), None
             new_doc: dict | None = doc
             results: list[Outcome | BaseException] = []
             for pending in batch:
@@ -195,7 +194,6 @@ class AggregateStore:
                 return results
             if not await self.batches(col).write(((doc or {}).get("version"), self._at_rest(collection, new_doc))):
                 self._written.pop(key, None)   # someone else wrote it: read it again
-                self._written_at.pop(key, None)
                 self.on_conflict(collection)
                 continue
             self._remember(key, new_doc)
@@ -224,15 +222,19 @@ class AggregateStore:
             return exc
         return self._next_doc(col, aggregate_id, doc, outcome, message), outcome
 
+    def _recent(self, key: tuple[str, str]) -> dict | None:
+        kept = self._written.get(key)
+        return kept[0] if kept else None
+
     def _remember(self, key: tuple[str, str], doc: dict) -> None:
         now = time.monotonic()
-        self._written[key], self._written_at[key] = doc, now
+        self._written[key] = (doc, now)
         self._written.move_to_end(key)
         # oldest first: a copy nothing has asked for within RECENT_SECONDS is only memory (a busy
         # service's RSS grew with the documents it held, not with what it was doing)
         while self._written and (len(self._written) > RECENT_DOCUMENTS
-                                 or self._written_at[next(iter(self._written))] < now - RECENT_SECONDS):
-            del self._written_at[self._written.popitem(last=False)[0]]
+                                 or next(iter(self._written.values()))[1] < now - RECENT_SECONDS):
+            self._written.popitem(last=False)
 
     def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
                   message: Envelope) -> dict:

@@ -128,7 +128,7 @@ class PersonAggregates(Generic[A]):
             # an aggregate that never archived an item need not look for one (a new request)
             fetched = await self._fetch(person_id, [n for n in named if not self.items.holds(state, n)]
                                         if state.get(ARCHIVED) else [])
-            archived = await self._archive(doc, named) if doc else {}
+            archived = await self._archive(person_id, doc, named) if doc else {}
             try:
                 return await self._apply(env, person_id, decide, doc, fetched, archived, named)
             except _Moved:
@@ -162,7 +162,7 @@ class PersonAggregates(Generic[A]):
         found = await asyncio.gather(*(archived_item(self.store, self.items.archive, owner, k) for k in keys))
         return dict(zip(keys, found))
 
-    async def _archive(self, doc: dict, named: tuple[str, ...]) -> dict[str, dict]:
+    async def _archive(self, person_id: str, doc: dict, named: tuple[str, ...]) -> dict[str, dict]:
         """Archive what the aggregate should no longer hold (sealed like the aggregate): the items the
         next write drops if they are still as archived."""
         if self.items is None or not doc.get("state"):
@@ -170,9 +170,9 @@ class PersonAggregates(Generic[A]):
         items = self.items.to_archive(doc["state"], named)
         if items:
             region = region_of_kid(doc[SEALED_BY]) if doc.get(SEALED_BY) else None
-            batch = self.store.archive(self.items.archive)
-            await asyncio.gather(*(batch.keep((archive_id(doc["_id"], key), {"item": keyring().seal(item, region)
-                                                                             if region else item}, doc["version"]))
+            owner, batch = self.store.document_id(self.collection, person_id), self.store.archive(self.items.archive)
+            await asyncio.gather(*(batch.keep((archive_id(owner, key), {"item": keyring().seal(item, region)
+                                                                        if region else item}, doc["version"]))
                                    for key, item in items.items()))
         return items
 
