@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e bench chaos schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration -q
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) browser
 	$(PY) -m pytest tests/e2e -q
+
+browser:              ## Debian's chromium and a CJK font for the console browser test, installed when missing (as root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } \
+	  || echo "chromium is not installed and could not be: the console browser test will say it is skipped"
 
 bench: $(STAMP)       ## settlement throughput vs the raw relay baseline, one JSON line
 	$(PY) -m bench.settlement
