@@ -31,7 +31,7 @@ from contracts.his_result import SealedSettlementResult, SettlementResult
 from contracts.ops import DeadlineDue
 from runtime.outcome import Emit, Outcome, Schedule
 from runtime.parties import ParticipantRegistry, seal_for
-from runtime.sealing import is_sealed, keyring, region_of_kid
+from runtime.sealing import SHARED_SCOPE, is_sealed, keyring, region_of_kid
 from runtime.store import SEALED_BY, RegionOf
 from services.outcome import stable_id
 from services.settlement.domain.decision import RESULT, AnswerDeadline, SettlementDecision
@@ -169,11 +169,11 @@ class PersonAggregates(Generic[A]):
             return {}
         items = self.items.to_archive(doc["state"], named)
         if items:
-            region = region_of_kid(doc[SEALED_BY]) if doc.get(SEALED_BY) else None
+            # a document written before sealing names no key: its items are sealed all the same
+            region = region_of_kid(doc[SEALED_BY]) if doc.get(SEALED_BY) else SHARED_SCOPE
             owner, batch = self.store.document_id(self.collection, person_id), self.store.archive(self.items.archive)
-            await asyncio.gather(*(batch.keep((archive_id(owner, key), {"item": keyring().seal(item, region)
-                                                                        if region else item}, doc["version"]))
-                                   for key, item in items.items()))
+            await asyncio.gather(*(batch.keep((archive_id(owner, key), {"item": keyring().seal(item, region)},
+                                               doc["version"])) for key, item in items.items()))
         return items
 
     def outcome(self, decision: SettlementDecision) -> Outcome:
