@@ -5,10 +5,11 @@ Read this file (and the ``TOPICS`` list at the bottom of each contracts module) 
 """
 from __future__ import annotations
 
-from contracts import clearing, collab, filing, his, his_result, ops, parties, prepayment, settlement, settlement_hops
+from contracts import (clearing, collab, filing, his, his_inquiry, his_result, ops, parties, prepayment, settlement,
+                       settlement_hops)
 from contracts.topics import TopicSpec
 
-_MODULES = (filing, his, his_result, settlement_hops, settlement, clearing, prepayment, collab, ops, parties)
+_MODULES = (filing, his, his_result, his_inquiry, settlement_hops, settlement, clearing, prepayment, collab, ops, parties)
 
 
 def _join() -> dict[str, TopicSpec]:

@@ -20,13 +20,14 @@ newer copy replaces the older (``revision``: the aggregate's version it was take
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
+from contracts.his_inquiry import InquiryAnswer, SealedInquiryAnswer
 from contracts.his_result import SealedSettlementResult, SettlementResult
 from contracts.ops import DeadlineDue
 from runtime.outcome import Emit, Outcome, Schedule
@@ -135,6 +136,18 @@ class PersonAggregates(Generic[A]):
                 continue
         raise RuntimeError(f"{self.collection}: items of {env.event_id} kept moving to the archive")
 
+    async def peek(self, person_id: str, names: Iterable[str] = ()) -> A:
+        """The person's aggregate as the database holds it now (a new one for a person never seen), the
+        named items put back from the archive: to decide on without storing anything (an inquiry)."""
+        state = await self.store.load(self.collection, person_id)
+        if not state:
+            return self.model(person_id=person_id)
+        state = self.items.copy(state) if self.items else state
+        if self.items is not None and state.get(ARCHIVED):
+            fetched = await self._fetch(person_id, [n for n in names if n and not self.items.holds(state, n)])
+            self.items.put_back(state, {k: v for k, v in fetched.items() if v is not None})
+        return self.model.model_validate(state)
+
     async def _apply(self, env: Envelope, person_id: str, decide: Callable[[A], SettlementDecision],
                      loaded: dict | None, fetched: dict[str, dict | None], archived: dict[str, dict],
                      named: tuple[str, ...] = ()) -> Stored:
@@ -207,6 +220,25 @@ def seal_result(parties: ParticipantRegistry, result: SettlementResult) -> Seale
         institution_code=body.institution_code, request_id=body.request_id, outcome=body.outcome,
         reversal_request_id=getattr(body, "reversal_request_id", None),
         sealed=seal_for(parties, str(body.institution_code), result.model_dump_json().encode()))
+
+
+INQUIRY_ANSWERED = "settlement.inquiry-answered.v1"
+Answer = Callable[[Envelope, BaseModel], Awaitable[str]]
+
+
+def inquiry_answers(parties: ParticipantRegistry, publish: Callable[..., Awaitable[object]]) -> Answer:
+    """How an inquiry is answered (contracts.his_inquiry): published at once, sealed to the institution that
+    asked, with an id derived from the request's (a redelivered request republishes a copy the HIS drops).
+    Nothing is stored, so there is nothing to keep in an outbox: an answer lost with a crash is sent again
+    when the request, not yet committed, is read again."""
+    async def answer(env: Envelope, content: BaseModel) -> str:
+        body = InquiryAnswer.model_validate(content.model_dump(mode="json"))
+        code = str(body.root.institution_code)
+        sealed = SealedInquiryAnswer(institution_code=code, request_id=body.root.request_id, kind=body.root.kind,
+                                     sealed=seal_for(parties, code, body.model_dump_json().encode()))
+        await publish(INQUIRY_ANSWERED, sealed, cause=env)
+        return "answered"
+    return answer
 
 
 def archive_id(owner: str, key: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.sanctions import SanctionsProjection
+from services.settlement.adapters import inquiry_answers
 from services.settlement.authority import AUTHORITY
 from services.settlement.boundary import refusers
 from services.settlement.handlers import registry
@@ -26,6 +27,7 @@ def build(settings=None) -> Service:
         return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
                         catalogues=catalogues, sanctions=SanctionsProjection(service.store), metrics=metrics,
                         answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar(),
+                        answer=inquiry_answers(service.parties, service.publish),
                         max_skew_seconds=service.settings.max_clock_skew_seconds)
     return build_service("settlement", handlers, AUTHORITY, settings)
 

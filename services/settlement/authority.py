@@ -20,6 +20,10 @@ AUTHORITY = AuthorityTable("settlement", {
     "his.cancel-requested.v1": _HIS_OWN,
     "his.refund-requested.v1": _HIS_OWN,
     "his.manual-claim.v1": _HIS_VISIT,
+    "his.eligibility-requested.v1": _HIS_VISIT,        # asked and answered without effect (his_inquiry)
+    "his.outpatient-pre-settlement.v1": _HIS_VISIT,
+    "his.discharge-pre-settlement.v1": _HIS_VISIT,
+    "his.fee-detail-uploaded.v1": _HIS_VISIT,
     "settlement.treating-assessed.v1": _OURS,
     "settlement.insured-decided.v1": _OURS,
     "settlement.insured-rollback.v1": _OURS,

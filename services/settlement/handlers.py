@@ -9,6 +9,7 @@ and the sanctions projection (read) → ``domain/treating_place.py`` (decide) �
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from contracts.envelope import Envelope
 from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, ManualClaimUploaded,
                            OutpatientVisitRequested, RefundRequested, SettlementCancelRequested)
+from contracts.his_inquiry import EligibilityRequested, InStayFeeDetail
 from contracts.ops import DeadlineDue
 from contracts.parties import Institution
 from contracts.settlement import ChronicQualificationRecorded, InsuredPersonRecorded, SettlementReversed
@@ -24,10 +26,12 @@ from runtime.calendar import WorkingCalendar
 from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
-from services.settlement.adapters import INSURED_ITEMS, VISITS_ITEMS, PersonAggregates, Stored, visits_region
-from services.settlement.domain import manual_claims
+from services.settlement.adapters import (INSURED_ITEMS, VISITS_ITEMS, Answer, PersonAggregates, Stored,
+                                         visits_region)
+from services.settlement.domain import inquiries, manual_claims
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
+from services.settlement.domain.inquiries import PreSettlementRequested
 from services.settlement.domain.insured_place import InsuredPlace, InsuredRecord
 from services.settlement.domain.policy import PolicyBook
 from services.settlement.domain.reversals import Reversals
@@ -149,6 +153,32 @@ class InsuredPlaceHandlers:
         return await self._apply(env, env.payload.person_id, lambda place: place.person_recorded(env.payload))
 
 
+class InquiryHandlers:
+    """What a hospital asks before treating and before discharge (contracts.his_inquiry): read what a
+    settlement would read, decide with its rules (``domain/inquiries.py``), answer the institution
+    sealed. Nothing is stored: no accumulation, settlement, clearing line or prepayment movement."""
+
+    def __init__(self, treating: TreatingPlaceHandlers, people: PersonAggregates[InsuredRecord], answer: Answer) -> None:
+        self.treating, self.people, self.answer = treating, people, answer
+
+    async def eligibility(self, env: Envelope[EligibilityRequested]) -> str:
+        req = env.payload
+        got = await self.treating._received(req.person_id, req.institution_code)
+        return await self.answer(env, inquiries.eligibility_answered(req, got, await self.people.peek(req.person_id)))
+
+    async def pre_settlement(self, env: Envelope[PreSettlementRequested]) -> str:
+        req = env.payload
+        got = await self.treating._received(req.person_id, req.institution_code)
+        sid = settlement_id_for(req.institution_code, req.request_id)
+        visits, person = await asyncio.gather(self.treating.visits.peek(req.person_id, [sid]),
+                                              self.people.peek(req.person_id, [sid]))
+        return await self.answer(env, inquiries.pre_settled(req, got, visits, person, self.treating.reference))
+
+    async def fee_detail(self, env: Envelope[InStayFeeDetail]) -> str:
+        return await self.answer(env, inquiries.fee_detail_checked(env.payload, self.treating.now(),
+                                                                   self.treating.reference))
+
+
 class ManualClaimHandlers:
     """Manual claims (S-17), one document each, sealed for the claim's insured region."""
 
@@ -169,14 +199,16 @@ class ManualClaimHandlers:
 
 def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook, catalogues: CatalogueBook,
              sanctions: SanctionsProjection, metrics: SettlementMetrics, answer_ms: int,
-             calendar: WorkingCalendar, max_skew_seconds: float = 300) -> dict[str, Handler]:
+             calendar: WorkingCalendar, answer: Answer, max_skew_seconds: float = 300) -> dict[str, Handler]:
     """The settlement service's handlers, each given what it needs (``app.py`` passes the runtime's)."""
     reference = Reference(policies, catalogues, answer_ms, timedelta(seconds=max_skew_seconds))
     filings = FilingViews(store)
     treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties,
                                                       items=VISITS_ITEMS),
                                      filings, sanctions, parties, reference, now, metrics)
-    insured = InsuredPlaceHandlers(PersonAggregates(store, "insured", InsuredRecord, items=INSURED_ITEMS), policies, now)
+    people = PersonAggregates(store, "insured", InsuredRecord, items=INSURED_ITEMS)
+    insured = InsuredPlaceHandlers(people, policies, now)
+    inquiries = InquiryHandlers(treating, people, answer)
     claims = ManualClaimHandlers(store, calendar)
     return {
         # HIS → treating place
@@ -186,6 +218,11 @@ def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: 
         "his.cancel-requested.v1": treating.cancel_requested,
         "his.refund-requested.v1": treating.refund_requested,
         "his.manual-claim.v1": claims.uploaded,
+        # HIS → treating place, answered without effect (contracts.his_inquiry)
+        "his.eligibility-requested.v1": inquiries.eligibility,
+        "his.outpatient-pre-settlement.v1": inquiries.pre_settlement,
+        "his.discharge-pre-settlement.v1": inquiries.pre_settlement,
+        "his.fee-detail-uploaded.v1": inquiries.fee_detail,
         # treating place ⇄ insured place (S-01)
         "settlement.treating-assessed.v1": insured.assessed,
         "settlement.insured-decided.v1": treating.insured_decided,

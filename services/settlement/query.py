@@ -30,6 +30,7 @@ from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
 from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
 from services.settlement.adapters import VISITS_ITEMS, archived_item
+from services.settlement.domain.accumulations import counter_rows
 from services.wiring import Store
 
 SLIP_PATH = "/settlement/slip"
@@ -44,8 +45,6 @@ SPECS = {
 }
 INSURANCE_ZH = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
 LEVEL_ZH = {"1": "一级", "2": "二级", "3": "三级"}
-COUNTER_ZH = {"deductible": "起付标准累计", "fund": "基金支付累计", "threshold": "大病保险起付累计",
-              "account": "个人账户支付累计"}
 
 
 def sex_and_age(person_id: str, on: date) -> tuple[str, int]:
@@ -82,15 +81,6 @@ def slip_fields(record: dict, request: dict, person_id: str, institution_name: s
         "personal_account": slip["personal_account"],
         "personal_account_after": str(account_after) if account_after is not None else None,
     }
-
-
-def counters_shown(counters: dict) -> list[dict]:
-    rows = []
-    for key, amount in sorted(counters.items()):
-        kind = key.split("/", 1)[0]
-        rows.append({"key": key, "label": COUNTER_ZH.get(kind, kind), "detail": key.split("/", 1)[-1],
-                     "amount": str(Decimal(str(amount)).quantize(Decimal("0.01")))})
-    return rows
 
 
 class SettlementQueries:
@@ -141,6 +131,6 @@ class SettlementQueries:
             raise QueryRefused(404, f"no accumulations of this person that {agency.code} may see")
         state = doc["state"]
         counters = (state.get("counters") or {}).get(year) or (state.get("counters") or {}).get(int(year)) or {}
-        body = {"insured_region": region, "year": int(year), "counters": counters_shown(counters),
+        body = {"insured_region": region, "year": int(year), "counters": counter_rows(counters),
                 "personal_account_balance": str(state.get("personal_account_balance", "0.00"))}
         return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], f"accumulations-{year}.json"

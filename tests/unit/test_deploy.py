@@ -232,7 +232,7 @@ def test_a_hospital_writes_only_his_commands_and_reads_only_its_answers():
     assert his_topics and all(n.startswith("his.") for n in his_topics)
     for code in hospitals:
         assert grants(acls, "Write")[code] == his_topics
-        assert grants(acls, "Read")[code] == {"settlement.result.v2", "party.refused.v1"}
+        assert grants(acls, "Read")[code] == {"settlement.result.v2", "settlement.inquiry-answered.v1", "party.refused.v1"}
         assert grants(acls, "Read", "group")[code] == {f"{code}-"}
 
 

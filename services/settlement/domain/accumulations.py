@@ -30,6 +30,18 @@ def threshold_key(fund: FundCode) -> str:
 
 
 ACCOUNT_KEY = "account/personal_account"
+COUNTER_ZH = {"deductible": "起付标准累计", "fund": "基金支付累计", "threshold": "大病保险起付累计",
+              "account": "个人账户支付累计"}
+
+
+def counter_rows(counters: Mapping[str, Decimal | str | float]) -> list[dict[str, str]]:
+    """A year's counters as people read them: key, Chinese label, what it counts, yuan to the fen."""
+    rows = []
+    for key, amount in sorted(counters.items()):
+        kind = key.split("/", 1)[0]
+        rows.append({"key": key, "label": COUNTER_ZH.get(kind, kind), "detail": key.split("/", 1)[-1],
+                     "amount": str(Decimal(str(amount)).quantize(Decimal("0.01")))})
+    return rows
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from runtime.envelopes import envelope_for
 from runtime.memory import MemoryStore
 from runtime.parties import ParticipantRegistry, signer_for
 from services.sanctions import SanctionsProjection
+from services.settlement.adapters import inquiry_answers
 from services.settlement.domain.accumulations import ACCOUNT_KEY
 from services.settlement.domain.decision import RESULT
 from services.settlement.handlers import registry
@@ -46,8 +47,14 @@ class Service:
         self.store = MemoryStore(producer="settlement", now=lambda: MARCH)
         self.handlers = registry(self.store, now=lambda: MARCH, parties=parties, policies=policies(),
                                  catalogues=catalogues(), sanctions=SanctionsProjection(self.store),
-                                 metrics=self.metrics, answer_ms=20_000, calendar=default_calendar())
+                                 metrics=self.metrics, answer_ms=20_000, calendar=default_calendar(),
+                                 answer=inquiry_answers(parties, self._publish))
         self.heard: list[tuple[str, dict]] = []       # (topic, payload) of what left the service
+
+    async def _publish(self, topic: str, payload, *, cause) -> None:
+        """An answer published at once, as ``Service.publish`` does (no state change tied to it)."""
+        self.store.published.append(envelope_for(topic, payload, producer="settlement", now=MARCH, cause=cause,
+                                                 sender="settlement"))
 
     async def send(self, topic: str, payload) -> list[tuple[str, dict]]:
         """Publish one message and run every message it causes; return what was published."""

@@ -25,6 +25,9 @@ from contracts.values import EligibilityBasis, InsuranceType
 from contracts.ops import DeadlineDue
 from contracts.parties import ChangeAction, ChangeParty, KeyUse, RefusalReason
 from contracts.his import AdmissionRegistered, ManualClaimUploaded, RefundRequested, SettlementCancelRequested
+from contracts import his_inquiry
+from contracts.his_inquiry import (DischargePreSettlementRequested, EligibilityRequested, InStayFeeDetail,
+                                   OutpatientPreSettlementRequested)
 from contracts.his_result import PartyRefusalCode
 from contracts.settlement_hops import InsuredDecided, TreatingAssessed
 from contracts.settlement_values import AccumulationEntry, SettlementSlip
@@ -84,8 +87,22 @@ def refund(institution: str = H1) -> RefundRequested:
                            institution_code=institution, kind="ordinary")
 
 
+def eligibility(**o) -> EligibilityRequested:
+    return EligibilityRequested(**header(medical_type="inpatient", **o), on=date(2025, 3, 12))
+
+
+def in_stay(**o) -> InStayFeeDetail:
+    return InStayFeeDetail(**header(medical_type="inpatient", **o), admission_date=date(2025, 3, 1), fee_lines=ECG)
+
+
 VISITS = {"his.admission.v1": admission, "his.outpatient-requested.v1": lambda **o: outpatient(ECG, **o),
-          "his.settlement-requested.v1": lambda **o: discharge(ECG, **o), "his.manual-claim.v1": claim}
+          "his.settlement-requested.v1": lambda **o: discharge(ECG, **o), "his.manual-claim.v1": claim,
+          # asked without effect (contracts.his_inquiry): the same rule as the settlement they precede
+          "his.eligibility-requested.v1": eligibility, "his.fee-detail-uploaded.v1": in_stay,
+          "his.outpatient-pre-settlement.v1": lambda **o: OutpatientPreSettlementRequested.model_validate(
+              outpatient(ECG, **o).model_dump()),
+          "his.discharge-pre-settlement.v1": lambda **o: DischargePreSettlementRequested.model_validate(
+              discharge(ECG, **o).model_dump())}
 OWN = {"his.cancel-requested.v1": cancel, "his.refund-requested.v1": refund}
 # the hops between the two places, the deadlines, published facts: the rule looks at the sender only
 OURS = ("settlement.treating-assessed.v1", "settlement.insured-decided.v1", "settlement.insured-rollback.v1",
@@ -98,7 +115,8 @@ FACTS = {"filing.changed.v1": "filing", "prepayment.sanction.v1": "prepayment"}
 def test_every_topic_the_service_handles_has_a_rule_and_a_test_here():
     tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS}
     assert tested == set(AUTHORITY.rules) == set(Service().handlers)
-    assert set(HIS_TOPICS) == {*VISITS, *OWN}          # every HIS command is answered on the result topic
+    # every HIS command is answered on the result topic; an inquiry refused for its sender on party.refused.v1
+    assert set(HIS_TOPICS) == {*VISITS, *OWN} - {t for t in VISITS if t in his_inquiry.TOPIC_NAMES}
 
 
 # ---------------------------------------------------------------- HIS visits: the institution itself (S-05)
