@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# the official AsyncAPI parser (npm), pinned by its own package-lock.json; it checks contracts/asyncapi/*.json
+ASYNCAPI_CHECK := contracts/asyncapi/check
+PARSER := $(ASYNCAPI_CHECK)/node_modules/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi asyncapi-parser topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +24,7 @@ lint: $(STAMP)        ## ruff and mypy, configured in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(PARSER)
 	$(PY) -m pytest tests/unit -q
 
 test-integration: $(STAMP)
@@ -44,8 +47,17 @@ chaos: $(STAMP)       ## services killed with SIGKILL under a realistic mix, che
 schemas: $(STAMP)     ## refresh the committed JSON Schema snapshots
 	$(PY) -m runtime.cli schemas write
 
-asyncapi: $(STAMP)
-	$(PY) -m runtime.cli asyncapi --out contracts/asyncapi.json
+asyncapi: $(STAMP) $(PARSER)   ## write contracts/asyncapi/<service|his>.json and check them with the official parser
+	$(PY) -m runtime.cli asyncapi --out-dir contracts/asyncapi
+	node $(ASYNCAPI_CHECK)/validate.mjs contracts/asyncapi/*.json
+
+asyncapi-parser: $(PARSER)
+
+# installed when node_modules is missing or the lock changed; no install scripts (the only one is telemetry)
+$(PARSER): $(ASYNCAPI_CHECK)/package-lock.json
+	@command -v npm >/dev/null || { echo "the AsyncAPI check needs Node.js (20 or later) and npm"; exit 1; }
+	cd $(ASYNCAPI_CHECK) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(PARSER)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis $(ASYNCAPI_CHECK)/node_modules

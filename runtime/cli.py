@@ -5,7 +5,8 @@
     yidi service NAME         one service instance (what the container runs)
     yidi topics create        create every registry topic
     yidi schemas write|check  JSON Schema snapshots of every contract
-    yidi asyncapi [--out F]   AsyncAPI 3.0 document of what every service receives and sends
+    yidi asyncapi [--out-dir D]   AsyncAPI 3.0 documents of what every service, and a HIS, receives and
+                              sends: D/<name>.json (default contracts/asyncapi)
     yidi clock set ISO | advance SECONDS   move business time of a controlled-clock system (signed as
                               --as, the registry's operator party ``ops``)
     yidi keys init            development keys for every registry party that has none (var/keys)
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas = sub.add_parser("schemas")
     schemas.add_argument("action", choices=["write", "check"])
     asyncapi = sub.add_parser("asyncapi")
-    asyncapi.add_argument("--out", default="contracts/asyncapi.json")
+    asyncapi.add_argument("--out-dir", default="contracts/asyncapi")
     clock = sub.add_parser("clock")
     clock.add_argument("op", choices=["set", "advance"])
     clock.add_argument("value")
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         return write() if args.action == "write" else check()
     elif args.cmd == "asyncapi":
         from runtime.asyncapi import write_asyncapi
-        write_asyncapi(args.out)
+        write_asyncapi(args.out_dir)
     elif args.cmd == "clock":
         _clock(args)
     elif args.cmd == "keys":

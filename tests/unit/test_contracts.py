@@ -120,60 +120,6 @@ def test_envelope_refuses_a_naive_timestamp():
                                                "producer": "t", "payload": {}})
 
 
-def _resolve(document: dict, ref: str) -> dict:
-    node = document
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return node
-
-
-def _inline(document: dict, schema: object) -> object:
-    """The schema with every local $ref replaced by what it points to."""
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inline(document, _resolve(document, schema["$ref"]))
-        return {k: _inline(document, v) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inline(document, v) for v in schema]
-    if isinstance(schema, str) and schema.startswith("#/"):   # a discriminator's mapping: the model's name
-        return schema.rsplit("/", 1)[1]
-    return schema
-
-
-def test_asyncapi_document_is_current():
-    from runtime.asyncapi import service_document
-    committed = json.loads((ROOT / "contracts" / "asyncapi.json").read_text())
-    assert committed == json.loads(json.dumps({name: service_document(name) for name in SERVICES})), \
-        "run `make asyncapi`"
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_asyncapi_receives_what_a_service_consumes_and_sends_what_it_produces(name):
-    """Every registry topic appears once per direction in the document of each service that consumes
-    or produces it, as an AsyncAPI 3.0 receive or send operation whose message is Envelope[model]."""
-    from runtime.asyncapi import service_document
-    document = service_document(name)
-    assert document["asyncapi"] == "3.0.0"
-    seen: dict[str, list[str]] = {"receive": [], "send": []}
-    for operation in document["operations"].values():
-        channel = _resolve(document, operation["channel"]["$ref"])
-        [message_ref] = operation["messages"]
-        assert message_ref["$ref"].startswith(operation["channel"]["$ref"] + "/messages/")
-        message = _resolve(document, _resolve(document, message_ref["$ref"])["$ref"])
-        topic = channel["address"]
-        spec = ALL_TOPICS[topic]
-        expected = Envelope[spec.message].model_json_schema(mode="serialization")
-        assert _inline(document, message["payload"]) == _inline(expected, expected), topic
-        seen[operation["action"]].append(topic)
-    receive = {n for n, spec in ALL_TOPICS.items() if name in spec.consumers} | {"parties.change.v2"}
-    send = {n for n, spec in ALL_TOPICS.items() if spec.producer in (name, "any")}
-    assert sorted(seen["receive"]) == sorted(receive)   # each once
-    assert sorted(seen["send"]) == sorted(send)
-    assert "party.refused.v1" in send
-    if name == "settlement":
-        assert "settlement.result.v2" in seen["send"] and "his.settlement-requested.v1" in seen["receive"]
-
-
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_service_handles_exactly_the_topics_the_registry_says_it_consumes(name):
     """One registry answers "who handles X": contracts say who consumes, handlers.py says how."""
@@ -215,31 +161,6 @@ def test_logs_never_show_an_id_number(caplog):
     _ContextFilter("settlement", "test").filter(record)
     line = formatter().format(record)
     assert person not in line and pseudonym(person) in line
-
-
-def test_each_service_serves_its_asyncapi_document_on_its_port():
-    import asyncio
-
-    from runtime.asyncapi import service_document
-    from runtime.config import Settings
-    from services.settlement.app import build
-    service = build(Settings(service="settlement", topic_prefix="t1-"))
-    app = service.asgi()
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "GET", "path": "/asyncapi", "raw_path": b"/asyncapi", "query_string": b"",
-             "headers": [], "http_version": "1.1", "scheme": "http", "server": ("t", 80), "client": ("t", 1)}
-    asyncio.run(app(scope, receive, send))
-    assert sent[0]["status"] == 200
-    body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
-    assert body == json.loads(json.dumps(service_document("settlement", prefix="t1-")))
-    assert body["channels"]["settlement.result.v2"]["address"] == "t1-settlement.result.v2"
 
 
 def _imported_packages(package: str) -> dict[str, set[str]]:
