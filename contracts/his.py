@@ -24,7 +24,7 @@ from contracts.settlement_values import (INSTITUTION_KEY_DOC, CatalogueClass, Re
                                          institution_key)
 from contracts.topics import TopicSpec
 from contracts.values import (BusinessDate, HospitalLevel, InstitutionCode, InsuranceType, MedicalType, NonNegativeMoney,
-                              PersonId, RegionCode)
+                              PersonId, PersonName, RegionCode, SocialSecurityCard)
 
 
 # ---------------------------------------------------------------- bounds and small value types
@@ -132,6 +132,13 @@ class VisitHeader(Contract):
     chronic_disease_code: str | None = Field(default=None, description="National chronic disease code, required "
                                              "for chronic outpatient; one per prescription (S-13).",
                                              examples=["M03900"])
+    # what the slip (000 附件13) and a co-investigation (000 第八十条) print; personal ones travel and rest sealed
+    patient_name: Annotated[PersonName, Field(min_length=1, max_length=60)] | None = Field(
+        default=None, description="姓名 of the patient (personal: sealed on the wire and at rest).")
+    social_security_card: Annotated[SocialSecurityCard, Field(pattern=r"^[0-9A-Za-z]{6,32}$")] | None = Field(
+        default=None, description="社会保障卡号 when the patient presented the card (personal).")
+    department: str | None = Field(default=None, min_length=1, max_length=50, description="科室 treating the patient.",
+                                   examples=["心血管内科"])
 
     @property
     def cross_province(self) -> bool:
@@ -158,14 +165,33 @@ def _bill(lines: list[FeeLine]) -> list[FeeLine]:
 BoundedLines = Annotated[list[FeeLine], AfterValidator(_bill)]
 
 
-class OutpatientVisitRequested(VisitHeader):
+class BillFacts(Contract):
+    """What a bill says beyond its lines, as the slip prints it (000 附件13, 第八十条)."""
+    invoice_no: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_-]+$",
+                                   description="发票号码 of the bill (a co-investigation names it, 000 第八十条).",
+                                   examples=["FP2026100800123"])
+    hospital_borne: NonNegativeMoney | None = Field(default=None, le=BILL_LIMIT, description=(
+        "医院承担: what the hospital bears itself (附件13), as it reports it; printed on the slip, it changes "
+        "neither what the funds pay nor the split of the bill."), examples=["0.00"])
+
+    @model_validator(mode="after")
+    def _borne_within_the_bill(self) -> "BillFacts":
+        lines = getattr(self, "fee_lines", None) or []
+        if self.hospital_borne is not None and self.hospital_borne > sum((fl.amount for fl in lines), Decimal("0.00")):
+            raise ValueError("hospital_borne is more than the bill's total")
+        return self
+
+
+class OutpatientVisitRequested(VisitHeader, BillFacts):
     """Outpatient or pharmacy settlement request 门诊结算 with its fee lines (S-04 per-line split)."""
     visit_date: BusinessDate = Field(description="Visit date.", examples=["2025-03-12"])
     fee_lines: BoundedLines = Field(min_length=1, max_length=MAX_LINES, description="Fee detail lines.")
 
 
-class DischargeSettlementRequested(VisitHeader):
+class DischargeSettlementRequested(VisitHeader, BillFacts):
     """出院结算: the whole stay settles once, at discharge (S-14), with every fee line of the stay."""
+    discharge_department: str | None = Field(default=None, min_length=1, max_length=50,
+                                             description="出院科室 (附件13).", examples=["心血管内科"])
     admission_date: BusinessDate = Field(description="Admission date.", examples=["2025-03-01"])
     discharge_date: BusinessDate = Field(description="Discharge date; its year decides policy and accumulations (S-14).",
                                  examples=["2025-03-10"])

@@ -56,6 +56,8 @@ class SettlementCompleted(_SettlementFacts):
     slip: SettlementSlip
     admission_date: date | None = Field(default=None, description="Admission date of a stay (Q-01).")
     discharge_date: date | None = Field(default=None, description="Discharge date of a stay (Q-01).")
+    invoice_no: str | None = Field(default=None, max_length=40, description="发票号码 the HIS gave the bill (a "
+                                   "co-investigation names it, 000 第八十条); none: the settlement id stands in.")
 
 
 class FeeDetailUploaded(Contract):

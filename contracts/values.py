@@ -239,6 +239,13 @@ class PersonalData:
 
 PERSONAL = PersonalData()
 
+PersonName = Annotated[str, PERSONAL, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 60,
+                                                    "description": "a person's name: personal, travels sealed",
+                                                    "examples": ["张三"]})]
+SocialSecurityCard = Annotated[str, PERSONAL, WithJsonSchema({"type": "string", "pattern": r"^[0-9A-Za-z]{6,32}$",
+                                                              "description": "社会保障卡号: personal, travels sealed",
+                                                              "examples": ["A12345678"]})]
+
 PersonId = Annotated[str, BeforeValidator(_validate_person_id), PERSONAL,
                      WithJsonSchema({"type": "string", "pattern": r"^\d{17}[\dX]$",
                                      "description": "citizen ID number (GB 11643); never written to logs",

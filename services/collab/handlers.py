@@ -97,7 +97,7 @@ class CollabHandlers:
             settlement_id=s.settlement_id, medical_type=s.medical_type, insured_region=s.insured_region,
             treating_region=s.treating_region, completed_at=env.occurred_at, stay=StayDetails(
                 person_id=s.person_id, institution=s.institution_code, admission_no=s.visit_id,
-                invoice_no=s.settlement_id, admission_date=s.admission_date, discharge_date=s.discharge_date,
+                invoice_no=s.invoice_no or s.settlement_id, admission_date=s.admission_date, discharge_date=s.discharge_date,
                 total=s.slip.total)))
         if candidate is None:
             return "ignored"

@@ -4,9 +4,10 @@
   000 附件13 (湖北省异地就医住院结算单): the patient (sex and age read from the ID number, GB 11643), the
   places, the hospital and its level, the stay, the diagnoses, the four-way split (附件13 note 2: 总费用 =
   范围内 + 乙类先行自付 + 超限价自付 + 自费), each fund of the insured place by its own name, the cash part (note
-  3: 总费用 = 基金支付合计 + 个人现金支付), the deductible applied and the personal account after it. What the
-  HIS does not send (the patient's name, the discharge department, the social security card number, an
-  amount the hospital bears) is answered as ``null`` and printed as not reported, never invented.
+  3: 总费用 = 基金支付合计 + 个人现金支付), the deductible applied and the personal account after it, and what the
+  HIS sent with the bill (the patient's name, the social security card number, the departments, the invoice
+  number, the amount the hospital bears: ``contracts.his.BillFacts``); what it did not send is answered as
+  ``null`` and printed as not reported, never invented.
   Visible to an agency that speaks for the settlement's insured or treating region.
 * ``GET /settlement/accumulations?person=<sealed>&year=YYYY&at=``: the person's year-to-date counters at
   the insured place (S-05, S-14: deductibles used, each fund against its cap, thresholds, the personal
@@ -64,19 +65,20 @@ def slip_fields(record: dict, request: dict, person_id: str, institution_name: s
     days = (date.fromisoformat(discharged) - date.fromisoformat(admitted)).days if admitted and discharged else None
     return {
         "settlement_id": done["settlement_id"], "settled_on": done["settled_on"], "reversed": record.get("reversed", False),
-        "patient_name": None, "sex": sex, "age": age, "social_security_number": mask_person_id(person_id),
-        "social_security_card": None,
+        "patient_name": request.get("patient_name"), "sex": sex, "age": age, "social_security_number": mask_person_id(person_id),
+        "social_security_card": request.get("social_security_card"), "department": request.get("department"),
+        "invoice_no": done.get("invoice_no") or request.get("invoice_no"),
         "treating_region": done["treating_region"], "institution_code": done["institution_code"],
         "institution_name": institution_name, "insured_region": done["insured_region"],
         "insurance_type": done["insurance_type"], "insurance_type_zh": INSURANCE_ZH.get(done["insurance_type"], ""),
         "hospital_level": done["hospital_level"], "hospital_level_zh": LEVEL_ZH.get(str(done["hospital_level"]), ""),
         "medical_type": done["medical_type"], "admission_way": "急诊" if request.get("emergency") else "普通",
-        "visit_id": done["visit_id"], "discharge_department": None,
+        "visit_id": done["visit_id"], "discharge_department": request.get("discharge_department"),
         "main_diagnosis": diagnoses[0] if diagnoses else None, "other_diagnoses": diagnoses[1:],
         "admission_date": admitted, "discharge_date": discharged, "stay_days": days,
         "total": slip["total"], "in_scope": slip["in_scope"], "b_class_self_pay": slip["b_class_self_pay"],
         "over_limit_self_pay": slip["over_limit_self_pay"], "self_paid": slip["self_paid"],
-        "fund_total": slip["fund_total"], "hospital_borne": None, "funds": slip["funds"],
+        "fund_total": slip["fund_total"], "hospital_borne": request.get("hospital_borne"), "funds": slip["funds"],
         "personal_cash": slip["personal_cash"], "deductible_applied": slip["deductible_applied"],
         "personal_account": slip["personal_account"],
         "personal_account_after": str(account_after) if account_after is not None else None,

@@ -23,6 +23,8 @@ from contracts.his_inquiry import (DischargePreSettlementRequested, EligibilityR
 from contracts.prepayment import PrepaymentSanction, SanctionAction, SanctionKind
 from contracts.values import SHANGHAI, FilingCategory
 from runtime.client import SealedForAnother, open_result
+from runtime.parties import ParticipantRegistry
+from runtime.query import seal_person, sign_request
 from support import Bus, ServiceProcess, answer_to, eventually, new_prefix
 from test_settlement_wire import (HOSPITAL, LEVEL_2, MARCH, Wire, answers, counters, discharge, everything, feed,
                                   filing, find, header, line, mixed_bill, outpatient, person, stay_bill)
@@ -159,3 +161,57 @@ async def test_another_hospital_learns_nothing(wire):
                  if m["payload"]["request_id"] == "OWN-1"]
     with pytest.raises(SealedForAnother):
         open_result(wire.bus.signer(LEVEL_2), {**payload, "institution_code": LEVEL_2, "outcome": None})
+
+
+async def test_what_the_slip_prints_travels_and_rests_sealed(wire):
+    """000 附件13 and 第八十条: the patient's name, card number, departments, the invoice number and what the
+    hospital bears reach the slip; the name and the card number are in clear nowhere on the broker or in
+    the database (003 §5 (三))."""
+    pid, name, card = person(), "测试患者乙", "K98765432"
+    await feed(wire, filing(pid, FilingCategory.RESETTLED_RETIREE, date(2025, 1, 1)))
+    stay = discharge(pid, "SLIP-1", stay_bill(), date(2025, 3, 1), date(2025, 3, 9), visit_id="ZY-SLIP-1",
+                     patient_name=name, social_security_card=card, department="心血管内科",
+                     discharge_department="心血管内科", invoice_no="FP2025031100042", hospital_borne="12.00")
+    [done] = await answers_after(wire, "his.settlement-requested.v1", stay)
+    assert done["outcome"] == "completed" and done["invoice_no"] == "FP2025031100042", done
+
+    target, headers = sign_request(wire.bus.signer("A340200"), "/settlement/slip", at=wire.bus.business_now(),
+                                   person=seal_person(ParticipantRegistry.load(wire.bus.stack.keys_dir),
+                                                      "settlement", pid),
+                                   settlement=done["settlement_id"])
+    status, body = wire.proc.get(target, headers)
+    slip = json.loads(body)
+    assert status == 200, slip
+    assert (slip["patient_name"], slip["social_security_card"], slip["discharge_department"], slip["invoice_no"],
+            slip["hospital_borne"]) == (name, card, "心血管内科", "FP2025031100042", "12.00"), slip
+
+    raw = [json.dumps(m) for topic in ("his.settlement-requested.v1", "settlement.result.v2",
+                                       "settlement.completed.v1") for m in await raw_records(wire, topic)]
+    assert raw and not [r for r in raw if name in r or card in r or pid in r], "in clear on the broker"
+    client, db = await wire.proc.db()
+    try:
+        stored = [json.dumps(d, default=str, ensure_ascii=False) for c in ("visits", "visits_archive", "insured")
+                  async for d in db[c].find({})]
+    finally:
+        await client.close()
+    assert stored and not [s for s in stored if name in s or card in s], "in clear in the database"
+
+
+async def raw_records(w: Wire, topic: str) -> list[str]:
+    """Every record value of ``topic`` as the broker holds it (not opened)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    consumer = AIOKafkaConsumer(bootstrap_servers=w.bus.stack.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        name = w.bus.prefix + topic
+        tps = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or range(4))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        values: list[str] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                values += [r.value.decode(errors="replace") for r in records]
+        return values
+    finally:
+        await consumer.stop()

@@ -248,7 +248,8 @@ class TreatingPlace:
         done = results.completed(assessment, decision, visit_id=req["visit_id"], settled_on=business_date(now))
         # the stored request is JSON: validate its dates instead of copying strings into date fields
         done = SettlementCompleted.model_validate({**done.model_dump(), "admission_date": req.get("admission_date"),
-                                                   "discharge_date": req.get("discharge_date")})
+                                                   "discharge_date": req.get("discharge_date"),
+                                                   "invoice_no": req.get("invoice_no")})
         result = SettlementResult(done)
         self.visits.requests[request.settlement_id] = request.model_copy(update={
             "status": RequestStatus.COMPLETED, "result": result.model_dump(mode="json")})
