@@ -27,7 +27,7 @@ class PartyRefusalCode(StrEnum):
     travel there."""
     NOT_AN_INSTITUTION = "NOT_AN_INSTITUTION"                   # the sender is no institution of the registry
     NOT_THIS_INSTITUTION = "NOT_THIS_INSTITUTION"               # the request names another institution
-    INSTITUTION_NOT_OPENED = "INSTITUTION_NOT_OPENED"           # not opened for cross-region settlement (异地联网)
+    INSTITUTION_NOT_OPENED = "INSTITUTION_NOT_OPENED"           # not opened (异地联网), or not for this kind that day
     INSTITUTION_REGION_MISMATCH = "INSTITUTION_REGION_MISMATCH"  # treating region is not the institution's
     HOSPITAL_LEVEL_MISMATCH = "HOSPITAL_LEVEL_MISMATCH"         # level differs from the registered one (S-05)
     CLOCK_SKEW = "CLOCK_SKEW"                                   # the HIS's clock is too far from the platform's

@@ -29,10 +29,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from contracts.directory import PHARMACY_KINDS, InstitutionCategory, SettlementKind
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
 from contracts.values import HospitalLevel, InstitutionCode, RegionCode
@@ -79,13 +80,76 @@ class _Party(Contract):
 
 class Institution(_Party):
     """A designated hospital or pharmacy. Only one opened for cross-region settlement (异地联网)
-    may settle directly, and only in its own region, at its registered level."""
+    may settle directly, and only in its own region, at its registered level, and only the kinds of
+    settlement it is opened for (``opened``). Its entry is the directory's record of it (定点医疗机构查询,
+    ``contracts.directory``; 002 第十二条, 000 第十八条)."""
     kind: Literal["institution"] = "institution"
     code: InstitutionCode
     region: RegionCode = Field(description="The pooling region it lies in (its treating region).")
     hospital_level: HospitalLevel = Field(description="Registered level: sets deductible and ratio (S-05).")
-    opened_on: date | None = Field(default=None, description="Opened for cross-region direct settlement from this "
-                                   "date; none: not opened.")
+    category: InstitutionCategory | None = Field(default=None, description="类别 (000 第十八条): the kind of hospital, "
+                                                 "primary-care institution or retail pharmacy; none: not recorded.",
+                                                 examples=["general_hospital"])
+    address: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="注册地址, the registered address (000 第十八条).",
+                                examples=["武汉市江汉区中山大道215号"])
+    opened: dict[SettlementKind, date] = Field(
+        default_factory=dict, description="The cross-region direct settlements it is opened for 开通, each from its "
+        "date: inpatient 住院, outpatient 普通门诊 (pharmacy purchases included), chronic 门诊慢特病 (002 第十二条; "
+        "000 第二十一条). A pharmacy is never opened for inpatient. Absent: see opened_on.",
+        examples=[{"inpatient": "2020-01-01", "outpatient": "2021-03-01"}])
+    opened_on: date | None = Field(default=None, description="The earliest date in opened (none: not opened). "
+                                   "Given without opened (an entry from before the directory), it opens every "
+                                   "kind the institution can settle from that date: inpatient, outpatient and "
+                                   "chronic for a hospital, outpatient and chronic for a pharmacy.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _opened_from_opened_on(cls, data: Any) -> Any:
+        """An entry of before the directory (``opened_on`` only) is opened for every kind it can settle;
+        one with ``opened`` only gets ``opened_on`` from it."""
+        if not isinstance(data, dict):
+            return data
+        opened, opened_on = data.get("opened") or {}, data.get("opened_on")
+        if not opened and opened_on is not None:
+            pharmacy = _is_pharmacy(data.get("code"), data.get("category"), data.get("hospital_level"))
+            kinds = PHARMACY_KINDS if pharmacy else tuple(SettlementKind)
+            return {**data, "opened": {kind.value: opened_on for kind in kinds}}
+        if opened and opened_on is None and isinstance(opened, dict):
+            try:
+                earliest = min(_as_date(day) for day in opened.values())
+            except (TypeError, ValueError):
+                return data        # the field's own validation names what is wrong
+            return {**data, "opened_on": earliest}
+        return data
+
+    @model_validator(mode="after")
+    def _opened_is_consistent(self) -> "Institution":
+        if self.opened and self.opened_on != min(self.opened.values()):
+            raise ValueError(f"opened_on {self.opened_on} must be the earliest date of opened "
+                             f"({min(self.opened.values())})")
+        if SettlementKind.INPATIENT in self.opened and _is_pharmacy(self.code, self.category, self.hospital_level):
+            raise ValueError("a pharmacy cannot be opened for inpatient settlement (it has no ward)")
+        return self
+
+    def opened_for(self, kind: SettlementKind, day: date) -> bool:
+        """Opened for direct settlement of ``kind`` on ``day``."""
+        since = self.opened.get(kind)
+        return since is not None and since <= day
+
+    def open_on(self, day: date) -> tuple[SettlementKind, ...]:
+        """The settlements it is opened for on ``day`` (none: not networked that day)."""
+        return tuple(kind for kind in SettlementKind if self.opened_for(kind, day))
+
+
+def _is_pharmacy(code: Any, category: Any, level: Any) -> bool:
+    """A retail pharmacy: its category, its level or its code (P…) says so."""
+    return (str(category or "") == InstitutionCategory.PHARMACY.value
+            or str(level or "") == HospitalLevel.PHARMACY.value or str(code or "").startswith("P"))
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 class Agency(_Party):

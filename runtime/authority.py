@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from contracts.directory import SettlementKind
 from contracts.parties import Agency, AgencyLevel, Institution, RefusalReason, ServiceParty
 from runtime.parties import AnyParty, ParticipantRegistry
 
@@ -58,18 +59,20 @@ def service(*codes: str) -> Rule:
 
 
 def institution(*, region_field: str | None, code_field: str = "institution_code",
-                level_field: str | None = "hospital_level") -> Rule:
+                level_field: str | None = "hospital_level", kind_field: str | None = None) -> Rule:
     """An institution opened for cross-region settlement (异地联网), in the payload's region,
-    naming itself, at its registered level."""
+    naming itself, at its registered level; with ``kind_field`` (the payload's medical type), opened
+    for the settlement that medical type needs (inpatient, outpatient or chronic: ``Institution.opened``),
+    else opened for any."""
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         if not isinstance(sender, Institution):
             return _unauthorized(f"{sender.code} is not an institution", code="NOT_AN_INSTITUTION")
         if getattr(payload, code_field) != sender.code:
             return _unauthorized(f"{sender.code} may not act for institution {getattr(payload, code_field)}",
                                  code="NOT_THIS_INSTITUTION")
-        if sender.opened_on is None or now.date() < sender.opened_on:
-            return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement",
-                                 code="INSTITUTION_NOT_OPENED")
+        refused = _not_opened(sender, getattr(payload, kind_field) if kind_field else None, now.date())
+        if refused:
+            return refused
         region = getattr(payload, region_field) if region_field else sender.region
         if region != sender.region:
             return _unauthorized(f"{sender.code} lies in {sender.region}, not in the treating region {region}",
@@ -80,8 +83,26 @@ def institution(*, region_field: str | None, code_field: str = "institution_code
         return None
     level = ", at its registered level" if level_field else ""
     where = f", located in `{region_field}`" if region_field else ""
-    return Rule(f"an institution opened for cross-region settlement{where}, naming itself in `{code_field}`{level}",
-                check)
+    opened = f" of the kind `{kind_field}` needs" if kind_field else ""
+    return Rule(f"an institution opened for cross-region settlement{opened}{where}, naming itself in "
+                f"`{code_field}`{level}", check)
+
+
+def _not_opened(sender: Institution, medical_type: Any, day: date) -> Refusal | None:
+    """INSTITUTION_NOT_OPENED unless ``sender`` is opened on ``day`` for the settlement ``medical_type``
+    needs (for any, without one), naming the settlement and its rule (S-19)."""
+    if medical_type is None:
+        if sender.open_on(day):
+            return None
+        return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement",
+                             code="INSTITUTION_NOT_OPENED")
+    kind = SettlementKind.of(medical_type)
+    if sender.opened_for(kind, day):
+        return None
+    since = sender.opened.get(kind)
+    when = f"only from {since}" if since else "not at all"
+    return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement of {kind.value} "
+                         f"({kind.zh}) on {day}: {when} ({kind.rule})", rule=kind.rule, code="INSTITUTION_NOT_OPENED")
 
 
 def agency_for(*region_fields: str, rule: str, exact: bool = False) -> Rule:

@@ -1,15 +1,18 @@
 """Who may send what to the settlement service (003 §5 (三); S-01, S-05, S-15, S-17).
 
-The HIS commands come from the institution itself: opened for cross-region settlement, in the
-request's treating region, at its registered level (the level sets deductible and ratio, so it
-is the registry's, never the HIS's word). That the institution cancelling or refunding made the
+The HIS commands come from the institution itself: opened for cross-region settlement — a visit,
+admission or discharge for the kind its medical type needs (inpatient, general or chronic outpatient:
+the registry's ``Institution.opened``; S-13, 000 第十七条) — in the request's treating region, at its
+registered level (the level sets deductible and ratio, so it is the registry's, never the HIS's word). That the institution cancelling or refunding made the
 settlement is checked against the stored settlement (``reversals``). The hops between the two
 places come only from this service."""
 from __future__ import annotations
 
 from runtime.authority import AuthorityTable, agency_for, institution, service
 
-_HIS_VISIT = institution(region_field="treating_region")
+_HIS_VISIT = institution(region_field="treating_region", kind_field="medical_type")   # opened for that kind
+# a manual claim uploads what could not settle directly (S-17), a visit of a kind not opened included
+_HIS_UPLOAD = institution(region_field="treating_region")
 _HIS_OWN = institution(region_field=None, level_field=None)
 _OURS = service("settlement")
 
@@ -19,7 +22,7 @@ AUTHORITY = AuthorityTable("settlement", {
     "his.settlement-requested.v1": _HIS_VISIT,
     "his.cancel-requested.v1": _HIS_OWN,
     "his.refund-requested.v1": _HIS_OWN,
-    "his.manual-claim.v1": _HIS_VISIT,
+    "his.manual-claim.v1": _HIS_UPLOAD,
     "his.eligibility-requested.v1": _HIS_VISIT,        # asked and answered without effect (his_inquiry)
     "his.outpatient-pre-settlement.v1": _HIS_VISIT,
     "his.discharge-pre-settlement.v1": _HIS_VISIT,

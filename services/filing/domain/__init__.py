@@ -6,7 +6,9 @@ Entry points the runtime wires:
 * :class:`PersonFilings` / :func:`state_at` — the aggregate and its history (M-03);
 * :func:`load_policies` / :class:`PolicyBook` — validated region policies;
 * :class:`RegionSanctions` / :class:`SanctionNotice` — F-16 sanction state;
-* deadlines in working days of ``runtime.calendar.WorkingCalendar`` (M-02).
+* deadlines in working days of ``runtime.calendar.WorkingCalendar`` (M-02);
+* :mod:`services.filing.domain.directory` — the directory of networked institutions 定点医疗机构查询
+  (002 第十二条): which registry institutions match a query, a page at a time.
 """
 from kernel.sanctions import RegionSanctions, SanctionNotice, SanctionPeriod
 from services.filing.domain.decide import decide, request_key
