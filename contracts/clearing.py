@@ -606,7 +606,8 @@ class AppealStatus(StrEnum):
 
 
 class DeductionAppealRecorded(Contract):
-    """R-04: an appeal accepted (lodged) or answered, to the institution (keyed by its code) and its agency."""
+    """R-04: an appeal accepted (lodged) or answered (keyed by the institution's code). The institution reads its
+    own in ``GET /clearing/institution/owed`` (sealed to it), as this topic is not sealed per institution."""
     appeal_id: str
     institution_code: InstitutionCode
     treating_region: RegionCode
@@ -764,6 +765,8 @@ TOPICS: list[TopicSpec] = [
               "institution_code: answers follow the institution's appeals", "agency", ("clearing",), kind="command",
               description="R-04 the treating place upholds or withdraws an appealed deduction"),
     TopicSpec("clearing.appeal.v1", DeductionAppealRecorded, _institution,
-              "institution_code: the institution reads its appeals in order", "clearing", ("his",),
-              description="R-04 an appeal lodged or answered (withdrawn: paid back in paid_back_in, R-05)"),
+              "institution_code: one institution's appeals stay in order", "clearing", (),
+              description="R-04 an appeal lodged or answered (withdrawn: paid back in paid_back_in, R-05), for the "
+                          "agencies; not sealed per institution, so hospitals do not read it: each hears its own "
+                          "answers in GET /clearing/institution/owed, sealed to it"),
 ]

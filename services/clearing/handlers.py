@@ -328,8 +328,11 @@ class ClearingHandlers:
         except appeal.AppealRefused as exc:
             raise PoisonMessage("refused_by_rule", f"AppealRefused: {exc}") from exc
         now = self.now()
-        return await self.appeals.apply(env, appeal.key(c.settlement_id, c.deduction_id),
-                                        lambda state: appeal.lodge(state, c, record, now))
+        result = await self.appeals.apply(env, appeal.key(c.settlement_id, c.deduction_id),
+                                          lambda state: appeal.lodge(state, c, record, now))
+        if result != "duplicate":
+            self.metrics.appeals.labels("lodged").inc()
+        return result
 
     async def answer_appeal(self, env: Envelope[AnswerDeductionAppeal]) -> str:
         """R-04: the treating place's answer. Withdrawn, the deduction is taken back first (a correction to
@@ -349,8 +352,11 @@ class ClearingHandlers:
         if c.outcome is AppealOutcome.WITHDRAWN:
             paid_back_in = await self._pay_back(env, current, c.reason)
         answerer, now = sender_of(env), self.now()
-        return await self.appeals.apply(env, key, lambda state: appeal.answer(
+        result = await self.appeals.apply(env, key, lambda state: appeal.answer(
             state, c, answerer, str(env.event_id), paid_back_in, now))
+        if result != "duplicate":
+            self.metrics.appeals.labels(c.outcome.value).inc()
+        return result
 
     async def _pay_back(self, env: Envelope, current: appeal.Appeal, why: str) -> str:
         """R-05: the withdrawal recorded in the ledgers (once); the clearing month it entered."""

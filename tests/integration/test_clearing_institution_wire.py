@@ -5,7 +5,8 @@ Wuhan's hospital H1 settles, on 2026-08-20, S-A (pooling 1000.00, personal accou
 S-B (pooling 400.00); its neighbour H2 settles S-C (pooling 300.00); all Wuhu's insured (340200). On 09-10
 Wuhan's audit deducts 300.00 of S-A and 100.00 of S-B (the 2026-09 period). H1 asks what it is owed for
 2026-09 and gets, sealed to its key, its settlements' funds less its deductions to the fen; it appeals D1,
-Wuhan withdraws it, H1 hears the answer on clearing.appeal.v1 and is owed 300.00 more. H2 asking about
+Wuhan withdraws it (published on clearing.appeal.v1), H1 reads the answer in its sealed owed and is owed
+300.00 more. H2 asking about
 H1's month gets 404 and its appeal of H1's deduction is refused as if the deduction did not exist."""
 from __future__ import annotations
 

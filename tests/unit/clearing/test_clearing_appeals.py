@@ -83,7 +83,7 @@ async def owed_of(c: Clearing, month: str = "2026-09") -> dict:
 async def test_a_withdrawn_deduction_before_the_21st_leaves_the_period_and_the_amount_owed():
     """R-04: H1 appeals D1; Wuhan withdraws it on 09-15. The pay-back is a correction to nothing in D1's own
     period (2026-09, not generated): the pair ledger deducts 0.00 and H1 is owed its 1000.00 again; the
-    answer reaches H1 on clearing.appeal.v1 and in its owed query."""
+    answer is published on clearing.appeal.v1 and H1 reads it in its owed query, sealed to it."""
     c = await with_deduction()
     assert (await owed_of(c))["net_owed"] == "700.00"
     assert await c.handlers[APPEAL](message(APPEAL, appeal(), SEPT_10, sender=H1)) == "applied"
@@ -103,6 +103,7 @@ async def test_a_withdrawn_deduction_before_the_21st_leaves_the_period_and_the_a
     assert (back["deduction_id"], back["amount"], back["corrects"], back["rule"]) == (
         f"{WITHDRAWAL_PREFIX}AP-1", "-300.00", "D1", "R-05")
     assert back["reason"].startswith("申诉撤销：")
+    assert [c.metrics.appeals.labels(s)._value.get() for s in ("lodged", "withdrawn")] == [1, 1]
 
 
 async def test_an_upheld_deduction_stands_and_a_second_answer_is_refused():
