@@ -564,6 +564,139 @@ class ReconciliationMonthClosed(Contract):
     complete: bool = Field(description="every institution-day reconciled")
 
 
+# ---------------------------------------------------------------- an institution's money (R-01..R-04, C-07)
+class AppealOutcome(StrEnum):
+    """How the treating place answers an appeal 申诉 of an audit deduction (R-04)."""
+    UPHELD = "upheld"          # the deduction stands (维持扣款)
+    WITHDRAWN = "withdrawn"    # the deduction is withdrawn (撤销扣款): paid back to the institution (R-05 补支)
+
+
+class AppealDeduction(Contract):
+    """R-04 (申诉): an institution appeals an audit deduction of one of its own settlements, with its reason.
+    The deduction named must be the record in force (not corrected by a later one); one appeal per record.
+    The seeds fix no appeal deadline, so none is applied."""
+    appeal_id: str = Field(min_length=1, max_length=64, examples=["AP-H42010200001-0001"])
+    institution_code: InstitutionCode = Field(description="the appealing institution: it must have signed the "
+                                                          "command and the deduction's settlement must be its own")
+    treating_region: RegionCode
+    settlement_id: str = Field(min_length=1, max_length=128)
+    deduction_id: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=2000, description="申诉理由 (no personal data: name no patient)")
+    appealed_at: AwareDatetime
+
+
+class AnswerDeductionAppeal(Contract):
+    """R-04: the treating place's agency (or its province, the national level) answers an appeal: the
+    deduction is upheld, or withdrawn — then paid back in the deduction's own period if it is not generated
+    yet, else in the first period not yet generated (R-05 补支)."""
+    appeal_id: str = Field(min_length=1, max_length=64)
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    settlement_id: str = Field(min_length=1, max_length=128)
+    deduction_id: str = Field(min_length=1, max_length=128)
+    outcome: AppealOutcome
+    reason: str = Field(min_length=1, max_length=2000, examples=["经复核，该项目符合限定支付范围，撤销扣款"])
+    answered_at: AwareDatetime
+
+
+class AppealStatus(StrEnum):
+    LODGED = "lodged"          # 已申诉, waiting for the answer
+    UPHELD = "upheld"
+    WITHDRAWN = "withdrawn"
+
+
+class DeductionAppealRecorded(Contract):
+    """R-04: an appeal accepted (lodged) or answered (keyed by the institution's code). The institution reads its
+    own in ``GET /clearing/institution/owed`` (sealed to it), as this topic is not sealed per institution."""
+    appeal_id: str
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    insured_region: RegionCode
+    settlement_id: str
+    deduction_id: str
+    status: AppealStatus
+    deducted: FundAmounts = Field(description="what the appealed deduction took, per fund")
+    reason: str = Field(description="the institution's reason")
+    answer: str | None = Field(None, description="the agency's reason, once answered")
+    paid_back_in: Month | None = Field(None, description="withdrawn: the clearing month the pay-back enters")
+    recorded_at: AwareDatetime
+
+
+class DayReconciliation(StrEnum):
+    """R-01/R-02: where an institution's day stands."""
+    MATCHED = "matched"
+    MISMATCHED = "mismatched"
+    RESOLVED = "resolved"
+    OVERDUE = "overdue"
+    NOT_RECONCILED = "not_reconciled"    # its HIS has not sent the day's totals
+
+
+class InstitutionDay(Contract):
+    """One day of an institution's cross-region settlements as clearing archived them, and its reconciliation."""
+    day: date
+    settlements: int = Field(ge=0)
+    total: Money | None = Field(None, description="医疗费总额; null if a line was archived before totals were kept")
+    fund: Money = Field(description="基金支付 (the funds' amounts, personal account included)")
+    personal_cash: Money | None = Field(None, description="个人现金支付; null as for total")
+    reconciliation: DayReconciliation
+    resolve_by: AwareDatetime | None = Field(None, description="R-02: when a mismatch must be resolved")
+
+
+class InstitutionSettlementsAnswer(Contract):
+    """``GET /clearing/institution/settlements``: an institution's settlements of a month, by day."""
+    institution_code: InstitutionCode
+    month: Month = Field(description="the month the settlements were made in")
+    as_of: AwareDatetime
+    days: list[InstitutionDay]
+    settlements: int
+    total: Money | None
+    fund: Money
+    personal_cash: Money | None
+
+
+class OwedDeduction(Contract):
+    """One audit deduction line of the clearing month (or the pay-back of one withdrawn on appeal)."""
+    deduction_id: str
+    settlement_id: str
+    amount: Money = Field(description="what the line takes from the amount owed (negative: a pay-back 补支)")
+    reason: str = Field(description="the audit's reason (empty for lines archived before reasons were kept)")
+    rule: str = Field(description="R-04 a deduction; R-05 a correction or pay-back")
+    corrects: str | None = Field(None, description="the deduction this record corrects or withdraws")
+    appeal: DeductionAppealRecorded | None = Field(None, description="the appeal of this deduction, if any")
+
+
+class InstitutionPayment(Contract):
+    """C-07 (000 第六十九条): the city pays its institutions within 20 working days of the clearing notice.
+    Clearing records the city's payment of its institutions as one step, not institution by institution."""
+    notice_issued_at: AwareDatetime | None = Field(None, description="null: the month's notice not issued yet")
+    pay_by: AwareDatetime | None = None
+    paid_recorded_at: AwareDatetime | None = Field(None, description="when the agency recorded the payment")
+    breached: bool = False
+
+
+class InstitutionOwedAnswer(Contract):
+    """``GET /clearing/institution/owed``: what the treating place owes an institution for a clearing month:
+    its settlements' fund amounts, less refunds and the audit deductions the month carries (M-01: to the fen)."""
+    institution_code: InstitutionCode
+    treating_region: RegionCode
+    clearing_month: Month
+    as_of: AwareDatetime
+    settled: Money = Field(description="the funds' amounts of its settlements cleared this month")
+    refunded: Money = Field(description="the funds' amounts of refunds and cancellations cleared this month")
+    deductions: list[OwedDeduction]
+    deducted: Money = Field(description="Σ deductions' amounts")
+    net_owed: Money = Field(description="settled − refunded − deducted")
+    payment: InstitutionPayment
+
+
+class AppealsAnswer(Contract):
+    """``GET /clearing/appeals``: the appeals of a treating region's institutions (for its agency)."""
+    region: RegionCode
+    status: str = Field(pattern="^(open|all)$")
+    as_of: AwareDatetime
+    appeals: list[DeductionAppealRecorded]
+
+
 def _institution(payload: object) -> str:
     return str(payload.institution_code)  # type: ignore[attr-defined]
 
@@ -625,4 +758,15 @@ TOPICS: list[TopicSpec] = [
     TopicSpec("clearing.notice.v1", ClearingNoticeIssued, _notice_region,
               "region of the notice (the insured region for its payable lines)", "clearing", ("prepayment",),
               description="C-02/C-03 month-end receivable/payable notices"),
+    TopicSpec("his.deduction-appealed.v1", AppealDeduction, _institution,
+              "institution_code: one hospital's appeals stay in order", "his", ("clearing",), kind="command",
+              description="R-04 an institution appeals an audit deduction of its own settlement (申诉)"),
+    TopicSpec("clearing.answer-appeal.v1", AnswerDeductionAppeal, _institution,
+              "institution_code: answers follow the institution's appeals", "agency", ("clearing",), kind="command",
+              description="R-04 the treating place upholds or withdraws an appealed deduction"),
+    TopicSpec("clearing.appeal.v1", DeductionAppealRecorded, _institution,
+              "institution_code: one institution's appeals stay in order", "clearing", (),
+              description="R-04 an appeal lodged or answered (withdrawn: paid back in paid_back_in, R-05), for the "
+                          "agencies; not sealed per institution, so hospitals do not read it: each hears its own "
+                          "answers in GET /clearing/institution/owed, sealed to it"),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from runtime.parties import SIGNATURE_HEADER
-from runtime.query import FORMATS, QuerySpec
+from runtime.query import FORMATS, SEALED, QuerySpec
 
 VERSION = "3.1.0"
 ERROR = {"type": "object", "required": ["status", "message"],
@@ -20,6 +20,8 @@ REFUSALS = {"400": "a bad query (a parameter missing or malformed)",
             "401": "not signed by a registry party, or `at` too far from the service's business time",
             "403": "the signing party may not see this",
             "404": "nothing to show (or not addressed to the asking party)"}
+# answers sealed to the asking party (``runtime.query.sealed_answer``): a compact JWE, opened with its key
+CONTENT_TYPES = {**FORMATS, "jose": SEALED}
 AT = {"name": "at", "in": "query", "required": True, "schema": {"type": "integer"},
       "description": "Unix seconds of the request, within the clock-skew limit (the request cannot be replayed later)"}
 
@@ -27,8 +29,8 @@ AT = {"name": "at", "in": "query", "required": True, "schema": {"type": "integer
 def _operation(service: str, spec: QuerySpec) -> dict:
     params = [{"name": name, "in": "query", "required": name in spec.required, "schema": {"type": "string"},
                "description": text or name} for name, text in spec.params.items() if name != "at"]
-    ok = {"description": "the answer", "content": {FORMATS[f].split(";")[0]: {"schema": (
-        {"type": "string", "contentMediaType": FORMATS[f]} if f != "json" else {})} for f in spec.formats}}
+    ok = {"description": "the answer", "content": {CONTENT_TYPES[f].split(";")[0]: {"schema": (
+        {"type": "string", "contentMediaType": CONTENT_TYPES[f]} if f != "json" else {})} for f in spec.formats}}
     responses = {"200": ok, **{code: {"description": text, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Refusal"}}}} for code, text in REFUSALS.items()}}
     op_id = service + "".join(part.capitalize() for part in spec.path.strip("/").replace("-", "/").split("/"))

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote
 
 from faststream.asgi import AsgiResponse, get
 
-from contracts.parties import Agency
+from contracts.parties import Agency, Institution
 from runtime.parties import SIGNATURE_HEADER, AnyParty, ParticipantRegistry, Signer, Unauthenticated, authenticate, seal_for
 
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
@@ -46,6 +46,12 @@ class SignedQuery:
             raise QueryRefused(403, f"UNAUTHORIZED: {self.party.code} is not an agency")
         return self.party
 
+    def institution(self) -> Institution:
+        """The asking institution, or 403 for any other kind of party."""
+        if not isinstance(self.party, Institution):
+            raise QueryRefused(403, f"UNAUTHORIZED: {self.party.code} is not an institution")
+        return self.party
+
 
 @dataclass(frozen=True)
 class QuerySpec:
@@ -58,6 +64,14 @@ class QuerySpec:
 
 
 Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]   # body, content type, file name
+
+SEALED = "application/jose"
+
+
+def sealed_answer(parties: ParticipantRegistry, code: str, body: bytes) -> tuple[bytes, str]:
+    """An answer only the party ``code`` can read: the compact JWE (ECDH-ES, A256GCM) of ``body`` sealed to its
+    newest encryption key (``runtime.parties.seal_for``), served as ``application/jose``."""
+    return seal_for(parties, code, body).encode(), SEALED
 
 
 def seal_person(parties: ParticipantRegistry, service: str, person_id: str) -> str:

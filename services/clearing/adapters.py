@@ -1,8 +1,9 @@
 """What the clearing service reads besides its own aggregates (the runtime's database).
 
-Handlers, queries and gauges read three kinds of document the store writes: the archived ledger lines
+Handlers, queries and gauges read the documents the store writes: the archived ledger lines
 of ``entries`` (one document per line, M-03), the pair ledgers of ``ledgers`` and the institution-days
-of ``reconciliations`` (and, for the periods view, the ``notices``). :class:`ClearingReads` is what the
+of ``reconciliations`` (and, for the periods view, the ``notices``; for an institution's own queries, its
+``appeals``). :class:`ClearingReads` is what the
 handlers read (R-01..R-04, C-01/C-02), :class:`PeriodReads` what the query API reads (C-02..C-05, C-07,
 R-01/R-02), :class:`GaugeReads` what the gauges count; :class:`MongoClearingReads` answers all three on
 the service's database, with the archive's indexes made once per process. The fast handler tests give
@@ -17,15 +18,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.clearing import EntryKind
 from runtime.store import open_document
+from services.clearing.domain.appeal import Appeal
 from services.clearing.domain.ledger import ClearingLedger
 from services.clearing.domain.obligations import NoticeState
 from services.clearing.domain.reconciliation import Reconciliation
 
-ENTRIES, LEDGERS, RECONCILIATIONS, NOTICES = "entries", "ledgers", "reconciliations", "notices"
+ENTRIES, LEDGERS, RECONCILIATIONS, NOTICES, APPEALS = "entries", "ledgers", "reconciliations", "notices", "appeals"
 SETTLEMENT = EntryKind.SETTLEMENT.value
 MISMATCH_STATUSES = ("mismatched", "overdue", "resolved")
 ARCHIVE_INDEXES = (["settlement_id"], ["kind", "institution_code", "business_day"],
-                   ["kind", "institution_code", "settled_month"], ["kind", "insured_region", "settled_month"])
+                   ["kind", "institution_code", "settled_month"], ["kind", "insured_region", "settled_month"],
+                   ["institution_code", "clearing_month"])
 
 
 class ClearingReads(Protocol):
@@ -71,6 +74,22 @@ class PeriodReads(Protocol):
 
     async def mismatches_of(self, region: str) -> list[Reconciliation]:
         """R-01/R-02: institution-days mismatched, overdue or resolved, of a treating or insured region."""
+        ...
+
+    async def settled_in_month(self, institution: str, month: str) -> list[dict]:
+        """R-01/R-02: the settlement lines of an institution settled in ``month`` (YYYY-MM)."""
+        ...
+
+    async def days_of_institution(self, institution: str, month: str) -> list[Reconciliation]:
+        """R-01/R-02: an institution's reconciled (or reported) days of ``month``."""
+        ...
+
+    async def institution_lines(self, institution: str, clearing_month: str) -> list[dict]:
+        """C-07/R-04: an institution's archived lines (settlements, refunds, deductions) of a clearing month."""
+        ...
+
+    async def appeals_of(self, *, institution: str | None = None, region: str | None = None) -> list[Appeal]:
+        """R-04: the appeals of one institution, or of a treating region's institutions."""
         ...
 
 
@@ -134,6 +153,19 @@ class MongoClearingReads:
     async def notices_of(self, region: str) -> dict[str, NoticeState]:
         return {doc["state"]["notice"]["clearing_month"]: NoticeState.model_validate(doc["state"])
                 async for doc in self.db[NOTICES].find({"state.notice.region": region})}
+
+    async def days_of_institution(self, institution: str, month: str) -> list[Reconciliation]:
+        found = self.db[RECONCILIATIONS].find({"state.institution_code": institution,
+                                               "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}})
+        return [Reconciliation.model_validate(doc["state"]) async for doc in found]
+
+    async def institution_lines(self, institution: str, clearing_month: str) -> list[dict]:
+        return await self._lines({"institution_code": institution, "clearing_month": clearing_month})
+
+    async def appeals_of(self, *, institution: str | None = None, region: str | None = None) -> list[Appeal]:
+        where: dict[str, str | None] = ({"state.institution_code": institution} if institution
+                                        else {"state.treating_region": region})
+        return [Appeal.model_validate(doc["state"]) async for doc in self.db[APPEALS].find(where)]
 
     async def mismatches_of(self, region: str) -> list[Reconciliation]:
         found = self.db[RECONCILIATIONS].find({

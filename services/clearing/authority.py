@@ -20,7 +20,11 @@ from the settlement service, deadlines only from clearing itself. The steps afte
 to finance, transferred, receipt fed back; C-07: institutions paid) are recorded by the agency of the
 notice's region, or its province or the national level (which keep the accounts above it). An
 institution's daily totals (R-02) and monthly declarations (R-03) come from that institution itself, opened for cross-region settlement,
-in the treating region it names."""
+in the treating region it names. An appeal 申诉 of an audit deduction (R-04) comes from an institution
+naming itself, in the treating region it names; that the deduction is of its own settlement is checked by
+the handler against the archive (and refused without saying whose it is). The answer comes from the agency
+that speaks for the treating region, whose audit made the deduction (its own, its province, the national
+level); the handler checks that region against the appealed deduction's."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -74,4 +78,6 @@ AUTHORITY = AuthorityTable("clearing", {
     "clearing.record-obligation.v1": agency_for("region", rule="C-03"),
     "his.daily-reconciliation.v1": institution(region_field="treating_region", level_field=None),
     "his.monthly-declaration.v1": institution(region_field="treating_region", level_field=None),
+    "his.deduction-appealed.v1": institution(region_field="treating_region", level_field=None),
+    "clearing.answer-appeal.v1": agency_for("treating_region", rule="R-04"),
 })

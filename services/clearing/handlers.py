@@ -19,7 +19,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from contracts.clearing import (
-    ClearingObligationBreached, ConfirmClearingPeriod, DailyReconciliation, EntryKind, FundAmounts,
+    AnswerDeductionAppeal, AppealDeduction, AppealOutcome, ClearingObligationBreached, ConfirmClearingPeriod, DailyReconciliation, EntryKind, FundAmounts,
     InsuredDailyTotals, MonthlyDeclaration, ObjectClearingPeriod, ReconciliationChecked, ReconciliationStatus,
     RecordAuditDeduction, RecordClearingObligation, ResolveClearingObjection,
 )
@@ -32,7 +32,7 @@ from runtime.failures import NotYet, PoisonMessage
 from services.clearing import domain
 from services.clearing.adapters import ClearingReads
 from services.clearing.domain import (
-    ClearingLedger, LedgerEntry, PeriodClosed, declaration, objection, obligations, reconciliation,
+    ClearingLedger, LedgerEntry, PeriodClosed, appeal, declaration, objection, obligations, reconciliation,
 )
 from services.clearing.domain import report as tables
 from services.clearing.domain.ledger import after_year_close
@@ -66,6 +66,7 @@ class ClearingHandlers:
                                        refusals=(declaration.DeclarationRefused,))
         self.closes = Aggregates(store, "reconciliation_closes", reconciliation.MonthClose)   # R-01
         self.rollups = Aggregates(store, "rollups", Rollups)                                 # C-01
+        self.appeals = Aggregates(store, "appeals", appeal.Appeal, refusals=(appeal.AppealRefused,))   # R-04
         self.archive = Archive(store, "entries")   # every line, one document each (M-03)
 
     # ------------------------------------------------------------ settlements in (C-04, S-15)
@@ -79,7 +80,9 @@ class ClearingHandlers:
         return await self._record(env, entry, domain.home_month(entry.business_day),
                                   archived={"institution_code": s.institution_code,   # R-02 / R-03 match by these
                                             "medical_type": s.medical_type.value,
-                                            "settled_month": s.settled_on.strftime("%Y-%m")})
+                                            "settled_month": s.settled_on.strftime("%Y-%m"),
+                                            # the institution's day as it sees it (R-01/R-02 query)
+                                            "total": str(s.slip.total), "personal_cash": str(s.slip.personal_cash)})
 
     async def settlement_reversed(self, env: Envelope[SettlementReversed]) -> str:
         r = env.payload.root
@@ -87,7 +90,8 @@ class ClearingHandlers:
             settlement_id=r.settlement_id, kind=EntryKind.REFUND, ref=r.reversal_id, insured_region=r.insured_region,
             treating_region=r.treating_region, amounts=_taken_back(r.insurance_type, r.compensation),
             business_day=r.reversed_on)
-        return await self._record(env, entry, domain.home_month(entry.business_day))
+        return await self._record(env, entry, domain.home_month(entry.business_day),
+                                  archived={"institution_code": r.institution_code})   # C-07: what it is owed
 
     async def audit_deduction(self, env: Envelope[RecordAuditDeduction]) -> str:
         """R-04/R-05: checked against the archived lines of the settlement it names (refused to the
@@ -100,13 +104,14 @@ class ClearingHandlers:
             business_day=business_date(d.decided_at), corrects=d.corrects or "")
         if await self.archive.has(str(entry.entry_id)):
             return "duplicate"
-        history = [_archived(doc) for doc in await self.reads.lines_of_settlement(d.settlement_id)]
+        docs = await self.reads.lines_of_settlement(d.settlement_id)
         try:
-            entry = domain.check_deduction(entry, history)
+            entry = domain.check_deduction(entry, [_archived(doc) for doc in docs])
         except domain.AuditRefused as exc:
             self.metrics.refused_deductions.inc()
             raise PoisonMessage("refused_by_rule", f"AuditRefused: {exc}") from exc
-        return await self._record(env, entry, domain.audit_month(self.now()))
+        return await self._record(env, entry, domain.audit_month(self.now()),
+                                  archived={"institution_code": _institution_of(docs), "reason": d.reason})
 
     async def _record(self, env: Envelope, entry: LedgerEntry, month: str, archived: dict | None = None) -> str:
         """Route the entry to its clearing month: ``month`` (the home month; a deduction's audit
@@ -115,11 +120,16 @@ class ClearingHandlers:
         after clearing). A late entry never opens a ledger in a generated month (C-02)."""
         if await self.archive.has(str(entry.entry_id)):
             return "duplicate"
+        return (await self._recorded_in(env, entry, month, archived))[0]
+
+    async def _recorded_in(self, env: Envelope, entry: LedgerEntry, month: str,
+                           archived: dict | None = None) -> tuple[str, str]:
+        """``_record``'s routing and write: the result and the clearing month the entry went to."""
         now = self.now()
         doc, ledger = await self.ledgers.load_document(self._key(month, entry))
         while not domain.open_for_entries(ledger, month, self.calendar, now):
             if ledger is not None and ledger.contains(entry):   # recorded before its period closed
-                return "duplicate"
+                return "duplicate", month
             month = domain.next_month(month)
             doc, ledger = await self.ledgers.load_document(self._key(month, entry))
 
@@ -135,7 +145,7 @@ class ClearingHandlers:
         try:
             result = await self.ledgers.apply(env, self._key(month, entry), decide, loaded=doc)
         except PeriodClosed:       # generated between our look and our write: route again
-            return await self._record(env, entry, month)
+            return await self._recorded_in(env, entry, month, archived)
         if ledger is None:
             self.metrics.changed()          # a new period of the pair (C-02)
         await self._archive(entry, month, archived or {})
@@ -144,7 +154,7 @@ class ClearingHandlers:
             self.metrics.observe_lag(env.occurred_at)
         if result != "duplicate" and after_year_close(entry, month):
             self.metrics.after_year_close.inc()
-        return result
+        return result, month
 
     async def _archive(self, entry: LedgerEntry, month: str, extra: dict) -> None:
         """Every line is kept, one document each, for audit (M-03); the ledger keeps only sums."""
@@ -308,6 +318,70 @@ class ClearingHandlers:
             return obligations.record(state, c, self.calendar, now)
         return await self.notices.apply(env, key, decide)
 
+    # ------------------------------------------------------------ appeals of deductions (R-04, R-05)
+    async def deduction_appealed(self, env: Envelope[AppealDeduction]) -> str:
+        """R-04 申诉: checked against the archived deduction and its settlement (the institution's own, the
+        record in force), then recorded once per deduction record."""
+        c = env.payload
+        try:
+            record = appeal.appealable(c, await self.reads.lines_of_settlement(c.settlement_id))
+        except appeal.AppealRefused as exc:
+            raise PoisonMessage("refused_by_rule", f"AppealRefused: {exc}") from exc
+        now = self.now()
+        result = await self.appeals.apply(env, appeal.key(c.settlement_id, c.deduction_id),
+                                          lambda state: appeal.lodge(state, c, record, now))
+        if result != "duplicate":
+            self.metrics.appeals.labels("lodged").inc()
+        return result
+
+    async def answer_appeal(self, env: Envelope[AnswerDeductionAppeal]) -> str:
+        """R-04: the treating place's answer. Withdrawn, the deduction is taken back first (a correction to
+        nothing, in its own period while not generated, else the first open one: ``domain/appeal.py``), then
+        the answer is recorded with the month the pay-back entered. A crash between the two finds the
+        pay-back archived on redelivery and only records the answer."""
+        c = env.payload
+        key = appeal.key(c.settlement_id, c.deduction_id)
+        stored = await self.appeals.load(key)
+        if stored is not None and stored.answer_event == str(env.event_id):
+            return "duplicate"
+        try:
+            current = appeal.check_answer(stored, c)
+        except appeal.AppealRefused as exc:
+            raise PoisonMessage("refused_by_rule", f"AppealRefused: {exc}") from exc
+        paid_back_in = None
+        if c.outcome is AppealOutcome.WITHDRAWN:
+            paid_back_in = await self._pay_back(env, current, c.reason)
+        answerer, now = sender_of(env), self.now()
+        result = await self.appeals.apply(env, key, lambda state: appeal.answer(
+            state, c, answerer, str(env.event_id), paid_back_in, now))
+        if result != "duplicate":
+            self.metrics.appeals.labels(c.outcome.value).inc()
+        return result
+
+    async def _pay_back(self, env: Envelope, current: appeal.Appeal, why: str) -> str:
+        """R-05: the withdrawal recorded in the ledgers (once); the clearing month it entered."""
+        docs = await self.reads.lines_of_settlement(current.settlement_id)
+        ref = f"{appeal.WITHDRAWAL_PREFIX}{current.appeal_id}"
+        done = next((d for d in docs if d.get("kind") == EntryKind.AUDIT_DEDUCTION.value and d.get("ref") == ref), None)
+        if done is not None:
+            return str(done["clearing_month"])
+        history = [_archived(doc) for doc in docs]
+        entry = appeal.withdrawal(current, history, business_date(self.now()))
+        try:
+            entry = domain.check_deduction(entry, history)
+        except domain.AuditRefused as exc:
+            raise PoisonMessage("refused_by_rule", f"AuditRefused: {exc}") from exc
+        corrected = next(d for d in docs if d.get("kind") == EntryKind.AUDIT_DEDUCTION.value
+                         and d.get("ref") == entry.corrects)
+        # its own period while not generated (the deduction never reaches the figures), else the next open
+        _, month = await self._recorded_in(env, entry, str(corrected["clearing_month"]), {
+            "institution_code": current.institution_code, "reason": f"申诉撤销：{why}", "appeal_id": current.appeal_id})
+        return month
+
+
+def _institution_of(docs: list[dict]) -> str | None:
+    """The institution of a settlement's archived lines (its settlement line names it)."""
+    return next((d.get("institution_code") for d in docs if d.get("kind") == EntryKind.SETTLEMENT.value), None)
 
 
 def _notice_key(region: str, month: str) -> str:
@@ -356,4 +430,6 @@ def registry(store: Store, *, now: Now, calendar: WorkingCalendar, reads: Cleari
         "clearing.record-obligation.v1": h.record_obligation,
         "his.daily-reconciliation.v1": h.daily_reconciliation,
         "his.monthly-declaration.v1": h.monthly_declaration,
+        "his.deduction-appealed.v1": h.deduction_appealed,
+        "clearing.answer-appeal.v1": h.answer_appeal,
     }

@@ -1,5 +1,5 @@
 """Clearing's business metrics (issue: ledger lag behind settlement, unreconciled items by age, period state,
-deadline breaches, lines recorded, deductions refused, C-06 late clearings), on the service's registry beside
+deadline breaches, lines recorded, deductions refused, appeals, C-06 late clearings), on the service's registry beside
 the runtime's.
 
 Gauges that count stored state are recounted shortly after a change (a reconciliation, a generation, a
@@ -41,6 +41,8 @@ class ClearingMetrics:
                                         registry=registry)
         self.entries = Counter("yidi_clearing_entries_total", "Ledger lines recorded, by kind",
                                ["kind"], registry=registry)
+        self.appeals = Counter("yidi_clearing_appeals_total", "R-04: appeals of audit deductions lodged and answered "
+                               "(upheld, withdrawn)", ["status"], registry=registry)
         self._recount: asyncio.Task | None = None
         self._dirty = False
 

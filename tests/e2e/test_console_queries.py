@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 from openapi_spec_validator import validate
 
+from contracts.clearing import AppealDeduction, FundAmounts, RecordAuditDeduction
 from contracts.collab import OpenCollabRequest, ProblemType
 from runtime.cli import SERVICE_PORTS
 from runtime.parties import ParticipantRegistry
@@ -29,6 +30,7 @@ from support import Bus, eventually
 pytestmark = pytest.mark.e2e
 
 OWN, OTHER, TREATING, NATIONAL = "A340200", "A430100", "A420100", "A000000"
+NEIGHBOUR = "H42010200002"   # another Wuhan hospital
 
 
 async def filing_view(proc, person_id: str):
@@ -40,7 +42,7 @@ async def filing_view(proc, person_id: str):
 
 
 async def console_for(stack, prefix: str, procs: dict):
-    """The console as its own process against these services, with one Wuhu operator."""
+    """The console as its own process against these services, with a Wuhu operator and a Wuhan reviewer."""
     import subprocess
     import sys
 
@@ -48,10 +50,11 @@ async def console_for(stack, prefix: str, procs: dict):
     urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{p.port}" for name, p in procs.items()}
     console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", **urls)
     console.env["YIDI_CONSOLE_PORT"] = str(console.port)
-    done = subprocess.run([sys.executable, "-m", "runtime.cli", "console", "user", "add", "wuhu.operator", "--agency",
-                           "A340200", "--password-stdin"], input="a-long-enough-password\n", env=console.env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    for user, agency, role in (("wuhu.operator", "A340200", "operator"), ("wuhan.reviewer", "A420100", "reviewer")):
+        done = subprocess.run([sys.executable, "-m", "runtime.cli", "console", "user", "add", user, "--agency",
+                               agency, "--role", role, "--password-stdin"], input="a-long-enough-password\n",
+                              env=console.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
     return console.start()
 
 
@@ -191,6 +194,38 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         for path in ("/clearing/report", "/clearing/periods", "/clearing/mismatches"):
             seen("clearing", path)
 
+        # ---- a hospital's money (R-01..R-04, C-07): sealed to the hospital itself, clear to its region's agency
+        hospital = request.institution_code
+        fund_total = Decimal(result["slip"]["fund_total"])
+
+        async def owed_known() -> bool:
+            status, body = c.get("clearing", hospital, "/clearing/institution/owed", institution=hospital,
+                                 month="2026-12")
+            return status == 200 and Decimal(json.loads(bus.signer(hospital).open_sealed(body.decode()))["settled"]) \
+                == fund_total
+        await eventually(owed_known, timeout=60)
+        assert c.get("clearing", NEIGHBOUR, "/clearing/institution/owed", institution=hospital, month="2026-12")[0] \
+            == 404                                                            # another hospital learns nothing
+        days = c.ok("clearing", TREATING, "/clearing/institution/settlements", institution=hospital, month="2026-11")
+        assert days["settlements"] == 1 and Decimal(days["fund"]) == fund_total
+        assert c.get("clearing", OWN, "/clearing/institution/settlements", institution=hospital, month="2026-11")[0] \
+            == 403                                                            # Wuhu does not speak for Wuhan
+        assert c.ok("clearing", TREATING, "/clearing/appeals", region="420100")["appeals"] == []
+        assert c.get("clearing", OWN, "/clearing/appeals", region="420100")[0] == 403
+        for path in ("/clearing/institution/owed", "/clearing/institution/settlements", "/clearing/appeals"):
+            seen("clearing", path)
+        # Wuhan's audit deducts 10.00; the hospital appeals (申诉); Wuhan's reviewer answers it in the console below
+        pooling = next(f["code"] for f in result["slip"]["funds"] if Decimal(f["amount"]) >= Decimal("10.00"))
+        await bus.publish("clearing.record-audit-deduction.v1", RecordAuditDeduction(
+            deduction_id="D-Q-1", settlement_id=sid, insured_region="340200", treating_region="420100",
+            reason="超限价收费", decided_at=bus.business_now(),
+            amounts=FundAmounts(insurance_type=result["insurance_type"], funds={pooling: "10.00"})), sender=TREATING)
+        await bus.read("clearing.entry.v1", lambda m: any(e["payload"]["kind"] == "audit_deduction" for e in m))
+        await bus.publish("his.deduction-appealed.v1", AppealDeduction(
+            appeal_id="AP-Q-1", institution_code=hospital, treating_region="420100", settlement_id=sid,
+            deduction_id="D-Q-1", reason="限价依据有误", appealed_at=bus.business_now()))
+        await bus.read("clearing.appeal.v1", lambda m: any(a["payload"]["appeal_id"] == "AP-Q-1" for a in m))
+
         # ---- the console's filing lookup and printable slip, as Wuhu's operator (a POST: the number is in no URL)
         console = await console_for(stack, prefix, procs)
         try:
@@ -207,6 +242,23 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
             hidden = page.post("/slip", data={"csrf": page.csrf, "person_id": pid, "settlement_id": "S-none"})
             assert hidden.status_code == 404
             page.close()
+            # R-04: Wuhan's reviewer sees the appeal on the clearing page and withdraws the deduction there
+            wuhan = console_session(console, "wuhan.reviewer")
+            shown = wuhan.get("/clearing", params={"region": "420100"})
+            assert "扣款申诉" in shown.text and "AP-Q-1" in shown.text and "撤销扣款" in shown.text
+            answered = wuhan.post("/clearing/appeals/answer", data={
+                "csrf": wuhan.csrf, "appeal_id": "AP-Q-1", "institution_code": hospital, "treating_region": "420100",
+                "settlement_id": sid, "deduction_id": "D-Q-1", "outcome": "withdrawn", "reason": "经复核，撤销扣款"})
+            assert answered.status_code == 200 and "已生效" in answered.text, answered.text[:500]
+            [heard] = c.ok("clearing", TREATING, "/clearing/appeals", region="420100", status="all")["appeals"]
+            assert (heard["appeal_id"], heard["status"]) == ("AP-Q-1", "withdrawn")
+            status, body = c.get("clearing", hospital, "/clearing/institution/owed", institution=hospital,
+                                 month=heard["paid_back_in"])
+            owed = json.loads(bus.signer(hospital).open_sealed(body.decode()))
+            [deducted] = [d for d in owed["deductions"] if d["deduction_id"] == "D-Q-1"]
+            assert deducted["appeal"]["status"] == "withdrawn"     # the deduction and its pay-back cancel out
+            assert Decimal(owed["net_owed"]) == Decimal(owed["settled"]) - Decimal(owed["refunded"])
+            wuhan.close()
             assert pid not in console.log.read_text(errors="replace")
         finally:
             console.stop()

@@ -3,11 +3,11 @@ services decide what the agency may see (their signed queries) and do (their aut
 rules): the console only offers what the query says the rules allow (``actions``) and the user's role
 permits (``ACTION_ROLES``), and shows the service's answer either way.
 
-By concern: ``collab`` (K-03..K-06), ``clearing`` (C-01..C-04), ``prepayment`` (P-04..P-09), ``filing``
+By concern: ``collab`` (K-03..K-06), ``clearing`` (C-01..C-04, R-04 appeals), ``prepayment`` (P-04..P-09), ``filing``
 (the filing lookup and the slip); ``common`` holds what they share and ``labels`` what they call things."""
 from __future__ import annotations
 
-from services.console.pages.clearing import clearing, clearing_act, clearing_download
+from services.console.pages.clearing import clearing, clearing_act, clearing_answer_appeal, clearing_download
 from services.console.pages.collab import (coinvestigation_action, coinvestigations, collab, lead_result, lead_take_up,
                                            leads, request_action, request_detail, statistics_download)
 from services.console.pages.common import ACTION_ROLES, allowed, home
@@ -38,6 +38,7 @@ ROUTES = [
     ("/coinvestigations/{request_id}/{action}", coinvestigation_action, ["POST"]),
     ("/clearing", clearing, ["GET"]),
     ("/clearing/download", clearing_download, ["GET"]),
+    ("/clearing/appeals/answer", clearing_answer_appeal, ["POST"]),
     ("/clearing/{action}", clearing_act, ["POST"]),
     ("/prepayment", prepayment, ["GET"]),
     ("/filing", filing_form, ["GET"]),

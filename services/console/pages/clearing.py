@@ -1,6 +1,6 @@
 """The clearing pages and actions (C-01..C-04): a region's monthly clearing report and its download,
-its periods and open reconciliation mismatches (R-01/R-02), and confirming or objecting to one side
-of a pair's period (C-02)."""
+its periods and open reconciliation mismatches (R-01/R-02), confirming or objecting to one side
+of a pair's period (C-02), and answering its institutions' appeals 申诉 of audit deductions (R-04)."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contracts.clearing import ConfirmClearingPeriod
+from contracts.clearing import AnswerDeductionAppeal, ConfirmClearingPeriod
 from contracts.registry import ALL_TOPICS
 from contracts.values import SHANGHAI
 from services.console.backend import ActionOutcome, QueryFailed
@@ -20,6 +20,7 @@ from services.console.users import Session
 
 
 OBJECT_TOPIC = "clearing.object-period.v1"   # when the clearing service offers objections (C-02)
+ANSWER_TOPIC = "clearing.answer-appeal.v1"   # R-04
 
 
 async def clearing(console, request: Request, session: Session) -> Response:
@@ -31,20 +32,22 @@ async def clearing(console, request: Request, session: Session) -> Response:
         return console.render(request, "error.html", status=400, title="查询有误", message="月份或范围无效")
     if not region:
         return console.render(request, "clearing.html", region=None, month=month, scope=scope, report=None,
-                              periods=None, mismatches=[], months=months(console, 6), can_object=False)
+                              periods=None, mismatches=[], appeals=[], months=months(console, 6), can_object=False)
     agency = session.user.agency
     try:
         report = await console.reader.get_json("clearing", agency, "/clearing/report", region=region, month=month,
                                                scope=scope)
         periods = await _periods(console, agency, region)
         mismatches = await _mismatches(console, agency, region)
+        appeals = await _appeals(console, agency, region)
     except QueryFailed as failed:
         return refused_page(console, request, failed)
     periods = [p for p in periods or [] if p.get("scope", scope) == scope]
     return console.render(request, "clearing.html", region=region, month=month, scope=scope, report=report,
-                          periods=periods, mismatches=mismatches, months=months(console, 6),
+                          periods=periods, mismatches=mismatches, appeals=appeals, months=months(console, 6),
                           can_object=OBJECT_TOPIC in ALL_TOPICS and allowed(session, "clearing_object"),
-                          can_confirm=allowed(session, "clearing_confirm"))
+                          can_confirm=allowed(session, "clearing_confirm"),
+                          can_answer=allowed(session, "clearing_answer_appeal"))
 
 
 async def _periods(console, agency: str, region: str):
@@ -62,6 +65,31 @@ async def _mismatches(console, agency: str, region: str) -> list:
     """R-01/R-02: the region's open reconciliation mismatches (``GET /clearing/mismatches``)."""
     answer = await console.reader.get("clearing", agency, "/clearing/mismatches", region=region, status="open")
     return answer.json().get("mismatches", []) if answer.ok else []
+
+
+async def _appeals(console, agency: str, region: str, status: str = "open") -> list:
+    """R-04: the appeals of the region's institutions (``GET /clearing/appeals``)."""
+    answer = await console.reader.get("clearing", agency, "/clearing/appeals", region=region, status=status)
+    return answer.json().get("appeals", []) if answer.ok else []
+
+
+async def clearing_answer_appeal(console, request: Request, session: Session) -> Response:
+    """R-04: the treating place upholds (维持) or withdraws (撤销) an appealed deduction, with its reason;
+    withdrawn, clearing pays it back (R-05). The clearing service checks the agency's authority again."""
+    form, agency, now = request.state.form, session.user.agency, console.clock.now()
+    if not allowed(session, "clearing_answer_appeal"):
+        return console.render(request, "error.html", status=403, title="无权操作", message="只有复核岗可以答复扣款申诉。")
+    fields = {k: str(form.get(k, "")).strip() for k in ("appeal_id", "institution_code", "treating_region",
+                                                       "settlement_id", "deduction_id", "outcome", "reason")}
+    try:
+        payload = AnswerDeductionAppeal(**fields, answered_at=now)
+    except (ValueError, ValidationError) as exc:
+        return outcome(console, request, ActionOutcome("refused", f"输入有误：{brief(exc)}"), "")
+
+    async def settled() -> bool:
+        return any(a.get("appeal_id") == payload.appeal_id and a.get("status") != "lodged"
+                   for a in await _appeals(console, agency, payload.treating_region, "all"))
+    return outcome(console, request, await console.actor.act(ANSWER_TOPIC, payload, agency, settled), "")
 
 
 async def clearing_download(console, request: Request, session: Session) -> Response:

@@ -20,7 +20,7 @@ REVIEW = frozenset({Role.REVIEWER})
 ACTION_ROLES = {"reply": ANY, "propose_extension": ANY, "take_up": ANY, "submit_result": ANY, "discuss": ANY,
                 "confirm_coinvestigation": REVIEW, "accept_extension": REVIEW,
                 "confirm": REVIEW, "dispute": REVIEW, "escalate": REVIEW, "clearing_confirm": REVIEW,
-                "clearing_object": REVIEW}
+                "clearing_object": REVIEW, "clearing_answer_appeal": REVIEW}
 
 
 def allowed(session: Session, action: str) -> bool:

@@ -15,7 +15,10 @@ from prometheus_client import CollectorRegistry
 from contracts.registry import ALL_TOPICS
 from runtime.calendar import default_calendar
 from runtime.memory import MemoryStore
-from services.clearing.adapters import ENTRIES, LEDGERS, MISMATCH_STATUSES, NOTICES, RECONCILIATIONS, SETTLEMENT
+from services.clearing.adapters import (
+    APPEALS, ENTRIES, LEDGERS, MISMATCH_STATUSES, NOTICES, RECONCILIATIONS, SETTLEMENT,
+)
+from services.clearing.domain.appeal import Appeal
 from services.clearing.domain.ledger import ClearingLedger
 from services.clearing.domain.obligations import NoticeState
 from services.clearing.domain.reconciliation import Reconciliation
@@ -71,6 +74,17 @@ class MemoryClearingReads:
         return [Reconciliation.model_validate(s) for s in self._states(RECONCILIATIONS)
                 if s["status"] in MISMATCH_STATUSES
                 and (s["treating_region"] == region or region in s.get("insured_regions", ()))]
+
+    async def days_of_institution(self, institution: str, month: str) -> list[Reconciliation]:
+        return [Reconciliation.model_validate(s) for s in self._states(RECONCILIATIONS)
+                if s["institution_code"] == institution and f"{month}-01" <= s["day"] <= f"{month}-31"]
+
+    async def institution_lines(self, institution: str, clearing_month: str) -> list[dict]:
+        return self._lines(institution_code=institution, clearing_month=clearing_month)
+
+    async def appeals_of(self, *, institution: str | None = None, region: str | None = None) -> list[Appeal]:
+        return [Appeal.model_validate(s) for s in self._states(APPEALS)
+                if (s["institution_code"] == institution if institution else s["treating_region"] == region)]
 
     async def reconciliation_states(self, statuses: tuple[str, ...]) -> list[dict]:
         return [s for s in self._states(RECONCILIATIONS) if s["status"] in statuses]

@@ -85,7 +85,8 @@ def test_roles_operator_works_reviewer_decides() -> None:
             self.user = type("U", (), {"role": role})()
     for action in ("reply", "propose_extension", "take_up"):
         assert allowed(S(Role.OPERATOR), action) and allowed(S(Role.REVIEWER), action)
-    for action in ("accept_extension", "confirm", "dispute", "escalate", "clearing_confirm", "clearing_object"):
+    for action in ("accept_extension", "confirm", "dispute", "escalate", "clearing_confirm", "clearing_object",
+                   "clearing_answer_appeal"):
         assert not allowed(S(Role.OPERATOR), action) and allowed(S(Role.REVIEWER), action)
     assert set(ACTION_ROLES) >= {"reply", "confirm", "clearing_confirm"}
 
@@ -141,6 +142,27 @@ def test_every_template_renders() -> None:
     env.globals.update(TEMPLATE_GLOBALS)
     for name in sorted(p.name for p in (STATIC.parent / "templates").glob("*.html")):
         env.get_template(name)   # parses
+
+
+def test_the_clearing_page_offers_a_reviewer_the_answer_to_each_open_appeal() -> None:
+    """R-04: each appeal of the region's institutions is listed with a form whose fields are exactly what
+    ``clearing.answer-appeal.v1`` takes (``AnswerDeductionAppeal``, the time added on sending), in Chinese."""
+    from jinja2 import Environment, FileSystemLoader
+    from contracts.clearing import AnswerDeductionAppeal
+    from services.console.pages import TEMPLATE_GLOBALS
+    env = Environment(loader=FileSystemLoader(str(STATIC.parent / "templates")), autoescape=True)
+    env.globals.update(TEMPLATE_GLOBALS)
+    appeal = {"appeal_id": "AP-1", "institution_code": "H42010200001", "treating_region": "420100",
+              "insured_region": "340200", "settlement_id": "S-A", "deduction_id": "D1", "status": "lodged",
+              "deducted": {"insurance_type": "310", "funds": {"pooling": "300.00"}}, "reason": "符合限定支付范围"}
+    page = dict(appeals=[appeal], session=type("S", (), {"csrf": "t"})())
+    html = env.get_template("clearing_appeals.html").render(**page, can_answer=True)
+    assert "扣款申诉" in html and "维持扣款" in html and "撤销扣款" in html and "符合限定支付范围" in html
+    form = html[html.index('action="/clearing/appeals/answer"'):]
+    form = form[:form.index("</form>")]
+    names = set(re.findall(r'name="(\w+)"', form))
+    assert names == {"csrf"} | set(AnswerDeductionAppeal.model_fields) - {"answered_at"}
+    assert "action=\"/clearing/appeals/answer\"" not in env.get_template("clearing_appeals.html").render(**page, can_answer=False)
 
 
 def test_the_slip_prints_every_field_of_attachment_13() -> None:
