@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas vectors asyncapi topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ chaos: $(STAMP)       ## services killed with SIGKILL under a realistic mix, che
 
 schemas: $(STAMP)     ## refresh the committed JSON Schema snapshots
 	$(PY) -m runtime.cli schemas write
+
+vectors: $(STAMP)     ## rebuild the signature and sealing test vectors (contracts/vectors, sample keys)
+	$(PY) -m runtime.cli vectors write
 
 asyncapi: $(STAMP)
 	$(PY) -m runtime.cli asyncapi --out contracts/asyncapi.json

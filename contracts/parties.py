@@ -18,7 +18,23 @@ How a message is signed (what an adapter writer implements):
   header is ``{"alg": "Ed25519", "kid": "<party code>/<key id>"}`` (RFC 9864; ``"EdDSA"`` of RFC
   8037 is accepted too, with the same Ed25519 key) and nothing else but an optional ``typ`` (no
   ``crit``, ``b64``, ``jku``, ``jwk``, ``x5u``…); the key an OKP Ed25519 signing key of the party's
-  registry entry whose validity covers the moment of receipt.
+  registry entry whose validity covers the moment of receipt. The signing input is the header
+  segment's ASCII, ``.``, and the unpadded base64url of the record value; the signature segment is
+  the 64-byte Ed25519 signature, unpadded base64url. A verifier takes ``"Ed25519"`` and ``"EdDSA"``
+  alike, both as Ed25519 (never Ed448); a signer sends ``"Ed25519"``.
+
+A signed query (``runtime.query``) carries the same header value, in the HTTP header
+``yidi-signature``, over the request target as sent: ``<path>?<raw query string>``, whose ``at`` is
+the request's Unix seconds (accepted within the deployment's clock-skew limit).
+
+A result sealed to a party (``settlement.result.v2``'s ``sealed``; an ID number in a query,
+``runtime.query.seal_person``) is a JWE (RFC 7516) in compact serialisation with protected header
+``{"alg": "ECDH-ES", "enc": "A256GCM", "kid": "<party code>/<key id>", "epk": {…}}``: direct key
+agreement (RFC 7518 §4.6, Concat KDF) with the party's X25519 encryption key (``use`` ``enc``) of the
+registry, AES-256-GCM content encryption, no ``zip``; the plaintext is UTF-8 JSON.
+
+``contracts/vectors/`` holds test vectors of the three (sample keys), with a README saying how to
+check an implementation against them.
 
 A message that fails any of this has no effect and is dead-lettered as ``UNAUTHENTICATED``. A
 signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the

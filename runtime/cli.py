@@ -12,6 +12,7 @@
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
     yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency;
                               --version: the party's new version, default one more than the topic's highest)
+    yidi vectors write|check  the signature and sealing test vectors of contracts/vectors (sample keys)
     yidi authority            every service's authority table, as the README shows it
     yidi console user add NAME --agency CODE --role operator|reviewer   a console login (password asked)
     yidi clearing replay --month YYYY-MM   rebuild a period's ledgers and tables from the archived lines
@@ -323,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                        "more than the highest on the topic for that party)")
     party.add_argument("--at", default=None, help="occurred_at of the change (ISO; default now): on a controlled-clock "
                        "system, its business time, which every instance checks the change against")
+    vectors = sub.add_parser("vectors")
+    vectors.add_argument("action", choices=["write", "check"])
+    vectors.add_argument("--suite", action="append", default=None, help="a crypto suite (default: every suite)")
     sub.add_parser("authority")
     from services.console.cli import add_parser as add_console_parser
     add_console_parser(sub)
@@ -350,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         return _keys(args)
     elif args.cmd == "party":
         return _party(args)
+    elif args.cmd == "vectors":
+        from runtime.vectors import main as vectors_main
+        return vectors_main(args.action, args.suite)
     elif args.cmd == "authority":
         print(authority_tables())
     elif args.cmd == "console":

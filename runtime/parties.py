@@ -374,7 +374,11 @@ def load_private_keys(keys_dir: str | Path, code: str) -> PrivateKeys:
         raise FileNotFoundError(f"no private key for {code} at {path}: run `yidi keys init` (development) or "
                                 f"`yidi keys new {code}` and register the public key")
     data = json.loads(path.read_text())
-    sign, enc = data["sign"], data.get("enc")
+    return private_keys(code, data["sign"], data.get("enc"))
+
+
+def private_keys(code: str, sign: dict[str, Any], enc: dict[str, Any] | None) -> PrivateKeys:
+    """A party's private keys from its private JWKs (each with its ``kid``), as its key file holds them."""
     return PrivateKeys(code, sign["kid"], OKPKey.import_key(sign), enc["kid"] if enc else None,
                        OKPKey.import_key(enc) if enc else None)
 
