@@ -2,7 +2,9 @@
 seal results (``contracts.parties`` documents each format). One suite per deployment, chosen by
 ``YIDI_CRYPTO_SUITE`` (``runtime.config.Settings.crypto_suite``):
 
-* ``ed25519`` (the default): Ed25519 signatures, results sealed with ECDH-ES to X25519 + A256GCM.
+* ``ed25519`` (the default): Ed25519 signatures, results sealed with ECDH-ES to X25519 + A256GCM;
+* ``sm``: the national algorithms (``runtime.sm``): SM2 signatures with SM3, results sealed with SM2
+  encryption of a fresh SM4 key and SM4-GCM, keys as EC SM2 JWKs.
 
 What a suite knows here is what key material looks like (JWKs, fixed test keys, the protected
 header of a sealed result); signing, verifying and sealing themselves are ``runtime.parties``.
@@ -17,6 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from runtime import sm
 
 DEFAULT_SUITE = "ed25519"
 SUITE_ENV = "YIDI_CRYPTO_SUITE"
@@ -44,10 +48,21 @@ class Suite:
                 "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))}
 
     def public_jwk(self, private: dict[str, Any]) -> dict[str, str]:
-        return {k: str(private[k]) for k in ("kty", "crv", "x") if k in private}
+        return {k: str(private[k]) for k in ("kty", "crv", "x", "y") if k in private}
 
 
-SUITES = {DEFAULT_SUITE: Suite(DEFAULT_SUITE, deterministic_signatures=True)}
+class SMSuite(Suite):
+    """SM2 keys for both uses (one key pair signs, another decrypts)."""
+
+    def signing_jwk_from_seed(self, seed: bytes) -> dict[str, Any]:
+        return sm.SM2PrivateKey.from_seed(seed).jwk()
+
+    def encryption_jwk_from_seed(self, seed: bytes) -> dict[str, Any]:
+        return sm.SM2PrivateKey.from_seed(seed).jwk()
+
+
+SUITES: dict[str, Suite] = {DEFAULT_SUITE: Suite(DEFAULT_SUITE, deterministic_signatures=True),
+                            "sm": SMSuite("sm", deterministic_signatures=False)}
 
 
 def suite_named(name: str) -> Suite:
