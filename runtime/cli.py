@@ -56,9 +56,10 @@ def _keys(args: argparse.Namespace) -> int:
     from runtime.config import Settings
     from runtime.parties import generate_keys, init_keys
     from runtime.privacy import ensure_dev_secrets
-    keys_dir = args.dir or Settings().keys_dir
+    settings = Settings()
+    keys_dir = args.dir or settings.keys_dir
     if args.action == "init":
-        created = init_keys(keys_dir)
+        created = init_keys(keys_dir, suite=settings.crypto_suite)
         ensure_dev_secrets(keys_dir)
         print(f"keys in {keys_dir}: created for {len(created)} parties" + (f" ({', '.join(created)})" if created else ""))
         return 0
@@ -72,7 +73,7 @@ def _keys(args: argparse.Namespace) -> int:
     path = root / f"{args.code}.private.json"
     if path.exists():
         print(f"{path} exists; to rotate, choose a new --kid: the new key is added beside the old one")
-    private, public = generate_keys(args.code, args.kid)
+    private, public = generate_keys(args.code, args.kid, settings.crypto_suite)
     root.mkdir(parents=True, exist_ok=True)
     rotated = root / f"{args.code}.private.json"
     fd = os.open(rotated, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
