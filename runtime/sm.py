@@ -11,7 +11,9 @@ a public-key validation (on the curve, not infinity, n·P = O) that we apply to 
 and every C1, and returns r and s as integers we encode ourselves. ``gmssl`` leaves k to the caller
 and validates no point; ``tongsuopy`` exposes neither the user id nor SM2 encryption. gmalg is slow
 (~30 ms a signature, ~60 ms a verification): fine for the rates a deployment of this suite runs at,
-and the verified keys are cached per registry entry.
+and the verified keys are cached per registry entry. ``tests/unit/test_sm_suite.py`` checks it against
+another implementation: OpenSSL 3 verifies these signatures (and refuses them under another user id)
+and opens these ciphertexts.
 """
 from __future__ import annotations
 

@@ -150,3 +150,54 @@ def test_a_personal_payload_travels_sealed_with_sm2_and_sm4_to_its_readers_only(
         WireOpener.of(load_private_keys(sm_keys, "filing")).open("settlement.completed.v1", value)
     with pytest.raises(SealingError):   # moved to another topic
         WireOpener.of(load_private_keys(sm_keys, "clearing")).open("settlement.reversed.v1", value)
+
+
+def _der_int(raw: bytes) -> bytes:
+    raw = raw.lstrip(b"\x00") or b"\x00"
+    raw = b"\x00" + raw if raw[0] & 0x80 else raw
+    return b"\x02" + bytes([len(raw)]) + raw
+
+
+def _der_seq(body: bytes) -> bytes:
+    return b"\x30" + (bytes([len(body)]) if len(body) < 128 else b"\x81" + bytes([len(body)])) + body
+
+
+OPENSSL = __import__("shutil").which("openssl")
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="no openssl command to check against")
+def test_sm2_interoperates_with_openssl(tmp_path):
+    """Another implementation (OpenSSL 3) verifies our SM2 signature with the default user id, refuses it
+    with another id, and opens our SM2 ciphertext (C1 ‖ C3 ‖ C2, in GM/T 0009's DER for OpenSSL)."""
+    import subprocess
+    key = sm.SM2PrivateKey.generate()
+    spki = _der_seq(_der_seq(bytes.fromhex("06072a8648ce3d0201") + bytes.fromhex("06082a811ccf5501822d")) +
+                    b"\x03" + bytes([len(key.public.point) + 1]) + b"\x00" + key.public.point)
+    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(spki).decode() +
+                                      "-----END PUBLIC KEY-----\n")
+    (tmp_path / "msg").write_bytes(VALUE)
+    signature = key.sign(VALUE)
+    (tmp_path / "sig").write_bytes(_der_seq(_der_int(signature[:32]) + _der_int(signature[32:])))
+
+    def openssl_verifies(user_id: str) -> bool:
+        return subprocess.run([str(OPENSSL), "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "pub.pem"),
+                               "-rawin", "-in", str(tmp_path / "msg"), "-sigfile", str(tmp_path / "sig"),
+                               "-digest", "sm3", "-pkeyopt", f"distid:{user_id}"], capture_output=True).returncode == 0
+    if not openssl_verifies("1234567812345678") and b"SM2" not in subprocess.run(
+            [str(OPENSSL), "list", "-public-key-algorithms"], capture_output=True).stdout:
+        pytest.skip("this openssl has no SM2")
+    assert openssl_verifies("1234567812345678") and not openssl_verifies("ALICE123@YAHOO.COM")
+
+    generated = subprocess.run([str(OPENSSL), "genpkey", "-algorithm", "SM2"], capture_output=True, check=True).stdout
+    (tmp_path / "key.pem").write_bytes(generated)
+    text = subprocess.run([str(OPENSSL), "pkey", "-in", str(tmp_path / "key.pem"), "-text", "-noout"],
+                          capture_output=True, check=True, text=True).stdout
+    hexed = lambda part: bytes.fromhex("".join(c for c in part if c in "0123456789abcdef"))  # noqa: E731
+    public = sm.SM2PublicKey.from_point(hexed(text.split("pub:")[1].split("ASN1")[0]))
+    ciphertext = public.encrypt(b"0123456789abcdef")
+    c1x, c1y, c3, c2 = ciphertext[1:33], ciphertext[33:65], ciphertext[65:97], ciphertext[97:]
+    (tmp_path / "ct").write_bytes(_der_seq(_der_int(c1x) + _der_int(c1y) + b"\x04\x20" + c3 +
+                                           b"\x04" + bytes([len(c2)]) + c2))
+    opened = subprocess.run([str(OPENSSL), "pkeyutl", "-decrypt", "-inkey", str(tmp_path / "key.pem"),
+                             "-in", str(tmp_path / "ct")], capture_output=True, check=True).stdout
+    assert opened == b"0123456789abcdef"
