@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASYNCAPI_CHECK := contracts/asyncapi/check
 PARSER := $(ASYNCAPI_CHECK)/node_modules/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi asyncapi-parser topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas vectors asyncapi asyncapi-parser topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ chaos: $(STAMP)       ## services killed with SIGKILL under a realistic mix, che
 
 schemas: $(STAMP)     ## refresh the committed JSON Schema snapshots
 	$(PY) -m runtime.cli schemas write
+
+vectors: $(STAMP)     ## rebuild the signature and sealing test vectors (contracts/vectors, sample keys)
+	$(PY) -m runtime.cli vectors write
 
 asyncapi: $(STAMP) $(PARSER)   ## write contracts/asyncapi/<service|his>.json and check them with the official parser
 	$(PY) -m runtime.cli asyncapi --out-dir contracts/asyncapi

@@ -18,7 +18,41 @@ How a message is signed (what an adapter writer implements):
   header is ``{"alg": "Ed25519", "kid": "<party code>/<key id>"}`` (RFC 9864; ``"EdDSA"`` of RFC
   8037 is accepted too, with the same Ed25519 key) and nothing else but an optional ``typ`` (no
   ``crit``, ``b64``, ``jku``, ``jwk``, ``x5u``…); the key an OKP Ed25519 signing key of the party's
-  registry entry whose validity covers the moment of receipt.
+  registry entry whose validity covers the moment of receipt. The signing input is the header
+  segment's ASCII, ``.``, and the unpadded base64url of the record value; the signature segment is
+  the 64-byte Ed25519 signature, unpadded base64url. A verifier takes ``"Ed25519"`` and ``"EdDSA"``
+  alike, both as Ed25519 (never Ed448); a signer sends ``"Ed25519"``.
+
+A signed query (``runtime.query``) carries the same header value, in the HTTP header
+``yidi-signature``, over the request target as sent: ``<path>?<raw query string>``, whose ``at`` is
+the request's Unix seconds (accepted within the deployment's clock-skew limit).
+
+A result sealed to a party (``settlement.result.v2``'s ``sealed``; an ID number in a query,
+``runtime.query.seal_person``) is a JWE (RFC 7516) in compact serialisation with protected header
+``{"alg": "ECDH-ES", "enc": "A256GCM", "kid": "<party code>/<key id>", "epk": {…}}``: direct key
+agreement (RFC 7518 §4.6, Concat KDF) with the party's X25519 encryption key (``use`` ``enc``) of the
+registry, AES-256-GCM content encryption, no ``zip``; the plaintext is UTF-8 JSON.
+
+**The national algorithms** (国密, ``YIDI_CRYPTO_SUITE=sm``, one suite per deployment: a verifier
+refuses every algorithm and key of the other suite, ``alg_not_allowed`` / ``bad_key_type``):
+
+* keys are JWKs ``{"kty": "EC", "crv": "SM2", "x": "<b64url 32 bytes>", "y": "<b64url 32 bytes>"}``
+  (``d`` too in a private key file), the GB/T 32918 recommended curve; one key pair signs (``use``
+  ``sig``), another decrypts (``enc``); a registry key that is not a point of the curve's group is
+  refused;
+* signatures have the same detached compact form, protected header ``{"alg": "SM2SM3", "kid":
+  "<party>/<key>"}``; the signature is SM2 over SM3(Z ‖ signing input), Z with the GM/T 0009 default
+  user id ``1234567812345678``, encoded as r ‖ s (32 bytes each, big-endian; not DER: convert a GM/T
+  0009 DER ``SEQUENCE {r, s}``), unpadded base64url. SM2 signatures are randomised: check them by
+  verifying;
+* a sealed result is ``<protected>.<encrypted key>.<iv>.<ciphertext>.<tag>`` (unpadded base64url
+  each, the shape of a compact JWE) with protected header ``{"alg": "SM2ENC", "enc": "SM4-GCM",
+  "kid": "<party>/<key id>"}``: a fresh 16-byte SM4 key encrypted with SM2 (GB/T 32918.4) to the
+  party's encryption key, ciphertext C1 ‖ C3 ‖ C2 with C1 uncompressed (04 ‖ x ‖ y); the plaintext
+  under SM4-GCM with a 12-byte IV and a 16-byte tag, the protected segment's ASCII as associated data.
+
+``contracts/vectors/`` holds test vectors of the three (sample keys), with a README saying how to
+check an implementation against them.
 
 A message that fails any of this has no effect and is dead-lettered as ``UNAUTHENTICATED``. A
 signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the
@@ -54,17 +88,18 @@ class AgencyLevel(StrEnum):
 
 
 class KeyUse(StrEnum):
-    SIGN = "sig"       # Ed25519, verifies the party's signatures
-    ENCRYPT = "enc"    # X25519, results addressed to the party are encrypted to it (JWE ECDH-ES)
+    SIGN = "sig"       # Ed25519 (SM2 in the sm suite), verifies the party's signatures
+    ENCRYPT = "enc"    # X25519 (SM2 in the sm suite), results addressed to the party are encrypted to it
 
 
 class PublicKey(Contract):
-    """One public key of a party, as a JWK (RFC 8037: OKP Ed25519 or X25519)."""
+    """One public key of a party, as a JWK (RFC 8037: OKP Ed25519 or X25519; EC SM2 in the sm suite)."""
     kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                      description="Key id, unique within the party (the signature's kid is '<party code>/<kid>').",
                      examples=["2026-12"])
     use: KeyUse
-    jwk: dict[str, str] = Field(description="Public JWK: kty OKP, crv Ed25519 or X25519, x.",
+    jwk: dict[str, str] = Field(description="Public JWK: kty OKP, crv Ed25519 or X25519, x; in the sm suite "
+                                "kty EC, crv SM2, x, y.",
                                 examples=[{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}])
     valid_from: AwareDatetime | None = Field(default=None, description="Not valid before (none: always).")
     valid_until: AwareDatetime | None = Field(default=None, description="Not valid from this moment on "

@@ -13,6 +13,7 @@
     yidi keys new CODE        a new key pair for one party: private file + its public registry entry
     yidi party upsert FILE | remove CODE   change the participant registry (signed as --as, the national agency;
                               --version: the party's new version, default one more than the topic's highest)
+    yidi vectors write|check  the signature and sealing test vectors of contracts/vectors (sample keys)
     yidi authority            every service's authority table, as the README shows it
     yidi console user add NAME --agency CODE --role operator|reviewer   a console login (password asked)
     yidi clearing replay --month YYYY-MM   rebuild a period's ledgers and tables from the archived lines
@@ -56,9 +57,10 @@ def _keys(args: argparse.Namespace) -> int:
     from runtime.config import Settings
     from runtime.parties import generate_keys, init_keys
     from runtime.privacy import ensure_dev_secrets
-    keys_dir = args.dir or Settings().keys_dir
+    settings = Settings()
+    keys_dir = args.dir or settings.keys_dir
     if args.action == "init":
-        created = init_keys(keys_dir)
+        created = init_keys(keys_dir, suite=settings.crypto_suite)
         ensure_dev_secrets(keys_dir)
         print(f"keys in {keys_dir}: created for {len(created)} parties" + (f" ({', '.join(created)})" if created else ""))
         return 0
@@ -72,7 +74,7 @@ def _keys(args: argparse.Namespace) -> int:
     path = root / f"{args.code}.private.json"
     if path.exists():
         print(f"{path} exists; to rotate, choose a new --kid: the new key is added beside the old one")
-    private, public = generate_keys(args.code, args.kid)
+    private, public = generate_keys(args.code, args.kid, settings.crypto_suite)
     root.mkdir(parents=True, exist_ok=True)
     rotated = root / f"{args.code}.private.json"
     fd = os.open(rotated, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -324,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
                        "more than the highest on the topic for that party)")
     party.add_argument("--at", default=None, help="occurred_at of the change (ISO; default now): on a controlled-clock "
                        "system, its business time, which every instance checks the change against")
+    vectors = sub.add_parser("vectors")
+    vectors.add_argument("action", choices=["write", "check"])
+    vectors.add_argument("--suite", action="append", default=None, help="a crypto suite (default: every suite)")
     sub.add_parser("authority")
     from services.console.cli import add_parser as add_console_parser
     add_console_parser(sub)
@@ -351,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         return _keys(args)
     elif args.cmd == "party":
         return _party(args)
+    elif args.cmd == "vectors":
+        from runtime.vectors import main as vectors_main
+        return vectors_main(args.action, args.suite)
     elif args.cmd == "authority":
         print(authority_tables())
     elif args.cmd == "console":

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         "decryption keys, never committed) and public-keys.json (every party's public keys, merged into "
         "the participant registry); `yidi keys init` creates development keys"))
     party: str | None = Field(None, description="the registry code this instance signs as; default: the service name")
+    crypto_suite: Literal["ed25519", "sm"] = Field("ed25519", description=(
+        "the deployment's crypto suite (runtime.suites, contracts.parties): 'ed25519' (Ed25519 signatures, "
+        "results sealed with ECDH-ES to X25519 and A256GCM) or 'sm' (the national algorithms: SM2 signatures "
+        "with SM3, results sealed with SM2 and SM4-GCM). Every party's keys are of the suite; a signature "
+        "or key of the other suite is refused"))
     max_clock_skew_seconds: float = Field(300, description=(
         "a time a sender claims (the envelope's occurred_at) further than this from the business clock "
         "at receipt is refused with CLOCK_SKEW; rules always use the receipt time"))

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from cryptography.exceptions import InvalidSignature
@@ -29,6 +29,7 @@ from joserfc.jwk import OKPKey
 from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import BROKER_MESSAGE_LIMIT, Envelope
+from runtime import sm
 from contracts.parties import (Agency, AgencyLevel, ChangeAction, ChangeParty, Institution, KeyUse, Operator,
                                ParticipantFile, Party, PublicKey, ServiceParty)
 
@@ -54,6 +55,8 @@ def jwe_registry(algorithms: Collection[str], **options: Any) -> jwe.JWERegistry
 
 
 SEAL_REGISTRY = jwe_registry(SEAL_ALGS)
+SUITES = ("ed25519", "sm")     # runtime.suites: one per deployment, YIDI_CRYPTO_SUITE
+SUITE_SIGN_ALGS = {"ed25519": SIGN_ALGS, "sm": frozenset({sm.SIGN_ALG})}
 PUBLIC_KEYS = "public-keys.json"
 MAX_SIGNATURE = 1024           # a detached Ed25519 JWS with our header is ~200 characters
 HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})   # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
@@ -61,6 +64,22 @@ KID = re.compile(r"^([A-Za-z0-9_.-]{2,32})/([A-Za-z0-9_.:-]{1,64})$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 AnyParty = Institution | Agency | ServiceParty | Operator
 M = TypeVar("M", bound=BaseModel)
+
+
+def suite_from_env() -> str:
+    """The deployment's crypto suite (``YIDI_CRYPTO_SUITE``, ``runtime.config.Settings.crypto_suite``)."""
+    name = os.environ.get("YIDI_CRYPTO_SUITE", "").strip() or "ed25519"
+    if name not in SUITES:
+        raise ValueError(f"YIDI_CRYPTO_SUITE must be one of {SUITES}, not {name!r}")
+    return name
+
+
+class Verifier(Protocol):
+    def verify(self, signature: bytes, data: bytes) -> None: ...   # raises InvalidSignature
+
+
+EncryptionKey = OKPKey | sm.SM2PublicKey
+DecryptionKey = OKPKey | sm.SM2PrivateKey
 
 
 def _jwk(public: dict[str, str]) -> dict[str, str | list[str]]:
@@ -81,19 +100,23 @@ class ParticipantRegistry:
     ``versions`` is each party's registry version (0: as in the data file), kept after a removal
     (a tombstone), so that a change is applied only over an older version and never twice."""
 
-    def __init__(self, parties: Iterable[AnyParty]) -> None:
+    def __init__(self, parties: Iterable[AnyParty], suite: str | None = None) -> None:
         self.parties: dict[str, AnyParty] = {p.code: p for p in parties}
         self.versions: dict[str, int] = {code: 0 for code in self.parties}
         self.change_ids: set[str] = set()
-        self._verifiers: dict[tuple[str, str], Ed25519PublicKey] = {}
+        self._verifiers: dict[tuple[str, str], Verifier] = {}
+        self.suite = suite or suite_from_env()   # the algorithms its keys and signatures must be of
+        if self.suite not in SUITES:
+            raise ValueError(f"crypto suite must be one of {SUITES}, not {self.suite!r}")
 
     @classmethod
-    def load(cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS) -> "ParticipantRegistry":
+    def load(cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS,
+             suite: str | None = None) -> "ParticipantRegistry":
         data = ParticipantFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         parties: list = [*data.institutions, *data.agencies, *data.services, *data.operators]
         keys = _public_keys(Path(keys_dir)) if keys_dir else {}
         parties = [p.model_copy(update={"keys": (*p.keys, *keys.get(p.code, ()))}) for p in parties]
-        registry = cls(parties)
+        registry = cls(parties, suite)
         registry._check_parents()
         return registry
 
@@ -139,8 +162,9 @@ class ParticipantRegistry:
             return True
         return agency.level is AgencyLevel.PROVINCE and agency.region is not None and agency.region[:2] == region[:2]
 
-    def verification_key(self, code: str, kid: str, at: datetime) -> Ed25519PublicKey:
-        """The party's signing key ``kid``, valid at ``at``, checked to be an OKP Ed25519 public key."""
+    def verification_key(self, code: str, kid: str, at: datetime) -> Verifier:
+        """The party's signing key ``kid``, valid at ``at``, checked to be a public key of the suite: OKP
+        Ed25519, or EC SM2 (a valid point) in the ``sm`` suite."""
         party = self.parties.get(code)
         if party is None:
             raise Unauthenticated("unknown_sender", f"sender {code} is not in the participant registry")
@@ -151,12 +175,22 @@ class ParticipantRegistry:
             raise Unauthenticated("key_not_valid", f"key {code}/{kid} is not valid at {at.isoformat()}")
         cached = self._verifiers.get((code, kid))
         if cached is None:
-            cached = self._verifiers[(code, kid)] = _ed25519(code, kid, key.jwk)
+            cached = self._verifiers[(code, kid)] = _sm2(code, kid, key.jwk) if self.suite == "sm" \
+                else _ed25519(code, kid, key.jwk)
         return cached
 
-    def encryption_key(self, code: str) -> tuple[str, OKPKey] | None:
-        """The newest encryption key of ``code`` (kid, key), or None when it has none (an X25519 key only)."""
+    def encryption_key(self, code: str) -> tuple[str, EncryptionKey] | None:
+        """The newest encryption key of ``code`` (kid, key), or None when it has none (an X25519 key
+        only; in the ``sm`` suite an EC SM2 key, a valid point)."""
         party = self.parties.get(code)
+        if self.suite == "sm":
+            for entry in reversed([k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT
+                                   and not k.valid_until and sm.is_sm2_jwk(k.jwk) and "d" not in k.jwk]):
+                try:
+                    return entry.kid, sm.SM2PublicKey.from_jwk(entry.jwk)
+                except sm.SMError:
+                    log.warning("encryption key %s/%s is not a valid SM2 point: skipped", code, entry.kid)
+            return None
         keys = [k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT and not k.valid_until
                 and k.jwk.get("kty") == "OKP" and k.jwk.get("crv") == "X25519" and "d" not in k.jwk]
         return (keys[-1].kid, OKPKey.import_key(_jwk(keys[-1].jwk))) if keys else None
@@ -187,20 +221,26 @@ class ParticipantRegistry:
 class PrivateKeys:
     code: str
     sign_kid: str
-    sign: OKPKey
+    sign: OKPKey | sm.SM2PrivateKey
     enc_kid: str | None = None
-    enc: OKPKey | None = None
+    enc: DecryptionKey | None = None
 
 
 class Signer:
-    """Signs record values as one party (detached JWS over the exact bytes)."""
+    """Signs record values as one party (detached JWS over the exact bytes), with the algorithm of
+    its key: Ed25519 (joserfc), or SM2 with SM3 (``runtime.sm``)."""
 
     def __init__(self, keys: PrivateKeys) -> None:
         self.keys = keys
         self.code = keys.code
-        self._protected = {"alg": SIGN_ALG, "kid": f"{keys.code}/{keys.sign_kid}"}
+        sm2 = isinstance(keys.sign, sm.SM2PrivateKey)
+        self._protected = {"alg": sm.SIGN_ALG if sm2 else SIGN_ALG, "kid": f"{keys.code}/{keys.sign_kid}"}
+        self._sm_header = _b64(json.dumps(self._protected, separators=(",", ":")).encode()) if sm2 else ""
 
     def sign(self, value: bytes) -> str:
+        if isinstance(self.keys.sign, sm.SM2PrivateKey):   # same compact form, signed by runtime.sm
+            signing_input = self._sm_header.encode("ascii") + b"." + _b64(value).encode("ascii")
+            return f"{self._sm_header}..{_b64(self.keys.sign.sign(signing_input))}"
         return jws.detach_content(jws.serialize_compact(self._protected, value, self.keys.sign, algorithms=[SIGN_ALG]))
 
     def headers(self, value: bytes) -> dict[str, str]:
@@ -210,6 +250,11 @@ class Signer:
         """Decrypt a JWE addressed to this party."""
         if self.keys.enc is None:
             raise ValueError(f"{self.code} has no decryption key")
+        if isinstance(self.keys.enc, sm.SM2PrivateKey):
+            sealed_header, opened = sm.open_sealed(self.keys.enc, token)
+            if str(sealed_header.get("kid", "")).partition("/")[0] != self.code:
+                raise ValueError(f"sealed to {sealed_header.get('kid')}, not to {self.code}")
+            return opened
         header = _segment_json(token.split(".", 1)[0])
         if header.get("alg") != SEAL_ALG["alg"] or header.get("enc") != SEAL_ALG["enc"] or "zip" in header:
             raise ValueError(f"a sealed value is {SEAL_ALG['alg']} with {SEAL_ALG['enc']}, no zip: got {header}")
@@ -235,7 +280,7 @@ def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | b
         raise Unauthenticated("missing_signature", f"no {SIGNATURE_HEADER} header")
     if not isinstance(value, bytes):
         raise Unauthenticated("malformed_signature", "no record value to verify")
-    header_segment, code, key_id, sig = _read_token(signature)
+    header_segment, code, key_id, sig = _read_token(signature, SUITE_SIGN_ALGS[registry.suite])
     key = registry.verification_key(code, key_id, at)
     signing_input = header_segment.encode("ascii") + b"." + base64.urlsafe_b64encode(value).rstrip(b"=")
     try:
@@ -245,7 +290,7 @@ def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | b
     return registry.parties[code]
 
 
-def _read_token(signature: str | bytes) -> tuple[str, str, str, bytes]:
+def _read_token(signature: str | bytes, algs: frozenset[str] = SIGN_ALGS) -> tuple[str, str, str, bytes]:
     """(header segment, party code, key id, signature bytes) of a detached compact JWS, strictly."""
     try:
         token = signature.decode("ascii") if isinstance(signature, bytes) else str(signature)
@@ -268,16 +313,17 @@ def _read_token(signature: str | bytes) -> tuple[str, str, str, bytes]:
     if extra:
         raise Unauthenticated("header_not_allowed", f"header members not allowed: {sorted(extra)}")
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in SIGN_ALGS:
-        raise Unauthenticated("alg_not_allowed", f"alg must be {SIGN_ALG} (or EdDSA), got {header.get('alg')!r}")
+    if not isinstance(alg, str) or alg not in algs:
+        wanted = f"{SIGN_ALG} (or EdDSA)" if algs == SIGN_ALGS else " or ".join(sorted(algs))
+        raise Unauthenticated("alg_not_allowed", f"alg must be {wanted}, got {header.get('alg')!r}")
     if "typ" in header and not isinstance(header["typ"], str):
         raise Unauthenticated("malformed_signature", "typ must be a string")
     kid = header.get("kid")
     match = KID.fullmatch(kid) if isinstance(kid, str) else None
     if match is None:
         raise Unauthenticated("malformed_kid", f"kid must be '<party>/<key>', got {kid!r}"[:200])
-    if len(sig) != 64:
-        raise Unauthenticated("malformed_signature", "an Ed25519 signature is 64 bytes")
+    if len(sig) != 64:   # Ed25519; SM2 as r ‖ s (32 bytes each, not DER)
+        raise Unauthenticated("malformed_signature", f"an {alg} signature is 64 bytes")
     return parts[0], match.group(1), match.group(2), sig
 
 
@@ -325,6 +371,21 @@ def _ed25519(code: str, kid: str, jwk: dict[str, str]) -> Ed25519PublicKey:
         raise Unauthenticated("bad_key_type", f"key {code}/{kid}: {exc}") from None
 
 
+def _sm2(code: str, kid: str, jwk: dict[str, str]) -> sm.SM2PublicKey:
+    """A registry signing JWK of the ``sm`` suite: EC SM2, public, a valid point of the curve."""
+    if not sm.is_sm2_jwk(jwk) or "d" in jwk:
+        raise Unauthenticated("bad_key_type", f"key {code}/{kid} is not an EC SM2 public key "
+                                              f"({jwk.get('kty')} {jwk.get('crv')})")
+    try:
+        return sm.SM2PublicKey.from_jwk(jwk)
+    except sm.SMError as exc:
+        raise Unauthenticated("bad_key_type", f"key {code}/{kid}: {exc}") from None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def signature_of(headers: Iterable[tuple[str, bytes]] | None) -> bytes | None:
     """The ``yidi-signature`` header of a Kafka record (the first, as every reader takes it)."""
     return next((v for k, v in (headers or ()) if k == SIGNATURE_HEADER), None)
@@ -346,17 +407,26 @@ def signed_envelope(registry: ParticipantRegistry, record: Any, message: type[M]
 
 
 def seal_for(registry: ParticipantRegistry, code: str, plaintext: bytes) -> str:
-    """JWE (ECDH-ES + A256GCM) of ``plaintext`` to the party's newest encryption key."""
+    """JWE (ECDH-ES + A256GCM) of ``plaintext`` to the party's newest encryption key; in the ``sm``
+    suite its SM2 counterpart (SM2ENC + SM4-GCM, ``runtime.sm.seal``)."""
     found = registry.encryption_key(code)
     if found is None:
         raise ValueError(f"{code} has no encryption key in the registry")
     kid, key = found
+    if isinstance(key, sm.SM2PublicKey):
+        return sm.seal({"kid": f"{code}/{kid}"}, key, plaintext)
     return jwe.encrypt_compact({**SEAL_ALG, "kid": f"{code}/{kid}"}, plaintext, key, registry=SEAL_REGISTRY)
 
 
 # ---------------------------------------------------------------- key files
-def generate_keys(code: str, kid: str) -> tuple[dict, list[dict]]:
-    """A new Ed25519 signing and X25519 encryption key pair: (private file, public entries)."""
+def generate_keys(code: str, kid: str, suite: str | None = None) -> tuple[dict, list[dict]]:
+    """A new Ed25519 signing and X25519 encryption key pair: (private file, public entries); in the
+    ``sm`` suite two SM2 key pairs (one signs, one decrypts: keys are not shared between uses)."""
+    if (suite or suite_from_env()) == "sm":
+        sm_sign, sm_enc = sm.SM2PrivateKey.generate(), sm.SM2PrivateKey.generate()
+        return ({"code": code, "sign": {"kid": kid, **sm_sign.jwk()}, "enc": {"kid": kid, **sm_enc.jwk()}},
+                [{"kid": kid, "use": "sig", "jwk": sm_sign.public.jwk()},
+                 {"kid": kid, "use": "enc", "jwk": sm_enc.public.jwk()}])
     sign = OKPKey.generate_key("Ed25519", parameters={"kid": kid})
     enc = OKPKey.generate_key("X25519", parameters={"kid": kid})
     private = {"code": code, "sign": sign.as_dict(private=True), "enc": enc.as_dict(private=True)}
@@ -374,7 +444,15 @@ def load_private_keys(keys_dir: str | Path, code: str) -> PrivateKeys:
         raise FileNotFoundError(f"no private key for {code} at {path}: run `yidi keys init` (development) or "
                                 f"`yidi keys new {code}` and register the public key")
     data = json.loads(path.read_text())
-    sign, enc = data["sign"], data.get("enc")
+    return private_keys(code, data["sign"], data.get("enc"))
+
+
+def private_keys(code: str, sign: dict[str, Any], enc: dict[str, Any] | None) -> PrivateKeys:
+    """A party's private keys from its private JWKs (each with its ``kid``), as its key file holds them:
+    OKP Ed25519 and X25519, or EC SM2 (``runtime.sm``)."""
+    if sm.is_sm2_jwk(sign):
+        return PrivateKeys(code, sign["kid"], sm.SM2PrivateKey.from_jwk(sign), enc["kid"] if enc else None,
+                           sm.SM2PrivateKey.from_jwk(enc) if enc else None)
     return PrivateKeys(code, sign["kid"], OKPKey.import_key(sign), enc["kid"] if enc else None,
                        OKPKey.import_key(enc) if enc else None)
 
@@ -391,7 +469,8 @@ def _public_keys(keys_dir: Path) -> dict[str, list[PublicKey]]:
     return {code: [PublicKey.model_validate(k) for k in keys] for code, keys in raw.items()}
 
 
-def init_keys(keys_dir: str | Path, codes: list[str] | None = None, kid: str = "dev-1") -> list[str]:
+def init_keys(keys_dir: str | Path, codes: list[str] | None = None, kid: str = "dev-1",
+              suite: str | None = None) -> list[str]:
     """Create keys for every registry party (or ``codes``) that has none yet; private files are
     0600 and belong in a directory that is never committed (``var/`` is git-ignored)."""
     root = Path(keys_dir)
@@ -404,7 +483,7 @@ def init_keys(keys_dir: str | Path, codes: list[str] | None = None, kid: str = "
         private_path = root / f"{code}.private.json"
         if private_path.exists() and code in public:
             continue
-        private, entries = generate_keys(code, kid)
+        private, entries = generate_keys(code, kid, suite)
         _write_private(private_path, private)
         public[code] = entries
         created.append(code)

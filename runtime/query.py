@@ -2,11 +2,14 @@
 it may see (003 §5 (三)). No business rules here: each service says which parameters a path takes and
 who may see what (``services/<name>/query.py``).
 
-Authentication: the header ``yidi-signature`` carries a detached JWS (Ed25519, ``kid``
-``<party>/<key>``, the same format as every Kafka record, ``contracts.parties``) over the request
-target exactly as sent — the path, ``?`` and the raw query string — signed by a registry party; the
-signed query holds ``at`` (Unix seconds), which must lie within the clock-skew limit of the service's
-business time, so a captured request cannot be replayed later. Answers: 200 with the body, 400 a bad
+Authentication: the header ``yidi-signature`` carries a detached JWS in compact form
+(``<protected>..<signature>``: protected header ``{"alg": "Ed25519", "kid": "<party>/<key>"}``, where
+a verifier takes ``"EdDSA"`` as Ed25519 too; the same format as every Kafka record,
+``contracts.parties``) over the request target exactly as sent — the path, ``?`` and the raw query
+string, percent-encoding included (``signed_target``) — signed by a registry party; the signed query
+holds ``at`` (Unix seconds), which must lie within the clock-skew limit of the service's business
+time, so a captured request cannot be replayed later. ``contracts/vectors/<suite>/query.json`` is a
+sample. Answers: 200 with the body, 400 a bad
 query, 401 not signed by a registry party (or a stale ``at``), 403 not allowed, 404 nothing to show.
 """
 from __future__ import annotations

@@ -71,7 +71,7 @@ class Service(Consuming, Background):
                                     on_conflict=self._count_conflict)
         self.handlers: dict[str, Handler] = {}
         # who this instance is, and who everyone else is (003 §5 (三))
-        self.parties = ParticipantRegistry.load(settings.keys_dir)
+        self.parties = ParticipantRegistry.load(settings.keys_dir, suite=settings.crypto_suite)
         self.signer = signer_for(settings.keys_dir, settings.party or self.name)
         self.sealer = WireSealer(self.parties, self.signer.code)   # personal payloads sealed to their readers
         self.opener = WireOpener.of(self.signer.keys)    # and opened with this party's key (runtime.wire)

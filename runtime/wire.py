@@ -27,6 +27,10 @@ or institution by its code, the agency of every ``*region``. A party without an 
 the registry is skipped; when no reader is left, the payload is sealed to the sending service
 itself (nobody else reads it, and it still never travels in clear).
 
+In the ``sm`` crypto suite (``runtime.suites``) the value has the same shape, with ``enc``
+``SM4-GCM`` and each reader's ``alg`` ``SM2ENC`` (the content key encrypted with SM2 to the reader's
+SM2 key, ``runtime.sm.seal_general``).
+
 A consumer refuses a payload in clear on a sealed topic (``PoisonMessage`` ``payload_not_sealed``:
 the sender is told), and one that its key does not open (``payload_not_opened``).
 """
@@ -47,7 +51,8 @@ from joserfc.registry import HeaderParameter
 from contracts.parties import Agency, Institution, ServiceParty
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES, TopicSpec
-from runtime.parties import ParticipantRegistry, PrivateKeys, jwe_registry
+from runtime import sm
+from runtime.parties import DecryptionKey, EncryptionKey, ParticipantRegistry, PrivateKeys, jwe_registry
 
 SEALED = "sealed_payload"
 KEY_WRAP = "ECDH-ES+A256KW"
@@ -114,16 +119,19 @@ class WireSealer:
         if not keys:
             raise SealingError("no_reader", f"no reader of {spec.name} has an encryption key in the registry")
         plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        sm2 = [(kid, key) for kid, key in keys if isinstance(key, sm.SM2PublicKey)]
+        if sm2:
+            return sm.seal_general({TOPIC_HEADER: spec.name, EVENT_HEADER: event_id}, sm2, plaintext)
         message = jwe.GeneralJSONEncryption({"enc": CONTENT, TOPIC_HEADER: spec.name, EVENT_HEADER: event_id},
                                             plaintext)
         for kid, key in keys:
-            message.add_recipient({"alg": KEY_WRAP, "kid": kid}, key)
+            message.add_recipient({"alg": KEY_WRAP, "kid": kid}, cast(OKPKey, key))
         return dict(jwe.encrypt_json(message, None, registry=_REGISTRY))
 
-    def reader_keys(self, spec: TopicSpec, payload: Any, reply_to: Any = None) -> Iterator[tuple[str, OKPKey]]:
+    def reader_keys(self, spec: TopicSpec, payload: Any, reply_to: Any = None) -> Iterator[tuple[str, EncryptionKey]]:
         return self._keys_of(readers(spec, payload, self.registry, reply_to)[:MAX_READERS])
 
-    def _keys_of(self, codes: Iterable[str]) -> Iterator[tuple[str, OKPKey]]:
+    def _keys_of(self, codes: Iterable[str]) -> Iterator[tuple[str, EncryptionKey]]:
         for code in codes:
             found = self.registry.encryption_key(code)
             if found:
@@ -170,8 +178,8 @@ class WireOpener:
     """Opens sealed payloads with the encryption keys it holds (a service's own; every key of a
     key directory for tools and tests)."""
 
-    def __init__(self, keys: dict[str, OKPKey]) -> None:
-        self.keys = keys   # "<code>/<kid>" → private X25519 key
+    def __init__(self, keys: dict[str, DecryptionKey]) -> None:
+        self.keys = keys   # "<code>/<kid>" → private X25519 key (SM2 in the sm suite)
 
     @classmethod
     def of(cls, *private: PrivateKeys) -> "WireOpener":
@@ -206,16 +214,28 @@ class WireOpener:
         if not mine:
             raise SealingError("payload_not_opened", f"{SEALED} is not sealed to a key held here ({sorted(self.keys)})")
         kid = str(mine[0]["header"]["kid"])
+        key = self.keys[kid]
+        if isinstance(key, sm.SM2PrivateKey):
+            try:
+                protected, plaintext = sm.open_general(sealed, kid, key)
+            except ValueError as exc:
+                raise SealingError("payload_not_opened", f"{SEALED} does not open with {kid}: {exc}") from None
+            return self._payload(topic, event_id, protected, plaintext)
         try:
             general = cast(GeneralJSONSerialization, {**sealed, "recipients": mine[:1]})
-            opened = jwe.decrypt_json(general, self.keys[kid], registry=_REGISTRY)
+            opened = jwe.decrypt_json(general, key, registry=_REGISTRY)
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise SealingError("payload_not_opened", f"{SEALED} does not open with {kid}: {exc}") from None
-        if opened.protected.get(TOPIC_HEADER) != topic or opened.protected.get(EVENT_HEADER) != event_id:
-            raise SealingError("payload_not_opened", f"{SEALED} was sealed for {opened.protected.get(TOPIC_HEADER)} "
-                               f"event {opened.protected.get(EVENT_HEADER)}, not this envelope")
+        return self._payload(topic, event_id, opened.protected, opened.plaintext or b"")
+
+    @staticmethod
+    def _payload(topic: str, event_id: str, protected: dict, plaintext: bytes) -> Any:
+        """The payload, once its protected header names this topic and this envelope."""
+        if protected.get(TOPIC_HEADER) != topic or protected.get(EVENT_HEADER) != event_id:
+            raise SealingError("payload_not_opened", f"{SEALED} was sealed for {protected.get(TOPIC_HEADER)} "
+                               f"event {protected.get(EVENT_HEADER)}, not this envelope")
         try:
-            return json.loads(opened.plaintext or b"")
+            return json.loads(plaintext)
         except (ValueError, RecursionError):
             raise SealingError("payload_not_opened", "the sealed payload is not JSON") from None
 

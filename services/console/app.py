@@ -51,7 +51,7 @@ class Console:
 
     def __init__(self, settings: ConsoleSettings | None = None, base: Settings | None = None) -> None:
         self.settings, self.base = settings or ConsoleSettings(), base or shared()
-        self.parties = ParticipantRegistry.load(self.base.keys_dir)
+        self.parties = ParticipantRegistry.load(self.base.keys_dir, suite=self.base.crypto_suite)
         self.clock = ControlledClock() if self.base.clock == "controlled" else WallClock()
         self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.base.mongodb_uri, tz_aware=True,
                                                                          serverSelectionTimeoutMS=15000)
