@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas asyncapi topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser adapter bench chaos schemas asyncapi topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ browser:              ## Debian's chromium and a CJK font for the console browse
 	  && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } \
 	  || echo "chromium is not installed and could not be: the console browser test will say it is skipped"
 
+adapter:              ## the reference HIS adapter in TypeScript (adapters/typescript): node modules when missing, then the build
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	  || { echo "the reference HIS adapter needs Node.js 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd adapters/typescript && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run --silent build
+
 bench: $(STAMP)       ## settlement throughput vs the raw relay baseline, one JSON line
 	$(PY) -m bench.settlement
 
@@ -48,4 +53,4 @@ asyncapi: $(STAMP)
 	$(PY) -m runtime.cli asyncapi --out contracts/asyncapi.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis adapters/typescript/node_modules adapters/typescript/dist
