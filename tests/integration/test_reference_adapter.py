@@ -9,8 +9,11 @@ Then over the real wire, against a running settlement service: the adapter, as i
 checks the eligibility of a person with no filing (general outpatient needs none: eligible,
 ``no_filing_needed``, F-05), pre-settles the bill, settles it (S-01..S-07) and checks the figures agree,
 reading its answers with its own consumer group; what it prints is compared with the result the platform
-sealed to the hospital, opened here with the Python client. A chronic outpatient visit without the
-qualification (S-13) makes it stop before anything is settled, with a classified message and exit 1.
+sealed to the hospital, opened here with the Python client; a forged 'completed' result sealed to the
+hospital but not signed by the settlement service is set aside, not believed. A chronic outpatient visit
+without the qualification (S-13) makes it stop before anything is settled, a command stamped a year off the
+platform's business time is refused (CLOCK_SKEW on ``party.refused.v1``), a float amount or a wrong check
+digit is refused before anything is sent: each with a classified message and a non-zero exit.
 
 The adapter is built here (``npm ci`` when its ``node_modules`` is missing, then ``npm run build``): Node.js
 20 or newer and npm must be installed, and the test fails, not skips, when they are not.
@@ -32,7 +35,7 @@ from contracts.values import make_person_id
 from runtime.client import open_result
 from runtime.envelopes import parse
 from runtime.parties import (SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate, load_private_keys,
-                             signer_for)
+                             seal_for, signer_for)
 from runtime.wire import SEALED, SealingError, WireOpener
 from support import ROOT, Bus, ServiceProcess, new_prefix
 from support import test_keys as development_keys
@@ -143,16 +146,32 @@ async def _run(cli: Path, bus: Bus, person_id: str, **env: str) -> tuple[int, di
     return proc.returncode, json.loads(lines[0]), err.decode()
 
 
+async def _forge_result(bus: Bus, request_id: str) -> None:
+    """A 'completed' result for ``request_id`` sealed to the hospital, but signed by the hospital itself, not by
+    the settlement service: anyone can encrypt to a public key, so the adapter must not believe it."""
+    registry = ParticipantRegistry.load(bus.stack.keys_dir)
+    content = {"outcome": "completed", "institution_code": HOSPITAL, "request_id": request_id, "slip": {"total": "0.01"}}
+    payload = {"institution_code": HOSPITAL, "request_id": request_id, "outcome": "completed",
+               "sealed": seal_for(registry, HOSPITAL, json.dumps(content).encode())}
+    envelope = {"event_id": str(uuid.uuid4()), "type": "settlement.result", "schema_version": 2,
+                "occurred_at": bus.business_now().isoformat(), "correlation_id": str(uuid.uuid4()),
+                "producer": "settlement", "sender": HOSPITAL, "payload": payload}
+    await bus.send_raw(RESULT, json.dumps(envelope).encode(), HOSPITAL, sign_as=HOSPITAL)
+
+
 async def test_it_checks_pre_settles_and_settles_a_visit_and_the_figures_agree(adapter, platform):
     bus, _ = platform
     pid = person()
-    code, summary, stderr = await _run(adapter, bus, pid)
+    request_id = f"{HOSPITAL}-20250312-{uuid.uuid4().hex[:8]}"
+    await _forge_result(bus, request_id)
+    code, summary, stderr = await _run(adapter, bus, pid, YIDI_HIS_REQUEST_ID=request_id)
     assert code == 0 and summary["ok"] is True, (summary, stderr)
+    assert "settlement.result.v2 is sent by settlement, this one by H42010200001" in stderr   # set aside, not believed
     assert pid not in json.dumps(summary) and pid not in stderr   # the ID number never in what it prints
     eligibility, pre, settled = summary["eligibility"], summary["pre_settlement"], summary["settlement"]
     assert (eligibility["eligible"], eligibility["basis"], eligibility["rule"]) == (True, "no_filing_needed", "F-05")
     assert pre["outcome"] == settled["outcome"] == "completed" and summary["figures_agree"] is True
-    assert pre["settlement_id"] == settled["settlement_id"] and summary["request_id"] == settled["request_id"]
+    assert pre["settlement_id"] == settled["settlement_id"] and summary["request_id"] == settled["request_id"] == request_id
     # the sample bill, for a person whose 600.00 deductible is untouched: 142.00 = in scope 48.24 (all deductible)
     # + B 3.36 + over-limit 10.40 + self-paid 80.00; the funds pay nothing, the person pays it all (S-04..S-07)
     assert (settled["total"], settled["fund_total"], settled["personal_cash"]) == ("142.00", "0.00", "142.00")
@@ -161,7 +180,8 @@ async def test_it_checks_pre_settles_and_settles_a_visit_and_the_figures_agree(a
         {k: settled[k] for k in ("total", "fund_total", "personal_account", "personal_cash", "funds")}
 
     # what the platform sealed to the hospital, opened by the Python client, is what the adapter reported
-    mine = lambda ms: [m for m in ms if m["payload"]["request_id"] == settled["request_id"]]  # noqa: E731
+    mine = lambda ms: [m for m in ms if m["payload"]["request_id"] == request_id  # noqa: E731
+                       and m["sender"] == "settlement"]                       # not the forgery
     [heard] = mine(await bus.read(RESULT, lambda ms: bool(mine(ms))))
     result = open_result(signer_for(bus.stack.keys_dir, HOSPITAL), heard["payload"])
     assert heard["correlation_id"] == settled["correlation_id"]
@@ -194,3 +214,12 @@ async def test_a_broken_bill_or_person_is_refused_before_anything_is_sent(adapte
     code, summary, stderr = await _run(adapter, bus, wrong)
     assert (code, summary["failure"]) == (2, "config") and "check digit" in summary["message"]
     assert wrong not in stderr + json.dumps(summary)
+
+
+async def test_a_command_refused_for_when_it_was_sent_is_reported_with_the_reason(adapter, platform):
+    """A HIS whose clock is a year and more off the platform's (the wall clock against the business time of the
+    examples) is refused on party.refused.v1 (CLOCK_SKEW), and the adapter says so instead of waiting in vain."""
+    bus, _ = platform
+    code, summary, stderr = await _run(adapter, bus, person(), YIDI_HIS_BUSINESS_TIME=datetime.now(UTC).isoformat())
+    assert (code, summary["ok"], summary["failure"]) == (1, False, "refused"), (summary, stderr)
+    assert summary["message"].startswith("his.eligibility-requested.v1 refused by settlement: CLOCK_SKEW")
