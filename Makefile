@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASYNCAPI_CHECK := contracts/asyncapi/check
 PARSER := $(ASYNCAPI_CHECK)/node_modules/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser bench chaos schemas vectors asyncapi asyncapi-parser topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser adapter bench chaos schemas vectors asyncapi asyncapi-parser topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ browser:              ## Debian's chromium and a CJK font for the console browse
 	  && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } \
 	  || echo "chromium is not installed and could not be: the console browser test will say it is skipped"
 
+adapter:              ## the reference HIS adapter in TypeScript (adapters/typescript): node modules when missing, then the build
+	@command -v node >/dev/null && command -v npm >/dev/null \
+	  || { echo "the reference HIS adapter needs Node.js 20+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd adapters/typescript && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run --silent build
+
 bench: $(STAMP)       ## settlement throughput vs the raw relay baseline, one JSON line
 	$(PY) -m bench.settlement
 
@@ -63,4 +68,4 @@ $(PARSER): $(ASYNCAPI_CHECK)/package-lock.json
 	touch $(PARSER)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis $(ASYNCAPI_CHECK)/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis $(ASYNCAPI_CHECK)/node_modules adapters/typescript/node_modules adapters/typescript/dist
