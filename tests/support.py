@@ -379,11 +379,26 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, 0, tzinfo=SHANGHAI)
 
 
+async def caught_up(proc: ServiceProcess, timeout: float = 30) -> bool:
+    """Whether ``proc``'s consumer group has handled every record its topics hold now (within
+    ``timeout``): what was sent to it has taken effect, as ``runtime.background.consumed`` tells the
+    simulator before it moves the clock."""
+    from runtime.background import consumed
+    from runtime.config import Settings
+    settings = Settings(service=proc.service, kafka_bootstrap_servers=proc.stack.bootstrap, topic_prefix=proc.prefix)
+    topics = [proc.prefix + name for name, spec in ALL_TOPICS.items() if proc.service in spec.consumers]
+    return await consumed(settings, settings.group_id, topics, timeout)
+
+
 async def move(bus: Bus, procs: ServiceProcess | list[ServiceProcess], when: datetime) -> None:
     """Set the business clock and wait until every service in ``procs`` shows it (so what follows
-    is received then)."""
-    await bus.set_clock(when)
+    is received then). First every one of them has handled what it was sent: a message still unread
+    when the clock jumps would be received at the new time (a settlement of August reaching clearing
+    after its period was generated waits for the next one, C-02)."""
     procs = procs if isinstance(procs, list) else [procs]
+    for proc in procs:
+        await caught_up(proc)
+    await bus.set_clock(when)
 
     async def there() -> bool:
         return all(abs((p.business_time() - when).total_seconds()) < 60 for p in procs)
