@@ -134,7 +134,7 @@ class CollabQueries:
         stats = stats.model_copy(update={"rows": visible_rows(self.parties, q.agency, stats.rows)})
         name = f"coinvestigation-statistics-{period_label}-{q.agency}.{fmt}"
         if fmt == "csv":
-            return export.to_csv(stats).encode("utf-8"), FORMATS[fmt], name
+            return export.to_csv(stats), FORMATS[fmt], name
         if fmt == "xlsx":
             return export.to_xlsx(stats), FORMATS[fmt], name
         return stats.model_dump_json().encode(), FORMATS[fmt], name
@@ -144,7 +144,7 @@ class CollabQueries:
         region, box, now = lists.own_region(q), lists.box_of(q), self.now()
         found = await self.reads.requests()
         rows = [lists.request_row(r, region, self.parties, now) for r in found if lists.in_box(r, region, box)]
-        return lists.as_json(lists.by_due(rows), f"requests-{box}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"requests-{box}")
 
     async def leads(self, q: SignedQuery) -> Answered:
         """K-05: leads handed to the region (inbox) or by it (outbox)."""
@@ -152,7 +152,7 @@ class CollabQueries:
         side = "treating_region" if box == "inbox" else "insured_region"
         found = await self.reads.leads()
         rows = [lists.lead_row(item, region, now) for item in found if str(getattr(item, side)) == region]
-        return lists.as_json(lists.by_due(rows), f"leads-{box}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"leads-{box}")
 
     async def coinvestigations(self, q: SignedQuery) -> Answered:
         """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
@@ -160,4 +160,4 @@ class CollabQueries:
         found = await self.reads.coinvestigations()
         rows = [lists.coinvestigation_row(c, region, now) for c in found
                 if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
-        return lists.as_json(lists.by_due(rows), f"coinvestigations-{period or 'all'}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"coinvestigations-{period or 'all'}")
