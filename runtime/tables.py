@@ -4,7 +4,8 @@ CSV or XLSX. No business rules here: a service says which columns a list has and
 * **Paging**: ``page`` (from 1) and ``size`` (1..``MAX_SIZE``, default ``DEFAULT_SIZE``) of a signed query;
   the answer says ``total`` (rows matching), ``page``, ``size`` and ``pages``.
 * **CSV**: UTF-8 *with* a byte order mark, so that Excel on a Chinese Windows opens it as UTF-8 and not
-  as GBK (without the mark the Chinese comes out garbled); CRLF line ends (RFC 4180).
+  as GBK (without the mark the Chinese comes out garbled); CRLF line ends (RFC 4180); a text cell that
+  would start a formula (= + - @) is quoted with ``'``, so a hostile name or matter does not run.
 * **XLSX** (openpyxl): a money column is written as a number cell from its decimal text with the
   format ``#,##0.00`` (never text, never a General float), a date column as a date cell (``yyyy-mm-dd``),
   a moment as a date-time cell in Beijing time; the header row in Chinese.
@@ -76,9 +77,14 @@ def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.heading for c in columns])
     for row in rows:
-        writer.writerow([_money_text(row.get(c.field)) if c.kind == "money" else _text(row.get(c.field))
-                         for c in columns])
+        writer.writerow([_money_text(row.get(c.field)) if c.kind in ("money", "count")
+                         else _inert(_text(row.get(c.field))) for c in columns])
     return (BOM + out.getvalue()).encode("utf-8")
+
+
+def _inert(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting with = + - @ would run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def csv_bytes(text: str) -> bytes:
@@ -87,6 +93,8 @@ def csv_bytes(text: str) -> bytes:
 
 
 def _money_text(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     number = money(value)
     return f"{number:.2f}" if number is not None else _text(value)
 
@@ -133,6 +141,7 @@ def typed_cell(sheet: Any, row: int, col: int, value: Any, kind: Kind) -> None:
         cell.value = value
     else:
         cell.value = _text(value)
+        cell.data_type = "s"   # text stays text: openpyxl would store "=…" as a formula
 
 
 def add_sheet(book: Any, title: str, rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> None:

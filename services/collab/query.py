@@ -7,6 +7,8 @@
 * ``GET /collab/statistics?period=2026-09&format=json|csv|xlsx&at=<unix seconds>``: a period's
   co-investigation statistics (Q-03), the rows of the regions the asking agency speaks for (its
   own, its province's cities, all for the national level: ``ParticipantRegistry.speaks_for``).
+* ``GET /collab/overdue?at=``: overdue items by region, counts only, for the regions the agency speaks
+  for (``query_attention.py``).
 * the agency's inbox and outbox, ``/collab/requests``, ``/collab/leads`` and
   ``/collab/coinvestigations`` (K-03..K-05, Q-02..Q-05): their rows are ``query_lists.py``'s.
 
@@ -29,6 +31,7 @@ from contracts.parties import Agency
 from runtime.parties import ParticipantRegistry
 from runtime.query import FORMATS, QueryRefused, SignedQuery, read_signed, sign_request  # noqa: F401 (re-exported)
 from services.collab import export
+from services.collab import query_attention as attention
 from services.collab import query_lists as lists
 from services.collab.adapters import CollabReads
 from services.collab.domain import periods
@@ -98,6 +101,8 @@ class CollabQueries:
         add_query(lists.REQUESTS_PATH, self.requests, **lists.SPECS[lists.REQUESTS_PATH])
         add_query(lists.LEADS_PATH, self.leads, **lists.SPECS[lists.LEADS_PATH])
         add_query(lists.COINVESTIGATIONS_PATH, self.coinvestigations, **lists.SPECS[lists.COINVESTIGATIONS_PATH])
+        # for a province or the national level: overdue items by region (query_attention.py)
+        add_query(attention.OVERDUE_PATH, attention.OverdueByAgency(self.reads, self.parties, self.now), **attention.SPEC)
 
     @staticmethod
     def _checked(answer: Callable[[Query], Awaitable[Answered]]) -> Callable[[SignedQuery], Awaitable[Answered]]:

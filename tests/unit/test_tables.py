@@ -58,6 +58,13 @@ def test_a_csv_opens_in_libreoffice_with_the_chinese_intact(tmp_path):
     assert sheet["A3"].value == "芜湖市第一人民医院（样例）" and sheet["C2"].value == 12345.6
 
 
+def test_a_text_that_would_be_a_formula_stays_text():
+    hostile = [{"name": "=HYPERLINK(\"http://x\")", "on": None, "total": None, "at": None, "n": 1, "reversed": None}]
+    assert to_csv(hostile, COLUMNS).decode("utf-8-sig").splitlines()[1].startswith("\"'=HYPERLINK(")
+    cell = load_workbook(io.BytesIO(to_xlsx(hostile, COLUMNS))).active["A2"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
 def test_paging_answers_totals_and_refuses_nonsense():
     assert paged(list(range(45)), 3, 20) == {"items": list(range(40, 45)), "total": 45, "page": 3, "size": 20, "pages": 3}
     assert paged([], 1, 20)["pages"] == 1

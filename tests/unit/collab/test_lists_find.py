@@ -45,3 +45,20 @@ async def test_a_bad_filter_is_refused():
         with pytest.raises(QueryRefused) as refused:
             await _box(A_WUHU, **bad)
         assert refused.value.status == 400
+
+
+async def test_K02_overdue_items_are_counted_for_the_region_that_owes_the_step_for_those_above_it():
+    from datetime import timedelta
+
+    from services.collab.query_attention import OVERDUE_PATH, OverdueByAgency
+    collab = await opened()
+    late = lambda: collab.clock + timedelta(days=30)   # noqa: E731  long past the reply deadline
+    ask = OverdueByAgency(collab.queries.reads, PARTIES, late)
+
+    async def rows(agency: str) -> list[dict]:
+        return json.loads((await ask(SignedQuery(PARTIES.get(agency), OVERDUE_PATH, {})))[0])["regions"]
+    expected = [{"region": "420100", "requests": 1, "leads": 0, "coinvestigations": 0, "total": 1}]
+    assert await rows("A420000") == expected and await rows("A000000") == expected and await rows(A_WUHAN) == expected
+    assert await rows(A_WUHU) == [] and await rows("A340000") == []
+    on_time = OverdueByAgency(collab.queries.reads, PARTIES, lambda: collab.clock)
+    assert json.loads((await on_time(SignedQuery(PARTIES.get("A000000"), OVERDUE_PATH, {})))[0]) == {"regions": []}
