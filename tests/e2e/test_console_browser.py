@@ -156,7 +156,8 @@ async def logged_in(browser, world: World, username: str):
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/collab")
+    await page.wait_for_url("**/regions/*")     # a city lands on its own region's page
+    await page.goto(world.url + "/collab")
     return context, page
 
 

@@ -27,7 +27,7 @@ CATEGORY_ZH = {FilingCategory.RESETTLED_RETIREE.value: "异地安置退休人员
                FilingCategory.POSTED_WORKER.value: "常驻异地工作人员", FilingCategory.REFERRAL.value: "异地转诊人员",
                FilingCategory.EMERGENCY.value: "异地急诊抢救人员", FilingCategory.OTHER_TEMPORARY.value: "其他临时外出就医人员"}
 FILING_STATES = [s.value for s in FilingStatus]
-SIZES = (20, 50, 100)
+SIZES = (10, 20, 50, 100)
 FORMATS = ("csv", "xlsx")
 
 
