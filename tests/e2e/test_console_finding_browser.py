@@ -8,7 +8,8 @@ person's settlements by ID number, ten to a page, goes to the second page, narro
 its slip (附件13); downloads the list as XLSX (money a number formatted #,##0.00, dates as dates) and as
 CSV (UTF-8 with a BOM); reads the prepayment ledger in words, paged, and downloads it. Anhui's reviewer
 (a province) lands on the regions overview: its cities, Wuhu among them with its figures, each leading to
-its page; the national reviewer sees the provinces. Every page is saved under var/screenshots/.
+its page; the national reviewer sees the provinces. Wuhan's operator reads the hospital's days of
+settlements and downloads them, and finds its collaboration items by filter. Every page is saved under var/screenshots/.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = ROOT / "var" / "screenshots"
 PASSWORD = "a-long-enough-password"
 USERS = (("wuhu.operator", "A340200", "operator"), ("anhui.reviewer", "A340000", "reviewer"),
-         ("national.reviewer", "A000000", "reviewer"))
+         ("national.reviewer", "A000000", "reviewer"), ("wuhan.operator", "A420100", "operator"))
 HOSPITAL, VISITS = "H42010200001", 11
 
 if not CHROMIUM.exists():
@@ -211,4 +212,22 @@ async def test_a_province_lands_on_its_regions_and_opens_one(world: World, brows
     context, page = await logged_in(browser, world, "national.reviewer", "/regions")
     assert "安徽省" in await page.inner_text("#regions") and "湖北省" in await page.inner_text("#regions")
     await shot(page, "regions-national")
+    await context.close()
+
+
+async def test_the_treating_city_reads_a_hospitals_settlements_and_finds_collaboration(world: World, browser) -> None:
+    context, page = await logged_in(browser, world, "wuhan.operator", "/regions/420100")
+    await page.goto(world.url + f"/find/hospital?institution={HOSPITAL}&month=2026-11")
+    days = await page.inner_text("#hospital-days")
+    assert "合计" in days and str(VISITS) in days                     # the outpatient visits of 2 Nov
+    await shot(page, "find-hospital")
+    async with page.expect_download() as sheet_file:
+        await page.click("#hospital-days >> xpath=preceding::a[contains(., 'XLSX')][1]")
+    sheet = load_workbook(io.BytesIO(Path(await (await sheet_file.value).path()).read_bytes())).active
+    assert [c.value for c in sheet[1]][:3] == ["结算日期", "笔数", "医疗费总额"]
+    assert sheet.cell(row=2, column=1).is_date and sheet.cell(row=2, column=4).number_format == "#,##0.00"
+    await page.goto(world.url + "/find/collab?kind=requests-inbox&status=open")
+    assert "没有符合条件的事项" in await page.inner_text("#collab-items")
+    assert "共 0 条" in await page.inner_text("nav.pager")
+    await shot(page, "find-collab")
     await context.close()

@@ -17,6 +17,8 @@ from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_Z
 from services.console.pages.prepayment import prepayment
 from services.console.pages.finding import filings_find, filings_form, ledger, ledger_download, settlements_find, settlements_form
 from services.console.pages.regions import region, regions
+from services.console.pages.hospital import hospital, hospital_download
+from services.console.pages.collab_find import collab_download, collab_find
 from services.console.users import ROLE_ZH
 
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
@@ -55,4 +57,8 @@ ROUTES = [
     ("/find/filings", filings_find, ["POST"]),
     ("/ledger", ledger, ["GET"]),
     ("/ledger/download", ledger_download, ["GET"]),
+    ("/find/hospital", hospital, ["GET"]),
+    ("/find/hospital/download", hospital_download, ["GET"]),
+    ("/find/collab", collab_find, ["GET"]),
+    ("/find/collab/download", collab_download, ["GET"]),
 ]
