@@ -14,6 +14,7 @@ settlements and downloads them, and finds its collaboration items by filter. Eve
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from datetime import date
@@ -83,6 +84,13 @@ async def world(stack, system):
             status, body = procs["prepayment"].get(target, headers)
             return status == 200 and all(f"settlement:{s}".encode() in body for s in by_request.values())
         await eventually(counted, timeout=90)
+
+        def cleared() -> bool:   # and clearing has them on the hospital's day
+            target, headers = sign_request(bus.signer("A420100"), "/clearing/institution/settlements",
+                                           at=bus.business_now(), institution=HOSPITAL, month="2026-11")
+            status, body = procs["clearing"].get(target, headers)
+            return status == 200 and json.loads(body)["settlements"] == len(by_request)
+        await eventually(cleared, timeout=90)
 
     urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{p.port}" for name, p in procs.items()}
     console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", **urls)
@@ -219,7 +227,8 @@ async def test_the_treating_city_reads_a_hospitals_settlements_and_finds_collabo
     context, page = await logged_in(browser, world, "wuhan.operator", "/regions/420100")
     await page.goto(world.url + f"/find/hospital?institution={HOSPITAL}&month=2026-11")
     days = await page.inner_text("#hospital-days")
-    assert "合计" in days and str(VISITS) in days                     # the outpatient visits of 2 Nov
+    total = page.locator("#hospital-days tr.total td").nth(1)
+    assert "合计" in days and await total.inner_text() == str(VISITS + 1)   # the stay and the visits of 2 Nov
     await shot(page, "find-hospital")
     async with page.expect_download() as sheet_file:
         await page.click("#hospital-days >> xpath=preceding::a[contains(., 'XLSX')][1]")
