@@ -235,7 +235,7 @@ async def test_the_treating_city_reads_a_hospitals_settlements_and_finds_collabo
     assert "合计" in days and await total.inner_text() == str(world.on_the_day)   # as clearing's own query says
     await shot(page, "find-hospital")
     async with page.expect_download() as sheet_file:
-        await page.click("#hospital-days >> xpath=preceding::a[contains(., 'XLSX')][1]")
+        await page.locator(".downloads").first.locator("a:has-text('XLSX')").click()   # the days' table
     sheet = load_workbook(io.BytesIO(Path(await (await sheet_file.value).path()).read_bytes())).active
     assert [c.value for c in sheet[1]][:3] == ["结算日期", "笔数", "医疗费总额"]
     assert sheet.cell(row=2, column=1).is_date and sheet.cell(row=2, column=4).number_format == "#,##0.00"
