@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from runtime.query import seal_person, sign_request
-from runtime.parties import ParticipantRegistry
+from privacy_support import document_id
+from runtime.query import sign_request
 from simulator import scenarios
 from support import ROOT, Bus, ServiceProcess, eventually
 
@@ -44,15 +44,14 @@ if not CHROMIUM.exists():
 
 
 class World:
-    def __init__(self, console: ServiceProcess, pid: str, stay_id: str, paid: list[str], on_the_day: int) -> None:
+    def __init__(self, console: ServiceProcess, pid: str, stay_id: str, movements: int, on_the_day: int) -> None:
         self.url, self.pid, self.stay_id = f"http://127.0.0.1:{console.port}", pid, stay_id
-        self.paid, self.on_the_day = paid, on_the_day   # settlements with a fund part; the hospital's day
+        self.movements, self.on_the_day = movements, on_the_day   # the ledger's movements; the hospital's day
 
 
 @pytest.fixture(scope="module")
 async def world(stack, system):
     procs, prefix = system
-    parties = ParticipantRegistry.load(stack.keys_dir)
     patient = scenarios.person(12, scenarios.ROUTES[0])                 # a Wuhu employee treated in Wuhan
     pid = patient.person_id
     async with Bus(stack, prefix) as bus:
@@ -62,10 +61,12 @@ async def world(stack, system):
             producer="agency:340200")
         await bus.read("filing.changed.v1", lambda m: any(c["payload"]["snapshot"]["person_id"] == pid for c in m))
 
-        def filed() -> bool:
-            target, headers = sign_request(bus.signer("A420100"), "/filing/filings", at=bus.business_now(),
-                                           person=seal_person(parties, "filing", pid))
-            return procs["filing"].get(target, headers)[0] == 200
+        async def filed() -> bool:   # the settlement service's filing read model has it (F-15), not only filing
+            client, db = await procs["settlement"].db()
+            try:
+                return await db["filing_view"].find_one({"_id": document_id("filing_view", pid)}) is not None
+            finally:
+                await client.close()
         await eventually(filed, timeout=60)
         requests = [scenarios.stay(patient, "H42010200001-F-000000", date(2026, 10, 28), 5)]
         requests += [scenarios.outpatient(patient, f"H42010200001-F-{i:06d}", date(2026, 11, 2))
@@ -87,6 +88,9 @@ async def world(stack, system):
             status, body = procs["prepayment"].get(target, headers)
             return status == 200 and all(f"settlement:{s}".encode() in body for s in paid)
         await eventually(counted, timeout=90)
+        target, headers = sign_request(bus.signer("A340200"), "/prepayment/movements", at=bus.business_now(),
+                                       region="340200")
+        movements = len(json.loads(procs["prepayment"].get(target, headers)[1]))   # as the service lists them
 
         def cleared() -> bool:   # and clearing has them on the hospital's day
             target, headers = sign_request(bus.signer("A420100"), "/clearing/institution/settlements",
@@ -106,7 +110,7 @@ async def world(stack, system):
         assert done.returncode == 0, done.stderr
     console.start()
     try:
-        yield World(console, pid, by_request[requests[0].request_id], paid, on_the_day)
+        yield World(console, pid, by_request[requests[0].request_id], movements, on_the_day)
     finally:
         console.stop()
 
@@ -193,7 +197,7 @@ async def test_a_city_downloads_the_list_and_reads_the_ledger_in_words(world: Wo
     await page.wait_for_selector("#ledger")
     words = await page.inner_text("#ledger")
     assert "异地结算" in words and "settlement:" not in words and "未清算应付" in words
-    assert f"共 {len(world.paid)} 条" in await page.inner_text("nav.pager")   # one per settlement funds paid (P-04)
+    assert f"共 {world.movements} 条" in await page.inner_text("nav.pager")   # the service's ledger, all of it
     await shot(page, "ledger")
     async with page.expect_download() as ledger_file:
         await page.click("text=Excel（XLSX）")
