@@ -135,6 +135,9 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         clear = sign_request(bus.signer(OWN), "/filing/filings", at=bus.business_now(), person=pid)
         assert procs["filing"].get(*clear)[0] == 400   # a number sent in clear is refused, not read
         seen("filing", "/filing/status"), seen("filing", "/filing/filings")
+        directory = c.ok("filing", OTHER, "/filing/institutions", region="420100")   # published to any party
+        assert directory["total"] >= 1 and all(i["region"] == "420100" for i in directory["institutions"])
+        seen("filing", "/filing/institutions")
 
         # ---- settlement (S-05, S-07; 附件13)
         slip = c.ok("settlement", TREATING, "/settlement/slip", person=seal_person(parties, "settlement", pid),
