@@ -84,6 +84,11 @@ class CollectionBatch:
         self.insert_once: Coalescer[tuple[Any, dict], None] = Coalescer(self._insert_once)
         self.keep: Coalescer[tuple[Any, dict, int], None] = Coalescer(self._keep)
 
+    async def owned(self, owner: str) -> list[dict]:
+        """Every document whose ``_id`` is ``<owner>:<key>`` (an aggregate's archived items), by a range
+        of the ``_id`` index (``;`` follows ``:``), not coalesced: a listing, not a message's read."""
+        return [doc async for doc in self.col.find({"_id": {"$gte": f"{owner}:", "$lt": f"{owner};"}}).sort("_id", 1)]
+
     async def _find(self, ids: list[Any]) -> list[dict | None | BaseException]:
         found = {doc["_id"]: doc async for doc in self.col.find({"_id": {"$in": list(dict.fromkeys(ids))}})}
         return [found.get(doc_id) for doc_id in ids]

@@ -51,6 +51,9 @@ class _Archive:
         self.documents[document_id] = {"_id": document_id, **copy.deepcopy(document)}
         return True
 
+    async def owned(self, owner: str) -> list[dict]:
+        return [copy.deepcopy(d) for k, d in sorted(self.documents.items()) if k.startswith(f"{owner}:")]
+
     async def keep(self, item: tuple[str, dict, int]) -> None:
         document_id, document, revision = item
         if self.documents.get(document_id, {}).get("revision", -1) < revision:

@@ -167,3 +167,24 @@ def route(answer: Answer, *, parties: ParticipantRegistry, now: Callable[[], dat
         return AsgiResponse(body, status_code=200, headers={"content-type": content_type,
                                                             "content-disposition": attachment(name)})
     return handle
+
+
+def table_answer(q: SignedQuery, rows: list[dict], columns: Any, stem: str, key: str = "items",
+                 extra: dict | None = None) -> tuple[bytes, str, str]:
+    """A list as asked: ``format=json`` (default) one page of it with its totals (``page``, ``size``:
+    ``runtime.tables.paging``), ``csv`` (UTF-8 with a BOM) or ``xlsx`` (money ``#,##0.00``, dates as dates)
+    every row of it; ``extra`` is added to the JSON answer."""
+    from runtime import tables
+    fmt = q.params.get("format") or "json"
+    if fmt not in FORMATS:
+        raise QueryRefused(400, f"format is one of {sorted(FORMATS)}")
+    if fmt == "csv":
+        return tables.to_csv(rows, columns), FORMATS["csv"], f"{stem}.csv"
+    if fmt == "xlsx":
+        return tables.to_xlsx(rows, columns), FORMATS["xlsx"], f"{stem}.xlsx"
+    try:
+        page, size = tables.paging(q.params)
+    except tables.PagingError as exc:
+        raise QueryRefused(400, str(exc)) from None
+    body = {**(extra or {}), **tables.paged(rows, page, size, key)}
+    return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], f"{stem}.json"

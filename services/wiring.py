@@ -44,6 +44,10 @@ class ArchiveBatch(Protocol):
         """``(id, document, revision)``: stored unless a copy at least as new is."""
         ...
 
+    async def owned(self, owner: str) -> list[dict]:
+        """Every item stored as ``<owner>:<key>`` (an aggregate's archived items, for a listing)."""
+        ...
+
 
 class Store(Protocol):
     """What a service's handlers need of the runtime's aggregate store: ``runtime.store.AggregateStore``

@@ -35,6 +35,7 @@ from runtime.calendar import WorkingCalendar
 from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import FORMATS, QueryRefused, SignedQuery, read_signed  # noqa: F401 (re-exported)
 from runtime.query import sign_request as _sign
+from runtime.tables import csv_bytes
 from services.clearing import domain
 from services.clearing.adapters import PeriodReads
 from services.clearing.domain import views
@@ -193,5 +194,5 @@ def _rendered(report, q: ReportQuery) -> tuple[bytes, str]:
         table = next((t for t in report.tables if t.code == q.table), None)
         if table is None:
             raise QueryRefused(404, f"no table {q.table}: {[t.code for t in report.tables]}")
-        return domain.to_csv(table).encode("utf-8"), f"{stem}-{table.code.removeprefix('附件')}.csv"
+        return csv_bytes(domain.to_csv(table)), f"{stem}-{table.code.removeprefix('附件')}.csv"
     return report.model_dump_json().encode(), f"{stem}.json"

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from contracts.collab import AgencyPeriodStatistics, CoInvestigationStatistics
+from runtime.tables import csv_bytes
 
 COLUMNS = list(AgencyPeriodStatistics.model_fields)
 HEADERS_ZH = {"period": "协查期", "agency_region": "经办机构区划", "role": "角色", "opened": "本期申请",
@@ -25,13 +26,14 @@ def _rows(stats: CoInvestigationStatistics) -> list[list]:
     return [[getattr(row, c) for c in COLUMNS] for row in stats.rows]
 
 
-def to_csv(stats: CoInvestigationStatistics) -> str:
-    """One header line (the field names), one line per agency and role."""
+def to_csv(stats: CoInvestigationStatistics) -> bytes:
+    """One header line (the field names), one line per agency and role; UTF-8 with a BOM, so that Excel
+    on a Chinese Windows reads it as UTF-8 (``runtime.tables``)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     writer.writerows(_rows(stats))
-    return out.getvalue()
+    return csv_bytes(out.getvalue())
 
 
 def to_xlsx(stats: CoInvestigationStatistics) -> bytes:
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     stats = CoInvestigationStatistics.model_validate(json.loads(args.statistics.read_text(encoding="utf-8")))
     if args.csv:
-        args.csv.write_text(to_csv(stats), encoding="utf-8")
+        args.csv.write_bytes(to_csv(stats))
     if args.xlsx:
         args.xlsx.write_bytes(to_xlsx(stats))
 

@@ -7,6 +7,8 @@
 * ``GET /collab/statistics?period=2026-09&format=json|csv|xlsx&at=<unix seconds>``: a period's
   co-investigation statistics (Q-03), the rows of the regions the asking agency speaks for (its
   own, its province's cities, all for the national level: ``ParticipantRegistry.speaks_for``).
+* ``GET /collab/overdue?at=``: overdue items by region, counts only, for the regions the agency speaks
+  for (``query_attention.py``).
 * the agency's inbox and outbox, ``/collab/requests``, ``/collab/leads`` and
   ``/collab/coinvestigations`` (K-03..K-05, Q-02..Q-05): their rows are ``query_lists.py``'s.
 
@@ -29,6 +31,7 @@ from contracts.parties import Agency
 from runtime.parties import ParticipantRegistry
 from runtime.query import FORMATS, QueryRefused, SignedQuery, read_signed, sign_request  # noqa: F401 (re-exported)
 from services.collab import export
+from services.collab import query_attention as attention
 from services.collab import query_lists as lists
 from services.collab.adapters import CollabReads
 from services.collab.domain import periods
@@ -98,6 +101,8 @@ class CollabQueries:
         add_query(lists.REQUESTS_PATH, self.requests, **lists.SPECS[lists.REQUESTS_PATH])
         add_query(lists.LEADS_PATH, self.leads, **lists.SPECS[lists.LEADS_PATH])
         add_query(lists.COINVESTIGATIONS_PATH, self.coinvestigations, **lists.SPECS[lists.COINVESTIGATIONS_PATH])
+        # for a province or the national level: overdue items by region (query_attention.py)
+        add_query(attention.OVERDUE_PATH, attention.OverdueByAgency(self.reads, self.parties, self.now), **attention.SPEC)
 
     @staticmethod
     def _checked(answer: Callable[[Query], Awaitable[Answered]]) -> Callable[[SignedQuery], Awaitable[Answered]]:
@@ -134,7 +139,7 @@ class CollabQueries:
         stats = stats.model_copy(update={"rows": visible_rows(self.parties, q.agency, stats.rows)})
         name = f"coinvestigation-statistics-{period_label}-{q.agency}.{fmt}"
         if fmt == "csv":
-            return export.to_csv(stats).encode("utf-8"), FORMATS[fmt], name
+            return export.to_csv(stats), FORMATS[fmt], name
         if fmt == "xlsx":
             return export.to_xlsx(stats), FORMATS[fmt], name
         return stats.model_dump_json().encode(), FORMATS[fmt], name
@@ -144,7 +149,7 @@ class CollabQueries:
         region, box, now = lists.own_region(q), lists.box_of(q), self.now()
         found = await self.reads.requests()
         rows = [lists.request_row(r, region, self.parties, now) for r in found if lists.in_box(r, region, box)]
-        return lists.as_json(lists.by_due(rows), f"requests-{box}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"requests-{box}")
 
     async def leads(self, q: SignedQuery) -> Answered:
         """K-05: leads handed to the region (inbox) or by it (outbox)."""
@@ -152,7 +157,7 @@ class CollabQueries:
         side = "treating_region" if box == "inbox" else "insured_region"
         found = await self.reads.leads()
         rows = [lists.lead_row(item, region, now) for item in found if str(getattr(item, side)) == region]
-        return lists.as_json(lists.by_due(rows), f"leads-{box}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"leads-{box}")
 
     async def coinvestigations(self, q: SignedQuery) -> Answered:
         """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
@@ -160,4 +165,4 @@ class CollabQueries:
         found = await self.reads.coinvestigations()
         rows = [lists.coinvestigation_row(c, region, now) for c in found
                 if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
-        return lists.as_json(lists.by_due(rows), f"coinvestigations-{period or 'all'}.json")
+        return lists.listed(q, lists.by_due(rows), region, f"coinvestigations-{period or 'all'}")

@@ -12,6 +12,9 @@ console shows as an inbox and an outbox.
 * ``GET /collab/coinvestigations?period=YYYY-MM&at=``: the co-investigations where the agency's region
   is the insured or the treating side, of one period (optional), by completion deadline (Q-02..Q-05).
 
+Each list also takes filters (``status``, ``type``, ``counterpart``, ``due_from``/``due_to``, ``overdue``)
+and, with ``page`` or ``format``, answers a page with its totals or a CSV/XLSX file (``listed``).
+
 Only the sides an item names see it: an agency without a region of its own (the national level) has
 no inbox. Requests, leads and co-investigations are sealed at rest, so each list opens the
 collection's documents (``adapters.py``) and keeps the asking agency's; a region's few hundred items a
@@ -22,10 +25,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
+from typing import cast
 
+from contracts.values import SHANGHAI
 from runtime.parties import ParticipantRegistry
-from runtime.query import FORMATS, QueryRefused, SignedQuery
+from runtime.query import FORMATS, QueryRefused, SignedQuery, table_answer
+from runtime.tables import Column
 from services.collab.domain import coinvestigation as coinv
 from services.collab.domain import leads as lead_rules
 from services.collab.domain import requests as req
@@ -159,3 +165,76 @@ def as_json(body: list[dict] | dict, name: str) -> tuple[bytes, str, str]:
     """A list's rows, or one row, as the JSON answer named ``name``."""
     return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], name
 
+
+
+FILTERS = {"status": "the item's state", "type": "requests: the problem type (K-03)", "counterpart": "the other side's region (6 digits)", "due_from": "running deadline on or "
+           "after, YYYY-MM-DD (Beijing)", "due_to": "running deadline on or before, YYYY-MM-DD (Beijing)",
+           "overdue": "1: only the overdue", "page": "from 1 (with page or format: a page with totals)",
+           "size": "1..500 (default 20)", "format": "json, csv or xlsx (every matching row)"}
+for _spec in SPECS.values():
+    _spec["params"] = {**cast(dict[str, str], _spec["params"]), **FILTERS}
+    _spec["formats"] = ("json", "csv", "xlsx")
+TYPE_FIELD = {REQUESTS_PATH: "problem_type"}
+STATUS_ZH = {"open": "待答复", "replied": "已答复待确认", "confirmed": "已确认", "disputed": "有异议", "escalated": "已提请上级",
+             "received": "待受理", "investigating": "核查中", "result": "已反馈", "requested": "待协查",
+             "withdrawn": "已撤回", "answered": "已反馈待确认", "closed": "已办结"}
+TYPE_ZH = {"filing": "备案类", "system_fault": "系统故障类", "other": "其他类"}
+_COMMON = (Column("status_zh", "状态"), Column("counterpart", "对方区划"), Column("due_at", "当前期限", "moment"),
+           Column("overdue", "已超期"))
+COLUMNS = {
+    REQUESTS_PATH: (Column("request_id", "请求编号"), Column("type_zh", "问题类型"), Column("requester_region", "发起地"),
+                    Column("target_region", "协同地"), Column("matter", "事项"), Column("opened_at", "发起时间", "moment"),
+                    *_COMMON),
+    LEADS_PATH: (Column("lead_id", "线索编号"), Column("insured_region", "参保地"), Column("treating_region", "就医地"),
+                 *_COMMON),
+    COINVESTIGATIONS_PATH: (Column("request_id", "协查编号"), Column("period", "协查期"),
+                            Column("insured_region", "参保地"), Column("treating_region", "就医地"),
+                            Column("complete_by", "完成期限", "moment"), *_COMMON),
+}
+
+
+def _day(q: SignedQuery, name: str) -> date | None:
+    raw = q.params.get(name)
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise QueryRefused(400, f"{name} is a date, YYYY-MM-DD") from None
+
+
+def counterpart(row: dict, region: str) -> str:
+    """The other side of an item, seen from ``region``."""
+    for a, b in (("requester_region", "target_region"), ("insured_region", "treating_region")):
+        if a in row and b in row:
+            return str(row[b] if str(row[a]) == region else row[a])
+    return ""
+
+
+def filtered(q: SignedQuery, rows: list[dict], region: str) -> list[dict]:
+    """The rows matching the query's filters (state, type, counterpart, running deadline, overdue),
+    each with its counterpart and its state and type in words."""
+    status, kind, other = q.params.get("status", ""), q.params.get("type", ""), q.params.get("counterpart", "")
+    if other and not re.fullmatch(r"\d{6}", other):
+        raise QueryRefused(400, "counterpart is a region code, 6 digits")
+    start, end = _day(q, "due_from"), _day(q, "due_to")
+    only_overdue = q.params.get("overdue") in ("1", "true")
+    type_field = TYPE_FIELD.get(q.path, "")
+    out = []
+    for row in rows:
+        row = {**row, "counterpart": counterpart(row, region), "status_zh": STATUS_ZH.get(row.get("status", ""), ""),
+               "type_zh": TYPE_ZH.get(str(row.get(type_field, "")), "")}
+        due = datetime.fromisoformat(row["due_at"]).astimezone(SHANGHAI).date() if row.get("due_at") else None
+        if ((status and row.get("status") != status) or (kind and str(row.get(type_field, "")) != kind)
+                or (other and row["counterpart"] != other) or (only_overdue and not row.get("overdue"))
+                or (start and (due is None or due < start)) or (end and (due is None or due > end))):
+            continue
+        out.append(row)
+    return out
+
+
+def listed(q: SignedQuery, rows: list[dict], region: str, stem: str) -> tuple[bytes, str, str]:
+    """A list as asked: the rows (a JSON array) as before, or with ``page``/``format`` a page with its
+    totals or a file (``runtime.query.table_answer``); filtered either way."""
+    rows = filtered(q, rows, region)
+    if q.params.get("page") or q.params.get("format", "json") != "json":
+        return table_answer(q, rows, COLUMNS[q.path], stem)
+    return as_json(rows, f"{stem}.json")

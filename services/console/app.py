@@ -34,6 +34,7 @@ from runtime.topics import CLOCK, physical
 from services.console import pages
 from services.console.backend import REFUSED, Actor, Reader, RefusalWatcher, registry_follower
 from services.console.config import ConsoleSettings, shared
+from services.console.pages.regions import region_choices
 from services.console.users import UserStore, csrf_ok
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Console:
         self.reader = Reader(s.url, self.base.keys_dir, self.clock.now)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(pages.TEMPLATE_GLOBALS)
+        self.templates.env.globals["region_choices"] = lambda code: region_choices(self.parties, code)
         self.producer: AIOKafkaProducer | None = None
         self.watcher: RefusalWatcher | None = None
         self.actor: Actor | None = None
@@ -154,7 +156,7 @@ async def login(request: Request) -> Response:
                               username=str(form.get("username", ""))[:32])
         console.cookie(request, page, LOGIN_COOKIE, fresh, max_age=1800)
         return page
-    response = RedirectResponse("/collab", status_code=303)
+    response = RedirectResponse("/", status_code=303)
     console.cookie(request, response, SESSION_COOKIE, token, max_age=int(console.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response

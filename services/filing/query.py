@@ -5,8 +5,9 @@ place see whether a person is filed, and how.
   for that place on that date, and in which category (F-06 a provincial pool covers its cities, F-07 the
   validity, F-12/F-14 suspended or ended filings do not count): ``covered``, the covering filing and its
   category, with the person's filings this agency may see.
-* ``GET /filing/filings?person=<sealed>&at=``: the person's filings this agency may see, newest
-  version of each (M-03: every version is kept; ``versions`` says how many).
+* ``GET /filing/filings?person=<sealed>&category=&status=&from=&to=&page=&size=&format=&at=``: the person's
+  filings this agency may see, newest version of each (M-03: every version is kept; ``versions`` says how
+  many), by category, state, and in force at some day of ``from``..``to``; paged, or downloaded (CSV, XLSX).
 
 The person is named by ID number, which must appear in clear in no URL and no log: ``person`` is the
 number sealed to the filing service's encryption key (JWE ECDH-ES + A256GCM, ``runtime.query.seal_person``),
@@ -25,10 +26,12 @@ from collections.abc import Callable
 from datetime import date
 
 from contracts.filing import FilingSnapshot
+from contracts.filing import FilingStatus
 from contracts.values import FilingCategory, mask_person_id
 from kernel.filings import in_force_at, place_covers
 from runtime.parties import ParticipantRegistry, Signer
-from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person
+from runtime.query import FORMATS, QueryRefused, SignedQuery, open_person, table_answer
+from runtime.tables import Column
 from services.filing.domain import PersonFilings
 from services.wiring import Store
 
@@ -39,8 +42,12 @@ SPECS = {
     STATUS_PATH: dict(summary="备案状态：此人于该日在该就医地是否已备案、备案类别 (F-06, F-07, F-12, F-15)",
                       params={"person": PERSON, "region": "the treating region (6 digits)",
                               "on": "the date, YYYY-MM-DD"}, required=("person", "region", "on")),
-    FILINGS_PATH: dict(summary="此人本机构可见的全部备案（每项的最新版本）(F-15, M-03)",
-                       params={"person": PERSON}, required=("person",)),
+    FILINGS_PATH: dict(summary="此人本机构可见的备案（每项的最新版本），按类别、状态、有效期筛选，分页或下载 (F-15, M-03)",
+                       params={"person": PERSON, "category": "the filing category (F-01)",
+                               "status": "the filing status", "from": "in force on or after, YYYY-MM-DD",
+                               "to": "in force on or before, YYYY-MM-DD", "page": "from 1",
+                               "size": "1..500 (default 20)", "format": "json (a page), csv or xlsx (every row)"},
+                       required=("person",), formats=("json", "csv", "xlsx")),
 }
 CATEGORY_ZH = {FilingCategory.RESETTLED_RETIREE: "异地安置退休人员", FilingCategory.LONG_TERM_RESIDENT: "异地长期居住人员",
                FilingCategory.POSTED_WORKER: "常驻异地工作人员", FilingCategory.REFERRAL: "异地转诊人员",
@@ -54,6 +61,23 @@ def shown(snapshot, insured_side: bool, versions: int) -> dict:
     if not insured_side:
         data["address"] = data["phone"] = None
     return {**data, "category_zh": CATEGORY_ZH[snapshot.category], "versions": versions}
+
+
+STATUS_ZH = {"pending": "待审核", "active": "有效", "suspended": "暂停", "superseded": "已变更", "cancelled": "已取消",
+             "revoked": "已撤销", "terminated": "已终止", "rejected": "未通过"}
+COLUMNS = (Column("filing_id", "备案编号"), Column("person_id", "身份证号码（部分隐藏）"), Column("name", "姓名"),
+           Column("category_zh", "备案类别"), Column("status_zh", "状态"), Column("insured_region", "参保地"),
+           Column("treating_region", "就医地"), Column("valid_from", "开始日期", "date"),
+           Column("valid_until", "截止日期", "date"), Column("submitted_at", "申请时间", "moment"),
+           Column("versions", "版本数", "count"))
+
+
+def _day(q: SignedQuery, name: str) -> date | None:
+    raw = q.params.get(name)
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise QueryRefused(400, f"{name} is a date, YYYY-MM-DD") from None
 
 
 class FilingQueries:
@@ -85,9 +109,19 @@ class FilingQueries:
         return out
 
     async def filings(self, q: SignedQuery) -> tuple[bytes, str, str]:
-        visible = await self._visible(q)
-        body = {"filings": [shown(s, insured, n) for s, insured, n in visible]}
-        return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], "filings.json"
+        category, status = q.params.get("category", ""), q.params.get("status", "")
+        if category and category not in {c.value for c in FilingCategory}:
+            raise QueryRefused(400, f"category is one of {sorted(c.value for c in FilingCategory)}")
+        if status and status not in {s.value for s in FilingStatus}:
+            raise QueryRefused(400, f"status is one of {sorted(s.value for s in FilingStatus)}")
+        start, end = _day(q, "from"), _day(q, "to")
+        visible = [(s, insured, n) for s, insured, n in await self._visible(q)
+                   if (not category or s.category.value == category) and (not status or s.status.value == status)
+                   and (end is None or s.valid_from <= end)
+                   and (start is None or s.valid_until is None or s.valid_until >= start)]
+        rows = [shown(s, insured, n) | {"status_zh": STATUS_ZH.get(s.status.value, s.status.value)}
+                for s, insured, n in sorted(visible, key=lambda v: v[0].submitted_at, reverse=True)]
+        return table_answer(q, rows, COLUMNS, "filings", "filings")
 
     async def status(self, q: SignedQuery) -> tuple[bytes, str, str]:
         region, on = q.params.get("region", ""), q.params.get("on", "")

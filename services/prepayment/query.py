@@ -9,7 +9,9 @@ national level: ``ParticipantRegistry.speaks_for``).
   with movements (the ledger's balances that day), the 70 % and 90 % lines (P-05) and every change of
   warning level (the warnings), for the usage chart.
 * ``GET /prepayment/movements?region=&scope=&from=&to=&at=``: the ledger movements of business days
-  ``from``..``to`` (ISO dates, both optional), oldest first (M-03: never edited).
+  ``from``..``to`` (ISO dates, both optional), oldest first (M-03: never edited). With ``page`` (and
+  ``size``) a page of them, newest first, each with its kind, accounts and source in Chinese words
+  (``movement_words.py``) and the totals; with ``format=csv`` or ``xlsx`` all of them as a file.
 
 Answers: 200 JSON, 400 bad query, 401 unsigned or stale, 403 an agency that does not speak for the
 region (or not an agency), 404 no account of that region and scope.
@@ -25,11 +27,12 @@ from decimal import Decimal
 from contracts.prepayment import PrepaymentScope
 from runtime.calendar import business_date
 from runtime.parties import ParticipantRegistry
-from runtime.query import FORMATS, QueryRefused, SignedQuery
+from runtime.query import FORMATS, QueryRefused, SignedQuery, table_answer
 from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import formulas as f
 from services.prepayment.domain.ledger import LedgerAccount, Movement, balances
 from services.prepayment.domain.model import _TOP_UPS, PrepaymentAccount, account_key
+from services.prepayment.movement_words import COLUMNS, in_words
 from services.wiring import Aggregates
 
 ACCOUNT_PATH = "/prepayment/account"
@@ -42,8 +45,10 @@ SPECS = {
     USAGE_PATH: dict(summary="预付金使用率走势，含70%与90%预警线及预警变化 (P-04, P-05)",
                      params={**_REGION, "year": "the year (default: the account's)"}, required=("region",)),
     MOVEMENTS_PATH: dict(summary="预付金台账流水，按业务日期 (M-03)",
-                         params={**_REGION, "from": "first business day, YYYY-MM-DD", "to": "last business day"},
-                         required=("region",)),
+                         params={**_REGION, "from": "first business day, YYYY-MM-DD", "to": "last business day",
+                                 "page": "a page, newest first (from 1)", "size": "1..500 (default 20)",
+                                 "format": "json, csv or xlsx (every movement, in Chinese words)"},
+                         required=("region",), formats=("json", "csv", "xlsx")),
 }
 
 
@@ -167,4 +172,7 @@ class PrepaymentQueries:
         start, end = date_param(q, "from"), date_param(q, "to")
         rows = [m for m in merged(await self.movements.find(key), acc)
                 if (start is None or m.on >= start) and (end is None or m.on <= end)]
+        if q.params.get("page") or q.params.get("format", "json") != "json":
+            return table_answer(q, [in_words(m) for m in reversed(rows)], COLUMNS,
+                                f"prepayment-movements-{key.replace(':', '-')}", "movements")
         return as_json([m.model_dump(mode="json") for m in rows], f"prepayment-movements-{key}.json")

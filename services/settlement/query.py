@@ -14,6 +14,9 @@
   account spent) and the personal account balance. Visible to an agency that speaks for the insured
   region (the region whose data key seals the person's document there).
 
+* ``GET /settlement/settlements?person=<sealed>&from=&to=&institution=&medical_type=&page=&size=&format=``:
+  the person's settlements this agency may see, filtered, paged or downloaded (``query_list.py``).
+
 ``person`` is the ID number sealed to the settlement service (``runtime.query.seal_person``): never in
 clear in a URL or a log. Answers: 200, 400, 401, 403 (not an agency), 404 (nothing this agency may see).
 """
@@ -32,6 +35,7 @@ from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
 from services.settlement.adapters import VISITS_ITEMS, archived_item
 from services.settlement.domain.accumulations import counter_rows
+from services.settlement.query_list import SETTLEMENTS_PATH, SPEC, PersonSettlements
 from services.wiring import Store
 
 SLIP_PATH = "/settlement/slip"
@@ -97,6 +101,7 @@ class SettlementQueries:
     def register(self, add_query: Callable[..., None]) -> None:
         add_query(SLIP_PATH, self.slip, **SPECS[SLIP_PATH])
         add_query(ACCUMULATIONS_PATH, self.accumulations, **SPECS[ACCUMULATIONS_PATH])
+        add_query(SETTLEMENTS_PATH, PersonSettlements(self.store, signer=self.signer, parties=self.parties), **SPEC)
 
     async def slip(self, q: SignedQuery) -> tuple[bytes, str, str]:
         agency = q.agency()

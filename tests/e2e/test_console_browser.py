@@ -156,7 +156,8 @@ async def logged_in(browser, world: World, username: str):
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/collab")
+    await page.wait_for_url("**/regions/*")     # a city lands on its own region's page
+    await page.goto(world.url + "/collab")
     return context, page
 
 
@@ -304,7 +305,9 @@ async def test_a_downloaded_clearing_table_adds_up_to_the_api(world: World, brow
     async with page.expect_download() as info:
         await section.locator("a.csv").click()
     download = await info.value
-    rows = list(csv.reader(io.StringIO(Path(await download.path()).read_text(encoding="utf-8"))))
+    raw = Path(await download.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")   # UTF-8 with a BOM: Excel on a Chinese Windows reads it as UTF-8
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     status, body = world.api("clearing", "A340200", "/clearing/report", region=WUHU, month="2026-11")
     import json
     table = next(t for t in json.loads(body)["tables"] if t["code"] == code)

@@ -135,6 +135,9 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         clear = sign_request(bus.signer(OWN), "/filing/filings", at=bus.business_now(), person=pid)
         assert procs["filing"].get(*clear)[0] == 400   # a number sent in clear is refused, not read
         seen("filing", "/filing/status"), seen("filing", "/filing/filings")
+        directory = c.ok("filing", OTHER, "/filing/institutions", region="420100")   # published to any party
+        assert directory["total"] >= 1 and all(i["region"] == "420100" for i in directory["institutions"])
+        seen("filing", "/filing/institutions")
 
         # ---- settlement (S-05, S-07; 附件13)
         slip = c.ok("settlement", TREATING, "/settlement/slip", person=seal_person(parties, "settlement", pid),
@@ -152,6 +155,26 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         assert c.get("settlement", TREATING, "/settlement/accumulations",
                      person=seal_person(parties, "settlement", pid), year="2026")[0] == 404   # the insured place's
         seen("settlement", "/settlement/slip"), seen("settlement", "/settlement/accumulations")
+        # a person's settlements, found by ID number, filtered and paged (S-05..S-07), downloaded
+        mine = c.ok("settlement", OWN, "/settlement/settlements", person=seal_person(parties, "settlement", pid),
+                    institution="H42010200001", medical_type="inpatient", page="1", size="10")
+        assert (mine["total"], mine["pages"], mine["settlements"][0]["settlement_id"]) == (1, 1, sid)
+        assert c.ok("settlement", TREATING, "/settlement/settlements", person=seal_person(parties, "settlement", pid),
+                    medical_type="general_outpatient")["total"] == 0
+        assert c.get("settlement", OTHER, "/settlement/settlements",
+                     person=seal_person(parties, "settlement", pid))[0] == 404
+        status, csv_body = c.get("settlement", OWN, "/settlement/settlements",
+                                 person=seal_person(parties, "settlement", pid), format="csv")
+        assert status == 200 and csv_body.startswith("\ufeff".encode()) and sid in csv_body.decode("utf-8-sig")
+        assert c.get("settlement", OWN, "/settlement/settlements", person=seal_person(parties, "settlement", pid),
+                     size="9999")[0] == 400
+        seen("settlement", "/settlement/settlements")
+        # filings by category and state (F-15), paged
+        found = c.ok("filing", OWN, "/filing/filings", person=seal_person(parties, "filing", pid),
+                     category="long_term_resident", status="active", page="1")
+        assert found["total"] == 1 and found["filings"][0]["status_zh"] == "有效"
+        assert c.ok("filing", OWN, "/filing/filings", person=seal_person(parties, "filing", pid),
+                    category="referral")["total"] == 0
 
         # ---- prepayment (P-04, P-05)
         async def counted():
@@ -163,6 +186,10 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         assert usage["yellow_percent"] == "70" and usage["red_percent"] == "90" and usage["points"]
         movements = c.ok("prepayment", "A340000", "/prepayment/movements", region="340200")   # its province
         assert any(m["ref"].startswith(f"settlement:{sid}") for m in movements)
+        ledger = c.ok("prepayment", OWN, "/prepayment/movements", region="340200", page="1", size="5")
+        assert ledger["total"] >= 1 and any(m["source_zh"] == f"异地结算 {sid}" for m in ledger["movements"])
+        status, book = c.get("prepayment", OWN, "/prepayment/movements", region="340200", format="xlsx")
+        assert status == 200 and book[:2] == b"PK"
         for path in ("/prepayment/account", "/prepayment/usage", "/prepayment/movements"):
             assert c.get("prepayment", TREATING, path, region="340200")[0] == 403
             seen("prepayment", path)
@@ -180,8 +207,14 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
         assert c.ok("collab", OWN, "/collab/coinvestigations", period="2026-11") == []   # none requested (Q-02)
         assert isinstance(c.ok("collab", OWN, "/collab/notices"), list)
         assert c.get("collab", OWN, "/collab/statistics", period="2026-11")[0] == 404   # published when it closes
+        filtered = c.ok("collab", TREATING, "/collab/requests", box="inbox", status="open", type="filing",
+                        counterpart="340200", page="1")
+        assert filtered["total"] == 1 and filtered["items"][0]["status_zh"] == "待答复"
+        assert c.ok("collab", TREATING, "/collab/requests", box="inbox", counterpart="430100") == []
+        overdue = c.ok("collab", NATIONAL, "/collab/overdue")
+        assert overdue == {"regions": []}                             # nothing late yet (K-02: 2 working days)
         for path in ("/collab/requests", "/collab/request", "/collab/leads", "/collab/coinvestigations",
-                     "/collab/notices", "/collab/statistics"):
+                     "/collab/notices", "/collab/statistics", "/collab/overdue"):
             seen("collab", path)
 
         # ---- clearing (C-02, C-04, R-01/R-02): owned by the clearing service, called as the console does
@@ -241,6 +274,11 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
             assert pid not in printed.text and pid not in found.text                # masked on the page
             hidden = page.post("/slip", data={"csrf": page.csrf, "person_id": pid, "settlement_id": "S-none"})
             assert hidden.status_code == 404
+            listed = page.post("/find/settlements", data={"csrf": page.csrf, "person_id": pid, "medical_type": "inpatient"})
+            assert listed.status_code == 200 and sid in listed.text and "共 1 条" in listed.text and pid not in \
+                listed.text.replace(f'name="person_id" value="{pid}"', "")   # only in the form the user filled
+            sheet = page.post("/find/settlements", data={"csrf": page.csrf, "person_id": pid, "format": "csv"})
+            assert sheet.status_code == 200 and sheet.content.startswith("\ufeff".encode())
             page.close()
             # R-04: Wuhan's reviewer sees the appeal on the clearing page and withdraws the deduction there
             wuhan = console_session(console, "wuhan.reviewer")

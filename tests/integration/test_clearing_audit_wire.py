@@ -219,7 +219,7 @@ async def test_late_entries_and_audit_deductions_over_two_periods_across_nationa
             assert [Decimal(str(v)).quantize(Decimal("0.01")) for v in sheet[-1][1:]] == [
                 Decimal(v) for v in sep_tables["附件15-2"]["rows"][-1]["values"]]
             status, body = download(clearing, bus, "A340000", WUHU, "2026-09", format="csv", table="附件15-1")
-            assert status == 200 and body.decode().splitlines() == [
+            assert status == 200 and body.startswith(b"\xef\xbb\xbf") and body.decode("utf-8-sig").splitlines() == [
                 "地区,合计,职工医保,居民医保", "武汉市,900.00,900.00,0.00", "合  计,900.00,900.00,0.00"]
             status, body = download(clearing, bus, "A340100", WUHU, "2026-09")        # Hefei asks for Wuhu
             assert status == 403 and "A340100 does not speak for region 340200" in body.decode()
@@ -227,7 +227,7 @@ async def test_late_entries_and_audit_deductions_over_two_periods_across_nationa
             assert status == 404
             # C-01: Hubei's roll-up for national clearing, its cities' cross-province lines by counterpart province
             status, body = download(clearing, bus, "A420000", "420000", "2026-10", format="csv", table="附件14（应收）")
-            assert status == 200 and body.decode().splitlines() == ["地区,武汉市,合计", "安徽省,700.00,700.00",
+            assert status == 200 and body.decode("utf-8-sig").splitlines() == ["地区,武汉市,合计", "安徽省,700.00,700.00",
                                                                     "合  计,700.00,700.00"]
         finally:
             clearing.stop()

@@ -176,7 +176,7 @@ async def test_Q02_Q03_the_summary_is_cut_an_unanswered_item_rolls_over_and_coun
     assert (wuhan["opened"], wuhan["answered_on_time"], wuhan["late"], wuhan["disputed"], wuhan["escalated"]) == (
         2, 1, 1, 1, 1)
     assert rows[(WUHU, "insured")]["late"] == 1
-    table = list(csv.DictReader(io.StringIO(export.to_csv(CoInvestigationStatistics.model_validate(stats)))))
+    table = list(csv.DictReader(io.StringIO(export.to_csv(CoInvestigationStatistics.model_validate(stats)).decode("utf-8-sig"))))
     assert {(r["agency_region"], r["role"], r["late"]) for r in table} >= {(WUHAN, "treating", "1")}
     # the rolled item counts in 2026-10 as rolled in (its statistics come at the end of 26 Nov)
     status, body = await asyncio.to_thread(collab.get, query.STATISTICS_PATH, A_WUHAN, period="2026-10")
@@ -185,7 +185,7 @@ async def test_Q02_Q03_the_summary_is_cut_an_unanswered_item_rolls_over_and_coun
     status, body = await asyncio.to_thread(collab.get, query.STATISTICS_PATH, A_WUHAN, period="2026-09",
                                            format="csv")
     assert status == 200
-    assert {r["agency_region"] for r in csv.DictReader(io.StringIO(body.decode()))} == {WUHAN}
+    assert {r["agency_region"] for r in csv.DictReader(io.StringIO(body.decode("utf-8-sig")))} == {WUHAN}
     status, body = await asyncio.to_thread(collab.get, query.STATISTICS_PATH, A_HUBEI, period="2026-09",
                                            format="xlsx")
     sheet = load_workbook(io.BytesIO(body)).active

@@ -25,6 +25,7 @@ from decimal import Decimal
 from contracts.clearing import ClearingReportIssued, ReportRow, ReportTable
 from contracts.settlement_values import FundCode
 from contracts.values import POOLING_REGIONS, InsuranceType
+from runtime.tables import MONEY_FORMAT
 from services.outcome import stable_id
 
 from .ledger import ZERO, ClearingLedger, PeriodStatus
@@ -232,7 +233,7 @@ def to_csv(table: ReportTable) -> str:
 def to_xlsx(report: ClearingReportIssued) -> bytes:
     """The report as a workbook, one sheet per table (named by its 附件 number): title, 清算月份 and
     单位 lines as in the source, the headings, the lines and the total line; amounts are numbers
-    formatted 0.00 written from their decimal text."""
+    formatted #,##0.00 written from their decimal text."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -246,7 +247,7 @@ def to_xlsx(report: ClearingReportIssued) -> bytes:
         for row in table.rows:
             sheet.append([row.label, *(Decimal(f"{v:.2f}") for v in row.values)])
             for cell in sheet[sheet.max_row][1:]:
-                cell.number_format = "0.00"
+                cell.number_format = MONEY_FORMAT
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

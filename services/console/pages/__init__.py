@@ -15,6 +15,10 @@ from services.console.pages.filing import filing_form, filing_lookup, slip, slip
 from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
                                            SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
 from services.console.pages.prepayment import prepayment
+from services.console.pages.finding import filings_find, filings_form, ledger, ledger_download, settlements_find, settlements_form
+from services.console.pages.regions import region, regions
+from services.console.pages.hospital import hospital, hospital_download
+from services.console.pages.collab_find import collab_download, collab_find
 from services.console.users import ROLE_ZH
 
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
@@ -45,4 +49,16 @@ ROUTES = [
     ("/filing", filing_lookup, ["POST"]),
     ("/slip", slip_form, ["GET"]),
     ("/slip", slip, ["POST"]),
+    ("/regions", regions, ["GET"]),
+    ("/regions/{region}", region, ["GET"]),
+    ("/find/settlements", settlements_form, ["GET"]),
+    ("/find/settlements", settlements_find, ["POST"]),
+    ("/find/filings", filings_form, ["GET"]),
+    ("/find/filings", filings_find, ["POST"]),
+    ("/ledger", ledger, ["GET"]),
+    ("/ledger/download", ledger_download, ["GET"]),
+    ("/find/hospital", hospital, ["GET"]),
+    ("/find/hospital/download", hospital_download, ["GET"]),
+    ("/find/collab", collab_find, ["GET"]),
+    ("/find/collab/download", collab_download, ["GET"]),
 ]

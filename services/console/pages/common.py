@@ -91,4 +91,4 @@ def months(console, n: int) -> list[str]:
 
 async def home(console, request: Request, session: Session) -> Response:
     from starlette.responses import RedirectResponse
-    return RedirectResponse("/collab", status_code=303)
+    return RedirectResponse("/regions", status_code=303)   # the regions overview (pages/regions.py)

@@ -25,10 +25,11 @@ async def prepayment(console, request: Request, session: Session) -> Response:
         account = await console.reader.get_json("prepayment", agency, "/prepayment/account", region=region, scope=scope)
         usage = await console.reader.get_json("prepayment", agency, "/prepayment/usage", region=region, scope=scope) \
             if account else None
-        movements = await console.reader.get_json("prepayment", agency, "/prepayment/movements", region=region,
-                                                  scope=scope) if account else []
+        movements = (await console.reader.get_json("prepayment", agency, "/prepayment/movements", region=region,
+                                                   scope=scope, page="1", size="100") or {}).get("movements", []) \
+            if account else []   # the newest 100, in words; all of them on the ledger page (/ledger)
     except QueryFailed as failed:
         return refused_page(console, request, failed)
     chart = usage_svg(usage["points"], Decimal(usage["yellow_percent"]), Decimal(usage["red_percent"])) if usage else ""
     return console.render(request, "prepayment.html", region=region, scope=scope, account=account, usage=usage,
-                          chart=chart, movements=list(reversed(movements or []))[:100])
+                          chart=chart, movements=movements)

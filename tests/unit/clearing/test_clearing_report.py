@@ -126,6 +126,8 @@ def test_csv_and_xlsx_carry_the_same_figures_as_the_event() -> None:
         values = list(sheet.iter_rows(values_only=True))
         assert values[0][0] == table.title and values[1][:2] == ("清算月份：2026年09月", "单位：元（保留两位小数）")
         assert list(values[2]) == table.columns
+        amounts = [c for r in sheet.iter_rows(min_row=4) for c in r[1:]]   # money: numbers formatted #,##0.00
+        assert amounts and all(c.data_type == "n" and c.number_format == "#,##0.00" for c in amounts)
         for cells, row in zip(values[3:], table.rows, strict=True):
             assert cells[0] == row.label
             assert [Decimal(str(c)).quantize(Decimal("0.01")) for c in cells[1:]] == list(row.values)

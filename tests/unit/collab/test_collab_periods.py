@@ -122,7 +122,7 @@ def test_Q03_the_statistics_export_as_csv_and_xlsx() -> None:
     period = pd.count(None, counted(a, TallyKind.OPENED, t), CAL, t).state
     _, (stats,), _ = pd.deadline_fired(period, pd._deadlines(period, CAL)[1], CAL,
                                        period.complete_by + timedelta(seconds=1))
-    table = list(csv.DictReader(io.StringIO(export.to_csv(stats))))
+    table = list(csv.DictReader(io.StringIO(export.to_csv(stats).decode("utf-8-sig"))))
     assert [(r["agency_region"], r["role"], r["opened"], r["late"]) for r in table] == [
         (WUHU, "insured", "1", "1"), (WUHAN, "treating", "1", "1")]
     sheet = load_workbook(io.BytesIO(export.to_xlsx(stats))).active
