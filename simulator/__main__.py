@@ -1,32 +1,45 @@
 """Run the HIS traffic simulator against a running system.
 
-    python -m simulator [--rate 5] [--population 120] [--seconds 0]
+    python -m simulator [--rate 5] [--population 120] [--seconds 0] [--in-flight 50]
 
 Registers filings and chronic qualifications for a population, then sends a realistic mix of
 visits (inpatient, outpatient, chronic, emergency, trauma, unfiled, refunds; cross- and
 intra-province), reads every result and checks it, printing a summary every 10 seconds; at the end each
-hospital sends its day's totals for the daily reconciliation (R-01, R-02)."""
+hospital sends its day's totals for the daily reconciliation (R-01, R-02).
+
+It stamps every message with the platform's business time: it follows ops.clock.v1 as the services
+do, so `yidi clock advance 3600` moves it too (no CLOCK_SKEW). At most --in-flight requests await an
+answer: when the platform lags it waits for answers instead of sending more. A result it cannot open
+(sealed to a key it no longer holds, say) is counted and reported, not fatal; refusals on
+party.refused.v1 are counted by code."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import logging
 import random
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.values import SHANGHAI
 from runtime.background import consumed
-from runtime.clock import OPERATOR, clock_command_set, clock_headers
-from runtime.config import Settings
+from runtime.clock import OPERATOR, ClockCommands, ControlledClock, clock_command_set, clock_headers
 from runtime.client import PartyClient
-from simulator import scenarios
+from runtime.config import Settings
+from runtime.follow import TopicFollower
+from runtime.parties import ParticipantRegistry
 from runtime.topics import CLOCK
-from simulator.traffic import Expectation, Traffic, check, population
+from simulator import scenarios
+from simulator.flight import InFlight
+from simulator.traffic import Traffic, check, population
+
+log = logging.getLogger("simulator")
+RESULTS, REFUSED = "settlement.result.v2", "party.refused.v1"
 
 # Business time of the simulated day (the system runs on the controlled clock, YIDI_CLOCK=controlled)
 FILING_DAY = datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)   # a Monday, working day (M-02)
@@ -34,62 +47,82 @@ VISIT_DAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)     # three weeks later
 
 
 class Simulator:
-    def __init__(self, settings: Settings, rate: float, size: int, seed: int) -> None:
+    def __init__(self, settings: Settings, rate: float, size: int, seed: int, in_flight: int = 50,
+                 answer_timeout: float = 60.0) -> None:
         self.settings, self.rate, self.rng = settings, rate, random.Random(seed)
-        self.pending: dict[str, tuple[Expectation, float, object]] = {}
+        self.flights = InFlight(in_flight, answer_timeout)
         self.outcomes: Counter[str] = Counter()
         self.problems: list[str] = []
         self.latencies: list[float] = []
         self.size = size
-        self.clock_offset = timedelta(0)
+        # the platform's business time: the operator's signed commands on ops.clock.v1, read as every service reads them
+        self.clock = ControlledClock()
+        self.clock_commands = ClockCommands(self.clock, ParticipantRegistry.load(settings.keys_dir),
+                                            lambda reason: log.warning("clock record ignored: %s", reason))
 
     def topic(self, name: str) -> str:
         return self.settings.topic_prefix + name
 
-    async def send(self, topic: str, payload, sender: str) -> None:
+    async def send(self, topic: str, payload, sender: str):
         """As the hospital or agency ``sender`` would: signed with its key (contracts.parties)."""
-        await self.client.send(topic, payload, sender=sender, now=self.business_now(), producer=f"simulator:{sender}")
+        return await self.client.send(topic, payload, sender=sender, now=self.business_now(),
+                                      producer=f"simulator:{sender}")
 
     def business_now(self) -> datetime:
-        return datetime.now(UTC) + self.clock_offset
+        return self.clock.now()
 
-    async def run(self, seconds: float) -> int:
+    async def start(self) -> None:
         s = self.settings
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
                                          enable_idempotence=s.kafka_idempotence, linger_ms=2,
                                          **s.kafka_client_options())
         await self.producer.start()
         self.client = PartyClient(self.producer, s.keys_dir, s.topic_prefix)
-        consumer = AIOKafkaConsumer(self.topic("settlement.result.v2"), bootstrap_servers=s.kafka_bootstrap_servers,
-                                    group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}",
-                                    auto_offset_reset="latest", **s.kafka_client_options())
-        await consumer.start()
+        self.follower = TopicFollower(s.kafka_bootstrap_servers, self.topic(CLOCK), self.clock_commands.apply,
+                                      **s.kafka_client_options())
+        await self.follower.start()   # returns once the clock's history is applied
+        self.consumer = AIOKafkaConsumer(
+            self.topic(RESULTS), self.topic(REFUSED), bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}", auto_offset_reset="latest",
+            **s.kafka_client_options())
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.follower.stop()
+        await self.producer.stop()
+
+    async def run(self, seconds: float) -> int:
+        await self.start()
         try:
             traffic = Traffic(self.rng, VISIT_DAY.date(), population(self.rng, self.size))
             await self.prepare(traffic)
-            reader = asyncio.create_task(self.read(consumer, traffic))
-            await self.drive(traffic, seconds)
-            await asyncio.sleep(5)
+            reader = asyncio.create_task(self.read(self.consumer, traffic))
+            await self.drive(traffic, seconds, reader)
+            await self.drain(reader)
             reader.cancel()
             await self.reconcile(traffic)
             self.report(final=True)
             return 1 if self.problems else 0
         finally:
-            await consumer.stop()
-            await self.producer.stop()
+            await self.stop()
 
     async def set_clock(self, when: datetime) -> None:
         value = clock_command_set(when)   # signed by the registry's operator party, as `yidi clock` does
         await self.producer.send_and_wait(self.topic(CLOCK), value, partition=0,
                                           headers=clock_headers(self.client.signer(OPERATOR), value))
-        self.clock_offset = when - datetime.now(UTC)
+        # the business time is what the topic says: wait until the follower has applied this command
+        issued = datetime.fromisoformat(json.loads(value)["issued_at"])
+        deadline = time.monotonic() + 30
+        while (self.clock_commands.last_issued or issued - timedelta(days=1)) < issued \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def prepare(self, traffic: Traffic) -> None:
         """Three weeks before the simulated day, agencies file the long-term residents at the
         window (F-01, F-13: immediate) and record chronic qualifications (S-13); then business
         time moves to the simulated day, so that stays admitted since are covered (F-12)."""
         await self.set_clock(FILING_DAY)
-        await asyncio.sleep(1)
         for n, p in enumerate(traffic.population.filed):
             await self.send("filing.register.v1", scenarios.long_term_filing(
                 p, FILING_DAY.date(), f"AG{p.insured_region}-SIM-{n:06d}-{self.rng.getrandbits(24):06x}"),
@@ -107,37 +140,71 @@ class Simulator:
             if not await consumed(self.settings, group, [self.topic(t) for t in topics]):
                 print(f"the {service} service has not taken in everything sent yet; moving on", flush=True)
         await self.set_clock(VISIT_DAY)
-        await asyncio.sleep(1)
 
-    async def drive(self, traffic: Traffic, seconds: float) -> None:
+    async def drive(self, traffic: Traffic, seconds: float, reader: asyncio.Task | None = None) -> None:
         started, last_report = time.monotonic(), time.monotonic()
         interval = 1.0 / self.rate
         while not seconds or time.monotonic() - started < seconds:
-            topic, payload, expected = traffic.next_visit()
-            self.pending[payload.request_id] = (expected, time.perf_counter(), payload)
-            await self.send(topic, payload, payload.institution_code)
+            if reader is not None and reader.done():   # said, not left to freeze "answered"
+                raise RuntimeError(f"the result reader stopped: {reader.exception()!r}")
+            await self.flights.acquire()   # at most --in-flight awaiting an answer: waits while the platform lags
+            await self.send_visit(traffic)
             if time.monotonic() - last_report >= 10:
                 self.report()
                 last_report = time.monotonic()
             await asyncio.sleep(self.rng.expovariate(1 / interval))
 
+    async def send_visit(self, traffic: Traffic) -> None:
+        topic, payload, expected = traffic.next_visit()
+        envelope = self.client.envelope(topic, payload, sender=payload.institution_code, now=self.business_now(),
+                                        producer=f"simulator:{payload.institution_code}")
+        # in flight before it leaves: its answer may come before send_and_wait returns
+        self.flights.sent(payload.request_id, str(envelope.event_id), expected, payload)
+        await self.client.send(topic, payload, sender=payload.institution_code, now=envelope.occurred_at,
+                               producer=envelope.producer, event_id=envelope.event_id)
+
+    async def drain(self, reader: asyncio.Task, timeout: float = 10) -> None:
+        """The answers still due, awaited for a while (not forever) before the day's totals."""
+        deadline = time.monotonic() + timeout
+        while len(self.flights) and not reader.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
     async def read(self, consumer: AIOKafkaConsumer, traffic: Traffic) -> None:
         async for record in consumer:
-            sealed = json.loads(record.value)["payload"]
-            entry = self.pending.pop(sealed.get("reversal_request_id") or sealed.get("request_id"), None)
-            if entry is None:
-                continue
-            # the result is encrypted to the hospital it answers (003 §5 (三)); the simulator holds the
-            # keys of every sample hospital, as each hospital's adapter holds its own
-            result = self.client.open_result(sealed)
-            expected, sent_at, payload = entry
-            self.latencies.append(time.perf_counter() - sent_at)
-            self.outcomes[f"{expected.kind} → {result['outcome']}"] += 1
-            problem = check(result, expected)
-            if problem:
-                self.problems.append(problem)
-            elif result["outcome"] == "completed":
-                traffic.settled(result)
+            try:
+                self.take(record, traffic)
+            except Exception as exc:   # one record it cannot read must not stop the reading
+                self.flights.tally.unopenable += 1
+                log.warning("a record on %s at offset %s could not be read: %s", record.topic, record.offset,
+                            type(exc).__name__)
+
+    def take(self, record, traffic: Traffic) -> None:
+        """One answer: a refusal (party.refused.v1, in clear) or a result sealed to its hospital."""
+        payload = json.loads(record.value)["payload"]
+        if record.topic.endswith(REFUSED):
+            self.flights.refused(str(payload.get("refused_event_id")), str(payload.get("reason")))
+            return
+        request_id = payload.get("reversal_request_id") or payload.get("request_id")
+        if not self.flights.has(request_id):
+            return
+        # the result is encrypted to the hospital it answers (003 §5 (三)); the simulator holds the
+        # keys of every sample hospital, as each hospital's adapter holds its own
+        try:
+            result = self.client.open_result(payload)
+        except Exception as exc:   # sealed to a key it no longer holds (a rotation), or not what it says
+            self.flights.unopenable(request_id)
+            log.warning("a result for request %s could not be opened: %s", request_id, type(exc).__name__)
+            return
+        flight = self.flights.answered(request_id)
+        if flight is None:
+            return
+        self.latencies.append(time.monotonic() - flight.sent_at)
+        self.outcomes[f"{flight.expected.kind} → {result['outcome']}"] += 1
+        problem = check(result, flight.expected)
+        if problem:
+            self.problems.append(problem)
+        elif result["outcome"] == "completed":
+            traffic.settled(result)
 
     async def reconcile(self, traffic: Traffic) -> None:
         """At the end of the day each hospital's HIS sends its totals for the daily reconciliation (R-01, R-02):
@@ -150,8 +217,9 @@ class Simulator:
     def report(self, final: bool = False) -> None:
         lat = sorted(self.latencies)
         pct = (lambda q: f"{lat[min(len(lat) - 1, int(q * len(lat)))] * 1000:.0f} ms") if lat else (lambda q: "-")
-        print(f"{'final' if final else 'so far'}: {sum(self.outcomes.values())} answered, {len(self.pending)} "
-              f"waiting, {len(self.problems)} problems; latency p50 {pct(0.5)} p99 {pct(0.99)}", flush=True)
+        business = self.business_now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        print(f"{'final' if final else 'so far'} (business time {business}): {self.flights.summary()}; {len(self.problems)} problems; latency p50 {pct(0.5)} "
+              f"p99 {pct(0.99)}", flush=True)
         for kind, n in sorted(self.outcomes.items()):
             print(f"    {n:6d}  {kind}", flush=True)
         for problem in self.problems[-5:]:
@@ -161,14 +229,20 @@ class Simulator:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=5.0, help="visits per second")
-    parser.add_argument("--population", type=int, default=120)
-    parser.add_argument("--seconds", type=float, default=0, help="0: until stopped")
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--rate", type=float, default=5.0, help="visits per second (default 5)")
+    parser.add_argument("--population", type=int, default=120, help="persons simulated (default 120)")
+    parser.add_argument("--seconds", type=float, default=0, help="how long to send visits; 0: until stopped")
+    parser.add_argument("--seed", type=int, default=2026, help="random seed of the population and the visits")
+    parser.add_argument("--in-flight", type=int, default=50,
+                        help="at most this many requests awaiting an answer; sending waits beyond (default 50)")
+    parser.add_argument("--answer-timeout", type=float, default=60.0,
+                        help="seconds after which a request with no answer is counted unanswered (default 60)")
     args = parser.parse_args(argv)
+    if args.in_flight < 1 or args.rate <= 0 or args.answer_timeout <= 0:
+        parser.error("--in-flight must be at least 1, --rate and --answer-timeout above 0")
     try:
-        return asyncio.run(Simulator(Settings(service="simulator"), args.rate, args.population, args.seed)
-                           .run(args.seconds))
+        return asyncio.run(Simulator(Settings(service="simulator"), args.rate, args.population, args.seed,
+                                     args.in_flight, args.answer_timeout).run(args.seconds))
     except KeyboardInterrupt:
         return 0
 
