@@ -240,8 +240,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {name + '-2':<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
     procs["console"] = _start_console(env)
     if not args.no_simulator:
-        procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate)], env=env)
-        print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s", flush=True)
+        seeding = [] if args.no_seed else ["--sample-month"]
+        procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate), *seeding],
+                                              env=env)
+        print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s"
+              + ("" if args.no_seed else "; first seeds a sample month (quotas, a red warning, collaboration "
+                 "items in every state)"), flush=True)
     print("Ctrl-C stops everything.", flush=True)
     stopping = False
 

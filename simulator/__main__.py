@@ -35,6 +35,7 @@ from runtime.follow import TopicFollower
 from runtime.parties import ParticipantRegistry
 from runtime.topics import CLOCK
 from simulator import scenarios
+from simulator import seed as sample
 from simulator.flight import InFlight
 from simulator.traffic import Traffic, check, population
 
@@ -48,8 +49,9 @@ VISIT_DAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)     # three weeks later
 
 class Simulator:
     def __init__(self, settings: Settings, rate: float, size: int, seed: int, in_flight: int = 50,
-                 answer_timeout: float = 60.0) -> None:
+                 answer_timeout: float = 60.0, sample_month: bool = False) -> None:
         self.settings, self.rate, self.rng = settings, rate, random.Random(seed)
+        self.sample_month = sample_month   # seed a month of a real region first (simulator.seed)
         self.flights = InFlight(in_flight, answer_timeout)
         self.outcomes: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -59,6 +61,7 @@ class Simulator:
         self.clock = ControlledClock()
         self.clock_commands = ClockCommands(self.clock, ParticipantRegistry.load(settings.keys_dir),
                                             lambda reason: log.warning("clock record ignored: %s", reason))
+        self.follower: TopicFollower | None = None   # started by start(); a driver without it sets the clock itself
 
     def topic(self, name: str) -> str:
         return self.settings.topic_prefix + name
@@ -86,10 +89,15 @@ class Simulator:
             group_id=f"{s.topic_prefix}his-simulator-{self.rng.getrandbits(32):08x}", auto_offset_reset="latest",
             **s.kafka_client_options())
         await self.consumer.start()
+        # its answers are read from the latest offset: it must hold its partitions before it asks
+        deadline = time.monotonic() + 30
+        while not self.consumer.assignment() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         await self.consumer.stop()
-        await self.follower.stop()
+        if self.follower is not None:
+            await self.follower.stop()
         await self.producer.stop()
 
     async def run(self, seconds: float) -> int:
@@ -111,8 +119,12 @@ class Simulator:
         value = clock_command_set(when)   # signed by the registry's operator party, as `yidi clock` does
         await self.producer.send_and_wait(self.topic(CLOCK), value, partition=0,
                                           headers=clock_headers(self.client.signer(OPERATOR), value))
+        command = json.loads(value)
+        if self.follower is None:   # a driver that only borrows this one (bench, chaos): no reading, its own clock
+            self.clock.apply(command)
+            return
         # the business time is what the topic says: wait until the follower has applied this command
-        issued = datetime.fromisoformat(json.loads(value)["issued_at"])
+        issued = datetime.fromisoformat(command["issued_at"])
         deadline = time.monotonic() + 30
         while (self.clock_commands.last_issued or issued - timedelta(days=1)) < issued \
                 and time.monotonic() < deadline:
@@ -123,6 +135,8 @@ class Simulator:
         window (F-01, F-13: immediate) and record chronic qualifications (S-13); then business
         time moves to the simulated day, so that stays admitted since are covered (F-12)."""
         await self.set_clock(FILING_DAY)
+        if self.sample_month:
+            await self.send_sample(sample.before(FILING_DAY))
         for n, p in enumerate(traffic.population.filed):
             await self.send("filing.register.v1", scenarios.long_term_filing(
                 p, FILING_DAY.date(), f"AG{p.insured_region}-SIM-{n:06d}-{self.rng.getrandbits(24):06x}"),
@@ -140,6 +154,22 @@ class Simulator:
             if not await consumed(self.settings, group, [self.topic(t) for t in topics]):
                 print(f"the {service} service has not taken in everything sent yet; moving on", flush=True)
         await self.set_clock(VISIT_DAY)
+        if self.sample_month:
+            await self.send_sample(sample.after(VISIT_DAY))
+
+    async def send_sample(self, rounds: list[list[sample.Seeded]]) -> None:
+        """The agencies' sample commands, round by round, each round taken in by its service before
+        the next (a reply needs its request); fixed event ids, so a second start adds nothing."""
+        for items in rounds:
+            for item in items:
+                await self.client.send(item.topic, item.payload, sender=item.sender, now=self.business_now(),
+                                       producer=f"seed:{item.sender}", event_id=sample.event_id(item.name))
+            for service in sorted({item.topic.split(".")[0] for item in items}):
+                group = self.settings.model_copy(update={"service": service}).group_id
+                names = sorted({self.topic(item.topic) for item in items if item.topic.startswith(service + ".")})
+                if not await consumed(self.settings, group, names):
+                    print(f"the {service} service has not taken in the sample month yet; moving on", flush=True)
+        print(f"seeded {sum(len(items) for items in rounds)} sample commands (quotas, collaboration)", flush=True)
 
     async def drive(self, traffic: Traffic, seconds: float, reader: asyncio.Task | None = None) -> None:
         started, last_report = time.monotonic(), time.monotonic()
@@ -235,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the population and the visits")
     parser.add_argument("--in-flight", type=int, default=50,
                         help="at most this many requests awaiting an answer; sending waits beyond (default 50)")
+    parser.add_argument("--sample-month", action="store_true",
+                        help="first seed a month of a real region: quotas (one red warning), collaboration requests, "
+                             "leads and co-investigations in every state; safe to repeat")
     parser.add_argument("--answer-timeout", type=float, default=60.0,
                         help="seconds after which a request with no answer is counted unanswered (default 60)")
     args = parser.parse_args(argv)
@@ -242,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--in-flight must be at least 1, --rate and --answer-timeout above 0")
     try:
         return asyncio.run(Simulator(Settings(service="simulator"), args.rate, args.population, args.seed,
-                                     args.in_flight, args.answer_timeout).run(args.seconds))
+                                     args.in_flight, args.answer_timeout, args.sample_month).run(args.seconds))
     except KeyboardInterrupt:
         return 0
 
