@@ -38,8 +38,12 @@ def _without_password(uri: str) -> str:
 
 def run_env_lines(env: dict[str, str]) -> list[str]:
     """The ``export NAME=value`` lines a second terminal sources to reach this ``yidi run``."""
+    import os
     import shlex
-    return [f"export {name}={shlex.quote(env[name])}" for name in EXPORTED if name in env]
+    import sys
+    lines = [f"export {name}={shlex.quote(env[name])}" for name in EXPORTED if name in env]
+    # `yidi` itself: the virtualenv's scripts first on the PATH
+    return lines + [f'export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"']
 
 
 async def started(client):

@@ -3,6 +3,7 @@ has help text, and `yidi run`'s exports are lines a shell can source (runtime.cl
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -77,5 +78,8 @@ def test_the_run_exports_are_shell_lines_that_source_back() -> None:
     lines = run_env_lines(env)
     assert lines[0] == "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:41234" and not any("HOME" in ln for ln in lines)
     script = "\n".join(lines) + '\nprintf "%s|%s|%s" "$YIDI_KEYS_DIR" "$MONGODB_URI" "${YIDI_TOPIC_PREFIX-unset}"'
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={}).stdout
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
     assert out == "/srv/yidi keys|mongodb://127.0.0.1:41235|"
+    path = subprocess.run(["sh", "-c", "\n".join(lines) + '\nprintf "%s" "$PATH"'], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}).stdout
+    assert path == f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"   # `yidi` found from the virtualenv
