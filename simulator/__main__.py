@@ -45,6 +45,11 @@ RESULTS, REFUSED = "settlement.result.v2", "party.refused.v1"
 # Business time of the simulated day (the system runs on the controlled clock, YIDI_CLOCK=controlled)
 FILING_DAY = datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)   # a Monday, working day (M-02)
 VISIT_DAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)     # three weeks later, a Monday
+# With the sample month (make run): a day of visits in October, then the visits on a Monday after the 21st, so
+# that November's clearing period has been generated from October's settlements and awaits confirmation (C-02)
+LAST_MONTH_DAY = datetime(2026, 10, 26, 9, 0, tzinfo=SHANGHAI)   # a Monday; its stays admitted after the filings
+SAMPLE_VISIT_DAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a Monday: 2026-11 generated on the 21st, to
+LAST_MONTH_VISITS = 60                                            # confirm by the 25th
 
 
 class Simulator:
@@ -52,6 +57,7 @@ class Simulator:
                  answer_timeout: float = 60.0, sample_month: bool = False) -> None:
         self.settings, self.rate, self.rng = settings, rate, random.Random(seed)
         self.sample_month = sample_month   # seed a month of a real region first (simulator.seed)
+        self.visit_day = SAMPLE_VISIT_DAY if sample_month else VISIT_DAY
         self.flights = InFlight(in_flight, answer_timeout)
         self.outcomes: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -103,9 +109,9 @@ class Simulator:
     async def run(self, seconds: float) -> int:
         await self.start()
         try:
-            traffic = Traffic(self.rng, VISIT_DAY.date(), population(self.rng, self.size))
+            traffic = Traffic(self.rng, self.visit_day.date(), population(self.rng, self.size))
+            reader = asyncio.create_task(self.read(self.consumer, traffic))   # last month's answers too
             await self.prepare(traffic)
-            reader = asyncio.create_task(self.read(self.consumer, traffic))
             await self.drive(traffic, seconds, reader)
             await self.drain(reader)
             reader.cancel()
@@ -153,9 +159,30 @@ class Simulator:
             group = self.settings.model_copy(update={"service": service}).group_id
             if not await consumed(self.settings, group, [self.topic(t) for t in topics]):
                 print(f"the {service} service has not taken in everything sent yet; moving on", flush=True)
-        await self.set_clock(VISIT_DAY)
         if self.sample_month:
-            await self.send_sample(sample.after(VISIT_DAY))
+            await self.last_month(traffic)
+        await self.set_clock(self.visit_day)
+        if self.sample_month:
+            await self.send_sample(sample.after(self.visit_day))
+
+    async def last_month(self, traffic: Traffic) -> None:
+        """A day of visits in October, answered and taken in by clearing and prepayment before business
+        time moves past the 21st: November's period is generated from them (C-02), and Wuhu's
+        cross-province usage counts them (P-04)."""
+        await self.set_clock(LAST_MONTH_DAY)
+        month = Traffic(self.rng, LAST_MONTH_DAY.date(), traffic.population)
+        for _ in range(LAST_MONTH_VISITS):
+            await self.flights.acquire()
+            await self.send_visit(month)
+        deadline = time.monotonic() + 60
+        while len(self.flights) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for service in ("clearing", "prepayment"):
+            group = self.settings.model_copy(update={"service": service}).group_id
+            if not await consumed(self.settings, group, [self.topic("settlement.completed.v1")]):
+                print(f"the {service} service has not taken in October's settlements yet; moving on", flush=True)
+        await self.reconcile(month)   # the hospitals' totals of that day (R-01, R-02)
+        print(f"sent {LAST_MONTH_VISITS} visits of {LAST_MONTH_DAY:%Y-%m-%d}: {self.flights.summary()}", flush=True)
 
     async def send_sample(self, rounds: list[list[sample.Seeded]]) -> None:
         """The agencies' sample commands, round by round, each round taken in by its service before
@@ -189,7 +216,7 @@ class Simulator:
         envelope = self.client.envelope(topic, payload, sender=payload.institution_code, now=self.business_now(),
                                         producer=f"simulator:{payload.institution_code}")
         # in flight before it leaves: its answer may come before send_and_wait returns
-        self.flights.sent(payload.request_id, str(envelope.event_id), expected, payload)
+        self.flights.sent(payload.request_id, str(envelope.event_id), expected, traffic)
         await self.client.send(topic, payload, sender=payload.institution_code, now=envelope.occurred_at,
                                producer=envelope.producer, event_id=envelope.event_id)
 
@@ -234,7 +261,7 @@ class Simulator:
         if problem:
             self.problems.append(problem)
         elif result["outcome"] == "completed":
-            traffic.settled(result)
+            (flight.context or traffic).settled(result)
 
     async def reconcile(self, traffic: Traffic) -> None:
         """At the end of the day each hospital's HIS sends its totals for the daily reconciliation (R-01, R-02):

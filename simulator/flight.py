@@ -20,7 +20,7 @@ class Flight:
     event_id: str
     sent_at: float            # time.monotonic() when sent
     expected: Any
-    payload: Any
+    context: Any = None       # what its answer updates (the day's traffic it belongs to)
 
 
 @dataclass
@@ -62,8 +62,8 @@ class InFlight:
                 pass
             self._expire()
 
-    def sent(self, request_id: str, event_id: str, expected: Any, payload: Any) -> None:
-        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, payload)
+    def sent(self, request_id: str, event_id: str, expected: Any, context: Any = None) -> None:
+        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, context)
         self._by_event[event_id] = request_id
         self.tally.sent += 1
 
