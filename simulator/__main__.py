@@ -58,6 +58,7 @@ class Simulator:
         self.settings, self.rate, self.rng = settings, rate, random.Random(seed)
         self.sample_month = sample_month   # seed a month of a real region first (simulator.seed)
         self.visit_day = SAMPLE_VISIT_DAY if sample_month else VISIT_DAY
+        self.sample_ids: dict[str, str] = {}   # event id → name of each sample command sent
         self.flights = InFlight(in_flight, answer_timeout)
         self.outcomes: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -189,6 +190,7 @@ class Simulator:
         the next (a reply needs its request); fixed event ids, so a second start adds nothing."""
         for items in rounds:
             for item in items:
+                self.sample_ids[str(sample.event_id(item.name))] = item.name
                 await self.client.send(item.topic, item.payload, sender=item.sender, now=self.business_now(),
                                        producer=f"seed:{item.sender}", event_id=sample.event_id(item.name))
             for service in sorted({item.topic.split(".")[0] for item in items}):
@@ -239,7 +241,11 @@ class Simulator:
         """One answer: a refusal (party.refused.v1, in clear) or a result sealed to its hospital."""
         payload = json.loads(record.value)["payload"]
         if record.topic.endswith(REFUSED):
-            self.flights.refused(str(payload.get("refused_event_id")), str(payload.get("reason")))
+            refused = str(payload.get("refused_event_id"))
+            if refused in self.sample_ids:   # a sample command refused: said, with the service's reason
+                print(f"  ! sample {self.sample_ids[refused]} refused by {payload.get('service')}: "
+                      f"{payload.get('reason')} {payload.get('message', '')[:300]}", flush=True)
+            self.flights.refused(refused, str(payload.get("reason")))
             return
         request_id = payload.get("reversal_request_id") or payload.get("request_id")
         if not self.flights.has(request_id):
