@@ -262,6 +262,8 @@ class Simulator:
         if flight is None:
             return
         self.latencies.append(time.monotonic() - flight.sent_at)
+        if result["outcome"] == "refused":
+            self.flights.result_refused(str(result.get("code")))
         self.outcomes[f"{flight.expected.kind} → {result['outcome']}"] += 1
         problem = check(result, flight.expected)
         if problem:

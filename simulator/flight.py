@@ -26,10 +26,10 @@ class Flight:
 @dataclass
 class Tally:
     sent: int = 0
-    answered: int = 0
+    answered: int = 0          # every answer: a result, or a refusal on party.refused.v1
     unopenable: int = 0        # results for a request of ours that could not be opened or read
     unanswered: int = 0        # given up after the timeout
-    refused: Counter[str] = field(default_factory=Counter)   # party.refused.v1 by reason code
+    refused: Counter[str] = field(default_factory=Counter)   # among the answers, refusals by code (either topic)
     waits: int = 0             # times sending waited for a free slot (the platform lagging)
 
 
@@ -82,8 +82,13 @@ class InFlight:
         request_id = self._by_event.get(event_id)
         flight = self._settle(request_id) if request_id else None
         if flight:
+            self.tally.answered += 1
             self.tally.refused[code or "?"] += 1
         return flight
+
+    def result_refused(self, code: str) -> None:
+        """A result whose outcome is a refusal (settlement.result.v2: CLOCK_SKEW, NOT_FILED, …), by its code."""
+        self.tally.refused[code or "?"] += 1
 
     def unopenable(self, request_id: str | None) -> Flight | None:
         """A result for ``request_id`` that could not be opened: counted, its slot freed."""

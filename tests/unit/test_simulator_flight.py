@@ -49,6 +49,7 @@ def test_refusals_are_matched_by_event_id_and_counted_by_code() -> None:
         return flights
     flights = asyncio.run(scenario())
     assert dict(flights.tally.refused) == {"CLOCK_SKEW": 1} and len(flights) == 1
+    assert flights.tally.answered == 1   # a refusal is an answer
     assert "refused: CLOCK_SKEW 1" in flights.summary() and "in flight 1/5" in flights.summary()
 
 
