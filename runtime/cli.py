@@ -313,7 +313,8 @@ def _clearing_replay(month: str) -> int:
     return 0 if result["identical"] else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each with its help text (``yidi <command> --help``)."""
     parser = argparse.ArgumentParser(prog="yidi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
@@ -361,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     clearing = command("clearing", "rebuild a clearing period from its archived lines and compare (JSON line)")
     clearing.add_argument("action", choices=["replay"])
     clearing.add_argument("--month", required=True, help="the clearing month, YYYY-MM")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.cmd not in ("run", "service"):   # a one-shot command: its connection error is one line
         quiet_client_logs()
