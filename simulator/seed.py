@@ -32,6 +32,7 @@ WUHU, WUHAN, HUBEI, ANHUI = "340200", "420100", "420000", "340000"
 # the persons the items are about: the simulator's sample persons insured in Wuhu, treated in Wuhan
 PERSON = scenarios.person(900_001, scenarios.ROUTES[0])
 OTHER = scenarios.person(900_002, scenarios.ROUTES[0])
+WUHAN_INSURED = scenarios.person(900_003, ("420100", "340200", "H34020200001"))   # treated in Wuhu
 
 
 def event_id(name: str) -> uuid.UUID:
@@ -53,8 +54,8 @@ Send = Callable[[Seeded], Awaitable[None]]
 def quotas(at: datetime) -> list[Seeded]:
     """P-02/P-03: this year's quotas, set by the agency one level above each region (the authority
     table). Wuhu's cross-province account is given a small last year (a new account, two thousand
-    yuan a month), so that the simulator's Wuhu patients in Wuhan take its usage past 90 % (P-04):
-    a red warning and its emergency top-up notice (P-05, P-06)."""
+    yuan a month, a quota of 2,000.00), so that the simulator's Wuhu patients in Wuhan take its usage past
+    90 % (P-04): a red warning and its emergency top-up notice (P-05, P-06)."""
     year = at.year
 
     def quota(region: str, scope: PrepaymentScope, sender: str, monthly: str, last_year: str) -> Seeded:
@@ -62,11 +63,12 @@ def quotas(at: datetime) -> list[Seeded]:
         return Seeded(f"quota:{region}:{scope.value}:{year}", "prepayment.set-annual-quota.v1", SetAnnualQuota(
             insured_region=region, scope=scope, year=year, last_year_monthly_funds=funds,
             last_year_quota=Decimal(last_year), issued_at=at), sender)
-    return [quota(WUHU, PrepaymentScope.CROSS_PROVINCE, f"A{ANHUI}", "1000.00", "0.00"),       # the red one
-            quota(WUHU, PrepaymentScope.INTRA_PROVINCE, f"A{ANHUI}", "1800000.00", "3000000.00"),
-            quota(WUHAN, PrepaymentScope.CROSS_PROVINCE, f"A{HUBEI}", "2600000.00", "4800000.00"),
-            quota(WUHAN, PrepaymentScope.INTRA_PROVINCE, f"A{HUBEI}", "3900000.00", "7000000.00"),
-            quota("430100", PrepaymentScope.CROSS_PROVINCE, "A430000", "2100000.00", "4000000.00"),
+    # last year's quota at least this year's computed one: no adjustment notice (P-03), so no payment to chase (P-09)
+    return [quota(WUHU, PrepaymentScope.CROSS_PROVINCE, f"A{ANHUI}", "1000.00", "2000.00"),     # the red one
+            quota(WUHU, PrepaymentScope.INTRA_PROVINCE, f"A{ANHUI}", "1800000.00", "3800000.00"),
+            quota(WUHAN, PrepaymentScope.CROSS_PROVINCE, f"A{HUBEI}", "2600000.00", "5400000.00"),
+            quota(WUHAN, PrepaymentScope.INTRA_PROVINCE, f"A{HUBEI}", "3900000.00", "8000000.00"),
+            quota("430100", PrepaymentScope.CROSS_PROVINCE, "A430000", "2100000.00", "4500000.00"),
             quota("210100", PrepaymentScope.CROSS_PROVINCE, "A210000", "1500000.00", "6000000.00")]
 
 
@@ -145,6 +147,10 @@ def after(at: datetime) -> list[list[Seeded]]:
         lead("SEED-L-RECEIVED", LeadSubject.INSTITUTION, "定点医院疑似分解住院，同一参保人两次住院间隔两天"),
         lead("SEED-L-INVESTIGATING", LeadSubject.INSURED_PERSON, "参保人疑似冒名就医，请就医地核查"),
         lead("SEED-L-REPORTED", LeadSubject.INSTITUTION, "定点医院疑似串换药品，费用明细与处方不符"),
+        Seeded("lead:SEED-L-WUHAN", "collab.hand-over-lead.v1", HandOverLead(
+            lead_ref="SEED-L-WUHAN", insured_region=WUHAN, treating_region=WUHU, subject=LeadSubject.INSURED_PERSON,
+            person_id=WUHAN_INSURED.person_id, description="参保人疑似在多家医院重复开药，请就医地核查",
+            handed_over_at=at), f"A{WUHAN}"),
         Seeded("notice:SEED-N-1", "collab.publish-notice.v1", PublishNotice(
             notice_ref="SEED-N-1", publisher=f"A{WUHAN}", kind=NoticeKind.PLANNED_OUTAGE,
             title="武汉市医保信息平台计划停机公告", body="因系统升级，武汉市医保信息平台将于本周六凌晨停机四小时，期间异地就医直接结算暂停。",

@@ -143,9 +143,14 @@ async def test_the_sample_month_is_held_once_after_two_starts(stack, monkeypatch
         account = _query(prepayment, sim, wuhu, "/prepayment/account", region=sample.WUHU,
                          scope=PrepaymentScope.CROSS_PROVINCE.value)
         assert (account["year"], account["quota"]) == (2026, "2000.00")   # P-02: 2 × 1000.00, set once
+        assert [m["kind"] for m in _query(prepayment, sim, wuhu, "/prepayment/movements", region=sample.WUHU,
+                                          scope=PrepaymentScope.CROSS_PROVINCE.value)] == ["quota"]
         wuhan_account = _query(prepayment, sim, wuhan, "/prepayment/account", region=sample.WUHAN,
                                scope=PrepaymentScope.CROSS_PROVINCE.value)
-        assert wuhan_account["quota"] == "5200000.00"
+        assert wuhan_account["quota"] == "5400000.00"   # P-03: not lower than last year's, no adjustment
+        assert not wuhan_account["notices"]
+        wuhu_inbox = _query(collab, sim, wuhu, "/collab/leads", box="inbox")   # the lead Wuhan handed over
+        assert [lead["status"] for lead in wuhu_inbox] == ["received"]
     finally:
         collab.stop()
         prepayment.stop()
