@@ -59,6 +59,7 @@ class Simulator:
         self.sample_month = sample_month   # seed a month of a real region first (simulator.seed)
         self.visit_day = SAMPLE_VISIT_DAY if sample_month else VISIT_DAY
         self.sample_ids: dict[str, str] = {}   # event id → name of each sample command sent
+        self._sending: set[asyncio.Task] = set()   # requests sent again, until sent
         self.flights = InFlight(in_flight, answer_timeout)
         self.outcomes: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -218,9 +219,26 @@ class Simulator:
         envelope = self.client.envelope(topic, payload, sender=payload.institution_code, now=self.business_now(),
                                         producer=f"simulator:{payload.institution_code}")
         # in flight before it leaves: its answer may come before send_and_wait returns
-        self.flights.sent(payload.request_id, str(envelope.event_id), expected, traffic)
+        self.flights.sent(payload.request_id, str(envelope.event_id), expected, traffic, topic=topic, payload=payload)
         await self.client.send(topic, payload, sender=payload.institution_code, now=envelope.occurred_at,
                                producer=envelope.producer, event_id=envelope.event_id)
+
+    def resend(self, request_id: str) -> bool:
+        """A request refused CLOCK_SKEW had no effect: stamped before business time moved (``yidi clock
+        advance``) and read after, it is sent again with the time now, as a HIS adapter does (at most
+        twice). False: not one to send again (the refusal then stands as the answer)."""
+        flight = self.flights.get(request_id)
+        if flight is None or flight.payload is None or flight.attempts > 2:
+            return False
+        envelope = self.client.envelope(flight.topic, flight.payload, sender=flight.payload.institution_code,
+                                        now=self.business_now(), producer=f"simulator:{flight.payload.institution_code}")
+        self.flights.again(flight, str(envelope.event_id))
+        task = asyncio.get_running_loop().create_task(self.client.send(
+            flight.topic, flight.payload, sender=flight.payload.institution_code, now=envelope.occurred_at,
+            producer=envelope.producer, event_id=envelope.event_id))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        return True
 
     async def drain(self, reader: asyncio.Task, timeout: float = 10) -> None:
         """The answers still due, awaited for a while (not forever) before the day's totals."""
@@ -257,6 +275,8 @@ class Simulator:
         except Exception as exc:   # sealed to a key it no longer holds (a rotation), or not what it says
             self.flights.unopenable(request_id)
             log.warning("a result for request %s could not be opened: %s", request_id, type(exc).__name__)
+            return
+        if result["outcome"] == "refused" and result.get("code") == "CLOCK_SKEW" and self.resend(request_id):
             return
         flight = self.flights.answered(request_id)
         if flight is None:

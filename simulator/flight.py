@@ -21,6 +21,9 @@ class Flight:
     sent_at: float            # time.monotonic() when sent
     expected: Any
     context: Any = None       # what its answer updates (the day's traffic it belongs to)
+    topic: str = ""           # what was sent, to send again after a clock move (CLOCK_SKEW)
+    payload: Any = None
+    attempts: int = 1
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Tally:
     unanswered: int = 0        # given up after the timeout
     refused: Counter[str] = field(default_factory=Counter)   # among the answers, refusals by code (either topic)
     waits: int = 0             # times sending waited for a free slot (the platform lagging)
+    resent: int = 0            # sent again, freshly stamped, after a CLOCK_SKEW: stamped before the clock moved
 
 
 class InFlight:
@@ -62,10 +66,25 @@ class InFlight:
                 pass
             self._expire()
 
-    def sent(self, request_id: str, event_id: str, expected: Any, context: Any = None) -> None:
-        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, context)
+    def sent(self, request_id: str, event_id: str, expected: Any, context: Any = None, *, topic: str = "",
+             payload: Any = None) -> None:
+        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, context, topic,
+                                              payload)
         self._by_event[event_id] = request_id
         self.tally.sent += 1
+
+    def again(self, flight: Flight, event_id: str) -> Flight:
+        """``flight`` sent once more under a new event id (its slot kept; counted as re-sent, not as sent)."""
+        self._by_event.pop(flight.event_id, None)
+        again = Flight(flight.request_id, event_id, time.monotonic(), flight.expected, flight.context, flight.topic,
+                       flight.payload, flight.attempts + 1)
+        self._by_request[flight.request_id] = again
+        self._by_event[event_id] = flight.request_id
+        self.tally.resent += 1
+        return again
+
+    def get(self, request_id: str) -> Flight | None:
+        return self._by_request.get(request_id)
 
     def has(self, request_id: str) -> bool:
         return request_id in self._by_request
@@ -115,4 +134,4 @@ class InFlight:
         refused = ", ".join(f"{code} {n}" for code, n in sorted(t.refused.items())) or "none"
         return (f"sent {t.sent}, answered {t.answered}, in flight {len(self)}/{self.limit}, "
                 f"unopenable {t.unopenable}, unanswered {t.unanswered}, refused: {refused}, "
-                f"waited for answers {t.waits}×")
+                f"re-sent after a clock move {t.resent}, waited for answers {t.waits}×")

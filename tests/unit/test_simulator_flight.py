@@ -87,3 +87,19 @@ def test_a_result_it_cannot_open_is_counted_and_the_reading_goes_on(tmp_path, ca
     sim.report()
     out = capsys.readouterr().out
     assert "unopenable 2" in out and "refused: CLOCK_SKEW 1" in out
+
+
+def test_a_request_sent_again_after_a_clock_skew_keeps_its_slot_under_its_new_event_id() -> None:
+    async def scenario() -> InFlight:
+        flights = InFlight(limit=2)
+        flights.sent("R0", "E0", None, None, topic="his.outpatient-requested.v1", payload="visit")
+        flight = flights.get("R0")
+        assert flight is not None
+        again = flights.again(flight, "E0b")
+        assert (again.attempts, again.payload, len(flights)) == (2, "visit", 1)
+        assert flights.refused("E0", "CLOCK_SKEW") is None          # the first sending is no longer awaited
+        assert flights.answered("R0") is again
+        return flights
+    flights = asyncio.run(scenario())
+    assert (flights.tally.sent, flights.tally.resent, flights.tally.answered) == (1, 1, 1)
+    assert "re-sent after a clock move 1" in flights.summary()
