@@ -30,6 +30,8 @@ import sys
 import time
 from datetime import datetime
 
+from runtime.cli_errors import RUN_ENV, quiet_client_logs, run_env_lines, started, unreachable
+
 SERVICE_PORTS = {"filing": 9101, "settlement": 9102, "clearing": 9103, "prepayment": 9104, "collab": 9105}
 CONSOLE_PORT = 9106   # the agencies' console (services/console), a deployable of its own
 # A second instance of the service on the hospital's path (S-01): it holds half the partitions and
@@ -131,8 +133,8 @@ def _party(args: argparse.Namespace) -> int:
     value = encode(envelope_for(PARTY_CHANGES, change, producer="yidi-cli", now=at, sender=signer.code))
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
-        await producer.start()
+        producer = await started(AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
+                                                  **s.kafka_client_options()))
         try:
             await producer.send_and_wait(topic, value, key=b"registry",
                                          headers=[(k, v.encode()) for k, v in signer.headers(value).items()])
@@ -150,9 +152,8 @@ async def highest_version(s, topic: str, code: str, registry, now: datetime) -> 
 
     from contracts.parties import ChangeParty
     from runtime.parties import Unauthenticated, signed_envelope
-    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, enable_auto_commit=False,
-                                **s.kafka_client_options())
-    await consumer.start()
+    consumer = await started(AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, enable_auto_commit=False,
+                                              **s.kafka_client_options()))
     highest = 0
     try:
         tp = TopicPartition(topic, 0)
@@ -193,6 +194,18 @@ def _start_console(env: dict[str, str]) -> subprocess.Popen:
     return proc
 
 
+def _write_run_env(env: dict[str, str]) -> None:
+    """The exports a second terminal needs for every README command, printed and written to var/run.env."""
+    lines = run_env_lines(env)
+    os.makedirs(os.path.dirname(RUN_ENV), exist_ok=True)
+    with open(RUN_ENV, "w", encoding="utf-8") as f:
+        f.write("# written by `yidi run` (make run): `. var/run.env` in another terminal to reach it\n")
+        f.write("\n".join(lines) + "\n")
+    print(f"in another terminal, `. {RUN_ENV}` (or paste):", flush=True)
+    for line in lines:
+        print(f"  {line}", flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     stack = None
     env = dict(os.environ)
@@ -210,7 +223,10 @@ def _run(args: argparse.Namespace) -> int:
         env.update(KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap, MONGODB_URI=stack.mongodb_uri, YIDI_KAFKA_IDEMPOTENCE="false")
     env.setdefault("YIDI_CLOCK", "controlled")
     env.setdefault("YIDI_LOG_LEVEL", "WARNING")   # keep the console for the simulator's summaries
+    env.setdefault("YIDI_TOPIC_PREFIX", "")
+    env["YIDI_KEYS_DIR"] = os.path.abspath(keys_dir)   # the same keys from any directory
     print(f"kafka {env['KAFKA_BOOTSTRAP_SERVERS']}  mongodb {env['MONGODB_URI']}", flush=True)
+    _write_run_env(env)
     os.environ.update(env)
     _topics_create()
     procs: dict[str, subprocess.Popen] = {}
@@ -224,8 +240,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {name + '-2':<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
     procs["console"] = _start_console(env)
     if not args.no_simulator:
-        procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate)], env=env)
-        print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s", flush=True)
+        seeding = [] if args.no_seed else ["--sample-month"]
+        procs["simulator"] = subprocess.Popen([sys.executable, "-m", "simulator", "--rate", str(args.rate), *seeding],
+                                              env=env)
+        print(f"  simulator   {args.rate} visits/s, results checked and summarised every 10 s"
+              + ("" if args.no_seed else "; first seeds a sample month (quotas, a red warning, collaboration "
+                 "items in every state)"), flush=True)
     print("Ctrl-C stops everything.", flush=True)
     stopping = False
 
@@ -272,8 +292,8 @@ def _clock(args: argparse.Namespace) -> None:
              else clock_command_advance(float(args.value), signer.code))
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all", **s.kafka_client_options())
-        await producer.start()
+        producer = await started(AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
+                                                  **s.kafka_client_options()))
         try:
             await producer.send_and_wait(physical(CLOCK, s.topic_prefix), value, partition=0,
                                          headers=clock_headers(signer, value))
@@ -293,49 +313,76 @@ def _clearing_replay(month: str) -> int:
     return 0 if result["identical"] else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each with its help text (``yidi <command> --help``)."""
     parser = argparse.ArgumentParser(prog="yidi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run")
-    run.add_argument("--no-simulator", action="store_true")
-    run.add_argument("--rate", type=float, default=5.0)
-    svc = sub.add_parser("service")
-    svc.add_argument("name", choices=sorted([*SERVICE_PORTS, "console"]))
-    topics = sub.add_parser("topics")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text)
+    run = command("run", "the embedded stack (unless KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI are set), every "
+                  f"service, the console and the HIS simulator; seeds a month of sample data; writes {RUN_ENV}")
+    run.add_argument("--no-simulator", action="store_true", help="start no HIS simulator")
+    run.add_argument("--no-seed", action="store_true", help="send no sample quotas, collaboration items or periods")
+    run.add_argument("--rate", type=float, default=5.0, help="the simulator's visits per second (default 5)")
+    svc = command("service", "one service instance (what its container runs), configured by the environment")
+    svc.add_argument("name", choices=sorted([*SERVICE_PORTS, "console"]), help="the service")
+    topics = command("topics", "create every topic of the registry (KAFKA_BOOTSTRAP_SERVERS, YIDI_TOPIC_PREFIX)")
     topics.add_argument("action", choices=["create"])
-    schemas = sub.add_parser("schemas")
+    schemas = command("schemas", "the JSON Schema snapshots of every contract: write them, or check they are current")
     schemas.add_argument("action", choices=["write", "check"])
-    asyncapi = sub.add_parser("asyncapi")
-    asyncapi.add_argument("--out-dir", default="contracts/asyncapi")
-    clock = sub.add_parser("clock")
-    clock.add_argument("op", choices=["set", "advance"])
-    clock.add_argument("value")
+    asyncapi = command("asyncapi", "AsyncAPI 3.0 documents of what every service, and a HIS, receives and sends")
+    asyncapi.add_argument("--out-dir", default="contracts/asyncapi", help="where <name>.json go")
+    clock = command("clock", "move the business time of a controlled-clock system (ops.clock.v1): "
+                    "`set ISO-TIME` or `advance SECONDS`")
+    clock.add_argument("op", choices=["set", "advance"], help="set: to a time; advance: by seconds")
+    clock.add_argument("value", help="an ISO time with its offset (set), or seconds (advance)")
     clock.add_argument("--as", dest="sign_as", default="ops", help="the registry's operator party (signs the command)")
-    clock.add_argument("--keys-dir", default=None)
-    keys = sub.add_parser("keys")
+    clock.add_argument("--keys-dir", default=None, help="key directory (default YIDI_KEYS_DIR or var/keys)")
+    keys = command("keys", "development keys: `init` for every registry party without one, `new CODE` for one party")
     keys.add_argument("action", choices=["init", "new"])
     keys.add_argument("code", nargs="?", help="the party's registry code (for 'new')")
     keys.add_argument("--kid", default=datetime.now().strftime("%Y-%m"), help="key id (for 'new')")
     keys.add_argument("--dir", default=None, help="key directory (default YIDI_KEYS_DIR or var/keys)")
-    party = sub.add_parser("party")
+    party = command("party", "change the participant registry (parties.change.v2), signed as the national agency")
     party.add_argument("action", choices=["upsert", "remove"])
     party.add_argument("target", help="a YAML file with one party entry (upsert), or a party code (remove)")
     party.add_argument("--as", dest="sign_as", default="A000000", help="the national agency's code")
-    party.add_argument("--keys-dir", default=None)
+    party.add_argument("--keys-dir", default=None, help="key directory (default YIDI_KEYS_DIR or var/keys)")
     party.add_argument("--version", type=int, default=None, help="the party's new registry version (default: one "
                        "more than the highest on the topic for that party)")
     party.add_argument("--at", default=None, help="occurred_at of the change (ISO; default now): on a controlled-clock "
                        "system, its business time, which every instance checks the change against")
-    vectors = sub.add_parser("vectors")
+    vectors = command("vectors", "the signature and sealing test vectors of contracts/vectors (sample keys)")
     vectors.add_argument("action", choices=["write", "check"])
     vectors.add_argument("--suite", action="append", default=None, help="a crypto suite (default: every suite)")
-    sub.add_parser("authority")
+    command("authority", "every service's authority table: who may send what, as the README shows it")
     from services.console.cli import add_parser as add_console_parser
     add_console_parser(sub)
-    clearing = sub.add_parser("clearing")
+    clearing = command("clearing", "rebuild a clearing period from its archived lines and compare (JSON line)")
     clearing.add_argument("action", choices=["replay"])
     clearing.add_argument("--month", required=True, help="the clearing month, YYYY-MM")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.cmd not in ("run", "service"):   # a one-shot command: its connection error is one line
+        quiet_client_logs()
+    try:
+        return _dispatch(parser, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        line = unreachable(exc)
+        if line is None:
+            raise
+        print(f"yidi {args.cmd}: {line}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.cmd == "run":
         return _run(args)
     if args.cmd == "service":

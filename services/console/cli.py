@@ -74,7 +74,9 @@ def main(args) -> int:
 
 
 def add_parser(sub) -> None:
-    console = sub.add_parser("console", help="the agencies' console: its users")
+    console = sub.add_parser("console", help="the agencies' console: its users",
+                             description="the agencies' console: `user add NAME --agency CODE --role R` adds a login "
+                                         "(password asked), `samples` the sample logins")
     console.add_argument("action", choices=["user", "samples"])
     console.add_argument("verb", nargs="?", choices=["add"], default="add")
     console.add_argument("username", nargs="?")
