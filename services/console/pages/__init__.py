@@ -15,6 +15,7 @@ from services.console.pages.filing import filing_form, filing_lookup, slip, slip
 from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
                                            SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
 from services.console.pages.prepayment import prepayment
+from services.console.pages.tasks import draft_decide, draft_view, task_form, task_submit, tasks
 from services.console.users import ROLE_ZH
 
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
@@ -45,4 +46,9 @@ ROUTES = [
     ("/filing", filing_lookup, ["POST"]),
     ("/slip", slip_form, ["GET"]),
     ("/slip", slip, ["POST"]),
+    ("/tasks", tasks, ["GET"]),
+    ("/tasks/drafts/{draft_id}", draft_view, ["GET"]),
+    ("/tasks/drafts/{draft_id}/{action}", draft_decide, ["POST"]),
+    ("/tasks/{slug}", task_form, ["GET"]),
+    ("/tasks/{slug}", task_submit, ["POST"]),
 ]
