@@ -14,8 +14,10 @@ from services.console.pages.common import ACTION_ROLES, allowed, home
 from services.console.pages.filing import filing_form, filing_lookup, slip, slip_form
 from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
                                            SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
+from services.console.pages.labels import period_state_zh
 from services.console.pages.prepayment import prepayment
 from services.console.pages.tasks import draft_decide, draft_view, task_form, task_submit, tasks
+from services.console.tasks.words import message_zh, reason_zh
 from services.console.users import ROLE_ZH
 
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
@@ -24,6 +26,7 @@ __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
 TEMPLATE_GLOBALS = {"FILING_STATUS_ZH": FILING_STATUS_ZH, "MOVEMENT_ZH": MOVEMENT_ZH, "LEDGER_ZH": LEDGER_ZH, "local": local, "yuan": yuan, "region_name": region_name, "STATUS_ZH": STATUS_ZH,
                     "ACTION_ZH": ACTION_ZH, "PROBLEM_ZH": PROBLEM_ZH, "LEVEL_ZH": LEVEL_ZH, "SCOPE_ZH": SCOPE_ZH,
                     "ROLE_ZH": ROLE_ZH}
+TEMPLATE_GLOBALS.update({"period_state_zh": period_state_zh, "reason_zh": reason_zh, "message_zh": message_zh})
 
 
 ROUTES = [

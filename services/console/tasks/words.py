@@ -93,6 +93,23 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"(\S+) is not an agency", "{0} 不是经办机构"),
     (r"an intra-province prepayment is kept by a province agency, not (A\d+)", "省内预付金由省级经办机构管理，{0} 不能办理"),
     (r"only the (\S+) service may send this", "只有平台的服务可以发送此类消息"),
+    (r"only the (\w+) \((\d{6})\) may ([^;]+); (A\d+) is another side", "只有该事项的{0}（{1}）可以办理，{3} 是另一方"),
+    (r"this item is addressed to the agencies of ([\d ]+(?:and [\d ]+)*), not to (A\d+)", "该事项的双方是 {0}，不涉及 {1}"),
+    (r"(A\d+) does not coordinate", "{0} 不是协调这两个统筹区的上级经办机构"),
+    (r"there is no request", "没有可提请上级协调的原请求"),
+    (r"clearing period (\S+) is not generated yet", "清算期尚未生成（每月21日生成）"),
+    (r"received at .*(after|past|end of)", "已超过确认期限（每月25日24时）"),
+    (r"is already confirmed", "该方已确认，不能再提出异议"),
+    (r"objection (\S+) is already recorded", "该异议已登记"),
+    (r"no objection (\S+)", "没有这条异议，请核对异议编号"),
+    (r"has an open objection", "该清算期有未裁定的异议，裁定后才能确认"),
+    (r"objection (\S+) was resolved", "该异议已裁定"),
+    (r"is not a (?:prepayment |clearing )?notice of account", "付款通知书编号与该预付金账户不符"),
+    (r"a delay reason does not excuse an unpaid emergency top-up", "紧急调增未缴付，不能以报备延迟原因免责"),
+    (r"interest to share is negative|daily-balance product is negative", "利息金额或日均余额不能为负"),
+    (r"no region held a prepayment in the period", "该计息期内没有地区存有预付金，无法分配利息"),
+    (r"the period (\S+) is empty", "计息期为空，请核对起止日期"),
+    (r"(\S+) (?:\S+) is (-?\d+)s from receipt", "指令时间与系统时间相差过大，请刷新后重试"),
     (r"addressed to (A\d+)", "该事项发给机构 {0}，不是本机构"),
     (r"clock skew|too far from", "指令时间与系统时间相差过大，请刷新后重试"),
     (r"not found|unknown (filing|request|lead|notice|objection|settlement)", "未找到对应的业务记录，请核对编号"),
@@ -100,6 +117,10 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"deadline|too late|after the", "已超过办理时限"),
     (r"does not validate|validation", "指令内容不符合接口规范"),
 )
+
+
+# the words a captured part may be (the roles of a collaboration item)
+PART_ZH = {"target": "协同对象", "requester": "发起方", "insured": "参保地", "treating": "就医地"}
 
 
 def reason_zh(reason: str | None) -> str:
@@ -113,7 +134,7 @@ def message_zh(message: str | None) -> str:
     for pattern, words in _MESSAGES:
         found = re.search(pattern, text, re.IGNORECASE)
         if found:
-            parts = [re.sub(r"\s+or\s+", "、", g or "") for g in found.groups()]
+            parts = [PART_ZH.get(g, re.sub(r"\s+(?:or|and)\s+", "、", g or "").strip()) for g in found.groups()]
             return words.format(*parts)
     if re.search(r"[\u4e00-\u9fff]", text):
         return text

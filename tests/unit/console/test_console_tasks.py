@@ -203,3 +203,26 @@ def test_the_task_list_and_pages_parse() -> None:
                  "task_outcome.html", "task_returned.html"):
         _env().get_template(name)
     assert len(TASKS) == len(BY_TOPIC)
+
+
+def test_no_rule_id_in_a_heading() -> None:
+    """Rule ids go to a tooltip (``title=``), never into the words of a heading."""
+    for template in TEMPLATES.glob("*.html"):
+        for heading in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", template.read_text(), re.S):
+            assert not re.search(r"\b[FCKPQRS]-\d{2}\b", heading), f"{template.name}: {heading}"
+
+
+def test_a_clearing_period_reads_in_the_clearing_domains_words() -> None:
+    from services.console.pages.labels import period_state_zh
+    assert period_state_zh({"state": "open"}) == "归集中"
+    assert period_state_zh({"state": "generated", "counterparts": []}) == "待确认"
+    assert period_state_zh({"state": "confirmed"}) == "已确认"
+    objected = {"state": "generated", "counterparts": [{"sides": [{"side": "treating", "confirmed": None,
+                                                                  "objections": [{"objection_id": "O-1"}]}]}]}
+    assert period_state_zh(objected) == "有异议"
+
+
+def test_irreversible_actions_on_the_existing_pages_ask_first() -> None:
+    for name, count in (("clearing.html", 2), ("clearing_appeals.html", 1), ("coinvestigations.html", 1),
+                        ("leads.html", 1), ("request.html", 1)):
+        assert (TEMPLATES / name).read_text().count("hx-confirm=") == count, name
