@@ -22,6 +22,7 @@ from services.console.pages.common import own_region
 from services.console.tasks import forms
 from services.console.tasks.catalogue import BY_SLUG, GROUPS, TASKS, Task
 from services.console.tasks.drafts import STATE_ZH, Drafts
+from services.console.tasks.effects import act
 from services.console.tasks.words import enum_zh, field_zh, message_zh, reason_zh
 from services.console.users import Role, Session
 
@@ -114,10 +115,19 @@ async def task_submit(console, request: Request, session: Session) -> Response:
 
 async def _send(console, request: Request, session: Session, task: Task, payload: BaseModel,
                 title: str = "") -> Response:
-    acted = await console.actor.act(task.topic, payload, session.user.agency, None)
+    acted = await act(console, task.topic, payload, session.user.agency)
     status = 409 if acted.kind == "refused" else 200
     return console.render(request, "task_outcome.html", status=status, task=task, outcome=acted,
                           rows=summary(task, payload), words=outcome_words(acted), title=title)
+
+
+# the event that shows a command took effect, as a clerk reads it (the type in the envelope)
+EVENT_ZH = {"filing.accepted": "备案已受理", "filing.changed": "备案已变更", "prepayment.quota": "额度已核定",
+            "prepayment.usage": "预付金台账已更新", "prepayment.balance": "余额已答复", "prepayment.interest-shared": "利息已分配",
+            "clearing.objection-resolved": "异议已裁定", "clearing.obligation-recorded": "办理环节已登记",
+            "clearing.entry": "扣款已记入清算", "collab.request-opened": "协同请求已发出", "collab.lead-received": "线索已移交",
+            "collab.coinvestigation-requested": "协查申请已发出", "collab.coinvestigation-amended": "协查申请已修改",
+            "collab.coinvestigation-withdrawn": "协查申请已撤回", "collab.notice-published": "公告已发布"}
 
 
 def outcome_words(acted: ActionOutcome) -> dict[str, str]:
@@ -126,7 +136,7 @@ def outcome_words(acted: ActionOutcome) -> dict[str, str]:
     return {"state": {"done": "已生效", "refused": "被拒绝", "pending": "已发送"}.get(acted.kind, acted.kind),
             "reason": reason_zh(refusal.get("reason")) if refusal else "",
             "rule": str(refusal.get("rule", "")), "message": message_zh(acted.message) if acted.kind == "refused"
-            else ("服务已按指令处理。" if acted.kind == "done" else "指令已签名发送，尚未看到处理结果；稍后在相关页面查看。"),
+            else (f"服务已按指令处理（{EVENT_ZH.get(acted.message, acted.message)}）。" if acted.kind == "done" else "指令已签名发送，尚未看到处理结果；稍后在相关页面查看。"),
             "detail": acted.message if acted.kind == "refused" else ""}
 
 
