@@ -23,7 +23,7 @@ from services.console.tasks import forms
 from services.console.tasks.catalogue import BY_SLUG, GROUPS, TASKS, Task
 from services.console.tasks.drafts import STATE_ZH, Drafts
 from services.console.tasks.effects import act
-from services.console.tasks.words import enum_zh, field_zh, message_zh, reason_zh
+from services.console.tasks.words import enum_zh, field_zh, message_zh, reason_zh, rule_of
 from services.console.users import Role, Session
 
 ABOVE = ("prepayment.set-annual-quota.v1", "prepayment.record-payment.v1")   # kept by the level above (P-02, P-08)
@@ -135,7 +135,7 @@ def outcome_words(acted: ActionOutcome) -> dict[str, str]:
     refusal = acted.refusal or {}
     return {"state": {"done": "已生效", "refused": "被拒绝", "pending": "已发送"}.get(acted.kind, acted.kind),
             "reason": reason_zh(refusal.get("reason")) if refusal else "",
-            "rule": str(refusal.get("rule", "")), "message": message_zh(acted.message) if acted.kind == "refused"
+            "rule": rule_of({"message": acted.message, **refusal}), "message": message_zh(acted.message) if acted.kind == "refused"
             else (f"服务已按指令处理（{EVENT_ZH.get(acted.message, acted.message)}）。" if acted.kind == "done" else "指令已签名发送，尚未看到处理结果；稍后在相关页面查看。"),
             "detail": acted.message if acted.kind == "refused" else ""}
 

@@ -97,6 +97,8 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"this item is addressed to the agencies of ([\d ]+(?:and [\d ]+)*), not to (A\d+)", "该事项的双方是 {0}，不涉及 {1}"),
     (r"(A\d+) does not coordinate", "{0} 不是协调这两个统筹区的上级经办机构"),
     (r"there is no request", "没有可提请上级协调的原请求"),
+    (r"no clearing ledger (\S+)", "没有这一清算月份与统筹区对的清算台账（{0}）"),
+    (r"no prepayment account (\S+)", "没有这个预付金账户（{0}）"),
     (r"clearing period (\S+) is not generated yet", "清算期尚未生成（每月21日生成）"),
     (r"received at .*(after|past|end of)", "已超过确认期限（每月25日24时）"),
     (r"is already confirmed", "该方已确认，不能再提出异议"),
@@ -121,6 +123,14 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
 
 # the words a captured part may be (the roles of a collaboration item)
 PART_ZH = {"target": "协同对象", "requester": "发起方", "insured": "参保地", "treating": "就医地"}
+
+
+def rule_of(refusal: dict) -> str:
+    """The rule a refusal names: its own field, else the rule id its message begins with ("C-02: …")."""
+    if refusal.get("rule"):
+        return str(refusal["rule"])
+    found = re.match(r"\s*([A-Z]-\d{2})\b", str(refusal.get("message", "")))
+    return found.group(1) if found else ""
 
 
 def reason_zh(reason: str | None) -> str:

@@ -166,6 +166,9 @@ def test_refusals_read_in_chinese() -> None:
                                         {"reason": "UNAUTHORIZED", "rule": "P-02"}))
     assert words["state"] == "被拒绝" and words["reason"] == "无权办理" and words["rule"] == "P-02"
     assert words["message"].startswith("只有")
+    late = outcome_words(ActionOutcome("refused", "C-02: objection O-1 is already recorded on 2026-11:340200:420100",
+                                       {"reason": "REFUSED_BY_RULE", "rule": ""}))
+    assert late["rule"] == "C-02" and late["message"] == "该异议已登记"
 
 
 def _env() -> Environment:
