@@ -211,9 +211,12 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
                     values[c.name] = ""
         values[f"{ROW_MAP}{f.name}"] = kept   # the payload's row i is the form's row kept[i]
         return rows if rows or f.required else None
-    if f.kind == "enums":
-        chosen = [str(v) for v in (form.getlist(f.name) if hasattr(form, "getlist") else form.get(f.name, []))]
+    if f.kind in ("enums", "regions"):   # checkboxes, or a multiple select of the regions offered
+        chosen = [str(v) for v in (form.getlist(f.name) if hasattr(form, "getlist") else form.get(f.name, []))
+                  if str(v).strip()]
         values[f.name] = chosen
+        if f.kind == "regions":
+            return chosen if chosen or f.required else None
         return [c for c in chosen if c in f.choices] if chosen or f.required else None
     if f.kind == "enum_dict":
         amounts = {}
@@ -226,15 +229,15 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
     text = _text(form, f.name)
     values[f.name] = text
     if not text:
-        if f.required and f.kind not in ("bool", "lines", "regions"):
+        if f.required and f.kind not in ("bool", "lines"):
             errors[f.name] = "必填"
-        return False if f.kind == "bool" and f.required else ([] if f.kind in ("lines", "regions") and f.required
+        return False if f.kind == "bool" and f.required else ([] if f.kind == "lines" and f.required
                                                               else None)
     if f.kind == "bool":
         return text in ("1", "true", "on", "yes")
     if f.kind == "person":
         return text.upper()
-    if f.kind in ("lines", "regions"):
+    if f.kind == "lines":
         return [line.strip() for line in text.replace("，", ",").replace(",", "\n").splitlines() if line.strip()]
     if f.kind == "pairs":
         pairs = {}

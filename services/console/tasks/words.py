@@ -12,7 +12,7 @@ FIELD_ZH: dict[str, str] = {
     "objection_id": "异议编号", "deduction_id": "扣款编号", "payment_id": "到账凭证号（银行或财政流水号）",
     "interest_id": "利息入账凭证号", "person_id": "参保人身份证号码", "name": "参保人姓名", "sex": "性别",
     "insurance_type": "险种", "insured_region": "参保地", "treating_region": "就医地", "requester_region": "发起地",
-    "target_region": "协同对象（经办机构所在地）", "region": "统筹区", "regions": "参保地（每行一个区划代码）",
+    "target_region": "协同对象（经办机构所在地）", "region": "统筹区", "regions": "参保地（可多选）",
     "category": "备案人员类别", "channel": "备案渠道", "start_date": "备案开始日期", "end_date": "备案结束日期",
     "proofs": "备案材料", "personal_commitment": "已签个人承诺书（补齐材料）", "retroactive": "补办备案",
     "admission_date": "入院日期", "address": "就医地居住地址", "phone": "联系电话", "filing_id": "备案编号",

@@ -229,3 +229,14 @@ def test_irreversible_actions_on_the_existing_pages_ask_first() -> None:
     for name, count in (("clearing.html", 2), ("clearing_appeals.html", 1), ("coinvestigations.html", 1),
                         ("leads.html", 1), ("request.html", 1)):
         assert (TEMPLATES / name).read_text().count("hx-confirm=") == count, name
+
+
+def test_several_regions_are_chosen_from_those_offered() -> None:
+    task = BY_SLUG["prepayment-share-interest"]
+    payload, values, errors = forms.read(task.model, FormData([
+        ("interest_id", "INT-2026-Q3"), ("scope", "cross_province"), ("regions", "340200"), ("regions", "340100"),
+        ("period_start", "2026-07-01"), ("period_end", "2026-09-30"), ("interest", "1234.56")]),
+        now=NOW, agency="A340000")
+    assert errors == {} and [str(r) for r in payload.regions] == ["340200", "340100"]
+    _, _, errors = forms.read(task.model, FormData([("interest_id", "INT-1")]), now=NOW, agency="A340000")
+    assert "regions" in errors
