@@ -63,8 +63,11 @@ def _context(console, session: Session, task: Task, values: dict, errors: dict) 
     fields = _form_fields(task)
     regions = _regions(console, session, task)
     own = own_region(console, session)
+    kinds = {f.name: f.kind for f in fields}
     for name, choices in regions.items():
-        if name not in values:
+        if name not in values and kinds.get(name) == "regions":
+            values[name] = []
+        elif name not in values:
             codes = [c for c, _ in choices]
             values[name] = own if own in codes and (name in task.own or len(codes) < len(POOLING_REGIONS)) else ""
     return {"task": task, "fields": forms.visible(fields), "values": values, "errors": errors, "regions": regions,
