@@ -91,7 +91,7 @@ async def task_form(console, request: Request, session: Session) -> Response:
     task = BY_SLUG.get(request.path_params["slug"])
     if task is None or task.page:
         return console.render(request, "error.html", status=404, title="未找到", message="没有这项业务。")
-    values = forms.fresh_values(task.model)
+    values = {k: v for k, v in forms.fresh_values(task.model).items() if k not in task.given}
     return console.render(request, "task_form.html", **_context(console, session, task, values, {}))
 
 
@@ -237,7 +237,7 @@ async def draft_decide(console, request: Request, session: Session) -> Response:
     if action == "return":
         return console.render(request, "task_returned.html", task=task, draft=draft)
     payload = _restamped(task, draft.payload, console.clock.now())
-    return await _send(console, request, session, task, payload, title="复核通过，已发送")
+    return await _send(console, request, session, task, payload, title="复核通过")
 
 
 def _restamped(task: Task, data: dict, now) -> BaseModel:

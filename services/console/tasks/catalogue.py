@@ -30,6 +30,7 @@ class Task:
     final: bool = False              # cannot be undone: confirm before sending
     page: str = ""                   # offered beside its item on this page instead of a form
     omit: tuple[str, ...] = ()       # optional fields the form does not ask (another page's business)
+    given: tuple[str, ...] = ()      # references to an existing item: typed in, never proposed fresh
 
     @property
     def model(self) -> type[BaseModel]:
@@ -57,8 +58,8 @@ TASKS: tuple[Task, ...] = (
     Task("settlement.insured-person.v1", "登记参保人类别与个人账户余额", "settlement", own=("insured_region",)),
     # 清算 (R-03..R-05, C-02, C-06)
     Task("clearing.record-audit-deduction.v1", "登记审核扣款", "clearing", own=("treating_region",), review=True,
-         final=True),
-    Task("clearing.resolve-objection.v1", "裁定清算异议", "clearing", review=True, final=True),
+         final=True),   # a correction names the deduction it corrects in ``corrects``
+    Task("clearing.resolve-objection.v1", "裁定清算异议", "clearing", review=True, final=True, given=("objection_id",)),
     Task("clearing.record-obligation.v1", "登记清算资金办理环节", "clearing", own=("region",), final=True),
     Task("clearing.insured-daily-totals.v1", "报送参保地日对账汇总", "clearing", own=("insured_region",)),
     Task("clearing.confirm-period.v1", "确认清算期", "clearing", page="/clearing"),
