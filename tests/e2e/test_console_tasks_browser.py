@@ -244,6 +244,8 @@ async def test_a_province_sets_a_quota_in_two_steps(console_url, browser) -> Non
 async def test_the_national_agency_sees_a_refusal_in_chinese(console_url, browser) -> None:
     context, page = await logged_in(browser, console_url, "national.operator")
     await page.goto(console_url + "/tasks/clearing-resolve-objection")
+    assert await page.input_value("input[name=objection_id]") == ""   # an existing objection is named, not made up
+    await page.fill("input[name=objection_id]", "OBJ-2026-10-001")
     await page.fill("input[name=clearing_month]", "2026-10")
     await page.select_option("select[name=insured_region]", "340200")
     await page.select_option("select[name=treating_region]", "420100")
