@@ -67,6 +67,7 @@ class Console:
         self.producer: AIOKafkaProducer | None = None
         self.watcher: RefusalWatcher | None = None
         self.actor: Actor | None = None
+        self.effects: Any = None
         self._followers: list = []
 
     def topic(self, logical: str) -> str:
@@ -92,6 +93,10 @@ class Console:
         await self.watcher.start()
         self.actor = Actor(self.producer, b.keys_dir, b.topic_prefix, self.watcher, self.clock.now,
                            self.settings.outcome_wait_seconds)
+        from services.console.tasks.effects import EffectWatcher   # 业务办理: the effects of what it sends
+        self.effects = EffectWatcher(b.kafka_bootstrap_servers, self.topic, self.parties, self.clock.now, b.keys_dir,
+                                     **client)
+        await self.effects.start()
         log.info("console on :%s", self.settings.port)
 
     async def shutdown(self) -> None:
@@ -99,6 +104,8 @@ class Console:
             await follower.stop()
         if self.watcher:
             await self.watcher.stop()
+        if self.effects:
+            await self.effects.stop()
         if self.producer:
             await self.producer.stop()
         await self.reader.close()

@@ -14,11 +14,14 @@ from services.console.pages.common import ACTION_ROLES, allowed, home
 from services.console.pages.filing import filing_form, filing_lookup, slip, slip_form
 from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
                                            SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
+from services.console.pages.labels import period_state_zh
 from services.console.pages.prepayment import prepayment
 from services.console.pages.finding import filings_find, filings_form, ledger, ledger_download, settlements_find, settlements_form
 from services.console.pages.regions import region, regions
 from services.console.pages.hospital import hospital, hospital_download
 from services.console.pages.collab_find import collab_download, collab_find
+from services.console.pages.tasks import draft_decide, draft_view, task_form, task_submit, tasks
+from services.console.tasks.words import message_zh, reason_zh
 from services.console.users import ROLE_ZH
 
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
@@ -27,6 +30,7 @@ __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
 TEMPLATE_GLOBALS = {"FILING_STATUS_ZH": FILING_STATUS_ZH, "MOVEMENT_ZH": MOVEMENT_ZH, "LEDGER_ZH": LEDGER_ZH, "local": local, "yuan": yuan, "region_name": region_name, "STATUS_ZH": STATUS_ZH,
                     "ACTION_ZH": ACTION_ZH, "PROBLEM_ZH": PROBLEM_ZH, "LEVEL_ZH": LEVEL_ZH, "SCOPE_ZH": SCOPE_ZH,
                     "ROLE_ZH": ROLE_ZH}
+TEMPLATE_GLOBALS.update({"period_state_zh": period_state_zh, "reason_zh": reason_zh, "message_zh": message_zh})
 
 
 ROUTES = [
@@ -61,4 +65,9 @@ ROUTES = [
     ("/find/hospital/download", hospital_download, ["GET"]),
     ("/find/collab", collab_find, ["GET"]),
     ("/find/collab/download", collab_download, ["GET"]),
+    ("/tasks", tasks, ["GET"]),
+    ("/tasks/drafts/{draft_id}", draft_view, ["GET"]),
+    ("/tasks/drafts/{draft_id}/{action}", draft_decide, ["POST"]),
+    ("/tasks/{slug}", task_form, ["GET"]),
+    ("/tasks/{slug}", task_submit, ["POST"]),
 ]

@@ -30,7 +30,9 @@ def allowed(session: Session, action: str) -> bool:
 def refused_page(console, request: Request, failed: QueryFailed) -> Response:
     status = failed.answer.status if failed.answer.status in (400, 401, 403, 404) else 502
     title = {403: "无权查看", 404: "未找到", 400: "查询有误", 401: "签名未被接受"}.get(status, "服务暂不可用")
-    return console.render(request, "error.html", status=status, title=title, message=failed.answer.message)
+    from services.console.tasks.words import message_zh
+    return console.render(request, "error.html", status=status, title=title, message=message_zh(failed.answer.message),
+                          detail=failed.answer.message)
 
 
 def own_region(console, session: Session) -> str | None:
@@ -45,7 +47,8 @@ def agency_region(console, code: str) -> str | None:
 
 def brief(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "；".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        from services.console.tasks.forms import error_zh
+        return "；".join(f"{'.'.join(map(str, e['loc']))}：{error_zh(e)}" for e in exc.errors()[:3])
     return str(exc)
 
 

@@ -50,3 +50,17 @@ def yuan(value) -> str:
 def region_name(code) -> str:
     """The pooling region's name (the national list of regions, ``contracts.values``), else its code."""
     return POOLING_REGIONS.get(str(code), {}).get("name", str(code)) if code else ""
+
+
+# a clearing period's state in the clearing domain's own words (C-02; 004 第四十六条): entries gathering
+# until the 20th, generated and awaiting both sides' confirmation, confirmed, the notice issued; a period
+# in which a side objected reads 有异议 until it is resolved
+PERIOD_STATE_ZH = {"open": "归集中", "generated": "待确认", "confirmed": "已确认", "notified": "已发清算通知"}
+
+
+def period_state_zh(period: dict) -> str:
+    if period.get("state") == "generated" and any(
+            side.get("objections") and not side.get("confirmed")
+            for pair in period.get("counterparts", []) for side in pair.get("sides", [])):
+        return "有异议"
+    return PERIOD_STATE_ZH.get(str(period.get("state")), str(period.get("state", "")))

@@ -1,0 +1,145 @@
+"""What became of a command the console sent: its refusal (``party.refused.v1``, ``RefusalWatcher``) or
+its effect — the first event a service published because of it (the envelope's ``causation_id`` names
+the command's ``event_id``: ``runtime.envelopes``), followed from the end of the services' event topics,
+each record's signature checked. A filing the filing rules refuse answers on ``filing.refused.v1``
+(sealed to the agency: opened with the agency's key) — a refusal too, with its rule and message.
+
+Only the envelope's clear metadata is read (``causation_id``, ``type``); no payload is kept."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel
+
+from contracts.parties import ServiceParty
+from contracts.registry import ALL_TOPICS
+from runtime.parties import ParticipantRegistry, Unauthenticated, authenticate, signature_of
+from services.console.backend import ActionOutcome
+
+log = logging.getLogger(__name__)
+SERVICES = ("filing", "clearing", "prepayment", "collab")
+FILING_REFUSED = "filing.refused.v1"
+
+
+def effect_topics() -> list[str]:
+    """The events the agencies' commands cause (the services' own deadlines and the settlement flow,
+    which no agency command starts, left out)."""
+    return sorted(name for name, spec in ALL_TOPICS.items() if spec.kind == "event" and spec.producer in SERVICES
+                  and not name.endswith(".deadline-due.v1"))
+
+
+class EffectWatcher:
+    def __init__(self, bootstrap: str, physical: Callable[[str], str], parties: ParticipantRegistry,
+                 now: Callable[[], datetime], keys_dir: str, **client_options: Any) -> None:
+        self.bootstrap, self.parties, self.now, self.keys_dir = bootstrap, parties, now, keys_dir
+        self.logical = {physical(t): t for t in effect_topics()}
+        self.options = client_options
+        self._waiters: dict[str, asyncio.Future] = {}
+        self._task: asyncio.Task | None = None
+        self._opener: Any = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.options)
+        await consumer.start()
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for topic in self.logical
+               for p in (consumer.partitions_for_topic(topic) or {0})]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:   # fix the starting point before any command is sent
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._follow(consumer))
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    for record in records:
+                        self._take(record)
+        finally:
+            await consumer.stop()
+
+    def _take(self, record) -> None:
+        try:
+            meta = json.loads(record.value)
+            cause = str(meta.get("causation_id") or "")
+        except (ValueError, AttributeError, RecursionError):
+            return
+        if not cause or cause not in self._waiters:
+            return   # not one of ours, or its outcome is no longer awaited
+        try:
+            sender = authenticate(self.parties, record.value, signature_of(record.headers), self.now())
+        except Unauthenticated as exc:
+            log.warning("event at offset %s ignored: %s", record.offset, exc)
+            return
+        if not isinstance(sender, ServiceParty):
+            return
+        topic = self.logical.get(record.topic, record.topic)
+        effect = {"topic": topic, "type": meta.get("type", topic)}
+        if topic == FILING_REFUSED:
+            effect["refusal"] = self._filing_refusal(topic, record.value)
+        waiter = self._waiters.pop(cause, None)
+        if waiter and not waiter.done():
+            waiter.set_result(effect)
+
+    def _filing_refusal(self, topic: str, value: bytes) -> dict:
+        """The filing rules' refusal: reason, rule and message (the person's data is not kept)."""
+        from runtime.wire import SealingError, WireOpener
+        try:
+            if self._opener is None:
+                self._opener = WireOpener.from_keys_dir(self.keys_dir)
+            payload = json.loads(self._opener.open(topic, value)).get("payload", {})
+        except (SealingError, ValueError, OSError):
+            return {"reason": "REFUSED_BY_RULE", "rule": "", "message": ""}
+        return {"reason": "REFUSED_BY_RULE", "rule": str(payload.get("rule", "")),
+                "message": str(payload.get("message", "")), "filing_reason": str(payload.get("reason", ""))}
+
+    def waiter(self, event_id: str) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters[event_id] = fut   # registered before the command is sent
+        return fut
+
+    def forget(self, event_id: str) -> None:
+        self._waiters.pop(event_id, None)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def act(console, topic: str, payload: BaseModel, agency: str) -> ActionOutcome:
+    """Send ``payload`` as ``agency`` through the console's Actor (its client and refusal watcher);
+    wait for its refusal or its first effect, up to ``outcome_wait_seconds``."""
+    actor, effects = console.actor, getattr(console, "effects", None)
+    event_id = str(uuid.uuid4())
+    refusal = actor.watcher.waiter(event_id)
+    effect = effects.waiter(event_id) if effects else asyncio.get_running_loop().create_future()
+    try:
+        await actor.client.send(topic, payload, sender=agency, now=actor.now(), producer="console",
+                                event_id=uuid.UUID(event_id))
+        done, _ = await asyncio.wait({refusal, effect}, timeout=actor.wait_seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if refusal in done:
+            found = refusal.result()
+            return ActionOutcome("refused", found.get("message", ""), found, event_id)
+        if effect in done:
+            caused = effect.result()
+            if caused.get("refusal"):
+                return ActionOutcome("refused", caused["refusal"].get("message", ""), caused["refusal"], event_id)
+            return ActionOutcome("done", str(caused.get("type", "")), None, event_id)
+        return ActionOutcome("pending", "", None, event_id)
+    finally:
+        actor.watcher.forget(event_id)
+        if effects:
+            effects.forget(event_id)
+        for fut in (refusal, effect):
+            if not fut.done():
+                fut.cancel()
