@@ -95,7 +95,7 @@ async def logged_in(browser, url: str, username: str):
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/collab")
+    await page.wait_for_url("**/regions**")   # the regions overview, or a city's own region
     return context, page
 
 

@@ -67,7 +67,7 @@ def _answered_after(log, *, at_least: int, within: float) -> int:
     log: the event waited for), or the last count when ``within`` seconds have gone by."""
     deadline, answered = time.monotonic() + within, 0
     while time.monotonic() < deadline and answered <= at_least:
-        counts = re.findall(rb"so far: (\d+) answered", log.read_bytes())
+        counts = re.findall(rb"so far \(business time [^)]*\): sent \d+, answered (\d+)", log.read_bytes())
         answered = int(counts[-1]) if counts else 0
         time.sleep(1)
     return answered
