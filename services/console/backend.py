@@ -101,26 +101,21 @@ class QueryFailed(Exception):
         self.answer = answer
 
 
-class RefusalWatcher:
-    """Refusals answered to the console's agencies, by the id of the refused message, from the moment
-    the console started (``party.refused.v1`` is keyed by sender: every partition is followed)."""
+class TopicTail:
+    """Follows ``topics`` (physical names, every partition) from their end as of ``start``, handing each
+    record to ``_take``; what a command causes is therefore seen only if sent after ``start``. The
+    waiters of the commands being watched, by event id (``forget`` drops one that gave up)."""
 
-    def __init__(self, bootstrap: str, topic: str, parties: ParticipantRegistry, now: Callable[[], datetime],
-                 **client_options: object) -> None:
-        self.bootstrap, self.topic, self.parties, self.now = bootstrap, topic, parties, now
-        self.options = client_options
-        self.seen: OrderedDict[str, dict] = OrderedDict()
+    def __init__(self, bootstrap: str, topics: list[str], **client_options: Any) -> None:
+        self.bootstrap, self.topics, self.options = bootstrap, topics, client_options
         self._waiters: dict[str, asyncio.Future] = {}
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.options)
         await consumer.start()
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(self.topic) or {0}
-        tps = [TopicPartition(self.topic, p) for p in partitions]
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for topic in self.topics for p in (consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:   # fix the starting point now, before any command is sent
@@ -135,6 +130,28 @@ class RefusalWatcher:
                         self._take(record)
         finally:
             await consumer.stop()
+
+    def _take(self, record) -> None:
+        raise NotImplementedError
+
+    def forget(self, event_id: str) -> None:
+        self._waiters.pop(event_id, None)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class RefusalWatcher(TopicTail):
+    """Refusals answered to the console's agencies, by the id of the refused message, from the moment
+    the console started (``party.refused.v1`` is keyed by sender: every partition is followed)."""
+
+    def __init__(self, bootstrap: str, topic: str, parties: ParticipantRegistry, now: Callable[[], datetime],
+                 **client_options: Any) -> None:
+        super().__init__(bootstrap, [topic], **client_options)
+        self.topic, self.parties, self.now = topic, parties, now
+        self.seen: OrderedDict[str, dict] = OrderedDict()
 
     def _take(self, record) -> None:
         try:
@@ -161,13 +178,6 @@ class RefusalWatcher:
             self._waiters[event_id] = fut
         return fut
 
-    def forget(self, event_id: str) -> None:
-        self._waiters.pop(event_id, None)
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def registry_follower(parties: ParticipantRegistry, bootstrap: str, topic: str, now: Callable[[], datetime],

@@ -15,13 +15,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
 from contracts.parties import ServiceParty
 from contracts.registry import ALL_TOPICS
 from runtime.parties import ParticipantRegistry, Unauthenticated, authenticate, signature_of
-from services.console.backend import ActionOutcome
+from services.console.backend import ActionOutcome, TopicTail
 
 log = logging.getLogger(__name__)
 SERVICES = ("filing", "clearing", "prepayment", "collab")
@@ -35,36 +34,15 @@ def effect_topics() -> list[str]:
                   and not name.endswith(".deadline-due.v1"))
 
 
-class EffectWatcher:
+class EffectWatcher(TopicTail):
+    """The first event each watched command caused, from the services' event topics (``effect_topics``)."""
+
     def __init__(self, bootstrap: str, physical: Callable[[str], str], parties: ParticipantRegistry,
                  now: Callable[[], datetime], keys_dir: str, **client_options: Any) -> None:
-        self.bootstrap, self.parties, self.now, self.keys_dir = bootstrap, parties, now, keys_dir
         self.logical = {physical(t): t for t in effect_topics()}
-        self.options = client_options
-        self._waiters: dict[str, asyncio.Future] = {}
-        self._task: asyncio.Task | None = None
+        super().__init__(bootstrap, list(self.logical), **client_options)
+        self.parties, self.now, self.keys_dir = parties, now, keys_dir
         self._opener: Any = None
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.options)
-        await consumer.start()
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for topic in self.logical
-               for p in (consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:   # fix the starting point before any command is sent
-            await consumer.position(tp)
-        self._task = asyncio.create_task(self._follow(consumer))
-
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        try:
-            while True:
-                for records in (await consumer.getmany(timeout_ms=300)).values():
-                    for record in records:
-                        self._take(record)
-        finally:
-            await consumer.stop()
 
     def _take(self, record) -> None:
         try:
@@ -105,14 +83,6 @@ class EffectWatcher:
         fut = asyncio.get_running_loop().create_future()
         self._waiters[event_id] = fut   # registered before the command is sent
         return fut
-
-    def forget(self, event_id: str) -> None:
-        self._waiters.pop(event_id, None)
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def act(console, topic: str, payload: BaseModel, agency: str) -> ActionOutcome:
