@@ -25,25 +25,14 @@ from contracts.values import SHANGHAI, FilingCategory
 from runtime.client import SealedForAnother, open_result
 from runtime.parties import ParticipantRegistry
 from runtime.query import seal_person, sign_request
-from support import Bus, ServiceProcess, answer_to, eventually, new_prefix
-from test_settlement_wire import (HOSPITAL, LEVEL_2, MARCH, Wire, answers, counters, discharge, everything, feed,
+from support import answer_to, eventually
+from test_settlement_wire import wire  # noqa: F401 — the same running settlement service, one per module
+from test_settlement_wire import (HOSPITAL, LEVEL_2, Wire, answers, counters, discharge, everything, feed,
                                   filing, find, header, line, mixed_bill, outpatient, person, stay_bill)
 
 pytestmark = pytest.mark.integration
 
 ANSWERED = "settlement.inquiry-answered.v1"
-
-
-@pytest.fixture(scope="module")
-async def wire(stack):
-    prefix = new_prefix(stack, "his-inquiry")
-    async with Bus(stack, prefix) as bus:
-        await bus.set_clock(MARCH)
-        proc = ServiceProcess(stack, "settlement", prefix, YIDI_SETTLEMENT_INSURED_TIMEOUT_MS="20000").start()
-        try:
-            yield Wire(bus, proc)
-        finally:
-            proc.stop()
 
 
 async def inquire(w: Wire, topic: str, request, sender: str = HOSPITAL) -> dict:
