@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from contracts.values import SHANGHAI
 
+from pathlib import Path
+
 import pytest
 
-from support import Bus, ServiceProcess, new_prefix
+from support import ROOT, Bus, ServiceProcess, new_prefix
 
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 START = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
@@ -26,3 +28,21 @@ async def system(stack):
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")         # Debian's, never a browser download (make browser installs it)
+SCREENS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    """Debian's chromium through Playwright, one per test module (the console's browser tests)."""
+    from playwright.async_api import async_playwright
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

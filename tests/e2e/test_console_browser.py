@@ -137,19 +137,6 @@ async def world(stack):
                 proc.stop()
 
 
-@pytest.fixture(scope="module")
-async def browser():
-    from playwright.async_api import async_playwright
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 async def logged_in(browser, world: World, username: str):
     context = await browser.new_context(accept_downloads=True, locale="zh-CN")
     page = await context.new_page()
