@@ -22,6 +22,7 @@ driver), version conflicts, RSS, whether every completed settlement is stored, a
 its rate, p50/p99, each process's CPU ms per settlement, each service's RSS at its end, and the
 documents the services keep (count, mean and largest size of each collection). A design whose cost
 or memory per settlement rises from fifth to fifth keeps something that grows with the data."""
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,7 @@ from simulator.traffic import Expectation, HisRequest, Traffic, check, populatio
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT.parent / "shared" / "bench" / "relay_baseline.py"
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
-ANSWER_WAIT_S = 120   # a request not answered by then is reported as a problem
+ANSWER_WAIT_S = 120  # a request not answered by then is reported as a problem
 P99_TARGET_MS = 300
 
 
@@ -71,8 +72,13 @@ def relay(bootstrap: str, n: int, stack: EmbeddedStack | None) -> dict:
     """The baseline's figures, with the broker's CPU per relayed request (when the broker is ours)."""
     broker = psutil.Process(stack.procs[0].pid) if stack else None
     before = sum(broker.cpu_times()[:2]) if broker else 0.0
-    out = subprocess.run([sys.executable, str(BASELINE), "--bootstrap", bootstrap, "--n", str(n)],
-                         capture_output=True, text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(BASELINE), "--bootstrap", bootstrap, "--n", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     if broker:
         figures["broker_cpu_ms_per_request"] = round((sum(broker.cpu_times()[:2]) - before) * 1000 / n, 3)
@@ -84,8 +90,12 @@ async def records_written(bootstrap: str, prefix: str) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in await consumer.topics() if t.startswith(prefix)
-                      for p in consumer.partitions_for_topic(t) or ()]
+        partitions = [
+            TopicPartition(t, p)
+            for t in await consumer.topics()
+            if t.startswith(prefix)
+            for p in consumer.partitions_for_topic(t) or ()
+        ]
         ends = await consumer.end_offsets(partitions) if partitions else {}
         return sum(ends.values())
     finally:
@@ -100,11 +110,22 @@ def start_services(env: dict, prefix: str) -> dict[str, tuple[subprocess.Popen, 
     procs = {}
     for name in SERVICES:
         port = free_port()
-        procs[name] = (subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "service", name], cwd=ROOT, stdout=subprocess.DEVNULL,
-            stderr=open(f"/tmp/yidi-bench-{name}.log", "w"),
-            env={**env, "YIDI_SERVICE": name, "YIDI_METRICS_PORT": str(port), "YIDI_MONGODB_DATABASE":
-                 database(prefix, name), "YIDI_LOG_LEVEL": "WARNING"}), port)
+        procs[name] = (
+            subprocess.Popen(
+                [sys.executable, "-m", "runtime.cli", "service", name],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=open(f"/tmp/yidi-bench-{name}.log", "w"),
+                env={
+                    **env,
+                    "YIDI_SERVICE": name,
+                    "YIDI_METRICS_PORT": str(port),
+                    "YIDI_MONGODB_DATABASE": database(prefix, name),
+                    "YIDI_LOG_LEVEL": "WARNING",
+                },
+            ),
+            port,
+        )
     return procs
 
 
@@ -187,6 +208,7 @@ class Processes:
 @dataclass
 class Prepared:
     """A request as the HIS adapter will send it: signed bytes, built before the clock starts."""
+
     topic: str
     value: bytes
     key: bytes
@@ -199,6 +221,7 @@ class Prepared:
 class Driver:
     """The simulated HIS adapters: send prepared requests with a bound in flight, read the sealed
     answers, open them (each hospital holds its key), check them and add up their funds."""
+
     producer: AIOKafkaProducer
     client: PartyClient
     traffic: Traffic
@@ -216,16 +239,27 @@ class Driver:
             payload: HisRequest
             if self.mix == "outpatient":
                 p = self.traffic.rng.choice(self.traffic.population.filed + self.traffic.population.unfiled)
-                payload = scenarios.outpatient(p, self.traffic.next_id(p.institution), self.traffic.today,
-                                               rng=self.traffic.rng)
+                payload = scenarios.outpatient(
+                    p, self.traffic.next_id(p.institution), self.traffic.today, rng=self.traffic.rng
+                )
                 topic, expected = "his.outpatient-requested.v1", Expectation("general outpatient", "completed")
             else:
                 topic, payload, expected = self.traffic.next_visit()
-            value = self.client.wire_value(topic, self.client.envelope(topic, payload, sender=payload.institution_code,
-                                                                       now=now, producer="his:bench"))
+            value = self.client.wire_value(
+                topic,
+                self.client.envelope(topic, payload, sender=payload.institution_code, now=now, producer="his:bench"),
+            )
             headers = [(k, v.encode()) for k, v in self.client.signer(payload.institution_code).headers(value).items()]
-            out.append(Prepared(self.client.prefix + topic, value, key_for(topic, payload).encode(), headers,
-                                payload.request_id, expected))
+            out.append(
+                Prepared(
+                    self.client.prefix + topic,
+                    value,
+                    key_for(topic, payload).encode(),
+                    headers,
+                    payload.request_id,
+                    expected,
+                )
+            )
         return out
 
     async def read(self, results: AIOKafkaConsumer) -> None:
@@ -235,13 +269,15 @@ class Driver:
             try:
                 self._answered(json.loads(record.value)["payload"])
             except Exception as exc:
-                self.problems.append(f"unreadable answer at {record.topic}/{record.partition}@{record.offset}: "
-                                     f"{type(exc).__name__}: {exc}")
+                self.problems.append(
+                    f"unreadable answer at {record.topic}/{record.partition}@{record.offset}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
 
     def _answered(self, sealed: dict) -> None:
         entry = self.pending.pop(str(sealed.get("reversal_request_id") or sealed.get("request_id")), None)
         if entry is None:
-            return   # a repeated copy of an answer already counted (at-least-once delivery)
+            return  # a repeated copy of an answer already counted (at-least-once delivery)
         future, expected = entry
         result = self.client.open_result(sealed)
         self.outcomes[result["outcome"]] += 1
@@ -266,7 +302,7 @@ class Driver:
                 await self.producer.send(r.topic, r.value, key=r.key, headers=r.headers)
                 try:
                     return await asyncio.wait_for(future, ANSWER_WAIT_S) - began
-                except TimeoutError:   # a finding, not the end of the run
+                except TimeoutError:  # a finding, not the end of the run
                     self.pending.pop(r.request_id, None)
                     self.problems.append(f"{r.request_id}: no answer within {ANSWER_WAIT_S} s")
                     return float(ANSWER_WAIT_S)
@@ -278,10 +314,15 @@ class Driver:
 
 def point(elapsed: float, latencies: list[float], cpu: dict[str, float], concurrency: int) -> dict:
     n = len(latencies)
-    return {"concurrency": concurrency, "n": n, "settlements_per_s": round(n / elapsed, 1),
-            "p50_ms": round(latencies[n // 2] * 1000, 1), "p99_ms": round(latencies[max(0, int(n * 0.99) - 1)] * 1000, 1),
-            "cpu_ms_per_settlement": {k: round(v * 1000 / n, 2) for k, v in cpu.items()},
-            "cpu_ms_per_settlement_total": round(sum(cpu.values()) * 1000 / n, 2)}
+    return {
+        "concurrency": concurrency,
+        "n": n,
+        "settlements_per_s": round(n / elapsed, 1),
+        "p50_ms": round(latencies[n // 2] * 1000, 1),
+        "p99_ms": round(latencies[max(0, int(n * 0.99) - 1)] * 1000, 1),
+        "cpu_ms_per_settlement": {k: round(v * 1000 / n, 2) for k, v in cpu.items()},
+        "cpu_ms_per_settlement_total": round(sum(cpu.values()) * 1000 / n, 2),
+    }
 
 
 async def documents(mongodb_uri: str, prefix: str) -> dict[str, dict]:
@@ -294,8 +335,11 @@ async def documents(mongodb_uri: str, prefix: str) -> dict[str, dict]:
             for collection in sorted(await db.list_collection_names()):
                 sizes = [len(doc.raw) async for doc in db[collection].find({})]
                 if sizes:
-                    found[f"{name}/{collection}"] = {"n": len(sizes), "mean_kb": round(sum(sizes) / len(sizes) / 1024, 1),
-                                                     "max_kb": round(max(sizes) / 1024, 1)}
+                    found[f"{name}/{collection}"] = {
+                        "n": len(sizes),
+                        "mean_kb": round(sum(sizes) / len(sizes) / 1024, 1),
+                        "max_kb": round(max(sizes) / 1024, 1),
+                    }
         return found
     finally:
         await client.close()
@@ -310,27 +354,45 @@ async def idle(processes: Processes, seconds: float, settle_s: float = 10) -> di
     await asyncio.sleep(seconds)
     after = processes.cpu_seconds()
     each = {k: round(100 * (after[k] - before[k]) / seconds, 2) for k in after if k != "driver"}
-    return {"idle_cpu_percent_of_core": round(sum(each.values()), 2), "idle_cpu_percent_by_process": each,
-            "idle_seconds": seconds}
+    return {
+        "idle_cpu_percent_of_core": round(sum(each.values()), 2),
+        "idle_cpu_percent_by_process": each,
+        "idle_seconds": seconds,
+    }
 
 
-async def drive(settings: Settings, mix: str, n: int, curve: list[int], population_size: int,
-                processes: Processes, growth: int = 0, idle_s: float = 0) -> dict:
+async def drive(
+    settings: Settings,
+    mix: str,
+    n: int,
+    curve: list[int],
+    population_size: int,
+    processes: Processes,
+    growth: int = 0,
+    idle_s: float = 0,
+) -> dict:
     quiet = await idle(processes, idle_s) if idle_s else {}
     if quiet:
         print(json.dumps({"idle": quiet}), file=sys.stderr, flush=True)
     sim = Simulator(settings, rate=1.0, size=population_size, seed=2026)
-    sim.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                    enable_idempotence=settings.kafka_idempotence, linger_ms=1)
+    sim.producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        linger_ms=1,
+    )
     await sim.producer.start()
     sim.client = PartyClient(sim.producer, settings.keys_dir, settings.topic_prefix)
-    results = AIOKafkaConsumer(settings.topic_prefix + "settlement.result.v2",
-                               bootstrap_servers=settings.kafka_bootstrap_servers,
-                               group_id=f"bench-his-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
-                               fetch_max_wait_ms=5)
+    results = AIOKafkaConsumer(
+        settings.topic_prefix + "settlement.result.v2",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"bench-his-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=5,
+    )
     await results.start()
     traffic = Traffic(random.Random(2026), VISIT_DAY.date(), population(random.Random(2026), population_size))
-    await sim.prepare(traffic)    # filings and chronic qualifications, then business time moves to the visit day
+    await sim.prepare(traffic)  # filings and chronic qualifications, then business time moves to the visit day
     driver = Driver(sim.producer, sim.client, traffic, mix, sim.business_now)
     reader = asyncio.create_task(driver.read(results))
 
@@ -342,12 +404,18 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
     sampler = asyncio.create_task(sample())
     try:
         await asyncio.sleep(2)
-        await driver.run(driver.prepare(100), 4)                       # warm-up
+        await driver.run(driver.prepare(100), 4)  # warm-up
         figures = []
         if growth:
-            return {"growth": await grow(driver, growth, processes, settings), "outcomes": dict(driver.outcomes), **quiet,
-                    "problems": driver.problems[:10], "problem_count": len(driver.problems),
-                    "completed": driver.completed, "answered": driver.answered}
+            return {
+                "growth": await grow(driver, growth, processes, settings),
+                "outcomes": dict(driver.outcomes),
+                **quiet,
+                "problems": driver.problems[:10],
+                "problem_count": len(driver.problems),
+                "completed": driver.completed,
+                "answered": driver.answered,
+            }
         for concurrency in curve:
             requests = driver.prepare(n)
             before = processes.cpu_seconds()
@@ -355,8 +423,15 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
             after = processes.cpu_seconds()
             figures.append(point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency))
             print(json.dumps({"point": figures[-1]}), file=sys.stderr, flush=True)
-        return {"curve": figures, "outcomes": dict(driver.outcomes), **quiet, "problems": driver.problems[:10],
-                "problem_count": len(driver.problems), "completed": driver.completed, "answered": driver.answered}
+        return {
+            "curve": figures,
+            "outcomes": dict(driver.outcomes),
+            **quiet,
+            "problems": driver.problems[:10],
+            "problem_count": len(driver.problems),
+            "completed": driver.completed,
+            "answered": driver.answered,
+        }
     finally:
         reader.cancel()
         sampler.cancel()
@@ -364,8 +439,7 @@ async def drive(settings: Settings, mix: str, n: int, curve: list[int], populati
         await results.stop()
 
 
-async def grow(driver: Driver, n: int, processes: Processes, settings: Settings,
-               concurrency: int = 4) -> list[dict]:
+async def grow(driver: Driver, n: int, processes: Processes, settings: Settings, concurrency: int = 4) -> list[dict]:
     """N settlements in fifths, one after the other on the same services: each fifth's rate, CPU per
     settlement per process, each service's RSS at its end, and the documents kept after it."""
     fifths = []
@@ -375,8 +449,12 @@ async def grow(driver: Driver, n: int, processes: Processes, settings: Settings,
         elapsed, latencies = await driver.run(requests, concurrency)
         after = processes.cpu_seconds()
         figures = point(elapsed, latencies, {k: after[k] - before[k] for k in after}, concurrency)
-        figures.update(fifth=fifth + 1, settled=(fifth + 1) * (n // 5), rss_mb=processes.current_rss(),
-                       documents=await documents(settings.mongodb_uri, settings.topic_prefix))
+        figures.update(
+            fifth=fifth + 1,
+            settled=(fifth + 1) * (n // 5),
+            rss_mb=processes.current_rss(),
+            documents=await documents(settings.mongodb_uri, settings.topic_prefix),
+        )
         fifths.append(figures)
         print(json.dumps({"fifth": figures}), file=sys.stderr, flush=True)
     return fifths
@@ -386,9 +464,8 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
     """CPU µs to sign and to verify one HIS request as it travels (Ed25519 JWS, detached)."""
     p = scenarios.person(1)
     request = scenarios.outpatient(p, f"{p.institution}-COST", VISIT_DAY.date())
-    client = PartyClient(None, keys_dir)   # signing only: no producer
-    value = encode(client.envelope("his.outpatient-requested.v1", request, sender=p.institution,
-                                   now=datetime.now(UTC)))
+    client = PartyClient(None, keys_dir)  # signing only: no producer
+    value = encode(client.envelope("his.outpatient-requested.v1", request, sender=p.institution, now=datetime.now(UTC)))
     signer, registry = client.signer(p.institution), ParticipantRegistry.load(keys_dir)
     began = time.process_time()
     for _ in range(rounds):
@@ -405,10 +482,14 @@ def signature_cost(keys_dir: str, rounds: int = 2000) -> dict:
     for _ in range(sealed_rounds):
         opener.open(topic, sealed)
     opened = time.process_time()
-    return {"sign_us": round((signed - began) / rounds * 1e6, 1),
-            "verify_us": round((verified - signed) / rounds * 1e6, 1), "message_bytes": len(value),
-            "seal_us": round((sealed_at - verified) / sealed_rounds * 1e6, 1),   # runtime.wire, one reader
-            "open_us": round((opened - sealed_at) / sealed_rounds * 1e6, 1), "sealed_bytes": len(sealed)}
+    return {
+        "sign_us": round((signed - began) / rounds * 1e6, 1),
+        "verify_us": round((verified - signed) / rounds * 1e6, 1),
+        "message_bytes": len(value),
+        "seal_us": round((sealed_at - verified) / sealed_rounds * 1e6, 1),  # runtime.wire, one reader
+        "open_us": round((opened - sealed_at) / sealed_rounds * 1e6, 1),
+        "sealed_bytes": len(sealed),
+    }
 
 
 async def stored(mongodb_uri: str, prefix: str) -> set[str]:
@@ -416,10 +497,10 @@ async def stored(mongodb_uri: str, prefix: str) -> set[str]:
     try:
         ids: set[str] = set()
         async for visit in client[database(prefix, "settlement")]["visits"].find({}):
-            ids.update(open_document(visit)["state"]["settlements"])   # sealed at rest (003 §5 (三))
+            ids.update(open_document(visit)["state"]["settlements"])  # sealed at rest (003 §5 (三))
         async for item in client[database(prefix, "settlement")]["visits_archive"].find({}):
             opened = keyring().open(item["item"]) if is_sealed(item["item"]) else item["item"]
-            if opened.get("settlements"):   # the older ones: <person's pseudonym>:<settlement id> (adapters.Items)
+            if opened.get("settlements"):  # the older ones: <person's pseudonym>:<settlement id> (adapters.Items)
                 ids.add(opened["settlements"]["completed"]["settlement_id"])
         return ids
     finally:
@@ -430,8 +511,9 @@ async def settle(mongodb_uri: str, prefix: str, answered: totals.AnsweredFunds, 
     """The sums once clearing and prepayment have taken every event (they trail the answers)."""
     deadline = time.monotonic() + wait_s
     while True:
-        compared = totals.compare(answered, await totals.held(mongodb_uri, database(prefix, "clearing"),
-                                                             database(prefix, "prepayment")))
+        compared = totals.compare(
+            answered, await totals.held(mongodb_uri, database(prefix, "clearing"), database(prefix, "prepayment"))
+        )
         if compared["totals_match"] or time.monotonic() > deadline:
             return compared
         await asyncio.sleep(1)
@@ -446,9 +528,16 @@ def best(curve: list[dict]) -> dict:
 def _fifth_line(f: dict) -> dict:
     """A fifth as the growth summary shows it: rate, CPU per process (largest first), RSS, documents."""
     cpu = dict(sorted(f["cpu_ms_per_settlement"].items(), key=lambda kv: -kv[1]))
-    return {"fifth": f["fifth"], "settled": f["settled"], "settlements_per_s": f["settlements_per_s"],
-            "p99_ms": f["p99_ms"], "cpu_ms_per_settlement_total": f["cpu_ms_per_settlement_total"],
-            "cpu_ms_per_settlement": cpu, "rss_mb": f["rss_mb"], "documents": f["documents"]}
+    return {
+        "fifth": f["fifth"],
+        "settled": f["settled"],
+        "settlements_per_s": f["settlements_per_s"],
+        "p99_ms": f["p99_ms"],
+        "cpu_ms_per_settlement_total": f["cpu_ms_per_settlement_total"],
+        "cpu_ms_per_settlement": cpu,
+        "rss_mb": f["rss_mb"],
+        "documents": f["documents"],
+    }
 
 
 def main() -> None:
@@ -458,10 +547,20 @@ def main() -> None:
     parser.add_argument("--mix", choices=("outpatient", "mixed"), default="outpatient")
     parser.add_argument("--population", type=int, default=600)
     parser.add_argument("--relay-n", type=int, default=5000)
-    parser.add_argument("--growth", type=int, default=0, metavar="N",
-                        help="instead of the curve: N settlements at 4 in flight, reported per fifth")
-    parser.add_argument("--idle", type=float, default=60, metavar="S",
-                        help="first, each process's CPU with the stack idle, over S seconds (0: skip)")
+    parser.add_argument(
+        "--growth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the curve: N settlements at 4 in flight, reported per fifth",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=60,
+        metavar="S",
+        help="first, each process's CPU with the stack idle, over S seconds (0: skip)",
+    )
     args = parser.parse_args()
     curve = [int(c) for c in args.curve.split(",")]
     stack = None
@@ -475,9 +574,16 @@ def main() -> None:
         baseline = relay(bootstrap, args.relay_n, stack)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         keys_dir = os.environ.get("YIDI_KEYS_DIR", "var/keys")
-        os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URI": mongodb_uri,
-                           "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower(), "YIDI_KEYS_DIR": keys_dir,
-                           "YIDI_TOPIC_PREFIX": prefix, "YIDI_CLOCK": "controlled"})
+        os.environ.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "MONGODB_URI": mongodb_uri,
+                "YIDI_KAFKA_IDEMPOTENCE": str(idempotence).lower(),
+                "YIDI_KEYS_DIR": keys_dir,
+                "YIDI_TOPIC_PREFIX": prefix,
+                "YIDI_CLOCK": "controlled",
+            }
+        )
         settings = Settings(service="bench")
         asyncio.run(create_topics(bootstrap, prefix, **settings.topic_scale()))
         init_keys(keys_dir)
@@ -485,31 +591,52 @@ def main() -> None:
         procs = start_services(dict(os.environ), prefix)
         asyncio.run(wait_healthy(procs))
         processes = Processes(procs, stack)
-        figures = asyncio.run(drive(settings, args.mix, args.n, curve, args.population, processes, args.growth,
-                                   args.idle))
+        figures = asyncio.run(
+            drive(settings, args.mix, args.n, curve, args.population, processes, args.growth, args.idle)
+        )
         if args.growth:
             figures["curve"] = figures["growth"]
         durable = asyncio.run(stored(mongodb_uri, prefix))
         sums = asyncio.run(settle(mongodb_uri, prefix, figures["answered"]))
         top, found = best(figures["curve"]), conflicts(procs)
-        answered = sum(figures["outcomes"].values())              # warm-up included, as in the records
+        answered = sum(figures["outcomes"].values())  # warm-up included, as in the records
         records = asyncio.run(records_written(bootstrap, prefix))
-        print(json.dumps({
-            "settlements_per_s": top["settlements_per_s"], "relay_per_s": baseline["relay_rps"],
-            "ratio": round(top["settlements_per_s"] / baseline["relay_rps"], 3),
-            "p50_ms": top["p50_ms"], "p99_ms": top["p99_ms"], "at_concurrency": top["concurrency"],
-            "curve": figures["curve"], **({"growth": [_fifth_line(f) for f in figures["growth"]]}
-                                          if args.growth else {}), "mix": args.mix, "outcomes": figures["outcomes"],
-            "problems": figures["problem_count"], "first_problems": figures["problems"],
-            "conflicts": sum(found.values()), "conflicts_by_collection": found,
-            "completed": len(figures["completed"]), "all_completed_stored": figures["completed"] <= durable,
-            **sums, "max_rss_mb": round(max(processes.rss.values()), 1),
-            "rss_mb": {k: round(v, 1) for k, v in processes.rss.items()},
-            "relay_p50_ms": baseline["p50_ms"], "relay_p99_ms": baseline["p99_ms"],
-            "relay_broker_cpu_ms_per_request": baseline.get("broker_cpu_ms_per_request"),
-            "records_per_request": round(records / answered, 1),
-            **{k: figures[k] for k in ("idle_cpu_percent_of_core", "idle_cpu_percent_by_process") if k in figures},
-            "signature_cpu": signature_cost(keys_dir)}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "settlements_per_s": top["settlements_per_s"],
+                    "relay_per_s": baseline["relay_rps"],
+                    "ratio": round(top["settlements_per_s"] / baseline["relay_rps"], 3),
+                    "p50_ms": top["p50_ms"],
+                    "p99_ms": top["p99_ms"],
+                    "at_concurrency": top["concurrency"],
+                    "curve": figures["curve"],
+                    **({"growth": [_fifth_line(f) for f in figures["growth"]]} if args.growth else {}),
+                    "mix": args.mix,
+                    "outcomes": figures["outcomes"],
+                    "problems": figures["problem_count"],
+                    "first_problems": figures["problems"],
+                    "conflicts": sum(found.values()),
+                    "conflicts_by_collection": found,
+                    "completed": len(figures["completed"]),
+                    "all_completed_stored": figures["completed"] <= durable,
+                    **sums,
+                    "max_rss_mb": round(max(processes.rss.values()), 1),
+                    "rss_mb": {k: round(v, 1) for k, v in processes.rss.items()},
+                    "relay_p50_ms": baseline["p50_ms"],
+                    "relay_p99_ms": baseline["p99_ms"],
+                    "relay_broker_cpu_ms_per_request": baseline.get("broker_cpu_ms_per_request"),
+                    "records_per_request": round(records / answered, 1),
+                    **{
+                        k: figures[k]
+                        for k in ("idle_cpu_percent_of_core", "idle_cpu_percent_by_process")
+                        if k in figures
+                    },
+                    "signature_cpu": signature_cost(keys_dir),
+                },
+                ensure_ascii=False,
+            )
+        )
     finally:
         for proc, _ in procs.values():
             proc.terminate()

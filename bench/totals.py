@@ -7,6 +7,7 @@ through the service: a difference means money was lost or counted twice somewher
 - clearing: Σ over every city-pair ledger of its settled lines (C-04; refunds are negative there);
 - prepayment: Σ over every insured region's account of what is used of it (P-04: uncleared plus
   cleared-unpaid fund payable), cross- and intra-province alike."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ ZERO = Decimal("0")
 @dataclass
 class AnsweredFunds:
     """What the HIS adapters were told, by whether the insured and treating places share a province."""
+
     cross_province: Decimal = ZERO
     intra_province: Decimal = ZERO
     counted: set[str] = field(default_factory=set)
@@ -73,9 +75,14 @@ async def held(mongodb_uri: str, clearing_db: str, prepayment_db: str) -> dict[s
 
 def compare(answered: AnsweredFunds, sums: dict[str, Decimal]) -> dict:
     """The figures side by side and whether every one agrees to the fen."""
-    match = (answered.cross_province == sums["clearing_cross_province"]
-             and answered.intra_province == sums["clearing_intra_province"]
-             and answered.total == sums["prepayment_used"])
-    return {"answered_cross_province": str(answered.cross_province),
-            "answered_intra_province": str(answered.intra_province),
-            **{k: str(v) for k, v in sums.items()}, "totals_match": match}
+    match = (
+        answered.cross_province == sums["clearing_cross_province"]
+        and answered.intra_province == sums["clearing_intra_province"]
+        and answered.total == sums["prepayment_used"]
+    )
+    return {
+        "answered_cross_province": str(answered.cross_province),
+        "answered_intra_province": str(answered.intra_province),
+        **{k: str(v) for k, v in sums.items()},
+        "totals_match": match,
+    }

@@ -9,6 +9,7 @@ settlement completed under two ids or published twice with different content) is
 *double-counted*; in the archives without the HIS having been told is *behind the hospital's
 back* (S-01 forbids it). In money: the fund totals of the answers, of the clearing ledgers and of
 the prepayment accounts (``bench.totals``) must agree to the fen."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,11 @@ def prepayment_items(counted_ids: list[str]) -> Counter:
 def completed_twice(answers: dict[str, list[dict]], completed_events: list[dict]) -> int:
     """Settlements completed twice: one request answered completed under two settlement ids or two
     slips, or one settlement published on settlement.completed.v1 with two different contents."""
-    twice = sum(1 for results in answers.values()
-                if len({json.dumps(r, sort_keys=True) for r in results if r.get("outcome") == "completed"}) > 1)
+    twice = sum(
+        1
+        for results in answers.values()
+        if len({json.dumps(r, sort_keys=True) for r in results if r.get("outcome") == "completed"}) > 1
+    )
     contents: dict[str, set[str]] = defaultdict(set)
     for event in completed_events:
         contents[event["payload"]["settlement_id"]].add(json.dumps(event["payload"], sort_keys=True))
@@ -68,33 +72,57 @@ def late_decisions(answers: dict[str, list[dict]], decided: list[dict], rollback
     """S-01 under fire: settlements the HIS was told "not settled directly" for which the insured place
     had decided (its answer came late), and how many of those were rolled back."""
     completed = {r["settlement_id"] for results in answers.values() for r in results if r.get("outcome") == "completed"}
-    timed_out = {r["settlement_id"] for results in answers.values() for r in results   # a partial refund's names
-                 if r.get("outcome") == "refused" and r.get("code") == NOT_SETTLED} - completed - {None}  # its settlement
+    timed_out = (
+        {
+            r["settlement_id"]
+            for results in answers.values()
+            for r in results  # a partial refund's names
+            if r.get("outcome") == "refused" and r.get("code") == NOT_SETTLED
+        }
+        - completed
+        - {None}
+    )  # its settlement
     decided_ids = {e["payload"]["settlement_id"] for e in decided if e["payload"].get("decided")}
     rolled_back = {e["payload"]["settlement_id"] for e in rollbacks if not e["payload"].get("reversal_id")}
-    late_rollbacks = {e["payload"]["settlement_id"] for e in rollbacks
-                      if "answered after" in e["payload"].get("reason", "")}
+    late_rollbacks = {
+        e["payload"]["settlement_id"] for e in rollbacks if "answered after" in e["payload"].get("reason", "")
+    }
     late = timed_out & decided_ids
-    return {"not_settled": len(timed_out), "not_settled_with_a_decision": len(late),
-            "rolled_back": len(late & rolled_back), "rolled_back_on_late_answer": len(late_rollbacks & late),
-            "insured_decisions": len(decided_ids), "rollbacks": len(rolled_back)}
+    return {
+        "not_settled": len(timed_out),
+        "not_settled_with_a_decision": len(late),
+        "rolled_back": len(late & rolled_back),
+        "rolled_back_on_late_answer": len(late_rollbacks & late),
+        "insured_decisions": len(decided_ids),
+        "rollbacks": len(rolled_back),
+    }
 
 
 def items_check(told: dict[str, dict], clearing: Counter, prepayment: Counter, ledger_lines: int) -> dict:
     """Lost, double-counted and behind-the-back items, in clearing and in prepayment."""
     expected = set(told)
     lost = {"clearing": sorted(expected - set(clearing)), "prepayment": sorted(expected - set(prepayment))}
-    double = {"clearing": sorted(k for k, n in clearing.items() if n > 1),
-              "prepayment": sorted(k for k, n in prepayment.items() if n > 1)}
+    double = {
+        "clearing": sorted(k for k, n in clearing.items() if n > 1),
+        "prepayment": sorted(k for k, n in prepayment.items() if n > 1),
+    }
     behind = {"clearing": sorted(set(clearing) - expected), "prepayment": sorted(set(prepayment) - expected)}
-    over = max(0, ledger_lines - sum(clearing.values()))   # lines a ledger holds that the archive does not explain
-    return {"lost": len(lost["clearing"]) + len(lost["prepayment"]),
-            "lost_funds": {side: str(sum((_funds(told[k]) for k in keys), Decimal("0"))) for side, keys in lost.items()},
-            "double_counted": len(double["clearing"]) + len(double["prepayment"]) + over,
-            "behind_the_hospitals_back": len(behind["clearing"]) + len(behind["prepayment"]),
-            "examples": {k: v[:3] for k, v in {**{f"lost_{n}": lost[n] for n in lost},
-                                               **{f"double_{n}": double[n] for n in double},
-                                               **{f"behind_{n}": behind[n] for n in behind}}.items() if v}}
+    over = max(0, ledger_lines - sum(clearing.values()))  # lines a ledger holds that the archive does not explain
+    return {
+        "lost": len(lost["clearing"]) + len(lost["prepayment"]),
+        "lost_funds": {side: str(sum((_funds(told[k]) for k in keys), Decimal("0"))) for side, keys in lost.items()},
+        "double_counted": len(double["clearing"]) + len(double["prepayment"]) + over,
+        "behind_the_hospitals_back": len(behind["clearing"]) + len(behind["prepayment"]),
+        "examples": {
+            k: v[:3]
+            for k, v in {
+                **{f"lost_{n}": lost[n] for n in lost},
+                **{f"double_{n}": double[n] for n in double},
+                **{f"behind_{n}": behind[n] for n in behind},
+            }.items()
+            if v
+        },
+    }
 
 
 def _funds(result: dict) -> Decimal:
@@ -109,12 +137,15 @@ def fund_totals(told: dict[str, dict], sums: dict[str, Decimal]) -> dict:
     for result in told.values():
         answered.add(result)
     clearing = sums["clearing_cross_province"] + sums["clearing_intra_province"]
-    return {"answers": str(answered.total), "clearing_ledgers": str(clearing),
-            "prepayment_accounts": str(sums["prepayment_used"]),
-            "answers_cross_province": str(answered.cross_province),
-            "clearing_cross_province": str(sums["clearing_cross_province"]),
-            "equal_to_the_fen": answered.total == clearing == sums["prepayment_used"]
-            and answered.cross_province == sums["clearing_cross_province"]}
+    return {
+        "answers": str(answered.total),
+        "clearing_ledgers": str(clearing),
+        "prepayment_accounts": str(sums["prepayment_used"]),
+        "answers_cross_province": str(answered.cross_province),
+        "clearing_cross_province": str(sums["clearing_cross_province"]),
+        "equal_to_the_fen": answered.total == clearing == sums["prepayment_used"]
+        and answered.cross_province == sums["clearing_cross_province"],
+    }
 
 
 # ------------------------------------------------------------ reading what the services hold
@@ -127,8 +158,12 @@ async def stored(mongodb_uri: str, clearing_db: str, prepayment_db: str) -> dict
         counted = [doc["_id"] async for doc in client[prepayment_db]["counted"].find({}, {"_id": 1})]
     finally:
         await client.close()
-    return {"lines": lines, "ledger_lines": sum(lg.get("entry_count", 0) for lg in ledgers), "counted": counted,
-            "sums": await held(mongodb_uri, clearing_db, prepayment_db)}
+    return {
+        "lines": lines,
+        "ledger_lines": sum(lg.get("entry_count", 0) for lg in ledgers),
+        "counted": counted,
+        "sums": await held(mongodb_uri, clearing_db, prepayment_db),
+    }
 
 
 async def read_topic(bootstrap: str, topic: str, prefix: str = "") -> list[dict]:

@@ -3,6 +3,7 @@ are killed. Business time (the controlled clock): filings on 2026-10-12, visits 
 (the simulator's days), then the clock moves to 2026-12-21, when clearing generates the period the
 November settlements belong to (C-02), and the rest of the requests, among them refunds of
 cleared settlements (S-15 after_clearing), are made that day."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,9 @@ from simulator.__main__ import FILING_DAY, VISIT_DAY, Simulator
 from simulator.traffic import CHRONIC, population
 
 RESULTS = "settlement.result.v2"
-CLEARING_DAY = datetime(2026, 12, 21, 9, 0, tzinfo=SHANGHAI)   # C-02: the 21st, a Monday
-CLEARED_MONTH = "2026-12"                                      # what the 2026-11-02 settlements clear in
-PHASE_ONE = 0.6                                                # share of the requests made before the 21st
+CLEARING_DAY = datetime(2026, 12, 21, 9, 0, tzinfo=SHANGHAI)  # C-02: the 21st, a Monday
+CLEARED_MONTH = "2026-12"  # what the 2026-11-02 settlements clear in
+PHASE_ONE = 0.6  # share of the requests made before the 21st
 
 
 @dataclass
@@ -55,25 +56,26 @@ class Driver:
     in_flight: int = 8
     population_size: int = 300
     answer_wait: float = 180.0
-    clearing_day: bool = True                 # move to the 21st half-way (a short check may skip it)
-    targets: list[str] | None = None          # the instances to kill, in order (default: every one in turn)
-    max_seconds: float | None = None          # stop sending after this long (the report counts what was sent)
+    clearing_day: bool = True  # move to the 21st half-way (a short check may skip it)
+    targets: list[str] | None = None  # the instances to kill, in order (default: every one in turn)
+    max_seconds: float | None = None  # stop sending after this long (the report counts what was sent)
     rng: random.Random = field(init=False)
     sent: list[Sent] = field(default_factory=list)
-    waiting: dict[str, Sent] = field(default_factory=dict)       # request id → the request awaiting its answer
+    waiting: dict[str, Sent] = field(default_factory=dict)  # request id → the request awaiting its answer
     answers: dict[str, list[dict]] = field(default_factory=dict)  # request id → distinct answers received
-    copies: Counter = field(default_factory=Counter)              # request id → answers received
+    copies: Counter = field(default_factory=Counter)  # request id → answers received
     busy: set[str] = field(default_factory=set)
     period_generated_s: float | None = None
-    phases: dict[str, float] = field(default_factory=dict)       # seconds each step of the run took
+    phases: dict[str, float] = field(default_factory=dict)  # seconds each step of the run took
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     async def run(self) -> None:
         s = self.system.settings()
-        producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
-                                    enable_idempotence=s.kafka_idempotence, linger_ms=2)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=s.kafka_idempotence, linger_ms=2
+        )
         await producer.start()
         self.sim = Simulator(s, rate=1.0, size=self.population_size, seed=self.seed)
         self.sim.producer, self.sim.client = producer, PartyClient(producer, s.keys_dir, s.topic_prefix)
@@ -85,6 +87,7 @@ class Driver:
             nonlocal mark
             self.phases[name] = round(time.monotonic() - mark, 1)
             mark = time.monotonic()
+
         try:
             self.mix = Mix(self.rng, population(self.rng, self.population_size), VISIT_DAY.date())
             await self._prepare()
@@ -116,12 +119,19 @@ class Driver:
         await sim.set_clock(FILING_DAY)
         await self.system.caught_up()
         for n, p in enumerate(pop.filed):
-            await sim.send("filing.register.v1", scenarios.long_term_filing(
-                p, FILING_DAY.date(), f"AG{p.insured_region}-CHAOS-{n:06d}-{self.rng.getrandbits(24):06x}"),
-                f"A{p.insured_region}")
+            await sim.send(
+                "filing.register.v1",
+                scenarios.long_term_filing(
+                    p, FILING_DAY.date(), f"AG{p.insured_region}-CHAOS-{n:06d}-{self.rng.getrandbits(24):06x}"
+                ),
+                f"A{p.insured_region}",
+            )
         for p in pop.qualified:
-            await sim.send("settlement.chronic-qualification.v1",
-                           scenarios.chronic_qualification(p, CHRONIC, sim.business_now()), f"A{p.insured_region}")
+            await sim.send(
+                "settlement.chronic-qualification.v1",
+                scenarios.chronic_qualification(p, CHRONIC, sim.business_now()),
+                f"A{p.insured_region}",
+            )
         await self.system.caught_up()
         await sim.set_clock(VISIT_DAY)
         await self.system.caught_up()
@@ -137,6 +147,7 @@ class Driver:
                     await asyncio.sleep(0.05)
                     continue
                 await self._send(request)
+
         await asyncio.gather(*(worker() for _ in range(self.in_flight)))
         await self._until_answered(self.answer_wait)
 
@@ -146,9 +157,9 @@ class Driver:
         self.busy.add(request.person.person_id)
         self.waiting[request.request_id] = entry
         await self.sim.send(request.topic, request.payload, request.sender)
-        try:   # the HIS waits for its answer; one that never comes is counted unanswered at the end
+        try:  # the HIS waits for its answer; one that never comes is counted unanswered at the end
             await asyncio.wait_for(entry.done.wait(), self.answer_wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _until_answered(self, timeout: float) -> None:
@@ -168,10 +179,12 @@ class Driver:
 
     async def _period_generated(self) -> bool:
         from pymongo import AsyncMongoClient
+
         client: AsyncMongoClient = AsyncMongoClient(self.system.stack.mongodb_uri)
         try:
-            ledgers = [open_document(d)["state"] async for d in client[self.system.database("clearing")]["ledgers"]
-                       .find({})]
+            ledgers = [
+                open_document(d)["state"] async for d in client[self.system.database("clearing")]["ledgers"].find({})
+            ]
         finally:
             await client.close()
         month = [lg for lg in ledgers if lg["clearing_month"] == CLEARED_MONTH]
@@ -180,8 +193,9 @@ class Driver:
     # ------------------------------------------------------------ reading answers
     async def _read(self) -> None:
         s = self.system.settings()
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, enable_auto_commit=False,
-                                    fetch_max_wait_ms=20)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
         await consumer.start()
         try:
             topic = s.topic_prefix + RESULTS
@@ -198,7 +212,7 @@ class Driver:
 
     def _answer(self, sealed: dict) -> None:
         request_id = str(sealed.get("reversal_request_id") or sealed.get("request_id"))
-        result = self.sim.client.open_result(sealed)   # each hospital opens its own (003 §5 (三))
+        result = self.sim.client.open_result(sealed)  # each hospital opens its own (003 §5 (三))
         self.copies[request_id] += 1
         known = self.answers.setdefault(request_id, [])
         if result not in known:
@@ -224,8 +238,12 @@ class Driver:
         while True:
             await asyncio.sleep(every)
             answered = sum(1 for s in self.sent if s.result is not None)
-            print(f"chaos: {len(self.sent)}/{self.requests} sent, {answered} answered, "
-                  f"{len(self.system.kills)}/{self.kills} kills", file=sys.stderr, flush=True)
+            print(
+                f"chaos: {len(self.sent)}/{self.requests} sent, {answered} answered, "
+                f"{len(self.system.kills)}/{self.kills} kills",
+                file=sys.stderr,
+                flush=True,
+            )
 
     # ------------------------------------------------------------ killing
     async def _killer(self) -> None:
@@ -240,5 +258,5 @@ class Driver:
         for name, point in zip(order[: self.kills], points):
             while self._progress_share() < point:
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(self.rng.uniform(0, 1.0))   # at a random moment, not at a request boundary
+            await asyncio.sleep(self.rng.uniform(0, 1.0))  # at a random moment, not at a request boundary
             await self.system.kill(name, self.rng)

@@ -8,6 +8,7 @@ topic that a producer writes to every 50 ms on each partition; one member is kil
 SIGKILL and started again. Printed, per round, as one JSON line: how long each partition got
 nothing (the stall), and when the restarted member had its partitions again. The consumer
 settings are the services' (runtime/service.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,18 @@ PARTITIONS = 4
 
 async def member(bootstrap: str, instance: str | None, session_timeout_ms: int) -> None:
     """One group member: prints a line per assignment, reads until killed."""
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id="membership-probe",
-                                group_instance_id=instance, session_timeout_ms=session_timeout_ms,
-                                heartbeat_interval_ms=1000, max_poll_interval_ms=60000, fetch_max_wait_ms=20,
-                                auto_offset_reset="latest", auto_commit_interval_ms=100)
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id="membership-probe",
+        group_instance_id=instance,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=1000,
+        max_poll_interval_ms=60000,
+        fetch_max_wait_ms=20,
+        auto_offset_reset="latest",
+        auto_commit_interval_ms=100,
+    )
     await consumer.start()
     try:
         while True:
@@ -42,14 +51,22 @@ async def member(bootstrap: str, instance: str | None, session_timeout_ms: int) 
 
 async def probe(bootstrap: str, static: bool, rounds: int, session_timeout_ms: int) -> list[dict]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
     await admin.close()
 
     def start(n: int) -> subprocess.Popen:
-        args = [sys.executable, "-m", "chaos.membership", "--member", bootstrap,
-                "--session-timeout-ms", str(session_timeout_ms)]
+        args = [
+            sys.executable,
+            "-m",
+            "chaos.membership",
+            "--member",
+            bootstrap,
+            "--session-timeout-ms",
+            str(session_timeout_ms),
+        ]
         if static:
             args += ["--instance", f"probe-{n}"]
         return subprocess.Popen(args)
@@ -61,7 +78,7 @@ async def probe(bootstrap: str, static: bool, rounds: int, session_timeout_ms: i
     await reader.start()
     results = []
     try:
-        await asyncio.sleep(15)   # both joined
+        await asyncio.sleep(15)  # both joined
         for r in range(rounds):
             members[1].send_signal(signal.SIGKILL)
             members[1].wait()
@@ -70,8 +87,16 @@ async def probe(bootstrap: str, static: bool, rounds: int, session_timeout_ms: i
             members[1] = start(1)
             restarted = time.monotonic()
             stalls = await _stalls(producer, reader, killed)
-            results.append({"static": static, "session_timeout_ms": session_timeout_ms, "round": r + 1, "restart_after_s": round(restarted - killed, 1),
-                            "partition_stall_s": stalls, "stall_max_s": max(stalls.values())})
+            results.append(
+                {
+                    "static": static,
+                    "session_timeout_ms": session_timeout_ms,
+                    "round": r + 1,
+                    "restart_after_s": round(restarted - killed, 1),
+                    "partition_stall_s": stalls,
+                    "stall_max_s": max(stalls.values()),
+                }
+            )
             print(json.dumps(results[-1]), flush=True)
             await asyncio.sleep(5)
     finally:
@@ -86,6 +111,7 @@ async def probe(bootstrap: str, static: bool, rounds: int, session_timeout_ms: i
 async def _stalls(producer: AIOKafkaProducer, reader: AIOKafkaConsumer, killed: float) -> dict[str, float]:
     """Per partition: seconds from the kill until the group had committed past a record written after it."""
     from aiokafka import TopicPartition
+
     tps = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
     marks = {tp: (await producer.send_and_wait(TOPIC, b"x", partition=tp.partition)).offset for tp in tps}
     stalls: dict[str, float] = {}
@@ -100,8 +126,9 @@ async def _stalls(producer: AIOKafkaProducer, reader: AIOKafkaConsumer, killed: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.membership", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos.membership", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--static", action="store_true", help="members use group_instance_id")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--session-timeout-ms", type=int, default=10000, help="the services use 10000")

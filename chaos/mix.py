@@ -5,6 +5,7 @@ fire needs besides: stays with many fee lines, cancels, partial refunds, refunds
 (清算后退费, S-15), repeats of earlier requests, and one person never having two requests in
 flight (a hospital serves a patient at one window at a time), so the HIS's own view of which
 settlement is the latest stays true and a refusal by rule means the rule, not the race."""
+
 from __future__ import annotations
 
 import random
@@ -25,8 +26,18 @@ SETTLE_TOPICS = ("his.settlement-requested.v1", "his.outpatient-requested.v1")
 NOT_SETTLED = RefusalCode.INSURED_TIMEOUT_NOT_SETTLED.value
 # (kind, weight) of each phase; "after clearing" refunds exist once a period is generated
 WEIGHTS = {
-    "stay": 14, "long_stay": 7, "outpatient": 26, "chronic": 8, "chronic_unqualified": 3, "emergency": 5,
-    "unfiled_stay": 4, "cancel": 5, "refund": 6, "partial_refund": 6, "repeat": 8, "after_clearing": 0,
+    "stay": 14,
+    "long_stay": 7,
+    "outpatient": 26,
+    "chronic": 8,
+    "chronic_unqualified": 3,
+    "emergency": 5,
+    "unfiled_stay": 4,
+    "cancel": 5,
+    "refund": 6,
+    "partial_refund": 6,
+    "repeat": 8,
+    "after_clearing": 0,
 }
 AFTER_CLEARING_WEIGHT = 8
 
@@ -37,16 +48,16 @@ class Request:
     payload: BaseModel
     expected: Expectation
     person: Person
-    repeat_of: str | None = None       # the request id a repeat copies (its answer must be the same)
+    repeat_of: str | None = None  # the request id a repeat copies (its answer must be the same)
 
     @property
     def request_id(self) -> str:
-        return str(getattr(self.payload, "request_id"))
+        return str(self.payload.request_id)
 
     @property
     def sender(self) -> str:
         """The hospital that sends it (every HIS message names its institution)."""
-        return str(getattr(self.payload, "institution_code"))
+        return str(self.payload.institution_code)
 
     @property
     def settles(self) -> bool:
@@ -59,13 +70,13 @@ class Mix:
     rng: random.Random
     population: Population
     today: date
-    after_clearing: bool = False          # a clearing period has been generated (phase two)
+    after_clearing: bool = False  # a clearing period has been generated (phase two)
     counter: int = 0
     # (person id, institution) → the settlements standing there, oldest first (what the HIS knows)
     standing: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    outpatient: dict[str, tuple[Person, dict]] = field(default_factory=dict)   # refundable, by settlement id
-    cleared: dict[str, tuple[Person, dict]] = field(default_factory=dict)      # settled before the period
-    sent: list[Request] = field(default_factory=list)                          # settlement requests, to repeat
+    outpatient: dict[str, tuple[Person, dict]] = field(default_factory=dict)  # refundable, by settlement id
+    cleared: dict[str, tuple[Person, dict]] = field(default_factory=dict)  # settled before the period
+    sent: list[Request] = field(default_factory=list)  # settlement requests, to repeat
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -115,56 +126,99 @@ class Mix:
 
     def _stay(self, busy: set[str]) -> Request | None:
         rng, today = self.rng, self.today
-        return self._visit(self.population.filed, busy, "his.settlement-requested.v1", lambda p: scenarios.stay(
-            p, self.next_id(p.institution), today - timedelta(days=rng.randint(2, 12)), rng.randint(1, 3),
-            surgery=rng.random() < 0.2, rng=rng), Expectation("inpatient (filed)", "completed"))
+        return self._visit(
+            self.population.filed,
+            busy,
+            "his.settlement-requested.v1",
+            lambda p: scenarios.stay(
+                p,
+                self.next_id(p.institution),
+                today - timedelta(days=rng.randint(2, 12)),
+                rng.randint(1, 3),
+                surgery=rng.random() < 0.2,
+                rng=rng,
+            ),
+            Expectation("inpatient (filed)", "completed"),
+        )
 
     def _long_stay(self, busy: set[str]) -> Request | None:
-        return self._visit(self.population.filed, busy, "his.settlement-requested.v1", self._many_lines,
-                           Expectation("inpatient, many lines", "completed"))
+        return self._visit(
+            self.population.filed,
+            busy,
+            "his.settlement-requested.v1",
+            self._many_lines,
+            Expectation("inpatient, many lines", "completed"),
+        )
 
     def _many_lines(self, p: Person):
         """A stay of 8–20 days billed day by day: every item once per day, 80–200 lines (S-04 per line)."""
         days = self.rng.randint(8, 20)
         base = scenarios.stay(p, self.next_id(p.institution), self.today - timedelta(days=days + 1), days, rng=self.rng)
-        lines = [scenarios.fee_line(day * len(STAY_LINES) + i + 1, code, str(self.rng.randint(1, 3)), price)
-                 for day in range(days) for i, (code, price) in enumerate(STAY_LINES)]
+        lines = [
+            scenarios.fee_line(day * len(STAY_LINES) + i + 1, code, str(self.rng.randint(1, 3)), price)
+            for day in range(days)
+            for i, (code, price) in enumerate(STAY_LINES)
+        ]
         return base.model_copy(update={"fee_lines": lines})
 
-    def _clinic(self, people: list[Person], busy: set[str], expected: Expectation,
-                chronic: str | None = None) -> Request | None:
+    def _clinic(
+        self, people: list[Person], busy: set[str], expected: Expectation, chronic: str | None = None
+    ) -> Request | None:
         """An outpatient visit of today (S-04), chronic when ``chronic`` names the disease (S-13)."""
-        return self._visit(people, busy, "his.outpatient-requested.v1", lambda p: scenarios.outpatient(
-            p, self.next_id(p.institution), self.today, chronic=chronic, rng=self.rng), expected)
+        return self._visit(
+            people,
+            busy,
+            "his.outpatient-requested.v1",
+            lambda p: scenarios.outpatient(p, self.next_id(p.institution), self.today, chronic=chronic, rng=self.rng),
+            expected,
+        )
 
-    def _short_stay(self, people: list[Person], busy: set[str], expected: Expectation, admitted_days_ago: int,
-                    **flags) -> Request | None:
+    def _short_stay(
+        self, people: list[Person], busy: set[str], expected: Expectation, admitted_days_ago: int, **flags
+    ) -> Request | None:
         """Two days in hospital, admitted ``admitted_days_ago`` days before today."""
-        return self._visit(people, busy, "his.settlement-requested.v1", lambda p: scenarios.stay(
-            p, self.next_id(p.institution), self.today - timedelta(days=admitted_days_ago), 2, rng=self.rng,
-            **flags), expected)
+        return self._visit(
+            people,
+            busy,
+            "his.settlement-requested.v1",
+            lambda p: scenarios.stay(
+                p, self.next_id(p.institution), self.today - timedelta(days=admitted_days_ago), 2, rng=self.rng, **flags
+            ),
+            expected,
+        )
 
     def _outpatient(self, busy: set[str]) -> Request | None:
         pop = self.population
         return self._clinic(pop.filed + pop.unfiled, busy, Expectation("general outpatient (F-05)", "completed"))
 
     def _chronic(self, busy: set[str]) -> Request | None:
-        return self._clinic(self.population.qualified, busy, Expectation("chronic outpatient (qualified)", "completed"),
-                            chronic=CHRONIC)
+        return self._clinic(
+            self.population.qualified, busy, Expectation("chronic outpatient (qualified)", "completed"), chronic=CHRONIC
+        )
 
     def _chronic_unqualified(self, busy: set[str]) -> Request | None:
         pop = self.population
         people = [q for q in pop.filed if q not in pop.qualified]
-        return self._clinic(people, busy, Expectation("chronic outpatient (not qualified)", "refused",
-                                                      "CHRONIC_NOT_QUALIFIED"), chronic=CHRONIC)
+        return self._clinic(
+            people,
+            busy,
+            Expectation("chronic outpatient (not qualified)", "refused", "CHRONIC_NOT_QUALIFIED"),
+            chronic=CHRONIC,
+        )
 
     def _emergency(self, busy: set[str]) -> Request | None:
-        return self._short_stay(self.population.unfiled, busy, Expectation("emergency, no filing (F-04, S-11)",
-                                                                           "completed"), 2, emergency=True)
+        return self._short_stay(
+            self.population.unfiled,
+            busy,
+            Expectation("emergency, no filing (F-04, S-11)", "completed"),
+            2,
+            emergency=True,
+        )
 
     def _unfiled_stay(self, busy: set[str]) -> Request | None:
-        return self._short_stay(self.population.unfiled, busy, Expectation("inpatient without filing (S-12)",
-                                                                           "refused", "NOT_FILED"), 4)
+        return self._short_stay(
+            self.population.unfiled, busy, Expectation("inpatient without filing (S-12)", "refused", "NOT_FILED"), 4
+        )
 
     # ------------------------------------------------------------ reversals and repeats
     def _pick(self, pool: dict[str, tuple[Person, dict]], busy: set[str]) -> tuple[str, Person, dict] | None:
@@ -187,12 +241,18 @@ class Mix:
             return None
         sid, p, _ = picked
         self.outpatient.pop(sid, None)
-        payload = SettlementCancelRequested(request_id=self.next_id(p.institution), person_id=p.person_id,
-                                            settlement_id=sid, institution_code=p.institution, reason="entered twice")
+        payload = SettlementCancelRequested(
+            request_id=self.next_id(p.institution),
+            person_id=p.person_id,
+            settlement_id=sid,
+            institution_code=p.institution,
+            reason="entered twice",
+        )
         return Request("his.cancel-requested.v1", payload, Expectation("cancel (S-15)", "cancelled"), p)
 
-    def _refund_of(self, pool: dict[str, tuple[Person, dict]], busy: set[str], what: str, kind: str | None = None,
-                   **update) -> Request | None:
+    def _refund_of(
+        self, pool: dict[str, tuple[Person, dict]], busy: set[str], what: str, kind: str | None = None, **update
+    ) -> Request | None:
         """A refund (S-15) of a settlement picked from ``pool``: ``kind``, or ordinary when it is the
         person's latest and non_latest 隔笔退费 when not; ``what`` names the expectation ({kind} filled in)."""
         picked = self._pick(pool, busy)
@@ -222,16 +282,24 @@ class Mix:
         if not free:
             return None
         original = self.rng.choice(free)
-        return Request(original.topic, original.payload, Expectation(f"repeat: {original.expected.kind}", "same"),
-                       original.person, repeat_of=original.request_id)
+        return Request(
+            original.topic,
+            original.payload,
+            Expectation(f"repeat: {original.expected.kind}", "same"),
+            original.person,
+            repeat_of=original.request_id,
+        )
 
 
 def acceptable(request: Request, result: dict, first: dict | None) -> str | None:
     """What is wrong with an answer, or None. Under faults a request passing the insured place may
     also be answered "not settled directly" (S-01); a repeat must get the first answer again."""
     from simulator.traffic import check
+
     if request.repeat_of is not None:
-        return None if first is None or same_answer(first, result) else f"repeat of {request.repeat_of} answered otherwise"
+        return (
+            None if first is None or same_answer(first, result) else f"repeat of {request.repeat_of} answered otherwise"
+        )
     if result.get("outcome") == "refused" and result.get("code") == NOT_SETTLED and request.settles:
         return None
     return check(result, request.expected)

@@ -2,6 +2,7 @@
 service as its own OS process exactly as the tests start them (``tests.support.ServiceProcess``),
 the settlement service twice as ``make run`` runs it, each with its own metrics port. A service is
 killed with SIGKILL and started again with the same settings."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.topics import SERVICES
+from runtime.background import LAG_SECONDS
 from runtime.cli import SECOND_INSTANCES
 from runtime.config import Settings
 from runtime.embedded import EmbeddedStack
 from runtime.parties import init_keys
 from runtime.privacy import ensure_dev_secrets
-from runtime.background import LAG_SECONDS
 from runtime.topics import create_topics
 from tests.support import ServiceProcess, Stack
 
@@ -32,25 +33,30 @@ PRODUCTION = {"YIDI_OUTBOX_SWEEP_SECONDS": "2.0", "YIDI_DEADLINE_POLL_SECONDS": 
 @dataclass
 class Kill:
     instance: str
-    at: float                     # monotonic time of the SIGKILL
-    restarted_at: float = 0.0     # when it was started again
-    healthy_at: float = 0.0       # when its /health answered
+    at: float  # monotonic time of the SIGKILL
+    restarted_at: float = 0.0  # when it was started again
+    healthy_at: float = 0.0  # when its /health answered
 
 
 @dataclass
 class System:
     stack: Stack
     prefix: str
-    faults: dict[str, str] = field(default_factory=dict)       # service → YIDI_FAULT
-    env: dict[str, str] = field(default_factory=dict)          # extra settings for every service
+    faults: dict[str, str] = field(default_factory=dict)  # service → YIDI_FAULT
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
     kills: list[Kill] = field(default_factory=list)
 
     def settings(self) -> Settings:
         """The settings a HIS adapter or an auditor uses to reach this system."""
-        return Settings(service="chaos", kafka_bootstrap_servers=self.stack.bootstrap,
-                        mongodb_uri=self.stack.mongodb_uri, topic_prefix=self.prefix,
-                        kafka_idempotence=self.stack.idempotence, keys_dir=str(self.stack.keys_dir))
+        return Settings(
+            service="chaos",
+            kafka_bootstrap_servers=self.stack.bootstrap,
+            mongodb_uri=self.stack.mongodb_uri,
+            topic_prefix=self.prefix,
+            kafka_idempotence=self.stack.idempotence,
+            keys_dir=str(self.stack.keys_dir),
+        )
 
     def database(self, service: str) -> str:
         return self.procs[next(name for name in self.procs if self.procs[name].service == service)].database
@@ -72,8 +78,9 @@ class System:
         visit must not overtake the filing or qualification sent before it."""
         deadline, zeros = time.monotonic() + timeout, 0
         while zeros < 3 and time.monotonic() < deadline:
-            lags = await asyncio.gather(*(asyncio.to_thread(_lag, p) for p in self.procs.values()),
-                                        return_exceptions=True)
+            lags = await asyncio.gather(
+                *(asyncio.to_thread(_lag, p) for p in self.procs.values()), return_exceptions=True
+            )
             zeros = zeros + 1 if all(lag == 0 for lag in lags) else 0
             await asyncio.sleep(LAG_SECONDS / 2)
 

@@ -1,4 +1,5 @@
 """The one envelope every message travels in."""
+
 from __future__ import annotations
 
 import functools
@@ -19,6 +20,7 @@ BROKER_MESSAGE_LIMIT = 1_048_576
 
 class Contract(BaseModel):
     """Base of every payload: frozen, strict about unknown fields, documented."""
+
     # Tolerant reader: unknown fields are ignored, so adding an optional field is a compatible
     # (minor) change that old consumers survive; removals and type changes need a new major.
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -29,27 +31,41 @@ P = TypeVar("P", bound=BaseModel)
 
 class Envelope(BaseModel, Generic[P]):
     """Metadata shared by every event and command, around its typed payload."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    event_id: uuid.UUID = Field(description="Unique id of this message; consumers dedupe on it.",
-                                examples=["0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10"])
+    event_id: uuid.UUID = Field(
+        description="Unique id of this message; consumers dedupe on it.",
+        examples=["0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10"],
+    )
     type: str = Field(description="Message type, e.g. 'settlement.requested'.", examples=["settlement.requested"])
-    schema_version: int = Field(ge=1, description="Major version of the payload schema; matches the topic's .vN.",
-                                examples=[1])
+    schema_version: int = Field(
+        ge=1, description="Major version of the payload schema; matches the topic's .vN.", examples=[1]
+    )
     occurred_at: AwareDatetime = Field(description="When it happened, UTC, timezone-aware.")
     correlation_id: uuid.UUID = Field(description="The whole business flow this message belongs to.")
     causation_id: uuid.UUID | None = Field(default=None, description="The message that caused this one.")
-    producer: str = Field(description="Service or adapter that produced it (free text, for people).",
-                          examples=["his-adapter:H42010200001"])
-    sender: str | None = Field(default=None, description=(
-        "Registry code of the party that sent and signed it (contracts.parties): an institution, agency or "
-        "service. A message without one, or whose signature is not this party's, has no effect."),
-        examples=["H42010200001"])
-    reply_to: str | None = Field(default=None, description=(
-        "Registry code of the party outside the platform this message answers: the sender of the "
-        "message that caused it, or that message's own reply_to when a service sent it (a flow keeps "
-        "the party it began with). A payload about a person is sealed to it too (runtime.wire)."),
-        examples=["A340200"])
+    producer: str = Field(
+        description="Service or adapter that produced it (free text, for people).",
+        examples=["his-adapter:H42010200001"],
+    )
+    sender: str | None = Field(
+        default=None,
+        description=(
+            "Registry code of the party that sent and signed it (contracts.parties): an institution, agency or "
+            "service. A message without one, or whose signature is not this party's, has no effect."
+        ),
+        examples=["H42010200001"],
+    )
+    reply_to: str | None = Field(
+        default=None,
+        description=(
+            "Registry code of the party outside the platform this message answers: the sender of the "
+            "message that caused it, or that message's own reply_to when a service sent it (a flow keeps "
+            "the party it began with). A payload about a person is sealed to it too (runtime.wire)."
+        ),
+        examples=["A340200"],
+    )
     payload: P
 
     @field_validator("occurred_at")

@@ -20,18 +20,18 @@ Each is answered on ``settlement.inquiry-answered.v1``, keyed by institution cod
 only that institution learns anything about the person. A request refused for who sent it (not an
 institution, not opened, another institution's code, clock skew) is answered on ``party.refused.v1``.
 """
+
 from __future__ import annotations
 
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
 from contracts.envelope import Contract
-from contracts.his import (MAX_LINES, BoundedLines, DischargeSettlementRequested, OutpatientVisitRequested,
-                           VisitHeader)
+from contracts.his import MAX_LINES, BoundedLines, DischargeSettlementRequested, OutpatientVisitRequested, VisitHeader
 from contracts.his_result import JWE_COMPACT, SettlementResult, _SealedContent
 from contracts.settlement_values import INSTITUTION_KEY_DOC, FeeSplit, LineSplit, institution_key
 from contracts.topics import TopicSpec
@@ -41,6 +41,7 @@ from contracts.values import BusinessDate, EligibilityBasis, FilingCategory, Ins
 class EligibilityRequested(VisitHeader):
     """人员信息获取 / 待遇享受检查: may this person settle directly here, on ``on``, for this medical type?
     The header is a visit's (the same fields the settlement will carry; ``diagnoses`` as far as known)."""
+
     on: BusinessDate = Field(description="The visit or admission date asked about.", examples=["2026-10-08"])
 
 
@@ -54,6 +55,7 @@ class DischargePreSettlementRequested(DischargeSettlementRequested):
 
 class InStayFeeDetail(VisitHeader):
     """住院费用明细上传 (national 2301): the lines of a stay so far, checked line by line."""
+
     admission_date: BusinessDate = Field(description="Admission date.", examples=["2026-10-01"])
     fee_lines: BoundedLines = Field(min_length=1, max_length=MAX_LINES, description="The stay's lines so far.")
 
@@ -61,8 +63,11 @@ class InStayFeeDetail(VisitHeader):
 # ---------------------------------------------------------------- answers (inside the seal)
 class AccumulationRow(Contract):
     """One year-to-date counter at the insured place (S-05), with the cap that bounds it when one does."""
-    key: str = Field(description="deductible/<medical type>, fund/<fund>/<cap group>, threshold/<fund>, "
-                     "account/personal_account.", examples=["deductible/inpatient"])
+
+    key: str = Field(
+        description="deductible/<medical type>, fund/<fund>/<cap group>, threshold/<fund>, account/personal_account.",
+        examples=["deductible/inpatient"],
+    )
     label: str = Field(description="Chinese label.", examples=["起付标准累计"])
     detail: str = Field(description="What it counts: the key after its kind.", examples=["inpatient"])
     amount: str = Field(description="Yuan, two decimals.", examples=["1200.00"])
@@ -70,12 +75,14 @@ class AccumulationRow(Contract):
 
 class Suspension(Contract):
     """The insured region's new admissions suspended for unpaid clearing funds (S-20, P-09)."""
+
     since: str = Field(description="When the suspension took effect (ISO 8601).")
     rule: str = "S-20"
 
 
 class EligibilityAnswered(Contract):
     """What the hospital needs before treating (F-04, F-05, F-12, S-05, S-13, S-20)."""
+
     kind: Literal["eligibility"] = "eligibility"
     request_id: str
     person_id: PersonId
@@ -90,12 +97,16 @@ class EligibilityAnswered(Contract):
     filing_status: str | None = None
     filing_valid_from: date | None = None
     filing_valid_until: date | None = Field(default=None, description="None: long-term (F-07).")
-    admission_suspended: Suspension | None = Field(default=None, description="S-20: new admissions of the insured "
-                                                   "region are refused while this holds (inpatient only).")
-    chronic_qualifications: list[str] = Field(default_factory=list, description="Disease codes the insured place "
-                                              "recorded (S-13).")
-    chronic_qualified: bool | None = Field(default=None, description="For a chronic outpatient question: is the "
-                                           "disease asked about among them.")
+    admission_suspended: Suspension | None = Field(
+        default=None,
+        description="S-20: new admissions of the insured region are refused while this holds (inpatient only).",
+    )
+    chronic_qualifications: list[str] = Field(
+        default_factory=list, description="Disease codes the insured place recorded (S-13)."
+    )
+    chronic_qualified: bool | None = Field(
+        default=None, description="For a chronic outpatient question: is the disease asked about among them."
+    )
     accumulations_year: int
     accumulations: list[AccumulationRow] = Field(default_factory=list)
     personal_account_balance: str | None = Field(default=None, description="个人账户余额 the insured place recorded.")
@@ -103,10 +114,14 @@ class EligibilityAnswered(Contract):
 
 class PreSettlementBasis(Contract):
     """What a pre-settlement was computed on: if none of it changes, the real settlement is the same."""
+
     computed_at: str = Field(description="Business time of the computation (ISO 8601).")
-    accumulations: list[AccumulationRow] = Field(default_factory=list, description="The person's year-to-date "
-                                                 "counters of the bill's year before it: another settlement, cancel "
-                                                 "or refund of the person changes them.")
+    accumulations: list[AccumulationRow] = Field(
+        default_factory=list,
+        description="The person's year-to-date "
+        "counters of the bill's year before it: another settlement, cancel "
+        "or refund of the person changes them.",
+    )
     filing_id: uuid.UUID | None = None
     eligibility_basis: EligibilityBasis | None = None
     catalogue: str = Field(description="The catalogue used: region and first day (S-02, S-03).")
@@ -118,6 +133,7 @@ class PreSettlementBasis(Contract):
 class PreSettled(Contract):
     """预结算: the settlement the bill would get now (completed with the full slip, or refused with its
     classified reason), nothing stored, nothing counted."""
+
     kind: Literal["pre_settlement"] = "pre_settlement"
     request_id: str
     person_id: PersonId
@@ -128,6 +144,7 @@ class PreSettled(Contract):
 
 class FeeDetailChecked(Contract):
     """住院费用明细上传, checked: every line accepted with its split, or the first line at fault named."""
+
     kind: Literal["fee_detail"] = "fee_detail"
     request_id: str
     person_id: PersonId
@@ -137,16 +154,18 @@ class FeeDetailChecked(Contract):
     title_zh: str | None = Field(default=None, description="Its short Chinese title, for the screen.")
     message: str = ""
     line_no: int | None = Field(default=None, description="The line at fault.")
-    lines: list[LineSplit] = Field(default_factory=list, description="Every line split as settlement would split it "
-                                   "(S-04), when accepted.")
+    lines: list[LineSplit] = Field(
+        default_factory=list, description="Every line split as settlement would split it (S-04), when accepted."
+    )
     totals: FeeSplit | None = Field(default=None, description="The lines' sums, when accepted.")
 
 
-_ANSWER = Annotated[Union[EligibilityAnswered, PreSettled, FeeDetailChecked], Field(discriminator="kind")]
+_ANSWER = Annotated[EligibilityAnswered | PreSettled | FeeDetailChecked, Field(discriminator="kind")]
 
 
 class InquiryAnswer(RootModel[_ANSWER]):
     """The answer inside ``settlement.inquiry-answered.v1``'s seal, told apart by ``kind``."""
+
     model_config = ConfigDict(frozen=True)
 
 
@@ -160,6 +179,7 @@ class SealedInquiryAnswer(Contract):
     """What the HIS hears on ``settlement.inquiry-answered.v1``: routing fields in clear, the answer sealed
     (JWE compact, ECDH-ES + A256GCM to the institution's encryption key; plaintext: the InquiryAnswer JSON,
     whose routing fields must agree with these)."""
+
     institution_code: InstitutionCode = Field(description="The institution answered; partition key.")
     request_id: str = Field(description="The request answered.")
     kind: InquiryKind
@@ -168,21 +188,56 @@ class SealedInquiryAnswer(Contract):
 
 _HIS = ("settlement",)
 TOPICS: list[TopicSpec] = [
-    TopicSpec("his.eligibility-requested.v1", EligibilityRequested, institution_key, INSTITUTION_KEY_DOC, "his", _HIS,
-              kind="command", description="人员待遇享受检查: filing, basis, suspension, chronic qualifications, "
-                                          "accumulations (F-04, F-05, F-12, S-05, S-13, S-20). No effect."),
-    TopicSpec("his.outpatient-pre-settlement.v1", OutpatientPreSettlementRequested, institution_key,
-              INSTITUTION_KEY_DOC, "his", _HIS, kind="command",
-              description="门诊预结算: the settlement an outpatient bill would get now. No effect."),
-    TopicSpec("his.discharge-pre-settlement.v1", DischargePreSettlementRequested, institution_key,
-              INSTITUTION_KEY_DOC, "his", _HIS, kind="command",
-              description="住院预结算: the settlement a stay would get at discharge now. No effect."),
-    TopicSpec("his.fee-detail-uploaded.v1", InStayFeeDetail, institution_key, INSTITUTION_KEY_DOC, "his", _HIS,
-              kind="command", description="住院费用明细上传: a stay's lines so far, checked line by line (S-02..S-04, "
-                                          "S-16). No effect."),
-    TopicSpec("settlement.inquiry-answered.v1", SealedInquiryAnswer, institution_key, INSTITUTION_KEY_DOC,
-              "settlement", ("his",),
-              description="The answer to an eligibility check, a pre-settlement or an in-stay upload, sealed to the "
-                          "institution that asked (003 §5 (三))."),
+    TopicSpec(
+        "his.eligibility-requested.v1",
+        EligibilityRequested,
+        institution_key,
+        INSTITUTION_KEY_DOC,
+        "his",
+        _HIS,
+        kind="command",
+        description="人员待遇享受检查: filing, basis, suspension, chronic qualifications, "
+        "accumulations (F-04, F-05, F-12, S-05, S-13, S-20). No effect.",
+    ),
+    TopicSpec(
+        "his.outpatient-pre-settlement.v1",
+        OutpatientPreSettlementRequested,
+        institution_key,
+        INSTITUTION_KEY_DOC,
+        "his",
+        _HIS,
+        kind="command",
+        description="门诊预结算: the settlement an outpatient bill would get now. No effect.",
+    ),
+    TopicSpec(
+        "his.discharge-pre-settlement.v1",
+        DischargePreSettlementRequested,
+        institution_key,
+        INSTITUTION_KEY_DOC,
+        "his",
+        _HIS,
+        kind="command",
+        description="住院预结算: the settlement a stay would get at discharge now. No effect.",
+    ),
+    TopicSpec(
+        "his.fee-detail-uploaded.v1",
+        InStayFeeDetail,
+        institution_key,
+        INSTITUTION_KEY_DOC,
+        "his",
+        _HIS,
+        kind="command",
+        description="住院费用明细上传: a stay's lines so far, checked line by line (S-02..S-04, S-16). No effect.",
+    ),
+    TopicSpec(
+        "settlement.inquiry-answered.v1",
+        SealedInquiryAnswer,
+        institution_key,
+        INSTITUTION_KEY_DOC,
+        "settlement",
+        ("his",),
+        description="The answer to an eligibility check, a pre-settlement or an in-stay upload, sealed to the "
+        "institution that asked (003 §5 (三)).",
+    ),
 ]
 TOPIC_NAMES = frozenset(spec.name for spec in TOPICS)

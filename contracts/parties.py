@@ -58,12 +58,13 @@ A message that fails any of this has no effect and is dead-lettered as ``UNAUTHE
 signed message its sender had no authority for is answered on ``party.refused.v1`` (keyed by the
 sender's code) with a classified reason; HIS commands are answered on ``settlement.result.v2``.
 """
+
 from __future__ import annotations
 
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -82,35 +83,46 @@ class PartyKind(StrEnum):
 
 class AgencyLevel(StrEnum):
     """Agency levels of 000 and 004: the national centre, provincial and city agencies."""
+
     NATIONAL = "national"
     PROVINCE = "province"
     CITY = "city"
 
 
 class KeyUse(StrEnum):
-    SIGN = "sig"       # Ed25519 (SM2 in the sm suite), verifies the party's signatures
-    ENCRYPT = "enc"    # X25519 (SM2 in the sm suite), results addressed to the party are encrypted to it
+    SIGN = "sig"  # Ed25519 (SM2 in the sm suite), verifies the party's signatures
+    ENCRYPT = "enc"  # X25519 (SM2 in the sm suite), results addressed to the party are encrypted to it
 
 
 class PublicKey(Contract):
     """One public key of a party, as a JWK (RFC 8037: OKP Ed25519 or X25519; EC SM2 in the sm suite)."""
-    kid: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
-                     description="Key id, unique within the party (the signature's kid is '<party code>/<kid>').",
-                     examples=["2026-12"])
+
+    kid: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Key id, unique within the party (the signature's kid is '<party code>/<kid>').",
+        examples=["2026-12"],
+    )
     use: KeyUse
-    jwk: dict[str, str] = Field(description="Public JWK: kty OKP, crv Ed25519 or X25519, x; in the sm suite "
-                                "kty EC, crv SM2, x, y.",
-                                examples=[{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}])
+    jwk: dict[str, str] = Field(
+        description="Public JWK: kty OKP, crv Ed25519 or X25519, x; in the sm suite kty EC, crv SM2, x, y.",
+        examples=[{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}],
+    )
     valid_from: AwareDatetime | None = Field(default=None, description="Not valid before (none: always).")
-    valid_until: AwareDatetime | None = Field(default=None, description="Not valid from this moment on "
-                                              "(none: until replaced). Rotation: add the new key, then retire the old.")
+    valid_until: AwareDatetime | None = Field(
+        default=None,
+        description="Not valid from this moment on "
+        "(none: until replaced). Rotation: add the new key, then retire the old.",
+    )
 
 
 class _Party(Contract):
     code: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", description="Registry code.")
     name: str = Field(min_length=1, max_length=100, description="Name as agencies know it.")
-    keys: tuple[PublicKey, ...] = Field(default=(), description="Public keys (usually from the deployment's key "
-                                        "file, merged in at load).")
+    keys: tuple[PublicKey, ...] = Field(
+        default=(), description="Public keys (usually from the deployment's key file, merged in at load)."
+    )
 
 
 class Institution(_Party):
@@ -118,25 +130,38 @@ class Institution(_Party):
     may settle directly, and only in its own region, at its registered level, and only the kinds of
     settlement it is opened for (``opened``). Its entry is the directory's record of it (定点医疗机构查询,
     ``contracts.directory``; 002 第十二条, 000 第十八条)."""
+
     kind: Literal["institution"] = "institution"
     code: InstitutionCode
     region: RegionCode = Field(description="The pooling region it lies in (its treating region).")
     hospital_level: HospitalLevel = Field(description="Registered level: sets deductible and ratio (S-05).")
-    category: InstitutionCategory | None = Field(default=None, description="类别 (000 第十八条): the kind of hospital, "
-                                                 "primary-care institution or retail pharmacy; none: not recorded.",
-                                                 examples=["general_hospital"])
-    address: str | None = Field(default=None, min_length=1, max_length=200,
-                                description="注册地址, the registered address (000 第十八条).",
-                                examples=["武汉市江汉区中山大道215号"])
+    category: InstitutionCategory | None = Field(
+        default=None,
+        description="类别 (000 第十八条): the kind of hospital, "
+        "primary-care institution or retail pharmacy; none: not recorded.",
+        examples=["general_hospital"],
+    )
+    address: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="注册地址, the registered address (000 第十八条).",
+        examples=["武汉市江汉区中山大道215号"],
+    )
     opened: dict[SettlementKind, date] = Field(
-        default_factory=dict, description="The cross-region direct settlements it is opened for 开通, each from its "
+        default_factory=dict,
+        description="The cross-region direct settlements it is opened for 开通, each from its "
         "date: inpatient 住院, outpatient 普通门诊 (pharmacy purchases included), chronic 门诊慢特病 (002 第十二条; "
         "000 第二十一条). A pharmacy is never opened for inpatient. Absent: see opened_on.",
-        examples=[{"inpatient": "2020-01-01", "outpatient": "2021-03-01"}])
-    opened_on: date | None = Field(default=None, description="The earliest date in opened (none: not opened). "
-                                   "Given without opened (an entry from before the directory), it opens every "
-                                   "kind the institution can settle from that date: inpatient, outpatient and "
-                                   "chronic for a hospital, outpatient and chronic for a pharmacy.")
+        examples=[{"inpatient": "2020-01-01", "outpatient": "2021-03-01"}],
+    )
+    opened_on: date | None = Field(
+        default=None,
+        description="The earliest date in opened (none: not opened). "
+        "Given without opened (an entry from before the directory), it opens every "
+        "kind the institution can settle from that date: inpatient, outpatient and "
+        "chronic for a hospital, outpatient and chronic for a pharmacy.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -154,15 +179,16 @@ class Institution(_Party):
             try:
                 earliest = min(_as_date(day) for day in opened.values())
             except (TypeError, ValueError):
-                return data        # the field's own validation names what is wrong
+                return data  # the field's own validation names what is wrong
             return {**data, "opened_on": earliest}
         return data
 
     @model_validator(mode="after")
-    def _opened_is_consistent(self) -> "Institution":
+    def _opened_is_consistent(self) -> Institution:
         if self.opened and self.opened_on != min(self.opened.values()):
-            raise ValueError(f"opened_on {self.opened_on} must be the earliest date of opened "
-                             f"({min(self.opened.values())})")
+            raise ValueError(
+                f"opened_on {self.opened_on} must be the earliest date of opened ({min(self.opened.values())})"
+            )
         if SettlementKind.INPATIENT in self.opened and _is_pharmacy(self.code, self.category, self.hospital_level):
             raise ValueError("a pharmacy cannot be opened for inpatient settlement (it has no ward)")
         return self
@@ -179,8 +205,11 @@ class Institution(_Party):
 
 def _is_pharmacy(code: Any, category: Any, level: Any) -> bool:
     """A retail pharmacy: its category, its level or its code (P…) says so."""
-    return (str(category or "") == InstitutionCategory.PHARMACY.value
-            or str(level or "") == HospitalLevel.PHARMACY.value or str(code or "").startswith("P"))
+    return (
+        str(category or "") == InstitutionCategory.PHARMACY.value
+        or str(level or "") == HospitalLevel.PHARMACY.value
+        or str(code or "").startswith("P")
+    )
 
 
 def _as_date(value: Any) -> date:
@@ -189,6 +218,7 @@ def _as_date(value: Any) -> date:
 
 class Agency(_Party):
     """A handling agency 经办机构: national, provincial or city, with its parent (K-04)."""
+
     kind: Literal["agency"] = "agency"
     region: RegionCode | None = Field(default=None, description="The region it handles; none for the national level.")
     level: AgencyLevel
@@ -197,20 +227,23 @@ class Agency(_Party):
 
 class ServiceParty(_Party):
     """One of the platform's own services (its internal hops, deadlines and published facts)."""
+
     kind: Literal["service"] = "service"
 
 
 class Operator(_Party):
     """Who runs the deployment: signs the business-time commands of ``ops.clock.v1`` (a system on the
     controlled clock) and may send nothing else (no authority table names it)."""
+
     kind: Literal["operator"] = "operator"
 
 
-Party = Annotated[Union[Institution, Agency, ServiceParty, Operator], Field(discriminator="kind")]
+Party = Annotated[Institution | Agency | ServiceParty | Operator, Field(discriminator="kind")]
 
 
 class ParticipantFile(Contract):
     """The shape of ``participants.yaml``."""
+
     institutions: list[Institution] = Field(default_factory=list)
     agencies: list[Agency] = Field(default_factory=list)
     services: list[ServiceParty] = Field(default_factory=list)
@@ -218,27 +251,35 @@ class ParticipantFile(Contract):
 
 
 class ChangeAction(StrEnum):
-    UPSERT = "upsert"          # add a party or replace its entry (keys included)
-    REMOVE = "remove"          # the party may no longer send anything
+    UPSERT = "upsert"  # add a party or replace its entry (keys included)
+    REMOVE = "remove"  # the party may no longer send anything
 
 
 class ChangeParty(Contract):
     """Change the participant registry at run time; only the national agency may (003 §5 (三)). v2
     adds ``version``: v1 changes could be replayed (a captured 'add' after a 'remove')."""
-    change_id: str = Field(min_length=1, max_length=64, description="Idempotency key: a change_id applied "
-                           "once has no second effect.")
+
+    change_id: str = Field(
+        min_length=1, max_length=64, description="Idempotency key: a change_id applied once has no second effect."
+    )
     action: ChangeAction
-    version: int = Field(ge=1, le=2**53, description="The party's registry version after this change: greater "
-                         "than every earlier change of the same party (the data file's entries are version 0). "
-                         "A change whose version is not greater than the party's current one, a removal "
-                         "included, has no effect.", examples=[3])
+    version: int = Field(
+        ge=1,
+        le=2**53,
+        description="The party's registry version after this change: greater "
+        "than every earlier change of the same party (the data file's entries are version 0). "
+        "A change whose version is not greater than the party's current one, a removal "
+        "included, has no effect.",
+        examples=[3],
+    )
     party: Party | None = Field(default=None, description="The new entry, for upsert.")
     code: str | None = Field(default=None, description="The party removed, for remove.")
 
     @model_validator(mode="after")
-    def _names_its_party(self) -> "ChangeParty":
-        if (self.action is ChangeAction.UPSERT) != (self.party is not None) or \
-                (self.action is ChangeAction.REMOVE) != bool(self.code):
+    def _names_its_party(self) -> ChangeParty:
+        if (self.action is ChangeAction.UPSERT) != (self.party is not None) or (
+            self.action is ChangeAction.REMOVE
+        ) != bool(self.code):
             raise ValueError("an upsert carries party (and no code), a remove carries code (and no party)")
         return self
 
@@ -250,17 +291,19 @@ class ChangeParty(Contract):
 
 class RefusalReason(StrEnum):
     """Why a signed message had no effect (S-19: classified, short, pinpointing the cause)."""
-    UNAUTHORIZED = "UNAUTHORIZED"          # this party may not send this command, or not about this subject
-    UNKNOWN_REGION = "UNKNOWN_REGION"      # a region code outside the GB/T 2260 pooling regions
-    INVALID_MESSAGE = "INVALID_MESSAGE"    # the message does not validate against its contract
-    CLOCK_SKEW = "CLOCK_SKEW"              # the time the sender claims lies too far from receipt
-    NOT_ADDRESSED = "NOT_ADDRESSED"        # the item is addressed to another agency (000 第八十一条)
-    REFUSED_BY_RULE = "REFUSED_BY_RULE"    # a business rule refused it (the message names the rule)
+
+    UNAUTHORIZED = "UNAUTHORIZED"  # this party may not send this command, or not about this subject
+    UNKNOWN_REGION = "UNKNOWN_REGION"  # a region code outside the GB/T 2260 pooling regions
+    INVALID_MESSAGE = "INVALID_MESSAGE"  # the message does not validate against its contract
+    CLOCK_SKEW = "CLOCK_SKEW"  # the time the sender claims lies too far from receipt
+    NOT_ADDRESSED = "NOT_ADDRESSED"  # the item is addressed to another agency (000 第八十一条)
+    REFUSED_BY_RULE = "REFUSED_BY_RULE"  # a business rule refused it (the message names the rule)
     CONFLICTING_COPY = "CONFLICTING_COPY"  # its event id was already applied with another payload: use a new id
 
 
 class CommandRefused(Contract):
     """The answer to a sender whose command had no effect (not only a dead letter)."""
+
     refused_event_id: uuid.UUID = Field(description="event_id of the refused message.")
     topic: str = Field(description="Topic the refused message came on.", examples=["clearing.confirm-period.v1"])
     sender: str = Field(description="Registry code of the sender (the partition key).", examples=["A340200"])
@@ -270,15 +313,28 @@ class CommandRefused(Contract):
     service: str = Field(description="The service that refused it.", examples=["clearing"])
 
 
-PARTY_CHANGES = "parties.change.v2"   # v1 (no version: replayable) is retired; nothing reads it
+PARTY_CHANGES = "parties.change.v2"  # v1 (no version: replayable) is retired; nothing reads it
 
 TOPICS: list[TopicSpec] = [
-    TopicSpec(PARTY_CHANGES, ChangeParty, lambda p: "registry",
-              "one key, one partition: every instance applies the changes in the order they were made",
-              "agency", (), kind="command", partitions=1,
-              description="Participant registry change, signed by the national agency. Not consumed by a group: "
-                          "every instance of every service reads it whole and applies it (runtime.follow)."),
-    TopicSpec("party.refused.v1", CommandRefused, lambda p: p.sender,
-              "the sender's code: a party reads its own refusals in order", "any", ("his", "agency"),
-              description="A command that had no effect, answered to its sender with a classified reason."),
+    TopicSpec(
+        PARTY_CHANGES,
+        ChangeParty,
+        lambda p: "registry",
+        "one key, one partition: every instance applies the changes in the order they were made",
+        "agency",
+        (),
+        kind="command",
+        partitions=1,
+        description="Participant registry change, signed by the national agency. Not consumed by a group: "
+        "every instance of every service reads it whole and applies it (runtime.follow).",
+    ),
+    TopicSpec(
+        "party.refused.v1",
+        CommandRefused,
+        lambda p: p.sender,
+        "the sender's code: a party reads its own refusals in order",
+        "any",
+        ("his", "agency"),
+        description="A command that had no effect, answered to its sender with a classified reason.",
+    ),
 ]

@@ -6,6 +6,7 @@ is processed in order.
 payments, sanctions, interest, balances) are one family an agency adapter reads together; the field
 descriptions are most of it.)
 """
+
 from __future__ import annotations
 
 import uuid
@@ -20,22 +21,26 @@ from contracts.envelope import Contract
 from contracts.topics import TopicSpec
 from contracts.values import MONEY_JSON_SCHEMA, Money, NonNegativeMoney, RegionCode
 
-Percent = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
-                    WithJsonSchema({"type": "string", "description": "percentage with two decimals",
-                                    "examples": ["72.35"]})]
+Percent = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "description": "percentage with two decimals", "examples": ["72.35"]}),
+]
 
 
 class PrepaymentScope(StrEnum):
     """Cross-province and intra-province prepayments are accounted separately (004 第二十条)."""
-    CROSS_PROVINCE = "cross_province"   # 跨省
-    INTRA_PROVINCE = "intra_province"   # 省内
+
+    CROSS_PROVINCE = "cross_province"  # 跨省
+    INTRA_PROVINCE = "intra_province"  # 省内
 
 
 class WarningLevel(StrEnum):
     """P-05: yellow ≥ 70 %, red ≥ 90 % usage."""
+
     NONE = "none"
-    YELLOW = "yellow"   # 黄色预警
-    RED = "red"         # 红色预警
+    YELLOW = "yellow"  # 黄色预警
+    RED = "red"  # 红色预警
 
     @property
     def rank(self) -> int:
@@ -44,21 +49,23 @@ class WarningLevel(StrEnum):
 
 class PaymentNoticeKind(StrEnum):
     """Payment notices whose non-payment leads to a sanction (P-09)."""
-    EMERGENCY_TOP_UP = "emergency_top_up"       # 预付金额度紧急调增付款通知书
-    CLEARING = "clearing"                       # 清算资金付款通知书
-    ANNUAL_ADJUSTMENT = "annual_adjustment"     # 年度预付金额度调整付款通知书
+
+    EMERGENCY_TOP_UP = "emergency_top_up"  # 预付金额度紧急调增付款通知书
+    CLEARING = "clearing"  # 清算资金付款通知书
+    ANNUAL_ADJUSTMENT = "annual_adjustment"  # 年度预付金额度调整付款通知书
 
 
 class BreachKind(StrEnum):
     """P-08 (000 第二十六、二十七、二十九、三十条) deadlines of a prepayment notice."""
-    SUBMISSION_TO_FINANCE = "submission_to_finance"        # 5 working days from the notice
-    FINANCE_PAYMENT = "finance_payment"                    # 10 working days from the submission
-    TOP_UP_BEFORE_NEXT_CLEARING = "top_up_before_next_clearing"   # 原则上应于下期清算前完成拨付
+
+    SUBMISSION_TO_FINANCE = "submission_to_finance"  # 5 working days from the notice
+    FINANCE_PAYMENT = "finance_payment"  # 10 working days from the submission
+    TOP_UP_BEFORE_NEXT_CLEARING = "top_up_before_next_clearing"  # 原则上应于下期清算前完成拨付
 
 
 class SanctionKind(StrEnum):
-    NEW_FILING_SUSPENSION = "new_filing_suspension"   # 暂停新增备案人员信息上传 (F-16)
-    ADMISSION_SUSPENSION = "admission_suspension"     # 暂停参保人员异地就医入院登记 (S-20)
+    NEW_FILING_SUSPENSION = "new_filing_suspension"  # 暂停新增备案人员信息上传 (F-16)
+    ADMISSION_SUSPENSION = "admission_suspension"  # 暂停参保人员异地就医入院登记 (S-20)
 
 
 class SanctionAction(StrEnum):
@@ -72,6 +79,7 @@ _REGION = Field(description="insured region 参保地 (the payer), GB/T 2260", e
 # ---------------------------------------------------------------- fields several messages open with
 class _AccountYear(Contract):
     """What a fact about one account's year opens with."""
+
     account_id: uuid.UUID
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
@@ -80,6 +88,7 @@ class _AccountYear(Contract):
 
 class _RegionNotice(Contract):
     """What an agency's step on one of the region's notices opens with (P-08, P-09)."""
+
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
     notice_id: uuid.UUID
@@ -90,17 +99,23 @@ class SetAnnualQuota(Contract):
     """P-02/P-03: set a year's quota in January. The figures come from the service's own ledger of
     last year's settlements (P-02) and its quota in force (P-03); a figure given here replaces the
     recorded one and is published as an override (``PrepaymentQuotaSet.overridden``)."""
+
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
     year: int = Field(ge=2000, le=2200)
     # optional, never null on the wire (omitted instead: ``_omit_unset``), so the schema keeps its type
-    last_year_monthly_funds: Annotated[dict[int, NonNegativeMoney] | None, WithJsonSchema({
-        "type": "object", "additionalProperties": MONEY_JSON_SCHEMA})] = Field(
-        None, description="override: fund part of cross-region settlements per month of last year (1..12); "
-                          "omit to use the service's own records",
-        examples=[{"10": "100000.00", "11": "120000.00", "12": "110000.00"}])
+    last_year_monthly_funds: Annotated[
+        dict[int, NonNegativeMoney] | None,
+        WithJsonSchema({"type": "object", "additionalProperties": MONEY_JSON_SCHEMA}),
+    ] = Field(
+        None,
+        description="override: fund part of cross-region settlements per month of last year (1..12); "
+        "omit to use the service's own records",
+        examples=[{"10": "100000.00", "11": "120000.00", "12": "110000.00"}],
+    )
     last_year_quota: Annotated[NonNegativeMoney | None, WithJsonSchema(MONEY_JSON_SCHEMA)] = Field(
-        None, description="override: last year's quota ('0.00' for a new account); omit to use the ledger's")
+        None, description="override: last year's quota ('0.00' for a new account); omit to use the ledger's"
+    )
     issued_at: AwareDatetime = Field(description="when the adjustment notice is issued")
 
     @field_validator("last_year_monthly_funds")
@@ -116,12 +131,14 @@ class SetAnnualQuota(Contract):
     @model_serializer(mode="wrap")
     def _omit_unset(self, handler):
         data = handler(self)
-        return {k: v for k, v in data.items()
-                if not (v is None and k in ("last_year_monthly_funds", "last_year_quota"))}
+        return {
+            k: v for k, v in data.items() if not (v is None and k in ("last_year_monthly_funds", "last_year_quota"))
+        }
 
 
 class RecordPrepaymentPayment(Contract):
     """Money for a notice has arrived (top-up, clearing or adjustment payment)."""
+
     payment_id: str = Field(min_length=1, description="bank or finance reference; payments dedupe on it")
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
@@ -132,6 +149,7 @@ class RecordPrepaymentPayment(Contract):
 
 class ReportPaymentDelay(_RegionNotice):
     """P-09: a reported reason for late clearing/adjustment payment prevents the admission suspension."""
+
     reason: str = Field(min_length=1)
     reported_at: AwareDatetime
 
@@ -139,12 +157,14 @@ class ReportPaymentDelay(_RegionNotice):
 class RecordFinanceSubmission(_RegionNotice):
     """P-08: the region's agency submitted a prepayment notice (adjustment or emergency top-up) to its
     finance department 提交同级财政部门; finance's 10 working days run from this moment."""
+
     submitted_at: AwareDatetime
 
 
 # ---------------------------------------------------------------- events
 class PrepaymentQuotaSet(_AccountYear):
     """P-02/P-03: the year's quota and the adjustment the region pays."""
+
     computed_quota: Money = Field(description="P-02 formula result")
     quota: Money = Field(description="quota in force: never below last year's (P-03 no downward adjustment)")
     last_year_quota: Money
@@ -153,15 +173,20 @@ class PrepaymentQuotaSet(_AccountYear):
     notice_id: uuid.UUID | None = Field(None, description="adjustment payment notice, when adjustment > 0")
     set_at: AwareDatetime
     last_year_monthly_funds: dict[int, Money] | None = Field(
-        None, description="P-02: the monthly fund amounts of the policy's basis months used")
+        None, description="P-02: the monthly fund amounts of the policy's basis months used"
+    )
     recorded_monthly_funds: dict[int, Money] | None = Field(
-        None, description="P-02: the same months as this service recorded them from settlements (net of reversals)")
-    overridden: list[str] = Field(default_factory=list, description="the command's figures that replaced the "
-                                  "recorded ones: last_year_monthly_funds, last_year_quota")
+        None, description="P-02: the same months as this service recorded them from settlements (net of reversals)"
+    )
+    overridden: list[str] = Field(
+        default_factory=list,
+        description="the command's figures that replaced the recorded ones: last_year_monthly_funds, last_year_quota",
+    )
 
 
 class PrepaymentUsageUpdated(_AccountYear):
     """P-04: the account's figures after a change."""
+
     quota: Money
     top_ups: Money = Field(description="top-ups paid this year 本年度调增追加预付金金额")
     uncleared_payable: Money = Field(description="未清算的医保基金应支付金额")
@@ -174,6 +199,7 @@ class PrepaymentUsageUpdated(_AccountYear):
 
 class PrepaymentWarningRaised(Contract):
     """P-05: emitted once when usage crosses into a higher level, not on every settlement."""
+
     warning_id: uuid.UUID
     account_id: uuid.UUID
     insured_region: RegionCode = _REGION
@@ -188,6 +214,7 @@ class PrepaymentWarningRaised(Contract):
 
 class TopUpNoticeIssued(Contract):
     """P-05/P-08: the emergency top-up notice 紧急调增通知书 of a red warning."""
+
     notice_id: uuid.UUID
     account_id: uuid.UUID
     insured_region: RegionCode = _REGION
@@ -199,8 +226,10 @@ class TopUpNoticeIssued(Contract):
     pay_by: AwareDatetime = Field(description="P-08/P-09: 10 working days; unpaid → new-filing suspension")
     calendar: str = Field(description="working calendar used (M-02)")
     finance_pay_by: AwareDatetime | None = Field(
-        None, description="P-08 chained: finance pays within 10 working days of the submission; until a "
-                          "submission is recorded, 10 working days after submit_to_finance_by")
+        None,
+        description="P-08 chained: finance pays within 10 working days of the submission; until a "
+        "submission is recorded, 10 working days after submit_to_finance_by",
+    )
 
 
 class TopUpWithheld(_AccountYear):
@@ -209,6 +238,7 @@ class TopUpWithheld(_AccountYear):
     issued and no P-09 clock starts (004 第二十八条 counts from a notice's signing). The red warning stands
     and is assessed again at the next period's clearing signing (每期国家统一清算签章时); the region may add
     funds on its own (004 第二十四条: 应主动追加资金上解)."""
+
     level: WarningLevel
     usage_percent: Percent | None
     top_up_amount: Money = Field(description="P-06 amount before the cap")
@@ -223,6 +253,7 @@ class TopUpWithheld(_AccountYear):
 class PrepaymentDeadlineBreached(Contract):
     """P-08: a deadline of a prepayment notice passed with its step not done (published once per
     notice and kind)."""
+
     breach_id: uuid.UUID
     account_id: uuid.UUID
     insured_region: RegionCode = _REGION
@@ -238,6 +269,7 @@ class PrepaymentDeadlineBreached(Contract):
 
 class PrepaymentSanction(Contract):
     """P-09 sanction imposed or lifted; filing (F-16) and settlement (S-20) consume it."""
+
     sanction_id: uuid.UUID = Field(description="the same id on imposition and on its lifting")
     insured_region: RegionCode = _REGION
     kind: SanctionKind
@@ -251,6 +283,7 @@ class PrepaymentSanction(Contract):
 class RequestBalance(Contract):
     """Ask for an account's ledger balances at the end of a past business day (recomputed from its
     movements, never from running totals)."""
+
     request_id: str = Field(min_length=1, description="the asker's reference, repeated in the answer")
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
@@ -260,14 +293,17 @@ class RequestBalance(Contract):
 
 class PrepaymentBalance(Contract):
     """The answer to ``RequestBalance``: every ledger account's balance on ``as_of``."""
+
     request_id: str
     account_id: uuid.UUID
     insured_region: RegionCode = _REGION
     scope: PrepaymentScope
     as_of: date
-    balances: dict[str, Money] = Field(description="ledger account → balance on its normal side "
-                                                   "(services/prepayment/domain/ledger.py names the chart)",
-                                       examples=[{"prepaid": "10000.00", "uncleared": "120.00"}])
+    balances: dict[str, Money] = Field(
+        description="ledger account → balance on its normal side "
+        "(services/prepayment/domain/ledger.py names the chart)",
+        examples=[{"prepaid": "10000.00", "uncleared": "120.00"}],
+    )
     movements: int = Field(ge=0, description="how many movements up to the end of as_of")
     answered_at: AwareDatetime
 
@@ -277,6 +313,7 @@ class ShareInterest(Contract):
     (省财政专户、省经办机构专户) over a period, to be shared among the regions whose prepayments they
     hold by daily-balance products 积数法. Interest in a treating place's own treasury account is
     the treating place's (003 四(三); 004 第二十九条(一)) and is never sent here."""
+
     interest_id: str = Field(min_length=1, description="the keeper's reference of this interest (bank record)")
     scope: PrepaymentScope
     regions: list[RegionCode] = Field(min_length=1, description="the insured regions whose prepayments earned it")
@@ -301,6 +338,7 @@ class InterestShare(Contract):
 
 class InterestShared(Contract):
     """P-10: how an interest was shared; the shares sum to ``interest`` exactly (largest remainder)."""
+
     interest_id: str
     scope: PrepaymentScope
     keeper: str = Field(description="the agency that keeps the accounts and shared it")
@@ -326,42 +364,171 @@ def _first_region(payload: object) -> str:
 _KEY_DOC = "insured_region: one region's prepayment account is processed in order"
 
 TOPICS: list[TopicSpec] = [
-    TopicSpec("prepayment.set-annual-quota.v1", SetAnnualQuota, _region, _KEY_DOC, "agency", ("prepayment",),
-              kind="command", description="P-02/P-03 January quota setting"),
-    TopicSpec("prepayment.record-payment.v1", RecordPrepaymentPayment, _region, _KEY_DOC, "agency",
-              ("prepayment",), kind="command", description="money for a notice arrived"),
-    TopicSpec("prepayment.report-delay.v1", ReportPaymentDelay, _region, _KEY_DOC, "agency", ("prepayment",),
-              kind="command", description="P-09 reported reason for a late payment"),
-    TopicSpec("prepayment.quota.v1", PrepaymentQuotaSet, _region, _KEY_DOC, "prepayment", (),
-              description="P-02/P-03 quota and adjustment"),
-    TopicSpec("prepayment.usage.v1", PrepaymentUsageUpdated, _region, _KEY_DOC, "prepayment", (),
-              description="P-04 usage after each change"),
-    TopicSpec("prepayment.warning.v1", PrepaymentWarningRaised, _region, _KEY_DOC, "prepayment", (),
-              description="P-05 warning crossings"),
-    TopicSpec("prepayment.top-up-notice.v1", TopUpNoticeIssued, _region, _KEY_DOC, "prepayment", (),
-              description="P-05/P-08 emergency top-up notices"),
-    TopicSpec("prepayment.top-up-withheld.v1", TopUpWithheld, _region, _KEY_DOC, "prepayment", (),
-              description="P-07 a red account whose top-up cap is 0: no notice, no clock"),
-    TopicSpec("prepayment.record-submission.v1", RecordFinanceSubmission, _region, _KEY_DOC, "agency",
-              ("prepayment",), kind="command", description="P-08 a notice submitted to finance"),
-    TopicSpec("prepayment.deadline-breached.v1", PrepaymentDeadlineBreached, _region, _KEY_DOC, "prepayment", (),
-              description="P-08 a notice's chained deadline missed"),
-    TopicSpec("prepayment.request-balance.v1", RequestBalance, _region, _KEY_DOC, "agency", ("prepayment",),
-              kind="command", description="a past balance recomputed from the ledger"),
-    TopicSpec("prepayment.balance.v1", PrepaymentBalance, _region, _KEY_DOC, "prepayment", (),
-              description="ledger balances on a past date"),
-    TopicSpec("prepayment.share-interest.v1", ShareInterest, _first_region,
-              "the first region listed: one interest is shared once, in order", "agency", ("prepayment",),
-              kind="command", description="P-10 interest to share by daily-balance products"),
-    TopicSpec("prepayment.interest-shared.v1", InterestShared, _first_region,
-              "the first region listed (each share is then applied to its region's account)", "prepayment",
-              ("prepayment",), description="P-10 interest shared, summing exactly"),
-    TopicSpec("prepayment.sanction.v1", PrepaymentSanction, _region, _KEY_DOC, "prepayment",
-              ("filing", "settlement"), description="P-09 sanctions imposed/lifted (F-16, S-20)"),
+    TopicSpec(
+        "prepayment.set-annual-quota.v1",
+        SetAnnualQuota,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-02/P-03 January quota setting",
+    ),
+    TopicSpec(
+        "prepayment.record-payment.v1",
+        RecordPrepaymentPayment,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="money for a notice arrived",
+    ),
+    TopicSpec(
+        "prepayment.report-delay.v1",
+        ReportPaymentDelay,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-09 reported reason for a late payment",
+    ),
+    TopicSpec(
+        "prepayment.quota.v1",
+        PrepaymentQuotaSet,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-02/P-03 quota and adjustment",
+    ),
+    TopicSpec(
+        "prepayment.usage.v1",
+        PrepaymentUsageUpdated,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-04 usage after each change",
+    ),
+    TopicSpec(
+        "prepayment.warning.v1",
+        PrepaymentWarningRaised,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-05 warning crossings",
+    ),
+    TopicSpec(
+        "prepayment.top-up-notice.v1",
+        TopUpNoticeIssued,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-05/P-08 emergency top-up notices",
+    ),
+    TopicSpec(
+        "prepayment.top-up-withheld.v1",
+        TopUpWithheld,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-07 a red account whose top-up cap is 0: no notice, no clock",
+    ),
+    TopicSpec(
+        "prepayment.record-submission.v1",
+        RecordFinanceSubmission,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-08 a notice submitted to finance",
+    ),
+    TopicSpec(
+        "prepayment.deadline-breached.v1",
+        PrepaymentDeadlineBreached,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-08 a notice's chained deadline missed",
+    ),
+    TopicSpec(
+        "prepayment.request-balance.v1",
+        RequestBalance,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="a past balance recomputed from the ledger",
+    ),
+    TopicSpec(
+        "prepayment.balance.v1",
+        PrepaymentBalance,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="ledger balances on a past date",
+    ),
+    TopicSpec(
+        "prepayment.share-interest.v1",
+        ShareInterest,
+        _first_region,
+        "the first region listed: one interest is shared once, in order",
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-10 interest to share by daily-balance products",
+    ),
+    TopicSpec(
+        "prepayment.interest-shared.v1",
+        InterestShared,
+        _first_region,
+        "the first region listed (each share is then applied to its region's account)",
+        "prepayment",
+        ("prepayment",),
+        description="P-10 interest shared, summing exactly",
+    ),
+    TopicSpec(
+        "prepayment.sanction.v1",
+        PrepaymentSanction,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        ("filing", "settlement"),
+        description="P-09 sanctions imposed/lifted (F-16, S-20)",
+    ),
 ]
 
-__all__ = ["PrepaymentScope", "WarningLevel", "PaymentNoticeKind", "SanctionKind", "SanctionAction", "SetAnnualQuota",
-           "RecordPrepaymentPayment", "ReportPaymentDelay", "PrepaymentQuotaSet", "PrepaymentUsageUpdated",
-           "PrepaymentWarningRaised", "TopUpNoticeIssued", "PrepaymentSanction", "RequestBalance", "PrepaymentBalance",
-           "ShareInterest", "InterestShare", "InterestShared", "BreachKind", "RecordFinanceSubmission",
-           "PrepaymentDeadlineBreached", "TopUpWithheld", "TOPICS"]
+__all__ = [
+    "PrepaymentScope",
+    "WarningLevel",
+    "PaymentNoticeKind",
+    "SanctionKind",
+    "SanctionAction",
+    "SetAnnualQuota",
+    "RecordPrepaymentPayment",
+    "ReportPaymentDelay",
+    "PrepaymentQuotaSet",
+    "PrepaymentUsageUpdated",
+    "PrepaymentWarningRaised",
+    "TopUpNoticeIssued",
+    "PrepaymentSanction",
+    "RequestBalance",
+    "PrepaymentBalance",
+    "ShareInterest",
+    "InterestShare",
+    "InterestShared",
+    "BreachKind",
+    "RecordFinanceSubmission",
+    "PrepaymentDeadlineBreached",
+    "TopUpWithheld",
+    "TOPICS",
+]

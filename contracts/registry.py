@@ -3,13 +3,37 @@
 Read this file (and the ``TOPICS`` list at the bottom of each contracts module) to answer
 "who produces and who consumes topic X".
 """
+
 from __future__ import annotations
 
-from contracts import (clearing, collab, filing, his, his_inquiry, his_result, ops, parties, prepayment, settlement,
-                       settlement_hops)
+from contracts import (
+    clearing,
+    collab,
+    filing,
+    his,
+    his_inquiry,
+    his_result,
+    ops,
+    parties,
+    prepayment,
+    settlement,
+    settlement_hops,
+)
 from contracts.topics import TopicSpec
 
-_MODULES = (filing, his, his_result, his_inquiry, settlement_hops, settlement, clearing, prepayment, collab, ops, parties)
+_MODULES = (
+    filing,
+    his,
+    his_result,
+    his_inquiry,
+    settlement_hops,
+    settlement,
+    clearing,
+    prepayment,
+    collab,
+    ops,
+    parties,
+)
 
 
 def _join() -> dict[str, TopicSpec]:
@@ -38,4 +62,3 @@ def _by_model() -> dict[type, str]:
 
 
 _BY_MODEL = _by_model()
-

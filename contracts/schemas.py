@@ -8,6 +8,7 @@ changing an enum's values. A topic may be removed only when its next major versi
 (``settlement.result.v1`` → ``v2``); its snapshot stays as the record of what its consumers read.
 A sealed field's ``contentSchema`` (what it decrypts to) is checked like the rest.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ SNAPSHOTS = Path(__file__).with_name("schemas")
 
 
 def current() -> dict[str, dict]:
-    return {name: envelope_of(spec.message).model_json_schema(mode="serialization")
-            for name, spec in sorted(ALL_TOPICS.items())}
+    return {
+        name: envelope_of(spec.message).model_json_schema(mode="serialization")
+        for name, spec in sorted(ALL_TOPICS.items())
+    }
 
 
 def write() -> int:
@@ -59,8 +62,14 @@ def breaking_changes() -> list[str]:
 def successor(name: str, topics) -> str | None:
     """The topic of a later major version of the same type, which replaced ``name`` (if any)."""
     kind, _, version = name.rpartition(".v")
-    later = [t for t in topics if t.rpartition(".v")[0] == kind and t.rpartition(".v")[2].isdigit()
-             and version.isdigit() and int(t.rpartition(".v")[2]) > int(version)]
+    later = [
+        t
+        for t in topics
+        if t.rpartition(".v")[0] == kind
+        and t.rpartition(".v")[2].isdigit()
+        and version.isdigit()
+        and int(t.rpartition(".v")[2]) > int(version)
+    ]
     return min(later, key=lambda t: int(t.rpartition(".v")[2])) if later else None
 
 
@@ -69,7 +78,9 @@ def _resolve(node: dict, defs: dict) -> dict:
     return defs.get(ref.rsplit("/", 1)[-1], {}) if ref else node
 
 
-def compare(old: dict, new: dict, old_defs: dict, new_defs: dict, path: str = "$", seen: set | None = None) -> list[str]:
+def compare(
+    old: dict, new: dict, old_defs: dict, new_defs: dict, path: str = "$", seen: set | None = None
+) -> list[str]:
     seen = seen or set()
     key = (path, json.dumps(old, sort_keys=True))
     if key in seen:
@@ -90,7 +101,9 @@ def compare(old: dict, new: dict, old_defs: dict, new_defs: dict, path: str = "$
         else:
             problems += compare(schema, new_props[field], old_defs, new_defs, f"{path}.{field}", seen)
     for field in new_req - old_req:
-        problems.append(f"{path}.{field}: now required" if field in old_props else f"{path}.{field}: new required field")
+        problems.append(
+            f"{path}.{field}: now required" if field in old_props else f"{path}.{field}: new required field"
+        )
     for combo in ("anyOf", "oneOf", "allOf"):
         old_alts, new_alts = old.get(combo, []), new.get(combo, [])
         if len(old_alts) != len(new_alts):
@@ -100,7 +113,8 @@ def compare(old: dict, new: dict, old_defs: dict, new_defs: dict, path: str = "$
                 problems += compare(a, b, old_defs, new_defs, f"{path}<{combo}{i}>", seen)
     if "items" in old or "items" in new:
         problems += compare(old.get("items", {}), new.get("items", {}), old_defs, new_defs, f"{path}[]", seen)
-    if "contentSchema" in old or "contentSchema" in new:   # inside a seal is a contract too
-        problems += compare(old.get("contentSchema", {}), new.get("contentSchema", {}), old_defs, new_defs,
-                            f"{path}<sealed>", seen)
+    if "contentSchema" in old or "contentSchema" in new:  # inside a seal is a contract too
+        problems += compare(
+            old.get("contentSchema", {}), new.get("contentSchema", {}), old_defs, new_defs, f"{path}<sealed>", seen
+        )
     return problems

@@ -9,21 +9,40 @@ place are ``contracts.settlement_hops``.
 
 Every amount is yuan with two decimals, written as a string (M-01).
 """
+
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, RootModel
 
 from contracts.envelope import Contract
-from contracts.settlement_values import (PERSON_KEY_DOC, AccumulationEntry, ClearingMonth, FeeSplit, LineSplit,
-                                         RefundKind, SettlementSlip, SlipDelta, person_key)
+from contracts.settlement_values import (
+    PERSON_KEY_DOC,
+    AccumulationEntry,
+    ClearingMonth,
+    FeeSplit,
+    LineSplit,
+    RefundKind,
+    SettlementSlip,
+    SlipDelta,
+    person_key,
+)
 from contracts.topics import TopicSpec
-from contracts.values import (EligibilityBasis, FilingCategory, HospitalLevel, InstitutionCode, InsuranceType, MedicalType,
-                              NonNegativeMoney, PersonId, RegionCode)
+from contracts.values import (
+    EligibilityBasis,
+    FilingCategory,
+    HospitalLevel,
+    InstitutionCode,
+    InsuranceType,
+    MedicalType,
+    NonNegativeMoney,
+    PersonId,
+    RegionCode,
+)
 
 
 # ---------------------------------------------------------------- what clearing and prepayment hear
@@ -43,6 +62,7 @@ class _SettlementFacts(Contract):
 
 class SettlementCompleted(_SettlementFacts):
     """A completed settlement with its 附件13 slip (S-04..S-07)."""
+
     outcome: Literal["completed"] = "completed"
     visit_id: str
     settled_on: date = Field(description="Settlement date; clearing_month is the month after it (C-02).")
@@ -56,13 +76,18 @@ class SettlementCompleted(_SettlementFacts):
     slip: SettlementSlip
     admission_date: date | None = Field(default=None, description="Admission date of a stay (Q-01).")
     discharge_date: date | None = Field(default=None, description="Discharge date of a stay (Q-01).")
-    invoice_no: str | None = Field(default=None, max_length=40, description="发票号码 the HIS gave the bill (a "
-                                   "co-investigation names it, 000 第八十条); none: the settlement id stands in.")
+    invoice_no: str | None = Field(
+        default=None,
+        max_length=40,
+        description="发票号码 the HIS gave the bill (a "
+        "co-investigation names it, 000 第八十条); none: the settlement id stands in.",
+    )
 
 
 class FeeDetailUploaded(Contract):
     """S-18 (000 第五十三条): after a cross-province inpatient settlement the treating place uploads
     the full fee detail within 3 days, for the insured place to query and download."""
+
     settlement_id: str
     person_id: PersonId
     institution_code: InstitutionCode
@@ -77,10 +102,13 @@ class FeeDetailUploaded(Contract):
 
 class SettlementCancelled(_SettlementFacts):
     """撤销 done: the whole slip taken back (S-15)."""
+
     outcome: Literal["cancelled"] = "cancelled"
     reversal_id: str
-    reversal_request_id: str | None = Field(default=None, description="The HIS's request id of this cancel or "
-                                            "refund (request_id is the original settlement's).")
+    reversal_request_id: str | None = Field(
+        default=None,
+        description="The HIS's request id of this cancel or refund (request_id is the original settlement's).",
+    )
     reversed_on: date
     compensation: SlipDelta = Field(description="Negatives of the original slip.")
     accumulation_delta: list[AccumulationEntry] = Field(default_factory=list, description="Rollback.")
@@ -88,11 +116,14 @@ class SettlementCancelled(_SettlementFacts):
 
 class SettlementRefunded(_SettlementFacts):
     """退费 done (S-15). A partial refund re-settles the remaining lines: compensation is new − original."""
+
     outcome: Literal["refunded"] = "refunded"
     kind: RefundKind
     reversal_id: str
-    reversal_request_id: str | None = Field(default=None, description="The HIS's request id of this cancel or "
-                                            "refund (request_id is the original settlement's).")
+    reversal_request_id: str | None = Field(
+        default=None,
+        description="The HIS's request id of this cancel or refund (request_id is the original settlement's).",
+    )
     reversed_on: date
     line_nos: list[int] | None = None
     compensation: SlipDelta = Field(description="Signed amounts going into clearing_month.")
@@ -100,11 +131,12 @@ class SettlementRefunded(_SettlementFacts):
     accumulation_delta: list[AccumulationEntry] = Field(default_factory=list, description="Net counter change.")
 
 
-_REVERSAL = Annotated[Union[SettlementCancelled, SettlementRefunded], Field(discriminator="outcome")]
+_REVERSAL = Annotated[SettlementCancelled | SettlementRefunded, Field(discriminator="outcome")]
 
 
 class SettlementReversed(RootModel[_REVERSAL]):
     """What clearing and prepayment hear on ``settlement.reversed.v1``: a cancel or a refund."""
+
     model_config = ConfigDict(frozen=True)
 
 
@@ -112,6 +144,7 @@ class SettlementReversed(RootModel[_REVERSAL]):
 class ChronicQualificationRecorded(Contract):
     """门诊慢特病资格认定: the insured place records (or withdraws) a person's qualification for a
     chronic/special disease (F-05, S-13); the insured-place step consults it."""
+
     person_id: PersonId
     insured_region: RegionCode
     disease_code: str = Field(min_length=1, max_length=20, examples=["M03900"])
@@ -122,8 +155,9 @@ class ChronicQualificationRecorded(Contract):
 class InsuredGroup(StrEnum):
     """Person groups of the insured place that gate some funds of the slip (S-06): the names the
     policies' ``requires_group`` use."""
-    CIVIL_SERVANT = "civil_servant"         # 公务员: 公务员医疗补助
-    ASSISTANCE = "assistance"               # 医疗救助对象: 医疗救助
+
+    CIVIL_SERVANT = "civil_servant"  # 公务员: 公务员医疗补助
+    ASSISTANCE = "assistance"  # 医疗救助对象: 医疗救助
 
 
 class InsuredPersonRecorded(Contract):
@@ -131,24 +165,65 @@ class InsuredPersonRecorded(Contract):
     open the civil-servant subsidy or medical assistance, and the personal-account balance 个人账户余额
     as of ``recorded_at``. The latest record replaces earlier ones; settlements then debit the
     balance by what they paid from the account (cancels and refunds credit it back)."""
+
     person_id: PersonId
     insured_region: RegionCode
     groups: list[InsuredGroup] = Field(default_factory=list, description="Groups the person belongs to.")
-    personal_account_balance: NonNegativeMoney = Field(description="个人账户余额 at recorded_at.",
-                                                       examples=["300.00"])
+    personal_account_balance: NonNegativeMoney = Field(description="个人账户余额 at recorded_at.", examples=["300.00"])
     recorded_at: AwareDatetime
 
 
 TOPICS: list[TopicSpec] = [
-    TopicSpec("settlement.chronic-qualification.v1", ChronicQualificationRecorded, person_key, PERSON_KEY_DOC, "agency",
-              ("settlement",), kind="command", personal_key=True, description="Insured place records a chronic qualification (S-13)."),
-    TopicSpec("settlement.insured-person.v1", InsuredPersonRecorded, person_key, PERSON_KEY_DOC, "agency",
-              ("settlement",), kind="command", personal_key=True, description="Insured place records a person's groups and "
-              "personal-account balance (S-06)."),
-    TopicSpec("settlement.completed.v1", SettlementCompleted, person_key, PERSON_KEY_DOC, "settlement",
-              ("clearing", "prepayment", "collab"), personal_key=True, description="Completed settlements for clearing, prepayment and co-investigation (Q-01)."),
-    TopicSpec("settlement.fee-detail.v1", FeeDetailUploaded, person_key, PERSON_KEY_DOC, "settlement", ("agency",),
-              personal_key=True, description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18)."),
-    TopicSpec("settlement.reversed.v1", SettlementReversed, person_key, PERSON_KEY_DOC, "settlement",
-              ("clearing", "prepayment", "settlement"), personal_key=True, description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations."),
+    TopicSpec(
+        "settlement.chronic-qualification.v1",
+        ChronicQualificationRecorded,
+        person_key,
+        PERSON_KEY_DOC,
+        "agency",
+        ("settlement",),
+        kind="command",
+        personal_key=True,
+        description="Insured place records a chronic qualification (S-13).",
+    ),
+    TopicSpec(
+        "settlement.insured-person.v1",
+        InsuredPersonRecorded,
+        person_key,
+        PERSON_KEY_DOC,
+        "agency",
+        ("settlement",),
+        kind="command",
+        personal_key=True,
+        description="Insured place records a person's groups and personal-account balance (S-06).",
+    ),
+    TopicSpec(
+        "settlement.completed.v1",
+        SettlementCompleted,
+        person_key,
+        PERSON_KEY_DOC,
+        "settlement",
+        ("clearing", "prepayment", "collab"),
+        personal_key=True,
+        description="Completed settlements for clearing, prepayment and co-investigation (Q-01).",
+    ),
+    TopicSpec(
+        "settlement.fee-detail.v1",
+        FeeDetailUploaded,
+        person_key,
+        PERSON_KEY_DOC,
+        "settlement",
+        ("agency",),
+        personal_key=True,
+        description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18).",
+    ),
+    TopicSpec(
+        "settlement.reversed.v1",
+        SettlementReversed,
+        person_key,
+        PERSON_KEY_DOC,
+        "settlement",
+        ("clearing", "prepayment", "settlement"),
+        personal_key=True,
+        description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations.",
+    ),
 ]

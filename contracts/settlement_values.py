@@ -6,6 +6,7 @@ and the settlement slip 结算单 of 000 附件13, and the topics' keys.
 
 Every amount is yuan with two decimals, written as a string (M-01).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,6 @@ from pydantic_core import PydanticCustomError
 from contracts.envelope import Contract
 from contracts.values import InsuranceType, Money, NonNegativeMoney
 
-
 # ---------------------------------------------------------------- the clearing month
 _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -31,14 +31,24 @@ def _month(value: Any) -> str:
     return text
 
 
-ClearingMonth = Annotated[str, BeforeValidator(_month),
-                          WithJsonSchema({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$",
-                                          "description": "clearing period 清算月份, YYYY-MM", "examples": ["2025-03"]})]
+ClearingMonth = Annotated[
+    str,
+    BeforeValidator(_month),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-(0[1-9]|1[0-2])$",
+            "description": "clearing period 清算月份, YYYY-MM",
+            "examples": ["2025-03"],
+        }
+    ),
+]
 
 
 # ---------------------------------------------------------------- enums
 class CatalogueClass(StrEnum):
     """甲/乙/丙类: A fully payable, B payable after a self-pay share, C not payable."""
+
     A = "A"
     B = "B"
     C = "C"
@@ -46,84 +56,105 @@ class CatalogueClass(StrEnum):
 
 class MajorFeeCategory(StrEnum):
     """National unified major fee categories 大类费用 that inpatient lines are mapped to (S-04)."""
-    BED = "bed"                                 # 床位费
-    CONSULTATION = "consultation"               # 诊察费
-    EXAMINATION = "examination"                 # 检查费
-    LABORATORY = "laboratory"                   # 化验费
-    TREATMENT = "treatment"                     # 治疗费
-    SURGERY = "surgery"                         # 手术费
-    NURSING = "nursing"                         # 护理费
-    MEDICAL_MATERIAL = "medical_material"       # 卫生材料费
-    WESTERN_MEDICINE = "western_medicine"       # 西药费
-    HERBAL_PIECES = "herbal_pieces"             # 中药饮片费
-    CHINESE_PATENT_MEDICINE = "chinese_patent_medicine"   # 中成药费
-    GENERAL_DIAGNOSIS = "general_diagnosis"     # 一般诊疗费
-    REGISTRATION = "registration"               # 挂号费
-    OTHER = "other"                             # 其他费
+
+    BED = "bed"  # 床位费
+    CONSULTATION = "consultation"  # 诊察费
+    EXAMINATION = "examination"  # 检查费
+    LABORATORY = "laboratory"  # 化验费
+    TREATMENT = "treatment"  # 治疗费
+    SURGERY = "surgery"  # 手术费
+    NURSING = "nursing"  # 护理费
+    MEDICAL_MATERIAL = "medical_material"  # 卫生材料费
+    WESTERN_MEDICINE = "western_medicine"  # 西药费
+    HERBAL_PIECES = "herbal_pieces"  # 中药饮片费
+    CHINESE_PATENT_MEDICINE = "chinese_patent_medicine"  # 中成药费
+    GENERAL_DIAGNOSIS = "general_diagnosis"  # 一般诊疗费
+    REGISTRATION = "registration"  # 挂号费
+    OTHER = "other"  # 其他费
 
 
 class FundCode(StrEnum):
     """The funds of one slip 一站式一单制 (S-06; 000 附件15-2/15-3)."""
-    POOLING = "pooling"                         # 职工统筹基金
-    PERSONAL_ACCOUNT = "personal_account"       # 个人账户
-    LARGE_AMOUNT = "large_amount"               # 职工大额医疗费用补助
-    CIVIL_SERVANT = "civil_servant"             # 公务员医疗补助
-    SUPPLEMENTARY = "supplementary"             # 补充医疗保险
-    DISABLED_VETERAN = "disabled_veteran"       # 伤残人员医疗保障
-    MEDICAL_ASSISTANCE = "medical_assistance"   # 医疗救助
-    RESIDENT_BASIC = "resident_basic"           # 城乡居民基本医疗保险
-    CRITICAL_ILLNESS = "critical_illness"       # 城乡居民大病保险
-    OTHER = "other"                             # 其他
+
+    POOLING = "pooling"  # 职工统筹基金
+    PERSONAL_ACCOUNT = "personal_account"  # 个人账户
+    LARGE_AMOUNT = "large_amount"  # 职工大额医疗费用补助
+    CIVIL_SERVANT = "civil_servant"  # 公务员医疗补助
+    SUPPLEMENTARY = "supplementary"  # 补充医疗保险
+    DISABLED_VETERAN = "disabled_veteran"  # 伤残人员医疗保障
+    MEDICAL_ASSISTANCE = "medical_assistance"  # 医疗救助
+    RESIDENT_BASIC = "resident_basic"  # 城乡居民基本医疗保险
+    CRITICAL_ILLNESS = "critical_illness"  # 城乡居民大病保险
+    OTHER = "other"  # 其他
 
 
-EMPLOYEE_FUNDS = frozenset({FundCode.POOLING, FundCode.PERSONAL_ACCOUNT, FundCode.LARGE_AMOUNT, FundCode.CIVIL_SERVANT,
-                            FundCode.SUPPLEMENTARY, FundCode.DISABLED_VETERAN, FundCode.MEDICAL_ASSISTANCE,
-                            FundCode.OTHER})
-RESIDENT_FUNDS = frozenset({FundCode.RESIDENT_BASIC, FundCode.CRITICAL_ILLNESS, FundCode.MEDICAL_ASSISTANCE,
-                            FundCode.SUPPLEMENTARY, FundCode.OTHER})
+EMPLOYEE_FUNDS = frozenset(
+    {
+        FundCode.POOLING,
+        FundCode.PERSONAL_ACCOUNT,
+        FundCode.LARGE_AMOUNT,
+        FundCode.CIVIL_SERVANT,
+        FundCode.SUPPLEMENTARY,
+        FundCode.DISABLED_VETERAN,
+        FundCode.MEDICAL_ASSISTANCE,
+        FundCode.OTHER,
+    }
+)
+RESIDENT_FUNDS = frozenset(
+    {
+        FundCode.RESIDENT_BASIC,
+        FundCode.CRITICAL_ILLNESS,
+        FundCode.MEDICAL_ASSISTANCE,
+        FundCode.SUPPLEMENTARY,
+        FundCode.OTHER,
+    }
+)
 FUNDS_BY_INSURANCE = {InsuranceType.EMPLOYEE: EMPLOYEE_FUNDS, InsuranceType.RESIDENT: RESIDENT_FUNDS}
 
 
 class RefundKind(StrEnum):
     """退费 kinds (S-15; 000 第五十九条)."""
-    ORDINARY = "ordinary"                   # the latest settlement, same clearing period
-    NON_LATEST = "non_latest"               # 隔笔退费: a settlement that is not the person's latest
-    PREVIOUS_YEAR = "previous_year"         # 跨年退费: a settlement of an earlier year
-    AFTER_CLEARING = "after_clearing"       # 清算后退费: already cleared between agencies
+
+    ORDINARY = "ordinary"  # the latest settlement, same clearing period
+    NON_LATEST = "non_latest"  # 隔笔退费: a settlement that is not the person's latest
+    PREVIOUS_YEAR = "previous_year"  # 跨年退费: a settlement of an earlier year
+    AFTER_CLEARING = "after_clearing"  # 清算后退费: already cleared between agencies
 
 
 class RefusalCode(StrEnum):
     """Classified refusal reasons (S-19): short, understandable, pinpointing the cause."""
-    NOT_FILED = "NOT_FILED"                                     # no valid filing, no emergency (S-12)
-    CHRONIC_DISEASE_MISSING = "CHRONIC_DISEASE_MISSING"         # chronic visit without a disease code (S-13)
-    CHRONIC_NOT_COVERED = "CHRONIC_NOT_COVERED"                 # insured place does not cover the disease
-    CHRONIC_NOT_QUALIFIED = "CHRONIC_NOT_QUALIFIED"             # person lacks the qualification (F-05, S-13)
-    ADMISSION_SUSPENDED = "ADMISSION_SUSPENDED"                 # insured region sanctioned (S-20)
-    TRAUMA_COMMITMENT_MISSING = "TRAUMA_COMMITMENT_MISSING"     # trauma without signed commitment (S-10)
-    THIRD_PARTY_LIABILITY = "THIRD_PARTY_LIABILITY"             # trauma with a liable third party (S-10)
-    INVALID_REQUEST = "INVALID_REQUEST"                         # header inconsistent (dates, medical type)
-    DATE_IN_FUTURE = "DATE_IN_FUTURE"                           # a visit/admission/discharge after receipt (S-12)
-    DATE_TOO_OLD = "DATE_TOO_OLD"                               # before the retroactive window (F-11, S-12)
-    INVALID_FEE_LINE = "INVALID_FEE_LINE"                       # amount ≠ quantity × price, duplicate line
-    CATALOGUE_UNKNOWN_ITEM = "CATALOGUE_UNKNOWN_ITEM"           # HIS claims A/B for an item the catalogue lacks
-    CATALOGUE_UNAVAILABLE = "CATALOGUE_UNAVAILABLE"             # no catalogue for the treating place
-    POLICY_UNAVAILABLE = "POLICY_UNAVAILABLE"                   # no policy of the insured place for that year
-    BENEFIT_NOT_OFFERED = "BENEFIT_NOT_OFFERED"                 # medical type not offered to this insurance
-    HOSPITAL_LEVEL_NOT_COVERED = "HOSPITAL_LEVEL_NOT_COVERED"   # policy has no terms for the level
+
+    NOT_FILED = "NOT_FILED"  # no valid filing, no emergency (S-12)
+    CHRONIC_DISEASE_MISSING = "CHRONIC_DISEASE_MISSING"  # chronic visit without a disease code (S-13)
+    CHRONIC_NOT_COVERED = "CHRONIC_NOT_COVERED"  # insured place does not cover the disease
+    CHRONIC_NOT_QUALIFIED = "CHRONIC_NOT_QUALIFIED"  # person lacks the qualification (F-05, S-13)
+    ADMISSION_SUSPENDED = "ADMISSION_SUSPENDED"  # insured region sanctioned (S-20)
+    TRAUMA_COMMITMENT_MISSING = "TRAUMA_COMMITMENT_MISSING"  # trauma without signed commitment (S-10)
+    THIRD_PARTY_LIABILITY = "THIRD_PARTY_LIABILITY"  # trauma with a liable third party (S-10)
+    INVALID_REQUEST = "INVALID_REQUEST"  # header inconsistent (dates, medical type)
+    DATE_IN_FUTURE = "DATE_IN_FUTURE"  # a visit/admission/discharge after receipt (S-12)
+    DATE_TOO_OLD = "DATE_TOO_OLD"  # before the retroactive window (F-11, S-12)
+    INVALID_FEE_LINE = "INVALID_FEE_LINE"  # amount ≠ quantity × price, duplicate line
+    CATALOGUE_UNKNOWN_ITEM = "CATALOGUE_UNKNOWN_ITEM"  # HIS claims A/B for an item the catalogue lacks
+    CATALOGUE_UNAVAILABLE = "CATALOGUE_UNAVAILABLE"  # no catalogue for the treating place
+    POLICY_UNAVAILABLE = "POLICY_UNAVAILABLE"  # no policy of the insured place for that year
+    BENEFIT_NOT_OFFERED = "BENEFIT_NOT_OFFERED"  # medical type not offered to this insurance
+    HOSPITAL_LEVEL_NOT_COVERED = "HOSPITAL_LEVEL_NOT_COVERED"  # policy has no terms for the level
     INSURED_TIMEOUT_NOT_SETTLED = "INSURED_TIMEOUT_NOT_SETTLED"  # insured place did not answer in time
-    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"                   # same request_id, different content
+    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"  # same request_id, different content
     SETTLEMENT_NOT_FOUND = "SETTLEMENT_NOT_FOUND"
     ALREADY_REVERSED = "ALREADY_REVERSED"
-    REFUND_KIND_MISMATCH = "REFUND_KIND_MISMATCH"               # the named kind does not fit the settlement
-    REFUND_NOT_OUTPATIENT = "REFUND_NOT_OUTPATIENT"             # special refunds are outpatient only (S-15)
-    RECALL_AFTER_MONTHLY_SETTLEMENT = "RECALL_AFTER_MONTHLY_SETTLEMENT"   # 004 第三十四条
-    RECALL_NOT_LATEST = "RECALL_NOT_LATEST"                     # 不得隔次召回 (004 第三十四条)
-    RESETTLE_AFTER_CLEARING = "RESETTLE_AFTER_CLEARING"         # 已清算不予召回重结 (004 第三十四条)
+    REFUND_KIND_MISMATCH = "REFUND_KIND_MISMATCH"  # the named kind does not fit the settlement
+    REFUND_NOT_OUTPATIENT = "REFUND_NOT_OUTPATIENT"  # special refunds are outpatient only (S-15)
+    RECALL_AFTER_MONTHLY_SETTLEMENT = "RECALL_AFTER_MONTHLY_SETTLEMENT"  # 004 第三十四条
+    RECALL_NOT_LATEST = "RECALL_NOT_LATEST"  # 不得隔次召回 (004 第三十四条)
+    RESETTLE_AFTER_CLEARING = "RESETTLE_AFTER_CLEARING"  # 已清算不予召回重结 (004 第三十四条)
 
 
 # ---------------------------------------------------------------- the fee split (S-04) and the slip (S-05..S-07)
 class FeeSplit(Contract):
     """The four-way split of an amount (S-04; 附件13 note 2): total = in_scope + b + over_limit + self_paid."""
+
     total: NonNegativeMoney = Field(description="总费用.", examples=["1000.00"])
     in_scope: NonNegativeMoney = Field(description="统筹基金支付范围内费用.", examples=["800.00"])
     b_class_self_pay: NonNegativeMoney = Field(description="乙类先行自付费用.", examples=["50.00"])
@@ -131,7 +162,7 @@ class FeeSplit(Contract):
     self_paid: NonNegativeMoney = Field(description="自费费用 (全自费).", examples=["130.00"])
 
     @model_validator(mode="after")
-    def _adds_up(self) -> "FeeSplit":
+    def _adds_up(self) -> FeeSplit:
         parts = self.in_scope + self.b_class_self_pay + self.over_limit_self_pay + self.self_paid
         if parts != self.total:
             raise ValueError(f"split {parts} does not add up to total {self.total} (S-04)")
@@ -140,6 +171,7 @@ class FeeSplit(Contract):
 
 class LineSplit(FeeSplit):
     """One outpatient line after fee splitting 费用分割 (S-04)."""
+
     line_no: int = Field(ge=1)
     item_code: str
     catalogue_class: CatalogueClass | None = Field(description="Class in the applied catalogue; none if absent.")
@@ -148,10 +180,13 @@ class LineSplit(FeeSplit):
 
 class CategorySplit(FeeSplit):
     """One national major fee category of an inpatient bill (S-04)."""
+
     category: MajorFeeCategory
+
 
 class FundAmount(Contract):
     """One fund's payment, printed under the insured place's fund name (附件13 note 1)."""
+
     code: FundCode
     name: str = Field(description="Fund name as the insured place calls it.", examples=["职工基本医疗保险统筹基金"])
     amount: NonNegativeMoney
@@ -159,23 +194,26 @@ class FundAmount(Contract):
 
 class SettlementSlip(FeeSplit):
     """The settlement slip 结算单 of 000 附件13: split, deductible, funds and the personal share."""
+
     deductible_applied: NonNegativeMoney = Field(description="本次起付标准 applied.", examples=["1000.00"])
-    funds: list[FundAmount] = Field(default_factory=list, description="Funds in the insured place's order, "
-                                    "personal account included when used.")
+    funds: list[FundAmount] = Field(
+        default_factory=list, description="Funds in the insured place's order, personal account included when used."
+    )
     fund_total: NonNegativeMoney = Field(description="基金支付合计金额 (funds incl. personal account).")
     personal_account: NonNegativeMoney = Field(description="个人账户支付 (also listed among funds).")
     personal_cash: NonNegativeMoney = Field(description="个人现金支付金额.")
 
     @model_validator(mode="after")
-    def _s07(self) -> "SettlementSlip":
+    def _s07(self) -> SettlementSlip:
         if sum((f.amount for f in self.funds), Decimal("0.00")) != self.fund_total:
             raise ValueError("fund_total must be the sum of the funds")
         account = sum((f.amount for f in self.funds if f.code is FundCode.PERSONAL_ACCOUNT), Decimal("0.00"))
         if account != self.personal_account:
             raise ValueError("personal_account must equal the personal-account fund line")
         if self.fund_total + self.personal_cash != self.total:
-            raise ValueError(f"total {self.total} ≠ fund total {self.fund_total} + personal cash "
-                             f"{self.personal_cash} (S-07)")
+            raise ValueError(
+                f"total {self.total} ≠ fund total {self.fund_total} + personal cash {self.personal_cash} (S-07)"
+            )
         return self
 
 
@@ -187,6 +225,7 @@ class FundDelta(Contract):
 
 class SlipDelta(Contract):
     """Signed amounts of a reversal: what is taken back (negative) from a slip (S-15, C-05)."""
+
     total: Money
     in_scope: Money
     b_class_self_pay: Money
@@ -201,6 +240,7 @@ class SlipDelta(Contract):
 
 class AccumulationEntry(Contract):
     """One year-to-date counter change (deductible used, a fund's paid amount, a threshold base)."""
+
     year: int = Field(ge=2000, le=2100)
     counter: str = Field(description="Counter key, e.g. 'fund/pooling/inpatient'.", examples=["fund/pooling/annual"])
     amount: Money
@@ -211,13 +251,17 @@ def person_key(payload: Any) -> str:
     return str(getattr(payload, "root", payload).person_id)
 
 
-PERSON_KEY_DOC = ("the person's pseudonym (HMAC of the ID number, never the number): a person's settlements stay in "
-                  "order and year-to-date accumulations are per person")
+PERSON_KEY_DOC = (
+    "the person's pseudonym (HMAC of the ID number, never the number): a person's settlements stay in "
+    "order and year-to-date accumulations are per person"
+)
 
 
 def institution_key(payload: Any) -> str:
     return str(getattr(payload, "root", payload).institution_code)
 
 
-INSTITUTION_KEY_DOC = ("institution_code: a hospital's commands and answers stay in order; a hospital cannot compute "
-                       "the person pseudonym, so the first hop re-keys by it")
+INSTITUTION_KEY_DOC = (
+    "institution_code: a hospital's commands and answers stay in order; a hospital cannot compute "
+    "the person pseudonym, so the first hop re-keys by it"
+)

@@ -4,6 +4,7 @@ Topic names carry the major schema version (``settlement.requested.v1``). Topics
 created from this registry (``yidi topics create`` and at every service's start-up).
 Each domain module of ``contracts`` declares its own ``TOPICS`` list; this module joins them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,11 +21,11 @@ SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 
 @dataclass(frozen=True)
 class TopicSpec:
-    name: str                                   # "<domain>.<fact-or-order>.v<major>"
-    message: type[BaseModel]                    # payload model inside the Envelope
-    key: Callable[[Any], str]                   # payload -> partition key
-    key_doc: str                                # what the key is, and why (ordering)
-    producer: str                               # service name, or "his" for hospital adapters
+    name: str  # "<domain>.<fact-or-order>.v<major>"
+    message: type[BaseModel]  # payload model inside the Envelope
+    key: Callable[[Any], str]  # payload -> partition key
+    key_doc: str  # what the key is, and why (ordering)
+    producer: str  # service name, or "his" for hospital adapters
     consumers: tuple[str, ...]
     kind: Literal["command", "event"] = "event"
     partitions: int = 4

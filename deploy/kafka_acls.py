@@ -17,6 +17,7 @@ which speaks for every sample hospital and agency and moves the controlled clock
 connection. Kafka ACLs stop at the topic; which region or institution a message may be about is
 each service's authority table, after the signature check (contracts.parties).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,8 @@ PARTICIPANTS = Path(contracts.__file__).parent / "data" / "participants.yaml"
 @dataclass(frozen=True)
 class Principal:
     name: str
-    roles: tuple[str, ...]      # a service name, "his", "agency", "national" or "clock"
-    group: str                  # the consumer group (services) or group-name prefix (the others)
+    roles: tuple[str, ...]  # a service name, "his", "agency", "national" or "clock"
+    group: str  # the consumer group (services) or group-name prefix (the others)
 
     @property
     def password_variable(self) -> str:
@@ -63,10 +64,10 @@ class Principal:
 @dataclass(frozen=True, order=True)
 class Acl:
     principal: str
-    operation: str              # "Write" | "Read"
-    resource: str               # "topic" | "group"
+    operation: str  # "Write" | "Read"
+    resource: str  # "topic" | "group"
     name: str
-    pattern: str = "literal"    # "literal" | "prefixed"
+    pattern: str = "literal"  # "literal" | "prefixed"
 
 
 def sample_parties() -> list[Institution | Agency]:
@@ -103,8 +104,9 @@ def writes(role: str) -> set[str]:
     if role == "his":
         return {n for n, s in ALL_TOPICS.items() if s.producer == "his"}
     if role == "agency":
-        return {n for n, s in ALL_TOPICS.items()
-                if s.producer == "agency" or (s.kind == "command" and s.producer != "his")} - NATIONAL_ONLY
+        return {
+            n for n, s in ALL_TOPICS.items() if s.producer == "agency" or (s.kind == "command" and s.producer != "his")
+        } - NATIONAL_ONLY
     if role == "national":
         return set(NATIONAL_ONLY)
     if role == "clock":

@@ -1,6 +1,7 @@
 """The clearing period 清算月份 of an amount (C-02). Shared kernel 共享内核: the settlement service
 labels every settlement, cancel and refund with it; the clearing service labels its periods the
 same way."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -11,6 +11,7 @@ consumer of ``filing.changed.v1`` too (settlement F-04, F-05, F-12, S-11, S-12; 
 
 May a visit settle directly? is :func:`kernel.eligibility.eligibility`, built on these.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from contracts.filing import FilingChanged, FilingSnapshot, FilingStatus
 from contracts.values import RegionCode, at_business_start
-from contracts.values import business_date as business_date   # the one business date (contracts.values)
+from contracts.values import business_date as business_date  # the one business date (contracts.values)
 
 
 # ---------------------------------------------------------------- time and place
@@ -45,7 +46,8 @@ def same_pool(insured_region: str, treating_region: str) -> bool:
     A provincial pool (F-06) contains every city of its province."""
     insured = RegionCode(insured_region)
     return str(insured) == str(treating_region) or (
-        insured.is_provincial_pool and str(treating_region)[:2] == insured[:2])
+        insured.is_provincial_pool and str(treating_region)[:2] == insured[:2]
+    )
 
 
 def place_covers(filed_region: str, treating_region: str) -> bool:
@@ -65,6 +67,7 @@ def places_overlap(a: str, b: str) -> bool:
 # ---------------------------------------------------------------- one filing at one moment
 class CoverageGap(StrEnum):
     """Why a filing does not cover a moment."""
+
     PENDING = "filing_pending"
     REJECTED = "filing_rejected"
     NOT_YET_VALID = "filing_not_yet_valid"
@@ -103,9 +106,11 @@ class PersonFilingView(BaseModel):
     """All filings of one person as the consumer has seen them: every version kept (M-03).
 
     Serialise with ``model_dump(mode="json")``; one document per person."""
+
     person_id: str
-    filings: dict[str, list[FilingSnapshot]] = Field(default_factory=dict,
-                                                     description="filing_id → versions, ascending")
+    filings: dict[str, list[FilingSnapshot]] = Field(
+        default_factory=dict, description="filing_id → versions, ascending"
+    )
 
     def apply(self, event: FilingChanged) -> bool:
         """Fold one event. Returns False for a re-delivery (same version already held); an older
@@ -135,6 +140,7 @@ class PersonFilingView(BaseModel):
 class FilingView(BaseModel):
     """Read model of many persons (a cache or a test); production keeps one
     :class:`PersonFilingView` document per person."""
+
     persons: dict[str, PersonFilingView] = Field(default_factory=dict)
 
     def apply(self, event: FilingChanged) -> bool:

@@ -6,6 +6,7 @@ The prepayment service publishes ``prepayment.sanction.v1``; each consumer maps 
 :class:`SanctionNotice` and folds it into :class:`RegionSanctions` (pure, idempotent,
 tolerant of order: a lift may arrive before its imposition).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,6 +20,7 @@ from contracts.prepayment import SanctionKind
 
 class SanctionNotice(BaseModel):
     """One imposition or lifting, as received from prepayment."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     sanction_id: str = Field(min_length=1, description="Id of the sanction (shared by impose and lift)")
     insured_region: str
@@ -36,29 +38,40 @@ class SanctionPeriod(BaseModel):
     lifted_at: UtcDatetime | None = None
 
     def active_at(self, moment: datetime) -> bool:
-        return (self.imposed_at is not None and self.imposed_at <= moment
-                and (self.lifted_at is None or moment < self.lifted_at))
+        return (
+            self.imposed_at is not None
+            and self.imposed_at <= moment
+            and (self.lifted_at is None or moment < self.lifted_at)
+        )
 
 
 class RegionSanctions(BaseModel):
     """Every sanction period known to the service that enforces them (filing, settlement); JSON-able."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     periods: tuple[SanctionPeriod, ...] = ()
 
-    def apply(self, notice: SanctionNotice) -> "RegionSanctions":
+    def apply(self, notice: SanctionNotice) -> RegionSanctions:
         """Fold a notice; re-delivery changes nothing."""
         key = (notice.sanction_id, notice.kind)
         old = next((p for p in self.periods if (p.sanction_id, p.kind) == key), None)
-        period = old or SanctionPeriod(sanction_id=notice.sanction_id, insured_region=notice.insured_region,
-                                       kind=notice.kind)
+        period = old or SanctionPeriod(
+            sanction_id=notice.sanction_id, insured_region=notice.insured_region, kind=notice.kind
+        )
         field = "imposed_at" if notice.action == "imposed" else "lifted_at"
         period = period.model_copy(update={field: notice.effective_at})
         rest = tuple(p for p in self.periods if (p.sanction_id, p.kind) != key)
         return RegionSanctions(periods=(*rest, period))
 
     def active(self, insured_region: str, kind: SanctionKind, moment: datetime) -> SanctionPeriod | None:
-        return next((p for p in self.periods if p.insured_region == str(insured_region) and p.kind == kind
-                     and p.active_at(moment)), None)
+        return next(
+            (
+                p
+                for p in self.periods
+                if p.insured_region == str(insured_region) and p.kind == kind and p.active_at(moment)
+            ),
+            None,
+        )
 
     def new_filing_suspended(self, insured_region: str, moment: datetime) -> SanctionPeriod | None:
         """F-16: the region's new filings are suspended at ``moment``."""

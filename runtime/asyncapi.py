@@ -28,6 +28,7 @@ each variant's ``const`` say the rest). Served at ``/asyncapi`` on each service'
 ``make asyncapi`` writes every document to ``contracts/asyncapi/<name>.json``, and ``make test``
 checks them with the official parser (``contracts/asyncapi/check``).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,11 +48,11 @@ ASYNCAPI = "3.0.0"
 HIS = "his"
 DOCUMENTS = (*SERVICES, HIS)
 OUT_DIR = "contracts/asyncapi"
-FOLLOWED_BY_EVERY_SERVICE = ("parties.change.v2",)   # read whole by every instance (runtime.follow), no group
+FOLLOWED_BY_EVERY_SERVICE = ("parties.change.v2",)  # read whole by every instance (runtime.follow), no group
 REF = "#/components/schemas/{model}"
-SEALED_PAYLOAD = "SealedPayload"      # the component schema of the JWE General JSON of runtime.wire
+SEALED_PAYLOAD = "SealedPayload"  # the component schema of the JWE General JSON of runtime.wire
 KAFKA_BINDING = "0.5.0"
-JOSE = "application/jose"             # contentMediaType of a compact JWE string (contracts.his_result)
+JOSE = "application/jose"  # contentMediaType of a compact JWE string (contracts.his_result)
 _B64 = "[A-Za-z0-9_-]"
 DETACHED_JWS = rf"^{_B64}+\.\.{_B64}+$"
 
@@ -67,7 +68,8 @@ SIGNATURE_SCHEME = {
         f"parties.change.v2), valid at receipt; the envelope's `sender` is that party's code. A record whose "
         f"signature is missing, malformed or does not verify has no effect and is dead-lettered as "
         f"UNAUTHENTICATED; a signed command its sender may not send is answered on party.refused.v1. AsyncAPI "
-        f"has no scheme for a signature in a record header: the header is declared in each message's `headers`."),
+        f"has no scheme for a signature in a record header: the header is declared in each message's `headers`."
+    ),
 }
 SEALED_PAYLOAD_SCHEME = {
     "type": "asymmetricEncryption",
@@ -82,7 +84,8 @@ SEALED_PAYLOAD_SCHEME = {
         f"registry names as consumers and, on a topic read outside the platform, the party the flow answers "
         f"(`reply_to`) and the agencies and institutions the payload names. The plaintext is the payload's "
         f"JSON (schema: `x-sealed-content`). A payload in clear on such a topic, or one that does not open, "
-        f"is refused (payload_not_sealed, payload_not_opened). The signature covers the sealed value."),
+        f"is refused (payload_not_sealed, payload_not_opened). The signature covers the sealed value."
+    ),
 }
 SEALED_RESULT_SCHEME = {
     "type": "asymmetricEncryption",
@@ -92,31 +95,56 @@ SEALED_RESULT_SCHEME = {
         f"compact serialisation, `alg` `{SEAL_ALG['alg']}`, `enc` `{SEAL_ALG['enc']}`, no `zip`, `kid` "
         f"`<institution code>/<key id>`, encrypted to the institution's newest X25519 encryption key (use "
         f"`enc`) of the participant registry. Its plaintext is the UTF-8 JSON of the schema in "
-        f"`contentSchema`; the routing fields in clear repeat what is inside (an adapter checks they agree)."),
+        f"`contentSchema`; the routing fields in clear repeat what is inside (an adapter checks they agree)."
+    ),
 }
 # JWE General JSON Serialization (RFC 7516 §7.2.1) as runtime.wire writes it
 SEALED_PAYLOAD_SCHEMA = {
     "type": "object",
     "title": "SealedPayload",
     "description": f"JWE General JSON Serialization: {CONTENT} content, key wrapped per reader with {KEY_WRAP}; "
-                   f"protected header {{enc, {TOPIC_HEADER}, {EVENT_HEADER}}}.",
+    f"protected header {{enc, {TOPIC_HEADER}, {EVENT_HEADER}}}.",
     "required": ["protected", "recipients", "iv", "ciphertext", "tag"],
     "properties": {
-        "protected": {"type": "string", "pattern": f"^{_B64}+$",
-                      "description": f'base64url of {{"enc": "{CONTENT}", "{TOPIC_HEADER}": "<topic>", '
-                                     f'"{EVENT_HEADER}": "<event_id>"}}'},
-        "recipients": {"type": "array", "minItems": 1, "maxItems": MAX_READERS, "items": {
-            "type": "object", "required": ["header", "encrypted_key"],
-            "properties": {
-                "header": {"type": "object", "required": ["alg", "kid", "epk"], "properties": {
-                    "alg": {"type": "string", "const": KEY_WRAP},
-                    "kid": {"type": "string", "description": "<party code>/<key id> of the reader's X25519 key"},
-                    "epk": {"type": "object", "description": "ephemeral X25519 public key (JWK, OKP)",
-                            "required": ["kty", "crv", "x"], "properties": {
-                                "kty": {"type": "string", "const": "OKP"},
-                                "crv": {"type": "string", "const": "X25519"},
-                                "x": {"type": "string", "pattern": f"^{_B64}+$"}}}}},
-                "encrypted_key": {"type": "string", "pattern": f"^{_B64}+$"}}}},
+        "protected": {
+            "type": "string",
+            "pattern": f"^{_B64}+$",
+            "description": f'base64url of {{"enc": "{CONTENT}", "{TOPIC_HEADER}": "<topic>", '
+            f'"{EVENT_HEADER}": "<event_id>"}}',
+        },
+        "recipients": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_READERS,
+            "items": {
+                "type": "object",
+                "required": ["header", "encrypted_key"],
+                "properties": {
+                    "header": {
+                        "type": "object",
+                        "required": ["alg", "kid", "epk"],
+                        "properties": {
+                            "alg": {"type": "string", "const": KEY_WRAP},
+                            "kid": {
+                                "type": "string",
+                                "description": "<party code>/<key id> of the reader's X25519 key",
+                            },
+                            "epk": {
+                                "type": "object",
+                                "description": "ephemeral X25519 public key (JWK, OKP)",
+                                "required": ["kty", "crv", "x"],
+                                "properties": {
+                                    "kty": {"type": "string", "const": "OKP"},
+                                    "crv": {"type": "string", "const": "X25519"},
+                                    "x": {"type": "string", "pattern": f"^{_B64}+$"},
+                                },
+                            },
+                        },
+                    },
+                    "encrypted_key": {"type": "string", "pattern": f"^{_B64}+$"},
+                },
+            },
+        },
         "iv": {"type": "string", "pattern": f"^{_B64}+$"},
         "ciphertext": {"type": "string", "pattern": f"^{_B64}*$"},
         "tag": {"type": "string", "pattern": f"^{_B64}+$"},
@@ -144,8 +172,15 @@ def sent_by_his() -> list[str]:
 def _describe(spec: TopicSpec) -> str:
     readers = ", ".join(spec.consumers) or "no consumer group"
     sealed = " The payload names a person: it travels sealed (sealed_payload)." if spec.sealed else ""
-    return (f"{spec.kind}; produced by {spec.producer}, consumed by {readers}. {spec.description} "
-            f"Key: {spec.key_doc}.{sealed}").replace("  ", " ").replace("..", ".").strip()
+    return (
+        (
+            f"{spec.kind}; produced by {spec.producer}, consumed by {readers}. {spec.description} "
+            f"Key: {spec.key_doc}.{sealed}"
+        )
+        .replace("  ", " ")
+        .replace("..", ".")
+        .strip()
+    )
 
 
 def asyncapi_schema(node: Any) -> Any:
@@ -175,13 +210,15 @@ def _sealed_envelope(model: type[BaseModel], content_ref: str) -> dict[str, Any]
     instead of ``payload``."""
     clear = envelope_of(model).model_json_schema(mode="serialization")
     properties = {k: v for k, v in clear["properties"].items() if k != "payload"}
-    properties[SEALED] = {"$ref": REF.format(model=SEALED_PAYLOAD),
-                          "x-sealed-content": {"$ref": content_ref}}
-    return {"type": "object", "title": f"{clear['title']}, sealed",
-            "description": f"The envelope of {model.__name__} as it travels: its metadata in clear and "
-                           f"`{SEALED}` (a JWE) instead of `payload`; the plaintext is `x-sealed-content`.",
-            "properties": properties,
-            "required": [r for r in clear.get("required", []) if r != "payload"] + [SEALED]}
+    properties[SEALED] = {"$ref": REF.format(model=SEALED_PAYLOAD), "x-sealed-content": {"$ref": content_ref}}
+    return {
+        "type": "object",
+        "title": f"{clear['title']}, sealed",
+        "description": f"The envelope of {model.__name__} as it travels: its metadata in clear and "
+        f"`{SEALED}` (a JWE) instead of `payload`; the plaintext is `x-sealed-content`.",
+        "properties": properties,
+        "required": [r for r in clear.get("required", []) if r != "payload"] + [SEALED],
+    }
 
 
 def _components(topics: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -190,8 +227,9 @@ def _components(topics: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
     clear = sorted({s.message for s in specs if not s.sealed}, key=lambda m: (m.__module__, m.__qualname__))
     sealed = sorted({s.message for s in specs if s.sealed}, key=lambda m: (m.__module__, m.__qualname__))
     mode: JsonSchemaMode = "serialization"
-    inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(envelope_of(m), mode) for m in clear] + \
-        [(m, mode) for m in sealed]
+    inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(envelope_of(m), mode) for m in clear] + [
+        (m, mode) for m in sealed
+    ]
     refs, generated = models_json_schema(inputs, ref_template=REF)
     schemas: dict[str, Any] = asyncapi_schema(generated.get("$defs", {}))
     ref_of = {m: refs[(envelope_of(m), "serialization")]["$ref"] for m in clear}
@@ -208,22 +246,35 @@ def _components(topics: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
 def _message(spec: TopicSpec, payload_ref: str) -> dict[str, Any]:
     sealing = " Its payload is sealed (sealed_payload, a JWE)." if spec.sealed else ""
     return {
-        "name": spec.type, "title": spec.name, "contentType": "application/json",
+        "name": spec.type,
+        "title": spec.name,
+        "contentType": "application/json",
         "summary": f"Envelope of {spec.message.__name__} (schema_version {spec.version}).{sealing}",
-        "headers": {"type": "object", "required": [SIGNATURE_HEADER], "properties": {
-            SIGNATURE_HEADER: {"type": "string", "maxLength": MAX_SIGNATURE, "pattern": DETACHED_JWS,
-                               "description": f"The sender's detached compact JWS ({SIGN_ALG}, kid "
-                                              f"'<party code>/<key id>') over the record value "
-                                              f"(security scheme 'signature')."}}},
+        "headers": {
+            "type": "object",
+            "required": [SIGNATURE_HEADER],
+            "properties": {
+                SIGNATURE_HEADER: {
+                    "type": "string",
+                    "maxLength": MAX_SIGNATURE,
+                    "pattern": DETACHED_JWS,
+                    "description": f"The sender's detached compact JWS ({SIGN_ALG}, kid "
+                    f"'<party code>/<key id>') over the record value "
+                    f"(security scheme 'signature').",
+                }
+            },
+        },
         "correlationId": {"location": "$message.payload#/correlation_id"},
         "payload": {"$ref": payload_ref},
-        "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING,
-                               "key": {"type": "string", "description": spec.key_doc}}},
+        "bindings": {
+            "kafka": {"bindingVersion": KAFKA_BINDING, "key": {"type": "string", "description": spec.key_doc}}
+        },
     }
 
 
-def _document(title: str, description: str, receives: list[str], sends: list[str],
-              bootstrap: str, prefix: str) -> dict[str, Any]:
+def _document(
+    title: str, description: str, receives: list[str], sends: list[str], bootstrap: str, prefix: str
+) -> dict[str, Any]:
     topics = sorted(set(receives) | set(sends))
     payload_refs, schemas = _components(topics)
     channels: dict[str, Any] = {}
@@ -232,10 +283,13 @@ def _document(title: str, description: str, receives: list[str], sends: list[str
     for topic in topics:
         spec = ALL_TOPICS[topic]
         messages[topic] = _message(spec, payload_refs[topic])
-        sealing[topic] = (["sealedPayload"] if spec.sealed else []) + \
-            (["sealedResult"] if _carries_jwe(spec.message.model_json_schema(mode="serialization")) else [])
+        sealing[topic] = (["sealedPayload"] if spec.sealed else []) + (
+            ["sealedResult"] if _carries_jwe(spec.message.model_json_schema(mode="serialization")) else []
+        )
         channels[topic] = {
-            "address": f"{prefix}{topic}", "title": topic, "description": _describe(spec),
+            "address": f"{prefix}{topic}",
+            "title": topic,
+            "description": _describe(spec),
             "messages": {"Message": {"$ref": f"#/components/messages/{topic}"}},
             "servers": [{"$ref": "#/servers/kafka"}],
             "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING, "topic": f"{prefix}{topic}"}},
@@ -244,26 +298,38 @@ def _document(title: str, description: str, receives: list[str], sends: list[str
     for action, names in (("receive", receives), ("send", sends)):
         for topic in names:
             operation: dict[str, Any] = {
-                "action": action, "title": f"{action} {topic}",
+                "action": action,
+                "title": f"{action} {topic}",
                 "channel": {"$ref": f"#/channels/{topic}"},
                 "messages": [{"$ref": f"#/channels/{topic}/messages/Message"}],
             }
-            if sealing[topic]:   # besides the server's signature (AsyncAPI: both must hold)
+            if sealing[topic]:  # besides the server's signature (AsyncAPI: both must hold)
                 operation["security"] = [{"$ref": f"#/components/securitySchemes/{s}"} for s in sealing[topic]]
             operations[f"{action}:{topic}"] = operation
     used = {s for names in sealing.values() for s in names}
-    schemes = {"signature": SIGNATURE_SCHEME, "sealedPayload": SEALED_PAYLOAD_SCHEME,
-               "sealedResult": SEALED_RESULT_SCHEME}
+    schemes = {
+        "signature": SIGNATURE_SCHEME,
+        "sealedPayload": SEALED_PAYLOAD_SCHEME,
+        "sealedResult": SEALED_RESULT_SCHEME,
+    }
     return {
         "asyncapi": ASYNCAPI,
         "info": {"title": title, "version": "1.0.0", "description": description},
         "defaultContentType": "application/json",
-        "servers": {"kafka": {"host": bootstrap.split(",")[0], "protocol": "kafka",
-                              "security": [{"$ref": "#/components/securitySchemes/signature"}]}},
+        "servers": {
+            "kafka": {
+                "host": bootstrap.split(",")[0],
+                "protocol": "kafka",
+                "security": [{"$ref": "#/components/securitySchemes/signature"}],
+            }
+        },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas,
-                       "securitySchemes": {k: v for k, v in schemes.items() if k == "signature" or k in used}},
+        "components": {
+            "messages": messages,
+            "schemas": schemas,
+            "securitySchemes": {k: v for k, v in schemes.items() if k == "signature" or k in used},
+        },
     }
 
 
@@ -272,20 +338,33 @@ def service_document(name: str, bootstrap: str = "127.0.0.1:9092", prefix: str =
     registry's topic names; their ``address`` is the physical topic (with ``prefix``)."""
     if name not in SERVICES:
         raise KeyError(f"unknown service {name}")
-    return _document(f"yidi {name}", f"What the {name} service receives and sends. Every message is an "
-                     f"Envelope signed by its sender (header {SIGNATURE_HEADER}); a payload that names a person "
-                     "travels sealed.", consumed(name), produced(name), bootstrap, prefix)
+    return _document(
+        f"yidi {name}",
+        f"What the {name} service receives and sends. Every message is an "
+        f"Envelope signed by its sender (header {SIGNATURE_HEADER}); a payload that names a person "
+        "travels sealed.",
+        consumed(name),
+        produced(name),
+        bootstrap,
+        prefix,
+    )
 
 
 def his_document(bootstrap: str = "127.0.0.1:9092", prefix: str = "") -> dict[str, Any]:
     """What a hospital information system (HIS, 医院信息系统) sends and hears: its commands, and the
     results and refusals addressed to it."""
     return _document(
-        "yidi his", "What a hospital information system (HIS, 医院信息系统) sends and hears. It signs every command "
+        "yidi his",
+        "What a hospital information system (HIS, 医院信息系统) sends and hears. It signs every command "
         f"as its institution (header {SIGNATURE_HEADER}) and seals a command's payload that names a person to "
         "the services that read it; it reads its results on settlement.result.v2 (every hospital reads the "
         "topic: the answer in 'sealed' opens only with the addressed institution's key) and its refusals on "
-        "party.refused.v1 (keyed by its code).", heard_by_his(), sent_by_his(), bootstrap, prefix)
+        "party.refused.v1 (keyed by its code).",
+        heard_by_his(),
+        sent_by_his(),
+        bootstrap,
+        prefix,
+    )
 
 
 def document(name: str, bootstrap: str = "127.0.0.1:9092", prefix: str = "") -> dict[str, Any]:
@@ -311,5 +390,6 @@ def write_asyncapi(out_dir: str = OUT_DIR) -> None:
         (out / f"{name}.json").write_text(render(doc))
         for operation in doc["operations"].values():
             counts[operation["action"]] += 1
-    print(f"wrote {len(DOCUMENTS)} documents to {out}/: {counts['receive']} receive and "
-          f"{counts['send']} send operations")
+    print(
+        f"wrote {len(DOCUMENTS)} documents to {out}/: {counts['receive']} receive and {counts['send']} send operations"
+    )

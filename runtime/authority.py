@@ -6,6 +6,7 @@ answers ``None`` (allowed) or a ``Refusal``. Checks that need stored state (the 
 made a settlement, the agency a request is addressed to) belong to the domain, which receives the
 sender; these rules see only the message. ``describe()`` renders the table the README shows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from contracts.directory import SettlementKind
 from contracts.parties import Agency, AgencyLevel, Institution, RefusalReason, ServiceParty
 from runtime.parties import AnyParty, ParticipantRegistry
 
-Sender = AnyParty   # an Operator (the clock's signer) is named by no rule: it may send nothing here
+Sender = AnyParty  # an Operator (the clock's signer) is named by no rule: it may send nothing here
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Refusal:
     reason: RefusalReason
     message: str
     rule: str = "003 §5 (三)"
-    code: str = ""          # a finer, service-specific code (e.g. the HIS refusal code)
+    code: str = ""  # a finer, service-specific code (e.g. the HIS refusal code)
 
 
 Check = Callable[[Sender, Any, ParticipantRegistry, datetime], "Refusal | None"]
@@ -34,15 +35,15 @@ Check = Callable[[Sender, Any, ParticipantRegistry, datetime], "Refusal | None"]
 @dataclass(frozen=True)
 class Rule:
     """``who`` in words for the README; ``check`` decides."""
+
     who: str
     check: Check
 
     def __call__(self, sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         return self.check(sender, payload, registry, now)
 
-    def __and__(self, other: "Rule") -> "Rule":
-        return Rule(f"{self.who}; {other.who}",
-                    lambda s, p, r, n: self.check(s, p, r, n) or other.check(s, p, r, n))
+    def __and__(self, other: Rule) -> Rule:
+        return Rule(f"{self.who}; {other.who}", lambda s, p, r, n: self.check(s, p, r, n) or other.check(s, p, r, n))
 
 
 def _unauthorized(message: str, rule: str = "003 §5 (三)", code: str = "UNAUTHORIZED") -> Refusal:
@@ -51,41 +52,59 @@ def _unauthorized(message: str, rule: str = "003 §5 (三)", code: str = "UNAUTH
 
 def service(*codes: str) -> Rule:
     """Only the platform's own service(s) ``codes``: internal hops, deadlines, published facts."""
+
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         if isinstance(sender, ServiceParty) and sender.code in codes:
             return None
         return _unauthorized(f"only the {' or '.join(codes)} service may send this; {sender.code} may not")
+
     return Rule(f"the {' / '.join(codes)} service", check)
 
 
-def institution(*, region_field: str | None, code_field: str = "institution_code",
-                level_field: str | None = "hospital_level", kind_field: str | None = None) -> Rule:
+def institution(
+    *,
+    region_field: str | None,
+    code_field: str = "institution_code",
+    level_field: str | None = "hospital_level",
+    kind_field: str | None = None,
+) -> Rule:
     """An institution opened for cross-region settlement (异地联网), in the payload's region,
     naming itself, at its registered level; with ``kind_field`` (the payload's medical type), opened
     for the settlement that medical type needs (inpatient, outpatient or chronic: ``Institution.opened``),
     else opened for any."""
+
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         if not isinstance(sender, Institution):
             return _unauthorized(f"{sender.code} is not an institution", code="NOT_AN_INSTITUTION")
         if getattr(payload, code_field) != sender.code:
-            return _unauthorized(f"{sender.code} may not act for institution {getattr(payload, code_field)}",
-                                 code="NOT_THIS_INSTITUTION")
+            return _unauthorized(
+                f"{sender.code} may not act for institution {getattr(payload, code_field)}", code="NOT_THIS_INSTITUTION"
+            )
         refused = _not_opened(sender, getattr(payload, kind_field) if kind_field else None, now.date())
         if refused:
             return refused
         region = getattr(payload, region_field) if region_field else sender.region
         if region != sender.region:
-            return _unauthorized(f"{sender.code} lies in {sender.region}, not in the treating region {region}",
-                                 code="INSTITUTION_REGION_MISMATCH")
+            return _unauthorized(
+                f"{sender.code} lies in {sender.region}, not in the treating region {region}",
+                code="INSTITUTION_REGION_MISMATCH",
+            )
         if level_field and getattr(payload, level_field) != sender.hospital_level:
-            return _unauthorized(f"{sender.code} is registered at level {sender.hospital_level.value}, not "
-                                 f"{getattr(payload, level_field)}", rule="S-05", code="HOSPITAL_LEVEL_MISMATCH")
+            return _unauthorized(
+                f"{sender.code} is registered at level {sender.hospital_level.value}, not "
+                f"{getattr(payload, level_field)}",
+                rule="S-05",
+                code="HOSPITAL_LEVEL_MISMATCH",
+            )
         return None
+
     level = ", at its registered level" if level_field else ""
     where = f", located in `{region_field}`" if region_field else ""
     opened = f" of the kind `{kind_field}` needs" if kind_field else ""
-    return Rule(f"an institution opened for cross-region settlement{opened}{where}, naming itself in "
-                f"`{code_field}`{level}", check)
+    return Rule(
+        f"an institution opened for cross-region settlement{opened}{where}, naming itself in `{code_field}`{level}",
+        check,
+    )
 
 
 def _not_opened(sender: Institution, medical_type: Any, day: date) -> Refusal | None:
@@ -94,20 +113,26 @@ def _not_opened(sender: Institution, medical_type: Any, day: date) -> Refusal | 
     if medical_type is None:
         if sender.open_on(day):
             return None
-        return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement",
-                             code="INSTITUTION_NOT_OPENED")
+        return _unauthorized(
+            f"{sender.code} is not opened for cross-region direct settlement", code="INSTITUTION_NOT_OPENED"
+        )
     kind = SettlementKind.of(medical_type)
     if sender.opened_for(kind, day):
         return None
     since = sender.opened.get(kind)
     when = f"only from {since}" if since else "not at all"
-    return _unauthorized(f"{sender.code} is not opened for cross-region direct settlement of {kind.value} "
-                         f"({kind.zh}) on {day}: {when} ({kind.rule})", rule=kind.rule, code="INSTITUTION_NOT_OPENED")
+    return _unauthorized(
+        f"{sender.code} is not opened for cross-region direct settlement of {kind.value} "
+        f"({kind.zh}) on {day}: {when} ({kind.rule})",
+        rule=kind.rule,
+        code="INSTITUTION_NOT_OPENED",
+    )
 
 
 def agency_for(*region_fields: str, rule: str, exact: bool = False) -> Rule:
     """The agency of the payload's region (of any of ``region_fields``), or — unless ``exact`` — the
     province or national level above it."""
+
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         regions = [str(getattr(payload, f)) for f in region_fields]
         if not isinstance(sender, Agency):
@@ -116,14 +141,17 @@ def agency_for(*region_fields: str, rule: str, exact: bool = False) -> Rule:
             return None
         if not exact and any(registry.speaks_for(sender.code, region) for region in regions):
             return None
-        return _unauthorized(f"agency {sender.code} does not handle {' or '.join(regions)} "
-                             f"({' / '.join(region_fields)})", rule)
+        return _unauthorized(
+            f"agency {sender.code} does not handle {' or '.join(regions)} ({' / '.join(region_fields)})", rule
+        )
+
     fields = " or ".join(f"`{f}`" for f in region_fields)
     return Rule(f"the agency of {fields}" + ("" if exact else ", or its province or the national level"), check)
 
 
 def agency_above(region_field: str, *, rule: str) -> Rule:
     """The level above the region: the province agency for a city, the national one for a province."""
+
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         region = str(getattr(payload, region_field))
         if not isinstance(sender, Agency):
@@ -132,12 +160,14 @@ def agency_above(region_field: str, *, rule: str) -> Rule:
         if above is None or above.code != sender.code:
             return _unauthorized(f"only the level above {region} may do this, not {sender.code}", rule)
         return None
+
     return Rule(f"the agency one level above `{region_field}`", check)
 
 
 def any_agency(rule: str) -> Rule:
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         return None if isinstance(sender, Agency) else _unauthorized(f"{sender.code} is not an agency", rule)
+
     return Rule("any agency", check)
 
 
@@ -146,6 +176,7 @@ def national_agency() -> Rule:
         if isinstance(sender, Agency) and sender.level is AgencyLevel.NATIONAL:
             return None
         return _unauthorized(f"only the national agency may change the participant registry, not {sender.code}")
+
     return Rule("the national agency", check)
 
 
@@ -155,8 +186,9 @@ class AuthorityTable:
     def __init__(self, service: str, rules: dict[str, Rule]) -> None:
         self.service, self.rules = service, rules
 
-    def check(self, topic: str, sender: Sender, payload: Any, registry: ParticipantRegistry,
-              now: datetime) -> Refusal | None:
+    def check(
+        self, topic: str, sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime
+    ) -> Refusal | None:
         return self.rules[topic](sender, payload, registry, now)
 
     def describe(self) -> str:

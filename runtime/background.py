@@ -1,5 +1,6 @@
 """Background work of every instance: the outbox sweep, firing due deadlines, and the gauges
 read from outside the message path (deadlines by state, consumer lag)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,7 @@ from runtime.store import AggregateStore
 
 log = logging.getLogger("runtime.service")
 
-LAG_SECONDS = 10   # Prometheus scrapes every 10 s (deploy/prometheus.yml)
-
+LAG_SECONDS = 10  # Prometheus scrapes every 10 s (deploy/prometheus.yml)
 
 
 async def _committed(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -38,8 +38,12 @@ async def _committed(consumer: AIOKafkaConsumer, partitions: list[TopicPartition
 def _group_reader(settings: Settings, group: str) -> AIOKafkaConsumer:
     """A consumer that names ``group`` without joining it: it reads the group's committed offsets
     (OffsetFetch) and the topics' end offsets, and takes no partition from the group's members."""
-    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                            enable_auto_commit=False, **settings.kafka_client_options())
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        **settings.kafka_client_options(),
+    )
 
 
 def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -54,7 +58,7 @@ async def consumed(settings: Settings, group: str, topics: list[str], timeout: f
     consumer = _group_reader(settings, group)
     await consumer.start()
     try:
-        await consumer._client.set_topics(topics)   # these topics only, not the whole cluster
+        await consumer._client.set_topics(topics)  # these topics only, not the whole cluster
         tps = _partitions(consumer, topics)
         ends = await consumer.end_offsets(tps) if tps else {}
         deadline = time.monotonic() + timeout
@@ -71,6 +75,7 @@ async def consumed(settings: Settings, group: str, topics: list[str], timeout: f
 class Background:
     """The background loops of ``runtime.service.Service`` (a mixin over its store, relay,
     deadlines, clock and metrics)."""
+
     name: str
     settings: Settings
     clock: Clock
@@ -110,19 +115,23 @@ class Background:
         for due in await self.deadlines.due(now):
             claimed = await self.deadlines.claim(due["_id"], now)
             if not claimed:
-                continue   # another instance took it
+                continue  # another instance took it
             try:
-                await self._send(self.topic(claimed["topic"]), claimed["key"].encode(), claimed["value"].encode(),
-                                 {"content-type": "application/json", "type": claimed["type"]})
+                await self._send(
+                    self.topic(claimed["topic"]),
+                    claimed["key"].encode(),
+                    claimed["value"].encode(),
+                    {"content-type": "application/json", "type": claimed["type"]},
+                )
             except Exception:
-                await self.deadlines.release(claimed)   # the broker refused it: tried again at the next poll
+                await self.deadlines.release(claimed)  # the broker refused it: tried again at the next poll
                 raise
             await self.deadlines.mark_fired(claimed, now)
             self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
 
     async def _report_deadlines(self) -> None:
         counts = await self.deadlines.counts()
-        counts["pending"] += len(self.relay.held)   # short deadlines not stored yet
+        counts["pending"] += len(self.relay.held)  # short deadlines not stored yet
         for status, count in counts.items():
             self.metrics.deadlines.labels(self.name, status).set(count)
 
@@ -144,7 +153,8 @@ class Background:
                 done = await _committed(consumer, list(ends))
                 for tp, end in ends.items():
                     self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(
-                        max(end - done.get(tp, 0), 0))
+                        max(end - done.get(tp, 0), 0)
+                    )
                 await asyncio.sleep(LAG_SECONDS)
         finally:
             await consumer.stop()

@@ -10,6 +10,7 @@ rate), and an idle service still answers in one round trip. Each caller gets its
 a write another writer beat (duplicate key, version moved on) is ``False`` for that caller
 alone, and an error of one operation is raised to its caller only.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,14 +20,21 @@ from typing import Any, Generic, TypeVar
 import bson
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError, ExecutionTimeout, OperationFailure
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    OperationFailure,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_BATCH = 200        # operations per round trip (nx-27017: 200 guarded replaces ~9,100/s)
+MAX_BATCH = 200  # operations per round trip (nx-27017: 200 guarded replaces ~9,100/s)
 DUPLICATE_KEY = 11000
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024   # MongoDB's limit (the embedded server does not enforce it in bulks)
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's limit (the embedded server does not enforce it in bulks)
 
 
 class Coalescer(Generic[T, R]):
@@ -35,12 +43,16 @@ class Coalescer(Generic[T, R]):
     in ``runtime.store``). ``run`` returns one result or exception per item, in order;
     should it raise, every caller of that batch gets the exception."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | BaseException]]], limit: int = MAX_BATCH,
-                 on_idle: Callable[[], None] | None = None) -> None:
-        self.run, self.limit, self.on_idle = run, limit, on_idle   # on_idle: nothing left to run
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R | BaseException]]],
+        limit: int = MAX_BATCH,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
+        self.run, self.limit, self.on_idle = run, limit, on_idle  # on_idle: nothing left to run
         self.pending: list[tuple[T, asyncio.Future[R]]] = []
         self.task: asyncio.Task[None] | None = None
-        self.batches = 0          # round trips made, and the operations they carried (for tests and metrics)
+        self.batches = 0  # round trips made, and the operations they carried (for tests and metrics)
         self.operations = 0
 
     async def __call__(self, item: T) -> R:
@@ -53,15 +65,15 @@ class Coalescer(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self.pending:
-                await asyncio.sleep(0)   # callers woken in this turn of the loop join the batch
-                batch, self.pending = self.pending[:self.limit], self.pending[self.limit:]
+                await asyncio.sleep(0)  # callers woken in this turn of the loop join the batch
+                batch, self.pending = self.pending[: self.limit], self.pending[self.limit :]
                 self.batches, self.operations = self.batches + 1, self.operations + len(batch)
                 try:
                     results = await self.run([item for item, _ in batch])
-                except Exception as exc:   # the whole round trip failed: every caller sees why
+                except Exception as exc:  # the whole round trip failed: every caller sees why
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results):
-                    if future.done():      # its caller was cancelled meanwhile
+                    if future.done():  # its caller was cancelled meanwhile
                         continue
                     if isinstance(result, BaseException):
                         future.set_exception(result)
@@ -99,9 +111,9 @@ class CollectionBatch:
         if len(writes) == 1:
             return [await self._write_one(*writes[0])]
         results: list[bool | BaseException] = [True] * len(writes)
-        ops, index = [], []   # the bulk's operations, and the write each one is
+        ops, index = [], []  # the bulk's operations, and the write each one is
         for i, (version, new) in enumerate(writes):
-            if len(bson.encode(new)) > MAX_DOCUMENT_BYTES:   # a bulk would not say which one is too large
+            if len(bson.encode(new)) > MAX_DOCUMENT_BYTES:  # a bulk would not say which one is too large
                 results[i] = DocumentTooLarge(f"{self.col.name}/{new['_id']}: over {MAX_DOCUMENT_BYTES} bytes")
                 continue
             ops.append(InsertOne(new) if version is None else ReplaceOne({"_id": new["_id"], "version": version}, new))
@@ -112,24 +124,32 @@ class CollectionBatch:
             if exc.details.get("writeConcernErrors"):
                 raise
             for error in exc.details["writeErrors"]:
-                results[index[error["index"]]] = (False if error["code"] == DUPLICATE_KEY
-                                                  else OperationFailure(error.get("errmsg", ""), error["code"], error))
+                results[index[error["index"]]] = (
+                    False
+                    if error["code"] == DUPLICATE_KEY
+                    else OperationFailure(error.get("errmsg", ""), error["code"], error)
+                )
             matched = exc.details.get("nMatched", 0)
-        except (ConnectionFailure, ExecutionTimeout):   # the network: every caller waits and tries again
+        except (ConnectionFailure, ExecutionTimeout):  # the network: every caller waits and tries again
             raise
-        except Exception:   # refused as a whole for one operation's sake: the others must not fail with it
+        except Exception:  # refused as a whole for one operation's sake: the others must not fail with it
             return [await _outcome(self._write_one(version, new)) for version, new in writes]
         replaces = [i for i, (version, _) in enumerate(writes) if version is not None and results[i] is True]
-        if matched < len(replaces):   # some guard failed; the bulk result does not say which
+        if matched < len(replaces):  # some guard failed; the bulk result does not say which
             await self._which_replaced(writes, replaces, results)
         return results
 
-    async def _which_replaced(self, writes: list[tuple[int | None, dict]], replaces: list[int],
-                              results: list[bool | BaseException]) -> None:
+    async def _which_replaced(
+        self, writes: list[tuple[int | None, dict]], replaces: list[int], results: list[bool | BaseException]
+    ) -> None:
         """A replace took effect when the stored document carries its last inbox mark (written
         by it, or by a later write that started from it)."""
-        stored = {doc["_id"]: doc async for doc in self.col.find(
-            {"_id": {"$in": [writes[i][1]["_id"] for i in replaces]}}, {"processed": 1, "version": 1})}
+        stored = {
+            doc["_id"]: doc
+            async for doc in self.col.find(
+                {"_id": {"$in": [writes[i][1]["_id"] for i in replaces]}}, {"processed": 1, "version": 1}
+            )
+        }
         for i in replaces:
             new = writes[i][1]
             doc = stored.get(new["_id"])
@@ -149,16 +169,22 @@ class CollectionBatch:
     async def _insert_once(self, docs: list[tuple[Any, dict]]) -> list[None | BaseException]:
         """``(id, document)``: stored unless one with its id exists (an archive: first write wins;
         two upserts of one id that raced leave it stored)."""
-        return await self._upserts([UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True)
-                                    for doc_id, doc in docs])
+        return await self._upserts(
+            [UpdateOne({"_id": doc_id}, {"$setOnInsert": doc}, upsert=True) for doc_id, doc in docs]
+        )
 
     async def _keep(self, docs: list[tuple[Any, dict, int]]) -> list[None | BaseException]:
         """``(id, document, revision)``: stored unless one with its id and a revision at least as new
         is (an item archived again after it changed replaces its older copy, never a newer one: the
         upsert of a newer one's id then fails as a duplicate, and there is nothing to do)."""
-        return await self._upserts([UpdateOne({"_id": doc_id, "revision": {"$lt": revision}},
-                                              {"$set": {**doc, "revision": revision}}, upsert=True)
-                                    for doc_id, doc, revision in docs])
+        return await self._upserts(
+            [
+                UpdateOne(
+                    {"_id": doc_id, "revision": {"$lt": revision}}, {"$set": {**doc, "revision": revision}}, upsert=True
+                )
+                for doc_id, doc, revision in docs
+            ]
+        )
 
     async def _upserts(self, ops: list[UpdateOne]) -> list[None | BaseException]:
         """One unordered bulk of upserts; a duplicate key is no error (see the callers), any other is

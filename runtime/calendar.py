@@ -10,6 +10,7 @@ package version and the override file's hash so every computed deadline is audit
 Business dates are Asia/Shanghai dates: an event at 2026-09-30T17:00Z happened on
 2026-10-01 for the agencies. A deadline "within N working days" ends at the end of that day.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ from holidays.constants import PUBLIC
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contracts.values import SHANGHAI
-from contracts.values import at_business_start as at_business_start   # the business day, one definition
+from contracts.values import at_business_start as at_business_start  # the business day, one definition
 from contracts.values import business_date as business_date
 
 DEFAULT_OVERRIDES = Path(__file__).parent / "data" / "calendar_overrides.yaml"
@@ -38,6 +39,7 @@ class CalendarDataError(ValueError):
 # ---------------------------------------------------------------- override file (validated data)
 class DayEntry(BaseModel):
     """One date the notice changes, with the words of the notice that say so."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     date: date
     note: str = Field(min_length=1, description="what the notice says about this day, e.g. '春节调休上班（周六）'")
@@ -45,13 +47,14 @@ class DayEntry(BaseModel):
 
 class YearOverride(BaseModel):
     """What one year's State Council notice says, where the package does not know it yet."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     source: str = Field(min_length=1, description="the notice: title, number, date and address")
     extra_holidays: tuple[DayEntry, ...] = ()
     extra_working_days: tuple[DayEntry, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "YearOverride":
+    def _consistent(self) -> YearOverride:
         off = [e.date for e in self.extra_holidays]
         on = [e.date for e in self.extra_working_days]
         for label, days in (("extra_holidays", off), ("extra_working_days", on)):
@@ -65,6 +68,7 @@ class YearOverride(BaseModel):
 
 class CalendarOverrides(BaseModel):
     """The whole override file: ``years: {2027: {source, extra_holidays, extra_working_days}}``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     years: dict[int, YearOverride] = Field(default_factory=dict)
 
@@ -103,6 +107,7 @@ def load_overrides(path: Path | str) -> tuple[CalendarOverrides, str]:
 def _official_through() -> int:
     """Last year for which the package carries the State Council notice (its 调休 table)."""
     from holidays.countries.china import ChinaStaticHolidays  # the package's own table of notices
+
     return max(ChinaStaticHolidays.special_public_holidays)
 
 
@@ -120,7 +125,7 @@ class WorkingCalendar:
         self._extra_on = {e.date for y in self._overrides.years.values() for e in y.extra_working_days}
 
     @classmethod
-    def from_file(cls, path: Path | str = DEFAULT_OVERRIDES) -> "WorkingCalendar":
+    def from_file(cls, path: Path | str = DEFAULT_OVERRIDES) -> WorkingCalendar:
         overrides, digest = load_overrides(path)
         return cls(overrides, f"{Path(path).name} sha256:{digest[:16]}")
 
@@ -129,14 +134,19 @@ class WorkingCalendar:
     def source(self) -> str:
         """One line naming the calendar used; record it beside every computed deadline."""
         years = ",".join(map(str, sorted(self._overrides.years))) or "-"
-        return (f"holidays {holidays.__version__} CN public (notices through {self._official_through}); "
-                f"overrides {self._origin} years {years}")
+        return (
+            f"holidays {holidays.__version__} CN public (notices through {self._official_through}); "
+            f"overrides {self._origin} years {years}"
+        )
 
     def describe(self) -> dict[str, Any]:
         """The calendar's provenance as a JSON-able dict."""
         return {
-            "library": "holidays", "library_version": holidays.__version__, "country": "CN",
-            "categories": [PUBLIC], "official_through": self._official_through,
+            "library": "holidays",
+            "library_version": holidays.__version__,
+            "country": "CN",
+            "categories": [PUBLIC],
+            "official_through": self._official_through,
             "overrides": self._origin,
             "override_years": {str(y): o.source for y, o in sorted(self._overrides.years.items())},
         }

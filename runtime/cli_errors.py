@@ -1,14 +1,21 @@
 """What ``yidi`` says when it cannot reach the platform: one line naming the address it tried and
 how to set the right one, and a non-zero exit, instead of a traceback."""
+
 from __future__ import annotations
 
 import asyncio
 
-RUN_ENV = "var/run.env"   # written by `yidi run`: the exports a second terminal needs
+RUN_ENV = "var/run.env"  # written by `yidi run`: the exports a second terminal needs
 
 # what `yidi run` exports for the commands of a second terminal (README "Operating it")
-EXPORTED = ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "YIDI_KEYS_DIR", "YIDI_TOPIC_PREFIX", "YIDI_CLOCK",
-            "YIDI_KAFKA_IDEMPOTENCE")
+EXPORTED = (
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "MONGODB_URI",
+    "YIDI_KEYS_DIR",
+    "YIDI_TOPIC_PREFIX",
+    "YIDI_CLOCK",
+    "YIDI_KAFKA_IDEMPOTENCE",
+)
 
 
 def unreachable(exc: BaseException) -> str | None:
@@ -17,6 +24,7 @@ def unreachable(exc: BaseException) -> str | None:
     from pymongo.errors import ConnectionFailure
 
     from runtime.config import Settings
+
     settings = Settings()
     hint = f"is `make run` running? `. {RUN_ENV}` sets the addresses"
     if isinstance(exc, KafkaConnectionError | NodeNotReadyError | KafkaTimeoutError):
@@ -41,6 +49,7 @@ def run_env_lines(env: dict[str, str]) -> list[str]:
     import os
     import shlex
     import sys
+
     lines = [f"export {name}={shlex.quote(env[name])}" for name in EXPORTED if name in env]
     # `yidi` itself: the virtualenv's scripts first on the PATH
     return lines + [f'export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"']
@@ -59,5 +68,6 @@ async def started(client):
 def quiet_client_logs() -> None:
     """The Kafka client's own connection errors are said once, by ``unreachable``, not logged before it."""
     import logging
+
     for name in ("aiokafka", "kafka", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -10,6 +10,7 @@ client reads its answers on ``settlement.result.v2``, sealed to it (``open_resul
 
     result = client.open_result(json.loads(record.value)["payload"])   # the SettlementResult as a dict
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,6 @@ from contracts.envelope import Envelope
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.parties import ParticipantRegistry, Signer, signer_for
 from runtime.wire import WireSealer
-
 
 # what settlement.result.v2 shows in clear; the sealed result must say the same
 ROUTING_FIELDS = ("institution_code", "request_id", "outcome", "reversal_request_id")
@@ -43,7 +43,7 @@ def open_result(signer: Signer, payload: dict) -> dict:
         raise SealedForAnother(f"result addressed to {payload.get('institution_code')}, not to {signer.code}")
     try:
         content = json.loads(signer.open_sealed(payload["sealed"]))
-    except Exception as exc:   # a JOSE error, a key that is not ours, bytes that are not JSON
+    except Exception as exc:  # a JOSE error, a key that is not ours, bytes that are not JSON
         raise SealedForAnother(f"{signer.code} cannot open this result: {type(exc).__name__}: {exc}") from None
     for field in ROUTING_FIELDS:
         if content.get(field) != payload.get(field):
@@ -52,8 +52,13 @@ def open_result(signer: Signer, payload: dict) -> dict:
 
 
 class PartyClient:
-    def __init__(self, producer: AIOKafkaProducer, keys_dir: str | Path, prefix: str = "",
-                 registry: ParticipantRegistry | None = None) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        keys_dir: str | Path,
+        prefix: str = "",
+        registry: ParticipantRegistry | None = None,
+    ) -> None:
         self.producer, self.keys_dir, self.prefix = producer, keys_dir, prefix
         self._signers: dict[str, Signer] = {}
         self._sealer = WireSealer(registry) if registry else None
@@ -79,21 +84,48 @@ class PartyClient:
         """A ``settlement.result.v2`` payload opened with the key of the institution it names (``open_result``)."""
         return open_result(self.signer(str(payload.get("institution_code"))), payload)
 
-    def envelope(self, topic: str, payload: BaseModel, *, sender: str, now: datetime, producer: str | None = None,
-                 event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None) -> Envelope:
-        return envelope_for(topic, payload, producer=producer or sender, now=now, event_id=event_id,
-                            correlation_id=correlation_id, sender=sender)
+    def envelope(
+        self,
+        topic: str,
+        payload: BaseModel,
+        *,
+        sender: str,
+        now: datetime,
+        producer: str | None = None,
+        event_id: uuid.UUID | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        return envelope_for(
+            topic,
+            payload,
+            producer=producer or sender,
+            now=now,
+            event_id=event_id,
+            correlation_id=correlation_id,
+            sender=sender,
+        )
 
-    async def send(self, topic: str, payload: BaseModel, *, sender: str, now: datetime, producer: str | None = None,
-                   event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None,
-                   wait: bool = True) -> Envelope:
-        env = self.envelope(topic, payload, sender=sender, now=now, producer=producer, event_id=event_id,
-                            correlation_id=correlation_id)
+    async def send(
+        self,
+        topic: str,
+        payload: BaseModel,
+        *,
+        sender: str,
+        now: datetime,
+        producer: str | None = None,
+        event_id: uuid.UUID | None = None,
+        correlation_id: uuid.UUID | None = None,
+        wait: bool = True,
+    ) -> Envelope:
+        env = self.envelope(
+            topic, payload, sender=sender, now=now, producer=producer, event_id=event_id, correlation_id=correlation_id
+        )
         await self.send_bytes(topic, encode(env), key_for(topic, payload), sign_as=sender, wait=wait)
         return env
 
-    async def send_bytes(self, topic: str, value: bytes, key: str, *, sign_as: str | None,
-                         wait: bool = True, seal: bool = True) -> None:
+    async def send_bytes(
+        self, topic: str, value: bytes, key: str, *, sign_as: str | None, wait: bool = True, seal: bool = True
+    ) -> None:
         """Bytes signed by ``sign_as`` (None: unsigned, which the platform refuses); on a sealed
         topic an envelope's payload in clear is sealed first (``seal=False``: sent as it is)."""
         if seal:

@@ -7,6 +7,7 @@ A clock command is signed like every other record (``runtime.parties.authenticat
 registry's operator party (``contracts.parties.Operator``, ``ops`` in the sample registry) and
 names it as ``sender``; a command is applied only when it is issued after the last one applied, so
 a copy or a replayed old command has no effect. Anything else is ignored and counted."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ from runtime.parties import ParticipantRegistry, Signer, Unauthenticated, authen
 
 log = logging.getLogger(__name__)
 
-OPERATOR = "ops"   # the sample registry's operator party, who signs clock commands
+OPERATOR = "ops"  # the sample registry's operator party, who signs clock commands
 
 
 class Clock(Protocol):
@@ -37,12 +38,13 @@ class WallClock:
 
 class ClockCommand(BaseModel):
     """The value of an ``ops.clock.v1`` record."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     op: Literal["set", "advance"]
-    now: AwareDatetime | None = None        # set: the business time at issued_at
-    seconds: float | None = None            # advance: how far
-    issued_at: AwareDatetime                # the operator's wall clock when issued; orders the commands
-    sender: str                             # the operator party that signed it
+    now: AwareDatetime | None = None  # set: the business time at issued_at
+    seconds: float | None = None  # advance: how far
+    issued_at: AwareDatetime  # the operator's wall clock when issued; orders the commands
+    sender: str  # the operator party that signed it
 
 
 class ControlledClock:
@@ -70,8 +72,11 @@ def clock_command_set(when: datetime, sender: str = OPERATOR) -> bytes:
 
 
 def clock_command_advance(seconds: float, sender: str = OPERATOR) -> bytes:
-    return ClockCommand(op="advance", seconds=seconds, issued_at=datetime.now(UTC),
-                        sender=sender).model_dump_json().encode()
+    return (
+        ClockCommand(op="advance", seconds=seconds, issued_at=datetime.now(UTC), sender=sender)
+        .model_dump_json()
+        .encode()
+    )
 
 
 def clock_headers(signer: Signer, value: bytes) -> list[tuple[str, bytes]]:
@@ -84,8 +89,9 @@ class ClockCommands:
     ``count(reason)`` is told of every other record (``unauthenticated:<why>``, ``invalid``,
     ``not_operator``, ``sender_mismatch``, ``stale``)."""
 
-    def __init__(self, clock: ControlledClock, parties: ParticipantRegistry,
-                 count: Callable[[str], None] = lambda reason: None) -> None:
+    def __init__(
+        self, clock: ControlledClock, parties: ParticipantRegistry, count: Callable[[str], None] = lambda reason: None
+    ) -> None:
         self.clock, self.parties, self.count = clock, parties, count
         self.last_issued: datetime | None = None
 
@@ -102,11 +108,14 @@ class ClockCommands:
             return self._ignored("sender_mismatch", record, f"names {command.sender}, signed by {signer.code}")
         if not isinstance(signer, Operator):
             return self._ignored("not_operator", record, f"{signer.code} is not an operator of the registry")
-        if (command.op == "set") != (command.now is not None) or (command.op == "advance") != (command.seconds is not None):
+        if (command.op == "set") != (command.now is not None) or (command.op == "advance") != (
+            command.seconds is not None
+        ):
             return self._ignored("invalid", record, f"{command.op} without its value")
         if self.last_issued is not None and command.issued_at <= self.last_issued:
-            return self._ignored("stale", record, f"issued {command.issued_at.isoformat()}, not after "
-                                 f"{self.last_issued.isoformat()}")
+            return self._ignored(
+                "stale", record, f"issued {command.issued_at.isoformat()}, not after {self.last_issued.isoformat()}"
+            )
         self.last_issued = command.issued_at
         self.clock.apply(json.loads(command.model_dump_json()))
         return "applied"
@@ -117,7 +126,13 @@ class ClockCommands:
         return reason
 
 
-def clock_follower(clock: ControlledClock, parties: ParticipantRegistry, bootstrap: str, topic: str,
-                   count: Callable[[str], None] = lambda reason: None, **client_options: Any) -> TopicFollower:
+def clock_follower(
+    clock: ControlledClock,
+    parties: ParticipantRegistry,
+    bootstrap: str,
+    topic: str,
+    count: Callable[[str], None] = lambda reason: None,
+    **client_options: Any,
+) -> TopicFollower:
     """Feeds a ControlledClock from the clock topic: the operator's signed commands only."""
     return TopicFollower(bootstrap, topic, ClockCommands(clock, parties, count).apply, **client_options)

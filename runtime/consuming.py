@@ -3,6 +3,7 @@ dispatched to one worker per partition (``runtime.dispatch``), and each record's
 the sender's signature, the envelope, the authority table and receipt time, the handler with
 retries by failure class (``runtime.failures``), and a classified answer when it cannot be
 handled (a refusal its sender hears, or a dead letter that always fits the broker)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,8 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pymongo.asynchronous.database import AsyncDatabase
 from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Envelope, derived_event_id
 from contracts.ops import DeadlineDue
@@ -29,12 +30,12 @@ from runtime.authority import AuthorityTable, Refusal
 from runtime.clock import Clock
 from runtime.config import Settings
 from runtime.deadlines import DeadlineStore
-from runtime.metrics import RuntimeMetrics
 from runtime.dispatch import PartitionDispatcher
 from runtime.envelopes import key_for, parse, peek_ids
 from runtime.failures import NotYet, PoisonMessage, classify
 from runtime.inbox import ConflictingCopy
 from runtime.logs import correlation_id, redact
+from runtime.metrics import RuntimeMetrics
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Unauthenticated, authenticate
 from runtime.sealing import SHARED_SCOPE, keyring
 from runtime.topics import DEAD_LETTER
@@ -42,18 +43,19 @@ from runtime.wire import SealingError, WireOpener
 
 log = logging.getLogger("runtime.service")
 
-Handler = Callable[[Envelope], Awaitable[str | None]]   # None: applied; else how it ended
+Handler = Callable[[Envelope], Awaitable[str | None]]  # None: applied; else how it ended
 Refuser = Callable[[str, Envelope, Refusal], Awaitable[None]]
 PARTY_REFUSED = "party.refused.v1"
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
-BATCH_RECORDS = 500   # records per poll, at most (the dispatcher queues 64 per partition)
-NOT_YET_SECONDS = 1.0   # a deadline whose handler is not ready (NotYet) fires again this much later
-DEAD_LETTER_MAX_BYTES = 512 * 1024   # a dead letter always fits the broker (1 MB); larger originals are stored
+BATCH_RECORDS = 500  # records per poll, at most (the dispatcher queues 64 per partition)
+NOT_YET_SECONDS = 1.0  # a deadline whose handler is not ready (NotYet) fires again this much later
+DEAD_LETTER_MAX_BYTES = 512 * 1024  # a dead letter always fits the broker (1 MB); larger originals are stored
 
 
 class Consuming:
     """The consuming half of ``runtime.service.Service`` (a mixin: it uses the service's settings,
     broker, parties, authority, handlers, metrics and database)."""
+
     name: str
     settings: Settings
     clock: Clock
@@ -90,18 +92,29 @@ class Consuming:
         async def consume(records: Any, message: KafkaMessage) -> None:
             for record in records:
                 signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
-                await dispatcher.submit(message.consumer, record.topic, record.partition, record.offset,
-                                        record.value, signature)
+                await dispatcher.submit(
+                    message.consumer, record.topic, record.partition, record.offset, record.value, signature
+                )
 
         # Offsets are committed by the dispatcher once records are handled (at least once); a
         # revoked partition's records are finished or abandoned before it moves (the listener).
         self.broker.subscriber(
-            *by_topic, batch=True, max_records=BATCH_RECORDS, batch_timeout_ms=self.settings.fetch_wait_ms,
-            group_id=self.settings.group_id, ack_policy=AckPolicy.MANUAL, listener=dispatcher,
-            auto_offset_reset="earliest", parser=_headers_it_can_read, decoder=_raw_records, title=f"yidi-{self.name}",
-            description=f"Every topic the {self.name} service consumes", session_timeout_ms=10000,
-            group_instance_id=self.settings.group_instance_id or None,   # static membership (KIP-345), if set
-            heartbeat_interval_ms=1000, max_poll_interval_ms=60000,
+            *by_topic,
+            batch=True,
+            max_records=BATCH_RECORDS,
+            batch_timeout_ms=self.settings.fetch_wait_ms,
+            group_id=self.settings.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            listener=dispatcher,
+            auto_offset_reset="earliest",
+            parser=_headers_it_can_read,
+            decoder=_raw_records,
+            title=f"yidi-{self.name}",
+            description=f"Every topic the {self.name} service consumes",
+            session_timeout_ms=10000,
+            group_instance_id=self.settings.group_instance_id or None,  # static membership (KIP-345), if set
+            heartbeat_interval_ms=1000,
+            max_poll_interval_ms=60000,
             fetch_max_wait_ms=self.settings.fetch_wait_ms,
         )(consume)
         # What this service receives and sends, with each payload schema, is described by
@@ -113,23 +126,24 @@ class Consuming:
         # Reading the bytes never raises out of here, whatever they hold (nesting deep enough to
         # exhaust the stack, a header that is not UTF-8, sizes): each failure is a dead letter with
         # its reason, or the partition would stall on a record tried again forever.
-        try:   # who sent it comes before anything else: an unsigned message is not even parsed
+        try:  # who sent it comes before anything else: an unsigned message is not even parsed
             sender = authenticate(self.parties, raw, signature, now)
         except Unauthenticated as exc:
             await self._unauthenticated(logical, raw, exc)
             return
-        except Exception as exc:   # unreadable signature or bytes: no party signed them
+        except Exception as exc:  # unreadable signature or bytes: no party signed them
             await self._unauthenticated(logical, raw, Unauthenticated("unreadable", f"{type(exc).__name__}: {exc}"))
             return
         try:
             envelope = self._parse(logical, raw)
-        except Exception as exc:   # invalid, unparsable, too deep: its reason in the dead letter
+        except Exception as exc:  # invalid, unparsable, too deep: its reason in the dead letter
             await self._dead_letter(logical, raw, exc)
             await self._refuse_unreadable(logical, raw, sender.code, exc)
             return
         if envelope.sender != sender.code:
-            mismatch = Unauthenticated("sender_mismatch", f"envelope names sender {envelope.sender}, "
-                                                          f"signed by {sender.code}")
+            mismatch = Unauthenticated(
+                "sender_mismatch", f"envelope names sender {envelope.sender}, signed by {sender.code}"
+            )
             await self._unauthenticated(logical, raw, mismatch)
             # the signer is a registry party (its signature held): it hears why its message had no effect
             await self._refuse_unreadable(logical, raw, sender.code, mismatch)
@@ -140,26 +154,34 @@ class Consuming:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             return
         if isinstance(envelope.payload, DeadlineDue) and now < envelope.payload.due_at:
-            await self._rearm(logical, envelope, raw)   # no effect before its due time
+            await self._rearm(logical, envelope, raw)  # no effect before its due time
             return
         token = correlation_id.set(str(envelope.correlation_id))
         try:
             result = await self._with_retries(logical, envelope)
             self.metrics.handled.labels(self.name, logical, result).inc()
-        except NotYet as exc:   # a deadline only (``_with_retries``)
+        except NotYet as exc:  # a deadline only (``_with_retries``)
             log.info("%s not ready (%s); armed again in %.0fs", logical, exc, NOT_YET_SECONDS)
-            await self._rearm(logical, envelope, raw, at=self.clock.now() + timedelta(seconds=NOT_YET_SECONDS),
-                              result="not_yet")
+            await self._rearm(
+                logical, envelope, raw, at=self.clock.now() + timedelta(seconds=NOT_YET_SECONDS), result="not_yet"
+            )
         except PoisonMessage as exc:
             if exc.reason == "refused_by_rule" and not isinstance(sender, ServiceParty):
                 # a business answer to an agency or hospital, not an operational fault: its sender hears it
                 await self.refuse(logical, envelope, Refusal(RefusalReason.REFUSED_BY_RULE, str(exc), rule=""))
             else:
                 await self._dead_letter(logical, raw, exc)
-                if exc.reason == "conflicting_copy":   # the sender reused an event id: it hears this one had no effect
-                    await self.refuse(logical, envelope, Refusal(
-                        RefusalReason.CONFLICTING_COPY, f"{exc}; send it again under a new event id", rule="S-19",
-                        code="CONFLICTING_COPY"))
+                if exc.reason == "conflicting_copy":  # the sender reused an event id: it hears this one had no effect
+                    await self.refuse(
+                        logical,
+                        envelope,
+                        Refusal(
+                            RefusalReason.CONFLICTING_COPY,
+                            f"{exc}; send it again under a new event id",
+                            rule="S-19",
+                            code="CONFLICTING_COPY",
+                        ),
+                    )
         finally:
             self.metrics.handle_seconds.labels(self.name, logical).observe(time.perf_counter() - started)
             correlation_id.reset(token)
@@ -175,8 +197,12 @@ class Consuming:
         for field, claimed in _claimed_times(envelope):
             skew = abs((claimed - now).total_seconds())
             if skew > limit:
-                return Refusal(RefusalReason.CLOCK_SKEW, f"{field} {claimed.isoformat()} is {skew:.0f}s from receipt "
-                               f"{now.isoformat()} (at most {limit:.0f}s)", code="CLOCK_SKEW")
+                return Refusal(
+                    RefusalReason.CLOCK_SKEW,
+                    f"{field} {claimed.isoformat()} is {skew:.0f}s from receipt "
+                    f"{now.isoformat()} (at most {limit:.0f}s)",
+                    code="CLOCK_SKEW",
+                )
         return None
 
     async def refuse(self, logical: str, envelope: Envelope, refusal: Refusal) -> None:
@@ -190,9 +216,15 @@ class Consuming:
 
     async def party_refused(self, logical: str, envelope: Envelope, refusal: Refusal) -> None:
         """The answer any party hears: ``party.refused.v1``, keyed by its code."""
-        answer = CommandRefused(refused_event_id=envelope.event_id, topic=logical, sender=str(envelope.sender),
-                                reason=refusal.reason, rule=refusal.rule, message=refusal.message[:2000],
-                                service=self.name)
+        answer = CommandRefused(
+            refused_event_id=envelope.event_id,
+            topic=logical,
+            sender=str(envelope.sender),
+            reason=refusal.reason,
+            rule=refusal.rule,
+            message=refusal.message[:2000],
+            service=self.name,
+        )
         await self.publish(PARTY_REFUSED, answer, cause=envelope)
 
     async def _refuse_unreadable(self, logical: str, raw: bytes, sender: str, exc: Exception) -> None:
@@ -203,38 +235,59 @@ class Consuming:
         except ValueError:
             event_id = uuid.uuid5(uuid.NAMESPACE_OID, raw.hex()[:2000])
         detail = _describe(exc)
-        reason = RefusalReason.UNKNOWN_REGION if "UNKNOWN_REGION" in detail or "unknown_region" in detail \
+        reason = (
+            RefusalReason.UNKNOWN_REGION
+            if "UNKNOWN_REGION" in detail or "unknown_region" in detail
             else RefusalReason.INVALID_MESSAGE
+        )
         self.metrics.refused.labels(self.name, logical, reason.value).inc()
-        answer = CommandRefused(refused_event_id=event_id, topic=logical, sender=sender, reason=reason,
-                                rule="S-19", message=detail[:2000], service=self.name)
+        answer = CommandRefused(
+            refused_event_id=event_id,
+            topic=logical,
+            sender=sender,
+            reason=reason,
+            rule="S-19",
+            message=detail[:2000],
+            service=self.name,
+        )
         await self.publish(PARTY_REFUSED, answer, event_id=derived_event_id(event_id, PARTY_REFUSED))
 
     async def _unauthenticated(self, logical: str, raw: bytes, exc: Unauthenticated) -> None:
         self.metrics.unauthenticated.labels(self.name, logical, exc.reason).inc()
         await self._dead_letter(logical, raw, PoisonMessage("UNAUTHENTICATED", f"{exc.reason}: {exc}"))
 
-    async def _rearm(self, logical: str, envelope: Envelope, raw: bytes, at: datetime | None = None,
-                     result: str = "early") -> None:
+    async def _rearm(
+        self, logical: str, envelope: Envelope, raw: bytes, at: datetime | None = None, result: str = "early"
+    ) -> None:
         """A deadline read before it is due (another instance's clock ran ahead, or a copy): armed
         again for its due moment, which fires it once. One whose handler found what it needs not
         applied yet (``NotYet``) is armed again for ``at``, a moment later, instead of holding up
         its partition, where what it waits for may be queued behind it."""
         due: DeadlineDue = envelope.payload
-        await self.deadlines.rearm({"deadline_id": str(due.deadline_id), "due_at": at or due.due_at, "topic": logical,
-                                    "key": key_for(logical, due), "value": raw.decode(), "type": envelope.type})
+        await self.deadlines.rearm(
+            {
+                "deadline_id": str(due.deadline_id),
+                "due_at": at or due.due_at,
+                "topic": logical,
+                "key": key_for(logical, due),
+                "value": raw.decode(),
+                "type": envelope.type,
+            }
+        )
         self.metrics.handled.labels(self.name, logical, result).inc()
 
     def _parse(self, logical: str, raw: bytes) -> Envelope:
         spec = ALL_TOPICS[logical]
         try:
-            clear = self.opener.open(logical, raw)   # a personal payload travels sealed (runtime.wire)
+            clear = self.opener.open(logical, raw)  # a personal payload travels sealed (runtime.wire)
         except SealingError as exc:
             raise PoisonMessage(exc.reason, str(exc)) from None
         envelope = parse(logical, clear)
         if envelope.type != spec.type or envelope.schema_version != spec.version:
-            raise PoisonMessage("wrong_type", f"topic {logical} carries {spec.type} v{spec.version}, "
-                                f"got {envelope.type} v{envelope.schema_version}")
+            raise PoisonMessage(
+                "wrong_type",
+                f"topic {logical} carries {spec.type} v{spec.version}, got {envelope.type} v{envelope.schema_version}",
+            )
         return envelope
 
     async def _with_retries(self, logical: str, envelope: Envelope) -> str:
@@ -251,7 +304,9 @@ class Consuming:
                     # stays dropped when it comes again (a rebalance before its offset was committed,
                     # a copy): at least once must not turn the fault into nothing lost
                     self._fault_dropped = envelope.event_id
-                    log.critical("fault injection: the %s message %s dropped without effect", logical, envelope.event_id)
+                    log.critical(
+                        "fault injection: the %s message %s dropped without effect", logical, envelope.event_id
+                    )
                     return "dropped"
                 result = await self.handlers[logical](envelope)
                 return result if isinstance(result, str) else "applied"
@@ -259,7 +314,7 @@ class Consuming:
                 raise
             except Exception as exc:
                 if isinstance(exc, NotYet) and isinstance(envelope.payload, DeadlineDue):
-                    raise   # armed again for a moment later (``_consume``), the partition goes on
+                    raise  # armed again for a moment later (``_consume``), the partition goes on
                 kind = classify(exc)
                 if kind == "poison":
                     reason = "conflicting_copy" if isinstance(exc, ConflictingCopy) else type(exc).__name__
@@ -271,29 +326,57 @@ class Consuming:
                     log.warning("transient failure on %s, retrying in %.2fs", logical, delay, exc_info=True)
                 else:
                     self.metrics.handled.labels(self.name, logical, "failed").inc()
-                    log.exception("handling %s failed (attempt %s); the message is kept and tried again in %.0fs",
-                                  logical, attempt, delay)
+                    log.exception(
+                        "handling %s failed (attempt %s); the message is kept and tried again in %.0fs",
+                        logical,
+                        attempt,
+                        delay,
+                    )
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, logical: str, raw: bytes, exc: Exception) -> None:
-        reason = exc.reason if isinstance(exc, PoisonMessage) else (
-            "invalid_message" if isinstance(exc, ValidationError) else
-            "too_deep" if isinstance(exc, RecursionError) else "unreadable_message")
+        reason = (
+            exc.reason
+            if isinstance(exc, PoisonMessage)
+            else (
+                "invalid_message"
+                if isinstance(exc, ValidationError)
+                else "too_deep"
+                if isinstance(exc, RecursionError)
+                else "unreadable_message"
+            )
+        )
         detail = _describe(exc)
         # the original is sealed under the deployment's data keyring (runtime.sealing): whatever a
         # sender put in clear, a dead letter does not repeat it (dead_letter_original opens it)
         record: dict[str, Any] = {
-            "dead_letter_id": str(uuid.uuid4()), "service": self.name, "topic": logical, "reason": reason,
-            "detail": detail[:4000], "at": self.clock.now().isoformat(), "original": None,
-            "original_sealed": keyring().seal(_as_text(raw), SHARED_SCOPE), **peek_ids(raw)}
-        if len(raw) > DEAD_LETTER_MAX_BYTES:   # kept whole in this service's database, referenced here
-            await self.db["dead_letters"].insert_one({"_id": record["dead_letter_id"], "topic": logical,
-                                                     "original": keyring().seal(_as_text(raw), SHARED_SCOPE),   # at rest: sealed
-                                                     "at": self.clock.now()})
+            "dead_letter_id": str(uuid.uuid4()),
+            "service": self.name,
+            "topic": logical,
+            "reason": reason,
+            "detail": detail[:4000],
+            "at": self.clock.now().isoformat(),
+            "original": None,
+            "original_sealed": keyring().seal(_as_text(raw), SHARED_SCOPE),
+            **peek_ids(raw),
+        }
+        if len(raw) > DEAD_LETTER_MAX_BYTES:  # kept whole in this service's database, referenced here
+            await self.db["dead_letters"].insert_one(
+                {
+                    "_id": record["dead_letter_id"],
+                    "topic": logical,
+                    "original": keyring().seal(_as_text(raw), SHARED_SCOPE),  # at rest: sealed
+                    "at": self.clock.now(),
+                }
+            )
             record["original_sealed"] = None
             record["original_ref"] = {"collection": "dead_letters", "id": record["dead_letter_id"], "bytes": len(raw)}
-        await self._send(self.topic(DEAD_LETTER), logical.encode(), json.dumps(record).encode(),
-                         {"content-type": "application/json", "type": "ops.dead-letter"})
+        await self._send(
+            self.topic(DEAD_LETTER),
+            logical.encode(),
+            json.dumps(record).encode(),
+            {"content-type": "application/json", "type": "ops.dead-letter"},
+        )
         self.metrics.dead_letters.labels(self.name, logical, reason).inc()
         self.metrics.handled.labels(self.name, logical, "dead_lettered").inc()
         log.warning("dead-lettered a message on %s: %s: %s", logical, reason, detail[:300])
@@ -312,8 +395,12 @@ async def _headers_it_can_read(records: tuple, original: Callable[[tuple], Await
     not would fail the whole poll, and every record in it would go unhandled. The parser is given
     the headers it can decode; the message keeps the records as they came (``_consume`` reads the
     signature as bytes, and one that is not UTF-8 is a dead letter like any unreadable signature)."""
-    readable = tuple(record if all(_utf8(v) for _, v in record.headers or ()) else
-                     replace(record, headers=[(k, v) for k, v in record.headers if _utf8(v)]) for record in records)
+    readable = tuple(
+        record
+        if all(_utf8(v) for _, v in record.headers or ())
+        else replace(record, headers=[(k, v) for k, v in record.headers if _utf8(v)])
+        for record in records
+    )
     message = await original(readable)
     message.raw_message = records
     return message
@@ -349,7 +436,7 @@ def _describe(exc: Exception) -> str:
             text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10])
         else:
             text = str(exc)
-    except Exception:   # an exception whose text cannot be made: its class still says what happened
+    except Exception:  # an exception whose text cannot be made: its class still says what happened
         text = ""
     return redact(text[:4000]) or type(exc).__name__
 

@@ -10,6 +10,7 @@ instance's clock for a record that arrives while it follows the topic; records w
 instance started, with only a producer's timestamp, are held to their versions and ids alone (every
 instance must decide them the same way however late it starts).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ from runtime.parties import ParticipantRegistry, Unauthenticated, signed_envelop
 
 log = logging.getLogger(__name__)
 
-LOG_APPEND_TIME = 1   # aiokafka's ConsumerRecord.timestamp_type for a broker-assigned timestamp
+LOG_APPEND_TIME = 1  # aiokafka's ConsumerRecord.timestamp_type for a broker-assigned timestamp
 
 
 def receipt_time(record: Any, now: datetime, live: bool) -> datetime | None:
@@ -39,8 +40,13 @@ class RegistryChanges:
     ``unauthenticated`` (reason: why), ``refused`` (not the national agency) or ``ignored``
     (``stale_version``, ``repeated_change``, ``clock_skew``)."""
 
-    def __init__(self, parties: ParticipantRegistry, now: Callable[[], datetime], max_skew_seconds: float,
-                 count: Callable[[str, str], None] = lambda kind, reason: None) -> None:
+    def __init__(
+        self,
+        parties: ParticipantRegistry,
+        now: Callable[[], datetime],
+        max_skew_seconds: float,
+        count: Callable[[str, str], None] = lambda kind, reason: None,
+    ) -> None:
         self.parties, self.now, self.max_skew, self.count = parties, now, max_skew_seconds, count
         self.live = False
 
@@ -59,17 +65,31 @@ class RegistryChanges:
             return self._no_effect("refused", "UNAUTHORIZED", record, f"{change.change_id} from {sender.code}")
         received = receipt_time(record, now, self.live)
         if received is not None and abs((envelope.occurred_at - received).total_seconds()) > self.max_skew:
-            return self._no_effect("ignored", "clock_skew", record, f"{change.change_id} occurred at "
-                                   f"{envelope.occurred_at.isoformat()}, received {received.isoformat()}")
+            return self._no_effect(
+                "ignored",
+                "clock_skew",
+                record,
+                f"{change.change_id} occurred at {envelope.occurred_at.isoformat()}, received {received.isoformat()}",
+            )
         reason = self.parties.apply(change)
         if reason:
-            return self._no_effect("ignored", reason, record, f"{change.change_id} {change.action.value} "
-                                   f"{change.subject} v{change.version} (now v{self.parties.versions.get(change.subject)})")
+            return self._no_effect(
+                "ignored",
+                reason,
+                record,
+                f"{change.change_id} {change.action.value} "
+                f"{change.subject} v{change.version} (now v{self.parties.versions.get(change.subject)})",
+            )
         log.info("participant registry: %s %s v%s", change.action.value, change.subject, change.version)
         return "applied"
 
     def _no_effect(self, kind: str, reason: str, record: Any, detail: str) -> str:
         self.count(kind, reason)
-        log.warning("%s change at offset %s has no effect (%s): %s", PARTY_CHANGES,
-                    getattr(record, "offset", "?"), reason, detail)
+        log.warning(
+            "%s change at offset %s has no effect (%s): %s",
+            PARTY_CHANGES,
+            getattr(record, "offset", "?"),
+            reason,
+            detail,
+        )
         return reason

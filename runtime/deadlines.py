@@ -1,4 +1,5 @@
 """Persisted deadlines 期限: "at moment T, publish message X", each fired once across instances."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,17 +38,22 @@ class DeadlineStore:
         except DuplicateKeyError:
             pass
         existing = await self.col.find_one({"_id": entry["deadline_id"]})
-        if existing and (existing["status"] == "pending"
-                         or ring.unseal(existing["value"]) != ring.unseal(doc["value"])):   # nonces differ
-            await self.col.update_one({"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending", "claim": None}})
+        if existing and (
+            existing["status"] == "pending" or ring.unseal(existing["value"]) != ring.unseal(doc["value"])
+        ):  # nonces differ
+            await self.col.update_one(
+                {"_id": entry["deadline_id"]}, {"$set": {**doc, "status": "pending", "claim": None}}
+            )
 
     async def rearm(self, entry: dict) -> None:
         """Arm a deadline again, whatever its state: its message was read before it was due (an
         instance whose clock ran ahead fired it), or what it needs is not applied yet. The same
         message fires again at ``due_at``; a claim still held on it is void (``mark_fired``)."""
-        await self.col.update_one({"_id": entry["deadline_id"]},
-                                  {"$set": {**_stored(entry), "status": "pending", "claim": None, "claimed_at": None}},
-                                  upsert=True)
+        await self.col.update_one(
+            {"_id": entry["deadline_id"]},
+            {"$set": {**_stored(entry), "status": "pending", "claim": None, "claimed_at": None}},
+            upsert=True,
+        )
 
     async def cancel(self, deadline_id: str) -> None:
         """A cancelled deadline is removed (most are: every settlement arms one and cancels it on
@@ -56,13 +62,16 @@ class DeadlineStore:
         await self.col.delete_one({"_id": deadline_id, "status": "pending"})
 
     async def due(self, now: datetime, limit: int = 100) -> list[dict]:
-        return await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
+        return (
+            await self.col.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
+        )
 
     async def claim(self, deadline_id: str, now: datetime) -> dict | None:
         """The deadline, now ours to fire, with its message opened; ``claim`` names this claim."""
         token = uuid.uuid4().hex
-        doc = await self.col.find_one_and_update({"_id": deadline_id, "status": "pending"},
-                                                 {"$set": {"status": "firing", "claimed_at": now, "claim": token}})
+        doc = await self.col.find_one_and_update(
+            {"_id": deadline_id, "status": "pending"}, {"$set": {"status": "firing", "claimed_at": now, "claim": token}}
+        )
         if doc:
             doc["value"], doc["claim"] = keyring().unseal(doc["value"]), token
         return doc
@@ -70,26 +79,30 @@ class DeadlineStore:
     async def release(self, claimed: dict) -> None:
         """A claim whose message could not be sent: pending again, for the next poll (not after
         the lease, which is for an instance that crashed holding it)."""
-        await self.col.update_one({"_id": claimed["_id"], "claim": claimed["claim"]},
-                                  {"$set": {"status": "pending", "claim": None, "claimed_at": None}})
+        await self.col.update_one(
+            {"_id": claimed["_id"], "claim": claimed["claim"]},
+            {"$set": {"status": "pending", "claim": None, "claimed_at": None}},
+        )
 
     async def mark_fired(self, claimed: dict, now: datetime) -> None:
         """Fired, unless the deadline was armed again meanwhile (its message read early, ``rearm``)."""
-        await self.col.update_one({"_id": claimed["_id"], "claim": claimed["claim"]},
-                                  {"$set": {"status": "fired", "fired_at": now}})
+        await self.col.update_one(
+            {"_id": claimed["_id"], "claim": claimed["claim"]}, {"$set": {"status": "fired", "fired_at": now}}
+        )
 
     async def release_stale(self, now: datetime) -> None:
-        await self.col.update_many({"status": "firing", "claimed_at": {"$lt": now - timedelta(seconds=self.LEASE_SECONDS)}},
-                                   {"$set": {"status": "pending", "claim": None}})
+        await self.col.update_many(
+            {"status": "firing", "claimed_at": {"$lt": now - timedelta(seconds=self.LEASE_SECONDS)}},
+            {"$set": {"status": "pending", "claim": None}},
+        )
 
     async def counts(self) -> dict[str, int]:
-        return {status: await self.col.count_documents({"status": status})
-                for status in ("pending", "firing", "fired")}
+        return {status: await self.col.count_documents({"status": status}) for status in ("pending", "firing", "fired")}
 
 
 def _stored(entry: dict) -> dict:
     """What is stored of a deadline: when, where and what to publish (the message sealed at rest)."""
     doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
-    if not is_sealed(doc["value"]):   # an outbox entry written before sealing
+    if not is_sealed(doc["value"]):  # an outbox entry written before sealing
         doc["value"] = keyring().seal(doc["value"], SHARED_SCOPE)
     return doc

@@ -12,6 +12,7 @@ It is also the consumer's rebalance listener: before a partition moves to anothe
 its record in progress is finished (within ``REVOKE_WAIT`` seconds), the records queued behind
 it are abandoned, and what was finished is committed, so the next owner starts right after it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,10 +25,10 @@ from aiokafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[str, bytes, bytes | None], Awaitable[None]]     # physical topic, value, signature
+Process = Callable[[str, bytes, bytes | None], Awaitable[None]]  # physical topic, value, signature
 
 
-REVOKE_WAIT = 10.0   # seconds a revoked partition's record in progress may take (within the rebalance timeout)
+REVOKE_WAIT = 10.0  # seconds a revoked partition's record in progress may take (within the rebalance timeout)
 
 
 class PartitionDispatcher(ConsumerRebalanceListener):
@@ -35,21 +36,28 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         self.process, self.queue_size, self.commit_interval = process, queue_size, commit_interval
         self.queues: dict[TopicPartition, asyncio.Queue] = {}
         self.workers: dict[TopicPartition, asyncio.Task] = {}
-        self.done: dict[TopicPartition, int] = {}          # last finished offset per partition
+        self.done: dict[TopicPartition, int] = {}  # last finished offset per partition
         self.committed: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self._committer: asyncio.Task | None = None
         self.closing = asyncio.Event()
-        self.revoked: set[TopicPartition] = set()   # being handed over: queued records are abandoned
+        self.revoked: set[TopicPartition] = set()  # being handed over: queued records are abandoned
 
-    async def submit(self, consumer: AIOKafkaConsumer, topic: str, partition: int, offset: int, value: bytes,
-                     signature: bytes | None = None) -> None:
+    async def submit(
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes,
+        signature: bytes | None = None,
+    ) -> None:
         """Queue one record behind the earlier ones of its partition (blocks when that queue is full)."""
-        if self.closing.is_set():   # shutting down: leave it uncommitted, the next owner reads it
+        if self.closing.is_set():  # shutting down: leave it uncommitted, the next owner reads it
             return
         self.consumer = consumer
         tp = TopicPartition(topic, partition)
-        if tp not in consumer.assignment():   # fetched before its partition was revoked: not ours now
+        if tp not in consumer.assignment():  # fetched before its partition was revoked: not ours now
             return
         if tp not in self.queues:
             self.queues[tp] = asyncio.Queue(self.queue_size)
@@ -63,7 +71,7 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         while True:
             offset, value, signature = await queue.get()
             try:
-                if tp in self.revoked:   # abandoned: the partition's next owner reads it
+                if tp in self.revoked:  # abandoned: the partition's next owner reads it
                     continue
                 if await self._until_processed(tp, offset, value, signature):
                     self.done[tp] = offset
@@ -97,14 +105,17 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         if self.consumer is None:
             return
         assigned = self.consumer.assignment()
-        offsets = {tp: OffsetAndMetadata(off + 1, "") for tp, off in self.done.items()
-                   if tp in assigned and self.committed.get(tp) != off}
+        offsets = {
+            tp: OffsetAndMetadata(off + 1, "")
+            for tp, off in self.done.items()
+            if tp in assigned and self.committed.get(tp) != off
+        }
         if not offsets:
             return
         try:
             await self.consumer.commit(offsets)
             self.committed.update({tp: meta.offset - 1 for tp, meta in offsets.items()})
-        except KafkaError as exc:   # e.g. rebalancing: the next owner re-reads, the inbox dedupes
+        except KafkaError as exc:  # e.g. rebalancing: the next owner re-reads, the inbox dedupes
             log.warning("offset commit failed (%s); the records will be read again and deduplicated", exc)
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -115,26 +126,29 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         self.revoked.update(mine)
         try:
             await asyncio.wait_for(asyncio.gather(*(self.queues[tp].join() for tp in mine)), REVOKE_WAIT)
-        except asyncio.TimeoutError:
-            log.warning("rebalance: a record of %s still in progress after %ss; the next owner reads it again",
-                        mine, REVOKE_WAIT)
-        await self.commit()   # still a member until the listener returns: the commit is accepted
+        except TimeoutError:
+            log.warning(
+                "rebalance: a record of %s still in progress after %ss; the next owner reads it again",
+                mine,
+                REVOKE_WAIT,
+            )
+        await self.commit()  # still a member until the listener returns: the commit is accepted
         for tp in mine:
             self.workers.pop(tp).cancel()
             del self.queues[tp]
-            self.done.pop(tp, None)        # a later assignment starts from the group's offset
+            self.done.pop(tp, None)  # a later assignment starts from the group's offset
             self.committed.pop(tp, None)
         self.revoked.difference_update(mine)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        return None   # a partition's worker starts with its first record
+        return None  # a partition's worker starts with its first record
 
     async def drain(self, timeout: float = 20) -> None:
         """Graceful shutdown: let queued records finish, then commit."""
         self.closing.set()
         try:
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self.queues.values())), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("shutdown: records still in progress after %ss; they will be redelivered", timeout)
         await self.commit()
         for task in [*self.workers.values(), *([self._committer] if self._committer else [])]:

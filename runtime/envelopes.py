@@ -1,4 +1,5 @@
 """Building and reading envelopes on the wire."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,18 @@ from runtime.failures import PoisonMessage
 from runtime.privacy import pseudonym
 
 
-def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime,
-                 cause: Envelope | None = None, event_id: uuid.UUID | None = None,
-                 name: str = "", correlation_id: uuid.UUID | None = None, sender: str | None = None) -> Envelope:
+def envelope_for(
+    topic: str,
+    payload: BaseModel,
+    *,
+    producer: str,
+    now: datetime,
+    cause: Envelope | None = None,
+    event_id: uuid.UUID | None = None,
+    name: str = "",
+    correlation_id: uuid.UUID | None = None,
+    sender: str | None = None,
+) -> Envelope:
     """Wrap ``payload`` for ``topic``. Caused messages get a deterministic id (cause + topic +
     name), so a retried handler republishes the same id and consumers drop the copy. ``sender`` is
     the registry code that signs it (default: ``producer``, which services set to their code)."""
@@ -28,9 +38,17 @@ def envelope_for(topic: str, payload: BaseModel, *, producer: str, now: datetime
         event_id = derived_event_id(cause.event_id, f"{topic}:{name}") if cause else uuid.uuid4()
     correlation = correlation_id or (cause.correlation_id if cause else event_id)
     return envelope_of(spec.message)(
-        event_id=event_id, type=spec.type, schema_version=spec.version, occurred_at=now,
-        correlation_id=correlation, causation_id=cause.event_id if cause else None,
-        producer=producer, sender=sender or producer, reply_to=_reply_to(cause), payload=payload)
+        event_id=event_id,
+        type=spec.type,
+        schema_version=spec.version,
+        occurred_at=now,
+        correlation_id=correlation,
+        causation_id=cause.event_id if cause else None,
+        producer=producer,
+        sender=sender or producer,
+        reply_to=_reply_to(cause),
+        payload=payload,
+    )
 
 
 def _reply_to(cause: Envelope | None) -> str | None:
@@ -67,7 +85,7 @@ def parse(topic: str, raw: bytes) -> Envelope:
     return envelope_of(spec.message).model_validate_json(raw)
 
 
-PEEKED_CHARS = 100   # an id or a type name is far shorter; longer values are not ids
+PEEKED_CHARS = 100  # an id or a type name is far shorter; longer values are not ids
 
 
 def peek_ids(raw: bytes) -> dict[str, str]:
@@ -77,9 +95,12 @@ def peek_ids(raw: bytes) -> dict[str, str]:
     carry the attack on into the dead letter."""
     try:
         data = json.loads(raw)
-    except Exception:   # ValueError, UnicodeDecodeError, RecursionError, MemoryError…: no ids to show
+    except Exception:  # ValueError, UnicodeDecodeError, RecursionError, MemoryError…: no ids to show
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: v for k in ("event_id", "type", "correlation_id")
-            if isinstance(v := data.get(k), str) and len(v) <= PEEKED_CHARS}
+    return {
+        k: v
+        for k in ("event_id", "type", "correlation_id")
+        if isinstance(v := data.get(k), str) and len(v) <= PEEKED_CHARS
+    }

@@ -1,13 +1,21 @@
 """What a failure says about the message that met it: transient (wait and try again), poison
 (dead-lettered with its reason, the partition moves on) or a fault of ours (tried again until
 someone fixes it; the offset never passes it)."""
+
 from __future__ import annotations
 
 import asyncio
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from pymongo.errors import (AutoReconnect, ConnectionFailure, DocumentTooLarge, ExecutionTimeout, OperationFailure,
-                            PyMongoError, WTimeoutError)
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    DocumentTooLarge,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+    WTimeoutError,
+)
 
 from runtime.inbox import ConflictingCopy
 
@@ -19,8 +27,18 @@ def classify(exc: BaseException) -> str:
     ``poison``: dead-lettered with their reason, the partition moves on. Anything else is a fault of
     ours (``fault``): the message is tried again and again with backoff, its offset never advances,
     and the handler-failing alert pages someone; nothing is skipped silently."""
-    if isinstance(exc, (AutoReconnect, ConnectionFailure, ExecutionTimeout, WTimeoutError, ConnectionError,
-                        asyncio.TimeoutError, NotYet)):
+    if isinstance(
+        exc,
+        (
+            AutoReconnect,
+            ConnectionFailure,
+            ExecutionTimeout,
+            WTimeoutError,
+            ConnectionError,
+            asyncio.TimeoutError,
+            NotYet,
+        ),
+    ):
         return "transient"
     if isinstance(exc, KafkaError):
         return "transient" if getattr(exc, "retriable", False) or isinstance(exc, KafkaConnectionError) else "poison"

@@ -1,6 +1,7 @@
 """Reading a whole topic into every instance: the business clock and the participant registry
 are the same for every instance of every service, so each one reads their one-partition topic
 from its start (no consumer group), catches up before it starts handling, and then follows it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,17 @@ log = logging.getLogger(__name__)
 class TopicFollower:
     """Feeds every record of partition 0 of ``topic`` to ``apply``; ``start`` returns once caught up."""
 
-    def __init__(self, bootstrap: str, topic: str, apply: Callable[[ConsumerRecord], object], *,
-                 on_caught_up: Callable[[], None] | None = None, **client_options: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        apply: Callable[[ConsumerRecord], object],
+        *,
+        on_caught_up: Callable[[], None] | None = None,
+        **client_options: Any,
+    ) -> None:
         self.bootstrap, self.topic, self.apply, self.options = bootstrap, topic, apply, client_options
-        self.on_caught_up = on_caught_up   # told once the records written before the start are applied
+        self.on_caught_up = on_caught_up  # told once the records written before the start are applied
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -41,7 +49,7 @@ class TopicFollower:
             for record in records:
                 try:
                     self.apply(record)
-                except Exception:   # one bad record must not stop the others; it changes nothing
+                except Exception:  # one bad record must not stop the others; it changes nothing
                     log.warning("ignored record %s of %s", record.offset, self.topic, exc_info=True)
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:

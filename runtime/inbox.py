@@ -1,6 +1,7 @@
 """The inbox 收件记录 of an aggregate: the ids of the last messages applied to it, each with a
 fingerprint of its payload, so a redelivered copy has no second effect and a different message
 reusing an id is told apart from a copy."""
+
 from __future__ import annotations
 
 import hashlib

@@ -11,6 +11,7 @@ key it is about; the old 15-digit ones masked), values of name and address field
 ``redact`` is the one redaction of the platform: log lines, and every detail text that leaves a
 service (dead letters, refusals, ``runtime.consuming``) go through it.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -26,18 +27,23 @@ from runtime.privacy import pseudonym
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
 _ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-_OLD_ID_NUMBER = re.compile(r"(?<!\d)\d{15}(?!\d)")          # 15-digit numbers issued before 1999
+_OLD_ID_NUMBER = re.compile(r"(?<!\d)\d{15}(?!\d)")  # 15-digit numbers issued before 1999
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")  # area code, then the number
 # Fields whose value is a person's name or address, in JSON, Python reprs and key=value text;
 # the quotes may be escaped (a JSON document quoted inside a message).
-_FIELDS = (r"(?:patient_|insured_|person_|full_|contact_)?name|address|"
-           r"参保人姓名|患者姓名|姓名|住址|地址")
+_FIELDS = (
+    r"(?:patient_|insured_|person_|full_|contact_)?name|address|"
+    r"参保人姓名|患者姓名|姓名|住址|地址"
+)
 _QUOTED_FIELD = re.compile(
     rf"(?P<key>(?<![A-Za-z_])(?:{_FIELDS})\\*[\"']?\s*[:=：]\s*)(?P<q>\\*[\"'])"
-    r"(?P<value>(?:[^\"'\\]|\\u[0-9a-fA-F]{4}){1,200})(?P=q)")
-_NAME_TEXT = re.compile(r"(?P<key>(?:姓名|患者|参保人|(?<![A-Za-z_])(?:patient|name))\s*[=:：]\s*)"
-                        r"(?P<value>[\u4e00-\u9fff·]{2,4})")
+    r"(?P<value>(?:[^\"'\\]|\\u[0-9a-fA-F]{4}){1,200})(?P=q)"
+)
+_NAME_TEXT = re.compile(
+    r"(?P<key>(?:姓名|患者|参保人|(?<![A-Za-z_])(?:patient|name))\s*[=:：]\s*)"
+    r"(?P<value>[\u4e00-\u9fff·]{2,4})"
+)
 
 
 def mask_old_id(number: str) -> str:
@@ -71,7 +77,7 @@ def _redact_data(value: Any) -> Any:
         return {k: _redact_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact_data(v) for v in value]
-    return value   # anything else is serialised by str(): the pass over the whole line catches it
+    return value  # anything else is serialised by str(): the pass over the whole line catches it
 
 
 class RedactingJsonFormatter(JsonFormatter):
@@ -87,9 +93,11 @@ class RedactingJsonFormatter(JsonFormatter):
 
 def formatter() -> RedactingJsonFormatter:
     # Chinese written as itself, not \\uXXXX escapes: readable, and names are recognised
-    return RedactingJsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                                  rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-                                  json_ensure_ascii=False)
+    return RedactingJsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
 
 
 class _ContextFilter(logging.Filter):
@@ -114,6 +122,6 @@ def configure(service: str, instance: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "kafka", "pymongo", "uvicorn.access"):
         logging.getLogger(noisy).setLevel("WARNING")
-    faststream = logging.getLogger("faststream")   # its own colour handler would bypass the JSON one
+    faststream = logging.getLogger("faststream")  # its own colour handler would bypass the JSON one
     faststream.handlers.clear()
     faststream.propagate = True

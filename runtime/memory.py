@@ -11,6 +11,7 @@ once per id and disarmed by ``cancels``; ``archive(name)`` as the archive stand-
 records the collection), concurrent writers, crashes and the outbox relay. ``decide`` gets a
 copy of the state, so a decision that mutates what it is given cannot leak into the store.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,9 @@ Decide = Callable[[dict[str, Any] | None], Outcome]
 @dataclass(frozen=True)
 class Armed:
     """A deadline a decision armed, as the deadline store would keep it."""
+
     schedule: Schedule
-    envelope: Envelope          # what fires at ``schedule.due_at``
+    envelope: Envelope  # what fires at ``schedule.due_at``
     cancelled: bool = False
 
 
@@ -78,8 +80,9 @@ class MemoryStore:
     def declare(self, name: str) -> None:
         self.collections.add(name)
 
-    def protect(self, collection: str, region: Callable[[dict], str | None] | None = None, *,
-                keyed_by_person: bool = True) -> None:
+    def protect(
+        self, collection: str, region: Callable[[dict], str | None] | None = None, *, keyed_by_person: bool = True
+    ) -> None:
         """Recorded only: nothing is sealed in memory."""
         self.personal.add(collection)
         self.declare(collection)
@@ -97,8 +100,11 @@ class MemoryStore:
         return copy.deepcopy(doc) if doc else None
 
     async def states(self, collection: str) -> list[dict]:
-        return [copy.deepcopy(doc["state"]) for (name, _), doc in self.documents.items()
-                if name == collection and doc["state"] is not None]
+        return [
+            copy.deepcopy(doc["state"])
+            for (name, _), doc in self.documents.items()
+            if name == collection and doc["state"] is not None
+        ]
 
     def state(self, collection: str, aggregate_id: str) -> dict | None:
         """The stored state, for a test to look at."""
@@ -106,8 +112,9 @@ class MemoryStore:
         return doc["state"] if doc else None
 
     # ------------------------------------------------------------ writing
-    async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
-                    loaded: dict | None = None) -> Outcome:
+    async def apply(
+        self, collection: str, aggregate_id: str, message: Envelope, decide: Decide, loaded: dict | None = None
+    ) -> Outcome:
         """``decide`` on the stored state, once per message id; its state, messages and deadlines kept."""
         self.declare(collection)
         key = (collection, aggregate_id)
@@ -116,16 +123,27 @@ class MemoryStore:
             return Outcome(duplicate=True)
         outcome = decide(copy.deepcopy(doc["state"]) if doc else None)
         state = copy.deepcopy(outcome.state) if outcome.state is not None else (doc or {}).get("state")
-        self.documents[key] = {"_id": aggregate_id, "version": (doc or {}).get("version", 0) + 1, "state": state,
-                               "processed": [*(doc or {}).get("processed", []), str(message.event_id)]}
+        self.documents[key] = {
+            "_id": aggregate_id,
+            "version": (doc or {}).get("version", 0) + 1,
+            "state": state,
+            "processed": [*(doc or {}).get("processed", []), str(message.event_id)],
+        }
         now = self.now()
         for emit in outcome.emits:
-            self.published.append(envelope_for(emit.topic, emit.payload, producer=self.producer, now=now,
-                                               cause=message, name=emit.name))
+            self.published.append(
+                envelope_for(emit.topic, emit.payload, producer=self.producer, now=now, cause=message, name=emit.name)
+            )
         for sched in outcome.schedules:
             if sched.deadline_id not in self.deadlines:
-                fired = envelope_for(sched.topic, sched.payload, producer=self.producer, now=now, cause=message,
-                                     name=f"deadline:{sched.deadline_id}")
+                fired = envelope_for(
+                    sched.topic,
+                    sched.payload,
+                    producer=self.producer,
+                    now=now,
+                    cause=message,
+                    name=f"deadline:{sched.deadline_id}",
+                )
                 self.deadlines[sched.deadline_id] = Armed(sched, fired)
         for deadline_id in outcome.cancels:
             armed = self.deadlines.get(deadline_id)

@@ -7,6 +7,7 @@ does with a record: who sent it, and is the signature theirs with a key valid no
 The wire format is documented in ``contracts.parties``. No business rules here: what each party
 may do is each service's authority table.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,21 +30,32 @@ from joserfc.jwk import OKPKey
 from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import BROKER_MESSAGE_LIMIT, Envelope
+from contracts.parties import (
+    Agency,
+    AgencyLevel,
+    ChangeAction,
+    ChangeParty,
+    Institution,
+    KeyUse,
+    Operator,
+    ParticipantFile,
+    Party,
+    PublicKey,
+    ServiceParty,
+)
 from runtime import sm
-from contracts.parties import (Agency, AgencyLevel, ChangeAction, ChangeParty, Institution, KeyUse, Operator,
-                               ParticipantFile, Party, PublicKey, ServiceParty)
 
 log = logging.getLogger(__name__)
 
 PARTICIPANTS = Path(__file__).resolve().parents[1] / "contracts" / "data" / "participants.yaml"
 SIGNATURE_HEADER = "yidi-signature"
-SIGN_ALG = "Ed25519"            # RFC 9864's fully specified name for EdDSA over Ed25519
+SIGN_ALG = "Ed25519"  # RFC 9864's fully specified name for EdDSA over Ed25519
 # What a verifier accepts in "alg": RFC 9864's name, and RFC 8037's polymorphic "EdDSA" that adapters in
 # the wild still send. joserfc registers both, but its "EdDSA" takes whatever curve the key has (Ed448
 # too); here either name is verified as Ed25519, with a key checked to be OKP Ed25519 first.
 SIGN_ALGS = frozenset({SIGN_ALG, "EdDSA"})
-SEAL_ALG = {"alg": "ECDH-ES", "enc": "A256GCM"}   # JWE to an X25519 key, as India's HCX does
-SEAL_ALGS = (SEAL_ALG["alg"], SEAL_ALG["enc"])     # all a sealed result may use: no key wrap, no "zip"
+SEAL_ALG = {"alg": "ECDH-ES", "enc": "A256GCM"}  # JWE to an X25519 key, as India's HCX does
+SEAL_ALGS = (SEAL_ALG["alg"], SEAL_ALG["enc"])  # all a sealed result may use: no key wrap, no "zip"
 
 
 def jwe_registry(algorithms: Collection[str], **options: Any) -> jwe.JWERegistry:
@@ -55,11 +67,11 @@ def jwe_registry(algorithms: Collection[str], **options: Any) -> jwe.JWERegistry
 
 
 SEAL_REGISTRY = jwe_registry(SEAL_ALGS)
-SUITES = ("ed25519", "sm")     # runtime.suites: one per deployment, YIDI_CRYPTO_SUITE
+SUITES = ("ed25519", "sm")  # runtime.suites: one per deployment, YIDI_CRYPTO_SUITE
 SUITE_SIGN_ALGS = {"ed25519": SIGN_ALGS, "sm": frozenset({sm.SIGN_ALG})}
 PUBLIC_KEYS = "public-keys.json"
-MAX_SIGNATURE = 1024           # a detached Ed25519 JWS with our header is ~200 characters
-HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})   # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
+MAX_SIGNATURE = 1024  # a detached Ed25519 JWS with our header is ~200 characters
+HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})  # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
 KID = re.compile(r"^([A-Za-z0-9_.-]{2,32})/([A-Za-z0-9_.:-]{1,64})$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 AnyParty = Institution | Agency | ServiceParty | Operator
@@ -75,7 +87,7 @@ def suite_from_env() -> str:
 
 
 class Verifier(Protocol):
-    def verify(self, signature: bytes, data: bytes) -> None: ...   # raises InvalidSignature
+    def verify(self, signature: bytes, data: bytes) -> None: ...  # raises InvalidSignature
 
 
 EncryptionKey = OKPKey | sm.SM2PublicKey
@@ -105,13 +117,14 @@ class ParticipantRegistry:
         self.versions: dict[str, int] = {code: 0 for code in self.parties}
         self.change_ids: set[str] = set()
         self._verifiers: dict[tuple[str, str], Verifier] = {}
-        self.suite = suite or suite_from_env()   # the algorithms its keys and signatures must be of
+        self.suite = suite or suite_from_env()  # the algorithms its keys and signatures must be of
         if self.suite not in SUITES:
             raise ValueError(f"crypto suite must be one of {SUITES}, not {self.suite!r}")
 
     @classmethod
-    def load(cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS,
-             suite: str | None = None) -> "ParticipantRegistry":
+    def load(
+        cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS, suite: str | None = None
+    ) -> ParticipantRegistry:
         data = ParticipantFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         parties: list = [*data.institutions, *data.agencies, *data.services, *data.operators]
         keys = _public_keys(Path(keys_dir)) if keys_dir else {}
@@ -175,8 +188,9 @@ class ParticipantRegistry:
             raise Unauthenticated("key_not_valid", f"key {code}/{kid} is not valid at {at.isoformat()}")
         cached = self._verifiers.get((code, kid))
         if cached is None:
-            cached = self._verifiers[(code, kid)] = _sm2(code, kid, key.jwk) if self.suite == "sm" \
-                else _ed25519(code, kid, key.jwk)
+            cached = self._verifiers[(code, kid)] = (
+                _sm2(code, kid, key.jwk) if self.suite == "sm" else _ed25519(code, kid, key.jwk)
+            )
         return cached
 
     def encryption_key(self, code: str) -> tuple[str, EncryptionKey] | None:
@@ -184,15 +198,27 @@ class ParticipantRegistry:
         only; in the ``sm`` suite an EC SM2 key, a valid point)."""
         party = self.parties.get(code)
         if self.suite == "sm":
-            for entry in reversed([k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT
-                                   and not k.valid_until and sm.is_sm2_jwk(k.jwk) and "d" not in k.jwk]):
+            for entry in reversed(
+                [
+                    k
+                    for k in (party.keys if party else ())
+                    if k.use is KeyUse.ENCRYPT and not k.valid_until and sm.is_sm2_jwk(k.jwk) and "d" not in k.jwk
+                ]
+            ):
                 try:
                     return entry.kid, sm.SM2PublicKey.from_jwk(entry.jwk)
                 except sm.SMError:
                     log.warning("encryption key %s/%s is not a valid SM2 point: skipped", code, entry.kid)
             return None
-        keys = [k for k in (party.keys if party else ()) if k.use is KeyUse.ENCRYPT and not k.valid_until
-                and k.jwk.get("kty") == "OKP" and k.jwk.get("crv") == "X25519" and "d" not in k.jwk]
+        keys = [
+            k
+            for k in (party.keys if party else ())
+            if k.use is KeyUse.ENCRYPT
+            and not k.valid_until
+            and k.jwk.get("kty") == "OKP"
+            and k.jwk.get("crv") == "X25519"
+            and "d" not in k.jwk
+        ]
         return (keys[-1].kid, OKPKey.import_key(_jwk(keys[-1].jwk))) if keys else None
 
     # ------------------------------------------------------------ changes at run time
@@ -238,7 +264,7 @@ class Signer:
         self._sm_header = _b64(json.dumps(self._protected, separators=(",", ":")).encode()) if sm2 else ""
 
     def sign(self, value: bytes) -> str:
-        if isinstance(self.keys.sign, sm.SM2PrivateKey):   # same compact form, signed by runtime.sm
+        if isinstance(self.keys.sign, sm.SM2PrivateKey):  # same compact form, signed by runtime.sm
             signing_input = self._sm_header.encode("ascii") + b"." + _b64(value).encode("ascii")
             return f"{self._sm_header}..{_b64(self.keys.sign.sign(signing_input))}"
         return jws.detach_content(jws.serialize_compact(self._protected, value, self.keys.sign, algorithms=[SIGN_ALG]))
@@ -266,8 +292,7 @@ class Signer:
         return plaintext
 
 
-def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | bytes | None,
-                 at: datetime) -> AnyParty:
+def authenticate(registry: ParticipantRegistry, value: bytes, signature: str | bytes | None, at: datetime) -> AnyParty:
     """The party that signed ``value``, or ``Unauthenticated``: the one check of a signature, for
     records, signed queries, the registry's changes and the clock. The envelope's ``sender`` must then
     name the same party (``signed_envelope``, or the caller once the envelope is parsed).
@@ -302,8 +327,9 @@ def _read_token(signature: str | bytes, algs: frozenset[str] = SIGN_ALGS) -> tup
     if len(parts) != 3 or not parts[0] or not parts[2]:
         raise Unauthenticated("malformed_signature", "signature is not a compact JWS '<header>..<signature>'")
     if parts[1]:
-        raise Unauthenticated("attached_payload", "signature carries a payload: it must be detached and "
-                                                  "verify over the record's bytes")
+        raise Unauthenticated(
+            "attached_payload", "signature carries a payload: it must be detached and verify over the record's bytes"
+        )
     try:
         header = _segment_json(parts[0])
         sig = _b64url(parts[2])
@@ -322,7 +348,7 @@ def _read_token(signature: str | bytes, algs: frozenset[str] = SIGN_ALGS) -> tup
     match = KID.fullmatch(kid) if isinstance(kid, str) else None
     if match is None:
         raise Unauthenticated("malformed_kid", f"kid must be '<party>/<key>', got {kid!r}"[:200])
-    if len(sig) != 64:   # Ed25519; SM2 as r ‖ s (32 bytes each, not DER)
+    if len(sig) != 64:  # Ed25519; SM2 as r ‖ s (32 bytes each, not DER)
         raise Unauthenticated("malformed_signature", f"an {alg} signature is 64 bytes")
     return parts[0], match.group(1), match.group(2), sig
 
@@ -342,10 +368,12 @@ def _b64url(segment: str) -> bytes:
 
 def _segment_json(segment: str) -> dict[str, Any]:
     """A protected header: a JSON object without repeated members."""
+
     def no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         if len({k for k, _ in pairs}) != len(pairs):
             raise ValueError("repeated header member")
         return dict(pairs)
+
     if len(segment) > 512:
         raise ValueError("header too long")
     try:
@@ -360,8 +388,9 @@ def _segment_json(segment: str) -> dict[str, Any]:
 def _ed25519(code: str, kid: str, jwk: dict[str, str]) -> Ed25519PublicKey:
     """A registry signing JWK as a key, when it is what a signing key must be: OKP, Ed25519, public."""
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or "d" in jwk:
-        raise Unauthenticated("bad_key_type", f"key {code}/{kid} is not an OKP Ed25519 public key "
-                                              f"({jwk.get('kty')} {jwk.get('crv')})")
+        raise Unauthenticated(
+            "bad_key_type", f"key {code}/{kid} is not an OKP Ed25519 public key ({jwk.get('kty')} {jwk.get('crv')})"
+        )
     try:
         raw = _b64url(str(jwk.get("x", "")))
         if len(raw) != 32:
@@ -374,8 +403,9 @@ def _ed25519(code: str, kid: str, jwk: dict[str, str]) -> Ed25519PublicKey:
 def _sm2(code: str, kid: str, jwk: dict[str, str]) -> sm.SM2PublicKey:
     """A registry signing JWK of the ``sm`` suite: EC SM2, public, a valid point of the curve."""
     if not sm.is_sm2_jwk(jwk) or "d" in jwk:
-        raise Unauthenticated("bad_key_type", f"key {code}/{kid} is not an EC SM2 public key "
-                                              f"({jwk.get('kty')} {jwk.get('crv')})")
+        raise Unauthenticated(
+            "bad_key_type", f"key {code}/{kid} is not an EC SM2 public key ({jwk.get('kty')} {jwk.get('crv')})"
+        )
     try:
         return sm.SM2PublicKey.from_jwk(jwk)
     except sm.SMError as exc:
@@ -391,14 +421,15 @@ def signature_of(headers: Iterable[tuple[str, bytes]] | None) -> bytes | None:
     return next((v for k, v in (headers or ()) if k == SIGNATURE_HEADER), None)
 
 
-def signed_envelope(registry: ParticipantRegistry, record: Any, message: type[M],
-                    at: datetime) -> tuple[AnyParty, Envelope[M]]:
+def signed_envelope(
+    registry: ParticipantRegistry, record: Any, message: type[M], at: datetime
+) -> tuple[AnyParty, Envelope[M]]:
     """A record of a topic every instance follows (the registry's changes, refusals to the console),
     authenticated and parsed: its signer and its envelope, whose ``sender`` must be the signer.
     ``Unauthenticated`` (``invalid`` for a signed value that is not such an envelope) otherwise."""
     sender = authenticate(registry, record.value, signature_of(record.headers), at)
     try:
-        envelope = Envelope[message].model_validate_json(record.value)   # type: ignore[valid-type]
+        envelope = Envelope[message].model_validate_json(record.value)  # type: ignore[valid-type]
     except (ValidationError, ValueError) as exc:
         raise Unauthenticated("invalid", f"not an envelope of {message.__name__}: {exc}"[:500]) from None
     if envelope.sender != sender.code:
@@ -424,9 +455,13 @@ def generate_keys(code: str, kid: str, suite: str | None = None) -> tuple[dict, 
     ``sm`` suite two SM2 key pairs (one signs, one decrypts: keys are not shared between uses)."""
     if (suite or suite_from_env()) == "sm":
         sm_sign, sm_enc = sm.SM2PrivateKey.generate(), sm.SM2PrivateKey.generate()
-        return ({"code": code, "sign": {"kid": kid, **sm_sign.jwk()}, "enc": {"kid": kid, **sm_enc.jwk()}},
-                [{"kid": kid, "use": "sig", "jwk": sm_sign.public.jwk()},
-                 {"kid": kid, "use": "enc", "jwk": sm_enc.public.jwk()}])
+        return (
+            {"code": code, "sign": {"kid": kid, **sm_sign.jwk()}, "enc": {"kid": kid, **sm_enc.jwk()}},
+            [
+                {"kid": kid, "use": "sig", "jwk": sm_sign.public.jwk()},
+                {"kid": kid, "use": "enc", "jwk": sm_enc.public.jwk()},
+            ],
+        )
     sign = OKPKey.generate_key("Ed25519", parameters={"kid": kid})
     enc = OKPKey.generate_key("X25519", parameters={"kid": kid})
     private = {"code": code, "sign": sign.as_dict(private=True), "enc": enc.as_dict(private=True)}
@@ -441,8 +476,10 @@ def _public_jwk(key: OKPKey) -> dict:
 def load_private_keys(keys_dir: str | Path, code: str) -> PrivateKeys:
     path = Path(keys_dir) / f"{code}.private.json"
     if not path.exists():
-        raise FileNotFoundError(f"no private key for {code} at {path}: run `yidi keys init` (development) or "
-                                f"`yidi keys new {code}` and register the public key")
+        raise FileNotFoundError(
+            f"no private key for {code} at {path}: run `yidi keys init` (development) or "
+            f"`yidi keys new {code}` and register the public key"
+        )
     data = json.loads(path.read_text())
     return private_keys(code, data["sign"], data.get("enc"))
 
@@ -451,10 +488,16 @@ def private_keys(code: str, sign: dict[str, Any], enc: dict[str, Any] | None) ->
     """A party's private keys from its private JWKs (each with its ``kid``), as its key file holds them:
     OKP Ed25519 and X25519, or EC SM2 (``runtime.sm``)."""
     if sm.is_sm2_jwk(sign):
-        return PrivateKeys(code, sign["kid"], sm.SM2PrivateKey.from_jwk(sign), enc["kid"] if enc else None,
-                           sm.SM2PrivateKey.from_jwk(enc) if enc else None)
-    return PrivateKeys(code, sign["kid"], OKPKey.import_key(sign), enc["kid"] if enc else None,
-                       OKPKey.import_key(enc) if enc else None)
+        return PrivateKeys(
+            code,
+            sign["kid"],
+            sm.SM2PrivateKey.from_jwk(sign),
+            enc["kid"] if enc else None,
+            sm.SM2PrivateKey.from_jwk(enc) if enc else None,
+        )
+    return PrivateKeys(
+        code, sign["kid"], OKPKey.import_key(sign), enc["kid"] if enc else None, OKPKey.import_key(enc) if enc else None
+    )
 
 
 def signer_for(keys_dir: str | Path, code: str) -> Signer:
@@ -469,8 +512,9 @@ def _public_keys(keys_dir: Path) -> dict[str, list[PublicKey]]:
     return {code: [PublicKey.model_validate(k) for k in keys] for code, keys in raw.items()}
 
 
-def init_keys(keys_dir: str | Path, codes: list[str] | None = None, kid: str = "dev-1",
-              suite: str | None = None) -> list[str]:
+def init_keys(
+    keys_dir: str | Path, codes: list[str] | None = None, kid: str = "dev-1", suite: str | None = None
+) -> list[str]:
     """Create keys for every registry party (or ``codes``) that has none yet; private files are
     0600 and belong in a directory that is never committed (``var/`` is git-ignored)."""
     root = Path(keys_dir)

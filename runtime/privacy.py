@@ -13,6 +13,7 @@ The secret is read once per process: ``YIDI_PSEUDONYM_SECRET``, else
 derived from a fixed string is used, with one WARNING, so unit tests and first runs need no
 set-up. ``ensure_dev_secrets`` creates random secrets for a development deployment.
 """
+
 from __future__ import annotations
 
 import base64
@@ -61,7 +62,7 @@ def _current_secret() -> bytes:
     with _lock:
         if _secret is None:
             _secret, warning = _load_secret()
-    if warning:   # logged once the secret is set: the log formatter's redaction calls pseudonym()
+    if warning:  # logged once the secret is set: the log formatter's redaction calls pseudonym()
         log.warning(warning)
     return _secret
 
@@ -78,7 +79,8 @@ def _load_secret() -> tuple[bytes, str | None]:
             return text.encode(), None
     return hashlib.sha256(_DEV_SEED).digest(), (
         f"no pseudonym secret (YIDI_PSEUDONYM_SECRET or {path}): using the public development secret; "
-        "person pseudonyms are NOT protected")
+        "person pseudonyms are NOT protected"
+    )
 
 
 def normalise(person_id: str) -> str:
@@ -91,15 +93,18 @@ def pseudonym(person_id: str) -> str:
     return _pseudonym(normalise(person_id))
 
 
-@lru_cache(maxsize=65_536)   # every hop of a settlement asks again for the same person
+@lru_cache(maxsize=65_536)  # every hop of a settlement asks again for the same person
 def _pseudonym(normalised: str) -> str:
     digest = hmac.new(_current_secret(), normalised.encode(), hashlib.sha256).hexdigest()
     return PREFIX + digest[:HEX_CHARS]
 
 
 def is_pseudonym(text: str) -> bool:
-    return len(text) == len(PREFIX) + HEX_CHARS and text.startswith(PREFIX) and all(
-        c in "0123456789abcdef" for c in text[len(PREFIX):])
+    return (
+        len(text) == len(PREFIX) + HEX_CHARS
+        and text.startswith(PREFIX)
+        and all(c in "0123456789abcdef" for c in text[len(PREFIX) :])
+    )
 
 
 def ensure_dev_secrets(directory: str | Path) -> list[Path]:

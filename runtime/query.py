@@ -12,6 +12,7 @@ time, so a captured request cannot be replayed later. ``contracts/vectors/<suite
 sample. Answers: 200 with the body, 400 a bad
 query, 401 not signed by a registry party (or a stale ``at``), 403 not allowed, 404 nothing to show.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,21 @@ from urllib.parse import parse_qs, quote
 from faststream.asgi import AsgiResponse, get
 
 from contracts.parties import Agency, Institution
-from runtime.parties import SIGNATURE_HEADER, AnyParty, ParticipantRegistry, Signer, Unauthenticated, authenticate, seal_for
+from runtime.parties import (
+    SIGNATURE_HEADER,
+    AnyParty,
+    ParticipantRegistry,
+    Signer,
+    Unauthenticated,
+    authenticate,
+    seal_for,
+)
 
-FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
-           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FORMATS = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 class QueryRefused(Exception):
@@ -39,6 +51,7 @@ class QueryRefused(Exception):
 @dataclass(frozen=True)
 class SignedQuery:
     """Who asks (an authenticated registry party), on which path, with which parameters."""
+
     party: AnyParty
     path: str
     params: dict[str, str]
@@ -59,6 +72,7 @@ class SignedQuery:
 @dataclass(frozen=True)
 class QuerySpec:
     """What a signed GET takes and answers, for the service's OpenAPI document."""
+
     path: str
     summary: str
     params: dict[str, str]
@@ -66,7 +80,7 @@ class QuerySpec:
     formats: tuple[str, ...]
 
 
-Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]   # body, content type, file name
+Answer = Callable[[SignedQuery], Awaitable[tuple[bytes, str, str]]]  # body, content type, file name
 
 SEALED = "application/jose"
 
@@ -82,8 +96,10 @@ def seal_person(parties: ParticipantRegistry, service: str, person_id: str) -> s
     encryption key, so the number never appears in clear in a URL, a proxy's or server's access log,
     or the metrics; each sealing uses a fresh ephemeral key, so the parameter is no stable identifier
     either. The service opens it with ``open_person``. Raises ValueError for a malformed number."""
-    from contracts.values import PersonId   # validated (check digit, birth date) before it leaves
     from pydantic import TypeAdapter, ValidationError
+
+    from contracts.values import PersonId  # validated (check digit, birth date) before it leaves
+
     try:
         number = str(TypeAdapter(PersonId).validate_python(person_id.strip()))
     except ValidationError:
@@ -98,7 +114,7 @@ def open_person(signer: Signer, q: SignedQuery, name: str = "person") -> str:
         raise QueryRefused(400, f"{name} (the ID number sealed to this service, runtime.query.seal_person) is required")
     try:
         return signer.open_sealed(token).decode()
-    except Exception:   # not a JWE, not to our key: say so without echoing it
+    except Exception:  # not a JWE, not to our key: say so without echoing it
         raise QueryRefused(400, f"{name} is not an ID number sealed to this service") from None
 
 
@@ -108,13 +124,15 @@ def signed_target(path: str, query: str) -> bytes:
 
 def sign_request(signer: Signer, path: str, *, at: datetime, **params: str | None) -> tuple[str, dict[str, str]]:
     """The request target and header a client sends (the console, tests, adapters)."""
-    query = "&".join([*(f"{k}={quote(str(v))}" for k, v in params.items() if v is not None),
-                      f"at={int(at.timestamp())}"])
+    query = "&".join(
+        [*(f"{k}={quote(str(v))}" for k, v in params.items() if v is not None), f"at={int(at.timestamp())}"]
+    )
     return f"{path}?{query}", signer.headers(signed_target(path, query))
 
 
-def read_signed(parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime,
-                max_skew_seconds: float) -> SignedQuery:
+def read_signed(
+    parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime, max_skew_seconds: float
+) -> SignedQuery:
     """The authenticated query, or ``QueryRefused`` (401 unsigned or stale, 400 without ``at``)."""
     try:
         party = authenticate(parties, signed_target(path, query), signature, now)
@@ -126,8 +144,9 @@ def read_signed(parties: ParticipantRegistry, path: str, query: str, signature: 
     except ValueError:
         raise QueryRefused(400, "at (unix seconds of the request) is required") from None
     if abs((now - at).total_seconds()) > max_skew_seconds:
-        raise QueryRefused(401, f"CLOCK_SKEW: at {at.isoformat()} is more than {max_skew_seconds:.0f} s from "
-                                f"{now.isoformat()}")
+        raise QueryRefused(
+            401, f"CLOCK_SKEW: at {at.isoformat()} is more than {max_skew_seconds:.0f} s from {now.isoformat()}"
+        )
     return SignedQuery(party, path, params)
 
 
@@ -149,32 +168,50 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-def route(answer: Answer, *, parties: ParticipantRegistry, now: Callable[[], datetime], max_skew_seconds: float,
-          count: Callable[[str, str], None]) -> Any:
+def route(
+    answer: Answer,
+    *,
+    parties: ParticipantRegistry,
+    now: Callable[[], datetime],
+    max_skew_seconds: float,
+    count: Callable[[str, str], None],
+) -> Any:
     """An ASGI GET handler: authenticate the signed query, let ``answer`` decide, count the status."""
+
     @get
     async def handle(scope: Any) -> AsgiResponse:
         path = scope["path"]
         try:
-            q = read_signed(parties, path, scope.get("query_string", b"").decode("latin-1"),
-                            header(scope, SIGNATURE_HEADER), now(), max_skew_seconds)
+            q = read_signed(
+                parties,
+                path,
+                scope.get("query_string", b"").decode("latin-1"),
+                header(scope, SIGNATURE_HEADER),
+                now(),
+                max_skew_seconds,
+            )
             body, content_type, name = await answer(q)
         except QueryRefused as exc:
             count(path, str(exc.status))
-            return AsgiResponse(error_body(exc.status, str(exc)), status_code=exc.status,
-                                headers={"content-type": "application/json"})
+            return AsgiResponse(
+                error_body(exc.status, str(exc)), status_code=exc.status, headers={"content-type": "application/json"}
+            )
         count(path, "200")
-        return AsgiResponse(body, status_code=200, headers={"content-type": content_type,
-                                                            "content-disposition": attachment(name)})
+        return AsgiResponse(
+            body, status_code=200, headers={"content-type": content_type, "content-disposition": attachment(name)}
+        )
+
     return handle
 
 
-def table_answer(q: SignedQuery, rows: list[dict], columns: Any, stem: str, key: str = "items",
-                 extra: dict | None = None) -> tuple[bytes, str, str]:
+def table_answer(
+    q: SignedQuery, rows: list[dict], columns: Any, stem: str, key: str = "items", extra: dict | None = None
+) -> tuple[bytes, str, str]:
     """A list as asked: ``format=json`` (default) one page of it with its totals (``page``, ``size``:
     ``runtime.tables.paging``), ``csv`` (UTF-8 with a BOM) or ``xlsx`` (money ``#,##0.00``, dates as dates)
     every row of it; ``extra`` is added to the JSON answer."""
     from runtime import tables
+
     fmt = q.params.get("format") or "json"
     if fmt not in FORMATS:
         raise QueryRefused(400, f"format is one of {sorted(FORMATS)}")

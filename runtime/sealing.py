@@ -22,6 +22,7 @@ retire v1, rewrite what still carries it (the kid is queryable: ``{"state.kid": 
 ":v1$"}}``), then remove v1 from the file. Never change the bytes of an existing version: what
 it sealed would no longer open.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,7 +45,7 @@ from runtime.privacy import DATA_KEYS_FILE, keys_dir
 
 log = logging.getLogger(__name__)
 
-SHARED_SCOPE = "000000"   # data not tied to one insured region (e.g. a deadline about no one's region)
+SHARED_SCOPE = "000000"  # data not tied to one insured region (e.g. a deadline about no one's region)
 _INFO = b"yidi-data-key:"
 _SEALED_KEYS = frozenset({"kid", "nonce", "ct"})
 _DEV_SEED = b"yidi development data-key master: not for production"
@@ -73,13 +74,13 @@ class DataKeyring:
 
     # ------------------------------------------------------------ loading
     @classmethod
-    def from_json(cls, text: str) -> "DataKeyring":
+    def from_json(cls, text: str) -> DataKeyring:
         data = json.loads(text)
         masters = {version: _b64_secret(value, f"data key {version}") for version, value in data["keys"].items()}
         return cls(masters, data["current"])
 
     @classmethod
-    def from_secret(cls, secret: str) -> "DataKeyring":
+    def from_secret(cls, secret: str) -> DataKeyring:
         """One master secret (base64, or any text) as version v1."""
         try:
             master = _b64_secret(secret, "YIDI_DATA_KEY_SECRET")
@@ -88,15 +89,15 @@ class DataKeyring:
         return cls({"v1": master}, "v1")
 
     @classmethod
-    def development(cls) -> "DataKeyring":
+    def development(cls) -> DataKeyring:
         return cls({"v1": hashlib.sha256(_DEV_SEED).digest()}, "v1")
 
     @classmethod
-    def generate(cls) -> "DataKeyring":
+    def generate(cls) -> DataKeyring:
         return cls({"v1": secrets.token_bytes(32)}, "v1")
 
     @classmethod
-    def load(cls) -> "DataKeyring":
+    def load(cls) -> DataKeyring:
         """This process's keyring: the environment, else the keys directory, else development."""
         from_env = os.environ.get("YIDI_DATA_KEY_SECRET", "").strip()
         if from_env:
@@ -104,11 +105,14 @@ class DataKeyring:
         path = keys_dir() / DATA_KEYS_FILE
         if path.is_file():
             return cls.from_json(path.read_text(encoding="utf-8"))
-        log.warning("no data-key secret (YIDI_DATA_KEY_SECRET or %s): using the public development key; "
-                    "personal data at rest is NOT protected", path)
+        log.warning(
+            "no data-key secret (YIDI_DATA_KEY_SECRET or %s): using the public development key; "
+            "personal data at rest is NOT protected",
+            path,
+        )
         return cls.development()
 
-    def with_version(self, version: str, master: bytes, *, current: bool = True) -> "DataKeyring":
+    def with_version(self, version: str, master: bytes, *, current: bool = True) -> DataKeyring:
         """A keyring with one more version (rotation; tests)."""
         return DataKeyring({**self.masters, version: master}, version if current else self.current)
 
@@ -119,8 +123,9 @@ class DataKeyring:
         if cipher is None:
             if version not in self.masters:
                 raise SealError(f"data-key version {version!r} is not in the keyring (rotated out?)")
-            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                           info=_INFO + region.encode()).derive(self.masters[version])
+            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO + region.encode()).derive(
+                self.masters[version]
+            )
             cipher = AESGCM(derived)
             with self._lock:
                 self._keys[key] = cipher
@@ -129,7 +134,7 @@ class DataKeyring:
     def seal(self, obj: dict | list | str, region: str) -> dict:
         """``obj`` (JSON-able) sealed under the current version of ``region``'s data key."""
         kid = f"{region}:{self.current}"
-        nonce = os.urandom(12)   # 96-bit random nonce: safe for far more messages than a key seals
+        nonce = os.urandom(12)  # 96-bit random nonce: safe for far more messages than a key seals
         plain = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
         ct = self.data_key(region, self.current).encrypt(nonce, plain, kid.encode())
         return {"kid": kid, "nonce": _b64(nonce), "ct": _b64(ct)}

@@ -15,6 +15,7 @@ and the verified keys are cached per registry entry. ``tests/unit/test_sm_suite.
 another implementation: OpenSSL 3 verifies these signatures (and refuses them under another user id)
 and opens these ciphertexts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,13 +28,13 @@ import gmalg
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-SIGN_ALG = "SM2SM3"       # JWS alg: SM2 signature over SM3(Z ‖ message), r ‖ s (32 bytes each)
-KEY_ALG = "SM2ENC"        # JWE alg: the content key encrypted with SM2 to the recipient (C1 ‖ C3 ‖ C2)
-CONTENT = "SM4-GCM"       # JWE enc: SM4 in GCM, 128-bit key, 96-bit IV, 128-bit tag
-USER_ID = b"1234567812345678"   # GM/T 0009 §10 default user id, in Z of every signature
+SIGN_ALG = "SM2SM3"  # JWS alg: SM2 signature over SM3(Z ‖ message), r ‖ s (32 bytes each)
+KEY_ALG = "SM2ENC"  # JWE alg: the content key encrypted with SM2 to the recipient (C1 ‖ C3 ‖ C2)
+CONTENT = "SM4-GCM"  # JWE enc: SM4 in GCM, 128-bit key, 96-bit IV, 128-bit tag
+USER_ID = b"1234567812345678"  # GM/T 0009 §10 default user id, in Z of every signature
 CURVE = "SM2"
 _COORD = 32
-_N = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)   # the curve's order
+_N = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)  # the curve's order
 
 
 class SMError(ValueError):
@@ -59,10 +60,11 @@ def _unb64url(text: Any, what: str) -> bytes:
 @dataclass(frozen=True)
 class SM2PublicKey:
     """A validated SM2 public key: the uncompressed point 04 ‖ x ‖ y."""
+
     point: bytes
 
     @classmethod
-    def from_jwk(cls, jwk: dict[str, Any]) -> "SM2PublicKey":
+    def from_jwk(cls, jwk: dict[str, Any]) -> SM2PublicKey:
         """``{"kty": "EC", "crv": "SM2", "x", "y"}`` (32 bytes each), checked to be a point of the
         curve's group: an invalid point would let a forger or an eavesdropper choose the key."""
         if jwk.get("kty") != "EC" or jwk.get("crv") != CURVE:
@@ -73,7 +75,7 @@ class SM2PublicKey:
         return cls.from_point(b"\x04" + x + y)
 
     @classmethod
-    def from_point(cls, point: bytes) -> "SM2PublicKey":
+    def from_point(cls, point: bytes) -> SM2PublicKey:
         if len(point) != 1 + 2 * _COORD or point[0] != 4 or not gmalg.SM2().verify_pk(point):
             raise SMError("not a valid SM2 public point")
         return cls(point)
@@ -99,18 +101,18 @@ class SM2PrivateKey:
     public: SM2PublicKey
 
     @classmethod
-    def generate(cls) -> "SM2PrivateKey":
+    def generate(cls) -> SM2PrivateKey:
         d, point = gmalg.SM2().generate_keypair()
         return cls(d.rjust(_COORD, b"\x00"), SM2PublicKey.from_point(point))
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "SM2PrivateKey":
+    def from_seed(cls, seed: bytes) -> SM2PrivateKey:
         """A fixed key from 32 bytes (test vectors only): d = seed mod (n − 2) + 1, in [1, n − 2]."""
         d = (int.from_bytes(seed, "big") % (_N - 2) + 1).to_bytes(_COORD, "big")
         return cls(d, SM2PublicKey.from_point(gmalg.SM2().generate_pk(d)))
 
     @classmethod
-    def from_jwk(cls, jwk: dict[str, Any]) -> "SM2PrivateKey":
+    def from_jwk(cls, jwk: dict[str, Any]) -> SM2PrivateKey:
         public = SM2PublicKey.from_jwk(jwk)
         d = _unb64url(jwk.get("d"), "d")
         if len(d) != _COORD or not 1 <= int.from_bytes(d, "big") <= _N - 2:
@@ -146,8 +148,7 @@ def seal(header: dict[str, str], key: SM2PublicKey, plaintext: bytes) -> str:
     encryptor = Cipher(algorithms.SM4(cek), modes.GCM(iv)).encryptor()
     encryptor.authenticate_additional_data(protected.encode("ascii"))
     ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-    return ".".join([protected, _b64url(key.encrypt(cek)), _b64url(iv), _b64url(ciphertext),
-                     _b64url(encryptor.tag)])
+    return ".".join([protected, _b64url(key.encrypt(cek)), _b64url(iv), _b64url(ciphertext), _b64url(encryptor.tag)])
 
 
 def open_sealed(key: SM2PrivateKey, token: str) -> tuple[dict[str, Any], bytes]:
@@ -157,8 +158,7 @@ def open_sealed(key: SM2PrivateKey, token: str) -> tuple[dict[str, Any], bytes]:
     if len(parts) != 5:
         raise SMError("a sealed value has five segments")
     header = json.loads(_unb64url(parts[0], "protected header"))
-    if not isinstance(header, dict) or header.get("alg") != KEY_ALG or header.get("enc") != CONTENT \
-            or "zip" in header:
+    if not isinstance(header, dict) or header.get("alg") != KEY_ALG or header.get("enc") != CONTENT or "zip" in header:
         raise SMError(f"a sealed value is {KEY_ALG} with {CONTENT}, no zip")
     return header, _open_parts(key, token)
 
@@ -172,21 +172,37 @@ def seal_general(protected: dict[str, str], recipients: list[tuple[str, SM2Publi
     encryptor = Cipher(algorithms.SM4(cek), modes.GCM(iv)).encryptor()
     encryptor.authenticate_additional_data(segment.encode("ascii"))
     ciphertext = encryptor.update(plaintext) + encryptor.finalize()
-    return {"protected": segment,
-            "recipients": [{"header": {"alg": KEY_ALG, "kid": kid}, "encrypted_key": _b64url(key.encrypt(cek))}
-                           for kid, key in recipients],
-            "iv": _b64url(iv), "ciphertext": _b64url(ciphertext), "tag": _b64url(encryptor.tag)}
+    return {
+        "protected": segment,
+        "recipients": [
+            {"header": {"alg": KEY_ALG, "kid": kid}, "encrypted_key": _b64url(key.encrypt(cek))}
+            for kid, key in recipients
+        ],
+        "iv": _b64url(iv),
+        "ciphertext": _b64url(ciphertext),
+        "tag": _b64url(encryptor.tag),
+    }
 
 
 def open_general(sealed: dict[str, Any], kid: str, key: SM2PrivateKey) -> tuple[dict[str, Any], bytes]:
     """(protected header, plaintext) of ``seal_general``'s value, opened as reader ``kid``."""
-    mine = [r for r in sealed.get("recipients", []) if isinstance(r, dict)
-            and isinstance(r.get("header"), dict) and r["header"].get("kid") == kid]
+    mine = [
+        r
+        for r in sealed.get("recipients", [])
+        if isinstance(r, dict) and isinstance(r.get("header"), dict) and r["header"].get("kid") == kid
+    ]
     if not mine or mine[0]["header"].get("alg") != KEY_ALG:
         raise SMError(f"not sealed with {KEY_ALG} to {kid}")
     segment = sealed.get("protected")
-    token = ".".join([str(segment), str(mine[0].get("encrypted_key")), str(sealed.get("iv")),
-                      str(sealed.get("ciphertext")), str(sealed.get("tag"))])
+    token = ".".join(
+        [
+            str(segment),
+            str(mine[0].get("encrypted_key")),
+            str(sealed.get("iv")),
+            str(sealed.get("ciphertext")),
+            str(sealed.get("tag")),
+        ]
+    )
     header = json.loads(_unb64url(segment, "protected header"))
     if not isinstance(header, dict) or header.get("enc") != CONTENT or "zip" in header or "alg" in header:
         raise SMError(f"a sealed payload is {CONTENT}, no zip")
@@ -202,7 +218,7 @@ def _open_parts(key: SM2PrivateKey, token: str) -> bytes:
         raise SMError("iv is 12 bytes, tag 16")
     try:
         cek = key.decrypt(encrypted_key)
-    except Exception:   # gmalg's errors: a point off the curve, a wrong C3, a truncated value
+    except Exception:  # gmalg's errors: a point off the curve, a wrong C3, a truncated value
         raise SMError("the content key does not open with this key") from None
     if len(cek) != 16:
         raise SMError("the content key is not 16 bytes")

@@ -22,6 +22,7 @@ numbers and diagnoses). Everything is opened on load and on delivery, so handler
 relay see plain state and messages; a document written before sealing still loads, and is
 sealed on its next write.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any, overload
 
 from pymongo import ASCENDING
@@ -59,12 +60,12 @@ INBOX_WINDOW = 256
 # of the document every hop rewrites.
 PERSON_INBOX_WINDOW = 64
 MAX_CONFLICT_RETRIES = 50
-RECENT_DOCUMENTS = 1000   # documents kept after writing them (AggregateStore._written), at most
-RECENT_SECONDS = 30.0     # and for this long: the next hops of a settlement follow within a second
+RECENT_DOCUMENTS = 1000  # documents kept after writing them (AggregateStore._written), at most
+RECENT_SECONDS = 30.0  # and for this long: the next hops of a settlement follow within a second
 
 Decide = Callable[[dict[str, Any] | None], Outcome]
 RegionOf = Callable[[dict], "str | None"]
-SEALED_BY = "sealed_by"   # in memory only: the key id the loaded state was sealed with
+SEALED_BY = "sealed_by"  # in memory only: the key id the loaded state was sealed with
 
 
 def _names_no_region(state: dict) -> None:
@@ -74,26 +75,34 @@ def _names_no_region(state: dict) -> None:
 @dataclass(frozen=True)
 class Personal:
     """How a collection holding personal data is stored (003 §5 (三))."""
-    region: RegionOf = _names_no_region     # the insured region a state names, if it names one
-    keyed_by_person: bool = True            # aggregate ids are ID numbers: stored under their pseudonym
+
+    region: RegionOf = _names_no_region  # the insured region a state names, if it names one
+    keyed_by_person: bool = True  # aggregate ids are ID numbers: stored under their pseudonym
 
 
 class AggregateStore:
     """Applies one message to one aggregate, exactly once in effect."""
 
-    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, *, producer: str,
-                 now: Callable[[], datetime], fault: str = "",
-                 on_conflict: Callable[[str], None] = lambda collection: None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        relay: OutboxRelay,
+        *,
+        producer: str,
+        now: Callable[[], datetime],
+        fault: str = "",
+        on_conflict: Callable[[str], None] = lambda collection: None,
+    ) -> None:
         self.db, self.relay, self.producer, self.now, self.fault = db, relay, producer, now, fault
-        self.on_conflict = on_conflict   # counted (yidi_version_conflicts_total): hot aggregates show here
+        self.on_conflict = on_conflict  # counted (yidi_version_conflicts_total): hot aggregates show here
         self.collections: set[str] = set()
         self.personal: dict[str, Personal] = {}
         # The documents this process wrote last: the next message of the same aggregate usually
         # follows within a second (the hops of one settlement) and need not read it again. A
         # stale copy (another instance wrote since) fails the version guard and is re-read.
-        self._written: OrderedDict[tuple[str, str], tuple[dict, float]] = OrderedDict()   # (doc, monotonic time)
+        self._written: OrderedDict[tuple[str, str], tuple[dict, float]] = OrderedDict()  # (doc, monotonic time)
         self.batches = Batches()
-        self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}   # one writer per aggregate
+        self._lines: dict[tuple[str, str], Coalescer[_Pending, Outcome]] = {}  # one writer per aggregate
 
     def declare(self, name: str) -> None:
         """A collection of this service's aggregates, known before the first message: the start-up
@@ -146,8 +155,9 @@ class AggregateStore:
         wrote last if it has one (a stale copy costs ``apply`` a retry), else the stored one."""
         return self._recent((collection, aggregate_id)) or await self._read(collection, aggregate_id)
 
-    async def apply(self, collection: str, aggregate_id: str, message: Envelope, decide: Decide,
-                    loaded: dict | None = None) -> Outcome:
+    async def apply(
+        self, collection: str, aggregate_id: str, message: Envelope, decide: Decide, loaded: dict | None = None
+    ) -> Outcome:
         """Run ``decide`` on the current state and store its outcome; retried on a concurrent
         write (``decide`` must be a pure function of the state). A message already applied
         is not applied again: its outbox is flushed in case the first attempt crashed.
@@ -163,8 +173,9 @@ class AggregateStore:
         key = (collection, aggregate_id)
         line = self._lines.get(key)
         if line is None:
-            line = self._lines[key] = Coalescer(partial(self._fold, collection, aggregate_id),
-                                                on_idle=partial(self._forget_line, key))
+            line = self._lines[key] = Coalescer(
+                partial(self._fold, collection, aggregate_id), on_idle=partial(self._forget_line, key)
+            )
         return await line(_Pending(message, decide, loaded))
 
     def _forget_line(self, key: tuple[str, str]) -> None:
@@ -172,7 +183,7 @@ class AggregateStore:
         if line is not None and not line.pending:
             del self._lines[key]
 
-    async def _fold(self, collection: str, aggregate_id: str, batch: list["_Pending"]) -> list[Outcome | BaseException]:
+    async def _fold(self, collection: str, aggregate_id: str, batch: list[_Pending]) -> list[Outcome | BaseException]:
         """Apply the messages in turn in memory, then store the result in one guarded write."""
         col = self.collection(collection)
         key = (collection, aggregate_id)
@@ -188,12 +199,14 @@ class AggregateStore:
                     results.append(outcome)
                 else:
                     results.append(decided)
-            if new_doc is None or new_doc is doc:   # nothing new: copies (flushed, in case a first attempt crashed) or errors
+            if (
+                new_doc is None or new_doc is doc
+            ):  # nothing new: copies (flushed, in case a first attempt crashed) or errors
                 if doc is not None:
                     await self.relay.flush(col, doc)
                 return results
             if not await self.batches(col).write(((doc or {}).get("version"), self._at_rest(collection, new_doc))):
-                self._written.pop(key, None)   # someone else wrote it: read it again
+                self._written.pop(key, None)  # someone else wrote it: read it again
                 self.on_conflict(collection)
                 continue
             self._remember(key, new_doc)
@@ -204,16 +217,19 @@ class AggregateStore:
             return results
         raise RuntimeError(f"{collection}/{aggregate_id}: too many concurrent writers")
 
-    def _decide(self, col: AsyncCollection, aggregate_id: str, doc: dict | None,
-                pending: "_Pending") -> "tuple[dict, Outcome] | Outcome | BaseException":
+    def _decide(
+        self, col: AsyncCollection, aggregate_id: str, doc: dict | None, pending: _Pending
+    ) -> tuple[dict, Outcome] | Outcome | BaseException:
         """One message on the document as the earlier ones of the fold left it: the next document
         and the outcome; or the outcome alone when it changes nothing (a copy); or its error,
         which is that message's alone."""
         message = pending.message
         seen = inbox_verdict(doc.get("processed", []) if doc else [], message)
         if seen == "conflict":
-            return ConflictingCopy(f"message {message.event_id} was applied to {col.name}/{aggregate_id} with "
-                                   f"another payload; this copy differs and has no effect")
+            return ConflictingCopy(
+                f"message {message.event_id} was applied to {col.name}/{aggregate_id} with "
+                f"another payload; this copy differs and has no effect"
+            )
         if seen == "duplicate" and doc is not None:
             return Outcome(duplicate=True)
         try:
@@ -232,12 +248,14 @@ class AggregateStore:
         self._written.move_to_end(key)
         # oldest first: a copy nothing has asked for within RECENT_SECONDS is only memory (a busy
         # service's RSS grew with the documents it held, not with what it was doing)
-        while self._written and (len(self._written) > RECENT_DOCUMENTS
-                                 or next(iter(self._written.values()))[1] < now - RECENT_SECONDS):
+        while self._written and (
+            len(self._written) > RECENT_DOCUMENTS or next(iter(self._written.values()))[1] < now - RECENT_SECONDS
+        ):
             self._written.popitem(last=False)
 
-    def _next_doc(self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome,
-                  message: Envelope) -> dict:
+    def _next_doc(
+        self, col: AsyncCollection, aggregate_id: str, doc: dict | None, outcome: Outcome, message: Envelope
+    ) -> dict:
         """The next document, plain (as this process keeps it); ``_at_rest`` seals its state."""
         state = outcome.state if outcome.state is not None else (doc or {}).get("state")
         region = self._region(col.name, state, doc, message)
@@ -246,9 +264,15 @@ class AggregateStore:
         spec = self.personal.get(col.name)
         window = PERSON_INBOX_WINDOW if spec and spec.keyed_by_person else INBOX_WINDOW
         processed = ((doc or {}).get("processed", []) + [inbox_mark(message)])[-window:]
-        new_doc = {"_id": self.document_id(col.name, aggregate_id), "version": (doc or {}).get("version", 0) + 1,
-                   "state": state, "processed": processed, "outbox": outbox, "has_outbox": bool(outbox),
-                   "updated_at": self.now()}
+        new_doc = {
+            "_id": self.document_id(col.name, aggregate_id),
+            "version": (doc or {}).get("version", 0) + 1,
+            "state": state,
+            "processed": processed,
+            "outbox": outbox,
+            "has_outbox": bool(outbox),
+            "updated_at": self.now(),
+        }
         if col.name in self.personal and state is not None:
             new_doc[SEALED_BY] = f"{region}:{keyring().current}"
         return new_doc
@@ -278,18 +302,31 @@ class AggregateStore:
         now, ring = self.now(), keyring()
         for emit in outcome.emits:
             env = envelope_for(emit.topic, emit.payload, producer=self.producer, now=now, cause=cause, name=emit.name)
-            entries[str(env.event_id)] = {"kind": "event", "topic": emit.topic, "type": env.type,
-                                          "key": key_for(emit.topic, emit.payload, emit.key),
-                                          "value": ring.seal(encode(env).decode(),
-                                                             _insured_region(emit.payload) or region)}
+            entries[str(env.event_id)] = {
+                "kind": "event",
+                "topic": emit.topic,
+                "type": env.type,
+                "key": key_for(emit.topic, emit.payload, emit.key),
+                "value": ring.seal(encode(env).decode(), _insured_region(emit.payload) or region),
+            }
         for sched in outcome.schedules:
-            env = envelope_for(sched.topic, sched.payload, producer=self.producer, now=now, cause=cause,
-                               name=f"deadline:{sched.deadline_id}")
+            env = envelope_for(
+                sched.topic,
+                sched.payload,
+                producer=self.producer,
+                now=now,
+                cause=cause,
+                name=f"deadline:{sched.deadline_id}",
+            )
             entries[f"schedule-{env.event_id}"] = {
-                "kind": "schedule", "deadline_id": sched.deadline_id, "due_at": sched.due_at, "topic": sched.topic,
+                "kind": "schedule",
+                "deadline_id": sched.deadline_id,
+                "due_at": sched.due_at,
+                "topic": sched.topic,
                 "key": key_for(sched.topic, sched.payload, sched.key),
                 "value": ring.seal(encode(env).decode(), _insured_region(sched.payload) or region),
-                "type": env.type}
+                "type": env.type,
+            }
         for deadline_id in outcome.cancels:
             entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}
         return entries
@@ -298,6 +335,7 @@ class AggregateStore:
 @dataclass
 class _Pending:
     """A message waiting in its aggregate's line (``AggregateStore.apply``)."""
+
     message: Envelope
     decide: Decide
     loaded: dict | None

@@ -9,6 +9,7 @@ seal results (``contracts.parties`` documents each format). One suite per deploy
 What a suite knows here is what key material looks like (JWKs, fixed test keys, the protected
 header of a sealed result); signing, verifying and sealing themselves are ``runtime.parties``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,13 +40,21 @@ class Suite:
     def signing_jwk_from_seed(self, seed: bytes) -> dict[str, Any]:
         """A private signing JWK made from 32 fixed bytes (test vectors only)."""
         key = Ed25519PrivateKey.from_private_bytes(seed)
-        return {"kty": "OKP", "crv": "Ed25519", "d": b64url(seed),
-                "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))}
+        return {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "d": b64url(seed),
+            "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)),
+        }
 
     def encryption_jwk_from_seed(self, seed: bytes) -> dict[str, Any]:
         key = X25519PrivateKey.from_private_bytes(seed)
-        return {"kty": "OKP", "crv": "X25519", "d": b64url(seed),
-                "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))}
+        return {
+            "kty": "OKP",
+            "crv": "X25519",
+            "d": b64url(seed),
+            "x": b64url(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)),
+        }
 
     def public_jwk(self, private: dict[str, Any]) -> dict[str, str]:
         return {k: str(private[k]) for k in ("kty", "crv", "x", "y") if k in private}
@@ -61,8 +70,10 @@ class SMSuite(Suite):
         return sm.SM2PrivateKey.from_seed(seed).jwk()
 
 
-SUITES: dict[str, Suite] = {DEFAULT_SUITE: Suite(DEFAULT_SUITE, deterministic_signatures=True),
-                            "sm": SMSuite("sm", deterministic_signatures=False)}
+SUITES: dict[str, Suite] = {
+    DEFAULT_SUITE: Suite(DEFAULT_SUITE, deterministic_signatures=True),
+    "sm": SMSuite("sm", deterministic_signatures=False),
+}
 
 
 def suite_named(name: str) -> Suite:

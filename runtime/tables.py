@@ -10,6 +10,7 @@ CSV or XLSX. No business rules here: a service says which columns a list has and
   format ``#,##0.00`` (never text, never a General float), a date column as a date cell (``yyyy-mm-dd``),
   a moment as a date-time cell in Beijing time; the header row in Chinese.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,6 +38,7 @@ class PagingError(ValueError):
 @dataclass(frozen=True)
 class Column:
     """One column of a list: the field of each row, its Chinese heading, how its cells are typed."""
+
     field: str
     heading: str
     kind: Kind = "text"
@@ -57,8 +59,13 @@ def paging(params: dict[str, str]) -> tuple[int, int]:
 def paged(rows: Sequence[Any], page: int, size: int, key: str = "items") -> dict[str, Any]:
     """One page of ``rows`` with the totals a pager needs (a page past the end is empty, not an error)."""
     total = len(rows)
-    return {key: list(rows[(page - 1) * size: page * size]), "total": total, "page": page, "size": size,
-            "pages": max(1, -(-total // size))}
+    return {
+        key: list(rows[(page - 1) * size : page * size]),
+        "total": total,
+        "page": page,
+        "size": size,
+        "pages": max(1, -(-total // size)),
+    }
 
 
 def _text(value: Any) -> str:
@@ -77,8 +84,12 @@ def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.heading for c in columns])
     for row in rows:
-        writer.writerow([_money_text(row.get(c.field)) if c.kind in ("money", "count")
-                         else _inert(_text(row.get(c.field))) for c in columns])
+        writer.writerow(
+            [
+                _money_text(row.get(c.field)) if c.kind in ("money", "count") else _inert(_text(row.get(c.field)))
+                for c in columns
+            ]
+        )
     return (BOM + out.getvalue()).encode("utf-8")
 
 
@@ -123,7 +134,7 @@ def _moment(value: Any) -> datetime | None:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-    if moment is not None and moment.tzinfo is not None:   # Excel keeps no zone: Beijing time, as read
+    if moment is not None and moment.tzinfo is not None:  # Excel keeps no zone: Beijing time, as read
         moment = moment.astimezone(BEIJING).replace(tzinfo=None)
     return moment
 
@@ -141,11 +152,11 @@ def typed_cell(sheet: Any, row: int, col: int, value: Any, kind: Kind) -> None:
         cell.value = value
     else:
         cell.value = _text(value)
-        cell.data_type = "s"   # text stays text: openpyxl would store "=…" as a formula
+        cell.data_type = "s"  # text stays text: openpyxl would store "=…" as a formula
 
 
 def add_sheet(book: Any, title: str, rows: Iterable[dict[str, Any]], columns: Sequence[Column]) -> None:
-    sheet = book.create_sheet(title[:31])   # Excel's limit on a sheet name
+    sheet = book.create_sheet(title[:31])  # Excel's limit on a sheet name
     for i, c in enumerate(columns, 1):
         sheet.cell(row=1, column=i, value=c.heading)
         sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = max(10, 2 * len(c.heading) + 2)
@@ -157,6 +168,7 @@ def add_sheet(book: Any, title: str, rows: Iterable[dict[str, Any]], columns: Se
 def to_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[Column], title: str = "列表") -> bytes:
     """A workbook of one sheet: the Chinese headings, then one typed row per row."""
     from openpyxl import Workbook
+
     book = Workbook()
     book.remove(book.active)
     add_sheet(book, title, rows, columns)

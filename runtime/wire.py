@@ -34,6 +34,7 @@ SM2 key, ``runtime.sm.seal_general``).
 A consumer refuses a payload in clear on a sealed topic (``PoisonMessage`` ``payload_not_sealed``:
 the sender is told), and one that its key does not open (``payload_not_opened``).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,14 @@ EVENT_HEADER = "yidi-event"
 MAX_READERS = 16
 _REGION = re.compile(r"^\d{6}$")
 _REGISTRY = jwe_registry(
-    [KEY_WRAP, CONTENT], verify_all_recipients=False, max_recipients=MAX_READERS,
-    header_registry={TOPIC_HEADER: HeaderParameter("Topic of the sealed payload", "str", True),
-                     EVENT_HEADER: HeaderParameter("Event id of the envelope around it", "str", True)})
+    [KEY_WRAP, CONTENT],
+    verify_all_recipients=False,
+    max_recipients=MAX_READERS,
+    header_registry={
+        TOPIC_HEADER: HeaderParameter("Topic of the sealed payload", "str", True),
+        EVENT_HEADER: HeaderParameter("Event id of the envelope around it", "str", True),
+    },
+)
 
 
 class SealingError(ValueError):
@@ -108,13 +114,12 @@ class WireSealer:
         if spec is None or envelope is None or "payload" not in envelope:
             return value
         payload = envelope.pop("payload")
-        envelope[SEALED] = self.seal_payload(spec, payload, str(envelope.get("event_id", "")),
-                                             envelope.get("reply_to"))
+        envelope[SEALED] = self.seal_payload(spec, payload, str(envelope.get("event_id", "")), envelope.get("reply_to"))
         return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
     def seal_payload(self, spec: TopicSpec, payload: Any, event_id: str, reply_to: Any = None) -> dict:
         keys = list(self.reader_keys(spec, payload, reply_to))
-        if not keys and self.own:   # nobody else can read it: it still never travels in clear
+        if not keys and self.own:  # nobody else can read it: it still never travels in clear
             keys = list(self._keys_of([self.own]))
         if not keys:
             raise SealingError("no_reader", f"no reader of {spec.name} has an encryption key in the registry")
@@ -122,8 +127,9 @@ class WireSealer:
         sm2 = [(kid, key) for kid, key in keys if isinstance(key, sm.SM2PublicKey)]
         if sm2:
             return sm.seal_general({TOPIC_HEADER: spec.name, EVENT_HEADER: event_id}, sm2, plaintext)
-        message = jwe.GeneralJSONEncryption({"enc": CONTENT, TOPIC_HEADER: spec.name, EVENT_HEADER: event_id},
-                                            plaintext)
+        message = jwe.GeneralJSONEncryption(
+            {"enc": CONTENT, TOPIC_HEADER: spec.name, EVENT_HEADER: event_id}, plaintext
+        )
         for kid, key in keys:
             message.add_recipient({"alg": KEY_WRAP, "kid": kid}, cast(OKPKey, key))
         return dict(jwe.encrypt_json(message, None, registry=_REGISTRY))
@@ -143,7 +149,9 @@ def readers(spec: TopicSpec, payload: Any, registry: ParticipantRegistry, reply_
     codes = [c for c in spec.consumers if c in SERVICES and isinstance(registry.get(c), ServiceParty)]
     if not spec.consumers or any(c not in SERVICES for c in spec.consumers):
         named = _named_parties(payload, registry)
-        for code in ([str(reply_to)] if isinstance(registry.get(str(reply_to)), (Agency, Institution)) else []) + list(named):
+        for code in ([str(reply_to)] if isinstance(registry.get(str(reply_to)), (Agency, Institution)) else []) + list(
+            named
+        ):
             if code not in codes:
                 codes.append(code)
     return codes
@@ -179,16 +187,17 @@ class WireOpener:
     key directory for tools and tests)."""
 
     def __init__(self, keys: dict[str, DecryptionKey]) -> None:
-        self.keys = keys   # "<code>/<kid>" → private X25519 key (SM2 in the sm suite)
+        self.keys = keys  # "<code>/<kid>" → private X25519 key (SM2 in the sm suite)
 
     @classmethod
-    def of(cls, *private: PrivateKeys) -> "WireOpener":
+    def of(cls, *private: PrivateKeys) -> WireOpener:
         return cls({f"{k.code}/{k.enc_kid}": k.enc for k in private if k.enc is not None and k.enc_kid})
 
     @classmethod
-    def from_keys_dir(cls, keys_dir: str | Path) -> "WireOpener":
+    def from_keys_dir(cls, keys_dir: str | Path) -> WireOpener:
         """Every private key of a key directory (development deployments, tests, tools)."""
         from runtime.parties import load_private_keys
+
         codes = [p.name.removesuffix(".private.json") for p in Path(keys_dir).glob("*.private.json")]
         return cls.of(*(load_private_keys(keys_dir, code) for code in codes))
 
@@ -197,11 +206,14 @@ class WireOpener:
         ``SealingError`` (``payload_not_sealed``); a topic that is not sealed passes as it is."""
         _, envelope = _sealed_envelope(topic, value)
         if envelope is None:
-            return value   # not sealed, or not an envelope: the parser says what is wrong
+            return value  # not sealed, or not an envelope: the parser says what is wrong
         if SEALED not in envelope:
             if "payload" in envelope:
-                raise SealingError("payload_not_sealed", f"{topic} carries personal data: its payload must be "
-                                   f"sealed ('{SEALED}', runtime.wire), not in clear")
+                raise SealingError(
+                    "payload_not_sealed",
+                    f"{topic} carries personal data: its payload must be "
+                    f"sealed ('{SEALED}', runtime.wire), not in clear",
+                )
             return value
         envelope["payload"] = self.open_payload(topic, envelope.pop(SEALED), str(envelope.get("event_id", "")))
         return json.dumps(envelope, ensure_ascii=False).encode()
@@ -209,8 +221,11 @@ class WireOpener:
     def open_payload(self, topic: str, sealed: Any, event_id: str) -> Any:
         if not isinstance(sealed, dict) or not isinstance(sealed.get("recipients"), list):
             raise SealingError("payload_not_opened", f"{SEALED} is not a JWE in General JSON Serialization")
-        mine = [r for r in sealed["recipients"] if isinstance(r, dict)
-                and str((r.get("header") or {}).get("kid")) in self.keys]
+        mine = [
+            r
+            for r in sealed["recipients"]
+            if isinstance(r, dict) and str((r.get("header") or {}).get("kid")) in self.keys
+        ]
         if not mine:
             raise SealingError("payload_not_opened", f"{SEALED} is not sealed to a key held here ({sorted(self.keys)})")
         kid = str(mine[0]["header"]["kid"])
@@ -232,8 +247,11 @@ class WireOpener:
     def _payload(topic: str, event_id: str, protected: dict, plaintext: bytes) -> Any:
         """The payload, once its protected header names this topic and this envelope."""
         if protected.get(TOPIC_HEADER) != topic or protected.get(EVENT_HEADER) != event_id:
-            raise SealingError("payload_not_opened", f"{SEALED} was sealed for {protected.get(TOPIC_HEADER)} "
-                               f"event {protected.get(EVENT_HEADER)}, not this envelope")
+            raise SealingError(
+                "payload_not_opened",
+                f"{SEALED} was sealed for {protected.get(TOPIC_HEADER)} "
+                f"event {protected.get(EVENT_HEADER)}, not this envelope",
+            )
         try:
             return json.loads(plaintext)
         except (ValueError, RecursionError):

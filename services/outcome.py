@@ -2,6 +2,7 @@
 publish and the deadlines to arm (:class:`Decision`). Shared by the domain packages so the runtime
 wires them one way; ``services.wiring`` turns a decision into the ``runtime.outcome.Outcome`` the
 store writes."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,6 +20,7 @@ S = TypeVar("S")
 class DeadlineRequest(BaseModel):
     """Ask the runtime to call the domain back at ``due_at`` (M-02: computed on the recorded
     calendar). Re-arming the same ``deadline_id`` replaces, never duplicates."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     deadline_id: uuid.UUID = Field(description="uuid5 of service, subject and kind: retries give the same id")
     service: str
@@ -30,11 +32,20 @@ class DeadlineRequest(BaseModel):
     calendar: str = Field("", description="WorkingCalendar.source used to compute due_at (M-02)")
 
 
-def deadline(service: str, kind: str, subject: str, due_at: datetime, rule: str,
-             calendar: str = "", ref: str = "") -> DeadlineRequest:
+def deadline(
+    service: str, kind: str, subject: str, due_at: datetime, rule: str, calendar: str = "", ref: str = ""
+) -> DeadlineRequest:
     key = f"{service}:{subject}:{kind}:{ref}"
-    return DeadlineRequest(deadline_id=uuid.uuid5(NAMESPACE, key), service=service, kind=kind, subject=subject,
-                           ref=ref, due_at=due_at, rule=rule, calendar=calendar)
+    return DeadlineRequest(
+        deadline_id=uuid.uuid5(NAMESPACE, key),
+        service=service,
+        kind=kind,
+        subject=subject,
+        ref=ref,
+        due_at=due_at,
+        rule=rule,
+        calendar=calendar,
+    )
 
 
 # Ids an aggregate keeps of the items it counted lately; older ones are in the service's archive
@@ -51,11 +62,10 @@ def remember(recent: tuple[str, ...], item_id: str) -> tuple[str, ...]:
 class Decision(NamedTuple, Generic[S]):
     """The domain's decision: the aggregate's new state, the events to publish in order and the
     deadlines to arm. Returning the state unchanged with no events is a decision too (nothing to do)."""
+
     state: S
     events: Sequence[BaseModel]
     deadlines: list[DeadlineRequest]
-
-
 
 
 def stable_id(*parts: object) -> uuid.UUID:

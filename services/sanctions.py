@@ -1,5 +1,6 @@
 """The P-09 sanctions projection, kept by each service that enforces a sanction in its own store
 (filing: F-16, settlement: S-20), fed by ``prepayment.sanction.v1``."""
+
 from __future__ import annotations
 
 import time
@@ -24,7 +25,7 @@ class SanctionsProjection:
     service's instances, each of which receives only some partitions of the sanction topic)."""
 
     def __init__(self, store, max_age: float = 1.0) -> None:
-        self.store, self.max_age = store, max_age   # runtime.store.AggregateStore (or runtime.memory's)
+        self.store, self.max_age = store, max_age  # runtime.store.AggregateStore (or runtime.memory's)
         self._cached: tuple[float, RegionSanctions] | None = None
         store.declare(COLLECTION)
 
@@ -39,12 +40,18 @@ class SanctionsProjection:
 
     async def apply(self, env: Envelope[PrepaymentSanction]) -> str:
         s = env.payload
-        notice = SanctionNotice(sanction_id=str(s.sanction_id), insured_region=str(s.insured_region),
-                                kind=s.kind, action=s.action.value, effective_at=s.effective_at)
+        notice = SanctionNotice(
+            sanction_id=str(s.sanction_id),
+            insured_region=str(s.insured_region),
+            kind=s.kind,
+            action=s.action.value,
+            effective_at=s.effective_at,
+        )
 
         def run(raw: dict | None) -> Outcome:
             state = _State.model_validate(raw) if raw else _State()
             return Outcome(state=_State(sanctions=state.sanctions.apply(notice)).model_dump(mode="json"))
+
         outcome = await self.store.apply(COLLECTION, DOC_ID, env, run)
         self._cached = None
         return outcome.result

@@ -5,6 +5,7 @@ Every request leaves a slot taken until its answer comes (a result on ``settleme
 refusal on ``party.refused.v1``), the answer cannot be opened (counted, not fatal: after a key
 rotation a result sealed to the old key is one of these), or it is given up after ``timeout``
 seconds (counted as unanswered). Pure asyncio: the runner sends and reads, this keeps count."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +19,10 @@ from typing import Any
 class Flight:
     request_id: str
     event_id: str
-    sent_at: float            # time.monotonic() when sent
+    sent_at: float  # time.monotonic() when sent
     expected: Any
-    context: Any = None       # what its answer updates (the day's traffic it belongs to)
-    topic: str = ""           # what was sent, to send again after a clock move (CLOCK_SKEW)
+    context: Any = None  # what its answer updates (the day's traffic it belongs to)
+    topic: str = ""  # what was sent, to send again after a clock move (CLOCK_SKEW)
     payload: Any = None
     attempts: int = 1
 
@@ -29,12 +30,12 @@ class Flight:
 @dataclass
 class Tally:
     sent: int = 0
-    answered: int = 0          # every answer: a result, or a refusal on party.refused.v1
-    unopenable: int = 0        # results for a request of ours that could not be opened or read
-    unanswered: int = 0        # given up after the timeout
-    refused: Counter[str] = field(default_factory=Counter)   # among the answers, refusals by code (either topic)
-    waits: int = 0             # times sending waited for a free slot (the platform lagging)
-    resent: int = 0            # sent again, freshly stamped, after a CLOCK_SKEW: stamped before the clock moved
+    answered: int = 0  # every answer: a result, or a refusal on party.refused.v1
+    unopenable: int = 0  # results for a request of ours that could not be opened or read
+    unanswered: int = 0  # given up after the timeout
+    refused: Counter[str] = field(default_factory=Counter)  # among the answers, refusals by code (either topic)
+    waits: int = 0  # times sending waited for a free slot (the platform lagging)
+    resent: int = 0  # sent again, freshly stamped, after a CLOCK_SKEW: stamped before the clock moved
 
 
 class InFlight:
@@ -47,7 +48,7 @@ class InFlight:
         self.tally = Tally()
         self._by_request: dict[str, Flight] = {}
         self._by_event: dict[str, str] = {}
-        self._freed = asyncio.Event()   # set whenever a slot is freed
+        self._freed = asyncio.Event()  # set whenever a slot is freed
 
     def __len__(self) -> int:
         return len(self._by_request)
@@ -66,18 +67,33 @@ class InFlight:
                 pass
             self._expire()
 
-    def sent(self, request_id: str, event_id: str, expected: Any, context: Any = None, *, topic: str = "",
-             payload: Any = None) -> None:
-        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, context, topic,
-                                              payload)
+    def sent(
+        self,
+        request_id: str,
+        event_id: str,
+        expected: Any,
+        context: Any = None,
+        *,
+        topic: str = "",
+        payload: Any = None,
+    ) -> None:
+        self._by_request[request_id] = Flight(request_id, event_id, time.monotonic(), expected, context, topic, payload)
         self._by_event[event_id] = request_id
         self.tally.sent += 1
 
     def again(self, flight: Flight, event_id: str) -> Flight:
         """``flight`` sent once more under a new event id (its slot kept; counted as re-sent, not as sent)."""
         self._by_event.pop(flight.event_id, None)
-        again = Flight(flight.request_id, event_id, time.monotonic(), flight.expected, flight.context, flight.topic,
-                       flight.payload, flight.attempts + 1)
+        again = Flight(
+            flight.request_id,
+            event_id,
+            time.monotonic(),
+            flight.expected,
+            flight.context,
+            flight.topic,
+            flight.payload,
+            flight.attempts + 1,
+        )
         self._by_request[flight.request_id] = again
         self._by_event[event_id] = flight.request_id
         self.tally.resent += 1
@@ -132,6 +148,8 @@ class InFlight:
         """One line: what the periodic summary says of the traffic."""
         t = self.tally
         refused = ", ".join(f"{code} {n}" for code, n in sorted(t.refused.items())) or "none"
-        return (f"sent {t.sent}, answered {t.answered}, in flight {len(self)}/{self.limit}, "
-                f"unopenable {t.unopenable}, unanswered {t.unanswered}, refused: {refused}, "
-                f"re-sent after a clock move {t.resent}, waited for answers {t.waits}×")
+        return (
+            f"sent {t.sent}, answered {t.answered}, in flight {len(self)}/{self.limit}, "
+            f"unopenable {t.unopenable}, unanswered {t.unanswered}, refused: {refused}, "
+            f"re-sent after a clock move {t.resent}, waited for answers {t.waits}×"
+        )

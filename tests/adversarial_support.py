@@ -2,13 +2,14 @@
 every case waits on the records it expects instead of reading each topic again from its start),
 forged signatures of every kind an attacker can make without a party's private key, and the
 checks every case ends with (the sender told, the dead letter, the next message handled)."""
+
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
-import functools
 import json
 import time
 import uuid
@@ -19,9 +20,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from support import Stack, wire_json
 
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, Signer
-from support import Stack, wire_json
 
 REFUSED, DEAD = "party.refused.v1", "ops.dead-letter.v1"
 
@@ -33,6 +34,7 @@ def b64url(data: bytes) -> str:
 @dataclass(frozen=True)
 class Seen:
     """One record as an outsider reads it: its value parsed when it is JSON, and its raw parts."""
+
     topic: str
     record: ConsumerRecord
 
@@ -69,7 +71,7 @@ class Tap:
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
-    async def start(self) -> "Tap":
+    async def start(self) -> Tap:
         self._consumer = consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.bootstrap, enable_auto_commit=False)
         await consumer.start()
         tps = []
@@ -90,7 +92,7 @@ class Tap:
         while True:
             batch = await self._consumer.getmany(timeout_ms=100)
             for tp, records in batch.items():
-                logical = tp.topic[len(self.prefix):]
+                logical = tp.topic[len(self.prefix) :]
                 self.seen[logical] += [Seen(logical, r) for r in records]
             if batch:
                 self._arrived.set()
@@ -116,8 +118,9 @@ class Tap:
                 return found[0]
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"nothing on {topic} in {timeout}s; last: "
-                                     f"{[s.value for s in self.seen[topic][-3:]]}")
+                raise AssertionError(
+                    f"nothing on {topic} in {timeout}s; last: {[s.value for s in self.seen[topic][-3:]]}"
+                )
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), min(left, 1.0))
@@ -159,6 +162,7 @@ def with_header(signer: Signer, header: dict, value: bytes) -> str:
     """A genuine Ed25519 signature by ``signer``'s own key over ``value``, under ``header`` as given
     (another ``alg`` name, members a verifier must not act on)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     signing_input = _signing_input(header, value)
     d = base64.urlsafe_b64decode(str(signer.keys.sign.as_dict(private=True)["d"]) + "==")
     signature = Ed25519PrivateKey.from_private_bytes(d).sign(signing_input)

@@ -1,5 +1,6 @@
 """Test-wide fixtures. The stack: ``KAFKA_BOOTSTRAP_SERVERS`` + ``MONGODB_URI`` set → those;
 else a Docker engine answers → testcontainers Kafka and MongoDB; else the embedded servers."""
+
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))   # tests/support.py
+sys.path.insert(0, str(Path(__file__).parent))  # tests/support.py
 
 
 def pytest_configure(config) -> None:
@@ -15,12 +16,14 @@ def pytest_configure(config) -> None:
     import os
 
     from support import test_keys
+
     os.environ["YIDI_KEYS_DIR"] = str(test_keys())
 
 
 @pytest.fixture(scope="session")
 def stack():
     from support import pick_stack
+
     with pick_stack() as chosen:
         yield chosen
 
@@ -31,6 +34,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     from support import STARTED
+
     if report.when == "call" and report.failed:
         for proc in STARTED:
             report.sections.append((f"{proc.service} log warnings ({proc.log})", proc.warnings() or "(none)"))

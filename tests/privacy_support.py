@@ -4,6 +4,7 @@ sealed too. Tests look through these helpers instead of at raw ``_id``s and ``st
 
 The test process derives pseudonyms and opens sealed data with the same secrets as the service
 processes it starts (the same environment and working directory: ``runtime.privacy``)."""
+
 from __future__ import annotations
 
 from typing import Any

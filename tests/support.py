@@ -1,5 +1,6 @@
 """Helpers shared by the integration and end-to-end tiers: the stack, service processes,
 and a test client that publishes and reads messages over the real broker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,11 +30,11 @@ from contracts.parties import Agency
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES
 from contracts.values import SHANGHAI
-from runtime.embedded import EmbeddedStack, free_port
 from runtime.client import PartyClient
 from runtime.config import Settings
-from runtime.parties import ParticipantRegistry, Signer, init_keys
 from runtime.consuming import dead_letter_original
+from runtime.embedded import EmbeddedStack, free_port
+from runtime.parties import ParticipantRegistry, Signer, init_keys
 from runtime.topics import DEAD_LETTER, create_topics
 from runtime.wire import WireOpener
 
@@ -50,9 +51,13 @@ class Stack:
     keys_dir: Path = field(default_factory=lambda: test_keys())
 
     def env(self, prefix: str) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URI": self.mongodb_uri,
-                "YIDI_TOPIC_PREFIX": prefix, "YIDI_KAFKA_IDEMPOTENCE": str(self.idempotence).lower(),
-                "YIDI_KEYS_DIR": str(self.keys_dir)}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "MONGODB_URI": self.mongodb_uri,
+            "YIDI_TOPIC_PREFIX": prefix,
+            "YIDI_KAFKA_IDEMPOTENCE": str(self.idempotence).lower(),
+            "YIDI_KEYS_DIR": str(self.keys_dir),
+        }
 
 
 _KEYS: Path | None = None
@@ -64,9 +69,11 @@ def test_keys() -> Path:
     global _KEYS
     if _KEYS is None:
         import tempfile
+
         _KEYS = Path(tempfile.mkdtemp(prefix="yidi-test-keys-"))
         init_keys(_KEYS)
         from runtime.privacy import ensure_dev_secrets
+
         ensure_dev_secrets(_KEYS)
     return _KEYS
 
@@ -99,6 +106,7 @@ def default_sender(topic: str, payload: BaseModel) -> str:
 def _docker_answers() -> bool:
     try:
         import docker
+
         docker.from_env(timeout=3).ping()
         return True
     except Exception:
@@ -112,6 +120,7 @@ def pick_stack() -> Iterator[Stack]:
     elif _docker_answers():
         from testcontainers.kafka import KafkaContainer
         from testcontainers.mongodb import MongoDbContainer
+
         with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
             yield Stack(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers", True)
     else:
@@ -131,6 +140,7 @@ def imports_of(path: Path) -> list[str]:
     """The modules a source file imports by absolute name (``import a.b``, ``from a.b import c``),
     for the tests that hold the layout to its rules."""
     import ast
+
     modules: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -140,7 +150,7 @@ def imports_of(path: Path) -> list[str]:
     return modules
 
 
-STARTED: list["ServiceProcess"] = []   # the processes the running test started (its failure report shows their logs)
+STARTED: list[ServiceProcess] = []  # the processes the running test started (its failure report shows their logs)
 
 
 class ServiceProcess:
@@ -150,17 +160,29 @@ class ServiceProcess:
         self.stack, self.service, self.prefix = stack, service, prefix
         self.port = free_port()
         self.database = f"{prefix.strip('.').replace('-', '_').replace('.', '_')}_{service}"
-        self.env = {**os.environ, **stack.env(prefix), "YIDI_SERVICE": service, "YIDI_METRICS_PORT": str(self.port),
-                    "YIDI_MONGODB_DATABASE": self.database, "YIDI_CLOCK": "controlled",
-                    "YIDI_OUTBOX_SWEEP_SECONDS": "0.5", "YIDI_DEADLINE_POLL_SECONDS": "0.2", **env}
+        self.env = {
+            **os.environ,
+            **stack.env(prefix),
+            "YIDI_SERVICE": service,
+            "YIDI_METRICS_PORT": str(self.port),
+            "YIDI_MONGODB_DATABASE": self.database,
+            "YIDI_CLOCK": "controlled",
+            "YIDI_OUTBOX_SWEEP_SECONDS": "0.5",
+            "YIDI_DEADLINE_POLL_SECONDS": "0.2",
+            **env,
+        }
         self.proc: subprocess.Popen | None = None
         self.log = Path(f"/tmp/yidi-test-{prefix}{service}-{self.port}.log")
 
-    def start(self, wait: bool = True, **extra_env: str) -> "ServiceProcess":
+    def start(self, wait: bool = True, **extra_env: str) -> ServiceProcess:
         STARTED.append(self)
-        self.proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "service", self.service],
-                                     env={**self.env, **extra_env}, cwd=ROOT, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "service", self.service],
+            env={**self.env, **extra_env},
+            cwd=ROOT,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         if wait:
             self.wait_healthy()
         return self
@@ -184,6 +206,7 @@ class ServiceProcess:
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the samples of ``name`` whose labels include ``labels``."""
         from prometheus_client.parser import text_string_to_metric_families
+
         total = 0.0
         for family in text_string_to_metric_families(self.metrics()):
             for sample in family.samples:
@@ -229,8 +252,11 @@ class ServiceProcess:
     def warnings(self, n: int = 40) -> str:
         """The last ``n`` lines of its log at WARNING or above (what a failed test shows of it)."""
         with contextlib.suppress(FileNotFoundError):
-            lines = [line[:600] for line in self.log.read_text(errors="replace").splitlines()
-                     if any(f'"level": "{level}"' in line for level in ("WARNING", "ERROR", "CRITICAL"))]
+            lines = [
+                line[:600]
+                for line in self.log.read_text(errors="replace").splitlines()
+                if any(f'"level": "{level}"' in line for level in ("WARNING", "ERROR", "CRITICAL"))
+            ]
             return "\n".join(lines[-n:])
         return ""
 
@@ -245,7 +271,7 @@ class Bus:
     def __init__(self, stack: Stack, prefix: str) -> None:
         self.stack, self.prefix = stack, prefix
         self.producer: AIOKafkaProducer | None = None
-        self.clock_offset = 0.0   # business time − wall time, as the last set_clock made it
+        self.clock_offset = 0.0  # business time − wall time, as the last set_clock made it
         self.client: PartyClient | None = None
 
     def signer(self, code: str) -> Signer:
@@ -259,18 +285,20 @@ class Bus:
 
     def business_now(self) -> datetime:
         from datetime import timedelta
+
         return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
-    def follow_clock(self, proc: "ServiceProcess") -> None:
+    def follow_clock(self, proc: ServiceProcess) -> None:
         """Stamp messages with the business time a running service shows: for a Bus that did not
         set the clock itself (another Bus did, e.g. a module fixture's), so receipt-time checks
         (clock skew) see the time the system is at, not the wall clock."""
         self.clock_offset = (proc.business_time() - datetime.now(UTC)).total_seconds()
 
-    async def __aenter__(self) -> "Bus":
+    async def __aenter__(self) -> Bus:
         await create_topics(self.stack.bootstrap, self.prefix, **Settings().topic_scale())
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
-                                         enable_idempotence=self.stack.idempotence)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.stack.bootstrap, acks="all", enable_idempotence=self.stack.idempotence
+        )
         await self.producer.start()
         self.client = PartyClient(self.producer, self.stack.keys_dir, self.prefix)
         return self
@@ -279,15 +307,29 @@ class Bus:
         if self.producer:
             await self.producer.stop()
 
-    async def publish(self, topic: str, payload: BaseModel, *, producer: str = "test", now: datetime | None = None,
-                      event_id: uuid.UUID | None = None, correlation_id: uuid.UUID | None = None,
-                      sender: str | None = None) -> Envelope:
+    async def publish(
+        self,
+        topic: str,
+        payload: BaseModel,
+        *,
+        producer: str = "test",
+        now: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+        correlation_id: uuid.UUID | None = None,
+        sender: str | None = None,
+    ) -> Envelope:
         """Publish as a registry party (default: ``default_sender``), signed with its key, stamped
         with the business time (or ``now``)."""
         assert self.client
-        return await self.client.send(topic, payload, sender=sender or default_sender(topic, payload),
-                                      now=now or self.business_now(), producer=producer, event_id=event_id,
-                                      correlation_id=correlation_id)
+        return await self.client.send(
+            topic,
+            payload,
+            sender=sender or default_sender(topic, payload),
+            now=now or self.business_now(),
+            producer=producer,
+            event_id=event_id,
+            correlation_id=correlation_id,
+        )
 
     async def send_raw(self, topic: str, value: bytes, key: str = "k", *, sign_as: str | None = "") -> None:
         """Send bytes as they are, signed by ``sign_as`` (default: the envelope's sender when the
@@ -303,10 +345,12 @@ class Bus:
     async def set_clock(self, when: datetime) -> None:
         from runtime.clock import OPERATOR, clock_command_set, clock_headers
         from runtime.topics import CLOCK
+
         assert self.producer and self.client
-        value = clock_command_set(when)   # signed by the registry's operator party, as `yidi clock` does
-        await self.producer.send_and_wait(self.prefix + CLOCK, value, partition=0,
-                                          headers=clock_headers(self.client.signer(OPERATOR), value))
+        value = clock_command_set(when)  # signed by the registry's operator party, as `yidi clock` does
+        await self.producer.send_and_wait(
+            self.prefix + CLOCK, value, partition=0, headers=clock_headers(self.client.signer(OPERATOR), value)
+        )
         self.clock_offset = (when - datetime.now(UTC)).total_seconds()
 
     async def read(self, topic: str, until: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
@@ -350,7 +394,7 @@ def wire_json(topic: str, value: bytes) -> dict:
     message = json.loads(_opener().open(topic, value))
     if topic == DEAD_LETTER and isinstance(message, dict) and message.get("original_sealed"):
         original = dead_letter_original(message) or ""
-        try:   # what the dead-lettering service received, its payload opened as it would have
+        try:  # what the dead-lettering service received, its payload opened as it would have
             message["original"] = _opener().open(str(message.get("topic")), original.encode()).decode()
         except ValueError:
             message["original"] = original
@@ -385,6 +429,7 @@ async def caught_up(proc: ServiceProcess, timeout: float = 30) -> bool:
     simulator before it moves the clock."""
     from runtime.background import consumed
     from runtime.config import Settings
+
     settings = Settings(service=proc.service, kafka_bootstrap_servers=proc.stack.bootstrap, topic_prefix=proc.prefix)
     topics = [proc.prefix + name for name, spec in ALL_TOPICS.items() if proc.service in spec.consumers]
     return await consumed(settings, settings.group_id, topics, timeout)
@@ -402,19 +447,30 @@ async def move(bus: Bus, procs: ServiceProcess | list[ServiceProcess], when: dat
 
     async def there() -> bool:
         return all(abs((p.business_time() - when).total_seconds()) < 60 for p in procs)
+
     await eventually(there)
 
 
 async def answer_to(bus: Bus, sent) -> dict:
     """The refusal (``party.refused.v1``) of the message ``sent``."""
-    answers = await bus.read("party.refused.v1", lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id)
-                                                               for r in m))
+    answers = await bus.read(
+        "party.refused.v1", lambda m: any(r["payload"]["refused_event_id"] == str(sent.event_id) for r in m)
+    )
     return next(r["payload"] for r in answers if r["payload"]["refused_event_id"] == str(sent.event_id))
 
 
-def completed_settlement(settlement_id: str, *, insured_region: str, treating_region: str, settled_on,
-                         funds: dict[str, str], insurance_type: str = "310", cash: str = "0.00",
-                         institution_code: str = "H34010400002", person_id: str = "11010519491231002X"):
+def completed_settlement(
+    settlement_id: str,
+    *,
+    insured_region: str,
+    treating_region: str,
+    settled_on,
+    funds: dict[str, str],
+    insurance_type: str = "310",
+    cash: str = "0.00",
+    institution_code: str = "H34010400002",
+    person_id: str = "11010519491231002X",
+):
     """A valid ``settlement.completed.v1`` payload with the given fund amounts (for clearing and
     prepayment tests that need a settlement without running the settlement service)."""
     from decimal import Decimal
@@ -422,17 +478,40 @@ def completed_settlement(settlement_id: str, *, insured_region: str, treating_re
     from contracts.settlement import SettlementCompleted
     from contracts.settlement_values import FundAmount, SettlementSlip
     from kernel.clearing_month import clearing_month_of
+
     lines = [FundAmount(code=code, name=code, amount=amount) for code, amount in funds.items()]
     fund_total = sum((line.amount for line in lines), Decimal("0.00"))
     account = sum((line.amount for line in lines if line.code.value == "personal_account"), Decimal("0.00"))
     total = fund_total + Decimal(cash)
-    slip = SettlementSlip(total=total, in_scope=total, b_class_self_pay="0.00", over_limit_self_pay="0.00",
-                          self_paid="0.00", deductible_applied="0.00", funds=lines, fund_total=fund_total,
-                          personal_account=account, personal_cash=cash)
+    slip = SettlementSlip(
+        total=total,
+        in_scope=total,
+        b_class_self_pay="0.00",
+        over_limit_self_pay="0.00",
+        self_paid="0.00",
+        deductible_applied="0.00",
+        funds=lines,
+        fund_total=fund_total,
+        personal_account=account,
+        personal_cash=cash,
+    )
     return SettlementCompleted(
-        settlement_id=settlement_id, request_id=f"R-{settlement_id}", person_id=person_id,
-        institution_code=institution_code, hospital_level="3", insurance_type=insurance_type,
-        medical_type="inpatient", insured_region=insured_region, treating_region=treating_region,
-        cross_province=insured_region[:2] != treating_region[:2], clearing_month=clearing_month_of(settled_on),
-        visit_id=f"V-{settlement_id}", settled_on=settled_on, settlement_year=settled_on.year,
-        eligibility_basis="long_term", ratio_applied="0.70", rate_basis="local", slip=slip)
+        settlement_id=settlement_id,
+        request_id=f"R-{settlement_id}",
+        person_id=person_id,
+        institution_code=institution_code,
+        hospital_level="3",
+        insurance_type=insurance_type,
+        medical_type="inpatient",
+        insured_region=insured_region,
+        treating_region=treating_region,
+        cross_province=insured_region[:2] != treating_region[:2],
+        clearing_month=clearing_month_of(settled_on),
+        visit_id=f"V-{settlement_id}",
+        settled_on=settled_on,
+        settlement_year=settled_on.year,
+        eligibility_basis="long_term",
+        ratio_applied="0.70",
+        rate_basis="local",
+        slip=slip,
+    )

@@ -7,6 +7,7 @@ groupings 市辖区 / 县 / 省直辖县级行政区划 are not regions of their
 hand: 660000, the Xinjiang Production and Construction Corps, which GB/T 2260 does not number but
 the national medical-insurance platform pools at province level (F-06).
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ import stdnum
 # Must match contracts.values.PROVINCIAL_POOLING (checked when the file is loaded).
 PROVINCIAL_POOLING = ("110000", "120000", "310000", "460000", "500000", "540000", "660000")
 NOT_REGIONS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
-OUTSIDE = {"71", "81", "82"}   # Taiwan, Hong Kong, Macao: outside the basic medical insurance
+OUTSIDE = {"71", "81", "82"}  # Taiwan, Hong Kong, Macao: outside the basic medical insurance
 ADDED = {"660000": ("新疆生产建设兵团", "新疆生产建设兵团")}
 
 _PROVINCE = re.compile(r'^(\d\d) province="([^"]+)"')

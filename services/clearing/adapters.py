@@ -9,6 +9,7 @@ R-01/R-02), :class:`GaugeReads` what the gauges count; :class:`MongoClearingRead
 the service's database, with the archive's indexes made once per process. The fast handler tests give
 an in-memory implementation of the same protocols (``tests/unit/clearing/clearing_support.py``).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -26,9 +27,13 @@ from services.clearing.domain.reconciliation import Reconciliation
 ENTRIES, LEDGERS, RECONCILIATIONS, NOTICES, APPEALS = "entries", "ledgers", "reconciliations", "notices", "appeals"
 SETTLEMENT = EntryKind.SETTLEMENT.value
 MISMATCH_STATUSES = ("mismatched", "overdue", "resolved")
-ARCHIVE_INDEXES = (["settlement_id"], ["kind", "institution_code", "business_day"],
-                   ["kind", "institution_code", "settled_month"], ["kind", "insured_region", "settled_month"],
-                   ["institution_code", "clearing_month"])
+ARCHIVE_INDEXES = (
+    ["settlement_id"],
+    ["kind", "institution_code", "business_day"],
+    ["kind", "institution_code", "settled_month"],
+    ["kind", "insured_region", "settled_month"],
+    ["institution_code", "clearing_month"],
+)
 
 
 class ClearingReads(Protocol):
@@ -136,13 +141,16 @@ class MongoClearingReads:
 
     # ------------------------------------------------------------ ledgers, reconciliations, notices
     async def reconciliations_of_month(self, region: str, month: str) -> list[Reconciliation]:
-        found = self.db[RECONCILIATIONS].find({"state.insured_regions": region,
-                                               "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}})
+        found = self.db[RECONCILIATIONS].find(
+            {"state.insured_regions": region, "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}}
+        )
         return [Reconciliation.model_validate(doc["state"]) async for doc in found]
 
     async def ledgers_of(self, month: str) -> list[ClearingLedger]:
-        return [ClearingLedger.model_validate(doc["state"]) async for doc in self.db[LEDGERS].find(
-            {"state.clearing_month": month})]
+        return [
+            ClearingLedger.model_validate(doc["state"])
+            async for doc in self.db[LEDGERS].find({"state.clearing_month": month})
+        ]
 
     async def ledgers_of_region(self, region: str, since: str | None) -> list[ClearingLedger]:
         where: dict = {"$or": [{"state.insured_region": region}, {"state.treating_region": region}]}
@@ -151,26 +159,33 @@ class MongoClearingReads:
         return [ClearingLedger.model_validate(doc["state"]) async for doc in self.db[LEDGERS].find(where)]
 
     async def notices_of(self, region: str) -> dict[str, NoticeState]:
-        return {doc["state"]["notice"]["clearing_month"]: NoticeState.model_validate(doc["state"])
-                async for doc in self.db[NOTICES].find({"state.notice.region": region})}
+        return {
+            doc["state"]["notice"]["clearing_month"]: NoticeState.model_validate(doc["state"])
+            async for doc in self.db[NOTICES].find({"state.notice.region": region})
+        }
 
     async def days_of_institution(self, institution: str, month: str) -> list[Reconciliation]:
-        found = self.db[RECONCILIATIONS].find({"state.institution_code": institution,
-                                               "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}})
+        found = self.db[RECONCILIATIONS].find(
+            {"state.institution_code": institution, "state.day": {"$gte": f"{month}-01", "$lte": f"{month}-31"}}
+        )
         return [Reconciliation.model_validate(doc["state"]) async for doc in found]
 
     async def institution_lines(self, institution: str, clearing_month: str) -> list[dict]:
         return await self._lines({"institution_code": institution, "clearing_month": clearing_month})
 
     async def appeals_of(self, *, institution: str | None = None, region: str | None = None) -> list[Appeal]:
-        where: dict[str, str | None] = ({"state.institution_code": institution} if institution
-                                        else {"state.treating_region": region})
+        where: dict[str, str | None] = (
+            {"state.institution_code": institution} if institution else {"state.treating_region": region}
+        )
         return [Appeal.model_validate(doc["state"]) async for doc in self.db[APPEALS].find(where)]
 
     async def mismatches_of(self, region: str) -> list[Reconciliation]:
-        found = self.db[RECONCILIATIONS].find({
-            "state.status": {"$in": list(MISMATCH_STATUSES)},
-            "$or": [{"state.treating_region": region}, {"state.insured_regions": region}]})
+        found = self.db[RECONCILIATIONS].find(
+            {
+                "state.status": {"$in": list(MISMATCH_STATUSES)},
+                "$or": [{"state.treating_region": region}, {"state.insured_regions": region}],
+            }
+        )
         return [Reconciliation.model_validate(doc["state"]) async for doc in found]
 
     # ------------------------------------------------------------ gauges
@@ -184,10 +199,14 @@ class MongoClearingReads:
     async def month_archived(self, month: str) -> tuple[list[dict], list[ClearingLedger], list[dict]]:
         """A clearing month as ``domain.replay`` takes it: its archived lines, its ledgers and its notices."""
         lines = [doc async for doc in self.db[ENTRIES].find({"clearing_month": month})]
-        ledgers = [ClearingLedger.model_validate(open_document(doc)["state"])
-                   async for doc in self.db[LEDGERS].find({"state.clearing_month": month})]
-        notices = [open_document(doc)["state"]["notice"]
-                   async for doc in self.db[NOTICES].find({"state.notice.clearing_month": month})]
+        ledgers = [
+            ClearingLedger.model_validate(open_document(doc)["state"])
+            async for doc in self.db[LEDGERS].find({"state.clearing_month": month})
+        ]
+        notices = [
+            open_document(doc)["state"]["notice"]
+            async for doc in self.db[NOTICES].find({"state.notice.clearing_month": month})
+        ]
         return lines, ledgers, notices
 
 

@@ -1,6 +1,7 @@
 """Clearing service 清算: wiring only. Each handler is given the runtime's store and clock, the working
 calendar, the reads of the service's database it needs (``adapters.py``) and the metrics on the service's
 registry; the signed queries are ``query.py``'s and ``institution_query.py``'s."""
+
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
@@ -23,6 +24,7 @@ def build(settings=None) -> Service:
         # an institution's own money, sealed to it, and the region's appeals (institution_query.py)
         InstitutionQueries(reads, now=service.clock.now, parties=service.parties).register(service.add_query)
         return registry(service.store, now=service.clock.now, calendar=calendar, reads=reads, metrics=metrics)
+
     return build_service("clearing", handlers, AUTHORITY, settings)
 
 

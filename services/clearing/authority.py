@@ -25,6 +25,7 @@ naming itself, in the treating region it names; that the deduction is of its own
 the handler against the archive (and refused without saying whose it is). The answer comes from the agency
 that speaks for the treating region, whose audit made the deduction (its own, its province, the national
 level); the handler checks that region against the appealed deduction's."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -45,39 +46,59 @@ def agency_of_side(*, rule: str, act: str = "confirm", binds: str = "binds") -> 
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         refusal = by_side[payload.side](sender, payload, registry, now)
         # say which side was claimed: a counterpart is refused for the side that is not its own
-        return replace(refusal, message=f"{refusal.message}: it may not {act} for the {payload.side.value} "
-                                        f"side") if refusal else None
-    return Rule(f"the agency of the side it {binds} (`side`: `insured_region` for the payable, `treating_region` "
-                "for the receivable), or its province or the national level", check)
+        return (
+            replace(refusal, message=f"{refusal.message}: it may not {act} for the {payload.side.value} side")
+            if refusal
+            else None
+        )
+
+    return Rule(
+        f"the agency of the side it {binds} (`side`: `insured_region` for the payable, `treating_region` "
+        "for the receivable), or its province or the national level",
+        check,
+    )
 
 
 def coordinating_level(*, rule: str) -> Rule:
     """C-02 (004 第四十六条): the level that coordinates the pair — the national agency between provinces,
     the province (or the national level) within one."""
+
     def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
         where = coordinator(str(payload.insured_region), str(payload.treating_region))
-        if isinstance(sender, Agency) and (sender.level is AgencyLevel.NATIONAL or (
-                where is not None and sender.level is AgencyLevel.PROVINCE and sender.region == where)):
+        if isinstance(sender, Agency) and (
+            sender.level is AgencyLevel.NATIONAL
+            or (where is not None and sender.level is AgencyLevel.PROVINCE and sender.region == where)
+        ):
             return None
         who = "the national agency" if where is None else f"the agency of {where} or the national level"
-        return Refusal(RefusalReason.UNAUTHORIZED, f"{sender.code} does not coordinate {payload.insured_region} and "
-                                                   f"{payload.treating_region} ({who} does)", rule)
-    return Rule("the level that coordinates the pair: the national agency between provinces, the province of both "
-                "(or the national level) within one", check)
+        return Refusal(
+            RefusalReason.UNAUTHORIZED,
+            f"{sender.code} does not coordinate {payload.insured_region} and {payload.treating_region} ({who} does)",
+            rule,
+        )
+
+    return Rule(
+        "the level that coordinates the pair: the national agency between provinces, the province of both "
+        "(or the national level) within one",
+        check,
+    )
 
 
-AUTHORITY = AuthorityTable("clearing", {
-    "settlement.completed.v1": service("settlement"),
-    "settlement.reversed.v1": service("settlement"),
-    "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
-    "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
-    "clearing.object-period.v1": agency_of_side(rule="C-02", act="object", binds="objects for"),
-    "clearing.resolve-objection.v1": coordinating_level(rule="C-02"),
-    "clearing.insured-daily-totals.v1": agency_for("insured_region", rule="R-01"),
-    "clearing.deadline-due.v1": service("clearing"),
-    "clearing.record-obligation.v1": agency_for("region", rule="C-03"),
-    "his.daily-reconciliation.v1": institution(region_field="treating_region", level_field=None),
-    "his.monthly-declaration.v1": institution(region_field="treating_region", level_field=None),
-    "his.deduction-appealed.v1": institution(region_field="treating_region", level_field=None),
-    "clearing.answer-appeal.v1": agency_for("treating_region", rule="R-04"),
-})
+AUTHORITY = AuthorityTable(
+    "clearing",
+    {
+        "settlement.completed.v1": service("settlement"),
+        "settlement.reversed.v1": service("settlement"),
+        "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
+        "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
+        "clearing.object-period.v1": agency_of_side(rule="C-02", act="object", binds="objects for"),
+        "clearing.resolve-objection.v1": coordinating_level(rule="C-02"),
+        "clearing.insured-daily-totals.v1": agency_for("insured_region", rule="R-01"),
+        "clearing.deadline-due.v1": service("clearing"),
+        "clearing.record-obligation.v1": agency_for("region", rule="C-03"),
+        "his.daily-reconciliation.v1": institution(region_field="treating_region", level_field=None),
+        "his.monthly-declaration.v1": institution(region_field="treating_region", level_field=None),
+        "his.deduction-appealed.v1": institution(region_field="treating_region", level_field=None),
+        "clearing.answer-appeal.v1": agency_for("treating_region", rule="R-04"),
+    },
+)

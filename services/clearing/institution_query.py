@@ -19,6 +19,7 @@ so it learns nothing. An agency that speaks for the institution's region (its ow
 national level: ``ParticipantRegistry.speaks_for``) gets the JSON in clear; another agency 403; an unknown
 institution 404. Any other party: 403. Requests are signed as every signed query is (``runtime.query``).
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,10 @@ SETTLEMENTS_PATH = "/clearing/institution/settlements"
 OWED_PATH = "/clearing/institution/owed"
 APPEALS_PATH = "/clearing/appeals"
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-SEALED_NOTE = ("; to the institution itself the answer is sealed: a compact JWE (application/jose) of the JSON, "
-               "to its encryption key")
+SEALED_NOTE = (
+    "; to the institution itself the answer is sealed: a compact JWE (application/jose) of the JSON, "
+    "to its encryption key"
+)
 INSTITUTION_PARAMS = {
     "institution": "the institution's code (an institution may ask only about itself; another's is 404)",
     "month": "YYYY-MM",
@@ -57,17 +60,35 @@ class InstitutionQueries:
         self.reads, self.now, self.parties = reads, now, parties
 
     def register(self, add_query: Callable[..., None]) -> None:
-        add_query(SETTLEMENTS_PATH, self.settlements, summary=(
-            "R-01/R-02: an institution's settlements of a month, by day, with each day's reconciliation"
-            + SEALED_NOTE), params={**INSTITUTION_PARAMS, "month": "the month the settlements were made in, YYYY-MM"},
-            required=("institution", "month", "at"), formats=("json", "jose"))
-        add_query(OWED_PATH, self.owed, summary=(
-            "C-07/R-04: what the treating place owes an institution for a clearing month: settlements' fund "
-            "amounts, refunds, each deduction (with its appeal), the net and the payment" + SEALED_NOTE),
+        add_query(
+            SETTLEMENTS_PATH,
+            self.settlements,
+            summary=(
+                "R-01/R-02: an institution's settlements of a month, by day, with each day's reconciliation"
+                + SEALED_NOTE
+            ),
+            params={**INSTITUTION_PARAMS, "month": "the month the settlements were made in, YYYY-MM"},
+            required=("institution", "month", "at"),
+            formats=("json", "jose"),
+        )
+        add_query(
+            OWED_PATH,
+            self.owed,
+            summary=(
+                "C-07/R-04: what the treating place owes an institution for a clearing month: settlements' fund "
+                "amounts, refunds, each deduction (with its appeal), the net and the payment" + SEALED_NOTE
+            ),
             params={**INSTITUTION_PARAMS, "month": "the clearing month, YYYY-MM"},
-            required=("institution", "month", "at"), formats=("json", "jose"))
-        add_query(APPEALS_PATH, self.appeals, summary="R-04: the appeals of a treating region's institutions",
-                  params=APPEALS_PARAMS, required=("region", "at"))
+            required=("institution", "month", "at"),
+            formats=("json", "jose"),
+        )
+        add_query(
+            APPEALS_PATH,
+            self.appeals,
+            summary="R-04: the appeals of a treating region's institutions",
+            params=APPEALS_PARAMS,
+            required=("region", "at"),
+        )
 
     def _asked(self, q: SignedQuery) -> tuple[Institution, str, bool]:
         """The institution asked about, the month, and whether the answer is sealed to it (asked by itself)."""
@@ -79,11 +100,14 @@ class InstitutionQueries:
             if not isinstance(found, Institution):
                 raise QueryRefused(404, f"no institution {code} in the registry")
             if not self.parties.speaks_for(q.party.code, found.region):
-                raise QueryRefused(403, f"UNAUTHORIZED: {q.party.code} does not speak for region {found.region} "
-                                        f"(its agency, province or the national level may ask)")
+                raise QueryRefused(
+                    403,
+                    f"UNAUTHORIZED: {q.party.code} does not speak for region {found.region} "
+                    f"(its agency, province or the national level may ask)",
+                )
             return found, month, False
         me = q.institution()
-        if me.code != code:   # another's month: answered as if there were none
+        if me.code != code:  # another's month: answered as if there were none
             raise QueryRefused(404, f"nothing to show for institution {code} in {month}")
         return me, month, True
 
@@ -96,10 +120,16 @@ class InstitutionQueries:
     async def settlements(self, q: SignedQuery) -> tuple[bytes, str, str]:
         """R-01/R-02: the institution's days of the month."""
         who, month, sealed = self._asked(q)
-        answer = views.settlements_by_day(who.code, month, await self.reads.settled_in_month(who.code, month),
-                                          await self.reads.days_of_institution(who.code, month), self.now())
-        return self._answer(who, sealed, answer.model_dump_json().encode(),
-                            f"institution-settlements-{who.code}-{month}")
+        answer = views.settlements_by_day(
+            who.code,
+            month,
+            await self.reads.settled_in_month(who.code, month),
+            await self.reads.days_of_institution(who.code, month),
+            self.now(),
+        )
+        return self._answer(
+            who, sealed, answer.model_dump_json().encode(), f"institution-settlements-{who.code}-{month}"
+        )
 
     async def owed(self, q: SignedQuery) -> tuple[bytes, str, str]:
         """C-07/R-04: what the treating place owes the institution for the clearing month."""
@@ -119,8 +149,9 @@ class InstitutionQueries:
         if not self.parties.speaks_for(agency.code, region):
             raise QueryRefused(403, f"UNAUTHORIZED: {agency.code} does not speak for region {region}")
         found = sorted(await self.reads.appeals_of(region=region), key=lambda a: (a.lodged_at, a.appeal_id))
-        views_ = [a.view(a.answered_at or a.lodged_at) for a in found
-                  if status == "all" or a.status is AppealStatus.LODGED]
+        views_ = [
+            a.view(a.answered_at or a.lodged_at) for a in found if status == "all" or a.status is AppealStatus.LODGED
+        ]
         answer = AppealsAnswer(region=region, status=status, as_of=self.now(), appeals=views_)
         return answer.model_dump_json().encode(), FORMATS["json"], f"clearing-appeals-{region}.json"
 

@@ -22,6 +22,7 @@ payable lines. Answers: 200 with the file, 400 bad query, 401 not signed by a re
 :class:`ClearingQueries` answers the three paths (registered on the service by ``app.py``), reading the
 ledgers, notices and reconciliations through ``adapters.PeriodReads``.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,7 @@ PERIODS_PARAMS = {
     "at": "Unix seconds of the request (within the clock-skew limit)",
 }
 MISMATCHES_PARAMS = {
-    "region": "the region (6 digits): the treating place of the institutions, or an insured place of their "
-              "settlements",
+    "region": "the region (6 digits): the treating place of the institutions, or an insured place of their settlements",
     "status": "open (default: mismatched or overdue), resolved or all",
     "at": "Unix seconds of the request (within the clock-skew limit)",
 }
@@ -76,14 +76,23 @@ class ReportQuery:
     agency: str
 
 
-def sign_request(signer: Signer, region: str, month: str, *, at: datetime, scope: str = "cross_province",
-                 format: str = "json", table: str | None = None) -> tuple[str, dict[str, str]]:
+def sign_request(
+    signer: Signer,
+    region: str,
+    month: str,
+    *,
+    at: datetime,
+    scope: str = "cross_province",
+    format: str = "json",
+    table: str | None = None,
+) -> tuple[str, dict[str, str]]:
     """The request target and header an agency's client sends (for the console, tests and adapters)."""
     return _sign(signer, PATH, at=at, region=region, month=month, scope=scope, format=format, table=table)
 
 
-def authorize(parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime,
-              max_skew_seconds: float) -> ReportQuery:
+def authorize(
+    parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime, max_skew_seconds: float
+) -> ReportQuery:
     """Who asks and for what, or ``QueryRefused`` with the HTTP status and why."""
     return checked(read_signed(parties, path, query, signature, now, max_skew_seconds), parties)
 
@@ -105,6 +114,7 @@ def checked(q: SignedQuery, parties: ParticipantRegistry) -> ReportQuery:
 @dataclass(frozen=True)
 class RegionQuery:
     """``/clearing/periods`` and ``/clearing/mismatches``: a region, for an agency that speaks for it."""
+
     region: str
     status: str
     agency: str
@@ -128,13 +138,17 @@ def checked_region(q: SignedQuery, parties: ParticipantRegistry) -> RegionQuery:
 
 def _speaking_for(q: SignedQuery, parties: ParticipantRegistry, region: str) -> str:
     if not isinstance(q.party, Agency) or not parties.speaks_for(q.party.code, region):
-        raise QueryRefused(403, f"UNAUTHORIZED: {q.party.code} does not speak for region {region} "
-                                f"(its agency, province or the national level may ask)")
+        raise QueryRefused(
+            403,
+            f"UNAUTHORIZED: {q.party.code} does not speak for region {region} "
+            f"(its agency, province or the national level may ask)",
+        )
     return q.party.code
 
 
-def sign_region_request(signer: Signer, path: str, region: str, *, at: datetime, status: str | None = None,
-                        since: str | None = None) -> tuple[str, dict[str, str]]:
+def sign_region_request(
+    signer: Signer, path: str, region: str, *, at: datetime, status: str | None = None, since: str | None = None
+) -> tuple[str, dict[str, str]]:
     """The request target and header for ``/clearing/periods`` or ``/clearing/mismatches``."""
     return _sign(signer, path, at=at, region=region, status=status, since=since)
 
@@ -143,43 +157,74 @@ class ClearingQueries:
     """The signed reads of the clearing service: its tables (C-04), its periods (C-02..C-05, C-07) and its
     reconciliation mismatches (R-01/R-02), each for an agency that speaks for the region asked for."""
 
-    def __init__(self, reads: PeriodReads, calendar: WorkingCalendar, *, now: Callable[[], datetime],
-                 parties: ParticipantRegistry) -> None:
+    def __init__(
+        self,
+        reads: PeriodReads,
+        calendar: WorkingCalendar,
+        *,
+        now: Callable[[], datetime],
+        parties: ParticipantRegistry,
+    ) -> None:
         self.reads, self.calendar, self.now, self.parties = reads, calendar, now, parties
 
     def register(self, add_query: Callable[..., None]) -> None:
-        add_query(PATH, self.report, summary="C-04: a region's clearing tables (附件15-1..16-1)",
-                          params=REPORT_PARAMS, required=("region", "month", "at"), formats=("json", "xlsx", "csv"))
-        add_query(PERIODS_PATH, self.periods, summary=(
-            "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
-            "confirmations and objections per side"), params=PERIODS_PARAMS, required=("region", "at"))
-        add_query(MISMATCHES_PATH, self.mismatches, summary=(
-            "R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
-            params=MISMATCHES_PARAMS, required=("region", "at"))
+        add_query(
+            PATH,
+            self.report,
+            summary="C-04: a region's clearing tables (附件15-1..16-1)",
+            params=REPORT_PARAMS,
+            required=("region", "month", "at"),
+            formats=("json", "xlsx", "csv"),
+        )
+        add_query(
+            PERIODS_PATH,
+            self.periods,
+            summary=(
+                "C-02..C-05, C-07: every clearing period of a region: state, deadlines, receivable and payable, "
+                "confirmations and objections per side"
+            ),
+            params=PERIODS_PARAMS,
+            required=("region", "at"),
+        )
+        add_query(
+            MISMATCHES_PATH,
+            self.mismatches,
+            summary=("R-01/R-02: a region's reconciliation mismatches, line by line with the settlements involved"),
+            params=MISMATCHES_PARAMS,
+            required=("region", "at"),
+        )
 
     async def periods(self, signed: SignedQuery) -> tuple[bytes, str, str]:
         """C-02..C-05, C-07: every period of a region, for an agency that speaks for it."""
         q = checked_region(signed, self.parties)
         ledgers = await self.reads.ledgers_of_region(q.region, q.since)
         notices = await self.reads.notices_of(q.region)
-        answer = ClearingPeriodsAnswer(region=q.region, as_of=self.now(),
-                                       periods=views.period_views(q.region, ledgers, notices, self.calendar))
+        answer = ClearingPeriodsAnswer(
+            region=q.region, as_of=self.now(), periods=views.period_views(q.region, ledgers, notices, self.calendar)
+        )
         return answer.model_dump_json().encode(), FORMATS["json"], f"clearing-periods-{q.region}.json"
 
     async def mismatches(self, signed: SignedQuery) -> tuple[bytes, str, str]:
         """R-01/R-02: the region's reconciliation mismatches, for an agency that speaks for it."""
         q = checked_region(signed, self.parties)
         recs = await self.reads.mismatches_of(q.region)
-        answer = MismatchesAnswer(region=q.region, status=q.status, as_of=self.now(),
-                                  mismatches=views.mismatch_views(q.region, recs, q.status))
+        answer = MismatchesAnswer(
+            region=q.region,
+            status=q.status,
+            as_of=self.now(),
+            mismatches=views.mismatch_views(q.region, recs, q.status),
+        )
         return answer.model_dump_json().encode(), FORMATS["json"], f"clearing-mismatches-{q.region}.json"
 
     async def report(self, signed: SignedQuery) -> tuple[bytes, str, str]:
         """C-04: a region's clearing tables (JSON, XLSX, one table as CSV) for an agency that speaks
         for it, the request signed with the agency's key."""
         q = checked(signed, self.parties)
-        reports = [r for r in domain.issue_reports(q.region, q.month, await self.reads.ledgers_of(q.month), self.now())
-                   if r.scope == q.scope]
+        reports = [
+            r
+            for r in domain.issue_reports(q.region, q.month, await self.reads.ledgers_of(q.month), self.now())
+            if r.scope == q.scope
+        ]
         if not reports:
             raise QueryRefused(404, f"no generated {q.scope} clearing of {q.region} in {q.month}")
         body, name = _rendered(reports[0], q)

@@ -2,6 +2,7 @@
 ``ledgers`` and ``notices`` for the month (MONGODB_URI, YIDI_MONGODB_DATABASE, default
 ``yidi_clearing``) through ``adapters.MongoClearingReads``, rebuild with the pure ``domain.replay``
 (M-03) and return its JSON-ready result."""
+
 from __future__ import annotations
 
 from pymongo import AsyncMongoClient
@@ -19,5 +20,10 @@ async def replay_month(month: str, settings: Settings | None = None) -> dict:
         lines, ledgers, notices = await MongoClearingReads(client[settings.database]).month_archived(month)
     finally:
         await client.close()
-    return replay(month, lines, [lg for lg in ledgers if lg.clearing_month == month],
-                  [n for n in notices if n.get("clearing_month") == month], default_calendar())
+    return replay(
+        month,
+        lines,
+        [lg for lg in ledgers if lg.clearing_month == month],
+        [n for n in notices if n.get("clearing_month") == month],
+        default_calendar(),
+    )

@@ -7,6 +7,7 @@ collection (``AggregateStore.states``) and the query keeps the asking agency's i
 clear index of who asked whom is stored beside the sealed state. Notices are public (K-06) and
 stored in clear. One request or one period is read through the aggregate store, as the handlers
 read them."""
+
 from __future__ import annotations
 
 from services.collab.domain import coinvestigation as coinv

@@ -1,6 +1,7 @@
 """Collab service 业务协同: wiring only. The handlers are given the runtime's store, business clock,
 participant registry, refusal channel and metrics, with the working calendar; the query API
 reads the stored items through ``adapters.CollabReads``."""
+
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
@@ -16,10 +17,17 @@ from services.wiring import build_service
 def build(settings=None) -> Service:
     def handlers(service: Service) -> dict:
         # K-03..K-06, Q-02..Q-05: the signed reads on the service's port (query.py)
-        CollabQueries(CollabReads(service.store), now=service.clock.now,
-                      parties=service.parties).register(service.add_query)
-        return registry(service.store, now=service.clock.now, parties=service.parties, calendar=default_calendar(),
-                        refuse=service.refuse, metrics=CollabMetrics(service.registry))
+        queries = CollabQueries(CollabReads(service.store), now=service.clock.now, parties=service.parties)
+        queries.register(service.add_query)
+        return registry(
+            service.store,
+            now=service.clock.now,
+            parties=service.parties,
+            calendar=default_calendar(),
+            refuse=service.refuse,
+            metrics=CollabMetrics(service.registry),
+        )
+
     return build_service("collab", handlers, AUTHORITY, settings)
 
 

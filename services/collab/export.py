@@ -5,6 +5,7 @@ no personal data is in it (regions and counts). From a shell, with the payload a
 
     python -m services.collab.export statistics.json --csv out.csv --xlsx out.xlsx
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,19 @@ from contracts.collab import AgencyPeriodStatistics, CoInvestigationStatistics
 from runtime.tables import csv_bytes
 
 COLUMNS = list(AgencyPeriodStatistics.model_fields)
-HEADERS_ZH = {"period": "协查期", "agency_region": "经办机构区划", "role": "角色", "opened": "本期申请",
-              "rolled_in": "上期转入", "answered_on_time": "按期完成", "late": "逾期", "open": "未完成",
-              "withdrawn": "已删除", "disputed": "有异议", "escalated": "提请上级"}
+HEADERS_ZH = {
+    "period": "协查期",
+    "agency_region": "经办机构区划",
+    "role": "角色",
+    "opened": "本期申请",
+    "rolled_in": "上期转入",
+    "answered_on_time": "按期完成",
+    "late": "逾期",
+    "open": "未完成",
+    "withdrawn": "已删除",
+    "disputed": "有异议",
+    "escalated": "提请上级",
+}
 
 
 def _rows(stats: CoInvestigationStatistics) -> list[list]:

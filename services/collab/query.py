@@ -19,6 +19,7 @@ Requests are signed as every signed query is (``runtime.query``). Answers: 200, 
 not signed by a registry party (or stale ``at``), 403 not an agency, 404 no statistics for that period
 yet (published when its completion deadline passes), or no such request (also answered to an agency
 it does not name, which must not learn that it exists)."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ from services.collab import query_lists as lists
 from services.collab.adapters import CollabReads
 from services.collab.domain import periods
 
-Answered = tuple[bytes, str, str]    # body, content type, file name
+Answered = tuple[bytes, str, str]  # body, content type, file name
 
 NOTICES_PATH = "/collab/notices"
 STATISTICS_PATH = "/collab/statistics"
@@ -50,8 +51,9 @@ class Query:
     params: dict[str, str]
 
 
-def authorize(parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime,
-              max_skew_seconds: float) -> Query:
+def authorize(
+    parties: ParticipantRegistry, path: str, query: str, signature: str | None, now: datetime, max_skew_seconds: float
+) -> Query:
     """Who asks (an agency of the registry) and with what parameters, or ``QueryRefused``."""
     return checked(read_signed(parties, path, query, signature, now, max_skew_seconds))
 
@@ -91,24 +93,37 @@ class CollabQueries:
     def register(self, add_query: Callable[..., None]) -> None:
         # K-06, Q-03, K-03: the notices, the period statistics and one request
         add_query(NOTICES_PATH, self._checked(self.notices), summary="公告：全部已发布的公告，最新在前 (K-06)")
-        add_query(STATISTICS_PATH, self._checked(self.statistics),
-                  summary="费用协查统计：一个周期中本机构可见地区的统计 (Q-03)",
-                  params={"period": "YYYY-MM", "format": "json, csv or xlsx"}, required=("period",),
-                  formats=("json", "csv", "xlsx"))
-        add_query(REQUEST_PATH, self._checked(self.request), summary="一条协同请求（含当前期限与本机构可执行的操作），仅其所涉机构可见 (K-03)",
-                  params={"id": "the request id (UUID)"}, required=("id",))
+        add_query(
+            STATISTICS_PATH,
+            self._checked(self.statistics),
+            summary="费用协查统计：一个周期中本机构可见地区的统计 (Q-03)",
+            params={"period": "YYYY-MM", "format": "json, csv or xlsx"},
+            required=("period",),
+            formats=("json", "csv", "xlsx"),
+        )
+        add_query(
+            REQUEST_PATH,
+            self._checked(self.request),
+            summary="一条协同请求（含当前期限与本机构可执行的操作），仅其所涉机构可见 (K-03)",
+            params={"id": "the request id (UUID)"},
+            required=("id",),
+        )
         # K-03..K-05, Q-02..Q-05: the agency's inbox and outbox (query_lists.py)
         add_query(lists.REQUESTS_PATH, self.requests, **lists.SPECS[lists.REQUESTS_PATH])
         add_query(lists.LEADS_PATH, self.leads, **lists.SPECS[lists.LEADS_PATH])
         add_query(lists.COINVESTIGATIONS_PATH, self.coinvestigations, **lists.SPECS[lists.COINVESTIGATIONS_PATH])
         # for a province or the national level: overdue items by region (query_attention.py)
-        add_query(attention.OVERDUE_PATH, attention.OverdueByAgency(self.reads, self.parties, self.now), **attention.SPEC)
+        add_query(
+            attention.OVERDUE_PATH, attention.OverdueByAgency(self.reads, self.parties, self.now), **attention.SPEC
+        )
 
     @staticmethod
     def _checked(answer: Callable[[Query], Awaitable[Answered]]) -> Callable[[SignedQuery], Awaitable[Answered]]:
         """A path's answer, given the checked query (:func:`checked`)."""
+
         async def answered(signed: SignedQuery) -> Answered:
             return await answer(checked(signed))
+
         return answered
 
     async def notices(self, q: Query) -> Answered:
@@ -126,15 +141,20 @@ class CollabQueries:
             raise QueryRefused(404, f"no request {q.params['id']} addressed to {q.agency}")
         party = self.parties.get(q.agency)
         region = str(getattr(party, "region", None) or "")
-        return lists.as_json(lists.request_row(found, region, self.parties, self.now()), f"request-{found.request_id}.json")
+        return lists.as_json(
+            lists.request_row(found, region, self.parties, self.now()), f"request-{found.request_id}.json"
+        )
 
     async def statistics(self, q: Query) -> Answered:
         """Q-03: a closed period's statistics, the rows of the regions the agency speaks for."""
         period_label, fmt = q.params["period"], q.params["format"]
         p = await self.reads.period(periods.period_key(period_label))
         if p is None or not p.closed:
-            raise QueryRefused(404, f"no statistics of period {period_label} yet: they are published when "
-                                    "its completion deadline passes (Q-03)")
+            raise QueryRefused(
+                404,
+                f"no statistics of period {period_label} yet: they are published when "
+                "its completion deadline passes (Q-03)",
+            )
         stats = periods.published_statistics(p)
         stats = stats.model_copy(update={"rows": visible_rows(self.parties, q.agency, stats.rows)})
         name = f"coinvestigation-statistics-{period_label}-{q.agency}.{fmt}"
@@ -163,6 +183,9 @@ class CollabQueries:
         """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
         region, period, now = lists.own_region(q), lists.period_of(q), self.now()
         found = await self.reads.coinvestigations()
-        rows = [lists.coinvestigation_row(c, region, now) for c in found
-                if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)]
+        rows = [
+            lists.coinvestigation_row(c, region, now)
+            for c in found
+            if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)
+        ]
         return lists.listed(q, lists.by_due(rows), region, f"coinvestigations-{period or 'all'}")

@@ -7,6 +7,7 @@ level, how many items each region it oversees lets run past their deadline, coun
   treating place until answered, its insured place after — among the regions the asking agency speaks for
   (its own; a province's cities; every region for the national level). No item's content is shown.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ from services.collab.domain import requests as req
 from services.collab.query_lists import coinvestigation_row, lead_row, request_row
 
 OVERDUE_PATH = "/collab/overdue"
-SPEC = dict(summary="逾期未办的协同事项：本机构所辖各地区应办而逾期的请求、线索、协查件数 (K-02..K-05, Q-04, Q-05)",
-            params={})
+SPEC = dict(
+    summary="逾期未办的协同事项：本机构所辖各地区应办而逾期的请求、线索、协查件数 (K-02..K-05, Q-04, Q-05)", params={}
+)
 
 
 def owing(item: req.CollabRequest | lead_rules.Lead | coinv.CoInvestigation) -> str:
@@ -34,17 +36,29 @@ def owing(item: req.CollabRequest | lead_rules.Lead | coinv.CoInvestigation) -> 
     return str(item.insured_region if item.answered_at else item.treating_region)
 
 
-def overdue_counts(agency: str, parties: ParticipantRegistry, now: datetime, requests, leads, coinvestigations) -> list[dict]:
+def overdue_counts(
+    agency: str, parties: ParticipantRegistry, now: datetime, requests, leads, coinvestigations
+) -> list[dict]:
     counts: dict[str, Counter] = {}
-    for kind, items, row in (("requests", requests, lambda i, r: request_row(i, r, parties, now)),
-                             ("leads", leads, lambda i, r: lead_row(i, r, now)),
-                             ("coinvestigations", coinvestigations, lambda i, r: coinvestigation_row(i, r, now))):
+    for kind, items, row in (
+        ("requests", requests, lambda i, r: request_row(i, r, parties, now)),
+        ("leads", leads, lambda i, r: lead_row(i, r, now)),
+        ("coinvestigations", coinvestigations, lambda i, r: coinvestigation_row(i, r, now)),
+    ):
         for item in items:
             region = owing(item)
             if parties.speaks_for(agency, region) and row(item, region)["overdue"]:
                 counts.setdefault(region, Counter())[kind] += 1
-    return [{"region": region, "requests": c["requests"], "leads": c["leads"],
-             "coinvestigations": c["coinvestigations"], "total": sum(c.values())} for region, c in sorted(counts.items())]
+    return [
+        {
+            "region": region,
+            "requests": c["requests"],
+            "leads": c["leads"],
+            "coinvestigations": c["coinvestigations"],
+            "total": sum(c.values()),
+        }
+        for region, c in sorted(counts.items())
+    ]
 
 
 class OverdueByAgency:
@@ -53,6 +67,12 @@ class OverdueByAgency:
 
     async def __call__(self, q: SignedQuery) -> tuple[bytes, str, str]:
         agency = q.agency()
-        rows = overdue_counts(agency.code, self.parties, self.now(), await self.reads.requests(),
-                              await self.reads.leads(), await self.reads.coinvestigations())
+        rows = overdue_counts(
+            agency.code,
+            self.parties,
+            self.now(),
+            await self.reads.requests(),
+            await self.reads.leads(),
+            await self.reads.coinvestigations(),
+        )
         return json.dumps({"regions": rows}, ensure_ascii=False).encode(), FORMATS["json"], "collab-overdue.json"

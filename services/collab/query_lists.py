@@ -21,6 +21,7 @@ collection's documents (``adapters.py``) and keeps the asking agency's; a region
 month keep this cheap, and no clear index of who asked whom is stored beside the sealed state. The
 answers are ``query.CollabQueries``'; this module shapes their rows.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,12 +43,20 @@ COINVESTIGATIONS_PATH = "/collab/coinvestigations"
 BOXES = ("inbox", "outbox")
 
 SPECS = {
-    REQUESTS_PATH: dict(summary="协同请求：本机构的收件箱或发件箱，按当前期限排序 (K-03, K-04)",
-                        params={"box": "inbox (addressed to the agency) or outbox (opened by it)"}, required=("box",)),
-    LEADS_PATH: dict(summary="问题线索：移交给本机构或由本机构移交的线索 (K-05)",
-                     params={"box": "inbox (treating place) or outbox (insured place)"}, required=("box",)),
-    COINVESTIGATIONS_PATH: dict(summary="费用协查：本机构作为参保地或就医地的协查事项 (Q-02..Q-05)",
-                                params={"period": "YYYY-MM (optional): the co-investigation period"}),
+    REQUESTS_PATH: dict(
+        summary="协同请求：本机构的收件箱或发件箱，按当前期限排序 (K-03, K-04)",
+        params={"box": "inbox (addressed to the agency) or outbox (opened by it)"},
+        required=("box",),
+    ),
+    LEADS_PATH: dict(
+        summary="问题线索：移交给本机构或由本机构移交的线索 (K-05)",
+        params={"box": "inbox (treating place) or outbox (insured place)"},
+        required=("box",),
+    ),
+    COINVESTIGATIONS_PATH: dict(
+        summary="费用协查：本机构作为参保地或就医地的协查事项 (Q-02..Q-05)",
+        params={"period": "YYYY-MM (optional): the co-investigation period"},
+    ),
 }
 
 
@@ -99,9 +108,13 @@ def _parent_region(parties: ParticipantRegistry, region: str) -> str | None:
 
 def request_row(r: req.CollabRequest, region: str, parties: ParticipantRegistry, now: datetime) -> dict:
     due = request_due(r)
-    return {**r.model_dump(mode="json"), "due_at": due.isoformat() if due else None,
-            "overdue": bool(due and now > due), "actions": request_actions(r, region, parties),
-            "escalate_to": _parent_region(parties, str(r.target_region))}
+    return {
+        **r.model_dump(mode="json"),
+        "due_at": due.isoformat() if due else None,
+        "overdue": bool(due and now > due),
+        "actions": request_actions(r, region, parties),
+        "escalate_to": _parent_region(parties, str(r.target_region)),
+    }
 
 
 def in_box(r: req.CollabRequest, region: str, box: str) -> bool:
@@ -120,20 +133,31 @@ def lead_row(lead: lead_rules.Lead, region: str, now: datetime) -> dict:
     due = lead_due(lead)
     actions = []
     if region == str(lead.treating_region):
-        actions = ["take_up"] if lead.status is lead_rules.LeadStatus.RECEIVED else (
-            ["report_result"] if lead.outcome is None else [])
-    return {**lead.model_dump(mode="json"), "due_at": due.isoformat() if due else None,
-            "overdue": bool(due and now > due), "actions": actions}
+        actions = (
+            ["take_up"]
+            if lead.status is lead_rules.LeadStatus.RECEIVED
+            else (["report_result"] if lead.outcome is None else [])
+        )
+    return {
+        **lead.model_dump(mode="json"),
+        "due_at": due.isoformat() if due else None,
+        "overdue": bool(due and now > due),
+        "actions": actions,
+    }
 
 
 def coinvestigation_row(item: coinv.CoInvestigation, region: str, now: datetime) -> dict:
     done = item.status.value in ("confirmed", "withdrawn")
     due = item.confirm_by if item.answered_at and not done else (None if done else item.complete_by)
     side = "insured" if region == str(item.insured_region) else "treating"
-    return {**item.model_dump(mode="json", exclude={"discussion"}),
-            "discussion": [d.model_dump(mode="json") for d in item.discussion], "side": side,
-            "due_at": due.isoformat() if due else None, "overdue": bool(due and now > due),
-            "actions": coinvestigation_actions(item, side)}
+    return {
+        **item.model_dump(mode="json", exclude={"discussion"}),
+        "discussion": [d.model_dump(mode="json") for d in item.discussion],
+        "side": side,
+        "due_at": due.isoformat() if due else None,
+        "overdue": bool(due and now > due),
+        "actions": coinvestigation_actions(item, side),
+    }
 
 
 def coinvestigation_actions(item: coinv.CoInvestigation, side: str) -> list[str]:
@@ -166,30 +190,66 @@ def as_json(body: list[dict] | dict, name: str) -> tuple[bytes, str, str]:
     return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], name
 
 
-
-FILTERS = {"status": "the item's state", "type": "requests: the problem type (K-03)", "counterpart": "the other side's region (6 digits)", "due_from": "running deadline on or "
-           "after, YYYY-MM-DD (Beijing)", "due_to": "running deadline on or before, YYYY-MM-DD (Beijing)",
-           "overdue": "1: only the overdue", "page": "from 1 (with page or format: a page with totals)",
-           "size": "1..500 (default 20)", "format": "json, csv or xlsx (every matching row)"}
+FILTERS = {
+    "status": "the item's state",
+    "type": "requests: the problem type (K-03)",
+    "counterpart": "the other side's region (6 digits)",
+    "due_from": "running deadline on or after, YYYY-MM-DD (Beijing)",
+    "due_to": "running deadline on or before, YYYY-MM-DD (Beijing)",
+    "overdue": "1: only the overdue",
+    "page": "from 1 (with page or format: a page with totals)",
+    "size": "1..500 (default 20)",
+    "format": "json, csv or xlsx (every matching row)",
+}
 for _spec in SPECS.values():
     _spec["params"] = {**cast(dict[str, str], _spec["params"]), **FILTERS}
     _spec["formats"] = ("json", "csv", "xlsx")
 TYPE_FIELD = {REQUESTS_PATH: "problem_type"}
-STATUS_ZH = {"open": "待答复", "replied": "已答复待确认", "confirmed": "已确认", "disputed": "有异议", "escalated": "已提请上级",
-             "received": "待受理", "investigating": "核查中", "result": "已反馈", "requested": "待协查",
-             "withdrawn": "已撤回", "answered": "已反馈待确认", "closed": "已办结"}
+STATUS_ZH = {
+    "open": "待答复",
+    "replied": "已答复待确认",
+    "confirmed": "已确认",
+    "disputed": "有异议",
+    "escalated": "已提请上级",
+    "received": "待受理",
+    "investigating": "核查中",
+    "result": "已反馈",
+    "requested": "待协查",
+    "withdrawn": "已撤回",
+    "answered": "已反馈待确认",
+    "closed": "已办结",
+}
 TYPE_ZH = {"filing": "备案类", "system_fault": "系统故障类", "other": "其他类"}
-_COMMON = (Column("status_zh", "状态"), Column("counterpart", "对方区划"), Column("due_at", "当前期限", "moment"),
-           Column("overdue", "已超期"))
+_COMMON = (
+    Column("status_zh", "状态"),
+    Column("counterpart", "对方区划"),
+    Column("due_at", "当前期限", "moment"),
+    Column("overdue", "已超期"),
+)
 COLUMNS = {
-    REQUESTS_PATH: (Column("request_id", "请求编号"), Column("type_zh", "问题类型"), Column("requester_region", "发起地"),
-                    Column("target_region", "协同地"), Column("matter", "事项"), Column("opened_at", "发起时间", "moment"),
-                    *_COMMON),
-    LEADS_PATH: (Column("lead_id", "线索编号"), Column("insured_region", "参保地"), Column("treating_region", "就医地"),
-                 *_COMMON),
-    COINVESTIGATIONS_PATH: (Column("request_id", "协查编号"), Column("period", "协查期"),
-                            Column("insured_region", "参保地"), Column("treating_region", "就医地"),
-                            Column("complete_by", "完成期限", "moment"), *_COMMON),
+    REQUESTS_PATH: (
+        Column("request_id", "请求编号"),
+        Column("type_zh", "问题类型"),
+        Column("requester_region", "发起地"),
+        Column("target_region", "协同地"),
+        Column("matter", "事项"),
+        Column("opened_at", "发起时间", "moment"),
+        *_COMMON,
+    ),
+    LEADS_PATH: (
+        Column("lead_id", "线索编号"),
+        Column("insured_region", "参保地"),
+        Column("treating_region", "就医地"),
+        *_COMMON,
+    ),
+    COINVESTIGATIONS_PATH: (
+        Column("request_id", "协查编号"),
+        Column("period", "协查期"),
+        Column("insured_region", "参保地"),
+        Column("treating_region", "就医地"),
+        Column("complete_by", "完成期限", "moment"),
+        *_COMMON,
+    ),
 }
 
 
@@ -220,12 +280,21 @@ def filtered(q: SignedQuery, rows: list[dict], region: str) -> list[dict]:
     type_field = TYPE_FIELD.get(q.path, "")
     out = []
     for row in rows:
-        row = {**row, "counterpart": counterpart(row, region), "status_zh": STATUS_ZH.get(row.get("status", ""), ""),
-               "type_zh": TYPE_ZH.get(str(row.get(type_field, "")), "")}
+        row = {
+            **row,
+            "counterpart": counterpart(row, region),
+            "status_zh": STATUS_ZH.get(row.get("status", ""), ""),
+            "type_zh": TYPE_ZH.get(str(row.get(type_field, "")), ""),
+        }
         due = datetime.fromisoformat(row["due_at"]).astimezone(SHANGHAI).date() if row.get("due_at") else None
-        if ((status and row.get("status") != status) or (kind and str(row.get(type_field, "")) != kind)
-                or (other and row["counterpart"] != other) or (only_overdue and not row.get("overdue"))
-                or (start and (due is None or due < start)) or (end and (due is None or due > end))):
+        if (
+            (status and row.get("status") != status)
+            or (kind and str(row.get(type_field, "")) != kind)
+            or (other and row["counterpart"] != other)
+            or (only_overdue and not row.get("overdue"))
+            or (start and (due is None or due < start))
+            or (end and (due is None or due > end))
+        ):
             continue
         out.append(row)
     return out

@@ -6,6 +6,7 @@ page shows comes from the services' signed queries as the user's agency (``backe
 service that refuses (403: not that agency's data) makes the page answer 403 with the service's
 reason. Actions publish signed commands as the agency (``backend.Actor``) and show their outcome.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,9 +43,12 @@ HERE = Path(__file__).parent
 SESSION_COOKIE, LOGIN_COOKIE = "yidi_session", "yidi_login_csrf"
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; form-action 'self'",
-    "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin",
-    "cache-control": "no-store"}
+    "frame-ancestors 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
 
 
 class Console:
@@ -54,12 +58,18 @@ class Console:
         self.settings, self.base = settings or ConsoleSettings(), base or shared()
         self.parties = ParticipantRegistry.load(self.base.keys_dir, suite=self.base.crypto_suite)
         self.clock = ControlledClock() if self.base.clock == "controlled" else WallClock()
-        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.base.mongodb_uri, tz_aware=True,
-                                                                         serverSelectionTimeoutMS=15000)
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            self.base.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=15000
+        )
         s = self.settings
-        self.users = UserStore(self.mongo[self.base.database], self.parties, max_failures=s.max_failures,
-                               lockout=timedelta(minutes=s.lockout_minutes),
-                               session_for=timedelta(hours=s.session_hours), idle=timedelta(minutes=s.idle_minutes))
+        self.users = UserStore(
+            self.mongo[self.base.database],
+            self.parties,
+            max_failures=s.max_failures,
+            lockout=timedelta(minutes=s.lockout_minutes),
+            session_for=timedelta(hours=s.session_hours),
+            idle=timedelta(minutes=s.idle_minutes),
+        )
         self.reader = Reader(s.url, self.base.keys_dir, self.clock.now)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(pages.TEMPLATE_GLOBALS)
@@ -76,8 +86,14 @@ class Console:
     async def startup(self) -> None:
         b, client = self.base, self.base.kafka_client_options()
         # the registry first: the clock's commands are checked against it (signed by the operator)
-        registry = registry_follower(self.parties, b.kafka_bootstrap_servers, self.topic(PARTY_CHANGES),
-                                     self.clock.now, b.max_clock_skew_seconds, **client)
+        registry = registry_follower(
+            self.parties,
+            b.kafka_bootstrap_servers,
+            self.topic(PARTY_CHANGES),
+            self.clock.now,
+            b.max_clock_skew_seconds,
+            **client,
+        )
         await registry.start()
         self._followers.append(registry)
         if isinstance(self.clock, ControlledClock):
@@ -85,17 +101,22 @@ class Console:
             await follower.start()
             self._followers.append(follower)
         await self.users.users.database.client.admin.command("ping")
-        self.producer = AIOKafkaProducer(bootstrap_servers=b.kafka_bootstrap_servers, acks="all",
-                                         enable_idempotence=b.kafka_idempotence, **client)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=b.kafka_bootstrap_servers, acks="all", enable_idempotence=b.kafka_idempotence, **client
+        )
         await self.producer.start()
-        self.watcher = RefusalWatcher(b.kafka_bootstrap_servers, self.topic(REFUSED), self.parties, self.clock.now,
-                                      **client)
+        self.watcher = RefusalWatcher(
+            b.kafka_bootstrap_servers, self.topic(REFUSED), self.parties, self.clock.now, **client
+        )
         await self.watcher.start()
-        self.actor = Actor(self.producer, b.keys_dir, b.topic_prefix, self.watcher, self.clock.now,
-                           self.settings.outcome_wait_seconds)
-        from services.console.tasks.effects import EffectWatcher   # 业务办理: the effects of what it sends
-        self.effects = EffectWatcher(b.kafka_bootstrap_servers, self.topic, self.parties, self.clock.now, b.keys_dir,
-                                     **client)
+        self.actor = Actor(
+            self.producer, b.keys_dir, b.topic_prefix, self.watcher, self.clock.now, self.settings.outcome_wait_seconds
+        )
+        from services.console.tasks.effects import EffectWatcher  # 业务办理: the effects of what it sends
+
+        self.effects = EffectWatcher(
+            b.kafka_bootstrap_servers, self.topic, self.parties, self.clock.now, b.keys_dir, **client
+        )
         await self.effects.start()
         log.info("console on :%s", self.settings.port)
 
@@ -119,15 +140,21 @@ class Console:
     # ------------------------------------------------------------ responses
     def render(self, request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         session = request.state.session if hasattr(request.state, "session") else None
-        ctx = {"request": request, "session": session, "now": self.clock.now(),
-               "agency": self.agency(session.user.agency) if session else None, **context}
+        ctx = {
+            "request": request,
+            "session": session,
+            "now": self.clock.now(),
+            "agency": self.agency(session.user.agency) if session else None,
+            **context,
+        }
         response = self.templates.TemplateResponse(request, template, ctx, status_code=status)
         response.headers.update(SECURITY_HEADERS)
         return response
 
     def cookie(self, request: Request, response: Response, name: str, value: str, max_age: int | None = None) -> None:
-        response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                            secure=self.over_https(request), path="/")
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, samesite="strict", secure=self.over_https(request), path="/"
+        )
 
     def over_https(self, request: Request) -> bool:
         """Cookies are Secure whenever the page is served over https: always with ``cookie_secure``
@@ -154,13 +181,21 @@ async def login(request: Request) -> Response:
     if not csrf_ok(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf", ""))):
         return PlainTextResponse("CSRF 校验失败：请刷新登录页后重试", status_code=403, headers=SECURITY_HEADERS)
     from services.console.users import LoginRefused
+
     try:
-        token, session = await console.users.login(str(form.get("username", "")).strip(),
-                                                   str(form.get("password", "")), wall_now())
+        token, session = await console.users.login(
+            str(form.get("username", "")).strip(), str(form.get("password", "")), wall_now()
+        )
     except LoginRefused as refused:
         fresh = secrets.token_urlsafe(24)
-        page = console.render(request, "login.html", status=401, login_csrf=fresh, error=str(refused),
-                              username=str(form.get("username", ""))[:32])
+        page = console.render(
+            request,
+            "login.html",
+            status=401,
+            login_csrf=fresh,
+            error=str(refused),
+            username=str(form.get("username", ""))[:32],
+        )
         console.cookie(request, page, LOGIN_COOKIE, fresh, max_age=1800)
         return page
     response = RedirectResponse("/", status_code=303)
@@ -179,8 +214,13 @@ async def logout(request: Request) -> Response:
         form = await request.form()
         if not csrf_ok(session.csrf, request.headers.get("x-csrf-token") or str(form.get("csrf", ""))):
             request.state.session = session
-            return console.render(request, "error.html", status=403, title="请求被拒绝",
-                                  message="CSRF 校验失败：表单缺少有效的令牌，操作未执行。")
+            return console.render(
+                request,
+                "error.html",
+                status=403,
+                title="请求被拒绝",
+                message="CSRF 校验失败：表单缺少有效的令牌，操作未执行。",
+            )
         await console.users.logout(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -195,6 +235,7 @@ def wall_now() -> datetime:
 
 def guarded(handler):
     """A page for a logged-in user; a POST also needs the session's CSRF token."""
+
     async def endpoint(request: Request) -> Response:
         console: Console = request.app.state.console
         session = await console.users.session(request.cookies.get(SESSION_COOKIE), wall_now())
@@ -207,10 +248,16 @@ def guarded(handler):
             form = await request.form()
             given = request.headers.get("x-csrf-token") or str(form.get("csrf", ""))
             if not csrf_ok(session.csrf, given):
-                return console.render(request, "error.html", status=403, title="请求被拒绝",
-                                      message="CSRF 校验失败：表单缺少有效的令牌，操作未执行。")
+                return console.render(
+                    request,
+                    "error.html",
+                    status=403,
+                    title="请求被拒绝",
+                    message="CSRF 校验失败：表单缺少有效的令牌，操作未执行。",
+                )
             request.state.form = form
         return await handler(console, request, session)
+
     return endpoint
 
 
@@ -225,10 +272,14 @@ async def health(request: Request) -> Response:
 
 def create_app(console: Console | None = None) -> Starlette:
     console = console or Console()
-    routes = [Route("/login", login_page, methods=["GET"]), Route("/login", login, methods=["POST"]),
-              Route("/logout", logout, methods=["POST"]), Route("/health", health),
-              Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-              *[Route(path, guarded(handler), methods=methods) for path, handler, methods in pages.ROUTES]]
+    routes = [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/health", health),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        *[Route(path, guarded(handler), methods=methods) for path, handler, methods in pages.ROUTES],
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -237,6 +288,7 @@ def create_app(console: Console | None = None) -> Starlette:
             yield
         finally:
             await console.shutdown()
+
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_NoServerHeader)])
     app.state.console = console
     return app
@@ -253,17 +305,29 @@ class _NoServerHeader:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 present = {k.lower() for k, _ in headers}
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
-                            if k.encode() not in present and k != "cache-control"]
+                headers += [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.encode() not in present and k != "cache-control"
+                ]
                 message = {**message, "headers": headers}
             await send(message)
+
         await self.app(scope, receive, sending)
 
 
 def main() -> None:
     import uvicorn
+
     base = shared()
     configure_logs("console", base.instance or "console", base.log_level)
     settings = ConsoleSettings()
-    uvicorn.run(create_app(Console(settings, base)), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=10, lifespan="on", server_header=False)
+    uvicorn.run(
+        create_app(Console(settings, base)),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+        server_header=False,
+    )

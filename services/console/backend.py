@@ -9,6 +9,7 @@
   becoming visible through the query API (the caller says what to look for). Whichever comes first
   within ``outcome_wait_seconds`` is shown; else the page says the command was sent and is pending.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,9 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.parties import CommandRefused, ServiceParty
+from runtime.client import PartyClient
 from runtime.control import RegistryChanges
 from runtime.follow import TopicFollower
-from runtime.client import PartyClient
 from runtime.parties import ParticipantRegistry, Signer, Unauthenticated, signed_envelope, signer_for
 from runtime.query import sign_request
 
@@ -77,10 +78,12 @@ class Reader:
         try:
             r = await self.http.get(self.urls(service) + target, headers=headers)
         except httpx.HTTPError as exc:
-            return Answer(503, json.dumps({"message": f"{service} 服务不可达: {type(exc).__name__}"}).encode(),
-                          "application/json")
-        return Answer(r.status_code, r.content, r.headers.get("content-type", ""),
-                      r.headers.get("content-disposition", ""))
+            return Answer(
+                503, json.dumps({"message": f"{service} 服务不可达: {type(exc).__name__}"}).encode(), "application/json"
+            )
+        return Answer(
+            r.status_code, r.content, r.headers.get("content-type", ""), r.headers.get("content-disposition", "")
+        )
 
     async def get_json(self, service: str, agency: str, path: str, **params: str | None):
         """The JSON answer, or None when the service has nothing to show (404)."""
@@ -118,7 +121,7 @@ class TopicTail:
         tps = [TopicPartition(topic, p) for topic in self.topics for p in (consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
-        for tp in tps:   # fix the starting point now, before any command is sent
+        for tp in tps:  # fix the starting point now, before any command is sent
             await consumer.position(tp)
         self._task = asyncio.create_task(self._follow(consumer))
 
@@ -147,8 +150,14 @@ class RefusalWatcher(TopicTail):
     """Refusals answered to the console's agencies, by the id of the refused message, from the moment
     the console started (``party.refused.v1`` is keyed by sender: every partition is followed)."""
 
-    def __init__(self, bootstrap: str, topic: str, parties: ParticipantRegistry, now: Callable[[], datetime],
-                 **client_options: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        parties: ParticipantRegistry,
+        now: Callable[[], datetime],
+        **client_options: Any,
+    ) -> None:
         super().__init__(bootstrap, [topic], **client_options)
         self.topic, self.parties, self.now = topic, parties, now
         self.seen: OrderedDict[str, dict] = OrderedDict()
@@ -160,7 +169,7 @@ class RefusalWatcher(TopicTail):
             log.warning("refusal at offset %s ignored: %s", record.offset, exc)
             return
         if not isinstance(sender, ServiceParty):
-            return   # only the platform's services answer refusals
+            return  # only the platform's services answer refusals
         payload = envelope.payload.model_dump(mode="json")
         refused = str(payload.get("refused_event_id"))
         self.seen[refused] = payload
@@ -179,9 +188,14 @@ class RefusalWatcher(TopicTail):
         return fut
 
 
-
-def registry_follower(parties: ParticipantRegistry, bootstrap: str, topic: str, now: Callable[[], datetime],
-                      max_skew_seconds: float, **client_options: Any) -> TopicFollower:
+def registry_follower(
+    parties: ParticipantRegistry,
+    bootstrap: str,
+    topic: str,
+    now: Callable[[], datetime],
+    max_skew_seconds: float,
+    **client_options: Any,
+) -> TopicFollower:
     """The participant registry's changes (``parties.change.v2``), applied as every service applies them
     (``runtime.control.RegistryChanges``: the national agency's, fresh, each party's versions in order),
     so a new agency key or a new agency is known here as soon as the services know it."""
@@ -191,25 +205,34 @@ def registry_follower(parties: ParticipantRegistry, bootstrap: str, topic: str, 
 
 @dataclass(frozen=True)
 class ActionOutcome:
-    kind: str            # done | refused | pending
+    kind: str  # done | refused | pending
     message: str
     refusal: dict | None = None
     event_id: str = ""
 
 
 class Actor:
-    def __init__(self, producer: AIOKafkaProducer, keys_dir: str, prefix: str, watcher: RefusalWatcher,
-                 now: Callable[[], datetime], wait_seconds: float) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        keys_dir: str,
+        prefix: str,
+        watcher: RefusalWatcher,
+        now: Callable[[], datetime],
+        wait_seconds: float,
+    ) -> None:
         self.client = PartyClient(producer, keys_dir, prefix)
         self.watcher, self.now, self.wait_seconds = watcher, now, wait_seconds
 
-    async def act(self, topic: str, payload: BaseModel, agency: str,
-                  settled: Callable[[], Awaitable[bool]] | None = None) -> ActionOutcome:
+    async def act(
+        self, topic: str, payload: BaseModel, agency: str, settled: Callable[[], Awaitable[bool]] | None = None
+    ) -> ActionOutcome:
         """Send ``payload`` as ``agency``; wait for its refusal, or for ``settled()`` to hold."""
         event_id = uuid.uuid4()
         refusal = self.watcher.waiter(str(event_id))
-        env: Envelope = await self.client.send(topic, payload, sender=agency, now=self.now(), producer="console",
-                                               event_id=event_id)
+        env: Envelope = await self.client.send(
+            topic, payload, sender=agency, now=self.now(), producer="console", event_id=event_id
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_seconds
         try:

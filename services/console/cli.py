@@ -6,6 +6,7 @@
 
 Users live in the console's database (MONGODB_URI, YIDI_MONGODB_DATABASE, default ``yidi_console``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,13 @@ from services.console.config import shared
 from services.console.users import Role, UserStore
 
 # the sample agencies of `make run`: Wuhu, Wuhan, Hubei, Anhui and the national level
-SAMPLE_AGENCIES = (("wuhu", "A340200"), ("wuhan", "A420100"), ("hubei", "A420000"), ("anhui", "A340000"),
-                   ("national", "A000000"))
+SAMPLE_AGENCIES = (
+    ("wuhu", "A340200"),
+    ("wuhan", "A420100"),
+    ("hubei", "A420000"),
+    ("anhui", "A340000"),
+    ("national", "A000000"),
+)
 
 
 async def _with_store(job):
@@ -51,12 +57,16 @@ def add_user(username: str, agency: str, role: str, password: str | None, replac
 def create_samples() -> list[tuple[str, str, str, str]]:
     """An operator and a reviewer for each sample agency, with fresh random passwords (reset on every
     `make run`, so no password is ever fixed in the code): (username, password, agency, role)."""
-    logins = [(f"{name}.{role.value}", secrets.token_urlsafe(9), agency, role.value)
-              for name, agency in SAMPLE_AGENCIES for role in Role]
+    logins = [
+        (f"{name}.{role.value}", secrets.token_urlsafe(9), agency, role.value)
+        for name, agency in SAMPLE_AGENCIES
+        for role in Role
+    ]
 
     async def job(store: UserStore):
         for username, password, agency, role in logins:
             await store.add(username, password, agency, role, replace=True)
+
     asyncio.run(_with_store(job))
     return logins
 
@@ -74,9 +84,12 @@ def main(args) -> int:
 
 
 def add_parser(sub) -> None:
-    console = sub.add_parser("console", help="the agencies' console: its users",
-                             description="the agencies' console: `user add NAME --agency CODE --role R` adds a login "
-                                         "(password asked), `samples` the sample logins")
+    console = sub.add_parser(
+        "console",
+        help="the agencies' console: its users",
+        description="the agencies' console: `user add NAME --agency CODE --role R` adds a login "
+        "(password asked), `samples` the sample logins",
+    )
     console.add_argument("action", choices=["user", "samples"])
     console.add_argument("verb", nargs="?", choices=["add"], default="add")
     console.add_argument("username", nargs="?")

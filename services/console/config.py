@@ -1,5 +1,6 @@
 """The console's settings: the shared ones (``runtime.config.Settings``: broker, database, keys, clock)
 and its own, each read from ``YIDI_CONSOLE_<NAME>``."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -16,12 +17,20 @@ class ConsoleSettings(BaseSettings):
 
     port: int = Field(PORT, description="the console's HTTP port")
     host: str = "0.0.0.0"
-    cookie_secure: bool = Field(True, description=(
-        "Secure cookies always (the default, for a console served over https); `make run` sets false for "
-        "http://127.0.0.1, and cookies are then still Secure on any request that came over https"))
-    trust_forwarded_proto: bool = Field(False, description=(
-        "behind a proxy that terminates TLS: take its X-Forwarded-Proto as the scheme, so cookies are Secure "
-        "whenever the browser spoke https (set only when the proxy overwrites that header)"))
+    cookie_secure: bool = Field(
+        True,
+        description=(
+            "Secure cookies always (the default, for a console served over https); `make run` sets false for "
+            "http://127.0.0.1, and cookies are then still Secure on any request that came over https"
+        ),
+    )
+    trust_forwarded_proto: bool = Field(
+        False,
+        description=(
+            "behind a proxy that terminates TLS: take its X-Forwarded-Proto as the scheme, so cookies are Secure "
+            "whenever the browser spoke https (set only when the proxy overwrites that header)"
+        ),
+    )
     session_hours: float = Field(8, gt=0, description="a session ends this long after login")
     idle_minutes: float = Field(30, gt=0, description="… or after this long without a request")
     max_failures: int = Field(5, ge=1, description="failed logins in a row before the account is locked")

@@ -10,6 +10,7 @@ locked, so the answer tells no one which names exist. Sessions are random
 expiry (absolute and idle). Each change is one single-document update (the embedded MongoDB-wire
 server keeps no multi-document transactions).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,13 +31,14 @@ from runtime.parties import ParticipantRegistry
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD = 10
-REFUSED = "用户名或密码错误；连续失败多次的账户将暂时锁定，请稍后再试"   # one answer for every refused login
+REFUSED = "用户名或密码错误；连续失败多次的账户将暂时锁定，请稍后再试"  # one answer for every refused login
 
 
 class Role(StrEnum):
     """operator 经办: day-to-day work (replies, extensions asked, leads, lookups); reviewer 复核: the
     binding decisions (accept an extension, confirm or dispute a result, escalate, confirm or object
     to a clearing period), and everything an operator sees."""
+
     OPERATOR = "operator"
     REVIEWER = "reviewer"
 
@@ -64,9 +66,16 @@ class LoginRefused(Exception):
 
 
 class UserStore:
-    def __init__(self, db: AsyncDatabase, parties: ParticipantRegistry, *, max_failures: int = 5,
-                 lockout: timedelta = timedelta(minutes=15), session_for: timedelta = timedelta(hours=8),
-                 idle: timedelta = timedelta(minutes=30)) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        parties: ParticipantRegistry,
+        *,
+        max_failures: int = 5,
+        lockout: timedelta = timedelta(minutes=15),
+        session_for: timedelta = timedelta(hours=8),
+        idle: timedelta = timedelta(minutes=30),
+    ) -> None:
         self.users, self.sessions = db["users"], db["sessions"]
         self.parties, self.max_failures, self.lockout = parties, max_failures, lockout
         self.session_for, self.idle = session_for, idle
@@ -75,8 +84,9 @@ class UserStore:
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
     # ------------------------------------------------------------ users
-    async def add(self, username: str, password: str, agency: str, role: Role | str, display: str = "",
-                  *, replace: bool = False) -> User:
+    async def add(
+        self, username: str, password: str, agency: str, role: Role | str, display: str = "", *, replace: bool = False
+    ) -> User:
         """A new user of ``agency`` (a registry agency code); ``replace`` resets an existing one."""
         if not USERNAME.fullmatch(username):
             raise ValueError("username: 3–32 of a-z 0-9 . _ -, starting with a letter or digit")
@@ -86,8 +96,15 @@ class UserStore:
         if not isinstance(party, Agency):
             raise ValueError(f"{agency} is not an agency of the participant registry")
         user = User(username, agency, Role(role), display or party.name)
-        doc = {"_id": username, "agency": agency, "role": user.role.value, "display": user.display,
-               "hash": self.hasher.hash(password), "failures": 0, "locked_until": None}
+        doc = {
+            "_id": username,
+            "agency": agency,
+            "role": user.role.value,
+            "display": user.display,
+            "hash": self.hasher.hash(password),
+            "failures": 0,
+            "locked_until": None,
+        }
         if replace:
             await self.users.replace_one({"_id": username}, doc, upsert=True)
         elif await self.users.find_one({"_id": username}) is not None:
@@ -108,7 +125,7 @@ class UserStore:
             raise LoginRefused(REFUSED)
         locked = doc.get("locked_until")
         if locked and _aware(locked) > now:
-            _verify(self.hasher, self._dummy, password)   # the same work as any refusal: no timing tells
+            _verify(self.hasher, self._dummy, password)  # the same work as any refusal: no timing tells
             raise LoginRefused(REFUSED)
         if not _verify(self.hasher, doc["hash"], password):
             await self._failed(username, now)
@@ -120,18 +137,21 @@ class UserStore:
         return await self._open(_user(doc), now)
 
     async def _failed(self, username: str, now: datetime) -> None:
-        doc = await self.users.find_one_and_update({"_id": username}, {"$inc": {"failures": 1}},
-                                                   return_document=ReturnDocument.AFTER)
+        doc = await self.users.find_one_and_update(
+            {"_id": username}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER
+        )
         if doc and doc.get("failures", 0) >= self.max_failures:
-            await self.users.update_one({"_id": username},
-                                        {"$set": {"locked_until": now + self.lockout, "failures": 0}})
+            await self.users.update_one(
+                {"_id": username}, {"$set": {"locked_until": now + self.lockout, "failures": 0}}
+            )
 
     # ------------------------------------------------------------ sessions
     async def _open(self, user: User, now: datetime) -> tuple[str, Session]:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = now + self.session_for
-        await self.sessions.insert_one({"_id": _digest(token), "user": user.username, "csrf": csrf,
-                                        "expires_at": expires, "seen_at": now})
+        await self.sessions.insert_one(
+            {"_id": _digest(token), "user": user.username, "csrf": csrf, "expires_at": expires, "seen_at": now}
+        )
         return token, Session(user, csrf, expires)
 
     async def session(self, token: str | None, now: datetime) -> Session | None:

@@ -3,6 +3,7 @@ breaks a national bound stops the service with a message naming region, field an
 handlers are given the runtime's store, clock, participant registry, metrics registry and its way
 of answering a refused sender; the signed reads (F-15) and the directory of networked institutions
 (定点医疗机构查询, 002 第十二条) are registered beside them."""
+
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
@@ -21,12 +22,24 @@ def build(settings=None) -> Service:
     policies = load_policies()
 
     def handlers(service: Service) -> dict:
-        FilingQueries(service.store, PEOPLE, signer=service.signer,   # F-15: the signed reads (query.py)
-                      parties=service.parties).register(service.add_query)
-        DirectoryQuery(service.parties, service.clock.now).register(service.add_query)   # 定点医疗机构查询
-        return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
-                        calendar=default_calendar(), sanctions=SanctionsProjection(service.store),   # F-16
-                        metrics=FilingMetrics(service.registry), refuse=service.refuse)
+        FilingQueries(
+            service.store,
+            PEOPLE,
+            signer=service.signer,  # F-15: the signed reads (query.py)
+            parties=service.parties,
+        ).register(service.add_query)
+        DirectoryQuery(service.parties, service.clock.now).register(service.add_query)  # 定点医疗机构查询
+        return registry(
+            service.store,
+            now=service.clock.now,
+            parties=service.parties,
+            policies=policies,
+            calendar=default_calendar(),
+            sanctions=SanctionsProjection(service.store),  # F-16
+            metrics=FilingMetrics(service.registry),
+            refuse=service.refuse,
+        )
+
     return build_service("filing", handlers, AUTHORITY, settings)
 
 

@@ -14,6 +14,7 @@ the sender's code, reason UNAUTHORIZED / CLOCK_SKEW), nothing stored; what the f
 goes on ``filing.refused.v1`` (``FilingRefused``). One channel for "you may not", for every service:
 the sender reads its own refusals without being told about the person's filings, and the
 FilingRefused reasons stay what they are (a new value would break ``filing.refused.v1`` readers)."""
+
 from __future__ import annotations
 
 from runtime.authority import AuthorityTable, Rule, agency_for, any_agency, service
@@ -21,19 +22,25 @@ from runtime.authority import AuthorityTable, Rule, agency_for, any_agency, serv
 
 def _stored(rule: str) -> Rule:
     """Any agency passes the table; the stored filings decide (``domain/authority.py``)."""
-    return Rule("the agency of the insured region of the filings acted on, or its province or the national "
-                f"level (checked on the stored filings; rule {rule})", any_agency(rule).check)
+    return Rule(
+        "the agency of the insured region of the filings acted on, or its province or the national "
+        f"level (checked on the stored filings; rule {rule})",
+        any_agency(rule).check,
+    )
 
 
-AUTHORITY = AuthorityTable("filing", {
-    "filing.register.v1": agency_for("insured_region", rule="F-01"),
-    "filing.change.v1": _stored("F-14"),
-    "filing.suspend.v1": _stored("F-14"),
-    "filing.resume.v1": _stored("F-14"),
-    "filing.cancel.v1": _stored("F-08"),
-    "filing.deliver-proof.v1": _stored("F-10"),
-    "filing.terminate.v1": _stored("F-14"),
-    "filing.decide.v1": _stored("F-13"),
-    "filing.deadline-due.v1": service("filing"),
-    "prepayment.sanction.v1": service("prepayment"),
-})
+AUTHORITY = AuthorityTable(
+    "filing",
+    {
+        "filing.register.v1": agency_for("insured_region", rule="F-01"),
+        "filing.change.v1": _stored("F-14"),
+        "filing.suspend.v1": _stored("F-14"),
+        "filing.resume.v1": _stored("F-14"),
+        "filing.cancel.v1": _stored("F-08"),
+        "filing.deliver-proof.v1": _stored("F-10"),
+        "filing.terminate.v1": _stored("F-14"),
+        "filing.decide.v1": _stored("F-13"),
+        "filing.deadline-due.v1": service("filing"),
+        "prepayment.sanction.v1": service("prepayment"),
+    },
+)

@@ -16,6 +16,7 @@ commands only. Every parameter is checked: an unknown one, a region outside GB/T
 regions, a level, category or settlement that does not exist, a malformed date or page is a 400 that
 says which and what is allowed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,11 +49,24 @@ PARAMS = {
     "size": f"institutions per page, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
     "format": "json (default) or csv (UTF-8 with a byte-order mark)",
 }
-SPEC = dict(summary="定点医疗机构查询：已开通异地就医直接结算的定点医药机构，按统筹区、等级、类别、开通的结算类型筛选，分页 "
-                    "(002 第十二条)", params=PARAMS, required=(), formats=("json", "csv"))
+SPEC = dict(
+    summary="定点医疗机构查询：已开通异地就医直接结算的定点医药机构，按统筹区、等级、类别、开通的结算类型筛选，分页 "
+    "(002 第十二条)",
+    params=PARAMS,
+    required=(),
+    formats=("json", "csv"),
+)
 ALLOWED = frozenset({*PARAMS, "at"})
-CSV_HEADER = ("机构编码", "机构名称", "统筹区", "统筹区名称", "医院等级", "机构类别", "注册地址",
-              *(f"{kind.zh}开通日期" for kind in SettlementKind))
+CSV_HEADER = (
+    "机构编码",
+    "机构名称",
+    "统筹区",
+    "统筹区名称",
+    "医院等级",
+    "机构类别",
+    "注册地址",
+    *(f"{kind.zh}开通日期" for kind in SettlementKind),
+)
 
 
 def _shown(value: str) -> str:
@@ -67,8 +81,9 @@ def _choice(q: SignedQuery, name: str, kinds: type[E]) -> E | None:
     try:
         return kinds(value)
     except ValueError:
-        raise QueryRefused(400, f"{name} '{_shown(value)}' is not one of: "
-                                f"{', '.join(k.value for k in kinds)}") from None
+        raise QueryRefused(
+            400, f"{name} '{_shown(value)}' is not one of: {', '.join(k.value for k in kinds)}"
+        ) from None
 
 
 def _number(q: SignedQuery, name: str, default: int, top: int) -> int:
@@ -91,14 +106,18 @@ def read_filter(q: SignedQuery, today: date) -> tuple[DirectoryFilter, int, int,
         try:
             region = RegionCode(text)
         except UnknownRegion:
-            raise QueryRefused(400, f"region {_shown(text)} is not a pooling region of GB/T 2260 "
-                                    "(UNKNOWN_REGION)") from None
+            raise QueryRefused(
+                400, f"region {_shown(text)} is not a pooling region of GB/T 2260 (UNKNOWN_REGION)"
+            ) from None
         except ValueError:
-            raise QueryRefused(400, f"region {_shown(text)} is no pooling region code: 6 digits of GB/T 2260, a "
-                                    "city (ending 00) or a province (ending 0000), e.g. 420100") from None
+            raise QueryRefused(
+                400,
+                f"region {_shown(text)} is no pooling region code: 6 digits of GB/T 2260, a "
+                "city (ending 00) or a province (ending 0000), e.g. 420100",
+            ) from None
     on = today
     if q.params.get("on", ""):
-        try:   # YYYY-MM-DD only: fromisoformat also takes 20250312 and 2025-W11-3
+        try:  # YYYY-MM-DD only: fromisoformat also takes 20250312 and 2025-W11-3
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", q.params["on"]):
                 raise ValueError
             on = date.fromisoformat(q.params["on"])
@@ -107,16 +126,27 @@ def read_filter(q: SignedQuery, today: date) -> tuple[DirectoryFilter, int, int,
     fmt = q.params.get("format", "") or "json"
     if fmt not in SPEC["formats"]:
         raise QueryRefused(400, f"format '{_shown(fmt)}' is not one of: json, csv")
-    wanted = DirectoryFilter(on=on, region=region, level=_choice(q, "level", HospitalLevel),
-                             category=_choice(q, "type", InstitutionCategory), open=_choice(q, "open", SettlementKind))
+    wanted = DirectoryFilter(
+        on=on,
+        region=region,
+        level=_choice(q, "level", HospitalLevel),
+        category=_choice(q, "type", InstitutionCategory),
+        open=_choice(q, "open", SettlementKind),
+    )
     return (wanted, _number(q, "page", 1, MAX_PAGE), _number(q, "size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), fmt)
 
 
 def as_json(found: DirectoryPage, wanted: DirectoryFilter) -> bytes:
     filters = {"region": wanted.region, "level": wanted.level, "type": wanted.category, "open": wanted.open}
-    body = {"on": wanted.on.isoformat(), "filters": {k: (str(v) if v is not None else None) for k, v in filters.items()},
-            "total": found.total, "page": found.page, "size": found.size, "pages": found.pages,
-            "institutions": [entry.model_dump(mode="json") for entry in found.entries]}
+    body = {
+        "on": wanted.on.isoformat(),
+        "filters": {k: (str(v) if v is not None else None) for k, v in filters.items()},
+        "total": found.total,
+        "page": found.page,
+        "size": found.size,
+        "pages": found.pages,
+        "institutions": [entry.model_dump(mode="json") for entry in found.entries],
+    }
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -132,8 +162,21 @@ def as_csv(found: DirectoryPage) -> bytes:
     writer.writerow(CSV_HEADER)
     for e in found.entries:
         opened = [e.opened.get(kind) for kind in SettlementKind]
-        writer.writerow([_cell(v) for v in (e.code, e.name, e.region, e.region_name, e.hospital_level.value,
-                                            e.category_zh, e.address, *opened)])
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    e.code,
+                    e.name,
+                    e.region,
+                    e.region_name,
+                    e.hospital_level.value,
+                    e.category_zh,
+                    e.address,
+                    *opened,
+                )
+            ]
+        )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -8,6 +8,7 @@ account (P-10). :class:`MongoMovements` answers it on the service's database, wi
 ``(account, on)`` index made once per process. The fast handler tests give an in-memory
 implementation of the same protocol (``tests/unit/prepayment/prepayment_support.py``).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -55,9 +56,12 @@ class MongoMovements:
     async def keep(self, key: str, movements: list[Movement]) -> None:
         if not movements:
             return
-        ops = [UpdateOne({"_id": f"{key}:{m.seq}"},
-                         {"$setOnInsert": {**m.model_dump(mode="json"), "account": key}}, upsert=True)
-               for m in movements]
+        ops = [
+            UpdateOne(
+                {"_id": f"{key}:{m.seq}"}, {"$setOnInsert": {**m.model_dump(mode="json"), "account": key}}, upsert=True
+            )
+            for m in movements
+        ]
         await self.col.bulk_write(ops, ordered=False)
 
     async def _find(self, key: str, **query: Any) -> list[Movement]:
@@ -74,5 +78,6 @@ class MongoMovements:
         return await self._find(key, on={"$lte": on.isoformat()})
 
     async def touching(self, key: str, account: LedgerAccount, on: date) -> list[Movement]:
-        return await self._find(key, on={"$lte": on.isoformat()},
-                                **{"$or": [{"debit": account.value}, {"credit": account.value}]})
+        return await self._find(
+            key, on={"$lte": on.isoformat()}, **{"$or": [{"debit": account.value}, {"credit": account.value}]}
+        )

@@ -1,6 +1,7 @@
 """Prepayment service 预付金: wiring only. The handlers are given the runtime's store, clock and
 metrics registry, and the ledger of movements on the service's database (``adapters.py``), which
 the signed reads (``query.py``) share."""
+
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
@@ -18,10 +19,20 @@ def build(settings=None) -> Service:
     def handlers(service: Service) -> dict:
         movements = MongoMovements(service.db)
         # the signed reads (query.py): the accounts as stored, the ledger
-        PrepaymentQueries(Aggregates(service.store, ACCOUNTS, PrepaymentAccount), movements, now=service.clock.now,
-                          parties=service.parties).register(service.add_query)
-        return registry(service.store, now=service.clock.now, calendar=default_calendar(), movements=movements,
-                        metrics=PrepaymentMetrics(service.registry))
+        PrepaymentQueries(
+            Aggregates(service.store, ACCOUNTS, PrepaymentAccount),
+            movements,
+            now=service.clock.now,
+            parties=service.parties,
+        ).register(service.add_query)
+        return registry(
+            service.store,
+            now=service.clock.now,
+            calendar=default_calendar(),
+            movements=movements,
+            metrics=PrepaymentMetrics(service.registry),
+        )
+
     return build_service("prepayment", handlers, AUTHORITY, settings)
 
 

@@ -11,6 +11,7 @@ leaves its province, so only a province agency keeps such an account: a province
 no level above inside its province, and the national level may not set or record one for it.
 A delay reason is reported by the paying region's own agency (P-09: "未报备延迟原因" is the payer's
 报备). Sanctions are the prepayment service's own: filing and settlement hear them from it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,11 +34,20 @@ def account_keeper(*, rule: str) -> Rule:
             return refusal
         if getattr(sender, "level", None) is AgencyLevel.PROVINCE:
             return None
-        return Refusal(RefusalReason.UNAUTHORIZED, f"an intra-province prepayment is kept by a province agency, "
-                       f"not {sender.code}: {payload.insured_region} is pooled at province level and has no "
-                       f"intra-province account", rule, "UNAUTHORIZED")
-    return Rule("the agency one level above `insured_region` (a city's province, a province's national level); "
-                "for `scope` intra_province only a province", check)
+        return Refusal(
+            RefusalReason.UNAUTHORIZED,
+            f"an intra-province prepayment is kept by a province agency, "
+            f"not {sender.code}: {payload.insured_region} is pooled at province level and has no "
+            f"intra-province account",
+            rule,
+            "UNAUTHORIZED",
+        )
+
+    return Rule(
+        "the agency one level above `insured_region` (a city's province, a province's national level); "
+        "for `scope` intra_province only a province",
+        check,
+    )
 
 
 def keeper_of_all(*, rule: str) -> Rule:
@@ -51,8 +61,12 @@ def keeper_of_all(*, rule: str) -> Rule:
             if refusal:
                 return refusal
         return None
-    return Rule("the agency one level above every region in `regions` (the keeper of their prepayments); "
-                "for `scope` intra_province only a province", check)
+
+    return Rule(
+        "the agency one level above every region in `regions` (the keeper of their prepayments); "
+        "for `scope` intra_province only a province",
+        check,
+    )
 
 
 class _Account:
@@ -60,17 +74,20 @@ class _Account:
         self.insured_region, self.scope = insured_region, scope
 
 
-AUTHORITY = AuthorityTable("prepayment", {
-    "settlement.completed.v1": service("settlement"),
-    "settlement.reversed.v1": service("settlement"),
-    "clearing.notice.v1": service("clearing"),
-    "clearing.obligation-breached.v1": service("clearing"),
-    "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
-    "prepayment.record-payment.v1": account_keeper(rule="P-08"),
-    "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
-    "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),
-    "prepayment.request-balance.v1": agency_for("insured_region", rule="P-04"),
-    "prepayment.share-interest.v1": keeper_of_all(rule="P-10"),
-    "prepayment.interest-shared.v1": service("prepayment"),
-    "prepayment.deadline-due.v1": service("prepayment"),
-})
+AUTHORITY = AuthorityTable(
+    "prepayment",
+    {
+        "settlement.completed.v1": service("settlement"),
+        "settlement.reversed.v1": service("settlement"),
+        "clearing.notice.v1": service("clearing"),
+        "clearing.obligation-breached.v1": service("clearing"),
+        "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
+        "prepayment.record-payment.v1": account_keeper(rule="P-08"),
+        "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
+        "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),
+        "prepayment.request-balance.v1": agency_for("insured_region", rule="P-04"),
+        "prepayment.share-interest.v1": keeper_of_all(rule="P-10"),
+        "prepayment.interest-shared.v1": service("prepayment"),
+        "prepayment.deadline-due.v1": service("prepayment"),
+    },
+)

@@ -16,6 +16,7 @@ national level: ``ParticipantRegistry.speaks_for``).
 Answers: 200 JSON, 400 bad query, 401 unsigned or stale, 403 an agency that does not speak for the
 region (or not an agency), 404 no account of that region and scope.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,29 @@ USAGE_PATH = "/prepayment/usage"
 MOVEMENTS_PATH = "/prepayment/movements"
 _REGION = {"region": "the insured region (6 digits)", "scope": "cross_province (default) or intra_province"}
 SPECS = {
-    ACCOUNT_PATH: dict(summary="预付金账户：额度、调增、应付、使用率、预警级别、付款通知书及期限 (P-04, P-05, P-08, P-09)",
-                       params=_REGION, required=("region",)),
-    USAGE_PATH: dict(summary="预付金使用率走势，含70%与90%预警线及预警变化 (P-04, P-05)",
-                     params={**_REGION, "year": "the year (default: the account's)"}, required=("region",)),
-    MOVEMENTS_PATH: dict(summary="预付金台账流水，按业务日期 (M-03)",
-                         params={**_REGION, "from": "first business day, YYYY-MM-DD", "to": "last business day",
-                                 "page": "a page, newest first (from 1)", "size": "1..500 (default 20)",
-                                 "format": "json, csv or xlsx (every movement, in Chinese words)"},
-                         required=("region",), formats=("json", "csv", "xlsx")),
+    ACCOUNT_PATH: dict(
+        summary="预付金账户：额度、调增、应付、使用率、预警级别、付款通知书及期限 (P-04, P-05, P-08, P-09)",
+        params=_REGION,
+        required=("region",),
+    ),
+    USAGE_PATH: dict(
+        summary="预付金使用率走势，含70%与90%预警线及预警变化 (P-04, P-05)",
+        params={**_REGION, "year": "the year (default: the account's)"},
+        required=("region",),
+    ),
+    MOVEMENTS_PATH: dict(
+        summary="预付金台账流水，按业务日期 (M-03)",
+        params={
+            **_REGION,
+            "from": "first business day, YYYY-MM-DD",
+            "to": "last business day",
+            "page": "a page, newest first (from 1)",
+            "size": "1..500 (default 20)",
+            "format": "json, csv or xlsx (every movement, in Chinese words)",
+        },
+        required=("region",),
+        formats=("json", "csv", "xlsx"),
+    ),
 }
 
 
@@ -61,8 +76,11 @@ def account_of(q: SignedQuery, parties) -> tuple[str, PrepaymentScope]:
         raise QueryRefused(400, "scope is cross_province or intra_province")
     agency = q.agency()
     if not parties.speaks_for(agency.code, region):
-        raise QueryRefused(403, f"UNAUTHORIZED: {agency.code} does not speak for region {region} "
-                                "(its agency, province or the national level may ask)")
+        raise QueryRefused(
+            403,
+            f"UNAUTHORIZED: {agency.code} does not speak for region {region} "
+            "(its agency, province or the national level may ask)",
+        )
     return region, PrepaymentScope(scope)
 
 
@@ -70,15 +88,31 @@ def summary(acc: PrepaymentAccount) -> dict:
     """P-04/P-05 figures as the account holds them, its notices (P-08/P-09) and latest movements."""
     used, base = f.usage_used(acc.uncleared, acc.cleared_unpaid), f.usage_base(acc.quota, acc.top_ups)
     percent = f.usage_percent(used, base)
-    notices = sorted((dict(n.model_dump(mode="json"), settled=n.settled,
-                           sanction=n.sanction.value if n.sanction else None) for n in acc.notices.values()),
-                     key=lambda n: n["issued_at"], reverse=True)
-    return {"insured_region": str(acc.insured_region), "scope": acc.scope.value, "year": acc.year,
-            "quota": str(acc.quota), "top_ups": str(acc.top_ups), "uncleared": str(acc.uncleared),
-            "cleared_unpaid": str(acc.cleared_unpaid), "used": str(used), "base": str(base),
-            "usage_percent": str(percent) if percent is not None else None, "level": acc.level.value,
-            "yellow_percent": str(f.YELLOW_PERCENT), "red_percent": str(f.RED_PERCENT),
-            "notices": notices, "recent_movements": [m.model_dump(mode="json") for m in reversed(acc.recent)]}
+    notices = sorted(
+        (
+            dict(n.model_dump(mode="json"), settled=n.settled, sanction=n.sanction.value if n.sanction else None)
+            for n in acc.notices.values()
+        ),
+        key=lambda n: n["issued_at"],
+        reverse=True,
+    )
+    return {
+        "insured_region": str(acc.insured_region),
+        "scope": acc.scope.value,
+        "year": acc.year,
+        "quota": str(acc.quota),
+        "top_ups": str(acc.top_ups),
+        "uncleared": str(acc.uncleared),
+        "cleared_unpaid": str(acc.cleared_unpaid),
+        "used": str(used),
+        "base": str(base),
+        "usage_percent": str(percent) if percent is not None else None,
+        "level": acc.level.value,
+        "yellow_percent": str(f.YELLOW_PERCENT),
+        "red_percent": str(f.RED_PERCENT),
+        "notices": notices,
+        "recent_movements": [m.model_dump(mode="json") for m in reversed(acc.recent)],
+    }
 
 
 def merged(archived: list[Movement], acc: PrepaymentAccount) -> list[Movement]:
@@ -96,13 +130,20 @@ def usage_history(movements: list[Movement], year: int, today: date) -> list[dic
     for day in days:
         b = balances(movements, day)
         used = b[LedgerAccount.UNCLEARED] + b[LedgerAccount.CLEARED_UNPAID]
-        tops = sum((m.amount for m in movements if m.kind in _TOP_UPS and m.on.year == year and m.on <= day),
-                   Decimal("0.00"))
+        tops = sum(
+            (m.amount for m in movements if m.kind in _TOP_UPS and m.on.year == year and m.on <= day), Decimal("0.00")
+        )
         base = b[LedgerAccount.QUOTA] + tops
         percent = f.usage_percent(used, base)
-        points.append({"on": day.isoformat(), "used": str(used), "base": str(base),
-                       "usage_percent": str(percent) if percent is not None else None,
-                       "level": f.warning_level(used, base).value})
+        points.append(
+            {
+                "on": day.isoformat(),
+                "used": str(used),
+                "base": str(base),
+                "usage_percent": str(percent) if percent is not None else None,
+                "level": f.warning_level(used, base).value,
+            }
+        )
     return points
 
 
@@ -134,8 +175,14 @@ class PrepaymentQueries:
     """The three reads: the accounts as the store keeps them, the movements from the ledger
     (``adapters.py``); :meth:`register` adds them to the service's port (``app.py``)."""
 
-    def __init__(self, accounts: Aggregates[PrepaymentAccount], movements: MovementLedger, *,
-                 now: Callable[[], datetime], parties: ParticipantRegistry) -> None:
+    def __init__(
+        self,
+        accounts: Aggregates[PrepaymentAccount],
+        movements: MovementLedger,
+        *,
+        now: Callable[[], datetime],
+        parties: ParticipantRegistry,
+    ) -> None:
         self.accounts, self.movements, self.now, self.parties = accounts, movements, now, parties
 
     def register(self, add_query: Callable[..., None]) -> None:
@@ -162,17 +209,34 @@ class PrepaymentQueries:
             raise QueryRefused(400, "year is YYYY")
         movements = merged(await self.movements.find(key), acc)
         points = usage_history(movements, int(year), business_date(self.now()))
-        return as_json({"insured_region": str(acc.insured_region), "scope": acc.scope.value, "year": int(year),
-                        "yellow_percent": str(f.YELLOW_PERCENT), "red_percent": str(f.RED_PERCENT),
-                        "level": acc.level.value, "points": points, "warnings": warnings(points)},
-                       f"prepayment-usage-{key}-{year}.json")
+        return as_json(
+            {
+                "insured_region": str(acc.insured_region),
+                "scope": acc.scope.value,
+                "year": int(year),
+                "yellow_percent": str(f.YELLOW_PERCENT),
+                "red_percent": str(f.RED_PERCENT),
+                "level": acc.level.value,
+                "points": points,
+                "warnings": warnings(points),
+            },
+            f"prepayment-usage-{key}-{year}.json",
+        )
 
     async def ledger(self, q: SignedQuery) -> tuple[bytes, str, str]:
         key, acc = await self._load(q)
         start, end = date_param(q, "from"), date_param(q, "to")
-        rows = [m for m in merged(await self.movements.find(key), acc)
-                if (start is None or m.on >= start) and (end is None or m.on <= end)]
+        rows = [
+            m
+            for m in merged(await self.movements.find(key), acc)
+            if (start is None or m.on >= start) and (end is None or m.on <= end)
+        ]
         if q.params.get("page") or q.params.get("format", "json") != "json":
-            return table_answer(q, [in_words(m) for m in reversed(rows)], COLUMNS,
-                                f"prepayment-movements-{key.replace(':', '-')}", "movements")
+            return table_answer(
+                q,
+                [in_words(m) for m in reversed(rows)],
+                COLUMNS,
+                f"prepayment-movements-{key.replace(':', '-')}",
+                "movements",
+            )
         return as_json([m.model_dump(mode="json") for m in rows], f"prepayment-movements-{key}.json")

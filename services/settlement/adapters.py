@@ -17,6 +17,7 @@ longer in the aggregate (a repeated request, a cancel, a late answer) has it put
 decision, so the decision and its state change stay one document write; archived again later, the
 newer copy replaces the older (``revision``: the aggregate's version it was taken from).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,10 +41,10 @@ from services.wiring import Store
 
 DEADLINE_DUE = "settlement.deadline-due.v1"
 A = TypeVar("A", bound=BaseModel)
-HOT_ITEMS = 2        # items nothing waits for that a person's aggregate keeps in itself (the newest)
-ARCHIVE_EVERY = 2    # archived in groups: once this many more than HOT_ITEMS have gathered
-ARCHIVED = "archived"   # the state's count of items it moved to the archive (none: nothing to look up there)
-TRIES = 3            # an item archived by another write between reading and deciding: read again
+HOT_ITEMS = 2  # items nothing waits for that a person's aggregate keeps in itself (the newest)
+ARCHIVE_EVERY = 2  # archived in groups: once this many more than HOT_ITEMS have gathered
+ARCHIVED = "archived"  # the state's count of items it moved to the archive (none: nothing to look up there)
+TRIES = 3  # an item archived by another write between reading and deciding: read again
 
 
 def _always(item: dict) -> bool:
@@ -55,6 +56,7 @@ class Items:
     """Where an aggregate keeps its per-settlement items: the dicts of its state that hold them, each
     keyed by the item's id (the first gives their order, oldest first), when nothing waits for one
     any more (``done``), and the collection they are archived in."""
+
     archive: str
     fields: tuple[str, ...]
     done: Callable[[dict], bool] = _always
@@ -72,7 +74,7 @@ class Items:
         done = [k for k in (state.get(self.fields[0]) or {}) if k not in keep and self.done(self.of(state, k))]
         if len(done) <= HOT_ITEMS + ARCHIVE_EVERY:
             return {}
-        return {k: self.of(state, k) for k in done[:len(done) - HOT_ITEMS]}
+        return {k: self.of(state, k) for k in done[: len(done) - HOT_ITEMS]}
 
     def copy(self, state: dict) -> dict:
         """A copy whose item dicts may be changed (the store's copy of the document is not)."""
@@ -100,6 +102,7 @@ class _Moved(Exception):
 
 class Stored(NamedTuple):
     """How the store took a message (``applied``, ``duplicate``) and the decision it stored, if any."""
+
     result: str
     decision: SettlementDecision | None
 
@@ -107,15 +110,24 @@ class Stored(NamedTuple):
 class PersonAggregates(Generic[A]):
     """One kind of aggregate of a person: its collection, its model, who reads its results."""
 
-    def __init__(self, store: Store, collection: str, model: type[A], *, region: RegionOf | None = None,
-                 parties: ParticipantRegistry | None = None, items: Items | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        collection: str,
+        model: type[A],
+        *,
+        region: RegionOf | None = None,
+        parties: ParticipantRegistry | None = None,
+        items: Items | None = None,
+    ) -> None:
         self.store, self.collection, self.model, self.parties = store, collection, model, parties
         self.items = items
         # stored under the person's pseudonym, sealed with the data key of their insured region (003 §5 (三))
         store.protect(collection, region)
 
-    async def apply(self, env: Envelope, person_id: str, decide: Callable[[A], SettlementDecision],
-                    names: Iterable[str | None] = ()) -> Stored:
+    async def apply(
+        self, env: Envelope, person_id: str, decide: Callable[[A], SettlementDecision], names: Iterable[str | None] = ()
+    ) -> Stored:
         """``decide`` on the person's aggregate (a new one for a person first seen), stored once per message.
         ``decide`` is pure: the store calls it again on a concurrent write, so the decision kept is the last.
         ``names``: the items the message is about (settlement and reversal ids), put back from the
@@ -127,8 +139,9 @@ class PersonAggregates(Generic[A]):
             doc = await self.store.load_document(self.collection, person_id)
             state = (doc or {}).get("state") or {}
             # an aggregate that never archived an item need not look for one (a new request)
-            fetched = await self._fetch(person_id, [n for n in named if not self.items.holds(state, n)]
-                                        if state.get(ARCHIVED) else [])
+            fetched = await self._fetch(
+                person_id, [n for n in named if not self.items.holds(state, n)] if state.get(ARCHIVED) else []
+            )
             archived = await self._archive(person_id, doc, named) if doc else {}
             try:
                 return await self._apply(env, person_id, decide, doc, fetched, archived, named)
@@ -148,9 +161,16 @@ class PersonAggregates(Generic[A]):
             self.items.put_back(state, {k: v for k, v in fetched.items() if v is not None})
         return self.model.model_validate(state)
 
-    async def _apply(self, env: Envelope, person_id: str, decide: Callable[[A], SettlementDecision],
-                     loaded: dict | None, fetched: dict[str, dict | None], archived: dict[str, dict],
-                     named: tuple[str, ...] = ()) -> Stored:
+    async def _apply(
+        self,
+        env: Envelope,
+        person_id: str,
+        decide: Callable[[A], SettlementDecision],
+        loaded: dict | None,
+        fetched: dict[str, dict | None],
+        archived: dict[str, dict],
+        named: tuple[str, ...] = (),
+    ) -> Stored:
         decided: list[SettlementDecision] = []
         items = self.items
 
@@ -164,6 +184,7 @@ class PersonAggregates(Generic[A]):
             decision = decide(self.model.model_validate(raw) if raw else self.model(person_id=person_id))
             decided[:] = [decision]
             return self.outcome(decision)
+
         outcome = await self.store.apply(self.collection, person_id, env, run, loaded)
         return Stored(outcome.result, None if outcome.duplicate or not decided else decided[0])
 
@@ -185,16 +206,25 @@ class PersonAggregates(Generic[A]):
             # a document written before sealing names no key: its items are sealed all the same
             region = region_of_kid(doc[SEALED_BY]) if doc.get(SEALED_BY) else SHARED_SCOPE
             owner, batch = self.store.document_id(self.collection, person_id), self.store.archive(self.items.archive)
-            await asyncio.gather(*(batch.keep((archive_id(owner, key), {"item": keyring().seal(item, region)},
-                                               doc["version"])) for key, item in items.items()))
+            await asyncio.gather(
+                *(
+                    batch.keep((archive_id(owner, key), {"item": keyring().seal(item, region)}, doc["version"]))
+                    for key, item in items.items()
+                )
+            )
         return items
 
     def outcome(self, decision: SettlementDecision) -> Outcome:
         """The decision as the runtime stores it: state, messages (results sealed), deadlines."""
-        return Outcome(state=decision.state.model_dump(mode="json") if decision.state is not None else None,
-                       emits=[Emit(m.topic, self._sealed(m.payload) if m.topic == RESULT else m.payload, name=m.name)
-                              for m in decision.messages],
-                       schedules=[schedule(d) for d in decision.deadlines], cancels=list(decision.cancels))
+        return Outcome(
+            state=decision.state.model_dump(mode="json") if decision.state is not None else None,
+            emits=[
+                Emit(m.topic, self._sealed(m.payload) if m.topic == RESULT else m.payload, name=m.name)
+                for m in decision.messages
+            ],
+            schedules=[schedule(d) for d in decision.deadlines],
+            cancels=list(decision.cancels),
+        )
 
     def _sealed(self, payload: BaseModel) -> BaseModel:
         if self.parties is None or not isinstance(payload, SettlementResult):
@@ -204,10 +234,17 @@ class PersonAggregates(Generic[A]):
 
 def schedule(deadline: AnswerDeadline) -> Schedule:
     """The persisted answer deadline (S-01): at ``due_at`` it comes back on ``settlement.deadline-due.v1``."""
-    due = DeadlineDue(deadline_id=stable_id("settlement", deadline.kind, deadline.ref), kind=deadline.kind,
-                      subject=deadline.person_id, ref=deadline.ref, due_at=deadline.due_at, rule="S-01")
-    return Schedule(deadline_id=deadline.key, due_at=deadline.due_at, topic=DEADLINE_DUE, payload=due,
-                    key=deadline.person_id)
+    due = DeadlineDue(
+        deadline_id=stable_id("settlement", deadline.kind, deadline.ref),
+        kind=deadline.kind,
+        subject=deadline.person_id,
+        ref=deadline.ref,
+        due_at=deadline.due_at,
+        rule="S-01",
+    )
+    return Schedule(
+        deadline_id=deadline.key, due_at=deadline.due_at, topic=DEADLINE_DUE, payload=due, key=deadline.person_id
+    )
 
 
 def seal_result(parties: ParticipantRegistry, result: SettlementResult) -> SealedSettlementResult:
@@ -217,9 +254,12 @@ def seal_result(parties: ParticipantRegistry, result: SettlementResult) -> Seale
     better no answer than another hospital's patients in clear."""
     body = result.root
     return SealedSettlementResult(
-        institution_code=body.institution_code, request_id=body.request_id, outcome=body.outcome,
+        institution_code=body.institution_code,
+        request_id=body.request_id,
+        outcome=body.outcome,
         reversal_request_id=getattr(body, "reversal_request_id", None),
-        sealed=seal_for(parties, str(body.institution_code), result.model_dump_json().encode()))
+        sealed=seal_for(parties, str(body.institution_code), result.model_dump_json().encode()),
+    )
 
 
 INQUIRY_ANSWERED = "settlement.inquiry-answered.v1"
@@ -231,13 +271,19 @@ def inquiry_answers(parties: ParticipantRegistry, publish: Callable[..., Awaitab
     asked, with an id derived from the request's (a redelivered request republishes a copy the HIS drops).
     Nothing is stored, so there is nothing to keep in an outbox: an answer lost with a crash is sent again
     when the request, not yet committed, is read again."""
+
     async def answer(env: Envelope, content: BaseModel) -> str:
         body = InquiryAnswer.model_validate(content.model_dump(mode="json"))
         code = str(body.root.institution_code)
-        sealed = SealedInquiryAnswer(institution_code=code, request_id=body.root.request_id, kind=body.root.kind,
-                                     sealed=seal_for(parties, code, body.model_dump_json().encode()))
+        sealed = SealedInquiryAnswer(
+            institution_code=code,
+            request_id=body.root.request_id,
+            kind=body.root.kind,
+            sealed=seal_for(parties, code, body.model_dump_json().encode()),
+        )
         await publish(INQUIRY_ANSWERED, sealed, cause=env)
         return "answered"
+
     return answer
 
 

@@ -1,5 +1,6 @@
 """Settlement service 直接结算: wiring only. Catalogues and policies are validated at start-up; each
 handler is given the runtime's store, clock, participant registry and metrics registry it needs."""
+
 from __future__ import annotations
 
 from runtime.calendar import default_calendar
@@ -22,13 +23,26 @@ def build(settings=None) -> Service:
         metrics = SettlementMetrics(service.registry)
         # a refused HIS command is answered on the result topic (boundary.py)
         service.refusers.update(refusers(service.parties, metrics, service.publish, service.party_refused))
-        SettlementQueries(service.store, signer=service.signer, parties=service.parties,   # the signed reads
-                          now=service.clock.now).register(service.add_query)              # (query.py)
-        return registry(service.store, now=service.clock.now, parties=service.parties, policies=policies,
-                        catalogues=catalogues, sanctions=SanctionsProjection(service.store), metrics=metrics,
-                        answer_ms=service.settings.settlement_insured_timeout_ms, calendar=default_calendar(),
-                        answer=inquiry_answers(service.parties, service.publish),
-                        max_skew_seconds=service.settings.max_clock_skew_seconds)
+        SettlementQueries(
+            service.store,
+            signer=service.signer,
+            parties=service.parties,  # the signed reads
+            now=service.clock.now,
+        ).register(service.add_query)  # (query.py)
+        return registry(
+            service.store,
+            now=service.clock.now,
+            parties=service.parties,
+            policies=policies,
+            catalogues=catalogues,
+            sanctions=SanctionsProjection(service.store),
+            metrics=metrics,
+            answer_ms=service.settings.settlement_insured_timeout_ms,
+            calendar=default_calendar(),
+            answer=inquiry_answers(service.parties, service.publish),
+            max_skew_seconds=service.settings.max_clock_skew_seconds,
+        )
+
     return build_service("settlement", handlers, AUTHORITY, settings)
 
 

@@ -6,36 +6,40 @@ the registry's ``Institution.opened``; S-13, 000 第十七条) — in the reques
 registered level (the level sets deductible and ratio, so it is the registry's, never the HIS's word). That the institution cancelling or refunding made the
 settlement is checked against the stored settlement (``reversals``). The hops between the two
 places come only from this service."""
+
 from __future__ import annotations
 
 from runtime.authority import AuthorityTable, agency_for, institution, service
 
-_HIS_VISIT = institution(region_field="treating_region", kind_field="medical_type")   # opened for that kind
+_HIS_VISIT = institution(region_field="treating_region", kind_field="medical_type")  # opened for that kind
 # a manual claim uploads what could not settle directly (S-17), a visit of a kind not opened included
 _HIS_UPLOAD = institution(region_field="treating_region")
 _HIS_OWN = institution(region_field=None, level_field=None)
 _OURS = service("settlement")
 
-AUTHORITY = AuthorityTable("settlement", {
-    "his.admission.v1": _HIS_VISIT,
-    "his.outpatient-requested.v1": _HIS_VISIT,
-    "his.settlement-requested.v1": _HIS_VISIT,
-    "his.cancel-requested.v1": _HIS_OWN,
-    "his.refund-requested.v1": _HIS_OWN,
-    "his.manual-claim.v1": _HIS_UPLOAD,
-    "his.eligibility-requested.v1": _HIS_VISIT,        # asked and answered without effect (his_inquiry)
-    "his.outpatient-pre-settlement.v1": _HIS_VISIT,
-    "his.discharge-pre-settlement.v1": _HIS_VISIT,
-    "his.fee-detail-uploaded.v1": _HIS_VISIT,
-    "settlement.treating-assessed.v1": _OURS,
-    "settlement.insured-decided.v1": _OURS,
-    "settlement.insured-rollback.v1": _OURS,
-    "settlement.refund-assessed.v1": _OURS,
-    "settlement.refund-decided.v1": _OURS,
-    "settlement.reversed.v1": _OURS,
-    "settlement.deadline-due.v1": _OURS,
-    "settlement.chronic-qualification.v1": agency_for("insured_region", rule="S-13"),
-    "settlement.insured-person.v1": agency_for("insured_region", rule="S-06"),
-    "filing.changed.v1": service("filing"),
-    "prepayment.sanction.v1": service("prepayment"),
-})
+AUTHORITY = AuthorityTable(
+    "settlement",
+    {
+        "his.admission.v1": _HIS_VISIT,
+        "his.outpatient-requested.v1": _HIS_VISIT,
+        "his.settlement-requested.v1": _HIS_VISIT,
+        "his.cancel-requested.v1": _HIS_OWN,
+        "his.refund-requested.v1": _HIS_OWN,
+        "his.manual-claim.v1": _HIS_UPLOAD,
+        "his.eligibility-requested.v1": _HIS_VISIT,  # asked and answered without effect (his_inquiry)
+        "his.outpatient-pre-settlement.v1": _HIS_VISIT,
+        "his.discharge-pre-settlement.v1": _HIS_VISIT,
+        "his.fee-detail-uploaded.v1": _HIS_VISIT,
+        "settlement.treating-assessed.v1": _OURS,
+        "settlement.insured-decided.v1": _OURS,
+        "settlement.insured-rollback.v1": _OURS,
+        "settlement.refund-assessed.v1": _OURS,
+        "settlement.refund-decided.v1": _OURS,
+        "settlement.reversed.v1": _OURS,
+        "settlement.deadline-due.v1": _OURS,
+        "settlement.chronic-qualification.v1": agency_for("insured_region", rule="S-13"),
+        "settlement.insured-person.v1": agency_for("insured_region", rule="S-06"),
+        "filing.changed.v1": service("filing"),
+        "prepayment.sanction.v1": service("prepayment"),
+    },
+)

@@ -9,6 +9,7 @@ no HIS to read results (and no institution code to address them to): it hears th
 ``party.refused.v1`` like any other party; so does an institution the registry gives no encryption
 key (its answer cannot be sealed, and ``party.refused.v1`` names no patient).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts.envelope import Envelope
-from contracts.parties import Institution
 from contracts.his_result import PartyRefusalCode, SealedSettlementResult, SettlementResult
+from contracts.parties import Institution
 from runtime.authority import Refusal
 from runtime.parties import ParticipantRegistry
 from services.settlement.adapters import seal_result
@@ -27,14 +28,21 @@ from services.settlement.domain.refusal import Refused
 from services.settlement.metrics import SettlementMetrics
 from services.wiring import Refuse
 
-HIS_TOPICS = ("his.admission.v1", "his.outpatient-requested.v1", "his.settlement-requested.v1",
-              "his.cancel-requested.v1", "his.refund-requested.v1", "his.manual-claim.v1")
+HIS_TOPICS = (
+    "his.admission.v1",
+    "his.outpatient-requested.v1",
+    "his.settlement-requested.v1",
+    "his.cancel-requested.v1",
+    "his.refund-requested.v1",
+    "his.manual-claim.v1",
+)
 PARTY_REFUSED = "party.refused.v1"
 log = logging.getLogger(__name__)
 
 # the codes of runtime.authority's institution() rule and of the runtime's clock-skew check
-AUTHORITY_CODES: dict[str, PartyRefusalCode] = {code.value: code for code in PartyRefusalCode
-                                                if code is not PartyRefusalCode.NOT_YOUR_SETTLEMENT}
+AUTHORITY_CODES: dict[str, PartyRefusalCode] = {
+    code.value: code for code in PartyRefusalCode if code is not PartyRefusalCode.NOT_YOUR_SETTLEMENT
+}
 
 
 def his_code(refusal: Refusal) -> PartyRefusalCode | None:
@@ -55,27 +63,34 @@ def refused_result(envelope: Envelope, refusal: Refusal) -> SettlementResult | N
     if refused is None:
         return None
     cmd = envelope.payload
-    return SettlementResult(results.refused(refused, request_id=cmd.request_id, person_id=cmd.person_id,
-                                            institution_code=str(envelope.sender),
-                                            settlement_id=getattr(cmd, "settlement_id", None)))
+    return SettlementResult(
+        results.refused(
+            refused,
+            request_id=cmd.request_id,
+            person_id=cmd.person_id,
+            institution_code=str(envelope.sender),
+            settlement_id=getattr(cmd, "settlement_id", None),
+        )
+    )
 
 
-Publish = Callable[..., Awaitable[Any]]                        # Service.publish(topic, payload, cause=...)
+Publish = Callable[..., Awaitable[Any]]  # Service.publish(topic, payload, cause=...)
 
 
-def refusers(parties: ParticipantRegistry, metrics: SettlementMetrics, publish: Publish,
-             party_refused: Refuse) -> dict:
+def refusers(parties: ParticipantRegistry, metrics: SettlementMetrics, publish: Publish, party_refused: Refuse) -> dict:
     """``Service.refusers`` for the HIS topics."""
+
     async def refuse(topic: str, envelope: Envelope, refusal: Refusal) -> None:
         sender = parties.get(str(envelope.sender))
         code = his_code(refusal)
         result = refused_result(envelope, refusal) if isinstance(sender, Institution) else None
         sealed = _sealed(parties, result)
-        if result is None or code is None or sealed is None:   # a result has a code: both come from his_code
+        if result is None or code is None or sealed is None:  # a result has a code: both come from his_code
             await party_refused(topic, envelope, refusal)
             return
         metrics.refused_sender(code, getattr(envelope.payload, "medical_type", None))
         await publish(RESULT, sealed, cause=envelope)
+
     return {topic: refuse for topic in HIS_TOPICS}
 
 
@@ -89,4 +104,3 @@ def _sealed(parties: ParticipantRegistry, result: SettlementResult | None) -> Se
     except ValueError:
         log.warning("%s has no encryption key: refusal answered on %s", result.root.institution_code, PARTY_REFUSED)
         return None
-

@@ -7,16 +7,23 @@ HIS request, for example: :meth:`TreatingPlaceHandlers.settlement_requested` →
 and the sanctions projection (read) → ``domain/treating_place.py`` (decide) → ``adapters.py``
 (store) → ``metrics.py`` (count).
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 
 from contracts.envelope import Envelope
-from contracts.his import (AdmissionRegistered, DischargeSettlementRequested, ManualClaimUploaded,
-                           OutpatientVisitRequested, RefundRequested, SettlementCancelRequested)
+from contracts.his import (
+    AdmissionRegistered,
+    DischargeSettlementRequested,
+    ManualClaimUploaded,
+    OutpatientVisitRequested,
+    RefundRequested,
+    SettlementCancelRequested,
+)
 from contracts.his_inquiry import EligibilityRequested, InStayFeeDetail
 from contracts.ops import DeadlineDue
 from contracts.parties import Institution
@@ -26,8 +33,7 @@ from runtime.calendar import WorkingCalendar
 from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
-from services.settlement.adapters import (INSURED_ITEMS, VISITS_ITEMS, Answer, PersonAggregates, Stored,
-                                         visits_region)
+from services.settlement.adapters import INSURED_ITEMS, VISITS_ITEMS, Answer, PersonAggregates, Stored, visits_region
 from services.settlement.domain import inquiries, manual_claims
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
@@ -50,8 +56,16 @@ class TreatingPlaceHandlers:
     """The treating place's aggregate of a person (``visits``): HIS requests, the insured place's
     answers, the answer deadlines, cancels and refunds."""
 
-    def __init__(self, visits: PersonAggregates[Visits], filings: FilingViews, sanctions: SanctionsProjection,
-                 parties: ParticipantRegistry, reference: Reference, now: Now, metrics: SettlementMetrics) -> None:
+    def __init__(
+        self,
+        visits: PersonAggregates[Visits],
+        filings: FilingViews,
+        sanctions: SanctionsProjection,
+        parties: ParticipantRegistry,
+        reference: Reference,
+        now: Now,
+        metrics: SettlementMetrics,
+    ) -> None:
         self.visits, self.filings, self.sanctions, self.parties = visits, filings, sanctions, parties
         self.reference, self.now, self.metrics = reference, now, metrics
 
@@ -59,10 +73,13 @@ class TreatingPlaceHandlers:
         """What the rules read of a HIS command: the person's filings, the sanctions, the registry's
         level of the institution (S-05: never the HIS's word) and the time of receipt."""
         party = self.parties.get(institution_code)
-        return Received(now=self.now(), filings=await self.filings.load(person_id),
-                        sanctions=await self.sanctions.current(),
-                        registered_level=party.hospital_level if isinstance(party, Institution) else None,
-                        received_wall=time.time())
+        return Received(
+            now=self.now(),
+            filings=await self.filings.load(person_id),
+            sanctions=await self.sanctions.current(),
+            registered_level=party.hospital_level if isinstance(party, Institution) else None,
+            received_wall=time.time(),
+        )
 
     def _counted(self, stored: Stored) -> str:
         self.metrics.count(stored.decision)
@@ -71,22 +88,35 @@ class TreatingPlaceHandlers:
     async def admission(self, env: Envelope[AdmissionRegistered]) -> str:
         req = env.payload
         got = await self._received(req.person_id, req.institution_code)
-        return self._counted(await self.visits.apply(
-            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).admission(req, got)))
+        return self._counted(
+            await self.visits.apply(
+                env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).admission(req, got)
+            )
+        )
 
     async def settlement_requested(self, env: Envelope[SettlementRequest]) -> str:
         req = env.payload
         got = await self._received(req.person_id, req.institution_code)
         sid = settlement_id_for(req.institution_code, req.request_id)
-        return self._counted(await self.visits.apply(
-            env, req.person_id, lambda visits: TreatingPlace(visits, self.reference).settlement_requested(req, got),
-            names=[sid]))
+        return self._counted(
+            await self.visits.apply(
+                env,
+                req.person_id,
+                lambda visits: TreatingPlace(visits, self.reference).settlement_requested(req, got),
+                names=[sid],
+            )
+        )
 
     async def insured_decided(self, env: Envelope[InsuredDecided]) -> str:
         answer, now = env.payload, self.now()
-        return self._counted(await self.visits.apply(
-            env, answer.person_id, lambda visits: TreatingPlace(visits, self.reference).insured_decided(answer, now),
-            names=[answer.settlement_id]))
+        return self._counted(
+            await self.visits.apply(
+                env,
+                answer.person_id,
+                lambda visits: TreatingPlace(visits, self.reference).insured_decided(answer, now),
+                names=[answer.settlement_id],
+            )
+        )
 
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         """The two answer deadlines of S-01: a settlement's, a partial refund's."""
@@ -96,6 +126,7 @@ class TreatingPlaceHandlers:
             if due.kind == REFUND_TIMEOUT:
                 return Reversals(visits, self.reference).refund_deadline(due)
             return TreatingPlace(visits, self.reference).answer_deadline(due)
+
         return self._counted(await self.visits.apply(env, due.subject, decide, names=[due.ref.split("|")[0]]))
 
     async def cancel_requested(self, env: Envelope[SettlementCancelRequested]) -> str:
@@ -106,15 +137,25 @@ class TreatingPlaceHandlers:
 
     async def _reverse(self, env: Envelope[SettlementCancelRequested] | Envelope[RefundRequested]) -> str:
         cmd, now = env.payload, self.now()
-        return self._counted(await self.visits.apply(
-            env, cmd.person_id, lambda visits: Reversals(visits, self.reference).reverse(cmd, env.sender, now),
-            names=[cmd.settlement_id]))
+        return self._counted(
+            await self.visits.apply(
+                env,
+                cmd.person_id,
+                lambda visits: Reversals(visits, self.reference).reverse(cmd, env.sender, now),
+                names=[cmd.settlement_id],
+            )
+        )
 
     async def refund_decided(self, env: Envelope[RefundDecided]) -> str:
         answer = env.payload
-        return self._counted(await self.visits.apply(
-            env, answer.person_id, lambda visits: Reversals(visits, self.reference).refund_decided(answer),
-            names=[answer.settlement_id]))
+        return self._counted(
+            await self.visits.apply(
+                env,
+                answer.person_id,
+                lambda visits: Reversals(visits, self.reference).refund_decided(answer),
+                names=[answer.settlement_id],
+            )
+        )
 
 
 class InsuredPlaceHandlers:
@@ -123,28 +164,37 @@ class InsuredPlaceHandlers:
     def __init__(self, people: PersonAggregates[InsuredRecord], policies: PolicyBook, now: Now) -> None:
         self.people, self.policies, self.now = people, policies, now
 
-    async def _apply(self, env: Envelope, person_id: str, decide: Callable[[InsuredPlace], SettlementDecision],
-                     names: tuple[str | None, ...] = ()) -> str:
-        return (await self.people.apply(env, person_id, lambda person: decide(InsuredPlace(person, self.policies)),
-                                        names)).result
+    async def _apply(
+        self,
+        env: Envelope,
+        person_id: str,
+        decide: Callable[[InsuredPlace], SettlementDecision],
+        names: tuple[str | None, ...] = (),
+    ) -> str:
+        return (
+            await self.people.apply(env, person_id, lambda person: decide(InsuredPlace(person, self.policies)), names)
+        ).result
 
     async def assessed(self, env: Envelope[TreatingAssessed]) -> str:
         assessment, now = env.payload, self.now()
-        return await self._apply(env, assessment.person_id, lambda place: place.assessed(assessment, now),
-                                 (assessment.settlement_id,))
+        return await self._apply(
+            env, assessment.person_id, lambda place: place.assessed(assessment, now), (assessment.settlement_id,)
+        )
 
     async def rollback(self, env: Envelope[InsuredRollback]) -> str:
         cmd = env.payload
-        return await self._apply(env, cmd.person_id, lambda place: place.rollback(cmd),
-                                 (cmd.settlement_id, cmd.reversal_id))
+        return await self._apply(
+            env, cmd.person_id, lambda place: place.rollback(cmd), (cmd.settlement_id, cmd.reversal_id)
+        )
 
     async def reversed(self, env: Envelope[SettlementReversed]) -> str:
         return await self._apply(env, env.payload.root.person_id, lambda place: place.reversed(env.payload))
 
     async def refund_assessed(self, env: Envelope[RefundAssessed]) -> str:
         cmd, now = env.payload, self.now()
-        return await self._apply(env, cmd.person_id, lambda place: place.refund_assessed(cmd, now),
-                                 (cmd.settlement_id, cmd.reversal_id))
+        return await self._apply(
+            env, cmd.person_id, lambda place: place.refund_assessed(cmd, now), (cmd.settlement_id, cmd.reversal_id)
+        )
 
     async def chronic_qualification(self, env: Envelope[ChronicQualificationRecorded]) -> str:
         return await self._apply(env, env.payload.person_id, lambda place: place.chronic_qualification(env.payload))
@@ -158,7 +208,9 @@ class InquiryHandlers:
     settlement would read, decide with its rules (``domain/inquiries.py``), answer the institution
     sealed. Nothing is stored: no accumulation, settlement, clearing line or prepayment movement."""
 
-    def __init__(self, treating: TreatingPlaceHandlers, people: PersonAggregates[InsuredRecord], answer: Answer) -> None:
+    def __init__(
+        self, treating: TreatingPlaceHandlers, people: PersonAggregates[InsuredRecord], answer: Answer
+    ) -> None:
         self.treating, self.people, self.answer = treating, people, answer
 
     async def eligibility(self, env: Envelope[EligibilityRequested]) -> str:
@@ -170,13 +222,15 @@ class InquiryHandlers:
         req = env.payload
         got = await self.treating._received(req.person_id, req.institution_code)
         sid = settlement_id_for(req.institution_code, req.request_id)
-        visits, person = await asyncio.gather(self.treating.visits.peek(req.person_id, [sid]),
-                                              self.people.peek(req.person_id, [sid]))
+        visits, person = await asyncio.gather(
+            self.treating.visits.peek(req.person_id, [sid]), self.people.peek(req.person_id, [sid])
+        )
         return await self.answer(env, inquiries.pre_settled(req, got, visits, person, self.treating.reference))
 
     async def fee_detail(self, env: Envelope[InStayFeeDetail]) -> str:
-        return await self.answer(env, inquiries.fee_detail_checked(env.payload, self.treating.now(),
-                                                                   self.treating.reference))
+        return await self.answer(
+            env, inquiries.fee_detail_checked(env.payload, self.treating.now(), self.treating.reference)
+        )
 
 
 class ManualClaimHandlers:
@@ -193,19 +247,36 @@ class ManualClaimHandlers:
             known = manual_claims.ManualClaim.model_validate(raw) if raw else None
             decided = manual_claims.uploaded(known, claim, self.calendar)
             return Outcome(state=decided.state.model_dump(mode="json") if decided.state is not None else None)
+
         return (await self.store.apply(MANUAL_CLAIMS, manual_claims.claim_key(claim), env, run)).result
 
 
-
-def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: PolicyBook, catalogues: CatalogueBook,
-             sanctions: SanctionsProjection, metrics: SettlementMetrics, answer_ms: int,
-             calendar: WorkingCalendar, answer: Answer, max_skew_seconds: float = 300) -> dict[str, Handler]:
+def registry(
+    store: Store,
+    *,
+    now: Now,
+    parties: ParticipantRegistry,
+    policies: PolicyBook,
+    catalogues: CatalogueBook,
+    sanctions: SanctionsProjection,
+    metrics: SettlementMetrics,
+    answer_ms: int,
+    calendar: WorkingCalendar,
+    answer: Answer,
+    max_skew_seconds: float = 300,
+) -> dict[str, Handler]:
     """The settlement service's handlers, each given what it needs (``app.py`` passes the runtime's)."""
     reference = Reference(policies, catalogues, answer_ms, timedelta(seconds=max_skew_seconds))
     filings = FilingViews(store)
-    treating = TreatingPlaceHandlers(PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties,
-                                                      items=VISITS_ITEMS),
-                                     filings, sanctions, parties, reference, now, metrics)
+    treating = TreatingPlaceHandlers(
+        PersonAggregates(store, "visits", Visits, region=visits_region, parties=parties, items=VISITS_ITEMS),
+        filings,
+        sanctions,
+        parties,
+        reference,
+        now,
+        metrics,
+    )
     people = PersonAggregates(store, "insured", InsuredRecord, items=INSURED_ITEMS)
     insured = InsuredPlaceHandlers(people, policies, now)
     inquiries = InquiryHandlers(treating, people, answer)
@@ -227,12 +298,12 @@ def registry(store: Store, *, now: Now, parties: ParticipantRegistry, policies: 
         "settlement.treating-assessed.v1": insured.assessed,
         "settlement.insured-decided.v1": treating.insured_decided,
         "settlement.insured-rollback.v1": insured.rollback,
-        "settlement.refund-assessed.v1": insured.refund_assessed,      # partial refund (S-15)
+        "settlement.refund-assessed.v1": insured.refund_assessed,  # partial refund (S-15)
         "settlement.refund-decided.v1": treating.refund_decided,
         "settlement.reversed.v1": insured.reversed,
         "settlement.deadline-due.v1": treating.deadline_due,
         "settlement.chronic-qualification.v1": insured.chronic_qualification,
-        "settlement.insured-person.v1": insured.person_recorded,       # groups, account balance (S-06)
+        "settlement.insured-person.v1": insured.person_recorded,  # groups, account balance (S-06)
         # read models
         "filing.changed.v1": filings.changed,
         "prepayment.sanction.v1": sanctions.apply,

@@ -1,6 +1,7 @@
 """Business metrics of real-time settlement, counted from a stored decision's ``counts``
 (``domain/decision.py``) after the store took it: a decision is pure and may be made twice on a
 concurrent write, so nothing is counted while deciding."""
+
 from __future__ import annotations
 
 import logging
@@ -12,28 +13,50 @@ from contracts.his_result import PartyRefusalCode
 from contracts.settlement import SettlementCompleted
 from contracts.settlement_values import RefusalCode
 from contracts.values import MedicalType
-from services.settlement.domain.decision import (Completed, Inconsistent, RefusedRequest, RefusedSender, Reversed,
-                                                 SettlementDecision, TimedOut)
+from services.settlement.domain.decision import (
+    Completed,
+    Inconsistent,
+    RefusedRequest,
+    RefusedSender,
+    Reversed,
+    SettlementDecision,
+    TimedOut,
+)
 
 log = logging.getLogger(__name__)
 
 
 class SettlementMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.settlements = Counter("yidi_settlements_total", "Settlement requests by outcome and medical type",
-                                   ["outcome", "medical_type"], registry=registry)
-        self.refusals = Counter("yidi_settlement_refusals_total", "Refusals by classified reason (S-19)",
-                                ["code"], registry=registry)
-        self.latency = Histogram("yidi_settlement_latency_seconds", "HIS request received → result published, "
-                                 "across all four hops (S-01)", registry=registry,
-                                 buckets=(.005, .01, .025, .05, .1, .15, .25, .5, 1, 2.5, 5, 10))
-        self.fund_paid = Counter("yidi_settlement_fund_paid_yuan_total", "Fund amounts paid, yuan", ["fund"],
-                                 registry=registry)
-        self.timeouts = Counter("yidi_settlement_timeouts_total", "Requests answered 'not settled directly' "
-                                "because the insured place did not answer in time", registry=registry)
-        self.inconsistent = Counter("yidi_settlement_inconsistent_answers_total", "Insured-place answers not used "
-                                    "because they do not fit the request (S-01, S-07), by hop and failed check",
-                                    ["hop", "check"], registry=registry)
+        self.settlements = Counter(
+            "yidi_settlements_total",
+            "Settlement requests by outcome and medical type",
+            ["outcome", "medical_type"],
+            registry=registry,
+        )
+        self.refusals = Counter(
+            "yidi_settlement_refusals_total", "Refusals by classified reason (S-19)", ["code"], registry=registry
+        )
+        self.latency = Histogram(
+            "yidi_settlement_latency_seconds",
+            "HIS request received → result published, across all four hops (S-01)",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.fund_paid = Counter(
+            "yidi_settlement_fund_paid_yuan_total", "Fund amounts paid, yuan", ["fund"], registry=registry
+        )
+        self.timeouts = Counter(
+            "yidi_settlement_timeouts_total",
+            "Requests answered 'not settled directly' because the insured place did not answer in time",
+            registry=registry,
+        )
+        self.inconsistent = Counter(
+            "yidi_settlement_inconsistent_answers_total",
+            "Insured-place answers not used because they do not fit the request (S-01, S-07), by hop and failed check",
+            ["hop", "check"],
+            registry=registry,
+        )
 
     def count(self, decision: SettlementDecision | None) -> None:
         """What ``decision`` counts; None (a copy of a message already applied) counts nothing."""

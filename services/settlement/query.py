@@ -20,6 +20,7 @@
 ``person`` is the ID number sealed to the settlement service (``runtime.query.seal_person``): never in
 clear in a URL or a log. Answers: 200, 400, 401, 403 (not an agency), 404 (nothing this agency may see).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,16 @@ SLIP_PATH = "/settlement/slip"
 ACCUMULATIONS_PATH = "/settlement/accumulations"
 PERSON = "the ID number sealed to the settlement service (runtime.query.seal_person): never in clear"
 SPECS = {
-    SLIP_PATH: dict(summary="结算单：一笔结算的附件13全部栏目 (S-04..S-07, 000 第五十二条)",
-                    params={"person": PERSON, "settlement": "the settlement id"}, required=("person", "settlement")),
-    ACCUMULATIONS_PATH: dict(summary="参保地年度累计：起付线、各基金封顶、大病起付累计、个人账户 (S-05, S-14)",
-                             params={"person": PERSON, "year": "YYYY (default: the current business year)"},
-                             required=("person",)),
+    SLIP_PATH: dict(
+        summary="结算单：一笔结算的附件13全部栏目 (S-04..S-07, 000 第五十二条)",
+        params={"person": PERSON, "settlement": "the settlement id"},
+        required=("person", "settlement"),
+    ),
+    ACCUMULATIONS_PATH: dict(
+        summary="参保地年度累计：起付线、各基金封顶、大病起付累计、个人账户 (S-05, S-14)",
+        params={"person": PERSON, "year": "YYYY (default: the current business year)"},
+        required=("person",),
+    ),
 }
 INSURANCE_ZH = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
 LEVEL_ZH = {"1": "一级", "2": "二级", "3": "三级"}
@@ -59,8 +65,9 @@ def sex_and_age(person_id: str, on: date) -> tuple[str, int]:
     return ("男" if int(person_id[16]) % 2 else "女"), age
 
 
-def slip_fields(record: dict, request: dict, person_id: str, institution_name: str,
-                account_after: Decimal | None) -> dict:
+def slip_fields(
+    record: dict, request: dict, person_id: str, institution_name: str, account_after: Decimal | None
+) -> dict:
     """附件13, field by field, from the completed settlement and the HIS request it settled."""
     done, slip = record["completed"], record["completed"]["slip"]
     sex, age = sex_and_age(person_id, date.fromisoformat(done["settled_on"]))
@@ -68,22 +75,43 @@ def slip_fields(record: dict, request: dict, person_id: str, institution_name: s
     admitted, discharged = done.get("admission_date"), done.get("discharge_date")
     days = (date.fromisoformat(discharged) - date.fromisoformat(admitted)).days if admitted and discharged else None
     return {
-        "settlement_id": done["settlement_id"], "settled_on": done["settled_on"], "reversed": record.get("reversed", False),
-        "patient_name": request.get("patient_name"), "sex": sex, "age": age, "social_security_number": mask_person_id(person_id),
-        "social_security_card": request.get("social_security_card"), "department": request.get("department"),
+        "settlement_id": done["settlement_id"],
+        "settled_on": done["settled_on"],
+        "reversed": record.get("reversed", False),
+        "patient_name": request.get("patient_name"),
+        "sex": sex,
+        "age": age,
+        "social_security_number": mask_person_id(person_id),
+        "social_security_card": request.get("social_security_card"),
+        "department": request.get("department"),
         "invoice_no": done.get("invoice_no") or request.get("invoice_no"),
-        "treating_region": done["treating_region"], "institution_code": done["institution_code"],
-        "institution_name": institution_name, "insured_region": done["insured_region"],
-        "insurance_type": done["insurance_type"], "insurance_type_zh": INSURANCE_ZH.get(done["insurance_type"], ""),
-        "hospital_level": done["hospital_level"], "hospital_level_zh": LEVEL_ZH.get(str(done["hospital_level"]), ""),
-        "medical_type": done["medical_type"], "admission_way": "急诊" if request.get("emergency") else "普通",
-        "visit_id": done["visit_id"], "discharge_department": request.get("discharge_department"),
-        "main_diagnosis": diagnoses[0] if diagnoses else None, "other_diagnoses": diagnoses[1:],
-        "admission_date": admitted, "discharge_date": discharged, "stay_days": days,
-        "total": slip["total"], "in_scope": slip["in_scope"], "b_class_self_pay": slip["b_class_self_pay"],
-        "over_limit_self_pay": slip["over_limit_self_pay"], "self_paid": slip["self_paid"],
-        "fund_total": slip["fund_total"], "hospital_borne": request.get("hospital_borne"), "funds": slip["funds"],
-        "personal_cash": slip["personal_cash"], "deductible_applied": slip["deductible_applied"],
+        "treating_region": done["treating_region"],
+        "institution_code": done["institution_code"],
+        "institution_name": institution_name,
+        "insured_region": done["insured_region"],
+        "insurance_type": done["insurance_type"],
+        "insurance_type_zh": INSURANCE_ZH.get(done["insurance_type"], ""),
+        "hospital_level": done["hospital_level"],
+        "hospital_level_zh": LEVEL_ZH.get(str(done["hospital_level"]), ""),
+        "medical_type": done["medical_type"],
+        "admission_way": "急诊" if request.get("emergency") else "普通",
+        "visit_id": done["visit_id"],
+        "discharge_department": request.get("discharge_department"),
+        "main_diagnosis": diagnoses[0] if diagnoses else None,
+        "other_diagnoses": diagnoses[1:],
+        "admission_date": admitted,
+        "discharge_date": discharged,
+        "stay_days": days,
+        "total": slip["total"],
+        "in_scope": slip["in_scope"],
+        "b_class_self_pay": slip["b_class_self_pay"],
+        "over_limit_self_pay": slip["over_limit_self_pay"],
+        "self_paid": slip["self_paid"],
+        "fund_total": slip["fund_total"],
+        "hospital_borne": request.get("hospital_borne"),
+        "funds": slip["funds"],
+        "personal_cash": slip["personal_cash"],
+        "deductible_applied": slip["deductible_applied"],
         "personal_account": slip["personal_account"],
         "personal_account_after": str(account_after) if account_after is not None else None,
     }
@@ -94,8 +122,9 @@ class SettlementQueries:
     aggregates, the person opened with the service's own key (``signer``); :meth:`register` adds
     them to the service's port."""
 
-    def __init__(self, store: Store, *, signer: Signer, parties: ParticipantRegistry,
-                 now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: Store, *, signer: Signer, parties: ParticipantRegistry, now: Callable[[], datetime]
+    ) -> None:
         self.store, self.signer, self.parties, self.now = store, signer, parties, now
 
     def register(self, add_query: Callable[..., None]) -> None:
@@ -109,21 +138,32 @@ class SettlementQueries:
         if not settlement:
             raise QueryRefused(400, "settlement (the settlement id) is required")
         visits = await self.store.load("visits", person) or {}
-        if settlement not in (visits.get("settlements") or {}):   # an older one: in the archive (adapters.Items)
-            item = await archived_item(self.store, VISITS_ITEMS.archive, self.store.document_id("visits", person),
-                                       settlement) or {}
-            visits = {field: {settlement: value} for field, value in item.items()}   # as the aggregate held it
+        if settlement not in (visits.get("settlements") or {}):  # an older one: in the archive (adapters.Items)
+            item = (
+                await archived_item(
+                    self.store, VISITS_ITEMS.archive, self.store.document_id("visits", person), settlement
+                )
+                or {}
+            )
+            visits = {field: {settlement: value} for field, value in item.items()}  # as the aggregate held it
         record = (visits.get("settlements") or {}).get(settlement)
         regions = (record or {}).get("completed", {})
-        if record is None or not any(self.parties.speaks_for(agency.code, str(regions.get(side, "")))
-                                     for side in ("insured_region", "treating_region")):
+        if record is None or not any(
+            self.parties.speaks_for(agency.code, str(regions.get(side, "")))
+            for side in ("insured_region", "treating_region")
+        ):
             raise QueryRefused(404, f"no settlement {settlement} of this person that {agency.code} may see")
         request = record.get("request") or ((visits.get("requests") or {}).get(settlement) or {}).get("request") or {}
         institution = self.parties.get(regions["institution_code"])
         insured = await self.store.load("insured", person) or {}
         balance = insured.get("personal_account_balance")
-        body = slip_fields(record, request, person, getattr(institution, "name", regions["institution_code"]),
-                           Decimal(str(balance)) if balance is not None and insured.get("applied") else None)
+        body = slip_fields(
+            record,
+            request,
+            person,
+            getattr(institution, "name", regions["institution_code"]),
+            Decimal(str(balance)) if balance is not None and insured.get("applied") else None,
+        )
         return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], f"slip-{settlement}.json"
 
     async def accumulations(self, q: SignedQuery) -> tuple[bytes, str, str]:
@@ -138,6 +178,10 @@ class SettlementQueries:
             raise QueryRefused(404, f"no accumulations of this person that {agency.code} may see")
         state = doc["state"]
         counters = (state.get("counters") or {}).get(year) or (state.get("counters") or {}).get(int(year)) or {}
-        body = {"insured_region": region, "year": int(year), "counters": counter_rows(counters),
-                "personal_account_balance": str(state.get("personal_account_balance", "0.00"))}
+        body = {
+            "insured_region": region,
+            "year": int(year),
+            "counters": counter_rows(counters),
+            "personal_account_balance": str(state.get("personal_account_balance", "0.00")),
+        }
         return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], f"accumulations-{year}.json"

@@ -7,6 +7,7 @@ by settlement date, hospital and medical type, newest first, paged, or downloade
   the medical type, the total, the fund's part and the cash part, and whether it was reversed.
   Visible: the settlements whose insured or treating region the asking agency speaks for; none → 404.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,21 +21,40 @@ from services.settlement.adapters import VISITS_ITEMS
 from services.wiring import Store
 
 SETTLEMENTS_PATH = "/settlement/settlements"
-MEDICAL_TYPE_ZH = {MedicalType.GENERAL_OUTPATIENT: "普通门诊", MedicalType.CHRONIC_OUTPATIENT: "门诊慢特病",
-                   MedicalType.INPATIENT: "住院", MedicalType.PHARMACY: "药店购药"}
-COLUMNS = (Column("settlement_id", "结算编号"), Column("settled_on", "结算日期", "date"),
-           Column("institution_name", "定点医疗机构"), Column("institution_code", "机构编码"),
-           Column("treating_region_name", "就医地"), Column("insured_region_name", "参保地"),
-           Column("medical_type_zh", "医疗类别"), Column("total", "医疗费总额", "money"),
-           Column("fund_total", "基金支付", "money"), Column("personal_cash", "个人现金支付", "money"),
-           Column("reversed_zh", "状态"))
-SPEC = dict(summary="此人本机构可见的异地结算：按结算日期、定点医疗机构、医疗类别筛选，分页或下载 (S-05..S-07)",
-            params={"person": "the ID number sealed to the settlement service (runtime.query.seal_person)",
-                    "from": "first settlement date, YYYY-MM-DD", "to": "last settlement date, YYYY-MM-DD",
-                    "institution": "the institution code", "medical_type": "general_outpatient, chronic_outpatient, "
-                    "inpatient or pharmacy", "page": "from 1", "size": "1..500 (default 20)",
-                    "format": "json (a page), csv or xlsx (every row)"},
-            required=("person",), formats=("json", "csv", "xlsx"))
+MEDICAL_TYPE_ZH = {
+    MedicalType.GENERAL_OUTPATIENT: "普通门诊",
+    MedicalType.CHRONIC_OUTPATIENT: "门诊慢特病",
+    MedicalType.INPATIENT: "住院",
+    MedicalType.PHARMACY: "药店购药",
+}
+COLUMNS = (
+    Column("settlement_id", "结算编号"),
+    Column("settled_on", "结算日期", "date"),
+    Column("institution_name", "定点医疗机构"),
+    Column("institution_code", "机构编码"),
+    Column("treating_region_name", "就医地"),
+    Column("insured_region_name", "参保地"),
+    Column("medical_type_zh", "医疗类别"),
+    Column("total", "医疗费总额", "money"),
+    Column("fund_total", "基金支付", "money"),
+    Column("personal_cash", "个人现金支付", "money"),
+    Column("reversed_zh", "状态"),
+)
+SPEC = dict(
+    summary="此人本机构可见的异地结算：按结算日期、定点医疗机构、医疗类别筛选，分页或下载 (S-05..S-07)",
+    params={
+        "person": "the ID number sealed to the settlement service (runtime.query.seal_person)",
+        "from": "first settlement date, YYYY-MM-DD",
+        "to": "last settlement date, YYYY-MM-DD",
+        "institution": "the institution code",
+        "medical_type": "general_outpatient, chronic_outpatient, inpatient or pharmacy",
+        "page": "from 1",
+        "size": "1..500 (default 20)",
+        "format": "json (a page), csv or xlsx (every row)",
+    },
+    required=("person",),
+    formats=("json", "csv", "xlsx"),
+)
 
 
 def _day(q: SignedQuery, name: str) -> date | None:
@@ -47,29 +67,38 @@ def _day(q: SignedQuery, name: str) -> date | None:
 
 def row(completed: dict, reversed_: bool, parties: ParticipantRegistry) -> dict:
     from contracts.values import POOLING_REGIONS
+
     slip = completed.get("slip") or {}
     institution = parties.get(completed.get("institution_code", ""))
     medical = completed.get("medical_type", "")
-    return {"settlement_id": completed["settlement_id"], "settled_on": completed.get("settled_on"),
-            "institution_code": completed.get("institution_code"),
-            "institution_name": getattr(institution, "name", completed.get("institution_code")),
-            "treating_region": completed.get("treating_region"), "insured_region": completed.get("insured_region"),
-            "treating_region_name": POOLING_REGIONS.get(str(completed.get("treating_region")), {}).get("name"),
-            "insured_region_name": POOLING_REGIONS.get(str(completed.get("insured_region")), {}).get("name"),
-            "medical_type": medical, "medical_type_zh": MEDICAL_TYPE_ZH.get(medical, medical),
-            "total": slip.get("total"), "fund_total": slip.get("fund_total"), "personal_cash": slip.get("personal_cash"),
-            "reversed": reversed_, "reversed_zh": "已撤销" if reversed_ else "已结算"}
+    return {
+        "settlement_id": completed["settlement_id"],
+        "settled_on": completed.get("settled_on"),
+        "institution_code": completed.get("institution_code"),
+        "institution_name": getattr(institution, "name", completed.get("institution_code")),
+        "treating_region": completed.get("treating_region"),
+        "insured_region": completed.get("insured_region"),
+        "treating_region_name": POOLING_REGIONS.get(str(completed.get("treating_region")), {}).get("name"),
+        "insured_region_name": POOLING_REGIONS.get(str(completed.get("insured_region")), {}).get("name"),
+        "medical_type": medical,
+        "medical_type_zh": MEDICAL_TYPE_ZH.get(medical, medical),
+        "total": slip.get("total"),
+        "fund_total": slip.get("fund_total"),
+        "personal_cash": slip.get("personal_cash"),
+        "reversed": reversed_,
+        "reversed_zh": "已撤销" if reversed_ else "已结算",
+    }
 
 
 async def person_records(store: Store, person: str) -> dict[str, dict]:
     """The person's settlement records, the aggregate's and the archived ones (the newer copy wins)."""
     visits = await store.load("visits", person) or {}
     records: dict[str, dict] = {}
-    if visits.get("archived"):   # a person who never had an item archived is never looked up there
+    if visits.get("archived"):  # a person who never had an item archived is never looked up there
         owner = store.document_id("visits", person)
         for doc in await store.archive(VISITS_ITEMS.archive).owned(owner):
             item = keyring().open(doc["item"]) if is_sealed(doc.get("item")) else doc.get("item")
-            if isinstance(item, dict) and isinstance(item.get("settlements"), dict):   # {field: this item's value}
+            if isinstance(item, dict) and isinstance(item.get("settlements"), dict):  # {field: this item's value}
                 records[str(doc["_id"]).removeprefix(f"{owner}:")] = item["settlements"]
     records.update(visits.get("settlements") or {})
     return records
@@ -86,15 +115,24 @@ class PersonSettlements:
         institution, medical = q.params.get("institution", "").strip(), q.params.get("medical_type", "")
         if medical and medical not in {m.value for m in MedicalType}:
             raise QueryRefused(400, f"medical_type is one of {sorted(m.value for m in MedicalType)}")
-        seen = [(r["completed"], bool(r.get("reversed"))) for r in (await person_records(self.store, person)).values()
-                if r.get("completed") and any(self.parties.speaks_for(agency.code, str(r["completed"].get(side, "")))
-                                              for side in ("insured_region", "treating_region"))]
+        seen = [
+            (r["completed"], bool(r.get("reversed")))
+            for r in (await person_records(self.store, person)).values()
+            if r.get("completed")
+            and any(
+                self.parties.speaks_for(agency.code, str(r["completed"].get(side, "")))
+                for side in ("insured_region", "treating_region")
+            )
+        ]
         if not seen:
             raise QueryRefused(404, f"no settlement of this person that {agency.code} may see")
-        rows = [row(c, rev, self.parties) for c, rev in seen
-                if (start is None or date.fromisoformat(c["settled_on"]) >= start)
-                and (end is None or date.fromisoformat(c["settled_on"]) <= end)
-                and (not institution or c.get("institution_code") == institution)
-                and (not medical or c.get("medical_type") == medical)]
+        rows = [
+            row(c, rev, self.parties)
+            for c, rev in seen
+            if (start is None or date.fromisoformat(c["settled_on"]) >= start)
+            and (end is None or date.fromisoformat(c["settled_on"]) <= end)
+            and (not institution or c.get("institution_code") == institution)
+            and (not medical or c.get("medical_type") == medical)
+        ]
         rows.sort(key=lambda r: (r["settled_on"] or "", r["settlement_id"]), reverse=True)
         return table_answer(q, rows, COLUMNS, "settlements", "settlements")

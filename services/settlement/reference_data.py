@@ -1,6 +1,7 @@
 """Load the catalogues and region policies from their YAML files, validated at load (STYLE: data in
 validated files, not code). YAML numbers are read as Decimal, never float (M-01). Errors name the
 file and the field."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -89,4 +90,3 @@ def load_policies(folder: Path = POLICIES) -> PolicyBook:
             raise ReferenceDataError(f"{path.name}: file name must be its region code {versions[0].region}")
         by_region[path.stem] = versions
     return PolicyBook(by_region, default)
-

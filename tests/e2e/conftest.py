@@ -1,15 +1,15 @@
 """The whole system: all five services as their own processes on one prefix, business time set
 to a working Monday so deadlines are predictable."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from contracts.values import SHANGHAI
-
 from pathlib import Path
 
 import pytest
-
 from support import ROOT, Bus, ServiceProcess, new_prefix
+
+from contracts.values import SHANGHAI
 
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
 START = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
@@ -30,7 +30,7 @@ async def system(stack):
             proc.stop()
 
 
-CHROMIUM = Path("/usr/bin/chromium")         # Debian's, never a browser download (make browser installs it)
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, never a browser download (make browser installs it)
 SCREENS = ROOT / "var" / "screenshots"
 
 
@@ -38,10 +38,14 @@ SCREENS = ROOT / "var" / "screenshots"
 async def browser():
     """Debian's chromium through Playwright, one per test module (the console's browser tests)."""
     from playwright.async_api import async_playwright
+
     SCREENS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         try:
             yield chromium
         finally:

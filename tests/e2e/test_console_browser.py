@@ -12,6 +12,7 @@ lines (C-04, M-01). A wrong password and a POST without the CSRF token are refus
 Wuhu's prepayment page by its URL gets 403 with the service's reason. Every page is saved as a
 screenshot under var/screenshots/ (git-ignored).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,12 +25,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from contracts.values import SHANGHAI as SH
-from contracts.collab import OpenCollabRequest, ProblemType
-from contracts.prepayment import SetAnnualQuota, RecordPrepaymentPayment
-from runtime.query import sign_request
 from support import ROOT, Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+
+from contracts.collab import OpenCollabRequest, ProblemType
+from contracts.prepayment import RecordPrepaymentPayment, SetAnnualQuota
+from contracts.values import SHANGHAI as SH
+from runtime.query import sign_request
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +38,20 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = ROOT / "var" / "screenshots"
 WUHU, WUHAN, ANHUI = "340200", "420100", "A340000"
 PASSWORD = "correct-horse-battery-9"
-USERS = {"wuhan.operator": ("A420100", "operator"), "wuhan.reviewer": ("A420100", "reviewer"), "wuhu.reviewer": ("A340200", "reviewer"),
-         "wuhu.operator": ("A340200", "operator"), "wuhu.operator2": ("A340200", "operator")}
+USERS = {
+    "wuhan.operator": ("A420100", "operator"),
+    "wuhan.reviewer": ("A420100", "reviewer"),
+    "wuhu.reviewer": ("A340200", "reviewer"),
+    "wuhu.operator": ("A340200", "operator"),
+    "wuhu.operator2": ("A340200", "operator"),
+}
 
 if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium); the "
-                "browser tests never download a browser", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium); the "
+        "browser tests never download a browser",
+        allow_module_level=True,
+    )
 
 
 def at(day: int, hour: int = 10, month: int = 11) -> datetime:
@@ -66,36 +75,81 @@ class World:
 
 
 def add_user(console: ServiceProcess, username: str, agency: str, role: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "runtime.cli", "console", "user", "add", username, "--agency", agency,
-                           "--role", role, "--password-stdin"], input=PASSWORD + "\n", env=console.env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "console",
+            "user",
+            "add",
+            username,
+            "--agency",
+            agency,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        env=console.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
 async def fund_wuhu(bus: Bus) -> Decimal:
     """P-02 (an override: a new account has no records) and its adjustment paid: the quota in force."""
-    await bus.publish("prepayment.set-annual-quota.v1", SetAnnualQuota(
-        insured_region=WUHU, scope="cross_province", year=2026, last_year_quota="0.00",
-        last_year_monthly_funds={10: "10000.00", 11: "10000.00", 12: "10000.00"}, issued_at=bus.business_now()),
-        sender=ANHUI)
+    await bus.publish(
+        "prepayment.set-annual-quota.v1",
+        SetAnnualQuota(
+            insured_region=WUHU,
+            scope="cross_province",
+            year=2026,
+            last_year_quota="0.00",
+            last_year_monthly_funds={10: "10000.00", 11: "10000.00", 12: "10000.00"},
+            issued_at=bus.business_now(),
+        ),
+        sender=ANHUI,
+    )
     quotas = await bus.read("prepayment.quota.v1", lambda m: any(q["payload"]["insured_region"] == WUHU for q in m))
     quota = next(q["payload"] for q in quotas if q["payload"]["insured_region"] == WUHU)
-    await bus.publish("prepayment.record-payment.v1", RecordPrepaymentPayment(
-        payment_id="PAY-WUHU-1", insured_region=WUHU, scope="cross_province", notice_id=quota["notice_id"],
-        amount=quota["adjustment"], paid_at=bus.business_now()), sender=ANHUI)
+    await bus.publish(
+        "prepayment.record-payment.v1",
+        RecordPrepaymentPayment(
+            payment_id="PAY-WUHU-1",
+            insured_region=WUHU,
+            scope="cross_province",
+            notice_id=quota["notice_id"],
+            amount=quota["adjustment"],
+            paid_at=bus.business_now(),
+        ),
+        sender=ANHUI,
+    )
     await bus.read("prepayment.usage.v1", lambda m: any(u["payload"]["cause"] == "payment:PAY-WUHU-1" for u in m))
     return Decimal(quota["quota"])
 
 
-async def settle(world: "World", sid: str, amount: Decimal, day: int) -> None:
+async def settle(world: World, sid: str, amount: Decimal, day: int) -> None:
     """An October settlement, counted by prepayment (P-04) on the business day it is received."""
-    await world.bus.publish("settlement.completed.v1", completed_settlement(
-        sid, insured_region=WUHU, treating_region=WUHAN, settled_on=date(2026, 10, day),
-        funds={"pooling": f"{amount:.2f}"}, institution_code="H42010200001"))
+    await world.bus.publish(
+        "settlement.completed.v1",
+        completed_settlement(
+            sid,
+            insured_region=WUHU,
+            treating_region=WUHAN,
+            settled_on=date(2026, 10, day),
+            funds={"pooling": f"{amount:.2f}"},
+            institution_code="H42010200001",
+        ),
+    )
 
     def counted() -> bool:
         status, body = world.api("prepayment", "A340200", "/prepayment/movements", region=WUHU)
         return status == 200 and f"settlement:{sid}".encode() in body
+
     await eventually(counted, timeout=60)
 
 
@@ -104,13 +158,15 @@ async def world(stack):
     prefix = new_prefix(stack, "console")
     async with Bus(stack, prefix) as bus:
         await bus.set_clock(at(2))
-        procs = {name: ServiceProcess(stack, name, prefix).start(wait=False)
-                 for name in ("collab", "clearing", "prepayment")}
+        procs = {
+            name: ServiceProcess(stack, name, prefix).start(wait=False) for name in ("collab", "clearing", "prepayment")
+        }
         for proc in procs.values():
             proc.wait_healthy()
         urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{p.port}" for name, p in procs.items()}
-        console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false",
-                                 YIDI_CONSOLE_OUTCOME_WAIT_SECONDS="40", **urls)
+        console = ServiceProcess(
+            stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", YIDI_CONSOLE_OUTCOME_WAIT_SECONDS="40", **urls
+        )
         console.env["YIDI_CONSOLE_PORT"] = str(console.port)
         for username, (agency, role) in USERS.items():
             add_user(console, username, agency, role)
@@ -119,17 +175,25 @@ async def world(stack):
         try:
             quota = await fund_wuhu(bus)
             await w.move(at(3))
-            await settle(w, "S-C1", quota * Decimal("0.60"), 12)   # 60 %
+            await settle(w, "S-C1", quota * Decimal("0.60"), 12)  # 60 %
             await w.move(at(4))
-            await settle(w, "S-C2", quota * Decimal("0.15"), 20)   # 75 %: yellow
-            await bus.publish("collab.open-request.v1", OpenCollabRequest(
-                request_ref="WH-2026-11-001", requester_region=WUHU, target_region=WUHAN,
-                matter="H42010200001 结算上传失败，请协助核查", problem_type=ProblemType.SYSTEM_FAULT,
-                opened_at=bus.business_now()), sender="A340200")
+            await settle(w, "S-C2", quota * Decimal("0.15"), 20)  # 75 %: yellow
+            await bus.publish(
+                "collab.open-request.v1",
+                OpenCollabRequest(
+                    request_ref="WH-2026-11-001",
+                    requester_region=WUHU,
+                    target_region=WUHAN,
+                    matter="H42010200001 结算上传失败，请协助核查",
+                    problem_type=ProblemType.SYSTEM_FAULT,
+                    opened_at=bus.business_now(),
+                ),
+                sender="A340200",
+            )
             opened = await bus.read("collab.request-opened.v1", lambda m: len(m) >= 1)
             w.request_id = opened[0]["payload"]["request_id"]
             await w.move(at(5, 9))
-            await settle(w, "S-C3", quota * Decimal("0.17"), 28)   # 92 %: red
+            await settle(w, "S-C3", quota * Decimal("0.17"), 28)  # 92 %: red
             yield w
         finally:
             console.stop()
@@ -140,12 +204,12 @@ async def world(stack):
 async def logged_in(browser, world: World, username: str):
     context = await browser.new_context(accept_downloads=True, locale="zh-CN")
     page = await context.new_page()
-    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))   # the "are you sure" of final actions
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # the "are you sure" of final actions
     await page.goto(world.url + "/login")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/regions/*")     # a city lands on its own region's page
+    await page.wait_for_url("**/regions/*")  # a city lands on its own region's page
     await page.goto(world.url + "/collab")
     return context, page
 
@@ -173,18 +237,18 @@ async def test_a_wrong_password_is_refused(world: World, browser) -> None:
 async def test_repeated_failures_lock_the_account(world: World, browser) -> None:
     context = await browser.new_context()
     page = await context.new_page()
-    for _ in range(5):   # YIDI_CONSOLE_MAX_FAILURES (5)
+    for _ in range(5):  # YIDI_CONSOLE_MAX_FAILURES (5)
         await page.goto(world.url + "/login")
         await page.fill("input[name=username]", "wuhu.operator2")
         await page.fill("input[name=password]", "wrong-password-x")
         await page.click("button[type=submit]")
     await page.goto(world.url + "/login")
     await page.fill("input[name=username]", "wuhu.operator2")
-    await page.fill("input[name=password]", PASSWORD)   # right, but locked
+    await page.fill("input[name=password]", PASSWORD)  # right, but locked
     await page.click("button[type=submit]")
     locked = await page.inner_text(".error")
     assert "用户名或密码错误" in locked and not [c for c in await context.cookies() if c["name"] == "yidi_session"]
-    await page.goto(world.url + "/login")                # an unknown name hears the very same words
+    await page.goto(world.url + "/login")  # an unknown name hears the very same words
     await page.fill("input[name=username]", "nobody.by.this.name")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
@@ -234,23 +298,27 @@ async def test_wuhu_confirms_the_reply(world: World, browser) -> None:
 async def test_an_operator_cannot_take_a_reviewers_decision(world: World, browser) -> None:
     context, page = await logged_in(browser, world, "wuhu.operator")
     csrf = await page.locator("header input[name=csrf]").get_attribute("value")
-    answer = await page.request.post(world.url + f"/collab/requests/{world.request_id}/dispute",
-                                     form={"csrf": csrf, "text": "不同意"})
+    answer = await page.request.post(
+        world.url + f"/collab/requests/{world.request_id}/dispute", form={"csrf": csrf, "text": "不同意"}
+    )
     assert answer.status == 403 and "不能执行" in await answer.text()
     await context.close()
 
 
 async def test_a_post_without_the_csrf_token_is_refused(world: World, browser) -> None:
     context, page = await logged_in(browser, world, "wuhan.operator")
-    answer = await page.request.post(world.url + f"/collab/requests/{world.request_id}/propose_extension",
-                                     form={"days": "3", "text": "需要更多时间"})
+    answer = await page.request.post(
+        world.url + f"/collab/requests/{world.request_id}/propose_extension", form={"days": "3", "text": "需要更多时间"}
+    )
     assert answer.status == 403
     assert "CSRF" in await answer.text()
-    forged = await page.request.post(world.url + f"/collab/requests/{world.request_id}/propose_extension",
-                                     form={"days": "3", "text": "x", "csrf": "forged-token"})
+    forged = await page.request.post(
+        world.url + f"/collab/requests/{world.request_id}/propose_extension",
+        form={"days": "3", "text": "x", "csrf": "forged-token"},
+    )
     assert forged.status == 403
     status, body = world.api("collab", "A420100", "/collab/request", id=world.request_id)
-    assert b'"proposed_extension":null' in body.replace(b" ", b"")   # nothing was sent
+    assert b'"proposed_extension":null' in body.replace(b" ", b"")  # nothing was sent
     await context.close()
 
 
@@ -258,7 +326,7 @@ async def test_wuhan_cannot_open_a_wuhu_page_by_its_url(world: World, browser) -
     context, page = await logged_in(browser, world, "wuhan.operator")
     answer = await page.goto(world.url + f"/prepayment?region={WUHU}")
     assert answer.status == 403
-    assert "机构 A420100 不负责区划 340200 的业务" in await page.inner_text(".reason")   # in Chinese
+    assert "机构 A420100 不负责区划 340200 的业务" in await page.inner_text(".reason")  # in Chinese
     await shot(page, "prepayment-refused-wuhan")
     status, _ = world.api("prepayment", "A420100", "/prepayment/account", region=WUHU)
     assert status == 403
@@ -275,16 +343,17 @@ async def test_the_prepayment_chart_shows_both_warning_lines(world: World, brows
     assert await chart.locator("circle.usage-point").count() >= 3
     text = await page.inner_text("main")
     assert "红色预警" in text and "黄色预警" in text
-    assert "紧急调增" in text   # P-05: the red warning's top-up notice, with its deadlines
+    assert "紧急调增" in text  # P-05: the red warning's top-up notice, with its deadlines
     await shot(page, "prepayment-wuhu")
     await context.close()
 
 
 async def test_a_downloaded_clearing_table_adds_up_to_the_api(world: World, browser) -> None:
-    await world.move(at(21, 10))   # C-02: the 2026-11 ledgers are generated at 00:00 on the 21st
+    await world.move(at(21, 10))  # C-02: the 2026-11 ledgers are generated at 00:00 on the 21st
 
     def generated() -> bool:
         return world.api("clearing", "A340200", "/clearing/report", region=WUHU, month="2026-11")[0] == 200
+
     await eventually(generated, timeout=60)
     context, page = await logged_in(browser, world, "wuhu.reviewer")
     await page.goto(world.url + "/clearing?month=2026-11")
@@ -295,15 +364,16 @@ async def test_a_downloaded_clearing_table_adds_up_to_the_api(world: World, brow
         await section.locator("a.csv").click()
     download = await info.value
     raw = Path(await download.path()).read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")   # UTF-8 with a BOM: Excel on a Chinese Windows reads it as UTF-8
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel on a Chinese Windows reads it as UTF-8
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     status, body = world.api("clearing", "A340200", "/clearing/report", region=WUHU, month="2026-11")
     import json
+
     table = next(t for t in json.loads(body)["tables"] if t["code"] == code)
     assert rows[0] == table["columns"]
     lines, total = rows[1:-1], rows[-1]
     for column in range(1, len(rows[0])):
-        assert sum(Decimal(r[column]) for r in lines) == Decimal(total[column])   # M-01: the total is the sum
+        assert sum(Decimal(r[column]) for r in lines) == Decimal(total[column])  # M-01: the total is the sum
         assert Decimal(total[column]) == Decimal(table["rows"][-1]["values"][column - 1])
     settled = sum(Decimal(v) for r in lines for v in r[1:])
     assert settled > 0
@@ -332,9 +402,17 @@ async def test_a_downloaded_clearing_table_adds_up_to_the_api(world: World, brow
     # after the 25th a confirmation is refused (C-02): the page shows the service's refusal and its reason
     await world.move(at(26, 10))
     csrf = await page.locator("header input[name=csrf]").get_attribute("value")
-    late = await page.request.post(world.url + "/clearing/confirm", headers={"HX-Request": "true"}, form={
-        "csrf": csrf, "clearing_month": "2026-11", "insured_region": WUHU, "treating_region": WUHAN,
-        "side": "insured"})
+    late = await page.request.post(
+        world.url + "/clearing/confirm",
+        headers={"HX-Request": "true"},
+        form={
+            "csrf": csrf,
+            "clearing_month": "2026-11",
+            "insured_region": WUHU,
+            "treating_region": WUHAN,
+            "side": "insured",
+        },
+    )
     html = await late.text()
     assert 'data-outcome="refused"' in html and "C-02" in html, html
     await context.close()
@@ -342,8 +420,12 @@ async def test_a_downloaded_clearing_table_adds_up_to_the_api(world: World, brow
 
 async def test_every_other_page_renders(world: World, browser) -> None:
     context, page = await logged_in(browser, world, "wuhu.operator")
-    for path, name in (("/collab/leads", "leads"), ("/coinvestigations", "coinvestigations"),
-                       ("/filing", "filing"), ("/slip", "slip-form")):
+    for path, name in (
+        ("/collab/leads", "leads"),
+        ("/coinvestigations", "coinvestigations"),
+        ("/filing", "filing"),
+        ("/slip", "slip-form"),
+    ):
         answer = await page.goto(world.url + path)
         assert answer.status == 200, path
         await shot(page, name)

@@ -12,6 +12,7 @@ cannot approve it, its reviewer does and only then is it sent (P-02). The nation
 resolves an objection in a month that has no clearing ledger, in two steps too, and sees the clearing
 service's refusal in Chinese (C-02). Every new page is saved under var/screenshots/.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,18 +23,24 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
-from contracts.values import SHANGHAI as SH, make_person_id
 from support import ROOT, Bus, ServiceProcess, new_prefix
+
+from contracts.values import SHANGHAI as SH
+from contracts.values import make_person_id
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = ROOT / "var" / "screenshots"
 PASSWORD = "correct-horse-battery-9"
-USERS = {"wuhu.operator": ("A340200", "operator"), "wuhu.reviewer": ("A340200", "reviewer"),
-         "anhui.operator": ("A340000", "operator"), "anhui.reviewer": ("A340000", "reviewer"),
-         "national.operator": ("A000000", "operator"), "national.reviewer": ("A000000", "reviewer")}
+USERS = {
+    "wuhu.operator": ("A340200", "operator"),
+    "wuhu.reviewer": ("A340200", "reviewer"),
+    "anhui.operator": ("A340000", "operator"),
+    "anhui.reviewer": ("A340000", "reviewer"),
+    "national.operator": ("A000000", "operator"),
+    "national.reviewer": ("A000000", "reviewer"),
+}
 START = datetime(2026, 11, 2, 10, 0, tzinfo=SH)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -42,9 +49,28 @@ if not CHROMIUM.exists():
 
 
 def add_user(console: ServiceProcess, username: str, agency: str, role: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "runtime.cli", "console", "user", "add", username, "--agency", agency,
-                           "--role", role, "--password-stdin"], input=PASSWORD + "\n", env=console.env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "console",
+            "user",
+            "add",
+            username,
+            "--agency",
+            agency,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        env=console.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -53,15 +79,18 @@ async def console_url(stack):
     prefix = new_prefix(stack, "tasks")
     async with Bus(stack, prefix) as bus:
         await bus.set_clock(START)
-    procs = {name: ServiceProcess(stack, name, prefix).start(wait=False)
-             for name in ("filing", "collab", "clearing", "prepayment")}
+    procs = {
+        name: ServiceProcess(stack, name, prefix).start(wait=False)
+        for name in ("filing", "collab", "clearing", "prepayment")
+    }
     console = None
     try:
         for proc in procs.values():
             proc.wait_healthy()
         urls = {f"YIDI_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{p.port}" for name, p in procs.items()}
-        console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false",
-                                 YIDI_CONSOLE_OUTCOME_WAIT_SECONDS="40", **urls)
+        console = ServiceProcess(
+            stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", YIDI_CONSOLE_OUTCOME_WAIT_SECONDS="40", **urls
+        )
         console.env["YIDI_CONSOLE_PORT"] = str(console.port)
         for username, (agency, role) in USERS.items():
             add_user(console, username, agency, role)
@@ -82,7 +111,7 @@ async def logged_in(browser, url: str, username: str):
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/regions**")   # the regions overview, or a city's own region
+    await page.wait_for_url("**/regions**")  # the regions overview, or a city's own region
     return context, page
 
 
@@ -153,8 +182,9 @@ async def test_a_city_operator_starts_tasks_and_sees_their_outcome(console_url, 
     kind = await submit(page)
     text = await outcome_text(page)
     assert kind in ("done", "refused"), text
-    assert CHINESE.search(text) and (("备案已受理" in text or "备案已变更" in text) if kind == "done"
-                                  else "业务规则不允许" in text)   # accepted and changed are published together
+    assert CHINESE.search(text) and (
+        ("备案已受理" in text or "备案已变更" in text) if kind == "done" else "业务规则不允许" in text
+    )  # accepted and changed are published together
     await shot(page, "task-outcome-filing")
 
     # a delay reported for a notice the account does not have: the service's refusal, in Chinese
@@ -172,7 +202,7 @@ async def test_a_city_operator_starts_tasks_and_sees_their_outcome(console_url, 
 async def test_a_final_task_asks_first_and_is_the_reviewers(console_url, browser) -> None:
     context, page = await logged_in(browser, console_url, "wuhu.reviewer")
     await page.goto(console_url + "/tasks/collab-publish-notice")
-    assert await page.locator("input[name=publisher]").count() == 0   # the agency's own code, not asked
+    assert await page.locator("input[name=publisher]").count() == 0  # the agency's own code, not asked
     await page.select_option("select[name=kind]", "policy")
     await page.fill("input[name=title]", "关于异地就医备案材料的通知")
     await page.fill("textarea[name=body]", "自12月1日起，备案材料以电子凭证为准。")
@@ -194,7 +224,7 @@ async def test_a_province_sets_a_quota_in_two_steps(console_url, browser) -> Non
     context, page = await logged_in(browser, console_url, "anhui.operator")
     await page.goto(console_url + "/tasks/prepayment-set-annual-quota")
     offered = await page.locator("select[name=insured_region] option").all_inner_texts()
-    assert any("芜湖" in o for o in offered) and not any("武汉" in o for o in offered)   # the regions it keeps
+    assert any("芜湖" in o for o in offered) and not any("武汉" in o for o in offered)  # the regions it keeps
     await page.select_option("select[name=insured_region]", "340200")
     await page.select_option("select[name=scope]", "cross_province")
     await page.fill("input[name=year]", "2026")
@@ -204,7 +234,7 @@ async def test_a_province_sets_a_quota_in_two_steps(console_url, browser) -> Non
     await shot(page, "task-drafted-quota")
     draft_url = await page.locator("a[href^='/tasks/drafts/']").first.get_attribute("href")
     await page.goto(console_url + draft_url)
-    assert await page.locator("#approve").count() == 0   # the operator cannot approve
+    assert await page.locator("#approve").count() == 0  # the operator cannot approve
     csrf = await page.locator("header input[name=csrf]").get_attribute("value")
     refused = await page.request.post(console_url + draft_url + "/approve", form={"csrf": csrf})
     assert refused.status == 403
@@ -222,18 +252,18 @@ async def test_a_province_sets_a_quota_in_two_steps(console_url, browser) -> Non
     outcome = page.locator("[data-outcome]").first
     await outcome.wait_for(timeout=60000)
     assert await outcome.get_attribute("data-outcome") == "done", await outcome.inner_text()
-    effect = await outcome.inner_text()   # the quota and the account's usage are published together
+    effect = await outcome.inner_text()  # the quota and the account's usage are published together
     assert "额度已核定" in effect or "预付金台账已更新" in effect, effect
     await shot(page, "task-approved-quota")
     await page.goto(console_url + draft_url)
-    assert "已复核发送" in await page.inner_text(".status")   # decided once
+    assert "已复核发送" in await page.inner_text(".status")  # decided once
     await context.close()
 
 
 async def test_the_national_agency_sees_a_refusal_in_chinese(console_url, browser) -> None:
     context, page = await logged_in(browser, console_url, "national.operator")
     await page.goto(console_url + "/tasks/clearing-resolve-objection")
-    assert await page.input_value("input[name=objection_id]") == ""   # an existing objection is named, not made up
+    assert await page.input_value("input[name=objection_id]") == ""  # an existing objection is named, not made up
     await page.fill("input[name=objection_id]", "OBJ-2026-10-001")
     await page.fill("input[name=clearing_month]", "2026-10")
     await page.select_option("select[name=insured_region]", "340200")

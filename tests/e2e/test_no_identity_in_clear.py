@@ -4,6 +4,7 @@
 minute on an embedded stack of this test's own; then no citizen ID number may appear in any log
 line, in any file the database wrote to disk, or in any Kafka record's key, headers or value, read
 on every topic to its end (personal payloads travel sealed: runtime.wire)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,9 +18,9 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from stdnum.cn import ric
+from support import ROOT
 
 from runtime.embedded import EmbeddedStack
-from support import ROOT
 
 pytestmark = pytest.mark.e2e
 ID_NUMBER = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
@@ -82,12 +83,24 @@ def test_after_a_minute_of_traffic_no_identity_number_is_in_clear(tmp_path):
     workdir.mkdir()
     stack = EmbeddedStack(workdir=workdir).start()
     log = tmp_path / "run.log"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "MONGODB_URI": stack.mongodb_uri,
-           "YIDI_KAFKA_IDEMPOTENCE": "false", "YIDI_KEYS_DIR": str(tmp_path / "keys"), "YIDI_LOG_LEVEL": "INFO"}
-    run = subprocess.Popen([sys.executable, "-m", "runtime.cli", "run", "--rate", "5"], cwd=ROOT, env=env,
-                           stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+        "MONGODB_URI": stack.mongodb_uri,
+        "YIDI_KAFKA_IDEMPOTENCE": "false",
+        "YIDI_KEYS_DIR": str(tmp_path / "keys"),
+        "YIDI_LOG_LEVEL": "INFO",
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "run", "--rate", "5"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        answered = _answered_after(log, at_least=50, within=SERVING_SECONDS + 240)   # start-up, filings, visits
+        answered = _answered_after(log, at_least=50, within=SERVING_SECONDS + 240)  # start-up, filings, visits
         text = log.read_bytes()
         assert answered > 50, text[-3000:].decode(errors="replace")
         assert identity_numbers(text) == set(), "an ID number was logged in clear"

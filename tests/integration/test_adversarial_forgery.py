@@ -12,6 +12,7 @@ forgeries are derived from them (same person, so the same partition), and replay
 probe that the partition moves on. Valid messages are only ever built by the project's own helpers
 (``runtime.client``, ``runtime.envelopes``, ``runtime.parties.Signer``); the attacks mutate them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,20 +22,39 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from adversarial_support import (
+    DEAD,
+    REFUSED,
+    Seen,
+    Tap,
+    alg_none,
+    b64url,
+    header_of,
+    hs256_with_public_key,
+    repacked,
+    with_header,
+)
 from joserfc.jwk import OKPKey
 from pydantic import BaseModel
+from support import Bus, ServiceProcess, eventually, new_prefix, wire_open
+from test_filing_wire import register
+from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
 
-from adversarial_support import (DEAD, REFUSED, Seen, Tap, alg_none, b64url, header_of, hs256_with_public_key,
-                                 repacked, with_header)
-from contracts.collab import CoInvestigationCounted, HandOverLead, LeadSubject, OpenCollabRequest, ProblemType
 from contracts.clearing import ClearingSide, ConfirmClearingPeriod
+from contracts.collab import CoInvestigationCounted, HandOverLead, LeadSubject, OpenCollabRequest, ProblemType
 from contracts.envelope import Envelope
 from contracts.filing import DeadlineKind, FilingChanged, FilingDeadlineDue
 from contracts.his import SettlementCancelRequested
 from contracts.ops import DeadlineDue
 from contracts.parties import ChangeAction, ChangeParty, Institution, PublicKey
-from contracts.prepayment import (PrepaymentSanction, PrepaymentScope, RecordFinanceSubmission, SanctionAction,
-                                  SanctionKind, SetAnnualQuota)
+from contracts.prepayment import (
+    PrepaymentSanction,
+    PrepaymentScope,
+    RecordFinanceSubmission,
+    SanctionAction,
+    SanctionKind,
+    SetAnnualQuota,
+)
 from contracts.settlement import InsuredPersonRecorded
 from contracts.settlement_hops import InsuredDecided, InsuredRollback, RefundAssessed, RefundDecided, TreatingAssessed
 from runtime.clock import clock_command_set
@@ -42,9 +62,6 @@ from runtime.envelopes import parse
 from runtime.parties import SIGNATURE_HEADER, ParticipantRegistry, PrivateKeys, Signer, generate_keys
 from runtime.query import seal_person, sign_request
 from runtime.topics import CLOCK
-from support import Bus, ServiceProcess, eventually, new_prefix, wire_open
-from test_filing_wire import register
-from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
 
 pytestmark = pytest.mark.integration
 
@@ -58,16 +75,54 @@ A_WUHU, A_WUHAN, A_ANHUI, A_HUBEI, A_NATIONAL = "A340200", "A420100", "A340000",
 QUOTA, REGISTER, OPEN = "prepayment.set-annual-quota.v1", "filing.register.v1", "collab.open-request.v1"
 INSURED_PERSON = "settlement.insured-person.v1"
 # what an outsider watches: the refusals, the dead letters, and everything a success would publish
-WATCHED = (REFUSED, DEAD, RESULT, COMPLETED, REVERSED, ASSESSED, DECIDED, OUTPATIENT, CANCEL,
-           "settlement.insured-rollback.v1", "settlement.refund-assessed.v1", "settlement.refund-decided.v1",
-           "filing.changed.v1", "filing.accepted.v1", "filing.refused.v1", REGISTER, OPEN, QUOTA, INSURED_PERSON,
-           "collab.request-opened.v1", "collab.lead-received.v1", "clearing.entry.v1", "prepayment.quota.v1",
-           "prepayment.usage.v1", "prepayment.sanction.v1", "parties.change.v2", "clearing.period-confirmed.v1")
+WATCHED = (
+    REFUSED,
+    DEAD,
+    RESULT,
+    COMPLETED,
+    REVERSED,
+    ASSESSED,
+    DECIDED,
+    OUTPATIENT,
+    CANCEL,
+    "settlement.insured-rollback.v1",
+    "settlement.refund-assessed.v1",
+    "settlement.refund-decided.v1",
+    "filing.changed.v1",
+    "filing.accepted.v1",
+    "filing.refused.v1",
+    REGISTER,
+    OPEN,
+    QUOTA,
+    INSURED_PERSON,
+    "collab.request-opened.v1",
+    "collab.lead-received.v1",
+    "clearing.entry.v1",
+    "prepayment.quota.v1",
+    "prepayment.usage.v1",
+    "prepayment.sanction.v1",
+    "parties.change.v2",
+    "clearing.period-confirmed.v1",
+)
 LEAD_SUBJECT = LeadSubject.INSURED_PERSON
-EFFECTS = (RESULT, COMPLETED, REVERSED, ASSESSED, DECIDED, "settlement.insured-rollback.v1",
-           "settlement.refund-assessed.v1", "settlement.refund-decided.v1", "filing.changed.v1", "filing.accepted.v1",
-           "collab.request-opened.v1", "collab.lead-received.v1", "clearing.entry.v1", "prepayment.quota.v1",
-           "prepayment.usage.v1", "clearing.period-confirmed.v1")
+EFFECTS = (
+    RESULT,
+    COMPLETED,
+    REVERSED,
+    ASSESSED,
+    DECIDED,
+    "settlement.insured-rollback.v1",
+    "settlement.refund-assessed.v1",
+    "settlement.refund-decided.v1",
+    "filing.changed.v1",
+    "filing.accepted.v1",
+    "collab.request-opened.v1",
+    "collab.lead-received.v1",
+    "clearing.entry.v1",
+    "prepayment.quota.v1",
+    "prepayment.usage.v1",
+    "clearing.period-confirmed.v1",
+)
 
 
 # ---------------------------------------------------------------- the running platform
@@ -77,7 +132,7 @@ class Platform:
     tap: Tap
     procs: dict[str, ServiceProcess]
     registry: ParticipantRegistry
-    genuine: dict[str, Seen] = field(default_factory=dict)    # topic → one genuine record of it
+    genuine: dict[str, Seen] = field(default_factory=dict)  # topic → one genuine record of it
     persons: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------ sending
@@ -106,8 +161,9 @@ class Platform:
         """The captured record, byte for byte, with its signature and key."""
         assert self.bus.producer
         r = seen.record
-        await self.bus.producer.send_and_wait(self.bus.prefix + seen.topic, r.value, key=r.key,
-                                              headers=list(r.headers or ()))
+        await self.bus.producer.send_and_wait(
+            self.bus.prefix + seen.topic, r.value, key=r.key, headers=list(r.headers or ())
+        )
 
     # ------------------------------------------------ what an outsider sees
     def handled(self, topic: str, service: str | None = None) -> float:
@@ -119,9 +175,11 @@ class Platform:
 
     async def told(self, sender: str, topic: str, event_id: uuid.UUID, since: int, n: int = 1) -> list[dict]:
         """The refusals ``sender`` heard about its message (one per consuming service)."""
+
         def mine(s: Seen) -> bool:
             p = s.payload
             return (p.get("refused_event_id"), p.get("sender"), p.get("topic")) == (str(event_id), sender, topic)
+
         await self.tap.wait(REFUSED, mine, since=since)
         if n > 1:
             await eventually(lambda: len(self.tap.all(REFUSED, mine, since)) >= n)
@@ -131,8 +189,11 @@ class Platform:
         return [s.payload for s in answers]
 
     async def dead_letter(self, topic: str, event_id: uuid.UUID, since: int) -> dict:
-        found = await self.tap.wait(DEAD, lambda s: (s.value or {}).get("event_id") == str(event_id)
-                                    and s.value.get("topic") == topic, since=since)
+        found = await self.tap.wait(
+            DEAD,
+            lambda s: (s.value or {}).get("event_id") == str(event_id) and s.value.get("topic") == topic,
+            since=since,
+        )
         return found.value
 
     async def unchanged(self, before: dict[str, int], sent: Envelope, settle: float = 0.7) -> None:
@@ -143,20 +204,28 @@ class Platform:
         def of_it(s: Seen) -> bool:
             v = s.value if isinstance(s.value, dict) else {}
             if v.get("event_id") == str(sent.event_id):
-                return False   # the message itself, read back from its own topic
-            return str(sent.event_id) in (v.get("correlation_id"), v.get("causation_id"), v.get("event_id")) or \
-                v.get("correlation_id") == str(sent.correlation_id)
-        def new(t: str) -> list[str]:   # a republished copy (an id seen before) is no second effect
-            known = {(s.value or {}).get("event_id") for s in self.tap.seen[t][:before[t]]}
-            return [s.value.get("type") for s in self.tap.all(t, of_it, before[t]) if s.value.get("event_id") not in known]
+                return False  # the message itself, read back from its own topic
+            return str(sent.event_id) in (v.get("correlation_id"), v.get("causation_id"), v.get("event_id")) or v.get(
+                "correlation_id"
+            ) == str(sent.correlation_id)
+
+        def new(t: str) -> list[str]:  # a republished copy (an id seen before) is no second effect
+            known = {(s.value or {}).get("event_id") for s in self.tap.seen[t][: before[t]]}
+            return [
+                s.value.get("type") for s in self.tap.all(t, of_it, before[t]) if s.value.get("event_id") not in known
+            ]
+
         grew = {t: new(t) for t in before}
         grew = {t: types for t, types in grew.items() if types}
         assert not grew, f"published by a message that should have had no effect: {grew}"
 
     def answered(self, topic: str) -> float:
         """Messages on ``topic`` its consumers have finished with: handled, or answered with a refusal."""
-        return sum(self.procs[n].metric("yidi_messages_handled_total", topic=topic)
-                   + self.procs[n].metric("yidi_refused_total", topic=topic) for n in consumers(topic))
+        return sum(
+            self.procs[n].metric("yidi_messages_handled_total", topic=topic)
+            + self.procs[n].metric("yidi_refused_total", topic=topic)
+            for n in consumers(topic)
+        )
 
     async def next_is_handled(self, topic: str, probe, service: str | None = None) -> None:
         """The next valid message on the same partition is handled (no stall): ``probe`` sends it (a
@@ -174,9 +243,14 @@ class Platform:
 
     def figures(self) -> dict:
         """What clearing and prepayment show Wuhu of its money (its periods, its account)."""
-        return _without_as_of({"clearing": self.query("clearing", "/clearing/periods", region=WUHU),
-                               "prepayment": self.query("prepayment", "/prepayment/account", region=WUHU,
-                                                        scope=PrepaymentScope.CROSS_PROVINCE.value)})
+        return _without_as_of(
+            {
+                "clearing": self.query("clearing", "/clearing/periods", region=WUHU),
+                "prepayment": self.query(
+                    "prepayment", "/prepayment/account", region=WUHU, scope=PrepaymentScope.CROSS_PROVINCE.value
+                ),
+            }
+        )
 
 
 def _without_as_of(answer):
@@ -190,6 +264,7 @@ def _without_as_of(answer):
 
 def consumers(topic: str) -> list[str]:
     from contracts.registry import ALL_TOPICS
+
     return [c for c in ALL_TOPICS[topic].consumers if c in SERVICES]
 
 
@@ -198,8 +273,10 @@ async def platform(stack):
     prefix = new_prefix(stack, "adv-forge")
     async with Bus(stack, prefix) as bus:
         await bus.set_clock(MARCH)
-        procs = {name: ServiceProcess(stack, name, prefix, YIDI_SETTLEMENT_INSURED_TIMEOUT_MS="20000").start(wait=False)
-                 for name in SERVICES}
+        procs = {
+            name: ServiceProcess(stack, name, prefix, YIDI_SETTLEMENT_INSURED_TIMEOUT_MS="20000").start(wait=False)
+            for name in SERVICES
+        }
         tap = await Tap(stack, prefix, WATCHED).start()
         try:
             for proc in procs.values():
@@ -220,20 +297,37 @@ async def genuine_flow(p: Platform) -> None:
     await p.send(OUTPATIENT, outpatient(pid, "ADV-GEN-1", ecg_bill("2.00")), HOSPITAL)
     await p.send(OUTPATIENT, outpatient(cancelled, "ADV-GEN-2", ecg_bill("3.00")), HOSPITAL)
     done = await p.tap.wait(COMPLETED, lambda s: s.payload.get("request_id") == "ADV-GEN-2", timeout=60)
-    await p.send(CANCEL, SettlementCancelRequested(request_id="ADV-GEN-2-CX", person_id=cancelled,
-                                                   settlement_id=done.payload["settlement_id"],
-                                                   institution_code=HOSPITAL), HOSPITAL)
+    await p.send(
+        CANCEL,
+        SettlementCancelRequested(
+            request_id="ADV-GEN-2-CX",
+            person_id=cancelled,
+            settlement_id=done.payload["settlement_id"],
+            institution_code=HOSPITAL,
+        ),
+        HOSPITAL,
+    )
     await p.send(REGISTER, register(p.persons["filed"], start=MARCH.date()), A_WUHAN)
     await p.send(OPEN, open_request(p, "ADV-GEN-OPEN"), A_WUHU)
     await p.send(QUOTA, quota(p), A_ANHUI)
-    await p.send(INSURED_PERSON, InsuredPersonRecorded(person_id=pid, insured_region=WUHU,
-                                                       personal_account_balance="0.00", recorded_at=p.now()), A_WUHU)
-    firsts = {COMPLETED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
-              ASSESSED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
-              DECIDED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
-              OUTPATIENT: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
-              REVERSED: lambda s: True, CANCEL: lambda s: True, "filing.changed.v1": lambda s: True,
-              REGISTER: lambda s: True, OPEN: lambda s: True, QUOTA: lambda s: True, INSURED_PERSON: lambda s: True}
+    await p.send(
+        INSURED_PERSON,
+        InsuredPersonRecorded(person_id=pid, insured_region=WUHU, personal_account_balance="0.00", recorded_at=p.now()),
+        A_WUHU,
+    )
+    firsts = {
+        COMPLETED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
+        ASSESSED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
+        DECIDED: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
+        OUTPATIENT: lambda s: s.payload.get("request_id") == "ADV-GEN-1",
+        REVERSED: lambda s: True,
+        CANCEL: lambda s: True,
+        "filing.changed.v1": lambda s: True,
+        REGISTER: lambda s: True,
+        OPEN: lambda s: True,
+        QUOTA: lambda s: True,
+        INSURED_PERSON: lambda s: True,
+    }
     for topic, where in firsts.items():
         p.genuine[topic] = await p.tap.wait(topic, where, timeout=60)
     await p.tap.wait("collab.request-opened.v1", lambda s: True)
@@ -244,15 +338,25 @@ async def genuine_flow(p: Platform) -> None:
 
 
 def open_request(p: Platform, ref: str, requester: str = WUHU, target: str = WUHAN) -> OpenCollabRequest:
-    return OpenCollabRequest(request_ref=ref, requester_region=requester, target_region=target,
-                             matter="参保人备案信息两地不一致", problem_type=ProblemType.FILING, opened_at=p.now())
+    return OpenCollabRequest(
+        request_ref=ref,
+        requester_region=requester,
+        target_region=target,
+        matter="参保人备案信息两地不一致",
+        problem_type=ProblemType.FILING,
+        opened_at=p.now(),
+    )
 
 
 def quota(p: Platform, region: str = WUHU) -> SetAnnualQuota:
-    return SetAnnualQuota(insured_region=region, scope=PrepaymentScope.CROSS_PROVINCE, year=2025,
-                          last_year_quota="0.00", last_year_monthly_funds={10: "5000.00", 11: "5000.00",
-                                                                           12: "5000.00"},
-                          issued_at=p.now())
+    return SetAnnualQuota(
+        insured_region=region,
+        scope=PrepaymentScope.CROSS_PROVINCE,
+        year=2025,
+        last_year_quota="0.00",
+        last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"},
+        issued_at=p.now(),
+    )
 
 
 def genuine_payload(p: Platform, topic: str) -> BaseModel:
@@ -341,7 +445,7 @@ SIGNATURE_CASES = {
     "unsigned": (_sig_unsigned, "missing_signature"),
     "garbage_signature": (_sig_garbage, "malformed_signature"),
     "truncated_jws": (_sig_two_parts, "malformed_signature"),
-    "alg_none": (_sig_none, "malformed_signature"),   # no signature segment at all
+    "alg_none": (_sig_none, "malformed_signature"),  # no signature segment at all
     "alg_hs256_keyed_with_the_public_key": (_sig_hs256, "alg_not_allowed"),
     "an_attacker_key_embedded_in_the_header": (_sig_embedded_jwk, "header_not_allowed"),
     "kid_without_key_id": (_sig_kid_without_key, "malformed_kid"),
@@ -363,7 +467,7 @@ async def test_a_request_not_signed_by_its_sender_has_no_effect(platform, case):
     make, reason = SIGNATURE_CASES[case]
     pid, ref = person(), f"SIG-{case}"[:60]
     env = p.envelope(OUTPATIENT, outpatient(pid, ref, ecg_bill("2.00")), HOSPITAL)
-    value = p.wire_value(OUTPATIENT, env)   # sealed to settlement, as an adapter sends it
+    value = p.wire_value(OUTPATIENT, env)  # sealed to settlement, as an adapter sends it
     before, dead_mark = p.effects(), p.tap.mark(DEAD)
     await p.send_value(OUTPATIENT, value, HOSPITAL, make(p, value))
     letter = await p.dead_letter(OUTPATIENT, env.event_id, dead_mark)
@@ -380,15 +484,26 @@ async def test_a_key_past_its_valid_until_is_refused(platform):
     p = platform
     party = p.registry.get(HEFEI_HOSPITAL)
     assert isinstance(party, Institution)
-    retired = tuple(k.model_copy(update={"valid_until": p.now() - timedelta(days=1)}) if k.use.value == "sig" else k
-                    for k in party.keys)
-    change = ChangeParty(change_id="retire-hefei-2", action=ChangeAction.UPSERT, version=1,
-                         party=party.model_copy(update={"keys": retired}))
+    retired = tuple(
+        k.model_copy(update={"valid_until": p.now() - timedelta(days=1)}) if k.use.value == "sig" else k
+        for k in party.keys
+    )
+    change = ChangeParty(
+        change_id="retire-hefei-2",
+        action=ChangeAction.UPSERT,
+        version=1,
+        party=party.model_copy(update={"keys": retired}),
+    )
     await p.send("parties.change.v2", change, A_NATIONAL)
     await eventually(lambda: p.procs["settlement"].metric("yidi_registry_parties") >= 1)
-    await asyncio.sleep(1.5)   # the follower polls the registry topic every 0.5 s
-    env = p.envelope(OUTPATIENT, outpatient(person(), "SIG-RETIRED", ecg_bill("2.00"), institution_code=HEFEI_HOSPITAL,
-                                            treating_region="340100"), HEFEI_HOSPITAL)
+    await asyncio.sleep(1.5)  # the follower polls the registry topic every 0.5 s
+    env = p.envelope(
+        OUTPATIENT,
+        outpatient(
+            person(), "SIG-RETIRED", ecg_bill("2.00"), institution_code=HEFEI_HOSPITAL, treating_region="340100"
+        ),
+        HEFEI_HOSPITAL,
+    )
     value, dead_mark, before = p.wire_value(OUTPATIENT, env), p.tap.mark(DEAD), p.effects()
     await p.send_value(OUTPATIENT, value, HOSPITAL, p.bus.signer(HEFEI_HOSPITAL).sign(value))
     letter = await p.dead_letter(OUTPATIENT, env.event_id, dead_mark)
@@ -398,17 +513,19 @@ async def test_a_key_past_its_valid_until_is_refused(platform):
 
 
 # ================================================================ replays (same event id: no second effect)
-REPLAYED = {OUTPATIENT: ("settlement", (RESULT, COMPLETED, ASSESSED, DECIDED)),
-            CANCEL: ("settlement", (RESULT, REVERSED)),
-            ASSESSED: ("settlement", (DECIDED,)),
-            DECIDED: ("settlement", (RESULT, COMPLETED)),
-            COMPLETED: (None, ("clearing.entry.v1", "prepayment.usage.v1")),
-            REVERSED: (None, ("clearing.entry.v1", "prepayment.usage.v1")),
-            "filing.changed.v1": ("settlement", ()),
-            REGISTER: ("filing", ("filing.accepted.v1", "filing.changed.v1")),
-            OPEN: ("collab", ("collab.request-opened.v1",)),
-            QUOTA: ("prepayment", ("prepayment.quota.v1",)),
-            INSURED_PERSON: ("settlement", ())}
+REPLAYED = {
+    OUTPATIENT: ("settlement", (RESULT, COMPLETED, ASSESSED, DECIDED)),
+    CANCEL: ("settlement", (RESULT, REVERSED)),
+    ASSESSED: ("settlement", (DECIDED,)),
+    DECIDED: ("settlement", (RESULT, COMPLETED)),
+    COMPLETED: (None, ("clearing.entry.v1", "prepayment.usage.v1")),
+    REVERSED: (None, ("clearing.entry.v1", "prepayment.usage.v1")),
+    "filing.changed.v1": ("settlement", ()),
+    REGISTER: ("filing", ("filing.accepted.v1", "filing.changed.v1")),
+    OPEN: ("collab", ("collab.request-opened.v1",)),
+    QUOTA: ("prepayment", ("prepayment.quota.v1",)),
+    INSURED_PERSON: ("settlement", ()),
+}
 
 
 @pytest.mark.parametrize("topic", list(REPLAYED))
@@ -432,31 +549,51 @@ async def test_a_registry_change_replayed_after_a_removal_does_not_restore_the_p
     byte, must not bring it back: its commands stay UNAUTHENTICATED (unknown_sender)."""
     p = platform
     from contracts.parties import Agency, AgencyLevel
+
     code = "A340300"
     private, public = generate_keys(code, "k1")
     assert p.bus.client
     p.bus.client._signers[code] = Signer(PrivateKeys(code, "k1", OKPKey.import_key(private["sign"])))
-    entry = Agency(code=code, name="蚌埠市医疗保障事业管理中心", region="340300", level=AgencyLevel.CITY,
-                   parent=A_ANHUI, keys=tuple(PublicKey.model_validate(k) for k in public))
+    entry = Agency(
+        code=code,
+        name="蚌埠市医疗保障事业管理中心",
+        region="340300",
+        level=AgencyLevel.CITY,
+        parent=A_ANHUI,
+        keys=tuple(PublicKey.model_validate(k) for k in public),
+    )
     collab = p.procs["collab"]
     known = collab.metric("yidi_registry_parties")
     mark = p.tap.mark("parties.change.v2")
-    await p.send("parties.change.v2", ChangeParty(change_id="add-bengbu", action=ChangeAction.UPSERT, version=1,
-                                                        party=entry),
-                 A_NATIONAL)
+    await p.send(
+        "parties.change.v2",
+        ChangeParty(change_id="add-bengbu", action=ChangeAction.UPSERT, version=1, party=entry),
+        A_NATIONAL,
+    )
     await eventually(lambda: collab.metric("yidi_registry_parties") == known + 1)
     added = await p.tap.wait("parties.change.v2", lambda s: s.payload.get("change_id") == "add-bengbu", since=mark)
-    await p.send("parties.change.v2", ChangeParty(change_id="remove-bengbu", action=ChangeAction.REMOVE, version=2,
-                                                        code=code),
-                 A_NATIONAL)
+    await p.send(
+        "parties.change.v2",
+        ChangeParty(change_id="remove-bengbu", action=ChangeAction.REMOVE, version=2, code=code),
+        A_NATIONAL,
+    )
     await eventually(lambda: collab.metric("yidi_registry_parties") == known)
 
     await p.replay(added)
     await p.tap.wait("parties.change.v2", lambda s: s.record.value == added.record.value, since=mark + 2)
     dead_mark = p.tap.mark(DEAD)
-    sent = await p.send(OPEN, OpenCollabRequest(request_ref="BENGBU-AFTER-REPLAY", requester_region="340300",
-                                                target_region=WUHAN, matter="备案信息查询",
-                                                problem_type=ProblemType.OTHER, opened_at=p.now()), code)
+    sent = await p.send(
+        OPEN,
+        OpenCollabRequest(
+            request_ref="BENGBU-AFTER-REPLAY",
+            requester_region="340300",
+            target_region=WUHAN,
+            matter="备案信息查询",
+            problem_type=ProblemType.OTHER,
+            opened_at=p.now(),
+        ),
+        code,
+    )
     letter = await p.dead_letter(OPEN, sent.event_id, dead_mark)
     assert (letter["reason"], letter["detail"].split(":")[0]) == ("UNAUTHENTICATED", "unknown_sender"), letter
     assert collab.metric("yidi_registry_parties") == known
@@ -466,50 +603,81 @@ async def test_a_registry_change_replayed_after_a_removal_does_not_restore_the_p
 # ================================================================ internal hops and deadlines forged
 def _hop_payloads(p: Platform) -> dict[str, BaseModel]:
     """A valid payload for every topic only a service may send, about persons of the genuine flow."""
-    assessed: TreatingAssessed = genuine_payload(p, ASSESSED)          # type: ignore[assignment]
-    decided: InsuredDecided = genuine_payload(p, DECIDED)              # type: ignore[assignment]
+    assessed: TreatingAssessed = genuine_payload(p, ASSESSED)  # type: ignore[assignment]
+    decided: InsuredDecided = genuine_payload(p, DECIDED)  # type: ignore[assignment]
     other = p.persons["other"]
     now = p.now()
 
     def due(subject: str) -> DeadlineDue:
         return DeadlineDue(deadline_id=uuid.uuid4(), kind="forged", subject=subject, ref="", due_at=now, rule="S-01")
+
     filed = genuine_payload(p, "filing.changed.v1")
     assert isinstance(filed, FilingChanged)
     return {
         ASSESSED: assessed,
         DECIDED: decided,
-        "settlement.insured-rollback.v1": InsuredRollback(settlement_id=decided.settlement_id, person_id=decided.person_id,
-                                                          reason="forged rollback"),
-        "settlement.refund-assessed.v1": RefundAssessed(reversal_id="R-FORGED", settlement_id=decided.settlement_id,
-                                                        person_id=decided.person_id, line_nos=[1],
-                                                        assessment=assessed),
-        "settlement.refund-decided.v1": RefundDecided(reversal_id="R-FORGED", settlement_id=decided.settlement_id,
-                                                      person_id=decided.person_id, decision=decided),
+        "settlement.insured-rollback.v1": InsuredRollback(
+            settlement_id=decided.settlement_id, person_id=decided.person_id, reason="forged rollback"
+        ),
+        "settlement.refund-assessed.v1": RefundAssessed(
+            reversal_id="R-FORGED",
+            settlement_id=decided.settlement_id,
+            person_id=decided.person_id,
+            line_nos=[1],
+            assessment=assessed,
+        ),
+        "settlement.refund-decided.v1": RefundDecided(
+            reversal_id="R-FORGED", settlement_id=decided.settlement_id, person_id=decided.person_id, decision=decided
+        ),
         COMPLETED: genuine_payload(p, COMPLETED),
         REVERSED: genuine_payload(p, REVERSED),
         "filing.changed.v1": filed,
         "prepayment.sanction.v1": PrepaymentSanction(
-            sanction_id=uuid.uuid4(), insured_region=WUHU, kind=SanctionKind.ADMISSION_SUSPENSION,
-            action=SanctionAction.IMPOSED, effective_at=now, notice_ids=[uuid.uuid4()], reason="forged"),
+            sanction_id=uuid.uuid4(),
+            insured_region=WUHU,
+            kind=SanctionKind.ADMISSION_SUSPENSION,
+            action=SanctionAction.IMPOSED,
+            effective_at=now,
+            notice_ids=[uuid.uuid4()],
+            reason="forged",
+        ),
         "collab.coinvestigation-counted.v1": CoInvestigationCounted(
-            request_id=uuid.uuid4(), period="2025-03", insured_region=WUHU, treating_region=WUHAN,
-            kind="opened", at=now),
+            request_id=uuid.uuid4(), period="2025-03", insured_region=WUHU, treating_region=WUHAN, kind="opened", at=now
+        ),
         "settlement.deadline-due.v1": due(other),
-        "filing.deadline-due.v1": FilingDeadlineDue(deadline_id=uuid.uuid4(), person_id=filed.person_id,
-                                                    filing_id=filed.filing_id, kind=DeadlineKind.COMMITMENT_DUE,
-                                                    due_at=now, due_date=now.date(), calendar="CN-2025",
-                                                    scheduled_by=str(uuid.uuid4())),
+        "filing.deadline-due.v1": FilingDeadlineDue(
+            deadline_id=uuid.uuid4(),
+            person_id=filed.person_id,
+            filing_id=filed.filing_id,
+            kind=DeadlineKind.COMMITMENT_DUE,
+            due_at=now,
+            due_date=now.date(),
+            calendar="CN-2025",
+            scheduled_by=str(uuid.uuid4()),
+        ),
         "clearing.deadline-due.v1": due(WUHU),
         "prepayment.deadline-due.v1": due(WUHU),
         "collab.deadline-due.v1": due(WUHU),
     }
 
 
-HOPS = ("settlement.treating-assessed.v1", "settlement.insured-decided.v1", "settlement.insured-rollback.v1",
-        "settlement.refund-assessed.v1", "settlement.refund-decided.v1", "settlement.completed.v1",
-        "settlement.reversed.v1", "filing.changed.v1", "prepayment.sanction.v1",
-        "collab.coinvestigation-counted.v1", "settlement.deadline-due.v1", "filing.deadline-due.v1",
-        "clearing.deadline-due.v1", "prepayment.deadline-due.v1", "collab.deadline-due.v1")
+HOPS = (
+    "settlement.treating-assessed.v1",
+    "settlement.insured-decided.v1",
+    "settlement.insured-rollback.v1",
+    "settlement.refund-assessed.v1",
+    "settlement.refund-decided.v1",
+    "settlement.completed.v1",
+    "settlement.reversed.v1",
+    "filing.changed.v1",
+    "prepayment.sanction.v1",
+    "collab.coinvestigation-counted.v1",
+    "settlement.deadline-due.v1",
+    "filing.deadline-due.v1",
+    "clearing.deadline-due.v1",
+    "prepayment.deadline-due.v1",
+    "collab.deadline-due.v1",
+)
 
 
 def _probe_for(p: Platform, topic: str, payload: BaseModel):
@@ -517,6 +685,7 @@ def _probe_for(p: Platform, topic: str, payload: BaseModel):
     flow made one (a copy, handled as such), else the same payload sent by the service itself, a
     deadline dated tomorrow (read early: armed again, no effect)."""
     from contracts.registry import ALL_TOPICS
+
     if topic in p.genuine:
         return lambda: p.replay(p.genuine[topic])
     owner = ALL_TOPICS[topic].producer
@@ -552,32 +721,61 @@ def _agency_commands(p: Platform) -> dict[str, tuple[str, BaseModel]]:
     now = p.now()
     return {
         "filing_register_by_another_regions_city": (
-            REGISTER, register(person(WUHU), insured=WUHU, treating="110000", start=MARCH.date())),
+            REGISTER,
+            register(person(WUHU), insured=WUHU, treating="110000", start=MARCH.date()),
+        ),
         "quota_set_by_the_region_itself": (QUOTA, quota(p)),
         "finance_submission_for_another_region": (
             "prepayment.record-submission.v1",
-            RecordFinanceSubmission(insured_region=WUHU, scope=PrepaymentScope.CROSS_PROVINCE,
-                                    notice_id=uuid.uuid4(), submitted_at=now)),
+            RecordFinanceSubmission(
+                insured_region=WUHU, scope=PrepaymentScope.CROSS_PROVINCE, notice_id=uuid.uuid4(), submitted_at=now
+            ),
+        ),
         "collab_request_in_another_regions_name": (OPEN, open_request(p, f"FORGED-{uuid.uuid4().hex[:6]}")),
         "lead_handed_over_for_another_region": (
             "collab.hand-over-lead.v1",
-            HandOverLead(lead_ref=f"L-{uuid.uuid4().hex[:6]}", insured_region=WUHU, treating_region=WUHAN,
-                         subject=LEAD_SUBJECT, person_id=person(), description="疑似虚假住院", handed_over_at=now)),
+            HandOverLead(
+                lead_ref=f"L-{uuid.uuid4().hex[:6]}",
+                insured_region=WUHU,
+                treating_region=WUHAN,
+                subject=LEAD_SUBJECT,
+                person_id=person(),
+                description="疑似虚假住院",
+                handed_over_at=now,
+            ),
+        ),
         "insured_person_of_another_region": (
-            INSURED_PERSON, InsuredPersonRecorded(person_id=p.persons["other"], insured_region=WUHU,
-                                                  personal_account_balance="99999.00", recorded_at=now)),
+            INSURED_PERSON,
+            InsuredPersonRecorded(
+                person_id=p.persons["other"], insured_region=WUHU, personal_account_balance="99999.00", recorded_at=now
+            ),
+        ),
         "clearing_side_of_another_region": (
-            "clearing.confirm-period.v1", ConfirmClearingPeriod(clearing_month="2025-04", insured_region=WUHU,
-                                                                treating_region=WUHAN, side=ClearingSide.INSURED,
-                                                                confirmed_at=now)),
+            "clearing.confirm-period.v1",
+            ConfirmClearingPeriod(
+                clearing_month="2025-04",
+                insured_region=WUHU,
+                treating_region=WUHAN,
+                side=ClearingSide.INSURED,
+                confirmed_at=now,
+            ),
+        ),
     }
 
 
-AGENCY_CASES = [(case, sender) for case in (
-    "filing_register_by_another_regions_city", "quota_set_by_the_region_itself",
-    "finance_submission_for_another_region", "collab_request_in_another_regions_name",
-    "lead_handed_over_for_another_region", "insured_person_of_another_region", "clearing_side_of_another_region")
-    for sender in (A_WUHAN, A_HUBEI, HOSPITAL)]
+AGENCY_CASES = [
+    (case, sender)
+    for case in (
+        "filing_register_by_another_regions_city",
+        "quota_set_by_the_region_itself",
+        "finance_submission_for_another_region",
+        "collab_request_in_another_regions_name",
+        "lead_handed_over_for_another_region",
+        "insured_person_of_another_region",
+        "clearing_side_of_another_region",
+    )
+    for sender in (A_WUHAN, A_HUBEI, HOSPITAL)
+]
 # quota_set_by_the_region_itself: the keeper is the level above (A340000); Wuhu itself is refused as well
 AGENCY_CASES.append(("quota_set_by_the_region_itself", A_WUHU))
 
@@ -632,21 +830,36 @@ def _q_alg_none(p, target, headers):
 
 def _q_expired(p, target, headers):
     assert p.bus.client
-    return sign_request(p.bus.client.signer(A_WUHU), "/prepayment/account", at=p.now() - timedelta(hours=1),
-                        region=WUHU, scope="cross_province")
+    return sign_request(
+        p.bus.client.signer(A_WUHU),
+        "/prepayment/account",
+        at=p.now() - timedelta(hours=1),
+        region=WUHU,
+        scope="cross_province",
+    )
 
 
 def _q_future(p, target, headers):
     assert p.bus.client
-    return sign_request(p.bus.client.signer(A_WUHU), "/prepayment/account", at=p.now() + timedelta(hours=1),
-                        region=WUHU, scope="cross_province")
+    return sign_request(
+        p.bus.client.signer(A_WUHU),
+        "/prepayment/account",
+        at=p.now() + timedelta(hours=1),
+        region=WUHU,
+        scope="cross_province",
+    )
 
 
 def _q_replayed_later(p, target, headers):
     """A request captured 10 minutes ago (``at`` then), sent again now."""
     assert p.bus.client
-    return sign_request(p.bus.client.signer(A_WUHU), "/prepayment/account", at=p.now() - timedelta(minutes=10),
-                        region=WUHU, scope="cross_province")
+    return sign_request(
+        p.bus.client.signer(A_WUHU),
+        "/prepayment/account",
+        at=p.now() - timedelta(minutes=10),
+        region=WUHU,
+        scope="cross_province",
+    )
 
 
 def _q_retargeted(p, target, headers):
@@ -657,14 +870,22 @@ def _q_retargeted(p, target, headers):
 def _q_repacked(p, target, headers):
     """The signature of a captured query of Wuhu's usage, re-packed over its own target, on another query."""
     assert p.bus.client
-    other, other_headers = sign_request(p.bus.client.signer(A_WUHU), "/prepayment/usage", at=p.now(), region=WUHU,
-                                        scope="cross_province", year="2025")
+    other, other_headers = sign_request(
+        p.bus.client.signer(A_WUHU), "/prepayment/usage", at=p.now(), region=WUHU, scope="cross_province", year="2025"
+    )
     return target, {SIGNATURE_HEADER: repacked(other_headers[SIGNATURE_HEADER], other.encode())}
 
 
-QUERY_CASES = {"unsigned": _q_unsigned, "forged_key": _q_forged_key, "alg_none": _q_alg_none,
-               "expired_at": _q_expired, "future_at": _q_future, "replayed_after_the_skew": _q_replayed_later,
-               "signature_of_another_query": _q_retargeted, "repacked_signature_of_another_query": _q_repacked}
+QUERY_CASES = {
+    "unsigned": _q_unsigned,
+    "forged_key": _q_forged_key,
+    "alg_none": _q_alg_none,
+    "expired_at": _q_expired,
+    "future_at": _q_future,
+    "replayed_after_the_skew": _q_replayed_later,
+    "signature_of_another_query": _q_retargeted,
+    "repacked_signature_of_another_query": _q_repacked,
+}
 
 
 @pytest.mark.parametrize("case", list(QUERY_CASES))
@@ -673,8 +894,9 @@ async def test_a_signed_query_with_a_forged_stale_or_borrowed_signature_is_401(p
     query signed properly right after is answered 200."""
     p = platform
     assert p.bus.client
-    target, headers = sign_request(p.bus.client.signer(A_WUHU), "/prepayment/account", at=p.now(), region=WUHU,
-                                   scope="cross_province")
+    target, headers = sign_request(
+        p.bus.client.signer(A_WUHU), "/prepayment/account", at=p.now(), region=WUHU, scope="cross_province"
+    )
     bad_target, bad_headers = QUERY_CASES[case](p, target, headers)
     status, body = p.procs["prepayment"].get(bad_target, bad_headers)
     assert status == 401, (status, body[:300])
@@ -687,8 +909,9 @@ async def test_a_query_for_a_person_sealed_to_another_service_is_not_opened(plat
     p = platform
     assert p.bus.client
     sealed = seal_person(p.registry, "filing", p.persons["settled"])
-    target, headers = sign_request(p.bus.client.signer(A_WUHU), "/settlement/accumulations", at=p.now(),
-                                   person=sealed, year="2025")
+    target, headers = sign_request(
+        p.bus.client.signer(A_WUHU), "/settlement/accumulations", at=p.now(), person=sealed, year="2025"
+    )
     status, body = p.procs["settlement"].get(target, headers)
     assert status == 400 and p.persons["settled"] not in body.decode()
 
@@ -700,8 +923,9 @@ async def test_an_unsigned_clock_record_does_not_move_business_time(platform):
     p = platform
     assert p.bus.producer
     before = {name: proc.business_time() for name, proc in p.procs.items()}
-    await p.bus.producer.send_and_wait(p.bus.prefix + CLOCK, clock_command_set(datetime(2099, 1, 1, tzinfo=UTC)),
-                                       partition=0)
+    await p.bus.producer.send_and_wait(
+        p.bus.prefix + CLOCK, clock_command_set(datetime(2099, 1, 1, tzinfo=UTC)), partition=0
+    )
     try:
         # the followers poll every 0.5 s: watch for 3 s whether any service jumps (it would stay there)
         for _ in range(15):
@@ -709,7 +933,8 @@ async def test_an_unsigned_clock_record_does_not_move_business_time(platform):
                 assert abs((proc.business_time() - before[name]).total_seconds()) < 120, name
             await asyncio.sleep(0.2)
     finally:
-        await p.bus.set_clock(p.now())        # the next valid clock record is applied
-        await eventually(lambda: all(abs((proc.business_time() - p.now()).total_seconds()) < 60
-                                     for proc in p.procs.values()))
+        await p.bus.set_clock(p.now())  # the next valid clock record is applied
+        await eventually(
+            lambda: all(abs((proc.business_time() - p.now()).total_seconds()) < 60 for proc in p.procs.values())
+        )
     await a_valid_request_completes(p, "after-unsigned-clock")

@@ -11,6 +11,7 @@ message starts as a valid one built by the project's helpers (``runtime.client``
 / ``encode``) and is mutated; only the mutation is written here. The cases that can hold up a
 partition (deep nesting) run last.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,13 +20,13 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-
 from adversarial_support import DEAD, REFUSED, Seen, Tap
+from support import Bus, ServiceProcess, eventually, new_prefix
+from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
+
 from contracts.envelope import Envelope
 from contracts.his import MAX_LINES
 from runtime.envelopes import encode
-from support import Bus, ServiceProcess, eventually, new_prefix
-from test_settlement_wire import HOSPITAL, MARCH, ecg_bill, outpatient, person
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +42,12 @@ class Hospital:
     def valid(self, ref: str, **overrides) -> tuple[Envelope, dict]:
         """A valid request of H42010200001 (the helpers), and its envelope as JSON to mutate."""
         assert self.bus.client
-        env = self.bus.client.envelope(OUTPATIENT, outpatient(person(), ref, ecg_bill("2.00"), **overrides),
-                                       sender=HOSPITAL, now=self.bus.business_now())
+        env = self.bus.client.envelope(
+            OUTPATIENT,
+            outpatient(person(), ref, ecg_bill("2.00"), **overrides),
+            sender=HOSPITAL,
+            now=self.bus.business_now(),
+        )
         return env, json.loads(encode(env))
 
     async def send(self, value: bytes) -> None:
@@ -81,6 +86,7 @@ def _set(path: str, value) -> Callable[[dict], dict]:
         else:
             node[last] = value
         return d
+
     return mutate
 
 
@@ -92,6 +98,7 @@ def _drop(path: str) -> Callable[[dict], dict]:
             node = node[part]
         del node[last]
         return d
+
     return mutate
 
 
@@ -100,6 +107,7 @@ def _lines(n: int) -> Callable[[dict], dict]:
         first = {k: v for k, v in d["payload"]["fee_lines"][0].items() if v is not None}
         d["payload"]["fee_lines"] = [{**first, "line_no": i + 1} for i in range(n)]
         return d
+
     return mutate
 
 
@@ -119,12 +127,13 @@ def _price(price: str, amount: str | None = None) -> Callable[[dict], dict]:
         line["unit_price"], line["amount"] = price, amount or price
         line["quantity"] = "1"
         return d
+
     return mutate
 
 
 def _bad_id_number(d: dict) -> dict:
     pid = d["payload"]["person_id"]
-    d["payload"]["person_id"] = pid[:-1] + ("0" if pid[-1] != "0" else "1")   # another check digit
+    d["payload"]["person_id"] = pid[:-1] + ("0" if pid[-1] != "0" else "1")  # another check digit
     return d
 
 
@@ -181,6 +190,7 @@ def _deep(depth: int = 5000) -> Callable[[Hospital], bytes]:
         _, valid = h.valid("DEEP")
         valid["payload"]["diagnoses"] = "<DEEP>"
         return json.dumps(valid).replace('"<DEEP>"', "[" * depth + "]" * depth).encode()
+
     return make
 
 
@@ -188,8 +198,13 @@ def _told(h: Hospital, since: int) -> Callable[[Seen], bool]:
     return lambda s: (s.payload.get("sender"), s.payload.get("topic")) == (HOSPITAL, OUTPATIENT)
 
 
-async def _assert_refused_and_moves_on(h: Hospital, value: bytes, event_id: str | None, label: str,
-                                       reasons: tuple[str, ...] = ("INVALID_MESSAGE", "UNKNOWN_REGION")) -> dict:
+async def _assert_refused_and_moves_on(
+    h: Hospital,
+    value: bytes,
+    event_id: str | None,
+    label: str,
+    reasons: tuple[str, ...] = ("INVALID_MESSAGE", "UNKNOWN_REGION"),
+) -> dict:
     """Dead-lettered with the original, the hospital told, nothing answered, the next request completes."""
     dead_mark, refused_mark = h.tap.mark(DEAD), h.tap.mark(REFUSED)
     result_mark, assessed_mark = h.tap.mark(RESULT), h.tap.mark(ASSESSED)
@@ -197,7 +212,7 @@ async def _assert_refused_and_moves_on(h: Hospital, value: bytes, event_id: str 
     letter = (await h.tap.wait(DEAD, lambda s: (s.value or {}).get("topic") == OUTPATIENT, since=dead_mark)).value
     if event_id is not None and letter.get("event_id") is not None:
         assert letter["event_id"] == event_id, letter
-    if letter.get("original") is not None:   # what was sent: its payload sealed on the way (runtime.wire)
+    if letter.get("original") is not None:  # what was sent: its payload sealed on the way (runtime.wire)
         assert _same(letter["original"], value), letter["reason"]
     else:
         assert letter["original_ref"]["bytes"] >= len(value), letter
@@ -207,10 +222,12 @@ async def _assert_refused_and_moves_on(h: Hospital, value: bytes, event_id: str 
         assert refusal["refused_event_id"] == event_id, refusal
     await h.next_completes(label)
     # nothing answered or assessed for it: only the probe's records arrived
-    assert [s for s in h.tap.all(RESULT, since=result_mark) if not s.payload.get("request_id", "").startswith(label)] \
-        == []
-    assert [s for s in h.tap.all(ASSESSED, since=assessed_mark)
-            if not s.payload.get("request_id", "").startswith(label)] == []
+    assert [
+        s for s in h.tap.all(RESULT, since=result_mark) if not s.payload.get("request_id", "").startswith(label)
+    ] == []
+    assert [
+        s for s in h.tap.all(ASSESSED, since=assessed_mark) if not s.payload.get("request_id", "").startswith(label)
+    ] == []
     return letter
 
 
@@ -241,14 +258,24 @@ async def test_a_request_that_breaks_its_contract_is_refused_and_the_partition_m
     value = json.dumps(mutated).encode()
     peeked = str(env.event_id) if mutated.get("event_id") == str(env.event_id) else None
     letter = await _assert_refused_and_moves_on(h, value, peeked, f"after-{case}"[:40])
-    if case == "missing_envelope_sender":   # signed by the hospital, naming no sender: not tied to a party
+    if case == "missing_envelope_sender":  # signed by the hospital, naming no sender: not tied to a party
         assert (letter["reason"], letter["detail"].split(":")[0]) == ("UNAUTHENTICATED", "sender_mismatch"), letter
     else:
         assert letter["reason"] in ("invalid_message", "wrong_type", "unreadable_message"), letter
 
 
-@pytest.mark.parametrize("case", ["not_json", "invalid_utf8", "empty_value", "json_but_not_an_object",
-                                  "two_json_documents", "raw_null_byte", "huge_number"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not_json",
+        "invalid_utf8",
+        "empty_value",
+        "json_but_not_an_object",
+        "two_json_documents",
+        "raw_null_byte",
+        "huge_number",
+    ],
+)
 async def test_bytes_that_are_no_envelope_are_dead_lettered_and_the_partition_moves_on(hospital, case):
     h = hospital
     value = _raw_cases(h)[case]
@@ -261,13 +288,19 @@ async def test_a_conflicting_copy_is_dead_lettered_and_its_sender_told(hospital)
     (``conflicting_copy``), and the hospital hears that its message had no effect."""
     h = hospital
     assert h.bus.client
-    pid = person()   # the same person: the copy reaches the aggregate that holds the first one's mark
+    pid = person()  # the same person: the copy reaches the aggregate that holds the first one's mark
     first = await h.bus.publish(OUTPATIENT, outpatient(pid, "COPY-1", ecg_bill("2.00")), sender=HOSPITAL)
     await h.tap.wait(RESULT, lambda s: s.payload.get("request_id") == "COPY-1", timeout=60)
-    other = h.bus.client.envelope(OUTPATIENT, outpatient(pid, "COPY-1", ecg_bill("9.00")), sender=HOSPITAL,
-                                  now=h.bus.business_now(), event_id=first.event_id)
-    letter = await _assert_refused_and_moves_on(h, encode(other), str(first.event_id), "after-conflict",
-                                                reasons=("CONFLICTING_COPY",))
+    other = h.bus.client.envelope(
+        OUTPATIENT,
+        outpatient(pid, "COPY-1", ecg_bill("9.00")),
+        sender=HOSPITAL,
+        now=h.bus.business_now(),
+        event_id=first.event_id,
+    )
+    letter = await _assert_refused_and_moves_on(
+        h, encode(other), str(first.event_id), "after-conflict", reasons=("CONFLICTING_COPY",)
+    )
     assert letter["reason"] == "conflicting_copy", letter
     results = h.tap.all(RESULT, lambda s: s.payload.get("request_id") == "COPY-1")
     assert len({s.value["event_id"] for s in results}) == 1
@@ -280,5 +313,6 @@ async def test_deep_nesting_is_dead_lettered_and_does_not_stall_the_partition(ho
     env, _ = h.valid("DEEP")
     value = _deep()(h)
     await asyncio.wait_for(_assert_refused_and_moves_on(h, value, None, "after-deep"), 90)
-    await eventually(lambda: h.proc.metric("yidi_messages_handled_total", topic=OUTPATIENT, result="failed") == 0,
-                     timeout=5)
+    await eventually(
+        lambda: h.proc.metric("yidi_messages_handled_total", topic=OUTPATIENT, result="failed") == 0, timeout=5
+    )

@@ -8,6 +8,7 @@ Agencies: Wuhu A340200 asks Wuhan A420100 (parent Hubei A420000); Changsha A4301
 agency; Beijing A110000 is no parent of Wuhan. The co-investigation's Q-02 cut is 00:00 on Sat
 26 Sep 2026, the Mid-Autumn weekend.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,24 +16,38 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-
-from contracts.collab import (
-    CheckResult, ConfirmCollabResult, OpenCollabRequest, ProblemType, ReplyCollabRequest, RequestCoInvestigation,
-    Sex, StayDetails, SubmitCoInvestigationResult, WithdrawCoInvestigation,
-)
-from contracts.filing import CancelFiling
-from contracts.values import make_person_id, money
 from privacy_support import find_aggregate
-from services.collab.domain import coinvestigation as coinv
-from services.collab.domain import requests as req
 from support import Bus, ServiceProcess, eventually, new_prefix
 from test_filing_wire import BASE, BEIJING, READ, WUHAN, WUHU, Wire, at, person, register, rid, snap
 
+from contracts.collab import (
+    CheckResult,
+    ConfirmCollabResult,
+    OpenCollabRequest,
+    ProblemType,
+    ReplyCollabRequest,
+    RequestCoInvestigation,
+    Sex,
+    StayDetails,
+    SubmitCoInvestigationResult,
+    WithdrawCoInvestigation,
+)
+from contracts.filing import CancelFiling
+from contracts.values import make_person_id, money
+from services.collab.domain import coinvestigation as coinv
+from services.collab.domain import requests as req
+
 pytestmark = pytest.mark.integration
 
-COLLAB_READ = ("collab.request-opened.v1", "collab.request-replied.v1", "collab.result-confirmed.v1",
-               "collab.result-disputed.v1", "collab.coinvestigation-requested.v1",
-               "collab.coinvestigation-withdrawn.v1", "collab.coinvestigation-result.v1")
+COLLAB_READ = (
+    "collab.request-opened.v1",
+    "collab.request-replied.v1",
+    "collab.result-confirmed.v1",
+    "collab.result-disputed.v1",
+    "collab.coinvestigation-requested.v1",
+    "collab.coinvestigation-withdrawn.v1",
+    "collab.coinvestigation-result.v1",
+)
 REFUSED = "party.refused.v1"
 A_WUHU, A_WUHAN, A_HUBEI, A_CHANGSHA, A_BEIJING = "A340200", "A420100", "A420000", "A430100", "A110000"
 
@@ -50,6 +65,7 @@ class Agencies:
         def collab_there() -> bool:
             seen = self.collab.business_time()
             return when - timedelta(seconds=1) <= seen <= self.wire.now() + timedelta(seconds=1)
+
         await eventually(collab_there, timeout=30)
 
     async def send(self, topic: str, payload, sender: str):
@@ -101,11 +117,23 @@ async def agencies(stack):
 
 
 # ---------------------------------------------------------------- builders
-def open_request(ref: str, *, target: str = WUHAN, now: datetime, escalated_from: uuid.UUID | None = None,
-                 problem: ProblemType = ProblemType.FILING) -> OpenCollabRequest:
-    return OpenCollabRequest(request_ref=ref, requester_region=WUHU, target_region=target,
-                             matter="参保人备案信息两地不一致", problem_type=problem, opened_at=now,
-                             escalated_from=escalated_from)
+def open_request(
+    ref: str,
+    *,
+    target: str = WUHAN,
+    now: datetime,
+    escalated_from: uuid.UUID | None = None,
+    problem: ProblemType = ProblemType.FILING,
+) -> OpenCollabRequest:
+    return OpenCollabRequest(
+        request_ref=ref,
+        requester_region=WUHU,
+        target_region=target,
+        matter="参保人备案信息两地不一致",
+        problem_type=problem,
+        opened_at=now,
+        escalated_from=escalated_from,
+    )
 
 
 async def opened(agencies: Agencies, label: str) -> uuid.UUID:
@@ -132,10 +160,14 @@ async def test_K03_K04_only_the_target_replies_and_only_the_requester_confirms(a
         refusal = await agencies.refused("collab.reply-request.v1", reply(request_id, now(), "不是我的"), stranger)
         assert (refusal["reason"], refusal["rule"], refusal["service"]) == ("NOT_ADDRESSED", "K-03", "collab")
         assert stranger in refusal["message"] and "340200" in refusal["message"]
-    assert agencies.collab.metric("yidi_refused_total", service="collab", topic="collab.reply-request.v1",
-                                  code="NOT_ADDRESSED") == 2
+    assert (
+        agencies.collab.metric(
+            "yidi_refused_total", service="collab", topic="collab.reply-request.v1", code="NOT_ADDRESSED"
+        )
+        == 2
+    )
     stored = await agencies.stored("requests", str(request_id))
-    assert stored["state"]["status"] == "open" and stored["state"]["replied_at"] is None   # nothing stored
+    assert stored["state"]["status"] == "open" and stored["state"]["replied_at"] is None  # nothing stored
 
     # the target replies; the first responder's answer is the only one ever published
     await agencies.send("collab.reply-request.v1", reply(request_id, now()), A_WUHAN)
@@ -160,22 +192,27 @@ async def test_K04_an_escalation_goes_to_the_parent_of_the_original_target_or_is
     original = await opened(agencies, "k04")
     await agencies.send("collab.reply-request.v1", reply(original, now(), "无法处理"), A_WUHAN)
     await agencies.event("collab.request-replied.v1", original)
-    await agencies.send("collab.confirm-result.v1", ConfirmCollabResult(
-        request_id=original, accepted=False, comment="仍未解决", confirmed_at=now()), A_WUHU)
+    await agencies.send(
+        "collab.confirm-result.v1",
+        ConfirmCollabResult(request_id=original, accepted=False, comment="仍未解决", confirmed_at=now()),
+        A_WUHU,
+    )
     await agencies.event("collab.result-disputed.v1", original)
 
     # Beijing is not the level above Wuhan: refused, no request opened, nothing stored
     wrong_ref = f"k04-beijing-{uuid.uuid4().hex[:6]}"
-    refusal = await agencies.refused("collab.open-request.v1", open_request(
-        wrong_ref, target=BEIJING, now=now(), escalated_from=original), A_WUHU)
+    refusal = await agencies.refused(
+        "collab.open-request.v1", open_request(wrong_ref, target=BEIJING, now=now(), escalated_from=original), A_WUHU
+    )
     assert (refusal["reason"], refusal["rule"]) == ("UNAUTHORIZED", "K-04")
     assert "420000" in refusal["message"] and "110000" in refusal["message"]
     assert await agencies.stored("requests", str(req.request_id_for(WUHU, wrong_ref))) is None
 
     # the parent in the participant registry, Hubei (A420000), takes it up
     ref = f"k04-hubei-{uuid.uuid4().hex[:6]}"
-    await agencies.send("collab.open-request.v1", open_request(ref, target="420000", now=now(),
-                                                               escalated_from=original), A_WUHU)
+    await agencies.send(
+        "collab.open-request.v1", open_request(ref, target="420000", now=now(), escalated_from=original), A_WUHU
+    )
     escalated = await agencies.event("collab.request-opened.v1", req.request_id_for(WUHU, ref))
     assert (escalated["target_region"], escalated["escalated_from"]) == ("420000", str(original))
     assert agencies.events("collab.request-opened.v1", req.request_id_for(WUHU, wrong_ref)) == []
@@ -183,9 +220,15 @@ async def test_K04_an_escalation_goes_to_the_parent_of_the_original_target_or_is
 
 # ================================================================ Q-02: receipt time decides
 def stay() -> StayDetails:
-    return StayDetails(person_id=make_person_id("34020219600101123"), institution="H42010200001",
-                       admission_no="ZY2026090001", invoice_no="FP2026090001", admission_date=at(2026, 9, 1).date(),
-                       discharge_date=at(2026, 9, 20).date(), total=money("31000.00"))
+    return StayDetails(
+        person_id=make_person_id("34020219600101123"),
+        institution="H42010200001",
+        admission_no="ZY2026090001",
+        invoice_no="FP2026090001",
+        admission_date=at(2026, 9, 1).date(),
+        discharge_date=at(2026, 9, 20).date(),
+        total=money("31000.00"),
+    )
 
 
 async def test_Q02_a_withdrawal_backdated_before_the_cut_is_refused(agencies):
@@ -194,33 +237,59 @@ async def test_Q02_a_withdrawal_backdated_before_the_cut_is_refused(agencies):
     but it is received after the cut, and receipt decides: Q-02 refuses it. Nothing is withdrawn."""
     await agencies.set_clock(at(2026, 9, 25, 20))
     ref = f"q02-{uuid.uuid4().hex[:8]}"
-    await agencies.send("collab.request-coinvestigation.v1", RequestCoInvestigation(
-        request_ref=ref, insured_region=WUHU, treating_region=WUHAN, name="张三", sex=Sex.MALE, stay=stay(),
-        requested_at=agencies.wire.now()), A_WUHU)
+    await agencies.send(
+        "collab.request-coinvestigation.v1",
+        RequestCoInvestigation(
+            request_ref=ref,
+            insured_region=WUHU,
+            treating_region=WUHAN,
+            name="张三",
+            sex=Sex.MALE,
+            stay=stay(),
+            requested_at=agencies.wire.now(),
+        ),
+        A_WUHU,
+    )
     request_id = coinv.request_id_for(WUHU, ref)
     requested = await agencies.event("collab.coinvestigation-requested.v1", request_id)
     assert requested["period"] == "2026-09" and datetime.fromisoformat(requested["cut_at"]) == at(2026, 9, 26, 0)
 
     await agencies.set_clock(at(2026, 9, 26, 0, 2))
     far = at(2026, 9, 25, 23, 50)
-    sent = await agencies.bus.publish("collab.withdraw-coinvestigation.v1", WithdrawCoInvestigation(
-        request_id=request_id, withdrawn_at=far), now=far, sender=A_WUHU)
+    sent = await agencies.bus.publish(
+        "collab.withdraw-coinvestigation.v1",
+        WithdrawCoInvestigation(request_id=request_id, withdrawn_at=far),
+        now=far,
+        sender=A_WUHU,
+    )
     [skewed] = await agencies.wire.wait(REFUSED, lambda m: m["payload"]["refused_event_id"] == str(sent.event_id))
     assert (skewed["payload"]["reason"], skewed["payload"]["sender"]) == ("CLOCK_SKEW", A_WUHU)
 
     near = at(2026, 9, 25, 23, 59)
-    sent = await agencies.bus.publish("collab.withdraw-coinvestigation.v1", WithdrawCoInvestigation(
-        request_id=request_id, withdrawn_at=near), now=near, sender=A_WUHU)
+    sent = await agencies.bus.publish(
+        "collab.withdraw-coinvestigation.v1",
+        WithdrawCoInvestigation(request_id=request_id, withdrawn_at=near),
+        now=near,
+        sender=A_WUHU,
+    )
     [cut] = await agencies.wire.wait(REFUSED, lambda m: m["payload"]["refused_event_id"] == str(sent.event_id))
-    assert (cut["payload"]["reason"], cut["payload"]["sender"]) == ("REFUSED_BY_RULE", A_WUHU)   # not a dead letter
+    assert (cut["payload"]["reason"], cut["payload"]["sender"]) == ("REFUSED_BY_RULE", A_WUHU)  # not a dead letter
     assert "Q-02" in cut["payload"]["message"]
 
     # the other side may not withdraw either; the treating place still answers the request
-    refusal = await agencies.refused("collab.withdraw-coinvestigation.v1", WithdrawCoInvestigation(
-        request_id=request_id, withdrawn_at=agencies.wire.now()), A_WUHAN)
+    refusal = await agencies.refused(
+        "collab.withdraw-coinvestigation.v1",
+        WithdrawCoInvestigation(request_id=request_id, withdrawn_at=agencies.wire.now()),
+        A_WUHAN,
+    )
     assert (refusal["reason"], refusal["rule"]) == ("UNAUTHORIZED", "Q-02")
-    await agencies.send("collab.submit-coinvestigation-result.v1", SubmitCoInvestigationResult(
-        request_id=request_id, result=CheckResult.CORRECT, submitted_at=agencies.wire.now()), A_WUHAN)
+    await agencies.send(
+        "collab.submit-coinvestigation-result.v1",
+        SubmitCoInvestigationResult(
+            request_id=request_id, result=CheckResult.CORRECT, submitted_at=agencies.wire.now()
+        ),
+        A_WUHAN,
+    )
     await agencies.event("collab.coinvestigation-result.v1", request_id)
     assert agencies.events("collab.coinvestigation-withdrawn.v1", request_id) == []
     assert (await agencies.stored("coinvestigations", str(request_id)))["state"]["status"] == "answered"
@@ -234,13 +303,12 @@ async def test_F08_a_cancel_by_an_agency_of_another_region_is_refused_and_change
     # the table: Wuhu may not register a person insured in Wuhan (F-01)
     foreign = await wire.refused_by_party("filing.register.v1", register(pid), A_WUHU)
     assert (foreign["reason"], foreign["rule"]) == ("UNAUTHORIZED", "F-01")
-    filing = snap((await wire.accept("filing.register.v1", register(pid)))["filing"])      # signed by A420100
+    filing = snap((await wire.accept("filing.register.v1", register(pid)))["filing"])  # signed by A420100
 
-    cancel = CancelFiling(request_id=rid("cancel"), person_id=pid, filing_id=filing.filing_id,
-                          reason="参保人申请取消")
+    cancel = CancelFiling(request_id=rid("cancel"), person_id=pid, filing_id=filing.filing_id, reason="参保人申请取消")
     refusal = await wire.refused_by_party("filing.cancel.v1", cancel, A_WUHU)
     assert (refusal["reason"], refusal["rule"]) == ("UNAUTHORIZED", "F-08")
-    assert A_WUHU in refusal["message"] and WUHAN not in refusal["message"]   # where the person is insured stays untold
+    assert A_WUHU in refusal["message"] and WUHAN not in refusal["message"]  # where the person is insured stays untold
     stored = (await wire.stored_filings(pid))[str(filing.filing_id)]
     assert (stored.status.value, stored.version) == ("active", 1)
     assert wire.service.metric("yidi_refused_total", service="filing", topic="filing.cancel.v1") == 1

@@ -7,16 +7,17 @@ Wuhu (340200) insured, its quota 10,000.00 in force, treated in Wuhan (420100): 
 10-27) are breached by clearing and recorded on Wuhu's prepayment account; the transfer falls due before
 P-09's date, so nothing is sanctioned then. At 11-04, still unpaid and no delay reported, prepayment
 suspends admissions of Wuhu's insureds (prepayment.sanction.v1, S-20)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import pytest
+from privacy_support import find_aggregate
+from support import Bus, ServiceProcess, at, completed_settlement, eventually, move, new_prefix
 
 from contracts.prepayment import PrepaymentScope, SetAnnualQuota
-from privacy_support import find_aggregate
 from runtime.calendar import end_of_business_day
-from support import Bus, ServiceProcess, at, completed_settlement, eventually, move, new_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -44,20 +45,38 @@ async def test_an_unpaid_notice_breaches_and_prepayment_hears_it(stack):
             for proc in procs:
                 proc.wait_healthy()
             # a quota of 10,000.00 in force (no adjustment to pay): 900.00 of use raises no warning
-            await bus.publish("prepayment.set-annual-quota.v1", SetAnnualQuota(
-                insured_region=WUHU, scope=PrepaymentScope.CROSS_PROVINCE, year=2026, last_year_quota="10000.00",
-                last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"},
-                issued_at=bus.business_now()), sender="A340000")
+            await bus.publish(
+                "prepayment.set-annual-quota.v1",
+                SetAnnualQuota(
+                    insured_region=WUHU,
+                    scope=PrepaymentScope.CROSS_PROVINCE,
+                    year=2026,
+                    last_year_quota="10000.00",
+                    last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"},
+                    issued_at=bus.business_now(),
+                ),
+                sender="A340000",
+            )
             await eventually(lambda: _has(prepayment, lambda a: a["quota"] == "10000.00"))
-            await bus.publish("settlement.completed.v1", completed_settlement(
-                "S-A", insured_region=WUHU, treating_region=WUHAN, settled_on=date(2026, 8, 20),
-                funds={"pooling": "900.00"}))
+            await bus.publish(
+                "settlement.completed.v1",
+                completed_settlement(
+                    "S-A",
+                    insured_region=WUHU,
+                    treating_region=WUHAN,
+                    settled_on=date(2026, 8, 20),
+                    funds={"pooling": "900.00"},
+                ),
+            )
             await eventually(lambda: _has(prepayment, lambda a: a["uncleared"] == "900.00"))
 
             await move(bus, procs, at(9, 21))
             await move(bus, procs, at(9, 30))
-            [notice] = [n["payload"] for n in await bus.read(NOTICE, lambda m: len(m) >= 2, timeout=40)
-                        if n["payload"]["region"] == WUHU]
+            [notice] = [
+                n["payload"]
+                for n in await bus.read(NOTICE, lambda m: len(m) >= 2, timeout=40)
+                if n["payload"]["region"] == WUHU
+            ]
             notice_id = notice["notice_id"]
             await eventually(lambda: _has(prepayment, lambda a: notice_id in a["notices"]))
             sanction_due = (await account(prepayment))["notices"][notice_id]["sanction_due_at"]
@@ -65,20 +84,30 @@ async def test_an_unpaid_notice_breaches_and_prepayment_hears_it(stack):
 
             # 10-28: Wuhu's submission and finance's transfer breached (C-03), heard by prepayment
             await move(bus, procs, at(10, 28))
-            breaches = await bus.read(BREACHED, lambda m: sum(b["payload"]["region"] == WUHU for b in m) >= 2,
-                                      timeout=40)
+            breaches = await bus.read(
+                BREACHED, lambda m: sum(b["payload"]["region"] == WUHU for b in m) >= 2, timeout=40
+            )
             mine = {b["payload"]["obligation"]: b["payload"] for b in breaches if b["payload"]["region"] == WUHU}
             assert datetime.fromisoformat(mine["transferred"]["due_at"]) == end_of_business_day(date(2026, 10, 27))
-            await eventually(lambda: _has(prepayment, lambda a: set(a["notices"][notice_id]["clearing_breaches"])
-                                          == {"submitted_to_finance", "transferred"}), timeout=40)
+            await eventually(
+                lambda: _has(
+                    prepayment,
+                    lambda a: set(a["notices"][notice_id]["clearing_breaches"])
+                    == {"submitted_to_finance", "transferred"},
+                ),
+                timeout=40,
+            )
             state = await account(prepayment)
-            assert not state["notices"][notice_id]["overdue"] and state["sanctions"] == {}   # the P-09 clock decides
+            assert not state["notices"][notice_id]["overdue"] and state["sanctions"] == {}  # the P-09 clock decides
 
             # 11-04: unpaid 20 working days after the notice, no delay reported → admissions suspended
             await move(bus, procs, at(11, 4))
             [sanction] = [s["payload"] for s in await bus.read(SANCTION, lambda m: len(m) >= 1, timeout=40)]
             assert (sanction["insured_region"], sanction["kind"], sanction["action"]) == (
-                WUHU, "admission_suspension", "imposed")
+                WUHU,
+                "admission_suspension",
+                "imposed",
+            )
             assert sanction["notice_ids"] == [notice_id]
         finally:
             for proc in procs:

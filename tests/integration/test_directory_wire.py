@@ -5,21 +5,22 @@ The national agency opens inpatient settlement at the eye hospital on ``parties.
 the province signs has no effect): once the service has applied it, the eye hospital is listed among
 those opened for inpatient, with the date.
 """
+
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 
 import pytest
+from support import Bus, ServiceProcess, eventually, new_prefix
 
 from contracts.parties import ChangeAction, ChangeParty, Institution
 from runtime.parties import ParticipantRegistry
 from runtime.query import sign_request
-from support import Bus, ServiceProcess, eventually, new_prefix
 
 pytestmark = pytest.mark.integration
 PATH = "/filing/institutions"
-H1, H2, EYE, TCM = "H42010200001", "H42010200002", "H42010200003", "H42010200004"   # Wuhan, sample registry
+H1, H2, EYE, TCM = "H42010200001", "H42010200002", "H42010200003", "H42010200004"  # Wuhan, sample registry
 
 
 async def test_institutions_and_agencies_read_the_directory_and_a_registry_change_shows_in_it(stack):
@@ -27,6 +28,7 @@ async def test_institutions_and_agencies_read_the_directory_and_a_registry_chang
     filing = ServiceProcess(stack, "filing", prefix).start()
     try:
         async with Bus(stack, prefix) as bus:
+
             def ask(sender: str, **params: str) -> tuple[int, bytes]:
                 target, headers = sign_request(bus.signer(sender), PATH, at=bus.business_now(), **params)
                 return filing.get(target, headers)
@@ -42,7 +44,7 @@ async def test_institutions_and_agencies_read_the_directory_and_a_registry_chang
             assert status == 200 and body.startswith("\ufeff".encode())
             rows = body.decode("utf-8-sig").splitlines()
             assert rows[1].split(",")[:2] == [EYE, "武汉市某眼科医院（样例，仅开通普通门诊）"]
-            assert rows[1].split(",")[-3:] == ["", "2023-03-01", ""]            # inpatient, outpatient, chronic
+            assert rows[1].split(",")[-3:] == ["", "2023-03-01", ""]  # inpatient, outpatient, chronic
 
             status, body = ask("A420100", region="349900")
             assert status == 400 and "region 349900 is not a pooling region" in json.loads(body)["message"]
@@ -59,8 +61,9 @@ async def test_institutions_and_agencies_read_the_directory_and_a_registry_chang
             await bus.publish("parties.change.v2", change, sender="A420000")
             await eventually(lambda: filing.metric("yidi_refused_total", topic="parties.change.v2") >= 1)
             assert EYE not in inpatient_codes("A420100")
-            await bus.publish("parties.change.v2", change.model_copy(update={"change_id": "open-eye-inpatient-2"}),
-                              sender="A000000")
+            await bus.publish(
+                "parties.change.v2", change.model_copy(update={"change_id": "open-eye-inpatient-2"}), sender="A000000"
+            )
             await eventually(lambda: EYE in inpatient_codes("A420100"))
 
             status, body = ask(EYE, region="420100", open="inpatient")

@@ -10,6 +10,7 @@ read from ``settlement.inquiry-answered.v1`` and opened with the hospital's key.
 * an in-stay upload with a wrong line refused before discharge, naming the line;
 * another hospital learns nothing: it cannot ask in the first one's name, and cannot open its answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,18 +18,38 @@ import uuid
 from datetime import date, datetime
 
 import pytest
+from support import answer_to, eventually
+from test_settlement_wire import (
+    HOSPITAL,
+    LEVEL_2,
+    Wire,
+    answers,
+    counters,
+    discharge,
+    everything,
+    feed,
+    filing,
+    find,
+    header,
+    line,
+    mixed_bill,
+    outpatient,
+    person,
+    stay_bill,
+    wire,  # noqa: F401 — the same running settlement service, one per module
+)
 
-from contracts.his_inquiry import (DischargePreSettlementRequested, EligibilityRequested, InStayFeeDetail,
-                                   OutpatientPreSettlementRequested)
+from contracts.his_inquiry import (
+    DischargePreSettlementRequested,
+    EligibilityRequested,
+    InStayFeeDetail,
+    OutpatientPreSettlementRequested,
+)
 from contracts.prepayment import PrepaymentSanction, SanctionAction, SanctionKind
 from contracts.values import SHANGHAI, FilingCategory
 from runtime.client import SealedForAnother, open_result
 from runtime.parties import ParticipantRegistry
 from runtime.query import seal_person, sign_request
-from support import answer_to, eventually
-from test_settlement_wire import wire  # noqa: F401 — the same running settlement service, one per module
-from test_settlement_wire import (HOSPITAL, LEVEL_2, Wire, answers, counters, discharge, everything, feed,
-                                  filing, find, header, line, mixed_bill, outpatient, person, stay_bill)
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +75,12 @@ async def test_eligibility_of_a_filed_an_unfiled_outpatient_and_a_suspended_pers
     filed, unfiled, suspended = person(), person(), person("430102")
     await feed(wire, filing(filed, FilingCategory.RESETTLED_RETIREE, date(2025, 1, 1)))
     yes = await inquire(wire, "his.eligibility-requested.v1", asks(filed, "EL-1", "inpatient"))
-    assert (yes["eligible"], yes["basis"], yes["filing_category"], yes["filing_valid_until"]) == \
-        (True, "long_term", "resettled_retiree", None), yes
+    assert (yes["eligible"], yes["basis"], yes["filing_category"], yes["filing_valid_until"]) == (
+        True,
+        "long_term",
+        "resettled_retiree",
+        None,
+    ), yes
     assert yes["filing_status"] == "active" and yes["admission_suspended"] is None
 
     outp = await inquire(wire, "his.eligibility-requested.v1", asks(unfiled, "EL-2", "general_outpatient"))
@@ -64,15 +89,21 @@ async def test_eligibility_of_a_filed_an_unfiled_outpatient_and_a_suspended_pers
     assert (stay["eligible"], stay["reason_code"]) == (False, "no_filing"), stay
 
     await feed(wire, filing(suspended, FilingCategory.RESETTLED_RETIREE, date(2025, 1, 1), insured="430100"))
-    sanction = PrepaymentSanction(sanction_id=uuid.uuid4(), insured_region="430100",
-                                  kind=SanctionKind.ADMISSION_SUSPENSION, action=SanctionAction.IMPOSED,
-                                  effective_at=datetime(2025, 3, 10, tzinfo=SHANGHAI), notice_ids=[uuid.uuid4()],
-                                  reason="clearing notice unpaid 20 working days after issue (P-09)")
+    sanction = PrepaymentSanction(
+        sanction_id=uuid.uuid4(),
+        insured_region="430100",
+        kind=SanctionKind.ADMISSION_SUSPENSION,
+        action=SanctionAction.IMPOSED,
+        effective_at=datetime(2025, 3, 10, tzinfo=SHANGHAI),
+        notice_ids=[uuid.uuid4()],
+        reason="clearing notice unpaid 20 working days after issue (P-09)",
+    )
     await wire.bus.publish("prepayment.sanction.v1", sanction, producer="prepayment")
 
     async def in_force() -> bool:
         doc = await find(wire.proc, "sanctions", "region-sanctions")
         return bool((doc or {}).get("state", {}).get("sanctions", {}).get("periods"))
+
     await eventually(in_force)
     no = await inquire(wire, "his.eligibility-requested.v1", asks(suspended, "EL-4", "inpatient", insured="430100"))
     assert (no["eligible"], no["rule"], no["reason_code"]) == (False, "S-20", "admission_suspended"), no
@@ -88,14 +119,16 @@ async def test_a_pre_settlement_equals_the_settlement_that_follows_and_changes_n
     before = await counters(wire, pid)
 
     stay = discharge(pid, "PRE-1", stay_bill(), date(2025, 3, 6), date(2025, 3, 11), visit_id="ZY-P1")
-    pre = await inquire(wire, "his.discharge-pre-settlement.v1",
-                        DischargePreSettlementRequested.model_validate(stay.model_dump()))
+    pre = await inquire(
+        wire, "his.discharge-pre-settlement.v1", DischargePreSettlementRequested.model_validate(stay.model_dump())
+    )
     assert pre["kind"] == "pre_settlement" and pre["result"]["outcome"] == "completed", pre
     assert await counters(wire, pid) == before, "a pre-settlement consumes no deductible, no cap (S-05)"
     sid = pre["result"]["settlement_id"]
     for topic in ("settlement.completed.v1", "settlement.treating-assessed.v1", "settlement.fee-detail.v1"):
-        assert not [m for m in await everything(wire.bus, topic, 1.0) if m["payload"].get("settlement_id") == sid], \
+        assert not [m for m in await everything(wire.bus, topic, 1.0) if m["payload"].get("settlement_id") == sid], (
             f"a pre-settlement published {topic}: clearing or prepayment would count it"
+        )
     assert pre["basis"]["accumulations"], "it says what it was computed on"
 
     [real] = [a for a in await answers_after(wire, "his.settlement-requested.v1", stay)]
@@ -113,8 +146,9 @@ async def answers_after(w: Wire, topic: str, request) -> list[dict]:
 async def test_an_outpatient_pre_settlement_before_any_visit_leaves_no_trace_of_the_person(wire):
     pid = person()
     bill = outpatient(pid, "PRE-OP-1", mixed_bill())
-    pre = await inquire(wire, "his.outpatient-pre-settlement.v1",
-                        OutpatientPreSettlementRequested.model_validate(bill.model_dump()))
+    pre = await inquire(
+        wire, "his.outpatient-pre-settlement.v1", OutpatientPreSettlementRequested.model_validate(bill.model_dump())
+    )
     assert pre["result"]["outcome"] == "completed" and pre["result"]["slip"]["total"] == "142.00", pre
     for collection in ("visits", "insured"):
         assert await find(wire.proc, collection, pid) is None, f"{collection} stored for a pre-settlement"
@@ -127,12 +161,18 @@ async def test_in_stay_detail_with_a_wrong_line_is_refused_before_discharge(wire
     detail = dict(**header(pid, "DET-1", "inpatient", visit_id="ZY-D1"), admission_date=date(2025, 3, 1))
     ok = await inquire(wire, "his.fee-detail-uploaded.v1", InStayFeeDetail(**detail, fee_lines=lines))
     assert ok["accepted"] and ok["totals"]["total"] == "1450.00" and len(ok["lines"]) == 3, ok
-    bad = await inquire(wire, "his.fee-detail-uploaded.v1",
-                        InStayFeeDetail(**{**detail, "request_id": "DET-2"}, fee_lines=[*lines[:2], wrong]))
+    bad = await inquire(
+        wire,
+        "his.fee-detail-uploaded.v1",
+        InStayFeeDetail(**{**detail, "request_id": "DET-2"}, fee_lines=[*lines[:2], wrong]),
+    )
     assert (bad["accepted"], bad["code"], bad["line_no"]) == (False, "INVALID_FEE_LINE", 3), bad
     unknown = line(4, "NO-SUCH-ITEM", "1", "10.00", his_class="A")
-    odd = await inquire(wire, "his.fee-detail-uploaded.v1",
-                        InStayFeeDetail(**{**detail, "request_id": "DET-3"}, fee_lines=[*lines, unknown]))
+    odd = await inquire(
+        wire,
+        "his.fee-detail-uploaded.v1",
+        InStayFeeDetail(**{**detail, "request_id": "DET-3"}, fee_lines=[*lines, unknown]),
+    )
     assert (odd["code"], odd["line_no"]) == ("CATALOGUE_UNKNOWN_ITEM", 4), odd
 
 
@@ -140,14 +180,16 @@ async def test_another_hospital_learns_nothing(wire):
     pid = person()
     await feed(wire, filing(pid, FilingCategory.RESETTLED_RETIREE, date(2025, 1, 1)))
     # asking in the first hospital's name: refused for its sender, no answer about the person
-    sent = await wire.bus.publish("his.eligibility-requested.v1", asks(pid, "SPY-1", "inpatient"),
-                                  producer=f"his:{LEVEL_2}", sender=LEVEL_2)
+    sent = await wire.bus.publish(
+        "his.eligibility-requested.v1", asks(pid, "SPY-1", "inpatient"), producer=f"his:{LEVEL_2}", sender=LEVEL_2
+    )
     refused = await answer_to(wire.bus, sent)
     assert (refused["reason"], refused["sender"]) == ("UNAUTHORIZED", LEVEL_2) and pid not in json.dumps(refused)
     # the first hospital's answer is sealed to it: the second cannot open it
     await inquire(wire, "his.eligibility-requested.v1", asks(pid, "OWN-1", "inpatient"))
-    [payload] = [m["payload"] for m in await everything(wire.bus, ANSWERED, 1.0)
-                 if m["payload"]["request_id"] == "OWN-1"]
+    [payload] = [
+        m["payload"] for m in await everything(wire.bus, ANSWERED, 1.0) if m["payload"]["request_id"] == "OWN-1"
+    ]
     with pytest.raises(SealedForAnother):
         open_result(wire.bus.signer(LEVEL_2), {**payload, "institution_code": LEVEL_2, "outcome": None})
 
@@ -158,29 +200,54 @@ async def test_what_the_slip_prints_travels_and_rests_sealed(wire):
     the database (003 §5 (三))."""
     pid, name, card = person(), "测试患者乙", "K98765432"
     await feed(wire, filing(pid, FilingCategory.RESETTLED_RETIREE, date(2025, 1, 1)))
-    stay = discharge(pid, "SLIP-1", stay_bill(), date(2025, 3, 1), date(2025, 3, 9), visit_id="ZY-SLIP-1",
-                     patient_name=name, social_security_card=card, department="心血管内科",
-                     discharge_department="心血管内科", invoice_no="FP2025031100042", hospital_borne="12.00")
+    stay = discharge(
+        pid,
+        "SLIP-1",
+        stay_bill(),
+        date(2025, 3, 1),
+        date(2025, 3, 9),
+        visit_id="ZY-SLIP-1",
+        patient_name=name,
+        social_security_card=card,
+        department="心血管内科",
+        discharge_department="心血管内科",
+        invoice_no="FP2025031100042",
+        hospital_borne="12.00",
+    )
     [done] = await answers_after(wire, "his.settlement-requested.v1", stay)
     assert done["outcome"] == "completed" and done["invoice_no"] == "FP2025031100042", done
 
-    target, headers = sign_request(wire.bus.signer("A340200"), "/settlement/slip", at=wire.bus.business_now(),
-                                   person=seal_person(ParticipantRegistry.load(wire.bus.stack.keys_dir),
-                                                      "settlement", pid),
-                                   settlement=done["settlement_id"])
+    target, headers = sign_request(
+        wire.bus.signer("A340200"),
+        "/settlement/slip",
+        at=wire.bus.business_now(),
+        person=seal_person(ParticipantRegistry.load(wire.bus.stack.keys_dir), "settlement", pid),
+        settlement=done["settlement_id"],
+    )
     status, body = wire.proc.get(target, headers)
     slip = json.loads(body)
     assert status == 200, slip
-    assert (slip["patient_name"], slip["social_security_card"], slip["discharge_department"], slip["invoice_no"],
-            slip["hospital_borne"]) == (name, card, "心血管内科", "FP2025031100042", "12.00"), slip
+    assert (
+        slip["patient_name"],
+        slip["social_security_card"],
+        slip["discharge_department"],
+        slip["invoice_no"],
+        slip["hospital_borne"],
+    ) == (name, card, "心血管内科", "FP2025031100042", "12.00"), slip
 
-    raw = [json.dumps(m) for topic in ("his.settlement-requested.v1", "settlement.result.v2",
-                                       "settlement.completed.v1") for m in await raw_records(wire, topic)]
+    raw = [
+        json.dumps(m)
+        for topic in ("his.settlement-requested.v1", "settlement.result.v2", "settlement.completed.v1")
+        for m in await raw_records(wire, topic)
+    ]
     assert raw and not [r for r in raw if name in r or card in r or pid in r], "in clear on the broker"
     client, db = await wire.proc.db()
     try:
-        stored = [json.dumps(d, default=str, ensure_ascii=False) for c in ("visits", "visits_archive", "insured")
-                  async for d in db[c].find({})]
+        stored = [
+            json.dumps(d, default=str, ensure_ascii=False)
+            for c in ("visits", "visits_archive", "insured")
+            async for d in db[c].find({})
+        ]
     finally:
         await client.close()
     assert stored and not [s for s in stored if name in s or card in s], "in clear in the database"
@@ -189,6 +256,7 @@ async def test_what_the_slip_prints_travels_and_rests_sealed(wire):
 async def raw_records(w: Wire, topic: str) -> list[str]:
     """Every record value of ``topic`` as the broker holds it (not opened)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
+
     consumer = AIOKafkaConsumer(bootstrap_servers=w.bus.stack.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -2,6 +2,7 @@
 a poison message is dead-lettered with its reason and answered to its sender while the next
 message of its partition is handled; a handler that fails keeps its message — the offset does not
 advance — until it succeeds."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +10,10 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from runtime.envelopes import encode
 from support import Bus, ServiceProcess, eventually, new_prefix
 from test_settlement_wire import HOSPITAL, MARCH, OUTPATIENT, Wire, answers, ask, ecg_bill, outpatient, person
+
+from runtime.envelopes import encode
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +27,8 @@ async def test_a_line_of_1e30_is_refused_with_its_reason_and_the_next_request_se
             w, pid = Wire(bus, proc), person()
             request = outpatient(pid, "POISON-1", ecg_bill("2.00"))
             raw = json.loads(encode(bus.client.envelope(OUTPATIENT, request, sender=HOSPITAL, now=bus.business_now())))
-            raw["payload"]["fee_lines"][0].update(quantity="1e30", amount="1e30")   # what a broken HIS might send
-            await bus.send_raw(OUTPATIENT, json.dumps(raw).encode(), HOSPITAL)      # same partition as the next
+            raw["payload"]["fee_lines"][0].update(quantity="1e30", amount="1e30")  # what a broken HIS might send
+            await bus.send_raw(OUTPATIENT, json.dumps(raw).encode(), HOSPITAL)  # same partition as the next
             after = await ask(w, OUTPATIENT, outpatient(pid, "POISON-2", ecg_bill("2.00")))
             assert after["outcome"] == "completed", after
             letters = await bus.read("ops.dead-letter.v1", lambda m: len(m) >= 1)
@@ -35,7 +36,7 @@ async def test_a_line_of_1e30_is_refused_with_its_reason_and_the_next_request_se
             refused = await bus.read("party.refused.v1", lambda m: len(m) >= 1)
             assert (refused[0]["payload"]["sender"], refused[0]["payload"]["reason"]) == (HOSPITAL, "INVALID_MESSAGE")
             assert refused[0]["payload"]["refused_event_id"] == raw["event_id"]
-            assert await answers(w, "POISON-1", 0, timeout=2) == []                   # no result for the poison
+            assert await answers(w, "POISON-1", 0, timeout=2) == []  # no result for the poison
         finally:
             proc.stop()
 
@@ -51,8 +52,9 @@ async def test_a_failing_handler_keeps_its_message_until_it_succeeds(stack):
         try:
             w, pid = Wire(bus, proc), person()
             await bus.publish(OUTPATIENT, outpatient(pid, "FAULT-1", ecg_bill("2.00")))
-            await eventually(lambda: proc.metric("yidi_messages_handled_total", topic=OUTPATIENT, result="failed") >= 3,
-                             timeout=30)
+            await eventually(
+                lambda: proc.metric("yidi_messages_handled_total", topic=OUTPATIENT, result="failed") >= 3, timeout=30
+            )
             assert await _committed(stack.bootstrap, f"{prefix}yidi-settlement", f"{prefix}{OUTPATIENT}") == 0
             assert proc.metric("yidi_dead_letters_total") == 0
             proc.stop()
@@ -80,6 +82,7 @@ async def test_the_same_id_with_another_payload_is_dead_lettered_as_a_conflict(s
     """A copy of an applied message is a duplicate (no second effect); the same event id with a
     different payload is neither applied nor counted as a duplicate: it is a conflict, dead-lettered."""
     from test_runtime import OPENED, open_request
+
     prefix = new_prefix(stack, "conflict")
     collab = ServiceProcess(stack, "collab", prefix).start()
     try:

@@ -1,26 +1,32 @@
 """The runtime's promises, over the real broker and database, through a real service process
 (collab: a request opened is stored, announced and given a reply deadline, K-01/K-02)."""
+
 from __future__ import annotations
 
 import asyncio
 import signal
 import uuid
 from datetime import datetime, timedelta
-from contracts.values import SHANGHAI
 
 import pytest
+from support import Bus, ServiceProcess, eventually, new_prefix
 
 from contracts.collab import OpenCollabRequest, ProblemType
-from support import Bus, ServiceProcess, eventually, new_prefix
+from contracts.values import SHANGHAI
 
 pytestmark = pytest.mark.integration
 OPENED = "collab.request-opened.v1"
 
 
 def open_request(ref: str, problem: ProblemType = ProblemType.OTHER, at: datetime | None = None) -> OpenCollabRequest:
-    return OpenCollabRequest(request_ref=ref, requester_region="340200", target_region="420100",
-                             matter="filing record missing at the treating place", problem_type=problem,
-                             opened_at=at or datetime.now(SHANGHAI))   # receipt time rules (skew checked)
+    return OpenCollabRequest(
+        request_ref=ref,
+        requester_region="340200",
+        target_region="420100",
+        matter="filing record missing at the treating place",
+        problem_type=problem,
+        opened_at=at or datetime.now(SHANGHAI),
+    )  # receipt time rules (skew checked)
 
 
 def distinct(messages: list[dict]) -> set[str]:
@@ -52,7 +58,10 @@ async def test_duplicate_delivery_has_one_effect(stack, prefix):
             await bus.send_raw("collab.open-request.v1", first.model_dump_json().encode(), "340200:dup-1")
             await bus.publish("collab.open-request.v1", open_request("dup-2"))
             opened = await bus.read(OPENED, lambda m: len(distinct(m)) >= 2)
-        await eventually(lambda: collab.metric("yidi_messages_handled_total", result="duplicate", topic="collab.open-request.v1") >= 1)
+        await eventually(
+            lambda: collab.metric("yidi_messages_handled_total", result="duplicate", topic="collab.open-request.v1")
+            >= 1
+        )
         assert len(distinct(opened)) == 2
         assert len(opened) == 2, "the duplicate published nothing"
         assert await count_docs(collab, "requests") == 2
@@ -70,6 +79,7 @@ async def test_poison_message_is_dead_lettered_and_the_next_is_handled(stack, pr
             bad["payload"]["target_region"] = "999999"
             bad["event_id"] = str(uuid.uuid4())
             import json
+
             await bus.send_raw("collab.open-request.v1", json.dumps(bad).encode())
             await bus.publish("collab.open-request.v1", open_request("ok-2"))
             dead = await bus.read("ops.dead-letter.v1", lambda m: len(m) >= 2)
@@ -100,7 +110,7 @@ async def test_a_crash_after_the_input_was_committed_is_published_at_start_witho
             collab.start()
             opened = await bus.read(OPENED, lambda m: len(m) >= 1, timeout=15)
         assert len(distinct(opened)) == 1
-        assert collab.metric("yidi_messages_handled_total", topic="collab.open-request.v1") == 0   # nothing re-read
+        assert collab.metric("yidi_messages_handled_total", topic="collab.open-request.v1") == 0  # nothing re-read
         await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
     finally:
         collab.stop()
@@ -110,11 +120,19 @@ async def _commit_to_end(bootstrap: str, group_id: str, topic: str) -> None:
     """Join the service's group as it would and commit every partition's end offset: the input
     counts as handled and is never read again."""
     from aiokafka import AIOKafkaConsumer
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False,
-                                auto_offset_reset="latest", session_timeout_ms=10000, heartbeat_interval_ms=1000)
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        session_timeout_ms=10000,
+        heartbeat_interval_ms=1000,
+    )
     await consumer.start()
     try:
-        while not consumer.assignment():   # the dead member holds the group until its session times out
+        while not consumer.assignment():  # the dead member holds the group until its session times out
             await consumer.getmany(timeout_ms=500)
         tps = list(consumer.assignment())
         ends = await consumer.end_offsets(tps)
@@ -130,8 +148,17 @@ async def test_a_stuck_outbox_flag_is_cleared_and_indexes_exist_before_the_first
     collab = ServiceProcess(stack, "collab", prefix)
     client, db = await collab.db()
     try:
-        await db["requests"].insert_one({"_id": "stuck-1", "version": 3, "state": {}, "processed": [], "outbox": {},
-                                         "has_outbox": True, "updated_at": datetime(2026, 1, 1, tzinfo=SHANGHAI)})
+        await db["requests"].insert_one(
+            {
+                "_id": "stuck-1",
+                "version": 3,
+                "state": {},
+                "processed": [],
+                "outbox": {},
+                "has_outbox": True,
+                "updated_at": datetime(2026, 1, 1, tzinfo=SHANGHAI),
+            }
+        )
         collab.start()
         await eventually(lambda: docs_are(collab, "requests", {"has_outbox": True}, 0), timeout=10)
         for name in ("requests", "coinvestigations", "candidates"):
@@ -155,9 +182,9 @@ async def test_crash_between_store_and_publish_loses_and_duplicates_nothing(stac
             assert doc and doc["has_outbox"], "the state was stored with its event waiting in the outbox"
             with pytest.raises(AssertionError):
                 await bus.read(OPENED, lambda m: len(m) >= 1, timeout=3)
-            collab.start()    # recovered, without the fault
+            collab.start()  # recovered, without the fault
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
-            await asyncio.sleep(3)   # let redelivery and the sweeper run; nothing new may appear
+            await asyncio.sleep(3)  # let redelivery and the sweeper run; nothing new may appear
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
             assert len(distinct(opened)) == 1
             assert await count_docs(collab, "requests") == 1
@@ -174,8 +201,10 @@ async def test_deadline_set_before_a_restart_fires_once_after_it(stack, prefix):
         async with Bus(stack, prefix) as bus:
             await bus.set_clock(datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI))
             collab.start()
-            await bus.publish("collab.open-request.v1", open_request("late-1", ProblemType.SYSTEM_FAULT,
-                                                                         at=datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)))
+            await bus.publish(
+                "collab.open-request.v1",
+                open_request("late-1", ProblemType.SYSTEM_FAULT, at=datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)),
+            )
             opened = await bus.read(OPENED, lambda m: len(m) >= 1)
             reply_by = datetime.fromisoformat(opened[0]["payload"]["reply_by"]).astimezone(SHANGHAI)
             assert reply_by.date().isoformat() == "2026-10-08"
@@ -249,6 +278,7 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
 
     from runtime.deadlines import DeadlineStore
     from runtime.outbox import OutboxRelay
+
     client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
     try:
         db = client[f"{prefix.strip('.').replace('.', '_')}_relay"]
@@ -256,13 +286,18 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
         gate = asyncio.Event()
 
         async def send(topic: str, key: bytes, value: bytes, headers: dict) -> None:
-            await gate.wait()        # the first flush is still delivering when the second starts
+            await gate.wait()  # the first flush is still delivering when the second starts
             if value == b"fails":
                 raise ConnectionError("broker gone")
             sent.append(value.decode())
+
         relay = OutboxRelay(send, DeadlineStore(db), lambda t: t, lambda: datetime.now(SHANGHAI))
         entry = {"kind": "event", "topic": "t", "key": "k", "type": "x"}
-        doc = {"_id": "agg-1", "version": 1, "outbox": {"e1": {**entry, "value": "one"}, "e2": {**entry, "value": "two"}}}
+        doc = {
+            "_id": "agg-1",
+            "version": 1,
+            "outbox": {"e1": {**entry, "value": "one"}, "e2": {**entry, "value": "two"}},
+        }
         writer = asyncio.create_task(relay.flush(db["aggregates"], doc))
         await asyncio.sleep(0.05)
         sweeper = asyncio.create_task(relay.flush(db["aggregates"], doc))
@@ -283,15 +318,15 @@ async def test_a_sweep_flushing_a_document_while_its_writer_does_publishes_each_
 async def test_a_deadline_the_broker_refused_is_sent_again_at_the_next_poll(stack, prefix):
     """A due deadline whose message could not be sent is pending again at once, so the next poll
     fires it (not only after the 30 s lease that covers an instance crashing while holding it)."""
-    from pymongo import AsyncMongoClient
-
     from prometheus_client import CollectorRegistry
+    from pymongo import AsyncMongoClient
 
     from runtime.background import Background
     from runtime.clock import WallClock
     from runtime.deadlines import DeadlineStore
     from runtime.metrics import RuntimeMetrics
     from runtime.outbox import OutboxRelay
+
     client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
     try:
         db = client[f"{prefix.strip('.').replace('.', '_')}_deadlines"]
@@ -312,9 +347,18 @@ async def test_a_deadline_the_broker_refused_is_sent_again_at_the_next_poll(stac
 
             def topic(self, logical: str) -> str:
                 return logical
+
         poller = Poller()
-        await poller.deadlines.put({"deadline_id": "d-1", "due_at": datetime.now(SHANGHAI) - timedelta(seconds=1),
-                                    "topic": "t", "key": "k", "value": "due", "type": "x"})
+        await poller.deadlines.put(
+            {
+                "deadline_id": "d-1",
+                "due_at": datetime.now(SHANGHAI) - timedelta(seconds=1),
+                "topic": "t",
+                "key": "k",
+                "value": "due",
+                "type": "x",
+            }
+        )
         with pytest.raises(ConnectionError):
             await poller._fire_deadlines()
         assert (await db["deadlines"].find_one({"_id": "d-1"}))["status"] == "pending"
@@ -331,18 +375,25 @@ async def test_a_deadline_read_early_is_armed_again_even_while_its_claim_is_bein
     from pymongo import AsyncMongoClient
 
     from runtime.deadlines import DeadlineStore
+
     client = AsyncMongoClient(stack.mongodb_uri, tz_aware=True)
     try:
         store = DeadlineStore(client[f"{prefix.strip('.').replace('.', '_')}_rearm"])
         now = datetime.now(SHANGHAI)
-        entry = {"deadline_id": "d-1", "due_at": now - timedelta(seconds=1), "topic": "t", "key": "k",
-                 "value": "due", "type": "x"}
+        entry = {
+            "deadline_id": "d-1",
+            "due_at": now - timedelta(seconds=1),
+            "topic": "t",
+            "key": "k",
+            "value": "due",
+            "type": "x",
+        }
         await store.put(entry)
         claimed = await store.claim("d-1", now)
         assert claimed is not None and claimed["value"] == "due"
         later = now + timedelta(seconds=1)
-        await store.rearm({**entry, "due_at": later})           # read, found early: armed again
-        await store.mark_fired(claimed, now)                     # the poller's claim, too late to matter
+        await store.rearm({**entry, "due_at": later})  # read, found early: armed again
+        await store.mark_fired(claimed, now)  # the poller's claim, too late to matter
         assert [d["_id"] for d in await store.due(later)] == ["d-1"] and await store.due(now) == []
         again = await store.claim("d-1", later)
         await store.mark_fired(again, later)
@@ -360,8 +411,9 @@ async def test_consumer_lag_shows_what_a_stuck_service_has_not_handled(stack, pr
         async with Bus(stack, prefix) as bus:
             for ref in ("lag-1", "lag-2", "lag-3"):
                 await bus.publish("collab.open-request.v1", open_request(ref))
-        await eventually(lambda: collab.metric("yidi_consumer_lag", topic=f"{prefix}collab.open-request.v1") == 3,
-                         timeout=90)
+        await eventually(
+            lambda: collab.metric("yidi_consumer_lag", topic=f"{prefix}collab.open-request.v1") == 3, timeout=90
+        )
         assert collab.metric("yidi_consumer_lag", topic=f"{prefix}collab.reply-request.v1") == 0
     finally:
         collab.stop()

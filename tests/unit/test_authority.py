@@ -1,6 +1,7 @@
 """Authority tables (003 §5 (三)): every building block of ``runtime.authority`` and every rule of the
 clearing (C-02, R-04) and prepayment (P-02, P-08, P-09) tables, allowed and refused, against the
 sample participant registry; and every service's table covers exactly the topics it handles."""
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,17 @@ from contracts.clearing import ClearingSide, ConfirmClearingPeriod, FundAmounts,
 from contracts.parties import RefusalReason
 from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, ReportPaymentDelay, SetAnnualQuota
 from contracts.topics import SERVICES
-from runtime.authority import (AuthorityTable, Refusal, Rule, agency_above, agency_for, any_agency, institution,
-                               national_agency, service)
+from runtime.authority import (
+    AuthorityTable,
+    Refusal,
+    Rule,
+    agency_above,
+    agency_for,
+    any_agency,
+    institution,
+    national_agency,
+    service,
+)
 from runtime.parties import ParticipantRegistry
 from services.clearing.authority import AUTHORITY as CLEARING
 from services.prepayment.authority import AUTHORITY as PREPAYMENT
@@ -26,7 +36,7 @@ WUHU, HEFEI, WUHAN, BEIJING = "340200", "340100", "420100", "110000"
 # agencies of the sample registry: cities, their provinces, the national level
 NATIONAL, ANHUI, HUBEI, A_BEIJING = "A000000", "A340000", "A420000", "A110000"
 A_WUHU, A_HEFEI, A_WUHAN = "A340200", "A340100", "A420100"
-HOSPITAL, SMALL_CLINIC = "H42010200001", "H42010200009"      # Wuhan level 3 opened; level 1 never opened
+HOSPITAL, SMALL_CLINIC = "H42010200001", "H42010200009"  # Wuhan level 3 opened; level 1 never opened
 
 
 def party(code: str):
@@ -56,18 +66,22 @@ def test_service_lets_only_the_named_services_send():
 
 
 def visit(**overrides) -> SimpleNamespace:
-    return SimpleNamespace(**{"institution_code": HOSPITAL, "treating_region": WUHAN, "hospital_level": "3",
-                              **overrides})
+    return SimpleNamespace(
+        **{"institution_code": HOSPITAL, "treating_region": WUHAN, "hospital_level": "3", **overrides}
+    )
 
 
-@pytest.mark.parametrize("sender, payload, code", [
-    (NATIONAL, visit(), "NOT_AN_INSTITUTION"),
-    ("settlement", visit(), "NOT_AN_INSTITUTION"),
-    ("H42010200002", visit(), "NOT_THIS_INSTITUTION"),                       # acts for another hospital
-    (SMALL_CLINIC, visit(institution_code=SMALL_CLINIC, hospital_level="1"), "INSTITUTION_NOT_OPENED"),
-    (HOSPITAL, visit(treating_region=WUHU), "INSTITUTION_REGION_MISMATCH"),
-    (HOSPITAL, visit(hospital_level="2"), "HOSPITAL_LEVEL_MISMATCH"),       # S-05: level decides the ratios
-])
+@pytest.mark.parametrize(
+    "sender, payload, code",
+    [
+        (NATIONAL, visit(), "NOT_AN_INSTITUTION"),
+        ("settlement", visit(), "NOT_AN_INSTITUTION"),
+        ("H42010200002", visit(), "NOT_THIS_INSTITUTION"),  # acts for another hospital
+        (SMALL_CLINIC, visit(institution_code=SMALL_CLINIC, hospital_level="1"), "INSTITUTION_NOT_OPENED"),
+        (HOSPITAL, visit(treating_region=WUHU), "INSTITUTION_REGION_MISMATCH"),
+        (HOSPITAL, visit(hospital_level="2"), "HOSPITAL_LEVEL_MISMATCH"),  # S-05: level decides the ratios
+    ],
+)
 def test_institution_refusals(sender, payload, code):
     refused = refusal(institution(region_field="treating_region"), sender, payload)
     assert (refused.reason, refused.code) == (RefusalReason.UNAUTHORIZED, code)
@@ -77,21 +91,31 @@ def test_institution_refusals(sender, payload, code):
 def test_institution_allowed_and_its_optional_checks():
     assert allowed(institution(region_field="treating_region"), HOSPITAL, visit())
     # no region field: the institution's own region; no level field: any level
-    assert allowed(institution(region_field=None, level_field=None), HOSPITAL,
-                   SimpleNamespace(institution_code=HOSPITAL))
+    assert allowed(
+        institution(region_field=None, level_field=None), HOSPITAL, SimpleNamespace(institution_code=HOSPITAL)
+    )
     opened = party(HOSPITAL).opened_on
     before = datetime(opened.year - 1, 1, 1, tzinfo=UTC)
     early = institution(region_field="treating_region")(party(HOSPITAL), visit(), REGISTRY, before)
-    assert early and early.code == "INSTITUTION_NOT_OPENED"                  # not yet opened (异地联网)
+    assert early and early.code == "INSTITUTION_NOT_OPENED"  # not yet opened (异地联网)
 
 
 PAIR = SimpleNamespace(insured_region=WUHU, treating_region=WUHAN)
 
 
-@pytest.mark.parametrize("sender, ok", [
-    (A_WUHU, True), (ANHUI, True), (NATIONAL, True),        # the region, its province, the national level
-    (A_HEFEI, False), (A_WUHAN, False), (HUBEI, False), ("settlement", False), (HOSPITAL, False),
-])
+@pytest.mark.parametrize(
+    "sender, ok",
+    [
+        (A_WUHU, True),
+        (ANHUI, True),
+        (NATIONAL, True),  # the region, its province, the national level
+        (A_HEFEI, False),
+        (A_WUHAN, False),
+        (HUBEI, False),
+        ("settlement", False),
+        (HOSPITAL, False),
+    ],
+)
 def test_agency_for_the_region_or_the_levels_above(sender, ok):
     assert allowed(agency_for("insured_region", rule="X-01"), sender, PAIR) is ok
 
@@ -111,14 +135,20 @@ def test_agency_for_any_of_several_fields_and_its_refusal():
     assert rule.who == "the agency of `insured_region` or `treating_region`, or its province or the national level"
 
 
-@pytest.mark.parametrize("region, sender, ok", [
-    (WUHU, ANHUI, True),                      # a city: its province
-    (WUHU, NATIONAL, False), (WUHU, A_WUHU, False), (WUHU, HUBEI, False), (WUHU, A_HEFEI, False),
-    (BEIJING, NATIONAL, True),                # a province-level region: the national level
-    (BEIJING, A_BEIJING, False),
-    ("340300", ANHUI, True),                  # a region without an agency of its own: its province is above it
-    ("340300", WUHU_AGENCY_OF_OTHER_CITY := A_WUHU, False),
-])
+@pytest.mark.parametrize(
+    "region, sender, ok",
+    [
+        (WUHU, ANHUI, True),  # a city: its province
+        (WUHU, NATIONAL, False),
+        (WUHU, A_WUHU, False),
+        (WUHU, HUBEI, False),
+        (WUHU, A_HEFEI, False),
+        (BEIJING, NATIONAL, True),  # a province-level region: the national level
+        (BEIJING, A_BEIJING, False),
+        ("340300", ANHUI, True),  # a region without an agency of its own: its province is above it
+        ("340300", WUHU_AGENCY_OF_OTHER_CITY := A_WUHU, False),
+    ],
+)
 def test_agency_above_is_exactly_the_parent_of_the_regions_agency(region, sender, ok):
     assert allowed(agency_above("insured_region", rule="P-02"), sender, SimpleNamespace(insured_region=region)) is ok
 
@@ -153,36 +183,56 @@ def test_a_table_dispatches_by_topic_and_describes_itself_sorted():
     with pytest.raises(KeyError):
         table.check("c.topic.v1", party(A_WUHU), None, REGISTRY, NOW)
     assert table.describe().splitlines() == [
-        "**demo**", "", "| topic | who may send it |", "|---|---|",
-        "| `a.topic.v1` | the demo service |", "| `b.topic.v1` | any agency |"]
+        "**demo**",
+        "",
+        "| topic | who may send it |",
+        "|---|---|",
+        "| `a.topic.v1` | the demo service |",
+        "| `b.topic.v1` | any agency |",
+    ]
 
 
 # ================================================================ clearing (C-02, R-04)
 def confirmation(insured: str = WUHU, treating: str = HEFEI, side: ClearingSide | None = None):
     extra = {"side": side} if side else {}
-    return ConfirmClearingPeriod(clearing_month="2026-10", insured_region=insured, treating_region=treating,
-                                 confirmed_at=NOW, **extra)
+    return ConfirmClearingPeriod(
+        clearing_month="2026-10", insured_region=insured, treating_region=treating, confirmed_at=NOW, **extra
+    )
 
 
 def deduction(insured: str = WUHU, treating: str = HEFEI) -> RecordAuditDeduction:
-    return RecordAuditDeduction(deduction_id="D-1", settlement_id="S-1", insured_region=insured,
-                                treating_region=treating, reason="超标准收费",
-                                amounts=FundAmounts(insurance_type="310", funds={"pooling": "10.00"}),
-                                decided_at=NOW)
+    return RecordAuditDeduction(
+        deduction_id="D-1",
+        settlement_id="S-1",
+        insured_region=insured,
+        treating_region=treating,
+        reason="超标准收费",
+        amounts=FundAmounts(insurance_type="310", funds={"pooling": "10.00"}),
+        decided_at=NOW,
+    )
 
 
 CONFIRM, DEDUCT = "clearing.confirm-period.v1", "clearing.record-audit-deduction.v1"
 
 
-@pytest.mark.parametrize("side, sender, ok", [
-    # Wuhu (insured) ↔ Hefei (treating), both in Anhui: each side confirms its own figures
-    (ClearingSide.INSURED, A_WUHU, True), (ClearingSide.INSURED, ANHUI, True), (ClearingSide.INSURED, NATIONAL, True),
-    (ClearingSide.INSURED, A_HEFEI, False),                  # the counterpart may not confirm Wuhu's payable
-    (ClearingSide.INSURED, A_WUHAN, False), (ClearingSide.INSURED, HUBEI, False),
-    (ClearingSide.TREATING, A_HEFEI, True), (ClearingSide.TREATING, ANHUI, True),
-    (ClearingSide.TREATING, A_WUHU, False), (ClearingSide.TREATING, A_WUHAN, False),
-    (ClearingSide.TREATING, HOSPITAL, False), (ClearingSide.TREATING, "settlement", False),
-])
+@pytest.mark.parametrize(
+    "side, sender, ok",
+    [
+        # Wuhu (insured) ↔ Hefei (treating), both in Anhui: each side confirms its own figures
+        (ClearingSide.INSURED, A_WUHU, True),
+        (ClearingSide.INSURED, ANHUI, True),
+        (ClearingSide.INSURED, NATIONAL, True),
+        (ClearingSide.INSURED, A_HEFEI, False),  # the counterpart may not confirm Wuhu's payable
+        (ClearingSide.INSURED, A_WUHAN, False),
+        (ClearingSide.INSURED, HUBEI, False),
+        (ClearingSide.TREATING, A_HEFEI, True),
+        (ClearingSide.TREATING, ANHUI, True),
+        (ClearingSide.TREATING, A_WUHU, False),
+        (ClearingSide.TREATING, A_WUHAN, False),
+        (ClearingSide.TREATING, HOSPITAL, False),
+        (ClearingSide.TREATING, "settlement", False),
+    ],
+)
 def test_c02_a_confirmation_comes_from_the_agency_of_the_side_it_binds(side, sender, ok):
     assert allowed(CLEARING.rules[CONFIRM], sender, confirmation(side=side)) is ok
 
@@ -202,21 +252,32 @@ def test_c02_a_confirmation_without_a_side_is_the_payers_and_a_refusal_says_whic
     assert "A420100" in refused.message and "340200" in refused.message and "insured side" in refused.message
 
 
-@pytest.mark.parametrize("sender, ok", [
-    (A_HEFEI, True), (ANHUI, True), (NATIONAL, True),        # the treating side, whose audit found it
-    (A_WUHU, False),                                          # the insured side may not deduct what it owes
-    (A_WUHAN, False), (HUBEI, False), ("settlement", False),
-])
+@pytest.mark.parametrize(
+    "sender, ok",
+    [
+        (A_HEFEI, True),
+        (ANHUI, True),
+        (NATIONAL, True),  # the treating side, whose audit found it
+        (A_WUHU, False),  # the insured side may not deduct what it owes
+        (A_WUHAN, False),
+        (HUBEI, False),
+        ("settlement", False),
+    ],
+)
 def test_r04_audit_deductions_only_by_the_treating_side(sender, ok):
     assert allowed(CLEARING.rules[DEDUCT], sender, deduction()) is ok
     if not ok:
         assert refusal(CLEARING.rules[DEDUCT], sender, deduction()).rule == "R-04"
 
 
-@pytest.mark.parametrize("topic, sender", [
-    ("settlement.completed.v1", "settlement"), ("settlement.reversed.v1", "settlement"),
-    ("clearing.deadline-due.v1", "clearing"),
-])
+@pytest.mark.parametrize(
+    "topic, sender",
+    [
+        ("settlement.completed.v1", "settlement"),
+        ("settlement.reversed.v1", "settlement"),
+        ("clearing.deadline-due.v1", "clearing"),
+    ],
+)
 def test_clearing_internal_topics_only_from_their_service(topic, sender):
     rule = CLEARING.rules[topic]
     assert allowed(rule, sender, None)
@@ -229,18 +290,30 @@ NOTICE = uuid.UUID("7b7d3b0e-2f51-4d5e-9d3c-6f1b1b8a3c11")
 
 
 def quota(region: str = WUHU, scope: PrepaymentScope = PrepaymentScope.CROSS_PROVINCE) -> SetAnnualQuota:
-    return SetAnnualQuota(insured_region=region, scope=scope, year=2026, last_year_quota="0.00",
-                          last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"}, issued_at=NOW)
+    return SetAnnualQuota(
+        insured_region=region,
+        scope=scope,
+        year=2026,
+        last_year_quota="0.00",
+        last_year_monthly_funds={10: "5000.00", 11: "5000.00", 12: "5000.00"},
+        issued_at=NOW,
+    )
 
 
 def payment(region: str = WUHU, scope: PrepaymentScope = PrepaymentScope.CROSS_PROVINCE) -> RecordPrepaymentPayment:
-    return RecordPrepaymentPayment(payment_id="BANK-1", insured_region=region, scope=scope, notice_id=NOTICE,
-                                   amount="100.00", paid_at=NOW)
+    return RecordPrepaymentPayment(
+        payment_id="BANK-1", insured_region=region, scope=scope, notice_id=NOTICE, amount="100.00", paid_at=NOW
+    )
 
 
 def delay(region: str = WUHU) -> ReportPaymentDelay:
-    return ReportPaymentDelay(insured_region=region, scope=PrepaymentScope.CROSS_PROVINCE, notice_id=NOTICE,
-                              reason="财政审批中", reported_at=NOW)
+    return ReportPaymentDelay(
+        insured_region=region,
+        scope=PrepaymentScope.CROSS_PROVINCE,
+        notice_id=NOTICE,
+        reason="财政审批中",
+        reported_at=NOW,
+    )
 
 
 QUOTA, PAYMENT, DELAY = "prepayment.set-annual-quota.v1", "prepayment.record-payment.v1", "prepayment.report-delay.v1"
@@ -248,18 +321,24 @@ CROSS, INTRA = PrepaymentScope.CROSS_PROVINCE, PrepaymentScope.INTRA_PROVINCE
 
 
 @pytest.mark.parametrize("topic, build, rule", [(QUOTA, quota, "P-02"), (PAYMENT, payment, "P-08")])
-@pytest.mark.parametrize("region, scope, sender, ok", [
-    (WUHU, CROSS, ANHUI, True), (WUHU, INTRA, ANHUI, True),              # a city's accounts: its province
-    (WUHU, CROSS, A_WUHU, False),                                         # not the payer itself
-    (WUHU, CROSS, NATIONAL, False),                                       # not two levels up
-    (WUHU, CROSS, HUBEI, False), (WUHU, CROSS, A_WUHAN, False),           # not another province's agencies
-    (WUHU, CROSS, "prepayment", False), (WUHU, CROSS, HOSPITAL, False),
-    (BEIJING, CROSS, NATIONAL, True),                                     # a province-level region: national
-    (BEIJING, CROSS, A_BEIJING, False),
-    (BEIJING, INTRA, NATIONAL, False), (BEIJING, INTRA, A_BEIJING, False),   # no intra-province account at all
-])
-def test_p02_p08_quotas_and_payments_by_the_level_that_keeps_the_account(topic, build, rule, region, scope,
-                                                                          sender, ok):
+@pytest.mark.parametrize(
+    "region, scope, sender, ok",
+    [
+        (WUHU, CROSS, ANHUI, True),
+        (WUHU, INTRA, ANHUI, True),  # a city's accounts: its province
+        (WUHU, CROSS, A_WUHU, False),  # not the payer itself
+        (WUHU, CROSS, NATIONAL, False),  # not two levels up
+        (WUHU, CROSS, HUBEI, False),
+        (WUHU, CROSS, A_WUHAN, False),  # not another province's agencies
+        (WUHU, CROSS, "prepayment", False),
+        (WUHU, CROSS, HOSPITAL, False),
+        (BEIJING, CROSS, NATIONAL, True),  # a province-level region: national
+        (BEIJING, CROSS, A_BEIJING, False),
+        (BEIJING, INTRA, NATIONAL, False),
+        (BEIJING, INTRA, A_BEIJING, False),  # no intra-province account at all
+    ],
+)
+def test_p02_p08_quotas_and_payments_by_the_level_that_keeps_the_account(topic, build, rule, region, scope, sender, ok):
     payload = build(region, scope)
     assert allowed(PREPAYMENT.rules[topic], sender, payload) is ok
     if not ok:
@@ -272,19 +351,31 @@ def test_an_intra_province_account_is_never_kept_by_the_national_level():
     assert "intra-province" in refused.message and "110000" in refused.message
 
 
-@pytest.mark.parametrize("sender, ok", [
-    (A_WUHU, True),                                          # the paying region itself reports (报备)
-    (ANHUI, False), (NATIONAL, False), (A_HEFEI, False), (A_WUHAN, False), ("prepayment", False),
-])
+@pytest.mark.parametrize(
+    "sender, ok",
+    [
+        (A_WUHU, True),  # the paying region itself reports (报备)
+        (ANHUI, False),
+        (NATIONAL, False),
+        (A_HEFEI, False),
+        (A_WUHAN, False),
+        ("prepayment", False),
+    ],
+)
 def test_p09_a_delay_is_reported_by_the_paying_regions_own_agency(sender, ok):
     assert allowed(PREPAYMENT.rules[DELAY], sender, delay()) is ok
 
 
-@pytest.mark.parametrize("topic, sender", [
-    ("settlement.completed.v1", "settlement"), ("settlement.reversed.v1", "settlement"),
-    ("clearing.notice.v1", "clearing"), ("clearing.obligation-breached.v1", "clearing"),
-    ("prepayment.deadline-due.v1", "prepayment"),
-])
+@pytest.mark.parametrize(
+    "topic, sender",
+    [
+        ("settlement.completed.v1", "settlement"),
+        ("settlement.reversed.v1", "settlement"),
+        ("clearing.notice.v1", "clearing"),
+        ("clearing.obligation-breached.v1", "clearing"),
+        ("prepayment.deadline-due.v1", "prepayment"),
+    ],
+)
 def test_prepayment_internal_topics_only_from_their_service(topic, sender):
     rule = PREPAYMENT.rules[topic]
     assert allowed(rule, sender, None)
@@ -305,6 +396,7 @@ def test_every_services_table_covers_exactly_the_topics_its_handlers_register(na
     """As services/<name>/app.py builds it: a handler without a rule would not start; a rule without
     a handler would be a promise about a topic nobody consumes."""
     from runtime.config import Settings
+
     built = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
     table = importlib.import_module(f"services.{name}.authority").AUTHORITY
     assert built.authority is table

@@ -2,16 +2,23 @@
 (国务院办公厅关于2026年部分节假日安排的通知, 2025-11-04): Spring Festival Feb 15–23 off with
 Feb 14 (Sat) and Feb 28 (Sat) working; National Day Oct 1–7 off with Sep 20 (Sun) and
 Oct 10 (Sat) working."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
 import holidays
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runtime.calendar import (
-    SHANGHAI, CalendarDataError, WorkingCalendar, at_business_start, business_date, default_calendar,
+    SHANGHAI,
+    CalendarDataError,
+    WorkingCalendar,
+    at_business_start,
+    business_date,
+    default_calendar,
     end_of_business_day,
 )
 
@@ -56,7 +63,7 @@ def test_spring_festival_2026_make_up_days_and_return() -> None:
 
 def test_plain_weekend_and_weekday() -> None:
     assert not CAL.is_working_day(date(2026, 11, 28))  # Saturday
-    assert CAL.is_working_day(date(2026, 11, 26))      # Thursday
+    assert CAL.is_working_day(date(2026, 11, 26))  # Thursday
 
 
 def test_add_zero_working_days_is_next_working_day() -> None:
@@ -134,16 +141,24 @@ def test_override_file_adds_a_holiday_and_a_working_day(tmp_path) -> None:
     assert "2027" in cal.source and cal.describe()["override_years"] == {"2027": "test notice 2027"}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2028-01-03, note: n}\n",
-     "listed under year 2027"),
-    ("years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2027-01-04, note: ''}\n", "note"),
-    ("years:\n  2027:\n    extra_holidays: []\n", "source"),
-    ("years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2027-01-04, note: a}\n"
-     "    extra_working_days:\n      - {date: 2027-01-04, note: b}\n", "both an extra holiday and an extra working day"),
-    ("years:\n  2027:\n    source: x\n    holidays: []\n", "holidays"),
-    ("years: [unclosed\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2028-01-03, note: n}\n",
+            "listed under year 2027",
+        ),
+        ("years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2027-01-04, note: ''}\n", "note"),
+        ("years:\n  2027:\n    extra_holidays: []\n", "source"),
+        (
+            "years:\n  2027:\n    source: x\n    extra_holidays:\n      - {date: 2027-01-04, note: a}\n"
+            "    extra_working_days:\n      - {date: 2027-01-04, note: b}\n",
+            "both an extra holiday and an extra working day",
+        ),
+        ("years:\n  2027:\n    source: x\n    holidays: []\n", "holidays"),
+        ("years: [unclosed\n", "not valid YAML"),
+    ],
+)
 def test_bad_override_file_refuses_to_load(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")

@@ -1,6 +1,7 @@
 """Two settlement instances wherever the system runs (README "Recovery"): `make run` starts the
 second on a port of its own, compose runs both as static members of one consumer group with their
 own names, Prometheus scrapes both, and `make chaos` kills and restarts the same set."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,8 @@ def test_make_run_gives_the_second_settlement_instance_a_port_no_one_else_uses()
 def test_compose_runs_two_settlement_static_members_of_one_group(monkeypatch):
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     first, second = services["settlement"]["environment"], services["settlement-2"]["environment"]
-    assert first["YIDI_SERVICE"] == second["YIDI_SERVICE"] == "settlement"          # one consumer group
-    assert first["MONGODB_URI"] == second["MONGODB_URI"]                             # one database
+    assert first["YIDI_SERVICE"] == second["YIDI_SERVICE"] == "settlement"  # one consumer group
+    assert first["MONGODB_URI"] == second["MONGODB_URI"]  # one database
     assert first["YIDI_GROUP_INSTANCE_ID"] != second["YIDI_GROUP_INSTANCE_ID"]
     assert {first["YIDI_INSTANCE"], second["YIDI_INSTANCE"]} == {"settlement-1", "settlement-2"}
     assert services["settlement-2"]["restart"] == "unless-stopped"

@@ -1,5 +1,6 @@
 """The controlled business clock: every service that reads a 'set' shows the same time,
 however late it reads it (the command carries the moment it was issued)."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ def test_a_late_reader_agrees_with_an_early_one():
     late = ControlledClock()
     late.apply(command)
     assert abs(early.now() - late.now()) < timedelta(milliseconds=20)
-    assert late.now() - target >= timedelta(milliseconds=50)   # time kept flowing since the command
+    assert late.now() - target >= timedelta(milliseconds=50)  # time kept flowing since the command
 
 
 def test_advance_moves_the_clock_forward():

@@ -1,4 +1,5 @@
 """The public contracts: registry, value types at the boundary, schema compatibility (M-01)."""
+
 from __future__ import annotations
 
 import copy
@@ -22,7 +23,7 @@ def test_every_topic_name_carries_its_major_version_and_a_known_producer_and_con
     parties = set(SERVICES) | {"his", "agency"}
     for name, spec in ALL_TOPICS.items():
         assert name == f"{spec.type}.v{spec.version}"
-        assert spec.producer in parties | {"any"}, name   # any: every service answers refusals on it
+        assert spec.producer in parties | {"any"}, name  # any: every service answers refusals on it
         assert set(spec.consumers) <= parties, name
         assert spec.partitions >= 1 and spec.key_doc
 
@@ -36,11 +37,14 @@ def _schema(**props) -> dict:
     return {"type": "object", "properties": props, "required": sorted(props)}
 
 
-@pytest.mark.parametrize("new, problem", [
-    (_schema(a={"type": "string"}), "b: removed"),
-    (_schema(a={"type": "integer"}, b={"type": "string"}), "type changed"),
-    ({**_schema(a={"type": "string"}, b={"type": "string"}, c={"type": "string"})}, "new required field"),
-])
+@pytest.mark.parametrize(
+    "new, problem",
+    [
+        (_schema(a={"type": "string"}), "b: removed"),
+        (_schema(a={"type": "integer"}, b={"type": "string"}), "type changed"),
+        ({**_schema(a={"type": "string"}, b={"type": "string"}, c={"type": "string"})}, "new required field"),
+    ],
+)
 def test_the_compatibility_check_catches_breaking_changes(new, problem):
     old = _schema(a={"type": "string"}, b={"type": "string"})
     assert any(problem in p for p in schemas.compare(old, new, {}, {}))
@@ -90,8 +94,7 @@ def test_money_is_decimal_yuan_serialised_as_a_string_and_never_a_float():
         _Slip(amount="1.234", region="340200", person=slip.person)
 
 
-@pytest.mark.parametrize("code, message", [("34020", "6 digits"), ("990100", "no province"),
-                                           ("340221", "county")])
+@pytest.mark.parametrize("code, message", [("34020", "6 digits"), ("990100", "no province"), ("340221", "county")])
 def test_region_codes_are_refused_with_a_clear_message(code, message):
     with pytest.raises(ValidationError, match=message):
         _Slip(amount="1", region=code, person=make_person_id("34020219600101001"))
@@ -114,10 +117,17 @@ def test_id_numbers_are_checked_and_masked():
 def test_envelope_refuses_a_naive_timestamp():
     spec = ALL_TOPICS["collab.open-request.v1"]
     with pytest.raises(ValidationError):
-        Envelope[spec.message].model_validate({"event_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10", "type": spec.type,
-                                               "schema_version": 1, "occurred_at": "2026-11-02T09:00:00",
-                                               "correlation_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10",
-                                               "producer": "t", "payload": {}})
+        Envelope[spec.message].model_validate(
+            {
+                "event_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10",
+                "type": spec.type,
+                "schema_version": 1,
+                "occurred_at": "2026-11-02T09:00:00",
+                "correlation_id": "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10",
+                "producer": "t",
+                "payload": {},
+            }
+        )
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -126,15 +136,19 @@ def test_each_service_handles_exactly_the_topics_the_registry_says_it_consumes(n
     import importlib
 
     from runtime.config import Settings
+
     service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
     assert set(service.handlers) == {n for n, spec in ALL_TOPICS.items() if name in spec.consumers}
 
 
 # every collection whose documents carry an outbox, as each service declares it before any message
-DECLARED = {"filing": {"people", "sanctions"},
-            "settlement": {"visits", "insured", "filing_view", "manual_claims", "sanctions"},
-            "clearing": {"ledgers", "notices"}, "prepayment": {"accounts"},
-            "collab": {"requests", "coinvestigations", "candidates"}}
+DECLARED = {
+    "filing": {"people", "sanctions"},
+    "settlement": {"visits", "insured", "filing_view", "manual_claims", "sanctions"},
+    "clearing": {"ledgers", "notices"},
+    "prepayment": {"accounts"},
+    "collab": {"requests", "coinvestigations", "candidates"},
+}
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -145,6 +159,7 @@ def test_each_service_declares_its_collections_before_the_first_message(name):
     import importlib
 
     from runtime.config import Settings
+
     service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
     assert DECLARED[name] <= service.store.collections
 
@@ -155,6 +170,7 @@ def test_logs_never_show_an_id_number(caplog):
 
     from runtime.logs import _ContextFilter, formatter, redact
     from runtime.privacy import pseudonym
+
     person = make_person_id("34020219600101001")
     assert person not in redact(f"settling {person} at H42010200001")
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "refused %s: %s", (person, "NOT_FILED"), None)
@@ -166,6 +182,7 @@ def test_logs_never_show_an_id_number(caplog):
 def _imported_packages(package: str) -> dict[str, set[str]]:
     """Each module of ``package`` → the top-level packages it imports (at any depth in the file)."""
     import ast
+
     found: dict[str, set[str]] = {}
     for path in sorted((ROOT / package).glob("*.py")):
         names: set[str] = set()
@@ -188,5 +205,15 @@ def test_contracts_import_nothing_from_the_kernel_the_runtime_or_the_services():
 def test_the_shared_kernel_is_pure_and_imports_only_the_contracts():
     """kernel/: domain code several services import (共享内核); no I/O, no runtime, no service."""
     for module, names in _imported_packages("kernel").items():
-        assert names <= {"__future__", "contracts", "kernel", "pydantic", "collections", "datetime", "decimal",
-                         "enum", "typing", "uuid"}, (module, names)
+        assert names <= {
+            "__future__",
+            "contracts",
+            "kernel",
+            "pydantic",
+            "collections",
+            "datetime",
+            "decimal",
+            "enum",
+            "typing",
+            "uuid",
+        }, (module, names)

@@ -1,4 +1,5 @@
 """docker-compose.yml and deploy/ agree with the code (no Docker engine runs here to try them)."""
+
 from __future__ import annotations
 
 import importlib
@@ -19,9 +20,15 @@ from runtime.cli import SERVICE_PORTS
 from runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = re.compile(r"\$\{([A-Z0-9_]+):\?[^}]*\}")   # ${VAR:?message}: compose refuses to start without it
-HOPS = ("settlement.treating-assessed.v1", "settlement.insured-decided.v1", "settlement.insured-rollback.v1",
-        "settlement.refund-assessed.v1", "settlement.refund-decided.v1", "settlement.deadline-due.v1")
+REQUIRED = re.compile(r"\$\{([A-Z0-9_]+):\?[^}]*\}")  # ${VAR:?message}: compose refuses to start without it
+HOPS = (
+    "settlement.treating-assessed.v1",
+    "settlement.insured-decided.v1",
+    "settlement.insured-rollback.v1",
+    "settlement.refund-assessed.v1",
+    "settlement.refund-decided.v1",
+    "settlement.deadline-due.v1",
+)
 
 
 def interpolated(value: str) -> str:
@@ -36,7 +43,7 @@ def compose() -> dict:
 def kafka_acls():
     spec = importlib.util.spec_from_file_location("kafka_acls", ROOT / "deploy" / "kafka_acls.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["kafka_acls"] = module   # dataclasses look their module up
+    sys.modules["kafka_acls"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -55,6 +62,7 @@ def writers(acls, topic: str) -> set[str]:
 
 
 # ------------------------------------------------------------------ compose and images
+
 
 def test_every_service_runs_from_one_image_with_its_module_and_port():
     services = compose()["services"]
@@ -75,17 +83,29 @@ def test_prometheus_scrapes_every_service_on_its_port_and_loads_the_alert_rules(
 
 def test_alert_rules_name_metrics_the_services_export():
     rules = yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())
-    exported = {"up", "yidi_consumer_lag", "yidi_dead_letters_total", "yidi_messages_handled_total", "yidi_deadlines",
-                "yidi_settlement_timeouts_total", "yidi_settlement_latency_seconds_bucket",
-                "yidi_prepayment_usage_ratio", "yidi_unauthenticated_total", "yidi_refused_total"}
+    exported = {
+        "up",
+        "yidi_consumer_lag",
+        "yidi_dead_letters_total",
+        "yidi_messages_handled_total",
+        "yidi_deadlines",
+        "yidi_settlement_timeouts_total",
+        "yidi_settlement_latency_seconds_bucket",
+        "yidi_prepayment_usage_ratio",
+        "yidi_unauthenticated_total",
+        "yidi_refused_total",
+    }
     for group in rules["groups"]:
         for rule in group["rules"]:
             assert any(metric in rule["expr"] for metric in exported), rule["alert"]
 
 
 def test_alerts_and_a_dashboard_panel_watch_unauthenticated_and_refused_messages():
-    rules = {r["alert"]: r for g in yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())["groups"]
-             for r in g["rules"]}
+    rules = {
+        r["alert"]: r
+        for g in yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())["groups"]
+        for r in g["rules"]
+    }
     assert "increase(yidi_unauthenticated_total[5m])" in rules["UnauthenticatedMessages"]["expr"]
     assert rules["UnauthenticatedMessages"]["expr"].endswith("> 0")
     assert "increase(yidi_refused_total[15m])" in rules["CommandsRefusedForAuthority"]["expr"]
@@ -106,9 +126,9 @@ def test_kafka_runs_in_kraft_mode_with_scram_and_deny_by_default_acls():
     assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
     protocols = dict(item.split(":") for item in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     advertised = kafka["KAFKA_ADVERTISED_LISTENERS"].split("://")[0]
-    assert protocols[advertised] == "SASL_PLAINTEXT"       # what clients reach
+    assert protocols[advertised] == "SASL_PLAINTEXT"  # what clients reach
     assert "User:admin" in kafka["KAFKA_SUPER_USERS"].split(";")
-    if "User:ANONYMOUS" in kafka["KAFKA_SUPER_USERS"]:     # then only the loopback may be unauthenticated
+    if "User:ANONYMOUS" in kafka["KAFKA_SUPER_USERS"]:  # then only the loopback may be unauthenticated
         plaintext = [name for name, protocol in protocols.items() if protocol == "PLAINTEXT"]
         listeners = dict(item.split("://") for item in kafka["KAFKA_LISTENERS"].split(","))
         assert all(listeners[name].startswith("127.0.0.1:") for name in plaintext)
@@ -135,19 +155,23 @@ def test_compose_holds_no_secret_only_required_variables_listed_in_the_env_examp
         for key, value in (spec.get("environment") or {}).items():
             if re.search(r"PASSWORD|SECRET", key):
                 assert REQUIRED.fullmatch(str(value)), f"{service}.{key} must be a ${{VAR:?}} reference"
-            if "://" in str(value) and "@" in str(value):   # credentials in a URI
+            if "://" in str(value) and "@" in str(value):  # credentials in a URI
                 password = urlsplit(interpolated(str(value))).password
                 assert password and password.startswith("VAR."), f"{service}.{key}"
-    text = "\n".join(line for line in (ROOT / "docker-compose.yml").read_text().splitlines()
-                     if not line.lstrip().startswith("#"))
+    text = "\n".join(
+        line for line in (ROOT / "docker-compose.yml").read_text().splitlines() if not line.lstrip().startswith("#")
+    )
     referenced = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
     optional = {name for name in referenced if not re.search(rf"\$\{{{name}:\?", text)}
-    assert optional == {"YIDI_KEYS_HOST_DIR"}          # a path, with a default; everything else is required
-    example = dict(line.split("=", 1) for line in (ROOT / "deploy" / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    assert optional == {"YIDI_KEYS_HOST_DIR"}  # a path, with a default; everything else is required
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert set(example) == referenced - optional
-    assert set(example.values()) == {"CHANGE_ME"}      # placeholders only
-    for path, value in _values(doc):                   # no literal password anywhere (healthchecks included)
+    assert set(example.values()) == {"CHANGE_ME"}  # placeholders only
+    for path, value in _values(doc):  # no literal password anywhere (healthchecks included)
         assert not re.search(r"password=(?!\$)|-p [^\"$]", value, re.I), path
 
 
@@ -176,10 +200,15 @@ def test_every_service_has_its_own_kafka_principal_and_mongo_user(monkeypatch):
 
 def test_kafka_client_options_are_empty_on_plaintext_and_complete_with_sasl():
     assert Settings(kafka_security_protocol="PLAINTEXT").kafka_client_options() == {}
-    options = Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="clearing",
-                       kafka_sasl_password="s3cret").kafka_client_options()
-    assert options == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-                       "sasl_plain_username": "clearing", "sasl_plain_password": "s3cret"}
+    options = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="clearing", kafka_sasl_password="s3cret"
+    ).kafka_client_options()
+    assert options == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "clearing",
+        "sasl_plain_password": "s3cret",
+    }
     assert "s3cret" not in repr(Settings(kafka_sasl_password="s3cret"))
     with pytest.raises(ValueError):
         Settings(kafka_security_protocol="SASL_PLAINTEXT").kafka_client_options()
@@ -205,8 +234,12 @@ def test_the_image_holds_every_package_the_services_import():
     """What the services import at run time (every first-party top-level package reached from
     ``services/``, ``runtime/``, ``contracts/``, ``kernel/`` and ``simulator/``) is copied into the image."""
     from support import imports_of
-    copied = {line.split()[1] for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
-              if line.startswith("COPY ")}
+
+    copied = {
+        line.split()[1]
+        for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    }
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
     imported = set()
     for folder in ("services", "runtime", "contracts", "kernel", "simulator"):
@@ -223,6 +256,7 @@ def test_published_ports_are_on_the_loopback_only():
 
 # ------------------------------------------------------------------ ACLs from the topic registry
 
+
 def test_a_hospital_writes_only_his_commands_and_reads_only_its_answers():
     module = kafka_acls()
     acls = module.acls()
@@ -232,13 +266,17 @@ def test_a_hospital_writes_only_his_commands_and_reads_only_its_answers():
     assert his_topics and all(n.startswith("his.") for n in his_topics)
     for code in hospitals:
         assert grants(acls, "Write")[code] == his_topics
-        assert grants(acls, "Read")[code] == {"settlement.result.v2", "settlement.inquiry-answered.v1", "party.refused.v1"}
+        assert grants(acls, "Read")[code] == {
+            "settlement.result.v2",
+            "settlement.inquiry-answered.v1",
+            "party.refused.v1",
+        }
         assert grants(acls, "Read", "group")[code] == {f"{code}-"}
 
 
 def test_internal_hops_are_written_only_by_settlement_and_the_registry_only_by_the_national_agency():
     module = kafka_acls()
-    assert {module.REFUSED, module.PARTY_CHANGES} <= ALL_TOPICS.keys()   # the names it grants by
+    assert {module.REFUSED, module.PARTY_CHANGES} <= ALL_TOPICS.keys()  # the names it grants by
     acls = module.acls()
     for hop in HOPS:
         assert writers(acls, hop) == {"settlement"}, hop
@@ -252,7 +290,7 @@ def test_every_topic_is_written_only_by_its_producer():
     for name, spec in ALL_TOPICS.items():
         if name == "parties.change.v2":
             allowed = {"national"}
-        elif spec.producer == "any":         # refusals: any service answers a sender
+        elif spec.producer == "any":  # refusals: any service answers a sender
             allowed = set(SERVICE_PORTS)
         elif spec.kind == "command" and spec.producer != "his":
             allowed = {spec.producer, "agency"}
@@ -292,7 +330,7 @@ def test_the_generated_script_creates_every_user_and_refuses_placeholders(tmp_pa
     module = kafka_acls()
     tools = tmp_path / "bin"
     tools.mkdir()
-    for tool in ("kafka-configs.sh", "kafka-acls.sh"):    # stand-ins that record how they were called
+    for tool in ("kafka-configs.sh", "kafka-acls.sh"):  # stand-ins that record how they were called
         (tools / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{tmp_path}/calls"\n')
         (tools / tool).chmod(0o755)
     script = tmp_path / "acls.sh"
@@ -306,8 +344,11 @@ def test_the_generated_script_creates_every_user_and_refuses_placeholders(tmp_pa
     hospital_writes = [c for c in calls if "--allow-principal User:H42010200001 " in c and "--operation Write" in c]
     assert len(hospital_writes) == 1 and "--topic his.settlement-requested.v1" in hospital_writes[0]
     assert "--topic settlement.insured-decided.v1" not in hospital_writes[0]
-    for broken in ({"KAFKA_PASSWORD_FILING": "CHANGE_ME"}, {"KAFKA_PASSWORD_FILING": "a,b]"},
-                   {"KAFKA_PASSWORD_FILING": ""}):
+    for broken in (
+        {"KAFKA_PASSWORD_FILING": "CHANGE_ME"},
+        {"KAFKA_PASSWORD_FILING": "a,b]"},
+        {"KAFKA_PASSWORD_FILING": ""},
+    ):
         run = subprocess.run(["bash", str(script)], env=env | broken, capture_output=True)
         assert run.returncode != 0, broken
     for shell in ("kafka/start.sh", "mongo/start.sh"):
@@ -316,13 +357,16 @@ def test_the_generated_script_creates_every_user_and_refuses_placeholders(tmp_pa
 
 def test_the_topics_container_creates_topics_at_the_scale_its_one_broker_allows(monkeypatch):
     from runtime.topics import topic_specs
+
     services = compose()["services"]
     brokers = services["kafka"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
     for key, value in services["topics"]["environment"].items():
         monkeypatch.setenv(key, str(value))
     scale = Settings().topic_scale()
-    assert scale["replication_factor"] == len(brokers) == 1   # RF 3 / min.insync 2 is for three brokers
+    assert scale["replication_factor"] == len(brokers) == 1  # RF 3 / min.insync 2 is for three brokers
     assert {t.replication_factor for t in topic_specs(**scale)} == {1}
-    for name in SERVICE_PORTS:   # services create nothing in compose, but would ask for the same
-        assert services[name]["environment"]["YIDI_REPLICATION_FACTOR"] == services["topics"]["environment"][
-            "YIDI_REPLICATION_FACTOR"]
+    for name in SERVICE_PORTS:  # services create nothing in compose, but would ask for the same
+        assert (
+            services[name]["environment"]["YIDI_REPLICATION_FACTOR"]
+            == services["topics"]["environment"]["YIDI_REPLICATION_FACTOR"]
+        )

@@ -2,6 +2,7 @@
 progress is finished, what is queued behind it is abandoned (its next owner reads it), and what
 was finished is committed before the partition moves. The consumer is a stand-in exposing the
 two calls the dispatcher makes (``assignment``, ``commit``); the wire tiers use the real one."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,14 +38,14 @@ async def test_a_revoked_partition_finishes_its_record_abandons_the_rest_and_com
     dispatcher, consumer = PartitionDispatcher(process, commit_interval=3600), Consumer()
     for offset, value in enumerate([b"first", b"slow", b"queued-1", b"queued-2"]):
         await dispatcher.submit(consumer, TP.topic, TP.partition, offset, value)
-    await asyncio.sleep(0.01)                      # "first" done, "slow" in progress
+    await asyncio.sleep(0.01)  # "first" done, "slow" in progress
     revoking = asyncio.create_task(dispatcher.on_partitions_revoked({TP}))
     await asyncio.sleep(0.01)
     assert not revoking.done(), "waits for the record in progress"
     release.set()
     await revoking
-    assert handled == [b"first", b"slow"]          # the queued ones are left to the next owner
-    assert consumer.commits == [{TP: 2}]           # the next owner starts at offset 2
+    assert handled == [b"first", b"slow"]  # the queued ones are left to the next owner
+    assert consumer.commits == [{TP: 2}]  # the next owner starts at offset 2
     assert TP not in dispatcher.queues and TP not in dispatcher.done
 
 

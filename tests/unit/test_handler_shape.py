@@ -10,6 +10,7 @@
 * the ``domain/`` packages are pure: they import nothing of the runtime's I/O (service, store,
   database, broker, metrics) and never read a clock — the time is passed in.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,15 +19,33 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from support import imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
-IO_MODULES = ("runtime.service", "runtime.store", "runtime.memory", "runtime.consuming", "runtime.outbox",
-              "runtime.deadlines", "services.wiring", "pymongo", "aiokafka", "faststream", "prometheus_client")
-CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("datetime", "today"),
-               ("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "time_ns")}
+IO_MODULES = (
+    "runtime.service",
+    "runtime.store",
+    "runtime.memory",
+    "runtime.consuming",
+    "runtime.outbox",
+    "runtime.deadlines",
+    "services.wiring",
+    "pymongo",
+    "aiokafka",
+    "faststream",
+    "prometheus_client",
+)
+CLOCK_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("date", "today"),
+    ("datetime", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+    ("time", "time_ns"),
+}
 
 
 def _tree(path: Path) -> ast.Module:
@@ -36,40 +55,56 @@ def _tree(path: Path) -> ast.Module:
 @pytest.mark.parametrize("name", SERVICES)
 def test_the_registry_is_one_function_at_the_bottom_of_handlers_py(name):
     tree = _tree(ROOT / "services" / name / "handlers.py")
-    definitions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    assert definitions and isinstance(definitions[-1], ast.FunctionDef) and definitions[-1].name == "registry", \
+    definitions = [
+        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    assert definitions and isinstance(definitions[-1], ast.FunctionDef) and definitions[-1].name == "registry", (
         f"services/{name}/handlers.py ends with def registry(...)"
+    )
     returned = [node.value for node in ast.walk(definitions[-1]) if isinstance(node, ast.Return)]
     assert len(returned) == 1 and isinstance(returned[0], ast.Dict), "registry() returns one dict literal"
-    assert all(isinstance(key, ast.Constant) and isinstance(key.value, str) for key in returned[0].keys), \
+    assert all(isinstance(key, ast.Constant) and isinstance(key.value, str) for key in returned[0].keys), (
         "each key of the registry is a topic written out"
-    methods = [f"{cls.name}.{fn.name}" for cls in tree.body if isinstance(cls, ast.ClassDef)
-               for fn in cls.body if isinstance(fn, ast.FunctionDef) and fn.name == "registry"]
+    )
+    methods = [
+        f"{cls.name}.{fn.name}"
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for fn in cls.body
+        if isinstance(fn, ast.FunctionDef) and fn.name == "registry"
+    ]
     assert methods == [], f"a second way of building the registry: {methods}"
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_registered_handler_is_an_async_method_taking_one_envelope(name):
     from runtime.config import Settings
+
     service = importlib.import_module(f"services.{name}.app").build(Settings(service=name))
     assert service.handlers
     for topic, handler in service.handlers.items():
         assert inspect.ismethod(handler), f"{name} {topic}: {handler!r} is no method of a handler class"
         assert inspect.iscoroutinefunction(handler), f"{name} {topic}: {handler.__qualname__} is not async"
         params = list(inspect.signature(handler).parameters.values())
-        assert len(params) == 1 and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, \
+        assert len(params) == 1 and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, (
             f"{name} {topic}: {handler.__qualname__} takes one envelope, not {[p.name for p in params]}"
+        )
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_handlers_are_given_their_dependencies_not_the_service(name):
     tree = _tree(ROOT / "services" / name / "handlers.py")
     imported = set(imports_of(ROOT / "services" / name / "handlers.py"))
-    assert not imported & {"runtime.service", "pymongo", "aiokafka"}, \
+    assert not imported & {"runtime.service", "pymongo", "aiokafka"}, (
         f"services/{name}/handlers.py reaches for {sorted(imported & {'runtime.service', 'pymongo', 'aiokafka'})}"
-    located = [f"{_name(node.value)}.{node.attr} line {node.lineno}" for node in ast.walk(tree)
-               if isinstance(node, ast.Attribute) and node.attr in {"db", "add_query", "clock", "refuse"}
-               and _name(node.value) in {"svc", "service"}]
+    )
+    located = [
+        f"{_name(node.value)}.{node.attr} line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in {"db", "add_query", "clock", "refuse"}
+        and _name(node.value) in {"svc", "service"}
+    ]
     assert located == [], f"services/{name}/handlers.py looks things up on the service: {located}"
 
 
@@ -79,14 +114,21 @@ def test_the_signed_reads_are_given_their_dependencies_and_registered_by_the_app
     time, the participant registry, the service's key), whose ``register(add_query)`` the app calls;
     it never holds the service."""
     tree = _tree(ROOT / "services" / name / "query.py")
-    assert "runtime.service" not in imports_of(ROOT / "services" / name / "query.py"), f"services/{name}/query.py imports the service"
+    assert "runtime.service" not in imports_of(ROOT / "services" / name / "query.py"), (
+        f"services/{name}/query.py imports the service"
+    )
     [queries] = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name.endswith("Queries")]
     methods = {node.name for node in queries.body if isinstance(node, ast.FunctionDef)}
     assert "register" in methods, f"{queries.name} has no register(add_query)"
-    held = [node.attr for node in ast.walk(queries) if isinstance(node, ast.Attribute) and node.attr in {"svc", "service"}]
+    held = [
+        node.attr for node in ast.walk(queries) if isinstance(node, ast.Attribute) and node.attr in {"svc", "service"}
+    ]
     assert held == [], f"{queries.name} holds the service ({held})"
-    assert f"{queries.name}(" in (app := (ROOT / "services" / name / "app.py").read_text()) and \
-        ".register(service.add_query)" in app, f"services/{name}/app.py does not register {queries.name}"
+    assert f"{queries.name}(" in (
+        app := (ROOT / "services" / name / "app.py").read_text()
+    ) and ".register(service.add_query)" in "".join(app.split()), (
+        f"services/{name}/app.py does not register {queries.name}"
+    )
 
 
 def _name(node: ast.expr) -> str:
@@ -106,11 +148,19 @@ def test_domain_modules_import_no_io_and_read_no_clock(path):
     tree = _tree(path)
     bad = [m for m in imports_of(path) if any(m == io or m.startswith(io + ".") for io in IO_MODULES)]
     assert bad == [], f"{path.name} imports {bad}: the domain decides, the handler does the I/O"
-    clocks = [f"{node.func.value.id}.{node.func.attr}() line {node.lineno}" for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and isinstance(node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in CLOCK_CALLS]
-    clocks += [f".clock line {node.lineno}" for node in ast.walk(tree)
-               if isinstance(node, ast.Attribute) and node.attr == "clock"]
+    clocks = [
+        f"{node.func.value.id}.{node.func.attr}() line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and (node.func.value.id, node.func.attr) in CLOCK_CALLS
+    ]
+    clocks += [
+        f".clock line {node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "clock"
+    ]
     assert clocks == [], f"{path.name} reads a clock: {clocks}; pass ``now`` in"
 
 
@@ -126,8 +176,12 @@ def _classes_of(paths) -> dict[str, list[str]]:
 def test_one_name_one_meaning_in_what_services_share():
     """What every service imports (the contracts, the kernel, the runtime, ``services/*.py``) names
     each class once: an adapter writer reading ``RefusalReason`` or ``ConfirmedBy`` finds one of it."""
-    shared = [*(ROOT / "contracts").glob("*.py"), *(ROOT / "kernel").rglob("*.py"), *(ROOT / "runtime").glob("*.py"),
-              *(ROOT / "services").glob("*.py")]
+    shared = [
+        *(ROOT / "contracts").glob("*.py"),
+        *(ROOT / "kernel").rglob("*.py"),
+        *(ROOT / "runtime").glob("*.py"),
+        *(ROOT / "services").glob("*.py"),
+    ]
     twice = {name: where for name, where in _classes_of(shared).items() if len(where) > 1}
     assert twice == {}, f"one name, two meanings: {twice}"
 
@@ -140,7 +194,11 @@ def test_no_service_imports_another_services_code():
     crossing = []
     for name in sorted(deployables):
         for path in (ROOT / "services" / name).rglob("*.py"):
-            crossing += [f"{path.relative_to(ROOT)}: {m}" for m in imports_of(path)
-                         if m.split(".")[:1] == ["services"] and len(m.split(".")) > 1
-                         and m.split(".")[1] in deployables - {name}]
+            crossing += [
+                f"{path.relative_to(ROOT)}: {m}"
+                for m in imports_of(path)
+                if m.split(".")[:1] == ["services"]
+                and len(m.split(".")) > 1
+                and m.split(".")[1] in deployables - {name}
+            ]
     assert crossing == [], f"a deployable imports another's code: {crossing}"

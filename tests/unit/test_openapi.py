@@ -1,6 +1,7 @@
 """Each service's OpenAPI 3.1 document of its signed queries (runtime/openapi.py) validates, names
 every registered query with its parameters, `at` and the signature header, and is what
 /openapi.json serves (the wire tests exercise each documented path: tests/integration/test_queries_wire.py)."""
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -16,11 +17,17 @@ EXPECTED = {
     "settlement": {"/settlement/slip", "/settlement/accumulations"},
     "clearing": {"/clearing/report"},
     "prepayment": {"/prepayment/account", "/prepayment/usage", "/prepayment/movements"},
-    "collab": {"/collab/notices", "/collab/request", "/collab/statistics", "/collab/requests", "/collab/leads",
-               "/collab/coinvestigations"},
+    "collab": {
+        "/collab/notices",
+        "/collab/request",
+        "/collab/statistics",
+        "/collab/requests",
+        "/collab/leads",
+        "/collab/coinvestigations",
+    },
 }
 
-PERSONLESS = {"/filing/institutions"}   # the directory of networked institutions: nothing personal
+PERSONLESS = {"/filing/institutions"}  # the directory of networked institutions: nothing personal
 
 
 def built(name: str):
@@ -31,7 +38,7 @@ def built(name: str):
 def test_every_service_document_validates(name: str) -> None:
     service = built(name)
     doc = document(name, service.query_specs)
-    validate(doc)   # raises on an invalid OpenAPI 3.1 document
+    validate(doc)  # raises on an invalid OpenAPI 3.1 document
     assert doc["openapi"] == "3.1.0"
     assert EXPECTED[name] <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["signature"]["name"] == "yidi-signature"
@@ -45,8 +52,11 @@ def test_every_service_document_validates(name: str) -> None:
 
 
 def test_operation_ids_are_unique_across_services() -> None:
-    ids = [op["get"]["operationId"] for name in SERVICE_PORTS
-           for op in document(name, built(name).query_specs)["paths"].values()]
+    ids = [
+        op["get"]["operationId"]
+        for name in SERVICE_PORTS
+        for op in document(name, built(name).query_specs)["paths"].values()
+    ]
     assert len(ids) == len(set(ids))
 
 

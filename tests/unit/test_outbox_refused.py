@@ -2,6 +2,7 @@
 message limit (or refused for another non-retriable reason) is dead-lettered once and leaves the
 outbox, never sent again; an entry that failed on the network is sent again, and the entries of the
 same document that were delivered are not sent a second time."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -54,14 +55,16 @@ async def test_an_entry_over_the_limit_is_dead_lettered_once_and_removed():
     async def dead_letter(topic: str, value: bytes, exc: Exception) -> None:
         refused.append((topic, len(value), type(exc).__name__))
 
-    relay = OutboxRelay(broker.send, None, lambda t: t, lambda: NOW, refused=dead_letter)   # type: ignore[arg-type]
+    relay = OutboxRelay(broker.send, None, lambda t: t, lambda: NOW, refused=dead_letter)  # type: ignore[arg-type]
     collection = Collection()
-    doc = document(big=entry("settlement.treating-assessed.v1", "x" * 500), small=entry("settlement.completed.v1", "ok"))
-    await relay.flush(collection, doc)   # type: ignore[arg-type]
+    doc = document(
+        big=entry("settlement.treating-assessed.v1", "x" * 500), small=entry("settlement.completed.v1", "ok")
+    )
+    await relay.flush(collection, doc)  # type: ignore[arg-type]
     assert refused == [("settlement.treating-assessed.v1", 500, "MessageSizeTooLargeError")]
     assert broker.sent == ["settlement.completed.v1"]
-    await relay.flush(collection, doc)   # the sweep finds the document again   # type: ignore[arg-type]
-    assert len(refused) == 1 and broker.sent == ["settlement.completed.v1"]    # neither is sent again
+    await relay.flush(collection, doc)  # the sweep finds the document again   # type: ignore[arg-type]
+    assert len(refused) == 1 and broker.sent == ["settlement.completed.v1"]  # neither is sent again
     await relay.cleanup()
     assert all(set(write._doc["$unset"]) == {"outbox.big", "outbox.small"} for write in collection.writes)
     assert collection.writes
@@ -69,19 +72,25 @@ async def test_an_entry_over_the_limit_is_dead_lettered_once_and_removed():
 
 async def test_a_network_failure_sends_again_only_what_was_not_delivered():
     broker = Broker(limit=10_000, flaky="settlement.completed.v1")
-    relay = OutboxRelay(broker.send, None, lambda t: t, lambda: NOW, refused=None)   # type: ignore[arg-type]
+    relay = OutboxRelay(broker.send, None, lambda t: t, lambda: NOW, refused=None)  # type: ignore[arg-type]
     collection = Collection()
-    doc = document(a=entry("settlement.treating-assessed.v1", "a"), b=entry("settlement.completed.v1", "b"),
-                   c=entry("settlement.fee-detail.v1", "c"))
+    doc = document(
+        a=entry("settlement.treating-assessed.v1", "a"),
+        b=entry("settlement.completed.v1", "b"),
+        c=entry("settlement.fee-detail.v1", "c"),
+    )
     with pytest.raises(KafkaConnectionError):
-        await relay.flush(collection, doc)   # type: ignore[arg-type]
+        await relay.flush(collection, doc)  # type: ignore[arg-type]
     assert sorted(broker.sent) == ["settlement.fee-detail.v1", "settlement.treating-assessed.v1"]
-    await relay.flush(collection, doc)       # the sweep: only the one that failed   # type: ignore[arg-type]
-    assert sorted(broker.sent) == ["settlement.completed.v1", "settlement.fee-detail.v1",
-                                   "settlement.treating-assessed.v1"]
+    await relay.flush(collection, doc)  # the sweep: only the one that failed   # type: ignore[arg-type]
+    assert sorted(broker.sent) == [
+        "settlement.completed.v1",
+        "settlement.fee-detail.v1",
+        "settlement.treating-assessed.v1",
+    ]
 
 
 async def test_without_a_dead_letter_the_refusal_is_raised():
-    relay = OutboxRelay(Broker().send, None, lambda t: t, lambda: NOW)   # type: ignore[arg-type]
+    relay = OutboxRelay(Broker().send, None, lambda t: t, lambda: NOW)  # type: ignore[arg-type]
     with pytest.raises(MessageSizeTooLargeError):
-        await relay.flush(Collection(), document(big=entry("t", "x" * 500)))   # type: ignore[arg-type]
+        await relay.flush(Collection(), document(big=entry("t", "x" * 500)))  # type: ignore[arg-type]

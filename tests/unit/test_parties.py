@@ -1,5 +1,6 @@
 """Parties (003 §5 (三)): the registry, signatures over the exact bytes, key validity, and results
 sealed to one institution."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,17 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from contracts.parties import Agency, AgencyLevel, ChangeAction, ChangeParty, PublicKey
-from runtime.parties import (ParticipantRegistry, PrivateKeys, Signer, Unauthenticated, authenticate,
-                             generate_keys, init_keys, seal_for, signer_for)
+from runtime.parties import (
+    ParticipantRegistry,
+    PrivateKeys,
+    Signer,
+    Unauthenticated,
+    authenticate,
+    generate_keys,
+    init_keys,
+    seal_for,
+    signer_for,
+)
 
 NOW = datetime(2026, 10, 9, 9, 0, tzinfo=UTC)
 VALUE = b'{"event_id": "x", "sender": "H42010200001", "payload": {"total": "20.00"}}'
@@ -33,15 +43,16 @@ def registry(keys):
 
 def test_a_signature_ties_the_exact_bytes_to_the_party(keys, registry):
     signature = signer_for(keys, "H42010200001").sign(VALUE)
-    assert signature.count(".") == 2 and ".." in signature            # detached: the payload is the record value
+    assert signature.count(".") == 2 and ".." in signature  # detached: the payload is the record value
     assert authenticate(registry, VALUE, signature, NOW).code == "H42010200001"
-    with pytest.raises(Unauthenticated) as tampered:                  # 20.00 → 1,000,000,000,000.00
+    with pytest.raises(Unauthenticated) as tampered:  # 20.00 → 1,000,000,000,000.00
         authenticate(registry, VALUE.replace(b"20.00", b"1000000000000.00"), signature, NOW)
     assert tampered.value.reason == "bad_signature"
 
 
-@pytest.mark.parametrize("signature, reason", [(None, "missing_signature"), ("", "missing_signature"),
-                                               ("not a jws", "malformed_signature")])
+@pytest.mark.parametrize(
+    "signature, reason", [(None, "missing_signature"), ("", "missing_signature"), ("not a jws", "malformed_signature")]
+)
 def test_missing_or_malformed_signatures_are_unauthenticated(registry, signature, reason):
     with pytest.raises(Unauthenticated) as refused:
         authenticate(registry, VALUE, signature, NOW)
@@ -73,8 +84,14 @@ def test_a_key_is_valid_only_in_its_window(keys, registry):
     retired = sig_key.model_copy(update={"valid_until": NOW - timedelta(days=1)})
     future = sig_key.model_copy(update={"valid_from": NOW + timedelta(days=1)})
     for version, key in enumerate((retired, future), start=1):
-        registry.apply(ChangeParty(change_id=f"c{version}", action=ChangeAction.UPSERT, version=version,
-                                   party=party.model_copy(update={"keys": (key,)})))
+        registry.apply(
+            ChangeParty(
+                change_id=f"c{version}",
+                action=ChangeAction.UPSERT,
+                version=version,
+                party=party.model_copy(update={"keys": (key,)}),
+            )
+        )
         with pytest.raises(Unauthenticated) as refused:
             authenticate(registry, VALUE, signer.sign(VALUE), NOW)
         assert refused.value.reason == "key_not_valid"
@@ -82,8 +99,14 @@ def test_a_key_is_valid_only_in_its_window(keys, registry):
 
 def test_the_registry_changes_at_run_time(keys, registry):
     private, public = generate_keys("A340300", "k1")
-    new = Agency(code="A340300", name="蚌埠市医疗保障事业管理中心", region="340300", level=AgencyLevel.CITY,
-                 parent="A340000", keys=tuple(PublicKey.model_validate(k) for k in public))
+    new = Agency(
+        code="A340300",
+        name="蚌埠市医疗保障事业管理中心",
+        region="340300",
+        level=AgencyLevel.CITY,
+        parent="A340000",
+        keys=tuple(PublicKey.model_validate(k) for k in public),
+    )
     signer = Signer(PrivateKeys("A340300", "k1", OKPKey.import_key(private["sign"])))
     with pytest.raises(Unauthenticated):
         authenticate(registry, VALUE, signer.sign(VALUE), NOW)
@@ -95,26 +118,30 @@ def test_the_registry_changes_at_run_time(keys, registry):
         authenticate(registry, VALUE, signer.sign(VALUE), NOW)
     assert removed.value.reason == "unknown_sender"
     # the captured 'add' sent again, or re-issued with its old version: removal is final
-    assert registry.apply(ChangeParty(change_id="add", action=ChangeAction.UPSERT, version=1, party=new)) \
+    assert (
+        registry.apply(ChangeParty(change_id="add", action=ChangeAction.UPSERT, version=1, party=new))
         == "repeated_change"
-    assert registry.apply(ChangeParty(change_id="add-again", action=ChangeAction.UPSERT, version=2, party=new)) \
+    )
+    assert (
+        registry.apply(ChangeParty(change_id="add-again", action=ChangeAction.UPSERT, version=2, party=new))
         == "stale_version"
+    )
     assert registry.get("A340300") is None and registry.versions["A340300"] == 2
     assert registry.apply(ChangeParty(change_id="re-add", action=ChangeAction.UPSERT, version=3, party=new)) is None
-    assert authenticate(registry, VALUE, signer.sign(VALUE), NOW).code == "A340300"   # a newer version re-adds
+    assert authenticate(registry, VALUE, signer.sign(VALUE), NOW).code == "A340300"  # a newer version re-adds
 
 
 def test_agency_levels_and_parents_come_from_the_registry(registry):
     assert registry.parent_of("A340200").code == "A340000"
     assert registry.parent_of("A340000").code == "A000000"
     assert registry.agency_of("420100").code == "A420100" and registry.agency_of(None).code == "A000000"
-    assert registry.speaks_for("A000000", "420100")              # national level
-    assert registry.speaks_for("A420000", "420100")              # its province
-    assert not registry.speaks_for("A340000", "420100")          # another province
-    assert not registry.speaks_for("A420100", "420900")          # a neighbouring city
-    assert not registry.speaks_for("H42010200001", "420100")     # not an agency
-    assert registry.level_above("340200").code == "A340000"      # Wuhu's province
-    assert registry.level_above("340300").code == "A340000"      # Bengbu has no agency registered: still Anhui
+    assert registry.speaks_for("A000000", "420100")  # national level
+    assert registry.speaks_for("A420000", "420100")  # its province
+    assert not registry.speaks_for("A340000", "420100")  # another province
+    assert not registry.speaks_for("A420100", "420900")  # a neighbouring city
+    assert not registry.speaks_for("H42010200001", "420100")  # not an agency
+    assert registry.level_above("340200").code == "A340000"  # Wuhu's province
+    assert registry.level_above("340300").code == "A340000"  # Bengbu has no agency registered: still Anhui
     assert registry.level_above("340000").code == "A000000"
 
 
@@ -131,7 +158,7 @@ def test_private_keys_are_only_readable_by_their_owner(keys):
         if name.endswith(".private.json"):
             assert stat.S_IMODE(os.stat(keys / name).st_mode) == 0o600, name
     public = json.loads((keys / "public-keys.json").read_text())
-    assert all("d" not in key["jwk"] for entries in public.values() for key in entries)   # never a private part
+    assert all("d" not in key["jwk"] for entries in public.values() for key in entries)  # never a private part
 
 
 def test_the_registry_file_is_valid_and_parents_exist():

@@ -1,5 +1,6 @@
 """The README lists every service's authority table; this keeps it in step with the code
 (003 §5 (三)). Regenerate the README section with `yidi authority`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Forged signatures (003 §5 (三)): every one is refused by ``runtime.parties.authenticate``, the one
 check that Kafka records, signed queries, the registry's changes and the clock all go through; and
 nothing a sender puts in the header or the bytes makes it raise anything but ``Unauthenticated``."""
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +19,15 @@ from contracts.parties import ChangeAction, ChangeParty, PublicKey
 from runtime.clock import ClockCommands, ControlledClock, clock_command_set, clock_headers
 from runtime.control import RegistryChanges
 from runtime.envelopes import encode, envelope_for
-from runtime.parties import (ParticipantRegistry, Unauthenticated, authenticate, generate_keys, init_keys,
-                             signed_envelope, signer_for)
+from runtime.parties import (
+    ParticipantRegistry,
+    Unauthenticated,
+    authenticate,
+    generate_keys,
+    init_keys,
+    signed_envelope,
+    signer_for,
+)
 
 NOW = datetime(2026, 10, 9, 9, 0, tzinfo=UTC)
 VALUE = b'{"event_id": "x", "sender": "H42010200001", "payload": {"total": "20.00"}}'
@@ -51,7 +59,7 @@ def registry(keys):
 
 
 @pytest.fixture(scope="module")
-def fixed_registry(keys):   # the fuzzing tests only read it
+def fixed_registry(keys):  # the fuzzing tests only read it
     return ParticipantRegistry.load(keys)
 
 
@@ -78,29 +86,42 @@ def test_alg_none_and_hs256_keyed_with_the_public_key_are_refused(keys, registry
     assert refused(registry, VALUE, token({"alg": "none", "kid": kid})) == "alg_not_allowed"
     public = next(k for k in registry.get("H42010200001").keys if k.use.value == "sig").jwk["x"]
     for secret in (public.encode(), base64.urlsafe_b64decode(public + "=")):
-        forged = token({"alg": "HS256", "kid": kid}, VALUE,
-                       lambda msg, s=secret: hmac.new(s, msg, hashlib.sha256).digest() * 2)
+        forged = token(
+            {"alg": "HS256", "kid": kid}, VALUE, lambda msg, s=secret: hmac.new(s, msg, hashlib.sha256).digest() * 2
+        )
         head, _, sig = forged.split(".")
         assert refused(registry, VALUE, f"{head}..{sig}") == "alg_not_allowed"
 
 
-@pytest.mark.parametrize("kid, reason", [
-    ("H42010200001/no-such-key", "unknown_key"),
-    ("H42010200001", "malformed_kid"),
-    ("H42010200001/", "malformed_kid"),
-    ("/k", "malformed_kid"),
-    ("H42010200001/a/b", "malformed_kid"),
-    ("H42010200001/../../etc", "malformed_kid"),
-    ("H42010200001/" + "k" * 65, "malformed_kid"),
-    (42, "malformed_kid"),
-    ("H99999999999/dev-1", "unknown_sender"),
-])
+@pytest.mark.parametrize(
+    "kid, reason",
+    [
+        ("H42010200001/no-such-key", "unknown_key"),
+        ("H42010200001", "malformed_kid"),
+        ("H42010200001/", "malformed_kid"),
+        ("/k", "malformed_kid"),
+        ("H42010200001/a/b", "malformed_kid"),
+        ("H42010200001/../../etc", "malformed_kid"),
+        ("H42010200001/" + "k" * 65, "malformed_kid"),
+        (42, "malformed_kid"),
+        ("H99999999999/dev-1", "unknown_sender"),
+    ],
+)
 def test_a_kid_must_name_a_registry_party_and_one_of_its_keys(registry, kid, reason):
     assert refused(registry, VALUE, token({"alg": "Ed25519", "kid": kid})) == reason
 
 
-@pytest.mark.parametrize("extra", [{"crit": ["exp"]}, {"jwk": {"kty": "OKP"}}, {"jku": "https://x"},
-                                   {"x5u": "https://x"}, {"x5c": ["AA"]}, {"b64": False}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"crit": ["exp"]},
+        {"jwk": {"kty": "OKP"}},
+        {"jku": "https://x"},
+        {"x5u": "https://x"},
+        {"x5c": ["AA"]},
+        {"b64": False},
+    ],
+)
 def test_header_members_that_change_what_is_verified_are_refused(keys, registry, extra):
     kid = f"H42010200001/{signer_for(keys, 'H42010200001').keys.sign_kid}"
     assert refused(registry, VALUE, token({"alg": "Ed25519", "kid": kid, **extra})) == "header_not_allowed"
@@ -120,8 +141,16 @@ def test_a_key_past_its_valid_until_or_of_another_party_is_refused(keys, registr
     signer = signer_for(keys, "H42010200002")
     party = registry.get("H42010200002")
     key = next(k for k in party.keys if k.use.value == "sig")
-    registry.apply(ChangeParty(change_id="retire", action=ChangeAction.UPSERT, version=1, party=party.model_copy(
-        update={"keys": (key.model_copy(update={"valid_until": NOW - timedelta(seconds=1)}),)})))
+    registry.apply(
+        ChangeParty(
+            change_id="retire",
+            action=ChangeAction.UPSERT,
+            version=1,
+            party=party.model_copy(
+                update={"keys": (key.model_copy(update={"valid_until": NOW - timedelta(seconds=1)}),)}
+            ),
+        )
+    )
     assert refused(registry, VALUE, signer.sign(VALUE)) == "key_not_valid"
     # H42010200001's key id under H42010200002's name: it is H42010200002's key that must verify
     other = signer_for(keys, "H42010200001")
@@ -134,8 +163,14 @@ def test_an_x25519_key_registered_as_a_signing_key_is_refused(keys, registry):
     _, public = generate_keys("H42010200002", "mixed")
     x25519 = next(k for k in public if k["use"] == "enc")
     party = registry.get("H42010200002")
-    registry.apply(ChangeParty(change_id="mixed", action=ChangeAction.UPSERT, version=1, party=party.model_copy(
-        update={"keys": (PublicKey.model_validate({**x25519, "use": "sig"}),)})))
+    registry.apply(
+        ChangeParty(
+            change_id="mixed",
+            action=ChangeAction.UPSERT,
+            version=1,
+            party=party.model_copy(update={"keys": (PublicKey.model_validate({**x25519, "use": "sig"}),)}),
+        )
+    )
     assert refused(registry, VALUE, token({"alg": "Ed25519", "kid": "H42010200002/mixed"})) == "bad_key_type"
 
 
@@ -161,14 +196,18 @@ def test_registry_changes_are_ordered_fresh_and_applied_once(keys, registry):
     def record(change: ChangeParty, at: datetime = NOW):
         value = encode(envelope_for("parties.change.v2", change, producer="t", now=at, sender="A000000"))
         return SimpleNamespace(value=value, headers=_headers(national, value), offset=0)
+
     party = registry.get("A340200")
     add = record(ChangeParty(change_id="a1", action=ChangeAction.UPSERT, version=1, party=party))
     remove = record(ChangeParty(change_id="r2", action=ChangeAction.REMOVE, version=2, code="A340200"))
     assert [changes.apply(r) for r in (add, remove, add)] == ["applied", "applied", "repeated_change"]
-    assert changes.apply(record(ChangeParty(change_id="a1b", action=ChangeAction.UPSERT, version=2, party=party))) \
+    assert (
+        changes.apply(record(ChangeParty(change_id="a1b", action=ChangeAction.UPSERT, version=2, party=party)))
         == "stale_version"
-    late = record(ChangeParty(change_id="a3", action=ChangeAction.UPSERT, version=3, party=party),
-                  at=NOW - timedelta(hours=1))
+    )
+    late = record(
+        ChangeParty(change_id="a3", action=ChangeAction.UPSERT, version=3, party=party), at=NOW - timedelta(hours=1)
+    )
     assert changes.apply(late) == "clock_skew" and registry.get("A340200") is None
     assert counted == [("ignored", "repeated_change"), ("ignored", "stale_version"), ("ignored", "clock_skew")]
 
@@ -181,22 +220,33 @@ def test_the_clock_moves_only_for_the_operator_in_issue_order(keys, registry):
     unsigned = SimpleNamespace(value=value, headers=[], offset=0)
     by_agency = clock_command_set(target, sender="A000000")
     assert commands.apply(unsigned) == "unauthenticated:missing_signature"
-    assert commands.apply(SimpleNamespace(value=by_agency, offset=1, headers=clock_headers(
-        signer_for(keys, "A000000"), by_agency))) == "not_operator"
-    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)         # not moved
+    assert (
+        commands.apply(
+            SimpleNamespace(value=by_agency, offset=1, headers=clock_headers(signer_for(keys, "A000000"), by_agency))
+        )
+        == "not_operator"
+    )
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)  # not moved
     signed = SimpleNamespace(value=value, headers=clock_headers(signer_for(keys, "ops"), value), offset=2)
     assert commands.apply(signed) == "applied"
     assert abs(clock.now() - target) < timedelta(seconds=5)
-    assert commands.apply(signed) == "stale"                                    # a copy, or a replay later on
+    assert commands.apply(signed) == "stale"  # a copy, or a replay later on
     assert counted == ["unauthenticated:missing_signature", "not_operator", "stale"]
 
 
 # ---------------------------------------------------------------- fuzzing the parser
-HEADERS = st.dictionaries(st.sampled_from(["alg", "kid", "typ", "crit", "b64", "jwk", "zip", "x"]),
-                          st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=40),
-                                    st.sampled_from(["Ed25519", "EdDSA", "none", "HS256", "H42010200001/dev-1",
-                                                     "A000000/dev-1"]),
-                                    st.lists(st.text(max_size=5), max_size=3)), max_size=5)
+HEADERS = st.dictionaries(
+    st.sampled_from(["alg", "kid", "typ", "crit", "b64", "jwk", "zip", "x"]),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.text(max_size=40),
+        st.sampled_from(["Ed25519", "EdDSA", "none", "HS256", "H42010200001/dev-1", "A000000/dev-1"]),
+        st.lists(st.text(max_size=5), max_size=3),
+    ),
+    max_size=5,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -211,23 +261,34 @@ def test_any_token_or_bytes_is_either_a_party_or_unauthenticated(fixed_registry,
 @settings(max_examples=300, deadline=None)
 @given(header=HEADERS, payload=st.binary(max_size=40), sig=st.binary(max_size=80), value=st.binary(max_size=80))
 def test_any_header_is_refused_without_another_exception(fixed_registry, header, payload, sig, value):
-    for forged in (f"{b64(json.dumps(header).encode())}.{b64(payload)}.{b64(sig)}",
-                   f"{b64(json.dumps(header).encode())}..{b64(sig)}"):
+    for forged in (
+        f"{b64(json.dumps(header).encode())}.{b64(payload)}.{b64(sig)}",
+        f"{b64(json.dumps(header).encode())}..{b64(sig)}",
+    ):
         with pytest.raises(Unauthenticated):
             authenticate(fixed_registry, value, forged, NOW)
 
 
 def test_a_sealed_result_opens_only_as_ecdh_es_with_a256gcm_to_its_own_party(keys, registry):
     from joserfc import jwe
+
     from runtime.parties import seal_for
+
     h1 = signer_for(keys, "H42010200001")
     assert h1.open_sealed(seal_for(registry, "H42010200001", b"{}")) == b"{}"
     _, key = registry.encryption_key("H42010200001")
-    for header in ({"alg": "ECDH-ES+A128KW", "enc": "A256GCM"}, {"alg": "ECDH-ES", "enc": "A128GCM"},
-                   {"alg": "ECDH-ES", "enc": "A256GCM", "zip": "DEF"}):
-        other = jwe.encrypt_compact({**header, "kid": f"H42010200001/{h1.keys.enc_kid}"}, b"{}", key,
-                                    algorithms=[header["alg"], header["enc"], *(["DEF"] if "zip" in header else [])])
+    for header in (
+        {"alg": "ECDH-ES+A128KW", "enc": "A256GCM"},
+        {"alg": "ECDH-ES", "enc": "A128GCM"},
+        {"alg": "ECDH-ES", "enc": "A256GCM", "zip": "DEF"},
+    ):
+        other = jwe.encrypt_compact(
+            {**header, "kid": f"H42010200001/{h1.keys.enc_kid}"},
+            b"{}",
+            key,
+            algorithms=[header["alg"], header["enc"], *(["DEF"] if "zip" in header else [])],
+        )
         with pytest.raises(ValueError):
             h1.open_sealed(other)
-    with pytest.raises(ValueError):   # sealed to H42010200001, presented to H42010200002
+    with pytest.raises(ValueError):  # sealed to H42010200001, presented to H42010200002
         signer_for(keys, "H42010200002").open_sealed(seal_for(registry, "H42010200001", b"{}"))

@@ -1,11 +1,12 @@
 """The topics ``create_topics`` asks the broker for: registry counts, and the scale settings."""
+
 from __future__ import annotations
 
 import pytest
 
+from contracts.parties import PARTY_CHANGES
 from contracts.registry import ALL_TOPICS
 from runtime.config import Settings
-from contracts.parties import PARTY_CHANGES
 from runtime.topics import CLOCK, DEAD_LETTER, FOLLOWED, OPS_TOPICS, topic_specs
 
 
@@ -20,9 +21,11 @@ def test_by_default_every_topic_has_its_registry_count_and_one_replica():
         assert topics[f"p1-{name}"].num_partitions == spec.partitions
     assert topics[f"p1-{DEAD_LETTER}"].num_partitions == 4 and topics[f"p1-{CLOCK}"].num_partitions == 1
     assert {t.replication_factor for t in topics.values()} == {1}
-    week = str(7 * 24 * 3_600_000)   # the broker's min.insync.replicas; a week of records, the followed kept for ever
+    week = str(7 * 24 * 3_600_000)  # the broker's min.insync.replicas; a week of records, the followed kept for ever
     assert {n: t.topic_configs for n, t in topics.items() if t.topic_configs != {"retention.ms": week}} == {
-        f"p1-{PARTY_CHANGES}": {"retention.ms": "-1"}, f"p1-{CLOCK}": {"retention.ms": "-1"}}
+        f"p1-{PARTY_CHANGES}": {"retention.ms": "-1"},
+        f"p1-{CLOCK}": {"retention.ms": "-1"},
+    }
 
 
 def test_settings_scale_partitions_replicas_and_min_insync(monkeypatch):
@@ -39,8 +42,10 @@ def test_settings_scale_partitions_replicas_and_min_insync(monkeypatch):
     assert ALL_TOPICS["parties.change.v2"].partitions == 1
     assert topics["parties.change.v2"].num_partitions == 1 and topics[CLOCK].num_partitions == 1
     assert {t.replication_factor for t in topics.values()} == {3}
-    assert all(t.topic_configs == {"min.insync.replicas": "2", "retention.ms": "-1" if n in FOLLOWED else "259200000"}
-               for n, t in topics.items())
+    assert all(
+        t.topic_configs == {"min.insync.replicas": "2", "retention.ms": "-1" if n in FOLLOWED else "259200000"}
+        for n, t in topics.items()
+    )
 
 
 def test_impossible_scales_are_refused():

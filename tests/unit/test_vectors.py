@@ -1,5 +1,6 @@
 """The committed test vectors (contracts/vectors, 003 §5 (三)) are what the runtime signs, accepts and
 opens: an adapter written in another language that checks itself against them talks to the platform."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,15 @@ def _vectors(name: str) -> tuple[dict, dict, dict]:
 
 def _registry(name: str):
     record, sealed, _ = _vectors(name)
-    return registry_with(suite_named(name), {record["signer"]: [record["registry_entry"]],
-                                             sealed["recipient"]: [sealed["registry_entry"]]})
+    return registry_with(
+        suite_named(name),
+        {record["signer"]: [record["registry_entry"]], sealed["recipient"]: [sealed["registry_entry"]]},
+    )
 
 
 def _flip(text: str, index: int) -> str:
     """``text`` with the character at ``index`` replaced by another base64url character."""
-    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1:]
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
 
 
 @pytest.mark.parametrize("name", SUITE_NAMES)
@@ -38,8 +41,10 @@ def test_the_record_signature_is_accepted_for_exactly_those_bytes(name):
     value, signature = record["value"].encode(), record["signature"]
     assert authenticate(registry, value, signature, at).code == record["signer"]
     assert signature.startswith(record["protected"] + "..")
-    for changed_value, changed_signature in [(value[:-2] + b" }", signature),          # one byte of the value
-                                             (value, _flip(signature, len(signature) - 10))]:  # of the signature
+    for changed_value, changed_signature in [
+        (value[:-2] + b" }", signature),  # one byte of the value
+        (value, _flip(signature, len(signature) - 10)),
+    ]:  # of the signature
         with pytest.raises(Unauthenticated) as refused:
             authenticate(registry, changed_value, changed_signature, at)
         assert refused.value.reason == "bad_signature"
@@ -55,8 +60,9 @@ def test_an_ed25519_record_signature_is_reproduced_from_the_private_key():
 @pytest.mark.parametrize("name", SUITE_NAMES)
 def test_the_sealed_result_opens_with_the_recipients_key(name):
     record, sealed, _ = _vectors(name)
-    recipient = Signer(private_keys(sealed["recipient"], record["signing_key"]["private_jwk"],
-                                    sealed["recipient_key"]["private_jwk"]))
+    recipient = Signer(
+        private_keys(sealed["recipient"], record["signing_key"]["private_jwk"], sealed["recipient_key"]["private_jwk"])
+    )
     assert recipient.open_sealed(sealed["jwe"]) == sealed["plaintext"].encode()
     assert json.loads(sealed["plaintext"])["institution_code"] == sealed["recipient"]
 
@@ -69,8 +75,14 @@ def test_the_signed_query_is_accepted_at_its_time_and_not_an_hour_later(name):
     assert signed.party.code == query["signer"] and signed.params["region"] == "340200"
     assert query["signed_bytes"] == f"{query['path']}?{query['query']}"
     with pytest.raises(QueryRefused) as stale:
-        read_signed(registry, query["path"], query["query"], query["signature"],
-                    datetime.fromtimestamp(query["at"] + 3600, UTC), 300)
+        read_signed(
+            registry,
+            query["path"],
+            query["query"],
+            query["signature"],
+            datetime.fromtimestamp(query["at"] + 3600, UTC),
+            300,
+        )
     assert stale.value.status == 401 and "CLOCK_SKEW" in str(stale.value)
 
 

@@ -1,6 +1,7 @@
 """Personal data on the wire (003 §5 (三)): a payload that names a person travels sealed to its
 readers' registry keys, bound to its topic and envelope; nothing else can open it, and a payload
 in clear on such a topic is refused."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from support import completed_settlement
+from support import test_keys as keys_dir
 
 from contracts.registry import ALL_TOPICS
 from runtime.client import PartyClient
 from runtime.envelopes import encode
 from runtime.parties import ParticipantRegistry, load_private_keys
 from runtime.wire import SEALED, SealingError, WireOpener, WireSealer, readers
-from support import completed_settlement
-from support import test_keys as keys_dir
 
 NOW = datetime(2026, 10, 9, 9, 0, tzinfo=UTC)
 ID_NUMBER = re.compile(rb"\d{17}[\dX]")
@@ -29,12 +30,17 @@ def registry() -> ParticipantRegistry:
 
 @pytest.fixture(scope="module")
 def client() -> PartyClient:
-    return PartyClient(None, keys_dir())   # type: ignore[arg-type]   # sealing and signing only
+    return PartyClient(None, keys_dir())  # type: ignore[arg-type]   # sealing and signing only
 
 
 def _completed(client: PartyClient) -> tuple[str, bytes]:
-    payload = completed_settlement("S-WIRE-1", insured_region="340200", treating_region="420100",
-                                   settled_on=NOW.date(), funds={"pooling": "120.00"})
+    payload = completed_settlement(
+        "S-WIRE-1",
+        insured_region="340200",
+        treating_region="420100",
+        settled_on=NOW.date(),
+        funds={"pooling": "120.00"},
+    )
     env = client.envelope("settlement.completed.v1", payload, sender="settlement", now=NOW)
     return str(env.event_id), client.wire_value("settlement.completed.v1", env)
 
@@ -45,10 +51,25 @@ def opener(*codes: str) -> WireOpener:
 
 def test_every_topic_that_names_a_person_is_sealed_and_no_other():
     sealed = {name for name, spec in ALL_TOPICS.items() if spec.sealed}
-    assert {"his.outpatient-requested.v1", "settlement.completed.v1", "filing.register.v1", "filing.changed.v1",
-            "settlement.treating-assessed.v1", "settlement.deadline-due.v1", "collab.lead-received.v1"} <= sealed
-    assert not {"settlement.result.v2", "party.refused.v1", "clearing.period-generated.v1",
-                "prepayment.sanction.v1", "parties.change.v2"} & sealed
+    assert {
+        "his.outpatient-requested.v1",
+        "settlement.completed.v1",
+        "filing.register.v1",
+        "filing.changed.v1",
+        "settlement.treating-assessed.v1",
+        "settlement.deadline-due.v1",
+        "collab.lead-received.v1",
+    } <= sealed
+    assert (
+        not {
+            "settlement.result.v2",
+            "party.refused.v1",
+            "clearing.period-generated.v1",
+            "prepayment.sanction.v1",
+            "parties.change.v2",
+        }
+        & sealed
+    )
 
 
 def test_a_sealed_value_shows_the_metadata_and_no_id_number(client):
@@ -57,7 +78,7 @@ def test_a_sealed_value_shows_the_metadata_and_no_id_number(client):
     envelope = json.loads(value)
     assert "payload" not in envelope and envelope["event_id"] == event_id and envelope["sender"] == "settlement"
     kids = [r["header"]["kid"].split("/")[0] for r in envelope[SEALED]["recipients"]]
-    assert kids == ["clearing", "prepayment", "collab"]   # the consumers the topic registry names
+    assert kids == ["clearing", "prepayment", "collab"]  # the consumers the topic registry names
 
 
 def test_each_reader_opens_it_and_nobody_else(client):
@@ -73,7 +94,7 @@ def test_each_reader_opens_it_and_nobody_else(client):
 
 def test_a_sealed_payload_moved_to_another_topic_or_envelope_does_not_open(client):
     _, value = _completed(client)
-    with pytest.raises(SealingError):   # same readers' keys, another topic
+    with pytest.raises(SealingError):  # same readers' keys, another topic
         opener("clearing").open("settlement.reversed.v1", value)
     envelope = json.loads(value)
     envelope["event_id"] = "0b6f3b1e-9a55-4c8e-a3c2-6b2f0e7f4d10"
@@ -91,8 +112,9 @@ def test_an_altered_ciphertext_does_not_open(client):
 
 
 def test_a_payload_in_clear_on_a_sealed_topic_is_refused(client):
-    payload = completed_settlement("S-WIRE-2", insured_region="340200", treating_region="420100",
-                                   settled_on=NOW.date(), funds={"pooling": "1.00"})
+    payload = completed_settlement(
+        "S-WIRE-2", insured_region="340200", treating_region="420100", settled_on=NOW.date(), funds={"pooling": "1.00"}
+    )
     clear = encode(client.envelope("settlement.completed.v1", payload, sender="settlement", now=NOW))
     with pytest.raises(SealingError) as refused:
         opener("clearing").open("settlement.completed.v1", clear)
@@ -122,8 +144,13 @@ def test_a_reply_outside_the_platform_is_sealed_to_the_parties_it_names(registry
 def test_a_large_payload_opens(client):
     """A bill of thousands of lines seals to far more than joserfc's default 64 KB ciphertext limit:
     the registry takes what the broker carries."""
-    payload = completed_settlement("S-WIRE-LARGE", insured_region="340200", treating_region="420100",
-                                   settled_on=NOW.date(), funds={"pooling": "1.00"})
+    payload = completed_settlement(
+        "S-WIRE-LARGE",
+        insured_region="340200",
+        treating_region="420100",
+        settled_on=NOW.date(),
+        funds={"pooling": "1.00"},
+    )
     env = client.envelope("settlement.completed.v1", payload, sender="settlement", now=NOW)
     data = json.loads(env.model_dump_json())
     data["payload"]["request_id"] = "R" * 600_000

@@ -9,19 +9,67 @@ late entry goes; ``check_deduction`` / ``audit_month`` for audit deductions (R-0
 modules ``obligations`` (C-03, C-07), ``reconciliation`` (R-02), ``declaration`` (R-03) and
 ``replay`` (a period rebuilt from its archived lines and compared with what was issued).
 """
-from .ledger import (
-    GENERATE, SILENT_CONFIRMATION, ClearingLedger, LateConfirmation, LedgerEntry, LedgerLine, PeriodClosed,
-    PeriodStatus, confirm, deadline_fired, fund_totals, generate, ledger_key, new_ledger, open_for_entries,
-    pending_sides, record_entry, sum_totals,
-)
+
 from .audit import AUDIT_CONFIRMATION_DAY, AuditRefused, audit_month, check_deduction
+from .ledger import (
+    GENERATE,
+    SILENT_CONFIRMATION,
+    ClearingLedger,
+    LateConfirmation,
+    LedgerEntry,
+    LedgerLine,
+    PeriodClosed,
+    PeriodStatus,
+    confirm,
+    deadline_fired,
+    fund_totals,
+    generate,
+    ledger_key,
+    new_ledger,
+    open_for_entries,
+    pending_sides,
+    record_entry,
+    sum_totals,
+)
 from .notice import counterpart_line, entry_month, generation_pending, issue_notice
 from .period import PeriodCalendar, home_month, next_month, notice_deadlines, period_calendar
 from .report import issue_reports, report_tables, scope_of, to_csv, to_xlsx
 
-__all__ = ["GENERATE", "SILENT_CONFIRMATION", "ClearingLedger", "LateConfirmation", "LedgerEntry", "LedgerLine",
-           "PeriodClosed", "PeriodStatus", "confirm", "deadline_fired", "fund_totals", "generate", "ledger_key",
-           "new_ledger", "open_for_entries", "pending_sides", "record_entry", "sum_totals", "counterpart_line",
-           "entry_month", "generation_pending", "issue_notice", "PeriodCalendar", "home_month", "next_month", "notice_deadlines",
-           "period_calendar", "AUDIT_CONFIRMATION_DAY", "AuditRefused", "audit_month", "check_deduction",
-           "issue_reports", "report_tables", "scope_of", "to_csv", "to_xlsx"]
+__all__ = [
+    "GENERATE",
+    "SILENT_CONFIRMATION",
+    "ClearingLedger",
+    "LateConfirmation",
+    "LedgerEntry",
+    "LedgerLine",
+    "PeriodClosed",
+    "PeriodStatus",
+    "confirm",
+    "deadline_fired",
+    "fund_totals",
+    "generate",
+    "ledger_key",
+    "new_ledger",
+    "open_for_entries",
+    "pending_sides",
+    "record_entry",
+    "sum_totals",
+    "counterpart_line",
+    "entry_month",
+    "generation_pending",
+    "issue_notice",
+    "PeriodCalendar",
+    "home_month",
+    "next_month",
+    "notice_deadlines",
+    "period_calendar",
+    "AUDIT_CONFIRMATION_DAY",
+    "AuditRefused",
+    "audit_month",
+    "check_deduction",
+    "issue_reports",
+    "report_tables",
+    "scope_of",
+    "to_csv",
+    "to_xlsx",
+]

@@ -16,6 +16,7 @@ Period (R-04, 000 第五十七条 "每月16日前…确认后纳入清算"): a r
 the 16th enters the period generated on that month's 21st; later, the next month's. If that period is
 already generated, the first one not yet generated takes it (R-05 补扣补支 "纳入下一期清算").
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from runtime.calendar import business_date
 from .ledger import ZERO, LedgerEntry
 from .period import next_month
 
-AUDIT_CONFIRMATION_DAY = 16   # R-04 (000 第五十七条)
+AUDIT_CONFIRMATION_DAY = 16  # R-04 (000 第五十七条)
 
 
 class AuditRefused(Exception):
@@ -56,22 +57,29 @@ def check_deduction(entry: LedgerEntry, history: Iterable[LedgerEntry]) -> Ledge
         raise AuditRefused(f"R-04: settlement {sid} is not in the clearing archive: nothing to deduct from")
     settlement = settlements[0]
     if (settlement.insured_region, settlement.treating_region) != (entry.insured_region, entry.treating_region):
-        raise AuditRefused(f"R-04: settlement {sid} is of {settlement.insured_region}->{settlement.treating_region}, "
-                           f"not {entry.insured_region}->{entry.treating_region}")
+        raise AuditRefused(
+            f"R-04: settlement {sid} is of {settlement.insured_region}->{settlement.treating_region}, "
+            f"not {entry.insured_region}->{entry.treating_region}"
+        )
     if settlement.amounts.insurance_type is not entry.amounts.insurance_type:
-        raise AuditRefused(f"R-04: settlement {sid} is of insurance type {settlement.amounts.insurance_type.value}, "
-                           f"not {entry.amounts.insurance_type.value}")
+        raise AuditRefused(
+            f"R-04: settlement {sid} is of insurance type {settlement.amounts.insurance_type.value}, "
+            f"not {entry.amounts.insurance_type.value}"
+        )
     deductions = [h for h in history if h.kind is EntryKind.AUDIT_DEDUCTION]
     corrected_by = {d.corrects: d.ref for d in deductions if d.corrects}
     replaces: FundAmounts | None = None
     if entry.corrects:
         target = next((d for d in deductions if d.ref == entry.corrects), None)
         if target is None:
-            raise AuditRefused(f"R-04: deduction {entry.corrects} of settlement {sid} is not in the archive: "
-                               f"nothing to correct")
+            raise AuditRefused(
+                f"R-04: deduction {entry.corrects} of settlement {sid} is not in the archive: nothing to correct"
+            )
         if entry.corrects in corrected_by:
-            raise AuditRefused(f"M-03: deduction {entry.corrects} is already corrected by "
-                               f"{corrected_by[entry.corrects]}; correct that record instead")
+            raise AuditRefused(
+                f"M-03: deduction {entry.corrects} is already corrected by "
+                f"{corrected_by[entry.corrects]}; correct that record instead"
+            )
         replaces = target.amounts
     elif not any(a > ZERO for a in entry.amounts.funds.values()):
         raise AuditRefused("R-04: a deduction of nothing (a pay-back corrects an earlier deduction)")

@@ -10,6 +10,7 @@ count of what clearing archived for the institution that month; a difference is 
 false) and resolved through daily reconciliation (R-02). Declarations do not gate clearing: the ledgers
 already take every settlement the platform completed (C-02 generates from them).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from services.outcome import Decision
 
 from .period import next_month, parse_month
 
-DECLARATION_DAY = 16      # R-03
+DECLARATION_DAY = 16  # R-03
 MAX_LATE_MONTHS = 2
 HOSPITAL_TYPES = frozenset({MedicalType.INPATIENT, MedicalType.GENERAL_OUTPATIENT, MedicalType.CHRONIC_OUTPATIENT})
 PHARMACY_TYPES = frozenset({MedicalType.PHARMACY})
@@ -36,6 +37,7 @@ class DeclarationRefused(ValueError):
 
 class Declaration(BaseModel):
     """The ``declarations`` aggregate, keyed ``institution:month``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     institution_code: str
     treating_region: str
@@ -48,41 +50,63 @@ def due_dates(month: str) -> tuple[datetime, datetime]:
     """R-03: (due by, latest accepted): the end of the 16th of the next month, and two months later."""
     due_month = next_month(month)
     late_month = next_month(next_month(due_month))
-    return (end_of_business_day(date(*parse_month(due_month), DECLARATION_DAY)),
-            end_of_business_day(date(*parse_month(late_month), DECLARATION_DAY)))
+    return (
+        end_of_business_day(date(*parse_month(due_month), DECLARATION_DAY)),
+        end_of_business_day(date(*parse_month(late_month), DECLARATION_DAY)),
+    )
 
 
 def key(institution: str, month: str) -> str:
     return f"{institution}:{month}"
 
 
-def declare(state: Declaration | None, cmd: MonthlyDeclaration, platform: list[DeclaredLine],
-            now: datetime) -> Decision[Declaration]:
+def declare(
+    state: Declaration | None, cmd: MonthlyDeclaration, platform: list[DeclaredLine], now: datetime
+) -> Decision[Declaration]:
     due_by, latest_by = due_dates(cmd.month)
     if now < at_business_start(date(*parse_month(next_month(cmd.month)), 1)):
         raise DeclarationRefused(f"R-03: {cmd.month} is not over yet")
     if now > latest_by:
-        raise DeclarationRefused(f"R-03: the declaration of {cmd.month} was due by {due_by.isoformat()} and may be "
-                                 f"at most two months late (until {latest_by.isoformat()}); received "
-                                 f"{now.isoformat()}")
+        raise DeclarationRefused(
+            f"R-03: the declaration of {cmd.month} was due by {due_by.isoformat()} and may be "
+            f"at most two months late (until {latest_by.isoformat()}); received "
+            f"{now.isoformat()}"
+        )
     required = PHARMACY_TYPES if cmd.institution_code.startswith("P") else HOSPITAL_TYPES
     given = [line.medical_type for line in cmd.lines]
     if sorted(given) != sorted(required):
-        raise DeclarationRefused(f"R-03: declare {sorted(t.value for t in required)} together, each once "
-                                 f"(got {[t.value for t in given]})")
+        raise DeclarationRefused(
+            f"R-03: declare {sorted(t.value for t in required)} together, each once (got {[t.value for t in given]})"
+        )
     if state is not None and state.treating_region != cmd.treating_region:
         raise DeclarationRefused(f"R-03: {cmd.institution_code} declares in {state.treating_region}")
     lines = sorted(cmd.lines, key=lambda line: line.medical_type.value)
     counted = {line.medical_type: line for line in platform}
-    platform_lines = [counted.get(t, DeclaredLine(medical_type=t, settlements=0, fund_total=Decimal("0.00")))
-                      for t in sorted(required, key=lambda t: t.value)]
+    platform_lines = [
+        counted.get(t, DeclaredLine(medical_type=t, settlements=0, fund_total=Decimal("0.00")))
+        for t in sorted(required, key=lambda t: t.value)
+    ]
     versions = (state.versions if state else 0) + 1
-    new = Declaration(institution_code=cmd.institution_code, treating_region=cmd.treating_region, month=cmd.month,
-                      lines=lines, versions=versions)
+    new = Declaration(
+        institution_code=cmd.institution_code,
+        treating_region=cmd.treating_region,
+        month=cmd.month,
+        lines=lines,
+        versions=versions,
+    )
     event = DeclarationRecorded(
-        institution_code=cmd.institution_code, treating_region=cmd.treating_region, month=cmd.month,
-        late=now > due_by, due_by=due_by, latest_by=latest_by, lines=lines, platform=platform_lines,
-        matched=lines == platform_lines, version=versions, recorded_at=now)
+        institution_code=cmd.institution_code,
+        treating_region=cmd.treating_region,
+        month=cmd.month,
+        late=now > due_by,
+        due_by=due_by,
+        latest_by=latest_by,
+        lines=lines,
+        platform=platform_lines,
+        matched=lines == platform_lines,
+        version=versions,
+        recorded_at=now,
+    )
     return Decision(new, [event], [])
 
 
@@ -91,8 +115,10 @@ def platform_lines(archived: list[dict]) -> list[DeclaredLine]:
     sums: dict[str, tuple[int, Decimal]] = {}
     for line in archived:
         n, total = sums.get(line.get("medical_type", ""), (0, Decimal("0.00")))
-        sums[line.get("medical_type", "")] = (n + 1, total + sum((Decimal(v) for v in line["amounts"]["funds"].values()),
-                                                               Decimal("0.00")))
+        sums[line.get("medical_type", "")] = (
+            n + 1,
+            total + sum((Decimal(v) for v in line["amounts"]["funds"].values()), Decimal("0.00")),
+        )
     return [DeclaredLine(medical_type=t, settlements=n, fund_total=total) for t, (n, total) in sums.items() if t]
 
 

@@ -4,19 +4,28 @@ Lines are kept per entry id (settlement id + kind + reference), so a redelivered
 refund or deduction is recorded once. Totals are always recomputed from the lines, so the
 tables' sums equal the sums of their lines (M-01).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.clearing import (
-    ClearingEntryRecorded, ClearingPeriodConfirmed, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod,
-    PeriodConfirmedBy, EntryKind, FundAmounts, FundTotal, ObjectionView,
+    ClearingEntryRecorded,
+    ClearingPeriodConfirmed,
+    ClearingPeriodGenerated,
+    ClearingSide,
+    ConfirmClearingPeriod,
+    EntryKind,
+    FundAmounts,
+    FundTotal,
+    ObjectionView,
+    PeriodConfirmedBy,
 )
 from contracts.values import Money, RegionCode
 from runtime.calendar import WorkingCalendar
@@ -28,7 +37,6 @@ SERVICE = "clearing"
 GENERATE = "generate"
 SILENT_CONFIRMATION = "silent_confirmation"
 ZERO = Decimal("0.00")
-
 
 
 class PeriodStatus(StrEnum):
@@ -47,6 +55,7 @@ class LateConfirmation(ValueError):
 
 class LedgerEntry(BaseModel):
     """Domain input: one settlement, refund or audit deduction, amounts non-negative."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     settlement_id: str = Field(min_length=1)
     kind: EntryKind
@@ -56,8 +65,9 @@ class LedgerEntry(BaseModel):
     amounts: FundAmounts
     business_day: date = Field(description="Asia/Shanghai date of the settlement, refund or decision")
     corrects: str = Field("", description="deductions: the deduction id this record corrects (M-03)")
-    replaces: FundAmounts | None = Field(None, description="deductions: the corrected record's amounts, "
-                                                           "taken out as this one's are put in (R-04, R-05)")
+    replaces: FundAmounts | None = Field(
+        None, description="deductions: the corrected record's amounts, taken out as this one's are put in (R-04, R-05)"
+    )
 
     @property
     def entry_id(self):
@@ -93,6 +103,7 @@ class ClearingLedger(BaseModel):
     one document each after they are recorded, and a line already archived is not recorded again;
     the latest ids catch the one case the archive cannot (a line recorded, then a crash before its
     archive). So the ledger stays small however many settlements a month brings."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     clearing_month: str
     insured_region: RegionCode
@@ -104,7 +115,8 @@ class ClearingLedger(BaseModel):
     deducted: dict[str, Money] = Field(default_factory=dict, description="'type/fund' → audit deductions")
     generated_at: AwareDatetime | None = None
     confirmations: dict[ClearingSide, PeriodConfirmedBy] = Field(
-        default_factory=dict, description="C-02: the sides confirmed so far, and how (004 第四十六条)")
+        default_factory=dict, description="C-02: the sides confirmed so far, and how (004 第四十六条)"
+    )
     confirmed_by: PeriodConfirmedBy | None = Field(None, description="how the last side was confirmed, once both are")
     objections: tuple[ObjectionView, ...] = Field((), description="C-02: objections, open until resolved")
     version: int = 0
@@ -127,16 +139,21 @@ class ClearingLedger(BaseModel):
         """Recorded lately (older entries are found in the archive by the service)."""
         return str(entry.entry_id) in self.recent_entry_ids
 
-    def plus(self, line: LedgerLine, entry_id: str) -> "ClearingLedger":
+    def plus(self, line: LedgerLine, entry_id: str) -> ClearingLedger:
         """The ledger with one more line: its signed amounts added to the running sums."""
         field = "deducted" if line.kind is EntryKind.AUDIT_DEDUCTION else "settled"
         sums = dict(getattr(self, field))
         for (insurance, fund), amount in line.signed():
             key = f"{insurance.value}/{fund.value}"
             sums[key] = sums.get(key, ZERO) + amount
-        return self.model_copy(update={field: sums, "entry_count": self.entry_count + 1,
-                                       "recent_entry_ids": remember(self.recent_entry_ids, entry_id),
-                                       "version": self.version + 1})
+        return self.model_copy(
+            update={
+                field: sums,
+                "entry_count": self.entry_count + 1,
+                "recent_entry_ids": remember(self.recent_entry_ids, entry_id),
+                "version": self.version + 1,
+            }
+        )
 
 
 def ledger_key(month: str, insured: str, treating: str) -> str:
@@ -144,32 +161,38 @@ def ledger_key(month: str, insured: str, treating: str) -> str:
 
 
 def new_ledger(month: str, insured: str, treating: str) -> ClearingLedger:
-    return ClearingLedger(clearing_month=month, insured_region=RegionCode(insured),
-                          treating_region=RegionCode(treating))
+    return ClearingLedger(
+        clearing_month=month, insured_region=RegionCode(insured), treating_region=RegionCode(treating)
+    )
 
 
 # ---------------------------------------------------------------- totals (C-04, M-01)
-def fund_totals(ledger: "ClearingLedger") -> list[FundTotal]:
+def fund_totals(ledger: ClearingLedger) -> list[FundTotal]:
     """Per insurance type and fund: settled (refunds negative), deducted, net (C-04)."""
     keys = sorted(set(ledger.settled) | set(ledger.deducted))
     totals = []
     for key in keys:
         insurance, fund = key.split("/")
         settled, deducted = ledger.settled.get(key, ZERO), ledger.deducted.get(key, ZERO)
-        totals.append(FundTotal(insurance_type=insurance, fund=fund, settled=settled, deducted=deducted,
-                                net=settled - deducted))
+        totals.append(
+            FundTotal(insurance_type=insurance, fund=fund, settled=settled, deducted=deducted, net=settled - deducted)
+        )
     return totals
 
 
 def sum_totals(totals: Iterable[FundTotal]) -> tuple[Decimal, Decimal, Decimal]:
     totals = list(totals)
-    return (sum((t.settled for t in totals), ZERO), sum((t.deducted for t in totals), ZERO),
-            sum((t.net for t in totals), ZERO))
+    return (
+        sum((t.settled for t in totals), ZERO),
+        sum((t.deducted for t in totals), ZERO),
+        sum((t.net for t in totals), ZERO),
+    )
 
 
 # ---------------------------------------------------------------- decisions
-def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCalendar,
-                 now: datetime) -> Decision[ClearingLedger]:
+def record_entry(
+    ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCalendar, now: datetime
+) -> Decision[ClearingLedger]:
     """C-04: add a line; a redelivered entry changes nothing. A generated period refuses with
     ``PeriodClosed`` and the caller records the entry in the next month's ledger (S-15, R-05).
     The first line of a ledger arms its generation deadline (C-02)."""
@@ -178,15 +201,25 @@ def record_entry(ledger: ClearingLedger, entry: LedgerEntry, calendar: WorkingCa
         return Decision(ledger, [], [])
     if ledger.status is not PeriodStatus.OPEN:
         raise PeriodClosed(f"clearing period {ledger.key} is {ledger.status.value}")
-    line = LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts,
-                      replaces=entry.replaces)
+    line = LedgerLine(
+        settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts, replaces=entry.replaces
+    )
     new = ledger.plus(line, str(entry.entry_id))
     signed = sum((a for _, a in line.signed()), ZERO)
     event = ClearingEntryRecorded(
-        entry_id=entry.entry_id, clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
-        treating_region=ledger.treating_region, settlement_id=entry.settlement_id, kind=entry.kind,
-        amounts=entry.amounts, signed_total=signed, recorded_at=now, corrects=entry.corrects or None,
-        replaces=entry.replaces, after_year_close=after_year_close(entry, ledger.clearing_month))
+        entry_id=entry.entry_id,
+        clearing_month=ledger.clearing_month,
+        insured_region=ledger.insured_region,
+        treating_region=ledger.treating_region,
+        settlement_id=entry.settlement_id,
+        kind=entry.kind,
+        amounts=entry.amounts,
+        signed_total=signed,
+        recorded_at=now,
+        corrects=entry.corrects or None,
+        replaces=entry.replaces,
+        after_year_close=after_year_close(entry, ledger.clearing_month),
+    )
     deadlines = [] if ledger.entry_count else [_generation_deadline(ledger, calendar)]
     return Decision(new, [event], deadlines)
 
@@ -198,12 +231,21 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
     dates = period_calendar(ledger.clearing_month, calendar)
     totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
-    new = ledger.model_copy(update={"status": PeriodStatus.GENERATED, "generated_at": now,
-                                    "version": ledger.version + 1})
+    new = ledger.model_copy(
+        update={"status": PeriodStatus.GENERATED, "generated_at": now, "version": ledger.version + 1}
+    )
     event = ClearingPeriodGenerated(
-        clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
-        treating_region=ledger.treating_region, totals=totals, settled_total=settled, deducted_total=deducted,
-        net_total=net, entry_count=ledger.entry_count, confirm_by=dates.confirm_by, generated_at=now)
+        clearing_month=ledger.clearing_month,
+        insured_region=ledger.insured_region,
+        treating_region=ledger.treating_region,
+        totals=totals,
+        settled_total=settled,
+        deducted_total=deducted,
+        net_total=net,
+        entry_count=ledger.entry_count,
+        confirm_by=dates.confirm_by,
+        generated_at=now,
+    )
     confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
     return Decision(new, [event], [confirm])
 
@@ -216,17 +258,25 @@ def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -
     if ledger.status is PeriodStatus.OPEN:
         raise ValueError(f"clearing period {ledger.key} is not generated yet")
     due = confirmation_due(ledger.clearing_month)
-    if now > due:    # a redelivered copy never gets here: the store's inbox drops it
+    if now > due:  # a redelivered copy never gets here: the store's inbox drops it
         how = ledger.confirmations.get(cmd.side)
-        raise LateConfirmation(f"C-02: the {cmd.side.value} side's confirmation of {ledger.key} was received at "
-                               f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); "
-                               + (f"that side is confirmed ({how.value})" if how else
-                                  "its open objection confirms it when resolved" if held(ledger, cmd.side) else
-                                  "silence confirms it"))
+        raise LateConfirmation(
+            f"C-02: the {cmd.side.value} side's confirmation of {ledger.key} was received at "
+            f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); "
+            + (
+                f"that side is confirmed ({how.value})"
+                if how
+                else "its open objection confirms it when resolved"
+                if held(ledger, cmd.side)
+                else "silence confirms it"
+            )
+        )
     if held(ledger, cmd.side):
         open_ = ", ".join(o.objection_id for o in ledger.objections if o.side is cmd.side and o.outcome is None)
-        raise LateConfirmation(f"C-02: the {cmd.side.value} side of {ledger.key} has an open objection ({open_}): "
-                               f"it confirms once the objection is resolved")
+        raise LateConfirmation(
+            f"C-02: the {cmd.side.value} side of {ledger.key} has an open objection ({open_}): "
+            f"it confirms once the objection is resolved"
+        )
     return _confirmed(ledger, (cmd.side,), PeriodConfirmedBy.PROVINCE, cmd.confirmed_at)
 
 
@@ -235,15 +285,16 @@ def held(ledger: ClearingLedger, side: ClearingSide) -> bool:
     return any(o.side is side and o.outcome is None for o in ledger.objections)
 
 
-def deadline_fired(ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Decision[ClearingLedger]:
+def deadline_fired(
+    ledger: ClearingLedger, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime
+) -> Decision[ClearingLedger]:
     """The 21st generates; the end of the 25th confirms by silence (C-02)."""
     if now < request.due_at:
         return Decision(ledger, [], [request])
     if request.kind == GENERATE:
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
-        silent = [side for side in pending_sides(ledger) if not held(ledger, side)]    # whoever stayed silent
+        silent = [side for side in pending_sides(ledger) if not held(ledger, side)]  # whoever stayed silent
         return _confirmed(ledger, silent, PeriodConfirmedBy.SILENCE, now)
     return Decision(ledger, [], [])
 
@@ -255,8 +306,9 @@ def pending_sides(ledger: ClearingLedger) -> list[ClearingSide]:
     return [side for side in ClearingSide if side not in ledger.confirmations]
 
 
-def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: PeriodConfirmedBy,
-               at: datetime) -> Decision[ClearingLedger]:
+def _confirmed(
+    ledger: ClearingLedger, sides: Iterable[ClearingSide], by: PeriodConfirmedBy, at: datetime
+) -> Decision[ClearingLedger]:
     """One event per side newly confirmed; a side already confirmed changes nothing."""
     confirmations, events = dict(ledger.confirmations), []
     for side in sides:
@@ -264,15 +316,28 @@ def _confirmed(ledger: ClearingLedger, sides: Iterable[ClearingSide], by: Period
             continue
         confirmations[side] = by
         left = [s for s in ClearingSide if s not in confirmations]
-        events.append(ClearingPeriodConfirmed(
-            clearing_month=ledger.clearing_month, insured_region=ledger.insured_region,
-            treating_region=ledger.treating_region, by=by, side=side, pending_sides=left, confirmed_at=at))
+        events.append(
+            ClearingPeriodConfirmed(
+                clearing_month=ledger.clearing_month,
+                insured_region=ledger.insured_region,
+                treating_region=ledger.treating_region,
+                by=by,
+                side=side,
+                pending_sides=left,
+                confirmed_at=at,
+            )
+        )
     if not events:
         return Decision(ledger, [], [])
     done = len(confirmations) == len(ClearingSide)
-    new = ledger.model_copy(update={
-        "confirmations": confirmations, "status": PeriodStatus.CONFIRMED if done else ledger.status,
-        "confirmed_by": by if done else None, "version": ledger.version + 1})
+    new = ledger.model_copy(
+        update={
+            "confirmations": confirmations,
+            "status": PeriodStatus.CONFIRMED if done else ledger.status,
+            "confirmed_by": by if done else None,
+            "version": ledger.version + 1,
+        }
+    )
     return Decision(new, events, [])
 
 
@@ -287,8 +352,7 @@ def after_year_close(entry: LedgerEntry, month: str) -> bool:
     return entry.kind is not EntryKind.AUDIT_DEDUCTION and month > year_close_month(entry.business_day.year)
 
 
-def open_for_entries(ledger: ClearingLedger | None, month: str, calendar: WorkingCalendar,
-                     now: datetime) -> bool:
+def open_for_entries(ledger: ClearingLedger | None, month: str, calendar: WorkingCalendar, now: datetime) -> bool:
     """Whether an entry received at ``now`` may go into the ``month`` ledger of its pair (C-02, R-05).
     A ledger that exists takes entries until it is generated. A ledger that does not exist yet may be
     opened only before its month's 21st run: once the month is generated (and its notices follow at
@@ -309,6 +373,24 @@ def _check_pair(ledger: ClearingLedger, entry: LedgerEntry) -> None:
         raise ValueError(f"entry of {entry.insured_region}->{entry.treating_region} is not for ledger {ledger.key}")
 
 
-__all__ = ["ClearingLedger", "LateConfirmation", "held", "LedgerEntry", "LedgerLine", "PeriodClosed", "PeriodStatus",
-           "after_year_close", "confirm", "open_for_entries", "year_close_month", "deadline_fired", "fund_totals", "generate", "ledger_key", "new_ledger", "pending_sides", "record_entry",
-           "sum_totals"]
+__all__ = [
+    "ClearingLedger",
+    "LateConfirmation",
+    "held",
+    "LedgerEntry",
+    "LedgerLine",
+    "PeriodClosed",
+    "PeriodStatus",
+    "after_year_close",
+    "confirm",
+    "open_for_entries",
+    "year_close_month",
+    "deadline_fired",
+    "fund_totals",
+    "generate",
+    "ledger_key",
+    "new_ledger",
+    "pending_sides",
+    "record_entry",
+    "sum_totals",
+]

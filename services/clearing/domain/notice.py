@@ -1,5 +1,6 @@
 """C-02/C-03/C-04: the month-end receivable/payable notice of one region, built from the
 generated ledgers it is party to (as insured: payable; as treating: receivable)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -40,10 +41,18 @@ def counterpart_line(region: str, ledger: ClearingLedger) -> CounterpartAmounts:
     payer = str(ledger.insured_region) == region
     other = ledger.treating_region if payer else ledger.insured_region
     way, reverse = owed(region, ledger, net)
-    return CounterpartAmounts(counterpart_region=other, direction="payable" if payer else "receivable",
-                              cross_province=RegionCode(region).is_cross_province(other), totals=totals,
-                              settled=settled, deducted=deducted, net=net, owed=way, amount=abs(net),
-                              reverse_clearing=reverse)
+    return CounterpartAmounts(
+        counterpart_region=other,
+        direction="payable" if payer else "receivable",
+        cross_province=RegionCode(region).is_cross_province(other),
+        totals=totals,
+        settled=settled,
+        deducted=deducted,
+        net=net,
+        owed=way,
+        amount=abs(net),
+        reverse_clearing=reverse,
+    )
 
 
 def generation_pending(month: str, ledgers: Iterable[ClearingLedger]) -> list[str]:
@@ -54,19 +63,33 @@ def generation_pending(month: str, ledgers: Iterable[ClearingLedger]) -> list[st
     return [lg.key for lg in ledgers if lg.clearing_month == month and lg.status is PeriodStatus.OPEN]
 
 
-def issue_notice(region: str, month: str, ledgers: Iterable[ClearingLedger], calendar: WorkingCalendar,
-                 now: datetime) -> ClearingNoticeIssued:
+def issue_notice(
+    region: str, month: str, ledgers: Iterable[ClearingLedger], calendar: WorkingCalendar, now: datetime
+) -> ClearingNoticeIssued:
     """The notice of ``region`` for ``month`` over every generated ledger it is party to.
     Deterministic id: re-issuing for the same region and month gives the same notice id."""
-    mine = [lg for lg in ledgers if lg.clearing_month == month and region in (lg.insured_region, lg.treating_region)
-            and lg.status is not PeriodStatus.OPEN]
+    mine = [
+        lg
+        for lg in ledgers
+        if lg.clearing_month == month
+        and region in (lg.insured_region, lg.treating_region)
+        and lg.status is not PeriodStatus.OPEN
+    ]
     lines = [counterpart_line(region, lg) for lg in sorted(mine, key=lambda lg: lg.key)]
-    payable = sum((_moved(ln) for ln in lines if ln.owed == "payable"), ZERO)         # C-05: never negative
+    payable = sum((_moved(ln) for ln in lines if ln.owed == "payable"), ZERO)  # C-05: never negative
     receivable = sum((_moved(ln) for ln in lines if ln.owed == "receivable"), ZERO)
     return ClearingNoticeIssued(
-        notice_id=stable_id("clearing", "notice", region, month), clearing_month=month, region=region,
-        counterparts=lines, payable_total=payable, receivable_total=receivable, net_payable=payable - receivable,
-        issued_at=now, calendar=calendar.source, **notice_deadlines(now, calendar))
+        notice_id=stable_id("clearing", "notice", region, month),
+        clearing_month=month,
+        region=region,
+        counterparts=lines,
+        payable_total=payable,
+        receivable_total=receivable,
+        net_payable=payable - receivable,
+        issued_at=now,
+        calendar=calendar.source,
+        **notice_deadlines(now, calendar),
+    )
 
 
 def _moved(line: CounterpartAmounts) -> Decimal:

@@ -11,6 +11,7 @@ A step cannot be recorded before the one it follows, nor twice. The submission c
 notice with counterpart lines; C-07 to a notice with receivable lines (the city has institutions to
 pay). A notice without lines has nothing to move.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +19,10 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.clearing import (
-    ClearingNoticeIssued, ClearingObligationBreached, ClearingObligationRecorded, Obligation,
+    ClearingNoticeIssued,
+    ClearingObligationBreached,
+    ClearingObligationRecorded,
+    Obligation,
     RecordClearingObligation,
 )
 from runtime.calendar import WorkingCalendar
@@ -28,8 +32,8 @@ from .period import INSTITUTIONS_WD, RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFE
 
 SERVICE = "clearing"
 OBLIGATION_DUE = "obligation_due"
-Ob = Obligation   # the chain below reads as a table
-CHAIN: dict[Obligation, tuple[Obligation | None, int, str]] = {   # step → (after, working days, rule)
+Ob = Obligation  # the chain below reads as a table
+CHAIN: dict[Obligation, tuple[Obligation | None, int, str]] = {  # step → (after, working days, rule)
     Ob.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
     Ob.TRANSFERRED: (Ob.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
     Ob.RECEIPT_FED_BACK: (Ob.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
@@ -43,6 +47,7 @@ class ObligationRefused(ValueError):
 
 class NoticeState(BaseModel):
     """One region's notice of one month and what it obliges (the clearing ``notices`` aggregate)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     notice: dict
     due: dict[Obligation, AwareDatetime] = Field(default_factory=dict, description="armed steps and their due times")
@@ -55,8 +60,14 @@ def _after(step: Obligation) -> list[Obligation]:
     return [s for s, (before, _, _) in CHAIN.items() if before is step]
 
 
-def _arm(state: NoticeState, step: Obligation, start: datetime, calendar: WorkingCalendar,
-         due: dict, deadlines: list[DeadlineRequest]) -> None:
+def _arm(
+    state: NoticeState,
+    step: Obligation,
+    start: datetime,
+    calendar: WorkingCalendar,
+    due: dict,
+    deadlines: list[DeadlineRequest],
+) -> None:
     _, days, rule = CHAIN[step]
     due[step] = calendar.deadline(start, days)
     deadlines.append(deadline(SERVICE, OBLIGATION_DUE, _key(state), due[step], rule, calendar.source, ref=step.value))
@@ -79,17 +90,22 @@ def start(notice: ClearingNoticeIssued, calendar: WorkingCalendar) -> tuple[Noti
     return state.model_copy(update={"due": due}), deadlines
 
 
-def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingCalendar,
-           now: datetime) -> Decision[NoticeState]:
+def record(
+    state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingCalendar, now: datetime
+) -> Decision[NoticeState]:
     """C-03/C-07: one step recorded at receipt time ``now``; the next step's clock starts."""
     step = cmd.obligation
     if step in state.done:
-        raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} is already recorded "
-                                f"(at {state.done[step].isoformat()})")
+        raise ObligationRefused(
+            f"{CHAIN[step][2]}: {step.value} of {_key(state)} is already recorded (at {state.done[step].isoformat()})"
+        )
     if step not in state.due:
         before = CHAIN[step][0]
-        why = (f"{before.value} is not recorded yet" if before and before not in state.done and state.notice["counterparts"]
-               else "the notice has no such obligation")
+        why = (
+            f"{before.value} is not recorded yet"
+            if before and before not in state.done and state.notice["counterparts"]
+            else "the notice has no such obligation"
+        )
         raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} cannot be recorded: {why}")
     due_at = state.due[step]
     late = now > due_at
@@ -99,14 +115,22 @@ def record(state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingC
         if nxt not in due:
             _arm(state, nxt, due_at if late else now, calendar, due, deadlines)
     new = state.model_copy(update={"done": {**state.done, step: now}, "due": due})
-    event = ClearingObligationRecorded(region=state.notice["region"], clearing_month=state.notice["clearing_month"],
-                                       obligation=step, done_at=cmd.done_at, recorded_at=now, due_at=due_at,
-                                       late=late, rule=CHAIN[step][2])
+    event = ClearingObligationRecorded(
+        region=state.notice["region"],
+        clearing_month=state.notice["clearing_month"],
+        obligation=step,
+        done_at=cmd.done_at,
+        recorded_at=now,
+        due_at=due_at,
+        late=late,
+        rule=CHAIN[step][2],
+    )
     return Decision(new, [event], deadlines)
 
 
-def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCalendar,
-             now: datetime) -> Decision[NoticeState]:
+def fell_due(
+    state: NoticeState, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime
+) -> Decision[NoticeState]:
     """A step's due time: breached if not recorded (its breach published once); the next step's clock
     then runs from this due time."""
     step = Obligation(request.ref)
@@ -121,9 +145,16 @@ def fell_due(state: NoticeState, request: DeadlineRequest, calendar: WorkingCale
             _arm(state, nxt, state.due[step], calendar, due, deadlines)
     key = _key(state)
     event = ClearingObligationBreached(
-        breach_id=stable_id(SERVICE, "breach", key, step.value), region=state.notice["region"],
-        clearing_month=state.notice["clearing_month"], obligation=step, due_at=state.due[step], breached_at=now,
-        notice_id=state.notice["notice_id"], rule=CHAIN[step][2], calendar=calendar.source)
+        breach_id=stable_id(SERVICE, "breach", key, step.value),
+        region=state.notice["region"],
+        clearing_month=state.notice["clearing_month"],
+        obligation=step,
+        due_at=state.due[step],
+        breached_at=now,
+        notice_id=state.notice["notice_id"],
+        rule=CHAIN[step][2],
+        calendar=calendar.source,
+    )
     return Decision(state.model_copy(update={"breached": (*state.breached, step), "due": due}), [event], deadlines)
 
 

@@ -4,6 +4,7 @@ A clearing month M clears the settlements of month M−1: they are declared by t
 the national level generates the data on the 21st of M, provinces confirm by the 25th (silence
 = confirmed) and notices go out at the end of M (000 第六十二、六十三条).
 """
+
 from __future__ import annotations
 
 import calendar as _stdcal
@@ -14,12 +15,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from kernel.clearing_month import clearing_month_of
 from runtime.calendar import WorkingCalendar, at_business_start, end_of_business_day
 
-GENERATION_DAY = 21      # C-02 (000 第六十二条)
-CONFIRMATION_DAY = 25    # C-02 "于每月25日前确认"; silence counts as confirmed (004 第四十五条)
-TO_FINANCE_WD = 5        # C-03 (000 第六十四条)
+GENERATION_DAY = 21  # C-02 (000 第六十二条)
+CONFIRMATION_DAY = 25  # C-02 "于每月25日前确认"; silence counts as confirmed (004 第四十五条)
+TO_FINANCE_WD = 5  # C-03 (000 第六十四条)
 TRANSFER_WD = 10
 RECEIPT_FEEDBACK_WD = 5
-INSTITUTIONS_WD = 20     # C-07 (000 第六十九条)
+INSTITUTIONS_WD = 20  # C-07 (000 第六十九条)
 
 
 def parse_month(label: str) -> tuple[int, int]:
@@ -40,6 +41,7 @@ def home_month(business_day: date) -> str:
 
 class PeriodCalendar(BaseModel):
     """The C-02 dates of one clearing month (Asia/Shanghai)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     clearing_month: str
     generation_at: AwareDatetime
@@ -60,9 +62,12 @@ def period_calendar(label: str, calendar: WorkingCalendar) -> PeriodCalendar:
     year, month = parse_month(label)
     last = _stdcal.monthrange(year, month)[1]
     return PeriodCalendar(
-        clearing_month=label, generation_at=at_business_start(date(year, month, GENERATION_DAY)),
+        clearing_month=label,
+        generation_at=at_business_start(date(year, month, GENERATION_DAY)),
         confirm_by=end_of_business_day(date(year, month, CONFIRMATION_DAY)),
-        notice_at=at_business_start(date(year, month, last)), calendar=calendar.source)
+        notice_at=at_business_start(date(year, month, last)),
+        calendar=calendar.source,
+    )
 
 
 def notice_deadlines(issued_at: datetime, calendar: WorkingCalendar) -> dict[str, datetime]:
@@ -71,5 +76,9 @@ def notice_deadlines(issued_at: datetime, calendar: WorkingCalendar) -> dict[str
     submit = calendar.deadline(issued_at, TO_FINANCE_WD)
     transfer = calendar.deadline(submit, TRANSFER_WD)
     feedback = calendar.deadline(transfer, RECEIPT_FEEDBACK_WD)
-    return {"submit_to_finance_by": submit, "transfer_by": transfer, "receipt_feedback_by": feedback,
-            "institutions_paid_by": calendar.deadline(issued_at, INSTITUTIONS_WD)}
+    return {
+        "submit_to_finance_by": submit,
+        "transfer_by": transfer,
+        "receipt_feedback_by": feedback,
+        "institutions_paid_by": calendar.deadline(issued_at, INSTITUTIONS_WD),
+    }

@@ -13,6 +13,7 @@ differs is listed with the treating place's settlements in it; a later check tha
 as a new record, a missing settlement reaching clearing, an insured place's report) resolves it; still
 mismatched at the due time it is overdue, published once. A day not begun yet cannot be reconciled.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,8 +23,14 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.clearing import (
-    DailyReconciliation, DailyTotalLine, InsuredDailyTotals, MismatchLine, ReconciliationChecked,
-    ReconciliationMonthClosed, ReconciliationStatus, UnreconciledDay,
+    DailyReconciliation,
+    DailyTotalLine,
+    InsuredDailyTotals,
+    MismatchLine,
+    ReconciliationChecked,
+    ReconciliationMonthClosed,
+    ReconciliationStatus,
+    UnreconciledDay,
 )
 from contracts.settlement_values import FundCode
 from contracts.values import MedicalType, Money
@@ -33,9 +40,9 @@ from services.outcome import DeadlineRequest, Decision, deadline
 SERVICE = "clearing"
 RECONCILIATION_DUE = "reconciliation_due"
 MONTH_CLOSE = "reconciliation_close"
-CLOSE_DAY = 3     # R-01: "每月3日前" read like C-02's "25日前": until the end of the 3rd
-RESOLVE_WD = 5    # R-02
-MAX_IDS = 500     # settlements listed per mismatch line (the count is always given)
+CLOSE_DAY = 3  # R-01: "每月3日前" read like C-02's "25日前": until the end of the 3rd
+RESOLVE_WD = 5  # R-02
+MAX_IDS = 500  # settlements listed per mismatch line (the count is always given)
 ZERO = Decimal("0.00")
 S = ReconciliationStatus
 
@@ -59,6 +66,7 @@ class Totals(BaseModel):
 
 class Settled(BaseModel):
     """One settlement of the day as the treating place recorded it (an archived clearing line)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     settlement_id: str
     insured_region: str
@@ -68,6 +76,7 @@ class Settled(BaseModel):
 
 class Reconciliation(BaseModel):
     """One institution's day (the ``reconciliations`` aggregate, keyed ``institution:day``)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     institution_code: str
     treating_region: str
@@ -90,13 +99,14 @@ def key(institution: str, day: date) -> str:
 
 
 # ---------------------------------------------------------------- the three records
-def totals_of_lines(lines: Iterable[DailyTotalLine], count: int | None = None,
-                    amount: Decimal | None = None) -> Totals:
+def totals_of_lines(lines: Iterable[DailyTotalLine], count: int | None = None, amount: Decimal | None = None) -> Totals:
     lines = list(lines)
     by_type = {ln.medical_type: TypeTotals(settlements=ln.settlements, funds=dict(ln.funds)) for ln in lines}
-    return Totals(settlements=count if count is not None else sum(ln.settlements for ln in lines),
-                  fund_total=amount if amount is not None else sum(
-                      (a for ln in lines for a in ln.funds.values()), ZERO), by_type=by_type)
+    return Totals(
+        settlements=count if count is not None else sum(ln.settlements for ln in lines),
+        fund_total=amount if amount is not None else sum((a for ln in lines for a in ln.funds.values()), ZERO),
+        by_type=by_type,
+    )
 
 
 def totals_of(settled: Iterable[Settled]) -> Totals:
@@ -111,15 +121,20 @@ def totals_of(settled: Iterable[Settled]) -> Totals:
         cell["settlements"] += 1
         for fund, a in s.funds.items():
             cell["funds"][fund] = cell["funds"].get(fund, ZERO) + a
-    return Totals(settlements=count, fund_total=amount,
-                  by_type={t: TypeTotals(**c) for t, c in by_type.items()})
+    return Totals(settlements=count, fund_total=amount, by_type={t: TypeTotals(**c) for t, c in by_type.items()})
 
 
 def settled_lines(archived: list[dict]) -> list[Settled]:
     """The treating place's record from archived settlement lines (``amounts.funds`` stored as yuan text)."""
-    return [Settled(settlement_id=doc["settlement_id"], insured_region=doc["insured_region"],
-                    medical_type=doc.get("medical_type"),
-                    funds={f: Decimal(v) for f, v in doc["amounts"]["funds"].items()}) for doc in archived]
+    return [
+        Settled(
+            settlement_id=doc["settlement_id"],
+            insured_region=doc["insured_region"],
+            medical_type=doc.get("medical_type"),
+            funds={f: Decimal(v) for f, v in doc["amounts"]["funds"].items()},
+        )
+        for doc in archived
+    ]
 
 
 Cell = tuple[MedicalType | None, FundCode | None, str]
@@ -151,8 +166,9 @@ def _sum(reports: Iterable[Totals]) -> Totals:
             funds = dict(old.funds) if old else {}
             for f, a in tt.funds.items():
                 funds[f] = funds.get(f, ZERO) + a
-            lines[mt] = DailyTotalLine(medical_type=mt, settlements=(old.settlements if old else 0) + tt.settlements,
-                                       funds=funds)
+            lines[mt] = DailyTotalLine(
+                medical_type=mt, settlements=(old.settlements if old else 0) + tt.settlements, funds=funds
+            )
     return totals_of_lines(lines.values(), count, amount)
 
 
@@ -172,33 +188,54 @@ def compare(his: Totals, settled: list[Settled], insured: dict[str, Totals]) -> 
         if h == t and (i is None or i == t):
             continue
         ids = [s.settlement_id for s in settled if _in_cell(s, cell)]
-        lines.append(MismatchLine(medical_type=cell[0], fund=cell[1], measure=cell[2], his=h, treating=t, insured=i,
-                                  settlement_ids=ids[:MAX_IDS], settlement_count=len(ids)))
+        lines.append(
+            MismatchLine(
+                medical_type=cell[0],
+                fund=cell[1],
+                measure=cell[2],
+                his=h,
+                treating=t,
+                insured=i,
+                settlement_ids=ids[:MAX_IDS],
+                settlement_count=len(ids),
+            )
+        )
     return lines, regions
 
 
 # ---------------------------------------------------------------- decisions
-def check(state: Reconciliation | None, cmd: DailyReconciliation, settled: list[Settled], calendar: WorkingCalendar,
-          now: datetime) -> Decision[Reconciliation]:
+def check(
+    state: Reconciliation | None,
+    cmd: DailyReconciliation,
+    settled: list[Settled],
+    calendar: WorkingCalendar,
+    now: datetime,
+) -> Decision[Reconciliation]:
     """R-02: the HIS's totals (a new record each time: the latest counts) against the other records."""
     base = _base(state, cmd.institution_code, cmd.treating_region, cmd.day, now)
     his = totals_of_lines(cmd.lines, cmd.settlements, cmd.fund_total)
     return _judge(base.model_copy(update={"his": his}), settled, calendar, now)
 
 
-def insured_reported(state: Reconciliation | None, cmd: InsuredDailyTotals, settled: list[Settled],
-                     calendar: WorkingCalendar, now: datetime) -> Decision[Reconciliation]:
+def insured_reported(
+    state: Reconciliation | None,
+    cmd: InsuredDailyTotals,
+    settled: list[Settled],
+    calendar: WorkingCalendar,
+    now: datetime,
+) -> Decision[Reconciliation]:
     """R-01: an insured place's record of the day (a new record replaces its earlier one)."""
     base = _base(state, cmd.institution_code, cmd.treating_region, cmd.day, now)
     new = base.model_copy(update={"insured": {**base.insured, str(cmd.insured_region): totals_of_lines(cmd.lines)}})
-    if new.his is None:     # judged when the HIS reports; kept until then
+    if new.his is None:  # judged when the HIS reports; kept until then
         regions = sorted({s.insured_region for s in settled} | set(new.insured))
         return Decision(new.model_copy(update={"insured_regions": tuple(regions), "version": new.version + 1}), [], [])
     return _judge(new, settled, calendar, now)
 
 
-def fell_due(state: Reconciliation, request: DeadlineRequest, settled: list[Settled], calendar: WorkingCalendar,
-             now: datetime) -> Decision[Reconciliation]:
+def fell_due(
+    state: Reconciliation, request: DeadlineRequest, settled: list[Settled], calendar: WorkingCalendar, now: datetime
+) -> Decision[Reconciliation]:
     """R-02: at the due time, checked once more against the current records."""
     if now < request.due_at:
         return Decision(state, [], [request])
@@ -213,15 +250,17 @@ def fell_due(state: Reconciliation, request: DeadlineRequest, settled: list[Sett
 
 def _base(state: Reconciliation | None, institution: str, region: str, day: date, now: datetime) -> Reconciliation:
     if day > business_date(now):
-        raise ReconciliationRefused(f"R-02: {day.isoformat()} has not begun (today is "
-                                    f"{business_date(now).isoformat()})")
+        raise ReconciliationRefused(
+            f"R-02: {day.isoformat()} has not begun (today is {business_date(now).isoformat()})"
+        )
     if state is not None and state.treating_region != region:
         raise ReconciliationRefused(f"R-02: {institution} reconciles in {state.treating_region}")
     return state or Reconciliation(institution_code=institution, treating_region=region, day=day)
 
 
-def _judge(state: Reconciliation, settled: list[Settled], calendar: WorkingCalendar, now: datetime,
-           due: bool = False) -> Decision[Reconciliation]:
+def _judge(
+    state: Reconciliation, settled: list[Settled], calendar: WorkingCalendar, now: datetime, due: bool = False
+) -> Decision[Reconciliation]:
     assert state.his is not None
     lines, regions = compare(state.his, settled, state.insured)
     was_open = state.status in (S.MISMATCHED, S.OVERDUE)
@@ -232,28 +271,49 @@ def _judge(state: Reconciliation, settled: list[Settled], calendar: WorkingCalen
     elif due:
         status = S.OVERDUE
     elif was_open:
-        status = state.status                    # still open: the first mismatch's due time stands
-    else:                                        # a first mismatch (or a new one after a resolution)
+        status = state.status  # still open: the first mismatch's due time stands
+    else:  # a first mismatch (or a new one after a resolution)
         status, resolve_by = S.MISMATCHED, calendar.deadline(now, RESOLVE_WD)
-        deadlines.append(deadline(SERVICE, RECONCILIATION_DUE, key(state.institution_code, state.day), resolve_by,
-                                  "R-02", calendar.source))
+        deadlines.append(
+            deadline(
+                SERVICE, RECONCILIATION_DUE, key(state.institution_code, state.day), resolve_by, "R-02", calendar.source
+            )
+        )
     platform = totals_of(settled)
-    new = state.model_copy(update={
-        "status": status, "platform": platform, "resolve_by": resolve_by, "insured_regions": tuple(regions),
-        "lines": tuple(lines), "last_mismatch": tuple(lines) or state.last_mismatch, "checked_at": now,
-        "checks": state.checks + 1, "version": state.version + 1})
+    new = state.model_copy(
+        update={
+            "status": status,
+            "platform": platform,
+            "resolve_by": resolve_by,
+            "insured_regions": tuple(regions),
+            "lines": tuple(lines),
+            "last_mismatch": tuple(lines) or state.last_mismatch,
+            "checked_at": now,
+            "checks": state.checks + 1,
+            "version": state.version + 1,
+        }
+    )
     event = ReconciliationChecked(
-        institution_code=state.institution_code, treating_region=state.treating_region, day=state.day, status=status,
-        his_settlements=state.his.settlements, his_fund_total=state.his.fund_total,
-        platform_settlements=platform.settlements, platform_fund_total=platform.fund_total,
-        resolve_by=resolve_by if status is not S.MATCHED else None, checked_at=now, calendar=calendar.source,
-        lines=lines)
+        institution_code=state.institution_code,
+        treating_region=state.treating_region,
+        day=state.day,
+        status=status,
+        his_settlements=state.his.settlements,
+        his_fund_total=state.his.fund_total,
+        platform_settlements=platform.settlements,
+        platform_fund_total=platform.fund_total,
+        resolve_by=resolve_by if status is not S.MATCHED else None,
+        checked_at=now,
+        calendar=calendar.source,
+        lines=lines,
+    )
     return Decision(new, [event], deadlines)
 
 
 # ---------------------------------------------------------------- the month's close (R-01)
 class MonthClose(BaseModel):
     """An insured region's closed month (the ``reconciliation_closes`` aggregate, keyed ``region:month``)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     closed: ReconciliationMonthClosed
 
@@ -272,11 +332,18 @@ def close_deadline(region: str, month: str, calendar: WorkingCalendar) -> Deadli
     return deadline(SERVICE, MONTH_CLOSE, close_key(region, month), close_due(month), "R-01", calendar.source)
 
 
-def close_month(state: MonthClose | None, region: str, month: str, days: Iterable[tuple[str, date]],
-                recs: Iterable[Reconciliation], request: DeadlineRequest, now: datetime) -> Decision[MonthClose] | None:
+def close_month(
+    state: MonthClose | None,
+    region: str,
+    month: str,
+    days: Iterable[tuple[str, date]],
+    recs: Iterable[Reconciliation],
+    request: DeadlineRequest,
+    now: datetime,
+) -> Decision[MonthClose] | None:
     """R-01: at the end of the 3rd, the insured region's last month: each institution-day with settlements of
     its insured (``days``) and its reconciliation, if any (``recs``); closed once."""
-    if state is not None:     # early copies never get here: the runtime re-arms a deadline read before its time
+    if state is not None:  # early copies never get here: the runtime re-arms a deadline read before its time
         return None
     by_day = {(r.institution_code, r.day): r for r in recs}
     wanted = sorted(set(days) | {k for k, r in by_day.items() if region in r.insured_regions})
@@ -286,13 +353,40 @@ def close_month(state: MonthClose | None, region: str, month: str, days: Iterabl
         if rec is None or rec.his is None:
             open_.append(UnreconciledDay(institution_code=institution, day=day))
         elif rec.status in (S.MISMATCHED, S.OVERDUE):
-            open_.append(UnreconciledDay(institution_code=institution, day=day, status=rec.status,
-                                         resolve_by=rec.resolve_by))
-    closed = ReconciliationMonthClosed(insured_region=region, month=month, due_by=request.due_at, closed_at=now,
-                                       institution_days=len(wanted), reconciled=len(wanted) - len(open_),
-                                       open=open_, complete=not open_)
+            open_.append(
+                UnreconciledDay(institution_code=institution, day=day, status=rec.status, resolve_by=rec.resolve_by)
+            )
+    closed = ReconciliationMonthClosed(
+        insured_region=region,
+        month=month,
+        due_by=request.due_at,
+        closed_at=now,
+        institution_days=len(wanted),
+        reconciled=len(wanted) - len(open_),
+        open=open_,
+        complete=not open_,
+    )
     return Decision(MonthClose(closed=closed), [closed], [])
 
 
-__all__ = ["MONTH_CLOSE", "MonthClose", "close_deadline", "close_due", "close_key", "close_month", "RECONCILIATION_DUE", "RESOLVE_WD", "Reconciliation", "ReconciliationRefused", "Settled", "Totals",
-           "check", "compare", "fell_due", "insured_reported", "key", "settled_lines", "totals_of"]
+__all__ = [
+    "MONTH_CLOSE",
+    "MonthClose",
+    "close_deadline",
+    "close_due",
+    "close_key",
+    "close_month",
+    "RECONCILIATION_DUE",
+    "RESOLVE_WD",
+    "Reconciliation",
+    "ReconciliationRefused",
+    "Settled",
+    "Totals",
+    "check",
+    "compare",
+    "fell_due",
+    "insured_reported",
+    "key",
+    "settled_lines",
+    "totals_of",
+]

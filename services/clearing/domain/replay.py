@@ -7,6 +7,7 @@ line with the same ``ClearingLedger.plus`` the service used; its status and conf
 no line carries) are those stored. Each region's notice and C-04 tables are then issued again from
 the rebuilt ledgers and compared, figure by figure, with the stored notice and with the tables the
 stored ledgers give (the tables are published with the notice and not kept apart)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -32,8 +33,10 @@ def rebuild_ledgers(month: str, lines: Iterable[dict], stored: Iterable[Clearing
     status, generation time and confirmations (no line carries them)."""
     by_key = {lg.key: lg for lg in stored}
     rebuilt: dict[str, ClearingLedger] = {}
-    for line in sorted((ln for ln in lines if ln.get("clearing_month") == month),
-                       key=lambda ln: (str(ln.get("recorded_at", "")), str(ln.get("_id", "")))):
+    for line in sorted(
+        (ln for ln in lines if ln.get("clearing_month") == month),
+        key=lambda ln: (str(ln.get("recorded_at", "")), str(ln.get("_id", ""))),
+    ):
         entry = entry_of(line)
         key = line["ledger"]
         ledger = rebuilt.get(key)
@@ -41,17 +44,30 @@ def rebuild_ledgers(month: str, lines: Iterable[dict], stored: Iterable[Clearing
             base = by_key.get(key)
             ledger = new_ledger(month, entry.insured_region, entry.treating_region)
             if base is not None:
-                ledger = ledger.model_copy(update={"status": base.status, "generated_at": base.generated_at,
-                                                   "confirmations": base.confirmations,
-                                                   "confirmed_by": base.confirmed_by, "objections": base.objections})
-        rebuilt[key] = ledger.plus(LedgerLine(settlement_id=entry.settlement_id, kind=entry.kind,
-                                              amounts=entry.amounts, replaces=entry.replaces), str(entry.entry_id))
+                ledger = ledger.model_copy(
+                    update={
+                        "status": base.status,
+                        "generated_at": base.generated_at,
+                        "confirmations": base.confirmations,
+                        "confirmed_by": base.confirmed_by,
+                        "objections": base.objections,
+                    }
+                )
+        rebuilt[key] = ledger.plus(
+            LedgerLine(
+                settlement_id=entry.settlement_id, kind=entry.kind, amounts=entry.amounts, replaces=entry.replaces
+            ),
+            str(entry.entry_id),
+        )
     return rebuilt
 
 
 def _ledger_figures(lg: ClearingLedger) -> dict:
-    return {"entry_count": lg.entry_count, "settled": {k: str(v) for k, v in sorted(lg.settled.items())},
-            "deducted": {k: str(v) for k, v in sorted(lg.deducted.items())}}
+    return {
+        "entry_count": lg.entry_count,
+        "settled": {k: str(v) for k, v in sorted(lg.settled.items())},
+        "deducted": {k: str(v) for k, v in sorted(lg.deducted.items())},
+    }
 
 
 def _differ(where: str, issued, rebuilt, out: list[dict]) -> None:
@@ -59,8 +75,13 @@ def _differ(where: str, issued, rebuilt, out: list[dict]) -> None:
         out.append({"where": where, "issued": issued, "rebuilt": rebuilt})
 
 
-def replay(month: str, lines: Iterable[dict], stored: Iterable[ClearingLedger], notices: Iterable[dict],
-           calendar: WorkingCalendar) -> dict:
+def replay(
+    month: str,
+    lines: Iterable[dict],
+    stored: Iterable[ClearingLedger],
+    notices: Iterable[dict],
+    calendar: WorkingCalendar,
+) -> dict:
     """Rebuild ``month`` and compare. ``notices`` are the stored notices (``ClearingNoticeIssued`` as
     JSON). Returns ``{"month", "identical", "ledgers", "notices", "tables", "differences"}``."""
     stored = [lg for lg in stored if lg.clearing_month == month]
@@ -77,14 +98,24 @@ def replay(month: str, lines: Iterable[dict], stored: Iterable[ClearingLedger], 
         reissued = issue_notice(region, month, rebuilt.values(), calendar, at).model_dump(mode="json")
         for field in NOTICE_FIGURES:
             _differ(f"notice {region}:{month} {field}", notice[field], reissued[field], differences)
-        want = {r.scope: [t.model_dump(mode="json") for t in r.tables] for r in issue_reports(region, month, stored, at)}
-        got = {r.scope: [t.model_dump(mode="json") for t in r.tables]
-               for r in issue_reports(region, month, rebuilt.values(), at)}
+        want = {
+            r.scope: [t.model_dump(mode="json") for t in r.tables] for r in issue_reports(region, month, stored, at)
+        }
+        got = {
+            r.scope: [t.model_dump(mode="json") for t in r.tables]
+            for r in issue_reports(region, month, rebuilt.values(), at)
+        }
         for scope in sorted(set(want) | set(got)):
             tables += len(want.get(scope, []))
             _differ(f"tables {region}:{month} {scope}", want.get(scope), got.get(scope), differences)
-    return {"month": month, "identical": not differences, "ledgers": len(rebuilt), "notices": len(notices),
-            "tables": tables, "differences": differences}
+    return {
+        "month": month,
+        "identical": not differences,
+        "ledgers": len(rebuilt),
+        "notices": len(notices),
+        "tables": tables,
+        "differences": differences,
+    }
 
 
 __all__ = ["entry_of", "rebuild_ledgers", "replay"]

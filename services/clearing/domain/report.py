@@ -14,6 +14,7 @@ settled) is money the treating side pays back: it leaves the insured side's 15-1
 treating side's 16-1 for its 15-1 (应付), positive, with * beside the counterpart's name. The fund details
 (15-2..15-6) keep every pair as cleared, signed, for they explain the deductions behind that net.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,15 +35,24 @@ TOTAL_LABEL = "合  计"
 SCOPES = {"cross_province": "跨省", "intra_province": "省内"}
 EMP, RES = InsuranceType.EMPLOYEE, InsuranceType.RESIDENT
 
-EMPLOYEE_COLUMNS: list[tuple[str, FundCode]] = [     # 附件15-2 / 15-5, in the source's order
-    ("基本医疗保险统筹基金", FundCode.POOLING), ("基本医疗保险个人账户", FundCode.PERSONAL_ACCOUNT),
-    ("职工大额医疗费用补助", FundCode.LARGE_AMOUNT), ("补充医疗保险", FundCode.SUPPLEMENTARY),
-    ("公务员医疗补助", FundCode.CIVIL_SERVANT), ("伤残人员医疗保障", FundCode.DISABLED_VETERAN),
-    ("医疗救助", FundCode.MEDICAL_ASSISTANCE), ("其他", FundCode.OTHER)]
-RESIDENT_COLUMNS: list[tuple[str, FundCode]] = [     # 附件15-3 / 15-6
-    ("基本医疗保险", FundCode.RESIDENT_BASIC), ("城乡居民大病保险", FundCode.CRITICAL_ILLNESS),
-    ("医疗救助", FundCode.MEDICAL_ASSISTANCE), ("补充医保", FundCode.SUPPLEMENTARY), ("其他", FundCode.OTHER)]
-BY_TYPE = ["地区", "合计", "职工医保", "居民医保"]   # 附件15-1, 15-4, 16-1
+EMPLOYEE_COLUMNS: list[tuple[str, FundCode]] = [  # 附件15-2 / 15-5, in the source's order
+    ("基本医疗保险统筹基金", FundCode.POOLING),
+    ("基本医疗保险个人账户", FundCode.PERSONAL_ACCOUNT),
+    ("职工大额医疗费用补助", FundCode.LARGE_AMOUNT),
+    ("补充医疗保险", FundCode.SUPPLEMENTARY),
+    ("公务员医疗补助", FundCode.CIVIL_SERVANT),
+    ("伤残人员医疗保障", FundCode.DISABLED_VETERAN),
+    ("医疗救助", FundCode.MEDICAL_ASSISTANCE),
+    ("其他", FundCode.OTHER),
+]
+RESIDENT_COLUMNS: list[tuple[str, FundCode]] = [  # 附件15-3 / 15-6
+    ("基本医疗保险", FundCode.RESIDENT_BASIC),
+    ("城乡居民大病保险", FundCode.CRITICAL_ILLNESS),
+    ("医疗救助", FundCode.MEDICAL_ASSISTANCE),
+    ("补充医保", FundCode.SUPPLEMENTARY),
+    ("其他", FundCode.OTHER),
+]
+BY_TYPE = ["地区", "合计", "职工医保", "居民医保"]  # 附件15-1, 15-4, 16-1
 
 
 def region_label(code: str) -> str:
@@ -65,21 +75,43 @@ def _net(ledger: ClearingLedger, insurance: InsuranceType) -> Decimal:
     return _of_type(ledger, "settled", insurance) - _of_type(ledger, "deducted", insurance)
 
 
-def _table(code: str, title: str, columns: list[str], lines: Sequence[tuple[str, list[Decimal]]],
-           reverse: frozenset[str] = frozenset()) -> ReportTable:
+def _table(
+    code: str,
+    title: str,
+    columns: list[str],
+    lines: Sequence[tuple[str, list[Decimal]]],
+    reverse: frozenset[str] = frozenset(),
+) -> ReportTable:
     """``reverse``: the counterparts of reverse-clearing lines, printed with * (C-05, 004 第五十一条)."""
-    rows = [ReportRow(region=region, label=region_label(region) + ("*" if region in reverse else ""), values=values,
-                      reverse_clearing=region in reverse) for region, values in lines]
+    rows = [
+        ReportRow(
+            region=region,
+            label=region_label(region) + ("*" if region in reverse else ""),
+            values=values,
+            reverse_clearing=region in reverse,
+        )
+        for region, values in lines
+    ]
     width = len(columns) - 1
     total = [sum((values[i] for _, values in lines), ZERO) for i in range(width)]
-    return ReportTable(code=code, title=title, columns=columns, rows=[*rows, ReportRow(label=TOTAL_LABEL, values=total)])
+    return ReportTable(
+        code=code, title=title, columns=columns, rows=[*rows, ReportRow(label=TOTAL_LABEL, values=total)]
+    )
 
 
 def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], scope: str) -> list[ReportTable]:
     """C-04: the tables of ``region`` for ``month`` and ``scope`` from the generated ledgers."""
-    mine = sorted((lg for lg in ledgers if lg.clearing_month == month and lg.status is not PeriodStatus.OPEN
-                   and scope_of(lg) == scope and region in (lg.insured_region, lg.treating_region)),
-                  key=lambda lg: lg.key)
+    mine = sorted(
+        (
+            lg
+            for lg in ledgers
+            if lg.clearing_month == month
+            and lg.status is not PeriodStatus.OPEN
+            and scope_of(lg) == scope
+            and region in (lg.insured_region, lg.treating_region)
+        ),
+        key=lambda lg: lg.key,
+    )
     paying = [(str(lg.treating_region), lg) for lg in mine if lg.insured_region == region]
     receiving = [(str(lg.insured_region), lg) for lg in mine if lg.treating_region == region]
     name, where = region_label(region), SCOPES[scope]
@@ -103,25 +135,46 @@ def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], sc
         emp, res = value(lg, EMP), value(lg, RES)
         return [emp + res, emp, res]
 
-    deducted_of = lambda lg, insurance: _of_type(lg, "deducted", insurance)   # noqa: E731
+    deducted_of = lambda lg, insurance: _of_type(lg, "deducted", insurance)  # noqa: E731
 
     def owed(lines, reverse_lines) -> list[tuple[str, list[Decimal]]]:
         """C-05: the pairs whose net goes this way, then the other side's negative ones, turned positive."""
-        return [*((r, by_type(lg, _net)) for r, lg in lines if _total_net(lg) >= ZERO),
-                *((r, [-v for v in by_type(lg, _net)]) for r, lg in reverse_lines if _total_net(lg) < ZERO)]
-    pay_back = frozenset(r for r, lg in receiving if _total_net(lg) < ZERO)     # we treated, we pay back
-    paid_back = frozenset(r for r, lg in paying if _total_net(lg) < ZERO)       # we insured, we receive
+        return [
+            *((r, by_type(lg, _net)) for r, lg in lines if _total_net(lg) >= ZERO),
+            *((r, [-v for v in by_type(lg, _net)]) for r, lg in reverse_lines if _total_net(lg) < ZERO),
+        ]
+
+    pay_back = frozenset(r for r, lg in receiving if _total_net(lg) < ZERO)  # we treated, we pay back
+    paid_back = frozenset(r for r, lg in paying if _total_net(lg) < ZERO)  # we insured, we receive
     return [
         _table("附件15-1", title("应付医疗费用清算表"), BY_TYPE, owed(paying, receiving), pay_back),
-        _table("附件15-2", title("职工医保基金应付明细表"), ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "审核扣款", "合计"],
-               [(r, detail(lg, EMP, emp_funds)) for r, lg in paying]),
-        _table("附件15-3", title("居民医保基金应付明细表"), ["地区", *(c for c, _ in RESIDENT_COLUMNS), "审核扣款", "合计"],
-               [(r, detail(lg, RES, res_funds)) for r, lg in paying]),
-        _table("附件15-4", title("医保基金审核扣款明细表"), BY_TYPE, [(r, by_type(lg, deducted_of)) for r, lg in paying]),
-        _table("附件15-5", title("职工医保基金审核扣款明细表"), ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "合计"],
-               [(r, deductions(lg, EMP, emp_funds)) for r, lg in paying]),
-        _table("附件15-6", title("居民医保基金审核扣款明细表"), ["地区", *(c for c, _ in RESIDENT_COLUMNS), "合计"],
-               [(r, deductions(lg, RES, res_funds)) for r, lg in paying]),
+        _table(
+            "附件15-2",
+            title("职工医保基金应付明细表"),
+            ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "审核扣款", "合计"],
+            [(r, detail(lg, EMP, emp_funds)) for r, lg in paying],
+        ),
+        _table(
+            "附件15-3",
+            title("居民医保基金应付明细表"),
+            ["地区", *(c for c, _ in RESIDENT_COLUMNS), "审核扣款", "合计"],
+            [(r, detail(lg, RES, res_funds)) for r, lg in paying],
+        ),
+        _table(
+            "附件15-4", title("医保基金审核扣款明细表"), BY_TYPE, [(r, by_type(lg, deducted_of)) for r, lg in paying]
+        ),
+        _table(
+            "附件15-5",
+            title("职工医保基金审核扣款明细表"),
+            ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "合计"],
+            [(r, deductions(lg, EMP, emp_funds)) for r, lg in paying],
+        ),
+        _table(
+            "附件15-6",
+            title("居民医保基金审核扣款明细表"),
+            ["地区", *(c for c, _ in RESIDENT_COLUMNS), "合计"],
+            [(r, deductions(lg, RES, res_funds)) for r, lg in paying],
+        ),
         _table("附件16-1", title("应收医疗费用清算表"), BY_TYPE, owed(receiving, paying), paid_back),
     ]
 
@@ -145,17 +198,27 @@ def province_tables(province: str, month: str, ledgers: Iterable[ClearingLedger]
     province, a column per city of the province (its own pool 省本级 included) and 合计. The intra-province
     ledgers stay out (they are cleared inside the province and reported apart)."""
     prefix = province[:2]
-    mine = [lg for lg in ledgers if lg.clearing_month == month and lg.status is not PeriodStatus.OPEN
-            and scope_of(lg) == "cross_province" and prefix in (lg.insured_region[:2], lg.treating_region[:2])]
-    cities = sorted({str(side) for lg in mine for side in (lg.insured_region, lg.treating_region)
-                     if side[:2] == prefix})
+    mine = [
+        lg
+        for lg in ledgers
+        if lg.clearing_month == month
+        and lg.status is not PeriodStatus.OPEN
+        and scope_of(lg) == "cross_province"
+        and prefix in (lg.insured_region[:2], lg.treating_region[:2])
+    ]
+    cities = sorted(
+        {str(side) for lg in mine for side in (lg.insured_region, lg.treating_region) if side[:2] == prefix}
+    )
     labels = [f"{region_label(province)}省本级" if c == province else region_label(c) for c in cities]
     out = []
     for what, code_suffix in (("应收", "receivable"), ("应付", "payable")):
         cells: dict[str, dict[str, Decimal]] = {}
         for lg in mine:
-            city, other = ((lg.treating_region, lg.insured_region) if code_suffix == "receivable"
-                           else (lg.insured_region, lg.treating_region))
+            city, other = (
+                (lg.treating_region, lg.insured_region)
+                if code_suffix == "receivable"
+                else (lg.insured_region, lg.treating_region)
+            )
             if city[:2] != prefix:
                 continue
             net = _net(lg, EMP) + _net(lg, RES)
@@ -165,8 +228,14 @@ def province_tables(province: str, month: str, ledgers: Iterable[ClearingLedger]
         for counterpart in sorted(cells):
             values = [cells[counterpart].get(c, ZERO) for c in cities]
             lines.append((counterpart, [*values, sum(values, ZERO)]))
-        out.append(_table(f"附件14（{what}）", f"{region_label(province)}跨省异地就医费用清算表（{what}）",
-                          ["地区", *labels, "合计"], lines))
+        out.append(
+            _table(
+                f"附件14（{what}）",
+                f"{region_label(province)}跨省异地就医费用清算表（{what}）",
+                ["地区", *labels, "合计"],
+                lines,
+            )
+        )
     return out
 
 
@@ -175,13 +244,20 @@ def intra_province_table(province: str, month: str, ledgers: Iterable[ClearingLe
     city (its own pool 省本级 included) with its 应收合计 and 应付合计, then per counterpart city what it receives
     from it (应收: it treated the counterpart's insured) and pays to it (应付), and 合计; sums to the fen (M-01)."""
     prefix = province[:2]
-    mine = [lg for lg in ledgers if lg.clearing_month == month and lg.status is not PeriodStatus.OPEN
-            and scope_of(lg) == "intra_province" and lg.insured_region[:2] == prefix]
+    mine = [
+        lg
+        for lg in ledgers
+        if lg.clearing_month == month
+        and lg.status is not PeriodStatus.OPEN
+        and scope_of(lg) == "intra_province"
+        and lg.insured_region[:2] == prefix
+    ]
     cities = sorted({str(side) for lg in mine for side in (lg.insured_region, lg.treating_region)})
 
     def label(code: str) -> str:
         return "省本级" if code == province else region_label(code)
-    receives: dict[tuple[str, str], Decimal] = {}      # (city, counterpart) → net the city receives
+
+    receives: dict[tuple[str, str], Decimal] = {}  # (city, counterpart) → net the city receives
     for lg in mine:
         key = (str(lg.treating_region), str(lg.insured_region))
         receives[key] = receives.get(key, ZERO) + _total_net(lg)
@@ -192,8 +268,9 @@ def intra_province_table(province: str, month: str, ledgers: Iterable[ClearingLe
         lines.append((city, [inn, out, *(v for pair in pairs for v in pair)]))
     columns = ["地区", "应收合计", "应付合计", *(f"{label(c)}{what}" for c in cities for what in ("应收", "应付"))]
     table = _table("附件17", f"{region_label(province)}省内异地就医费用清算表", columns, lines)
-    return table.model_copy(update={"rows": [r.model_copy(update={"label": label(r.region)}) if r.region else r
-                                             for r in table.rows]})
+    return table.model_copy(
+        update={"rows": [r.model_copy(update={"label": label(r.region)}) if r.region else r for r in table.rows]}
+    )
 
 
 def rollup_tables(province: str, month: str, ledgers: Iterable[ClearingLedger], scope: str) -> list[ReportTable]:
@@ -201,11 +278,16 @@ def rollup_tables(province: str, month: str, ledgers: Iterable[ClearingLedger], 
     if not is_rolled_up_province(province):
         return []
     ledgers = list(ledgers)
-    return province_tables(province, month, ledgers) if scope == "cross_province" else [
-        intra_province_table(province, month, ledgers)]
+    return (
+        province_tables(province, month, ledgers)
+        if scope == "cross_province"
+        else [intra_province_table(province, month, ledgers)]
+    )
 
 
-def issue_reports(region: str, month: str, ledgers: Iterable[ClearingLedger], now: datetime) -> list[ClearingReportIssued]:
+def issue_reports(
+    region: str, month: str, ledgers: Iterable[ClearingLedger], now: datetime
+) -> list[ClearingReportIssued]:
     """C-04/C-01: one report per scope the region cleared in ``month`` (none for a scope without lines); a
     province's reports also carry its roll-ups (附件14 cross-province, 附件17 intra-province)."""
     ledgers = list(ledgers)
@@ -213,9 +295,16 @@ def issue_reports(region: str, month: str, ledgers: Iterable[ClearingLedger], no
     for scope in SCOPES:
         tables = report_tables(region, month, ledgers, scope) + rollup_tables(region, month, ledgers, scope)
         if any(len(t.rows) > 1 for t in tables):
-            reports.append(ClearingReportIssued(
-                report_id=stable_id("clearing", "report", region, month, scope), clearing_month=month,
-                region=region, scope=scope, tables=tables, issued_at=now))
+            reports.append(
+                ClearingReportIssued(
+                    report_id=stable_id("clearing", "report", region, month, scope),
+                    clearing_month=month,
+                    region=region,
+                    scope=scope,
+                    tables=tables,
+                    issued_at=now,
+                )
+            )
     return reports
 
 
@@ -253,5 +342,20 @@ def to_xlsx(report: ClearingReportIssued) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["intra_province_table", "rollup_tables", "is_rolled_up_province", "province_of", "province_tables", "EMPLOYEE_COLUMNS", "RESIDENT_COLUMNS", "SCOPES", "TOTAL_LABEL", "issue_reports", "region_label",
-           "report_tables", "scope_of", "to_csv", "to_xlsx"]
+__all__ = [
+    "intra_province_table",
+    "rollup_tables",
+    "is_rolled_up_province",
+    "province_of",
+    "province_tables",
+    "EMPLOYEE_COLUMNS",
+    "RESIDENT_COLUMNS",
+    "SCOPES",
+    "TOTAL_LABEL",
+    "issue_reports",
+    "region_label",
+    "report_tables",
+    "scope_of",
+    "to_csv",
+    "to_xlsx",
+]

@@ -3,6 +3,7 @@
 ``coinvestigation``) and its periods' summary and statistics (Q-02, Q-03, ``periods``). Pure
 functions ``(state, input, calendar, now) -> Decision``, ``now`` being the receipt time; who may act
 on a stored item (``may_*``, raising ``addressing.Misaddressed``) is module ``addressing``."""
+
 from . import addressing, coinvestigation, leads, notices, periods, requests
 
 __all__ = ["addressing", "coinvestigation", "leads", "notices", "periods", "requests"]

@@ -12,6 +12,7 @@ confirms it (Q-04, Q-05). The province above a city, or the national level, does
 on an item addressed to it: when a province is to coordinate, the requester raises the matter to
 it (K-04) and it becomes the target of a request of its own.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from contracts.parties import RefusalReason
 class Actor:
     """The sender as the domain sees it: its registry code and the region its agency handles
     (``None`` for the national agency)."""
+
     code: str
     region: str | None
 
@@ -44,7 +46,13 @@ def must_be(actor: Actor, region: str, *, role: str, act: str, sides: Iterable[s
         return
     named = [str(s) for s in sides]
     if actor.region is not None and actor.region in named:
-        raise Misaddressed(RefusalReason.UNAUTHORIZED, rule,
-                           f"{rule}: only the {role} ({region}) may {act}; {actor.code} is another side of it")
-    raise Misaddressed(RefusalReason.NOT_ADDRESSED, rule,
-                       f"{rule}: this item is addressed to the agencies of {' and '.join(named)}, not to {actor.code}")
+        raise Misaddressed(
+            RefusalReason.UNAUTHORIZED,
+            rule,
+            f"{rule}: only the {role} ({region}) may {act}; {actor.code} is another side of it",
+        )
+    raise Misaddressed(
+        RefusalReason.NOT_ADDRESSED,
+        rule,
+        f"{rule}: this item is addressed to the agencies of {' and '.join(named)}, not to {actor.code}",
+    )

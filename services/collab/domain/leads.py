@@ -11,6 +11,7 @@ deadline missed is reported once (``LeadOverdue``); lateness goes by receipt tim
 
 Who acts: the insured place's own agency hands over (the authority table, exact), the treating
 place's own agency takes up and reports (checked here on the stored lead)."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,16 +20,25 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from contracts.collab import (HandOverLead, LeadInvestigating, LeadOutcome, LeadOverdue, LeadReceived,
-                              LeadResultReported, LeadSubject, ReportLeadResult, TakeUpLead)
+from contracts.collab import (
+    HandOverLead,
+    LeadInvestigating,
+    LeadOutcome,
+    LeadOverdue,
+    LeadReceived,
+    LeadResultReported,
+    LeadSubject,
+    ReportLeadResult,
+    TakeUpLead,
+)
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
 from services.collab.domain.addressing import Actor, must_be
 from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
 SERVICE = "collab"
-TAKE_UP_WORKING_DAYS = 10   # K-02 "其他类…最长不超过10个工作日", applied to leads (project's reading)
-RESULT_WORKING_DAYS = 30    # default: the sources set no time for a lead's result
+TAKE_UP_WORKING_DAYS = 10  # K-02 "其他类…最长不超过10个工作日", applied to leads (project's reading)
+RESULT_WORKING_DAYS = 30  # default: the sources set no time for a lead's result
 TAKE_UP_DUE = "lead_take_up_due"
 RESULT_DUE = "lead_result_due"
 
@@ -42,6 +52,7 @@ class LeadStatus(StrEnum):
 class Lead(BaseModel):
     """No ID number or description is kept (they travel on ``collab.lead-received.v1``); the
     collection is still declared personal, as it concerns one person."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     lead_id: uuid.UUID
     insured_region: RegionCode
@@ -62,12 +73,25 @@ def lead_id_for(insured_region: str, lead_ref: str) -> uuid.UUID:
 def hand_over(cmd: HandOverLead, calendar: WorkingCalendar, now: datetime) -> Decision[Lead]:
     """K-05: received by the treating place at ``now``; take it up within 10 working days."""
     take_up_by = calendar.deadline(now, TAKE_UP_WORKING_DAYS)
-    lead = Lead(lead_id=lead_id_for(str(cmd.insured_region), cmd.lead_ref), insured_region=cmd.insured_region,
-                treating_region=cmd.treating_region, subject=cmd.subject, take_up_by=take_up_by)
-    event = LeadReceived(lead_id=lead.lead_id, insured_region=cmd.insured_region, treating_region=cmd.treating_region,
-                         subject=cmd.subject, person_id=cmd.person_id, institution_code=cmd.institution_code,
-                         description=cmd.description, handed_over_at=cmd.handed_over_at, take_up_by=take_up_by,
-                         calendar=calendar.source)
+    lead = Lead(
+        lead_id=lead_id_for(str(cmd.insured_region), cmd.lead_ref),
+        insured_region=cmd.insured_region,
+        treating_region=cmd.treating_region,
+        subject=cmd.subject,
+        take_up_by=take_up_by,
+    )
+    event = LeadReceived(
+        lead_id=lead.lead_id,
+        insured_region=cmd.insured_region,
+        treating_region=cmd.treating_region,
+        subject=cmd.subject,
+        person_id=cmd.person_id,
+        institution_code=cmd.institution_code,
+        description=cmd.description,
+        handed_over_at=cmd.handed_over_at,
+        take_up_by=take_up_by,
+        calendar=calendar.source,
+    )
     return Decision(lead, [event], [_due(lead, TAKE_UP_DUE, take_up_by, calendar)])
 
 
@@ -76,12 +100,23 @@ def take_up(lead: Lead, cmd: TakeUpLead, calendar: WorkingCalendar, now: datetim
     if lead.status is not LeadStatus.RECEIVED:
         return Decision(lead, [], [])
     result_by = calendar.deadline(now, RESULT_WORKING_DAYS)
-    new = lead.model_copy(update={"status": LeadStatus.INVESTIGATING, "result_by": result_by,
-                                  "version": lead.version + 1})
-    return Decision(new, [LeadInvestigating(lead_id=lead.lead_id, insured_region=lead.insured_region,
-                                           treating_region=lead.treating_region, late=now > lead.take_up_by,
-                                           result_by=result_by, taken_up_at=cmd.taken_up_at)],
-                   [_due(new, RESULT_DUE, result_by, calendar)])
+    new = lead.model_copy(
+        update={"status": LeadStatus.INVESTIGATING, "result_by": result_by, "version": lead.version + 1}
+    )
+    return Decision(
+        new,
+        [
+            LeadInvestigating(
+                lead_id=lead.lead_id,
+                insured_region=lead.insured_region,
+                treating_region=lead.treating_region,
+                late=now > lead.take_up_by,
+                result_by=result_by,
+                taken_up_at=cmd.taken_up_at,
+            )
+        ],
+        [_due(new, RESULT_DUE, result_by, calendar)],
+    )
 
 
 def report(lead: Lead, cmd: ReportLeadResult, now: datetime) -> Decision[Lead]:
@@ -91,16 +126,33 @@ def report(lead: Lead, cmd: ReportLeadResult, now: datetime) -> Decision[Lead]:
     if lead.status is not LeadStatus.INVESTIGATING:
         raise ValueError(f"K-05: lead {lead.lead_id} is not being investigated yet; take it up first")
     new = lead.model_copy(update={"status": LeadStatus.RESULT, "outcome": cmd.outcome, "version": lead.version + 1})
-    return Decision(new, [LeadResultReported(
-        lead_id=lead.lead_id, insured_region=lead.insured_region, treating_region=lead.treating_region,
-        outcome=cmd.outcome, findings=cmd.findings, late=lead.result_by is not None and now > lead.result_by,
-        reported_at=cmd.reported_at)], [])
+    return Decision(
+        new,
+        [
+            LeadResultReported(
+                lead_id=lead.lead_id,
+                insured_region=lead.insured_region,
+                treating_region=lead.treating_region,
+                outcome=cmd.outcome,
+                findings=cmd.findings,
+                late=lead.result_by is not None and now > lead.result_by,
+                reported_at=cmd.reported_at,
+            )
+        ],
+        [],
+    )
 
 
 def may_act(lead: Lead, actor: Actor) -> None:
     """K-05: the lead was handed to the treating place; it takes it up and reports."""
-    must_be(actor, lead.treating_region, role="treating place", act="investigate the lead",
-            sides=(lead.insured_region, lead.treating_region), rule="K-05")
+    must_be(
+        actor,
+        lead.treating_region,
+        role="treating place",
+        act="investigate the lead",
+        sides=(lead.insured_region, lead.treating_region),
+        rule="K-05",
+    )
 
 
 def deadline_fired(lead: Lead, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime) -> Decision[Lead]:
@@ -110,11 +162,23 @@ def deadline_fired(lead: Lead, request: DeadlineRequest, calendar: WorkingCalend
     due_at = lead.take_up_by if stage is LeadStatus.RECEIVED else lead.result_by
     if due_at is None or now <= due_at:
         return Decision(lead, [], [request])
-    new = lead.model_copy(update={"overdue_reported": (*lead.overdue_reported, stage.value),
-                                  "version": lead.version + 1})
-    return Decision(new, [LeadOverdue(lead_id=lead.lead_id, insured_region=lead.insured_region,
-                                     treating_region=lead.treating_region, stage=stage.value, due_at=due_at,
-                                     detected_at=now)], [])
+    new = lead.model_copy(
+        update={"overdue_reported": (*lead.overdue_reported, stage.value), "version": lead.version + 1}
+    )
+    return Decision(
+        new,
+        [
+            LeadOverdue(
+                lead_id=lead.lead_id,
+                insured_region=lead.insured_region,
+                treating_region=lead.treating_region,
+                stage=stage.value,
+                due_at=due_at,
+                detected_at=now,
+            )
+        ],
+        [],
+    )
 
 
 def _due(lead: Lead, kind: str, at: datetime, calendar: WorkingCalendar) -> DeadlineRequest:

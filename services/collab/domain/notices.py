@@ -2,6 +2,7 @@
 publishes a notice to every other; ``collab.notice-published.v1`` is the list (every agency reads
 it, from the start for all notices). The publisher is the sending agency itself (authority
 table); the notice id derives from its code and reference, so a repeat publishes nothing."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,10 +31,17 @@ class Notice(BaseModel):
 
     def published(self) -> NoticePublished:
         """As it was announced (the query API lists these)."""
-        return NoticePublished(notice_id=self.notice_id, publisher=self.publisher, kind=self.kind, title=self.title,
-                               body=self.body, effective_from=self.effective_from,
-                               effective_until=self.effective_until, published_at=self.published_at or self.received_at,
-                               received_at=self.received_at)
+        return NoticePublished(
+            notice_id=self.notice_id,
+            publisher=self.publisher,
+            kind=self.kind,
+            title=self.title,
+            body=self.body,
+            effective_from=self.effective_from,
+            effective_until=self.effective_until,
+            published_at=self.published_at or self.received_at,
+            received_at=self.received_at,
+        )
 
 
 def notice_id_for(publisher: str, notice_ref: str) -> uuid.UUID:
@@ -44,7 +52,15 @@ def publish(state: Notice | None, cmd: PublishNotice, now: datetime) -> Decision
     """K-06: once per (publisher, reference); M-03: a correction is a new notice."""
     if state is not None:
         return None
-    notice = Notice(notice_id=notice_id_for(cmd.publisher, cmd.notice_ref), publisher=cmd.publisher, kind=cmd.kind,
-                    title=cmd.title, body=cmd.body, effective_from=cmd.effective_from,
-                    effective_until=cmd.effective_until, published_at=cmd.published_at, received_at=now)
+    notice = Notice(
+        notice_id=notice_id_for(cmd.publisher, cmd.notice_ref),
+        publisher=cmd.publisher,
+        kind=cmd.kind,
+        title=cmd.title,
+        body=cmd.body,
+        effective_from=cmd.effective_from,
+        effective_until=cmd.effective_until,
+        published_at=cmd.published_at,
+        received_at=now,
+    )
     return Decision(notice, [notice.published()], [])

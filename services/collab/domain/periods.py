@@ -14,6 +14,7 @@ personal: ids and regions. The aggregate arms two deadlines when it is created: 
 (``cut_at``) publishes the summary; the close (``complete_by``) marks every item still open late
 and publishes the statistics. A step that arrives after either (it was in flight) gives a new
 revision of what was published (M-03: corrections are new records)."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,15 +24,21 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.collab import (AgencyPeriodStatistics, CoInvestigationCounted, CoInvestigationStatistics,
-                              CoInvestigationSummary, SummaryRow, TallyKind)
+from contracts.collab import (
+    AgencyPeriodStatistics,
+    CoInvestigationCounted,
+    CoInvestigationStatistics,
+    CoInvestigationSummary,
+    SummaryRow,
+    TallyKind,
+)
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
 from services.collab.domain.coinvestigation import SERVICE, complete_by, cut_at
 from services.outcome import DeadlineRequest, Decision, deadline
 
-CUT_DUE = "period_cut_due"        # Q-02
-CLOSE_DUE = "period_close_due"    # Q-03
+CUT_DUE = "period_cut_due"  # Q-02
+CLOSE_DUE = "period_close_due"  # Q-03
 ROLES = ("insured", "treating")
 
 
@@ -75,12 +82,15 @@ def new_period(period: str) -> Period:
 
 def _deadlines(p: Period, calendar: WorkingCalendar) -> list[DeadlineRequest]:
     key = period_key(p.period)
-    return [deadline(SERVICE, CUT_DUE, key, p.cut_at, "Q-02", calendar.source),
-            deadline(SERVICE, CLOSE_DUE, key, p.complete_by, "Q-03", calendar.source)]
+    return [
+        deadline(SERVICE, CUT_DUE, key, p.cut_at, "Q-02", calendar.source),
+        deadline(SERVICE, CLOSE_DUE, key, p.complete_by, "Q-03", calendar.source),
+    ]
 
 
-def count(state: Period | None, step: CoInvestigationCounted, calendar: WorkingCalendar,
-          now: datetime) -> Decision[Period]:
+def count(
+    state: Period | None, step: CoInvestigationCounted, calendar: WorkingCalendar, now: datetime
+) -> Decision[Period]:
     """One item's step. The first step of a period creates it and arms its cut and close."""
     armed = [] if state is not None else _deadlines(new_period(step.period), calendar)
     p = state or new_period(step.period)
@@ -105,7 +115,7 @@ def count(state: Period | None, step: CoInvestigationCounted, calendar: WorkingC
         return Decision(p, [], armed) if armed else Decision(p, [], [])
     new = p.model_copy(update={"items": {**p.items, rid: item}, "version": p.version + 1})
     events: list[BaseModel] = []
-    if new.cut and (rid not in p.items or kind is TallyKind.WITHDRAWN):   # a row the cut table missed
+    if new.cut and (rid not in p.items or kind is TallyKind.WITHDRAWN):  # a row the cut table missed
         new, summary = _summary(new)
         events.append(summary)
     if new.closed:
@@ -125,8 +135,10 @@ def deadline_fired(p: Period, request: DeadlineRequest, calendar: WorkingCalenda
     if request.kind == CLOSE_DUE and not p.closed:
         if now <= p.complete_by:
             return Decision(p, [], [request])
-        items = {rid: (i.model_copy(update={"status": ItemStatus.LATE}) if i.status is ItemStatus.OPEN else i)
-                 for rid, i in p.items.items()}
+        items = {
+            rid: (i.model_copy(update={"status": ItemStatus.LATE}) if i.status is ItemStatus.OPEN else i)
+            for rid, i in p.items.items()
+        }
         new, stats = _statistics(p.model_copy(update={"items": items, "closed": True}))
         return Decision(new, [stats], [])
     return Decision(p, [], [])
@@ -134,12 +146,20 @@ def deadline_fired(p: Period, request: DeadlineRequest, calendar: WorkingCalenda
 
 def _summary(p: Period) -> tuple[Period, CoInvestigationSummary]:
     revision = p.summary_revision + 1
-    rows = [SummaryRow(request_id=uuid.UUID(rid), insured_region=i.insured_region, treating_region=i.treating_region,
-                       rolled_in=i.rolled_in)
-            for rid, i in sorted(p.items.items()) if i.status is not ItemStatus.WITHDRAWN]
+    rows = [
+        SummaryRow(
+            request_id=uuid.UUID(rid),
+            insured_region=i.insured_region,
+            treating_region=i.treating_region,
+            rolled_in=i.rolled_in,
+        )
+        for rid, i in sorted(p.items.items())
+        if i.status is not ItemStatus.WITHDRAWN
+    ]
     new = p.model_copy(update={"summary_revision": revision, "version": p.version + 1})
-    return new, CoInvestigationSummary(period=p.period, revision=revision, cut_at=p.cut_at,
-                                       complete_by=p.complete_by, rows=rows)
+    return new, CoInvestigationSummary(
+        period=p.period, revision=revision, cut_at=p.cut_at, complete_by=p.complete_by, rows=rows
+    )
 
 
 def statistics(p: Period) -> list[AgencyPeriodStatistics]:
@@ -152,21 +172,34 @@ def statistics(p: Period) -> list[AgencyPeriodStatistics]:
             c[item.status.value] += 1
             c["disputed"] += item.disputed
             c["escalated"] += item.escalated
-    return [AgencyPeriodStatistics(
-        period=p.period, agency_region=region, role=role, opened=c["opened"], rolled_in=c["rolled_in"],
-        answered_on_time=c[ItemStatus.ANSWERED_ON_TIME.value], late=c[ItemStatus.LATE.value],
-        open=c[ItemStatus.OPEN.value], withdrawn=c[ItemStatus.WITHDRAWN.value], disputed=c["disputed"],
-        escalated=c["escalated"]) for (region, role), c in sorted(counts.items())]
+    return [
+        AgencyPeriodStatistics(
+            period=p.period,
+            agency_region=region,
+            role=role,
+            opened=c["opened"],
+            rolled_in=c["rolled_in"],
+            answered_on_time=c[ItemStatus.ANSWERED_ON_TIME.value],
+            late=c[ItemStatus.LATE.value],
+            open=c[ItemStatus.OPEN.value],
+            withdrawn=c[ItemStatus.WITHDRAWN.value],
+            disputed=c["disputed"],
+            escalated=c["escalated"],
+        )
+        for (region, role), c in sorted(counts.items())
+    ]
 
 
 def _statistics(p: Period) -> tuple[Period, CoInvestigationStatistics]:
     revision = p.statistics_revision + 1
     new = p.model_copy(update={"statistics_revision": revision, "version": p.version + 1})
-    return new, CoInvestigationStatistics(period=p.period, revision=revision, complete_by=p.complete_by,
-                                          rows=statistics(p))
+    return new, CoInvestigationStatistics(
+        period=p.period, revision=revision, complete_by=p.complete_by, rows=statistics(p)
+    )
 
 
 def published_statistics(p: Period) -> CoInvestigationStatistics:
     """The statistics as last published (the query API answers these)."""
-    return CoInvestigationStatistics(period=p.period, revision=max(p.statistics_revision, 1),
-                                     complete_by=p.complete_by, rows=statistics(p))
+    return CoInvestigationStatistics(
+        period=p.period, revision=max(p.statistics_revision, 1), complete_by=p.complete_by, rows=statistics(p)
+    )

@@ -5,21 +5,49 @@ permits (``ACTION_ROLES``), and shows the service's answer either way.
 
 By concern: ``collab`` (K-03..K-06), ``clearing`` (C-01..C-04, R-04 appeals), ``prepayment`` (P-04..P-09), ``filing``
 (the filing lookup and the slip); ``common`` holds what they share and ``labels`` what they call things."""
+
 from __future__ import annotations
 
 from services.console.pages.clearing import clearing, clearing_act, clearing_answer_appeal, clearing_download
-from services.console.pages.collab import (coinvestigation_action, coinvestigations, collab, lead_result, lead_take_up,
-                                           leads, request_action, request_detail, statistics_download)
+from services.console.pages.collab import (
+    coinvestigation_action,
+    coinvestigations,
+    collab,
+    lead_result,
+    lead_take_up,
+    leads,
+    request_action,
+    request_detail,
+    statistics_download,
+)
+from services.console.pages.collab_find import collab_download, collab_find
 from services.console.pages.common import ACTION_ROLES, allowed, home
 from services.console.pages.filing import filing_form, filing_lookup, slip, slip_form
-from services.console.pages.labels import (ACTION_ZH, FILING_STATUS_ZH, LEDGER_ZH, LEVEL_ZH, MOVEMENT_ZH, PROBLEM_ZH,
-                                           SCOPE_ZH, STATUS_ZH, local, region_name, yuan)
-from services.console.pages.labels import period_state_zh
-from services.console.pages.prepayment import prepayment
-from services.console.pages.finding import filings_find, filings_form, ledger, ledger_download, settlements_find, settlements_form
-from services.console.pages.regions import region, regions
+from services.console.pages.finding import (
+    filings_find,
+    filings_form,
+    ledger,
+    ledger_download,
+    settlements_find,
+    settlements_form,
+)
 from services.console.pages.hospital import hospital, hospital_download
-from services.console.pages.collab_find import collab_download, collab_find
+from services.console.pages.labels import (
+    ACTION_ZH,
+    FILING_STATUS_ZH,
+    LEDGER_ZH,
+    LEVEL_ZH,
+    MOVEMENT_ZH,
+    PROBLEM_ZH,
+    SCOPE_ZH,
+    STATUS_ZH,
+    local,
+    period_state_zh,
+    region_name,
+    yuan,
+)
+from services.console.pages.prepayment import prepayment
+from services.console.pages.regions import region, regions
 from services.console.pages.tasks import draft_decide, draft_view, task_form, task_submit, tasks
 from services.console.tasks.words import message_zh, reason_zh
 from services.console.users import ROLE_ZH
@@ -27,9 +55,20 @@ from services.console.users import ROLE_ZH
 __all__ = ["ACTION_ROLES", "ROUTES", "TEMPLATE_GLOBALS", "allowed"]
 
 
-TEMPLATE_GLOBALS = {"FILING_STATUS_ZH": FILING_STATUS_ZH, "MOVEMENT_ZH": MOVEMENT_ZH, "LEDGER_ZH": LEDGER_ZH, "local": local, "yuan": yuan, "region_name": region_name, "STATUS_ZH": STATUS_ZH,
-                    "ACTION_ZH": ACTION_ZH, "PROBLEM_ZH": PROBLEM_ZH, "LEVEL_ZH": LEVEL_ZH, "SCOPE_ZH": SCOPE_ZH,
-                    "ROLE_ZH": ROLE_ZH}
+TEMPLATE_GLOBALS = {
+    "FILING_STATUS_ZH": FILING_STATUS_ZH,
+    "MOVEMENT_ZH": MOVEMENT_ZH,
+    "LEDGER_ZH": LEDGER_ZH,
+    "local": local,
+    "yuan": yuan,
+    "region_name": region_name,
+    "STATUS_ZH": STATUS_ZH,
+    "ACTION_ZH": ACTION_ZH,
+    "PROBLEM_ZH": PROBLEM_ZH,
+    "LEVEL_ZH": LEVEL_ZH,
+    "SCOPE_ZH": SCOPE_ZH,
+    "ROLE_ZH": ROLE_ZH,
+}
 TEMPLATE_GLOBALS.update({"period_state_zh": period_state_zh, "reason_zh": reason_zh, "message_zh": message_zh})
 
 

@@ -1,5 +1,6 @@
 """The filing lookup (F-15) and the slip: whether a person is filed for a place on a date, and the
 printable settlement slip (附件13), the ID number sealed for the service that answers."""
+
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -21,21 +22,34 @@ async def filing_lookup(console, request: Request, session: Session) -> Response
     form = request.state.form
     person, region, on = (str(form.get(k, "")).strip() for k in ("person_id", "region", "on"))
     from runtime.query import seal_person
+
     try:
         sealed = seal_person(console.parties, "filing", person)
-        if region:   # filed for this place on this date (today unless given)?
+        if region:  # filed for this place on this date (today unless given)?
             on = on or console.clock.now().astimezone(SHANGHAI).date().isoformat()
-            result = await console.reader.get_json("filing", session.user.agency, "/filing/status", person=sealed,
-                                                   region=region, on=on)
-        else:        # every filing this agency may see
+            result = await console.reader.get_json(
+                "filing", session.user.agency, "/filing/status", person=sealed, region=region, on=on
+            )
+        else:  # every filing this agency may see
             result = await console.reader.get_json("filing", session.user.agency, "/filing/filings", person=sealed)
     except ValueError as exc:
         return console.render(request, "filing.html", status=400, result=None, error=str(exc), form=form)
     except QueryFailed as failed:
-        return console.render(request, "filing.html", status=failed.answer.status, result=None,
-                              error=failed.answer.message, form={"region": region, "on": on})
-    return console.render(request, "filing.html", result=result, error=None if result else "没有可见的备案记录",
-                          form={"region": region, "on": on})
+        return console.render(
+            request,
+            "filing.html",
+            status=failed.answer.status,
+            result=None,
+            error=failed.answer.message,
+            form={"region": region, "on": on},
+        )
+    return console.render(
+        request,
+        "filing.html",
+        result=result,
+        error=None if result else "没有可见的备案记录",
+        form={"region": region, "on": on},
+    )
 
 
 async def slip_form(console, request: Request, session: Session) -> Response:
@@ -47,10 +61,12 @@ async def slip(console, request: Request, session: Session) -> Response:
     form = request.state.form
     person, settlement = str(form.get("person_id", "")).strip(), str(form.get("settlement_id", "")).strip()
     from runtime.query import seal_person
+
     try:
         sealed = seal_person(console.parties, "settlement", person)
-        found = await console.reader.get_json("settlement", session.user.agency, "/settlement/slip", person=sealed,
-                                              settlement=settlement)
+        found = await console.reader.get_json(
+            "settlement", session.user.agency, "/settlement/slip", person=sealed, settlement=settlement
+        )
     except ValueError as exc:
         return console.render(request, "slip_form.html", status=400, error=str(exc))
     except QueryFailed as failed:

@@ -4,6 +4,7 @@ a red prepayment warning, overdue collaboration items, clearing periods not yet 
 lands on its own region's page. Every figure comes from the services' signed queries as the user's
 agency, so a service's visibility rules decide what shows. Charts: overdue collaboration by agency,
 a month's clearing by counterpart, the prepayment usage over the year."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,7 @@ from services.console.users import Session
 
 def below(parties: ParticipantRegistry, code: str) -> list[Agency]:
     """The agencies whose parent is ``code``, by region."""
-    return sorted((a for a in parties.agencies() if a.parent == code and a.region),
-                  key=lambda a: str(a.region))
+    return sorted((a for a in parties.agencies() if a.parent == code and a.region), key=lambda a: str(a.region))
 
 
 def region_choices(parties: ParticipantRegistry, code: str) -> list[tuple[str, str]]:
@@ -57,17 +57,24 @@ async def _attention(console, agency: str, region: str, overdue: dict[str, int])
     its overdue collaboration items (the region and the regions below it)."""
     account, periods = await asyncio.gather(
         console.reader.get("prepayment", agency, "/prepayment/account", region=region, scope="cross_province"),
-        console.reader.get("clearing", agency, "/clearing/periods", region=region))
+        console.reader.get("clearing", agency, "/clearing/periods", region=region),
+    )
     acc = account.json() if account.ok else None
     body = periods.json() if periods.ok else {}
     listed = body.get("periods", []) if isinstance(body, dict) else []
     waiting = [p for p in listed if p.get("state") == "generated"]
     prefix = region[:2] if region.endswith("0000") else region
     late = sum(n for r, n in overdue.items() if r.startswith(prefix))
-    return {"region": region, "name": region_name(region), "level": acc.get("level") if acc else None,
-            "usage_percent": acc.get("usage_percent") if acc else None, "unconfirmed": len(waiting),
-            "unconfirmed_months": sorted({p["clearing_month"] for p in waiting}), "overdue": late,
-            "attention": bool((acc and acc.get("level") == "red") or waiting or late)}
+    return {
+        "region": region,
+        "name": region_name(region),
+        "level": acc.get("level") if acc else None,
+        "usage_percent": acc.get("usage_percent") if acc else None,
+        "unconfirmed": len(waiting),
+        "unconfirmed_months": sorted({p["clearing_month"] for p in waiting}),
+        "overdue": late,
+        "attention": bool((acc and acc.get("level") == "red") or waiting or late),
+    }
 
 
 async def _overdue(console, agency: str) -> dict[str, int]:
@@ -83,10 +90,18 @@ async def regions(console, request: Request, session: Session) -> Response:
         return RedirectResponse(f"/regions/{me.region}", status_code=303)
     agency = session.user.agency
     overdue = await _overdue(console, agency)
-    rows = await asyncio.gather(*(_attention(console, agency, str(a.region), overdue)
-                                  for a in overseen(console.parties, agency)))
-    chart = bars_svg([Bar(r["name"], Decimal(r["overdue"]), "bar-overdue", f"{r['overdue']} 件", f"/regions/{r['region']}")
-                      for r in rows if r["overdue"]], "逾期协同事项（按地区）", "暂无逾期协同事项")
+    rows = await asyncio.gather(
+        *(_attention(console, agency, str(a.region), overdue) for a in overseen(console.parties, agency))
+    )
+    chart = bars_svg(
+        [
+            Bar(r["name"], Decimal(r["overdue"]), "bar-overdue", f"{r['overdue']} 件", f"/regions/{r['region']}")
+            for r in rows
+            if r["overdue"]
+        ],
+        "逾期协同事项（按地区）",
+        "暂无逾期协同事项",
+    )
     return console.render(request, "regions.html", rows=rows, chart=chart)
 
 
@@ -96,23 +111,31 @@ async def region(console, request: Request, session: Session) -> Response:
     code = request.path_params["region"]
     agency = session.user.agency
     if not re.fullmatch(r"\d{6}", code) or not console.parties.speaks_for(agency, code):
-        return console.render(request, "error.html", status=403, title="无权查看",
-                              message="本机构不负责该地区，无法查看其情况。")
+        return console.render(
+            request, "error.html", status=403, title="无权查看", message="本机构不负责该地区，无法查看其情况。"
+        )
     overdue = await _overdue(console, agency)
     figures, usage, periods = await asyncio.gather(
         _attention(console, agency, code, overdue),
         console.reader.get("prepayment", agency, "/prepayment/usage", region=code, scope="cross_province"),
-        console.reader.get("clearing", agency, "/clearing/periods", region=code))
+        console.reader.get("clearing", agency, "/clearing/periods", region=code),
+    )
     use = usage.json() if usage.ok else None
     chart = usage_svg(use["points"], Decimal(use["yellow_percent"]), Decimal(use["red_percent"])) if use else ""
     body = periods.json() if periods.ok else {}
     listed = body.get("periods", []) if isinstance(body, dict) else []
     latest = max(listed, key=lambda p: p.get("clearing_month", ""), default=None)
     clearing_chart = bars_svg(counterpart_bars(latest), "清算金额（按对方地区）", "本月暂无清算") if latest else ""
-    return console.render(request, "region.html", figures=figures, usage=use, chart=chart, latest=latest,
-                          clearing_chart=clearing_chart, below=[(str(a.region), region_name(a.region))
-                                                                for a in below(console.parties, agency)
-                                                                if str(a.region) != code])
+    return console.render(
+        request,
+        "region.html",
+        figures=figures,
+        usage=use,
+        chart=chart,
+        latest=latest,
+        clearing_chart=clearing_chart,
+        below=[(str(a.region), region_name(a.region)) for a in below(console.parties, agency) if str(a.region) != code],
+    )
 
 
 def counterpart_bars(period: dict) -> list[Bar]:
@@ -121,8 +144,14 @@ def counterpart_bars(period: dict) -> list[Bar]:
     for pair in period.get("counterparts", []):
         amount = Decimal(str(pair.get("amount", "0")))
         payable = pair.get("direction") == "payable"
-        bars.append(Bar(region_name(pair.get("counterpart_region")) + ("（应付）" if payable else "（应收）"), amount,
-                        "bar-payable" if payable else "bar-receivable", f"{amount:,.2f} 元"))
+        bars.append(
+            Bar(
+                region_name(pair.get("counterpart_region")) + ("（应付）" if payable else "（应收）"),
+                amount,
+                "bar-payable" if payable else "bar-receivable",
+                f"{amount:,.2f} 元",
+            )
+        )
     return sorted(bars, key=lambda b: b.value, reverse=True)
 
 

@@ -6,6 +6,7 @@ fields, in Chinese), then, by the task: a two-step task becomes a draft for a re
 final one shows what will be sent and asks again; any other is sent at once. A reviewer opens a draft
 (the same summary: the "are you sure"), approves it — it is sent as the agency — or returns it. The
 outcome (done, pending, or the service's refusal with its reason and rule) is shown in Chinese."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +27,7 @@ from services.console.tasks.effects import act
 from services.console.tasks.words import enum_zh, field_zh, message_zh, reason_zh, rule_of
 from services.console.users import Role, Session
 
-ABOVE = ("prepayment.set-annual-quota.v1", "prepayment.record-payment.v1")   # kept by the level above (P-02, P-08)
+ABOVE = ("prepayment.set-annual-quota.v1", "prepayment.record-payment.v1")  # kept by the level above (P-02, P-08)
 
 
 def _drafts(console) -> Drafts:
@@ -47,16 +48,23 @@ def _regions(console, session: Session, task: Task) -> dict[str, list[tuple[str,
     agency = console.agency(code)
     every = [(r, f"{r} {v['name']}") for r, v in POOLING_REGIONS.items()]
     if task.topic in ABOVE or task.topic == "prepayment.share-interest.v1":
-        kept = [(r, n) for r, n in every if (above := console.parties.level_above(r)) is not None
-                and above.code == code]
+        kept = [
+            (r, n) for r, n in every if (above := console.parties.level_above(r)) is not None and above.code == code
+        ]
         own = kept
     elif agency.level is AgencyLevel.NATIONAL:
         own = every
     else:
         own = [(r, n) for r, n in every if console.parties.speaks_for(code, r)]
-    return {f.name: (own if f.name in task.own or task.topic in ABOVE and f.name == "insured_region"
-                     or f.kind == "regions" else every)
-            for f in _form_fields(task) if f.kind in ("region", "regions")}
+    return {
+        f.name: (
+            own
+            if f.name in task.own or task.topic in ABOVE and f.name == "insured_region" or f.kind == "regions"
+            else every
+        )
+        for f in _form_fields(task)
+        if f.kind in ("region", "regions")
+    }
 
 
 def _context(console, session: Session, task: Task, values: dict, errors: dict) -> dict[str, Any]:
@@ -70,9 +78,16 @@ def _context(console, session: Session, task: Task, values: dict, errors: dict) 
         elif name not in values:
             codes = [c for c, _ in choices]
             values[name] = own if own in codes and (name in task.own or len(codes) < len(POOLING_REGIONS)) else ""
-    return {"task": task, "fields": forms.visible(fields), "values": values, "errors": errors, "regions": regions,
-            "label": lambda key: field_zh(task.topic, key) or key, "enum_zh": enum_zh,
-            "role_ok": _may_start(session, task)}
+    return {
+        "task": task,
+        "fields": forms.visible(fields),
+        "values": values,
+        "errors": errors,
+        "regions": regions,
+        "label": lambda key: field_zh(task.topic, key) or key,
+        "enum_zh": enum_zh,
+        "role_ok": _may_start(session, task),
+    }
 
 
 def _may_start(session: Session, task: Task) -> bool:
@@ -83,8 +98,15 @@ def _may_start(session: Session, task: Task) -> bool:
 async def tasks(console, request: Request, session: Session) -> Response:
     pending = await _drafts(console).pending(session.user.agency)
     groups = [(GROUPS[g], [t for t in TASKS if t.group == g]) for g in GROUPS]
-    return console.render(request, "tasks.html", groups=groups, drafts=pending, STATE_ZH=STATE_ZH, by_topic={
-        t.topic: t for t in TASKS}, may_start=lambda t: _may_start(session, t))
+    return console.render(
+        request,
+        "tasks.html",
+        groups=groups,
+        drafts=pending,
+        STATE_ZH=STATE_ZH,
+        by_topic={t.topic: t for t in TASKS},
+        may_start=lambda t: _may_start(session, t),
+    )
 
 
 async def task_form(console, request: Request, session: Session) -> Response:
@@ -100,47 +122,83 @@ async def task_submit(console, request: Request, session: Session) -> Response:
     if task is None or task.page:
         return console.render(request, "error.html", status=404, title="未找到", message="没有这项业务。")
     if not _may_start(session, task):
-        return console.render(request, "error.html", status=403, title="无权操作",
-                              message=f"“{task.title}”不可撤销，只有复核岗可以办理。")
+        return console.render(
+            request, "error.html", status=403, title="无权操作", message=f"“{task.title}”不可撤销，只有复核岗可以办理。"
+        )
     form, agency = request.state.form, session.user.agency
     payload, values, errors = forms.read(task.model, form, now=console.clock.now(), agency=agency)
     if payload is None:
         return console.render(request, "task_form.html", status=422, **_context(console, session, task, values, errors))
     if task.review:
-        draft = await _drafts(console).add(agency, own_region(console, session), task.topic,
-                                           payload.model_dump(mode="json"), session.user.username, console.clock.now())
+        draft = await _drafts(console).add(
+            agency,
+            own_region(console, session),
+            task.topic,
+            payload.model_dump(mode="json"),
+            session.user.username,
+            console.clock.now(),
+        )
         return console.render(request, "task_drafted.html", task=task, draft=draft, rows=summary(task, payload))
     if task.final and form.get("confirmed") != "1":
-        return console.render(request, "task_confirm.html", task=task, rows=summary(task, payload),
-                              hidden=_hidden(values))
+        return console.render(
+            request, "task_confirm.html", task=task, rows=summary(task, payload), hidden=_hidden(values)
+        )
     return await _send(console, request, session, task, payload)
 
 
-async def _send(console, request: Request, session: Session, task: Task, payload: BaseModel,
-                title: str = "") -> Response:
+async def _send(
+    console, request: Request, session: Session, task: Task, payload: BaseModel, title: str = ""
+) -> Response:
     acted = await act(console, task.topic, payload, session.user.agency)
     status = 409 if acted.kind == "refused" else 200
-    return console.render(request, "task_outcome.html", status=status, task=task, outcome=acted,
-                          rows=summary(task, payload), words=outcome_words(acted), title=title)
+    return console.render(
+        request,
+        "task_outcome.html",
+        status=status,
+        task=task,
+        outcome=acted,
+        rows=summary(task, payload),
+        words=outcome_words(acted),
+        title=title,
+    )
 
 
 # the event that shows a command took effect, as a clerk reads it (the type in the envelope)
-EVENT_ZH = {"filing.accepted": "备案已受理", "filing.changed": "备案已变更", "prepayment.quota": "额度已核定",
-            "prepayment.usage": "预付金台账已更新", "prepayment.balance": "余额已答复", "prepayment.interest-shared": "利息已分配",
-            "clearing.objection-resolved": "异议已裁定", "clearing.obligation-recorded": "办理环节已登记",
-            "clearing.entry": "扣款已记入清算", "collab.request-opened": "协同请求已发出", "collab.lead-received": "线索已移交",
-            "collab.coinvestigation-requested": "协查申请已发出", "collab.coinvestigation-amended": "协查申请已修改",
-            "collab.coinvestigation-withdrawn": "协查申请已撤回", "collab.notice-published": "公告已发布"}
+EVENT_ZH = {
+    "filing.accepted": "备案已受理",
+    "filing.changed": "备案已变更",
+    "prepayment.quota": "额度已核定",
+    "prepayment.usage": "预付金台账已更新",
+    "prepayment.balance": "余额已答复",
+    "prepayment.interest-shared": "利息已分配",
+    "clearing.objection-resolved": "异议已裁定",
+    "clearing.obligation-recorded": "办理环节已登记",
+    "clearing.entry": "扣款已记入清算",
+    "collab.request-opened": "协同请求已发出",
+    "collab.lead-received": "线索已移交",
+    "collab.coinvestigation-requested": "协查申请已发出",
+    "collab.coinvestigation-amended": "协查申请已修改",
+    "collab.coinvestigation-withdrawn": "协查申请已撤回",
+    "collab.notice-published": "公告已发布",
+}
 
 
 def outcome_words(acted: ActionOutcome) -> dict[str, str]:
     """The outcome in Chinese: its state, the reason and rule of a refusal, the message translated."""
     refusal = acted.refusal or {}
-    return {"state": {"done": "已生效", "refused": "被拒绝", "pending": "已发送"}.get(acted.kind, acted.kind),
-            "reason": reason_zh(refusal.get("reason")) if refusal else "",
-            "rule": rule_of({"message": acted.message, **refusal}), "message": message_zh(acted.message) if acted.kind == "refused"
-            else (f"服务已按指令处理（{EVENT_ZH.get(acted.message, acted.message)}）。" if acted.kind == "done" else "指令已签名发送，尚未看到处理结果；稍后在相关页面查看。"),
-            "detail": acted.message if acted.kind == "refused" else ""}
+    return {
+        "state": {"done": "已生效", "refused": "被拒绝", "pending": "已发送"}.get(acted.kind, acted.kind),
+        "reason": reason_zh(refusal.get("reason")) if refusal else "",
+        "rule": rule_of({"message": acted.message, **refusal}),
+        "message": message_zh(acted.message)
+        if acted.kind == "refused"
+        else (
+            f"服务已按指令处理（{EVENT_ZH.get(acted.message, acted.message)}）。"
+            if acted.kind == "done"
+            else "指令已签名发送，尚未看到处理结果；稍后在相关页面查看。"
+        ),
+        "detail": acted.message if acted.kind == "refused" else "",
+    }
 
 
 def _hidden(values: dict) -> list[tuple[str, str]]:
@@ -176,11 +234,19 @@ def summary(task: Task, payload: BaseModel) -> list[tuple[str, str]]:
                 walk(f.children, value)
             elif f.kind == "rows":
                 for i, row in enumerate(value):
-                    rows.append((f"{label} 第{i + 1}行", "；".join(
-                        f"{field_zh(task.topic, c.key) or c.key}：{_show(c, row.get(c.name.rsplit('.', 1)[-1]))}"
-                        for c in f.children if row.get(c.name.rsplit(".", 1)[-1]) not in (None, "", {}))))
+                    rows.append(
+                        (
+                            f"{label} 第{i + 1}行",
+                            "；".join(
+                                f"{field_zh(task.topic, c.key) or c.key}：{_show(c, row.get(c.name.rsplit('.', 1)[-1]))}"
+                                for c in f.children
+                                if row.get(c.name.rsplit(".", 1)[-1]) not in (None, "", {})
+                            ),
+                        )
+                    )
             else:
                 rows.append((label, _show(f, value)))
+
     walk(_form_fields(task), data)
     return rows
 
@@ -212,9 +278,17 @@ async def draft_view(console, request: Request, session: Session) -> Response:
         return console.render(request, "error.html", status=404, title="未找到", message="本机构没有这份待复核的业务。")
     task = _task_of(draft.topic)
     payload = task.model.model_validate(draft.payload)
-    return console.render(request, "task_draft.html", task=task, draft=draft, rows=summary(task, payload),
-                          STATE_ZH=STATE_ZH, can_decide=session.user.role is Role.REVIEWER
-                          and draft.drafted_by != session.user.username and draft.state == "pending")
+    return console.render(
+        request,
+        "task_draft.html",
+        task=task,
+        draft=draft,
+        rows=summary(task, payload),
+        STATE_ZH=STATE_ZH,
+        can_decide=session.user.role is Role.REVIEWER
+        and draft.drafted_by != session.user.username
+        and draft.state == "pending",
+    )
 
 
 async def draft_decide(console, request: Request, session: Session) -> Response:
@@ -229,8 +303,9 @@ async def draft_decide(console, request: Request, session: Session) -> Response:
     if found.drafted_by == session.user.username:
         return console.render(request, "error.html", status=403, title="无权操作", message="不能复核本人经办的业务。")
     note = str(request.state.form.get("note", "")).strip()
-    draft = await _drafts(console).decide(found.id, session.user.agency, "sent" if action == "approve" else "returned",
-                                          session.user.username, note)
+    draft = await _drafts(console).decide(
+        found.id, session.user.agency, "sent" if action == "approve" else "returned", session.user.username, note
+    )
     if draft is None:
         return console.render(request, "error.html", status=409, title="已处理", message="这份业务已由他人复核。")
     task = _task_of(draft.topic)

@@ -11,6 +11,7 @@ filing review of F-13; audit deductions, R-03/R-04 审核扣款 confirmed by the
 prepayment money steps, 004 第二十、二十七、二十九条: the keeper's quota, its arrivals and interest;
 an objection's resolution by the coordinating level, C-02). ``final``: once applied it cannot be
 taken back, so the clerk sees what will be sent and says so again ("are you sure")."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ from contracts.registry import ALL_TOPICS
 @dataclass(frozen=True)
 class Task:
     topic: str
-    title: str                       # what the clerk does, in Chinese
-    group: str                       # the section of the 业务办理 page
-    own: tuple[str, ...] = ()        # region fields that name the sending agency's own side
-    review: bool = False             # prepared by an operator, approved by a reviewer (two steps)
-    final: bool = False              # cannot be undone: confirm before sending
-    page: str = ""                   # offered beside its item on this page instead of a form
-    omit: tuple[str, ...] = ()       # optional fields the form does not ask (another page's business)
-    given: tuple[str, ...] = ()      # references to an existing item: typed in, never proposed fresh
+    title: str  # what the clerk does, in Chinese
+    group: str  # the section of the 业务办理 page
+    own: tuple[str, ...] = ()  # region fields that name the sending agency's own side
+    review: bool = False  # prepared by an operator, approved by a reviewer (two steps)
+    final: bool = False  # cannot be undone: confirm before sending
+    page: str = ""  # offered beside its item on this page instead of a form
+    omit: tuple[str, ...] = ()  # optional fields the form does not ask (another page's business)
+    given: tuple[str, ...] = ()  # references to an existing item: typed in, never proposed fresh
 
     @property
     def model(self) -> type[BaseModel]:
@@ -41,7 +42,13 @@ class Task:
         return self.topic.removesuffix(".v1").replace(".", "-")
 
 
-GROUPS = {"filing": "备案", "settlement": "参保人信息", "clearing": "清算", "prepayment": "预付金", "collab": "业务协同与协查"}
+GROUPS = {
+    "filing": "备案",
+    "settlement": "参保人信息",
+    "clearing": "清算",
+    "prepayment": "预付金",
+    "collab": "业务协同与协查",
+}
 
 TASKS: tuple[Task, ...] = (
     # 备案 (F-01, F-08, F-10, F-13, F-14): the insured place's filings
@@ -57,8 +64,14 @@ TASKS: tuple[Task, ...] = (
     Task("settlement.chronic-qualification.v1", "登记门诊慢特病资格", "settlement", own=("insured_region",)),
     Task("settlement.insured-person.v1", "登记参保人类别与个人账户余额", "settlement", own=("insured_region",)),
     # 清算 (R-03..R-05, C-02, C-06)
-    Task("clearing.record-audit-deduction.v1", "登记审核扣款", "clearing", own=("treating_region",), review=True,
-         final=True),   # a correction names the deduction it corrects in ``corrects``
+    Task(
+        "clearing.record-audit-deduction.v1",
+        "登记审核扣款",
+        "clearing",
+        own=("treating_region",),
+        review=True,
+        final=True,
+    ),  # a correction names the deduction it corrects in ``corrects``
     Task("clearing.resolve-objection.v1", "裁定清算异议", "clearing", review=True, final=True, given=("objection_id",)),
     Task("clearing.record-obligation.v1", "登记清算资金办理环节", "clearing", own=("region",), final=True),
     Task("clearing.insured-daily-totals.v1", "报送参保地日对账汇总", "clearing", own=("insured_region",)),

@@ -3,6 +3,7 @@ database (``task_drafts``). The payload is sealed at rest under the agency's dat
 (``runtime.sealing``: it may name a person); the document keeps in clear only who drafted it, for which
 agency, which topic, when, and its state: pending → sent (approved by a reviewer of the same agency,
 not the one who drafted it) or returned."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,9 +42,17 @@ class Drafts:
 
     async def add(self, agency: str, region: str | None, topic: str, payload: dict, user: str, now: datetime) -> str:
         draft_id = str(uuid.uuid4())
-        await self.docs.insert_one({"_id": draft_id, "agency": agency, "topic": topic, "drafted_by": user,
-                                    "drafted_at": now, "state": "pending",
-                                    "payload": keyring().seal(payload, _seal_region(agency, region))})
+        await self.docs.insert_one(
+            {
+                "_id": draft_id,
+                "agency": agency,
+                "topic": topic,
+                "drafted_by": user,
+                "drafted_at": now,
+                "state": "pending",
+                "payload": keyring().seal(payload, _seal_region(agency, region)),
+            }
+        )
         return draft_id
 
     async def get(self, draft_id: str, agency: str) -> Draft | None:
@@ -58,7 +67,9 @@ class Drafts:
         """Move a pending draft to ``state`` once (a second reviewer finds it decided: None)."""
         doc = await self.docs.find_one_and_update(
             {"_id": draft_id, "agency": agency, "state": "pending", "drafted_by": {"$ne": user}},
-            {"$set": {"state": state, "decided_by": user, "note": note[:200]}}, return_document=ReturnDocument.AFTER)
+            {"$set": {"state": state, "decided_by": user, "note": note[:200]}},
+            return_document=ReturnDocument.AFTER,
+        )
         return _draft(doc) if doc else None
 
 
@@ -66,5 +77,14 @@ def _draft(doc: dict) -> Draft:
     moment = doc["drafted_at"]
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return Draft(doc["_id"], doc["agency"], doc["topic"], doc["drafted_by"], moment, doc["state"],
-                 keyring().unseal(doc["payload"]), doc.get("decided_by", ""), doc.get("note", ""))
+    return Draft(
+        doc["_id"],
+        doc["agency"],
+        doc["topic"],
+        doc["drafted_by"],
+        moment,
+        doc["state"],
+        keyring().unseal(doc["payload"]),
+        doc.get("decided_by", ""),
+        doc.get("note", ""),
+    )

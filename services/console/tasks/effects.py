@@ -5,6 +5,7 @@ each record's signature checked. A filing the filing rules refuse answers on ``f
 (sealed to the agency: opened with the agency's key) — a refusal too, with its rule and message.
 
 Only the envelope's clear metadata is read (``causation_id``, ``type``); no payload is kept."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,15 +31,25 @@ FILING_REFUSED = "filing.refused.v1"
 def effect_topics() -> list[str]:
     """The events the agencies' commands cause (the services' own deadlines and the settlement flow,
     which no agency command starts, left out)."""
-    return sorted(name for name, spec in ALL_TOPICS.items() if spec.kind == "event" and spec.producer in SERVICES
-                  and not name.endswith(".deadline-due.v1"))
+    return sorted(
+        name
+        for name, spec in ALL_TOPICS.items()
+        if spec.kind == "event" and spec.producer in SERVICES and not name.endswith(".deadline-due.v1")
+    )
 
 
 class EffectWatcher(TopicTail):
     """The first event each watched command caused, from the services' event topics (``effect_topics``)."""
 
-    def __init__(self, bootstrap: str, physical: Callable[[str], str], parties: ParticipantRegistry,
-                 now: Callable[[], datetime], keys_dir: str, **client_options: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        physical: Callable[[str], str],
+        parties: ParticipantRegistry,
+        now: Callable[[], datetime],
+        keys_dir: str,
+        **client_options: Any,
+    ) -> None:
         self.logical = {physical(t): t for t in effect_topics()}
         super().__init__(bootstrap, list(self.logical), **client_options)
         self.parties, self.now, self.keys_dir = parties, now, keys_dir
@@ -51,7 +62,7 @@ class EffectWatcher(TopicTail):
         except (ValueError, AttributeError, RecursionError):
             return
         if not cause or cause not in self._waiters:
-            return   # not one of ours, or its outcome is no longer awaited
+            return  # not one of ours, or its outcome is no longer awaited
         try:
             sender = authenticate(self.parties, record.value, signature_of(record.headers), self.now())
         except Unauthenticated as exc:
@@ -70,18 +81,23 @@ class EffectWatcher(TopicTail):
     def _filing_refusal(self, topic: str, value: bytes) -> dict:
         """The filing rules' refusal: reason, rule and message (the person's data is not kept)."""
         from runtime.wire import SealingError, WireOpener
+
         try:
             if self._opener is None:
                 self._opener = WireOpener.from_keys_dir(self.keys_dir)
             payload = json.loads(self._opener.open(topic, value)).get("payload", {})
         except (SealingError, ValueError, OSError):
             return {"reason": "REFUSED_BY_RULE", "rule": "", "message": ""}
-        return {"reason": "REFUSED_BY_RULE", "rule": str(payload.get("rule", "")),
-                "message": str(payload.get("message", "")), "filing_reason": str(payload.get("reason", ""))}
+        return {
+            "reason": "REFUSED_BY_RULE",
+            "rule": str(payload.get("rule", "")),
+            "message": str(payload.get("message", "")),
+            "filing_reason": str(payload.get("reason", "")),
+        }
 
     def waiter(self, event_id: str) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
-        self._waiters[event_id] = fut   # registered before the command is sent
+        self._waiters[event_id] = fut  # registered before the command is sent
         return fut
 
 
@@ -93,10 +109,10 @@ async def act(console, topic: str, payload: BaseModel, agency: str) -> ActionOut
     refusal = actor.watcher.waiter(event_id)
     effect = effects.waiter(event_id) if effects else asyncio.get_running_loop().create_future()
     try:
-        await actor.client.send(topic, payload, sender=agency, now=actor.now(), producer="console",
-                                event_id=uuid.UUID(event_id))
-        done, _ = await asyncio.wait({refusal, effect}, timeout=actor.wait_seconds,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        await actor.client.send(
+            topic, payload, sender=agency, now=actor.now(), producer="console", event_id=uuid.UUID(event_id)
+        )
+        done, _ = await asyncio.wait({refusal, effect}, timeout=actor.wait_seconds, return_when=asyncio.FIRST_COMPLETED)
         if refusal in done:
             found = refusal.result()
             return ActionOutcome("refused", found.get("message", ""), found, event_id)

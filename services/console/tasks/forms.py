@@ -10,6 +10,7 @@ with the contract itself; every error comes back beside its field, in Chinese (`
 
 Three kinds of field are not asked: the moment of sending (a required ``*_at``: the business clock's now),
 an idempotency reference (filled with a fresh one, editable), and the sending agency's own code."""
+
 from __future__ import annotations
 
 import enum
@@ -25,24 +26,25 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from contracts.values import RegionCode
 
-ROWS = 3   # rows offered for a list of nested models (empty rows are dropped)
+ROWS = 3  # rows offered for a list of nested models (empty rows are dropped)
 # references a sender picks to make a command idempotent: prefilled with a fresh one, editable
 FRESH_REFS = frozenset({"request_ref", "lead_ref", "notice_ref", "objection_id", "deduction_id"})
-SELF = frozenset({"publisher"})   # the sending agency's own code
+SELF = frozenset({"publisher"})  # the sending agency's own code
 
 
 @dataclass
 class Field:
     """One input of a form. ``kind``: text | person | money | int | date | datetime | bool | enum |
     enums | lines | regions | region | enum_dict | pairs | group | rows | stamp | fresh | self."""
-    name: str                 # the dotted path in the payload (``stay.total``, ``lines.0.settlements``)
-    key: str                  # the label key: the path without row numbers (``lines.settlements``)
+
+    name: str  # the dotted path in the payload (``stay.total``, ``lines.0.settlements``)
+    key: str  # the label key: the path without row numbers (``lines.settlements``)
     kind: str
     required: bool
     description: str = ""
-    choices: list[str] = field(default_factory=list)       # enum values (in declaration order)
-    enum: str = ""                                        # the enum's class name (its labels)
-    children: list[Field] = field(default_factory=list)   # a group's or a row's fields
+    choices: list[str] = field(default_factory=list)  # enum values (in declaration order)
+    enum: str = ""  # the enum's class name (its labels)
+    children: list[Field] = field(default_factory=list)  # a group's or a row's fields
     rows: list[list[Field]] = field(default_factory=list)
 
 
@@ -63,8 +65,10 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 def _is_person(info: Any) -> bool:
     from contracts.values import PersonalData
-    return any(isinstance(m, PersonalData) for m in getattr(info, "metadata", ())) or \
-        any(isinstance(m, PersonalData) for m in _annotated_meta(info.annotation))
+
+    return any(isinstance(m, PersonalData) for m in getattr(info, "metadata", ())) or any(
+        isinstance(m, PersonalData) for m in _annotated_meta(info.annotation)
+    )
 
 
 def _annotated_meta(annotation: Any) -> list:
@@ -83,8 +87,9 @@ def fields(model: type[BaseModel], prefix: str = "", key_prefix: str = "") -> li
     return out
 
 
-def _field(path: str, key: str, annotation: Any, required: bool, description: str, info: Any = None,
-           name: str = "") -> Field:
+def _field(
+    path: str, key: str, annotation: Any, required: bool, description: str, info: Any = None, name: str = ""
+) -> Field:
     kind_of, optional = _unwrap(annotation)
     required = required and not optional
     f = Field(path, key, "text", required, description)
@@ -149,8 +154,9 @@ def label_keys(form_fields: list[Field]) -> set[str]:
 
 
 # ------------------------------------------------------------------ reading a submitted form
-def read(model: type[BaseModel], form: typing.Mapping[str, Any], *, now: datetime, agency: str) \
-        -> tuple[BaseModel | None, dict[str, Any], dict[str, str]]:
+def read(
+    model: type[BaseModel], form: typing.Mapping[str, Any], *, now: datetime, agency: str
+) -> tuple[BaseModel | None, dict[str, Any], dict[str, str]]:
     """The payload the form describes, validated by the contract; else None and the errors by field
     path (in Chinese). Also the raw values, to fill the form again."""
     form_fields = fields(model)
@@ -161,7 +167,7 @@ def read(model: type[BaseModel], form: typing.Mapping[str, Any], *, now: datetim
         payload = model.model_validate(data)
     except ValidationError as exc:
         found = {_row_path(path, values): text for path, text in errors_zh(exc).items()}
-        return None, values, {**found, **errors}   # the form's own words first (必填…)
+        return None, values, {**found, **errors}  # the form's own words first (必填…)
     return (None, values, errors) if errors else (payload, values, {})
 
 
@@ -182,7 +188,7 @@ def _row_path(path: str, values: dict) -> str:
     for key, kept in values.items():
         prefix = key.removeprefix(ROW_MAP) + "."
         if key.startswith(ROW_MAP) and path.startswith(prefix):
-            index, _, rest = path[len(prefix):].partition(".")
+            index, _, rest = path[len(prefix) :].partition(".")
             if index.isdigit() and int(index) < len(kept):
                 return f"{prefix}{kept[int(index)]}" + (f".{rest}" if rest else "")
     return path
@@ -209,11 +215,14 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
             else:
                 for c in row:
                     values[c.name] = ""
-        values[f"{ROW_MAP}{f.name}"] = kept   # the payload's row i is the form's row kept[i]
+        values[f"{ROW_MAP}{f.name}"] = kept  # the payload's row i is the form's row kept[i]
         return rows if rows or f.required else None
-    if f.kind in ("enums", "regions"):   # checkboxes, or a multiple select of the regions offered
-        chosen = [str(v) for v in (form.getlist(f.name) if hasattr(form, "getlist") else form.get(f.name, []))
-                  if str(v).strip()]
+    if f.kind in ("enums", "regions"):  # checkboxes, or a multiple select of the regions offered
+        chosen = [
+            str(v)
+            for v in (form.getlist(f.name) if hasattr(form, "getlist") else form.get(f.name, []))
+            if str(v).strip()
+        ]
         values[f.name] = chosen
         if f.kind == "regions":
             return chosen if chosen or f.required else None
@@ -231,8 +240,7 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
     if not text:
         if f.required and f.kind not in ("bool", "lines"):
             errors[f.name] = "必填"
-        return False if f.kind == "bool" and f.required else ([] if f.kind == "lines" and f.required
-                                                              else None)
+        return False if f.kind == "bool" and f.required else ([] if f.kind == "lines" and f.required else None)
     if f.kind == "bool":
         return text in ("1", "true", "on", "yes")
     if f.kind == "person":
@@ -253,8 +261,12 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
     if f.kind == "datetime":
         try:
             from contracts.values import SHANGHAI
-            return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI) if "T" in text or " " in text else \
-                datetime.fromisoformat(text + "T00:00").replace(tzinfo=SHANGHAI)
+
+            return (
+                datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+                if "T" in text or " " in text
+                else datetime.fromisoformat(text + "T00:00").replace(tzinfo=SHANGHAI)
+            )
         except ValueError:
             errors[f.name] = "时间格式应为 年-月-日 时:分"
             return None
@@ -263,36 +275,70 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
 
 def fresh_values(model: type[BaseModel]) -> dict[str, str]:
     """Initial values: fresh references where the contract wants an idempotency key."""
-    return {f.name: f"{f.name.split('_')[0].upper()[:3]}-{uuid.uuid4().hex[:12]}" for f in fields(model)
-            if f.kind == "fresh"}
+    return {
+        f.name: f"{f.name.split('_')[0].upper()[:3]}-{uuid.uuid4().hex[:12]}"
+        for f in fields(model)
+        if f.kind == "fresh"
+    }
 
 
 # ------------------------------------------------------------------ errors in Chinese
 ERROR_ZH = {
-    "missing": "必填", "string_too_short": "至少填写 {min_length} 个字符", "string_too_long": "内容过长",
-    "string_pattern_mismatch": "格式不正确", "int_parsing": "应为整数", "int_from_float": "应为整数",
-    "decimal_parsing": "应为金额，如 1234.50", "decimal_max_places": "金额最多两位小数",
-    "date_from_datetime_parsing": "日期格式应为 年-月-日", "date_parsing": "日期格式应为 年-月-日",
-    "datetime_parsing": "时间格式不正确", "uuid_parsing": "应为编号（UUID，如 1b4e28ba-2fa1-11d2-883f-0016d3cca427）",
-    "enum": "请从列表中选择", "bool_parsing": "请选择是或否", "greater_than": "应大于 {gt}",
-    "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}", "less_than": "应小于 {lt}",
-    "too_short": "至少填写 {min_length} 项", "too_long": "最多填写 {max_length} 项", "extra_forbidden": "多余的字段",
-    "list_type": "应为列表", "dict_type": "格式不正确", "int_type": "应为整数", "string_type": "应为文字",
-    "date_type": "应为日期", "datetime_type": "应为时间",
+    "missing": "必填",
+    "string_too_short": "至少填写 {min_length} 个字符",
+    "string_too_long": "内容过长",
+    "string_pattern_mismatch": "格式不正确",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "decimal_parsing": "应为金额，如 1234.50",
+    "decimal_max_places": "金额最多两位小数",
+    "date_from_datetime_parsing": "日期格式应为 年-月-日",
+    "date_parsing": "日期格式应为 年-月-日",
+    "datetime_parsing": "时间格式不正确",
+    "uuid_parsing": "应为编号（UUID，如 1b4e28ba-2fa1-11d2-883f-0016d3cca427）",
+    "enum": "请从列表中选择",
+    "bool_parsing": "请选择是或否",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}",
+    "too_short": "至少填写 {min_length} 项",
+    "too_long": "最多填写 {max_length} 项",
+    "extra_forbidden": "多余的字段",
+    "list_type": "应为列表",
+    "dict_type": "格式不正确",
+    "int_type": "应为整数",
+    "string_type": "应为文字",
+    "date_type": "应为日期",
+    "datetime_type": "应为时间",
     # the contracts' own checks (``contracts.values``)
-    "money_syntax": "应为金额（元），如 1234.50", "money_range": "金额超出范围", "money_negative": "金额不能为负",
-    "date_range": "日期应在 2000-01-01 至 2099-12-31 之间", "clearing_month": "月份格式应为 年-月，如 2026-11",
-    "region_code": "不是统筹区代码（应为地市或省级代码，以 00 结尾）", "person_id": "身份证号码不正确（18位，校验位须正确）",
-    "quantity_syntax": "数量格式不正确", "quantity_range": "数量超出范围", "quantity_precision": "数量最多四位小数",
+    "money_syntax": "应为金额（元），如 1234.50",
+    "money_range": "金额超出范围",
+    "money_negative": "金额不能为负",
+    "date_range": "日期应在 2000-01-01 至 2099-12-31 之间",
+    "clearing_month": "月份格式应为 年-月，如 2026-11",
+    "region_code": "不是统筹区代码（应为地市或省级代码，以 00 结尾）",
+    "person_id": "身份证号码不正确（18位，校验位须正确）",
+    "quantity_syntax": "数量格式不正确",
+    "quantity_range": "数量超出范围",
+    "quantity_precision": "数量最多四位小数",
     "quantity_float": "数量格式不正确",
 }
 # the contracts' own words for a few checks (``value_error`` messages), and what a clerk reads instead
 MESSAGE_ZH = (
-    ("unknown_region", "不是国家统筹区名单中的区划代码"), ("region", "区划代码不正确"),
-    ("check digit", "身份证号码校验位不正确"), ("id number", "身份证号码不正确"), ("person", "身份证号码不正确"),
-    ("institution", "机构编码应为 H 或 P 加 11 位数字"), ("negative", "金额不能为负"),
-    ("two decimals", "金额最多两位小数"), ("money", "金额格式不正确"), ("end", "结束日期不能早于开始日期"),
-    ("before", "日期先后顺序不正确"), ("after", "日期先后顺序不正确"), ("month", "月份格式应为 年-月，如 2026-11"),
+    ("unknown_region", "不是国家统筹区名单中的区划代码"),
+    ("region", "区划代码不正确"),
+    ("check digit", "身份证号码校验位不正确"),
+    ("id number", "身份证号码不正确"),
+    ("person", "身份证号码不正确"),
+    ("institution", "机构编码应为 H 或 P 加 11 位数字"),
+    ("negative", "金额不能为负"),
+    ("two decimals", "金额最多两位小数"),
+    ("money", "金额格式不正确"),
+    ("end", "结束日期不能早于开始日期"),
+    ("before", "日期先后顺序不正确"),
+    ("after", "日期先后顺序不正确"),
+    ("month", "月份格式应为 年-月，如 2026-11"),
 )
 
 

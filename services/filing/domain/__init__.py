@@ -10,14 +10,29 @@ Entry points the runtime wires:
 * :mod:`services.filing.domain.directory` — the directory of networked institutions 定点医疗机构查询
   (002 第十二条): which registry institutions match a query, a page at a time.
 """
+
 from kernel.sanctions import RegionSanctions, SanctionNotice, SanctionPeriod
 from services.filing.domain.decide import decide, request_key
 from services.filing.domain.model import FilingRecord, HandledRequest, PersonFilings, filing_at, state_at
 from services.filing.domain.policy import PolicyBook, PolicyBoundError, RegionPolicy, load_policies
-from services.filing.domain.work import DEADLINE_TOPIC, FilingDecision, FilingDeadline
+from services.filing.domain.work import DEADLINE_TOPIC, FilingDeadline, FilingDecision
 
 __all__ = [
-    "DEADLINE_TOPIC", "FilingDecision", "FilingDeadline", "FilingRecord", "HandledRequest", "PersonFilings",
-    "PolicyBook", "PolicyBoundError", "RegionPolicy", "RegionSanctions", "SanctionNotice", "SanctionPeriod",
-    "decide", "filing_at", "load_policies", "request_key", "state_at",
+    "DEADLINE_TOPIC",
+    "FilingDecision",
+    "FilingDeadline",
+    "FilingRecord",
+    "HandledRequest",
+    "PersonFilings",
+    "PolicyBook",
+    "PolicyBoundError",
+    "RegionPolicy",
+    "RegionSanctions",
+    "SanctionNotice",
+    "SanctionPeriod",
+    "decide",
+    "filing_at",
+    "load_policies",
+    "request_key",
+    "state_at",
 ]

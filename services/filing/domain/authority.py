@@ -15,12 +15,19 @@ A person with nothing to act on is left to the rules, which refuse it (no such f
 change). The check comes before the retry check, so a request id reused by another agency is not
 answered with the filings it made. The refusal does not say which region the filings belong to.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from contracts.filing import (
-    CancelFiling, ChangeFiling, CommandModel, DecideFiling, DeliverProof, ResumeFiling, SuspendFiling,
+    CancelFiling,
+    ChangeFiling,
+    CommandModel,
+    DecideFiling,
+    DeliverProof,
+    ResumeFiling,
+    SuspendFiling,
     TerminateInsurance,
 )
 from services.filing.domain.model import PersonFilings
@@ -29,8 +36,13 @@ SpeaksFor = Callable[[str], bool]
 """region → whether the sender speaks for it (``ParticipantRegistry.speaks_for`` bound to the sender)."""
 
 RULE_OF: dict[type, str] = {
-    ChangeFiling: "F-14", SuspendFiling: "F-14", ResumeFiling: "F-14", TerminateInsurance: "F-14",
-    CancelFiling: "F-08", DeliverProof: "F-10", DecideFiling: "F-13",
+    ChangeFiling: "F-14",
+    SuspendFiling: "F-14",
+    ResumeFiling: "F-14",
+    TerminateInsurance: "F-14",
+    CancelFiling: "F-08",
+    DeliverProof: "F-10",
+    DecideFiling: "F-13",
 }
 """The commands checked here, with the rule each acts under."""
 
@@ -54,15 +66,19 @@ def regions_acted_on(command: CommandModel, state: PersonFilings | None) -> set[
     return {str(f.insured_region) for f in state.live()}
 
 
-def sender_refusal(command: CommandModel, state: PersonFilings | None, sender: str,
-                   speaks_for: SpeaksFor) -> Unauthorized | None:
+def sender_refusal(
+    command: CommandModel, state: PersonFilings | None, sender: str, speaks_for: SpeaksFor
+) -> Unauthorized | None:
     """None when ``sender`` may send ``command`` about these stored filings, else why not."""
     rule = RULE_OF.get(type(command))
-    if rule is None:          # registration: the table; fired deadlines: the service itself
+    if rule is None:  # registration: the table; fired deadlines: the service itself
         return None
     if all(speaks_for(region) for region in regions_acted_on(command, state)):
         return None
     filing_id = getattr(command, "filing_id", None)
     what = f"filing {filing_id}" if filing_id else "this person's filings"
-    return Unauthorized(rule, f"{rule}: agency {sender} does not handle the insured place of {what}; only that "
-                              "place's agency, its province or the national level may (003 §5 (三))")
+    return Unauthorized(
+        rule,
+        f"{rule}: agency {sender} does not handle the insured place of {what}; only that "
+        "place's agency, its province or the national level may (003 §5 (三))",
+    )

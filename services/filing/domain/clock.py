@@ -1,4 +1,5 @@
 """Business time: dates in Asia/Shanghai, the end of a business day, calendar months."""
+
 from __future__ import annotations
 
 import calendar as _months
@@ -8,6 +9,7 @@ from kernel.filings import business_date, start_of_day
 from runtime.calendar import end_of_business_day
 
 __all__ = ["business_date", "start_of_day", "end_of_day", "add_months"]
+
 
 def end_of_day(day: date) -> datetime:
     """``runtime.calendar``'s end of the business day ``day``, in UTC as filings record moments."""

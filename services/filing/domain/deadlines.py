@@ -1,4 +1,5 @@
 """A persisted deadline has fired 到期处理 (F-10 commitment, F-13 online decision and effect)."""
+
 from __future__ import annotations
 
 from contracts.filing import ChangeKind, DeadlineKind, FilingDeadlineDue, FilingSnapshot, FilingStatus
@@ -29,14 +30,23 @@ def _commitment_due(due: FilingDeadlineDue, filing: FilingSnapshot, work: Work) 
     """F-10: proof promised and not delivered by the deadline → the filing is revoked at the deadline
     (004 第七条 即时取消备案资格) and benefits settled on it become recoverable."""
     commitment = filing.commitment
-    if commitment is None or rules.commitment_met(filing):   # no commitment, or it is met
+    if commitment is None or rules.commitment_met(filing):  # no commitment, or it is met
         return NOTHING
     owed = rules.missing_groups([list(g) for g in commitment.owed], set(filing.proofs_delivered))
-    note = (f"commitment to deliver {rules.describe(owed)} by {due.due_date} not met: filing revoked, "
-            "benefits settled on it are recoverable (F-10)")
-    return work.evolve(filing, ChangeKind.REVOKED, "F-10", note, status=FilingStatus.REVOKED,
-                       ended_at=due.due_at, benefits_recoverable=True,
-                       suspensions=closed_suspensions(filing, work)), []
+    note = (
+        f"commitment to deliver {rules.describe(owed)} by {due.due_date} not met: filing revoked, "
+        "benefits settled on it are recoverable (F-10)"
+    )
+    return work.evolve(
+        filing,
+        ChangeKind.REVOKED,
+        "F-10",
+        note,
+        status=FilingStatus.REVOKED,
+        ended_at=due.due_at,
+        benefits_recoverable=True,
+        suspensions=closed_suspensions(filing, work),
+    ), []
 
 
 def _effective_due(filing: FilingSnapshot, work: Work) -> Result:

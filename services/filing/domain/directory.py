@@ -6,6 +6,7 @@ institutions in, the matching page out.
 An institution is in the directory on a day when it is opened that day for at least one settlement
 (``Institution.open_on``); an entry never opened, or opened only from a later day, is not (yet).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ MAX_PAGE_SIZE = 200
 class DirectoryFilter:
     """What the asker wants listed: every field None matches all. ``region`` a city matches that city,
     a province (…0000) every region of it; ``open`` an institution opened for that settlement on ``on``."""
+
     on: date
     region: RegionCode | None = None
     level: HospitalLevel | None = None
@@ -33,10 +35,13 @@ class DirectoryFilter:
 
     def matches(self, institution: Institution) -> bool:
         open_now = institution.open_on(self.on)
-        return bool(open_now) and self._in_region(str(institution.region)) \
-            and (self.level is None or institution.hospital_level is self.level) \
-            and (self.category is None or institution.category is self.category) \
+        return (
+            bool(open_now)
+            and self._in_region(str(institution.region))
+            and (self.level is None or institution.hospital_level is self.level)
+            and (self.category is None or institution.category is self.category)
             and (self.open is None or self.open in open_now)
+        )
 
     def _in_region(self, region: str) -> bool:
         if self.region is None or region == self.region:
@@ -46,6 +51,7 @@ class DirectoryFilter:
 
 class DirectoryEntry(BaseModel):
     """One institution as the directory shows it: no keys, nothing personal."""
+
     model_config = ConfigDict(frozen=True)
     code: str
     name: str
@@ -59,12 +65,20 @@ class DirectoryEntry(BaseModel):
     open_on: list[SettlementKind]
 
     @classmethod
-    def of(cls, institution: Institution, on: date) -> "DirectoryEntry":
+    def of(cls, institution: Institution, on: date) -> DirectoryEntry:
         category = institution.category
-        return cls(code=institution.code, name=institution.name, region=str(institution.region),
-                   region_name=institution.region.name, hospital_level=institution.hospital_level,
-                   category=category, category_zh=category.zh if category else None, address=institution.address,
-                   opened=dict(sorted(institution.opened.items())), open_on=list(institution.open_on(on)))
+        return cls(
+            code=institution.code,
+            name=institution.name,
+            region=str(institution.region),
+            region_name=institution.region.name,
+            hospital_level=institution.hospital_level,
+            category=category,
+            category_zh=category.zh if category else None,
+            address=institution.address,
+            opened=dict(sorted(institution.opened.items())),
+            open_on=list(institution.open_on(on)),
+        )
 
 
 @dataclass(frozen=True)
@@ -86,4 +100,4 @@ def directory(institutions: Iterable[Institution], wanted: DirectoryFilter, *, p
         raise ValueError(f"page must be ≥ 1 and size 1..{MAX_PAGE_SIZE}")
     found = sorted((i for i in institutions if wanted.matches(i)), key=lambda i: (str(i.region), i.code))
     start = (page - 1) * size
-    return DirectoryPage([DirectoryEntry.of(i, wanted.on) for i in found[start:start + size]], len(found), page, size)
+    return DirectoryPage([DirectoryEntry.of(i, wanted.on) for i in found[start : start + size]], len(found), page, size)

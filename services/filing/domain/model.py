@@ -4,6 +4,7 @@ One document per person makes F-09 supersession and F-14 termination atomic. Eve
 appends a version to its filing; nothing is overwritten or deleted (M-03), so
 :func:`state_at` can rebuild what was on record at any past moment.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,7 @@ from contracts.filing import CommandKind, FilingSnapshot, UtcDatetime
 
 class FilingRecord(BaseModel):
     """One filing and every version of it, oldest first."""
+
     filing_id: uuid.UUID
     versions: list[FilingSnapshot] = Field(min_length=1)
 
@@ -27,6 +29,7 @@ class FilingRecord(BaseModel):
 class HandledRequest(BaseModel):
     """A request or deadline already applied: its retry is recognised, changes nothing, and is
     answered again with the filings as that request left them."""
+
     request_id: str
     command: CommandKind
     at: UtcDatetime
@@ -36,14 +39,17 @@ class HandledRequest(BaseModel):
 
 class PersonFilings(BaseModel):
     """The aggregate. ``model_dump(mode="json")`` / ``model_validate`` round-trip it."""
+
     person_id: str
-    version: int = Field(default=0, description="Bumped by every accepted decision; the store's "
-                                                "optimistic-concurrency check compares it.")
+    version: int = Field(
+        default=0,
+        description="Bumped by every accepted decision; the store's optimistic-concurrency check compares it.",
+    )
     filings: list[FilingRecord] = Field(default_factory=list)
     handled: list[HandledRequest] = Field(default_factory=list)
 
     @classmethod
-    def empty(cls, person_id: str) -> "PersonFilings":
+    def empty(cls, person_id: str) -> PersonFilings:
         return cls(person_id=person_id)
 
     def current(self) -> list[FilingSnapshot]:
@@ -61,7 +67,7 @@ class PersonFilings(BaseModel):
     def was_handled(self, request_id: str) -> bool:
         return self.handled_request(request_id) is not None
 
-    def handled_request(self, request_id: str) -> "HandledRequest | None":
+    def handled_request(self, request_id: str) -> HandledRequest | None:
         return next((h for h in self.handled if h.request_id == request_id), None)
 
     def append(self, snapshot: FilingSnapshot) -> None:
@@ -73,8 +79,9 @@ class PersonFilings(BaseModel):
             self.filings.append(FilingRecord(filing_id=snapshot.filing_id, versions=[snapshot]))
             return
         if snapshot.version != record.current.version + 1:
-            raise ValueError(f"filing {snapshot.filing_id}: version {snapshot.version} does not follow "
-                             f"{record.current.version}")
+            raise ValueError(
+                f"filing {snapshot.filing_id}: version {snapshot.version} does not follow {record.current.version}"
+            )
         record.versions.append(snapshot)
 
     def _record(self, filing_id: uuid.UUID) -> FilingRecord | None:

@@ -6,6 +6,7 @@ differs or what its own documents confirm; every other field is inherited from t
 At load every value is checked against the national bounds below; a breach refuses to load
 with the region, field, value and bound named.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,6 +30,7 @@ ProofGroups = list[list[ProofKind]]
 
 class Sourced(BaseModel, Generic[T]):
     """A policy value and where it comes from (document and article), or that it is a default."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     value: T
     source: str = Field(min_length=3, description="document and article, e.g. '001 芜湖经办规程 第十条'")
@@ -37,20 +39,21 @@ class Sourced(BaseModel, Generic[T]):
 
 class RegionPolicy(BaseModel):
     """The filing numbers of one insured region (F-02, F-03, F-07, F-08, F-10, F-11, F-13)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     region: str = Field(description="6-digit insured region, or 'default' for the national default")
     name: str
     label: Literal["national_default", "region"]
-    temporary_validity_months: Sourced[int]          # F-07
-    referral_validity_months: Sourced[int]           # F-07 (Liaoning: 1 year)
-    change_lock_months: Sourced[int]                 # F-08
-    commitment_months: Sourced[int]                  # F-10
-    commitments_per_year: Sourced[int]               # F-10
-    commitment_replaces: Sourced[list[ProofKind]]    # F-10: proofs a 个人承诺书 may stand in for
-    retroactive_months: Sourced[int]                 # F-11
-    online_decision_working_days: Sourced[int]       # F-13
+    temporary_validity_months: Sourced[int]  # F-07
+    referral_validity_months: Sourced[int]  # F-07 (Liaoning: 1 year)
+    change_lock_months: Sourced[int]  # F-08
+    commitment_months: Sourced[int]  # F-10
+    commitments_per_year: Sourced[int]  # F-10
+    commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for
+    retroactive_months: Sourced[int]  # F-11
+    online_decision_working_days: Sourced[int]  # F-13
     resident_long_term_categories: Sourced[list[FilingCategory]]  # F-02
-    required_proofs: Sourced[dict[FilingCategory, ProofGroups]]   # F-03: all groups; any proof per group
+    required_proofs: Sourced[dict[FilingCategory, ProofGroups]]  # F-03: all groups; any proof per group
 
     def validity_months(self, category: FilingCategory) -> int | None:
         """F-07: None for long-term (indefinite), else months from the first valid day."""
@@ -73,40 +76,59 @@ class PolicyBoundError(ValueError):
 class Bound:
     field: str
     check: Callable[[Any], bool]
-    text: str          # the bound in words, with its source
+    text: str  # the bound in words, with its source
 
 
 _NEVER_BY_COMMITMENT = {ProofKind.CREDENTIAL, ProofKind.FILING_FORM, ProofKind.REFERRAL_CERTIFICATE}
 _LONG_TERM = {c for c in FilingCategory if c.is_long_term}
 
 BOUNDS: tuple[Bound, ...] = (
-    Bound("temporary_validity_months", lambda v: v >= 6,
-          "national floor ≥ 6 months (003 医保发〔2022〕22号 二(三); F-07)"),
-    Bound("referral_validity_months", lambda v: v >= 6,
-          "national floor ≥ 6 months for temporary filings (003 二(三); F-07)"),
-    Bound("change_lock_months", lambda v: 0 <= v <= 6,
-          "national ceiling 0..6 months (003 二(三); F-08)"),
-    Bound("commitment_months", lambda v: 1 <= v <= 12,
-          "1..12 months (project bound: 004 第七条 leaves the term to the insured place; F-10)"),
-    Bound("commitments_per_year", lambda v: v >= 1,
-          "≥ 1: a commitment must remain possible (003 二(五); F-10)"),
-    Bound("commitment_replaces", lambda v: not (set(v) & _NEVER_BY_COMMITMENT),
-          "a commitment never replaces credential, filing form or referral certificate (000 第八条; F-03)"),
-    Bound("retroactive_months", lambda v: 0 <= v <= 6,
-          "back-dating window 0..6 months (000 第十三条; F-11)"),
-    Bound("online_decision_working_days", lambda v: 0 <= v <= 2,
-          "online decision within ≤ 2 working days (000 第九条, 004 第九条; F-13)"),
-    Bound("resident_long_term_categories", lambda v: set(v) <= _LONG_TERM,
-          "only long-term categories can be restricted for resident-scheme insureds (F-02)"),
-    Bound("required_proofs", lambda v: set(v) == set(FilingCategory) and all(v.values()),
-          "every category of F-01 has at least one requirement (000 第八条; F-03)"),
+    Bound(
+        "temporary_validity_months", lambda v: v >= 6, "national floor ≥ 6 months (003 医保发〔2022〕22号 二(三); F-07)"
+    ),
+    Bound(
+        "referral_validity_months",
+        lambda v: v >= 6,
+        "national floor ≥ 6 months for temporary filings (003 二(三); F-07)",
+    ),
+    Bound("change_lock_months", lambda v: 0 <= v <= 6, "national ceiling 0..6 months (003 二(三); F-08)"),
+    Bound(
+        "commitment_months",
+        lambda v: 1 <= v <= 12,
+        "1..12 months (project bound: 004 第七条 leaves the term to the insured place; F-10)",
+    ),
+    Bound("commitments_per_year", lambda v: v >= 1, "≥ 1: a commitment must remain possible (003 二(五); F-10)"),
+    Bound(
+        "commitment_replaces",
+        lambda v: not (set(v) & _NEVER_BY_COMMITMENT),
+        "a commitment never replaces credential, filing form or referral certificate (000 第八条; F-03)",
+    ),
+    Bound("retroactive_months", lambda v: 0 <= v <= 6, "back-dating window 0..6 months (000 第十三条; F-11)"),
+    Bound(
+        "online_decision_working_days",
+        lambda v: 0 <= v <= 2,
+        "online decision within ≤ 2 working days (000 第九条, 004 第九条; F-13)",
+    ),
+    Bound(
+        "resident_long_term_categories",
+        lambda v: set(v) <= _LONG_TERM,
+        "only long-term categories can be restricted for resident-scheme insureds (F-02)",
+    ),
+    Bound(
+        "required_proofs",
+        lambda v: set(v) == set(FilingCategory) and all(v.values()),
+        "every category of F-01 has at least one requirement (000 第八条; F-03)",
+    ),
 )
 
 
 def check_bounds(policy: RegionPolicy) -> None:
     """Raise :class:`PolicyBoundError` naming region, field, value and bound for every breach."""
-    breaches = [f"{b.field} = {to_jsonable_python(getattr(policy, b.field).value)!r} breaks {b.text}"
-                for b in BOUNDS if not b.check(getattr(policy, b.field).value)]
+    breaches = [
+        f"{b.field} = {to_jsonable_python(getattr(policy, b.field).value)!r} breaks {b.text}"
+        for b in BOUNDS
+        if not b.check(getattr(policy, b.field).value)
+    ]
     if breaches:
         raise PolicyBoundError(f"filing policy {policy.region} ({policy.name}): " + "; ".join(breaches))
 
@@ -129,8 +151,9 @@ def build_policy(data: dict[str, Any], base: dict[str, Any] | None = None, origi
         policy = RegionPolicy.model_validate(merged)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise PolicyBoundError(f"filing policy {merged.get('region', origin)} ({origin}) is invalid: "
-                               f"{problems}") from None
+        raise PolicyBoundError(
+            f"filing policy {merged.get('region', origin)} ({origin}) is invalid: {problems}"
+        ) from None
     if policy.region != DEFAULT:
         try:
             RegionCode(policy.region)
@@ -143,6 +166,7 @@ def build_policy(data: dict[str, Any], base: dict[str, Any] | None = None, origi
 @dataclass(frozen=True)
 class PolicyBook:
     """Every loaded region policy; unknown insured regions fall back to the national default."""
+
     default: RegionPolicy
     regions: dict[str, RegionPolicy]
 

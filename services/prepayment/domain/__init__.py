@@ -6,17 +6,48 @@ Entry points, each ``(account, input, calendar, now) -> Decision``: ``set_annual
 region policy in ``policy``; the ledger of movements in ``ledger``; P-10 sharing in ``interest``;
 what follows every change (usage, warnings, top-up, sanctions) in ``usage``; the notices' P-08/P-09 clocks in ``notices``.
 """
+
 from .account import (
-    answer_balance, deadline_fired, new_account, record_clearing_breach, record_clearing_notice,
-    record_interest, record_payment, record_settlement, record_submission, report_delay, set_annual_quota,
+    answer_balance,
+    deadline_fired,
+    new_account,
+    record_clearing_breach,
+    record_clearing_notice,
+    record_interest,
+    record_payment,
+    record_settlement,
+    record_submission,
+    report_delay,
+    set_annual_quota,
 )
+from .inputs import ClearingBreachReceived, ClearingNoticeReceived, SettlementFunds, from_clearing_notice
 from .interest import InterestRefused
 from .ledger import LedgerAccount, Movement, MovementKind
-from .inputs import ClearingBreachReceived, ClearingNoticeReceived, SettlementFunds, from_clearing_notice
 from .model import PaymentNotice, PrepaymentAccount, account_key
 from .notices import SANCTION_CHECK
 
-__all__ = ["record_submission", "answer_balance", "record_interest", "InterestRefused", "LedgerAccount", "Movement", "MovementKind",
-           "SANCTION_CHECK", "account_key", "deadline_fired", "new_account", "record_clearing_notice",
-           "record_clearing_breach", "ClearingBreachReceived", "record_payment", "record_settlement", "report_delay", "set_annual_quota", "ClearingNoticeReceived",
-           "SettlementFunds", "from_clearing_notice", "PaymentNotice", "PrepaymentAccount"]
+__all__ = [
+    "record_submission",
+    "answer_balance",
+    "record_interest",
+    "InterestRefused",
+    "LedgerAccount",
+    "Movement",
+    "MovementKind",
+    "SANCTION_CHECK",
+    "account_key",
+    "deadline_fired",
+    "new_account",
+    "record_clearing_notice",
+    "record_clearing_breach",
+    "ClearingBreachReceived",
+    "record_payment",
+    "record_settlement",
+    "report_delay",
+    "set_annual_quota",
+    "ClearingNoticeReceived",
+    "SettlementFunds",
+    "from_clearing_notice",
+    "PaymentNotice",
+    "PrepaymentAccount",
+]

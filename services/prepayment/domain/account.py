@@ -5,6 +5,7 @@ follows every change (usage, warnings, the emergency top-up, sanctions) is ``usa
 notices' clocks are ``notices``'. Redelivered inputs (same settlement id, notice id or payment id)
 return the state unchanged and no events.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,8 +13,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from contracts.prepayment import (
-    BreachKind, PaymentNoticeKind, PrepaymentBalance, PrepaymentQuotaSet, PrepaymentScope, RecordFinanceSubmission,
-    RecordPrepaymentPayment, ReportPaymentDelay, RequestBalance, SetAnnualQuota,
+    BreachKind,
+    PaymentNoticeKind,
+    PrepaymentBalance,
+    PrepaymentQuotaSet,
+    PrepaymentScope,
+    RecordFinanceSubmission,
+    RecordPrepaymentPayment,
+    ReportPaymentDelay,
+    RequestBalance,
+    SetAnnualQuota,
 )
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar
@@ -23,22 +32,41 @@ from . import formulas as f
 from .inputs import ClearingBreachReceived, ClearingNoticeReceived, SettlementFunds
 from .ledger import LedgerAccount, Movement, MovementKind, balances
 from .model import SERVICE, PaymentNotice, PrepaymentAccount, account_key
-from .notices import (FINANCE_PAYS_WD, PAYMENT_CHECK, PAYMENT_SANCTION_WD, SANCTION_CHECK, SUBMISSION_CHECK, breach,
-                      new_notice, p08_check, p08_deadlines, sanction_deadline)
+from .notices import (
+    FINANCE_PAYS_WD,
+    PAYMENT_CHECK,
+    PAYMENT_SANCTION_WD,
+    SANCTION_CHECK,
+    SUBMISSION_CHECK,
+    breach,
+    new_notice,
+    p08_check,
+    p08_deadlines,
+    sanction_deadline,
+)
 from .policy import QuotaPolicies, default_policies
 from .usage import after_change
 
-CLEARING_PAYMENT = "transferred"   # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
+CLEARING_PAYMENT = "transferred"  # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
 
 
 def new_account(insured_region: str, scope: PrepaymentScope, year: int) -> PrepaymentAccount:
-    return PrepaymentAccount(account_id=stable_id(SERVICE, insured_region, scope.value),
-                             insured_region=RegionCode(insured_region), scope=scope, year=year)
+    return PrepaymentAccount(
+        account_id=stable_id(SERVICE, insured_region, scope.value),
+        insured_region=RegionCode(insured_region),
+        scope=scope,
+        year=year,
+    )
 
 
 # ---------------------------------------------------------------- inputs
-def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: WorkingCalendar, now: datetime,
-                     policies: QuotaPolicies | None = None) -> Decision[PrepaymentAccount]:
+def set_annual_quota(
+    acc: PrepaymentAccount,
+    cmd: SetAnnualQuota,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: QuotaPolicies | None = None,
+) -> Decision[PrepaymentAccount]:
     """P-02/P-03: the year's quota; top-ups restart at 0; a positive adjustment is a payment
     notice with the 20-working-day sanction clock of P-09."""
     if acc.quota_year is not None and cmd.year <= acc.quota_year:
@@ -52,8 +80,9 @@ def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: Work
     computed = f.annual_quota(funds, policy)
     quota = f.quota_in_force(computed, last_year_quota)
     adjust = f.adjustment(computed, last_year_quota)
-    new = acc.model_copy(update={"year": cmd.year, "quota": quota, "quota_year": cmd.year,
-                                   "top_ups": f.ZERO, "year_top_ups": f.ZERO})
+    new = acc.model_copy(
+        update={"year": cmd.year, "quota": quota, "quota_year": cmd.year, "top_ups": f.ZERO, "year_top_ups": f.ZERO}
+    )
     # the ledger's quota follows the quota in force (an overridden last-year quota moves it too)
     kind = MovementKind.ADJUSTMENT if acc.balance(LedgerAccount.QUOTA) or acc.quota_year else MovementKind.QUOTA
     new = new.with_movement(kind, quota - acc.balance(LedgerAccount.QUOTA), f"quota:{cmd.year}", now)
@@ -61,25 +90,50 @@ def set_annual_quota(acc: PrepaymentAccount, cmd: SetAnnualQuota, calendar: Work
     deadlines: list[DeadlineRequest] = []
     notice_id = None
     if adjust > 0:
-        notice = new_notice(acc, PaymentNoticeKind.ANNUAL_ADJUSTMENT, f"adjustment:{cmd.year}", adjust, cmd.issued_at,
-                            PAYMENT_SANCTION_WD, calendar)
+        notice = new_notice(
+            acc,
+            PaymentNoticeKind.ANNUAL_ADJUSTMENT,
+            f"adjustment:{cmd.year}",
+            adjust,
+            cmd.issued_at,
+            PAYMENT_SANCTION_WD,
+            calendar,
+        )
         notice_id = notice.notice_id
         new = new.with_notice(notice).with_movement(MovementKind.ADJUSTMENT_NOTICE, adjust, str(notice_id), now)
         deadlines += [sanction_deadline(acc, notice, calendar), *p08_deadlines(acc, notice, calendar)]
-    override = [name for name, typed in (("last_year_monthly_funds", cmd.last_year_monthly_funds),
-                                         ("last_year_quota", cmd.last_year_quota)) if typed is not None]
-    events.append(PrepaymentQuotaSet(
-        account_id=acc.account_id, insured_region=acc.insured_region, scope=acc.scope, year=cmd.year,
-        computed_quota=computed, quota=quota, last_year_quota=last_year_quota, adjustment=adjust,
-        policy_source=policy.source, notice_id=notice_id, set_at=now,
-        last_year_monthly_funds={m: funds.get(m, f.ZERO) for m in policy.basis_months},
-        recorded_monthly_funds={m: recorded.get(m, f.ZERO) for m in policy.basis_months},
-        overridden=override))
+    override = [
+        name
+        for name, typed in (
+            ("last_year_monthly_funds", cmd.last_year_monthly_funds),
+            ("last_year_quota", cmd.last_year_quota),
+        )
+        if typed is not None
+    ]
+    events.append(
+        PrepaymentQuotaSet(
+            account_id=acc.account_id,
+            insured_region=acc.insured_region,
+            scope=acc.scope,
+            year=cmd.year,
+            computed_quota=computed,
+            quota=quota,
+            last_year_quota=last_year_quota,
+            adjustment=adjust,
+            policy_source=policy.source,
+            notice_id=notice_id,
+            set_at=now,
+            last_year_monthly_funds={m: funds.get(m, f.ZERO) for m in policy.basis_months},
+            recorded_monthly_funds={m: recorded.get(m, f.ZERO) for m in policy.basis_months},
+            overridden=override,
+        )
+    )
     return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines)
 
 
-def record_settlement(acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar,
-                      now: datetime) -> Decision[PrepaymentAccount]:
+def record_settlement(
+    acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-04 numerator: a completed settlement's fund total becomes uncleared payable; its
     reversal takes it out again (after clearing, out of the next period: S-15, C-05). Each is
     counted once (``item.key``); arrival order does not matter."""
@@ -87,26 +141,38 @@ def record_settlement(acc: PrepaymentAccount, item: SettlementFunds, calendar: W
         return Decision(acc, [], [])
     change = -item.fund_total if item.reversed else item.fund_total
     new = acc.model_copy(update={"uncleared": acc.uncleared + change, "counted": remember(acc.counted, item.key)})
-    new = new.with_movement(MovementKind.REVERSAL if item.reversed else MovementKind.SETTLEMENT, item.fund_total,
-                            f"settlement:{item.key}", now)
+    new = new.with_movement(
+        MovementKind.REVERSAL if item.reversed else MovementKind.SETTLEMENT,
+        item.fund_total,
+        f"settlement:{item.key}",
+        now,
+    )
     if not change:
         return Decision(new, [], [])
     return after_change(acc, new, f"settlement:{item.key}", calendar, now)
 
 
-def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar,
-                           now: datetime) -> Decision[PrepaymentAccount]:
+def record_clearing_notice(
+    acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-04: the period's settlements move from uncleared to cleared-unpaid; the notice starts the
     P-09 20-working-day clock; a red account gets this period's emergency top-up (004 第二十六条)."""
     if str(item.notice_id) in acc.notices:
         return Decision(acc, [], [])
     notice = PaymentNotice(
-        notice_id=item.notice_id, kind=PaymentNoticeKind.CLEARING, amount=item.to_pay, issued_at=item.issued_at,
-        sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD))
-    new = acc.with_notice(notice).model_copy(update={
-        "uncleared": acc.uncleared - item.settlements_total,
-        "cleared_unpaid": acc.cleared_unpaid + item.to_pay,
-        "monthly_clearing": item.payable})
+        notice_id=item.notice_id,
+        kind=PaymentNoticeKind.CLEARING,
+        amount=item.to_pay,
+        issued_at=item.issued_at,
+        sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD),
+    )
+    new = acc.with_notice(notice).model_copy(
+        update={
+            "uncleared": acc.uncleared - item.settlements_total,
+            "cleared_unpaid": acc.cleared_unpaid + item.to_pay,
+            "monthly_clearing": item.payable,
+        }
+    )
     # the ledger: the period's settlements leave the uncleared payable; what the notice does not ask
     # (audit deductions, R-04) leaves the expense; reverse clearing's money coming back is owed to the
     # region (C-05) instead of being dropped
@@ -116,18 +182,24 @@ def record_clearing_notice(acc: PrepaymentAccount, item: ClearingNoticeReceived,
     new = new.with_movement(MovementKind.REVERSE_CLEARING_RETURN, item.to_pay - item.payable, ref, now)
     deadlines = [sanction_deadline(acc, notice, calendar)] if notice.amount > 0 else []
     events: list = []
-    for open_ in acc.notices.values():   # P-08: 紧急调增额度应于下期清算前完成拨付
-        if (open_.kind is PaymentNoticeKind.EMERGENCY_TOP_UP and not open_.settled and open_.issued_at < item.issued_at
-                and BreachKind.TOP_UP_BEFORE_NEXT_CLEARING not in open_.breaches):
+    for open_ in acc.notices.values():  # P-08: 紧急调增额度应于下期清算前完成拨付
+        if (
+            open_.kind is PaymentNoticeKind.EMERGENCY_TOP_UP
+            and not open_.settled
+            and open_.issued_at < item.issued_at
+            and BreachKind.TOP_UP_BEFORE_NEXT_CLEARING not in open_.breaches
+        ):
             late, event = breach(acc, open_, BreachKind.TOP_UP_BEFORE_NEXT_CLEARING, None, calendar, now)
             new = new.with_notice(late)
             events.append(event)
-    return after_change(acc, new, f"clearing:{item.clearing_month}", calendar, now, events, deadlines,
-                        period_signed=True)
+    return after_change(
+        acc, new, f"clearing:{item.clearing_month}", calendar, now, events, deadlines, period_signed=True
+    )
 
 
-def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar,
-                   now: datetime) -> Decision[PrepaymentAccount]:
+def record_payment(
+    acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """Money arrived for a notice: a top-up raises the base (P-04), a clearing payment lowers
     cleared-unpaid; a settled notice ends its sanction (P-09)."""
     notice = acc.notices.get(str(cmd.notice_id))
@@ -135,8 +207,9 @@ def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calenda
         raise ValueError(f"notice {cmd.notice_id} is not a notice of account {acc.account_id}")
     if cmd.payment_id in notice.payment_ids:
         return Decision(acc, [], [])
-    paid = notice.model_copy(update={"paid": notice.paid + cmd.amount,
-                                     "payment_ids": (*notice.payment_ids, cmd.payment_id)})
+    paid = notice.model_copy(
+        update={"paid": notice.paid + cmd.amount, "payment_ids": (*notice.payment_ids, cmd.payment_id)}
+    )
     update: dict = {"notices": {**acc.notices, str(notice.notice_id): paid}}
     if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP:
         update["top_ups"] = acc.top_ups + cmd.amount
@@ -145,17 +218,21 @@ def record_payment(acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calenda
     new, ref = acc.model_copy(update=update), f"payment:{cmd.payment_id}"
     if notice.kind is PaymentNoticeKind.CLEARING:
         new = new.with_movement(MovementKind.CLEARING_PAYMENT, cmd.amount, ref, now)
-    else:   # money paid in to the keeper (暂付款), and the memorandum call closed by what it covers
-        kind = MovementKind.TOP_UP_PAYMENT if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP else \
-            MovementKind.ADJUSTMENT_PAYMENT
+    else:  # money paid in to the keeper (暂付款), and the memorandum call closed by what it covers
+        kind = (
+            MovementKind.TOP_UP_PAYMENT
+            if notice.kind is PaymentNoticeKind.EMERGENCY_TOP_UP
+            else MovementKind.ADJUSTMENT_PAYMENT
+        )
         new = new.with_movement(kind, cmd.amount, ref, now)
         unpaid = max(notice.amount - notice.paid, f.ZERO)
         new = new.with_movement(MovementKind.NOTICE_PAID, min(cmd.amount, unpaid), ref, now)
     return after_change(acc, new, ref, calendar, now)
 
 
-def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: WorkingCalendar,
-                 now: datetime) -> Decision[PrepaymentAccount]:
+def report_delay(
+    acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-09: a reported reason spares (or lifts) the admission suspension of that notice."""
     notice = acc.notices.get(str(cmd.notice_id))
     if notice is None:
@@ -168,8 +245,9 @@ def report_delay(acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: Work
     return after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False)
 
 
-def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar,
-                           now: datetime) -> Decision[PrepaymentAccount]:
+def record_clearing_breach(
+    acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """C-03/C-07 → P-09: a step of a clearing notice the clearing service found breached, recorded on the
     notice once (its breach id is stable, so redelivery finds the step already there).
 
@@ -188,15 +266,20 @@ def record_clearing_breach(acc: PrepaymentAccount, item: ClearingBreachReceived,
     if item.obligation in notice.clearing_breaches:
         return Decision(acc, [], [])
     update: dict = {"clearing_breaches": (*notice.clearing_breaches, item.obligation)}
-    if (item.obligation == CLEARING_PAYMENT and item.due_at >= notice.sanction_due_at
-            and not notice.settled and not notice.overdue):
+    if (
+        item.obligation == CLEARING_PAYMENT
+        and item.due_at >= notice.sanction_due_at
+        and not notice.settled
+        and not notice.overdue
+    ):
         update["overdue"] = True
     new = acc.with_notice(notice.model_copy(update=update))
     return after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False)
 
 
-def deadline_fired(acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar,
-                   now: datetime) -> Decision[PrepaymentAccount]:
+def deadline_fired(
+    acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-09: at a notice's sanction deadline, an unpaid notice becomes overdue. P-08: at its
     submission and finance deadlines, a step not done is published as a breach."""
     notice = acc.notices.get(request.ref)
@@ -210,26 +293,37 @@ def deadline_fired(acc: PrepaymentAccount, request: DeadlineRequest, calendar: W
     return after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False)
 
 
-def record_submission(acc: PrepaymentAccount, cmd: RecordFinanceSubmission, calendar: WorkingCalendar,
-                      now: datetime) -> Decision[PrepaymentAccount]:
+def record_submission(
+    acc: PrepaymentAccount, cmd: RecordFinanceSubmission, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-08: the notice reached finance (the receipt time decides); finance's 10 working days run
     from it, so the payment deadline is armed again for its new moment."""
     notice = acc.notices.get(str(cmd.notice_id))
     if notice is None or notice.kind is PaymentNoticeKind.CLEARING:
-        raise ValueError(f"P-08: {cmd.notice_id} is not a prepayment notice of account {acc.account_id} "
-                         f"(clearing notices follow C-03 in the clearing service)")
+        raise ValueError(
+            f"P-08: {cmd.notice_id} is not a prepayment notice of account {acc.account_id} "
+            f"(clearing notices follow C-03 in the clearing service)"
+        )
     if notice.submitted_at is not None:
         return Decision(acc, [], [])
     pay_by = calendar.deadline(now, FINANCE_PAYS_WD)
     new = acc.with_notice(notice.model_copy(update={"submitted_at": now, "finance_pay_by": pay_by}))
-    again = deadline(SERVICE, PAYMENT_CHECK, account_key(acc.insured_region, acc.scope), pay_by, "P-08",
-                     calendar.source, ref=str(notice.notice_id))
+    again = deadline(
+        SERVICE,
+        PAYMENT_CHECK,
+        account_key(acc.insured_region, acc.scope),
+        pay_by,
+        "P-08",
+        calendar.source,
+        ref=str(notice.notice_id),
+    )
     return Decision(new.model_copy(update={"version": acc.version + 1}), [], [again])
 
 
 # ---------------------------------------------------------------- the ledger asked, interest shared (P-10)
-def answer_balance(acc: PrepaymentAccount, cmd: RequestBalance, now: datetime,
-                   archived: Iterable[Movement] = ()) -> Decision[PrepaymentAccount]:
+def answer_balance(
+    acc: PrepaymentAccount, cmd: RequestBalance, now: datetime, archived: Iterable[Movement] = ()
+) -> Decision[PrepaymentAccount]:
     """A past balance recomputed from the ledger's movements up to the end of ``as_of``: those of
     the archive (``archived``, read by the handler) with the account's recent ones not archived
     yet; the account is unchanged (the answer is a query, the inbox records it was answered)."""
@@ -237,14 +331,21 @@ def answer_balance(acc: PrepaymentAccount, cmd: RequestBalance, now: datetime,
     by_seq.update((m.seq, m) for m in acc.recent)
     upto = [m for m in by_seq.values() if m.on <= cmd.as_of]
     event = PrepaymentBalance(
-        request_id=cmd.request_id, account_id=acc.account_id, insured_region=acc.insured_region, scope=acc.scope,
-        as_of=cmd.as_of, balances={a.value: b for a, b in balances(upto).items()}, movements=len(upto),
-        answered_at=now)
+        request_id=cmd.request_id,
+        account_id=acc.account_id,
+        insured_region=acc.insured_region,
+        scope=acc.scope,
+        as_of=cmd.as_of,
+        balances={a.value: b for a, b in balances(upto).items()},
+        movements=len(upto),
+        answered_at=now,
+    )
     return Decision(acc, [event], [])
 
 
-def record_interest(acc: PrepaymentAccount, interest_id: str, amount: Decimal, calendar: WorkingCalendar,
-                    now: datetime) -> Decision[PrepaymentAccount]:
+def record_interest(
+    acc: PrepaymentAccount, interest_id: str, amount: Decimal, calendar: WorkingCalendar, now: datetime
+) -> Decision[PrepaymentAccount]:
     """P-10 (004 第二十九条(三)): the region's share of an interest is added to its prepayment held
     by the keeper and counts as this year's top-up (按预付金本年度追加处理), so it raises the P-04
     base; recorded once per interest."""

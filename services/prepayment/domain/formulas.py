@@ -1,4 +1,5 @@
 """The prepayment money formulas (P-02..P-07), Decimal only (M-01)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from contracts.values import round_fen
 from .policy import QuotaPolicy
 
 ZERO = Decimal("0.00")
-YELLOW_PERCENT = Decimal(70)   # P-05 (000 第二十八条; 004 第二十三条)
+YELLOW_PERCENT = Decimal(70)  # P-05 (000 第二十八条; 004 第二十三条)
 RED_PERCENT = Decimal(90)
 
 

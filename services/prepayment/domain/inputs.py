@@ -1,5 +1,6 @@
 """Inputs the prepayment domain takes from other services, already mapped from their events
 by the service's handlers (the contracts of those services stay outside the domain)."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,6 +14,7 @@ from contracts.values import Money, NonNegativeMoney, RegionCode
 
 class SettlementFunds(BaseModel):
     """A settlement's fund total 医保基金支付 (completed), or its cancellation (reversed)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     settlement_id: str = Field(min_length=1)
     insured_region: RegionCode
@@ -35,6 +37,7 @@ class SettlementFunds(BaseModel):
 class ClearingNoticeReceived(BaseModel):
     """A clearing payment notice for this region and scope: the period's settlements leave the
     uncleared payable and what is to be paid (after audit deductions) becomes cleared-unpaid."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     notice_id: uuid.UUID
     insured_region: RegionCode
@@ -52,6 +55,7 @@ class ClearingNoticeReceived(BaseModel):
 
 class ClearingBreachReceived(BaseModel):
     """C-03/C-07: a step of a clearing notice not done by its due time (``clearing.obligation-breached.v1``)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     breach_id: uuid.UUID
     notice_id: uuid.UUID
@@ -72,8 +76,15 @@ def from_clearing_notice(notice) -> list[ClearingNoticeReceived]:
             scope = PrepaymentScope.CROSS_PROVINCE if line.cross_province else PrepaymentScope.INTRA_PROVINCE
             by_scope.setdefault(scope, []).append(line)
     zero = Decimal("0.00")
-    return [ClearingNoticeReceived(
-        notice_id=notice.notice_id, insured_region=notice.region, scope=scope,
-        clearing_month=notice.clearing_month, settlements_total=sum((ln.settled for ln in lines), zero),
-        payable=sum((ln.net for ln in lines), zero), issued_at=notice.issued_at)
-        for scope, lines in sorted(by_scope.items())]
+    return [
+        ClearingNoticeReceived(
+            notice_id=notice.notice_id,
+            insured_region=notice.region,
+            scope=scope,
+            clearing_month=notice.clearing_month,
+            settlements_total=sum((ln.settled for ln in lines), zero),
+            payable=sum((ln.net for ln in lines), zero),
+            issued_at=notice.issued_at,
+        )
+        for scope, lines in sorted(by_scope.items())
+    ]

@@ -10,6 +10,7 @@ rounding each share half-up, as M-01 says for single amounts, would not (three e
 sharing 0.10 would give 0.03 × 3 = 0.09). Where the two meet, the sum wins; RULES.md M-01 does not
 say how a total is split, and 004 第二十九条 gives the method (积数法), not the rounding.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -25,8 +26,10 @@ from .ledger import DailyChanges, LedgerAccount, Movement, daily_balances
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
-RULE = ("积数法 (004 第二十九条(二)): share = interest × product ÷ Σ products, rounded down to the fen; the fen "
-        "left over go one each to the largest remainders (ties: lower region code); shares sum to the interest")
+RULE = (
+    "积数法 (004 第二十九条(二)): share = interest × product ÷ Σ products, rounded down to the fen; the fen "
+    "left over go one each to the largest remainders (ties: lower region code); shares sum to the interest"
+)
 
 
 class InterestRefused(ValueError):
@@ -63,13 +66,19 @@ def share(total: Decimal, products: Mapping[str, Decimal]) -> dict[str, Decimal]
 class InterestDistribution(BaseModel):
     """One interest shared (the aggregate of ``prepayment.share-interest.v1``, keyed by its id): kept
     so a repeated command shares nothing twice (M-03: the record of what each region got)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     shared: InterestShared
 
 
-def share_interest(existing: InterestDistribution | None, cmd: ShareInterest, keeper: str,
-                   movements: Mapping[str, list[Movement] | DailyChanges], today: date, now: datetime
-                   ) -> Decision[InterestDistribution]:
+def share_interest(
+    existing: InterestDistribution | None,
+    cmd: ShareInterest,
+    keeper: str,
+    movements: Mapping[str, list[Movement] | DailyChanges],
+    today: date,
+    now: datetime,
+) -> Decision[InterestDistribution]:
     """P-10: the interest ``cmd`` shared among its regions by their 积数 over a closed period. The
     period must have ended before ``today``: a past day's balance never changes (movements are
     dated by receipt and never edited), so the accounts read to share it cannot move under it."""
@@ -78,14 +87,22 @@ def share_interest(existing: InterestDistribution | None, cmd: ShareInterest, ke
     if cmd.period_start > cmd.period_end:
         raise InterestRefused(f"P-10: the period {cmd.period_start}..{cmd.period_end} is empty")
     if cmd.period_end >= today:
-        raise InterestRefused(f"P-10: the period must have ended before today ({today}): "
-                              f"its daily balances are not final until then")
+        raise InterestRefused(
+            f"P-10: the period must have ended before today ({today}): its daily balances are not final until then"
+        )
     products = {str(r): product(movements.get(str(r), []), cmd.period_start, cmd.period_end) for r in cmd.regions}
     shares = share(cmd.interest, products)
     event = InterestShared(
-        interest_id=cmd.interest_id, scope=cmd.scope, keeper=keeper, period_start=cmd.period_start,
-        period_end=cmd.period_end, days=(cmd.period_end - cmd.period_start).days + 1, interest=cmd.interest,
+        interest_id=cmd.interest_id,
+        scope=cmd.scope,
+        keeper=keeper,
+        period_start=cmd.period_start,
+        period_end=cmd.period_end,
+        days=(cmd.period_end - cmd.period_start).days + 1,
+        interest=cmd.interest,
         product_total=sum(products.values(), ZERO),
         shares=[InterestShare(insured_region=r, product=products[r], share=shares[r]) for r in products],
-        rule=RULE, shared_at=now)
+        rule=RULE,
+        shared_at=now,
+    )
     return Decision(InterestDistribution(shared=event), [event], [])

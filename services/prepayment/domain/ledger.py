@@ -54,6 +54,7 @@ accounts where the sources keep a figure that is not money, such as the quota):
 | ``interest_income`` | credit | 基本医疗保险基金利息收入 (P-10, 004 第二十九条(三)) |
 | ``opening`` | credit | the figures of an account stored before the ledger existed, carried in once |
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -93,28 +94,37 @@ class LedgerAccount(StrEnum):
         return self in _DEBIT_NORMAL
 
 
-_DEBIT_NORMAL = frozenset({LedgerAccount.QUOTA, LedgerAccount.CALLED, LedgerAccount.PREPAID, LedgerAccount.FUND,
-                           LedgerAccount.EXPENSE, LedgerAccount.RETURNS_DUE})
+_DEBIT_NORMAL = frozenset(
+    {
+        LedgerAccount.QUOTA,
+        LedgerAccount.CALLED,
+        LedgerAccount.PREPAID,
+        LedgerAccount.FUND,
+        LedgerAccount.EXPENSE,
+        LedgerAccount.RETURNS_DUE,
+    }
+)
 
 
 class MovementKind(StrEnum):
     """What a movement records, with its rule."""
-    QUOTA = "quota"                                  # P-02 初始额度 (000 第二十四条)
-    ADJUSTMENT = "adjustment"                        # P-03 年度调整
-    ADJUSTMENT_NOTICE = "adjustment_notice"          # P-03/P-09 年度预付金额度调整付款通知书
-    ADJUSTMENT_PAYMENT = "adjustment_payment"        # P-08
-    TOP_UP_NOTICE = "top_up_notice"                  # P-05/P-07 紧急调增付款通知书
-    TOP_UP_PAYMENT = "top_up_payment"                # P-08
-    NOTICE_PAID = "notice_paid"                      # the memorandum call closed by a payment
-    SETTLEMENT = "settlement"                        # P-04 numerator
-    REVERSAL = "reversal"                            # S-15
-    CLEARING_NOTICE = "clearing_notice"              # C-02/P-04: uncleared → cleared unpaid
-    AUDIT_DEDUCTION = "audit_deduction"              # R-04: the notice pays less than was settled
+
+    QUOTA = "quota"  # P-02 初始额度 (000 第二十四条)
+    ADJUSTMENT = "adjustment"  # P-03 年度调整
+    ADJUSTMENT_NOTICE = "adjustment_notice"  # P-03/P-09 年度预付金额度调整付款通知书
+    ADJUSTMENT_PAYMENT = "adjustment_payment"  # P-08
+    TOP_UP_NOTICE = "top_up_notice"  # P-05/P-07 紧急调增付款通知书
+    TOP_UP_PAYMENT = "top_up_payment"  # P-08
+    NOTICE_PAID = "notice_paid"  # the memorandum call closed by a payment
+    SETTLEMENT = "settlement"  # P-04 numerator
+    REVERSAL = "reversal"  # S-15
+    CLEARING_NOTICE = "clearing_notice"  # C-02/P-04: uncleared → cleared unpaid
+    AUDIT_DEDUCTION = "audit_deduction"  # R-04: the notice pays less than was settled
     REVERSE_CLEARING_RETURN = "reverse_clearing_return"  # C-05: money coming back
-    CLEARING_PAYMENT = "clearing_payment"            # C-03/P-08
-    INTEREST = "interest"                            # P-10, 004 第二十九条(三): 按预付金本年度追加处理
-    OPENING = "opening"                              # an account stored before the ledger: its figures carried in
-    OPENING_TOP_UPS = "opening_top_ups"              # … and its top-ups of the year
+    CLEARING_PAYMENT = "clearing_payment"  # C-03/P-08
+    INTEREST = "interest"  # P-10, 004 第二十九条(三): 按预付金本年度追加处理
+    OPENING = "opening"  # an account stored before the ledger: its figures carried in
+    OPENING_TOP_UPS = "opening_top_ups"  # … and its top-ups of the year
 
 
 # Which pair each kind moves (debit, credit): the whole chart's rules in one table.
@@ -138,6 +148,7 @@ ENTRIES: dict[MovementKind, tuple[LedgerAccount, LedgerAccount]] = {
 
 class Movement(BaseModel):
     """One ledger movement: ``amount`` from ``credit`` to ``debit``, on a business date."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     seq: int = Field(ge=1, description="position in the account's ledger")
     kind: MovementKind
@@ -147,8 +158,11 @@ class Movement(BaseModel):
     on: date = Field(description="business date (Asia/Shanghai) it took effect")
     at: AwareDatetime = Field(description="receipt time (business clock)")
     ref: str = Field(min_length=1, description="what caused it: settlement, notice, payment or interest id")
-    reversed_sign: bool = Field(False, description="the kind's pair was swapped because the amount was negative "
-                                                   "(e.g. a clearing month whose refunds exceed its settlements)")
+    reversed_sign: bool = Field(
+        False,
+        description="the kind's pair was swapped because the amount was negative "
+        "(e.g. a clearing month whose refunds exceed its settlements)",
+    )
 
     @field_validator("amount")
     @classmethod
@@ -175,26 +189,50 @@ def movements_for(kind: MovementKind, amount: Decimal, ref: str, now: datetime, 
     negative = amount < 0
     if negative:
         debit, credit = credit, debit
-    return [Movement(seq=start_seq, kind=kind, debit=debit, credit=credit, amount=abs(amount),
-                     on=business_date(now), at=now, ref=ref, reversed_sign=negative)]
+    return [
+        Movement(
+            seq=start_seq,
+            kind=kind,
+            debit=debit,
+            credit=credit,
+            amount=abs(amount),
+            on=business_date(now),
+            at=now,
+            ref=ref,
+            reversed_sign=negative,
+        )
+    ]
 
 
 def opening_movements(figures: dict[str, Decimal], at: datetime) -> list[Movement]:
     """The movements that carry in the figures of an account stored before the ledger (quota,
     uncleared, cleared unpaid, top-ups, notices to pay in still open), against ``opening``; its past before ``at`` is unknown."""
     out: list[Movement] = []
-    pairs = {"quota": (LedgerAccount.QUOTA, LedgerAccount.OPENING, MovementKind.OPENING),
-             "uncleared": (LedgerAccount.OPENING, LedgerAccount.UNCLEARED, MovementKind.OPENING),
-             "cleared_unpaid": (LedgerAccount.OPENING, LedgerAccount.CLEARED_UNPAID, MovementKind.OPENING),
-             "top_ups": (LedgerAccount.PREPAID, LedgerAccount.OPENING, MovementKind.OPENING_TOP_UPS),
-             "called": (LedgerAccount.CALLED, LedgerAccount.OPENING, MovementKind.OPENING)}
+    pairs = {
+        "quota": (LedgerAccount.QUOTA, LedgerAccount.OPENING, MovementKind.OPENING),
+        "uncleared": (LedgerAccount.OPENING, LedgerAccount.UNCLEARED, MovementKind.OPENING),
+        "cleared_unpaid": (LedgerAccount.OPENING, LedgerAccount.CLEARED_UNPAID, MovementKind.OPENING),
+        "top_ups": (LedgerAccount.PREPAID, LedgerAccount.OPENING, MovementKind.OPENING_TOP_UPS),
+        "called": (LedgerAccount.CALLED, LedgerAccount.OPENING, MovementKind.OPENING),
+    }
     for name, (debit, credit, kind) in pairs.items():
         amount = Decimal(str(figures.get(name) or "0"))
         if amount:
             if amount < 0:
                 debit, credit = credit, debit
-            out.append(Movement(seq=len(out) + 1, kind=kind, debit=debit, credit=credit, amount=abs(amount),
-                                on=business_date(at), at=at, ref=f"opening:{name}", reversed_sign=amount < 0))
+            out.append(
+                Movement(
+                    seq=len(out) + 1,
+                    kind=kind,
+                    debit=debit,
+                    credit=credit,
+                    amount=abs(amount),
+                    on=business_date(at),
+                    at=at,
+                    ref=f"opening:{name}",
+                    reversed_sign=amount < 0,
+                )
+            )
     return out
 
 
@@ -217,8 +255,9 @@ def trial_balance(movements: Iterable[Movement]) -> Decimal:
     return sum((b if a.debit_normal else -b for a, b in balances(items).items()), ZERO)
 
 
-def daily_balances(movements: Iterable[Movement], account: LedgerAccount, start: date,
-                   end: date) -> dict[date, Decimal]:
+def daily_balances(
+    movements: Iterable[Movement], account: LedgerAccount, start: date, end: date
+) -> dict[date, Decimal]:
     """P-10: ``account``'s balance at the end of each day from ``start`` to ``end`` inclusive
     (the 日末余额 whose sum is the 积数)."""
     items = sorted(movements, key=lambda m: m.on)
@@ -256,6 +295,7 @@ def keep_recent(recent: Iterable[Movement], archived_seq: int, keep: int = RECEN
 class DailyChanges(BaseModel):
     """An account's balance changes compacted to one entry per business day from ``since`` on
     (all days when ``None``); ``before`` is the balance at the end of the day before ``since``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     before: Decimal = ZERO
     since: date | None = None

@@ -7,6 +7,7 @@ The state is a frozen pydantic model, JSON-able with ``model_dump(mode="json")``
 the ledger's movements are in the ``movements`` collection, the account keeps their sums, the days
 and months P-10 and P-02 need, and the latest movements (ledger.py, "Where the movements live").
 """
+
 from __future__ import annotations
 
 import uuid
@@ -17,13 +18,17 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.prepayment import BreachKind, PaymentNoticeKind, PrepaymentScope, SanctionKind, WarningLevel
-from contracts.values import Money, RegionCode
-from contracts.values import SHANGHAI
-
+from contracts.values import SHANGHAI, Money, RegionCode
 from services.outcome import remember
 
 from .ledger import (
-    RECENT_MOVEMENTS, DailyChanges, LedgerAccount, Movement, MovementKind, keep_recent, movements_for,
+    RECENT_MOVEMENTS,
+    DailyChanges,
+    LedgerAccount,
+    Movement,
+    MovementKind,
+    keep_recent,
+    movements_for,
     opening_movements,
 )
 
@@ -38,6 +43,7 @@ def account_key(insured_region: str, scope: PrepaymentScope) -> str:
 
 class PaymentNotice(BaseModel):
     """A payment the region owes by a deadline; unpaid past it, a P-09 sanction applies."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     notice_id: uuid.UUID
     kind: PaymentNoticeKind
@@ -50,11 +56,17 @@ class PaymentNotice(BaseModel):
     overdue: bool = Field(False, description="its sanction deadline passed while unpaid")
     submit_by: AwareDatetime | None = Field(None, description="P-08: to finance within 5 working days")
     submitted_at: AwareDatetime | None = Field(None, description="P-08: when it was submitted to finance")
-    finance_pay_by: AwareDatetime | None = Field(None, description="P-08: finance pays within 10 working days "
-                                                 "of the submission (of submit_by while none is recorded)")
+    finance_pay_by: AwareDatetime | None = Field(
+        None,
+        description="P-08: finance pays within 10 working days of the submission (of submit_by while none is recorded)",
+    )
     breaches: tuple[BreachKind, ...] = Field((), description="P-08 deadlines it missed (each published once)")
-    clearing_breaches: tuple[str, ...] = Field((), description=(
-        "C-03/C-07 steps of a clearing notice the clearing service published as breached (its obligations)"))
+    clearing_breaches: tuple[str, ...] = Field(
+        (),
+        description=(
+            "C-03/C-07 steps of a clearing notice the clearing service published as breached (its obligations)"
+        ),
+    )
 
     @property
     def settled(self) -> bool:
@@ -85,21 +97,30 @@ class PrepaymentAccount(BaseModel):
     monthly_clearing: Money | None = Field(None, description="latest period's clearing amount (P-07)")
     level: WarningLevel = WarningLevel.NONE
     notices: dict[str, PaymentNotice] = Field(default_factory=dict)
-    counted: tuple[str, ...] = Field((), description="the settlements and reversals counted lately "
-                                     "(older ones are in the service's archive)")
+    counted: tuple[str, ...] = Field(
+        (), description="the settlements and reversals counted lately (older ones are in the service's archive)"
+    )
     sanctions: dict[SanctionKind, uuid.UUID] = Field(
-        default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)")
+        default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)"
+    )
     totals: dict[LedgerAccount, Decimal] = Field(
-        default_factory=dict, description="every ledger account's running balance (the sum of its movements)")
+        default_factory=dict, description="every ledger account's running balance (the sum of its movements)"
+    )
     seq: int = Field(0, ge=0, description="how many movements the ledger has (the last one's seq)")
-    recent: tuple[Movement, ...] = Field((), description="the latest movements and every one not yet archived "
-                                         "(the ledger itself is the ``movements`` collection; ledger.py)")
+    recent: tuple[Movement, ...] = Field(
+        (),
+        description="the latest movements and every one not yet archived "
+        "(the ledger itself is the ``movements`` collection; ledger.py)",
+    )
     archived_seq: int = Field(0, ge=0, description="movements up to this seq are known to be in the archive")
-    prepaid: DailyChanges = Field(default_factory=DailyChanges,
-                                  description="P-10: the prepaid balance's changes per day (current and previous year)")
-    settled: dict[str, Decimal] = Field(default_factory=dict,
-                                        description="P-02: settlements net of reversals per month 'YYYY-MM' "
-                                                    "(current and previous year)")
+    prepaid: DailyChanges = Field(
+        default_factory=DailyChanges,
+        description="P-10: the prepaid balance's changes per day (current and previous year)",
+    )
+    settled: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="P-02: settlements net of reversals per month 'YYYY-MM' (current and previous year)",
+    )
     year_top_ups: Decimal = Field(ZERO, description="top-ups and interest moved in this quota year (the ledger's)")
     interests: tuple[str, ...] = Field((), description="interest ids recorded lately (P-10, counted once)")
     version: int = 0
@@ -151,10 +172,17 @@ class PrepaymentAccount(BaseModel):
             if m.kind is MovementKind.INTEREST and m.ref.startswith("interest:"):
                 interests = remember(interests, m.ref.removeprefix("interest:"))
         last = added[-1].seq if added else self.seq
-        return self.model_copy(update={
-            "totals": totals, "prepaid": prepaid, "settled": settled, "year_top_ups": tops, "seq": last,
-            "interests": interests,
-            "recent": keep_recent((*self.recent, *added), self.archived_seq)})
+        return self.model_copy(
+            update={
+                "totals": totals,
+                "prepaid": prepaid,
+                "settled": settled,
+                "year_top_ups": tops,
+                "seq": last,
+                "interests": interests,
+                "recent": keep_recent((*self.recent, *added), self.archived_seq),
+            }
+        )
 
     def archived(self, upto: int, keep: int = RECENT_MOVEMENTS) -> PrepaymentAccount:
         """The account once its movements up to seq ``upto`` are known to be in the archive."""
@@ -172,16 +200,32 @@ class PrepaymentAccount(BaseModel):
         if "settlements" in data:
             data = dict(data)
             marks = data.pop("settlements")
-            data["counted"] = tuple(f"{sid}:{kind}" for sid, mark in marks.items()
-                                    for kind in ("completed", "reversed") if mark.get(kind) is not None)
+            data["counted"] = tuple(
+                f"{sid}:{kind}"
+                for sid, mark in marks.items()
+                for kind in ("completed", "reversed")
+                if mark.get(kind) is not None
+            )
         if "movements" not in data and "totals" not in data:
             # stored before the ledger: its figures become opening movements, dated at the start of its
             # year (what happened before is not known), so the figures stay the ledger's balances
-            called = sum((max(Decimal(str(n.get("amount", "0"))) - Decimal(str(n.get("paid", "0"))), ZERO)
-                          for n in (data.get("notices") or {}).values()
-                          if isinstance(n, dict) and n.get("kind") != PaymentNoticeKind.CLEARING.value), ZERO)
-            data = {**data, "year_start_seq": 0, "movements": tuple(opening_movements(
-                {**data, "called": called}, datetime(int(data.get("year") or 2000), 1, 1, tzinfo=SHANGHAI)))}
+            called = sum(
+                (
+                    max(Decimal(str(n.get("amount", "0"))) - Decimal(str(n.get("paid", "0"))), ZERO)
+                    for n in (data.get("notices") or {}).values()
+                    if isinstance(n, dict) and n.get("kind") != PaymentNoticeKind.CLEARING.value
+                ),
+                ZERO,
+            )
+            data = {
+                **data,
+                "year_start_seq": 0,
+                "movements": tuple(
+                    opening_movements(
+                        {**data, "called": called}, datetime(int(data.get("year") or 2000), 1, 1, tzinfo=SHANGHAI)
+                    )
+                ),
+            }
         if "movements" in data:
             # the ledger inside the document: its movements, not archived yet, move out on the next write
             data = dict(data)
@@ -194,5 +238,6 @@ class PrepaymentAccount(BaseModel):
         return data
 
     def open_emergency_notice(self) -> PaymentNotice | None:
-        return next((n for n in self.notices.values()
-                     if n.kind is PaymentNoticeKind.EMERGENCY_TOP_UP and not n.settled), None)
+        return next(
+            (n for n in self.notices.values() if n.kind is PaymentNoticeKind.EMERGENCY_TOP_UP and not n.settled), None
+        )

@@ -1,5 +1,6 @@
 """P-02 region policy for the annual quota, read from ``services/prepayment/data/quota_policy.yaml``
 and validated at load (a region's numbers are data, never constants in code)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -16,6 +17,7 @@ POLICY_FILE = Path(__file__).parent.parent / "data" / "quota_policy.yaml"
 
 class QuotaPolicy(BaseModel):
     """quota = months × average monthly fund amount over ``basis`` of last year."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     basis: Literal["q4", "year"] = Field(description="q4: Oct–Dec of last year; year: all twelve months")
     months: int = Field(ge=1, le=12)

@@ -1,14 +1,22 @@
 """After every change of a prepayment account 使用率与预警: the P-04 usage, a P-05 warning on
 crossing into a higher level, the red level's emergency top-up notice within the P-07 cap
 (P-05..P-07, 004 第二十六条), and the P-09 sanctions on while a notice behind them is overdue."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
 from contracts.prepayment import (
-    PaymentNoticeKind, PrepaymentSanction, PrepaymentUsageUpdated, PrepaymentWarningRaised, SanctionAction,
-    SanctionKind, TopUpNoticeIssued, TopUpWithheld, WarningLevel,
+    PaymentNoticeKind,
+    PrepaymentSanction,
+    PrepaymentUsageUpdated,
+    PrepaymentWarningRaised,
+    SanctionAction,
+    SanctionKind,
+    TopUpNoticeIssued,
+    TopUpWithheld,
+    WarningLevel,
 )
 from runtime.calendar import WorkingCalendar
 from services.outcome import Decision, stable_id
@@ -19,9 +27,18 @@ from .model import PrepaymentAccount
 from .notices import TOP_UP_SANCTION_WD, new_notice, p08_deadlines, sanction_deadline
 
 
-def after_change(old: PrepaymentAccount, new: PrepaymentAccount, cause: str, calendar: WorkingCalendar,
-                 now: datetime, events: list | None = None, deadlines: list | None = None, *,
-                 usage: bool = True, period_signed: bool = False) -> Decision[PrepaymentAccount]:
+def after_change(
+    old: PrepaymentAccount,
+    new: PrepaymentAccount,
+    cause: str,
+    calendar: WorkingCalendar,
+    now: datetime,
+    events: list | None = None,
+    deadlines: list | None = None,
+    *,
+    usage: bool = True,
+    period_signed: bool = False,
+) -> Decision[PrepaymentAccount]:
     events, deadlines = list(events or []), list(deadlines or [])
     used = f.usage_used(new.uncleared, new.cleared_unpaid)
     base = f.usage_base(new.quota, new.top_ups)
@@ -38,27 +55,45 @@ def after_change(old: PrepaymentAccount, new: PrepaymentAccount, cause: str, cal
     return Decision(new, events, deadlines)
 
 
-def _usage_event(acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str,
-                 now: datetime) -> PrepaymentUsageUpdated:
+def _usage_event(
+    acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str, now: datetime
+) -> PrepaymentUsageUpdated:
     return PrepaymentUsageUpdated(
-        account_id=acc.account_id, insured_region=acc.insured_region, scope=acc.scope, year=acc.year,
-        quota=acc.quota, top_ups=acc.top_ups, uncleared_payable=acc.uncleared,
-        cleared_unpaid_payable=acc.cleared_unpaid, usage_percent=f.usage_percent(used, base), level=acc.level,
-        cause=cause, updated_at=now)
+        account_id=acc.account_id,
+        insured_region=acc.insured_region,
+        scope=acc.scope,
+        year=acc.year,
+        quota=acc.quota,
+        top_ups=acc.top_ups,
+        uncleared_payable=acc.uncleared,
+        cleared_unpaid_payable=acc.cleared_unpaid,
+        usage_percent=f.usage_percent(used, base),
+        level=acc.level,
+        cause=cause,
+        updated_at=now,
+    )
 
 
-def _warning_event(acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str,
-                   now: datetime) -> PrepaymentWarningRaised:
+def _warning_event(
+    acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str, now: datetime
+) -> PrepaymentWarningRaised:
     return PrepaymentWarningRaised(
-        warning_id=stable_id(acc.account_id, "warning", acc.level.value, cause), account_id=acc.account_id,
-        insured_region=acc.insured_region, scope=acc.scope, year=acc.year, level=acc.level,
+        warning_id=stable_id(acc.account_id, "warning", acc.level.value, cause),
+        account_id=acc.account_id,
+        insured_region=acc.insured_region,
+        scope=acc.scope,
+        year=acc.year,
+        level=acc.level,
         usage_percent=f.usage_percent(used, base),
         top_up_amount=f.top_up_amount(acc.quota, acc.top_ups, acc.uncleared, acc.cleared_unpaid),
-        top_up_cap=f.top_up_cap(acc.monthly_clearing, acc.quota), raised_at=now)
+        top_up_cap=f.top_up_cap(acc.monthly_clearing, acc.quota),
+        raised_at=now,
+    )
 
 
-def _emergency_top_up(acc: PrepaymentAccount, cause: str, calendar: WorkingCalendar, now: datetime,
-                      events: list, deadlines: list) -> PrepaymentAccount:
+def _emergency_top_up(
+    acc: PrepaymentAccount, cause: str, calendar: WorkingCalendar, now: datetime, events: list, deadlines: list
+) -> PrepaymentAccount:
     """P-05/P-06/P-07: one outstanding emergency top-up notice at a time. When the P-07 cap leaves
     nothing (004 第二十六条: the cap is 2 × the period's monthly clearing − the annual quota), no notice
     is issued and no P-09 clock starts; ``TopUpWithheld`` says so, and the next period's signing
@@ -71,19 +106,40 @@ def _emergency_top_up(acc: PrepaymentAccount, cause: str, calendar: WorkingCalen
     if amount <= 0:
         if cap is not None and acc.monthly_clearing is not None:
             used, base = f.usage_used(acc.uncleared, acc.cleared_unpaid), f.usage_base(acc.quota, acc.top_ups)
-            events.append(TopUpWithheld(
-                account_id=acc.account_id, insured_region=acc.insured_region, scope=acc.scope, year=acc.year,
-                level=acc.level, usage_percent=f.usage_percent(used, base), top_up_amount=uncapped, top_up_cap=cap,
-                monthly_clearing=acc.monthly_clearing, quota=acc.quota, cause=cause,
-                next_assessment="the next period's clearing signing (004 第二十六条: 每期国家统一清算签章时)",
-                withheld_at=now))
+            events.append(
+                TopUpWithheld(
+                    account_id=acc.account_id,
+                    insured_region=acc.insured_region,
+                    scope=acc.scope,
+                    year=acc.year,
+                    level=acc.level,
+                    usage_percent=f.usage_percent(used, base),
+                    top_up_amount=uncapped,
+                    top_up_cap=cap,
+                    monthly_clearing=acc.monthly_clearing,
+                    quota=acc.quota,
+                    cause=cause,
+                    next_assessment="the next period's clearing signing (004 第二十六条: 每期国家统一清算签章时)",
+                    withheld_at=now,
+                )
+            )
         return acc
     notice = new_notice(acc, PaymentNoticeKind.EMERGENCY_TOP_UP, cause, amount, now, TOP_UP_SANCTION_WD, calendar)
-    events.append(TopUpNoticeIssued(
-        notice_id=notice.notice_id, account_id=acc.account_id, insured_region=acc.insured_region,
-        scope=acc.scope, year=acc.year, amount=amount, issued_at=now,
-        submit_to_finance_by=notice.submit_by, pay_by=notice.sanction_due_at, finance_pay_by=notice.finance_pay_by,
-        calendar=calendar.source))
+    events.append(
+        TopUpNoticeIssued(
+            notice_id=notice.notice_id,
+            account_id=acc.account_id,
+            insured_region=acc.insured_region,
+            scope=acc.scope,
+            year=acc.year,
+            amount=amount,
+            issued_at=now,
+            submit_to_finance_by=notice.submit_by,
+            pay_by=notice.sanction_due_at,
+            finance_pay_by=notice.finance_pay_by,
+            calendar=calendar.source,
+        )
+    )
     deadlines += [sanction_deadline(acc, notice, calendar), *p08_deadlines(acc, notice, calendar)]
     return acc.with_notice(notice).with_movement(MovementKind.TOP_UP_NOTICE, amount, str(notice.notice_id), now)
 
@@ -108,14 +164,20 @@ def _reconcile_sanctions(acc: PrepaymentAccount, now: datetime, events: list) ->
 _REASONS = {
     SanctionKind.NEW_FILING_SUSPENSION: "emergency top-up unpaid 10 working days after its notice (P-09)",
     SanctionKind.ADMISSION_SUSPENSION: "clearing or annual-adjustment payment unpaid 20 working days after its "
-                                       "notice, no delay reason reported (P-09)",
+    "notice, no delay reason reported (P-09)",
 }
 
 
-def _sanction_event(acc: PrepaymentAccount, sanction_id, kind: SanctionKind, on: bool, notice_ids: list,
-                    now: datetime) -> PrepaymentSanction:
+def _sanction_event(
+    acc: PrepaymentAccount, sanction_id, kind: SanctionKind, on: bool, notice_ids: list, now: datetime
+) -> PrepaymentSanction:
     action = SanctionAction.IMPOSED if on else SanctionAction.LIFTED
     return PrepaymentSanction(
-        sanction_id=sanction_id, insured_region=acc.insured_region,
-        kind=kind, action=action, effective_at=now, notice_ids=notice_ids,
-        reason=_REASONS[kind] if on else "the notices behind it are paid or excused (P-09)")
+        sanction_id=sanction_id,
+        insured_region=acc.insured_region,
+        kind=kind,
+        action=action,
+        effective_at=now,
+        notice_ids=notice_ids,
+        reason=_REASONS[kind] if on else "the notices behind it are paid or excused (P-09)",
+    )

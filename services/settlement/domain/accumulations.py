@@ -5,6 +5,7 @@ by a fund against an annual cap), ``threshold/<fund>`` (personal in-scope burden
 a threshold, 大病保险), ``account/personal_account`` (personal account spent). The lead stores one
 document per person and year and applies a delta with one atomic increment; this module only computes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,8 +31,12 @@ def threshold_key(fund: FundCode) -> str:
 
 
 ACCOUNT_KEY = "account/personal_account"
-COUNTER_ZH = {"deductible": "起付标准累计", "fund": "基金支付累计", "threshold": "大病保险起付累计",
-              "account": "个人账户支付累计"}
+COUNTER_ZH = {
+    "deductible": "起付标准累计",
+    "fund": "基金支付累计",
+    "threshold": "大病保险起付累计",
+    "account": "个人账户支付累计",
+}
 
 
 def counter_rows(counters: Mapping[str, Decimal | str | float]) -> list[dict[str, str]]:
@@ -39,21 +44,28 @@ def counter_rows(counters: Mapping[str, Decimal | str | float]) -> list[dict[str
     rows = []
     for key, amount in sorted(counters.items()):
         kind = key.split("/", 1)[0]
-        rows.append({"key": key, "label": COUNTER_ZH.get(kind, kind), "detail": key.split("/", 1)[-1],
-                     "amount": str(Decimal(str(amount)).quantize(Decimal("0.01")))})
+        rows.append(
+            {
+                "key": key,
+                "label": COUNTER_ZH.get(kind, kind),
+                "detail": key.split("/", 1)[-1],
+                "amount": str(Decimal(str(amount)).quantize(Decimal("0.01"))),
+            }
+        )
     return rows
 
 
 @dataclass(frozen=True)
 class Accumulations:
     """A person's counters for one year."""
+
     year: int
     counters: Mapping[str, Decimal] = field(default_factory=dict)
 
     def get(self, key: str) -> Decimal:
         return self.counters.get(key, ZERO)
 
-    def plus(self, delta: "AccumulationDelta") -> "Accumulations":
+    def plus(self, delta: AccumulationDelta) -> Accumulations:
         if delta.year != self.year:
             raise ValueError(f"delta of {delta.year} applied to accumulations of {self.year} (S-14)")
         merged = dict(self.counters)
@@ -65,13 +77,14 @@ class Accumulations:
 @dataclass(frozen=True)
 class AccumulationDelta:
     """What one settlement adds to the counters of its settlement year."""
+
     year: int
     increments: Mapping[str, Decimal] = field(default_factory=dict)
 
-    def negated(self) -> "AccumulationDelta":
+    def negated(self) -> AccumulationDelta:
         return AccumulationDelta(self.year, {k: -v for k, v in self.increments.items()})
 
-    def then(self, other: "AccumulationDelta") -> "AccumulationDelta":
+    def then(self, other: AccumulationDelta) -> AccumulationDelta:
         """This change followed by ``other`` (same year): the net change."""
         if other.year != self.year:
             raise ValueError("deltas of different years do not combine")
@@ -84,7 +97,7 @@ class AccumulationDelta:
         return [AccumulationEntry(year=self.year, counter=k, amount=v) for k, v in sorted(self.increments.items())]
 
     @classmethod
-    def from_entries(cls, year: int, entries: list[AccumulationEntry]) -> "AccumulationDelta":
+    def from_entries(cls, year: int, entries: list[AccumulationEntry]) -> AccumulationDelta:
         if any(e.year != year for e in entries):
             raise ValueError("entries of another year")
         return cls(year, {e.counter: e.amount for e in entries})

@@ -1,11 +1,12 @@
 """The treating place's catalogue 就医地目录 (S-02) and which catalogue applies (S-03)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -18,6 +19,7 @@ from services.settlement.domain.values import Amount, Data, Ratio
 
 class CatalogueItem(Data):
     """One drug, service or consumable of a catalogue: class, B self-pay share, price limit, fee category."""
+
     code: str = Field(min_length=1, max_length=50)
     name: str = Field(min_length=1)
     catalogue_class: CatalogueClass = Field(alias="class")
@@ -26,7 +28,7 @@ class CatalogueItem(Data):
     major_category: MajorFeeCategory
 
     @model_validator(mode="after")
-    def _b_ratio_only_for_b(self) -> "CatalogueItem":
+    def _b_ratio_only_for_b(self) -> CatalogueItem:
         is_b = self.catalogue_class is CatalogueClass.B
         if is_b != (self.b_self_pay_ratio is not None):
             raise ValueError(f"item {self.code}: b_self_pay_ratio is required for class B and only for class B")
@@ -35,6 +37,7 @@ class CatalogueItem(Data):
 
 class Catalogue(Data):
     """A province's unified catalogue or a region's own (S-02, S-03)."""
+
     id: str = Field(description="region code the catalogue belongs to, e.g. 420000 for Hubei")
     name: str
     region: RegionCode
@@ -45,7 +48,7 @@ class Catalogue(Data):
     items: tuple[CatalogueItem, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Catalogue":
+    def _consistent(self) -> Catalogue:
         if self.id != str(self.region):
             raise ValueError(f"catalogue id {self.id} must equal its region {self.region}")
         if (self.scope == "province") != (self.region.province == str(self.region)):
@@ -67,6 +70,7 @@ class Catalogue(Data):
 @dataclass(frozen=True)
 class CatalogueBook:
     """All loaded catalogues by region code."""
+
     by_region: Mapping[str, Catalogue]
 
     def for_region(self, region: str) -> Catalogue | None:
@@ -75,8 +79,12 @@ class CatalogueBook:
         return self.by_region.get(str(code)) or self.by_region.get(code.province)
 
 
-def choose_catalogue(book: CatalogueBook, treating_region: str, insured_region: str,
-                     intra_province_catalogue: Literal["province", "insured_place"]) -> Catalogue:
+def choose_catalogue(
+    book: CatalogueBook,
+    treating_region: str,
+    insured_region: str,
+    intra_province_catalogue: Literal["province", "insured_place"],
+) -> Catalogue:
     """Cross-province: the treating place's catalogue (S-02). Intra-province: the province's unified
     catalogue (S-03), unless the insured place's policy applies its own (Wuhu, 001 第十九条)."""
     treating = RegionCode(treating_region)
@@ -87,8 +95,10 @@ def choose_catalogue(book: CatalogueBook, treating_region: str, insured_region: 
     else:
         found = book.by_region.get(treating.province)
     if found is None:
-        raise Refused(RefusalCode.CATALOGUE_UNAVAILABLE,
-                      f"no catalogue loaded for treating region {treating_region} (insured {insured_region})")
+        raise Refused(
+            RefusalCode.CATALOGUE_UNAVAILABLE,
+            f"no catalogue loaded for treating region {treating_region} (insured {insured_region})",
+        )
     return found
 
 

@@ -7,6 +7,7 @@ Settlement's decision carries more than ``services.outcome.Decision`` because it
 repeated answer is published under its own name (``repeat``, ``conflict``), so its event id differs
 from the first answer's, and an answer deadline is disarmed when the answer comes (``cancels``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from contracts.values import MedicalType
 S = TypeVar("S")
 
 # the topics the settlement aggregates publish on (contracts/registry.py)
-RESULT = "settlement.result.v2"                      # the HIS's answer, sealed to its institution on the way out
+RESULT = "settlement.result.v2"  # the HIS's answer, sealed to its institution on the way out
 ASSESSED = "settlement.treating-assessed.v1"
 DECIDED = "settlement.insured-decided.v1"
 ROLLBACK = "settlement.insured-rollback.v1"
@@ -42,6 +43,7 @@ REFUND_TIMEOUT = "refund_timeout"
 class Message:
     """Publish ``payload`` on ``topic``; ``name`` tells apart two messages of one topic caused by one
     input (a repeated answer is ``repeat``), so each gets its own deterministic event id."""
+
     topic: str
     payload: BaseModel
     name: str = ""
@@ -55,9 +57,10 @@ def timeout_key(kind: str, ref: str) -> str:
 @dataclass(frozen=True)
 class AnswerDeadline:
     """S-01: at ``due_at`` the HIS is told "not settled directly" unless the insured place answered."""
-    kind: str              # TIMEOUT or REFUND_TIMEOUT
-    person_id: str         # the aggregate the deadline comes back to
-    ref: str               # the settlement id (a refund's: "<settlement id>|<reversal id>")
+
+    kind: str  # TIMEOUT or REFUND_TIMEOUT
+    person_id: str  # the aggregate the deadline comes back to
+    ref: str  # the settlement id (a refund's: "<settlement id>|<reversal id>")
     due_at: datetime
 
     @property
@@ -69,6 +72,7 @@ class AnswerDeadline:
 @dataclass(frozen=True)
 class RefusedRequest:
     """A HIS request refused by a rule (S-19), or by the insured place, or for its late answer."""
+
     medical_type: MedicalType
     code: RefusalCode | PartyRefusalCode
 
@@ -76,12 +80,14 @@ class RefusedRequest:
 @dataclass(frozen=True)
 class RefusedSender:
     """A command refused for who sent it (003 §5 (三)): another institution's settlement (S-15)."""
+
     code: PartyRefusalCode
 
 
 @dataclass(frozen=True)
 class Completed:
     """A settlement completed; ``received_wall`` is when its HIS request arrived (wall seconds)."""
+
     done: SettlementCompleted
     received_wall: float
 
@@ -94,15 +100,17 @@ class TimedOut:
 @dataclass(frozen=True)
 class Inconsistent:
     """An insured-place answer not used because it does not fit what was asked (S-01, S-07)."""
-    hop: str               # insured-decided | refund-decided
-    check: str             # the failed check (domain/consistency.py)
+
+    hop: str  # insured-decided | refund-decided
+    check: str  # the failed check (domain/consistency.py)
     message: str
-    ref: str               # the settlement or reversal answered
+    ref: str  # the settlement or reversal answered
 
 
 @dataclass(frozen=True)
 class Reversed:
     """A cancel or refund made (S-15): ``done`` is the SettlementCancelled or SettlementRefunded."""
+
     done: BaseModel
 
 
@@ -113,8 +121,9 @@ Count = RefusedRequest | RefusedSender | Completed | TimedOut | Inconsistent | R
 class SettlementDecision(Generic[S]):
     """``state`` is the aggregate to store, or None to leave the stored one as it is (a refusal or a
     repeat changes nothing, M-03)."""
+
     state: S | None = None
     messages: list[Message] = field(default_factory=list)
     deadlines: list[AnswerDeadline] = field(default_factory=list)
-    cancels: list[str] = field(default_factory=list)     # keys of answer deadlines no longer due
+    cancels: list[str] = field(default_factory=list)  # keys of answer deadlines no longer due
     counts: list[Count] = field(default_factory=list)

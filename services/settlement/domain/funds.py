@@ -3,6 +3,7 @@
 Every payment is bounded by the fund's remaining annual cap and by the personal in-scope share
 still unpaid, so no fund exceeds its cap and the personal share never goes negative (S-07).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ ZERO = Decimal("0.00")
 @dataclass(frozen=True)
 class Primary:
     """The primary fund's payment 统筹/基本医疗保险, and the in-scope cost its cap left unpaid."""
+
     paid: Decimal
     over_cap_cost: Decimal
 
@@ -36,8 +38,9 @@ def remaining(cap: Decimal | None, used: Decimal) -> Decimal | None:
     return None if cap is None else max(cap - used, ZERO)
 
 
-def pay_primary(payable: Decimal, total: Decimal, ratio: Decimal, floor_ratio: Decimal | None,
-                cap_left: Decimal) -> Primary:
+def pay_primary(
+    payable: Decimal, total: Decimal, ratio: Decimal, floor_ratio: Decimal | None, cap_left: Decimal
+) -> Primary:
     """ratio × (in-scope − deductible), at least the floor 保底 share of the total when there is one
     (never beyond the payable amount), at most what is left of the annual cap."""
     due = round_fen(payable * ratio)
@@ -56,21 +59,20 @@ class FundPayment:
     increments: dict[str, Decimal]
 
 
-def pay_supplementary(rule: FundRule, *, over_cap_cost: Decimal, residual: Decimal,
-                      acc: Accumulations) -> FundPayment:
+def pay_supplementary(rule: FundRule, *, over_cap_cost: Decimal, residual: Decimal, acc: Accumulations) -> FundPayment:
     """One fund after the primary, by its kind (S-06). ``residual`` is the personal in-scope share
     still unpaid when this fund's turn comes, in the region's order."""
     increments: dict[str, Decimal] = {}
     if rule.kind == "above_primary_cap":
         base = over_cap_cost
     elif rule.kind == "above_threshold":
-        if rule.threshold is None:   # FundRule: kind above_threshold needs a threshold
+        if rule.threshold is None:  # FundRule: kind above_threshold needs a threshold
             raise ValueError(f"S-06: fund {rule.code} of kind above_threshold has no threshold")
         base = _above_threshold(rule.threshold, acc.get(threshold_key(rule.code)), residual)
-        increments[threshold_key(rule.code)] = residual      # the year's burden counts towards the threshold
-    else:                                                    # personal_share
+        increments[threshold_key(rule.code)] = residual  # the year's burden counts towards the threshold
+    else:  # personal_share
         base = residual
-    if rule.ratio is None:           # FundRule: every kind but the primary needs a ratio
+    if rule.ratio is None:  # FundRule: every kind but the primary needs a ratio
         raise ValueError(f"S-06: fund {rule.code} of kind {rule.kind} has no ratio")
     key = fund_key(rule.code, rule.cap_group)
     due = round_fen(base * rule.ratio)

@@ -1,5 +1,6 @@
 """Insured-place step 参保地 (S-05..S-09, S-13, S-14): from the treating assessment, the person's
 year-to-date accumulations and the region's policy, compute the slip and the accumulation delta."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,11 +9,22 @@ from decimal import Decimal
 from contracts.settlement_hops import InsuredDecided, TreatingAssessed
 from contracts.settlement_values import FeeSplit, FundAmount, FundCode, RefusalCode, SettlementSlip
 from contracts.values import InsuranceType, MedicalType
-from services.settlement.domain.accumulations import (ACCOUNT_KEY, AccumulationDelta, Accumulations,
-                                                      deductible_key, fund_key)
+from services.settlement.domain.accumulations import (
+    ACCOUNT_KEY,
+    AccumulationDelta,
+    Accumulations,
+    deductible_key,
+    fund_key,
+)
 from services.settlement.domain.funds import pay_primary, pay_supplementary, remaining
-from services.settlement.domain.policy import (Benefit, ChronicDisease, FundRule, InsurancePolicy, LevelTerms,
-                                              RegionPolicy)
+from services.settlement.domain.policy import (
+    Benefit,
+    ChronicDisease,
+    FundRule,
+    InsurancePolicy,
+    LevelTerms,
+    RegionPolicy,
+)
 from services.settlement.domain.rates import Entitlement, RateBasis, RateTerms, is_rate_basis, rate_basis, rate_terms
 from services.settlement.domain.refusal import Refused
 
@@ -22,14 +34,16 @@ ZERO = Decimal("0.00")
 @dataclass(frozen=True)
 class InsuredProfile:
     """What the insured place knows of the person besides the filing."""
+
     chronic_qualifications: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()          # e.g. civil_servant, assistance: gate some funds (S-06)
+    groups: frozenset[str] = frozenset()  # e.g. civil_servant, assistance: gate some funds (S-06)
     personal_account_balance: Decimal = ZERO
 
 
 @dataclass(frozen=True)
 class InsuredAnswer:
     """The insured place's answer: slip, counter changes, and the rate that applied."""
+
     slip: SettlementSlip
     delta: AccumulationDelta
     ratio: Decimal
@@ -42,8 +56,9 @@ def settlement_year(assessment: TreatingAssessed) -> int:
     return assessment.service_date.year
 
 
-def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulations,
-           person: InsuredProfile = InsuredProfile()) -> InsuredAnswer:
+def decide(
+    assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulations, person: InsuredProfile = InsuredProfile()
+) -> InsuredAnswer:
     """The money answer (S-05): deductible, ratio, caps, funds in the region's order, personal share."""
     year = settlement_year(assessment)
     if acc.year != year:
@@ -53,23 +68,35 @@ def decide(assessment: TreatingAssessed, policy: RegionPolicy, acc: Accumulation
     benefit = terms.benefit(assessment.medical_type)
     cap_group, cap = _cap(benefit, disease)
     level = _level(benefit, assessment)
-    basis = rate_basis(Entitlement(assessment.eligibility_basis, assessment.filing_category),
-                       emergency=assessment.emergency, trauma_no_third_party=assessment.trauma_no_third_party,
-                       unfiled_outpatient_rate=terms.unfiled_outpatient_rate)
-    rate = rate_terms(level, terms, basis, cross_province=assessment.cross_province,
-                      medical_type=assessment.medical_type)
+    basis = rate_basis(
+        Entitlement(assessment.eligibility_basis, assessment.filing_category),
+        emergency=assessment.emergency,
+        trauma_no_third_party=assessment.trauma_no_third_party,
+        unfiled_outpatient_rate=terms.unfiled_outpatient_rate,
+    )
+    rate = rate_terms(
+        level, terms, basis, cross_province=assessment.cross_province, medical_type=assessment.medical_type
+    )
     totals = assessment.totals
     increments: dict[str, Decimal] = {}
     deductible = _deductible(benefit, level, totals.in_scope, acc, increments)
-    funds, paid_total = _funds(terms, (cap_group, cap), benefit.cap_group, assessment, deductible, rate, acc, person, increments)
+    funds, paid_total = _funds(
+        terms, (cap_group, cap), benefit.cap_group, assessment, deductible, rate, acc, person, increments
+    )
     account = _personal_account(terms, assessment, totals, paid_total, person, increments)
     if account:
-        if terms.personal_account is None:   # _personal_account pays nothing without the region's rule
+        if terms.personal_account is None:  # _personal_account pays nothing without the region's rule
             raise ValueError("004 第十四条: the personal account paid without a personal-account rule")
         funds.append(FundAmount(code=FundCode.PERSONAL_ACCOUNT, name=terms.personal_account.name, amount=account))
     fund_total = paid_total + account
-    slip = SettlementSlip(**totals.model_dump(), deductible_applied=deductible, funds=funds, fund_total=fund_total,
-                          personal_account=account, personal_cash=totals.total - fund_total)
+    slip = SettlementSlip(
+        **totals.model_dump(),
+        deductible_applied=deductible,
+        funds=funds,
+        fund_total=fund_total,
+        personal_account=account,
+        personal_cash=totals.total - fund_total,
+    )
     delta = AccumulationDelta(year, {k: v for k, v in increments.items() if v})
     return InsuredAnswer(slip, delta, rate.ratio, rate.basis, year)
 
@@ -82,11 +109,15 @@ def _chronic_gate(assessment: TreatingAssessed, policy: RegionPolicy, person: In
     code = assessment.chronic_disease_code or ""
     disease = policy.chronic(code)
     if disease is None:
-        raise Refused(RefusalCode.CHRONIC_NOT_COVERED, f"insured region {policy.region} does not cover chronic "
-                                                       f"disease {code} (S-13)")
+        raise Refused(
+            RefusalCode.CHRONIC_NOT_COVERED,
+            f"insured region {policy.region} does not cover chronic disease {code} (S-13)",
+        )
     if code not in person.chronic_qualifications:
-        raise Refused(RefusalCode.CHRONIC_NOT_QUALIFIED, f"no chronic qualification for disease {code} at the "
-                                                         f"insured place {policy.region} (F-05, S-13)")
+        raise Refused(
+            RefusalCode.CHRONIC_NOT_QUALIFIED,
+            f"no chronic qualification for disease {code} at the insured place {policy.region} (F-05, S-13)",
+        )
     return disease
 
 
@@ -100,13 +131,16 @@ def _cap(benefit: Benefit, disease: ChronicDisease | None) -> tuple[str, Decimal
 def _level(benefit: Benefit, assessment: TreatingAssessed) -> LevelTerms:
     level = benefit.levels.get(assessment.hospital_level)
     if level is None:
-        raise Refused(RefusalCode.HOSPITAL_LEVEL_NOT_COVERED, f"the insured place's {benefit.medical_type} terms "
-                                                              f"name no level {assessment.hospital_level}")
+        raise Refused(
+            RefusalCode.HOSPITAL_LEVEL_NOT_COVERED,
+            f"the insured place's {benefit.medical_type} terms name no level {assessment.hospital_level}",
+        )
     return level
 
 
-def _deductible(benefit: Benefit, level: LevelTerms, in_scope: Decimal, acc: Accumulations,
-                increments: dict[str, Decimal]) -> Decimal:
+def _deductible(
+    benefit: Benefit, level: LevelTerms, in_scope: Decimal, acc: Accumulations, increments: dict[str, Decimal]
+) -> Decimal:
     """起付标准: per stay/visit, or once a year for annual outpatient deductibles (S-05)."""
     if benefit.deductible_basis == "per_visit":
         return min(in_scope, level.deductible)
@@ -116,15 +150,24 @@ def _deductible(benefit: Benefit, level: LevelTerms, in_scope: Decimal, acc: Acc
     return applied
 
 
-def _funds(terms: InsurancePolicy, cap: tuple[str, Decimal], benefit_group: str, assessment: TreatingAssessed,
-           deductible: Decimal, rate: RateTerms, acc: Accumulations, person: InsuredProfile,
-           increments: dict[str, Decimal]) -> tuple[list[FundAmount], Decimal]:
+def _funds(
+    terms: InsurancePolicy,
+    cap: tuple[str, Decimal],
+    benefit_group: str,
+    assessment: TreatingAssessed,
+    deductible: Decimal,
+    rate: RateTerms,
+    acc: Accumulations,
+    person: InsuredProfile,
+    increments: dict[str, Decimal],
+) -> tuple[list[FundAmount], Decimal]:
     """The funds in the region's order (S-06); returns their amounts and their total."""
     totals = assessment.totals
     primary_rule, *others = terms.funds
     key = fund_key(primary_rule.code, cap[0])
-    primary = pay_primary(totals.in_scope - deductible, totals.total, rate.ratio, rate.floor_ratio,
-                          remaining(cap[1], acc.get(key)))
+    primary = pay_primary(
+        totals.in_scope - deductible, totals.total, rate.ratio, rate.floor_ratio, remaining(cap[1], acc.get(key))
+    )
     increments[key] = primary.paid
     funds = [FundAmount(code=primary_rule.code, name=primary_rule.name, amount=primary.paid)]
     residual = totals.in_scope - primary.paid
@@ -146,12 +189,21 @@ def _applies(rule: FundRule, medical_type: MedicalType, person: InsuredProfile) 
     return medical_type in rule.applies_to and (rule.requires_group is None or rule.requires_group in person.groups)
 
 
-def _personal_account(terms: InsurancePolicy, assessment: TreatingAssessed, totals: FeeSplit, paid: Decimal,
-                      person: InsuredProfile, increments: dict[str, Decimal]) -> Decimal:
+def _personal_account(
+    terms: InsurancePolicy,
+    assessment: TreatingAssessed,
+    totals: FeeSplit,
+    paid: Decimal,
+    person: InsuredProfile,
+    increments: dict[str, Decimal],
+) -> Decimal:
     """个人账户 pays the personal share where the region allows it, within the balance (004 第十四条)."""
     rule = terms.personal_account
-    if (rule is None or assessment.insurance_type is not InsuranceType.EMPLOYEE
-            or assessment.medical_type not in rule.applies_to):
+    if (
+        rule is None
+        or assessment.insurance_type is not InsuranceType.EMPLOYEE
+        or assessment.medical_type not in rule.applies_to
+    ):
         return ZERO
     personal = totals.total - paid
     coverable = personal if rule.covers_self_paid else personal - totals.self_paid
@@ -164,8 +216,10 @@ def answer_of(decided: InsuredDecided) -> InsuredAnswer:
     """The insured place's answer as the treating place received it (the inverse of
     ``to_insured_decided``). Only this service sends it, always with a slip, a ratio and a basis."""
     if decided.slip is None or decided.ratio_applied is None or not is_rate_basis(decided.rate_basis):
-        raise ValueError(f"settlement {decided.settlement_id}: the insured place's answer lacks its slip, "
-                         f"ratio or rate basis (got basis {decided.rate_basis!r})")
+        raise ValueError(
+            f"settlement {decided.settlement_id}: the insured place's answer lacks its slip, "
+            f"ratio or rate basis (got basis {decided.rate_basis!r})"
+        )
     delta = AccumulationDelta.from_entries(decided.settlement_year, decided.accumulation_delta)
     return InsuredAnswer(decided.slip, delta, decided.ratio_applied, decided.rate_basis, decided.settlement_year)
 
@@ -178,13 +232,26 @@ def refusal_of(decided: InsuredDecided) -> Refused:
 
 
 def to_insured_decided(assessment: TreatingAssessed, decision: InsuredAnswer) -> InsuredDecided:
-    return InsuredDecided(settlement_id=assessment.settlement_id, request_id=assessment.request_id,
-                          person_id=assessment.person_id, decided=True, slip=decision.slip,
-                          settlement_year=decision.settlement_year, ratio_applied=decision.ratio,
-                          rate_basis=decision.rate_basis, accumulation_delta=decision.delta.entries())
+    return InsuredDecided(
+        settlement_id=assessment.settlement_id,
+        request_id=assessment.request_id,
+        person_id=assessment.person_id,
+        decided=True,
+        slip=decision.slip,
+        settlement_year=decision.settlement_year,
+        ratio_applied=decision.ratio,
+        rate_basis=decision.rate_basis,
+        accumulation_delta=decision.delta.entries(),
+    )
 
 
 def refusal_to_insured_decided(assessment: TreatingAssessed, refused: Refused) -> InsuredDecided:
-    return InsuredDecided(settlement_id=assessment.settlement_id, request_id=assessment.request_id,
-                          person_id=assessment.person_id, decided=False, refusal_code=refused.code,
-                          refusal_message=refused.message, settlement_year=settlement_year(assessment))
+    return InsuredDecided(
+        settlement_id=assessment.settlement_id,
+        request_id=assessment.request_id,
+        person_id=assessment.person_id,
+        decided=False,
+        refusal_code=refused.code,
+        refusal_message=refused.message,
+        settlement_year=settlement_year(assessment),
+    )

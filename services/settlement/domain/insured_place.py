@@ -9,6 +9,7 @@ two settlements of one person never both consume the same remaining deductible o
 second writer sees the first's version. The money rules themselves are ``insured.py``. Pure: the
 time is passed in. Field names are those of the stored documents.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,17 +32,21 @@ ZERO = Decimal("0.00")
 
 class Applied(BaseModel):
     """A decision of the insured place, kept to answer repeats identically and to roll back."""
+
     decided: dict[str, Any]
     year: int
     increments: dict[str, Decimal] = Field(default_factory=dict)
     rolled_back: bool = False
-    replaced: dict[str, Decimal] | None = Field(default=None, description="a partial refund's answer: what the "
-                                                "settlement consumed before it, to undo a late refund (S-01)")
+    replaced: dict[str, Decimal] | None = Field(
+        default=None,
+        description="a partial refund's answer: what the settlement consumed before it, to undo a late refund (S-01)",
+    )
 
 
 class InsuredRecord(BaseModel):
     """The insured place's stored record of one person (its aggregate): counters per year,
     decisions, qualifications. :meth:`profile` is the domain's view of it (``InsuredProfile``)."""
+
     person_id: str
     counters: dict[int, dict[str, Decimal]] = Field(default_factory=dict)
     applied: dict[str, Applied] = Field(default_factory=dict, description="settlement id → decision")
@@ -68,9 +73,11 @@ class InsuredRecord(BaseModel):
 
     def profile(self) -> insured.InsuredProfile:
         """What the insured-place rules need of the person (S-06, S-13)."""
-        return insured.InsuredProfile(chronic_qualifications=frozenset(self.chronic_qualifications),
-                                     groups=frozenset(self.groups),
-                                     personal_account_balance=self.personal_account_balance)
+        return insured.InsuredProfile(
+            chronic_qualifications=frozenset(self.chronic_qualifications),
+            groups=frozenset(self.groups),
+            personal_account_balance=self.personal_account_balance,
+        )
 
 
 Decided = SettlementDecision[InsuredRecord]
@@ -91,11 +98,14 @@ class InsuredPlace:
         accumulations in the same write; answered once, a repeat gets the same answer. One that
         arrives after its answer deadline is refused: the HIS was already told (S-01)."""
         known = self.person.applied.get(assessment.settlement_id)
-        if known is not None:   # answered before: the same answer, nothing consumed twice
-            return SettlementDecision(messages=[Message(DECIDED, InsuredDecided.model_validate(known.decided),
-                                                        "repeat")])
+        if known is not None:  # answered before: the same answer, nothing consumed twice
+            return SettlementDecision(
+                messages=[Message(DECIDED, InsuredDecided.model_validate(known.decided), "repeat")]
+            )
         if assessment.answer_by is not None and now > assessment.answer_by:
-            late = Refused(RefusalCode.INSURED_TIMEOUT_NOT_SETTLED, "reached the insured place after the answer deadline")
+            late = Refused(
+                RefusalCode.INSURED_TIMEOUT_NOT_SETTLED, "reached the insured place after the answer deadline"
+            )
             return self._answered(assessment, insured.refusal_to_insured_decided(assessment, late), None)
         try:
             decision = self._decide(assessment)
@@ -111,11 +121,14 @@ class InsuredPlace:
         year = insured.settlement_year(assessment)
         return insured.decide(assessment, policy, self.person.accumulations(year), self.person.profile())
 
-    def _answered(self, assessment: TreatingAssessed, decided: InsuredDecided,
-                  delta: AccumulationDelta | None) -> Decided:
+    def _answered(
+        self, assessment: TreatingAssessed, decided: InsuredDecided, delta: AccumulationDelta | None
+    ) -> Decided:
         self.person.applied[assessment.settlement_id] = Applied(
-            decided=decided.model_dump(mode="json"), year=decided.settlement_year,
-            increments=dict(delta.increments) if delta else {})
+            decided=decided.model_dump(mode="json"),
+            year=decided.settlement_year,
+            increments=dict(delta.increments) if delta else {},
+        )
         return SettlementDecision(self.person, [Message(DECIDED, decided)])
 
     def rollback(self, cmd: InsuredRollback) -> Decided:
@@ -154,28 +167,35 @@ class InsuredPlace:
         ``settlement.reversed.v1`` of this refund is not applied a second time."""
         known = self.person.applied.get(cmd.reversal_id)
         if known is not None:
-            return SettlementDecision(messages=[Message(REFUND_DECIDED, RefundDecided.model_validate(known.decided),
-                                                        "repeat")])
+            return SettlementDecision(
+                messages=[Message(REFUND_DECIDED, RefundDecided.model_validate(known.decided), "repeat")]
+            )
         original = self.person.applied.get(cmd.settlement_id)
         try:
             if cmd.assessment.answer_by is not None and now > cmd.assessment.answer_by:
-                raise Refused(RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
-                              "reached the insured place after the answer deadline")
+                raise Refused(
+                    RefusalCode.INSURED_TIMEOUT_NOT_SETTLED, "reached the insured place after the answer deadline"
+                )
             if original is None or original.rolled_back or not original.decided.get("decided"):
-                raise Refused(RefusalCode.SETTLEMENT_NOT_FOUND, f"the insured place holds no standing decision for "
-                                                                f"settlement {cmd.settlement_id}")
+                raise Refused(
+                    RefusalCode.SETTLEMENT_NOT_FOUND,
+                    f"the insured place holds no standing decision for settlement {cmd.settlement_id}",
+                )
             self.person.add(AccumulationDelta(original.year, original.increments).negated())
             decision = self._decide(cmd.assessment)
-        except Refused as refusal:     # nothing rolled back: the state is not stored
+        except Refused as refusal:  # nothing rolled back: the state is not stored
             refused = _refund_answer(cmd, insured.refusal_to_insured_decided(cmd.assessment, refusal))
             return SettlementDecision(messages=[Message(REFUND_DECIDED, refused)])
         self.person.add(decision.delta)
         answer = _refund_answer(cmd, insured.to_insured_decided(cmd.assessment, decision))
         person = self.person
         person.applied[cmd.settlement_id] = original.model_copy(update={"increments": dict(decision.delta.increments)})
-        person.applied[cmd.reversal_id] = Applied(decided=answer.model_dump(mode="json"), year=original.year,
-                                                  increments=dict(decision.delta.increments),
-                                                  replaced=dict(original.increments))
+        person.applied[cmd.reversal_id] = Applied(
+            decided=answer.model_dump(mode="json"),
+            year=original.year,
+            increments=dict(decision.delta.increments),
+            replaced=dict(original.increments),
+        )
         person.reversals.append(cmd.reversal_id)
         return SettlementDecision(person, [Message(REFUND_DECIDED, answer)])
 
@@ -200,5 +220,6 @@ class InsuredPlace:
 
 
 def _refund_answer(cmd: RefundAssessed, decided: InsuredDecided) -> RefundDecided:
-    return RefundDecided(reversal_id=cmd.reversal_id, settlement_id=cmd.settlement_id, person_id=cmd.person_id,
-                         decision=decided)
+    return RefundDecided(
+        reversal_id=cmd.reversal_id, settlement_id=cmd.settlement_id, person_id=cmd.person_id, decision=decided
+    )

@@ -1,5 +1,6 @@
 """Manual claims 手工报销 (S-17): when direct settlement failed, the hospital uploads the fee details;
 they are kept for the insured place with the upload and decision deadlines counted on working days."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel
@@ -8,12 +9,13 @@ from contracts.his import ManualClaimUploaded
 from runtime.calendar import WorkingCalendar
 from services.settlement.domain.decision import SettlementDecision
 
-UPLOAD_WORKING_DAYS = 10    # S-17: within 10 working days of the failed settlement
+UPLOAD_WORKING_DAYS = 10  # S-17: within 10 working days of the failed settlement
 DECISION_WORKING_DAYS = 20  # S-17: decided within 20 working days of complete materials
 
 
 class ManualClaim(BaseModel):
     """One uploaded claim (the ``manual_claims`` document, keyed ``<institution>:<request id>``)."""
+
     claim: ManualClaimUploaded
     upload_due: str
     uploaded_late: bool
@@ -25,13 +27,19 @@ def claim_key(claim: ManualClaimUploaded) -> str:
     return f"{claim.institution_code}:{claim.request_id}"
 
 
-def uploaded(known: ManualClaim | None, claim: ManualClaimUploaded,
-             calendar: WorkingCalendar) -> SettlementDecision[ManualClaim]:
+def uploaded(
+    known: ManualClaim | None, claim: ManualClaimUploaded, calendar: WorkingCalendar
+) -> SettlementDecision[ManualClaim]:
     """S-17: kept once, with whether it came late and when it must be decided; a repeat changes nothing."""
     if known is not None:
         return SettlementDecision()
     due = calendar.add_working_days(claim.end_date, UPLOAD_WORKING_DAYS)
-    return SettlementDecision(ManualClaim(
-        claim=claim, upload_due=due.isoformat(), uploaded_late=claim.uploaded_on > due,
-        decide_by=calendar.add_working_days(claim.uploaded_on, DECISION_WORKING_DAYS).isoformat(),
-        calendar=calendar.source))
+    return SettlementDecision(
+        ManualClaim(
+            claim=claim,
+            upload_due=due.isoformat(),
+            uploaded_late=claim.uploaded_on > due,
+            decide_by=calendar.add_working_days(claim.uploaded_on, DECISION_WORKING_DAYS).isoformat(),
+            calendar=calendar.source,
+        )
+    )

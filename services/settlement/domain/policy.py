@@ -4,6 +4,7 @@ A region's file holds one or more versions; the version in force on the discharg
 date applies, so a stay across New Year settles under the discharge year's policy (S-14).
 Every block names its ``source`` or says ``sample: true``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,11 +28,12 @@ RateClass = Literal["referral_emergency", "other_temporary"]
 
 class Sourced(Data):
     """A block of values with where they come from: a source note, or ``sample: true``."""
+
     source: str | None = None
     sample: bool = False
 
     @model_validator(mode="after")
-    def _provenance(self) -> "Sourced":
+    def _provenance(self) -> Sourced:
         if not self.source and not self.sample:
             raise ValueError("give a 'source:' (document and article) or mark the block 'sample: true'")
         return self
@@ -39,17 +41,23 @@ class Sourced(Data):
 
 class LevelTerms(Data):
     """Deductible 起付标准 and ratio 支付比例 at one hospital level; optional floor 保底比例 of the total."""
+
     deductible: Amount
     ratio: Ratio
-    floor_ratio: Ratio | None = Field(default=None, description="保底: the fund pays at least this share of "
-                                      "the total, within the in-scope amount (resident schemes in Anhui)")
+    floor_ratio: Ratio | None = Field(
+        default=None,
+        description="保底: the fund pays at least this share of "
+        "the total, within the in-scope amount (resident schemes in Anhui)",
+    )
 
 
 class Benefit(Sourced):
     """Terms of one medical type for one insurance type (S-05)."""
+
     medical_type: MedicalType
     deductible_basis: Literal["per_visit", "annual"] = Field(
-        description="per_visit: each admission/visit; annual: once a year (outpatient)")
+        description="per_visit: each admission/visit; annual: once a year (outpatient)"
+    )
     cap_group: str = Field(pattern=r"^[a-z_]+$", description="benefits sharing one annual cap share a group")
     annual_cap: Amount = Field(description="最高支付限额 of the primary fund in this group")
     levels: dict[HospitalLevel, LevelTerms] = Field(min_length=1)
@@ -63,6 +71,7 @@ class FundRule(Sourced):
     ``above_threshold`` pays its ratio of the year's personal in-scope burden above a threshold
     (大病保险); ``personal_share`` pays its ratio of the personal in-scope share left (公务员补助, 救助…).
     """
+
     code: FundCode
     name: str
     kind: Literal["primary", "above_primary_cap", "above_threshold", "personal_share"]
@@ -74,7 +83,7 @@ class FundRule(Sourced):
     requires_group: str | None = Field(default=None, description="person group needed, e.g. civil_servant")
 
     @model_validator(mode="after")
-    def _fields_of_kind(self) -> "FundRule":
+    def _fields_of_kind(self) -> FundRule:
         if self.kind == "primary" and (self.ratio is not None or self.annual_cap is not None):
             raise ValueError(f"fund {self.code}: the primary fund takes ratio and cap from the benefits")
         if self.kind != "primary" and self.ratio is None:
@@ -87,16 +96,19 @@ class FundRule(Sourced):
 class Reduction(Sourced):
     """Rate for temporary patients (S-09): minus ``points`` or a ``fixed_ratio``; the floor 保底 is kept,
     cut by ``floor_points``, or dropped."""
+
     points: Ratio | None = None
     fixed_ratio: Ratio | None = None
     floor: Literal["keep", "reduce", "none"] = "keep"
     floor_points: Ratio | None = None
     applies_to: tuple[MedicalType, ...] = tuple(MedicalType)
-    ceiling_exception: str | None = Field(default=None, description="why a fixed ratio may cut deeper than "
-                                          "the national ceiling at some level (reported, S-09)")
+    ceiling_exception: str | None = Field(
+        default=None,
+        description="why a fixed ratio may cut deeper than the national ceiling at some level (reported, S-09)",
+    )
 
     @model_validator(mode="after")
-    def _one_way(self) -> "Reduction":
+    def _one_way(self) -> Reduction:
         if (self.points is None) == (self.fixed_ratio is None):
             raise ValueError("a reduction gives exactly one of 'points' or 'fixed_ratio'")
         if (self.floor == "reduce") != (self.floor_points is not None):
@@ -111,11 +123,12 @@ class ScopeReductions(Data):
 
 class TraumaRule(Sourced):
     """Trauma without third-party liability (S-10; 001 三(三)): own cut, or the same as a rate class."""
+
     points: Ratio | None = None
     same_as: RateClass | None = None
 
     @model_validator(mode="after")
-    def _one_way(self) -> "TraumaRule":
+    def _one_way(self) -> TraumaRule:
         if (self.points is None) == (self.same_as is None):
             raise ValueError("trauma rule gives exactly one of 'points' or 'same_as'")
         if self.points is not None and self.points > NATIONAL_CEILING["other_temporary"]:
@@ -131,6 +144,7 @@ class Reductions(Data):
 
 class PersonalAccountRule(Sourced):
     """个人账户 may pay the personal share of these medical types (004 第十四条)."""
+
     name: str = "职工基本医疗保险个人账户"
     applies_to: tuple[MedicalType, ...]
     covers_self_paid: bool = Field(default=False, description="may it also pay fully self-paid items")
@@ -138,15 +152,17 @@ class PersonalAccountRule(Sourced):
 
 class InsurancePolicy(Data):
     """Everything one insurance type of one region decides (S-05..S-09)."""
+
     benefits: tuple[Benefit, ...] = Field(min_length=1)
     funds: tuple[FundRule, ...] = Field(min_length=1)
     reductions: Reductions
     unfiled_outpatient_rate: Literal["local", "other_temporary"] = Field(
-        default="other_temporary", description="rate for outpatient visits that need no filing (F-05)")
+        default="other_temporary", description="rate for outpatient visits that need no filing (F-05)"
+    )
     personal_account: PersonalAccountRule | None = None
 
     @model_validator(mode="after")
-    def _coherent(self) -> "InsurancePolicy":
+    def _coherent(self) -> InsurancePolicy:
         if self.funds[0].kind != "primary" or sum(f.kind == "primary" for f in self.funds) != 1:
             raise ValueError("the first fund, and only it, must be of kind primary (S-06)")
         types = [b.medical_type for b in self.benefits]
@@ -176,18 +192,22 @@ class InsurancePolicy(Data):
                     raise ValueError(
                         f"{rate_class} fixed ratio {reduction.fixed_ratio} cuts {benefit.medical_type} level "
                         f"{level} ({terms.ratio}) by more than {ceiling} (S-09); fix it or state a "
-                        f"ceiling_exception")
+                        f"ceiling_exception"
+                    )
 
     def benefit(self, medical_type: MedicalType) -> Benefit:
         for benefit in self.benefits:
             if benefit.medical_type is medical_type:
                 return benefit
-        raise Refused(RefusalCode.BENEFIT_NOT_OFFERED, f"the insured place offers no {medical_type} benefit "
-                                                       "to this insurance type across regions")
+        raise Refused(
+            RefusalCode.BENEFIT_NOT_OFFERED,
+            f"the insured place offers no {medical_type} benefit to this insurance type across regions",
+        )
 
 
 class ChronicDisease(Sourced):
     """A chronic/special outpatient disease 门诊慢特病 the insured place covers (S-13)."""
+
     code: str = Field(min_length=1)
     name: str
     annual_cap: Amount | None = Field(default=None, description="own cap of the disease; none: the benefit's")
@@ -195,21 +215,29 @@ class ChronicDisease(Sourced):
 
 class RegionPolicy(Data):
     """One version of an insured region's policy; ``region`` None only in the default template."""
+
     region: RegionCode | None
     name: str
     effective_from: date
     intra_province_catalogue: Literal["province", "insured_place"] = Field(
-        default="province", description="S-03; Wuhu applies its own catalogue intra-province (001 第十九条)")
+        default="province", description="S-03; Wuhu applies its own catalogue intra-province (001 第十九条)"
+    )
     catalogue_source: str | None = None
     employee: InsurancePolicy | None = None
     resident: InsurancePolicy | None = None
     chronic_diseases: tuple[ChronicDisease, ...] = ()
-    retroactive_months: int = Field(default=6, ge=0, le=6, description=(
-        "F-11, S-12: how far back before receipt a visit, an admission or a discharge may still settle "
-        "directly: the retroactive filing window (000 第十三条: 原则上允许补办6个月内的备案); default 6"))
+    retroactive_months: int = Field(
+        default=6,
+        ge=0,
+        le=6,
+        description=(
+            "F-11, S-12: how far back before receipt a visit, an admission or a discharge may still settle "
+            "directly: the retroactive filing window (000 第十三条: 原则上允许补办6个月内的备案); default 6"
+        ),
+    )
 
     @model_validator(mode="after")
-    def _funds_fit_insurance(self) -> "RegionPolicy":
+    def _funds_fit_insurance(self) -> RegionPolicy:
         for insurance in InsuranceType:
             terms = self.for_insurance_or_none(insurance)
             for fund in terms.funds if terms else ():
@@ -225,8 +253,9 @@ class RegionPolicy(Data):
     def for_insurance(self, insurance: InsuranceType) -> InsurancePolicy:
         terms = self.for_insurance_or_none(insurance)
         if terms is None:
-            raise Refused(RefusalCode.POLICY_UNAVAILABLE, f"region {self.region} has no {insurance.name.lower()} "
-                                                          "policy loaded")
+            raise Refused(
+                RefusalCode.POLICY_UNAVAILABLE, f"region {self.region} has no {insurance.name.lower()} policy loaded"
+            )
         return terms
 
     def chronic(self, code: str) -> ChronicDisease | None:
@@ -236,6 +265,7 @@ class RegionPolicy(Data):
 @dataclass(frozen=True)
 class PolicyBook:
     """All policy versions by insured region, and the default template for regions without a file."""
+
     by_region: Mapping[str, tuple[RegionPolicy, ...]]
     default: tuple[RegionPolicy, ...] = ()
 

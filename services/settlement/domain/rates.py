@@ -1,5 +1,6 @@
 """Which payment ratio applies: local for long-term filers (S-08), reduced for temporary patients,
 emergencies and trauma (S-09, S-10, S-11), as the insured place's policy sets it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,15 +23,17 @@ class Entitlement:
     """What the settlement rules take of the eligibility answer (``kernel.eligibility``) for this
     person, place and date: ``basis`` None: no valid filing; ``message`` carries the answer's
     explanation of a "no" to the refusal (S-19)."""
+
     basis: EligibilityBasis | None
     category: FilingCategory | None = None
     message: str | None = None
 
     @classmethod
-    def from_view(cls, answer) -> "Entitlement":
+    def from_view(cls, answer) -> Entitlement:
         """From ``kernel.eligibility.eligibility(...)``'s answer."""
-        return cls(answer.basis if answer.eligible else None, answer.category,
-                   None if answer.eligible else answer.message)
+        return cls(
+            answer.basis if answer.eligible else None, answer.category, None if answer.eligible else answer.message
+        )
 
 
 @dataclass(frozen=True)
@@ -40,25 +43,31 @@ class RateTerms:
     basis: RateBasis
 
 
-def rate_basis(eligibility: Entitlement, *, emergency: bool, trauma_no_third_party: bool,
-               unfiled_outpatient_rate: Literal["local", "other_temporary"]) -> RateBasis:
+def rate_basis(
+    eligibility: Entitlement,
+    *,
+    emergency: bool,
+    trauma_no_third_party: bool,
+    unfiled_outpatient_rate: Literal["local", "other_temporary"],
+) -> RateBasis:
     """Classify the case. Long-term filers keep local rates even for trauma: Wuhu's trauma cut sits
     among the temporary patients' rules (001 三(二) vs 三(三))."""
     basis = eligibility.basis
     if basis is EligibilityBasis.LONG_TERM:
-        return "local"                                               # S-08
+        return "local"  # S-08
     if trauma_no_third_party:
-        return "trauma"                                              # S-10; 001 三(三)
+        return "trauma"  # S-10; 001 三(三)
     if basis is EligibilityBasis.DEEMED_EMERGENCY or emergency:
-        return "referral_emergency"                                  # S-11, F-04
+        return "referral_emergency"  # S-11, F-04
     if basis is EligibilityBasis.TEMPORARY:
         referral = eligibility.category in (FilingCategory.REFERRAL, FilingCategory.EMERGENCY)
-        return "referral_emergency" if referral else "other_temporary"   # S-09
-    return unfiled_outpatient_rate                                   # F-05: outpatient needing no filing
+        return "referral_emergency" if referral else "other_temporary"  # S-09
+    return unfiled_outpatient_rate  # F-05: outpatient needing no filing
 
 
-def rate_terms(level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, cross_province: bool,
-               medical_type: MedicalType) -> RateTerms:
+def rate_terms(
+    level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, cross_province: bool, medical_type: MedicalType
+) -> RateTerms:
     """The ratio and floor after the region's cut for ``basis`` (S-09)."""
     if basis == "local":
         return RateTerms(level.ratio, level.floor_ratio, basis)
@@ -67,7 +76,7 @@ def rate_terms(level: LevelTerms, policy: InsurancePolicy, basis: RateBasis, *, 
         trauma = policy.reductions.trauma_no_third_party
         if trauma.same_as is not None:
             return _reduced(level, getattr(scope, trauma.same_as), medical_type, basis)
-        if trauma.points is None:   # TraumaRule gives exactly one of points or same_as
+        if trauma.points is None:  # TraumaRule gives exactly one of points or same_as
             raise ValueError("S-10: the trauma rule gives neither points nor same_as")
         return RateTerms(max(level.ratio - trauma.points, Decimal(0)), level.floor_ratio, basis)
     return _reduced(level, getattr(scope, basis), medical_type, basis)
@@ -80,7 +89,7 @@ def _reduced(level: LevelTerms, cut: Reduction, medical_type: MedicalType, basis
         ratio = cut.fixed_ratio
     elif cut.points is not None:
         ratio = max(level.ratio - cut.points, Decimal(0))
-    else:                       # Reduction gives exactly one of points or fixed_ratio
+    else:  # Reduction gives exactly one of points or fixed_ratio
         raise ValueError("S-09: the reduction gives neither points nor fixed_ratio")
     return RateTerms(ratio, _floor(level.floor_ratio, cut), basis)
 
@@ -90,7 +99,7 @@ def _floor(floor: Decimal | None, cut: Reduction) -> Decimal | None:
     if floor is None or cut.floor == "none":
         return None
     if cut.floor == "reduce":
-        if cut.floor_points is None:   # Reduction needs floor_points with floor: reduce
+        if cut.floor_points is None:  # Reduction needs floor_points with floor: reduce
             raise ValueError("S-09: the reduction cuts the floor without floor_points")
         return max(floor - cut.floor_points, Decimal(0))
     return floor

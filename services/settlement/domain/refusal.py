@@ -1,5 +1,6 @@
 """Refusals (S-19): one exception carrying a classified code, a precise message and, when a
 fee line is at fault, its number. Handlers turn it into ``SettlementRefused``."""
+
 from __future__ import annotations
 
 from contracts.his_result import PartyRefusalCode
@@ -42,12 +43,20 @@ TITLES_ZH: dict[RefusalCode | PartyRefusalCode, str] = {
 }
 """Short Chinese titles shown on the hospital's screen (S-19)."""
 
-MANUAL_CLAIM_CODES = frozenset({RefusalCode.NOT_FILED, RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
-                                RefusalCode.CATALOGUE_UNAVAILABLE, RefusalCode.POLICY_UNAVAILABLE,
-                                RefusalCode.CHRONIC_NOT_QUALIFIED, RefusalCode.BENEFIT_NOT_OFFERED,
-                                RefusalCode.HOSPITAL_LEVEL_NOT_COVERED, RefusalCode.DATE_TOO_OLD,
-                                # the patient pays here in full and claims at home (S-17)
-                                PartyRefusalCode.INSTITUTION_NOT_OPENED})
+MANUAL_CLAIM_CODES = frozenset(
+    {
+        RefusalCode.NOT_FILED,
+        RefusalCode.INSURED_TIMEOUT_NOT_SETTLED,
+        RefusalCode.CATALOGUE_UNAVAILABLE,
+        RefusalCode.POLICY_UNAVAILABLE,
+        RefusalCode.CHRONIC_NOT_QUALIFIED,
+        RefusalCode.BENEFIT_NOT_OFFERED,
+        RefusalCode.HOSPITAL_LEVEL_NOT_COVERED,
+        RefusalCode.DATE_TOO_OLD,
+        # the patient pays here in full and claims at home (S-17)
+        PartyRefusalCode.INSTITUTION_NOT_OPENED,
+    }
+)
 """Refusals after which the patient pays and claims manually at the insured place (S-12, S-17)."""
 
 

@@ -7,6 +7,7 @@ agencies. General outpatient also has the special refunds of 000 第五十九条
 previous-year 跨年 and after-clearing 清算后; the last flows into the next open clearing period as
 negative amounts (S-15, C-05).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -24,14 +25,24 @@ from services.settlement.domain.treating import SettlementRequest
 ZERO = Decimal("0.00")
 SPECIAL_REFUND_TYPES = frozenset({MedicalType.GENERAL_OUTPATIENT, MedicalType.PHARMACY})
 """Who gets 隔笔/跨年/清算后 refunds: general outpatient (000 第五十九条), pharmacy purchases with it."""
-_AMOUNTS = ("total", "in_scope", "b_class_self_pay", "over_limit_self_pay", "self_paid", "deductible_applied",
-            "fund_total", "personal_account", "personal_cash")
+_AMOUNTS = (
+    "total",
+    "in_scope",
+    "b_class_self_pay",
+    "over_limit_self_pay",
+    "self_paid",
+    "deductible_applied",
+    "fund_total",
+    "personal_account",
+    "personal_cash",
+)
 
 
 @dataclass(frozen=True)
 class SettlementRecord:
     """What the lead keeps per settlement: the completed fact, the request (for partial refunds)
     and the accumulation delta it applied."""
+
     completed: SettlementCompleted
     request: SettlementRequest
     delta: AccumulationDelta
@@ -41,30 +52,39 @@ class SettlementRecord:
 @dataclass(frozen=True)
 class ReversalContext:
     """Facts the lead looks up for a reversal."""
+
     today: date
-    hospital_month_settled: bool     # the institution's monthly settlement 月结 already holds it
-    cleared: bool                    # its clearing period is closed between agencies
-    is_latest: bool                  # no later settlement of the person at this institution
-    next_open_clearing_month: str    # where after-clearing refunds go (S-15)
+    hospital_month_settled: bool  # the institution's monthly settlement 月结 already holds it
+    cleared: bool  # its clearing period is closed between agencies
+    is_latest: bool  # no later settlement of the person at this institution
+    next_open_clearing_month: str  # where after-clearing refunds go (S-15)
 
 
 # ---------------------------------------------------------------- what is allowed
 def _check_recall(record: SettlementRecord, ctx: ReversalContext) -> None:
     """Re-settlement limits for a stay or any cancel (004 第三十四条)."""
     if record.reversed:
-        raise Refused(RefusalCode.ALREADY_REVERSED, f"settlement {record.completed.settlement_id} was already "
-                                                    "cancelled or fully refunded")
+        raise Refused(
+            RefusalCode.ALREADY_REVERSED,
+            f"settlement {record.completed.settlement_id} was already cancelled or fully refunded",
+        )
     if ctx.cleared:
-        raise Refused(RefusalCode.RESETTLE_AFTER_CLEARING, "already cleared between agencies: no recall or "
-                      "re-settlement; general outpatient may use an after_clearing refund (S-15)")
+        raise Refused(
+            RefusalCode.RESETTLE_AFTER_CLEARING,
+            "already cleared between agencies: no recall or "
+            "re-settlement; general outpatient may use an after_clearing refund (S-15)",
+        )
     if record.completed.medical_type is MedicalType.INPATIENT and ctx.hospital_month_settled:
-        raise Refused(RefusalCode.RECALL_AFTER_MONTHLY_SETTLEMENT, "the hospital's monthly settlement already "
-                      "holds this stay: no recall (004 第三十四条)")
+        raise Refused(
+            RefusalCode.RECALL_AFTER_MONTHLY_SETTLEMENT,
+            "the hospital's monthly settlement already holds this stay: no recall (004 第三十四条)",
+        )
     if not ctx.is_latest:
         if record.completed.medical_type in SPECIAL_REFUND_TYPES:
             raise Refused(RefusalCode.REFUND_KIND_MISMATCH, "a later settlement exists: use a non_latest refund")
-        raise Refused(RefusalCode.RECALL_NOT_LATEST, "a later settlement exists: no skipping recall 不得隔次召回 "
-                                                     "(004 第三十四条)")
+        raise Refused(
+            RefusalCode.RECALL_NOT_LATEST, "a later settlement exists: no skipping recall 不得隔次召回 (004 第三十四条)"
+        )
 
 
 def check_refund_kind(record: SettlementRecord, ctx: ReversalContext, kind: RefundKind) -> None:
@@ -77,14 +97,16 @@ def check_refund_kind(record: SettlementRecord, ctx: ReversalContext, kind: Refu
         return
     if facts.medical_type not in SPECIAL_REFUND_TYPES:
         code = RefusalCode.RESETTLE_AFTER_CLEARING if ctx.cleared else RefusalCode.REFUND_NOT_OUTPATIENT
-        raise Refused(code, f"{kind} refunds are for general outpatient only (000 第五十九条); "
-                            f"{facts.medical_type} follows the recall limits of 004 第三十四条")
+        raise Refused(
+            code,
+            f"{kind} refunds are for general outpatient only (000 第五十九条); "
+            f"{facts.medical_type} follows the recall limits of 004 第三十四条",
+        )
     if record.reversed:
         raise Refused(RefusalCode.ALREADY_REVERSED, f"settlement {facts.settlement_id} was already reversed")
     expected = _special_kind(record, ctx)
     if kind is not expected:
-        raise Refused(RefusalCode.REFUND_KIND_MISMATCH, f"this settlement calls for a {expected} refund, "
-                                                        f"not {kind}")
+        raise Refused(RefusalCode.REFUND_KIND_MISMATCH, f"this settlement calls for a {expected} refund, not {kind}")
 
 
 def _special_kind(record: SettlementRecord, ctx: ReversalContext) -> RefundKind:
@@ -103,30 +125,44 @@ def clearing_month_for(record: SettlementRecord, ctx: ReversalContext, kind: Ref
 # ---------------------------------------------------------------- amounts
 def slip_delta(before: SettlementSlip | None, after: SettlementSlip | None) -> SlipDelta:
     """after − before, amount by amount and fund by fund (a missing slip counts as zero)."""
+
     def get(slip: SettlementSlip | None, name: str) -> Decimal:
         return getattr(slip, name) if slip is not None else ZERO
+
     names: dict = {}
     sums: dict = {}
     for sign, slip in ((-1, before), (1, after)):
         for fund in slip.funds if slip is not None else ():
             names.setdefault(fund.code, fund.name)
             sums[fund.code] = sums.get(fund.code, ZERO) + sign * fund.amount
-    return SlipDelta(**{n: get(after, n) - get(before, n) for n in _AMOUNTS},
-                     funds=[FundDelta(code=c, name=names[c], amount=a) for c, a in sums.items()])
+    return SlipDelta(
+        **{n: get(after, n) - get(before, n) for n in _AMOUNTS},
+        funds=[FundDelta(code=c, name=names[c], amount=a) for c, a in sums.items()],
+    )
 
 
 def cancel(record: SettlementRecord, ctx: ReversalContext, reversal_id: str) -> SettlementCancelled:
     """撤销: the whole slip taken back and the accumulations rolled back (S-15)."""
     _check_recall(record, ctx)
     facts = record.completed
-    return SettlementCancelled(**_facts(facts), clearing_month=clearing_month_for(record, ctx, None),
-                               reversal_id=reversal_id, reversed_on=ctx.today,
-                               compensation=slip_delta(facts.slip, None),
-                               accumulation_delta=record.delta.negated().entries())
+    return SettlementCancelled(
+        **_facts(facts),
+        clearing_month=clearing_month_for(record, ctx, None),
+        reversal_id=reversal_id,
+        reversed_on=ctx.today,
+        compensation=slip_delta(facts.slip, None),
+        accumulation_delta=record.delta.negated().entries(),
+    )
 
 
-def refund(record: SettlementRecord, ctx: ReversalContext, kind: RefundKind, reversal_id: str,
-           line_nos: list[int] | None = None, replacement: InsuredAnswer | None = None) -> SettlementRefunded:
+def refund(
+    record: SettlementRecord,
+    ctx: ReversalContext,
+    kind: RefundKind,
+    reversal_id: str,
+    line_nos: list[int] | None = None,
+    replacement: InsuredAnswer | None = None,
+) -> SettlementRefunded:
     """退费: the whole settlement, or some lines with the rest re-settled in ``replacement`` (computed by
     ``decide`` on the remaining lines with the rolled-back accumulations). Net amounts go into the
     clearing month that fits the kind (S-15)."""
@@ -137,11 +173,17 @@ def refund(record: SettlementRecord, ctx: ReversalContext, kind: RefundKind, rev
     net = record.delta.negated()
     if replacement is not None:
         net = net.then(replacement.delta)
-    return SettlementRefunded(**_facts(facts), clearing_month=clearing_month_for(record, ctx, kind), kind=kind,
-                              reversal_id=reversal_id, reversed_on=ctx.today, line_nos=line_nos,
-                              compensation=slip_delta(facts.slip, replacement.slip if replacement else None),
-                              replacement=replacement.slip if replacement else None,
-                              accumulation_delta=net.entries())
+    return SettlementRefunded(
+        **_facts(facts),
+        clearing_month=clearing_month_for(record, ctx, kind),
+        kind=kind,
+        reversal_id=reversal_id,
+        reversed_on=ctx.today,
+        line_nos=line_nos,
+        compensation=slip_delta(facts.slip, replacement.slip if replacement else None),
+        replacement=replacement.slip if replacement else None,
+        accumulation_delta=net.entries(),
+    )
 
 
 def remaining_request(request: SettlementRequest, line_nos: list[int]) -> SettlementRequest | None:
@@ -154,8 +196,12 @@ def remaining_request(request: SettlementRequest, line_nos: list[int]) -> Settle
     return request.model_copy(update={"fee_lines": kept}) if kept else None
 
 
-def after_refund(record: SettlementRecord, refunded: SettlementRefunded, replacement: InsuredAnswer | None,
-                 remaining: SettlementRequest | None) -> SettlementRecord:
+def after_refund(
+    record: SettlementRecord,
+    refunded: SettlementRefunded,
+    replacement: InsuredAnswer | None,
+    remaining: SettlementRequest | None,
+) -> SettlementRecord:
     """The record to keep after a refund: the remaining slip becomes current, or the record is closed."""
     if replacement is None or remaining is None:
         return replace(record, reversed=True)
@@ -164,6 +210,16 @@ def after_refund(record: SettlementRecord, refunded: SettlementRefunded, replace
 
 
 def _facts(facts: SettlementCompleted) -> dict:
-    keep = ("settlement_id", "request_id", "person_id", "institution_code", "hospital_level", "insurance_type",
-            "medical_type", "insured_region", "treating_region", "cross_province")
+    keep = (
+        "settlement_id",
+        "request_id",
+        "person_id",
+        "institution_code",
+        "hospital_level",
+        "insurance_type",
+        "medical_type",
+        "insured_region",
+        "treating_region",
+        "cross_province",
+    )
     return {name: getattr(facts, name) for name in keep}

@@ -1,10 +1,11 @@
 """Validated number types for policy and catalogue data: ratios and amounts, Decimal only (M-01)."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from contracts.values import to_money
 
@@ -42,4 +43,5 @@ Amount = Annotated[Decimal, BeforeValidator(_amount)]
 
 class Data(BaseModel):
     """Base of reference-data models: frozen and strict about unknown keys (typos fail at load)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -5,6 +5,7 @@ store's own documents and archive, with the same matches as the Mongo queries, s
 what the next one reads. :class:`Clearing` builds the service's real ``registry(...)`` on them, with a clock a
 test moves.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,13 @@ from contracts.registry import ALL_TOPICS
 from runtime.calendar import default_calendar
 from runtime.memory import MemoryStore
 from services.clearing.adapters import (
-    APPEALS, ENTRIES, LEDGERS, MISMATCH_STATUSES, NOTICES, RECONCILIATIONS, SETTLEMENT,
+    APPEALS,
+    ENTRIES,
+    LEDGERS,
+    MISMATCH_STATUSES,
+    NOTICES,
+    RECONCILIATIONS,
+    SETTLEMENT,
 )
 from services.clearing.domain.appeal import Appeal
 from services.clearing.domain.ledger import ClearingLedger
@@ -35,12 +42,18 @@ class MemoryClearingReads:
         self.store = store
 
     def _states(self, collection: str) -> list[dict]:
-        return [copy.deepcopy(doc["state"]) for (name, _), doc in self.store.documents.items()
-                if name == collection and doc.get("state") is not None]
+        return [
+            copy.deepcopy(doc["state"])
+            for (name, _), doc in self.store.documents.items()
+            if name == collection and doc.get("state") is not None
+        ]
 
     def _lines(self, **match: str) -> list[dict]:
-        return [copy.deepcopy(doc) for doc in self.store.archives.get(ENTRIES, {}).values()
-                if all(doc.get(k) == v for k, v in match.items())]
+        return [
+            copy.deepcopy(doc)
+            for doc in self.store.archives.get(ENTRIES, {}).values()
+            if all(doc.get(k) == v for k, v in match.items())
+        ]
 
     async def lines_of_settlement(self, settlement_id: str) -> list[dict]:
         return self._lines(settlement_id=settlement_id)
@@ -55,36 +68,53 @@ class MemoryClearingReads:
         return self._lines(kind=SETTLEMENT, insured_region=region, settled_month=month)
 
     async def reconciliations_of_month(self, region: str, month: str) -> list[Reconciliation]:
-        return [Reconciliation.model_validate(s) for s in self._states(RECONCILIATIONS)
-                if region in s.get("insured_regions", ()) and f"{month}-01" <= s["day"] <= f"{month}-31"]
+        return [
+            Reconciliation.model_validate(s)
+            for s in self._states(RECONCILIATIONS)
+            if region in s.get("insured_regions", ()) and f"{month}-01" <= s["day"] <= f"{month}-31"
+        ]
 
     async def ledgers_of(self, month: str) -> list[ClearingLedger]:
         return [ClearingLedger.model_validate(s) for s in self._states(LEDGERS) if s["clearing_month"] == month]
 
     async def ledgers_of_region(self, region: str, since: str | None) -> list[ClearingLedger]:
-        return [ClearingLedger.model_validate(s) for s in self._states(LEDGERS)
-                if region in (s["insured_region"], s["treating_region"])
-                and (not since or s["clearing_month"] >= since)]
+        return [
+            ClearingLedger.model_validate(s)
+            for s in self._states(LEDGERS)
+            if region in (s["insured_region"], s["treating_region"]) and (not since or s["clearing_month"] >= since)
+        ]
 
     async def notices_of(self, region: str) -> dict[str, NoticeState]:
-        return {s["notice"]["clearing_month"]: NoticeState.model_validate(s) for s in self._states(NOTICES)
-                if s["notice"]["region"] == region}
+        return {
+            s["notice"]["clearing_month"]: NoticeState.model_validate(s)
+            for s in self._states(NOTICES)
+            if s["notice"]["region"] == region
+        }
 
     async def mismatches_of(self, region: str) -> list[Reconciliation]:
-        return [Reconciliation.model_validate(s) for s in self._states(RECONCILIATIONS)
-                if s["status"] in MISMATCH_STATUSES
-                and (s["treating_region"] == region or region in s.get("insured_regions", ()))]
+        return [
+            Reconciliation.model_validate(s)
+            for s in self._states(RECONCILIATIONS)
+            if s["status"] in MISMATCH_STATUSES
+            and (s["treating_region"] == region or region in s.get("insured_regions", ()))
+        ]
 
     async def days_of_institution(self, institution: str, month: str) -> list[Reconciliation]:
-        return [Reconciliation.model_validate(s) for s in self._states(RECONCILIATIONS)
-                if s["institution_code"] == institution and f"{month}-01" <= s["day"] <= f"{month}-31"]
+        return [
+            Reconciliation.model_validate(s)
+            for s in self._states(RECONCILIATIONS)
+            if s["institution_code"] == institution and f"{month}-01" <= s["day"] <= f"{month}-31"
+        ]
 
     async def institution_lines(self, institution: str, clearing_month: str) -> list[dict]:
         return self._lines(institution_code=institution, clearing_month=clearing_month)
 
     async def appeals_of(self, *, institution: str | None = None, region: str | None = None) -> list[Appeal]:
-        return [Appeal.model_validate(s) for s in self._states(APPEALS)
-                if (s["institution_code"] == institution if institution else s["treating_region"] == region)]
+        return [
+            Appeal.model_validate(s)
+            for s in self._states(APPEALS)
+            if (s["institution_code"] == institution if institution else s["treating_region"] == region)
+        ]
 
     async def reconciliation_states(self, statuses: tuple[str, ...]) -> list[dict]:
         return [s for s in self._states(RECONCILIATIONS) if s["status"] in statuses]
@@ -111,8 +141,9 @@ class Clearing:
         self.store = MemoryStore(producer="clearing", now=self.clock)
         self.reads = MemoryClearingReads(self.store)
         self.metrics = ClearingMetrics(CollectorRegistry(), self.clock, self.reads)
-        self.handlers = registry(self.store, now=self.clock, calendar=default_calendar(), reads=self.reads,
-                                 metrics=self.metrics)
+        self.handlers = registry(
+            self.store, now=self.clock, calendar=default_calendar(), reads=self.reads, metrics=self.metrics
+        )
 
     def published(self, since: int = 0) -> list[tuple[str, dict]]:
         """(topic, payload) of what the handlers' decisions emitted, in order."""

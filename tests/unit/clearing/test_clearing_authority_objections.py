@@ -2,6 +2,7 @@
 objection comes from the agencies that may confirm its side; the level that coordinates the pair resolves it
 (the national agency between provinces, the province within one); an insured place's record of a day comes
 from the agency of that insured region, its province or the national level."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -22,20 +23,42 @@ def check(topic: str, sender: str, payload):
 
 
 def objection(insured: str, treating: str, side: str) -> ObjectClearingPeriod:
-    return ObjectClearingPeriod(objection_id="O1", clearing_month="2026-10", insured_region=insured,
-                                treating_region=treating, side=side, reasons=["未对账"], objected_at=NOW)
+    return ObjectClearingPeriod(
+        objection_id="O1",
+        clearing_month="2026-10",
+        insured_region=insured,
+        treating_region=treating,
+        side=side,
+        reasons=["未对账"],
+        objected_at=NOW,
+    )
 
 
 def resolution(insured: str, treating: str) -> ResolveClearingObjection:
-    return ResolveClearingObjection(objection_id="O1", clearing_month="2026-10", insured_region=insured,
-                                    treating_region=treating, outcome="upheld", resolution="补扣", resolved_at=NOW)
+    return ResolveClearingObjection(
+        objection_id="O1",
+        clearing_month="2026-10",
+        insured_region=insured,
+        treating_region=treating,
+        outcome="upheld",
+        resolution="补扣",
+        resolved_at=NOW,
+    )
 
 
-@pytest.mark.parametrize("side, sender, ok", [
-    ("insured", "A340200", True), ("insured", "A340000", True), ("insured", "A000000", True),
-    ("insured", "A420100", False), ("insured", "A420000", False), ("treating", "A420100", True),
-    ("treating", "A340200", False), ("treating", "H42010200001", False),
-])
+@pytest.mark.parametrize(
+    "side, sender, ok",
+    [
+        ("insured", "A340200", True),
+        ("insured", "A340000", True),
+        ("insured", "A000000", True),
+        ("insured", "A420100", False),
+        ("insured", "A420000", False),
+        ("treating", "A420100", True),
+        ("treating", "A340200", False),
+        ("treating", "H42010200001", False),
+    ],
+)
 def test_an_objection_comes_from_the_agencies_of_its_side(side, sender, ok):
     refused = check("clearing.object-period.v1", sender, objection(WUHU, WUHAN, side))
     assert (refused is None) is ok
@@ -43,11 +66,18 @@ def test_an_objection_comes_from_the_agencies_of_its_side(side, sender, ok):
         assert f"may not object for the {side} side" in refused.message
 
 
-@pytest.mark.parametrize("insured, treating, sender, ok", [
-    (WUHU, WUHAN, "A000000", True), (WUHU, WUHAN, "A340000", False), (WUHU, WUHAN, "A420000", False),
-    (WUHU, HEFEI, "A340000", True), (WUHU, HEFEI, "A000000", True), (WUHU, HEFEI, "A340200", False),
-    (WUHU, HEFEI, "A420000", False),
-])
+@pytest.mark.parametrize(
+    "insured, treating, sender, ok",
+    [
+        (WUHU, WUHAN, "A000000", True),
+        (WUHU, WUHAN, "A340000", False),
+        (WUHU, WUHAN, "A420000", False),
+        (WUHU, HEFEI, "A340000", True),
+        (WUHU, HEFEI, "A000000", True),
+        (WUHU, HEFEI, "A340200", False),
+        (WUHU, HEFEI, "A420000", False),
+    ],
+)
 def test_the_coordinating_level_resolves(insured, treating, sender, ok):
     refused = check("clearing.resolve-objection.v1", sender, resolution(insured, treating))
     assert (refused is None) is ok
@@ -55,9 +85,16 @@ def test_the_coordinating_level_resolves(insured, treating, sender, ok):
         assert refused.reason == "UNAUTHORIZED" and refused.rule == "C-02"
 
 
-@pytest.mark.parametrize("sender, ok", [("A340200", True), ("A340000", True), ("A340100", False),
-                                        ("H42010200001", False)])
+@pytest.mark.parametrize(
+    "sender, ok", [("A340200", True), ("A340000", True), ("A340100", False), ("H42010200001", False)]
+)
 def test_an_insured_places_day_comes_from_its_agency(sender, ok):
-    totals = InsuredDailyTotals(insured_region=WUHU, institution_code="H42010200001", treating_region=WUHAN,
-                                day=date(2026, 10, 21), lines=[], sent_at=NOW)
+    totals = InsuredDailyTotals(
+        insured_region=WUHU,
+        institution_code="H42010200001",
+        treating_region=WUHAN,
+        day=date(2026, 10, 21),
+        lines=[],
+        sent_at=NOW,
+    )
     assert (check("clearing.insured-daily-totals.v1", sender, totals) is None) is ok

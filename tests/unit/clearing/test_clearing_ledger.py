@@ -1,23 +1,46 @@
 """C-01..C-05 clearing ledger: idempotent lines, deductions apart, refunds negative, sums (M-01),
 the C-02 calendar and C-03 deadlines across the 2026 National Day."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.clearing import (
-    ClearingEntryRecorded, ClearingPeriodGenerated, ClearingSide, ConfirmClearingPeriod, PeriodConfirmedBy, EntryKind,
-    Fund, FundAmounts,
+    ClearingEntryRecorded,
+    ClearingPeriodGenerated,
+    ClearingSide,
+    ConfirmClearingPeriod,
+    EntryKind,
+    Fund,
+    FundAmounts,
+    PeriodConfirmedBy,
 )
 from contracts.prepayment import PrepaymentScope
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from services.clearing.domain import (
-    GENERATE, ClearingLedger, LedgerEntry, PeriodClosed, PeriodStatus, confirm, deadline_fired, entry_month, fund_totals,
-    generate, issue_notice, new_ledger, notice_deadlines, pending_sides, period_calendar, record_entry, sum_totals,
+    GENERATE,
+    ClearingLedger,
+    LedgerEntry,
+    PeriodClosed,
+    PeriodStatus,
+    confirm,
+    deadline_fired,
+    entry_month,
+    fund_totals,
+    generate,
+    issue_notice,
+    new_ledger,
+    notice_deadlines,
+    pending_sides,
+    period_calendar,
+    record_entry,
+    sum_totals,
 )
 from services.outcome import RECENT_ITEMS as RECENT_ENTRIES
 from services.prepayment.domain import from_clearing_notice
@@ -28,11 +51,19 @@ NOW = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)
 EMP = InsuranceType.EMPLOYEE
 
 
-def entry(sid: str, kind=EntryKind.SETTLEMENT, ref: str = "", insured=WUHU, treating=WUHAN,
-          pooling="100.00", account="20.00") -> LedgerEntry:
+def entry(
+    sid: str, kind=EntryKind.SETTLEMENT, ref: str = "", insured=WUHU, treating=WUHAN, pooling="100.00", account="20.00"
+) -> LedgerEntry:
     funds = {Fund.POOLING: money(pooling), Fund.PERSONAL_ACCOUNT: money(account)}
-    return LedgerEntry(settlement_id=sid, kind=kind, ref=ref, insured_region=insured, treating_region=treating,
-                       amounts=FundAmounts(insurance_type=EMP, funds=funds), business_day=date(2026, 8, 20))
+    return LedgerEntry(
+        settlement_id=sid,
+        kind=kind,
+        ref=ref,
+        insured_region=insured,
+        treating_region=treating,
+        amounts=FundAmounts(insurance_type=EMP, funds=funds),
+        business_day=date(2026, 8, 20),
+    )
 
 
 def test_lines_deductions_and_refunds() -> None:
@@ -40,12 +71,11 @@ def test_lines_deductions_and_refunds() -> None:
     lg, events, deadlines = record_entry(lg, entry("s1"), CAL, NOW)
     assert isinstance(events[0], ClearingEntryRecorded) and events[0].signed_total == money("120")
     assert deadlines[0].kind == GENERATE and deadlines[0].due_at == at_business_start(date(2026, 9, 21))
-    assert record_entry(lg, entry("s1"), CAL, NOW).events == []            # idempotent by settlement id
+    assert record_entry(lg, entry("s1"), CAL, NOW).events == []  # idempotent by settlement id
     lg = record_entry(lg, entry("s2"), CAL, NOW).state
     lg, events, deadlines = record_entry(lg, entry("s2", EntryKind.REFUND), CAL, NOW)
     assert events[0].signed_total == money("-120") and deadlines == []
-    lg = record_entry(lg, entry("s1", EntryKind.AUDIT_DEDUCTION, "d1", pooling="30.00", account="0.00"),
-                      CAL, NOW).state
+    lg = record_entry(lg, entry("s1", EntryKind.AUDIT_DEDUCTION, "d1", pooling="30.00", account="0.00"), CAL, NOW).state
     totals = {(t.insurance_type, t.fund): t for t in fund_totals(lg)}
     pooling = totals[(EMP, Fund.POOLING)]
     assert (pooling.settled, pooling.deducted, pooling.net) == (money("100"), money("30"), money("70"))
@@ -66,26 +96,29 @@ def test_generation_confirmation_by_silence_and_closed_period() -> None:
     assert early.events == [] and early.deadlines == deadlines
     lg, events, _ = deadline_fired(lg, deadlines[0], CAL, generated.confirm_by + timedelta(seconds=1))
     assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is PeriodConfirmedBy.SILENCE
-    assert [(e.side, e.by, e.pending_sides) for e in events] == [            # C-02: both sides were silent
+    assert [(e.side, e.by, e.pending_sides) for e in events] == [  # C-02: both sides were silent
         (ClearingSide.INSURED, PeriodConfirmedBy.SILENCE, [ClearingSide.TREATING]),
-        (ClearingSide.TREATING, PeriodConfirmedBy.SILENCE, [])]
+        (ClearingSide.TREATING, PeriodConfirmedBy.SILENCE, []),
+    ]
 
 
 def confirmation(side: ClearingSide | None = None) -> ConfirmClearingPeriod:
     extra = {"side": side} if side else {}
-    return ConfirmClearingPeriod(clearing_month="2026-09", insured_region=WUHU, treating_region=WUHAN,
-                                 confirmed_at=NOW, **extra)
+    return ConfirmClearingPeriod(
+        clearing_month="2026-09", insured_region=WUHU, treating_region=WUHAN, confirmed_at=NOW, **extra
+    )
 
 
 def test_a_confirmation_binds_its_side_and_the_period_is_confirmed_by_both() -> None:
     """C-02 (004 第四十六条): the insured side confirms its payable, the treating side its receivable."""
     lg = generate(new_ledger("2026-09", WUHU, WUHAN), CAL, NOW).state
-    assert confirmation().side is ClearingSide.INSURED                     # absent: the payer's (compatible v1)
+    assert confirmation().side is ClearingSide.INSURED  # absent: the payer's (compatible v1)
     lg, events, _ = confirm(lg, confirmation(ClearingSide.INSURED), NOW)
     assert [(e.side, e.by, e.pending_sides) for e in events] == [
-        (ClearingSide.INSURED, PeriodConfirmedBy.PROVINCE, [ClearingSide.TREATING])]
+        (ClearingSide.INSURED, PeriodConfirmedBy.PROVINCE, [ClearingSide.TREATING])
+    ]
     assert lg.status is PeriodStatus.GENERATED and pending_sides(lg) == [ClearingSide.TREATING]
-    assert confirm(lg, confirmation(ClearingSide.INSURED), NOW).events == []   # that side again: no effect
+    assert confirm(lg, confirmation(ClearingSide.INSURED), NOW).events == []  # that side again: no effect
     lg, events, _ = confirm(lg, confirmation(ClearingSide.TREATING), NOW)
     assert [(e.side, e.pending_sides) for e in events] == [(ClearingSide.TREATING, [])]
     assert lg.status is PeriodStatus.CONFIRMED and lg.confirmed_by is PeriodConfirmedBy.PROVINCE
@@ -98,7 +131,10 @@ def test_silence_confirms_only_the_side_that_stayed_silent() -> None:
     lg = confirm(lg, confirmation(ClearingSide.TREATING), NOW).state
     lg, events, _ = deadline_fired(lg, silence, CAL, silence.due_at + timedelta(seconds=1))
     assert [(e.side, e.by, e.pending_sides) for e in events] == [(ClearingSide.INSURED, PeriodConfirmedBy.SILENCE, [])]
-    assert lg.confirmations == {ClearingSide.TREATING: PeriodConfirmedBy.PROVINCE, ClearingSide.INSURED: PeriodConfirmedBy.SILENCE}
+    assert lg.confirmations == {
+        ClearingSide.TREATING: PeriodConfirmedBy.PROVINCE,
+        ClearingSide.INSURED: PeriodConfirmedBy.SILENCE,
+    }
     assert lg.status is PeriodStatus.CONFIRMED
 
 
@@ -125,24 +161,38 @@ def test_c02_calendar_and_c03_deadlines_across_national_day() -> None:
 
 
 def test_notice_per_counterpart_with_reverse_clearing() -> None:
-    a = generate(record_entry(new_ledger("2026-09", WUHU, WUHAN), entry("s1", pooling="500"), CAL, NOW).state,
-                 CAL, NOW).state
+    a = generate(
+        record_entry(new_ledger("2026-09", WUHU, WUHAN), entry("s1", pooling="500"), CAL, NOW).state, CAL, NOW
+    ).state
     b = new_ledger("2026-09", WUHAN, WUHU)  # Wuhan insured, treated in Wuhu: Wuhu receives
-    b = generate(record_entry(b, entry("s2", insured=WUHAN, treating=WUHU, pooling="80", account="0"),
-                              CAL, NOW).state, CAL, NOW).state
+    b = generate(
+        record_entry(b, entry("s2", insured=WUHAN, treating=WUHU, pooling="80", account="0"), CAL, NOW).state, CAL, NOW
+    ).state
     c = new_ledger("2026-09", WUHU, HEFEI)  # only a refund after clearing: negative (C-05)
-    c = generate(record_entry(c, entry("s0", EntryKind.REFUND, treating=HEFEI, pooling="50", account="0"),
-                              CAL, NOW).state, CAL, NOW).state
+    c = generate(
+        record_entry(c, entry("s0", EntryKind.REFUND, treating=HEFEI, pooling="50", account="0"), CAL, NOW).state,
+        CAL,
+        NOW,
+    ).state
     notice = issue_notice(WUHU, "2026-09", [a, b, c], CAL, datetime(2026, 9, 30, 1, tzinfo=UTC))
     lines = {(ln.counterpart_region, ln.direction): ln.net for ln in notice.counterparts}
-    assert lines == {(WUHAN, "payable"): money("520"), (WUHAN, "receivable"): money("80"),
-                     (HEFEI, "payable"): money("-50")}
+    assert lines == {
+        (WUHAN, "payable"): money("520"),
+        (WUHAN, "receivable"): money("80"),
+        (HEFEI, "payable"): money("-50"),
+    }
     # C-05 (004 第五十一条): Hefei's negative net is money coming back to Wuhu, a receivable marked *
-    owed = {ln.counterpart_region: (ln.owed, ln.amount, ln.reverse_clearing) for ln in notice.counterparts
-            if ln.direction == "payable"}
+    owed = {
+        ln.counterpart_region: (ln.owed, ln.amount, ln.reverse_clearing)
+        for ln in notice.counterparts
+        if ln.direction == "payable"
+    }
     assert owed == {WUHAN: ("payable", money("520"), False), HEFEI: ("receivable", money("50"), True)}
-    assert (notice.payable_total, notice.receivable_total, notice.net_payable) == (money("520"), money("130"),
-                                                                                   money("390"))
+    assert (notice.payable_total, notice.receivable_total, notice.net_payable) == (
+        money("520"),
+        money("130"),
+        money("390"),
+    )
     inputs = {i.scope: i for i in from_clearing_notice(notice)}
     assert inputs[PrepaymentScope.CROSS_PROVINCE].payable == money("520")
     assert inputs[PrepaymentScope.INTRA_PROVINCE].payable == money("-50")
@@ -163,8 +213,18 @@ lines = st.lists(st.tuples(st.integers(0, 8), st.sampled_from(list(EntryKind)), 
 def test_ledger_sums_equal_line_sums(seq) -> None:
     lg = new_ledger("2026-09", WUHU, WUHAN)
     for idx, kind, pooling, account in seq:
-        lg = record_entry(lg, entry(f"s{idx}", kind, ref="d" if kind is EntryKind.AUDIT_DEDUCTION else "",
-                                    pooling=str(pooling), account=str(account)), CAL, NOW).state
+        lg = record_entry(
+            lg,
+            entry(
+                f"s{idx}",
+                kind,
+                ref="d" if kind is EntryKind.AUDIT_DEDUCTION else "",
+                pooling=str(pooling),
+                account=str(account),
+            ),
+            CAL,
+            NOW,
+        ).state
     totals = fund_totals(lg)
     settled, deducted, net = sum_totals(totals)
     sign = {EntryKind.SETTLEMENT: 1, EntryKind.REFUND: -1}

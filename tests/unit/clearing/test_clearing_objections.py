@@ -2,6 +2,7 @@
 (receipt time), its open objection holds that side — no confirmation, explicit or by silence — until the
 coordinating level resolves it; resolved after the 25th, the resolution confirms the side. Periods of 2026-10,
 whose 21st–25th lie after National Day."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -9,13 +10,29 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.clearing import (
-    ClearingObjectionRecorded, ClearingObjectionResolved, ClearingPeriodConfirmed, ClearingSide, ConfirmClearingPeriod,
-    PeriodConfirmedBy, EntryKind, Fund, FundAmounts, ObjectClearingPeriod, ResolveClearingObjection,
+    ClearingObjectionRecorded,
+    ClearingObjectionResolved,
+    ClearingPeriodConfirmed,
+    ClearingSide,
+    ConfirmClearingPeriod,
+    EntryKind,
+    Fund,
+    FundAmounts,
+    ObjectClearingPeriod,
+    PeriodConfirmedBy,
+    ResolveClearingObjection,
 )
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from services.clearing.domain import (
-    SILENT_CONFIRMATION, LateConfirmation, LedgerEntry, PeriodStatus, confirm, deadline_fired, generate, new_ledger,
+    SILENT_CONFIRMATION,
+    LateConfirmation,
+    LedgerEntry,
+    PeriodStatus,
+    confirm,
+    deadline_fired,
+    generate,
+    new_ledger,
     record_entry,
 )
 from services.clearing.domain.objection import ObjectionRefused, coordinator, object_to, resolve
@@ -29,26 +46,46 @@ INSURED, TREATING = ClearingSide.INSURED, ClearingSide.TREATING
 
 
 def generated(insured=WUHU, treating=WUHAN):
-    entry = LedgerEntry(settlement_id="s1", kind=EntryKind.SETTLEMENT, insured_region=insured, treating_region=treating,
-                        amounts=FundAmounts(insurance_type=InsuranceType.EMPLOYEE, funds={Fund.POOLING: money("10")}),
-                        business_day=date(2026, 9, 3))
+    entry = LedgerEntry(
+        settlement_id="s1",
+        kind=EntryKind.SETTLEMENT,
+        insured_region=insured,
+        treating_region=treating,
+        amounts=FundAmounts(insurance_type=InsuranceType.EMPLOYEE, funds={Fund.POOLING: money("10")}),
+        business_day=date(2026, 9, 3),
+    )
     lg = record_entry(new_ledger("2026-10", insured, treating), entry, CAL, GENERATED_AT - timedelta(days=5)).state
     return generate(lg, CAL, GENERATED_AT).state
 
 
 def objection(oid="O1", side=INSURED, at=GENERATED_AT) -> ObjectClearingPeriod:
-    return ObjectClearingPeriod(objection_id=oid, clearing_month="2026-10", insured_region=WUHU,
-                                treating_region=WUHAN, side=side, reasons=["9月3日结算未对账"], objected_at=at)
+    return ObjectClearingPeriod(
+        objection_id=oid,
+        clearing_month="2026-10",
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        side=side,
+        reasons=["9月3日结算未对账"],
+        objected_at=at,
+    )
 
 
 def resolution(oid="O1", outcome="dismissed", at=GENERATED_AT) -> ResolveClearingObjection:
-    return ResolveClearingObjection(objection_id=oid, clearing_month="2026-10", insured_region=WUHU,
-                                    treating_region=WUHAN, outcome=outcome, resolution="数据无误", resolved_at=at)
+    return ResolveClearingObjection(
+        objection_id=oid,
+        clearing_month="2026-10",
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        outcome=outcome,
+        resolution="数据无误",
+        resolved_at=at,
+    )
 
 
 def confirmation(side=INSURED, at=GENERATED_AT) -> ConfirmClearingPeriod:
-    return ConfirmClearingPeriod(clearing_month="2026-10", insured_region=WUHU, treating_region=WUHAN, side=side,
-                                 confirmed_at=at)
+    return ConfirmClearingPeriod(
+        clearing_month="2026-10", insured_region=WUHU, treating_region=WUHAN, side=side, confirmed_at=at
+    )
 
 
 def silence(lg, at=DUE + timedelta(seconds=1)):
@@ -62,7 +99,7 @@ def test_an_open_objection_holds_its_side_against_confirmation_and_silence() -> 
     assert (event.objection.objector, event.objection.outcome) == ("A340200", None)
     with pytest.raises(LateConfirmation, match="open objection \\(O1\\)"):
         confirm(lg, confirmation(), GENERATED_AT + timedelta(hours=2))
-    lg, events, _ = silence(lg)                          # the treating side stayed silent: confirmed
+    lg, events, _ = silence(lg)  # the treating side stayed silent: confirmed
     assert [(e.side, e.by) for e in events] == [(TREATING, PeriodConfirmedBy.SILENCE)]
     assert lg.status is PeriodStatus.GENERATED and INSURED not in lg.confirmations
     lg, (done, confirmed), _ = resolve(lg, resolution(), "A000000", DUE + timedelta(days=1))
@@ -81,7 +118,7 @@ def test_resolved_by_the_25th_the_side_confirms_as_any_other() -> None:
 
 
 def test_refusals_with_their_reason() -> None:
-    with pytest.raises(LateConfirmation, match="after the end of the 25th"):          # 10-26 00:00:01
+    with pytest.raises(LateConfirmation, match="after the end of the 25th"):  # 10-26 00:00:01
         object_to(generated(), objection(), "A340200", DUE + timedelta(seconds=1))
     with pytest.raises(ObjectionRefused, match="not generated yet"):
         object_to(new_ledger("2026-10", WUHU, WUHAN), objection(), "A340200", GENERATED_AT)

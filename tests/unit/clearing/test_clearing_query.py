@@ -1,5 +1,6 @@
 """C-04 query API authentication and authority (003 §5 (三)): a request target signed by a registry agency
 (detached JWS, the records' format), fresh (``at`` within the clock-skew limit), for a region it speaks for."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -39,13 +40,16 @@ def test_the_agency_its_province_and_the_national_level_may_download(keys, parti
         q = ask(keys, parties, code, format="xlsx")
         assert (q.region, q.month, q.scope, q.format, q.agency) == (WUHU, "2026-09", "cross_province", "xlsx", code)
     q = ask(keys, parties, "A340200", format="csv", table="附件15-2")
-    assert q.table == "附件15-2"                                    # the URL-encoded name, decoded
+    assert q.table == "附件15-2"  # the URL-encoded name, decoded
 
 
-@pytest.mark.parametrize("code, status, words", [
-    ("A420100", 403, "A420100 does not speak for region 340200"),   # another region's agency
-    ("H34020200001", 403, "does not speak for"),                    # an institution is no agency
-])
+@pytest.mark.parametrize(
+    "code, status, words",
+    [
+        ("A420100", 403, "A420100 does not speak for region 340200"),  # another region's agency
+        ("H34020200001", 403, "does not speak for"),  # an institution is no agency
+    ],
+)
 def test_others_are_refused(keys, parties, code, status, words):
     with pytest.raises(QueryRefused, match=words) as exc:
         ask(keys, parties, code)
@@ -53,12 +57,12 @@ def test_others_are_refused(keys, parties, code, status, words):
 
 
 def test_an_altered_unsigned_or_stale_request_is_refused(keys, parties):
-    with pytest.raises(QueryRefused, match="UNAUTHENTICATED") as exc:      # the region changed after signing
+    with pytest.raises(QueryRefused, match="UNAUTHENTICATED") as exc:  # the region changed after signing
         ask(keys, parties, "A420100", tamper=lambda q: q.replace("region=340200", "region=420100"))
     assert exc.value.status == 401
     with pytest.raises(QueryRefused, match="UNAUTHENTICATED"):
         authorize(parties, PATH, "region=340200&month=2026-09", None, NOW, 300)
-    with pytest.raises(QueryRefused, match="CLOCK_SKEW") as exc:           # a replay ten minutes later
+    with pytest.raises(QueryRefused, match="CLOCK_SKEW") as exc:  # a replay ten minutes later
         ask(keys, parties, "A340200", now=NOW + timedelta(minutes=10))
     assert exc.value.status == 401
 

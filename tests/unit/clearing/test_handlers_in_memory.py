@@ -4,29 +4,37 @@ ledger, archive or reconciliation, the messages and the deadlines out (C-02, C-0
 in milliseconds. The handlers are the service's own (``services/clearing/handlers.py`` ``registry``);
 the same flows over the wire are ``tests/integration/test_clearing_*_wire.py``'s.
 """
+
 from __future__ import annotations
 
 import os
 from datetime import date, datetime, timedelta
 
 import pytest
+from support import completed_settlement, default_sender
 
-from contracts.clearing import ClearingSide, ConfirmClearingPeriod, DailyReconciliation, FundAmounts, RecordAuditDeduction
+from contracts.clearing import (
+    ClearingSide,
+    ConfirmClearingPeriod,
+    DailyReconciliation,
+    FundAmounts,
+    RecordAuditDeduction,
+)
 from contracts.values import SHANGHAI
 from runtime.authority import RefusalReason
 from runtime.envelopes import envelope_for
 from runtime.failures import NotYet, PoisonMessage, classify
 from runtime.parties import ParticipantRegistry
 from services.clearing.authority import AUTHORITY
-from .clearing_support import Clearing
-from support import completed_settlement, default_sender
 
-WUHU, WUHAN = "340200", "420100"            # insured place (Anhui), treating place (Hubei)
-H1 = "H42010200001"                         # a Wuhan hospital
+from .clearing_support import Clearing
+
+WUHU, WUHAN = "340200", "420100"  # insured place (Anhui), treating place (Hubei)
+H1 = "H42010200001"  # a Wuhan hospital
 AUGUST_20 = datetime(2026, 8, 20, 10, 0, tzinfo=SHANGHAI)
-SEPTEMBER = "2026-09"                       # clears August's settlements (C-02)
+SEPTEMBER = "2026-09"  # clears August's settlements (C-02)
 LEDGER = f"{SEPTEMBER}:{WUHU}:{WUHAN}"
-PARTIES = ParticipantRegistry.load(os.environ["YIDI_KEYS_DIR"])     # the session's development keys
+PARTIES = ParticipantRegistry.load(os.environ["YIDI_KEYS_DIR"])  # the session's development keys
 
 
 def message(topic: str, payload, at: datetime, sender: str | None = None):
@@ -34,14 +42,26 @@ def message(topic: str, payload, at: datetime, sender: str | None = None):
 
 
 def settled(settlement_id: str = "S-A", pooling: str = "1000.00", on: date = date(2026, 8, 20)):
-    return completed_settlement(settlement_id, insured_region=WUHU, treating_region=WUHAN, settled_on=on,
-                                funds={"pooling": pooling}, institution_code=H1)
+    return completed_settlement(
+        settlement_id,
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        settled_on=on,
+        funds={"pooling": pooling},
+        institution_code=H1,
+    )
 
 
 def deduction(deduction_id: str, settlement_id: str, pooling: str, at: datetime) -> RecordAuditDeduction:
-    return RecordAuditDeduction(deduction_id=deduction_id, settlement_id=settlement_id, insured_region=WUHU,
-                                treating_region=WUHAN, reason="超限价收费", decided_at=at,
-                                amounts=FundAmounts(insurance_type="310", funds={"pooling": pooling}))
+    return RecordAuditDeduction(
+        deduction_id=deduction_id,
+        settlement_id=settlement_id,
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        reason="超限价收费",
+        decided_at=at,
+        amounts=FundAmounts(insurance_type="310", funds={"pooling": pooling}),
+    )
 
 
 async def test_a_settlement_is_recorded_in_its_clearing_month_archived_and_the_period_deadlines_armed():
@@ -60,7 +80,12 @@ async def test_a_settlement_is_recorded_in_its_clearing_month_archived_and_the_p
     assert (entry["clearing_month"], entry["kind"], entry["signed_total"]) == (SEPTEMBER, "settlement", "1000.00")
     [line] = c.store.archives["entries"].values()
     assert (line["_id"], line["ledger"], line["institution_code"], line["settled_month"], line["business_day"]) == (
-        entry["entry_id"], LEDGER, H1, "2026-08", "2026-08-20")
+        entry["entry_id"],
+        LEDGER,
+        H1,
+        "2026-08",
+        "2026-08-20",
+    )
     midnight = datetime(2026, 9, 21, tzinfo=SHANGHAI)
     assert c.armed() == {
         ("generate", LEDGER): midnight,
@@ -153,8 +178,11 @@ async def test_a_notice_due_with_its_periods_generation_waits_for_it():
     mark = len(c.store.published)
     assert await c.handlers["clearing.deadline-due.v1"](due["issue_notice"]) == "applied"
     [notice] = [payload for topic, payload in c.published(mark) if topic == "clearing.notice.v1"]
-    assert (notice["region"], notice["payable_total"], [line["counterpart_region"] for line in notice["counterparts"]]) == (
-        WUHU, "1000.00", [WUHAN])
+    assert (
+        notice["region"],
+        notice["payable_total"],
+        [line["counterpart_region"] for line in notice["counterparts"]],
+    ) == (WUHU, "1000.00", [WUHAN])
 
 
 async def test_a_mismatched_day_arms_its_resolution_deadline_and_falls_overdue():
@@ -165,18 +193,29 @@ async def test_a_mismatched_day_arms_its_resolution_deadline_and_falls_overdue()
     c = Clearing(AUGUST_20)
     await c.handlers["settlement.completed.v1"](message("settlement.completed.v1", settled(), AUGUST_20))
     c.clock.at = datetime(2026, 8, 21, 9, 0, tzinfo=SHANGHAI)
-    report = DailyReconciliation(institution_code=H1, treating_region=WUHAN, day=date(2026, 8, 20), settlements=2,
-                                 fund_total="1500.00", sent_at=c.clock.at)
+    report = DailyReconciliation(
+        institution_code=H1,
+        treating_region=WUHAN,
+        day=date(2026, 8, 20),
+        settlements=2,
+        fund_total="1500.00",
+        sent_at=c.clock.at,
+    )
     mark = len(c.store.published)
-    assert await c.handlers["his.daily-reconciliation.v1"](message("his.daily-reconciliation.v1", report,
-                                                                   c.clock.at)) == "applied"
+    assert (
+        await c.handlers["his.daily-reconciliation.v1"](message("his.daily-reconciliation.v1", report, c.clock.at))
+        == "applied"
+    )
 
     key = f"{H1}:2026-08-20"
     day = c.state("reconciliations", key)
     assert (day["status"], day["insured_regions"]) == ("mismatched", [WUHU])
     [(topic, checked)] = c.published(mark)
-    assert (topic, checked["status"], checked["platform_fund_total"]) == ("clearing.reconciliation.v1",
-                                                                          "mismatched", "1000.00")
+    assert (topic, checked["status"], checked["platform_fund_total"]) == (
+        "clearing.reconciliation.v1",
+        "mismatched",
+        "1000.00",
+    )
     [due] = [env for env in c.store.due() if env.payload.kind == "reconciliation_due"]
     assert due.payload.subject == key and due.payload.due_at.isoformat() == checked["resolve_by"]
 
@@ -185,8 +224,11 @@ async def test_a_mismatched_day_arms_its_resolution_deadline_and_falls_overdue()
     assert c.state("reconciliations", key)["status"] == "overdue"
     assert c.metrics.breaches.labels("reconciliation")._value.get() == 1
     await c.metrics.recount()
-    assert c.metrics.unreconciled.labels("0-5d", "overdue")._value.get() + \
-        c.metrics.unreconciled.labels("6-30d", "overdue")._value.get() == 1
+    assert (
+        c.metrics.unreconciled.labels("0-5d", "overdue")._value.get()
+        + c.metrics.unreconciled.labels("6-30d", "overdue")._value.get()
+        == 1
+    )
     assert c.metrics.periods.labels("open")._value.get() == 1
 
 
@@ -196,15 +238,21 @@ async def test_a_confirmation_is_for_its_own_side_and_of_a_generated_period():
     rule, and changes nothing."""
     c = Clearing(AUGUST_20)
     await c.handlers["settlement.completed.v1"](message("settlement.completed.v1", settled(), AUGUST_20))
-    confirm = ConfirmClearingPeriod(clearing_month=SEPTEMBER, insured_region=WUHU, treating_region=WUHAN,
-                                    side=ClearingSide.INSURED, confirmed_at=AUGUST_20)
+    confirm = ConfirmClearingPeriod(
+        clearing_month=SEPTEMBER,
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        side=ClearingSide.INSURED,
+        confirmed_at=AUGUST_20,
+    )
     counterpart = AUTHORITY.check("clearing.confirm-period.v1", PARTIES.get("A420100"), confirm, PARTIES, AUGUST_20)
     assert counterpart is not None and (counterpart.reason, counterpart.rule) == (RefusalReason.UNAUTHORIZED, "C-02")
     assert AUTHORITY.check("clearing.confirm-period.v1", PARTIES.get("A340200"), confirm, PARTIES, AUGUST_20) is None
 
     before = (c.state("ledgers", LEDGER), len(c.store.published))
     with pytest.raises(PoisonMessage) as refused:
-        await c.handlers["clearing.confirm-period.v1"](message("clearing.confirm-period.v1", confirm, AUGUST_20,
-                                                               sender="A340200"))
+        await c.handlers["clearing.confirm-period.v1"](
+            message("clearing.confirm-period.v1", confirm, AUGUST_20, sender="A340200")
+        )
     assert refused.value.reason == "refused_by_rule" and "is not generated yet" in str(refused.value)
     assert (c.state("ledgers", LEDGER), len(c.store.published)) == before

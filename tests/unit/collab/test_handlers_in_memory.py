@@ -7,6 +7,7 @@ Day, is ``tests/integration/test_collab_wire.py``'s.
 Wuhu A340200 (insured place, requester), Wuhan A420100 (treating place, target), Changsha A430100
 a third agency; the clock stands at Wed 30 Sep 2026 10:00, the day before National Day.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from contracts.collab import (ConfirmCollabResult, OpenCollabRequest, ProblemType, ReplyCollabRequest,
-                              RequestCoInvestigation, Sex, StayDetails)
+from contracts.collab import (
+    ConfirmCollabResult,
+    OpenCollabRequest,
+    ProblemType,
+    ReplyCollabRequest,
+    RequestCoInvestigation,
+    Sex,
+    StayDetails,
+)
 from contracts.parties import RefusalReason
 from contracts.values import make_person_id, money
 from runtime.calendar import at_business_start, end_of_business_day
@@ -37,8 +45,14 @@ RID = req.request_id_for(WUHU, "wuhu-2026-0930-1")
 
 
 def filing_problem() -> OpenCollabRequest:
-    return OpenCollabRequest(request_ref="wuhu-2026-0930-1", requester_region=WUHU, target_region=WUHAN,
-                             matter="备案信息未同步至就医地", problem_type=ProblemType.FILING, opened_at=SEPT_30)
+    return OpenCollabRequest(
+        request_ref="wuhu-2026-0930-1",
+        requester_region=WUHU,
+        target_region=WUHAN,
+        matter="备案信息未同步至就医地",
+        problem_type=ProblemType.FILING,
+        opened_at=SEPT_30,
+    )
 
 
 def reply(at=SEPT_30) -> ReplyCollabRequest:
@@ -83,8 +97,9 @@ async def test_a_copy_of_the_same_command_changes_nothing():
     assert collab.metrics.opened.labels("collab")._value.get() == 1
 
 
-@pytest.mark.parametrize("sender, reason", [(A_CHANGSHA, RefusalReason.NOT_ADDRESSED),
-                                            (A_WUHU, RefusalReason.UNAUTHORIZED)])
+@pytest.mark.parametrize(
+    "sender, reason", [(A_CHANGSHA, RefusalReason.NOT_ADDRESSED), (A_WUHU, RefusalReason.UNAUTHORIZED)]
+)
 async def test_K03_only_the_target_replies_another_agency_hears_why_and_nothing_is_stored(sender, reason):
     """K-03: the receiver is first responder. Changsha, which the request does not name, hears
     NOT_ADDRESSED; Wuhu, its requester (the other side), hears UNAUTHORIZED; both through the
@@ -131,13 +146,22 @@ async def test_K03_K04_the_target_replies_the_confirmation_is_armed_and_the_requ
     stored = collab.state("requests", RID)
     assert (stored["status"], stored["confirm_by"]) == ("replied", confirm_by.isoformat())
     [(topic, replied)] = collab.published(since=1)
-    assert (topic, replied["late"], replied["confirm_by"]) == ("collab.request-replied.v1", False,
-                                                              confirm_by.isoformat())
+    assert (topic, replied["late"], replied["confirm_by"]) == (
+        "collab.request-replied.v1",
+        False,
+        confirm_by.isoformat(),
+    )
     confirm = next(a for a in collab.store.deadlines.values() if a.schedule.payload.kind == req.CONFIRM_DUE)
     assert (confirm.schedule.due_at, confirm.schedule.payload.rule) == (confirm_by, "K-04")
 
-    assert await collab.send("collab.confirm-result.v1", ConfirmCollabResult(
-        request_id=RID, accepted=True, confirmed_at=collab.clock), A_WUHU) == "applied"
+    assert (
+        await collab.send(
+            "collab.confirm-result.v1",
+            ConfirmCollabResult(request_id=RID, accepted=True, confirmed_at=collab.clock),
+            A_WUHU,
+        )
+        == "applied"
+    )
     assert collab.state("requests", RID)["status"] == "confirmed"
     [(topic, confirmed)] = collab.published(since=2)
     assert (topic, confirmed["by"]) == ("collab.result-confirmed.v1", "requester")
@@ -149,9 +173,9 @@ async def test_K03_the_request_is_in_the_targets_inbox_with_the_actions_it_may_t
     collab = await opened()
 
     async def box(agency: str, name: str) -> list[dict]:
-        body, _, _ = await collab.queries.requests(SignedQuery(PARTIES.get(agency), lists.REQUESTS_PATH,
-                                                               {"box": name}))
+        body, _, _ = await collab.queries.requests(SignedQuery(PARTIES.get(agency), lists.REQUESTS_PATH, {"box": name}))
         return json.loads(body)
+
     [row] = await box(A_WUHAN, "inbox")
     assert (row["request_id"], row["actions"], row["overdue"]) == (str(RID), ["reply", "propose_extension"], False)
     assert row["due_at"] == end_of_business_day(date(2026, 10, 9)).isoformat()
@@ -165,20 +189,44 @@ async def test_Q01_Q02_a_coinvestigation_joins_its_period_which_arms_its_cut_and
     armed; its tally, handled in turn, opens the period, which arms the cut (00:00 26 Oct, Q-02) and
     the close (Q-03)."""
     collab = Collab()
-    stay = StayDetails(person_id=make_person_id("34020219600101123"), institution="H42010200001",
-                       admission_no="ZY1", invoice_no="FP1", admission_date=date(2026, 9, 1),
-                       discharge_date=date(2026, 9, 20), total=money("36000.00"))
-    assert await collab.send("collab.request-coinvestigation.v1", RequestCoInvestigation(
-        request_ref="q-1", insured_region=WUHU, treating_region=WUHAN, name="张三", sex=Sex.MALE, stay=stay,
-        requested_at=SEPT_30), A_WUHU) == "applied"
+    stay = StayDetails(
+        person_id=make_person_id("34020219600101123"),
+        institution="H42010200001",
+        admission_no="ZY1",
+        invoice_no="FP1",
+        admission_date=date(2026, 9, 1),
+        discharge_date=date(2026, 9, 20),
+        total=money("36000.00"),
+    )
+    assert (
+        await collab.send(
+            "collab.request-coinvestigation.v1",
+            RequestCoInvestigation(
+                request_ref="q-1",
+                insured_region=WUHU,
+                treating_region=WUHAN,
+                name="张三",
+                sex=Sex.MALE,
+                stay=stay,
+                requested_at=SEPT_30,
+            ),
+            A_WUHU,
+        )
+        == "applied"
+    )
     qid = coinv.request_id_for(WUHU, "q-1")
     complete_by = end_of_business_day(date(2026, 11, 26))
     stored = collab.state("coinvestigations", qid)
-    assert (stored["status"], stored["period"], stored["complete_by"]) == ("requested", "2026-10",
-                                                                           complete_by.isoformat())
+    assert (stored["status"], stored["period"], stored["complete_by"]) == (
+        "requested",
+        "2026-10",
+        complete_by.isoformat(),
+    )
     [(requested_topic, requested), (counted_topic, _)] = collab.published()
-    assert (requested_topic, counted_topic) == ("collab.coinvestigation-requested.v1",
-                                                "collab.coinvestigation-counted.v1")
+    assert (requested_topic, counted_topic) == (
+        "collab.coinvestigation-requested.v1",
+        "collab.coinvestigation-counted.v1",
+    )
     assert requested["complete_by"] == complete_by.isoformat()
     [rollover] = collab.store.deadlines.values()
     assert (rollover.schedule.due_at, rollover.schedule.payload.rule) == (complete_by, "Q-03")
@@ -197,10 +245,18 @@ async def test_K06_a_notice_published_twice_is_stored_announced_and_counted_once
     from datetime import UTC, datetime
 
     from contracts.collab import NoticeKind, PublishNotice
+
     collab = Collab()
-    notice = PublishNotice(notice_ref="N1", publisher=A_WUHU, kind=NoticeKind.PLANNED_OUTAGE, title="系统停机",
-                           body="10月1日0时至6时停机升级", effective_from=datetime(2026, 9, 30, 16, tzinfo=UTC),
-                           effective_until=datetime(2026, 9, 30, 22, tzinfo=UTC), published_at=SEPT_30)
+    notice = PublishNotice(
+        notice_ref="N1",
+        publisher=A_WUHU,
+        kind=NoticeKind.PLANNED_OUTAGE,
+        title="系统停机",
+        body="10月1日0时至6时停机升级",
+        effective_from=datetime(2026, 9, 30, 16, tzinfo=UTC),
+        effective_until=datetime(2026, 9, 30, 22, tzinfo=UTC),
+        published_at=SEPT_30,
+    )
     await collab.send("collab.publish-notice.v1", notice, A_WUHU)
     mark = len(collab.store.published)
     await collab.send("collab.publish-notice.v1", notice, A_WUHU)

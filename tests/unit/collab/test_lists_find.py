@@ -1,5 +1,6 @@
 """Finding collaboration items (K-03..K-05, Q-02..Q-05): the agency's lists filtered by state, type,
 counterpart and running deadline, paged with totals or downloaded; a bad filter is refused."""
+
 from __future__ import annotations
 
 import io
@@ -10,22 +11,39 @@ from openpyxl import load_workbook
 
 from runtime.query import QueryRefused, SignedQuery
 from services.collab import query_lists as lists
+
 from .collab_support import PARTIES
 from .test_handlers_in_memory import A_WUHAN, A_WUHU, RID, WUHU, opened
 
 
 async def _box(agency: str, **params: str):
     collab = await opened()
-    return await collab.queries.requests(SignedQuery(PARTIES.get(agency), lists.REQUESTS_PATH,
-                                                     {"box": "inbox", **params}))
+    return await collab.queries.requests(
+        SignedQuery(PARTIES.get(agency), lists.REQUESTS_PATH, {"box": "inbox", **params})
+    )
 
 
 async def test_K03_the_inbox_filtered_by_state_type_counterpart_and_deadline():
-    [row] = json.loads((await _box(A_WUHAN, status="open", type="filing", counterpart=WUHU,
-                                   due_from="2026-10-09", due_to="2026-10-09"))[0])
-    assert (row["request_id"], row["counterpart"], row["status_zh"], row["type_zh"]) == (str(RID), WUHU, "待答复", "备案类")
-    for miss in ({"status": "replied"}, {"type": "other"}, {"counterpart": "110000"}, {"due_to": "2026-10-08"},
-                 {"overdue": "1"}):
+    [row] = json.loads(
+        (
+            await _box(
+                A_WUHAN, status="open", type="filing", counterpart=WUHU, due_from="2026-10-09", due_to="2026-10-09"
+            )
+        )[0]
+    )
+    assert (row["request_id"], row["counterpart"], row["status_zh"], row["type_zh"]) == (
+        str(RID),
+        WUHU,
+        "待答复",
+        "备案类",
+    )
+    for miss in (
+        {"status": "replied"},
+        {"type": "other"},
+        {"counterpart": "110000"},
+        {"due_to": "2026-10-08"},
+        {"overdue": "1"},
+    ):
         assert json.loads((await _box(A_WUHAN, **miss))[0]) == []
 
 
@@ -51,12 +69,14 @@ async def test_K02_overdue_items_are_counted_for_the_region_that_owes_the_step_f
     from datetime import timedelta
 
     from services.collab.query_attention import OVERDUE_PATH, OverdueByAgency
+
     collab = await opened()
-    late = lambda: collab.clock + timedelta(days=30)   # noqa: E731  long past the reply deadline
+    late = lambda: collab.clock + timedelta(days=30)  # noqa: E731  long past the reply deadline
     ask = OverdueByAgency(collab.queries.reads, PARTIES, late)
 
     async def rows(agency: str) -> list[dict]:
         return json.loads((await ask(SignedQuery(PARTIES.get(agency), OVERDUE_PATH, {})))[0])["regions"]
+
     expected = [{"region": "420100", "requests": 1, "leads": 0, "coinvestigations": 0, "total": 1}]
     assert await rows("A420000") == expected and await rows("A000000") == expected and await rows(A_WUHAN) == expected
     assert await rows(A_WUHU) == [] and await rows("A340000") == []

@@ -2,6 +2,7 @@
 reader that records what it was asked: the ID number reaches no service in clear (sealed per request)
 and no URL; bad filters are refused before any query; a province lands on its regions with the ones
 needing attention marked; a city goes to its own region; a download is passed on as the service made it."""
+
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
+from test_console_login import PASSWORD, Collection, client
 
 from contracts.values import make_person_id
 from runtime.clock import WallClock
@@ -18,7 +20,6 @@ from services.console import app as console_app
 from services.console.backend import Answer
 from services.console.config import ConsoleSettings
 from services.console.users import UserStore
-from test_console_login import PASSWORD, Collection, client
 
 PID = make_person_id("34020219800101001")
 
@@ -43,15 +44,31 @@ class Reader:
         return None if answer.status == 404 else answer.json()
 
 
-SETTLEMENTS = {"settlements": [{"settlement_id": "S-1", "settled_on": "2026-11-02", "institution_name": "武汉市第一人民医院（样例）",
-                                "treating_region_name": "武汉市", "insured_region_name": "芜湖市", "medical_type_zh": "住院",
-                                "total": "1234.50", "fund_total": "1000.00", "personal_cash": "234.50",
-                                "reversed_zh": "已结算"}], "total": 21, "page": 1, "size": 20, "pages": 2}
+SETTLEMENTS = {
+    "settlements": [
+        {
+            "settlement_id": "S-1",
+            "settled_on": "2026-11-02",
+            "institution_name": "武汉市第一人民医院（样例）",
+            "treating_region_name": "武汉市",
+            "insured_region_name": "芜湖市",
+            "medical_type_zh": "住院",
+            "total": "1234.50",
+            "fund_total": "1000.00",
+            "personal_cash": "234.50",
+            "reversed_zh": "已结算",
+        }
+    ],
+    "total": 21,
+    "page": 1,
+    "size": 20,
+    "pages": 2,
+}
 
 
 async def app_with(reader: Reader, username: str, agency: str) -> tuple[Starlette, UserStore]:
     parties = console_app.ParticipantRegistry.load(os.environ["YIDI_KEYS_DIR"])
-    users = UserStore({"users": Collection(), "sessions": Collection()}, parties)   # type: ignore[arg-type]
+    users = UserStore({"users": Collection(), "sessions": Collection()}, parties)  # type: ignore[arg-type]
     await users.add(username, PASSWORD, agency, "operator")
     served = console_app.Console.__new__(console_app.Console)
     served.settings = ConsoleSettings(cookie_secure=False)
@@ -59,8 +76,11 @@ async def app_with(reader: Reader, username: str, agency: str) -> tuple[Starlett
     served.templates = console_app.Jinja2Templates(directory=str(console_app.HERE / "templates"))
     served.templates.env.globals.update(console_app.pages.TEMPLATE_GLOBALS)
     served.templates.env.globals["region_choices"] = lambda code: console_app.region_choices(parties, code)
-    routes = [Route("/login", console_app.login_page, methods=["GET"]), Route("/login", console_app.login, methods=["POST"]),
-              *[Route(p, console_app.guarded(h), methods=m) for p, h, m in console_app.pages.ROUTES]]
+    routes = [
+        Route("/login", console_app.login_page, methods=["GET"]),
+        Route("/login", console_app.login, methods=["POST"]),
+        *[Route(p, console_app.guarded(h), methods=m) for p, h, m in console_app.pages.ROUTES],
+    ]
     app = Starlette(routes=routes)
     app.state.console = served
     return app, users
@@ -80,37 +100,55 @@ async def test_a_persons_settlements_are_asked_sealed_and_listed_with_a_slip_but
     app, _ = await app_with(reader, "wuhu.operator", "A340200")
     async with client(app) as http:
         csrf = await login(http, "wuhu.operator")
-        page = await http.post("/find/settlements", data={"csrf": csrf, "person_id": PID, "medical_type": "inpatient",
-                                                          "from": "2026-11-01", "size": "20"})
+        page = await http.post(
+            "/find/settlements",
+            data={"csrf": csrf, "person_id": PID, "medical_type": "inpatient", "from": "2026-11-01", "size": "20"},
+        )
         assert page.status_code == 200
         assert "共 21 条 · 第 1 / 2 页" in page.text and "下一页" in page.text and "结算单" in page.text
         assert 'name="settlement_id" value="S-1"' in page.text and "1,234.50" in page.text
         [(service, agency, path, params)] = reader.calls
         assert (service, agency, path) == ("settlement", "A340200", "/settlement/settlements")
-        assert PID not in json.dumps(params) and params["person"].count(".") == 4   # a compact JWE
-        assert (params["medical_type"], params["from"], params["page"], params["size"]) == ("inpatient", "2026-11-01", "1", "20")
+        assert PID not in json.dumps(params) and params["person"].count(".") == 4  # a compact JWE
+        assert (params["medical_type"], params["from"], params["page"], params["size"]) == (
+            "inpatient",
+            "2026-11-01",
+            "1",
+            "20",
+        )
         for bad in ({"from": "yesterday"}, {"medical_type": "spa"}, {"person_id": "34020219800101002"}):
             refused = await http.post("/find/settlements", data={"csrf": csrf, "person_id": PID, **bad})
             assert refused.status_code == 400 and 'role="alert"' in refused.text
-        assert len(reader.calls) == 1                                      # refused before any query
+        assert len(reader.calls) == 1  # refused before any query
 
 
 async def test_a_download_is_passed_on_as_the_service_made_it():
     body = "\ufeff结算编号,结算日期\r\nS-1,2026-11-02\r\n".encode()
-    reader = Reader({"/settlement/settlements": Answer(200, body, "text/csv; charset=utf-8",
-                                                       "attachment; filename=\"settlements.csv\"")})
+    reader = Reader(
+        {
+            "/settlement/settlements": Answer(
+                200, body, "text/csv; charset=utf-8", 'attachment; filename="settlements.csv"'
+            )
+        }
+    )
     app, _ = await app_with(reader, "wuhu.operator", "A340200")
     async with client(app) as http:
         csrf = await login(http, "wuhu.operator")
         got = await http.post("/find/settlements", data={"csrf": csrf, "person_id": PID, "format": "csv"})
-        assert got.status_code == 200 and got.content == body and "settlements.csv" in got.headers["content-disposition"]
+        assert (
+            got.status_code == 200 and got.content == body and "settlements.csv" in got.headers["content-disposition"]
+        )
         assert reader.calls[-1][3]["format"] == "csv"
 
 
 async def test_a_province_lands_on_its_regions_and_a_city_on_its_own():
-    reader = Reader({"/collab/overdue": {"regions": [{"region": "340200", "total": 2}]},
-                     "/prepayment/account": {"level": "red", "usage_percent": "93.10"},
-                     "/clearing/periods": {"periods": [{"clearing_month": "2026-10", "state": "generated"}]}})
+    reader = Reader(
+        {
+            "/collab/overdue": {"regions": [{"region": "340200", "total": 2}]},
+            "/prepayment/account": {"level": "red", "usage_percent": "93.10"},
+            "/clearing/periods": {"periods": [{"clearing_month": "2026-10", "state": "generated"}]},
+        }
+    )
     app, _ = await app_with(reader, "anhui.reviewer", "A340000")
     async with client(app) as http:
         await login(http, "anhui.reviewer")
@@ -119,7 +157,7 @@ async def test_a_province_lands_on_its_regions_and_a_city_on_its_own():
         page = await http.get("/regions")
         assert page.status_code == 200 and "芜湖市" in page.text and "合肥市" in page.text and "武汉市" not in page.text
         assert "红色预警" in page.text and "2 件" in page.text and "2026-10" in page.text and "<svg" in page.text
-        assert (await http.get("/regions/420100")).status_code == 403      # not Anhui's
+        assert (await http.get("/regions/420100")).status_code == 403  # not Anhui's
         prepayment_select = await http.get("/ledger")
         assert '<select name="region"' in prepayment_select.text and 'value="340200"' in prepayment_select.text
     app, _ = await app_with(reader, "wuhu.operator", "A340200")

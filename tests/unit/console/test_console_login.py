@@ -2,6 +2,7 @@
 Starlette routes with the users kept in memory: a refused login says the same for an unknown name, a
 wrong password and a locked account (no user enumeration); ``POST /logout`` needs the session's CSRF
 token like every POST; cookies are Secure whenever the page is served over https."""
+
 from __future__ import annotations
 
 import copy
@@ -62,8 +63,11 @@ def parties() -> ParticipantRegistry:
 
 @pytest.fixture
 async def users(parties) -> UserStore:
-    store = UserStore({"users": Collection(), "sessions": Collection()}, parties,   # type: ignore[arg-type]
-                      max_failures=3)
+    store = UserStore(
+        {"users": Collection(), "sessions": Collection()},
+        parties,  # type: ignore[arg-type]
+        max_failures=3,
+    )
     await store.add("wuhu.operator", PASSWORD, "A340200", "operator")
     await store.add("wuhu.locked", PASSWORD, "A340200", "operator")
     return store
@@ -76,9 +80,13 @@ def console(users: UserStore, parties: ParticipantRegistry, **settings) -> Starl
     served.parties, served.users, served.clock = parties, users, WallClock()
     served.templates = console_app.Jinja2Templates(directory=str(console_app.HERE / "templates"))
     served.templates.env.globals.update(console_app.pages.TEMPLATE_GLOBALS)
-    app = Starlette(routes=[Route("/login", console_app.login_page, methods=["GET"]),
-                            Route("/login", console_app.login, methods=["POST"]),
-                            Route("/logout", console_app.logout, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/login", console_app.login_page, methods=["GET"]),
+            Route("/login", console_app.login, methods=["POST"]),
+            Route("/logout", console_app.logout, methods=["POST"]),
+        ]
+    )
     app.state.console = served
     return app
 
@@ -101,23 +109,25 @@ async def test_unknown_wrong_and_locked_get_the_same_answer(users):
         with pytest.raises(LoginRefused) as refused:
             await users.login(name, password, NOW)
         answers.append(str(refused.value))
-    for _ in range(3):   # max_failures: locked
+    for _ in range(3):  # max_failures: locked
         with pytest.raises(LoginRefused):
             await users.login("wuhu.locked", "wrong-password-x", NOW)
     with pytest.raises(LoginRefused) as locked:
-        await users.login("wuhu.locked", PASSWORD, NOW + timedelta(minutes=1))   # right, but locked
+        await users.login("wuhu.locked", PASSWORD, NOW + timedelta(minutes=1))  # right, but locked
     answers.append(str(locked.value))
     with pytest.raises(LoginRefused) as unknown_again:
         await users.login("nobody.here", PASSWORD, NOW + timedelta(minutes=1))
     answers.append(str(unknown_again.value))
     assert set(answers) == {REFUSED}
-    token, _ = await users.login("wuhu.locked", PASSWORD, NOW + timedelta(minutes=16))   # the lock has passed
+    token, _ = await users.login("wuhu.locked", PASSWORD, NOW + timedelta(minutes=16))  # the lock has passed
     assert token
 
 
 async def test_the_login_page_shows_the_same_answer_for_a_locked_and_an_unknown_name(users, parties):
-    await users.users.update_one({"_id": "wuhu.locked"},   # type: ignore[call-arg]
-                                 {"$set": {"locked_until": datetime.now(UTC) + timedelta(minutes=10)}})
+    await users.users.update_one(
+        {"_id": "wuhu.locked"},  # type: ignore[call-arg]
+        {"$set": {"locked_until": datetime.now(UTC) + timedelta(minutes=10)}},
+    )
     async with client(console(users, parties, cookie_secure=False)) as http:
         pages = []
         for name in ("wuhu.locked", "nobody.here"):
@@ -126,21 +136,21 @@ async def test_the_login_page_shows_the_same_answer_for_a_locked_and_an_unknown_
             refused = await http.post("/login", data={"csrf": token, "username": name, "password": PASSWORD})
             assert refused.status_code == 401
             pages.append(re.search(r'class="error"[^>]*>([^<]*)<', refused.text).group(1).strip())
-    assert pages[0] == pages[1] and "锁定" in pages[0]   # the same words, which mention the lock for everyone
+    assert pages[0] == pages[1] and "锁定" in pages[0]  # the same words, which mention the lock for everyone
 
 
 # ---------------------------------------------------------------- CSRF on logout
 async def test_logout_needs_the_session_csrf_token(users, parties):
     async with client(console(users, parties, cookie_secure=False)) as http:
         await logged_in(http)
-        forged = await http.post("/logout", data={})                       # another site's form: no token
+        forged = await http.post("/logout", data={})  # another site's form: no token
         assert forged.status_code == 403
-        assert await users.sessions.find_one({"_id": next(iter(users.sessions.docs))})   # type: ignore[attr-defined]
+        assert await users.sessions.find_one({"_id": next(iter(users.sessions.docs))})  # type: ignore[attr-defined]
         wrong = await http.post("/logout", data={"csrf": "not-the-token"})
-        assert wrong.status_code == 403 and users.sessions.docs              # type: ignore[attr-defined]
-        [stored] = users.sessions.docs.values()                              # type: ignore[attr-defined]
+        assert wrong.status_code == 403 and users.sessions.docs  # type: ignore[attr-defined]
+        [stored] = users.sessions.docs.values()  # type: ignore[attr-defined]
         done = await http.post("/logout", data={"csrf": stored["csrf"]})
-        assert done.status_code == 303 and not users.sessions.docs           # type: ignore[attr-defined]
+        assert done.status_code == 303 and not users.sessions.docs  # type: ignore[attr-defined]
 
 
 async def test_logout_without_a_session_only_goes_to_the_login_page(users, parties):
@@ -156,13 +166,21 @@ def _secure(response: httpx.Response) -> bool:
     return all("secure" in c.lower().split("; ") for c in cookies)
 
 
-@pytest.mark.parametrize("base, settings, headers, secure", [
-    ("http://console", {"cookie_secure": True}, {}, True),                      # the default: always
-    ("https://console", {"cookie_secure": False}, {}, True),                    # served over https
-    ("http://console", {"cookie_secure": False}, {}, False),                    # make run, http://127.0.0.1
-    ("http://console", {"cookie_secure": False, "trust_forwarded_proto": True}, {"x-forwarded-proto": "https"}, True),
-    ("http://console", {"cookie_secure": False}, {"x-forwarded-proto": "https"}, False),   # header not trusted
-])
+@pytest.mark.parametrize(
+    "base, settings, headers, secure",
+    [
+        ("http://console", {"cookie_secure": True}, {}, True),  # the default: always
+        ("https://console", {"cookie_secure": False}, {}, True),  # served over https
+        ("http://console", {"cookie_secure": False}, {}, False),  # make run, http://127.0.0.1
+        (
+            "http://console",
+            {"cookie_secure": False, "trust_forwarded_proto": True},
+            {"x-forwarded-proto": "https"},
+            True,
+        ),
+        ("http://console", {"cookie_secure": False}, {"x-forwarded-proto": "https"}, False),  # header not trusted
+    ],
+)
 async def test_cookies_are_secure_whenever_served_over_https(users, parties, base, settings, headers, secure):
     async with client(console(users, parties, **settings), base) as http:
         page = await http.get("/login", headers=headers)

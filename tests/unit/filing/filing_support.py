@@ -1,4 +1,5 @@
 """Builders shared by the filing unit tests (pure: no I/O beyond reading the policy files)."""
+
 from __future__ import annotations
 
 import itertools
@@ -6,13 +7,19 @@ from datetime import date, datetime
 from typing import Any
 
 from contracts.filing import (
-    FilingAccepted, FilingChanged, FilingDeadlineDue, FilingRefused, FilingSnapshot, ProofKind, RegisterFiling,
+    FilingAccepted,
+    FilingChanged,
+    FilingDeadlineDue,
+    FilingRefused,
+    FilingSnapshot,
+    ProofKind,
+    RegisterFiling,
 )
 from contracts.values import SHANGHAI, FilingCategory, make_person_id
 from runtime.calendar import default_calendar
 from services.filing.domain import FilingDecision, PersonFilings, RegionSanctions, decide, load_policies
 
-CAL = default_calendar()   # the real calendar (M-02): National Day, make-up days
+CAL = default_calendar()  # the real calendar (M-02): National Day, make-up days
 
 BOOK = load_policies()
 PID = make_person_id("42010219600101001")
@@ -31,9 +38,16 @@ def full_proofs(category: FilingCategory | str, region: str = "420100") -> list[
 
 def reg(**overrides: Any) -> RegisterFiling:
     fields: dict[str, Any] = dict(
-        request_id=f"test-req-{next(_ids):06d}", person_id=PID, name="张三", insurance_type="310",
-        insured_region="420100", treating_region="110000", category="other_temporary", channel="window",
-        start_date=date(2026, 9, 29))
+        request_id=f"test-req-{next(_ids):06d}",
+        person_id=PID,
+        name="张三",
+        insurance_type="310",
+        insured_region="420100",
+        treating_region="110000",
+        category="other_temporary",
+        channel="window",
+        start_date=date(2026, 9, 29),
+    )
     fields.update(overrides)
     if "proofs" not in overrides:
         fields["proofs"] = full_proofs(fields["category"], fields["insured_region"])
@@ -44,8 +58,9 @@ def rid() -> str:
     return f"test-req-{next(_ids):06d}"
 
 
-def run(cmd: Any, state: PersonFilings | None, now: datetime,
-        sanctions: RegionSanctions | None = None) -> FilingDecision:
+def run(
+    cmd: Any, state: PersonFilings | None, now: datetime, sanctions: RegionSanctions | None = None
+) -> FilingDecision:
     return decide(cmd, state, BOOK, CAL, now, sanctions)
 
 

@@ -1,13 +1,15 @@
 """The shared read side: eligibility (F-04, F-05, F-06, F-11, F-12, F-14, S-08, S-11, S-12) and the
 FilingView projection folding FilingChanged events (F-15)."""
+
 from __future__ import annotations
 
 from datetime import date
 
-from contracts.filing import CancelFiling, ChangeKind, SuspendFiling, ResumeFiling
+from contracts.filing import CancelFiling, ChangeKind, ResumeFiling, SuspendFiling
 from contracts.values import EligibilityBasis, MedicalType
 from kernel.eligibility import EligibilityReason, eligibility
 from kernel.filings import FilingView, PersonFilingView, in_force_at
+
 from .filing_support import PID, accepted, at, changes, fire, reg, rid, run
 
 NOW = at(2026, 9, 29)
@@ -83,8 +85,9 @@ def test_long_term_filing_gives_long_term_basis() -> None:
 def test_F11_retroactive_filing_dated_before_admission_makes_that_admission_eligible() -> None:
     admission = date(2026, 9, 10)
     assert not _ask(FilingView(), admission).eligible
-    decision = run(reg(retroactive=True, admission_date=admission, start_date=date(2026, 9, 9),
-                       channel="hospital_desk"), None, NOW)
+    decision = run(
+        reg(retroactive=True, admission_date=admission, start_date=date(2026, 9, 9), channel="hospital_desk"), None, NOW
+    )
     answer = _ask(_view(decision), admission)
     assert answer.eligible and answer.basis is EligibilityBasis.TEMPORARY
 
@@ -111,18 +114,29 @@ def test_F14_suspended_and_cancelled_filings_do_not_count_from_their_moment() ->
     filing = accepted(first)
     suspended = run(SuspendFiling(request_id=rid(), person_id=PID, reason="x"), first.state, at(2026, 11, 1, 12))
     resumed = run(ResumeFiling(request_id=rid(), person_id=PID, reason="y"), suspended.state, at(2026, 11, 10))
-    cancelled = run(CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="z"),
-                    resumed.state, at(2026, 12, 1, 9))
+    cancelled = run(
+        CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="z"),
+        resumed.state,
+        at(2026, 12, 1, 9),
+    )
     view = _view(first, suspended, resumed, cancelled)
-    assert _ask(view, date(2026, 11, 1)).eligible                       # admitted before the suspension
+    assert _ask(view, date(2026, 11, 1)).eligible  # admitted before the suspension
     assert _ask(view, date(2026, 11, 5)).reason_code is EligibilityReason.FILING_SUSPENDED
     assert _ask(view, date(2026, 11, 20)).eligible
     assert _ask(view, date(2026, 12, 2)).reason_code is EligibilityReason.FILING_ENDED
 
 
 def test_F10_revoked_filing_does_not_count_from_the_deadline() -> None:
-    decision = run(reg(insured_region="340200", category="resettled_retiree", proofs=["credential", "filing_form"],
-                       personal_commitment=True), None, NOW)
+    decision = run(
+        reg(
+            insured_region="340200",
+            category="resettled_retiree",
+            proofs=["credential", "filing_form"],
+            personal_commitment=True,
+        ),
+        None,
+        NOW,
+    )
     revoked = run(fire(decision, "commitment_due"), decision.state, at(2026, 10, 30))
     view = _view(decision, revoked)
     assert eligibility(view, PID, "340200", "110000", IN, date(2026, 10, 20)).eligible
@@ -141,12 +155,15 @@ def test_F09_a_superseded_filing_still_answers_for_admissions_before_it_ended() 
 def test_F15_view_folding_is_idempotent_and_tolerates_old_snapshots_arriving_late() -> None:
     first = run(reg(), None, NOW)
     filing = accepted(first)
-    cancelled = run(CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="z"),
-                    first.state, at(2026, 10, 9))
+    cancelled = run(
+        CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="z"),
+        first.state,
+        at(2026, 10, 9),
+    )
     v1, v2 = changes(first)[0], changes(cancelled)[0]
     person = PersonFilingView(person_id=PID)
-    assert person.apply(v2) and not person.apply(v2)          # re-delivery ignored
-    assert person.apply(v1)                                    # older one joins history only
+    assert person.apply(v2) and not person.apply(v2)  # re-delivery ignored
+    assert person.apply(v1)  # older one joins history only
     assert person.current()[0].change_kind is ChangeKind.CANCELLED
     assert [s.version for s in person.history(filing.filing_id)] == [1, 2]
     assert person.as_recorded_at(at(2026, 10, 1))[0].version == 1
@@ -156,7 +173,12 @@ def test_F15_view_folding_is_idempotent_and_tolerates_old_snapshots_arriving_lat
 def test_in_force_at_accepts_an_exact_admission_moment() -> None:
     first = run(reg(), None, NOW)
     filing = accepted(first)
-    cancelled = accepted(run(CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id,
-                                          reason="z"), first.state, at(2026, 10, 9, 15)))
+    cancelled = accepted(
+        run(
+            CancelFiling(request_id=rid(), person_id=PID, filing_id=filing.filing_id, reason="z"),
+            first.state,
+            at(2026, 10, 9, 15),
+        )
+    )
     assert in_force_at(cancelled, at(2026, 10, 9, 14))
     assert not in_force_at(cancelled, at(2026, 10, 9, 16))

@@ -1,5 +1,6 @@
 """Finding a person's filings (F-15, M-03): by category, state and the days they are in force, paged,
 or downloaded as CSV (UTF-8 with a BOM) and XLSX; only the places a filing names see it."""
+
 from __future__ import annotations
 
 import io
@@ -13,21 +14,23 @@ from runtime.parties import signer_for
 from runtime.query import QueryRefused, SignedQuery, seal_person
 from services.filing.handlers import PEOPLE
 from services.filing.query import FILINGS_PATH, FilingQueries
+
 from .filing_support import PID, reg
 from .test_handlers_in_memory import PARTIES, Service
 
 
-
 async def _filed() -> FilingQueries:
     import os
+
     svc = Service()
     assert await svc.send("filing.register.v1", reg(start_date=date(2026, 9, 29))) == "applied"
     return FilingQueries(svc.store, PEOPLE, signer=signer_for(os.environ["YIDI_KEYS_DIR"], "filing"), parties=PARTIES)
 
 
 async def _ask(queries: FilingQueries, agency: str = "A420100", **params: str) -> tuple[bytes, str, str]:
-    return await queries.filings(SignedQuery(PARTIES.get(agency), FILINGS_PATH,
-                                             {"person": seal_person(PARTIES, "filing", PID), **params}))
+    return await queries.filings(
+        SignedQuery(PARTIES.get(agency), FILINGS_PATH, {"person": seal_person(PARTIES, "filing", PID), **params})
+    )
 
 
 async def test_F15_filters_by_category_state_and_days_in_force_with_totals():
@@ -45,8 +48,14 @@ async def test_F15_filters_by_category_state_and_days_in_force_with_totals():
 
 async def test_F15_a_bad_filter_is_refused_and_a_place_the_filing_does_not_name_sees_nothing():
     queries = await _filed()
-    for bad in ({"category": "tourist"}, {"status": "x"}, {"from": "2026-13-01"}, {"page": "0"}, {"size": "501"},
-                {"format": "pdf"}):
+    for bad in (
+        {"category": "tourist"},
+        {"status": "x"},
+        {"from": "2026-13-01"},
+        {"page": "0"},
+        {"size": "501"},
+        {"format": "pdf"},
+    ):
         with pytest.raises(QueryRefused) as refused:
             await _ask(queries, **bad)
         assert refused.value.status == 400

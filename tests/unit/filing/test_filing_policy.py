@@ -1,4 +1,5 @@
 """Region policy files: every shipped file loads, values carry sources, national bounds hold."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,24 +39,26 @@ def test_unknown_region_falls_back_to_the_national_default() -> None:
 def _write(tmp_path: Path, region: str, **fields) -> Path:
     directory = tmp_path / "policies"
     directory.mkdir(exist_ok=True)
-    (directory / "default.yaml").write_text((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"),
-                                            encoding="utf-8")
+    (directory / "default.yaml").write_text((POLICY_DIR / "default.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     body = {"region": region, "name": "测试市", "label": "region"}
     body.update({k: {"value": v, "source": "test"} for k, v in fields.items()})
     (directory / f"{region}.yaml").write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
     return directory
 
 
-@pytest.mark.parametrize("field, value, bound", [
-    ("temporary_validity_months", 3, "≥ 6"),
-    ("referral_validity_months", 5, "≥ 6"),
-    ("change_lock_months", 7, "0..6"),
-    ("retroactive_months", 12, "0..6"),
-    ("online_decision_working_days", 5, "≤ 2"),
-    ("commitment_months", 0, "1..12"),
-    ("commitment_replaces", ["credential"], "never replaces credential"),
-    ("resident_long_term_categories", ["referral"], "long-term"),
-])
+@pytest.mark.parametrize(
+    "field, value, bound",
+    [
+        ("temporary_validity_months", 3, "≥ 6"),
+        ("referral_validity_months", 5, "≥ 6"),
+        ("change_lock_months", 7, "0..6"),
+        ("retroactive_months", 12, "0..6"),
+        ("online_decision_working_days", 5, "≤ 2"),
+        ("commitment_months", 0, "1..12"),
+        ("commitment_replaces", ["credential"], "never replaces credential"),
+        ("resident_long_term_categories", ["referral"], "long-term"),
+    ],
+)
 def test_policy_breaking_a_national_bound_refuses_to_load(tmp_path: Path, field: str, value, bound: str) -> None:
     with pytest.raises(PolicyBoundError) as error:
         load_policies(_write(tmp_path, "320100", **{field: value}))

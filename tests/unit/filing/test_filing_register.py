@@ -1,16 +1,18 @@
 """Registration rules F-01, F-02, F-03, F-06, F-07, F-11, F-16 (decide on RegisterFiling)."""
+
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
-from contracts.filing import ChangeKind, FilingStatus, FilingRefusalReason
+from contracts.filing import ChangeKind, FilingRefusalReason, FilingStatus
 from contracts.values import FilingCategory
 from services.filing.domain import RegionSanctions, SanctionNotice
-from .filing_support import PID, accepted, at, changes, reg, refused, run
 
-NOW = at(2026, 9, 29)   # a Tuesday, a working day
+from .filing_support import PID, accepted, at, changes, refused, reg, run
+
+NOW = at(2026, 9, 29)  # a Tuesday, a working day
 
 
 @pytest.mark.parametrize("category", list(FilingCategory))
@@ -23,22 +25,25 @@ def test_F01_every_category_can_be_filed_with_its_proofs(category: FilingCategor
 
 def test_F02_resident_scheme_may_not_file_posted_work() -> None:
     """F-02 (001 二(一)): a resident-scheme insured of Wuhu cannot file as posted worker."""
-    refusal = refused(run(reg(insured_region="340200", insurance_type="390", category="posted_worker"),
-                          None, NOW))
+    refusal = refused(run(reg(insured_region="340200", insurance_type="390", category="posted_worker"), None, NOW))
     assert refusal.reason is FilingRefusalReason.CATEGORY_NOT_ALLOWED and refusal.rule == "F-02"
     assert "long_term_resident" in refusal.message
 
 
 def test_F02_resident_scheme_may_file_long_term_residence() -> None:
-    filing = accepted(run(reg(insured_region="340200", insurance_type="390", category="long_term_resident"),
-                          None, NOW))
+    filing = accepted(run(reg(insured_region="340200", insurance_type="390", category="long_term_resident"), None, NOW))
     assert filing.category is FilingCategory.LONG_TERM_RESIDENT
 
 
 def test_F02_liaoning_lets_resident_scheme_migrant_workers_file_posted_work() -> None:
     """004 第四条(三)2: Liaoning allows it — region policy, not a constant."""
-    filing = accepted(run(reg(insured_region="210100", insurance_type="390", category="posted_worker",
-                              treating_region="310000"), None, NOW))
+    filing = accepted(
+        run(
+            reg(insured_region="210100", insurance_type="390", category="posted_worker", treating_region="310000"),
+            None,
+            NOW,
+        )
+    )
     assert filing.policy_region == "210100"
 
 
@@ -51,21 +56,28 @@ def test_F03_missing_proof_without_commitment_is_refused_with_the_list() -> None
 
 
 def test_F03_referral_certificate_cannot_be_replaced_by_a_commitment() -> None:
-    refusal = refused(run(reg(category="referral", proofs=["credential", "filing_form"],
-                              personal_commitment=True), None, NOW))
+    refusal = refused(
+        run(reg(category="referral", proofs=["credential", "filing_form"], personal_commitment=True), None, NOW)
+    )
     assert refusal.reason is FilingRefusalReason.MISSING_PROOFS
     assert [list(g) for g in refusal.missing_proofs] == [["referral_certificate"]]
 
 
 def test_F03_any_one_alternative_satisfies_a_requirement() -> None:
-    filing = accepted(run(reg(category="posted_worker", proofs=["credential", "filing_form", "work_contract"]),
-                          None, NOW))
+    filing = accepted(
+        run(reg(category="posted_worker", proofs=["credential", "filing_form", "work_contract"]), None, NOW)
+    )
     assert filing.commitment is None
 
 
-@pytest.mark.parametrize("code, reason", [("990100", FilingRefusalReason.UNKNOWN_REGION),
-                                          ("110105", FilingRefusalReason.UNKNOWN_REGION),
-                                          ("420000", FilingRefusalReason.NOT_A_POOLING_REGION)])
+@pytest.mark.parametrize(
+    "code, reason",
+    [
+        ("990100", FilingRefusalReason.UNKNOWN_REGION),
+        ("110105", FilingRefusalReason.UNKNOWN_REGION),
+        ("420000", FilingRefusalReason.NOT_A_POOLING_REGION),
+    ],
+)
 def test_F06_bad_treating_region_is_refused(code: str, reason: FilingRefusalReason) -> None:
     """F-06: unknown province, a county, or a province without provincial pooling."""
     refusal = refused(run(reg(treating_region=code), None, NOW))
@@ -133,20 +145,29 @@ def test_F11_start_in_the_past_needs_the_retroactive_flag() -> None:
 
 
 def test_F11_retroactive_filing_starts_on_or_before_the_admission() -> None:
-    filing = accepted(run(reg(retroactive=True, admission_date=date(2026, 9, 10), start_date=date(2026, 9, 9),
-                              channel="hospital_desk"), None, NOW))
+    filing = accepted(
+        run(
+            reg(
+                retroactive=True, admission_date=date(2026, 9, 10), start_date=date(2026, 9, 9), channel="hospital_desk"
+            ),
+            None,
+            NOW,
+        )
+    )
     assert filing.valid_from == date(2026, 9, 9) and filing.retroactive
 
 
 def test_F11_retroactive_start_after_admission_is_refused() -> None:
-    refusal = refused(run(reg(retroactive=True, admission_date=date(2026, 9, 10), start_date=date(2026, 9, 11)),
-                          None, NOW))
+    refusal = refused(
+        run(reg(retroactive=True, admission_date=date(2026, 9, 10), start_date=date(2026, 9, 11)), None, NOW)
+    )
     assert refusal.reason is FilingRefusalReason.RETROACTIVE_START_AFTER_ADMISSION
 
 
 def test_F11_back_dating_beyond_six_months_is_refused() -> None:
-    refusal = refused(run(reg(retroactive=True, admission_date=date(2026, 3, 20), start_date=date(2026, 3, 20)),
-                          None, NOW))
+    refusal = refused(
+        run(reg(retroactive=True, admission_date=date(2026, 3, 20), start_date=date(2026, 3, 20)), None, NOW)
+    )
     assert refusal.reason is FilingRefusalReason.RETROACTIVE_WINDOW_EXCEEDED
     assert refusal.earliest_date == date(2026, 3, 29)
 
@@ -157,8 +178,13 @@ def test_F11_retroactive_without_admission_date_is_refused() -> None:
 
 
 def _sanction(action: str, when) -> SanctionNotice:
-    return SanctionNotice(sanction_id="P09-420100-2026-09", insured_region="420100",
-                          kind="new_filing_suspension", action=action, effective_at=when)
+    return SanctionNotice(
+        sanction_id="P09-420100-2026-09",
+        insured_region="420100",
+        kind="new_filing_suspension",
+        action=action,
+        effective_at=when,
+    )
 
 
 def test_F16_new_filings_are_refused_while_the_region_is_suspended() -> None:
@@ -168,14 +194,16 @@ def test_F16_new_filings_are_refused_while_the_region_is_suspended() -> None:
 
 
 def test_F16_new_filings_are_accepted_after_the_suspension_is_lifted() -> None:
-    sanctions = (RegionSanctions().apply(_sanction("imposed", at(2026, 9, 28)))
-                 .apply(_sanction("lifted", at(2026, 9, 29, 9))))
+    sanctions = (
+        RegionSanctions().apply(_sanction("imposed", at(2026, 9, 28))).apply(_sanction("lifted", at(2026, 9, 29, 9)))
+    )
     assert accepted(run(reg(), None, NOW, sanctions)).status is FilingStatus.ACTIVE
 
 
 def test_F16_sanction_notices_are_idempotent_and_order_tolerant() -> None:
-    lifted_first = RegionSanctions().apply(_sanction("lifted", at(2026, 9, 29, 9))).apply(
-        _sanction("imposed", at(2026, 9, 28)))
+    lifted_first = (
+        RegionSanctions().apply(_sanction("lifted", at(2026, 9, 29, 9))).apply(_sanction("imposed", at(2026, 9, 28)))
+    )
     again = lifted_first.apply(_sanction("imposed", at(2026, 9, 28)))
     assert again == lifted_first
     assert lifted_first.new_filing_suspended("420100", at(2026, 9, 28, 12)) is not None

@@ -4,6 +4,7 @@ hear and the deadlines armed out (F-01, F-10, F-14, F-16), in milliseconds. The 
 are test_filing_register.py's and test_filing_lifecycle.py's; the wire is
 tests/integration/test_filing_wire.py's.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ import uuid
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
+from support import default_sender
 
 from contracts.envelope import Envelope
 from contracts.filing import ChangeFiling
@@ -25,11 +27,11 @@ from runtime.parties import ParticipantRegistry
 from services.filing.handlers import PEOPLE, registry
 from services.filing.metrics import FilingMetrics
 from services.sanctions import SanctionsProjection
-from .filing_support import BOOK, PID, at, reg
-from support import default_sender
 
-NOW = at(2026, 9, 29)          # a Tuesday, a working day
-PARTIES = ParticipantRegistry.load(os.environ["YIDI_KEYS_DIR"])   # the session's development keys
+from .filing_support import BOOK, PID, at, reg
+
+NOW = at(2026, 9, 29)  # a Tuesday, a working day
+PARTIES = ParticipantRegistry.load(os.environ["YIDI_KEYS_DIR"])  # the session's development keys
 TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}
 
 
@@ -42,16 +44,24 @@ class Service:
         self.store = MemoryStore(producer="filing", now=lambda: self.clock[0])
         self.metrics = FilingMetrics(CollectorRegistry())
         self.refused: list[tuple[str, Envelope, Refusal]] = []
-        self.handlers = registry(self.store, now=lambda: self.clock[0], parties=PARTIES, policies=BOOK,
-                                 calendar=default_calendar(), sanctions=SanctionsProjection(self.store, max_age=0),
-                                 metrics=self.metrics, refuse=self._refuse)
+        self.handlers = registry(
+            self.store,
+            now=lambda: self.clock[0],
+            parties=PARTIES,
+            policies=BOOK,
+            calendar=default_calendar(),
+            sanctions=SanctionsProjection(self.store, max_age=0),
+            metrics=self.metrics,
+            refuse=self._refuse,
+        )
 
     async def _refuse(self, topic: str, env: Envelope, refusal: Refusal) -> None:
         self.refused.append((topic, env, refusal))
 
     def envelope(self, topic: str, payload, sender: str | None = None) -> Envelope:
-        return envelope_for(topic, payload, producer="test", now=self.clock[0],
-                            sender=sender or default_sender(topic, payload))
+        return envelope_for(
+            topic, payload, producer="test", now=self.clock[0], sender=sender or default_sender(topic, payload)
+        )
 
     async def send(self, topic: str, payload, sender: str | None = None) -> str:
         return await self.handlers[topic](self.envelope(topic, payload, sender))
@@ -77,7 +87,10 @@ async def test_a_window_registration_is_stored_announced_answered_and_counted():
     [(changed, change), (answered, answer)] = svc.published()
     assert (changed, change["change_kind"]) == ("filing.changed.v1", "registered")
     assert (answered, answer["command"], answer["filing"]["filing_id"]) == (
-        "filing.accepted.v1", "register", version["filing_id"])
+        "filing.accepted.v1",
+        "register",
+        version["filing_id"],
+    )
     assert svc.metrics.filings.labels("register", "other_temporary", "accepted")._value.get() == 1
     assert svc.metrics.changes.labels("registered")._value.get() == 1
 
@@ -102,12 +115,17 @@ async def test_a_change_from_an_agency_of_another_insured_place_is_refused_to_it
     before, mark = svc.filings(), len(svc.store.published)
     wuhu = PARTIES.agency_of("340200")
     assert wuhu is not None
-    change = ChangeFiling(request_id="change-0001", person_id=PID, filing_id=before[0]["versions"][-1]["filing_id"],
-                          phone="13800000000")
+    change = ChangeFiling(
+        request_id="change-0001", person_id=PID, filing_id=before[0]["versions"][-1]["filing_id"], phone="13800000000"
+    )
     assert await svc.send("filing.change.v1", change, sender=wuhu.code) == "refused"
     [(topic, env, refusal)] = svc.refused
-    assert (topic, env.sender, refusal.reason, refusal.rule) == ("filing.change.v1", wuhu.code,
-                                                                RefusalReason.UNAUTHORIZED, "F-14")
+    assert (topic, env.sender, refusal.reason, refusal.rule) == (
+        "filing.change.v1",
+        wuhu.code,
+        RefusalReason.UNAUTHORIZED,
+        "F-14",
+    )
     assert "420100" not in refusal.message
     assert svc.filings() == before and len(svc.store.published) == mark
     assert svc.metrics.filings.labels("change", "none", "refused")._value.get() == 0
@@ -117,10 +135,15 @@ async def test_a_new_filing_of_a_sanctioned_region_is_refused_on_the_filing_topi
     """F-16, P-09: once the prepayment service suspends Wuhan's new filings, a registration is
     refused on ``filing.refused.v1`` with the sanction's reason and rule, counted once; nothing is stored."""
     svc = Service()
-    sanction = PrepaymentSanction(sanction_id=uuid.uuid4(), insured_region="420100",
-                                  kind=SanctionKind.NEW_FILING_SUSPENSION, action=SanctionAction.IMPOSED,
-                                  effective_at=at(2026, 9, 28), notice_ids=[uuid.uuid4()],
-                                  reason="emergency top-up notice unpaid 10 working days after issue (P-09)")
+    sanction = PrepaymentSanction(
+        sanction_id=uuid.uuid4(),
+        insured_region="420100",
+        kind=SanctionKind.NEW_FILING_SUSPENSION,
+        action=SanctionAction.IMPOSED,
+        effective_at=at(2026, 9, 28),
+        notice_ids=[uuid.uuid4()],
+        reason="emergency top-up notice unpaid 10 working days after issue (P-09)",
+    )
     assert await svc.send("prepayment.sanction.v1", sanction) == "applied"
     assert await svc.send("filing.register.v1", reg()) == "applied"
     [(topic, refused)] = svc.published()
@@ -135,8 +158,15 @@ async def test_a_commitment_arms_its_deadline_which_revokes_the_filing_when_it_p
     the deadline is armed for one month later (2026-10-29); fired once it has passed unmet, the filing
     is revoked and the benefits settled on it become recoverable."""
     svc = Service()
-    await svc.send("filing.register.v1", reg(insured_region="340200", category="resettled_retiree",
-                                             proofs=["credential", "filing_form"], personal_commitment=True))
+    await svc.send(
+        "filing.register.v1",
+        reg(
+            insured_region="340200",
+            category="resettled_retiree",
+            proofs=["credential", "filing_form"],
+            personal_commitment=True,
+        ),
+    )
     [armed] = svc.store.deadlines.values()
     assert armed.schedule.topic == "filing.deadline-due.v1" and armed.schedule.key == PID
     assert armed.envelope.payload.kind == "commitment_due"

@@ -5,6 +5,7 @@ hear and the deadlines armed out (P-02..P-05, P-08, P-09, M-03), in milliseconds
 test_prepayment_account.py's and test_prepayment_ledger.py's; the wire is
 tests/integration/test_prepayment_ledger_wire.py's.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -12,6 +13,7 @@ from datetime import date, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
+from support import completed_settlement, default_sender
 
 from contracts.envelope import Envelope
 from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, RequestBalance, SetAnnualQuota
@@ -23,13 +25,13 @@ from runtime.failures import PoisonMessage
 from runtime.memory import MemoryStore
 from services.prepayment.handlers import ACCOUNTS, registry
 from services.prepayment.metrics import PrepaymentMetrics
+
 from .prepayment_support import MemoryMovements
-from support import completed_settlement, default_sender
 
 WUHU, WUHAN = "340200", "420100"
 SCOPE = PrepaymentScope.CROSS_PROVINCE
 KEY = f"{WUHU}:{SCOPE.value}"
-T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)    # the Wednesday before National Day 2026
+T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)  # the Wednesday before National Day 2026
 TOPIC_OF_TYPE = {spec.type: name for name, spec in ALL_TOPICS.items()}
 
 
@@ -41,8 +43,13 @@ class Service:
         self.store = MemoryStore(producer="prepayment", now=lambda: self.clock[0])
         self.ledger = MemoryMovements()
         self.metrics = PrepaymentMetrics(CollectorRegistry())
-        self.handlers = registry(self.store, now=lambda: self.clock[0], calendar=default_calendar(),
-                                 movements=self.ledger, metrics=self.metrics)
+        self.handlers = registry(
+            self.store,
+            now=lambda: self.clock[0],
+            calendar=default_calendar(),
+            movements=self.ledger,
+            metrics=self.metrics,
+        )
 
     def envelope(self, topic: str, payload) -> Envelope:
         return envelope_for(topic, payload, producer="test", now=self.clock[0], sender=default_sender(topic, payload))
@@ -61,16 +68,22 @@ class Service:
     async def funded(self) -> dict:
         """P-02/P-03: Wuhu's 2026 quota, 600.00 (Q4 average 300.00 × 2) over last year's 500.00: an
         adjustment notice of 100.00."""
-        quota = SetAnnualQuota(insured_region=WUHU, scope=SCOPE, year=2026, last_year_quota=money("500"),
-                               last_year_monthly_funds={10: money("300"), 11: money("300"), 12: money("300")},
-                               issued_at=T0)
+        quota = SetAnnualQuota(
+            insured_region=WUHU,
+            scope=SCOPE,
+            year=2026,
+            last_year_quota=money("500"),
+            last_year_monthly_funds={10: money("300"), 11: money("300"), 12: money("300")},
+            issued_at=T0,
+        )
         assert await self.send("prepayment.set-annual-quota.v1", quota) == "applied"
         return next(body for topic, body in self.published() if topic == "prepayment.quota.v1")
 
 
 def settled(settlement_id: str, fund_total: str):
-    return completed_settlement(settlement_id, insured_region=WUHU, treating_region=WUHAN, settled_on=T0.date(),
-                                funds={"pooling": fund_total})
+    return completed_settlement(
+        settlement_id, insured_region=WUHU, treating_region=WUHAN, settled_on=T0.date(), funds={"pooling": fund_total}
+    )
 
 
 async def test_an_annual_quota_is_stored_announced_archived_and_its_notice_deadlines_armed():
@@ -81,12 +94,17 @@ async def test_an_annual_quota_is_stored_announced_archived_and_its_notice_deadl
     svc = Service()
     quota = await svc.funded()
     assert (quota["quota"], quota["adjustment"], quota["overridden"]) == (
-        "600.00", "100.00", ["last_year_monthly_funds", "last_year_quota"])
+        "600.00",
+        "100.00",
+        ["last_year_monthly_funds", "last_year_quota"],
+    )
     assert [topic for topic, _ in svc.published()] == ["prepayment.quota.v1", "prepayment.usage.v1"]
     account = svc.account()
     assert account["quota"] == "600.00" and quota["notice_id"] in account["notices"]
     assert sorted((m.kind.value, str(m.amount)) for m in await svc.ledger.find(KEY)) == [
-        ("adjustment_notice", "100.00"), ("quota", "600.00")]
+        ("adjustment_notice", "100.00"),
+        ("quota", "600.00"),
+    ]
     armed = {a.schedule.payload.kind: a.schedule for a in svc.store.deadlines.values()}
     assert set(armed) == {"sanction_check", "submission_check", "payment_check"}
     assert armed["sanction_check"].due_at == end_of_business_day(date(2026, 11, 3))
@@ -123,8 +141,9 @@ async def test_a_payment_of_a_notice_the_account_does_not_hold_is_refused_by_rul
     await svc.funded()
     before, mark = svc.account(), len(svc.store.published)
     stranger = uuid.uuid4()
-    payment = RecordPrepaymentPayment(payment_id="BANK-WUHU-9", insured_region=WUHU, scope=SCOPE,
-                                      notice_id=stranger, amount=money("100"), paid_at=T0)
+    payment = RecordPrepaymentPayment(
+        payment_id="BANK-WUHU-9", insured_region=WUHU, scope=SCOPE, notice_id=stranger, amount=money("100"), paid_at=T0
+    )
     with pytest.raises(PoisonMessage) as refused:
         await svc.send("prepayment.record-payment.v1", payment)
     assert refused.value.reason == "refused_by_rule" and str(stranger) in str(refused.value)
@@ -139,8 +158,9 @@ async def test_a_past_balance_is_recomputed_from_the_ledger():
     await svc.send("settlement.completed.v1", settled("S-0002", "120.00"))
     svc.clock[0], mark = datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI), len(svc.store.published)
     for request_id, as_of in (("BAL-0930", date(2026, 9, 30)), ("BAL-0929", date(2026, 9, 29))):
-        ask = RequestBalance(request_id=request_id, insured_region=WUHU, scope=SCOPE, as_of=as_of,
-                             requested_at=svc.clock[0])
+        ask = RequestBalance(
+            request_id=request_id, insured_region=WUHU, scope=SCOPE, as_of=as_of, requested_at=svc.clock[0]
+        )
         assert await svc.send("prepayment.request-balance.v1", ask) == "applied"
     [(topic, on_30), (_, on_29)] = svc.published(since=mark)
     assert topic == "prepayment.balance.v1" and on_30["movements"] == 3
@@ -160,6 +180,9 @@ async def test_an_adjustment_unpaid_20_working_days_suspends_the_regions_admissi
     heard = svc.published(since=mark)
     [sanction] = [body for topic, body in heard if topic == "prepayment.sanction.v1"]
     assert (sanction["kind"], sanction["action"], sanction["notice_ids"]) == (
-        "admission_suspension", "imposed", [quota["notice_id"]])
+        "admission_suspension",
+        "imposed",
+        [quota["notice_id"]],
+    )
     breaches = sorted(body["kind"] for topic, body in heard if topic == "prepayment.deadline-breached.v1")
     assert breaches == ["finance_payment", "submission_to_finance"]

@@ -3,6 +3,7 @@ region's prepayment account. Finance's transfer (``transferred``) is the region'
 it falls due at most 5 + 10 working days after the notice, before P-09's 20, so its breach is recorded
 and the notice's own P-09 clock decides; a breach at or after P-09's date suspends admissions at once
 unless a delay was reported (runtime/calendar.py: National Day 2026, 10-01..10-07 off)."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,13 @@ from runtime.calendar import at_business_start, default_calendar, end_of_busines
 from services.clearing.domain import LedgerEntry, generate, issue_notice, new_ledger, record_entry
 from services.clearing.domain.obligations import fell_due, start
 from services.prepayment.domain import (
-    ClearingBreachReceived, deadline_fired, from_clearing_notice, new_account, record_clearing_breach,
-    record_clearing_notice, report_delay,
+    ClearingBreachReceived,
+    deadline_fired,
+    from_clearing_notice,
+    new_account,
+    record_clearing_breach,
+    record_clearing_notice,
+    report_delay,
 )
 from services.prepayment.domain.notices import SANCTION_CHECK
 
@@ -29,9 +35,14 @@ SCOPE = PrepaymentScope.CROSS_PROVINCE
 
 
 def entry(sid: str) -> LedgerEntry:
-    return LedgerEntry(settlement_id=sid, kind=EntryKind.SETTLEMENT, insured_region=WUHU, treating_region=WUHAN,
-                       amounts=FundAmounts(insurance_type=InsuranceType.EMPLOYEE, funds={Fund.POOLING: money("100")}),
-                       business_day=date(2026, 8, 20))
+    return LedgerEntry(
+        settlement_id=sid,
+        kind=EntryKind.SETTLEMENT,
+        insured_region=WUHU,
+        treating_region=WUHAN,
+        amounts=FundAmounts(insurance_type=InsuranceType.EMPLOYEE, funds={Fund.POOLING: money("100")}),
+        business_day=date(2026, 8, 20),
+    )
 
 
 def the_notice():
@@ -40,8 +51,15 @@ def the_notice():
 
 
 def received(b: ClearingObligationBreached) -> ClearingBreachReceived:
-    return ClearingBreachReceived(breach_id=b.breach_id, notice_id=b.notice_id, insured_region=b.region,
-                                  obligation=b.obligation.value, due_at=b.due_at, breached_at=b.breached_at, rule=b.rule)
+    return ClearingBreachReceived(
+        breach_id=b.breach_id,
+        notice_id=b.notice_id,
+        insured_region=b.region,
+        obligation=b.obligation.value,
+        due_at=b.due_at,
+        breached_at=b.breached_at,
+        rule=b.rule,
+    )
 
 
 def silent_region():
@@ -72,9 +90,9 @@ def test_the_transfer_breach_comes_before_p09_and_is_recorded_only() -> None:
     recorded = after.state.notices[str(transferred.notice_id)]
     assert recorded.clearing_breaches == ("submitted_to_finance", "transferred")
     assert not recorded.overdue and after.events == [] and after.state.sanctions == {}
-    assert after.state.version == acc.version + 2                       # one write each
+    assert after.state.version == acc.version + 2  # one write each
     again = record_clearing_breach(after.state, received(transferred), CAL, transferred.breached_at)
-    assert again.state == after.state and again.events == []            # redelivered: nothing
+    assert again.state == after.state and again.events == []  # redelivered: nothing
     # the existing P-09 clock decides: unpaid and no reason at 11-03 → admissions suspended (S-20)
     fired = deadline_fired(after.state, sanction_check, CAL, notice.sanction_due_at + timedelta(seconds=1))
     [sanction] = [e for e in fired.events if isinstance(e, PrepaymentSanction)]
@@ -92,11 +110,21 @@ def test_a_transfer_due_at_or_after_p09_suspends_at_once_unless_a_delay_was_repo
     [sanction] = [e for e in fired.events if isinstance(e, PrepaymentSanction)]
     assert (sanction.kind, sanction.action) == (SanctionKind.ADMISSION_SUSPENSION, SanctionAction.IMPOSED)
     assert fired.state.notices[str(notice.notice_id)].overdue
-    excused = report_delay(acc, ReportPaymentDelay(insured_region=WUHU, scope=SCOPE, notice_id=notice.notice_id,
-                                                   reason="finance budget pending", reported_at=ISSUED), CAL, ISSUED)
+    excused = report_delay(
+        acc,
+        ReportPaymentDelay(
+            insured_region=WUHU,
+            scope=SCOPE,
+            notice_id=notice.notice_id,
+            reason="finance budget pending",
+            reported_at=ISSUED,
+        ),
+        CAL,
+        ISSUED,
+    )
     spared = record_clearing_breach(excused.state, late, CAL, at)
     assert not any(isinstance(e, PrepaymentSanction) for e in spared.events) and spared.state.sanctions == {}
-    other = late.model_copy(update={"obligation": "receipt_fed_back"})   # not the payment: recorded only
+    other = late.model_copy(update={"obligation": "receipt_fed_back"})  # not the payment: recorded only
     only = record_clearing_breach(acc, other, CAL, at)
     assert only.events == [] and not only.state.notices[str(notice.notice_id)].overdue
 

@@ -1,10 +1,12 @@
 """P-02..P-07 money formulas, Decimal only (M-01)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.prepayment import WarningLevel
 from contracts.values import money
@@ -38,8 +40,15 @@ def test_adjustment_only_upwards() -> None:
     assert f.quota_in_force(money("150"), money("200")) == money("200")
 
 
-@pytest.mark.parametrize("used, level", [("69.99", WarningLevel.NONE), ("70.00", WarningLevel.YELLOW),
-                                         ("89.99", WarningLevel.YELLOW), ("90.00", WarningLevel.RED)])
+@pytest.mark.parametrize(
+    "used, level",
+    [
+        ("69.99", WarningLevel.NONE),
+        ("70.00", WarningLevel.YELLOW),
+        ("89.99", WarningLevel.YELLOW),
+        ("90.00", WarningLevel.RED),
+    ],
+)
 def test_warning_thresholds_are_inclusive(used: str, level: WarningLevel) -> None:
     assert f.warning_level(money(used), money("100")) is level
 
@@ -62,8 +71,9 @@ def test_top_up_literal_formula_and_cap() -> None:
 
 
 @given(amounts, amounts, amounts, amounts)
-def test_usage_rate_matches_definition(quota: Decimal, top_ups: Decimal, uncleared: Decimal,
-                                       cleared_unpaid: Decimal) -> None:
+def test_usage_rate_matches_definition(
+    quota: Decimal, top_ups: Decimal, uncleared: Decimal, cleared_unpaid: Decimal
+) -> None:
     used, base = f.usage_used(uncleared, cleared_unpaid), f.usage_base(quota, top_ups)
     rate = f.usage_percent(used, base)
     if base == 0:
@@ -97,7 +107,9 @@ def test_bad_policy_file_refuses_to_load(tmp_path) -> None:
     path.write_text("default: {basis: q3, months: 2, source: x}\n", encoding="utf-8")
     with pytest.raises(PolicyDataError, match="basis"):
         load_policies(path)
-    path.write_text("default: {basis: q4, months: 2, source: x}\nregions: {'999999': "
-                    "{basis: q4, months: 2, source: x}}\n", encoding="utf-8")
+    path.write_text(
+        "default: {basis: q4, months: 2, source: x}\nregions: {'999999': {basis: q4, months: 2, source: x}}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyDataError, match="province"):
         load_policies(path)

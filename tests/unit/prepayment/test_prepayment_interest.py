@@ -2,31 +2,43 @@
 balances, shares to the fen by the largest remainder, always summing to the interest exactly.
 
 004 第二十九条 gives the method, not a number; the worked example here is ours (two Anhui cities)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.prepayment import PrepaymentScope, ShareInterest
 from contracts.values import money
 from services.prepayment.domain.interest import InterestDistribution, InterestRefused, product, share, share_interest
-from services.prepayment.domain.ledger import LedgerAccount as L, MovementKind as K, daily_balances, movements_for
+from services.prepayment.domain.ledger import LedgerAccount as L
+from services.prepayment.domain.ledger import MovementKind as K
+from services.prepayment.domain.ledger import daily_balances, movements_for
 
 WUHU, HEFEI = "340200", "340100"
-NOW = datetime(2026, 7, 6, 2, tzinfo=UTC)   # 2026-07-06 10:00 Shanghai
+NOW = datetime(2026, 7, 6, 2, tzinfo=UTC)  # 2026-07-06 10:00 Shanghai
 
 
 def paid_in(amount: str, on: date, seq: int = 1):
-    return movements_for(K.ADJUSTMENT_PAYMENT, money(amount), f"pay:{on}", datetime(on.year, on.month, on.day, 2,
-                                                                                   tzinfo=UTC), seq)
+    return movements_for(
+        K.ADJUSTMENT_PAYMENT, money(amount), f"pay:{on}", datetime(on.year, on.month, on.day, 2, tzinfo=UTC), seq
+    )
 
 
 def command(interest: str, start=date(2026, 7, 1), end=date(2026, 7, 3), regions=(WUHU, HEFEI)) -> ShareInterest:
-    return ShareInterest(interest_id="INT-2026-07", scope=PrepaymentScope.CROSS_PROVINCE, regions=list(regions),
-                         period_start=start, period_end=end, interest=money(interest), received_at=NOW)
+    return ShareInterest(
+        interest_id="INT-2026-07",
+        scope=PrepaymentScope.CROSS_PROVINCE,
+        regions=list(regions),
+        period_start=start,
+        period_end=end,
+        interest=money(interest),
+        received_at=NOW,
+    )
 
 
 def test_worked_example_two_cities_daily_balances_and_shares_to_the_fen() -> None:
@@ -37,11 +49,16 @@ def test_worked_example_two_cities_daily_balances_and_shares_to_the_fen() -> Non
     the fen left goes to the larger remainder (Wuhu's .007142 > Hefei's .002857): 42.86 + 57.14 = 100.00."""
     ledgers = {WUHU: paid_in("1000000.00", date(2026, 6, 30)), HEFEI: paid_in("2000000.00", date(2026, 7, 2))}
     assert daily_balances(ledgers[HEFEI], L.PREPAID, date(2026, 7, 1), date(2026, 7, 3)) == {
-        date(2026, 7, 1): 0, date(2026, 7, 2): money("2000000"), date(2026, 7, 3): money("2000000")}
+        date(2026, 7, 1): 0,
+        date(2026, 7, 2): money("2000000"),
+        date(2026, 7, 3): money("2000000"),
+    }
     out = share_interest(None, command("100.00"), "A340000", ledgers, date(2026, 7, 6), NOW)
     [event] = out.events
     assert [(s.insured_region, s.product, s.share) for s in event.shares] == [
-        (WUHU, money("3000000"), money("42.86")), (HEFEI, money("4000000"), money("57.14"))]
+        (WUHU, money("3000000"), money("42.86")),
+        (HEFEI, money("4000000"), money("57.14")),
+    ]
     assert event.days == 3 and event.product_total == money("7000000") and "积数法" in event.rule
     assert share_interest(out.state, command("100.00"), "A340000", ledgers, date(2026, 7, 6), NOW).events == []
 
@@ -65,8 +82,11 @@ def test_an_open_period_or_nothing_to_share_by_is_refused() -> None:
     assert product(ledgers[WUHU], date(2026, 7, 1), date(2026, 7, 3)) == money("3.00")
 
 
-products = st.dictionaries(st.sampled_from(["340100", "340200", "340300", "340400", "340500", "210100"]),
-                           st.decimals(min_value=0, max_value=Decimal("1e12"), places=2), min_size=1)
+products = st.dictionaries(
+    st.sampled_from(["340100", "340200", "340300", "340400", "340500", "210100"]),
+    st.decimals(min_value=0, max_value=Decimal("1e12"), places=2),
+    min_size=1,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,19 +3,21 @@ items nothing waits for leave ``visits`` and ``insured`` for their archives, and
 one of them finds it as if it had never left: a repeated request gets the same answer, an old
 settlement is cancelled once and only when it is the latest standing (S-15), the insured place
 gives back exactly what it consumed."""
+
 from __future__ import annotations
 
-from contracts.his import SettlementCancelRequested
-from contracts.values import make_person_id
 import json
 from decimal import Decimal
 
+from contracts.his import SettlementCancelRequested
+from contracts.values import make_person_id
 from runtime.parties import signer_for
 from runtime.query import SignedQuery, seal_person
-from services.settlement.query import SLIP_PATH, SettlementQueries
 from services.settlement.adapters import ARCHIVE_EVERY, HOT_ITEMS, INSURED_ITEMS, VISITS_ITEMS
-from .test_saga_in_memory import HOSPITAL, KEYS, MARCH, PARTIES, PID, Service, _counters, _results, _settled, mixed_bill
+from services.settlement.query import SLIP_PATH, SettlementQueries
+
 from .settlement_support import outpatient
+from .test_saga_in_memory import HOSPITAL, KEYS, MARCH, PARTIES, PID, Service, _counters, _results, _settled, mixed_bill
 
 MANY = HOT_ITEMS + ARCHIVE_EVERY + 5
 
@@ -41,7 +43,7 @@ async def test_settled_items_leave_the_aggregates_and_every_settlement_is_kept_o
     assert len(visits["requests"]) <= HOT_ITEMS + ARCHIVE_EVERY and len(insured["applied"]) <= HOT_ITEMS + ARCHIVE_EVERY
     archived = _keys(svc.store.archives[VISITS_ITEMS.archive])
     kept = set(visits["settlements"]) | {k for k in archived if k not in visits["settlements"]}
-    assert kept == {a["settlement_id"] for a in answers}                      # none lost
+    assert kept == {a["settlement_id"] for a in answers}  # none lost
     assert not set(visits["settlements"]) & {k for k in archived if k not in visits["requests"]}
     assert _keys(svc.store.archives[INSURED_ITEMS.archive]) | set(insured["applied"]) >= kept
     assert visits["standing"] == {HOSPITAL: [a["settlement_id"] for a in answers]}
@@ -97,8 +99,11 @@ async def test_two_people_settled_under_the_same_request_ids_keep_their_own_arch
     theirs = [await _settled(svc, f"REQ-{i}", mixed_bill(), person_id=other) for i in range(MANY)]
     assert svc.state("visits", other)["archived"] and svc.state("visits", PID)["archived"]
     for person, answers in ((PID, mine), (other, theirs)):
-        [again] = _results(await svc.send("his.outpatient-requested.v1",
-                                          outpatient(mixed_bill(), request_id="REQ-0", person_id=person)))
+        [again] = _results(
+            await svc.send(
+                "his.outpatient-requested.v1", outpatient(mixed_bill(), request_id="REQ-0", person_id=person)
+            )
+        )
         assert again == answers[0]
 
 
@@ -110,8 +115,13 @@ async def test_the_slip_of_an_archived_settlement_is_printed_as_the_newest_is():
     queries = SettlementQueries(svc.store, signer=signer_for(KEYS, "settlement"), parties=PARTIES, now=lambda: MARCH)
     slips = []
     for answer in (answers[0], answers[-1]):
-        body, _, _ = await queries.slip(SignedQuery(PARTIES.get("A420100"), SLIP_PATH, {
-            "person": seal_person(PARTIES, "settlement", PID), "settlement": answer["settlement_id"]}))
+        body, _, _ = await queries.slip(
+            SignedQuery(
+                PARTIES.get("A420100"),
+                SLIP_PATH,
+                {"person": seal_person(PARTIES, "settlement", PID), "settlement": answer["settlement_id"]},
+            )
+        )
         slips.append(json.loads(body))
     assert answers[0]["settlement_id"] not in svc.state("visits", PID)["settlements"]
     assert [Decimal(s["total"]) for s in slips] == [Decimal(a["slip"]["total"]) for a in (answers[0], answers[-1])]

@@ -3,19 +3,22 @@ state, the messages and the answer deadline out (S-01, S-05, S-12, S-19), in mil
 handlers are the service's own (``services/settlement/handlers.py`` ``registry``); the chain of
 hops is ``test_saga_in_memory.py``'s, the wire ``tests/integration/test_settlement_wire.py``'s.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
+
+from support import default_sender
 
 from runtime.client import open_result
 from runtime.envelopes import envelope_for
 from runtime.parties import signer_for
 from services.settlement.domain.treating import settlement_id_for
+
 from .settlement_support import WUHU_EMPLOYEE, discharge, line, outpatient
-from support import default_sender
 from .test_saga_in_memory import KEYS, MARCH, TOPIC_OF_TYPE, Service
 
-ECG = [line(1, "310701001", "10", "2.00")]       # 常规心电图 10 × 2.00 = 20.00, class A, all in scope
+ECG = [line(1, "310701001", "10", "2.00")]  # 常规心电图 10 × 2.00 = 20.00, class A, all in scope
 H1 = "H42010200001"
 
 
@@ -47,10 +50,12 @@ async def test_a_his_request_is_assessed_stored_pending_and_its_answer_deadline_
     assert (request["status"], request["result"]) == ("pending", None)
     [(topic, asked)] = published(svc)
     assert topic == "settlement.treating-assessed.v1" and asked["settlement_id"] == sid
-    assert asked["totals"]["in_scope"] == "20.00" and asked["hospital_level"] == "3"     # the registry's (S-05)
+    assert asked["totals"]["in_scope"] == "20.00" and asked["hospital_level"] == "3"  # the registry's (S-05)
     [armed] = svc.store.deadlines.values()
-    assert (armed.schedule.deadline_id, armed.schedule.due_at) == (f"insured_timeout:{sid}",
-                                                                  MARCH + timedelta(milliseconds=20_000))
+    assert (armed.schedule.deadline_id, armed.schedule.due_at) == (
+        f"insured_timeout:{sid}",
+        MARCH + timedelta(milliseconds=20_000),
+    )
     assert svc.metrics.settlements.labels("refused", "general_outpatient")._value.get() == 0
 
 

@@ -16,6 +16,7 @@ so the Hubei catalogue applies (S-02) and Wuhu's policy decides the money (S-05)
  10   一级护理        120200001   10 × 30.00  = 300.00  A                    in 300.00
  total 6303.00 = in-scope 5105.70 + B 267.30 + over-limit 370.00 + self-paid 560.00   (S-04)
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -30,6 +31,7 @@ from services.settlement.domain.policy import PolicyBook
 from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.refusal import Refused
 from services.settlement.domain.treating import assess, fee_detail, register_admission
+
 from .settlement_support import catalogue_for, discharge, line, m, policies
 
 LONG_TERM = Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE)
@@ -38,15 +40,28 @@ NO_FILING = Entitlement(None)
 
 
 def bill(**dates):
-    return [line(1, "120100001", "10", "45.00"), line(2, "120100002", "10", "80.00"),
-            line(3, "210300001", "1", "200.00"), line(4, "330801001", "1", "3000.00"),
-            line(5, "C0208010101", "1", "780.00"), line(6, "XJ01DDA001B002", "6", "25.50"),
-            line(7, "480000002", "5", "100.00"), line(8, "T009900001", "0.5", "120.00"),
-            line(9, "250101001", "3", "20.00"), line(10, "120200001", "10", "30.00")]
+    return [
+        line(1, "120100001", "10", "45.00"),
+        line(2, "120100002", "10", "80.00"),
+        line(3, "210300001", "1", "200.00"),
+        line(4, "330801001", "1", "3000.00"),
+        line(5, "C0208010101", "1", "780.00"),
+        line(6, "XJ01DDA001B002", "6", "25.50"),
+        line(7, "480000002", "5", "100.00"),
+        line(8, "T009900001", "0.5", "120.00"),
+        line(9, "250101001", "3", "20.00"),
+        line(10, "120200001", "10", "30.00"),
+    ]
 
 
-def settle(request, eligibility, *, book: PolicyBook | None = None, acc: Accumulations | None = None,
-           person: InsuredProfile = InsuredProfile()):
+def settle(
+    request,
+    eligibility,
+    *,
+    book: PolicyBook | None = None,
+    acc: Accumulations | None = None,
+    person: InsuredProfile = InsuredProfile(),
+):
     book = book or policies()
     policy = book.select(request.insured_region, request.discharge_date)
     assessment = assess(request, eligibility, catalogue_for(request, policy))
@@ -62,11 +77,18 @@ def test_treating_split_and_major_categories():
     assessment, _ = settle(discharge(bill()), LONG_TERM)
     t = assessment.totals
     assert (t.total, t.in_scope, t.b_class_self_pay, t.over_limit_self_pay, t.self_paid) == (
-        m("6303.00"), m("5105.70"), m("267.30"), m("370.00"), m("560.00"))
+        m("6303.00"),
+        m("5105.70"),
+        m("267.30"),
+        m("370.00"),
+        m("560.00"),
+    )
     assert assessment.catalogue_id == "420000" and assessment.cross_province and assessment.lines == []
     cats = {c.category: c for c in assessment.categories}
     # 床位费: lines 1+2 = 1250.00, over-limit 350.00; 卫生材料费: line 5; 其他费: line 7
-    assert cats[MajorFeeCategory.BED].total == m("1250.00") and cats[MajorFeeCategory.BED].over_limit_self_pay == m("350.00")
+    assert cats[MajorFeeCategory.BED].total == m("1250.00") and cats[MajorFeeCategory.BED].over_limit_self_pay == m(
+        "350.00"
+    )
     assert cats[MajorFeeCategory.MEDICAL_MATERIAL].b_class_self_pay == m("234.00")
     assert cats[MajorFeeCategory.HERBAL_PIECES].self_paid == m("60.00")
 
@@ -79,7 +101,7 @@ def test_long_term_filer_gets_local_rates():
     assert d.rate_basis == "local" and d.ratio == m("0.85")
     assert d.slip.deductible_applied == m("800.00")
     assert funds(d.slip)[FundCode.POOLING] == m("3659.85")
-    assert funds(d.slip)[FundCode.LARGE_AMOUNT] == m("0.00")        # cap not reached
+    assert funds(d.slip)[FundCode.LARGE_AMOUNT] == m("0.00")  # cap not reached
     assert d.slip.fund_total == m("3659.85") and d.slip.personal_cash == m("2643.15")
     assert d.delta.increments == {"fund/pooling/annual": m("3659.85")}
 
@@ -113,7 +135,7 @@ def test_trauma_without_third_party_employee_minus_20():
     cash = 6303.00 − 3131.88 = 3171.12"""
     request = discharge(bill(), hospital_level="2", trauma=True, trauma_commitment_signed=True)
     assessment, d = settle(request, OTHER_TEMP)
-    assert assessment.trauma_no_third_party                      # marked for treating-place checks
+    assert assessment.trauma_no_third_party  # marked for treating-place checks
     assert (d.rate_basis, d.ratio) == ("trauma", m("0.68"))
     assert funds(d.slip)[FundCode.POOLING] == m("3131.88") and d.slip.personal_cash == m("3171.12")
 
@@ -132,10 +154,16 @@ def test_trauma_resident_as_emergency_with_floor():
     assert d.delta.increments["threshold/critical_illness"] == m("2269.35")
 
 
-@pytest.mark.parametrize("flags, code", [
-    (dict(trauma=True, trauma_commitment_signed=False), RefusalCode.TRAUMA_COMMITMENT_MISSING),
-    (dict(trauma=True, trauma_commitment_signed=True, third_party_liability=True), RefusalCode.THIRD_PARTY_LIABILITY),
-])
+@pytest.mark.parametrize(
+    "flags, code",
+    [
+        (dict(trauma=True, trauma_commitment_signed=False), RefusalCode.TRAUMA_COMMITMENT_MISSING),
+        (
+            dict(trauma=True, trauma_commitment_signed=True, third_party_liability=True),
+            RefusalCode.THIRD_PARTY_LIABILITY,
+        ),
+    ],
+)
 def test_trauma_refusals(flags, code):
     with pytest.raises(Refused) as refused:
         settle(discharge(bill(), **flags), OTHER_TEMP)
@@ -153,19 +181,26 @@ def test_stay_across_new_year_uses_discharge_years_policy_and_accumulations():
     v2023 = base.select("340200", date(2024, 6, 1))
     inpatient = v2023.employee.benefits[0]
     levels = {**inpatient.levels, "3": inpatient.levels["3"].model_copy(update={"deductible": m("1000.00")})}
-    v2025 = v2023.model_copy(update={"effective_from": date(2025, 1, 1), "employee": v2023.employee.model_copy(
-        update={"benefits": (inpatient.model_copy(update={"levels": levels}), *v2023.employee.benefits[1:])})})
+    v2025 = v2023.model_copy(
+        update={
+            "effective_from": date(2025, 1, 1),
+            "employee": v2023.employee.model_copy(
+                update={"benefits": (inpatient.model_copy(update={"levels": levels}), *v2023.employee.benefits[1:])}
+            ),
+        }
+    )
     book = PolicyBook({"340200": (v2023, v2025)})
-    lines = [replace_date(fl, date(2024, 12, 30)) if fl.line_no <= 5 else replace_date(fl, date(2025, 1, 3))
-             for fl in bill()]
+    lines = [
+        replace_date(fl, date(2024, 12, 30)) if fl.line_no <= 5 else replace_date(fl, date(2025, 1, 3)) for fl in bill()
+    ]
     request = discharge(lines, admitted=date(2024, 12, 28), discharged=date(2025, 1, 5))
     acc = Accumulations(2025, {"fund/pooling/annual": m("78000.00")})
     _, d = settle(request, LONG_TERM, book=book, acc=acc)
     assert d.settlement_year == 2025 and d.slip.deductible_applied == m("1000.00")
     assert funds(d.slip) == {FundCode.POOLING: m("2000.00"), FundCode.LARGE_AMOUNT: m("1577.48")}
     assert d.slip.personal_cash == m("2725.52")
-    assert acc.plus(d.delta).get("fund/pooling/annual") == m("80000.00")      # cap reached, never passed
-    with pytest.raises(ValueError):                                           # 2024's counters do not apply
+    assert acc.plus(d.delta).get("fund/pooling/annual") == m("80000.00")  # cap reached, never passed
+    with pytest.raises(ValueError):  # 2024's counters do not apply
         settle(request, LONG_TERM, book=book, acc=Accumulations(2024))
 
 
@@ -176,7 +211,9 @@ def replace_date(fee_line, day):
 def test_admission_refused_while_insured_region_suspended():
     """S-20: new admissions of a sanctioned insured region are refused."""
     from contracts.his import AdmissionRegistered
+
     from .settlement_support import header
+
     request = AdmissionRegistered(**header(medical_type="inpatient"), admission_date=date(2025, 3, 1))
     with pytest.raises(Refused) as refused:
         register_admission(request, LONG_TERM, admission_suspended=True)
@@ -201,5 +238,8 @@ def test_fee_detail_of_a_cross_province_stay_is_due_three_calendar_days_later():
     detail = fee_detail(request, catalogue_for(request, policy), "S-1", date(2026, 9, 30))
     assert detail.upload_due == date(2026, 10, 3)
     assert [x.line_no for x in detail.lines] == list(range(1, 11))
-    assert (detail.totals.total, detail.totals.in_scope, detail.totals.self_paid) == (m("6303.00"), m("5105.70"),
-                                                                                      m("560.00"))
+    assert (detail.totals.total, detail.totals.in_scope, detail.totals.self_paid) == (
+        m("6303.00"),
+        m("5105.70"),
+        m("560.00"),
+    )

@@ -2,6 +2,7 @@
 aggregate holds and the archived ones alike, each once, newest first, filtered by date, hospital and
 medical type, paged with totals, downloaded with money as numbers; only an agency that speaks for the
 insured or the treating place sees them."""
+
 from __future__ import annotations
 
 import io
@@ -15,20 +16,24 @@ from runtime.parties import signer_for
 from runtime.query import QueryRefused, SignedQuery, seal_person
 from services.settlement.adapters import VISITS_ITEMS
 from services.settlement.query_list import SETTLEMENTS_PATH, PersonSettlements
+
 from .test_archive_in_memory import MANY, _many
 from .test_saga_in_memory import HOSPITAL, KEYS, MARCH, PARTIES, PID, Service
 
 
 async def _ask(svc: Service, agency: str = "A420100", **params: str) -> tuple[bytes, str, str]:
     find = PersonSettlements(svc.store, signer=signer_for(KEYS, "settlement"), parties=PARTIES)
-    return await find(SignedQuery(PARTIES.get(agency), SETTLEMENTS_PATH,
-                                  {"person": seal_person(PARTIES, "settlement", PID), **params}))
+    return await find(
+        SignedQuery(
+            PARTIES.get(agency), SETTLEMENTS_PATH, {"person": seal_person(PARTIES, "settlement", PID), **params}
+        )
+    )
 
 
 async def test_every_settlement_archived_or_not_is_listed_once_with_totals_and_pages():
     svc = Service()
     answers = await _many(svc)
-    assert svc.store.archives[VISITS_ITEMS.archive]          # some of them live in the archive now
+    assert svc.store.archives[VISITS_ITEMS.archive]  # some of them live in the archive now
     first = json.loads((await _ask(svc, size="3"))[0])
     assert (first["total"], first["pages"], len(first["settlements"])) == (MANY, -(-MANY // 3), 3)
     everything = json.loads((await _ask(svc, size="500"))[0])["settlements"]
@@ -56,9 +61,9 @@ async def test_a_bad_filter_is_refused_and_an_agency_of_neither_place_sees_nothi
             await _ask(svc, **bad)
         assert refused.value.status == 400
     with pytest.raises(QueryRefused) as hidden:
-        await _ask(svc, agency="A110000")              # Beijing neither insures nor treats this person
+        await _ask(svc, agency="A110000")  # Beijing neither insures nor treats this person
     assert hidden.value.status == 404
-    assert json.loads((await _ask(svc, agency="A340000"))[0])["total"] == MANY   # the insured city's province
+    assert json.loads((await _ask(svc, agency="A340000"))[0])["total"] == MANY  # the insured city's province
 
 
 async def test_the_download_has_money_as_numbers_and_dates_as_dates():

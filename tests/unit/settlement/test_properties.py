@@ -1,5 +1,6 @@
 """Property tests: for every generated bill, policy and history the S-04 / S-07 invariants hold,
 caps are never passed, and a refund followed by a re-settlement restores the accumulations (S-15)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -14,6 +15,7 @@ from services.settlement.domain.insured import InsuredProfile, decide
 from services.settlement.domain.policy import RegionPolicy
 from services.settlement.domain.rates import Entitlement
 from services.settlement.domain.treating import assess
+
 from .settlement_support import catalogues, discharge, line, outpatient
 
 CATALOGUE = catalogues().by_region["420000"]
@@ -53,52 +55,104 @@ def insurance_terms(draw, primary: str, second: dict):
     """One insurance type's terms; the drawn level terms serve every level (fewer draws, same coverage)."""
     cap = str(draw(money_st("0", "100000")))
     benefits = []
-    for mt, basis, group in (("inpatient", "per_visit", "annual"), ("general_outpatient", "annual",
-                                                                     "general_outpatient")):
+    for mt, basis, group in (
+        ("inpatient", "per_visit", "annual"),
+        ("general_outpatient", "annual", "general_outpatient"),
+    ):
         terms = draw(level_terms())
-        benefits.append({"medical_type": mt, "sample": True, "deductible_basis": basis, "cap_group": group,
-                         "annual_cap": cap if group == "annual" else str(draw(money_st("0", "5000"))),
-                         "levels": {lv: terms for lv in LEVELS}})
-    cut = lambda pts: {"points": str(pts), "sample": True}                       # noqa: E731
-    return {"benefits": benefits,
-            "funds": [{"code": primary, "name": primary, "kind": "primary", "sample": True}, second,
-                      {"code": "medical_assistance", "name": "救助", "kind": "personal_share", "sample": True,
-                       "ratio": str(draw(ratio_st)), "annual_cap": str(draw(money_st("0", "3000"))),
-                       "requires_group": "assistance"}],
-            "personal_account": {"applies_to": ["general_outpatient"], "sample": True,
-                                 "covers_self_paid": draw(st.booleans())},
-            "reductions": {scope: {"referral_emergency": cut(draw(st.decimals(0, Decimal("0.10"), places=2))),
-                                   "other_temporary": cut(draw(st.decimals(0, Decimal("0.20"), places=2)))}
-                           for scope in ("intra_province", "cross_province")}
-            | {"trauma_no_third_party": {"same_as": "referral_emergency", "sample": True}}}
+        benefits.append(
+            {
+                "medical_type": mt,
+                "sample": True,
+                "deductible_basis": basis,
+                "cap_group": group,
+                "annual_cap": cap if group == "annual" else str(draw(money_st("0", "5000"))),
+                "levels": {lv: terms for lv in LEVELS},
+            }
+        )
+    cut = lambda pts: {"points": str(pts), "sample": True}  # noqa: E731
+    return {
+        "benefits": benefits,
+        "funds": [
+            {"code": primary, "name": primary, "kind": "primary", "sample": True},
+            second,
+            {
+                "code": "medical_assistance",
+                "name": "救助",
+                "kind": "personal_share",
+                "sample": True,
+                "ratio": str(draw(ratio_st)),
+                "annual_cap": str(draw(money_st("0", "3000"))),
+                "requires_group": "assistance",
+            },
+        ],
+        "personal_account": {
+            "applies_to": ["general_outpatient"],
+            "sample": True,
+            "covers_self_paid": draw(st.booleans()),
+        },
+        "reductions": {
+            scope: {
+                "referral_emergency": cut(draw(st.decimals(0, Decimal("0.10"), places=2))),
+                "other_temporary": cut(draw(st.decimals(0, Decimal("0.20"), places=2))),
+            }
+            for scope in ("intra_province", "cross_province")
+        }
+        | {"trauma_no_third_party": {"same_as": "referral_emergency", "sample": True}},
+    }
 
 
 @st.composite
 def policies_st(draw):
-    large = {"code": "large_amount", "name": "大额", "kind": "above_primary_cap", "sample": True,
-             "ratio": str(draw(ratio_st)), "annual_cap": str(draw(money_st("0", "300000")))}
-    critical = {"code": "critical_illness", "name": "大病", "kind": "above_threshold", "sample": True,
-                "ratio": str(draw(ratio_st)), "threshold": str(draw(money_st("0", "20000"))),
-                "annual_cap": str(draw(money_st("0", "300000")))}
-    employee = draw(st.booleans())          # only the insurance type under test is generated
+    large = {
+        "code": "large_amount",
+        "name": "大额",
+        "kind": "above_primary_cap",
+        "sample": True,
+        "ratio": str(draw(ratio_st)),
+        "annual_cap": str(draw(money_st("0", "300000"))),
+    }
+    critical = {
+        "code": "critical_illness",
+        "name": "大病",
+        "kind": "above_threshold",
+        "sample": True,
+        "ratio": str(draw(ratio_st)),
+        "threshold": str(draw(money_st("0", "20000"))),
+        "annual_cap": str(draw(money_st("0", "300000"))),
+    }
+    employee = draw(st.booleans())  # only the insurance type under test is generated
     terms = draw(insurance_terms("pooling", large) if employee else insurance_terms("resident_basic", critical))
-    return RegionPolicy.model_validate({"region": "340200", "name": "generated", "effective_from": "2020-01-01",
-                                        "employee" if employee else "resident": terms})
+    return RegionPolicy.model_validate(
+        {
+            "region": "340200",
+            "name": "generated",
+            "effective_from": "2020-01-01",
+            "employee" if employee else "resident": terms,
+        }
+    )
 
 
-ELIGIBILITIES = st.sampled_from([
-    Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE),
-    Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.REFERRAL),
-    Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY),
-    Entitlement(None)])
+ELIGIBILITIES = st.sampled_from(
+    [
+        Entitlement(EligibilityBasis.LONG_TERM, FilingCategory.RESETTLED_RETIREE),
+        Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.REFERRAL),
+        Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY),
+        Entitlement(None),
+    ]
+)
 
 
 @st.composite
 def cases(draw):
     policy = draw(policies_st())
     lines = draw(bills())
-    common = dict(insurance_type="310" if policy.employee else "390", hospital_level=draw(st.sampled_from(LEVELS)),
-                  emergency=True, treating_region=draw(st.sampled_from(["420100", "340100"])))
+    common = dict(
+        insurance_type="310" if policy.employee else "390",
+        hospital_level=draw(st.sampled_from(LEVELS)),
+        emergency=True,
+        treating_region=draw(st.sampled_from(["420100", "340100"])),
+    )
     if draw(st.booleans()):
         request = discharge(lines, **common)
     else:
@@ -106,15 +160,17 @@ def cases(draw):
     eligibility = draw(ELIGIBILITIES)
     terms = policy.for_insurance(request.insurance_type)
     counters = {}
-    for benefit in terms.benefits:                    # a history below every cap (S-07)
+    for benefit in terms.benefits:  # a history below every cap (S-07)
         counters[fund_key(terms.funds[0].code, benefit.cap_group)] = draw(money_st("0", str(benefit.annual_cap)))
     for fund in terms.funds[1:]:
         counters[fund_key(fund.code, fund.cap_group)] = draw(money_st("0", str(fund.annual_cap)))
         if fund.threshold is not None:
             counters[threshold_key(fund.code)] = draw(money_st("0", "30000"))
     counters["deductible/general_outpatient"] = draw(money_st("0", "2000"))
-    person = InsuredProfile(groups=frozenset(draw(st.sampled_from([(), ("assistance",)]))),
-                           personal_account_balance=draw(money_st("0", "500")))
+    person = InsuredProfile(
+        groups=frozenset(draw(st.sampled_from([(), ("assistance",)]))),
+        personal_account_balance=draw(money_st("0", "500")),
+    )
     return policy, request, eligibility, Accumulations(2025, counters), person
 
 
@@ -132,8 +188,17 @@ def caps(policy, request) -> dict[str, Decimal]:
 
 
 def amounts(slip):
-    yield from (slip.total, slip.in_scope, slip.b_class_self_pay, slip.over_limit_self_pay, slip.self_paid,
-                slip.deductible_applied, slip.fund_total, slip.personal_account, slip.personal_cash)
+    yield from (
+        slip.total,
+        slip.in_scope,
+        slip.b_class_self_pay,
+        slip.over_limit_self_pay,
+        slip.self_paid,
+        slip.deductible_applied,
+        slip.fund_total,
+        slip.personal_account,
+        slip.personal_cash,
+    )
     yield from (f.amount for f in slip.funds)
 
 
@@ -142,10 +207,10 @@ def amounts(slip):
 def test_slip_invariants_s07(case):
     _, d = run(case)
     slip = d.slip
-    assert slip.total == slip.fund_total + slip.personal_cash                          # S-07
+    assert slip.total == slip.fund_total + slip.personal_cash  # S-07
     assert slip.total == slip.in_scope + slip.b_class_self_pay + slip.over_limit_self_pay + slip.self_paid
     for amount in amounts(slip):
-        assert amount >= 0 and amount.as_tuple().exponent == -2                        # M-01
+        assert amount >= 0 and amount.as_tuple().exponent == -2  # M-01
 
 
 @PROPS
@@ -176,7 +241,7 @@ def test_no_fund_passes_its_cap_and_accumulations_stay_below_caps(case):
 def test_refund_then_resettle_restores_accumulations(case):
     policy, request, eligibility, acc, person = case
     _, first = run(case)
-    rolled_back = acc.plus(first.delta).plus(first.delta.negated())                    # S-15 cancel
+    rolled_back = acc.plus(first.delta).plus(first.delta.negated())  # S-15 cancel
     assert rolled_back == Accumulations(acc.year, {k: v for k, v in acc.counters.items() if v})
     _, again = run((policy, request, eligibility, rolled_back, person))
     assert again.slip == first.slip and again.delta == first.delta

@@ -1,4 +1,5 @@
 """Catalogue and policy files validate at load with clear errors (STYLE; S-09 ceilings; M-01)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,6 +11,7 @@ from contracts.his_result import SettlementResult
 from contracts.registry import ALL_TOPICS
 from contracts.values import HospitalLevel
 from services.settlement.reference_data import POLICIES, ReferenceDataError, load_catalogue, load_policy
+
 from .settlement_support import catalogues, policies
 
 WUHU = POLICIES / "340200.yaml"
@@ -18,15 +20,21 @@ WUHU = POLICIES / "340200.yaml"
 def test_every_shipped_file_loads():
     assert {"420000", "340000", "110000", "430000", "210000"} <= set(catalogues().by_region)
     assert {"420100", "340200", "210100", "430100", "110000"} <= set(policies().by_region)
-    assert policies().select("440300", date(2025, 1, 1)).region == "440300"          # default template
+    assert policies().select("440300", date(2025, 1, 1)).region == "440300"  # default template
 
 
 def test_wuhu_real_reductions_are_loaded():
     wuhu = policies().select("340200", date(2025, 1, 1))
     e, r = wuhu.employee.reductions, wuhu.resident.reductions
-    assert [str(x.points) for x in (e.intra_province.referral_emergency, e.intra_province.other_temporary,
-                                    e.cross_province.referral_emergency, e.cross_province.other_temporary)] == [
-        "0.08", "0.18", "0.10", "0.20"]
+    assert [
+        str(x.points)
+        for x in (
+            e.intra_province.referral_emergency,
+            e.intra_province.other_temporary,
+            e.cross_province.referral_emergency,
+            e.cross_province.other_temporary,
+        )
+    ] == ["0.08", "0.18", "0.10", "0.20"]
     assert str(r.cross_province.referral_emergency.fixed_ratio) == "0.60"
     assert str(r.cross_province.other_temporary.fixed_ratio) == "0.50"
     assert wuhu.intra_province_catalogue == "insured_place"
@@ -40,17 +48,28 @@ def _broken(tmp_path, edit):
     return path
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda v: v["employee"]["reductions"]["cross_province"]["referral_emergency"].update(points="0.12"),
-     "national ceiling"),
-    (lambda v: v["employee"]["benefits"][0]["levels"]["3"].update(ratio="1.2"), "[0, 1]"),
-    (lambda v: v["employee"]["benefits"][0].pop("sample"), "source"),
-    (lambda v: v["resident"]["reductions"]["cross_province"]["referral_emergency"].pop("ceiling_exception"),
-     "ceiling_exception"),
-    (lambda v: v["employee"]["funds"].append({"code": "critical_illness", "name": "x", "kind": "personal_share",
-                                              "ratio": "0.5", "sample": True}), "not a fund of employee"),
-    (lambda v: v["employee"]["benefits"][1].update(annual_cap="1.00"), "share one annual cap"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (
+            lambda v: v["employee"]["reductions"]["cross_province"]["referral_emergency"].update(points="0.12"),
+            "national ceiling",
+        ),
+        (lambda v: v["employee"]["benefits"][0]["levels"]["3"].update(ratio="1.2"), "[0, 1]"),
+        (lambda v: v["employee"]["benefits"][0].pop("sample"), "source"),
+        (
+            lambda v: v["resident"]["reductions"]["cross_province"]["referral_emergency"].pop("ceiling_exception"),
+            "ceiling_exception",
+        ),
+        (
+            lambda v: v["employee"]["funds"].append(
+                {"code": "critical_illness", "name": "x", "kind": "personal_share", "ratio": "0.5", "sample": True}
+            ),
+            "not a fund of employee",
+        ),
+        (lambda v: v["employee"]["benefits"][1].update(annual_cap="1.00"), "share one annual cap"),
+    ],
+)
 def test_bad_policy_is_refused_with_a_clear_message(tmp_path, edit, words):
     with pytest.raises(ReferenceDataError) as error:
         load_policy(_broken(tmp_path, edit))
@@ -60,8 +79,10 @@ def test_bad_policy_is_refused_with_a_clear_message(tmp_path, edit, words):
 def test_bad_catalogue_item_is_refused(tmp_path):
     path = tmp_path / "420000.yaml"
     text = (POLICIES.parent / "catalogues" / "420000.yaml").read_text(encoding="utf-8")
-    path.write_text(text.replace("class: B, b_self_pay_ratio: 0.10, price_limit: 180.00",
-                                 "class: B, price_limit: 180.00"), encoding="utf-8")
+    path.write_text(
+        text.replace("class: B, b_self_pay_ratio: 0.10, price_limit: 180.00", "class: B, price_limit: 180.00"),
+        encoding="utf-8",
+    )
     with pytest.raises(ReferenceDataError, match="b_self_pay_ratio"):
         load_catalogue(path)
 
@@ -76,10 +97,18 @@ def test_his_topics_are_keyed_by_institution_and_result_is_discriminated():
     keyed by the institution; the hops after the first are keyed by the person's pseudonym."""
     names = set(ALL_TOPICS)
     assert {"his.settlement-requested.v1", "settlement.result.v2", "settlement.reversed.v1"} <= names
-    assert "settlement.result.v1" not in names            # replaced by the sealed v2 (003 §5 (三))
-    refused = SettlementResult.model_validate({"outcome": "refused", "request_id": "R", "person_id":
-                                               "11010519491231002X", "institution_code": "H42010200001",
-                                               "code": "NOT_FILED", "title_zh": "未办理异地就医备案", "message": "x"})
+    assert "settlement.result.v1" not in names  # replaced by the sealed v2 (003 §5 (三))
+    refused = SettlementResult.model_validate(
+        {
+            "outcome": "refused",
+            "request_id": "R",
+            "person_id": "11010519491231002X",
+            "institution_code": "H42010200001",
+            "code": "NOT_FILED",
+            "title_zh": "未办理异地就医备案",
+            "message": "x",
+        }
+    )
     spec = ALL_TOPICS["settlement.result.v2"]
     assert spec.key(refused) == "H42010200001"
 
@@ -88,8 +117,15 @@ def test_eligibility_from_the_filing_view():
     """The eligibility answer (kernel.eligibility) maps onto the settlement input; a "no" keeps its message (S-19)."""
     from kernel.eligibility import Eligibility, EligibilityReason
     from services.settlement.domain.rates import Entitlement
+
     no = Eligibility(eligible=False, reason_code=EligibilityReason.NO_FILING, rule="F-06", message="No filing.")
-    yes = Eligibility(eligible=True, basis="long_term", category="resettled_retiree",
-                      reason_code=EligibilityReason.COVERED, rule="F-12", message="Filed")
+    yes = Eligibility(
+        eligible=True,
+        basis="long_term",
+        category="resettled_retiree",
+        reason_code=EligibilityReason.COVERED,
+        rule="F-12",
+        message="Filed",
+    )
     assert Entitlement.from_view(no) == Entitlement(None, None, "No filing.")
     assert Entitlement.from_view(yes).basis == "long_term"
