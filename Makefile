@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASYNCAPI_CHECK := contracts/asyncapi/check
 PARSER := $(ASYNCAPI_CHECK)/node_modules/.installed
 
-.PHONY: run test lint test-unit test-integration test-e2e browser adapter bench chaos schemas vectors asyncapi asyncapi-parser topics clean
+.PHONY: run test lint test-unit test-integration test-e2e browser office adapter bench chaos schemas vectors asyncapi asyncapi-parser topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ lint: $(STAMP)        ## ruff and mypy, configured in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test-unit: $(STAMP) $(PARSER)
+test-unit: $(STAMP) $(PARSER) office
 	$(PY) -m pytest tests/unit -q
 
 test-integration: $(STAMP)
@@ -37,6 +37,17 @@ browser:              ## Debian's chromium and a CJK font for the console browse
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } \
 	  || echo "chromium is not installed and could not be: the console browser test will say it is skipped"
+
+# LibreOffice 7.4 (bookworm) reads a CSV given without options as Windows-1252 whatever its BOM; from 7.6
+# the default is UTF-8, so a downloaded list opens with the Chinese intact (bookworm-backports has 25.2).
+office:               ## LibreOffice Calc (headless) >= 7.6 for the download test, installed when missing or older (as root)
+	@v=$$(soffice --version 2>/dev/null | sed -n 's/^LibreOffice \([0-9]*\)\.\([0-9]*\).*/\1 \2/p'); \
+	if [ -n "$$v" ] && set -- $$v && { [ "$$1" -gt 7 ] || { [ "$$1" = 7 ] && [ "$$2" -ge 6 ]; }; }; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  { grep -qrs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/ \
+	    || echo "deb http://deb.debian.org/debian bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backports.list; } \
+	  && apt-get update -q >/dev/null && apt-get install -y -q -t bookworm-backports libreoffice-calc-nogui >/dev/null; \
+	else echo "LibreOffice >= 7.6 is missing and cannot be installed here: the CSV download test will fail"; fi
 
 adapter:              ## the reference HIS adapter in TypeScript (adapters/typescript): node modules when missing, then the build
 	@command -v node >/dev/null && command -v npm >/dev/null \
