@@ -195,7 +195,7 @@ class Consuming:
             return refusal
         limit = self.settings.max_clock_skew_seconds
         for field, claimed in _claimed_times(envelope):
-            skew = abs((claimed - now).total_seconds())
+            skew = self.clock.skew(claimed, limit)
             if skew > limit:
                 return Refusal(
                     RefusalReason.CLOCK_SKEW,
