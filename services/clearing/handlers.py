@@ -163,7 +163,11 @@ class ClearingHandlers:
         return await self._record(
             env,
             entry,
-            domain.audit_month(self.now(), str(d.treating_region)),
+            # by the audit day of the region that audits the pair (R-04: Wuhu its intra-province costs, by the 20th)
+            domain.audit_month(
+                self.now(),
+                domain.auditor_region(str(d.insured_region), str(d.treating_region), entry.business_day),
+            ),
             archived={"institution_code": _institution_of(docs), "reason": d.reason},
         )
 

@@ -42,12 +42,12 @@ class AuditRefused(Exception):
     """R-04: a deduction that does not fit the settlement it names; answered to its sender."""
 
 
-def audit_month(received_at: datetime, treating_region: str | None = None) -> str:
-    """R-04: the clearing month a deduction confirmed at ``received_at`` enters first (by the treating
-    region's audit day: the 16th, Wuhu and Liaoning the 20th)."""
+def audit_month(received_at: datetime, auditor: str | None = None) -> str:
+    """R-04: the clearing month a deduction confirmed at ``received_at`` enters first (by the audit day of the
+    region that audits, ``auditor_region``: the 16th, Wuhu and Liaoning the 20th)."""
     day = business_date(received_at)
     label = f"{day.year:04d}-{day.month:02d}"
-    by = calendars().value("audit_confirmation_day", treating_region, day)
+    by = calendars().value("audit_confirmation_day", auditor, day)
     return label if day.day <= by else next_month(label)
 
 
