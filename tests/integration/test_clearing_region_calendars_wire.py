@@ -190,3 +190,165 @@ async def test_wuhu_declares_by_the_5th_audits_its_intra_province_costs_and_pays
             assert intra["附件19-1"]["rows"][0]["values"][0] == "300.00"
         finally:
             clearing.stop()
+
+
+async def test_liaoning_cities_confirm_their_payable_by_the_24th_and_fix_receivables_on_the_1st(stack):
+    """Liaoning (004 第四十四、四十六条) for every city of the province, Shenyang here, against Wuhan's national days.
+
+    Shenyang insured, treated in Wuhan: S-SY of 2026-08-20, 800.00. Arriving late, on 09-02 10:00, two settlements
+    of 08-31: S-L1, Wuhan insured treated in Shenyang, 120.00 — Liaoning fixes last month's receivable applications
+    on the 1st ("每月 1 日前固化"), so it waits for 2026-10 — and S-L2, Wuhu insured treated in Wuhan, 60.00, which
+    joins 2026-09 (national: until the 21st).
+    Generated on 09-21; silence confirms Shenyang's payable at the end of 09-24 ("于当月 24 日前确认…过期未确认的…默认
+    该市完成清算应付信息确认"), so its confirmation on 09-25 is refused as after the end of the 24th, while Wuhan's
+    confirmation of its receivable that day is taken (national: the 25th) and completes the period."""
+    prefix = new_prefix(stack, "region-liaoning")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(at(8, 20))
+        clearing = ServiceProcess(stack, "clearing", prefix).start()
+        try:
+            await bus.publish(
+                "settlement.completed.v1",
+                completed_settlement(
+                    "S-SY",
+                    insured_region=SHENYANG,
+                    treating_region=WUHAN,
+                    settled_on=date(2026, 8, 20),
+                    funds={"pooling": "800.00"},
+                    institution_code=H_WUHAN,
+                ),
+            )
+            await entry_of(bus, "S-SY")
+            await move(bus, clearing, at(9, 2))
+            for sid, insured, treating, hospital, amount in (
+                ("S-L1", WUHAN, SHENYANG, "H21010200001", "120.00"),
+                ("S-L2", WUHU, WUHAN, H_WUHAN, "60.00"),
+            ):
+                await bus.publish(
+                    "settlement.completed.v1",
+                    completed_settlement(
+                        sid,
+                        insured_region=insured,
+                        treating_region=treating,
+                        settled_on=date(2026, 8, 31),
+                        funds={"pooling": amount},
+                        institution_code=hospital,
+                    ),
+                )
+            assert (await entry_of(bus, "S-L1"))["clearing_month"] == "2026-10"
+            assert (await entry_of(bus, "S-L2"))["clearing_month"] == "2026-09"
+
+            await move(bus, clearing, at(9, 25))
+            silent = await bus.read(CONFIRMED, lambda m: bool(payloads(m, insured_region=SHENYANG, side="insured")))
+            [by_silence] = payloads(silent, insured_region=SHENYANG, side="insured")
+            assert (by_silence["by"], by_silence["pending_sides"]) == ("silence", ["treating"])
+            late = await bus.publish(
+                CONFIRM,
+                ConfirmClearingPeriod(
+                    clearing_month="2026-09",
+                    insured_region=SHENYANG,
+                    treating_region=WUHAN,
+                    side="insured",
+                    confirmed_at=bus.business_now(),
+                ),
+                sender="A210100",
+            )
+            answer = await answer_to(bus, late)
+            assert answer["reason"] == "REFUSED_BY_RULE" and "after the end of the 24th" in answer["message"]
+            await bus.publish(
+                CONFIRM,
+                ConfirmClearingPeriod(
+                    clearing_month="2026-09",
+                    insured_region=SHENYANG,
+                    treating_region=WUHAN,
+                    side="treating",
+                    confirmed_at=bus.business_now(),
+                ),
+                sender="A420100",
+            )
+            done = await bus.read(CONFIRMED, lambda m: bool(payloads(m, insured_region=SHENYANG, side="treating")))
+            [treating] = payloads(done, insured_region=SHENYANG, side="treating")
+            assert (treating["by"], treating["pending_sides"]) == ("province", [])
+        finally:
+            clearing.stop()
+
+
+async def test_hunan_remits_within_15_working_days_of_the_notice_while_002_is_in_force(stack):
+    """C-08 (002 第二十三条: "各市（州）经办机构应在收到…清算通知书 15 个工作日内，完成…上解和清算"), in force only
+    from 2021-05-14 for two years (002 第三十八条); Changsha insured, treated in Wuhan.
+
+    2023: S-CS1 of 2023-02-10, 400.00, cleared in 2023-03; notice 03-31 10:00. The transfer is due 15 working days
+    after the notice: 04-03, 04, 06, 07, 10 (5), 11, 12, 13, 14, 17 (10), 18, 19, 20, 21, and Sunday 04-23, worked
+    for Labour Day (15): the end of 04-23. Changsha submits to finance on 04-03; under the national chain (C-03)
+    its transfer would then be due 10 working days later, the end of 04-18 — under 002 it stays 04-23: nothing is
+    breached on 04-19, and on 04-24 the transfer is breached under C-08.
+    2026, 002 no longer in force: S-CS2 of 2026-08-20, 400.00; notice 09-30 10:00; submitted on 10-08, so the
+    transfer is due 10 working days later (10-09, 10-10, 10-12, 13, 14, 15, 16, 19, 20, 21): the end of 10-21,
+    breached on 10-22 under C-03."""
+    prefix = new_prefix(stack, "region-hunan")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(when(2023, 2, 10))
+        clearing = ServiceProcess(stack, "clearing", prefix).start()
+        try:
+            # ---- 2023: 002 in force
+            await settle_changsha(bus, "S-CS1", date(2023, 2, 10))
+            await move(bus, clearing, when(2023, 3, 31))
+            notice = await notice_of(bus, CHANGSHA, "2023-03")
+            assert notice["transfer_by"] == end_of(2023, 4, 23).isoformat()
+            await move(bus, clearing, when(2023, 4, 3))
+            await submitted(bus, CHANGSHA, "2023-03")
+            await move(bus, clearing, when(2023, 4, 19))  # the national chain's 04-18 has passed
+            await move(bus, clearing, when(2023, 4, 24))
+            transfer = await breach_of(bus, "2023-03", "transferred")
+            assert (transfer["rule"], transfer["due_at"]) == ("C-08", end_of(2023, 4, 23).isoformat())
+            assert datetime.fromisoformat(transfer["breached_at"]) >= when(2023, 4, 24)  # not on 04-19
+
+            # ---- 2026: 002 no longer in force, the national chain
+            await move(bus, clearing, when(2026, 8, 20))
+            await settle_changsha(bus, "S-CS2", date(2026, 8, 20))
+            await move(bus, clearing, when(2026, 9, 30))
+            notice = await notice_of(bus, CHANGSHA, "2026-09")
+            assert notice["transfer_by"] == end_of(2026, 10, 27).isoformat()  # 5 + 10 working days, as printed
+            await move(bus, clearing, when(2026, 10, 8))
+            await submitted(bus, CHANGSHA, "2026-09")
+            await move(bus, clearing, when(2026, 10, 22))
+            transfer = await breach_of(bus, "2026-09", "transferred")
+            assert (transfer["rule"], transfer["due_at"]) == ("C-03", end_of(2026, 10, 21).isoformat())
+        finally:
+            clearing.stop()
+
+
+async def settle_changsha(bus: Bus, settlement_id: str, day: date) -> None:
+    await bus.publish(
+        "settlement.completed.v1",
+        completed_settlement(
+            settlement_id,
+            insured_region=CHANGSHA,
+            treating_region=WUHAN,
+            settled_on=day,
+            funds={"pooling": "400.00"},
+            institution_code=H_WUHAN,
+        ),
+    )
+    await entry_of(bus, settlement_id)
+
+
+async def notice_of(bus: Bus, region: str, month: str) -> dict:
+    found = await bus.read(NOTICE, lambda m: bool(payloads(m, region=region, clearing_month=month)), timeout=60)
+    return payloads(found, region=region, clearing_month=month)[0]
+
+
+async def submitted(bus: Bus, region: str, month: str) -> None:
+    await bus.publish(
+        OBLIGATION,
+        RecordClearingObligation(
+            region=region, clearing_month=month, obligation="submitted_to_finance", done_at=bus.business_now()
+        ),
+        sender=f"A{region}",
+    )
+    await bus.read("clearing.obligation-recorded.v1", lambda m: bool(payloads(m, clearing_month=month)))
+
+
+async def breach_of(bus: Bus, month: str, obligation: str) -> dict:
+    found = await bus.read(BREACHED, lambda m: bool(payloads(m, clearing_month=month, obligation=obligation)))
+    return payloads(found, clearing_month=month, obligation=obligation)[0]
