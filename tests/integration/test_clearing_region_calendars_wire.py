@@ -1,6 +1,6 @@
 """Region clearing policy over the real wire (issues 26 and 31): the national calendar beside Wuhu's (001
 第三十、三十二条), Liaoning's (004 第四十一、四十四、四十六条) and Hunan's (002 第二十三、三十八条), each read from
-``kernel/data/clearing_calendars`` with the dates it is in force, and the C-04 tables laid out as 000
+``contracts/data/clearing_calendars`` with the dates it is in force, and the C-04 tables laid out as 000
 第六十五、六十六条 lays them (附件15-1…16-1 by counterpart province, 附件18-1…19-1 within the province).
 
 Working days (M-02) around National Day 2026 (10-01..10-07 off, Saturday 10-10 worked) and in 2023 (Qingming

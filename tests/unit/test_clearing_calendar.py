@@ -1,5 +1,5 @@
 """The shared clearing calendar (C-02, R-03, R-04, C-07, C-08): the national days and each region's, read
-from data files that name their texts and the dates they are in force (``kernel/data/clearing_calendars``)."""
+from data files that name their texts and the dates they are in force (``contracts/data/clearing_calendars``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from contracts.values import SHANGHAI
-from kernel.clearing_calendar import DATA, Auditor, ClearingCalendarError, NoCalendarInForce, calendars, load
+from contracts.clearing_calendars import DATA, Auditor, ClearingCalendarError, load
+from kernel.clearing_calendar import NoCalendarInForce, calendars
 
 WUHU, HEFEI, SHENYANG, DALIAN, CHANGSHA = "340200", "340100", "210100", "210200", "430100"
 
