@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.values import SHANGHAI
 from contracts.clearing_calendars import DATA, Auditor, ClearingCalendarError, load
+from contracts.values import SHANGHAI
 from kernel.clearing_calendar import NoCalendarInForce, calendars
 
 WUHU, HEFEI, SHENYANG, DALIAN, CHANGSHA = "340200", "340100", "210100", "210200", "430100"
