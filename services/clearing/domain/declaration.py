@@ -9,8 +9,9 @@ declares inpatient, general and chronic outpatient together — each exactly onc
 none; a pharmacy (P code) declares its purchases. A second declaration of the same month is a new record
 that replaces the first (M-03: the count of versions is kept). Each line is set beside the platform's own
 count of what clearing archived for the institution that month; a difference is shown (``matched``
-false) and resolved through daily reconciliation (R-02). Declarations do not gate clearing: the ledgers
-already take every settlement the platform completed (C-02 generates from them).
+false) and resolved through daily reconciliation (R-02). Declarations do not gate clearing yet: the ledgers
+take every settlement the platform completed, where 000 第五十七、六十二条 and 004 第四十四条 have clearing take
+declared, reconciled costs only (R-03, C-02 as corrected 2026-12); that gate is still to be built.
 """
 
 from __future__ import annotations
