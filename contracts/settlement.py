@@ -70,7 +70,10 @@ class SettlementCompleted(_SettlementFacts):
     eligibility_basis: EligibilityBasis
     filing_category: FilingCategory | None = None
     ratio_applied: Decimal = Field(description="Primary fund ratio applied (S-08/S-09).", examples=["0.70"])
-    rate_basis: str = Field(description="local | referral_emergency | other_temporary | trauma", examples=["local"])
+    rate_basis: str = Field(
+        description="One of contracts.settlement_values.RateBasis: local | referral_emergency | other_temporary | trauma",
+        examples=["local"],
+    )
     trauma_check: bool = Field(default=False, description="Trauma without third party: for checks (S-10).")
     chronic_disease_code: str | None = None
     slip: SettlementSlip

@@ -221,7 +221,9 @@ def answer_of(decided: InsuredDecided) -> InsuredAnswer:
             f"ratio or rate basis (got basis {decided.rate_basis!r})"
         )
     delta = AccumulationDelta.from_entries(decided.settlement_year, decided.accumulation_delta)
-    return InsuredAnswer(decided.slip, delta, decided.ratio_applied, decided.rate_basis, decided.settlement_year)
+    return InsuredAnswer(
+        decided.slip, delta, decided.ratio_applied, RateBasis(decided.rate_basis), decided.settlement_year
+    )
 
 
 def refusal_of(decided: InsuredDecided) -> Refused:
