@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 from contracts.envelope import Envelope
 from contracts.parties import PARTY_CHANGES
 from contracts.registry import ALL_TOPICS
-from runtime import query
+from runtime import query, tracing
 from runtime.asyncapi import service_document
 from runtime.authority import AuthorityTable
 from runtime.background import Background
@@ -55,6 +55,7 @@ class Service(Consuming, Background):
         self.name = settings.service
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         configure_logs(self.name, self.instance, settings.log_level)
+        tracing.configure(self.name, self.instance)  # only when an OTLP endpoint is set (runtime.tracing)
         self.registry = CollectorRegistry()
         self.metrics = RuntimeMetrics(self.registry, self.name)
         self.clock: Clock = ControlledClock() if settings.clock == "controlled" else WallClock()
@@ -125,6 +126,7 @@ class Service(Consuming, Background):
         readers (``runtime.wire``), then the whole value signed as its party."""
         prefix = self.settings.topic_prefix
         value = self.sealer.seal(topic[len(prefix) :] if topic.startswith(prefix) else topic, value)
+        headers = tracing.with_context(headers)  # the handled message's trace goes on (runtime.tracing)
         await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
 
     async def _refused_by_broker(self, logical: str, value: bytes, exc: Exception) -> None:
