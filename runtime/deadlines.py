@@ -96,6 +96,14 @@ class DeadlineStore:
             {"$set": {"status": "pending", "claim": None}},
         )
 
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """The due time of the oldest pending deadline already due (None: none is); the
+        (status, due_at) index answers it."""
+        doc = await self.col.find_one(
+            {"status": "pending", "due_at": {"$lte": now}}, {"due_at": 1}, sort=[("due_at", 1)]
+        )
+        return doc["due_at"] if doc else None
+
     async def counts(self) -> dict[str, int]:
         return {status: await self.col.count_documents({"status": status}) for status in ("pending", "firing", "fired")}
 

@@ -45,7 +45,27 @@ class RuntimeMetrics:
             ["service"],
             **labels,
         )
+        self.outbox_oldest = Gauge(
+            "yidi_outbox_oldest_seconds",
+            "Business seconds since the oldest aggregate write whose outbox is not yet published and cleaned "
+            "(0: none); a live writer's stays under the sweep interval",
+            ["service"],
+            **labels,
+        )
         self.deadlines = Gauge("yidi_deadlines", "Persisted deadlines by status", ["service", "status"], **labels)
+        self.deadline_overdue = Gauge(
+            "yidi_deadline_overdue_seconds",
+            "Business seconds the oldest pending deadline is past its due time (0: none is)",
+            ["service"],
+            **labels,
+        )
+        self.deadline_lateness = Histogram(
+            "yidi_deadline_lateness_seconds",
+            "Business seconds from a deadline's due time to its firing",
+            ["service", "type"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            **labels,
+        )
         self.deadlines_fired = Counter("yidi_deadlines_fired_total", "Deadlines fired", ["service", "type"], **labels)
         self.business_time = Gauge(
             "yidi_business_time_seconds",

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -104,6 +105,8 @@ class Service(Consuming, Background):
         # extra HTTP routes of this service on its port, (path, FastStream asgi handler), e.g. a query API
         self.routes: list[tuple[str, Any]] = []
         self.query_specs: list[query.QuerySpec] = []
+        # a service's own gauges read from stored state, (seconds, job, what): run every so often once started
+        self.periodic: list[tuple[float, Callable[[], Awaitable[Any]], str]] = []
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -197,6 +200,7 @@ class Service(Consuming, Background):
             asyncio.create_task(self._every(s.outbox_sweep_seconds, self.relay.cleanup, "outbox cleanup")),
             asyncio.create_task(self._every(5, self._report_deadlines, "deadline gauge")),
             asyncio.create_task(self._every(5, self._report_lag, "consumer lag")),
+            *(asyncio.create_task(self._every(seconds, job, what)) for seconds, job, what in self.periodic),
         ]
         log.info("%s started: group %s, metrics on :%s", self.name, self.settings.group_id, s.metrics_port)
 
