@@ -156,8 +156,13 @@ class Background:
         consumer that names the group without joining it (OffsetFetch), so it works on
         brokers whose admin API differs and keeps reporting while handlers are stuck."""
         topics = [self.topic(t) for t in self.handlers]
+        reachable = self.metrics.broker_reachable.labels(self.name)
         consumer = _group_reader(self.settings, self.settings.group_id)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            reachable.set(0)  # started again by ``_every`` in a few seconds
+            raise
         try:
             # metadata of the service's own topics only, refreshed in the background (metadata_max_age_ms):
             # ``topics()`` fetched every topic of the cluster every round (on a broker shared by many
@@ -171,6 +176,10 @@ class Background:
                     self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(
                         max(end - done.get(tp, 0), 0)
                     )
+                reachable.set(1)
                 await asyncio.sleep(LAG_SECONDS)
+        except Exception:
+            reachable.set(0)
+            raise
         finally:
             await consumer.stop()

@@ -39,6 +39,13 @@ class RuntimeMetrics:
             ["service", "topic", "partition"],
             **labels,
         )
+        self.broker_reachable = Gauge(
+            "yidi_broker_reachable",
+            "1 while this instance's last round of lag readings reached the broker, 0 once one failed "
+            "(the cause the lag and outbox alerts are silenced by)",
+            ["service"],
+            **labels,
+        )
         self.outbox_flushed = Counter(
             "yidi_outbox_published_total",
             "Outbox entries published by the sweeper (left by an interrupted writer)",

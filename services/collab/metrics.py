@@ -28,7 +28,8 @@ class CollabMetrics:
         )
         self.overdue = Gauge(
             "yidi_collab_overdue",
-            "K-02..K-05, Q-04, Q-05: collaboration items past their deadline now, by kind and the region owing the step",
+            "K-02..K-05, Q-04, Q-05: collaboration items past their deadline now, by kind and the region owing "
+            "the step",
             ["kind", "region"],
             registry=registry,
         )

@@ -12,7 +12,6 @@ from prometheus_client import CollectorRegistry, Gauge
 from contracts.prepayment import PrepaymentUsageUpdated, WarningLevel
 from services.outcome import Decision
 
-
 LEVELS = {WarningLevel.NONE: 0, WarningLevel.YELLOW: 1, WarningLevel.RED: 2}
 
 
