@@ -238,7 +238,8 @@ def _start_prometheus() -> subprocess.Popen:
         targets[name].append(port)
     targets["console"] = [CONSOLE_PORT]
     proc, address = start(targets, Path(RUN_ENV).parent / "observe")
-    print(f"  prometheus  {address}/alerts   rules deploy/alerts.yml, every process above scraped", flush=True)
+    print(f"  prometheus  {address}   rules deploy/alerts.yml, every process above scraped", flush=True)
+    print(f"              alerts: {address}/classic/alerts (Debian's build), {address}/api/v1/alerts", flush=True)
     return proc
 
 
