@@ -132,7 +132,7 @@ class Background:
                     self.topic(claimed["topic"]),
                     claimed["key"].encode(),
                     claimed["value"].encode(),
-                    {"content-type": "application/json", "type": claimed["type"]},
+                    {"content-type": "application/json", "type": claimed["type"], **claimed.get("trace", {})},
                 )
             except Exception:
                 await self.deadlines.release(claimed)  # the broker refused it: tried again at the next poll

@@ -278,6 +278,7 @@ class Consuming:
                 "key": key_for(logical, due),
                 "value": raw.decode(),
                 "type": envelope.type,
+                "trace": tracing.carrier(),  # fired again in the trace it came in (runtime.tracing)
             }
         )
         self.metrics.handled.labels(self.name, logical, result).inc()

@@ -111,6 +111,8 @@ class DeadlineStore:
 def _stored(entry: dict) -> dict:
     """What is stored of a deadline: when, where and what to publish (the message sealed at rest)."""
     doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
+    if entry.get("trace"):  # the trace context it fires in (runtime.tracing)
+        doc["trace"] = entry["trace"]
     if not is_sealed(doc["value"]):  # an outbox entry written before sealing
         doc["value"] = keyring().seal(doc["value"], SHARED_SCOPE)
     return doc

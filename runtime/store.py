@@ -329,6 +329,8 @@ class AggregateStore:
                 "key": key_for(sched.topic, sched.payload, sched.key),
                 "value": ring.seal(encode(env).decode(), _insured_region(sched.payload) or region),
                 "type": env.type,
+                # fired in the trace of the message that armed it: a timeout is a hop of its settlement
+                **({"trace": trace_headers} if trace_headers else {}),
             }
         for deadline_id in outcome.cancels:
             entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}
