@@ -416,6 +416,11 @@ async def test_F07_end_dates_are_bounded_by_the_region_policy(wire):
 
 # ================================================================ F-02
 async def test_F02_resident_scheme_may_not_file_posted_work_where_its_policy_restricts_it(wire):
+    """F-02 is region policy. Wuhu: "城乡居民医保参保人员仅限办理异地长期居住" (001 二(一)): a resident-scheme
+    (390) posted-work filing is refused, long-term residence accepted. The national default has no such
+    limit (003 二(二), 000 第七、八条 name the long-term categories with no scheme): a Wuhan (Hubei, no
+    region limit) resident-scheme insured files posted work and resettlement. Liaoning names no scheme
+    for resettlement and opens posted work to resident-scheme migrant workers (004 第四条(一), (三)2)."""
     await wire.set_clock(BASE)
     wuhu_resident = person(WUHU)
     refused = await wire.refuse(
@@ -436,6 +441,18 @@ async def test_F02_resident_scheme_may_not_file_posted_work_where_its_policy_res
         "filing.register.v1", register(person(SHENYANG), insured=SHENYANG, category="posted_worker", insurance="390")
     )
     assert snap(shenyang["filing"]).category.value == "posted_worker"
+    shenyang_retiree = await wire.accept(
+        "filing.register.v1",
+        register(person(SHENYANG), insured=SHENYANG, category="resettled_retiree", insurance="390"),
+    )
+    assert snap(shenyang_retiree["filing"]).category.value == "resettled_retiree"
+    # the national default (Wuhan has no limit of its own) refuses neither (26 item 4)
+    for category in ("posted_worker", "resettled_retiree"):
+        wuhan = await wire.accept(
+            "filing.register.v1", register(person(WUHAN), insured=WUHAN, category=category, insurance="390")
+        )
+        filed = snap(wuhan["filing"])
+        assert (filed.category.value, filed.insurance_type.value, filed.policy_region) == (category, "390", WUHAN)
 
 
 # ================================================================ F-03
