@@ -142,6 +142,13 @@ class Reductions(Data):
     trauma_no_third_party: TraumaRule
 
 
+class UnfiledOutpatient(Sourced):
+    """The rate of a general-outpatient or pharmacy visit that needs no filing 无需备案 (F-05; 000 第十一条):
+    ``local``, or the cut of an unreferred temporary patient (S-09) where the region's text ties it."""
+
+    rate: Literal["local", "other_temporary"]
+
+
 class PersonalAccountRule(Sourced):
     """个人账户 may pay the personal share of these medical types (004 第十四条)."""
 
@@ -156,8 +163,8 @@ class InsurancePolicy(Data):
     benefits: tuple[Benefit, ...] = Field(min_length=1)
     funds: tuple[FundRule, ...] = Field(min_length=1)
     reductions: Reductions
-    unfiled_outpatient_rate: Literal["local", "other_temporary"] = Field(
-        default="other_temporary", description="rate for outpatient visits that need no filing (F-05)"
+    unfiled_outpatient: UnfiledOutpatient = Field(
+        description="rate for outpatient visits that need no filing (F-05, S-09): data, with its source"
     )
     personal_account: PersonalAccountRule | None = None
 

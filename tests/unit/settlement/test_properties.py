@@ -91,6 +91,7 @@ def insurance_terms(draw, primary: str, second: dict):
             "sample": True,
             "covers_self_paid": draw(st.booleans()),
         },
+        "unfiled_outpatient": {"rate": draw(st.sampled_from(["local", "other_temporary"])), "sample": True},
         "reductions": {
             scope: {
                 "referral_emergency": cut(draw(st.decimals(0, Decimal("0.10"), places=2))),
