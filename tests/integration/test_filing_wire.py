@@ -611,6 +611,40 @@ async def test_F08_long_term_filing_is_locked_for_six_months_then_may_change_pla
 
 
 # ================================================================ F-09
+async def test_F08_in_liaoning_the_lock_holds_back_a_change_of_region_but_not_a_cancellation(wire):
+    """F-08 is the insured place's choice, at most 6 months (003 二(三): "参保地可设置变更或取消备案的时限，
+    原则上不超过6个月"). Liaoning locks only the region: "备案生效后，原则上至少6个月内不得变更备案统筹区"
+    (004 第十条(二)). A Shenyang long-term filing to Beijing from 2026-03-02: on 2026-06-01 a move to
+    Shanghai is refused until 2026-03-02 + 6 months = 2026-09-02, and a cancellation is accepted that day
+    (Wuhan, the national default, refuses both: the test above)."""
+    await wire.set_clock(at(2026, 3, 2, 9, 30))
+    pid = person(SHENYANG)
+    first = snap(
+        (
+            await wire.accept(
+                "filing.register.v1",
+                register(
+                    pid, insured=SHENYANG, category="long_term_resident", treating=BEIJING, start=date(2026, 3, 2)
+                ),
+            )
+        )["filing"]
+    )
+    await wire.set_clock(at(2026, 6, 1))
+    move = await wire.refuse(
+        "filing.change.v1",
+        ChangeFiling(request_id=rid(), person_id=pid, filing_id=first.filing_id, treating_region=SHANGHAI),
+    )
+    assert (move["reason"], move["rule"], move["earliest_date"]) == ("change_locked", "F-08", "2026-09-02")
+    assert "004 第十条(二)" in move["message"]
+    cancelled = await wire.accept(
+        "filing.cancel.v1",
+        CancelFiling(request_id=rid(), person_id=pid, filing_id=first.filing_id, reason="参保人申请取消"),
+    )
+    ended = snap(cancelled["filing"])
+    assert (ended.filing_id, ended.status.value, ended.rule) == (first.filing_id, "cancelled", "F-08")
+    assert not wire.eligible(pid, SHENYANG, BEIJING, INPATIENT, date(2026, 6, 2)).eligible
+
+
 async def test_F09_a_second_temporary_filing_for_the_same_place_supersedes_the_first(wire):
     await wire.set_clock(BASE)
     pid = person(WUHU)

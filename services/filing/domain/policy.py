@@ -26,6 +26,8 @@ DEFAULT = "default"
 
 T = TypeVar("T")
 ProofGroups = list[list[ProofKind]]
+LockedAct = Literal["change_region", "cancel"]
+"""What the F-08 lock may hold back: a change of the filed region 变更备案统筹区, a cancellation 取消备案."""
 
 
 class Sourced(BaseModel, Generic[T]):
@@ -47,6 +49,7 @@ class RegionPolicy(BaseModel):
     temporary_validity_months: Sourced[int]  # F-07
     referral_validity_months: Sourced[int]  # F-07 (Liaoning: 1 year)
     change_lock_months: Sourced[int]  # F-08
+    change_lock_covers: Sourced[list[LockedAct]]  # F-08 (Liaoning: the region change only)
     commitment_months: Sourced[int]  # F-10
     commitments_per_year: Sourced[int]  # F-10
     commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for

@@ -102,7 +102,7 @@ def _targets(work: Work, new: FilingSnapshot) -> list[FilingSnapshot]:
     """F-09 filings the new one replaces; refused if one is a long-term filing still locked (F-08)."""
     targets = rules.supersession_targets(work.state.live(), new, work.today)
     for old in targets:
-        rules.unlocked(work.policy(old.insured_region), old, work.today, "replaced by a new filing")
+        rules.unlocked(work.policy(old.insured_region), old, work.today, "replaced by a new filing", "change_region")
     return targets
 
 

@@ -10,7 +10,7 @@ from kernel.filings import places_overlap, same_pool
 from kernel.sanctions import RegionSanctions
 from runtime.calendar import WorkingCalendar
 from services.filing.domain.clock import add_months, end_of_day
-from services.filing.domain.policy import RegionPolicy
+from services.filing.domain.policy import LockedAct, RegionPolicy
 from services.filing.domain.work import Refuse
 
 Groups = tuple[tuple[ProofKind, ...], ...]
@@ -237,9 +237,12 @@ def lock_until(policy: RegionPolicy, filing: FilingSnapshot) -> date:
     return add_months(filing.place_since, policy.change_lock_months.value)
 
 
-def unlocked(policy: RegionPolicy, filing: FilingSnapshot, today: date, act: str) -> None:
-    """F-08: a decided long-term filing is locked for the region's months after its place took effect."""
+def unlocked(policy: RegionPolicy, filing: FilingSnapshot, today: date, act: str, locks: LockedAct) -> None:
+    """F-08: a decided long-term filing is locked for the region's months after its place took effect,
+    for the acts the region locks (003 二(三): 变更或取消; Liaoning only 变更备案统筹区, 004 第十条(二))."""
     if not filing.is_long_term or filing.status is FilingStatus.PENDING:
+        return
+    if locks not in policy.change_lock_covers.value:
         return
     until = lock_until(policy, filing)
     if today < until:
