@@ -792,8 +792,14 @@ async def test_F12_an_admission_inside_validity_stays_eligible_after_expiry(wire
 
 # ================================================================ F-13, M-02
 async def test_F13_online_filing_on_wednesday_30_september_2026_is_due_friday_9_october_and_decided_then(wire):
+    """F-13. An online filing is decided within 2 working days (000 第九条): received Wednesday 30
+    September 2026, the National Day holiday 1-8 October is skipped, due the end of Friday 9 October.
+    What a filing received on a non-working day does is region policy: in Liaoning "在非工作日收到备案申请
+    后，原则上应于上班后第1个工作日办结生效" (004 第九条): a Shenyang window filing on Saturday 3 October
+    takes effect Thursday 8 October, the first working day; Wuhan (Hubei, the national default: 000
+    第九条 defers nothing) files it in force on 3 October itself."""
     await wire.set_clock(at(2026, 9, 30, 16))  # the last working day before National Day
-    online, rejected, holiday, make_up = person(WUHAN), person(WUHAN), person(WUHAN), person(WUHAN)
+    online, rejected, holiday, make_up = person(WUHAN), person(WUHAN), person(SHENYANG), person(WUHAN)
     pending = snap(
         (await wire.accept("filing.register.v1", register(online, channel="online", start=date(2026, 9, 30))))["filing"]
     )
@@ -819,11 +825,18 @@ async def test_F13_online_filing_on_wednesday_30_september_2026_is_due_friday_9_
     assert (decided["filing"]["status"], decided["filing"]["rule"]) == ("rejected", "F-13")
 
     await wire.set_clock(at(2026, 10, 3))  # a holiday: window filing dated later
-    closed = snap((await wire.accept("filing.register.v1", register(holiday, start=date(2026, 10, 3))))["filing"])
+    closed = snap(
+        (await wire.accept("filing.register.v1", register(holiday, insured=SHENYANG, start=date(2026, 10, 3))))[
+            "filing"
+        ]
+    )
     assert (closed.valid_from, closed.status.value) == (date(2026, 10, 8), "active")
     assert (
-        wire.eligible(holiday, WUHAN, BEIJING, INPATIENT, date(2026, 10, 5)).reason_code.value == "filing_not_yet_valid"
+        wire.eligible(holiday, SHENYANG, BEIJING, INPATIENT, date(2026, 10, 5)).reason_code.value
+        == "filing_not_yet_valid"
     )
+    wuhan = snap((await wire.accept("filing.register.v1", register(person(WUHAN), start=date(2026, 10, 3))))["filing"])
+    assert (wuhan.valid_from, wuhan.status.value) == (date(2026, 10, 3), "active")
 
     await wire.set_clock(at(2026, 10, 9, 18))  # 2nd working day: still pending
     effective = await wire.change(lambda c: c.filing_id == closed.filing_id and c.change_kind.value == "effective")

@@ -55,6 +55,7 @@ class RegionPolicy(BaseModel):
     commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for
     retroactive_months: Sourced[int]  # F-11
     online_decision_working_days: Sourced[int]  # F-13
+    non_working_day_effect: Sourced[Literal["at_once", "next_working_day"]]  # F-13 (Liaoning: next working day)
     resident_long_term_categories: Sourced[list[FilingCategory]]  # F-02
     required_proofs: Sourced[dict[FilingCategory, ProofGroups]]  # F-03: all groups; any proof per group
 

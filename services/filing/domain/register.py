@@ -36,7 +36,7 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
     if cmd.retroactive:  # F-11
         valid_from = rules.retroactive_start(policy, work.today, cmd.start_date, cmd.admission_date)
     else:
-        valid_from = rules.normal_start(work.calendar, work.today, cmd.start_date)  # F-13
+        valid_from = rules.normal_start(policy, work.calendar, work.today, cmd.start_date)  # F-13
     valid_until = rules.end_date(policy, cmd.category, valid_from, cmd.end_date)  # F-07
     commitment = rules.commitment_for(
         policy, cmd.category, set(cmd.proofs), cmd.personal_commitment, work.state.current(), work.now, work.today

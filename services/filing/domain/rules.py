@@ -76,9 +76,13 @@ def category_allowed(policy: RegionPolicy, insurance: InsuranceType, category: F
 
 
 # ---------------------------------------------------------------- F-07, F-11, F-13 dates
-def effective_floor(calendar: WorkingCalendar, today: date) -> date:
-    """F-13: received on a working day → today; on a non-working day → the next working day."""
-    return today if calendar.is_working_day(today) else calendar.next_working_day(today)
+def effective_floor(policy: RegionPolicy, calendar: WorkingCalendar, today: date) -> date:
+    """F-13, region policy: where the region defers it (Liaoning, 004 第九条: "在非工作日收到备案申请后，
+    原则上应于上班后第1个工作日办结生效"), a filing received on a non-working day takes effect on the next
+    working day; otherwise, and always on a working day, today."""
+    if policy.non_working_day_effect.value == "at_once" or calendar.is_working_day(today):
+        return today
+    return calendar.next_working_day(today)
 
 
 def retroactive_start(policy: RegionPolicy, today: date, start: date, admission: date | None) -> date:
@@ -113,7 +117,7 @@ def retroactive_start(policy: RegionPolicy, today: date, start: date, admission:
     return start
 
 
-def normal_start(calendar: WorkingCalendar, today: date, start: date) -> date:
+def normal_start(policy: RegionPolicy, calendar: WorkingCalendar, today: date, start: date) -> date:
     """A normal filing starts today or later, and never before it takes effect (F-13)."""
     if start < today:
         raise Refuse(
@@ -123,7 +127,7 @@ def normal_start(calendar: WorkingCalendar, today: date, start: date) -> date:
             "with the admission date (F-11).",
             earliest=today,
         )
-    return max(start, effective_floor(calendar, today))
+    return max(start, effective_floor(policy, calendar, today))
 
 
 def latest_end(policy: RegionPolicy, category: FilingCategory, valid_from: date) -> date | None:
