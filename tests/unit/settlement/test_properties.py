@@ -128,6 +128,7 @@ def policies_st(draw):
         {
             "region": "340200",
             "name": "generated",
+            "follows": "sample: generated",
             "effective_from": "2020-01-01",
             "employee" if employee else "resident": terms,
         }
