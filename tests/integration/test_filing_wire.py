@@ -682,8 +682,12 @@ async def test_F09_a_second_temporary_filing_for_the_same_place_supersedes_the_f
 
 # ================================================================ F-10
 async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_says_so(wire):
+    """F-10: what an unmet commitment means is the region's. Promised on 2026-09-01, due 1 month later,
+    the end of 2026-10-01 (Wuhu 001 三(二); Liaoning's term is the default 1 month). Wuhu: "当次可
+    享受异地长期居住人员相关医保待遇" (001 三(二)): the filing ends, nothing is recovered. Liaoning:
+    "即时取消备案资格" and what was settled directly is recovered (004 第七条)."""
     await wire.set_clock(at(2026, 9, 1))
-    broken, kept = person(WUHU), person(WUHU)
+    broken, kept, liaoning = person(WUHU), person(WUHU), person(SHENYANG)
     promise = dict(
         insured=WUHU,
         treating=WUHAN,
@@ -693,6 +697,11 @@ async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_say
         personal_commitment=True,
     )
     filing = snap((await wire.accept("filing.register.v1", register(broken, **promise)))["filing"])
+    shenyang = snap(
+        (await wire.accept("filing.register.v1", register(liaoning, **{**promise, "insured": SHENYANG})))["filing"]
+    )
+    assert shenyang.commitment is not None
+    assert shenyang.commitment.due_at == datetime(2026, 10, 1, 23, 59, 59, 999999, tzinfo=SH)
     commitment = filing.commitment
     assert commitment is not None and [[p.value for p in g] for g in commitment.owed] == [["residence_proof"]]
     assert commitment.due_at == datetime(2026, 10, 1, 23, 59, 59, 999999, tzinfo=SH)  # Wuhu: 1 month (001)
@@ -716,12 +725,15 @@ async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_say
     assert (revoked.rule, s.status.value, s.benefits_recoverable, s.ended_at) == (
         "F-10",
         "revoked",
-        True,
+        False,
         commitment.due_at,
     )
-    assert "not met" in s.note and "recoverable" in s.note and "residence_proof" in s.note
+    assert "not met" in s.note and "nothing is recovered" in s.note and "residence_proof" in s.note
     stored = (await wire.stored_filings(broken))[str(filing.filing_id)]
-    assert (stored.status.value, stored.benefits_recoverable, stored.version) == ("revoked", True, 2)
+    assert (stored.status.value, stored.benefits_recoverable, stored.version) == ("revoked", False, 2)
+    cancelled = await wire.change(lambda c: c.filing_id == shenyang.filing_id and c.change_kind.value == "revoked")
+    assert (cancelled.snapshot.benefits_recoverable, cancelled.snapshot.ended_at) == (True, shenyang.commitment.due_at)
+    assert "recoverable" in cancelled.snapshot.note and "004 第七条" in cancelled.snapshot.note
     await wire.deadlines(broken, "fired", count=1)
 
     # the kept promise: its deadline fired too and changed nothing

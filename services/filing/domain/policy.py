@@ -53,6 +53,7 @@ class RegionPolicy(BaseModel):
     commitment_months: Sourced[int]  # F-10
     commitments_per_year: Sourced[int]  # F-10
     commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for
+    unmet_commitment: Sourced[Literal["revoke_and_recover", "end_without_recovery"]]  # F-10, per region
     retroactive_months: Sourced[int]  # F-11
     online_decision_working_days: Sourced[int]  # F-13
     non_working_day_effect: Sourced[Literal["at_once", "next_working_day"]]  # F-13 (Liaoning: next working day)

@@ -151,12 +151,14 @@ def test_F10_commitment_replaces_missing_proof_with_a_one_month_deadline_in_wuhu
 
 
 def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_says_so() -> None:
+    """Wuhu (001 三(二) 当次可享受): the filing ends at the deadline and nothing is recovered."""
     decision, filing = _committed()
     due = fire(decision, "commitment_due")
     later = run(due, decision.state, at(2026, 10, 30, 0, 5))
     [revoked] = changes(later)
     assert revoked.change_kind is ChangeKind.REVOKED and revoked.rule == "F-10"
-    assert revoked.snapshot.status is FilingStatus.REVOKED and revoked.snapshot.benefits_recoverable
+    assert revoked.snapshot.status is FilingStatus.REVOKED and not revoked.snapshot.benefits_recoverable
+    assert "nothing is recovered" in revoked.snapshot.note
     assert revoked.snapshot.ended_at == due.due_at
     assert "household_register" in revoked.snapshot.note and "revoked" in revoked.snapshot.note
 
