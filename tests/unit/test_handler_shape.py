@@ -202,3 +202,24 @@ def test_no_service_imports_another_services_code():
                 and m.split(".")[1] in deployables - {name}
             ]
     assert crossing == [], f"a deployable imports another's code: {crossing}"
+
+
+def _region_codes_with_policy() -> set[str]:
+    """The regions whose policy is data: every ``<region>.yaml`` of the filing and settlement policies."""
+    folders = (ROOT / "services" / "filing" / "policies", ROOT / "services" / "settlement" / "policies")
+    return {p.stem for folder in folders for p in folder.glob("*.yaml") if p.stem.isdigit()}
+
+
+def test_no_service_names_a_region_whose_policy_is_data():
+    """Nothing regional stays a constant in code (RULES: region policy is data in the region's file,
+    issue 31): no module of a service or of the kernel holds the code of a region that has a policy
+    file as a literal, so what a region does is read from its file, never from an ``if region == …``."""
+    codes = _region_codes_with_policy()
+    assert {"340200", "210100"} <= codes
+    found = [
+        f"{path.relative_to(ROOT)} line {node.lineno}: {node.value!r}"
+        for path in (*(ROOT / "services").rglob("*.py"), *(ROOT / "kernel").rglob("*.py"))
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in codes
+    ]
+    assert found == [], f"a region's code in code, not in its policy file: {found}"
