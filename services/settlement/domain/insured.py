@@ -72,7 +72,7 @@ def decide(
         Entitlement(assessment.eligibility_basis, assessment.filing_category),
         emergency=assessment.emergency,
         trauma_no_third_party=assessment.trauma_no_third_party,
-        unfiled_outpatient_rate=terms.unfiled_outpatient_rate,
+        unfiled_outpatient_rate=terms.unfiled_outpatient.rate,
     )
     rate = rate_terms(
         level, terms, basis, cross_province=assessment.cross_province, medical_type=assessment.medical_type
