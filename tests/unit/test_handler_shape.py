@@ -22,7 +22,7 @@ import pytest
 from support import imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab", "supervision")
 IO_MODULES = (
     "runtime.service",
     "runtime.store",
