@@ -4,6 +4,7 @@ read the stored cells and flags through ``adapters.SupervisionReads``."""
 
 from __future__ import annotations
 
+from runtime.calendar import default_calendar
 from runtime.config import Settings
 from runtime.service import Service
 from services.supervision.adapters import SupervisionReads
@@ -21,7 +22,13 @@ def build(settings: Settings | None = None) -> Service:
         SupervisionQueries(
             SupervisionReads(service.store), rules=rules, now=service.clock.now, parties=service.parties
         ).register(service.add_query)
-        return registry(service.store, now=service.clock.now, rules=rules, metrics=SupervisionMetrics(service.registry))
+        return registry(
+            service.store,
+            now=service.clock.now,
+            calendar=default_calendar(),
+            rules=rules,
+            metrics=SupervisionMetrics(service.registry),
+        )
 
     return build_service("supervision", handlers, AUTHORITY, settings)
 

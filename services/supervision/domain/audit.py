@@ -225,10 +225,13 @@ class Flag(BaseModel):
     fund_paid: Decimal
     evidence: dict[str, str]
     raised_at: datetime
+    appeal_by: datetime = Field(description="申诉期限: the end of the last working day to appeal")
+    before_appeal: str | None = Field(default=None, description="the status an appeal interrupted")
+    deduction_id: str | None = None
     steps: list[FlagStep] = Field(default_factory=list)
 
 
-def raise_flag(s: AuditedSettlement, hit: Hit, now: datetime) -> Flag:
+def raise_flag(s: AuditedSettlement, hit: Hit, now: datetime, appeal_by: datetime) -> Flag:
     return Flag(
         flag_id=flag_id(s.settlement_id, hit.rule_id),
         rule_id=hit.rule_id,
@@ -244,5 +247,6 @@ def raise_flag(s: AuditedSettlement, hit: Hit, now: datetime) -> Flag:
         fund_paid=s.fund_paid,
         evidence=hit.evidence,
         raised_at=now,
+        appeal_by=appeal_by,
         steps=[FlagStep(action="raised", by="supervision", at=now)],
     )

@@ -8,12 +8,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 from support import default_sender
 
 from contracts.settlement import SettlementCompleted
 from contracts.settlement_values import FundAmount, SettlementSlip
 from contracts.values import SHANGHAI
 from kernel.clearing_month import clearing_month_of
+from runtime.calendar import default_calendar
 from runtime.envelopes import envelope_for
 from runtime.memory import MemoryStore
 from runtime.parties import ParticipantRegistry
@@ -90,14 +92,22 @@ class Supervision:
         self.clock = clock
         self.store = MemoryStore(producer="supervision", now=lambda: self.clock)
         self.metrics = SupervisionMetrics(CollectorRegistry())
-        self.handlers = registry(self.store, now=lambda: self.clock, rules=rule_base(), metrics=self.metrics)
+        self.handlers = registry(
+            self.store, now=lambda: self.clock, calendar=default_calendar(), rules=rule_base(), metrics=self.metrics
+        )
         self.queries = SupervisionQueries(
             SupervisionReads(self.store), rules=rule_base(), now=lambda: self.clock, parties=PARTIES
         )
 
     async def send(self, payload: SettlementCompleted) -> str:
-        topic = "settlement.completed.v1"
-        env = envelope_for(topic, payload, producer="settlement", now=self.clock, sender=default_sender(topic, payload))
+        return await self.command("settlement.completed.v1", payload)
+
+    async def command(self, topic: str, payload: BaseModel, sender: str | None = None) -> str:
+        """As the runtime hands it over: authenticated as ``sender`` (default: the payload's agency or
+        institution, or the producing service), received now."""
+        env = envelope_for(
+            topic, payload, producer="test", now=self.clock, sender=sender or default_sender(topic, payload)
+        )
         return await self.handlers[topic](env)
 
     def flags(self) -> dict[str, dict]:
