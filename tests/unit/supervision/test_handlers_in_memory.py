@@ -8,11 +8,14 @@ from datetime import date, timedelta
 
 import pytest
 
+from supervision_support import HOSPITAL, PERSON, settlement
+
 from contracts.values import make_person_id
 from runtime.privacy import pseudonym
 from runtime.query import QueryRefused, SignedQuery
 
-from .supervision_support import HOSPITAL, PARTIES, PERSON, Supervision, settlement
+from .supervision_support import PARTIES, Supervision
+
 
 DAY = date(2026, 10, 12)
 

@@ -8,13 +8,16 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from supervision_support import HOSPITAL, WUHAN, WUHU, settlement
+
 from contracts.clearing import FundAmounts, RecordAuditDeduction
 from contracts.supervision import AppealFlag, DecideAppeal, ReviewFlag, deduction_id_for, flag_of_deduction
 from contracts.values import SHANGHAI
 from runtime.failures import PoisonMessage
 from runtime.query import SignedQuery
 
-from .supervision_support import HOSPITAL, PARTIES, WUHAN, WUHU, Supervision, settlement
+from .supervision_support import PARTIES, Supervision
+
 
 DAY = date(2026, 10, 12)
 FLAG = "S-9:SV-03"
