@@ -8,6 +8,10 @@
 * ``GET /supervision/flags?status=&rule=&region=``: the flags an agency may see (its regions as treating
   or insured place), or an institution its own, newest first, each with its evidence and steps;
   ``format=csv`` or ``xlsx`` too.
+* ``GET /supervision/report?region=&month=YYYY-MM``: the monthly analysis report 运行分析报告 of a region the
+  agency speaks for: its indicators as treating place (by medical type, by institution), the month's
+  outliers called out with their reasons, its insured people's costs by treating place, the flags of the
+  month by rule; ``format=xlsx`` as a workbook (one sheet a part).
 * ``GET /supervision/rules``: the rule base with each rule's measures over the flags the asker sees:
   hits, and how many are open, dismissed, deducted, handed over as leads, appealed and upheld.
 
@@ -31,11 +35,14 @@ from runtime.tables import Column
 from services.supervision.adapters import SupervisionReads
 from services.supervision.domain.audit import Flag
 from services.supervision.domain.indicators import DIMENSIONS, Cell, summarise
+from services.supervision.domain.report import report_settings
 from services.supervision.domain.rules import RuleBase
+from services.supervision.report_tables import build_report, report_xlsx
 
 INDICATORS_PATH = "/supervision/indicators"
 FLAGS_PATH = "/supervision/flags"
 RULES_PATH = "/supervision/rules"
+REPORT_PATH = "/supervision/report"
 _TABLE = {"page": "a page (from 1)", "size": "1..500 (default 20)", "format": "json, csv or xlsx (every row)"}
 SPECS: dict[str, dict[str, Any]] = {
     INDICATORS_PATH: dict(
@@ -57,6 +64,12 @@ SPECS: dict[str, dict[str, Any]] = {
         params={"status": "open, dismissed, deducted, lead, appealed, upheld", "rule": "a rule id", **_TABLE},
         required=(),
         formats=("json", "csv", "xlsx"),
+    ),
+    REPORT_PATH: dict(
+        summary="地区月度运行分析报告：就医地指标、机构明细、异常提示、参保地视角、疑点统计",
+        params={"region": "the region (6 digits)", "month": "YYYY-MM", "format": "json or xlsx"},
+        required=("region", "month"),
+        formats=("json", "xlsx"),
     ),
     RULES_PATH: dict(summary="审核规则库及各规则命中、排除、扣款、申诉、维持情况", params={}, required=()),
 }
@@ -179,6 +192,7 @@ class SupervisionQueries:
         add_query(INDICATORS_PATH, self.indicators, **SPECS[INDICATORS_PATH])
         add_query(FLAGS_PATH, self.flag_list, **SPECS[FLAGS_PATH])
         add_query(RULES_PATH, self.rule_list, **SPECS[RULES_PATH])
+        add_query(REPORT_PATH, self.report, **SPECS[REPORT_PATH])
 
     def _sees(self, party: Agency | Institution, insured: str, treating: str, institution: str) -> bool:
         if isinstance(party, Institution):
@@ -229,3 +243,20 @@ class SupervisionQueries:
             for rule in self.rules.rules
         ]
         return json.dumps({"rules": rows}, ensure_ascii=False).encode(), FORMATS["json"], "supervision-rules.json"
+
+    async def report(self, q: SignedQuery) -> tuple[bytes, str, str]:
+        agency, month, region = q.agency(), _month(q), q.params.get("region", "")
+        if not re.fullmatch(r"\d{6}", region):
+            raise QueryRefused(400, "region (6 digits) is required")
+        if not self.parties.speaks_for(agency.code, region):
+            raise QueryRefused(403, f"UNAUTHORIZED: {agency.code} does not speak for region {region}")
+        fmt = q.params.get("format") or "json"
+        if fmt not in ("json", "xlsx"):
+            raise QueryRefused(400, "format is json or xlsx")
+        built = build_report(
+            region, month, await self.reads.cells(), await self.reads.flags(), report_settings(), _text
+        )
+        name = f"supervision-report-{region}-{month}"
+        if fmt == "xlsx":
+            return report_xlsx(built), FORMATS["xlsx"], f"{name}.xlsx"
+        return json.dumps(built, ensure_ascii=False).encode(), FORMATS["json"], f"{name}.json"
