@@ -7,7 +7,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-
 from supervision_support import HOSPITAL, PERSON, settlement
 
 from contracts.values import make_person_id
@@ -15,7 +14,6 @@ from runtime.privacy import pseudonym
 from runtime.query import QueryRefused, SignedQuery
 
 from .supervision_support import PARTIES, Supervision
-
 
 DAY = date(2026, 10, 12)
 

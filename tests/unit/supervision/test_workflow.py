@@ -7,7 +7,6 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from supervision_support import HOSPITAL, WUHAN, WUHU, settlement
 
 from contracts.clearing import FundAmounts, RecordAuditDeduction
@@ -17,7 +16,6 @@ from runtime.failures import PoisonMessage
 from runtime.query import SignedQuery
 
 from .supervision_support import PARTIES, Supervision
-
 
 DAY = date(2026, 10, 12)
 FLAG = "S-9:SV-03"
