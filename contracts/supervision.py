@@ -73,6 +73,22 @@ class DecideAppeal(Contract):
     decided_at: AwareDatetime
 
 
+class FlagChanged(Contract):
+    """A flag raised, or one step of its workflow done (R-04): what agencies follow, and the console's
+    confirmation that a review, deduction, appeal or decision took effect. No person in it."""
+
+    flag_id: str = FLAG_ID
+    rule_id: str
+    settlement_id: str
+    institution_code: InstitutionCode
+    insured_region: RegionCode
+    treating_region: RegionCode
+    action: str = Field(description="raised, dismissed, lead, deducted, appealed, upheld or rejected")
+    status: str = Field(description="the flag's status after the step")
+    by: str = Field(description="the registry code of the party that signed the step")
+    at: AwareDatetime
+
+
 def _treating(payload: object) -> str:
     return str(payload.treating_region)  # type: ignore[attr-defined]
 
@@ -80,6 +96,15 @@ def _treating(payload: object) -> str:
 _KEY_DOC = "treating_region: one region's flag reviews stay in order"
 
 TOPICS: list[TopicSpec] = [
+    TopicSpec(
+        "supervision.flag-changed.v1",
+        FlagChanged,
+        _treating,
+        _KEY_DOC,
+        "supervision",
+        ("agency",),
+        description="R-04 a flag raised by the smart-audit rules, or a step of its workflow",
+    ),
     TopicSpec(
         "supervision.review-flag.v1",
         ReviewFlag,

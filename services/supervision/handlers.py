@@ -90,7 +90,7 @@ class SupervisionHandlers:
             if flag is None:
                 raise ValueError(f"no flag {flag_id}")
             changed = step(flag, by)
-            return None if changed is None else _kept(changed)
+            return None if changed is None else _told(changed)
 
         return await self.flags.apply(env, flag_id, decide)
 
@@ -119,9 +119,14 @@ def _kept(state: BaseModel) -> Decision:
     return Decision(state, [], [])
 
 
+def _told(flag: audit.Flag) -> Decision:
+    """The flag stored and its last step published (``supervision.flag-changed.v1``)."""
+    return Decision(flag, [audit.changed(flag)], [])
+
+
 def _once(flag: audit.Flag) -> Callable[[audit.Flag | None], Decision | None]:
     """A flag stored the first time its hit is found; a stored one is left as its workflow made it."""
-    return lambda stored: None if stored is not None else _kept(flag)
+    return lambda stored: None if stored is not None else _told(flag)
 
 
 def _institution(s: audit.AuditedSettlement) -> str:

@@ -12,6 +12,7 @@ from statistics import median
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.supervision import FlagChanged
 from contracts.values import MedicalType
 from services.supervision.domain.rules import AuditRule, BelowThreshold, RepeatVisits, RuleBase, StayCostOutlier
 
@@ -229,6 +230,23 @@ class Flag(BaseModel):
     before_appeal: str | None = Field(default=None, description="the status an appeal interrupted")
     deduction_id: str | None = None
     steps: list[FlagStep] = Field(default_factory=list)
+
+
+def changed(flag: Flag) -> FlagChanged:
+    """The flag's last step as the agencies hear of it."""
+    step = flag.steps[-1]
+    return FlagChanged(
+        flag_id=flag.flag_id,
+        rule_id=flag.rule_id,
+        settlement_id=flag.settlement_id,
+        institution_code=flag.institution_code,
+        insured_region=flag.insured_region,
+        treating_region=flag.treating_region,
+        action=step.action,
+        status=flag.status,
+        by=step.by,
+        at=step.at,
+    )
 
 
 def raise_flag(s: AuditedSettlement, hit: Hit, now: datetime, appeal_by: datetime) -> Flag:

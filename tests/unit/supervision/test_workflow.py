@@ -74,6 +74,11 @@ async def test_a_dismissal_is_recorded_with_who_signed_it_and_cannot_be_repeated
         ("raised", "supervision", ""),
         ("dismissed", A_WUHAN, "核实无误"),
     ]
+    told = [(e.type, e.payload.action, e.payload.status, e.payload.by) for e in sv.store.published]
+    assert told == [
+        ("supervision.flag-changed", "raised", "open", "supervision"),
+        ("supervision.flag-changed", "dismissed", "dismissed", A_WUHAN),
+    ]
     with pytest.raises(PoisonMessage, match="is dismissed: only an open flag is reviewed"):
         await sv.command("supervision.review-flag.v1", review("lead"), A_WUHAN)
 
