@@ -125,6 +125,15 @@ STATUS_WORDS = {
     "appealed": "申诉中",
     "upheld": "申诉成立",
 }
+STEP_WORDS = {
+    "raised": "智能审核发现",
+    "dismissed": "排除",
+    "lead": "移交参保地",
+    "deducted": "审核扣款",
+    "appealed": "申诉",
+    "upheld": "申诉成立",
+    "rejected": "申诉不成立",
+}
 MEASURES = ("dismissed", "deducted", "lead", "appealed", "upheld")
 
 
@@ -176,6 +185,8 @@ def flag_row(flag: Flag) -> dict:
     row = flag.model_dump(mode="json")
     row["status_words"] = STATUS_WORDS.get(flag.status, flag.status)
     row["evidence_words"] = "；".join(f"{k}：{v}" for k, v in flag.evidence.items())
+    for step in row["steps"]:
+        step["action_words"] = STEP_WORDS.get(step["action"], step["action"])
     return row
 
 
