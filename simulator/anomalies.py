@@ -32,9 +32,10 @@ def repeated_visits(traffic: Traffic) -> list[Planted]:
 
 
 def stay_under_threshold(traffic: Traffic) -> Planted:
-    """A five-day stay whose drug line brings the bill to :data:`HUGGING_TOTAL`."""
-    p = traffic.population.filed[0]
-    base = scenarios.stay(p, traffic.next_id(p.institution), traffic.today - timedelta(days=5), 5, rng=traffic.rng)
+    """An emergency stay (no filing needed, F-04, S-11) whose drug line brings the bill to :data:`HUGGING_TOTAL`."""
+    p = traffic.population.unfiled[-1]
+    admitted = traffic.today - timedelta(days=2)
+    base = scenarios.stay(p, traffic.next_id(p.institution), admitted, 2, rng=traffic.rng, emergency=True)
     billed = sum((Decimal(line.amount) for line in base.fee_lines), Decimal("0.00"))
     drug = scenarios.fee_line(len(base.fee_lines) + 1, DRUG, "1", str(HUGGING_TOTAL - billed))
     stay = DischargeSettlementRequested.model_validate({**base.model_dump(), "fee_lines": [*base.fee_lines, drug]})
