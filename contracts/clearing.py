@@ -823,9 +823,9 @@ TOPICS: list[TopicSpec] = [
         _insured,
         _KEY_DOC,
         "agency",
-        ("clearing",),
+        ("clearing", "supervision"),
         kind="command",
-        description="R-04/R-05 audit deductions",
+        description="R-04/R-05 audit deductions (supervision closes the flag a deduction was made from)",
     ),
     TopicSpec(
         "clearing.confirm-period.v1",

@@ -18,6 +18,7 @@ from contracts import (
     prepayment,
     settlement,
     settlement_hops,
+    supervision,
 )
 from contracts.topics import TopicSpec
 
@@ -31,6 +32,7 @@ _MODULES = (
     clearing,
     prepayment,
     collab,
+    supervision,
     ops,
     parties,
 )

@@ -209,9 +209,9 @@ TOPICS: list[TopicSpec] = [
         person_key,
         PERSON_KEY_DOC,
         "settlement",
-        ("clearing", "prepayment", "collab"),
+        ("clearing", "prepayment", "collab", "supervision"),
         personal_key=True,
-        description="Completed settlements for clearing, prepayment and co-investigation (Q-01).",
+        description="Completed settlements for clearing, prepayment, co-investigation (Q-01) and fund supervision (R-04).",
     ),
     TopicSpec(
         "settlement.fee-detail.v1",

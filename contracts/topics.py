@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from contracts.values import PersonalData
 
-SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab", "supervision")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ from pathlib import Path
 
 from runtime.cli_errors import RUN_ENV, quiet_client_logs, run_env_lines, started, unreachable
 
-SERVICE_PORTS = {"filing": 9101, "settlement": 9102, "clearing": 9103, "prepayment": 9104, "collab": 9105}
+SERVICE_PORTS = {
+    "filing": 9101,
+    "settlement": 9102,
+    "clearing": 9103,
+    "prepayment": 9104,
+    "collab": 9105,
+    "supervision": 9107,
+}
 CONSOLE_PORT = 9106  # the agencies' console (services/console), a deployable of its own
 # A second instance of the service on the hospital's path (S-01): it holds half the partitions and
 # takes the others over while the first restarts (README "Recovery"). Its metrics port:
@@ -310,7 +317,8 @@ def _run(args: argparse.Namespace) -> int:
             + (
                 ""
                 if args.no_seed
-                else "; first seeds a sample month (quotas, a red warning, collaboration items in every state)"
+                else "; first seeds a sample month (quotas, a red warning, collaboration items in every state, a few "
+                "anomalies for 基金监管)"
             ),
             flush=True,
         )

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="YIDI_", extra="ignore")
 
-    service: str = Field("unnamed", description="filing | settlement | clearing | prepayment | collab")
+    service: str = Field("unnamed", description="filing | settlement | clearing | prepayment | collab | supervision")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     mongodb_uri: str = Field("mongodb://127.0.0.1:27017", validation_alias="MONGODB_URI")
     mongodb_database: str | None = Field(None, description="default: yidi_<service>; each service owns its data")

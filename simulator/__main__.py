@@ -36,6 +36,7 @@ from runtime.follow import TopicFollower
 from runtime.parties import ParticipantRegistry
 from runtime.topics import CLOCK
 from simulator import scenarios
+from simulator import anomalies
 from simulator import seed as sample
 from simulator.flight import InFlight
 from simulator.traffic import Traffic, check, population
@@ -210,6 +211,10 @@ class Simulator:
         for _ in range(LAST_MONTH_VISITS):
             await self.flights.acquire()
             await self.send_visit(month)
+        planted = anomalies.planted(month)
+        for request in planted:  # a few flags for the supervision pages (基金监管)
+            await self.flights.acquire()
+            await self.send_request(month, *request)
         deadline = time.monotonic() + 60
         while len(self.flights) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -218,7 +223,11 @@ class Simulator:
             if not await consumed(self.settings, group, [self.topic("settlement.completed.v1")]):
                 print(f"the {service} service has not taken in October's settlements yet; moving on", flush=True)
         await self.reconcile(month)  # the hospitals' totals of that day (R-01, R-02)
-        print(f"sent {LAST_MONTH_VISITS} visits of {LAST_MONTH_DAY:%Y-%m-%d}: {self.flights.summary()}", flush=True)
+        print(
+            f"sent {LAST_MONTH_VISITS} visits of {LAST_MONTH_DAY:%Y-%m-%d} and {len(planted)} with planted anomalies "
+            f"(基金监管): {self.flights.summary()}",
+            flush=True,
+        )
 
     async def send_sample(self, rounds: list[list[sample.Seeded]]) -> None:
         """The agencies' sample commands, round by round, each round taken in by its service before
@@ -255,7 +264,10 @@ class Simulator:
             await asyncio.sleep(self.rng.expovariate(1 / interval))
 
     async def send_visit(self, traffic: Traffic) -> None:
-        topic, payload, expected = traffic.next_visit()
+        await self.send_request(traffic, *traffic.next_visit())
+
+    async def send_request(self, traffic: Traffic, topic: str, payload, expected) -> None:
+        """One HIS request, in flight until its answer is checked against ``expected``."""
         envelope = self.client.envelope(
             topic,
             payload,

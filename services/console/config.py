@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.config import Settings
 
 PORT = 9106
-SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab", "supervision")
 
 
 class ConsoleSettings(BaseSettings):
@@ -41,6 +41,7 @@ class ConsoleSettings(BaseSettings):
     clearing_url: str = "http://127.0.0.1:9103"
     prepayment_url: str = "http://127.0.0.1:9104"
     collab_url: str = "http://127.0.0.1:9105"
+    supervision_url: str = "http://127.0.0.1:9107"
 
     def url(self, service: str) -> str:
         return getattr(self, f"{service}_url").rstrip("/")

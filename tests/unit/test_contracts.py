@@ -148,6 +148,7 @@ DECLARED = {
     "clearing": {"ledgers", "notices"},
     "prepayment": {"accounts"},
     "collab": {"requests", "coinvestigations", "candidates"},
+    "supervision": {"cells", "flags", "histories", "peers"},
 }
 
 

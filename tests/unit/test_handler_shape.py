@@ -24,7 +24,7 @@ import yaml
 from support import imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab", "supervision")
 IO_MODULES = (
     "runtime.service",
     "runtime.store",

@@ -25,6 +25,7 @@ EXPECTED = {
         "/collab/leads",
         "/collab/coinvestigations",
     },
+    "supervision": {"/supervision/indicators", "/supervision/flags", "/supervision/rules", "/supervision/report"},
 }
 
 PERSONLESS = {"/filing/institutions"}  # the directory of networked institutions: nothing personal

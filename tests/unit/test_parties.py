@@ -163,6 +163,6 @@ def test_private_keys_are_only_readable_by_their_owner(keys):
 
 def test_the_registry_file_is_valid_and_parents_exist():
     registry = ParticipantRegistry.load()
-    assert {"filing", "settlement", "clearing", "prepayment", "collab"} <= set(registry.parties)
+    assert {"filing", "settlement", "clearing", "prepayment", "collab", "supervision"} <= set(registry.parties)
     for agency in registry.agencies():
         assert agency.level is AgencyLevel.NATIONAL or registry.parent_of(agency.code) is not None, agency.code

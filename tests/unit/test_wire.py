@@ -78,7 +78,7 @@ def test_a_sealed_value_shows_the_metadata_and_no_id_number(client):
     envelope = json.loads(value)
     assert "payload" not in envelope and envelope["event_id"] == event_id and envelope["sender"] == "settlement"
     kids = [r["header"]["kid"].split("/")[0] for r in envelope[SEALED]["recipients"]]
-    assert kids == ["clearing", "prepayment", "collab"]  # the consumers the topic registry names
+    assert kids == ["clearing", "prepayment", "collab", "supervision"]  # the consumers the topic registry names
 
 
 def test_each_reader_opens_it_and_nobody_else(client):

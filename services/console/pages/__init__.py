@@ -47,6 +47,7 @@ from services.console.pages.labels import (
     yuan,
 )
 from services.console.pages.prepayment import prepayment
+from services.console.pages.supervision import supervision, supervision_download, supervision_report
 from services.console.pages.regions import region, regions
 from services.console.pages.tasks import draft_decide, draft_view, task_form, task_submit, tasks
 from services.console.tasks.words import message_zh, reason_zh
@@ -88,6 +89,9 @@ ROUTES = [
     ("/clearing/appeals/answer", clearing_answer_appeal, ["POST"]),
     ("/clearing/{action}", clearing_act, ["POST"]),
     ("/prepayment", prepayment, ["GET"]),
+    ("/supervision", supervision, ["GET"]),
+    ("/supervision/report", supervision_report, ["GET"]),
+    ("/supervision/download", supervision_download, ["GET"]),
     ("/filing", filing_form, ["GET"]),
     ("/filing", filing_lookup, ["POST"]),
     ("/slip", slip_form, ["GET"]),

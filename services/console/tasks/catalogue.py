@@ -48,6 +48,7 @@ GROUPS = {
     "clearing": "清算",
     "prepayment": "预付金",
     "collab": "业务协同与协查",
+    "supervision": "基金监管",
 }
 
 TASKS: tuple[Task, ...] = (
@@ -101,6 +102,24 @@ TASKS: tuple[Task, ...] = (
     Task("collab.submit-coinvestigation-result.v1", "反馈协查结果", "collab", page="/coinvestigations"),
     Task("collab.confirm-coinvestigation.v1", "确认/异议协查结果", "collab", page="/coinvestigations"),
     Task("collab.discuss-coinvestigation.v1", "协查沟通", "collab", page="/coinvestigations"),
+    # 基金监管: a flag's review and its appeal's decision; a deduction is 登记审核扣款 above, its
+    # deduction_id ``supervision:<疑点编号>`` (contracts.supervision.deduction_id_for)
+    Task(
+        "supervision.review-flag.v1",
+        "审核智能审核疑点（排除/移交参保地）",
+        "supervision",
+        own=("treating_region",),
+        given=("flag_id",),
+    ),
+    Task(
+        "supervision.decide-appeal.v1",
+        "处理疑点申诉",
+        "supervision",
+        own=("treating_region",),
+        review=True,
+        final=True,
+        given=("flag_id",),
+    ),
 )
 BY_SLUG = {task.slug: task for task in TASKS}
 BY_TOPIC = {task.topic: task for task in TASKS}

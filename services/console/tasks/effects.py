@@ -24,7 +24,7 @@ from runtime.parties import ParticipantRegistry, Unauthenticated, authenticate, 
 from services.console.backend import ActionOutcome, TopicTail
 
 log = logging.getLogger(__name__)
-SERVICES = ("filing", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "clearing", "prepayment", "collab", "supervision")
 FILING_REFUSED = "filing.refused.v1"
 
 

@@ -15,6 +15,7 @@ FIELD_ZH: dict[str, str] = {
     "notice_ref": "本机构公告编号",
     "objection_id": "异议编号",
     "deduction_id": "扣款编号",
+    "flag_id": "疑点编号（基金监管页所列）",
     "payment_id": "到账凭证号（银行或财政流水号）",
     "interest_id": "利息入账凭证号",
     "person_id": "参保人身份证号码",
@@ -98,6 +99,12 @@ TOPIC_FIELD_ZH: dict[tuple[str, str], str] = {
     ("collab.amend-coinvestigation.v1", "request_id"): "协查申请编号",
     ("collab.withdraw-coinvestigation.v1", "request_id"): "协查申请编号",
     ("clearing.resolve-objection.v1", "objection_id"): "异议编号（清算页所列）",
+    ("supervision.review-flag.v1", "decision"): "审核结论",
+    ("supervision.review-flag.v1", "note"): "审核意见",
+    ("supervision.review-flag.v1", "reviewed_at"): "审核时间",
+    ("supervision.decide-appeal.v1", "upheld"): "申诉成立（撤销疑点）",
+    ("supervision.decide-appeal.v1", "note"): "处理意见",
+    ("supervision.decide-appeal.v1", "decided_at"): "处理时间",
 }
 
 ENUM_ZH: dict[str, dict[str, str]] = {
@@ -158,6 +165,7 @@ ENUM_ZH: dict[str, dict[str, str]] = {
     "NoticeKind": {"planned_outage": "系统停机", "policy": "政策通知", "other": "其他"},
     "ClearingSide": {"insured": "参保地（应付）", "treating": "就医地（应收）"},
     "AppealOutcome": {"upheld": "维持扣款", "withdrawn": "撤销扣款"},
+    "ReviewDecision": {"dismiss": "排除（非违规）", "lead": "移交参保地核实"},
 }
 
 

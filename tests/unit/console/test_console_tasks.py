@@ -34,8 +34,9 @@ def _tables() -> list[AuthorityTable]:
     from services.filing.authority import AUTHORITY as filing
     from services.prepayment.authority import AUTHORITY as prepayment
     from services.settlement.authority import AUTHORITY as settlement
+    from services.supervision.authority import AUTHORITY as supervision
 
-    return [filing, settlement, clearing, prepayment, collab]
+    return [filing, settlement, clearing, prepayment, collab, supervision]
 
 
 def _agency_topics() -> set[str]:

@@ -1,0 +1,3 @@
+from services.supervision.app import main
+
+main()

@@ -1,0 +1,103 @@
+"""The smart-audit rule base 智能审核规则库 as data (``services/supervision/data/audit_rules.yaml``),
+validated at load: each rule names its source article or says it is a sample setting (R-04; 000
+第五十七条, 004 第五十七条). A rule's numbers are data, never constants in code."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.values import MedicalType
+
+RULES_FILE = Path(__file__).parent.parent / "data" / "audit_rules.yaml"
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RepeatVisits(_Params):
+    """Repeated visits of one person at one institution within a short window."""
+
+    window_days: int = Field(ge=1, le=31)
+    min_visits: int = Field(ge=2, le=50)
+    medical_types: tuple[MedicalType, ...] = Field(min_length=1)
+
+
+class StayCostOutlier(_Params):
+    """A stay's total far above its peers: above median + ``mad_factor`` × MAD and above ``min_ratio``
+    × median, both in the institution's and in the treating region's history of stays."""
+
+    min_peers: int = Field(ge=3, le=1000)
+    mad_factor: Decimal = Field(gt=0, le=100)
+    min_ratio: Decimal = Field(ge=1, le=100)
+
+
+class BelowThreshold(_Params):
+    """A stay whose total lies in the band just below a threshold (Q-01's co-investigation start)."""
+
+    threshold: Decimal = Field(gt=0)
+    band_percent: Decimal = Field(gt=0, lt=100)
+
+
+class AuditRule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^SV-\d{2}$")
+    name: str = Field(min_length=1, max_length=60)
+    kind: Literal["repeat_visits", "stay_cost_outlier", "below_threshold"]
+    params: dict
+    source: str | None = Field(default=None, min_length=1)
+    sample: bool = False
+    basis: str | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _sourced_and_typed(self) -> AuditRule:
+        if not self.source and not self.sample:
+            raise ValueError(f"rule {self.id}: name its source article or mark it sample: true")
+        PARAMS[self.kind].model_validate(self.params)
+        return self
+
+    @property
+    def settings(self) -> RepeatVisits | StayCostOutlier | BelowThreshold:
+        return PARAMS[self.kind].model_validate(self.params)
+
+
+PARAMS: dict[str, type[RepeatVisits] | type[StayCostOutlier] | type[BelowThreshold]] = {
+    "repeat_visits": RepeatVisits,
+    "stay_cost_outlier": StayCostOutlier,
+    "below_threshold": BelowThreshold,
+}
+
+
+class RuleBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rules: Annotated[tuple[AuditRule, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> RuleBase:
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rule ids are unique")
+        return self
+
+    def get(self, rule_id: str) -> AuditRule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def parse_rules(text: str) -> RuleBase:
+    """The rule base from its YAML text, or ``ValueError`` naming what is wrong."""
+    try:
+        return RuleBase.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ValueError(f"audit rule base: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def rule_base(path: Path = RULES_FILE) -> RuleBase:
+    return parse_rules(path.read_text(encoding="utf-8"))
