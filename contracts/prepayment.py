@@ -182,6 +182,14 @@ class PrepaymentQuotaSet(_AccountYear):
         default_factory=list,
         description="the command's figures that replaced the recorded ones: last_year_monthly_funds, last_year_quota",
     )
+    quota_measure: str | None = Field(
+        None,
+        description="P-02/P-11: what the monthly figures measure: 'fund' (医保基金支付) or 'total_cost' "
+        "(实际发生费用, Hunan 002 第二十四条); the figures above are of that measure",
+        examples=["fund", "total_cost"],
+    )
+    quota_months: int | None = Field(None, description="P-02/P-11: months of the average the quota is")
+    quota_basis: str | None = Field(None, description="P-02: 'q4' (last Oct–Dec) or 'year' (all of last year)")
 
 
 class PrepaymentUsageUpdated(_AccountYear):
@@ -195,6 +203,13 @@ class PrepaymentUsageUpdated(_AccountYear):
     level: WarningLevel
     cause: str = Field(description="what changed it, e.g. 'settlement:<id>'")
     updated_at: AwareDatetime
+    usage_formula: str | None = Field(
+        None,
+        description="P-04 as the region's text measures it: 'payables' (uncleared + cleared unpaid, 004 "
+        "第二十三条) or 'monthly_clearing' (the month's clearing funds, Hubei 000 第二十八条)",
+    )
+    usage_source: str | None = Field(None, description="the text and article of that formula")
+    monthly_clearing: Money | None = Field(None, description="the latest period's clearing amount, when known")
 
 
 class PrepaymentWarningRaised(Contract):
@@ -321,6 +336,11 @@ class ShareInterest(Contract):
     period_end: date = Field(description="last day of the period, inclusive; before the day it is sent")
     interest: NonNegativeMoney = Field(description="the interest to share, yuan")
     received_at: AwareDatetime = Field(description="when the interest was credited")
+    credited_on: date | None = Field(
+        None,
+        description="P-10: the business day the bank credited the interest, when before this command (the "
+        "5 working days to publish the shares, 004 第二十九条(三), count from it); omitted: received_at's day",
+    )
 
     @field_validator("regions")
     @classmethod
@@ -350,6 +370,13 @@ class InterestShared(Contract):
     shares: list[InterestShare]
     rule: str = Field(description="how the fen are shared")
     shared_at: AwareDatetime
+    publish_by: AwareDatetime | None = Field(
+        None,
+        description="P-10: the end of the last working day the shares may be published on, counted from "
+        "received_at where the regions' text sets a limit (Liaoning: 5 working days, 004 第二十九条(三))",
+    )
+    published_late: bool | None = Field(None, description="shared after publish_by (null where no limit is set)")
+    policy_sources: list[str] = Field(default_factory=list, description="the texts the sharing followed")
 
 
 def _region(payload: object) -> str:

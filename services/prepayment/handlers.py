@@ -19,6 +19,7 @@ from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount
+from services.prepayment.domain.policy import PrepaymentPolicies, default_policies
 from services.prepayment.metrics import PrepaymentMetrics
 from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of
 
@@ -37,8 +38,10 @@ class PrepaymentHandlers:
         calendar: WorkingCalendar,
         movements: MovementLedger,
         metrics: PrepaymentMetrics,
+        policies: PrepaymentPolicies | None = None,
     ) -> None:
         self.now, self.calendar, self.movements, self.metrics = now, calendar, movements, metrics
+        self.policies = policies or default_policies()  # the region texts (P-02, P-04, P-10..P-12)
         self.accounts = Aggregates(store, ACCOUNTS, PrepaymentAccount, refusals=(ValueError,))
         self.interest = Aggregates(store, "interest", InterestDistribution, refusals=(ValueError,))
         self.counted = Archive(store, "counted")  # every settlement and reversal counted (M-03)
@@ -91,6 +94,7 @@ class PrepaymentHandlers:
             insured_region=s.insured_region,
             treating_region=s.treating_region,
             fund_total=s.slip.fund_total,
+            cost=s.slip.total,
             occurred_at=env.occurred_at,
         )
         return await self._count(env, item)
@@ -103,6 +107,7 @@ class PrepaymentHandlers:
             insured_region=r.insured_region,
             treating_region=r.treating_region,
             fund_total=abs(r.compensation.fund_total),
+            cost=abs(r.compensation.total),
             reversed=True,
             occurred_at=env.occurred_at,
         )
@@ -116,7 +121,7 @@ class PrepaymentHandlers:
             env,
             item.insured_region,
             item.scope,
-            lambda acc, now: domain.record_settlement(acc, item, self.calendar, now),
+            lambda acc, now: domain.record_settlement(acc, item, self.calendar, now, self.policies),
         )
         await self.counted.keep(item.key, {**item.model_dump(mode="json"), "scope": item.scope.value})
         return result
@@ -127,7 +132,7 @@ class PrepaymentHandlers:
                 env,
                 item.insured_region,
                 item.scope,
-                lambda acc, now, item=item: domain.record_clearing_notice(acc, item, self.calendar, now),
+                lambda acc, now, item=item: domain.record_clearing_notice(acc, item, self.calendar, now, self.policies),
             )
             for item in domain.from_clearing_notice(env.payload)
         ]
@@ -156,7 +161,7 @@ class PrepaymentHandlers:
                         env,
                         str(b.region),
                         scope,
-                        lambda acc, now: (domain.record_clearing_breach(acc, item, self.calendar, now)),
+                        lambda acc, now: domain.record_clearing_breach(acc, item, self.calendar, now, self.policies),
                     )
                 )
         if not results:
@@ -167,7 +172,9 @@ class PrepaymentHandlers:
     async def _command(self, env: Envelope, step) -> str:
         """An agency command about one region's account: set quota, record a payment, report a delay."""
         c = env.payload
-        return await self._apply(env, c.insured_region, c.scope, lambda acc, now: step(acc, c, self.calendar, now))
+        return await self._apply(
+            env, c.insured_region, c.scope, lambda acc, now: step(acc, c, self.calendar, now, self.policies)
+        )
 
     async def set_annual_quota(self, env: Envelope) -> str:
         return await self._command(env, domain.set_annual_quota)  # P-02, P-03
@@ -214,7 +221,9 @@ class PrepaymentHandlers:
         return await self.interest.apply(
             env,
             c.interest_id,
-            lambda pool: share_interest(pool, c, env.sender or "", movements, business_date(now), now),
+            lambda pool: share_interest(
+                pool, c, env.sender or "", movements, business_date(now), now, self.calendar, self.policies
+            ),
         )
 
     async def interest_shared(self, env: Envelope[InterestShared]) -> str:
@@ -225,7 +234,9 @@ class PrepaymentHandlers:
                 env,
                 str(s.insured_region),
                 e.scope,
-                lambda acc, now, s=s: domain.record_interest(acc, e.interest_id, s.share, self.calendar, now),
+                lambda acc, now, s=s: domain.record_interest(
+                    acc, e.interest_id, s.share, self.calendar, now, self.policies
+                ),
             )
             for s in e.shares
             if s.share > 0
@@ -238,15 +249,22 @@ class PrepaymentHandlers:
         return await self._write(
             env,
             due.subject,
-            lambda acc: acc and domain.deadline_fired(acc, request_of(due, "prepayment"), self.calendar, now),
+            lambda acc: acc
+            and domain.deadline_fired(acc, request_of(due, "prepayment"), self.calendar, now, self.policies),
         )
 
 
 def registry(
-    store: Store, *, now: Now, calendar: WorkingCalendar, movements: MovementLedger, metrics: PrepaymentMetrics
+    store: Store,
+    *,
+    now: Now,
+    calendar: WorkingCalendar,
+    movements: MovementLedger,
+    metrics: PrepaymentMetrics,
+    policies: PrepaymentPolicies | None = None,
 ) -> dict[str, Handler]:
     """Who handles each topic the prepayment service consumes (``contracts/registry.py``): one handler each."""
-    h = PrepaymentHandlers(store, now=now, calendar=calendar, movements=movements, metrics=metrics)
+    h = PrepaymentHandlers(store, now=now, calendar=calendar, movements=movements, metrics=metrics, policies=policies)
     return {
         "settlement.completed.v1": h.settlement_completed,
         "settlement.reversed.v1": h.settlement_reversed,

@@ -25,7 +25,7 @@ from contracts.prepayment import (
     SetAnnualQuota,
 )
 from contracts.values import RegionCode
-from runtime.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar, business_date
 from services.outcome import DeadlineRequest, Decision, deadline, remember, stable_id
 
 from . import formulas as f
@@ -44,7 +44,7 @@ from .notices import (
     p08_deadlines,
     sanction_deadline,
 )
-from .policy import QuotaPolicies, default_policies
+from .policy import PrepaymentPolicies, default_policies
 from .usage import after_change
 
 CLEARING_PAYMENT = "transferred"  # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
@@ -65,16 +65,19 @@ def set_annual_quota(
     cmd: SetAnnualQuota,
     calendar: WorkingCalendar,
     now: datetime,
-    policies: QuotaPolicies | None = None,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-02/P-03: the year's quota; top-ups restart at 0; a positive adjustment is a payment
-    notice with the 20-working-day sanction clock of P-09."""
+    notice with the 20-working-day sanction clock of P-09. The region's text in force on the day the
+    quota is set decides how it is sized (P-02; P-11: Hunan's two months of last year's actual costs,
+    outpatient and inpatient together, 002 第五条、第二十四条)."""
     if acc.quota_year is not None and cmd.year <= acc.quota_year:
         return Decision(acc, [], [])  # that year (or a later one) is already set
-    policy = (policies or default_policies()).for_region(str(cmd.insured_region))
-    # P-02: last year's settlement funds from this service's own ledger; a figure an agency typed
-    # is accepted only as a recorded override (the event says which was used)
-    recorded = acc.monthly_settled(cmd.year - 1)
+    policies = policies or default_policies()
+    policy = policies.quota(str(cmd.insured_region), business_date(cmd.issued_at), cmd.scope)
+    # P-02: last year's settlement funds (P-11: actual costs) from this service's own ledger; a figure
+    # an agency typed is accepted only as a recorded override (the event says which was used)
+    recorded = acc.monthly_costs(cmd.year - 1) if policy.measure == "total_cost" else acc.monthly_settled(cmd.year - 1)
     funds = cmd.last_year_monthly_funds if cmd.last_year_monthly_funds is not None else recorded
     last_year_quota = cmd.last_year_quota if cmd.last_year_quota is not None else acc.balance(LedgerAccount.QUOTA)
     computed = f.annual_quota(funds, policy)
@@ -126,21 +129,31 @@ def set_annual_quota(
             last_year_monthly_funds={m: funds.get(m, f.ZERO) for m in policy.basis_months},
             recorded_monthly_funds={m: recorded.get(m, f.ZERO) for m in policy.basis_months},
             overridden=override,
+            quota_measure=policy.measure,
+            quota_months=policy.months,
+            quota_basis=policy.basis,
         )
     )
-    return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines)
+    return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines, policies=policies)
 
 
 def record_settlement(
-    acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: SettlementFunds,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-04 numerator: a completed settlement's fund total becomes uncleared payable; its
     reversal takes it out again (after clearing, out of the next period: S-15, C-05). Each is
-    counted once (``item.key``); arrival order does not matter."""
+    counted once (``item.key``); arrival order does not matter. Outpatient and inpatient alike
+    (P-11, 002 第五条: 门诊预付金并入住院预付金统一测算及管理), with its actual cost for P-11's basis."""
     if item.key in acc.counted:
         return Decision(acc, [], [])
     change = -item.fund_total if item.reversed else item.fund_total
+    cost = item.cost if item.cost is not None else item.fund_total
     new = acc.model_copy(update={"uncleared": acc.uncleared + change, "counted": remember(acc.counted, item.key)})
+    new = new.with_cost(business_date(now), -cost if item.reversed else cost)
     new = new.with_movement(
         MovementKind.REVERSAL if item.reversed else MovementKind.SETTLEMENT,
         item.fund_total,
@@ -149,11 +162,15 @@ def record_settlement(
     )
     if not change:
         return Decision(new, [], [])
-    return after_change(acc, new, f"settlement:{item.key}", calendar, now)
+    return after_change(acc, new, f"settlement:{item.key}", calendar, now, policies=policies)
 
 
 def record_clearing_notice(
-    acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: ClearingNoticeReceived,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-04: the period's settlements move from uncleared to cleared-unpaid; the notice starts the
     P-09 20-working-day clock; a red account gets this period's emergency top-up (004 第二十六条)."""
@@ -193,12 +210,24 @@ def record_clearing_notice(
             new = new.with_notice(late)
             events.append(event)
     return after_change(
-        acc, new, f"clearing:{item.clearing_month}", calendar, now, events, deadlines, period_signed=True
+        acc,
+        new,
+        f"clearing:{item.clearing_month}",
+        calendar,
+        now,
+        events,
+        deadlines,
+        period_signed=True,
+        policies=policies,
     )
 
 
 def record_payment(
-    acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: RecordPrepaymentPayment,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """Money arrived for a notice: a top-up raises the base (P-04), a clearing payment lowers
     cleared-unpaid; a settled notice ends its sanction (P-09)."""
@@ -227,11 +256,15 @@ def record_payment(
         new = new.with_movement(kind, cmd.amount, ref, now)
         unpaid = max(notice.amount - notice.paid, f.ZERO)
         new = new.with_movement(MovementKind.NOTICE_PAID, min(cmd.amount, unpaid), ref, now)
-    return after_change(acc, new, ref, calendar, now)
+    return after_change(acc, new, ref, calendar, now, policies=policies)
 
 
 def report_delay(
-    acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: ReportPaymentDelay,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-09: a reported reason spares (or lifts) the admission suspension of that notice."""
     notice = acc.notices.get(str(cmd.notice_id))
@@ -242,11 +275,15 @@ def report_delay(
     if notice.delay_reason:
         return Decision(acc, [], [])
     new = acc.with_notice(notice.model_copy(update={"delay_reason": cmd.reason}))
-    return after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False)
+    return after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False, policies=policies)
 
 
 def record_clearing_breach(
-    acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: ClearingBreachReceived,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """C-03/C-07 → P-09: a step of a clearing notice the clearing service found breached, recorded on the
     notice once (its breach id is stable, so redelivery finds the step already there).
@@ -274,11 +311,15 @@ def record_clearing_breach(
     ):
         update["overdue"] = True
     new = acc.with_notice(notice.model_copy(update=update))
-    return after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False)
+    return after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False, policies=policies)
 
 
 def deadline_fired(
-    acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    request: DeadlineRequest,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-09: at a notice's sanction deadline, an unpaid notice becomes overdue. P-08: at its
     submission and finance deadlines, a step not done is published as a breach."""
@@ -290,11 +331,15 @@ def deadline_fired(
     if now < notice.sanction_due_at:
         return Decision(acc, [], [request])  # fired early (clock skew): arm it again
     new = acc.with_notice(notice.model_copy(update={"overdue": True}))
-    return after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False)
+    return after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False, policies=policies)
 
 
 def record_submission(
-    acc: PrepaymentAccount, cmd: RecordFinanceSubmission, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: RecordFinanceSubmission,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-08: the notice reached finance (the receipt time decides); finance's 10 working days run
     from it, so the payment deadline is armed again for its new moment."""
@@ -344,7 +389,12 @@ def answer_balance(
 
 
 def record_interest(
-    acc: PrepaymentAccount, interest_id: str, amount: Decimal, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    interest_id: str,
+    amount: Decimal,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-10 (004 第二十九条(三)): the region's share of an interest is added to its prepayment held
     by the keeper and counts as this year's top-up (按预付金本年度追加处理), so it raises the P-04
@@ -354,4 +404,4 @@ def record_interest(
         return Decision(acc, [], [])
     new = acc.model_copy(update={"top_ups": acc.top_ups + amount})
     new = new.with_movement(MovementKind.INTEREST, amount, ref, now)
-    return after_change(acc, new, ref, calendar, now)
+    return after_change(acc, new, ref, calendar, now, policies=policies)

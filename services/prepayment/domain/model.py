@@ -11,7 +11,7 @@ and months P-10 and P-02 need, and the latest movements (ledger.py, "Where the m
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,6 +122,12 @@ class PrepaymentAccount(BaseModel):
         description="P-02: settlements net of reversals per month 'YYYY-MM' (current and previous year)",
     )
     year_top_ups: Decimal = Field(ZERO, description="top-ups and interest moved in this quota year (the ledger's)")
+    costs: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="P-11: the settlements' actual costs 实际发生费用 (total, funds and cash) net of reversals per "
+        "month 'YYYY-MM' (current and previous year)",
+    )
+    usage_formula: str = Field("payables", description="P-04: the formula the level was last computed by")
     interests: tuple[str, ...] = Field((), description="interest ids recorded lately (P-10, counted once)")
     version: int = 0
 
@@ -139,6 +145,17 @@ class PrepaymentAccount(BaseModel):
         current and the previous year)."""
         prefix = f"{year:04d}-"
         return {int(k[5:]): v for k, v in self.settled.items() if k.startswith(prefix)}
+
+    def monthly_costs(self, year: int) -> dict[int, Decimal]:
+        """P-11: the actual costs per month of ``year`` as recorded (current and previous year)."""
+        prefix = f"{year:04d}-"
+        return {int(k[5:]): v for k, v in self.costs.items() if k.startswith(prefix)}
+
+    def with_cost(self, on: date, change: Decimal) -> PrepaymentAccount:
+        """The account with ``change`` added to the actual costs of ``on``'s month (P-11)."""
+        month = f"{on.year:04d}-{on.month:02d}"
+        costs = {**self.costs, month: self.costs.get(month, ZERO) + change}
+        return self.model_copy(update={"costs": {k: v for k, v in costs.items() if int(k[:4]) >= on.year - 1}})
 
     def unarchived(self, known: int = 0) -> list[Movement]:
         """The movements not known to be archived (by the account or by ``known``)."""

@@ -18,13 +18,14 @@ from contracts.prepayment import (
     TopUpWithheld,
     WarningLevel,
 )
-from runtime.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar, business_date
 from services.outcome import Decision, stable_id
 
 from . import formulas as f
 from .ledger import MovementKind
 from .model import PrepaymentAccount
 from .notices import TOP_UP_SANCTION_WD, new_notice, p08_deadlines, sanction_deadline
+from .policy import PrepaymentPolicies, UsagePolicy, default_policies
 
 
 def after_change(
@@ -38,25 +39,36 @@ def after_change(
     *,
     usage: bool = True,
     period_signed: bool = False,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     events, deadlines = list(events or []), list(deadlines or [])
-    used = f.usage_used(new.uncleared, new.cleared_unpaid)
+    rule = (policies or default_policies()).usage(str(new.insured_region), business_date(now))
+    used = used_of(new, rule)
     base = f.usage_base(new.quota, new.top_ups)
     level = f.warning_level(used, base)
     new = new.model_copy(update={"level": level, "version": old.version + 1})
     if usage:
-        events.append(_usage_event(new, used, base, cause, now))
+        events.append(_usage_event(new, used, base, cause, now, rule))
     crossed = level.rank > old.level.rank
     if crossed:  # P-05: once per crossing into a higher level
         events.append(_warning_event(new, used, base, cause, now))
+    new = new.model_copy(update={"usage_formula": rule.formula})
     if level is WarningLevel.RED and (crossed or period_signed):
-        new = _emergency_top_up(new, cause, calendar, now, events, deadlines)
+        new = _emergency_top_up(new, used, cause, calendar, now, events, deadlines)
     new = _reconcile_sanctions(new, now, events)
     return Decision(new, events, deadlines)
 
 
+def used_of(acc: PrepaymentAccount, rule: UsagePolicy) -> Decimal:
+    """P-04's numerator as the region's text measures it: the payables (004 第二十三条), or the
+    month's clearing funds (000 第二十八条: 月度清算资金; 0 before the first clearing notice)."""
+    if rule.formula == "monthly_clearing":
+        return f.monthly_clearing_used(acc.monthly_clearing)
+    return f.usage_used(acc.uncleared, acc.cleared_unpaid)
+
+
 def _usage_event(
-    acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str, now: datetime
+    acc: PrepaymentAccount, used: Decimal, base: Decimal, cause: str, now: datetime, rule: UsagePolicy
 ) -> PrepaymentUsageUpdated:
     return PrepaymentUsageUpdated(
         account_id=acc.account_id,
@@ -71,6 +83,9 @@ def _usage_event(
         level=acc.level,
         cause=cause,
         updated_at=now,
+        usage_formula=rule.formula,
+        usage_source=rule.source,
+        monthly_clearing=acc.monthly_clearing,
     )
 
 
@@ -91,8 +106,14 @@ def _warning_event(
     )
 
 
-def _emergency_top_up(
-    acc: PrepaymentAccount, cause: str, calendar: WorkingCalendar, now: datetime, events: list, deadlines: list
+def _emergency_top_up(  # noqa: PLR0917 - the decision's parts, each used
+    acc: PrepaymentAccount,
+    used: Decimal,
+    cause: str,
+    calendar: WorkingCalendar,
+    now: datetime,
+    events: list,
+    deadlines: list,
 ) -> PrepaymentAccount:
     """P-05/P-06/P-07: one outstanding emergency top-up notice at a time. When the P-07 cap leaves
     nothing (004 第二十六条: the cap is 2 × the period's monthly clearing − the annual quota), no notice
@@ -105,7 +126,7 @@ def _emergency_top_up(
     amount = f.capped_top_up(uncapped, cap)
     if amount <= 0:
         if cap is not None and acc.monthly_clearing is not None:
-            used, base = f.usage_used(acc.uncleared, acc.cleared_unpaid), f.usage_base(acc.quota, acc.top_ups)
+            base = f.usage_base(acc.quota, acc.top_ups)
             events.append(
                 TopUpWithheld(
                     account_id=acc.account_id,

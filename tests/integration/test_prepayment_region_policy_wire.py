@@ -1,0 +1,335 @@
+"""Prepayment region policy over the real wire (the prepayment service as its own process): each region's
+text, in force on the date, decides P-02/P-11 (how the quota is sized), P-04 (what the usage rate
+measures) and P-10 (whether and how soon interest is shared). The worked figures are in each docstring."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import pytest
+from privacy_support import find_aggregate
+from support import Bus, ServiceProcess, answer_to, completed_settlement, move, new_prefix
+
+from contracts.clearing import ClearingNoticeIssued, CounterpartAmounts
+from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, SetAnnualQuota, ShareInterest
+from contracts.values import SHANGHAI as SH
+from contracts.values import MedicalType
+from runtime.calendar import end_of_business_day
+
+pytestmark = pytest.mark.integration
+
+CROSS = PrepaymentScope.CROSS_PROVINCE
+CHANGSHA, WUHU, WUHAN, XIAOGAN, SHENYANG, DALIAN, BEIJING = (
+    "430100",
+    "340200",
+    "420100",
+    "420900",
+    "210100",
+    "210200",
+    "110000",
+)
+KEEPER = {CHANGSHA: "A430000", WUHU: "A340000", WUHAN: "A420000", XIAOGAN: "A420000", SHENYANG: "A210000"}
+KEEPER[DALIAN] = "A210000"
+
+
+def moment(y: int, m: int, d: int, hour: int = 10) -> datetime:
+    return datetime(y, m, d, hour, 0, tzinfo=SH)
+
+
+async def state(proc: ServiceProcess, region: str) -> dict | None:
+    client, db = await proc.db()
+    try:
+        doc = await find_aggregate(db, "accounts", f"{region}:{CROSS.value}")
+        return doc and doc["state"]
+    finally:
+        await client.close()
+
+
+def settlement(sid: str, region: str, on: date, fund: str, cash: str, medical_type: str = "inpatient"):
+    done = completed_settlement(
+        sid, insured_region=region, treating_region=BEIJING, settled_on=on, funds={"pooling": fund}, cash=cash
+    )
+    return done.model_copy(update={"medical_type": MedicalType(medical_type)})
+
+
+async def usage_of(bus: Bus, region: str, cause: str) -> dict:
+    found = await bus.read(
+        "prepayment.usage.v1",
+        lambda m: any(u["payload"]["insured_region"] == region and u["payload"]["cause"] == cause for u in m),
+    )
+    return next(
+        u["payload"] for u in found if u["payload"]["insured_region"] == region and u["payload"]["cause"] == cause
+    )
+
+
+async def quota_of(bus: Bus, region: str, year: int) -> dict:
+    found = await bus.read(
+        "prepayment.quota.v1",
+        lambda m: any(q["payload"]["insured_region"] == region and q["payload"]["year"] == year for q in m),
+    )
+    return next(
+        q["payload"] for q in found if q["payload"]["insured_region"] == region and q["payload"]["year"] == year
+    )
+
+
+async def test_hunan_sizes_its_prepayment_at_two_months_of_last_years_actual_costs_outpatient_with_inpatient(stack):
+    """P-11 (002 第五条: 跨省门诊费用预付金并入跨省异地住院费用预付金统一测算及管理; 第二十四条: 以上年度平均两个月
+    本市州跨省异地就医实际发生费用为标准; 002 in force 2021-05-14 for two years, 第三十八条).
+
+    Changsha (430100) and, as the national default's control, Wuhu (340200), each insured, treated in
+    Beijing, the same two settlements of 2022: on 07-15 a stay (fund 6,300.00 + cash 2,700.00 = 9,000.00)
+    and on 11-15 an outpatient visit (fund 420.00 + cash 180.00 = 600.00). Both count in the one
+    cross-province account: uncleared 6,300.00 + 420.00 = 6,720.00.
+
+    The 2023 quota, set on 2023-01-10:
+    * Changsha (002, in force): 2022's actual costs 9,600.00 ÷ 12 = 800.00 a month × 2 = 1,600.00;
+    * Wuhu (003 四(一), the default): Q4 fund 420.00 ÷ 3 × 2 = 280.00.
+    Both are new accounts (last year's quota 0.00), so the adjustment is the quota. Its notice, issued
+    2023-01-10 (Tue), runs over the Spring Festival (01-21..01-27 off, Sat 01-28 and Sun 01-29 worked):
+    to finance by 5 working days → 01-17; finance pays 10 working days later → 02-03 (01-18, 19, 20, 28,
+    29, 30, 31, 02-01, 02, 03); unpaid 20 working days after the notice → 02-10 (P-09)."""
+    prefix = new_prefix(stack, "pp-p11")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2022, 7, 15))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2022, 7, 15))
+            for region in (CHANGSHA, WUHU):
+                await bus.publish(
+                    "settlement.completed.v1",
+                    settlement(f"S-{region}-1", region, date(2022, 7, 15), "6300.00", "2700.00"),
+                )
+            await move(bus, proc, moment(2022, 11, 15))
+            for region in (CHANGSHA, WUHU):
+                visit = settlement(
+                    f"S-{region}-2", region, date(2022, 11, 15), "420.00", "180.00", "general_outpatient"
+                )
+                await bus.publish("settlement.completed.v1", visit)
+            for region in (CHANGSHA, WUHU):
+                used = await usage_of(bus, region, f"settlement:S-{region}-2:completed")
+                assert used["uncleared_payable"] == "6720.00"  # outpatient and inpatient in one account
+
+            await move(bus, proc, moment(2023, 1, 10))
+            for region in (CHANGSHA, WUHU):
+                cmd = SetAnnualQuota(insured_region=region, scope=CROSS, year=2023, issued_at=bus.business_now())
+                await bus.publish("prepayment.set-annual-quota.v1", cmd, sender=KEEPER[region])
+            hunan, default = await quota_of(bus, CHANGSHA, 2023), await quota_of(bus, WUHU, 2023)
+            assert (hunan["quota"], hunan["quota_measure"], hunan["quota_months"], hunan["quota_basis"]) == (
+                "1600.00",
+                "total_cost",
+                2,
+                "year",
+            )
+            assert (
+                hunan["recorded_monthly_funds"]["7"] == "9000.00" and hunan["recorded_monthly_funds"]["11"] == "600.00"
+            )
+            assert "002" in hunan["policy_source"] and hunan["adjustment"] == "1600.00" and hunan["overridden"] == []
+            assert (default["quota"], default["quota_measure"], default["quota_basis"]) == ("280.00", "fund", "q4")
+
+            notice = (await state(proc, CHANGSHA))["notices"][hunan["notice_id"]]
+            assert datetime.fromisoformat(notice["submit_by"]) == end_of_business_day(date(2023, 1, 17))
+            assert datetime.fromisoformat(notice["finance_pay_by"]) == end_of_business_day(date(2023, 2, 3))
+            assert datetime.fromisoformat(notice["sanction_due_at"]) == end_of_business_day(date(2023, 2, 10))
+        finally:
+            proc.stop()
+
+
+def clearing_notice(region: str, month: str, amount: str, issued_at: datetime) -> ClearingNoticeIssued:
+    """A month's clearing notice of ``region`` as the clearing service issues it: one payable line to Beijing."""
+    return ClearingNoticeIssued(
+        notice_id=uuid.uuid5(uuid.NAMESPACE_URL, f"notice:{region}:{month}"),
+        clearing_month=month,
+        region=region,
+        counterparts=[
+            CounterpartAmounts(
+                counterpart_region=BEIJING,
+                direction="payable",
+                cross_province=True,
+                totals=[],
+                settled=amount,
+                deducted="0.00",
+                net=amount,
+                owed="payable",
+                amount=amount,
+            )
+        ],
+        payable_total=amount,
+        receivable_total="0.00",
+        net_payable=amount,
+        issued_at=issued_at,
+        submit_to_finance_by=issued_at,
+        transfer_by=issued_at,
+        receipt_feedback_by=issued_at,
+        institutions_paid_by=issued_at,
+        calendar="test",
+    )
+
+
+async def set_quota(bus: Bus, region: str, year: int, monthly: dict[int, str]) -> dict:
+    cmd = SetAnnualQuota(
+        insured_region=region,
+        scope=CROSS,
+        year=year,
+        last_year_quota="0.00",
+        last_year_monthly_funds=monthly,
+        issued_at=bus.business_now(),
+    )
+    await bus.publish("prepayment.set-annual-quota.v1", cmd, sender=KEEPER[region])
+    return await quota_of(bus, region, year)
+
+
+async def test_usage_is_the_months_clearing_in_hubei_and_the_payables_in_liaoning(stack):
+    """P-04: Liaoning (004 第二十三条) measures (uncleared + cleared unpaid payable) ÷ (quota + top-ups);
+    Hubei (000 第二十八条, in force from 2023-01-01) the month's clearing funds 月度清算资金 ÷ the prepayment.
+
+    2026 quotas, both 200,000.00: Wuhan (Hubei, the national P-02: 2 × Q4 average 100,000.00) and Shenyang
+    (Liaoning 第十九条: 4 × last year's monthly average 50,000.00). Each then settles 150,000.00 (fund):
+    * Shenyang 150,000 ÷ 200,000 = 75.00 % yellow; Wuhan: no month cleared yet, 0.00 % none.
+    The 2026-09 notice clears 150,000.00 for each:
+    * Shenyang 0 + 150,000 cleared unpaid → 75.00 %; Wuhan 150,000 of the month ÷ 200,000 → 75.00 % yellow.
+    Then 40,000.00 more is settled by each:
+    * Shenyang (150,000 + 40,000) ÷ 200,000 = 95.00 % red, and its emergency top-up: |200,000 − 190,000| =
+      10,000.00 under the P-07 cap 2 × 150,000 − 200,000 = 100,000.00;
+    * Wuhan still 75.00 %: a settlement is not the month's clearing."""
+    prefix = new_prefix(stack, "pp-p04")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2026, 9, 1))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2026, 9, 1))
+            assert (await set_quota(bus, WUHAN, 2026, dict.fromkeys((10, 11, 12), "100000.00")))["quota"] == "200000.00"
+            liaoning = await set_quota(bus, SHENYANG, 2026, dict.fromkeys(range(1, 13), "50000.00"))
+            assert liaoning["quota"] == "200000.00"
+            for region in (WUHAN, SHENYANG):
+                await bus.publish(
+                    "settlement.completed.v1",
+                    settlement(f"S-{region}-a", region, date(2026, 9, 1), "150000.00", "0.00"),
+                )
+            hubei, ln = [await usage_of(bus, r, f"settlement:S-{r}-a:completed") for r in (WUHAN, SHENYANG)]
+            assert (ln["usage_percent"], ln["level"], ln["usage_formula"]) == ("75.00", "yellow", "payables")
+            assert (hubei["usage_percent"], hubei["level"], hubei["usage_formula"]) == (
+                "0.00",
+                "none",
+                "monthly_clearing",
+            )
+            assert "000 第二十八条" in hubei["usage_source"] and "004 第二十三条" in ln["usage_source"]
+
+            await move(bus, proc, moment(2026, 9, 30))
+            for region in (WUHAN, SHENYANG):
+                await bus.publish(
+                    "clearing.notice.v1", clearing_notice(region, "2026-09", "150000.00", bus.business_now())
+                )
+            hubei, ln = [await usage_of(bus, r, "clearing:2026-09") for r in (WUHAN, SHENYANG)]
+            assert (ln["usage_percent"], ln["uncleared_payable"], ln["cleared_unpaid_payable"]) == (
+                "75.00",
+                "0.00",
+                "150000.00",
+            )
+            assert (hubei["usage_percent"], hubei["level"], hubei["monthly_clearing"]) == (
+                "75.00",
+                "yellow",
+                "150000.00",
+            )
+
+            for region in (WUHAN, SHENYANG):
+                await bus.publish(
+                    "settlement.completed.v1",
+                    settlement(f"S-{region}-b", region, date(2026, 9, 30), "40000.00", "0.00"),
+                )
+            hubei, ln = [await usage_of(bus, r, f"settlement:S-{r}-b:completed") for r in (WUHAN, SHENYANG)]
+            assert (ln["usage_percent"], ln["level"]) == ("95.00", "red")
+            assert (hubei["usage_percent"], hubei["level"]) == ("75.00", "yellow")
+            notices = await bus.read("prepayment.top-up-notice.v1", lambda m: len(m) >= 1)
+            assert [(n["payload"]["insured_region"], n["payload"]["amount"]) for n in notices] == [
+                (SHENYANG, "10000.00")
+            ]
+        finally:
+            proc.stop()
+
+
+async def fund(bus: Bus, region: str, monthly: str, payment_id: str) -> None:
+    """A 2026 quota (Liaoning: 4 × the monthly average of all 12 months) and its adjustment paid in full."""
+    quota = await set_quota(bus, region, 2026, dict.fromkeys(range(1, 13), monthly))
+    pay = RecordPrepaymentPayment(
+        payment_id=payment_id,
+        insured_region=region,
+        scope=CROSS,
+        notice_id=quota["notice_id"],
+        amount=quota["adjustment"],
+        paid_at=bus.business_now(),
+    )
+    await bus.publish("prepayment.record-payment.v1", pay, sender=KEEPER[region])
+    await usage_of(bus, region, f"payment:{payment_id}")
+
+
+def interest(bus: Bus, interest_id: str, regions: list[str], amount: str = "30.00") -> ShareInterest:
+    return ShareInterest(
+        interest_id=interest_id,
+        scope=CROSS,
+        regions=regions,
+        period_start=date(2026, 9, 29),
+        period_end=date(2026, 9, 30),
+        interest=amount,
+        received_at=bus.business_now(),
+        credited_on=date(2026, 9, 30),
+    )
+
+
+async def test_liaoning_shares_province_interest_as_this_years_top_up_within_5_working_days_hubei_shares_none(stack):
+    """P-10. Liaoning (004 第二十九条): the province shares the interest of the prepayments it holds by
+    daily-balance products 积数法, publishes each city's share within 5 working days and books it as the
+    city's top-up for the year (按预付金本年度追加处理), so it moves the usage rate. Hubei (000 第三十三条):
+    interest belongs to whoever opened the account; nothing is shared.
+
+    Shenyang's 200,000.00 (4 × 50,000.00) and Dalian's 100,000.00 (4 × 25,000.00) are paid in on 2026-09-28;
+    Shenyang then settles 150,000.00 (75.00 %). Interest of 30.00 on 09-29..09-30, credited 09-30:
+    products Shenyang 2 × 200,000.00 = 400,000.00, Dalian 200,000.00 → 20.00 and 10.00. Published by the
+    5th working day after 09-30 across National Day (10-01..10-07 off, Sat 10-10 worked): 10-08, 09, 10,
+    12, 13 → 10-13 (end of day). Shared on 10-12: on time; Shenyang's rate 150,000 ÷ 200,020 = 74.99 %.
+    A second interest of the same days, shared on 10-14, is published late. Hubei's keeper sharing Wuhan's
+    and Xiaogan's interest is refused with 000 第三十三条."""
+    prefix = new_prefix(stack, "pp-p10")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2026, 9, 28))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2026, 9, 28))
+            await fund(bus, SHENYANG, "50000.00", "LN-SY-1")
+            await fund(bus, DALIAN, "25000.00", "LN-DL-1")
+            await bus.publish(
+                "settlement.completed.v1", settlement("S-SY", SHENYANG, date(2026, 9, 28), "150000.00", "0.00")
+            )
+            assert (await usage_of(bus, SHENYANG, "settlement:S-SY:completed"))["usage_percent"] == "75.00"
+
+            await move(bus, proc, moment(2026, 10, 12))
+            await bus.publish(
+                "prepayment.share-interest.v1", interest(bus, "LN-INT-1", [SHENYANG, DALIAN]), sender="A210000"
+            )
+            shared = await bus.read("prepayment.interest-shared.v1", lambda m: len(m) >= 1)
+            first = shared[0]["payload"]
+            assert [(s["insured_region"], s["product"], s["share"]) for s in first["shares"]] == [
+                (SHENYANG, "400000.00", "20.00"),
+                (DALIAN, "200000.00", "10.00"),
+            ]
+            assert datetime.fromisoformat(first["publish_by"]) == end_of_business_day(date(2026, 10, 13))
+            assert first["published_late"] is False and any("004 第二十九条" in s for s in first["policy_sources"])
+            moved = await usage_of(bus, SHENYANG, "interest:LN-INT-1")
+            assert (moved["top_ups"], moved["usage_percent"]) == ("20.00", "74.99")
+
+            await move(bus, proc, moment(2026, 10, 14))
+            await bus.publish(
+                "prepayment.share-interest.v1", interest(bus, "LN-INT-2", [SHENYANG, DALIAN]), sender="A210000"
+            )
+            shared = await bus.read("prepayment.interest-shared.v1", lambda m: len(m) >= 2)
+            late = next(s["payload"] for s in shared if s["payload"]["interest_id"] == "LN-INT-2")
+            assert late["published_late"] is True
+
+            sent = await bus.publish(
+                "prepayment.share-interest.v1", interest(bus, "HB-INT-1", [WUHAN, XIAOGAN]), sender="A420000"
+            )
+            answer = await answer_to(bus, sent)
+            assert answer["reason"] == "REFUSED_BY_RULE" and "000 第三十三条" in answer["message"], answer
+            assert "归账户开设地所有" in answer["message"]
+        finally:
+            proc.stop()
