@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, fiel
 
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
-from contracts.values import MONEY_JSON_SCHEMA, Money, NonNegativeMoney, RegionCode
+from contracts.values import MONEY_JSON_SCHEMA, InstitutionCode, Money, NonNegativeMoney, RegionCode
 
 Percent = Annotated[
     Decimal,
@@ -379,6 +379,55 @@ class InterestShared(Contract):
     policy_sources: list[str] = Field(default_factory=list, description="the texts the sharing followed")
 
 
+# ---------------------------------------------------------------- the performance deposit (P-12)
+class _InstitutionYear(Contract):
+    """One institution's performance deposit 履约保证金 for one agreement year (002 第二十条)."""
+
+    institution_code: InstitutionCode
+    region: RegionCode = Field(
+        description="the institution's region: its agency holds the deposit", examples=["430200"]
+    )
+    year: int = Field(ge=2000, le=2200, description="the agreement year the deposit answers for")
+
+
+class LodgeDeposit(_InstitutionYear):
+    """P-12 (002 第二十条): an institution settling cross-province outpatient care lodged its performance
+    deposit 履约保证金 with the agency that holds its service agreement; recorded where the region's
+    text in force sets the deposit."""
+
+    deposit_id: str = Field(min_length=1, max_length=64, description="the agency's receipt; recorded once")
+    amount: NonNegativeMoney = Field(description="the money lodged, yuan (more than 0)")
+    lodged_at: AwareDatetime
+
+
+class SettleDeposit(_InstitutionYear):
+    """P-12 (002 第二十条: 每年根据协议医疗机构履行医疗服务协议情况，确定年度履约保证金返还额度): the agency's
+    yearly decision of how much of the year's deposit goes back, from how the agreement was kept."""
+
+    returned: NonNegativeMoney = Field(description="返还额度: at most what was lodged for the year")
+    assessment: str = Field(
+        min_length=1, max_length=500, description="how the institution kept its agreement 履行医疗服务协议情况"
+    )
+    decided_at: AwareDatetime
+
+
+class PerformanceDepositRecorded(_InstitutionYear):
+    """P-12: the year's deposit after a lodgement or the yearly return decision."""
+
+    status: str = Field(pattern="^(lodged|settled)$")
+    lodged: Money = Field(description="lodged for the year, in total")
+    returned: Money | None = Field(None, description="decided return (settled)")
+    retained: Money | None = Field(None, description="lodged − returned: kept for the agreement's breaches")
+    assessment: str | None = None
+    policy_source: str = Field(description="the region's text that sets the deposit")
+    cause: str = Field(description="deposit:<receipt> or return:<year>")
+    recorded_at: AwareDatetime
+
+
+def _institution(payload: object) -> str:
+    return str(payload.institution_code)  # type: ignore[attr-defined]
+
+
 def _region(payload: object) -> str:
     return str(payload.insured_region)  # type: ignore[attr-defined]
 
@@ -524,6 +573,35 @@ TOPICS: list[TopicSpec] = [
         description="P-10 interest shared, summing exactly",
     ),
     TopicSpec(
+        "prepayment.lodge-deposit.v1",
+        LodgeDeposit,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-12 a performance deposit lodged",
+    ),
+    TopicSpec(
+        "prepayment.settle-deposit.v1",
+        SettleDeposit,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-12 the year's deposit return decided",
+    ),
+    TopicSpec(
+        "prepayment.deposit.v1",
+        PerformanceDepositRecorded,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "prepayment",
+        (),
+        description="P-12 a performance deposit lodged or settled",
+    ),
+    TopicSpec(
         "prepayment.sanction.v1",
         PrepaymentSanction,
         _region,
@@ -557,5 +635,8 @@ __all__ = [
     "RecordFinanceSubmission",
     "PrepaymentDeadlineBreached",
     "TopUpWithheld",
+    "LodgeDeposit",
+    "SettleDeposit",
+    "PerformanceDepositRecorded",
     "TOPICS",
 ]

@@ -10,13 +10,21 @@ from __future__ import annotations
 from contracts.clearing import ClearingNoticeIssued, ClearingObligationBreached
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.prepayment import InterestShared, PrepaymentScope, RequestBalance, ShareInterest
+from contracts.prepayment import (
+    InterestShared,
+    LodgeDeposit,
+    PrepaymentScope,
+    RequestBalance,
+    SettleDeposit,
+    ShareInterest,
+)
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
 from services.outcome import Decision
 from services.prepayment import domain
 from services.prepayment.adapters import MovementLedger
 from services.prepayment.domain import PrepaymentAccount, SettlementFunds
+from services.prepayment.domain import deposit
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount
 from services.prepayment.domain.policy import PrepaymentPolicies, default_policies
@@ -44,6 +52,7 @@ class PrepaymentHandlers:
         self.policies = policies or default_policies()  # the region texts (P-02, P-04, P-10..P-12)
         self.accounts = Aggregates(store, ACCOUNTS, PrepaymentAccount, refusals=(ValueError,))
         self.interest = Aggregates(store, "interest", InterestDistribution, refusals=(ValueError,))
+        self.deposits = Aggregates(store, "deposits", deposit.PerformanceDeposit, refusals=(ValueError,))
         self.counted = Archive(store, "counted")  # every settlement and reversal counted (M-03)
         self._archived: dict[str, int] = {}  # account key → seq this process archived up to
 
@@ -243,6 +252,17 @@ class PrepaymentHandlers:
         ]
         return "applied" if "applied" in results else "duplicate"
 
+    # ------------------------------------------------------------ the performance deposit (P-12)
+    async def lodge_deposit(self, env: Envelope[LodgeDeposit]) -> str:
+        c, now = env.payload, self.now()
+        key = deposit.deposit_key(c.institution_code, c.year)
+        return await self.deposits.apply(env, key, lambda held: deposit.lodge(held, c, now, self.policies))
+
+    async def settle_deposit(self, env: Envelope[SettleDeposit]) -> str:
+        c, now = env.payload, self.now()
+        key = deposit.deposit_key(c.institution_code, c.year)
+        return await self.deposits.apply(env, key, lambda held: deposit.settle(held, c, now, self.policies))
+
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
         now = self.now()
@@ -277,5 +297,7 @@ def registry(
         "prepayment.request-balance.v1": h.request_balance,  # ledger
         "prepayment.share-interest.v1": h.share_interest,  # P-10
         "prepayment.interest-shared.v1": h.interest_shared,  # P-10
+        "prepayment.lodge-deposit.v1": h.lodge_deposit,  # P-12
+        "prepayment.settle-deposit.v1": h.settle_deposit,  # P-12
         "prepayment.deadline-due.v1": h.deadline_due,
     }

@@ -85,6 +85,15 @@ TASKS: tuple[Task, ...] = (
     Task("prepayment.report-delay.v1", "报备延迟缴付原因", "prepayment", own=("insured_region",)),
     Task("prepayment.request-balance.v1", "查询预付金余额（对账）", "prepayment", own=("insured_region",)),
     Task("prepayment.share-interest.v1", "分配预付金利息", "prepayment", review=True, final=True),
+    Task("prepayment.lodge-deposit.v1", "登记履约保证金缴存", "prepayment", own=("region",), review=True, final=True),
+    Task(
+        "prepayment.settle-deposit.v1",
+        "核定年度履约保证金返还额度",
+        "prepayment",
+        own=("region",),
+        review=True,
+        final=True,
+    ),
     # 业务协同与协查 (K-03..K-06, Q-01..Q-05)
     Task("collab.open-request.v1", "发起业务协同请求", "collab", own=("requester_region",), omit=("escalated_from",)),
     Task("collab.hand-over-lead.v1", "移交问题线索", "collab", own=("insured_region",)),
