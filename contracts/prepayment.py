@@ -294,6 +294,45 @@ class PrepaymentSanction(Contract):
     reason: str = Field(examples=["emergency top-up notice unpaid 10 working days after issue (P-09)"])
 
 
+class ProposalAction(StrEnum):
+    PROPOSED = "proposed"  # the platform proposes it to the deciding agency
+    WITHDRAWN = "withdrawn"  # the notices behind it were paid or excused before a decision
+    DECLINED = "declined"  # the agency decided not to suspend
+    IMPOSED = "imposed"  # the agency decided to suspend (prepayment.sanction.v1 says it too)
+
+
+class SanctionDecision(StrEnum):
+    IMPOSE = "impose"  # 暂停
+    DECLINE = "decline"  # 不暂停
+
+
+class SanctionProposed(_AccountYear):
+    """P-09 (004 第二十八条: …未上解到省经办专户且未报备延迟原因的，省经办机构*可*暂停该市参保人员异地就医入院登记):
+    a clearing or annual-adjustment payment unpaid 20 working days after its notice, no reason reported.
+    The admission suspension is the province's choice: the platform proposes it and the agency one level
+    above the region decides (``prepayment.decide-sanction.v1``); only its decision suspends (S-20). The
+    new-filing suspension of an unpaid emergency top-up stays automatic (暂停…业务, no 可)."""
+
+    proposal_id: uuid.UUID
+    kind: SanctionKind
+    action: ProposalAction
+    notice_ids: list[uuid.UUID] = Field(description="the unpaid, overdue notices behind it")
+    reason: str
+    decided_by: str | None = Field(None, description="the deciding agency (declined / imposed)")
+    at: AwareDatetime = Field(description="when the platform proposed or withdrew it, or the agency decided")
+
+
+class DecideSanction(Contract):
+    """P-09: the deciding agency's answer to a proposed admission suspension 暂停入院登记 (impose or decline)."""
+
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    proposal_id: uuid.UUID
+    decision: SanctionDecision
+    reason: str = Field(min_length=1, max_length=500, description="the agency's grounds")
+    decided_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- the ledger and interest (P-10)
 class RequestBalance(Contract):
     """Ask for an account's ledger balances at the end of a past business day (recomputed from its
@@ -602,6 +641,25 @@ TOPICS: list[TopicSpec] = [
         description="P-12 a performance deposit lodged or settled",
     ),
     TopicSpec(
+        "prepayment.sanction-proposed.v1",
+        SanctionProposed,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-09 an admission suspension proposed, withdrawn or decided (可暂停)",
+    ),
+    TopicSpec(
+        "prepayment.decide-sanction.v1",
+        DecideSanction,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-09 the agency decides a proposed admission suspension",
+    ),
+    TopicSpec(
         "prepayment.sanction.v1",
         PrepaymentSanction,
         _region,
@@ -636,6 +694,10 @@ __all__ = [
     "PrepaymentDeadlineBreached",
     "TopUpWithheld",
     "LodgeDeposit",
+    "SanctionProposed",
+    "DecideSanction",
+    "ProposalAction",
+    "SanctionDecision",
     "SettleDeposit",
     "PerformanceDepositRecorded",
     "TOPICS",

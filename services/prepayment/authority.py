@@ -121,6 +121,7 @@ AUTHORITY = AuthorityTable(
         "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
         "prepayment.record-payment.v1": account_keeper(rule="P-08"),
         "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
+        "prepayment.decide-sanction.v1": agency_above("insured_region", rule="P-09"),
         "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),
         "prepayment.request-balance.v1": agency_for("insured_region", rule="P-04"),
         "prepayment.share-interest.v1": keeper_of_all(rule="P-10"),

@@ -23,8 +23,7 @@ from runtime.calendar import WorkingCalendar, business_date
 from services.outcome import Decision
 from services.prepayment import domain
 from services.prepayment.adapters import MovementLedger
-from services.prepayment.domain import PrepaymentAccount, SettlementFunds
-from services.prepayment.domain import deposit
+from services.prepayment.domain import PrepaymentAccount, SettlementFunds, deposit
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount
 from services.prepayment.domain.policy import PrepaymentPolicies, default_policies
@@ -194,6 +193,13 @@ class PrepaymentHandlers:
     async def report_delay(self, env: Envelope) -> str:
         return await self._command(env, domain.report_delay)  # P-09
 
+    async def decide_sanction(self, env: Envelope) -> str:
+        """P-09: the agency one level above decides the admission suspension the platform proposed."""
+        c = env.payload
+        return await self._apply(
+            env, c.insured_region, c.scope, lambda acc, now: domain.decide_sanction(acc, c, now, env.sender or "")
+        )
+
     async def record_submission(self, env: Envelope) -> str:
         return await self._command(env, domain.record_submission)  # P-08
 
@@ -293,6 +299,7 @@ def registry(
         "prepayment.set-annual-quota.v1": h.set_annual_quota,  # P-02, P-03
         "prepayment.record-payment.v1": h.record_payment,  # P-04, P-09
         "prepayment.report-delay.v1": h.report_delay,  # P-09
+        "prepayment.decide-sanction.v1": h.decide_sanction,  # P-09 可暂停
         "prepayment.record-submission.v1": h.record_submission,  # P-08
         "prepayment.request-balance.v1": h.request_balance,  # ledger
         "prepayment.share-interest.v1": h.share_interest,  # P-10

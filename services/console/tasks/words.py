@@ -71,6 +71,8 @@ FIELD_ZH: dict[str, str] = {
     "interest": "利息金额（元）",
     "credited_on": "利息入账日期（可不填）",
     "deposit_id": "保证金缴存凭证号",
+    "proposal_id": "暂停建议编号",
+    "decision": "决定",
     "returned": "返还额度（元）",
     "assessment": "医疗服务协议履行情况",
     "matter": "主要协同事项",
@@ -100,6 +102,7 @@ TOPIC_FIELD_ZH: dict[tuple[str, str], str] = {
     ("clearing.record-audit-deduction.v1", "reason"): "扣款原因",
     ("prepayment.report-delay.v1", "reason"): "延迟原因",
     ("prepayment.lodge-deposit.v1", "amount"): "缴存金额（元）",
+    ("prepayment.decide-sanction.v1", "reason"): "决定理由",
     ("prepayment.lodge-deposit.v1", "region"): "机构所在统筹区",
     ("prepayment.settle-deposit.v1", "region"): "机构所在统筹区",
     ("collab.amend-coinvestigation.v1", "request_id"): "协查申请编号",
@@ -165,6 +168,7 @@ ENUM_ZH: dict[str, dict[str, str]] = {
     "NoticeKind": {"planned_outage": "系统停机", "policy": "政策通知", "other": "其他"},
     "ClearingSide": {"insured": "参保地（应付）", "treating": "就医地（应收）"},
     "AppealOutcome": {"upheld": "维持扣款", "withdrawn": "撤销扣款"},
+    "SanctionDecision": {"impose": "暂停该地参保人员异地就医入院登记", "decline": "不暂停"},
 }
 
 
@@ -217,6 +221,7 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"is not a (?:prepayment |clearing )?notice of account", "付款通知书编号与该预付金账户不符"),
     (r"a delay reason does not excuse an unpaid emergency top-up", "紧急调增未缴付，不能以报备延迟原因免责"),
     (r"interest to share is negative|daily-balance product is negative", "利息金额或日均余额不能为负"),
+    (r"is not a pending proposal", "该暂停建议已撤回（通知书已缴付或已报备）或已作出决定"),
     (r"has no performance deposit in its text", "该统筹区现行政策未规定履约保证金（P-12）"),
     (r"to return is more than the (\S+) lodged", "返还额度超过已缴存的保证金 {0} 元"),
     (r"lodged no deposit", "该机构该年度未缴存履约保证金"),

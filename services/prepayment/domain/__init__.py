@@ -10,6 +10,7 @@ what follows every change (usage, warnings, top-up, sanctions) in ``usage``; the
 from .account import (
     answer_balance,
     deadline_fired,
+    decide_sanction,
     new_account,
     record_clearing_breach,
     record_clearing_notice,
@@ -27,6 +28,7 @@ from .model import PaymentNotice, PrepaymentAccount, account_key
 from .notices import SANCTION_CHECK
 
 __all__ = [
+    "decide_sanction",
     "record_submission",
     "answer_balance",
     "record_interest",

@@ -14,14 +14,18 @@ from decimal import Decimal
 
 from contracts.prepayment import (
     BreachKind,
+    DecideSanction,
     PaymentNoticeKind,
     PrepaymentBalance,
     PrepaymentQuotaSet,
     PrepaymentScope,
+    ProposalAction,
     RecordFinanceSubmission,
     RecordPrepaymentPayment,
     ReportPaymentDelay,
     RequestBalance,
+    SanctionDecision,
+    SanctionKind,
     SetAnnualQuota,
 )
 from contracts.values import RegionCode
@@ -45,7 +49,7 @@ from .notices import (
     sanction_deadline,
 )
 from .policy import PrepaymentPolicies, default_policies
-from .usage import after_change
+from .usage import after_change, proposal_event, sanction_event
 
 CLEARING_PAYMENT = "transferred"  # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
 
@@ -405,3 +409,34 @@ def record_interest(
     new = acc.model_copy(update={"top_ups": acc.top_ups + amount})
     new = new.with_movement(MovementKind.INTEREST, amount, ref, now)
     return after_change(acc, new, ref, calendar, now, policies=policies)
+
+
+# ---------------------------------------------------------------- the agency decides (P-09 可暂停)
+def decide_sanction(
+    acc: PrepaymentAccount, cmd: DecideSanction, now: datetime, decided_by: str
+) -> Decision[PrepaymentAccount]:
+    """P-09 (004 第二十八条 "省经办机构可暂停该市参保人员异地就医入院登记"): the agency's decision on the proposal
+    the platform made. Impose: the admission suspension is on (S-20) until the notices behind it are paid
+    or excused, then lifted as any sanction. Decline: nothing is suspended, and these notices are not
+    proposed again (a later notice overdue is). A proposal withdrawn or decided is not decided again."""
+    kind = SanctionKind.ADMISSION_SUSPENSION
+    if str(cmd.proposal_id) in acc.decided:
+        return Decision(acc, [], [])
+    if acc.proposals.get(kind) != cmd.proposal_id:
+        raise ValueError(
+            f"P-09: {cmd.proposal_id} is not a pending proposal of account {acc.account_id} "
+            f"(withdrawn once its notices were paid or excused)"
+        )
+    causes = acc.sanction_causes().get(kind, [])
+    proposals = {k: v for k, v in acc.proposals.items() if k is not kind}
+    update: dict = {"proposals": proposals, "decided": remember(acc.decided, str(cmd.proposal_id))}
+    impose = cmd.decision is SanctionDecision.IMPOSE
+    action = ProposalAction.IMPOSED if impose else ProposalAction.DECLINED
+    events: list = [proposal_event(acc, cmd.proposal_id, kind, action, causes, cmd.reason, now, decided_by)]
+    if impose:
+        sanction_id = stable_id(acc.account_id, "sanction", kind.value, acc.version)
+        update["sanctions"] = {**acc.sanctions, kind: sanction_id}
+        events.append(sanction_event(acc, sanction_id, kind, True, causes, now))
+    else:
+        update["declined_notices"] = (*acc.declined_notices, *(str(n) for n in causes))
+    return Decision(acc.model_copy(update={**update, "version": acc.version + 1}), events, [])

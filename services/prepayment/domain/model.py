@@ -103,6 +103,13 @@ class PrepaymentAccount(BaseModel):
     sanctions: dict[SanctionKind, uuid.UUID] = Field(
         default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)"
     )
+    proposals: dict[SanctionKind, uuid.UUID] = Field(
+        default_factory=dict, description="P-09: sanctions proposed to the deciding agency, not decided yet"
+    )
+    declined_notices: tuple[str, ...] = Field(
+        (), description="P-09: the notices behind proposals the agency declined (not proposed again for them)"
+    )
+    decided: tuple[str, ...] = Field((), description="P-09: proposals decided lately (a repeated decision: nothing)")
     totals: dict[LedgerAccount, Decimal] = Field(
         default_factory=dict, description="every ledger account's running balance (the sum of its movements)"
     )
@@ -253,6 +260,14 @@ class PrepaymentAccount(BaseModel):
             tops = sum((m.amount for m in movements if m.seq > start and m.kind in _TOP_UPS), ZERO)
             return loaded.model_copy(update={"year_top_ups": tops}).model_dump()
         return data
+
+    def sanction_causes(self) -> dict[SanctionKind, list[uuid.UUID]]:
+        """P-09: each sanction's overdue, unpaid notices (and not excused by a reported reason)."""
+        causes: dict[SanctionKind, list[uuid.UUID]] = {}
+        for notice in self.notices.values():
+            if notice.sanction is not None:
+                causes.setdefault(notice.sanction, []).append(notice.notice_id)
+        return causes
 
     def open_emergency_notice(self) -> PaymentNotice | None:
         return next(

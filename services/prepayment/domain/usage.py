@@ -12,8 +12,10 @@ from contracts.prepayment import (
     PrepaymentSanction,
     PrepaymentUsageUpdated,
     PrepaymentWarningRaised,
+    ProposalAction,
     SanctionAction,
     SanctionKind,
+    SanctionProposed,
     TopUpNoticeIssued,
     TopUpWithheld,
     WarningLevel,
@@ -165,31 +167,75 @@ def _emergency_top_up(  # noqa: PLR0917 - the decision's parts, each used
     return acc.with_notice(notice).with_movement(MovementKind.TOP_UP_NOTICE, amount, str(notice.notice_id), now)
 
 
+# P-09 (004 第二十八条): the admission suspension is the province's choice ("可暂停"): proposed, then decided
+AGENCY_DECIDES = frozenset({SanctionKind.ADMISSION_SUSPENSION})
+
+
 def _reconcile_sanctions(acc: PrepaymentAccount, now: datetime, events: list) -> PrepaymentAccount:
-    """P-09: a sanction is on while any notice behind it is overdue and unpaid. Its id is made at
-    imposition and repeated at lifting, so consumers pair the two (F-16, S-20)."""
-    causes: dict[SanctionKind, list] = {}
-    for notice in acc.notices.values():
-        if notice.sanction is not None:
-            causes.setdefault(notice.sanction, []).append(notice.notice_id)
-    active = dict(acc.sanctions)
+    """P-09: a sanction is on while any notice behind it is overdue and unpaid. The new-filing
+    suspension is imposed and lifted here; the admission suspension is only proposed here (and a
+    proposal withdrawn when its notices are paid or excused) and imposed by the agency's decision
+    (``decide_sanction``). A sanction's id is made at imposition and repeated at lifting, so consumers
+    pair the two (F-16, S-20)."""
+    causes = acc.sanction_causes()
+    active, proposals = dict(acc.sanctions), dict(acc.proposals)
     for kind in SanctionKind:
-        if kind in causes and kind not in active:
+        wanted = causes.get(kind, [])
+        if kind in AGENCY_DECIDES and kind not in active:
+            _reconcile_proposal(acc, kind, wanted, proposals, now, events)
+        elif wanted and kind not in active:
             active[kind] = stable_id(acc.account_id, "sanction", kind.value, acc.version)
-            events.append(_sanction_event(acc, active[kind], kind, True, causes[kind], now))
-        elif kind not in causes and kind in active:
-            events.append(_sanction_event(acc, active.pop(kind), kind, False, [], now))
-    return acc.model_copy(update={"sanctions": active})
+            events.append(sanction_event(acc, active[kind], kind, True, wanted, now))
+        elif not wanted and kind in active:
+            events.append(sanction_event(acc, active.pop(kind), kind, False, [], now))
+    return acc.model_copy(update={"sanctions": active, "proposals": proposals})
+
+
+def _reconcile_proposal(
+    acc: PrepaymentAccount, kind: SanctionKind, wanted: list, proposals: dict, now: datetime, events: list
+) -> None:
+    """P-09: propose when a notice not yet declined is behind it; withdraw when none is left."""
+    if wanted and kind not in proposals and any(str(n) not in acc.declined_notices for n in wanted):
+        proposals[kind] = stable_id(acc.account_id, "proposal", kind.value, acc.version)
+        events.append(proposal_event(acc, proposals[kind], kind, ProposalAction.PROPOSED, wanted, _REASONS[kind], now))
+    elif not wanted and kind in proposals:
+        reason = "the notices behind it are paid or excused before a decision (P-09)"
+        events.append(proposal_event(acc, proposals.pop(kind), kind, ProposalAction.WITHDRAWN, [], reason, now))
+
+
+def proposal_event(  # noqa: PLR0917 - one proposal's facts
+    acc: PrepaymentAccount,
+    proposal_id,
+    kind: SanctionKind,
+    action: ProposalAction,
+    notice_ids: list,
+    reason: str,
+    now: datetime,
+    decided_by: str | None = None,
+) -> SanctionProposed:
+    return SanctionProposed(
+        account_id=acc.account_id,
+        insured_region=acc.insured_region,
+        scope=acc.scope,
+        year=acc.year,
+        proposal_id=proposal_id,
+        kind=kind,
+        action=action,
+        notice_ids=notice_ids,
+        reason=reason,
+        decided_by=decided_by,
+        at=now,
+    )
 
 
 _REASONS = {
     SanctionKind.NEW_FILING_SUSPENSION: "emergency top-up unpaid 10 working days after its notice (P-09)",
     SanctionKind.ADMISSION_SUSPENSION: "clearing or annual-adjustment payment unpaid 20 working days after its "
-    "notice, no delay reason reported (P-09)",
+    "notice, no delay reason reported: the province may suspend admissions (P-09, 004 第二十八条 可暂停)",
 }
 
 
-def _sanction_event(
+def sanction_event(
     acc: PrepaymentAccount, sanction_id, kind: SanctionKind, on: bool, notice_ids: list, now: datetime
 ) -> PrepaymentSanction:
     action = SanctionAction.IMPOSED if on else SanctionAction.LIFTED
