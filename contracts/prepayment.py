@@ -147,6 +147,27 @@ class RecordPrepaymentPayment(Contract):
     paid_at: AwareDatetime
 
 
+class RecordProactiveTopUp(Contract):
+    """004 第二十四条: at a yellow warning the region adds funds to its prepayment on its own (主动追加资金上解至
+    省经办机构专户), the amount = quota + this year's top-ups − uncleared − cleared unpaid (its absolute value
+    when negative); the keeper records its arrival. Only where the region's text asks for it (Liaoning)."""
+
+    payment_id: str = Field(min_length=1, max_length=64, description="bank or finance reference; recorded once")
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    amount: NonNegativeMoney = Field(description="more than 0.00")
+    paid_at: AwareDatetime
+
+
+class RecordReturn(_RegionNotice):
+    """C-05 (004 第五十一条 反向清算): money a clearing notice said comes back to the region has arrived;
+    ``notice_id`` is that clearing notice. Recorded when it arrives, at most what the notice gives back."""
+
+    payment_id: str = Field(min_length=1, max_length=64, description="bank or finance reference; recorded once")
+    amount: NonNegativeMoney = Field(description="more than 0.00")
+    received_at: AwareDatetime
+
+
 class ReportPaymentDelay(_RegionNotice):
     """P-09: a reported reason for late clearing/adjustment payment prevents the admission suspension."""
 
@@ -225,6 +246,12 @@ class PrepaymentWarningRaised(Contract):
     top_up_amount: Money = Field(description="P-06 amount (uncapped)")
     top_up_cap: Money | None = Field(description="P-07 cap; null when no clearing amount is known yet")
     raised_at: AwareDatetime
+    proactive_top_up: bool | None = Field(
+        None,
+        description="004 第二十四条: at yellow the region is to add top_up_amount on its own "
+        "(prepayment.record-top-up.v1); null where its text does not ask it",
+    )
+    proactive_source: str | None = Field(None, description="the text that asks it")
 
 
 class TopUpNoticeIssued(Contract):
@@ -660,6 +687,26 @@ TOPICS: list[TopicSpec] = [
         description="P-09 the agency decides a proposed admission suspension",
     ),
     TopicSpec(
+        "prepayment.record-top-up.v1",
+        RecordProactiveTopUp,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="004 第二十四条 a top-up the region added on its own at yellow",
+    ),
+    TopicSpec(
+        "prepayment.record-return.v1",
+        RecordReturn,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="C-05 reverse clearing's money arrived",
+    ),
+    TopicSpec(
         "prepayment.sanction.v1",
         PrepaymentSanction,
         _region,
@@ -694,6 +741,8 @@ __all__ = [
     "PrepaymentDeadlineBreached",
     "TopUpWithheld",
     "LodgeDeposit",
+    "RecordProactiveTopUp",
+    "RecordReturn",
     "SanctionProposed",
     "DecideSanction",
     "ProposalAction",

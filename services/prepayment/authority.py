@@ -120,6 +120,8 @@ AUTHORITY = AuthorityTable(
         "clearing.obligation-breached.v1": service("clearing"),
         "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
         "prepayment.record-payment.v1": account_keeper(rule="P-08"),
+        "prepayment.record-top-up.v1": account_keeper(rule="P-05"),
+        "prepayment.record-return.v1": account_keeper(rule="C-05"),
         "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
         "prepayment.decide-sanction.v1": agency_above("insured_region", rule="P-09"),
         "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),

@@ -200,6 +200,12 @@ class PrepaymentHandlers:
             env, c.insured_region, c.scope, lambda acc, now: domain.decide_sanction(acc, c, now, env.sender or "")
         )
 
+    async def record_proactive_top_up(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_proactive_top_up)  # P-05, 004 第二十四条
+
+    async def record_return(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_return)  # C-05, 004 第五十一条
+
     async def record_submission(self, env: Envelope) -> str:
         return await self._command(env, domain.record_submission)  # P-08
 
@@ -301,6 +307,8 @@ def registry(
         "prepayment.report-delay.v1": h.report_delay,  # P-09
         "prepayment.decide-sanction.v1": h.decide_sanction,  # P-09 可暂停
         "prepayment.record-submission.v1": h.record_submission,  # P-08
+        "prepayment.record-top-up.v1": h.record_proactive_top_up,  # P-05, 004 第二十四条
+        "prepayment.record-return.v1": h.record_return,  # C-05
         "prepayment.request-balance.v1": h.request_balance,  # ledger
         "prepayment.share-interest.v1": h.share_interest,  # P-10
         "prepayment.interest-shared.v1": h.interest_shared,  # P-10

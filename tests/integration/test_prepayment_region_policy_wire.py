@@ -9,10 +9,17 @@ from datetime import date, datetime
 
 import pytest
 from privacy_support import find_aggregate
-from support import Bus, ServiceProcess, answer_to, completed_settlement, move, new_prefix
+from support import Bus, ServiceProcess, answer_to, completed_settlement, eventually, move, new_prefix
 
 from contracts.clearing import ClearingNoticeIssued, CounterpartAmounts
-from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, SetAnnualQuota, ShareInterest
+from contracts.prepayment import (
+    PrepaymentScope,
+    RecordPrepaymentPayment,
+    RecordProactiveTopUp,
+    RecordReturn,
+    SetAnnualQuota,
+    ShareInterest,
+)
 from contracts.values import SHANGHAI as SH
 from contracts.values import MedicalType
 from runtime.calendar import end_of_business_day
@@ -31,6 +38,7 @@ CHANGSHA, WUHU, WUHAN, XIAOGAN, SHENYANG, DALIAN, BEIJING = (
 )
 KEEPER = {CHANGSHA: "A430000", WUHU: "A340000", WUHAN: "A420000", XIAOGAN: "A420000", SHENYANG: "A210000"}
 KEEPER[DALIAN] = "A210000"
+TOP_UP, RETURN = "prepayment.record-top-up.v1", "prepayment.record-return.v1"
 
 
 def moment(y: int, m: int, d: int, hour: int = 10) -> datetime:
@@ -331,5 +339,113 @@ async def test_liaoning_shares_province_interest_as_this_years_top_up_within_5_w
             answer = await answer_to(bus, sent)
             assert answer["reason"] == "REFUSED_BY_RULE" and "000 第三十三条" in answer["message"], answer
             assert "归账户开设地所有" in answer["message"]
+        finally:
+            proc.stop()
+
+
+def reverse_notice(region: str, month: str, deducted: str, issued_at: datetime) -> ClearingNoticeIssued:
+    """C-05: a month whose audit deductions exceed what was settled: the pair's net is negative, money comes back."""
+    back = f"-{deducted}"
+    line = CounterpartAmounts(
+        counterpart_region=BEIJING,
+        direction="payable",
+        cross_province=True,
+        totals=[],
+        settled="0.00",
+        deducted=deducted,
+        net=back,
+        owed="receivable",
+        amount=deducted,
+        reverse_clearing=True,
+    )
+    base = clearing_notice(region, month, "0.00", issued_at).model_dump()
+    changed = {"counterparts": [line.model_dump()], "receivable_total": deducted, "net_payable": back}
+    return ClearingNoticeIssued.model_validate({**base, **changed})
+
+
+async def test_liaoning_adds_funds_on_its_own_at_yellow_and_a_reverse_clearing_return_is_recorded_when_it_arrives(
+    stack,
+):
+    """004 第二十四条 (Liaoning): 预付金使用率出现黄色预警时，应主动追加资金上解至省经办机构专户, the amount =
+    quota + this year's top-ups − uncleared − cleared unpaid. Wuhu's text (the national default; 000 第二十八条
+    likewise) asks nothing at yellow. And C-05 (004 第五十一条): money reverse clearing gives back is recorded
+    when it arrives, at most what the notice gives back.
+
+    2026 quotas of 200,000.00 each: Shenyang 4 × 50,000.00, Wuhu 2 × 100,000.00. Each settles 150,000.00 →
+    75.00 %, yellow. Shenyang's warning asks it to add 200,000 − 150,000 = 50,000.00 on its own; Wuhu's asks
+    nothing. Anhui recording a Wuhu top-up is refused. Liaoning records Shenyang's 50,000.00 (twice: once):
+    150,000 ÷ 250,000 = 60.00 %, no warning.
+
+    Shenyang's 2026-09 notice (issued 09-30) clears 0.00 settled with 3,000.00 deducted: net −3,000.00, which
+    the treating side pays back. 1,000.00 arrives on 10-08 (the first working day after National Day), then
+    2,500.00 is refused (2,000.00 outstanding), then 2,000.00 arrives on 10-09: returned 3,000.00, nothing
+    left due."""
+    prefix = new_prefix(stack, "pp-yellow")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2026, 9, 1))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2026, 9, 1))
+            await set_quota(bus, SHENYANG, 2026, dict.fromkeys(range(1, 13), "50000.00"))
+            await set_quota(bus, WUHU, 2026, dict.fromkeys((10, 11, 12), "100000.00"))
+            for region in (SHENYANG, WUHU):
+                big = settlement(f"S-{region}-y", region, date(2026, 9, 1), "150000.00", "0.00")
+                await bus.publish("settlement.completed.v1", big)
+            warned = await bus.read("prepayment.warning.v1", lambda m: len(m) >= 2)
+            by_region = {w["payload"]["insured_region"]: w["payload"] for w in warned}
+            ln, default = by_region[SHENYANG], by_region[WUHU]
+            assert (ln["level"], ln["usage_percent"], ln["top_up_amount"], ln["proactive_top_up"]) == (
+                "yellow",
+                "75.00",
+                "50000.00",
+                True,
+            )
+            assert "004 第二十四条" in ln["proactive_source"]
+            assert (default["level"], default["proactive_top_up"]) == ("yellow", None)
+
+            def added(region: str, payment_id: str, amount: str) -> RecordProactiveTopUp:
+                return RecordProactiveTopUp(
+                    payment_id=payment_id, insured_region=region, scope=CROSS, amount=amount, paid_at=bus.business_now()
+                )
+
+            answer = await answer_to(
+                bus, await bus.publish(TOP_UP, added(WUHU, "WH-ADD-1", "50000.00"), sender="A340000")
+            )
+            assert answer["reason"] == "REFUSED_BY_RULE" and "asks no top-up at yellow" in answer["message"], answer
+            await bus.publish(TOP_UP, added(SHENYANG, "LN-ADD-1", "50000.00"), sender="A210000")
+            await bus.publish(TOP_UP, added(SHENYANG, "LN-ADD-1", "50000.00"), sender="A210000")
+            after = await usage_of(bus, SHENYANG, "proactive:LN-ADD-1")
+            assert (after["top_ups"], after["usage_percent"], after["level"]) == ("50000.00", "60.00", "none")
+
+            await move(bus, proc, moment(2026, 9, 30))
+            notice = reverse_notice(SHENYANG, "2026-09", "3000.00", bus.business_now())
+            await bus.publish("clearing.notice.v1", notice)
+            await usage_of(bus, SHENYANG, "clearing:2026-09")
+
+            def back(payment_id: str, amount: str) -> RecordReturn:
+                return RecordReturn(
+                    payment_id=payment_id,
+                    insured_region=SHENYANG,
+                    scope=CROSS,
+                    notice_id=notice.notice_id,
+                    amount=amount,
+                    received_at=bus.business_now(),
+                )
+
+            await move(bus, proc, moment(2026, 10, 8))
+            await bus.publish(RETURN, back("BJ-RET-1", "1000.00"), sender="A210000")
+            answer = await answer_to(bus, await bus.publish(RETURN, back("BJ-RET-2", "2500.00"), sender="A210000"))
+            assert answer["reason"] == "REFUSED_BY_RULE" and "2000.00 of the notice's return" in answer["message"]
+            await move(bus, proc, moment(2026, 10, 9))
+            await bus.publish(RETURN, back("BJ-RET-3", "2000.00"), sender="A210000")
+
+            async def returned() -> dict | None:
+                held = await state(proc, SHENYANG)
+                kept = held and held["notices"][str(notice.notice_id)]
+                return kept if kept and kept["returned"] == "3000.00" else None
+
+            kept = await eventually(returned)
+            assert (kept["returns_due"], kept["return_ids"]) == ("3000.00", ["BJ-RET-1", "BJ-RET-3"])
+            assert (await state(proc, SHENYANG))["totals"]["returns_due"] == "0.00"
         finally:
             proc.stop()

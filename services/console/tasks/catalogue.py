@@ -81,6 +81,8 @@ TASKS: tuple[Task, ...] = (
     # 预付金 (P-02, P-04, P-08..P-10)
     Task("prepayment.set-annual-quota.v1", "核定年度预付金额度", "prepayment", review=True, final=True),
     Task("prepayment.record-payment.v1", "登记预付金到账", "prepayment", review=True, final=True),
+    Task("prepayment.record-top-up.v1", "登记黄色预警主动追加到账", "prepayment", review=True, final=True),
+    Task("prepayment.record-return.v1", "登记反向清算回款到账", "prepayment", review=True, final=True),
     Task("prepayment.record-submission.v1", "登记已报送财政", "prepayment", own=("insured_region",), final=True),
     Task("prepayment.report-delay.v1", "报备延迟缴付原因", "prepayment", own=("insured_region",)),
     Task(

@@ -16,6 +16,8 @@ from .account import (
     record_clearing_notice,
     record_interest,
     record_payment,
+    record_proactive_top_up,
+    record_return,
     record_settlement,
     record_submission,
     report_delay,
@@ -29,6 +31,8 @@ from .notices import SANCTION_CHECK
 
 __all__ = [
     "decide_sanction",
+    "record_proactive_top_up",
+    "record_return",
     "record_submission",
     "answer_balance",
     "record_interest",

@@ -22,11 +22,14 @@ from contracts.prepayment import (
     ProposalAction,
     RecordFinanceSubmission,
     RecordPrepaymentPayment,
+    RecordProactiveTopUp,
+    RecordReturn,
     ReportPaymentDelay,
     RequestBalance,
     SanctionDecision,
     SanctionKind,
     SetAnnualQuota,
+    WarningLevel,
 )
 from contracts.values import RegionCode
 from runtime.calendar import WorkingCalendar, business_date
@@ -186,6 +189,7 @@ def record_clearing_notice(
         amount=item.to_pay,
         issued_at=item.issued_at,
         sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD),
+        returns_due=item.to_pay - item.payable,
     )
     new = acc.with_notice(notice).model_copy(
         update={
@@ -440,3 +444,60 @@ def decide_sanction(
     else:
         update["declined_notices"] = (*acc.declined_notices, *(str(n) for n in causes))
     return Decision(acc.model_copy(update={**update, "version": acc.version + 1}), events, [])
+
+
+# ---------------------------------------------------------------- money the region adds or gets back
+def record_proactive_top_up(
+    acc: PrepaymentAccount,
+    cmd: RecordProactiveTopUp,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
+) -> Decision[PrepaymentAccount]:
+    """004 第二十四条: 预付金使用率出现黄色预警时，应主动追加资金上解至省经办机构专户 — money the region added on its
+    own, with no notice, at a warning; it is this year's top-up (本年已追加预付金金额), so it raises the P-04
+    base. Only where the region's text in force asks it; recorded once per payment."""
+    policies = policies or default_policies()
+    today = business_date(now)
+    asks = policies.yellow_top_up(str(acc.insured_region), today)
+    if not asks.proactive:
+        raise ValueError(
+            f"P-05: {acc.insured_region}'s text in force on {today} asks no top-up at yellow ({asks.source})"
+        )
+    key = f"proactive:{cmd.payment_id}"
+    if key in acc.counted:
+        return Decision(acc, [], [])
+    if cmd.amount <= 0:
+        raise ValueError("P-05: a top-up added is more than 0.00")
+    if acc.level is WarningLevel.NONE:
+        raise ValueError(f"P-05: account {acc.insured_region} is not in warning (004 第二十四条 asks it at yellow)")
+    new = acc.model_copy(update={"top_ups": acc.top_ups + cmd.amount, "counted": remember(acc.counted, key)})
+    new = new.with_movement(MovementKind.PROACTIVE_TOP_UP, cmd.amount, key, now)
+    return after_change(acc, new, key, calendar, now, policies=policies)
+
+
+def record_return(
+    acc: PrepaymentAccount,
+    cmd: RecordReturn,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
+) -> Decision[PrepaymentAccount]:
+    """C-05 (004 第五十一条 反向清算): money a clearing notice gives back arrived: recorded when it arrives (the
+    ledger's ``returns_due`` falls, the fund rises), once per payment, at most what the notice gives back."""
+    notice = acc.notices.get(str(cmd.notice_id))
+    if notice is None or notice.kind is not PaymentNoticeKind.CLEARING or notice.returns_due <= 0:
+        raise ValueError(
+            f"C-05: {cmd.notice_id} is not a clearing notice of account {acc.account_id} giving money back"
+        )
+    if cmd.payment_id in notice.return_ids:
+        return Decision(acc, [], [])
+    outstanding = notice.returns_due - notice.returned
+    if cmd.amount <= 0 or cmd.amount > outstanding:
+        raise ValueError(f"C-05: {cmd.amount} arrived, but {outstanding} of the notice's return is outstanding")
+    back = notice.model_copy(
+        update={"returned": notice.returned + cmd.amount, "return_ids": (*notice.return_ids, cmd.payment_id)}
+    )
+    ref = f"return:{cmd.payment_id}"
+    new = acc.with_notice(back).with_movement(MovementKind.RETURN_RECEIVED, cmd.amount, ref, now)
+    return after_change(acc, new, ref, calendar, now, usage=False, policies=policies)

@@ -34,7 +34,9 @@ from .ledger import (
 
 SERVICE = "prepayment"
 ZERO = Decimal("0.00")
-_TOP_UPS = frozenset({MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS})
+_TOP_UPS = frozenset(
+    {MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS, MovementKind.PROACTIVE_TOP_UP}
+)
 
 
 def account_key(insured_region: str, scope: PrepaymentScope) -> str:
@@ -61,6 +63,9 @@ class PaymentNotice(BaseModel):
         description="P-08: finance pays within 10 working days of the submission (of submit_by while none is recorded)",
     )
     breaches: tuple[BreachKind, ...] = Field((), description="P-08 deadlines it missed (each published once)")
+    returns_due: Money = Field(ZERO, description="C-05: money reverse clearing gives back on this clearing notice")
+    returned: Money = Field(ZERO, description="C-05: of it, what has arrived (recorded when it arrives)")
+    return_ids: tuple[str, ...] = ()
     clearing_breaches: tuple[str, ...] = Field(
         (),
         description=(

@@ -44,7 +44,8 @@ def after_change(
     policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     events, deadlines = list(events or []), list(deadlines or [])
-    rule = (policies or default_policies()).usage(str(new.insured_region), business_date(now))
+    policies = policies or default_policies()
+    rule = policies.usage(str(new.insured_region), business_date(now))
     used = used_of(new, rule)
     base = f.usage_base(new.quota, new.top_ups)
     level = f.warning_level(used, base)
@@ -53,7 +54,12 @@ def after_change(
         events.append(_usage_event(new, used, base, cause, now, rule))
     crossed = level.rank > old.level.rank
     if crossed:  # P-05: once per crossing into a higher level
-        events.append(_warning_event(new, used, base, cause, now))
+        warning = _warning_event(new, used, base, cause, now)
+        if level is WarningLevel.YELLOW:  # 004 第二十四条: where the text asks the region to add on its own
+            asks = policies.yellow_top_up(str(new.insured_region), business_date(now))
+            if asks.proactive:
+                warning = warning.model_copy(update={"proactive_top_up": True, "proactive_source": asks.source})
+        events.append(warning)
     new = new.model_copy(update={"usage_formula": rule.formula})
     if level is WarningLevel.RED and (crossed or period_signed):
         new = _emergency_top_up(new, used, cause, calendar, now, events, deadlines)
