@@ -231,6 +231,11 @@ class PrepaymentUsageUpdated(_AccountYear):
     )
     usage_source: str | None = Field(None, description="the text and article of that formula")
     monthly_clearing: Money | None = Field(None, description="the latest period's clearing amount, when known")
+    emergency_application_due_at: AwareDatetime | None = Field(
+        None,
+        description="004 第二十六条: red at this clearing signing, the province applies to the national agency for "
+        "the emergency top-up by this moment (3 working days of the signing); null where the text sets no such step",
+    )
 
 
 class PrepaymentWarningRaised(Contract):

@@ -449,3 +449,37 @@ async def test_liaoning_adds_funds_on_its_own_at_yellow_and_a_reverse_clearing_r
             assert (await state(proc, SHENYANG))["totals"]["returns_due"] == "0.00"
         finally:
             proc.stop()
+
+
+async def test_red_at_a_clearing_signing_liaoning_applies_for_the_emergency_top_up_within_3_working_days(stack):
+    """004 第二十六条: 每期国家统一清算签章时，当期清算资金占预付金比例超过90%的，省经办机构应在当期清算签章之日起
+    3个工作日内向国家经办机构报送预付金额度紧急调增申请. Wuhu's text (the national default; in Hubei the national
+    agency issues the notice, 000 第二十九条) sets no such step.
+
+    Shenyang and Wuhu, 2026 quotas of 200,000.00 each, settle 190,000.00 on 09-01: 95.00 %, red. The
+    2026-09 clearing is signed on Wednesday 09-30 with 190,000.00: still red. Liaoning's application is due
+    3 working days after the signing across National Day (10-01..10-07 off, Saturday 10-10 worked): 10-08,
+    10-09, 10-10 → the end of Saturday 2026-10-10. Wuhu's usage names no such date."""
+    prefix = new_prefix(stack, "pp-apply")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2026, 9, 1))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2026, 9, 1))
+            await set_quota(bus, SHENYANG, 2026, dict.fromkeys(range(1, 13), "50000.00"))
+            await set_quota(bus, WUHU, 2026, dict.fromkeys((10, 11, 12), "100000.00"))
+            for region in (SHENYANG, WUHU):
+                big = settlement(f"S-{region}-r", region, date(2026, 9, 1), "190000.00", "0.00")
+                await bus.publish("settlement.completed.v1", big)
+                assert (await usage_of(bus, region, f"settlement:S-{region}-r:completed"))["level"] == "red"
+            await move(bus, proc, moment(2026, 9, 30))
+            for region in (SHENYANG, WUHU):
+                await bus.publish(
+                    "clearing.notice.v1", clearing_notice(region, "2026-09", "190000.00", bus.business_now())
+                )
+            ln, default = [await usage_of(bus, r, "clearing:2026-09") for r in (SHENYANG, WUHU)]
+            assert (ln["level"], ln["usage_percent"]) == ("red", "95.00")
+            assert datetime.fromisoformat(ln["emergency_application_due_at"]) == end_of_business_day(date(2026, 10, 10))
+            assert (default["level"], default["emergency_application_due_at"]) == ("red", None)
+        finally:
+            proc.stop()

@@ -20,7 +20,7 @@ from contracts.prepayment import PrepaymentScope
 from contracts.values import RegionCode
 
 POLICY_FILE = Path(__file__).parent.parent / "data" / "region_policy.yaml"
-Aspect = Literal["quota", "usage", "interest", "deposit", "yellow_top_up"]
+Aspect = Literal["quota", "usage", "interest", "deposit", "yellow_top_up", "emergency_application"]
 T = TypeVar("T")
 
 
@@ -73,6 +73,13 @@ class YellowTopUpPolicy(_Sourced):
     proactive: bool
 
 
+class EmergencyApplicationPolicy(_Sourced):
+    """004 第二十六条: red at a clearing signing, the province's application to the national agency is due
+    within this many working days of the signing (none where the text sets no such step)."""
+
+    apply_within_working_days: int | None = Field(None, ge=1, le=60)
+
+
 class InForce(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
     start: date = Field(alias="from")
@@ -103,6 +110,7 @@ class PolicyText(BaseModel):
     interest: InterestPolicy | None = None
     deposit: DepositPolicy | None = None
     yellow_top_up: YellowTopUpPolicy | None = None
+    emergency_application: EmergencyApplicationPolicy | None = None
 
 
 class PolicyNotInForce(ValueError):
@@ -178,6 +186,9 @@ class PrepaymentPolicies(BaseModel):
 
     def yellow_top_up(self, region: str, on: date) -> YellowTopUpPolicy:
         return self._typed(YellowTopUpPolicy, region, on, "yellow_top_up")
+
+    def emergency_application(self, region: str, on: date) -> EmergencyApplicationPolicy:
+        return self._typed(EmergencyApplicationPolicy, region, on, "emergency_application")
 
 
 class PolicyDataError(ValueError):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from contracts.prepayment import (
     PaymentNoticeKind,
     PrepaymentSanction,
+    PrepaymentScope,
     PrepaymentUsageUpdated,
     PrepaymentWarningRaised,
     ProposalAction,
@@ -51,7 +52,10 @@ def after_change(
     level = f.warning_level(used, base)
     new = new.model_copy(update={"level": level, "version": old.version + 1})
     if usage:
-        events.append(_usage_event(new, used, base, cause, now, rule))
+        usage_event = _usage_event(new, used, base, cause, now, rule)
+        if period_signed and level is WarningLevel.RED:
+            usage_event = _application_due(usage_event, new, calendar, now, policies)
+        events.append(usage_event)
     crossed = level.rank > old.level.rank
     if crossed:  # P-05: once per crossing into a higher level
         warning = _warning_event(new, used, base, cause, now)
@@ -65,6 +69,25 @@ def after_change(
         new = _emergency_top_up(new, used, cause, calendar, now, events, deadlines)
     new = _reconcile_sanctions(new, now, events)
     return Decision(new, events, deadlines)
+
+
+def _application_due(
+    event: PrepaymentUsageUpdated,
+    acc: PrepaymentAccount,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies,
+) -> PrepaymentUsageUpdated:
+    """004 第二十六条: red at a clearing signing (每期国家统一清算签章时), the province's emergency top-up
+    application to the national agency is due within the text's working days of the signing; a
+    cross-province prepayment only (省际)."""
+    if acc.scope is not PrepaymentScope.CROSS_PROVINCE:
+        return event
+    rule = policies.emergency_application(str(acc.insured_region), business_date(now))
+    if rule.apply_within_working_days is None:
+        return event
+    due = calendar.deadline(now, rule.apply_within_working_days)
+    return event.model_copy(update={"emergency_application_due_at": due})
 
 
 def used_of(acc: PrepaymentAccount, rule: UsagePolicy) -> Decimal:
