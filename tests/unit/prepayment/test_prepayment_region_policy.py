@@ -89,3 +89,35 @@ def test_both_usage_formulas_are_to_the_fen_and_agree_on_the_level_lines(quota, 
             assert level is WarningLevel.NONE
         percent = f.usage_percent(numerator, base)
         assert percent is None or percent == percent.quantize(Decimal("0.01"))
+
+
+def test_no_region_value_is_a_literal_in_the_prepayment_services_code() -> None:
+    """Region policy is data: no region code (a string constant of 6 digits, docstrings aside) in the
+    service's code, and every region the file names is a text with its source and dates in force."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(POLICY_FILE).parent.parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        found += [
+            f"{path.name}:{node.lineno} {node.value}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and re.search(r"(?<!\d)\d{6}(?!\d)", node.value)
+        ]
+    assert found == []
+    for code, texts in P.regions.items():
+        assert texts and all(t.source and t.in_force.start for t in texts), code
