@@ -211,6 +211,12 @@ class PrepaymentQuotaSet(_AccountYear):
     )
     quota_months: int | None = Field(None, description="P-02/P-11: months of the average the quota is")
     quota_basis: str | None = Field(None, description="P-02: 'q4' (last Oct–Dec) or 'year' (all of last year)")
+    adjustment_pay_by: AwareDatetime | None = Field(
+        None,
+        description="the end of the day the adjustment is to be paid by where the region's text sets one "
+        "(Liaoning 01-20, 004 第二十条; Hubei the end of February, 000 第二十七条); P-09's 20 working days apply too",
+    )
+    adjustment_pay_by_source: str | None = None
 
 
 class PrepaymentUsageUpdated(_AccountYear):

@@ -483,3 +483,38 @@ async def test_red_at_a_clearing_signing_liaoning_applies_for_the_emergency_top_
             assert (default["level"], default["emergency_application_due_at"]) == ("red", None)
         finally:
             proc.stop()
+
+
+async def test_the_january_adjustment_notice_is_paid_by_the_day_each_regions_text_sets(stack):
+    """The year's adjustment notices (P-03) and the day each is to be paid by, besides P-09's 20 working days:
+    Liaoning 各市于1月20日前…上解 (004 第二十条); Hubei 原则上…2月底前完成 (000 第二十七条); Wuhu's text (the
+    national default, 003 四(一)) sets none.
+
+    The 2027 quotas are set on Wednesday 2026-12-30, over New Year 2027 (01-01 off, 01-02/03 the weekend):
+    Shenyang 4 × 50,000.00 = 200,000.00, Wuhan and Wuhu 2 × 100,000.00 = 200,000.00, each new (last year's
+    quota 0.00), so each adjustment is 200,000.00. Shenyang pays by the end of 2027-01-20, Wuhan by the end
+    of 2027-02-28; Wuhu's names no day. Every notice: to finance 5 working days → 12-31, 01-04, 05, 06, 07 →
+    2027-01-07; finance pays 10 working days later → 2027-01-21; unpaid 20 working days after the notice →
+    2027-01-28 (P-09). The 2027 calendar has no State Council notice yet (M-02: the package's fixed days)."""
+    prefix = new_prefix(stack, "pp-january")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(moment(2026, 12, 30))
+        proc = ServiceProcess(stack, "prepayment", prefix).start()
+        try:
+            await move(bus, proc, moment(2026, 12, 30))
+            ln = await set_quota(bus, SHENYANG, 2027, dict.fromkeys(range(1, 13), "50000.00"))
+            hubei = await set_quota(bus, WUHAN, 2027, dict.fromkeys((10, 11, 12), "100000.00"))
+            default = await set_quota(bus, WUHU, 2027, dict.fromkeys((10, 11, 12), "100000.00"))
+            assert [q["adjustment"] for q in (ln, hubei, default)] == ["200000.00"] * 3
+            assert datetime.fromisoformat(ln["adjustment_pay_by"]) == end_of_business_day(date(2027, 1, 20))
+            assert "004 第二十条" in ln["adjustment_pay_by_source"]
+            assert datetime.fromisoformat(hubei["adjustment_pay_by"]) == end_of_business_day(date(2027, 2, 28))
+            assert "000 第二十七条" in hubei["adjustment_pay_by_source"]
+            assert default["adjustment_pay_by"] is None
+            for region, quota in ((SHENYANG, ln), (WUHAN, hubei), (WUHU, default)):
+                notice = (await state(proc, region))["notices"][quota["notice_id"]]
+                assert datetime.fromisoformat(notice["submit_by"]) == end_of_business_day(date(2027, 1, 7))
+                assert datetime.fromisoformat(notice["finance_pay_by"]) == end_of_business_day(date(2027, 1, 21))
+                assert datetime.fromisoformat(notice["sanction_due_at"]) == end_of_business_day(date(2027, 1, 28))
+        finally:
+            proc.stop()

@@ -32,7 +32,7 @@ from contracts.prepayment import (
     WarningLevel,
 )
 from contracts.values import RegionCode
-from runtime.calendar import WorkingCalendar, business_date
+from runtime.calendar import WorkingCalendar, business_date, end_of_business_day
 from services.outcome import DeadlineRequest, Decision, deadline, remember, stable_id
 
 from . import formulas as f
@@ -136,12 +136,29 @@ def set_annual_quota(
             last_year_monthly_funds={m: funds.get(m, f.ZERO) for m in policy.basis_months},
             recorded_monthly_funds={m: recorded.get(m, f.ZERO) for m in policy.basis_months},
             overridden=override,
+            adjustment_pay_by=_adjustment_due(policies, cmd, adjust),
+            adjustment_pay_by_source=_adjustment_due_source(policies, cmd, adjust),
             quota_measure=policy.measure,
             quota_months=policy.months,
             quota_basis=policy.basis,
         )
     )
     return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines, policies=policies)
+
+
+def _adjustment_due(policies: PrepaymentPolicies, cmd: SetAnnualQuota, adjust: Decimal) -> datetime | None:
+    """The January notice's payment day where the region's text sets one (004 第二十条; 000 第二十七条)."""
+    rule = policies.adjustment_payment(str(cmd.insured_region), business_date(cmd.issued_at))
+    due = rule.due_on(cmd.year) if adjust > 0 else None
+    return end_of_business_day(due) if due is not None else None
+
+
+def _adjustment_due_source(policies: PrepaymentPolicies, cmd: SetAnnualQuota, adjust: Decimal) -> str | None:
+    return (
+        policies.adjustment_payment(str(cmd.insured_region), business_date(cmd.issued_at)).source
+        if adjust > 0
+        else None
+    )
 
 
 def record_settlement(

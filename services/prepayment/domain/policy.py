@@ -8,7 +8,7 @@ never decided on a guess. Two texts in force for one region on one date refuse t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -20,7 +20,9 @@ from contracts.prepayment import PrepaymentScope
 from contracts.values import RegionCode
 
 POLICY_FILE = Path(__file__).parent.parent / "data" / "region_policy.yaml"
-Aspect = Literal["quota", "usage", "interest", "deposit", "yellow_top_up", "emergency_application"]
+Aspect = Literal[
+    "quota", "usage", "interest", "deposit", "yellow_top_up", "emergency_application", "adjustment_payment"
+]
 T = TypeVar("T")
 
 
@@ -80,6 +82,21 @@ class EmergencyApplicationPolicy(_Sourced):
     apply_within_working_days: int | None = Field(None, ge=1, le=60)
 
 
+class AdjustmentPaymentPolicy(_Sourced):
+    """The day the year's adjustment notice is to be paid by (Liaoning 1-20, Hubei the end of February),
+    besides P-09's 20 working days; none where the text sets none."""
+
+    due_month: int | None = Field(None, ge=1, le=12)
+    due_day: int | None = Field(None, ge=1, le=31, description="omitted: the month's last day")
+
+    def due_on(self, year: int) -> date | None:
+        if self.due_month is None:
+            return None
+        first_of_next = date(year + self.due_month // 12, self.due_month % 12 + 1, 1)
+        last = (first_of_next - timedelta(days=1)).day
+        return date(year, self.due_month, min(self.due_day or last, last))
+
+
 class InForce(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
     start: date = Field(alias="from")
@@ -111,6 +128,7 @@ class PolicyText(BaseModel):
     deposit: DepositPolicy | None = None
     yellow_top_up: YellowTopUpPolicy | None = None
     emergency_application: EmergencyApplicationPolicy | None = None
+    adjustment_payment: AdjustmentPaymentPolicy | None = None
 
 
 class PolicyNotInForce(ValueError):
@@ -186,6 +204,9 @@ class PrepaymentPolicies(BaseModel):
 
     def yellow_top_up(self, region: str, on: date) -> YellowTopUpPolicy:
         return self._typed(YellowTopUpPolicy, region, on, "yellow_top_up")
+
+    def adjustment_payment(self, region: str, on: date) -> AdjustmentPaymentPolicy:
+        return self._typed(AdjustmentPaymentPolicy, region, on, "adjustment_payment")
 
     def emergency_application(self, region: str, on: date) -> EmergencyApplicationPolicy:
         return self._typed(EmergencyApplicationPolicy, region, on, "emergency_application")
