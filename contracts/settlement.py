@@ -70,7 +70,10 @@ class SettlementCompleted(_SettlementFacts):
     eligibility_basis: EligibilityBasis
     filing_category: FilingCategory | None = None
     ratio_applied: Decimal = Field(description="Primary fund ratio applied (S-08/S-09).", examples=["0.70"])
-    rate_basis: str = Field(description="local | referral_emergency | other_temporary | trauma", examples=["local"])
+    rate_basis: str = Field(
+        description="One of contracts.settlement_values.RateBasis: local | referral_emergency | other_temporary | trauma",
+        examples=["local"],
+    )
     trauma_check: bool = Field(default=False, description="Trauma without third party: for checks (S-10).")
     chronic_disease_code: str | None = None
     slip: SettlementSlip
@@ -85,8 +88,9 @@ class SettlementCompleted(_SettlementFacts):
 
 
 class FeeDetailUploaded(Contract):
-    """S-18 (000 第五十三条): after a cross-province inpatient settlement the treating place uploads
-    the full fee detail within 3 days, for the insured place to query and download."""
+    """S-18: after an inpatient settlement the treating place uploads the full fee detail, for the insured
+    place to query and download: within 3 days of a cross-province one (000 第五十三条), in real time for
+    an intra-province one (000 第四十七条; 001 第二十、二十六条)."""
 
     settlement_id: str
     person_id: PersonId
@@ -94,7 +98,10 @@ class FeeDetailUploaded(Contract):
     insured_region: RegionCode
     treating_region: RegionCode
     settled_on: date
-    upload_due: date = Field(description="Latest upload date: 3 days after settlement (000 第五十三条).")
+    upload_due: date = Field(
+        description="Latest upload date: 3 days after a cross-province settlement (000 第五十三条), the day of an "
+        "intra-province one (实时, 000 第四十七条)."
+    )
     catalogue_id: str = Field(description="Catalogue the lines were split by (S-02/S-03).")
     totals: FeeSplit
     lines: list[LineSplit] = Field(min_length=1, description="Every fee line, split (S-04).")

@@ -112,6 +112,17 @@ RESIDENT_FUNDS = frozenset(
 FUNDS_BY_INSURANCE = {InsuranceType.EMPLOYEE: EMPLOYEE_FUNDS, InsuranceType.RESIDENT: RESIDENT_FUNDS}
 
 
+class RateBasis(StrEnum):
+    """Why the insured place applied the ratio it did (S-08..S-11): the one list of rate bases, which the
+    settlement rules classify into and the published ``rate_basis`` fields carry (as text, so their schemas
+    stay those the consumers read)."""
+
+    LOCAL = "local"  # S-08: long-term filers, the insured place's local ratio
+    REFERRAL_EMERGENCY = "referral_emergency"  # S-09, S-11: referral and emergency, the smaller cut
+    OTHER_TEMPORARY = "other_temporary"  # S-09: other temporary patients, the larger cut
+    TRAUMA = "trauma"  # S-10: trauma without third-party liability (001 三(三))
+
+
 class RefundKind(StrEnum):
     """退费 kinds (S-15; 000 第五十九条)."""
 

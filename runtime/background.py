@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -105,6 +105,17 @@ class Background:
             flushed = await self.relay.sweep(self.db[name], older_than)
             if flushed:
                 self.metrics.outbox_flushed.labels(self.name).inc(flushed)
+        await self._report_outbox_age()
+
+    async def _report_outbox_age(self) -> None:
+        """How long the oldest write still holding outbox entries has waited (``has_outbox`` is
+        indexed): entries the broker keeps refusing, or a sweep that cannot keep up, show here."""
+        now, oldest = self.clock.now(), 0.0
+        for name in list(self.store.collections):
+            doc = await self.db[name].find_one({"has_outbox": True}, {"updated_at": 1}, sort=[("updated_at", 1)])
+            if doc and isinstance(doc.get("updated_at"), datetime):
+                oldest = max(oldest, (now - doc["updated_at"]).total_seconds())
+        self.metrics.outbox_oldest.labels(self.name).set(oldest)
 
     async def _fire_deadlines(self) -> None:
         await self.relay.release_due()
@@ -121,27 +132,37 @@ class Background:
                     self.topic(claimed["topic"]),
                     claimed["key"].encode(),
                     claimed["value"].encode(),
-                    {"content-type": "application/json", "type": claimed["type"]},
+                    {"content-type": "application/json", "type": claimed["type"], **claimed.get("trace", {})},
                 )
             except Exception:
                 await self.deadlines.release(claimed)  # the broker refused it: tried again at the next poll
                 raise
             await self.deadlines.mark_fired(claimed, now)
             self.metrics.deadlines_fired.labels(self.name, claimed["type"]).inc()
+            late = (now - claimed["due_at"]).total_seconds() if isinstance(claimed.get("due_at"), datetime) else 0.0
+            self.metrics.deadline_lateness.labels(self.name, claimed["type"]).observe(max(late, 0.0))
 
     async def _report_deadlines(self) -> None:
         counts = await self.deadlines.counts()
         counts["pending"] += len(self.relay.held)  # short deadlines not stored yet
         for status, count in counts.items():
             self.metrics.deadlines.labels(self.name, status).set(count)
+        now = self.clock.now()
+        oldest = await self.deadlines.oldest_due(now)
+        self.metrics.deadline_overdue.labels(self.name).set((now - oldest).total_seconds() if oldest else 0.0)
 
     async def _report_lag(self) -> None:
         """Lag = end offset − the group's committed offset, per partition. Read through a
         consumer that names the group without joining it (OffsetFetch), so it works on
         brokers whose admin API differs and keeps reporting while handlers are stuck."""
         topics = [self.topic(t) for t in self.handlers]
+        reachable = self.metrics.broker_reachable.labels(self.name)
         consumer = _group_reader(self.settings, self.settings.group_id)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            reachable.set(0)  # started again by ``_every`` in a few seconds
+            raise
         try:
             # metadata of the service's own topics only, refreshed in the background (metadata_max_age_ms):
             # ``topics()`` fetched every topic of the cluster every round (on a broker shared by many
@@ -155,6 +176,10 @@ class Background:
                     self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(
                         max(end - done.get(tp, 0), 0)
                     )
+                reachable.set(1)
                 await asyncio.sleep(LAG_SECONDS)
+        except Exception:
+            reachable.set(0)
+            raise
         finally:
             await consumer.stop()

@@ -1,7 +1,8 @@
 """``yidi``: run the whole system, one service, or the tooling around the contracts.
 (Over 300 lines because it is the one entry point of every command below; each is a small function.)
 
-    yidi run                  embedded stack + all services + HIS simulator (Ctrl-C stops)
+    yidi run [--observe]      embedded stack + all services + HIS simulator (Ctrl-C stops); --observe: a
+                              local Prometheus with the alert rules, scraping every process (runtime/observe.py)
     yidi service NAME         one service instance (what the container runs)
     yidi topics create        create every registry topic
     yidi schemas write|check  JSON Schema snapshots of every contract
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 from runtime.cli_errors import RUN_ENV, quiet_client_logs, run_env_lines, started, unreachable
 
@@ -215,6 +217,32 @@ def _start_console(env: dict[str, str]) -> subprocess.Popen:
     return proc
 
 
+def _prometheus_found() -> bool:
+    """Before anything starts: ``--observe`` needs the ``prometheus`` binary."""
+    import shutil
+
+    if shutil.which("prometheus"):
+        return True
+    print(
+        "--observe needs Debian's prometheus package: apt-get install prometheus (make run OBSERVE=1 does it as root)"
+    )
+    return False
+
+
+def _start_prometheus() -> subprocess.Popen:
+    """``--observe``: a local Prometheus with the project's alert rules over every process started here."""
+    from runtime.observe import start
+
+    targets: dict[str, list[int]] = {name: [port] for name, port in SERVICE_PORTS.items()}
+    for name, port in SECOND_INSTANCES.items():
+        targets[name].append(port)
+    targets["console"] = [CONSOLE_PORT]
+    proc, address = start(targets, Path(RUN_ENV).parent / "observe")
+    print(f"  prometheus  {address}   rules deploy/alerts.yml, every process above scraped", flush=True)
+    print(f"              alerts: {address}/classic/alerts (Debian's build), {address}/api/v1/alerts", flush=True)
+    return proc
+
+
 def _write_run_env(env: dict[str, str]) -> None:
     """The exports a second terminal needs for every README command, printed and written to var/run.env."""
     lines = run_env_lines(env)
@@ -228,6 +256,8 @@ def _write_run_env(env: dict[str, str]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.observe and not _prometheus_found():
+        return 2
     stack = None
     env = dict(os.environ)
     from runtime.config import Settings
@@ -268,6 +298,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"  {name + '-2':<11} http://127.0.0.1:{port}/metrics   /health", flush=True)
     procs["console"] = _start_console(env)
+    if args.observe:
+        procs["prometheus"] = _start_prometheus()
     if not args.no_simulator:
         seeding = [] if args.no_seed else ["--sample-month"]
         procs["simulator"] = subprocess.Popen(
@@ -375,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-simulator", action="store_true", help="start no HIS simulator")
     run.add_argument("--no-seed", action="store_true", help="send no sample quotas, collaboration items or periods")
     run.add_argument("--rate", type=float, default=5.0, help="the simulator's visits per second (default 5)")
+    run.add_argument(
+        "--observe",
+        action="store_true",
+        help="also a local Prometheus (Debian's package) with the alert rules of deploy/alerts.yml, scraping every "
+        "process; its address is printed",
+    )
     svc = command("service", "one service instance (what its container runs), configured by the environment")
     svc.add_argument("name", choices=sorted([*SERVICE_PORTS, "console"]), help="the service")
     topics = command("topics", "create every topic of the registry (KAFKA_BOOTSTRAP_SERVERS, YIDI_TOPIC_PREFIX)")

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
+from runtime import tracing
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.parties import ParticipantRegistry, Signer, signer_for
 from runtime.wire import WireSealer
@@ -130,6 +131,8 @@ class PartyClient:
         topic an envelope's payload in clear is sealed first (``seal=False``: sent as it is)."""
         if seal:
             value = self.sealer.seal(topic, value)
-        headers = [(k, v.encode()) for k, v in self.signer(sign_as).headers(value).items()] if sign_as else None
+        headers = [(k, v.encode()) for k, v in self.signer(sign_as).headers(value).items()] if sign_as else []
+        # the sender's current span, if it traces (runtime.tracing): the platform's spans join its trace
+        headers += [(k, v.encode()) for k, v in tracing.carrier().items()]
         send = self.producer.send_and_wait if wait else self.producer.send
-        await send(self.prefix + topic, value, key=key.encode(), headers=headers)
+        await send(self.prefix + topic, value, key=key.encode(), headers=headers or None)

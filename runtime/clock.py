@@ -30,10 +30,16 @@ OPERATOR = "ops"  # the sample registry's operator party, who signs clock comman
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def skew(self, claimed: datetime, window: float) -> float: ...
+
 
 class WallClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def skew(self, claimed: datetime, window: float) -> float:
+        """Seconds between a time a sender claims and business time."""
+        return abs((claimed - self.now()).total_seconds())
 
 
 class ClockCommand(BaseModel):
@@ -50,11 +56,27 @@ class ClockCommand(BaseModel):
 class ControlledClock:
     """Wall time plus an offset that 'set' and 'advance' commands move. Time keeps flowing."""
 
+    KEPT = 8  # earlier offsets remembered for ``skew``; the clock moves a few times a day at most
+
     def __init__(self) -> None:
         self._offset = timedelta(0)
+        self._earlier: list[tuple[datetime, timedelta]] = []  # (wall time it ended, offset), oldest first
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+    def skew(self, claimed: datetime, window: float) -> float:
+        """Seconds between a time a sender claims and business time, judged by the clock in force when
+        the sender stamped it: the present offset, or one the operator replaced less than ``window``
+        seconds ago (wall time). A request stamped just before ``yidi clock advance`` and read just
+        after is then as old as it really is, not hours off; nothing older than ``window`` passes."""
+        wall = datetime.now(UTC)
+        offsets = [self._offset] + [off for ended, off in self._earlier if (wall - ended).total_seconds() <= window]
+        return min(abs((claimed - (wall + offset)).total_seconds()) for offset in offsets)
+
+    def _move(self, offset: timedelta) -> None:
+        self._earlier = [*self._earlier, (datetime.now(UTC), self._offset)][-self.KEPT :]
+        self._offset = offset
 
     def apply(self, command: dict) -> None:
         if command.get("op") == "set":
@@ -62,9 +84,9 @@ class ControlledClock:
             # measured from the moment the command was issued, not received: every service
             # then shows the same time however late it reads the topic
             issued = datetime.fromisoformat(command["issued_at"]) if "issued_at" in command else datetime.now(UTC)
-            self._offset = target - issued
+            self._move(target - issued)
         elif command.get("op") == "advance":
-            self._offset += timedelta(seconds=float(command["seconds"]))
+            self._move(self._offset + timedelta(seconds=float(command["seconds"])))
 
 
 def clock_command_set(when: datetime, sender: str = OPERATOR) -> bytes:

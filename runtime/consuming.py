@@ -26,6 +26,7 @@ from contracts.envelope import Envelope, derived_event_id
 from contracts.ops import DeadlineDue
 from contracts.parties import CommandRefused, RefusalReason, ServiceParty
 from contracts.registry import ALL_TOPICS
+from runtime import tracing
 from runtime.authority import AuthorityTable, Refusal
 from runtime.clock import Clock
 from runtime.config import Settings
@@ -83,8 +84,9 @@ class Consuming:
         dead-lettered instead of blocking the partition."""
         by_topic = {self.topic(logical): logical for logical in self.handlers}
 
-        async def process(topic: str, body: bytes, signature: bytes | None) -> None:
-            await self._consume(by_topic[topic], body, signature)
+        async def process(topic: str, body: bytes, signature: bytes | None, trace: dict[str, str]) -> None:
+            with tracing.handling(self.name, by_topic[topic], trace):  # one span per message (runtime.tracing)
+                await self._consume(by_topic[topic], body, signature)
 
         self.dispatcher = PartitionDispatcher(process)
         dispatcher = self.dispatcher
@@ -92,8 +94,9 @@ class Consuming:
         async def consume(records: Any, message: KafkaMessage) -> None:
             for record in records:
                 signature = next((v for k, v in (record.headers or ()) if k == SIGNATURE_HEADER), None)
+                trace = tracing.from_record(record.headers)
                 await dispatcher.submit(
-                    message.consumer, record.topic, record.partition, record.offset, record.value, signature
+                    message.consumer, record.topic, record.partition, record.offset, record.value, signature, trace
                 )
 
         # Offsets are committed by the dispatcher once records are handled (at least once); a
@@ -160,6 +163,7 @@ class Consuming:
         try:
             result = await self._with_retries(logical, envelope)
             self.metrics.handled.labels(self.name, logical, result).inc()
+            tracing.mark(result)
         except NotYet as exc:  # a deadline only (``_with_retries``)
             log.info("%s not ready (%s); armed again in %.0fs", logical, exc, NOT_YET_SECONDS)
             await self._rearm(
@@ -195,7 +199,7 @@ class Consuming:
             return refusal
         limit = self.settings.max_clock_skew_seconds
         for field, claimed in _claimed_times(envelope):
-            skew = abs((claimed - now).total_seconds())
+            skew = self.clock.skew(claimed, limit)
             if skew > limit:
                 return Refusal(
                     RefusalReason.CLOCK_SKEW,
@@ -210,6 +214,7 @@ class Consuming:
         in words that carry no ID number in clear (``redact``)."""
         refusal = replace(refusal, message=redact(refusal.message))
         self.metrics.refused.labels(self.name, logical, refusal.code or refusal.reason.value).inc()
+        tracing.mark(f"refused:{refusal.code or refusal.reason.value}")
         log.warning("refused %s from %s: %s %s", logical, envelope.sender, refusal.reason.value, refusal.message)
         custom = self.refusers.get(logical)
         await (custom or self.party_refused)(logical, envelope, refusal)
@@ -254,6 +259,7 @@ class Consuming:
 
     async def _unauthenticated(self, logical: str, raw: bytes, exc: Unauthenticated) -> None:
         self.metrics.unauthenticated.labels(self.name, logical, exc.reason).inc()
+        tracing.mark("unauthenticated")
         await self._dead_letter(logical, raw, PoisonMessage("UNAUTHENTICATED", f"{exc.reason}: {exc}"))
 
     async def _rearm(
@@ -272,6 +278,7 @@ class Consuming:
                 "key": key_for(logical, due),
                 "value": raw.decode(),
                 "type": envelope.type,
+                "trace": tracing.carrier(),  # fired again in the trace it came in (runtime.tracing)
             }
         )
         self.metrics.handled.labels(self.name, logical, result).inc()
@@ -379,6 +386,7 @@ class Consuming:
         )
         self.metrics.dead_letters.labels(self.name, logical, reason).inc()
         self.metrics.handled.labels(self.name, logical, "dead_lettered").inc()
+        tracing.mark("dead_lettered")
         log.warning("dead-lettered a message on %s: %s: %s", logical, reason, detail[:300])
 
 

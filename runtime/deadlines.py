@@ -96,6 +96,14 @@ class DeadlineStore:
             {"$set": {"status": "pending", "claim": None}},
         )
 
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """The due time of the oldest pending deadline already due (None: none is); the
+        (status, due_at) index answers it."""
+        doc = await self.col.find_one(
+            {"status": "pending", "due_at": {"$lte": now}}, {"due_at": 1}, sort=[("due_at", 1)]
+        )
+        return doc["due_at"] if doc else None
+
     async def counts(self) -> dict[str, int]:
         return {status: await self.col.count_documents({"status": status}) for status in ("pending", "firing", "fired")}
 
@@ -103,6 +111,8 @@ class DeadlineStore:
 def _stored(entry: dict) -> dict:
     """What is stored of a deadline: when, where and what to publish (the message sealed at rest)."""
     doc = {k: entry[k] for k in ("due_at", "topic", "key", "value", "type")}
+    if entry.get("trace"):  # the trace context it fires in (runtime.tracing)
+        doc["trace"] = entry["trace"]
     if not is_sealed(doc["value"]):  # an outbox entry written before sealing
         doc["value"] = keyring().seal(doc["value"], SHARED_SCOPE)
     return doc

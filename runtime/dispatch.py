@@ -25,7 +25,8 @@ from aiokafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[str, bytes, bytes | None], Awaitable[None]]  # physical topic, value, signature
+# physical topic, value, signature, trace headers (runtime.tracing)
+Process = Callable[[str, bytes, bytes | None, dict[str, str]], Awaitable[None]]
 
 
 REVOKE_WAIT = 10.0  # seconds a revoked partition's record in progress may take (within the rebalance timeout)
@@ -51,6 +52,7 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         offset: int,
         value: bytes,
         signature: bytes | None = None,
+        trace: dict[str, str] | None = None,
     ) -> None:
         """Queue one record behind the earlier ones of its partition (blocks when that queue is full)."""
         if self.closing.is_set():  # shutting down: leave it uncommitted, the next owner reads it
@@ -64,21 +66,23 @@ class PartitionDispatcher(ConsumerRebalanceListener):
             self.workers[tp] = asyncio.create_task(self._work(tp))
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_loop())
-        await self.queues[tp].put((offset, value, signature))
+        await self.queues[tp].put((offset, value, signature, trace or {}))
 
     async def _work(self, tp: TopicPartition) -> None:
         queue = self.queues[tp]
         while True:
-            offset, value, signature = await queue.get()
+            offset, value, signature, trace = await queue.get()
             try:
                 if tp in self.revoked:  # abandoned: the partition's next owner reads it
                     continue
-                if await self._until_processed(tp, offset, value, signature):
+                if await self._until_processed(tp, offset, value, signature, trace):
                     self.done[tp] = offset
             finally:
                 queue.task_done()
 
-    async def _until_processed(self, tp: TopicPartition, offset: int, value: bytes, signature: bytes | None) -> bool:
+    async def _until_processed(
+        self, tp: TopicPartition, offset: int, value: bytes, signature: bytes | None, trace: dict[str, str]
+    ) -> bool:
         """process() answers every record (handled, dead-lettered or refused); should that answer
         itself fail (the broker down while dead-lettering), the record is tried again, and at
         shutdown it is left uncommitted for the next owner: an offset never passes a record that
@@ -86,7 +90,7 @@ class PartitionDispatcher(ConsumerRebalanceListener):
         delay = 0.1
         while True:
             try:
-                await self.process(tp.topic, value, signature)
+                await self.process(tp.topic, value, signature, trace)
                 return True
             except Exception:
                 log.exception("record %s:%s failed outside its handler; trying again in %.1fs", tp, offset, delay)

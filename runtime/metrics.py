@@ -39,13 +39,40 @@ class RuntimeMetrics:
             ["service", "topic", "partition"],
             **labels,
         )
+        self.broker_reachable = Gauge(
+            "yidi_broker_reachable",
+            "1 while this instance's last round of lag readings reached the broker, 0 once one failed "
+            "(the cause the lag and outbox alerts are silenced by)",
+            ["service"],
+            **labels,
+        )
         self.outbox_flushed = Counter(
             "yidi_outbox_published_total",
             "Outbox entries published by the sweeper (left by an interrupted writer)",
             ["service"],
             **labels,
         )
+        self.outbox_oldest = Gauge(
+            "yidi_outbox_oldest_seconds",
+            "Business seconds since the oldest aggregate write whose outbox is not yet published and cleaned "
+            "(0: none); a live writer's stays under the sweep interval",
+            ["service"],
+            **labels,
+        )
         self.deadlines = Gauge("yidi_deadlines", "Persisted deadlines by status", ["service", "status"], **labels)
+        self.deadline_overdue = Gauge(
+            "yidi_deadline_overdue_seconds",
+            "Business seconds the oldest pending deadline is past its due time (0: none is)",
+            ["service"],
+            **labels,
+        )
+        self.deadline_lateness = Histogram(
+            "yidi_deadline_lateness_seconds",
+            "Business seconds from a deadline's due time to its firing",
+            ["service", "type"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            **labels,
+        )
         self.deadlines_fired = Counter("yidi_deadlines_fired_total", "Deadlines fired", ["service", "type"], **labels)
         self.business_time = Gauge(
             "yidi_business_time_seconds",

@@ -178,7 +178,8 @@ class OutboxRelay:
                     self.topic_name(entry["topic"]),
                     entry["key"].encode(),
                     value.encode(),
-                    {"content-type": "application/json", "type": entry["type"]},
+                    # the trace of the message that caused it, whoever sends it (runtime.tracing)
+                    {"content-type": "application/json", "type": entry["type"], **entry.get("trace", {})},
                 )
             except Exception as exc:
                 if self.refused is None or classify(exc) != "poison":

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -22,7 +23,7 @@ from pymongo import AsyncMongoClient
 from contracts.envelope import Envelope
 from contracts.parties import PARTY_CHANGES
 from contracts.registry import ALL_TOPICS
-from runtime import query
+from runtime import query, tracing
 from runtime.asyncapi import service_document
 from runtime.authority import AuthorityTable
 from runtime.background import Background
@@ -55,6 +56,7 @@ class Service(Consuming, Background):
         self.name = settings.service
         self.instance = settings.instance or f"{socket.gethostname()}:{os.getpid()}"
         configure_logs(self.name, self.instance, settings.log_level)
+        tracing.configure(self.name, self.instance)  # only when an OTLP endpoint is set (runtime.tracing)
         self.registry = CollectorRegistry()
         self.metrics = RuntimeMetrics(self.registry, self.name)
         self.clock: Clock = ControlledClock() if settings.clock == "controlled" else WallClock()
@@ -103,6 +105,8 @@ class Service(Consuming, Background):
         # extra HTTP routes of this service on its port, (path, FastStream asgi handler), e.g. a query API
         self.routes: list[tuple[str, Any]] = []
         self.query_specs: list[query.QuerySpec] = []
+        # a service's own gauges read from stored state, (seconds, job, what): run every so often once started
+        self.periodic: list[tuple[float, Callable[[], Awaitable[Any]], str]] = []
 
     # ------------------------------------------------------------ wiring
     def topic(self, logical: str) -> str:
@@ -125,6 +129,7 @@ class Service(Consuming, Background):
         readers (``runtime.wire``), then the whole value signed as its party."""
         prefix = self.settings.topic_prefix
         value = self.sealer.seal(topic[len(prefix) :] if topic.startswith(prefix) else topic, value)
+        headers = tracing.with_context(headers)  # the handled message's trace goes on (runtime.tracing)
         await self.broker.publish(value, topic=topic, key=key, headers={**headers, **self.signer.headers(value)})
 
     async def _refused_by_broker(self, logical: str, value: bytes, exc: Exception) -> None:
@@ -195,6 +200,7 @@ class Service(Consuming, Background):
             asyncio.create_task(self._every(s.outbox_sweep_seconds, self.relay.cleanup, "outbox cleanup")),
             asyncio.create_task(self._every(5, self._report_deadlines, "deadline gauge")),
             asyncio.create_task(self._every(5, self._report_lag, "consumer lag")),
+            *(asyncio.create_task(self._every(seconds, job, what)) for seconds, job, what in self.periodic),
         ]
         log.info("%s started: group %s, metrics on :%s", self.name, self.settings.group_id, s.metrics_port)
 

@@ -40,7 +40,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Envelope
-from runtime import privacy
+from runtime import privacy, tracing
 from runtime.batching import Batches, Coalescer, CollectionBatch
 from runtime.envelopes import encode, envelope_for, key_for
 from runtime.inbox import ConflictingCopy, inbox_mark, inbox_verdict
@@ -300,6 +300,7 @@ class AggregateStore:
         else the aggregate's: messages carry names, ID numbers and diagnoses in clear."""
         entries: dict[str, dict] = {}
         now, ring = self.now(), keyring()
+        trace_headers = tracing.carrier()
         for emit in outcome.emits:
             env = envelope_for(emit.topic, emit.payload, producer=self.producer, now=now, cause=cause, name=emit.name)
             entries[str(env.event_id)] = {
@@ -308,6 +309,8 @@ class AggregateStore:
                 "type": env.type,
                 "key": key_for(emit.topic, emit.payload, emit.key),
                 "value": ring.seal(encode(env).decode(), _insured_region(emit.payload) or region),
+                # the handled message's span, for a sweep that publishes it later (runtime.tracing)
+                **({"trace": trace_headers} if trace_headers else {}),
             }
         for sched in outcome.schedules:
             env = envelope_for(
@@ -326,6 +329,8 @@ class AggregateStore:
                 "key": key_for(sched.topic, sched.payload, sched.key),
                 "value": ring.seal(encode(env).decode(), _insured_region(sched.payload) or region),
                 "type": env.type,
+                # fired in the trace of the message that armed it: a timeout is a hop of its settlement
+                **({"trace": trace_headers} if trace_headers else {}),
             }
         for deadline_id in outcome.cancels:
             entries[f"cancel-{deadline_id}-{cause.event_id}"] = {"kind": "cancel", "deadline_id": deadline_id}

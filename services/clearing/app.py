@@ -4,6 +4,7 @@ registry; the signed queries are ``query.py``'s and ``institution_query.py``'s."
 
 from __future__ import annotations
 
+from kernel.clearing_calendar import calendars
 from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.clearing.adapters import MongoClearingReads
@@ -16,6 +17,8 @@ from services.wiring import build_service
 
 
 def build(settings=None) -> Service:
+    calendars()  # the C-02 calendars and the regions' texts: a file that does not validate stops the start here
+
     def handlers(service: Service) -> dict:
         calendar, reads = default_calendar(), MongoClearingReads(service.db)
         metrics = ClearingMetrics(service.registry, service.clock.now, reads)

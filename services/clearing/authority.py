@@ -14,8 +14,11 @@ silent (004 第四十五条). An objection (确认不通过) comes from the same
 it is resolved by the level that coordinates the pair (004 第四十六条: the national agency between provinces,
 the province within one).
 
-Audit deductions come from the treating side, whose audit found them (R-04; 000 第五十七、五十八条),
-or its province (which submits them to the national level, 000 第六十二条). Settlements come only
+Audit deductions come from the side whose audit found them, or its province (which submits them to the
+national level, 000 第六十二条), or the national level: the treating side for cross-province costs (R-04;
+000 第五十七、五十八条; 001 第三十条), and for intra-province costs the treating side too unless the insured
+region's text gives their audit to the insured place (Wuhu, 001 第三十条; ``kernel.clearing_calendar``, in
+force on the day of the audit's decision). Settlements come only
 from the settlement service, deadlines only from clearing itself. The steps after a notice (C-03: submitted
 to finance, transferred, receipt fed back; C-07: institutions paid) are recorded by the agency of the
 notice's region, or its province or the national level (which keep the accounts above it). An
@@ -35,7 +38,9 @@ from typing import Any
 from contracts.clearing import ClearingSide
 from contracts.parties import Agency, AgencyLevel
 from runtime.authority import AuthorityTable, Refusal, RefusalReason, Rule, Sender, agency_for, institution, service
+from runtime.calendar import business_date
 from runtime.parties import ParticipantRegistry
+from services.clearing.domain.audit import auditor_region
 from services.clearing.domain.objection import coordinator
 
 
@@ -84,12 +89,36 @@ def coordinating_level(*, rule: str) -> Rule:
     )
 
 
+def auditing_agency(*, rule: str) -> Rule:
+    """R-04: the agency of the region that audits the pair's costs (``auditor_region``), or one above it."""
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        insured, treating = str(payload.insured_region), str(payload.treating_region)
+        region = auditor_region(insured, treating, business_date(payload.decided_at))
+        if isinstance(sender, Agency) and registry.speaks_for(sender.code, region):
+            return None
+        scope = "cross-province" if insured[:2] != treating[:2] else "intra-province"
+        side = "insured" if region == insured else "treating"
+        return Refusal(
+            RefusalReason.UNAUTHORIZED,
+            f"{sender.code} may not deduct: {scope} costs of {insured}->{treating} are audited by the {side} place "
+            f"({region})",
+            rule,
+        )
+
+    return Rule(
+        "the agency of the region that audits the pair (R-04: `treating_region`; intra-province `insured_region` "
+        "where its region policy says so), or its province or the national level",
+        check,
+    )
+
+
 AUTHORITY = AuthorityTable(
     "clearing",
     {
         "settlement.completed.v1": service("settlement"),
         "settlement.reversed.v1": service("settlement"),
-        "clearing.record-audit-deduction.v1": agency_for("treating_region", rule="R-04"),
+        "clearing.record-audit-deduction.v1": auditing_agency(rule="R-04"),
         "clearing.confirm-period.v1": agency_of_side(rule="C-02"),
         "clearing.object-period.v1": agency_of_side(rule="C-02", act="object", binds="objects for"),
         "clearing.resolve-objection.v1": coordinating_level(rule="C-02"),

@@ -163,7 +163,11 @@ class ClearingHandlers:
         return await self._record(
             env,
             entry,
-            domain.audit_month(self.now()),
+            # by the audit day of the region that audits the pair (R-04: Wuhu its intra-province costs, by the 20th)
+            domain.audit_month(
+                self.now(),
+                domain.auditor_region(str(d.insured_region), str(d.treating_region), entry.business_day),
+            ),
             archived={"institution_code": _institution_of(docs), "reason": d.reason},
         )
 
@@ -182,7 +186,9 @@ class ClearingHandlers:
         """``_record``'s routing and write: the result and the clearing month the entry went to."""
         now = self.now()
         doc, ledger = await self.ledgers.load_document(self._key(month, entry))
-        while not domain.open_for_entries(ledger, month, self.calendar, now):
+        # receivable applications fixed early (C-02, 004 第四十四条) hold settlements and refunds, not deductions
+        fixed = None if entry.kind is EntryKind.AUDIT_DEDUCTION else str(entry.treating_region)
+        while not domain.open_for_entries(ledger, month, self.calendar, now, fixed):
             if ledger is not None and ledger.contains(entry):  # recorded before its period closed
                 return "duplicate", month
             month = domain.next_month(month)

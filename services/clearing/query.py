@@ -107,7 +107,10 @@ def checked(q: SignedQuery, parties: ParticipantRegistry) -> ReportQuery:
     if scope not in ("cross_province", "intra_province") or fmt not in FORMATS:
         raise QueryRefused(400, f"scope is cross_province or intra_province, format one of {sorted(FORMATS)}")
     if fmt == "csv" and not table:
-        raise QueryRefused(400, "a CSV is one table: give table=附件15-1 … 附件16-1")
+        raise QueryRefused(
+            400,
+            "a CSV is one table: give table=附件15-1 … 附件16-1 (cross_province) or 附件18-1 … 附件19-1 (intra_province)",
+        )
     return ReportQuery(region, month, scope, fmt, table, _speaking_for(q, parties, region))
 
 
@@ -171,7 +174,7 @@ class ClearingQueries:
         add_query(
             PATH,
             self.report,
-            summary="C-04: a region's clearing tables (附件15-1..16-1)",
+            summary="C-04: a region's clearing tables (附件15-1..16-1 cross-province, 附件18-1..19-1 intra-province)",
             params=REPORT_PARAMS,
             required=("region", "month", "at"),
             formats=("json", "xlsx", "csv"),

@@ -166,26 +166,60 @@ class CollabQueries:
 
     async def requests(self, q: SignedQuery) -> Answered:
         """K-03/K-04: the agency's requests in one box, by running deadline, with its allowed actions."""
-        region, box, now = lists.own_region(q), lists.box_of(q), self.now()
+        box, now = lists.box_of(q), self.now()
         found = await self.reads.requests()
+        if box == lists.OVERSEEN:
+            sees = lists.oversees(q, self.parties)
+            rows = [
+                lists.request_row(r, "", self.parties, now)
+                for r in found
+                if sees(str(r.requester_region)) or sees(str(r.target_region))
+            ]
+            return self._overseen(q, rows, "requests-overseen")
+        region = lists.own_region(q)
         rows = [lists.request_row(r, region, self.parties, now) for r in found if lists.in_box(r, region, box)]
         return lists.listed(q, lists.by_due(rows), region, f"requests-{box}")
 
     async def leads(self, q: SignedQuery) -> Answered:
         """K-05: leads handed to the region (inbox) or by it (outbox)."""
-        region, box, now = lists.own_region(q), lists.box_of(q), self.now()
-        side = "treating_region" if box == "inbox" else "insured_region"
+        box, now = lists.box_of(q), self.now()
         found = await self.reads.leads()
+        if box == lists.OVERSEEN:
+            sees = lists.oversees(q, self.parties)
+            rows = [
+                lists.lead_row(item, "", now)
+                for item in found
+                if sees(str(item.insured_region)) or sees(str(item.treating_region))
+            ]
+            return self._overseen(q, rows, "leads-overseen")
+        region = lists.own_region(q)
+        side = "treating_region" if box == "inbox" else "insured_region"
         rows = [lists.lead_row(item, region, now) for item in found if str(getattr(item, side)) == region]
         return lists.listed(q, lists.by_due(rows), region, f"leads-{box}")
 
     async def coinvestigations(self, q: SignedQuery) -> Answered:
         """Q-02..Q-05: the region's co-investigations (either side), of a period when given."""
-        region, period, now = lists.own_region(q), lists.period_of(q), self.now()
-        found = await self.reads.coinvestigations()
+        period, now = lists.period_of(q), self.now()
+        found = [c for c in await self.reads.coinvestigations() if period is None or c.period == period]
+        if q.params.get("box") == lists.OVERSEEN:
+            sees = lists.oversees(q, self.parties)
+            rows = [
+                lists.coinvestigation_row(c, "", now)
+                for c in found
+                if sees(str(c.insured_region)) or sees(str(c.treating_region))
+            ]
+            return self._overseen(q, rows, f"coinvestigations-{period or 'all'}-overseen")
+        region = lists.own_region(q)
         rows = [
             lists.coinvestigation_row(c, region, now)
             for c in found
-            if region in (str(c.insured_region), str(c.treating_region)) and (period is None or c.period == period)
+            if region in (str(c.insured_region), str(c.treating_region))
         ]
         return lists.listed(q, lists.by_due(rows), region, f"coinvestigations-{period or 'all'}")
+
+    @staticmethod
+    def _overseen(q: SignedQuery, rows: list[dict], stem: str) -> Answered:
+        """The items of the regions below, as oversight sees them (``lists.overseen_row``), filtered and
+        paged like the agency's own lists; the counterpart column is the requester or insured side."""
+        shown = [lists.overseen_row(row, q.path) for row in lists.by_due(rows)]
+        return lists.listed(q, shown, "", stem)

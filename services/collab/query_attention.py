@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from runtime.parties import ParticipantRegistry
@@ -36,9 +37,16 @@ def owing(item: req.CollabRequest | lead_rules.Lead | coinv.CoInvestigation) -> 
     return str(item.insured_region if item.answered_at else item.treating_region)
 
 
-def overdue_counts(
-    agency: str, parties: ParticipantRegistry, now: datetime, requests, leads, coinvestigations
-) -> list[dict]:
+def overdue_by_region(
+    parties: ParticipantRegistry,
+    now: datetime,
+    requests,
+    leads,
+    coinvestigations,
+    among: Callable[[str], bool] = lambda region: True,
+) -> dict[str, Counter]:
+    """Overdue items by the region that owes the step, and kind (requests, leads, coinvestigations),
+    among the regions ``among`` accepts (also the collab service's ``yidi_collab_overdue`` gauge)."""
     counts: dict[str, Counter] = {}
     for kind, items, row in (
         ("requests", requests, lambda i, r: request_row(i, r, parties, now)),
@@ -47,8 +55,17 @@ def overdue_counts(
     ):
         for item in items:
             region = owing(item)
-            if parties.speaks_for(agency, region) and row(item, region)["overdue"]:
+            if among(region) and row(item, region)["overdue"]:
                 counts.setdefault(region, Counter())[kind] += 1
+    return counts
+
+
+def overdue_counts(
+    agency: str, parties: ParticipantRegistry, now: datetime, requests, leads, coinvestigations
+) -> list[dict]:
+    counts = overdue_by_region(
+        parties, now, requests, leads, coinvestigations, among=lambda region: parties.speaks_for(agency, region)
+    )
     return [
         {
             "region": region,

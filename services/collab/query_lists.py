@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from collections.abc import Callable
 from typing import cast
 
 from contracts.values import SHANGHAI
@@ -41,21 +42,52 @@ REQUESTS_PATH = "/collab/requests"
 LEADS_PATH = "/collab/leads"
 COINVESTIGATIONS_PATH = "/collab/coinvestigations"
 BOXES = ("inbox", "outbox")
+OVERSEEN = "overseen"  # a province's or the national level's view of the items of the regions below it
+# Oversight shows an item's sides, kind, state and deadline, never what it says about a person (the
+# request's matter, a co-investigation's stay and discussion stay with the sides it names, K-03).
+OVERSEEN_FIELDS = {
+    REQUESTS_PATH: (
+        "request_id",
+        "requester_region",
+        "target_region",
+        "problem_type",
+        "status",
+        "opened_at",
+        "escalated_from",
+    ),
+    LEADS_PATH: ("lead_id", "insured_region", "treating_region", "subject", "status", "outcome"),
+    COINVESTIGATIONS_PATH: (
+        "request_id",
+        "insured_region",
+        "treating_region",
+        "period",
+        "status",
+        "complete_by",
+        "answered_at",
+        "late",
+    ),
+}
 
 SPECS = {
     REQUESTS_PATH: dict(
         summary="协同请求：本机构的收件箱或发件箱，按当前期限排序 (K-03, K-04)",
-        params={"box": "inbox (addressed to the agency) or outbox (opened by it)"},
+        params={
+            "box": "inbox (addressed to the agency), outbox (opened by it) or overseen (between the regions "
+            "below a province or the national level: sides, type, state and deadline only)"
+        },
         required=("box",),
     ),
     LEADS_PATH: dict(
         summary="问题线索：移交给本机构或由本机构移交的线索 (K-05)",
-        params={"box": "inbox (treating place) or outbox (insured place)"},
+        params={"box": "inbox (treating place), outbox (insured place) or overseen (the regions below)"},
         required=("box",),
     ),
     COINVESTIGATIONS_PATH: dict(
         summary="费用协查：本机构作为参保地或就医地的协查事项 (Q-02..Q-05)",
-        params={"period": "YYYY-MM (optional): the co-investigation period"},
+        params={
+            "period": "YYYY-MM (optional): the co-investigation period",
+            "box": "overseen (optional): those of the regions below a province or the national level",
+        },
     ),
 }
 
@@ -70,9 +102,23 @@ def own_region(q: SignedQuery) -> str:
 
 def box_of(q: SignedQuery) -> str:
     box = q.params.get("box", "")
-    if box not in BOXES:
-        raise QueryRefused(400, "box is inbox or outbox")
+    if box not in (*BOXES, OVERSEEN):
+        raise QueryRefused(400, "box is inbox, outbox or overseen")
     return box
+
+
+def oversees(q: SignedQuery, parties: ParticipantRegistry) -> Callable[[str], bool]:
+    """``box=overseen``: the regions below the asking agency (a province's cities, every region for the
+    national level), not its own; a city oversees none (``speaks_for``)."""
+    agency = q.agency()
+    own = str(agency.region) if agency.region else None
+    return lambda region: region != own and parties.speaks_for(agency.code, region)
+
+
+def overseen_row(row: dict, path: str) -> dict:
+    """An item as oversight sees it: its sides, kind, state and running deadline; no action."""
+    kept = {name: row.get(name) for name in OVERSEEN_FIELDS[path]}
+    return {**kept, "due_at": row["due_at"], "overdue": row["overdue"], "actions": []}
 
 
 def request_due(r: req.CollabRequest) -> datetime | None:

@@ -35,6 +35,7 @@ from runtime.topics import CLOCK, physical
 from services.console import pages
 from services.console.backend import REFUSED, Actor, Reader, RefusalWatcher, registry_follower
 from services.console.config import ConsoleSettings, shared
+from services.console.metrics import ConsoleMetrics, CountRequests
 from services.console.pages.regions import region_choices
 from services.console.users import UserStore, csrf_ok
 
@@ -79,6 +80,7 @@ class Console:
         self.actor: Actor | None = None
         self.effects: Any = None
         self._followers: list = []
+        self.metrics = ConsoleMetrics()
 
     def topic(self, logical: str) -> str:
         return physical(logical, self.base.topic_prefix)
@@ -187,6 +189,7 @@ async def login(request: Request) -> Response:
             str(form.get("username", "")).strip(), str(form.get("password", "")), wall_now()
         )
     except LoginRefused as refused:
+        console.metrics.login(ok=False)
         fresh = secrets.token_urlsafe(24)
         page = console.render(
             request,
@@ -198,6 +201,7 @@ async def login(request: Request) -> Response:
         )
         console.cookie(request, page, LOGIN_COOKIE, fresh, max_age=1800)
         return page
+    console.metrics.login(ok=True)
     response = RedirectResponse("/", status_code=303)
     console.cookie(request, response, SESSION_COOKIE, token, max_age=int(console.settings.session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -277,6 +281,8 @@ def create_app(console: Console | None = None) -> Starlette:
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/health", health),
+        # scraped by Prometheus like every service's; a front proxy forwards the pages, not this
+        Route("/metrics", console.metrics.endpoint),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         *[Route(path, guarded(handler), methods=methods) for path, handler, methods in pages.ROUTES],
     ]
@@ -289,7 +295,11 @@ def create_app(console: Console | None = None) -> Starlette:
         finally:
             await console.shutdown()
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_NoServerHeader)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(_NoServerHeader), Middleware(CountRequests, metrics=console.metrics)],
+    )
     app.state.console = console
     return app
 

@@ -3,6 +3,7 @@ handler is given the runtime's store, clock, participant registry and metrics re
 
 from __future__ import annotations
 
+from kernel.clearing_calendar import calendars as clearing_calendars
 from runtime.calendar import default_calendar
 from runtime.service import Service
 from services.sanctions import SanctionsProjection
@@ -18,6 +19,7 @@ from services.wiring import build_service
 
 def build(settings=None) -> Service:
     policies, catalogues = load_policies(), load_catalogues()
+    clearing_calendars()  # S-15's recall cut-off reads the C-02 calendar: a bad file stops the start here
 
     def handlers(service: Service) -> dict:
         metrics = SettlementMetrics(service.registry)

@@ -41,7 +41,8 @@ class SettlementMetrics:
             "yidi_settlement_latency_seconds",
             "HIS request received → result published, across all four hops (S-01)",
             registry=registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
+            # up to the S-01 budget (20 s, YIDI_SETTLEMENT_INSURED_TIMEOUT_MS): the alert on it reads p99 there
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30),
         )
         self.fund_paid = Counter(
             "yidi_settlement_fund_paid_yuan_total", "Fund amounts paid, yuan", ["fund"], registry=registry

@@ -74,7 +74,20 @@ def load_policy(path: Path) -> tuple[RegionPolicy, ...]:
         raise _explain(path, error) from None
     if len({v.effective_from for v in loaded}) != len(loaded):
         raise ReferenceDataError(f"{path.name}: two versions share an effective_from date")
+    _no_overlap(path, loaded)
     return loaded
+
+
+def _no_overlap(path: Path, versions: tuple[RegionPolicy, ...]) -> None:
+    """Two versions in force on one date stop the service at start (issue 31): a version's
+    ``effective_until`` must end before the next version's ``effective_from``."""
+    ordered = sorted(versions, key=lambda v: v.effective_from)
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if earlier.effective_until is not None and earlier.effective_until >= later.effective_from:
+            raise ReferenceDataError(
+                f"{path.name}: versions overlap: effective_until {earlier.effective_until} of the version from "
+                f"{earlier.effective_from} is on or after effective_from {later.effective_from} of the next"
+            )
 
 
 def load_policies(folder: Path = POLICIES) -> PolicyBook:

@@ -44,6 +44,8 @@ USERS = {
     "wuhu.reviewer": ("A340200", "reviewer"),
     "wuhu.operator": ("A340200", "operator"),
     "wuhu.operator2": ("A340200", "operator"),
+    "anhui.reviewer": ("A340000", "reviewer"),
+    "national.reviewer": ("A000000", "reviewer"),
 }
 
 if not CHROMIUM.exists():
@@ -201,7 +203,7 @@ async def world(stack):
                 proc.stop()
 
 
-async def logged_in(browser, world: World, username: str):
+async def logged_in(browser, world: World, username: str, lands_on: str = "**/regions/*"):
     context = await browser.new_context(accept_downloads=True, locale="zh-CN")
     page = await context.new_page()
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # the "are you sure" of final actions
@@ -209,7 +211,7 @@ async def logged_in(browser, world: World, username: str):
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/regions/*")  # a city lands on its own region's page
+    await page.wait_for_url(lands_on)  # a city lands on its own region's page, a province on its regions
     await page.goto(world.url + "/collab")
     return context, page
 
@@ -430,3 +432,26 @@ async def test_every_other_page_renders(world: World, browser) -> None:
         assert answer.status == 200, path
         await shot(page, name)
     await context.close()
+
+
+async def test_a_province_and_the_national_level_oversee_the_requests_between_their_regions(
+    world: World, browser
+) -> None:
+    """Anhui (over Wuhu) and the national level see the Wuhu→Wuhan request among the items between the
+    regions below them: its sides, type, state and deadline, not its matter (which stays with the
+    agencies it names, K-03) and no action; their leads and co-investigation pages open too."""
+    for username, name in (("anhui.reviewer", "province"), ("national.reviewer", "national")):
+        context, page = await logged_in(browser, world, username, lands_on="**/regions")
+        await page.goto(world.url + "/collab?box=overseen")
+        row = page.locator(f"tr[data-request='{world.request_id}']")
+        assert await row.count() == 1
+        text = await row.inner_text()
+        assert "芜湖" in text and "武汉" in text and "系统故障" in text, text
+        assert "结算上传失败" not in await page.inner_text("#requests")
+        assert await row.locator("a.action").count() == 0
+        await shot(page, f"collab-overseen-{name}")
+        for path in ("/collab/leads?box=overseen", "/coinvestigations"):
+            answer = await page.goto(world.url + path)
+            assert answer.status == 200, path
+            await shot(page, f"{path.split('?')[0].strip('/').replace('/', '-')}-{name}")
+        await context.close()

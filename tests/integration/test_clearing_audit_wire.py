@@ -296,9 +296,9 @@ async def test_late_entries_and_audit_deductions_over_two_periods_across_nationa
             rep = {(r["payload"]["region"], r["payload"]["clearing_month"]): r["payload"] for r in reports}
             wuhu_oct = {t["code"]: t for t in rep[(WUHU, "2026-10")]["tables"]}
             assert wuhu_oct["附件15-2"]["rows"][-1]["values"][-2:] == ["-200.00", "200.00"]  # 审核扣款, 合计
-            assert wuhu_oct["附件15-4"]["rows"][0] == {
-                "region": WUHAN,
-                "label": "武汉市",
+            assert wuhu_oct["附件15-4"]["rows"][0] == {  # by counterpart province (000 附件15-4)
+                "region": "420000",
+                "label": "湖北省",
                 "reverse_clearing": False,
                 "values": ["-200.00", "-200.00", "0.00"],
             }
@@ -329,7 +329,11 @@ async def test_late_entries_and_audit_deductions_over_two_periods_across_nationa
                 status == 200
                 and body.startswith(b"\xef\xbb\xbf")
                 and body.decode("utf-8-sig").splitlines()
-                == ["地区,合计,职工医保,居民医保", "武汉市,900.00,900.00,0.00", "合  计,900.00,900.00,0.00"]
+                == [
+                    "地区,合计,职工医保,居民医保",
+                    "湖北省,900.00,900.00,0.00",
+                    "合  计,900.00,900.00,0.00",
+                ]  # by province
             )
             status, body = download(clearing, bus, "A340100", WUHU, "2026-09")  # Hefei asks for Wuhu
             assert status == 403 and "A340100 does not speak for region 340200" in body.decode()

@@ -416,6 +416,11 @@ async def test_F07_end_dates_are_bounded_by_the_region_policy(wire):
 
 # ================================================================ F-02
 async def test_F02_resident_scheme_may_not_file_posted_work_where_its_policy_restricts_it(wire):
+    """F-02 is region policy. Wuhu: "城乡居民医保参保人员仅限办理异地长期居住" (001 二(一)): a resident-scheme
+    (390) posted-work filing is refused, long-term residence accepted. The national default has no such
+    limit (003 二(二), 000 第七、八条 name the long-term categories with no scheme): a Wuhan (Hubei, no
+    region limit) resident-scheme insured files posted work and resettlement. Liaoning names no scheme
+    for resettlement and opens posted work to resident-scheme migrant workers (004 第四条(一), (三)2)."""
     await wire.set_clock(BASE)
     wuhu_resident = person(WUHU)
     refused = await wire.refuse(
@@ -436,6 +441,18 @@ async def test_F02_resident_scheme_may_not_file_posted_work_where_its_policy_res
         "filing.register.v1", register(person(SHENYANG), insured=SHENYANG, category="posted_worker", insurance="390")
     )
     assert snap(shenyang["filing"]).category.value == "posted_worker"
+    shenyang_retiree = await wire.accept(
+        "filing.register.v1",
+        register(person(SHENYANG), insured=SHENYANG, category="resettled_retiree", insurance="390"),
+    )
+    assert snap(shenyang_retiree["filing"]).category.value == "resettled_retiree"
+    # the national default (Wuhan has no limit of its own) refuses neither (26 item 4)
+    for category in ("posted_worker", "resettled_retiree"):
+        wuhan = await wire.accept(
+            "filing.register.v1", register(person(WUHAN), insured=WUHAN, category=category, insurance="390")
+        )
+        filed = snap(wuhan["filing"])
+        assert (filed.category.value, filed.insurance_type.value, filed.policy_region) == (category, "390", WUHAN)
 
 
 # ================================================================ F-03
@@ -594,6 +611,40 @@ async def test_F08_long_term_filing_is_locked_for_six_months_then_may_change_pla
 
 
 # ================================================================ F-09
+async def test_F08_in_liaoning_the_lock_holds_back_a_change_of_region_but_not_a_cancellation(wire):
+    """F-08 is the insured place's choice, at most 6 months (003 二(三): "参保地可设置变更或取消备案的时限，
+    原则上不超过6个月"). Liaoning locks only the region: "备案生效后，原则上至少6个月内不得变更备案统筹区"
+    (004 第十条(二)). A Shenyang long-term filing to Beijing from 2026-03-02: on 2026-06-01 a move to
+    Shanghai is refused until 2026-03-02 + 6 months = 2026-09-02, and a cancellation is accepted that day
+    (Wuhan, the national default, refuses both: the test above)."""
+    await wire.set_clock(at(2026, 3, 2, 9, 30))
+    pid = person(SHENYANG)
+    first = snap(
+        (
+            await wire.accept(
+                "filing.register.v1",
+                register(
+                    pid, insured=SHENYANG, category="long_term_resident", treating=BEIJING, start=date(2026, 3, 2)
+                ),
+            )
+        )["filing"]
+    )
+    await wire.set_clock(at(2026, 6, 1))
+    move = await wire.refuse(
+        "filing.change.v1",
+        ChangeFiling(request_id=rid(), person_id=pid, filing_id=first.filing_id, treating_region=SHANGHAI),
+    )
+    assert (move["reason"], move["rule"], move["earliest_date"]) == ("change_locked", "F-08", "2026-09-02")
+    assert "004 第十条(二)" in move["message"]
+    cancelled = await wire.accept(
+        "filing.cancel.v1",
+        CancelFiling(request_id=rid(), person_id=pid, filing_id=first.filing_id, reason="参保人申请取消"),
+    )
+    ended = snap(cancelled["filing"])
+    assert (ended.filing_id, ended.status.value, ended.rule) == (first.filing_id, "cancelled", "F-08")
+    assert not wire.eligible(pid, SHENYANG, BEIJING, INPATIENT, date(2026, 6, 2)).eligible
+
+
 async def test_F09_a_second_temporary_filing_for_the_same_place_supersedes_the_first(wire):
     await wire.set_clock(BASE)
     pid = person(WUHU)
@@ -631,8 +682,12 @@ async def test_F09_a_second_temporary_filing_for_the_same_place_supersedes_the_f
 
 # ================================================================ F-10
 async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_says_so(wire):
+    """F-10: what an unmet commitment means is the region's. Promised on 2026-09-01, due 1 month later,
+    the end of 2026-10-01 (Wuhu 001 三(二); Liaoning's term is the default 1 month). Wuhu: "当次可
+    享受异地长期居住人员相关医保待遇" (001 三(二)): the filing ends, nothing is recovered. Liaoning:
+    "即时取消备案资格" and what was settled directly is recovered (004 第七条)."""
     await wire.set_clock(at(2026, 9, 1))
-    broken, kept = person(WUHU), person(WUHU)
+    broken, kept, liaoning = person(WUHU), person(WUHU), person(SHENYANG)
     promise = dict(
         insured=WUHU,
         treating=WUHAN,
@@ -642,6 +697,11 @@ async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_say
         personal_commitment=True,
     )
     filing = snap((await wire.accept("filing.register.v1", register(broken, **promise)))["filing"])
+    shenyang = snap(
+        (await wire.accept("filing.register.v1", register(liaoning, **{**promise, "insured": SHENYANG})))["filing"]
+    )
+    assert shenyang.commitment is not None
+    assert shenyang.commitment.due_at == datetime(2026, 10, 1, 23, 59, 59, 999999, tzinfo=SH)
     commitment = filing.commitment
     assert commitment is not None and [[p.value for p in g] for g in commitment.owed] == [["residence_proof"]]
     assert commitment.due_at == datetime(2026, 10, 1, 23, 59, 59, 999999, tzinfo=SH)  # Wuhu: 1 month (001)
@@ -665,12 +725,15 @@ async def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_say
     assert (revoked.rule, s.status.value, s.benefits_recoverable, s.ended_at) == (
         "F-10",
         "revoked",
-        True,
+        False,
         commitment.due_at,
     )
-    assert "not met" in s.note and "recoverable" in s.note and "residence_proof" in s.note
+    assert "not met" in s.note and "nothing is recovered" in s.note and "residence_proof" in s.note
     stored = (await wire.stored_filings(broken))[str(filing.filing_id)]
-    assert (stored.status.value, stored.benefits_recoverable, stored.version) == ("revoked", True, 2)
+    assert (stored.status.value, stored.benefits_recoverable, stored.version) == ("revoked", False, 2)
+    cancelled = await wire.change(lambda c: c.filing_id == shenyang.filing_id and c.change_kind.value == "revoked")
+    assert (cancelled.snapshot.benefits_recoverable, cancelled.snapshot.ended_at) == (True, shenyang.commitment.due_at)
+    assert "recoverable" in cancelled.snapshot.note and "004 第七条" in cancelled.snapshot.note
     await wire.deadlines(broken, "fired", count=1)
 
     # the kept promise: its deadline fired too and changed nothing
@@ -741,8 +804,14 @@ async def test_F12_an_admission_inside_validity_stays_eligible_after_expiry(wire
 
 # ================================================================ F-13, M-02
 async def test_F13_online_filing_on_wednesday_30_september_2026_is_due_friday_9_october_and_decided_then(wire):
+    """F-13. An online filing is decided within 2 working days (000 第九条): received Wednesday 30
+    September 2026, the National Day holiday 1-8 October is skipped, due the end of Friday 9 October.
+    What a filing received on a non-working day does is region policy: in Liaoning "在非工作日收到备案申请
+    后，原则上应于上班后第1个工作日办结生效" (004 第九条): a Shenyang window filing on Saturday 3 October
+    takes effect Thursday 8 October, the first working day; Wuhan (Hubei, the national default: 000
+    第九条 defers nothing) files it in force on 3 October itself."""
     await wire.set_clock(at(2026, 9, 30, 16))  # the last working day before National Day
-    online, rejected, holiday, make_up = person(WUHAN), person(WUHAN), person(WUHAN), person(WUHAN)
+    online, rejected, holiday, make_up = person(WUHAN), person(WUHAN), person(SHENYANG), person(WUHAN)
     pending = snap(
         (await wire.accept("filing.register.v1", register(online, channel="online", start=date(2026, 9, 30))))["filing"]
     )
@@ -768,11 +837,18 @@ async def test_F13_online_filing_on_wednesday_30_september_2026_is_due_friday_9_
     assert (decided["filing"]["status"], decided["filing"]["rule"]) == ("rejected", "F-13")
 
     await wire.set_clock(at(2026, 10, 3))  # a holiday: window filing dated later
-    closed = snap((await wire.accept("filing.register.v1", register(holiday, start=date(2026, 10, 3))))["filing"])
+    closed = snap(
+        (await wire.accept("filing.register.v1", register(holiday, insured=SHENYANG, start=date(2026, 10, 3))))[
+            "filing"
+        ]
+    )
     assert (closed.valid_from, closed.status.value) == (date(2026, 10, 8), "active")
     assert (
-        wire.eligible(holiday, WUHAN, BEIJING, INPATIENT, date(2026, 10, 5)).reason_code.value == "filing_not_yet_valid"
+        wire.eligible(holiday, SHENYANG, BEIJING, INPATIENT, date(2026, 10, 5)).reason_code.value
+        == "filing_not_yet_valid"
     )
+    wuhan = snap((await wire.accept("filing.register.v1", register(person(WUHAN), start=date(2026, 10, 3))))["filing"])
+    assert (wuhan.valid_from, wuhan.status.value) == (date(2026, 10, 3), "active")
 
     await wire.set_clock(at(2026, 10, 9, 18))  # 2nd working day: still pending
     effective = await wire.change(lambda c: c.filing_id == closed.filing_id and c.change_kind.value == "effective")

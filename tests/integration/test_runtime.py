@@ -217,6 +217,14 @@ async def test_deadline_set_before_a_restart_fires_once_after_it(stack, prefix):
             overdue = await bus.read("collab.reply-overdue.v1", lambda m: len(m) >= 1)
             assert len(overdue) == 1
             assert await count_docs(collab, "deadlines", {"status": "fired"}) == 1
+            # what the on-call alerts read (deploy/alerts.yml): fired a minute after its due time, none
+            # overdue left, the broker reached, and the request counted overdue for the region owing it
+            assert collab.metric("yidi_deadline_lateness_seconds_count") == 1
+            assert collab.metric("yidi_deadline_lateness_seconds_sum") >= 60
+            await eventually(lambda: collab.metric("yidi_broker_reachable") == 1)
+            assert collab.metric("yidi_deadline_overdue_seconds") == 0
+            await eventually(lambda: collab.metric("yidi_collab_overdue", kind="requests") == 1)
+            assert collab.metric("yidi_outbox_oldest_seconds") < 300
     finally:
         collab.stop()
 

@@ -11,7 +11,7 @@ import os
 import random
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from support import ROOT, ServiceProcess, eventually, new_prefix
@@ -79,23 +79,21 @@ async def test_the_simulator_follows_yidi_clock_advance_without_a_clock_skew(sta
 
         await eventually(advanced)
         await _shows([settlement], sim)
-        # what the simulator did before it followed the clock: stamped with the time it had set, an hour behind
-        topic, payload, expected = traffic.next_visit()
-        stale = sim.client.envelope(
-            topic, payload, sender=payload.institution_code, now=sim.business_now() - timedelta(seconds=3600)
-        )
-        sim.flights.sent(payload.request_id, str(stale.event_id), expected, traffic, topic=topic, payload=payload)
-        await sim.client.send(
-            topic, payload, sender=payload.institution_code, now=stale.occurred_at, event_id=stale.event_id
-        )
-        # refused CLOCK_SKEW, it had no effect: the simulator sends it again with the time now, and it is answered
-        await eventually(lambda: sim.flights.tally.resent == 1 and sim.flights.tally.answered == 7, 60)
+        # what the HIS stamped just before the clock moved and the service reads just after: judged by the
+        # clock it was stamped under, a moment old, it is answered with no CLOCK_SKEW and no second send
+        await _send_stamped(sim, traffic, sim.business_now() - timedelta(seconds=3600))
+        await eventually(lambda: sim.flights.tally.answered == 7, 60)
+        assert sim.flights.tally.resent == 0
+        # stamped under no clock the service has had (two hours behind): refused CLOCK_SKEW, which has no
+        # effect, so the simulator sends it again with the time now, as a HIS adapter does, and it is answered
+        await _send_stamped(sim, traffic, sim.business_now() - timedelta(seconds=7200))
+        await eventually(lambda: sim.flights.tally.resent == 1 and sim.flights.tally.answered == 8, 60)
         # as it does now: stamped with the business time it follows
         await visits(6)
-        await eventually(lambda: sim.flights.tally.answered == 13, 60)
+        await eventually(lambda: sim.flights.tally.answered == 14, 60)
         tally = sim.flights.tally
         assert (tally.answered, tally.refused["CLOCK_SKEW"], tally.resent, tally.unopenable, tally.unanswered) == (
-            13,
+            14,
             0,
             1,
             0,
@@ -106,6 +104,16 @@ async def test_the_simulator_follows_yidi_clock_advance_without_a_clock_skew(sta
     finally:
         await sim.stop()
         settlement.stop()
+
+
+async def _send_stamped(sim: Simulator, traffic: Traffic, stamped: datetime) -> None:
+    """The next visit, sent with the business time ``stamped`` instead of the simulator's own."""
+    topic, payload, expected = traffic.next_visit()
+    envelope = sim.client.envelope(topic, payload, sender=payload.institution_code, now=stamped)
+    sim.flights.sent(payload.request_id, str(envelope.event_id), expected, traffic, topic=topic, payload=payload)
+    await sim.client.send(
+        topic, payload, sender=payload.institution_code, now=envelope.occurred_at, event_id=envelope.event_id
+    )
 
 
 def _query(proc: ServiceProcess, sim: Simulator, agency: str, path: str, **params: str):

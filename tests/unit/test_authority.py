@@ -253,21 +253,29 @@ def test_c02_a_confirmation_without_a_side_is_the_payers_and_a_refusal_says_whic
 
 
 @pytest.mark.parametrize(
-    "sender, ok",
+    "insured, treating, sender, ok",
     [
-        (A_HEFEI, True),
-        (ANHUI, True),
-        (NATIONAL, True),  # the treating side, whose audit found it
-        (A_WUHU, False),  # the insured side may not deduct what it owes
-        (A_WUHAN, False),
-        (HUBEI, False),
-        ("settlement", False),
+        # intra-province, Wuhu insured: Wuhu's text gives the audit to the insured place (001 第三十条)
+        (WUHU, HEFEI, A_WUHU, True),
+        (WUHU, HEFEI, ANHUI, True),
+        (WUHU, HEFEI, NATIONAL, True),
+        (WUHU, HEFEI, A_HEFEI, False),  # the treating place does not audit Wuhu's intra-province costs
+        # intra-province, Hefei insured (no text of its own): the treating place audits, the national default
+        (HEFEI, WUHU, A_WUHU, True),
+        (HEFEI, WUHU, A_HEFEI, False),
+        # cross-province: always the treating place (000 第五十七、五十八条; 001 第三十条 二款)
+        (WUHU, WUHAN, A_WUHAN, True),
+        (WUHU, WUHAN, HUBEI, True),
+        (WUHU, WUHAN, A_WUHU, False),
+        (WUHU, WUHAN, ANHUI, False),
+        (WUHU, HEFEI, "settlement", False),
     ],
 )
-def test_r04_audit_deductions_only_by_the_treating_side(sender, ok):
-    assert allowed(CLEARING.rules[DEDUCT], sender, deduction()) is ok
+def test_r04_audit_deductions_by_the_auditing_side(insured, treating, sender, ok):
+    """R-04 (corrected 2026-12): who audits intra-province costs is the insured region's choice."""
+    assert allowed(CLEARING.rules[DEDUCT], sender, deduction(insured, treating)) is ok
     if not ok:
-        assert refusal(CLEARING.rules[DEDUCT], sender, deduction()).rule == "R-04"
+        assert refusal(CLEARING.rules[DEDUCT], sender, deduction(insured, treating)).rule == "R-04"
 
 
 @pytest.mark.parametrize(

@@ -73,31 +73,132 @@ def test_every_service_runs_from_one_image_with_its_module_and_port():
         assert hasattr(importlib.import_module(f"services.{name}.app"), "main")
 
 
-def test_prometheus_scrapes_every_service_on_its_port_and_loads_the_alert_rules():
+def test_prometheus_scrapes_every_service_and_the_console_and_alerts_through_alertmanager():
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     targets = {c["job_name"]: c["static_configs"][0]["targets"][0] for c in prometheus["scrape_configs"]}
-    assert targets == {name: f"{name}:{port}" for name, port in SERVICE_PORTS.items()}
+    assert targets == {**{name: f"{name}:{port}" for name, port in SERVICE_PORTS.items()}, "console": "console:9106"}
+    assert compose()["services"]["console"]["environment"]["YIDI_CONSOLE_PORT"] == "9106"
     mounted = " ".join(compose()["services"]["prometheus"]["volumes"])
     assert "deploy/alerts.yml" in mounted and prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    alertmanager = compose()["services"]["alertmanager"]
+    assert "./deploy/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in alertmanager["volumes"]
+    config = yaml.safe_load((ROOT / "deploy" / "alertmanager.yml").read_text())
+    written = {c["url_file"] for r in config["receivers"] for c in r["webhook_configs"]}
+    assert written == {"/alertmanager/page-webhook.url", "/alertmanager/ticket-webhook.url"}
+    assert all(path in alertmanager["command"][0] for path in written)  # what compose writes at start
 
 
-def test_alert_rules_name_metrics_the_services_export():
-    rules = yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())
-    exported = {
-        "up",
-        "yidi_consumer_lag",
-        "yidi_dead_letters_total",
-        "yidi_messages_handled_total",
-        "yidi_deadlines",
-        "yidi_settlement_timeouts_total",
-        "yidi_settlement_latency_seconds_bucket",
-        "yidi_prepayment_usage_ratio",
-        "yidi_unauthenticated_total",
-        "yidi_refused_total",
+def exported_metrics() -> set[str]:
+    """Every metric name a service or the console exports, from their metric classes (histogram
+    series included), and Prometheus's own ``up`` and ``ALERTS``."""
+    from prometheus_client import CollectorRegistry
+
+    from runtime.metrics import RuntimeMetrics
+    from services.clearing.metrics import ClearingMetrics
+    from services.collab.metrics import CollabMetrics
+    from services.console.metrics import ConsoleMetrics
+    from services.filing.metrics import FilingMetrics
+    from services.prepayment.metrics import PrepaymentMetrics
+    from services.settlement.metrics import SettlementMetrics
+
+    registry = CollectorRegistry()
+    RuntimeMetrics(registry, "any")
+    ClearingMetrics(registry, now=lambda: None, reads=None)  # type: ignore[arg-type, return-value]
+    CollabMetrics(registry)
+    FilingMetrics(registry)
+    PrepaymentMetrics(registry)
+    SettlementMetrics(registry)
+    ConsoleMetrics(registry)
+    names = {"up", "ALERTS"}
+    for family in registry.collect():
+        names |= {family.name, f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_count"}
+    return names
+
+
+def alert_rules() -> dict[str, dict]:
+    return {
+        r["alert"]: r
+        for g in yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())["groups"]
+        for r in g["rules"]
     }
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            assert any(metric in rule["expr"] for metric in exported), rule["alert"]
+
+
+def _section(runbook: str, anchor: str) -> str:
+    """The text of the RUNBOOK.md section whose heading makes ``anchor`` (GitHub's rule: lower case)."""
+    for part in runbook.split("\n## ")[1:]:
+        heading, _, body = part.partition("\n")
+        if heading.strip().lower().replace(" ", "-") == anchor:
+            return body
+    return ""
+
+
+def test_every_alert_links_a_runbook_section_that_says_what_it_means_how_to_confirm_and_what_to_do():
+    runbook = (ROOT / "deploy" / "RUNBOOK.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    operations = readme[readme.index("## Operating it") : readme.index("## Tests")]
+    for name, rule in alert_rules().items():
+        assert rule["labels"]["severity"] in {"page", "ticket"}, name  # what Alertmanager routes on
+        path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert path == "deploy/RUNBOOK.md" and anchor == name.lower(), name
+        body = _section(runbook, anchor)
+        assert all(word in body for word in ("**Means:**", "**Confirm:**", "**Do:**")), name
+        assert f"`{name}`" in operations, f"README's operations section does not list {name}"
+
+
+def test_every_alert_has_a_rule_test_that_fires_it_and_one_that_must_not():
+    """In deploy/tests/alerts_test.yml (run by `make rules`, promtool): for every alert an evaluation
+    expecting it with its labels and runbook, and one over series that must not fire it, expecting none."""
+    tests = yaml.safe_load((ROOT / "deploy" / "tests" / "alerts_test.yml").read_text())["tests"]
+    cases = [case for test in tests for case in test["alert_rule_test"]]
+    fires = {c["alertname"] for c in cases if c["exp_alerts"]}
+    silent = {c["alertname"] for c in cases if not c["exp_alerts"]}
+    assert fires == set(alert_rules()) and silent == set(alert_rules()), (
+        set(alert_rules()) - fires,
+        set(alert_rules()) - silent,
+    )
+    for case in cases:
+        for alert in case["exp_alerts"]:
+            rule = alert_rules()[case["alertname"]]
+            assert alert["exp_annotations"]["runbook_url"] == rule["annotations"]["runbook_url"]
+            assert alert["exp_labels"]["severity"] == rule["labels"]["severity"]
+
+
+def test_alertmanager_routes_by_severity_and_inhibits_symptoms_by_alerts_that_exist():
+    config = yaml.safe_load((ROOT / "deploy" / "alertmanager.yml").read_text())
+    routes = {r["matchers"][0]: r["receiver"] for r in config["route"]["routes"]}
+    assert routes == {'severity="page"': "page", 'severity="ticket"': "ticket"}
+    alerts = set(alert_rules())
+    for rule in config["inhibit_rules"]:
+        for matcher in rule["source_matchers"] + rule["target_matchers"]:
+            names = re.fullmatch(r'alertname=~?"([^"]+)"', matcher).group(1).split("|")
+            assert set(names) <= alerts, names
+    broker = next(r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="BrokerUnreachable"'])
+    assert {"ConsumerLagGrowing", "ConsumerLagHigh"} <= set(broker["target_matchers"][0].split('"')[1].split("|"))
+
+
+def test_compose_exports_traces_to_jaeger_and_grafana_reads_them():
+    services = compose()["services"]
+    for name in SERVICE_PORTS:
+        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert services["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
+    sources = yaml.safe_load(
+        (ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    assert {s["type"] for s in sources["datasources"]} == {"prometheus", "jaeger"}
+
+
+def test_alert_rules_and_dashboards_name_metrics_the_services_export():
+    exported = exported_metrics()
+    for name, rule in alert_rules().items():
+        named = set(re.findall(r"\b(yidi_[a-z_]+|up)\b", rule["expr"]))
+        assert named and named <= exported, (name, named - exported)
+    for board in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"):
+        panels = json.loads(board.read_text())["panels"]
+        for panel in panels:
+            for target in panel["targets"]:
+                assert set(re.findall(r"\byidi_[a-z_]+", target["expr"])) <= exported, (board.name, panel["title"])
+        assert len({p["id"] for p in panels}) == len(panels)
 
 
 def test_alerts_and_a_dashboard_panel_watch_unauthenticated_and_refused_messages():

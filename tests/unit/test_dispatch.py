@@ -30,7 +30,7 @@ async def test_a_revoked_partition_finishes_its_record_abandons_the_rest_and_com
     handled: list[bytes] = []
     release = asyncio.Event()
 
-    async def process(topic: str, value: bytes, signature: bytes | None) -> None:
+    async def process(topic: str, value: bytes, signature: bytes | None, trace: dict[str, str]) -> None:
         if value == b"slow":
             await release.wait()
         handled.append(value)
@@ -52,7 +52,7 @@ async def test_a_revoked_partition_finishes_its_record_abandons_the_rest_and_com
 async def test_records_of_a_partition_no_longer_assigned_are_not_taken():
     handled: list[bytes] = []
 
-    async def process(topic: str, value: bytes, signature: bytes | None) -> None:
+    async def process(topic: str, value: bytes, signature: bytes | None, trace: dict[str, str]) -> None:
         handled.append(value)
 
     dispatcher, consumer = PartitionDispatcher(process, commit_interval=3600), Consumer()
@@ -66,7 +66,7 @@ async def test_a_failing_record_never_advances_the_offset():
     """A failure outside the handler's own answer is tried again; the offset stays before it."""
     attempts = 0
 
-    async def process(topic: str, value: bytes, signature: bytes | None) -> None:
+    async def process(topic: str, value: bytes, signature: bytes | None, trace: dict[str, str]) -> None:
         nonlocal attempts
         attempts += 1
         raise RuntimeError("the broker refused the dead letter")

@@ -16,9 +16,11 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from support import imports_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +204,87 @@ def test_no_service_imports_another_services_code():
                 and m.split(".")[1] in deployables - {name}
             ]
     assert crossing == [], f"a deployable imports another's code: {crossing}"
+
+
+# ---------------------------------------------------------------- region policy is data (issue 31)
+POLICY_FILES = [
+    *(ROOT / "services").glob("*/policies/*.yaml"),
+    *(ROOT / "contracts" / "data" / "clearing_calendars").glob("*.yaml"),
+]
+# what a region's text sets in the clearing calendar: a module constant of that name would be a second home
+CALENDAR_CONSTANTS = re.compile(
+    r"(DECLARATION|GENERATION|CONFIRMATION|AUDIT|RECEIVABLES?_FIXED)_DAY|INSTITUTIONS_(PAID_)?WD|REMITTANCE"
+)
+
+
+def _policy_regions() -> set[str]:
+    """The regions that have a policy file of their own (its name, and the regions a calendar lists)."""
+    regions = {p.stem for p in POLICY_FILES if p.stem.isdigit()}
+    for path in POLICY_FILES:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        regions |= {str(r) for r in data.get("regions", []) if str(r).isdigit()}
+    return regions
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string nodes that are docstrings (words, not values)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _service_code() -> list[Path]:
+    return [
+        *(ROOT / "kernel").rglob("*.py"),
+        *(p for p in (ROOT / "services").rglob("*.py") if "console" not in p.parts),
+    ]
+
+
+def _region_literals(path: Path, regions: set[str], root: Path = ROOT) -> list[str]:
+    """Each region literal and calendar constant of ``path``, as ``file:line: what``."""
+    tree = _tree(path)
+    where = path.relative_to(root)
+    words = _docstrings(tree)
+    provinces = {r[:2] for r in regions if r.endswith("0000")}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in words:
+            if node.value in regions or node.value in provinces:
+                found.append(f"{where}:{node.lineno}: {node.value!r}")
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and CALENDAR_CONSTANTS.search(target.id):
+                    found.append(f"{where}:{node.lineno}: {target.id} = {node.value.value}")
+    return found
+
+
+def test_there_are_region_policies_to_check():
+    assert {"340200", "210000", "430000"} <= _policy_regions()
+
+
+def test_no_region_value_is_a_literal_in_a_services_code():
+    """A region's values live in its policy file, with its text and the dates in force (issue 31): no service or
+    kernel module names a region that has a policy (``"340200"``, a province's ``"21"``) to branch on it, nor
+    keeps a day of the clearing calendar as a constant of its own (the C-02 day had two homes: clearing's
+    ``GENERATION_DAY`` and settlement's). Docstrings may name them; code reads the policy."""
+    regions = _policy_regions()
+    found = [hit for path in _service_code() for hit in _region_literals(path, regions)]
+    assert found == []
+
+
+def test_the_check_finds_a_region_literal_and_a_calendar_constant(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""Wuhu 340200 in words is fine."""\n'
+        "GENERATION_DAY = 21\n"
+        "def f(region):\n"
+        '    """340200 again, in words."""\n'
+        '    return region == "340200" or region[:2] == "21"\n',
+        encoding="utf-8",
+    )
+    hits = sorted(_region_literals(sample, {"340200", "210000"}, tmp_path), key=lambda hit: int(hit.split(":")[1]))
+    assert [hit.split(": ", 1)[1] for hit in hits] == ["GENERATION_DAY = 21", "'340200'", "'21'"]

@@ -35,6 +35,9 @@ class _Fixed:
     def now(self) -> datetime:
         return NOW
 
+    def skew(self, claimed: datetime, window: float) -> float:
+        return abs((claimed - NOW).total_seconds())
+
 
 class Harness(Consuming):
     """The consuming half alone: what it sends is kept, the handler only counts."""

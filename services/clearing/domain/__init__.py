@@ -10,7 +10,7 @@ modules ``obligations`` (C-03, C-07), ``reconciliation`` (R-02), ``declaration``
 ``replay`` (a period rebuilt from its archived lines and compared with what was issued).
 """
 
-from .audit import AUDIT_CONFIRMATION_DAY, AuditRefused, audit_month, check_deduction
+from .audit import AuditRefused, audit_month, auditor_region, check_deduction
 from .ledger import (
     GENERATE,
     SILENT_CONFIRMATION,
@@ -63,7 +63,7 @@ __all__ = [
     "next_month",
     "notice_deadlines",
     "period_calendar",
-    "AUDIT_CONFIRMATION_DAY",
+    "auditor_region",
     "AuditRefused",
     "audit_month",
     "check_deduction",

@@ -14,33 +14,49 @@ corrected once; a second change corrects the correction.
 
 Period (R-04, 000 第五十七条 "每月16日前…确认后纳入清算"): a result confirmed (received) by the end of
 the 16th enters the period generated on that month's 21st; later, the next month's. If that period is
-already generated, the first one not yet generated takes it (R-05 补扣补支 "纳入下一期清算").
+already generated, the first one not yet generated takes it (R-05 补扣补支 "纳入下一期清算"). The day is
+the treating region's (``kernel.clearing_calendar``: Wuhu and Liaoning audit by the 20th, 001 第三十二条,
+004 第四十一条).
+
+Who audits (R-04, 001 第三十条): cross-province costs the treating place, against its own scope;
+intra-province costs the treating place too unless the insured region's text gives them to the insured
+place (Wuhu: "省内异地就医发生的医疗费用由参保地经办机构…审核"). ``auditor_region`` says which; the
+authority table refuses a deduction from the other side's agency with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from contracts.clearing import EntryKind, FundAmounts
+from kernel.clearing_calendar import Auditor, calendars
 from runtime.calendar import business_date
 
 from .ledger import ZERO, LedgerEntry
 from .period import next_month
-
-AUDIT_CONFIRMATION_DAY = 16  # R-04 (000 第五十七条)
 
 
 class AuditRefused(Exception):
     """R-04: a deduction that does not fit the settlement it names; answered to its sender."""
 
 
-def audit_month(received_at: datetime) -> str:
-    """R-04: the clearing month a deduction confirmed at ``received_at`` enters first."""
+def audit_month(received_at: datetime, auditor: str | None = None) -> str:
+    """R-04: the clearing month a deduction confirmed at ``received_at`` enters first (by the audit day of the
+    region that audits, ``auditor_region``: the 16th, Wuhu and Liaoning the 20th)."""
     day = business_date(received_at)
     label = f"{day.year:04d}-{day.month:02d}"
-    return label if day.day <= AUDIT_CONFIRMATION_DAY else next_month(label)
+    by = calendars().value("audit_confirmation_day", auditor, day)
+    return label if day.day <= by else next_month(label)
+
+
+def auditor_region(insured: str, treating: str, on: date) -> str:
+    """R-04: the region whose agency audits the pair's costs: the treating one, or for intra-province costs
+    the insured one where its text says so (Wuhu, 001 第三十条)."""
+    if insured[:2] != treating[:2]:
+        return treating
+    return insured if calendars().auditor(insured, on) is Auditor.INSURED else treating
 
 
 def check_deduction(entry: LedgerEntry, history: Iterable[LedgerEntry]) -> LedgerEntry:
@@ -102,4 +118,4 @@ def _per_fund(plus: Iterable[LedgerEntry], minus: Iterable[LedgerEntry]) -> dict
     return sums
 
 
-__all__ = ["AUDIT_CONFIRMATION_DAY", "AuditRefused", "audit_month", "check_deduction"]
+__all__ = ["AuditRefused", "audit_month", "auditor_region", "check_deduction"]

@@ -2,13 +2,16 @@
 门诊慢特病一并申报; 申报最多延迟2个月.
 
 Our reading: settlements of month S are due by the end of the 16th of S+1 (receipt time); accepted late up
-to the end of the 16th of S+3 (two months late), refused beyond, with the reason. A hospital (H code)
+to the end of the 16th of S+3 (two months late), refused beyond, with the reason. The day is the treating
+region's (``kernel.clearing_calendar``): Wuhu's institutions declare by the 5th (001 第三十二条), Liaoning's
+reconcile and confirm by the 20th (004 第四十一条). A hospital (H code)
 declares inpatient, general and chronic outpatient together — each exactly once, a zero line when it had
 none; a pharmacy (P code) declares its purchases. A second declaration of the same month is a new record
 that replaces the first (M-03: the count of versions is kept). Each line is set beside the platform's own
 count of what clearing archived for the institution that month; a difference is shown (``matched``
-false) and resolved through daily reconciliation (R-02). Declarations do not gate clearing: the ledgers
-already take every settlement the platform completed (C-02 generates from them).
+false) and resolved through daily reconciliation (R-02). Declarations do not gate clearing yet: the ledgers
+take every settlement the platform completed, where 000 第五十七、六十二条 and 004 第四十四条 have clearing take
+declared, reconciled costs only (R-03, C-02 as corrected 2026-12); that gate is still to be built.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts.clearing import DeclarationRecorded, DeclaredLine, MonthlyDeclaration
 from contracts.values import MedicalType
-from runtime.calendar import at_business_start, end_of_business_day
+from kernel.clearing_calendar import calendars
+from runtime.calendar import at_business_start
 from services.outcome import Decision
 
 from .period import next_month, parse_month
 
-DECLARATION_DAY = 16  # R-03
 MAX_LATE_MONTHS = 2
 HOSPITAL_TYPES = frozenset({MedicalType.INPATIENT, MedicalType.GENERAL_OUTPATIENT, MedicalType.CHRONIC_OUTPATIENT})
 PHARMACY_TYPES = frozenset({MedicalType.PHARMACY})
@@ -46,14 +49,14 @@ class Declaration(BaseModel):
     versions: int = 0
 
 
-def due_dates(month: str) -> tuple[datetime, datetime]:
-    """R-03: (due by, latest accepted): the end of the 16th of the next month, and two months later."""
-    due_month = next_month(month)
-    late_month = next_month(next_month(due_month))
-    return (
-        end_of_business_day(date(*parse_month(due_month), DECLARATION_DAY)),
-        end_of_business_day(date(*parse_month(late_month), DECLARATION_DAY)),
-    )
+def due_dates(month: str, treating_region: str | None = None) -> tuple[datetime, datetime]:
+    """R-03: (due by, latest accepted): the end of the declaration day of the next month (the 16th; the
+    treating region's own day where its text sets one), and the same day two months later."""
+    late_month = month
+    for _ in range(MAX_LATE_MONTHS):
+        late_month = next_month(late_month)
+    days = calendars()
+    return days.declaration_due(month, treating_region), days.declaration_due(late_month, treating_region)
 
 
 def key(institution: str, month: str) -> str:
@@ -63,7 +66,7 @@ def key(institution: str, month: str) -> str:
 def declare(
     state: Declaration | None, cmd: MonthlyDeclaration, platform: list[DeclaredLine], now: datetime
 ) -> Decision[Declaration]:
-    due_by, latest_by = due_dates(cmd.month)
+    due_by, latest_by = due_dates(cmd.month, str(cmd.treating_region))
     if now < at_business_start(date(*parse_month(next_month(cmd.month)), 1)):
         raise DeclarationRefused(f"R-03: {cmd.month} is not over yet")
     if now > latest_by:
@@ -122,4 +125,4 @@ def platform_lines(archived: list[dict]) -> list[DeclaredLine]:
     return [DeclaredLine(medical_type=t, settlements=n, fund_total=total) for t, (n, total) in sums.items() if t]
 
 
-__all__ = ["DECLARATION_DAY", "Declaration", "DeclarationRefused", "declare", "due_dates", "key", "platform_lines"]
+__all__ = ["Declaration", "DeclarationRefused", "declare", "due_dates", "key", "platform_lines"]

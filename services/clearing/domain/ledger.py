@@ -28,6 +28,7 @@ from contracts.clearing import (
     PeriodConfirmedBy,
 )
 from contracts.values import Money, RegionCode
+from kernel.clearing_calendar import calendars
 from runtime.calendar import WorkingCalendar
 from services.outcome import RECENT_ITEMS, DeadlineRequest, Decision, deadline, remember, stable_id
 
@@ -228,7 +229,6 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
     """C-02: on the 21st the period's figures are fixed; the 25th's silent confirmation is armed."""
     if ledger.status is not PeriodStatus.OPEN:
         return Decision(ledger, [], [])
-    dates = period_calendar(ledger.clearing_month, calendar)
     totals = fund_totals(ledger)
     settled, deducted, net = sum_totals(totals)
     new = ledger.model_copy(
@@ -243,11 +243,35 @@ def generate(ledger: ClearingLedger, calendar: WorkingCalendar, now: datetime) -
         deducted_total=deducted,
         net_total=net,
         entry_count=ledger.entry_count,
-        confirm_by=dates.confirm_by,
+        confirm_by=max(side_due(ledger, side) for side in ClearingSide),
         generated_at=now,
     )
-    confirm = deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, dates.confirm_by, "C-02", calendar.source)
-    return Decision(new, [event], [confirm])
+    return Decision(new, [event], _silent_confirmations(ledger, calendar))
+
+
+def ordinal(day: int) -> str:
+    """The 1st, 24th, 25th: a day of the month as a refusal says it."""
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def side_due(ledger: ClearingLedger, side: ClearingSide) -> datetime:
+    """C-02: the end of the day by which ``side`` confirms (the 25th; a side whose region's text sets
+    another day, that one: a Liaoning city's cross-province payable the 24th, 004 第四十六条)."""
+    return confirmation_due(ledger.clearing_month, ledger.insured_region, ledger.treating_region, side)
+
+
+def _silent_confirmations(ledger: ClearingLedger, calendar: WorkingCalendar) -> list[DeadlineRequest]:
+    """The moments silence confirms (004 第四十五、四十六条): the last side's day (ref "", as periods have always
+    armed it), and before it each side whose own day is earlier (ref: the side)."""
+    dues = {side: side_due(ledger, side) for side in ClearingSide}
+    last = max(dues.values())
+    early = [
+        deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, due, "C-02", calendar.source, ref=side.value)
+        for side, due in dues.items()
+        if due < last
+    ]
+    return [*early, deadline(SERVICE, SILENT_CONFIRMATION, ledger.key, last, "C-02", calendar.source)]
 
 
 def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -> Decision[ClearingLedger]:
@@ -257,12 +281,12 @@ def confirm(ledger: ClearingLedger, cmd: ConfirmClearingPeriod, now: datetime) -
     (``LateConfirmation``): that side is confirmed by silence (004 第四十五条)."""
     if ledger.status is PeriodStatus.OPEN:
         raise ValueError(f"clearing period {ledger.key} is not generated yet")
-    due = confirmation_due(ledger.clearing_month)
+    due = side_due(ledger, cmd.side)
     if now > due:  # a redelivered copy never gets here: the store's inbox drops it
         how = ledger.confirmations.get(cmd.side)
         raise LateConfirmation(
             f"C-02: the {cmd.side.value} side's confirmation of {ledger.key} was received at "
-            f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); "
+            f"{now.isoformat()}, after the end of the {ordinal(due.day)} ({due.isoformat()}); "
             + (
                 f"that side is confirmed ({how.value})"
                 if how
@@ -294,7 +318,9 @@ def deadline_fired(
     if request.kind == GENERATE:
         return generate(ledger, calendar, now)
     if request.kind == SILENT_CONFIRMATION and ledger.status is PeriodStatus.GENERATED:
-        silent = [side for side in pending_sides(ledger) if not held(ledger, side)]  # whoever stayed silent
+        silent = [  # whoever stayed silent past its day
+            side for side in pending_sides(ledger) if not held(ledger, side) and side_due(ledger, side) <= now
+        ]
         return _confirmed(ledger, silent, PeriodConfirmedBy.SILENCE, now)
     return Decision(ledger, [], [])
 
@@ -352,12 +378,18 @@ def after_year_close(entry: LedgerEntry, month: str) -> bool:
     return entry.kind is not EntryKind.AUDIT_DEDUCTION and month > year_close_month(entry.business_day.year)
 
 
-def open_for_entries(ledger: ClearingLedger | None, month: str, calendar: WorkingCalendar, now: datetime) -> bool:
+def open_for_entries(
+    ledger: ClearingLedger | None, month: str, calendar: WorkingCalendar, now: datetime, treating: str | None = None
+) -> bool:
     """Whether an entry received at ``now`` may go into the ``month`` ledger of its pair (C-02, R-05).
     A ledger that exists takes entries until it is generated. A ledger that does not exist yet may be
     opened only before its month's 21st run: once the month is generated (and its notices follow at
     month end), a new ledger there would never be generated in time nor reach a notice, so the entry
-    goes to the first period not yet generated."""
+    goes to the first period not yet generated. Where the treating region's text fixes its receivable
+    applications earlier (Liaoning: at 00:00 on the 1st, 004 第四十四条), an entry received after that
+    goes to the next period too."""
+    if treating is not None and now >= calendars().intake_closes_at(month, treating):
+        return False
     if ledger is not None:
         return ledger.status is PeriodStatus.OPEN
     return now < period_calendar(month, calendar).generation_at
@@ -377,6 +409,7 @@ __all__ = [
     "ClearingLedger",
     "LateConfirmation",
     "held",
+    "side_due",
     "LedgerEntry",
     "LedgerLine",
     "PeriodClosed",

@@ -88,7 +88,7 @@ def issue_notice(
         net_payable=payable - receivable,
         issued_at=now,
         calendar=calendar.source,
-        **notice_deadlines(now, calendar),
+        **notice_deadlines(now, calendar, region, month),
     )
 
 

@@ -23,8 +23,7 @@ from contracts.clearing import (
 from contracts.values import RegionCode
 from services.outcome import Decision
 
-from .ledger import ClearingLedger, LateConfirmation, PeriodStatus, _confirmed
-from .period import confirmation_due
+from .ledger import ClearingLedger, LateConfirmation, PeriodStatus, _confirmed, ordinal, side_due
 
 
 class ObjectionRefused(ValueError):
@@ -41,11 +40,11 @@ def object_to(
 ) -> Decision[ClearingLedger]:
     if ledger.status is PeriodStatus.OPEN:
         raise ObjectionRefused(f"C-02: clearing period {ledger.key} is not generated yet (the 21st)")
-    due = confirmation_due(ledger.clearing_month)
+    due = side_due(ledger, cmd.side)
     if now > due:
         raise LateConfirmation(
             f"C-02: the objection {cmd.objection_id} to {ledger.key} was received at "
-            f"{now.isoformat()}, after the end of the 25th ({due.isoformat()}); the "
+            f"{now.isoformat()}, after the end of the {ordinal(due.day)} ({due.isoformat()}); the "
             f"{cmd.side.value} side is confirmed"
         )
     if cmd.side in ledger.confirmations:
@@ -89,7 +88,7 @@ def resolve(
             "version": ledger.version + 1,
         }
     )
-    confirms = now > confirmation_due(ledger.clearing_month) and not any(
+    confirms = now > side_due(ledger, found.side) and not any(
         o.side is found.side and o.outcome is None for o in new.objections
     )
     confirmed = _confirmed(new, (found.side,), PeriodConfirmedBy.RESOLUTION, now) if confirms else Decision(new, [], [])

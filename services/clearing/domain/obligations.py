@@ -10,6 +10,13 @@ due (``ClearingObligationBreached``, for P-09 sanctions); recorded late it is ac
 A step cannot be recorded before the one it follows, nor twice. The submission chain applies to every
 notice with counterpart lines; C-07 to a notice with receivable lines (the city has institutions to
 pay). A notice without lines has nothing to move.
+
+The numbers are the region's where its text sets them (``kernel.clearing_calendar``, in force at the
+clearing month): Wuhu pays its institutions within 5 working days of the clearing report (C-07, 001
+第三十二条); a Hunan city completes its upward remittance 上解 within 15 working days of the provincial
+notice, whenever it submitted to finance (C-08, 002 第二十三条: the transfer is then due from the notice,
+not chained to the submission). 002 speaks of outpatient costs; a notice does not split by medical type,
+so in the dates 002 is in force the whole notice's transfer is held to it.
 """
 
 from __future__ import annotations
@@ -25,20 +32,28 @@ from contracts.clearing import (
     Obligation,
     RecordClearingObligation,
 )
+from kernel.clearing_calendar import calendars
 from runtime.calendar import WorkingCalendar
 from services.outcome import DeadlineRequest, Decision, deadline, stable_id
 
-from .period import INSTITUTIONS_WD, RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFER_WD
+from .period import RECEIPT_FEEDBACK_WD, TO_FINANCE_WD, TRANSFER_WD, institutions_paid_days
 
 SERVICE = "clearing"
 OBLIGATION_DUE = "obligation_due"
 Ob = Obligation  # the chain below reads as a table
-CHAIN: dict[Obligation, tuple[Obligation | None, int, str]] = {  # step → (after, working days, rule)
-    Ob.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
-    Ob.TRANSFERRED: (Ob.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
-    Ob.RECEIPT_FED_BACK: (Ob.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
-    Ob.INSTITUTIONS_PAID: (None, INSTITUTIONS_WD, "C-07"),
-}
+Chain = dict[Obligation, tuple[Obligation | None, int, str]]  # step → (after, working days, rule)
+CHAIN: tuple[Obligation, ...] = tuple(Obligation)  # the steps, in order
+
+
+def chain(region: str, month: str) -> Chain:
+    """The steps of ``region``'s notice of ``month``, with the region's numbers where its text sets them."""
+    remit = calendars().remittance_working_days(region, month)
+    return {
+        Ob.SUBMITTED_TO_FINANCE: (None, TO_FINANCE_WD, "C-03"),
+        Ob.TRANSFERRED: (None, remit, "C-08") if remit else (Ob.SUBMITTED_TO_FINANCE, TRANSFER_WD, "C-03"),
+        Ob.RECEIPT_FED_BACK: (Ob.TRANSFERRED, RECEIPT_FEEDBACK_WD, "C-03"),
+        Ob.INSTITUTIONS_PAID: (None, institutions_paid_days(region, month), "C-07"),
+    }
 
 
 class ObligationRefused(ValueError):
@@ -56,8 +71,12 @@ class NoticeState(BaseModel):
     calendar: str = ""
 
 
-def _after(step: Obligation) -> list[Obligation]:
-    return [s for s, (before, _, _) in CHAIN.items() if before is step]
+def _chain(state: NoticeState) -> Chain:
+    return chain(state.notice["region"], state.notice["clearing_month"])
+
+
+def _after(state: NoticeState, step: Obligation) -> list[Obligation]:
+    return [s for s, (before, _, _) in _chain(state).items() if before is step]
 
 
 def _arm(
@@ -68,7 +87,7 @@ def _arm(
     due: dict,
     deadlines: list[DeadlineRequest],
 ) -> None:
-    _, days, rule = CHAIN[step]
+    _, days, rule = _chain(state)[step]
     due[step] = calendar.deadline(start, days)
     deadlines.append(deadline(SERVICE, OBLIGATION_DUE, _key(state), due[step], rule, calendar.source, ref=step.value))
 
@@ -84,7 +103,9 @@ def start(notice: ClearingNoticeIssued, calendar: WorkingCalendar) -> tuple[Noti
     due: dict = {}
     deadlines: list[DeadlineRequest] = []
     if notice.counterparts:
-        _arm(state, Ob.SUBMITTED_TO_FINANCE, notice.issued_at, calendar, due, deadlines)
+        for step in (Ob.SUBMITTED_TO_FINANCE, Ob.TRANSFERRED):
+            if _chain(state)[step][0] is None:  # the transfer too where it runs from the notice (C-08)
+                _arm(state, step, notice.issued_at, calendar, due, deadlines)
     if any(line.direction == "receivable" for line in notice.counterparts):
         _arm(state, Ob.INSTITUTIONS_PAID, notice.issued_at, calendar, due, deadlines)
     return state.model_copy(update={"due": due}), deadlines
@@ -94,24 +115,24 @@ def record(
     state: NoticeState, cmd: RecordClearingObligation, calendar: WorkingCalendar, now: datetime
 ) -> Decision[NoticeState]:
     """C-03/C-07: one step recorded at receipt time ``now``; the next step's clock starts."""
-    step = cmd.obligation
+    step, steps = cmd.obligation, _chain(state)
     if step in state.done:
         raise ObligationRefused(
-            f"{CHAIN[step][2]}: {step.value} of {_key(state)} is already recorded (at {state.done[step].isoformat()})"
+            f"{steps[step][2]}: {step.value} of {_key(state)} is already recorded (at {state.done[step].isoformat()})"
         )
     if step not in state.due:
-        before = CHAIN[step][0]
+        before = steps[step][0]
         why = (
             f"{before.value} is not recorded yet"
             if before and before not in state.done and state.notice["counterparts"]
             else "the notice has no such obligation"
         )
-        raise ObligationRefused(f"{CHAIN[step][2]}: {step.value} of {_key(state)} cannot be recorded: {why}")
+        raise ObligationRefused(f"{steps[step][2]}: {step.value} of {_key(state)} cannot be recorded: {why}")
     due_at = state.due[step]
     late = now > due_at
     due = dict(state.due)
     deadlines: list[DeadlineRequest] = []
-    for nxt in _after(step):
+    for nxt in _after(state, step):
         if nxt not in due:
             _arm(state, nxt, due_at if late else now, calendar, due, deadlines)
     new = state.model_copy(update={"done": {**state.done, step: now}, "due": due})
@@ -123,7 +144,7 @@ def record(
         recorded_at=now,
         due_at=due_at,
         late=late,
-        rule=CHAIN[step][2],
+        rule=steps[step][2],
     )
     return Decision(new, [event], deadlines)
 
@@ -140,7 +161,7 @@ def fell_due(
         return Decision(state, [], [])
     due = dict(state.due)
     deadlines: list[DeadlineRequest] = []
-    for nxt in _after(step):
+    for nxt in _after(state, step):
         if nxt not in due:
             _arm(state, nxt, state.due[step], calendar, due, deadlines)
     key = _key(state)
@@ -152,10 +173,10 @@ def fell_due(
         due_at=state.due[step],
         breached_at=now,
         notice_id=state.notice["notice_id"],
-        rule=CHAIN[step][2],
+        rule=_chain(state)[step][2],
         calendar=calendar.source,
     )
     return Decision(state.model_copy(update={"breached": (*state.breached, step), "due": due}), [event], deadlines)
 
 
-__all__ = ["CHAIN", "OBLIGATION_DUE", "NoticeState", "ObligationRefused", "fell_due", "record", "start"]
+__all__ = ["CHAIN", "chain", "OBLIGATION_DUE", "NoticeState", "ObligationRefused", "fell_due", "record", "start"]

@@ -1,13 +1,19 @@
-"""The clearing tables of one region and month (C-04; 000 第六十五条, 附件15-1..15-6 and 16-1), built from
-the generated ledgers it is party to, and their CSV and XLSX exports.
+"""The clearing tables of one region and month (C-04; 000 第六十五条, 附件15-1..15-6 and 16-1 across provinces;
+第六十六条, 附件18-1..18-6 and 19-1 within the province), built from the generated ledgers it is party to, and
+their CSV and XLSX exports.
+
+Lines (000 附件15-1…16-1, 18-1…19-1): the cross-province forms list the counterpart *provinces* (北京, 天津,
+河北…: a province clears with the others, C-01), so a region's ledgers with several cities of one province
+make one line for that province, their sums; the intra-province forms list the counterpart cities (武汉市,
+黄石市…). The notice keeps one line per counterpart pooling region (what each pair moves).
 
 As insured place a region pays (应付): 附件15-1 per counterpart and insurance type, 15-2 / 15-3 per fund
 of the employee / resident insurance with the audit deductions 审核扣款 in their own column, and 15-4..15-6
 the deductions alone. As treating place it receives (应收): 附件16-1. Amounts are net of deductions where
 the source's 合计 is (fund columns − 审核扣款); every table ends with its total line, the column sums of
 its lines (M-01, checked by ``ReportTable`` itself). Cross-province and intra-province clearing are
-reported apart (C-01: 跨省 / 省内 in the titles; the source's 附件15/16 are the cross-province forms, and
-the intra-province ones follow them).
+reported apart (C-01: 跨省 / 省内 in the titles), each under the source's own numbers: 附件15-x/16-1 for
+cross-province clearing (第六十五条), 附件18-x/19-1 for intra-province clearing (第六十六条).
 
 Reverse clearing (C-05, 004 第五十一条): a pair whose net is negative (deductions and refunds beyond what was
 settled) is money the treating side pays back: it leaves the insured side's 15-1 for its 16-1 (应收) and the
@@ -53,6 +59,11 @@ RESIDENT_COLUMNS: list[tuple[str, FundCode]] = [  # 附件15-3 / 15-6
     ("其他", FundCode.OTHER),
 ]
 BY_TYPE = ["地区", "合计", "职工医保", "居民医保"]  # 附件15-1, 15-4, 16-1
+# the forms' numbers by scope (000 第六十五、六十六条): payable 1..6, receivable
+FORMS = {
+    "cross_province": (("附件15-1", "附件15-2", "附件15-3", "附件15-4", "附件15-5", "附件15-6"), "附件16-1"),
+    "intra_province": (("附件18-1", "附件18-2", "附件18-3", "附件18-4", "附件18-5", "附件18-6"), "附件19-1"),
+}
 
 
 def region_label(code: str) -> str:
@@ -99,8 +110,29 @@ def _table(
     )
 
 
+def _by_province(lines: list[tuple[str, ClearingLedger]]) -> list[tuple[str, ClearingLedger]]:
+    """Cross-province forms list counterpart provinces (000 附件15-1…16-1): the ledgers of one province's
+    cities summed into one line, keyed by the province's code (its running sums added, M-01)."""
+    merged: dict[str, ClearingLedger] = {}
+    for counterpart, lg in lines:
+        province = province_of(counterpart)
+        if province not in merged:
+            merged[province] = lg
+            continue
+        acc = merged[province]
+        merged[province] = acc.model_copy(
+            update={field: _added(getattr(acc, field), getattr(lg, field)) for field in ("settled", "deducted")}
+        )
+    return sorted(merged.items())
+
+
+def _added(a: dict[str, Decimal], b: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {key: a.get(key, ZERO) + b.get(key, ZERO) for key in sorted(set(a) | set(b))}
+
+
 def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], scope: str) -> list[ReportTable]:
-    """C-04: the tables of ``region`` for ``month`` and ``scope`` from the generated ledgers."""
+    """C-04: the tables of ``region`` for ``month`` and ``scope`` from the generated ledgers: a line per
+    counterpart province across provinces, per counterpart city within one (000 附件15-1…16-1, 18-1…19-1)."""
     mine = sorted(
         (
             lg
@@ -114,6 +146,9 @@ def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], sc
     )
     paying = [(str(lg.treating_region), lg) for lg in mine if lg.insured_region == region]
     receiving = [(str(lg.insured_region), lg) for lg in mine if lg.treating_region == region]
+    if scope == "cross_province":
+        paying, receiving = _by_province(paying), _by_province(receiving)
+    (pay1, pay2, pay3, pay4, pay5, pay6), receive1 = FORMS[scope]
     name, where = region_label(region), SCOPES[scope]
 
     def title(what: str) -> str:
@@ -147,35 +182,33 @@ def report_tables(region: str, month: str, ledgers: Iterable[ClearingLedger], sc
     pay_back = frozenset(r for r, lg in receiving if _total_net(lg) < ZERO)  # we treated, we pay back
     paid_back = frozenset(r for r, lg in paying if _total_net(lg) < ZERO)  # we insured, we receive
     return [
-        _table("附件15-1", title("应付医疗费用清算表"), BY_TYPE, owed(paying, receiving), pay_back),
+        _table(pay1, title("应付医疗费用清算表"), BY_TYPE, owed(paying, receiving), pay_back),
         _table(
-            "附件15-2",
+            pay2,
             title("职工医保基金应付明细表"),
             ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "审核扣款", "合计"],
             [(r, detail(lg, EMP, emp_funds)) for r, lg in paying],
         ),
         _table(
-            "附件15-3",
+            pay3,
             title("居民医保基金应付明细表"),
             ["地区", *(c for c, _ in RESIDENT_COLUMNS), "审核扣款", "合计"],
             [(r, detail(lg, RES, res_funds)) for r, lg in paying],
         ),
+        _table(pay4, title("医保基金审核扣款明细表"), BY_TYPE, [(r, by_type(lg, deducted_of)) for r, lg in paying]),
         _table(
-            "附件15-4", title("医保基金审核扣款明细表"), BY_TYPE, [(r, by_type(lg, deducted_of)) for r, lg in paying]
-        ),
-        _table(
-            "附件15-5",
+            pay5,
             title("职工医保基金审核扣款明细表"),
             ["地区", *(c for c, _ in EMPLOYEE_COLUMNS), "合计"],
             [(r, deductions(lg, EMP, emp_funds)) for r, lg in paying],
         ),
         _table(
-            "附件15-6",
+            pay6,
             title("居民医保基金审核扣款明细表"),
             ["地区", *(c for c, _ in RESIDENT_COLUMNS), "合计"],
             [(r, deductions(lg, RES, res_funds)) for r, lg in paying],
         ),
-        _table("附件16-1", title("应收医疗费用清算表"), BY_TYPE, owed(receiving, paying), paid_back),
+        _table(receive1, title("应收医疗费用清算表"), BY_TYPE, owed(receiving, paying), paid_back),
     ]
 
 
@@ -349,6 +382,7 @@ __all__ = [
     "province_of",
     "province_tables",
     "EMPLOYEE_COLUMNS",
+    "FORMS",
     "RESIDENT_COLUMNS",
     "SCOPES",
     "TOTAL_LABEL",

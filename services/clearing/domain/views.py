@@ -71,7 +71,7 @@ def _state(ledgers: list[ClearingLedger], notice: NoticeState | None) -> str:
     return "confirmed" if all(lg.status is PeriodStatus.CONFIRMED for lg in ledgers) else "generated"
 
 
-def _deadlines(month: str, notice: NoticeState | None, calendar: WorkingCalendar) -> PeriodDeadlines:
+def _deadlines(region: str, month: str, notice: NoticeState | None, calendar: WorkingCalendar) -> PeriodDeadlines:
     """C-02's dates; C-03/C-07's as printed on the notice, or (before it) as they will be from notice day."""
     dates = period_calendar(month, calendar)
     if notice is not None:
@@ -80,7 +80,7 @@ def _deadlines(month: str, notice: NoticeState | None, calendar: WorkingCalendar
             for k in ("submit_to_finance_by", "transfer_by", "receipt_feedback_by", "institutions_paid_by")
         }
     else:
-        printed = notice_deadlines(dates.notice_at, calendar)
+        printed = notice_deadlines(dates.notice_at, calendar, region, month)
     return PeriodDeadlines(
         generation_at=dates.generation_at,
         confirm_by=dates.confirm_by,
@@ -125,7 +125,7 @@ def period_views(
                 clearing_month=month,
                 scope=scope,
                 state=_state(mine, notice),
-                deadlines=_deadlines(month, notice, calendar),
+                deadlines=_deadlines(region, month, notice, calendar),
                 payable_total=payable,
                 receivable_total=receivable,
                 net_payable=payable - receivable,

@@ -33,10 +33,13 @@ from services.console.pages.common import (
     ACTION_ROLES,
     agency_region,
     allowed,
+    boxes,
     brief,
+    chosen_box,
     download,
     months,
     outcome,
+    oversees,
     own_region,
     refused_page,
 )
@@ -45,15 +48,9 @@ from services.console.users import ROLE_ZH, Session
 
 
 async def collab(console, request: Request, session: Session) -> Response:
-    box = request.query_params.get("box", "inbox")
-    box = box if box in ("inbox", "outbox") else "inbox"
-    agency = session.user.agency
+    box, agency = chosen_box(console, request, session), session.user.agency
     try:
-        rows = (
-            await console.reader.get_json("collab", agency, "/collab/requests", box=box)
-            if own_region(console, session)
-            else []
-        )
+        rows = await console.reader.get_json("collab", agency, "/collab/requests", box=box)
         notices = await console.reader.get_json("collab", agency, "/collab/notices") or []
     except QueryFailed as failed:
         return refused_page(console, request, failed)
@@ -62,7 +59,9 @@ async def collab(console, request: Request, session: Session) -> Response:
         due = datetime.fromisoformat(row["due_at"]).astimezone(SHANGHAI).date() if row.get("due_at") else None
         row["due_today"] = due == today
         row["allowed"] = [a for a in row["actions"] if allowed(session, a)]
-    return console.render(request, "collab.html", box=box, rows=rows or [], notices=notices[:10])
+    return console.render(
+        request, "collab.html", box=box, boxes=boxes(console, session), rows=rows or [], notices=notices[:10]
+    )
 
 
 async def request_detail(console, request: Request, session: Session) -> Response:
@@ -170,17 +169,12 @@ def _request_command(console, agency: str, rid: uuid.UUID, action: str, form, no
 
 
 async def leads(console, request: Request, session: Session) -> Response:
-    box = request.query_params.get("box", "inbox")
-    box = box if box in ("inbox", "outbox") else "inbox"
+    box = chosen_box(console, request, session)
     try:
-        rows = (
-            await console.reader.get_json("collab", session.user.agency, "/collab/leads", box=box)
-            if own_region(console, session)
-            else []
-        )
+        rows = await console.reader.get_json("collab", session.user.agency, "/collab/leads", box=box)
     except QueryFailed as failed:
         return refused_page(console, request, failed)
-    return console.render(request, "leads.html", box=box, rows=rows or [])
+    return console.render(request, "leads.html", box=box, boxes=boxes(console, session), rows=rows or [])
 
 
 async def lead_take_up(console, request: Request, session: Session) -> Response:
@@ -232,11 +226,23 @@ async def coinvestigations(console, request: Request, session: Session) -> Respo
             if own_region(console, session)
             else []
         )
+        below = (
+            await console.reader.get_json("collab", agency, "/collab/coinvestigations", period=period, box="overseen")
+            if oversees(console, session)
+            else []
+        )
         stats = await console.reader.get_json("collab", agency, "/collab/statistics", period=period)
     except QueryFailed as failed:
         return refused_page(console, request, failed)
     return console.render(
-        request, "coinvestigations.html", period=period, rows=rows or [], stats=stats, months=months(console, 6)
+        request,
+        "coinvestigations.html",
+        period=period,
+        rows=rows or [],
+        overseen=below or [],
+        own=bool(own_region(console, session)),
+        stats=stats,
+        months=months(console, 6),
     )
 
 

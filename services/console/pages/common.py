@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from contracts.parties import AgencyLevel
 from contracts.values import SHANGHAI
 from services.console.backend import ActionOutcome, QueryFailed
 from services.console.users import Role, Session
@@ -55,6 +56,24 @@ def refused_page(console, request: Request, failed: QueryFailed) -> Response:
 
 def own_region(console, session: Session) -> str | None:
     return agency_region(console, session.user.agency)
+
+
+def oversees(console, session: Session) -> bool:
+    """A province or the national level: it sees the items between the regions below it."""
+    return console.agency(session.user.agency).level is not AgencyLevel.CITY
+
+
+def boxes(console, session: Session) -> tuple[str, ...]:
+    """The collaboration boxes the user's agency has: its own inbox and outbox when it handles a
+    region, and the regions below it when it oversees some."""
+    own = ("inbox", "outbox") if own_region(console, session) else ()
+    return own + (("overseen",) if oversees(console, session) else ())
+
+
+def chosen_box(console, request: Request, session: Session) -> str:
+    have = boxes(console, session)
+    wanted = request.query_params.get("box", "")
+    return wanted if wanted in have else have[0]
 
 
 def agency_region(console, code: str) -> str | None:

@@ -14,6 +14,7 @@ an idempotency reference (filled with a fresh one, editable), and the sending ag
 from __future__ import annotations
 
 import enum
+import re
 import types
 import typing
 import uuid
@@ -339,6 +340,7 @@ MESSAGE_ZH = (
     ("before", "日期先后顺序不正确"),
     ("after", "日期先后顺序不正确"),
     ("month", "月份格式应为 年-月，如 2026-11"),
+    ("planned outage", "计划停机公告须填写开始和结束时间"),
 )
 
 
@@ -362,4 +364,5 @@ def error_zh(error: Any) -> str:
     for needle, words in MESSAGE_ZH:
         if needle in message:
             return words
-    return "填写不正确，请核对"
+    rule = re.search(r"\b[a-z]-\d\d\b", message)  # the contract's rule id, for a rule with no words here yet
+    return "填写不正确，请核对" + (f"（规则 {rule.group(0).upper()}）" if rule else "")

@@ -27,15 +27,24 @@ def deadline_due(due: FilingDeadlineDue, work: Work) -> Result:
 
 
 def _commitment_due(due: FilingDeadlineDue, filing: FilingSnapshot, work: Work) -> Result:
-    """F-10: proof promised and not delivered by the deadline → the filing is revoked at the deadline
-    (004 第七条 即时取消备案资格) and benefits settled on it become recoverable."""
+    """F-10: proof promised and not delivered by the deadline ends the filing at the deadline; what
+    follows is the region's: Liaoning cancels it and what was settled on it is to be recovered (004
+    第七条 即时取消备案资格); Wuhu's commitment gave the current stay its benefits and nothing is
+    recovered (001 三(二) 当次可享受)."""
     commitment = filing.commitment
     if commitment is None or rules.commitment_met(filing):  # no commitment, or it is met
         return NOTHING
+    policy = work.policy(filing.insured_region)
+    recover = policy.unmet_commitment.value == "revoke_and_recover"
     owed = rules.missing_groups([list(g) for g in commitment.owed], set(filing.proofs_delivered))
+    outcome = (
+        "benefits settled on it are recoverable"
+        if recover
+        else "stays admitted before it keep their benefits, nothing is recovered"
+    )
     note = (
-        f"commitment to deliver {rules.describe(owed)} by {due.due_date} not met: filing revoked, "
-        "benefits settled on it are recoverable (F-10)"
+        f"commitment to deliver {rules.describe(owed)} by {due.due_date} not met: filing revoked, {outcome} "
+        f"(F-10; {policy.unmet_commitment.source})"
     )
     return work.evolve(
         filing,
@@ -44,7 +53,7 @@ def _commitment_due(due: FilingDeadlineDue, filing: FilingSnapshot, work: Work) 
         note,
         status=FilingStatus.REVOKED,
         ended_at=due.due_at,
-        benefits_recoverable=True,
+        benefits_recoverable=recover,
         suspensions=closed_suspensions(filing, work),
     ), []
 

@@ -91,7 +91,7 @@ def _move(cmd: ChangeFiling, work: Work, filing: FilingSnapshot, updates: dict, 
     from today, so admissions at the old place before now keep their filing (M-03, F-09)."""
     treating = rules.pooling_region(place, "treating")
     rules.cross_region(filing.insured_region, treating)
-    rules.unlocked(work.policy(filing.insured_region), filing, work.today, "moved to another place")
+    rules.unlocked(work.policy(filing.insured_region), filing, work.today, "moved to another place", "change_region")
     data = filing.model_dump()
     data.update(
         updates,
@@ -116,7 +116,9 @@ def _move(cmd: ChangeFiling, work: Work, filing: FilingSnapshot, updates: dict, 
         f for f in rules.supersession_targets(work.state.live(), new, work.today) if f.filing_id != filing.filing_id
     ]
     for other in others:
-        rules.unlocked(work.policy(other.insured_region), other, work.today, "replaced by a new filing")
+        rules.unlocked(
+            work.policy(other.insured_region), other, work.today, "replaced by a new filing", "change_region"
+        )
     ended = [
         work.evolve(
             old,
@@ -189,7 +191,7 @@ def _person_wide(work: Work, filing_id: uuid.UUID | None, needed: FilingStatus, 
 # ---------------------------------------------------------------- cancel (F-08)
 def cancel(cmd: CancelFiling, work: Work) -> Result:
     filing = open_filing(work, cmd.filing_id)
-    rules.unlocked(work.policy(filing.insured_region), filing, work.today, "cancelled")
+    rules.unlocked(work.policy(filing.insured_region), filing, work.today, "cancelled", "cancel")
     return work.evolve(
         filing,
         ChangeKind.CANCELLED,

@@ -26,6 +26,8 @@ DEFAULT = "default"
 
 T = TypeVar("T")
 ProofGroups = list[list[ProofKind]]
+LockedAct = Literal["change_region", "cancel"]
+"""What the F-08 lock may hold back: a change of the filed region 变更备案统筹区, a cancellation 取消备案."""
 
 
 class Sourced(BaseModel, Generic[T]):
@@ -47,11 +49,14 @@ class RegionPolicy(BaseModel):
     temporary_validity_months: Sourced[int]  # F-07
     referral_validity_months: Sourced[int]  # F-07 (Liaoning: 1 year)
     change_lock_months: Sourced[int]  # F-08
+    change_lock_covers: Sourced[list[LockedAct]]  # F-08 (Liaoning: the region change only)
     commitment_months: Sourced[int]  # F-10
     commitments_per_year: Sourced[int]  # F-10
     commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for
+    unmet_commitment: Sourced[Literal["revoke_and_recover", "end_without_recovery"]]  # F-10, per region
     retroactive_months: Sourced[int]  # F-11
     online_decision_working_days: Sourced[int]  # F-13
+    non_working_day_effect: Sourced[Literal["at_once", "next_working_day"]]  # F-13 (Liaoning: next working day)
     resident_long_term_categories: Sourced[list[FilingCategory]]  # F-02
     required_proofs: Sourced[dict[FilingCategory, ProofGroups]]  # F-03: all groups; any proof per group
 

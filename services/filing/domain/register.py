@@ -36,7 +36,7 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
     if cmd.retroactive:  # F-11
         valid_from = rules.retroactive_start(policy, work.today, cmd.start_date, cmd.admission_date)
     else:
-        valid_from = rules.normal_start(work.calendar, work.today, cmd.start_date)  # F-13
+        valid_from = rules.normal_start(policy, work.calendar, work.today, cmd.start_date)  # F-13
     valid_until = rules.end_date(policy, cmd.category, valid_from, cmd.end_date)  # F-07
     commitment = rules.commitment_for(
         policy, cmd.category, set(cmd.proofs), cmd.personal_commitment, work.state.current(), work.now, work.today
@@ -102,7 +102,7 @@ def _targets(work: Work, new: FilingSnapshot) -> list[FilingSnapshot]:
     """F-09 filings the new one replaces; refused if one is a long-term filing still locked (F-08)."""
     targets = rules.supersession_targets(work.state.live(), new, work.today)
     for old in targets:
-        rules.unlocked(work.policy(old.insured_region), old, work.today, "replaced by a new filing")
+        rules.unlocked(work.policy(old.insured_region), old, work.today, "replaced by a new filing", "change_region")
     return targets
 
 

@@ -10,7 +10,7 @@ from kernel.filings import places_overlap, same_pool
 from kernel.sanctions import RegionSanctions
 from runtime.calendar import WorkingCalendar
 from services.filing.domain.clock import add_months, end_of_day
-from services.filing.domain.policy import RegionPolicy
+from services.filing.domain.policy import LockedAct, RegionPolicy
 from services.filing.domain.work import Refuse
 
 Groups = tuple[tuple[ProofKind, ...], ...]
@@ -76,9 +76,13 @@ def category_allowed(policy: RegionPolicy, insurance: InsuranceType, category: F
 
 
 # ---------------------------------------------------------------- F-07, F-11, F-13 dates
-def effective_floor(calendar: WorkingCalendar, today: date) -> date:
-    """F-13: received on a working day → today; on a non-working day → the next working day."""
-    return today if calendar.is_working_day(today) else calendar.next_working_day(today)
+def effective_floor(policy: RegionPolicy, calendar: WorkingCalendar, today: date) -> date:
+    """F-13, region policy: where the region defers it (Liaoning, 004 第九条: "在非工作日收到备案申请后，
+    原则上应于上班后第1个工作日办结生效"), a filing received on a non-working day takes effect on the next
+    working day; otherwise, and always on a working day, today."""
+    if policy.non_working_day_effect.value == "at_once" or calendar.is_working_day(today):
+        return today
+    return calendar.next_working_day(today)
 
 
 def retroactive_start(policy: RegionPolicy, today: date, start: date, admission: date | None) -> date:
@@ -113,7 +117,7 @@ def retroactive_start(policy: RegionPolicy, today: date, start: date, admission:
     return start
 
 
-def normal_start(calendar: WorkingCalendar, today: date, start: date) -> date:
+def normal_start(policy: RegionPolicy, calendar: WorkingCalendar, today: date, start: date) -> date:
     """A normal filing starts today or later, and never before it takes effect (F-13)."""
     if start < today:
         raise Refuse(
@@ -123,7 +127,7 @@ def normal_start(calendar: WorkingCalendar, today: date, start: date) -> date:
             "with the admission date (F-11).",
             earliest=today,
         )
-    return max(start, effective_floor(calendar, today))
+    return max(start, effective_floor(policy, calendar, today))
 
 
 def latest_end(policy: RegionPolicy, category: FilingCategory, valid_from: date) -> date | None:
@@ -237,9 +241,12 @@ def lock_until(policy: RegionPolicy, filing: FilingSnapshot) -> date:
     return add_months(filing.place_since, policy.change_lock_months.value)
 
 
-def unlocked(policy: RegionPolicy, filing: FilingSnapshot, today: date, act: str) -> None:
-    """F-08: a decided long-term filing is locked for the region's months after its place took effect."""
+def unlocked(policy: RegionPolicy, filing: FilingSnapshot, today: date, act: str, locks: LockedAct) -> None:
+    """F-08: a decided long-term filing is locked for the region's months after its place took effect,
+    for the acts the region locks (003 二(三): 变更或取消; Liaoning only 变更备案统筹区, 004 第十条(二))."""
     if not filing.is_long_term or filing.status is FilingStatus.PENDING:
+        return
+    if locks not in policy.change_lock_covers.value:
         return
     until = lock_until(policy, filing)
     if today < until:

@@ -72,7 +72,7 @@ def decide(
         Entitlement(assessment.eligibility_basis, assessment.filing_category),
         emergency=assessment.emergency,
         trauma_no_third_party=assessment.trauma_no_third_party,
-        unfiled_outpatient_rate=terms.unfiled_outpatient_rate,
+        unfiled_outpatient_rate=terms.unfiled_outpatient.rate,
     )
     rate = rate_terms(
         level, terms, basis, cross_province=assessment.cross_province, medical_type=assessment.medical_type
@@ -221,7 +221,9 @@ def answer_of(decided: InsuredDecided) -> InsuredAnswer:
             f"ratio or rate basis (got basis {decided.rate_basis!r})"
         )
     delta = AccumulationDelta.from_entries(decided.settlement_year, decided.accumulation_delta)
-    return InsuredAnswer(decided.slip, delta, decided.ratio_applied, decided.rate_basis, decided.settlement_year)
+    return InsuredAnswer(
+        decided.slip, delta, decided.ratio_applied, RateBasis(decided.rate_basis), decided.settlement_year
+    )
 
 
 def refusal_of(decided: InsuredDecided) -> Refused:

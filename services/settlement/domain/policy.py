@@ -142,6 +142,13 @@ class Reductions(Data):
     trauma_no_third_party: TraumaRule
 
 
+class UnfiledOutpatient(Sourced):
+    """The rate of a general-outpatient or pharmacy visit that needs no filing 无需备案 (F-05; 000 第十一条):
+    ``local``, or the cut of an unreferred temporary patient (S-09) where the region's text ties it."""
+
+    rate: Literal["local", "other_temporary"]
+
+
 class PersonalAccountRule(Sourced):
     """个人账户 may pay the personal share of these medical types (004 第十四条)."""
 
@@ -156,8 +163,8 @@ class InsurancePolicy(Data):
     benefits: tuple[Benefit, ...] = Field(min_length=1)
     funds: tuple[FundRule, ...] = Field(min_length=1)
     reductions: Reductions
-    unfiled_outpatient_rate: Literal["local", "other_temporary"] = Field(
-        default="other_temporary", description="rate for outpatient visits that need no filing (F-05)"
+    unfiled_outpatient: UnfiledOutpatient = Field(
+        description="rate for outpatient visits that need no filing (F-05, S-09): data, with its source"
     )
     personal_account: PersonalAccountRule | None = None
 
@@ -218,7 +225,16 @@ class RegionPolicy(Data):
 
     region: RegionCode | None
     name: str
+    follows: str = Field(
+        min_length=3,
+        description="the text this version follows (document, or 'sample' when no source gives its numbers)",
+    )
     effective_from: date
+    effective_until: date | None = Field(
+        default=None,
+        description="last day in force, as its text says (002 第三十八条: a two-year trial); none: until the next "
+        "version, or open",
+    )
     intra_province_catalogue: Literal["province", "insured_place"] = Field(
         default="province", description="S-03; Wuhu applies its own catalogue intra-province (001 第十九条)"
     )
@@ -238,6 +254,8 @@ class RegionPolicy(Data):
 
     @model_validator(mode="after")
     def _funds_fit_insurance(self) -> RegionPolicy:
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError(f"effective_until {self.effective_until} is before effective_from {self.effective_from}")
         for insurance in InsuranceType:
             terms = self.for_insurance_or_none(insurance)
             for fund in terms.funds if terms else ():
@@ -276,4 +294,10 @@ class PolicyBook:
         if not versions:
             raise Refused(RefusalCode.POLICY_UNAVAILABLE, f"no policy of insured region {region} in force on {on}")
         chosen = max(versions, key=lambda v: v.effective_from)
+        if chosen.effective_until is not None and on > chosen.effective_until:
+            raise Refused(
+                RefusalCode.POLICY_UNAVAILABLE,
+                f"no policy of insured region {region} in force on {on}: the version following "
+                f"{chosen.follows} ended on {chosen.effective_until}",
+            )
         return chosen if own is not None else chosen.model_copy(update={"region": RegionCode(region)})

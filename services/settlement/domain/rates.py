@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, TypeGuard, get_args
+from typing import Literal, TypeGuard
 
+from contracts.settlement_values import RateBasis  # the bases have one home: the contracts
 from contracts.values import EligibilityBasis, FilingCategory, MedicalType
 from services.settlement.domain.policy import InsurancePolicy, LevelTerms, Reduction
 
-RateBasis = Literal["local", "referral_emergency", "other_temporary", "trauma"]
 
-
-def is_rate_basis(value: object) -> TypeGuard[RateBasis]:
+def is_rate_basis(value: object) -> TypeGuard[str]:
     """Whether ``value`` (a basis as received on the wire, a plain string) is one of ``RateBasis``."""
-    return value in get_args(RateBasis)
+    return isinstance(value, str) and value in RateBasis._value2member_map_
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,15 @@ def rate_basis(
     among the temporary patients' rules (001 三(二) vs 三(三))."""
     basis = eligibility.basis
     if basis is EligibilityBasis.LONG_TERM:
-        return "local"  # S-08
+        return RateBasis.LOCAL  # S-08
     if trauma_no_third_party:
-        return "trauma"  # S-10; 001 三(三)
+        return RateBasis.TRAUMA  # S-10; 001 三(三)
     if basis is EligibilityBasis.DEEMED_EMERGENCY or emergency:
-        return "referral_emergency"  # S-11, F-04
+        return RateBasis.REFERRAL_EMERGENCY  # S-11, F-04
     if basis is EligibilityBasis.TEMPORARY:
         referral = eligibility.category in (FilingCategory.REFERRAL, FilingCategory.EMERGENCY)
-        return "referral_emergency" if referral else "other_temporary"  # S-09
-    return unfiled_outpatient_rate  # F-05: outpatient needing no filing
+        return RateBasis.REFERRAL_EMERGENCY if referral else RateBasis.OTHER_TEMPORARY  # S-09
+    return RateBasis(unfiled_outpatient_rate)  # F-05: outpatient needing no filing
 
 
 def rate_terms(

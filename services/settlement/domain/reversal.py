@@ -1,9 +1,10 @@
 """Cancels 撤销 and refunds 退费 (S-15): which are allowed, their signed amounts, the accumulation
 rollback and the clearing month they go into.
 
-Limits (004 第三十四条): a recall/re-settlement 召回重结 happens before the hospital's monthly
-settlement, never skips over a later settlement (不得隔次召回), and never after clearing between
-agencies. General outpatient also has the special refunds of 000 第五十九条: non-latest 隔笔,
+Limits (004 第三十四条): a recall/re-settlement 召回重结 never happens after clearing between agencies.
+Intra-province that is the only limit; cross-province (as treating place) a discharged stay is also
+recalled only before the institution's monthly settlement, and never skipping over a later settlement
+(不得隔次召回). General outpatient also has the special refunds of 000 第五十九条: non-latest 隔笔,
 previous-year 跨年 and after-clearing 清算后; the last flows into the next open clearing period as
 negative amounts (S-15, C-05).
 """
@@ -62,7 +63,9 @@ class ReversalContext:
 
 # ---------------------------------------------------------------- what is allowed
 def _check_recall(record: SettlementRecord, ctx: ReversalContext) -> None:
-    """Re-settlement limits for a stay or any cancel (004 第三十四条)."""
+    """Re-settlement limits for a stay or any cancel (S-15; 004 第三十四条): "省内异地就医时，经办机构间已
+    完成费用清算的，不予召回重结" is the only intra-province limit; cross-province adds the monthly
+    settlement and no skipping recall."""
     if record.reversed:
         raise Refused(
             RefusalCode.ALREADY_REVERSED,
@@ -74,16 +77,24 @@ def _check_recall(record: SettlementRecord, ctx: ReversalContext) -> None:
             "already cleared between agencies: no recall or "
             "re-settlement; general outpatient may use an after_clearing refund (S-15)",
         )
+    special = record.completed.medical_type in SPECIAL_REFUND_TYPES
+    if special and not ctx.is_latest:
+        raise Refused(RefusalCode.REFUND_KIND_MISMATCH, "a later settlement exists: use a non_latest refund")
+    if record.completed.cross_province and not special:
+        _check_cross_province_recall(record, ctx)
+
+
+def _check_cross_province_recall(record: SettlementRecord, ctx: ReversalContext) -> None:
+    """004 第三十四条, 跨省: "应在定点医药机构月结算之前完成，但不得隔次召回"."""
     if record.completed.medical_type is MedicalType.INPATIENT and ctx.hospital_month_settled:
         raise Refused(
             RefusalCode.RECALL_AFTER_MONTHLY_SETTLEMENT,
-            "the hospital's monthly settlement already holds this stay: no recall (004 第三十四条)",
+            "the hospital's monthly settlement already holds this cross-province stay: no recall (004 第三十四条)",
         )
     if not ctx.is_latest:
-        if record.completed.medical_type in SPECIAL_REFUND_TYPES:
-            raise Refused(RefusalCode.REFUND_KIND_MISMATCH, "a later settlement exists: use a non_latest refund")
         raise Refused(
-            RefusalCode.RECALL_NOT_LATEST, "a later settlement exists: no skipping recall 不得隔次召回 (004 第三十四条)"
+            RefusalCode.RECALL_NOT_LATEST,
+            "a later settlement exists: no skipping recall 不得隔次召回 across provinces (004 第三十四条)",
         )
 
 

@@ -19,8 +19,9 @@ from contracts.ops import DeadlineDue
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from contracts.settlement_hops import InsuredRollback, RefundAssessed, RefundDecided, TreatingAssessed
 from contracts.settlement_values import RefundKind, RefusalCode
+from kernel.clearing_calendar import generation_at
 from kernel.clearing_month import clearing_month_of
-from runtime.calendar import at_business_start, business_date
+from runtime.calendar import business_date
 from services.settlement.domain import insured, results, reversal, treating
 from services.settlement.domain.consistency import Inconsistency, answer_problems
 from services.settlement.domain.decision import (
@@ -44,7 +45,6 @@ from services.settlement.domain.treating_place import Reference
 from services.settlement.domain.visits import PendingRefund, Record, SettlementRequest, Visits, parse_request
 
 Decided = SettlementDecision[Visits]
-GENERATION_DAY = 21  # C-02: the month after a settlement is cleared from the 21st
 
 
 def reversal_id_for(cmd: SettlementCancelRequested | RefundRequested) -> str:
@@ -54,9 +54,9 @@ def reversal_id_for(cmd: SettlementCancelRequested | RefundRequested) -> str:
 
 def cleared(settled_on: date, now: datetime) -> bool:
     """Cleared between agencies (S-15, 004 第三十四条): the settlement month's clearing data is
-    generated on the 21st of the next month (C-02); from then on it cannot be recalled."""
-    year, month = map(int, clearing_month_of(settled_on).split("-"))
-    return now >= at_business_start(date(year, month, GENERATION_DAY))
+    generated on the next month's generation day (C-02, the shared calendar: the 21st); from then on it
+    cannot be recalled."""
+    return now >= generation_at(clearing_month_of(settled_on))
 
 
 class Reversals:

@@ -34,7 +34,8 @@ from services.settlement.domain.refusal import Refused
 
 SettlementRequest = OutpatientVisitRequested | DischargeSettlementRequested
 ZERO = Decimal("0.00")
-DETAIL_UPLOAD_DAYS = 3  # S-18: 000 第五十三条 "3日内"
+DETAIL_UPLOAD_DAYS = 3  # S-18: 000 第五十三条 "3日内" (cross-province)
+INTRA_PROVINCE_DETAIL_UPLOAD_DAYS = 0  # S-18: 000 第四十七条, 001 第二十六条 "实时" (intra-province)
 _NEEDS_FILING = {MedicalType.INPATIENT, MedicalType.CHRONIC_OUTPATIENT}
 
 
@@ -209,9 +210,12 @@ def split_lines(request: SettlementRequest, catalogue: Catalogue) -> list[LineSp
 def fee_detail(
     request: DischargeSettlementRequested, catalogue: Catalogue, settlement_id: str, settled_on: date
 ) -> FeeDetailUploaded:
-    """S-18 (000 第五十三条): the full detail of a cross-province stay, due 3 days after settlement.
-    Uploaded as the settlement completes, so it is never late."""
+    """S-18: the full detail of a stay. Cross-province it is due 3 days after settlement (000 第五十三条);
+    intra-province it goes to the provincial platform in real time, the day of settlement (000 第四十七条,
+    001 第二十、二十六条: "省内异地直接结算后实时将医疗费用明细上传省异地就医管理子系统"). Uploaded as the
+    settlement completes, so it is never late."""
     lines = split_lines(request, catalogue)
+    days = DETAIL_UPLOAD_DAYS if request.cross_province else INTRA_PROVINCE_DETAIL_UPLOAD_DAYS
     return FeeDetailUploaded(
         settlement_id=settlement_id,
         person_id=request.person_id,
@@ -219,7 +223,7 @@ def fee_detail(
         insured_region=request.insured_region,
         treating_region=request.treating_region,
         settled_on=settled_on,
-        upload_due=settled_on + timedelta(days=DETAIL_UPLOAD_DAYS),
+        upload_due=settled_on + timedelta(days=days),
         catalogue_id=catalogue.id,
         totals=sum_splits(lines),
         lines=lines,

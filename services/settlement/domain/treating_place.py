@@ -349,8 +349,9 @@ class TreatingPlace:
         )
 
     def _fee_detail(self, stored: dict, done: SettlementCompleted) -> list[Message]:
-        """S-18: a cross-province stay's full detail goes up with its settlement."""
-        if not (done.cross_province and done.medical_type is MedicalType.INPATIENT):
+        """S-18: a stay's full detail goes up with its settlement, cross-province and intra-province alike
+        (000 第四十七条, 第五十三条; 001 第二十六条)."""
+        if done.medical_type is not MedicalType.INPATIENT:
             return []
         req = DischargeSettlementRequested.model_validate(stored)
         detail = treating.fee_detail(req, self.reference.catalogue(req), done.settlement_id, done.settled_on)

@@ -1,4 +1,5 @@
-"""C-04 clearing tables (000 附件15-1..15-6, 16-1) of a region and month: receivable and payable per
+"""C-04 clearing tables (000 附件15-1..15-6, 16-1 across provinces, a line per counterpart province; 附件18-1..18-6,
+19-1 within one, a line per counterpart city: 第六十五、六十六条) of a region and month: receivable and payable per
 counterpart, employee and resident, per fund, audit deductions apart, cross- and intra-province apart
 (C-01); every total line the sum of its lines (M-01); CSV and XLSX exports with the same figures."""
 
@@ -105,32 +106,32 @@ def test_the_tables_of_a_region_with_the_headings_of_the_source() -> None:
         "审核扣款",
         "合计",
     ]
-    # payable to Wuhan: employee 1255.55 − 120.00 = 1135.55; resident 300.10 + 99.90 − 9.90 = 390.10
+    # payable to Hubei (Wuhan, its only city here; 附件15-1 lists provinces): employee 1255.55 − 120.00 = 1135.55; resident 300.10 + 99.90 − 9.90 = 390.10
     assert rows(tables["附件15-1"]) == {
-        "武汉市": [money("1525.65"), money("1135.55"), money("390.10")],
+        "湖北省": [money("1525.65"), money("1135.55"), money("390.10")],
         "合  计": [money("1525.65"), money("1135.55"), money("390.10")],
     }
-    assert rows(tables["附件15-2"])["武汉市"] == [
+    assert rows(tables["附件15-2"])["湖北省"] == [
         money(v) for v in ("1000.00", "200.00", "55.55", "0", "0", "0", "0", "0", "120.00", "1135.55")
     ]
-    assert rows(tables["附件15-3"])["武汉市"] == [money(v) for v in ("300.10", "90.00", "0", "0", "0", "0", "390.10")]
-    assert rows(tables["附件15-4"])["武汉市"] == [money("120.00"), money("120.00"), money("0")]  # deductions apart
-    assert rows(tables["附件15-5"])["武汉市"][0] == money("120.00")
+    assert rows(tables["附件15-3"])["湖北省"] == [money(v) for v in ("300.10", "90.00", "0", "0", "0", "0", "390.10")]
+    assert rows(tables["附件15-4"])["湖北省"] == [money("120.00"), money("120.00"), money("0")]  # deductions apart
+    assert rows(tables["附件15-5"])["湖北省"][0] == money("120.00")
     assert rows(tables["附件16-1"]) == {
         "北京市": [money("45.67")] * 2 + [money("0")],
         "合  计": [money("45.67")] * 2 + [money("0")],
     }
     intra = {t.code: t for t in report_tables(WUHU, "2026-09", example(), "intra_province")}
-    assert intra["附件15-1"].title == "芜湖市省内异地就医应付医疗费用清算表"  # C-01: reported apart
-    assert rows(intra["附件15-1"])["合肥市"] == [money("80.00"), money("80.00"), money("0")]
-    assert rows(intra["附件16-1"]) == {"合  计": [money("0")] * 3}
+    assert intra["附件18-1"].title == "芜湖市省内异地就医应付医疗费用清算表"  # C-01: reported apart
+    assert rows(intra["附件18-1"])["合肥市"] == [money("80.00"), money("80.00"), money("0")]
+    assert rows(intra["附件19-1"]) == {"合  计": [money("0")] * 3}
 
 
 def test_the_treating_side_sees_its_receivable_and_nothing_of_others() -> None:
     tables = {t.code: t for t in report_tables(WUHAN, "2026-09", example(), "cross_province")}
-    assert rows(tables["附件16-1"])["芜湖市"] == [money("1525.65"), money("1135.55"), money("390.10")]
+    assert rows(tables["附件16-1"])["安徽省"] == [money("1525.65"), money("1135.55"), money("390.10")]
     assert len(tables["附件15-1"].rows) == 1  # Wuhan pays nobody this month
-    assert "合肥市" not in str(tables) and "北京市" not in str(tables)
+    assert "合肥市" not in str(tables) and "北京市" not in str(tables) and "芜湖市" not in str(tables)
 
 
 def test_one_report_per_scope_with_lines_and_a_stable_id() -> None:
@@ -274,9 +275,9 @@ def test_a_negative_net_is_money_coming_back_on_the_other_sides_table_marked_wit
     }
     assert rows(wuhu["附件16-1"]) == {"合  计": [money("0"), money("0"), money("0")]}
     beijing = {t.code: t for t in report_tables(BEIJING, "2026-09", [back], "cross_province")}
-    assert rows(beijing["附件16-1"])["芜湖市*"] == [money("20"), money("20"), money("0")]
+    assert rows(beijing["附件16-1"])["安徽省*"] == [money("20"), money("20"), money("0")]
     assert beijing["附件16-1"].rows[0].reverse_clearing and rows(beijing["附件15-1"])["合  计"][0] == money("0")
-    assert rows(beijing["附件15-2"])["芜湖市"][-1] == money("-20")  # the fund detail keeps the pair as cleared
+    assert rows(beijing["附件15-2"])["安徽省"][-1] == money("-20")  # the fund detail keeps the pair as cleared
 
 
 def test_a_province_rolls_up_its_intra_province_clearing_as_attachment_17() -> None:
@@ -319,3 +320,23 @@ def test_a_province_rolls_up_its_intra_province_clearing_as_attachment_17() -> N
     }
     assert "附件17" in load_workbook(io.BytesIO(to_xlsx(intra))).sheetnames
     assert all(t.code != "附件17" for r in issue_reports(WUHU, "2026-09", ledgers, NOW) for t in r.tables)
+
+
+# ================================================================ 26 item 7: lines by counterpart province
+def test_cross_province_lines_are_the_counterpart_provinces_intra_province_lines_the_cities() -> None:
+    """000 附件15-1 lists 北京, 天津, 河北…: Wuhu's payables to Wuhan (420100) 100.00 and Xiaogan (420900) 23.45
+    make one line 湖北省 123.45; within Anhui its payable to Hefei stays 合肥市 under 附件18-1 (第六十六条)."""
+    xiaogan = "420900"
+    ledgers = [
+        ledger(WUHU, WUHAN, line("s1", WUHU, WUHAN, pooling="100.00")),
+        ledger(WUHU, xiaogan, line("s2", WUHU, xiaogan, pooling="23.45")),
+        ledger(WUHU, HEFEI, line("s3", WUHU, HEFEI, pooling="80.00")),
+    ]
+    cross = {t.code: t for t in report_tables(WUHU, "2026-09", ledgers, "cross_province")}
+    assert rows(cross["附件15-1"]) == {
+        "湖北省": [money("123.45"), money("123.45"), money("0")],
+        "合  计": [money("123.45"), money("123.45"), money("0")],
+    }
+    intra = {t.code: t for t in report_tables(WUHU, "2026-09", ledgers, "intra_province")}
+    assert list(intra) == ["附件18-1", "附件18-2", "附件18-3", "附件18-4", "附件18-5", "附件18-6", "附件19-1"]
+    assert rows(intra["附件18-1"])["合肥市"] == [money("80.00"), money("80.00"), money("0")]

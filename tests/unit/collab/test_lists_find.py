@@ -82,3 +82,24 @@ async def test_K02_overdue_items_are_counted_for_the_region_that_owes_the_step_f
     assert await rows(A_WUHU) == [] and await rows("A340000") == []
     on_time = OverdueByAgency(collab.queries.reads, PARTIES, lambda: collab.clock)
     assert json.loads((await on_time(SignedQuery(PARTIES.get("A000000"), OVERDUE_PATH, {})))[0]) == {"regions": []}
+
+
+async def test_K02_the_overdue_gauge_counts_what_the_overdue_query_counts():
+    """``yidi_collab_overdue`` (the CollabOverdue alert, deploy/alerts.yml): the request past its reply
+    deadline, owed by Wuhan; nothing once it is on time again (the old series cleared)."""
+    from datetime import timedelta
+
+    from prometheus_client import CollectorRegistry
+
+    from services.collab.metrics import CollabMetrics, OverdueGauge
+
+    collab = await opened()
+    registry = CollectorRegistry()
+    moments = [collab.clock + timedelta(days=30)]
+    gauge = OverdueGauge(CollabMetrics(registry), collab.queries.reads, PARTIES, lambda: moments[0])
+    await gauge.recount()
+    value = lambda kind: registry.get_sample_value("yidi_collab_overdue", {"kind": kind, "region": "420100"})  # noqa: E731
+    assert (value("requests"), value("leads"), value("coinvestigations")) == (1, 0, 0)
+    moments[0] = collab.clock
+    await gauge.recount()
+    assert value("requests") is None

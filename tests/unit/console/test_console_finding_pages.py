@@ -73,6 +73,7 @@ async def app_with(reader: Reader, username: str, agency: str) -> tuple[Starlett
     served = console_app.Console.__new__(console_app.Console)
     served.settings = ConsoleSettings(cookie_secure=False)
     served.parties, served.users, served.clock, served.reader = parties, users, WallClock(), reader
+    served.metrics = console_app.ConsoleMetrics()
     served.templates = console_app.Jinja2Templates(directory=str(console_app.HERE / "templates"))
     served.templates.env.globals.update(console_app.pages.TEMPLATE_GLOBALS)
     served.templates.env.globals["region_choices"] = lambda code: console_app.region_choices(parties, code)

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from runtime.clock import WallClock
 from runtime.parties import ParticipantRegistry
 from services.console import app as console_app
 from services.console.config import ConsoleSettings
+from services.console.metrics import ConsoleMetrics, CountRequests
 from services.console.users import REFUSED, LoginRefused, UserStore
 
 PASSWORD = "a-long-password-1"
@@ -80,12 +82,15 @@ def console(users: UserStore, parties: ParticipantRegistry, **settings) -> Starl
     served.parties, served.users, served.clock = parties, users, WallClock()
     served.templates = console_app.Jinja2Templates(directory=str(console_app.HERE / "templates"))
     served.templates.env.globals.update(console_app.pages.TEMPLATE_GLOBALS)
+    served.metrics = ConsoleMetrics()
     app = Starlette(
         routes=[
             Route("/login", console_app.login_page, methods=["GET"]),
             Route("/login", console_app.login, methods=["POST"]),
             Route("/logout", console_app.logout, methods=["POST"]),
-        ]
+            Route("/metrics", served.metrics.endpoint),
+        ],
+        middleware=[Middleware(CountRequests, metrics=served.metrics)],
     )
     app.state.console = served
     return app
@@ -185,3 +190,32 @@ async def test_cookies_are_secure_whenever_served_over_https(users, parties, bas
     async with client(console(users, parties, **settings), base) as http:
         page = await http.get("/login", headers=headers)
     assert _secure(page) is secure
+
+
+# ---------------------------------------------------------------- /metrics, scraped like every service's
+async def test_metrics_count_logins_and_pages_by_route_template_never_by_path(users, parties):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with client(console(users, parties, cookie_secure=False)) as http:
+        await logged_in(http)
+        page = await http.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        await http.post("/login", data={"csrf": token, "username": "wuhu.operator", "password": "wrong-password-x"})
+        await http.get("/collab/requests/340202196001011234")  # no such route here: an ID in a path is no label
+        scraped = await http.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
+    logins = {labels: v for (name, labels), v in samples.items() if name == "yidi_console_logins_total"}
+    assert logins == {(("result", "ok"), ("service", "console")): 1, (("result", "refused"), ("service", "console")): 1}
+    answered = {
+        (dict(labels)["route"], dict(labels)["method"], dict(labels)["status"])
+        for (name, labels), _ in samples.items()
+        if name == "yidi_console_requests_total"
+    }
+    assert {("/login", "GET", "200"), ("/login", "POST", "303"), ("/login", "POST", "401")} <= answered
+    assert ("unmatched", "GET", "404") in answered
+    assert "340202196001011234" not in scraped.text

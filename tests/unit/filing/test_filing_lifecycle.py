@@ -151,12 +151,14 @@ def test_F10_commitment_replaces_missing_proof_with_a_one_month_deadline_in_wuhu
 
 
 def test_F10_commitment_not_met_by_its_deadline_revokes_the_filing_and_says_so() -> None:
+    """Wuhu (001 三(二) 当次可享受): the filing ends at the deadline and nothing is recovered."""
     decision, filing = _committed()
     due = fire(decision, "commitment_due")
     later = run(due, decision.state, at(2026, 10, 30, 0, 5))
     [revoked] = changes(later)
     assert revoked.change_kind is ChangeKind.REVOKED and revoked.rule == "F-10"
-    assert revoked.snapshot.status is FilingStatus.REVOKED and revoked.snapshot.benefits_recoverable
+    assert revoked.snapshot.status is FilingStatus.REVOKED and not revoked.snapshot.benefits_recoverable
+    assert "nothing is recovered" in revoked.snapshot.note
     assert revoked.snapshot.ended_at == due.due_at
     assert "household_register" in revoked.snapshot.note and "revoked" in revoked.snapshot.note
 
@@ -272,14 +274,23 @@ def test_F13_window_filing_on_a_working_day_is_immediate() -> None:
     assert filing.status is FilingStatus.ACTIVE and filing.valid_from == date(2026, 9, 29)
 
 
-def test_F13_filing_on_a_holiday_takes_effect_on_the_next_working_day() -> None:
-    decision = run(reg(channel="hospital_desk", start_date=date(2026, 10, 3)), None, at(2026, 10, 3))
+def test_F13_a_liaoning_filing_on_a_holiday_takes_effect_on_the_next_working_day() -> None:
+    """004 第九条 (Liaoning): received Saturday 3 October 2026, in force Thursday 8 October."""
+    decision = run(
+        reg(channel="hospital_desk", insured_region="210100", start_date=date(2026, 10, 3)), None, at(2026, 10, 3)
+    )
     filing = accepted(decision)
     assert filing.valid_from == date(2026, 10, 8)
     effective = fire(decision, "effective_due")
     assert effective.due_date == date(2026, 10, 8)
     announced = run(effective, decision.state, at(2026, 10, 8, 0, 1))
     assert [c.change_kind for c in changes(announced)] == [ChangeKind.EFFECTIVE]
+
+
+def test_F13_by_default_a_filing_on_a_holiday_is_in_force_from_its_start() -> None:
+    """000 第九条 (Hubei, the national default) defers nothing: in force Saturday 3 October itself."""
+    filing = accepted(run(reg(channel="hospital_desk", start_date=date(2026, 10, 3)), None, at(2026, 10, 3)))
+    assert filing.valid_from == date(2026, 10, 3)
 
 
 def test_F13_the_make_up_saturday_10_october_2026_is_a_working_day() -> None:

@@ -154,14 +154,14 @@ async def test_a_new_filing_of_a_sanctioned_region_is_refused_on_the_filing_topi
 
 
 async def test_a_commitment_arms_its_deadline_which_revokes_the_filing_when_it_passes():
-    """F-10: a Wuhu resettled retiree files without the household register on a personal commitment;
+    """F-10: a Shenyang resettled retiree files without the household register on a personal commitment;
     the deadline is armed for one month later (2026-10-29); fired once it has passed unmet, the filing
-    is revoked and the benefits settled on it become recoverable."""
+    is revoked and, in Liaoning, the benefits settled on it become recoverable (004 第七条)."""
     svc = Service()
     await svc.send(
         "filing.register.v1",
         reg(
-            insured_region="340200",
+            insured_region="210100",
             category="resettled_retiree",
             proofs=["credential", "filing_form"],
             personal_commitment=True,

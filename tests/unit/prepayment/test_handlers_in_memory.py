@@ -131,6 +131,7 @@ async def test_a_settlement_counts_once_however_often_it_comes():
     assert (usage_topic, usage["usage_percent"], usage["level"]) == ("prepayment.usage.v1", "75.00", "yellow")
     assert (warning_topic, warning["level"]) == ("prepayment.warning.v1", "yellow")
     assert svc.metrics.usage.labels(WUHU, SCOPE.value)._value.get() == 0.75
+    assert svc.metrics.level.labels(WUHU, SCOPE.value)._value.get() == 1  # yellow
     before = (svc.account(), len(svc.store.published), len(svc.ledger.documents))
     assert before[2] == 3
 
@@ -209,3 +210,16 @@ async def test_an_adjustment_unpaid_20_working_days_suspends_the_regions_admissi
     )
     breaches = sorted(body["kind"] for topic, body in heard if topic == "prepayment.deadline-breached.v1")
     assert breaches == ["finance_payment", "submission_to_finance"]
+
+
+async def test_a_settlement_against_a_zero_quota_is_red_on_the_gauges_too():
+    """P-04, P-05: with no quota and no top-ups the rate is undefined (``usage_percent`` null) but any use
+    is red, as the console shows it: the warning-level gauge says red (2) and the ratio is +Inf, so the
+    PrepaymentRedWarning alert fires (deploy/alerts.yml)."""
+    svc = Service()
+    env = svc.envelope("settlement.completed.v1", settled("S-0002", "12.00"))
+    assert await svc.handlers["settlement.completed.v1"](env) == "applied"
+    usage = next(body for topic, body in svc.published() if topic == "prepayment.usage.v1")
+    assert (usage["usage_percent"], usage["level"]) == (None, "red")
+    assert svc.metrics.level.labels(WUHU, SCOPE.value)._value.get() == 2
+    assert svc.metrics.usage.labels(WUHU, SCOPE.value)._value.get() == float("inf")

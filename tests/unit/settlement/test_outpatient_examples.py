@@ -269,3 +269,20 @@ def test_inpatient_recall_limits():
     assert caught.value.code is RefusalCode.RESETTLE_AFTER_CLEARING
     done = cancel(inpatient, ctx(cleared=False, hospital_month_settled=False), "C-2")
     assert done.compensation.total == m("-142.00") and done.clearing_month == "2025-04"
+
+
+def test_intra_province_recall_is_refused_only_once_cleared():
+    """S-15, 004 第三十四条: "省内异地就医时，经办机构间已完成费用清算的，不予召回重结": an intra-province
+    stay already in the hospital's monthly settlement and followed by a later one is still recalled
+    (−142.00 back into its own period 2025-04); once cleared it is not."""
+    record, _ = record_of()
+    intra = SettlementRecord(
+        record.completed.model_copy(update={"medical_type": MedicalType.INPATIENT, "cross_province": False}),
+        record.request,
+        record.delta,
+    )
+    done = cancel(intra, ctx(cleared=False, hospital_month_settled=True, is_latest=False), "C-3")
+    assert done.compensation.total == m("-142.00") and done.clearing_month == "2025-04"
+    with pytest.raises(Refused) as caught:
+        cancel(intra, ctx(), "C-4")
+    assert caught.value.code is RefusalCode.RESETTLE_AFTER_CLEARING

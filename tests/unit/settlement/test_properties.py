@@ -91,6 +91,7 @@ def insurance_terms(draw, primary: str, second: dict):
             "sample": True,
             "covers_self_paid": draw(st.booleans()),
         },
+        "unfiled_outpatient": {"rate": draw(st.sampled_from(["local", "other_temporary"])), "sample": True},
         "reductions": {
             scope: {
                 "referral_emergency": cut(draw(st.decimals(0, Decimal("0.10"), places=2))),
@@ -127,6 +128,7 @@ def policies_st(draw):
         {
             "region": "340200",
             "name": "generated",
+            "follows": "sample: generated",
             "effective_from": "2020-01-01",
             "employee" if employee else "resident": terms,
         }

@@ -129,3 +129,57 @@ def test_eligibility_from_the_filing_view():
     )
     assert Entitlement.from_view(no) == Entitlement(None, None, "No filing.")
     assert Entitlement.from_view(yes).basis == "long_term"
+
+
+# ---------------------------------------------------------------- a policy's text and dates (issue 31)
+def _two_versions(tmp_path, first_until: str | None, second_from: str):
+    """Wuhu's file with its version ending ``first_until`` and a copy from ``second_from``."""
+    data = yaml.safe_load(WUHU.read_text(encoding="utf-8"))
+    first = data["versions"][0]
+    second = {**first, "effective_from": second_from}
+    if first_until is not None:
+        first["effective_until"] = first_until
+    data["versions"] = [first, second]
+    path = tmp_path / "340200.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_every_shipped_version_names_the_text_it_follows():
+    book = policies()
+    for region, versions in {**book.by_region, "default": book.default}.items():
+        assert all(len(v.follows) >= 3 for v in versions), region
+    assert policies().select("340200", date(2025, 1, 1)).follows.startswith("001 芜医保〔2022〕107号")
+
+
+def test_two_versions_in_force_on_one_date_stop_the_load_naming_file_and_field(tmp_path):
+    """A version in force to 2025-06-30 and the next from 2025-06-01: both hold on 2025-06-01..30."""
+    with pytest.raises(ReferenceDataError) as error:
+        load_policy(_two_versions(tmp_path, "2025-06-30", "2025-06-01"))
+    assert "340200.yaml" in str(error.value) and "effective_until 2025-06-30" in str(error.value)
+    assert "effective_from 2025-06-01" in str(error.value)
+
+
+def test_a_version_ending_before_it_starts_is_refused(tmp_path):
+    with pytest.raises(ReferenceDataError) as error:
+        load_policy(_broken(tmp_path, lambda v: v.update(effective_until="2022-12-31")))
+    assert "340200.yaml" in str(error.value) and "effective_until" in str(error.value)
+
+
+def test_a_date_after_the_last_version_ended_is_refused_with_that_reason(tmp_path):
+    """002 第三十八条 style: a text issued for a two-year trial. Wuhu's version from 2023-01-01 ending
+    2024-12-31 and none after: a discharge on 2025-01-02 is refused POLICY_UNAVAILABLE naming the end;
+    one on 2024-12-31 settles under it."""
+    from services.settlement.domain.policy import PolicyBook
+    from services.settlement.domain.refusal import Refused
+
+    data = yaml.safe_load(WUHU.read_text(encoding="utf-8"))
+    data["versions"][0]["effective_until"] = "2024-12-31"
+    path = tmp_path / "340200.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    book = PolicyBook({"340200": load_policy(path)})
+    assert book.select("340200", date(2024, 12, 31)).effective_until == date(2024, 12, 31)
+    with pytest.raises(Refused) as refused:
+        book.select("340200", date(2025, 1, 2))
+    assert refused.value.code.value == "POLICY_UNAVAILABLE"
+    assert "2025-01-02" in refused.value.message and "ended on 2024-12-31" in refused.value.message
