@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, Field, PlainSerializer, WithJsonSchema, fiel
 
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
-from contracts.values import MONEY_JSON_SCHEMA, Money, NonNegativeMoney, RegionCode
+from contracts.values import MONEY_JSON_SCHEMA, InstitutionCode, Money, NonNegativeMoney, RegionCode
 
 Percent = Annotated[
     Decimal,
@@ -147,6 +147,27 @@ class RecordPrepaymentPayment(Contract):
     paid_at: AwareDatetime
 
 
+class RecordProactiveTopUp(Contract):
+    """004 第二十四条: at a yellow warning the region adds funds to its prepayment on its own (主动追加资金上解至
+    省经办机构专户), the amount = quota + this year's top-ups − uncleared − cleared unpaid (its absolute value
+    when negative); the keeper records its arrival. Only where the region's text asks for it (Liaoning)."""
+
+    payment_id: str = Field(min_length=1, max_length=64, description="bank or finance reference; recorded once")
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    amount: NonNegativeMoney = Field(description="more than 0.00")
+    paid_at: AwareDatetime
+
+
+class RecordReturn(_RegionNotice):
+    """C-05 (004 第五十一条 反向清算): money a clearing notice said comes back to the region has arrived;
+    ``notice_id`` is that clearing notice. Recorded when it arrives, at most what the notice gives back."""
+
+    payment_id: str = Field(min_length=1, max_length=64, description="bank or finance reference; recorded once")
+    amount: NonNegativeMoney = Field(description="more than 0.00")
+    received_at: AwareDatetime
+
+
 class ReportPaymentDelay(_RegionNotice):
     """P-09: a reported reason for late clearing/adjustment payment prevents the admission suspension."""
 
@@ -182,6 +203,20 @@ class PrepaymentQuotaSet(_AccountYear):
         default_factory=list,
         description="the command's figures that replaced the recorded ones: last_year_monthly_funds, last_year_quota",
     )
+    quota_measure: str | None = Field(
+        None,
+        description="P-02/P-11: what the monthly figures measure: 'fund' (医保基金支付) or 'total_cost' "
+        "(实际发生费用, Hunan 002 第二十四条); the figures above are of that measure",
+        examples=["fund", "total_cost"],
+    )
+    quota_months: int | None = Field(None, description="P-02/P-11: months of the average the quota is")
+    quota_basis: str | None = Field(None, description="P-02: 'q4' (last Oct–Dec) or 'year' (all of last year)")
+    adjustment_pay_by: AwareDatetime | None = Field(
+        None,
+        description="the end of the day the adjustment is to be paid by where the region's text sets one "
+        "(Liaoning 01-20, 004 第二十条; Hubei the end of February, 000 第二十七条); P-09's 20 working days apply too",
+    )
+    adjustment_pay_by_source: str | None = None
 
 
 class PrepaymentUsageUpdated(_AccountYear):
@@ -195,6 +230,18 @@ class PrepaymentUsageUpdated(_AccountYear):
     level: WarningLevel
     cause: str = Field(description="what changed it, e.g. 'settlement:<id>'")
     updated_at: AwareDatetime
+    usage_formula: str | None = Field(
+        None,
+        description="P-04 as the region's text measures it: 'payables' (uncleared + cleared unpaid, 004 "
+        "第二十三条) or 'monthly_clearing' (the month's clearing funds, Hubei 000 第二十八条)",
+    )
+    usage_source: str | None = Field(None, description="the text and article of that formula")
+    monthly_clearing: Money | None = Field(None, description="the latest period's clearing amount, when known")
+    emergency_application_due_at: AwareDatetime | None = Field(
+        None,
+        description="004 第二十六条: red at this clearing signing, the province applies to the national agency for "
+        "the emergency top-up by this moment (3 working days of the signing); null where the text sets no such step",
+    )
 
 
 class PrepaymentWarningRaised(Contract):
@@ -210,6 +257,12 @@ class PrepaymentWarningRaised(Contract):
     top_up_amount: Money = Field(description="P-06 amount (uncapped)")
     top_up_cap: Money | None = Field(description="P-07 cap; null when no clearing amount is known yet")
     raised_at: AwareDatetime
+    proactive_top_up: bool | None = Field(
+        None,
+        description="004 第二十四条: at yellow the region is to add top_up_amount on its own "
+        "(prepayment.record-top-up.v1); null where its text does not ask it",
+    )
+    proactive_source: str | None = Field(None, description="the text that asks it")
 
 
 class TopUpNoticeIssued(Contract):
@@ -279,6 +332,45 @@ class PrepaymentSanction(Contract):
     reason: str = Field(examples=["emergency top-up notice unpaid 10 working days after issue (P-09)"])
 
 
+class ProposalAction(StrEnum):
+    PROPOSED = "proposed"  # the platform proposes it to the deciding agency
+    WITHDRAWN = "withdrawn"  # the notices behind it were paid or excused before a decision
+    DECLINED = "declined"  # the agency decided not to suspend
+    IMPOSED = "imposed"  # the agency decided to suspend (prepayment.sanction.v1 says it too)
+
+
+class SanctionDecision(StrEnum):
+    IMPOSE = "impose"  # 暂停
+    DECLINE = "decline"  # 不暂停
+
+
+class SanctionProposed(_AccountYear):
+    """P-09 (004 第二十八条: …未上解到省经办专户且未报备延迟原因的，省经办机构*可*暂停该市参保人员异地就医入院登记):
+    a clearing or annual-adjustment payment unpaid 20 working days after its notice, no reason reported.
+    The admission suspension is the province's choice: the platform proposes it and the agency one level
+    above the region decides (``prepayment.decide-sanction.v1``); only its decision suspends (S-20). The
+    new-filing suspension of an unpaid emergency top-up stays automatic (暂停…业务, no 可)."""
+
+    proposal_id: uuid.UUID
+    kind: SanctionKind
+    action: ProposalAction
+    notice_ids: list[uuid.UUID] = Field(description="the unpaid, overdue notices behind it")
+    reason: str
+    decided_by: str | None = Field(None, description="the deciding agency (declined / imposed)")
+    at: AwareDatetime = Field(description="when the platform proposed or withdrew it, or the agency decided")
+
+
+class DecideSanction(Contract):
+    """P-09: the deciding agency's answer to a proposed admission suspension 暂停入院登记 (impose or decline)."""
+
+    insured_region: RegionCode = _REGION
+    scope: PrepaymentScope
+    proposal_id: uuid.UUID
+    decision: SanctionDecision
+    reason: str = Field(min_length=1, max_length=500, description="the agency's grounds")
+    decided_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- the ledger and interest (P-10)
 class RequestBalance(Contract):
     """Ask for an account's ledger balances at the end of a past business day (recomputed from its
@@ -321,6 +413,11 @@ class ShareInterest(Contract):
     period_end: date = Field(description="last day of the period, inclusive; before the day it is sent")
     interest: NonNegativeMoney = Field(description="the interest to share, yuan")
     received_at: AwareDatetime = Field(description="when the interest was credited")
+    credited_on: date | None = Field(
+        None,
+        description="P-10: the business day the bank credited the interest, when before this command (the "
+        "5 working days to publish the shares, 004 第二十九条(三), count from it); omitted: received_at's day",
+    )
 
     @field_validator("regions")
     @classmethod
@@ -350,6 +447,62 @@ class InterestShared(Contract):
     shares: list[InterestShare]
     rule: str = Field(description="how the fen are shared")
     shared_at: AwareDatetime
+    publish_by: AwareDatetime | None = Field(
+        None,
+        description="P-10: the end of the last working day the shares may be published on, counted from "
+        "received_at where the regions' text sets a limit (Liaoning: 5 working days, 004 第二十九条(三))",
+    )
+    published_late: bool | None = Field(None, description="shared after publish_by (null where no limit is set)")
+    policy_sources: list[str] = Field(default_factory=list, description="the texts the sharing followed")
+
+
+# ---------------------------------------------------------------- the performance deposit (P-12)
+class _InstitutionYear(Contract):
+    """One institution's performance deposit 履约保证金 for one agreement year (002 第二十条)."""
+
+    institution_code: InstitutionCode
+    region: RegionCode = Field(
+        description="the institution's region: its agency holds the deposit", examples=["430200"]
+    )
+    year: int = Field(ge=2000, le=2200, description="the agreement year the deposit answers for")
+
+
+class LodgeDeposit(_InstitutionYear):
+    """P-12 (002 第二十条): an institution settling cross-province outpatient care lodged its performance
+    deposit 履约保证金 with the agency that holds its service agreement; recorded where the region's
+    text in force sets the deposit."""
+
+    deposit_id: str = Field(min_length=1, max_length=64, description="the agency's receipt; recorded once")
+    amount: NonNegativeMoney = Field(description="the money lodged, yuan (more than 0)")
+    lodged_at: AwareDatetime
+
+
+class SettleDeposit(_InstitutionYear):
+    """P-12 (002 第二十条: 每年根据协议医疗机构履行医疗服务协议情况，确定年度履约保证金返还额度): the agency's
+    yearly decision of how much of the year's deposit goes back, from how the agreement was kept."""
+
+    returned: NonNegativeMoney = Field(description="返还额度: at most what was lodged for the year")
+    assessment: str = Field(
+        min_length=1, max_length=500, description="how the institution kept its agreement 履行医疗服务协议情况"
+    )
+    decided_at: AwareDatetime
+
+
+class PerformanceDepositRecorded(_InstitutionYear):
+    """P-12: the year's deposit after a lodgement or the yearly return decision."""
+
+    status: str = Field(pattern="^(lodged|settled)$")
+    lodged: Money = Field(description="lodged for the year, in total")
+    returned: Money | None = Field(None, description="decided return (settled)")
+    retained: Money | None = Field(None, description="lodged − returned: kept for the agreement's breaches")
+    assessment: str | None = None
+    policy_source: str = Field(description="the region's text that sets the deposit")
+    cause: str = Field(description="deposit:<receipt> or return:<year>")
+    recorded_at: AwareDatetime
+
+
+def _institution(payload: object) -> str:
+    return str(payload.institution_code)  # type: ignore[attr-defined]
 
 
 def _region(payload: object) -> str:
@@ -497,6 +650,74 @@ TOPICS: list[TopicSpec] = [
         description="P-10 interest shared, summing exactly",
     ),
     TopicSpec(
+        "prepayment.lodge-deposit.v1",
+        LodgeDeposit,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-12 a performance deposit lodged",
+    ),
+    TopicSpec(
+        "prepayment.settle-deposit.v1",
+        SettleDeposit,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-12 the year's deposit return decided",
+    ),
+    TopicSpec(
+        "prepayment.deposit.v1",
+        PerformanceDepositRecorded,
+        _institution,
+        "institution_code: one institution's deposits in order",
+        "prepayment",
+        (),
+        description="P-12 a performance deposit lodged or settled",
+    ),
+    TopicSpec(
+        "prepayment.sanction-proposed.v1",
+        SanctionProposed,
+        _region,
+        _KEY_DOC,
+        "prepayment",
+        (),
+        description="P-09 an admission suspension proposed, withdrawn or decided (可暂停)",
+    ),
+    TopicSpec(
+        "prepayment.decide-sanction.v1",
+        DecideSanction,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="P-09 the agency decides a proposed admission suspension",
+    ),
+    TopicSpec(
+        "prepayment.record-top-up.v1",
+        RecordProactiveTopUp,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="004 第二十四条 a top-up the region added on its own at yellow",
+    ),
+    TopicSpec(
+        "prepayment.record-return.v1",
+        RecordReturn,
+        _region,
+        _KEY_DOC,
+        "agency",
+        ("prepayment",),
+        kind="command",
+        description="C-05 reverse clearing's money arrived",
+    ),
+    TopicSpec(
         "prepayment.sanction.v1",
         PrepaymentSanction,
         _region,
@@ -530,5 +751,14 @@ __all__ = [
     "RecordFinanceSubmission",
     "PrepaymentDeadlineBreached",
     "TopUpWithheld",
+    "LodgeDeposit",
+    "RecordProactiveTopUp",
+    "RecordReturn",
+    "SanctionProposed",
+    "DecideSanction",
+    "ProposalAction",
+    "SanctionDecision",
+    "SettleDeposit",
+    "PerformanceDepositRecorded",
     "TOPICS",
 ]

@@ -9,6 +9,7 @@ from runtime.service import Service
 from services.prepayment.adapters import MongoMovements
 from services.prepayment.authority import AUTHORITY
 from services.prepayment.domain import PrepaymentAccount
+from services.prepayment.domain.policy import load_policies
 from services.prepayment.handlers import ACCOUNTS, registry
 from services.prepayment.metrics import PrepaymentMetrics
 from services.prepayment.query import PrepaymentQueries
@@ -16,6 +17,8 @@ from services.wiring import Aggregates, build_service
 
 
 def build(settings=None) -> Service:
+    policies = load_policies()  # the region texts, validated before anything starts (P-02, P-04, P-10..P-12)
+
     def handlers(service: Service) -> dict:
         movements = MongoMovements(service.db)
         # the signed reads (query.py): the accounts as stored, the ledger
@@ -31,6 +34,7 @@ def build(settings=None) -> Service:
             calendar=default_calendar(),
             movements=movements,
             metrics=PrepaymentMetrics(service.registry),
+            policies=policies,
         )
 
     return build_service("prepayment", handlers, AUTHORITY, settings)

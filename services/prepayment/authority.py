@@ -17,9 +17,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contracts.parties import AgencyLevel, RefusalReason
+from contracts.directory import SettlementKind
+from contracts.parties import AgencyLevel, Institution, RefusalReason
 from contracts.prepayment import PrepaymentScope
 from runtime.authority import AuthorityTable, Refusal, Rule, Sender, agency_above, agency_for, service
+from runtime.calendar import business_date
 from runtime.parties import ParticipantRegistry
 
 
@@ -69,6 +71,41 @@ def keeper_of_all(*, rule: str) -> Rule:
     )
 
 
+def deposit_holder(*, rule: str) -> Rule:
+    """P-12 (002 第二十条, 第二十五条 就医地管理): the agency of the institution's region (or its province or the
+    national level) records its deposit; ``institution_code`` is a registry institution located in
+    ``region`` and opened for cross-region outpatient settlement on the day (the deposit is of those that
+    settle cross-province outpatient care)."""
+    agency = agency_for("region", rule=rule)
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        refusal = agency(sender, payload, registry, now)
+        if refusal:
+            return refusal
+        party = registry.get(str(payload.institution_code))
+        if not isinstance(party, Institution) or party.region != payload.region:
+            return Refusal(
+                RefusalReason.UNAUTHORIZED,
+                f"{payload.institution_code} is not an institution of {payload.region}",
+                rule,
+                "UNAUTHORIZED",
+            )
+        if not party.opened_for(SettlementKind.OUTPATIENT, business_date(now)):
+            return Refusal(
+                RefusalReason.UNAUTHORIZED,
+                f"{payload.institution_code} is not opened for cross-region outpatient settlement",
+                rule,
+                "UNAUTHORIZED",
+            )
+        return None
+
+    return Rule(
+        "the agency of `region`, or its province or the national level, for an institution of `region` "
+        "(`institution_code`) opened for outpatient settlement",
+        check,
+    )
+
+
 class _Account:
     def __init__(self, insured_region: Any, scope: PrepaymentScope) -> None:
         self.insured_region, self.scope = insured_region, scope
@@ -83,11 +120,16 @@ AUTHORITY = AuthorityTable(
         "clearing.obligation-breached.v1": service("clearing"),
         "prepayment.set-annual-quota.v1": account_keeper(rule="P-02"),
         "prepayment.record-payment.v1": account_keeper(rule="P-08"),
+        "prepayment.record-top-up.v1": account_keeper(rule="P-05"),
+        "prepayment.record-return.v1": account_keeper(rule="C-05"),
         "prepayment.report-delay.v1": agency_for("insured_region", rule="P-09", exact=True),
+        "prepayment.decide-sanction.v1": agency_above("insured_region", rule="P-09"),
         "prepayment.record-submission.v1": agency_for("insured_region", rule="P-08", exact=True),
         "prepayment.request-balance.v1": agency_for("insured_region", rule="P-04"),
         "prepayment.share-interest.v1": keeper_of_all(rule="P-10"),
         "prepayment.interest-shared.v1": service("prepayment"),
         "prepayment.deadline-due.v1": service("prepayment"),
+        "prepayment.lodge-deposit.v1": deposit_holder(rule="P-12"),
+        "prepayment.settle-deposit.v1": deposit_holder(rule="P-12"),
     },
 )

@@ -10,15 +10,23 @@ from __future__ import annotations
 from contracts.clearing import ClearingNoticeIssued, ClearingObligationBreached
 from contracts.envelope import Envelope
 from contracts.ops import DeadlineDue
-from contracts.prepayment import InterestShared, PrepaymentScope, RequestBalance, ShareInterest
+from contracts.prepayment import (
+    InterestShared,
+    LodgeDeposit,
+    PrepaymentScope,
+    RequestBalance,
+    SettleDeposit,
+    ShareInterest,
+)
 from contracts.settlement import SettlementCompleted, SettlementReversed
 from runtime.calendar import WorkingCalendar, business_date
 from services.outcome import Decision
 from services.prepayment import domain
 from services.prepayment.adapters import MovementLedger
-from services.prepayment.domain import PrepaymentAccount, SettlementFunds
+from services.prepayment.domain import PrepaymentAccount, SettlementFunds, deposit
 from services.prepayment.domain.interest import InterestDistribution, share_interest
 from services.prepayment.domain.ledger import LedgerAccount
+from services.prepayment.domain.policy import PrepaymentPolicies, default_policies
 from services.prepayment.metrics import PrepaymentMetrics
 from services.wiring import Aggregates, Archive, Handler, Now, Store, request_of
 
@@ -37,10 +45,13 @@ class PrepaymentHandlers:
         calendar: WorkingCalendar,
         movements: MovementLedger,
         metrics: PrepaymentMetrics,
+        policies: PrepaymentPolicies | None = None,
     ) -> None:
         self.now, self.calendar, self.movements, self.metrics = now, calendar, movements, metrics
+        self.policies = policies or default_policies()  # the region texts (P-02, P-04, P-10..P-12)
         self.accounts = Aggregates(store, ACCOUNTS, PrepaymentAccount, refusals=(ValueError,))
         self.interest = Aggregates(store, "interest", InterestDistribution, refusals=(ValueError,))
+        self.deposits = Aggregates(store, "deposits", deposit.PerformanceDeposit, refusals=(ValueError,))
         self.counted = Archive(store, "counted")  # every settlement and reversal counted (M-03)
         self._archived: dict[str, int] = {}  # account key → seq this process archived up to
 
@@ -91,6 +102,7 @@ class PrepaymentHandlers:
             insured_region=s.insured_region,
             treating_region=s.treating_region,
             fund_total=s.slip.fund_total,
+            cost=s.slip.total,
             occurred_at=env.occurred_at,
         )
         return await self._count(env, item)
@@ -103,6 +115,7 @@ class PrepaymentHandlers:
             insured_region=r.insured_region,
             treating_region=r.treating_region,
             fund_total=abs(r.compensation.fund_total),
+            cost=abs(r.compensation.total),
             reversed=True,
             occurred_at=env.occurred_at,
         )
@@ -116,7 +129,7 @@ class PrepaymentHandlers:
             env,
             item.insured_region,
             item.scope,
-            lambda acc, now: domain.record_settlement(acc, item, self.calendar, now),
+            lambda acc, now: domain.record_settlement(acc, item, self.calendar, now, self.policies),
         )
         await self.counted.keep(item.key, {**item.model_dump(mode="json"), "scope": item.scope.value})
         return result
@@ -127,7 +140,7 @@ class PrepaymentHandlers:
                 env,
                 item.insured_region,
                 item.scope,
-                lambda acc, now, item=item: domain.record_clearing_notice(acc, item, self.calendar, now),
+                lambda acc, now, item=item: domain.record_clearing_notice(acc, item, self.calendar, now, self.policies),
             )
             for item in domain.from_clearing_notice(env.payload)
         ]
@@ -156,7 +169,7 @@ class PrepaymentHandlers:
                         env,
                         str(b.region),
                         scope,
-                        lambda acc, now: (domain.record_clearing_breach(acc, item, self.calendar, now)),
+                        lambda acc, now: domain.record_clearing_breach(acc, item, self.calendar, now, self.policies),
                     )
                 )
         if not results:
@@ -167,7 +180,9 @@ class PrepaymentHandlers:
     async def _command(self, env: Envelope, step) -> str:
         """An agency command about one region's account: set quota, record a payment, report a delay."""
         c = env.payload
-        return await self._apply(env, c.insured_region, c.scope, lambda acc, now: step(acc, c, self.calendar, now))
+        return await self._apply(
+            env, c.insured_region, c.scope, lambda acc, now: step(acc, c, self.calendar, now, self.policies)
+        )
 
     async def set_annual_quota(self, env: Envelope) -> str:
         return await self._command(env, domain.set_annual_quota)  # P-02, P-03
@@ -177,6 +192,19 @@ class PrepaymentHandlers:
 
     async def report_delay(self, env: Envelope) -> str:
         return await self._command(env, domain.report_delay)  # P-09
+
+    async def decide_sanction(self, env: Envelope) -> str:
+        """P-09: the agency one level above decides the admission suspension the platform proposed."""
+        c = env.payload
+        return await self._apply(
+            env, c.insured_region, c.scope, lambda acc, now: domain.decide_sanction(acc, c, now, env.sender or "")
+        )
+
+    async def record_proactive_top_up(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_proactive_top_up)  # P-05, 004 第二十四条
+
+    async def record_return(self, env: Envelope) -> str:
+        return await self._command(env, domain.record_return)  # C-05, 004 第五十一条
 
     async def record_submission(self, env: Envelope) -> str:
         return await self._command(env, domain.record_submission)  # P-08
@@ -214,7 +242,9 @@ class PrepaymentHandlers:
         return await self.interest.apply(
             env,
             c.interest_id,
-            lambda pool: share_interest(pool, c, env.sender or "", movements, business_date(now), now),
+            lambda pool: share_interest(
+                pool, c, env.sender or "", movements, business_date(now), now, self.calendar, self.policies
+            ),
         )
 
     async def interest_shared(self, env: Envelope[InterestShared]) -> str:
@@ -225,12 +255,25 @@ class PrepaymentHandlers:
                 env,
                 str(s.insured_region),
                 e.scope,
-                lambda acc, now, s=s: domain.record_interest(acc, e.interest_id, s.share, self.calendar, now),
+                lambda acc, now, s=s: domain.record_interest(
+                    acc, e.interest_id, s.share, self.calendar, now, self.policies
+                ),
             )
             for s in e.shares
             if s.share > 0
         ]
         return "applied" if "applied" in results else "duplicate"
+
+    # ------------------------------------------------------------ the performance deposit (P-12)
+    async def lodge_deposit(self, env: Envelope[LodgeDeposit]) -> str:
+        c, now = env.payload, self.now()
+        key = deposit.deposit_key(c.institution_code, c.year)
+        return await self.deposits.apply(env, key, lambda held: deposit.lodge(held, c, now, self.policies))
+
+    async def settle_deposit(self, env: Envelope[SettleDeposit]) -> str:
+        c, now = env.payload, self.now()
+        key = deposit.deposit_key(c.institution_code, c.year)
+        return await self.deposits.apply(env, key, lambda held: deposit.settle(held, c, now, self.policies))
 
     async def deadline_due(self, env: Envelope[DeadlineDue]) -> str:
         due = env.payload
@@ -238,15 +281,22 @@ class PrepaymentHandlers:
         return await self._write(
             env,
             due.subject,
-            lambda acc: acc and domain.deadline_fired(acc, request_of(due, "prepayment"), self.calendar, now),
+            lambda acc: acc
+            and domain.deadline_fired(acc, request_of(due, "prepayment"), self.calendar, now, self.policies),
         )
 
 
 def registry(
-    store: Store, *, now: Now, calendar: WorkingCalendar, movements: MovementLedger, metrics: PrepaymentMetrics
+    store: Store,
+    *,
+    now: Now,
+    calendar: WorkingCalendar,
+    movements: MovementLedger,
+    metrics: PrepaymentMetrics,
+    policies: PrepaymentPolicies | None = None,
 ) -> dict[str, Handler]:
     """Who handles each topic the prepayment service consumes (``contracts/registry.py``): one handler each."""
-    h = PrepaymentHandlers(store, now=now, calendar=calendar, movements=movements, metrics=metrics)
+    h = PrepaymentHandlers(store, now=now, calendar=calendar, movements=movements, metrics=metrics, policies=policies)
     return {
         "settlement.completed.v1": h.settlement_completed,
         "settlement.reversed.v1": h.settlement_reversed,
@@ -255,9 +305,14 @@ def registry(
         "prepayment.set-annual-quota.v1": h.set_annual_quota,  # P-02, P-03
         "prepayment.record-payment.v1": h.record_payment,  # P-04, P-09
         "prepayment.report-delay.v1": h.report_delay,  # P-09
+        "prepayment.decide-sanction.v1": h.decide_sanction,  # P-09 可暂停
         "prepayment.record-submission.v1": h.record_submission,  # P-08
+        "prepayment.record-top-up.v1": h.record_proactive_top_up,  # P-05, 004 第二十四条
+        "prepayment.record-return.v1": h.record_return,  # C-05
         "prepayment.request-balance.v1": h.request_balance,  # ledger
         "prepayment.share-interest.v1": h.share_interest,  # P-10
         "prepayment.interest-shared.v1": h.interest_shared,  # P-10
+        "prepayment.lodge-deposit.v1": h.lodge_deposit,  # P-12
+        "prepayment.settle-deposit.v1": h.settle_deposit,  # P-12
         "prepayment.deadline-due.v1": h.deadline_due,
     }

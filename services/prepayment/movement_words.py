@@ -22,6 +22,8 @@ KIND_ZH = {
     "reverse_clearing_return": "反向清算回款",
     "clearing_payment": "清算拨付",
     "interest": "利息",
+    "proactive_top_up": "黄色预警主动追加",
+    "return_received": "反向清算回款到账",
     "opening": "期初结转",
     "opening_top_ups": "期初调增结转",
 }

@@ -86,7 +86,12 @@ def account_of(q: SignedQuery, parties) -> tuple[str, PrepaymentScope]:
 
 def summary(acc: PrepaymentAccount) -> dict:
     """P-04/P-05 figures as the account holds them, its notices (P-08/P-09) and latest movements."""
-    used, base = f.usage_used(acc.uncleared, acc.cleared_unpaid), f.usage_base(acc.quota, acc.top_ups)
+    # P-04 as the region's text measured it at the account's last change (Hubei: the month's clearing funds)
+    if acc.usage_formula == "monthly_clearing":
+        used = f.monthly_clearing_used(acc.monthly_clearing)
+    else:
+        used = f.usage_used(acc.uncleared, acc.cleared_unpaid)
+    base = f.usage_base(acc.quota, acc.top_ups)
     percent = f.usage_percent(used, base)
     notices = sorted(
         (
@@ -108,6 +113,7 @@ def summary(acc: PrepaymentAccount) -> dict:
         "base": str(base),
         "usage_percent": str(percent) if percent is not None else None,
         "level": acc.level.value,
+        "usage_formula": acc.usage_formula,
         "yellow_percent": str(f.YELLOW_PERCENT),
         "red_percent": str(f.RED_PERCENT),
         "notices": notices,

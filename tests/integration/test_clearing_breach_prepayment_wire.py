@@ -6,7 +6,9 @@ Wuhu (340200) insured, its quota 10,000.00 in force, treated in Wuhan (420100): 
 11-03). Wuhu records nothing: its submission (due 10-13) and finance's transfer (5 + 10 working days →
 10-27) are breached by clearing and recorded on Wuhu's prepayment account; the transfer falls due before
 P-09's date, so nothing is sanctioned then. At 11-04, still unpaid and no delay reported, prepayment
-suspends admissions of Wuhu's insureds (prepayment.sanction.v1, S-20)."""
+proposes suspending admissions of Wuhu's insureds (P-09, corrected 2026-12: 004 第二十八条 "省经办机构可暂停",
+the province's choice); Wuhu itself may not decide it, Anhui (A340000) does, and only then are they
+suspended (prepayment.sanction.v1, S-20)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from datetime import date, datetime
 
 import pytest
 from privacy_support import find_aggregate
-from support import Bus, ServiceProcess, at, completed_settlement, eventually, move, new_prefix
+from support import Bus, ServiceProcess, answer_to, at, completed_settlement, eventually, move, new_prefix
 
-from contracts.prepayment import PrepaymentScope, SetAnnualQuota
+from contracts.prepayment import DecideSanction, PrepaymentScope, SanctionDecision, SetAnnualQuota
 from runtime.calendar import end_of_business_day
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.integration
 WUHU, WUHAN = "340200", "420100"
 ACCOUNT = f"{WUHU}:{PrepaymentScope.CROSS_PROVINCE.value}"
 NOTICE, BREACHED, SANCTION = "clearing.notice.v1", "clearing.obligation-breached.v1", "prepayment.sanction.v1"
+PROPOSED, DECIDE = "prepayment.sanction-proposed.v1", "prepayment.decide-sanction.v1"
 
 
 async def account(proc: ServiceProcess) -> dict | None:
@@ -100,8 +103,27 @@ async def test_an_unpaid_notice_breaches_and_prepayment_hears_it(stack):
             state = await account(prepayment)
             assert not state["notices"][notice_id]["overdue"] and state["sanctions"] == {}  # the P-09 clock decides
 
-            # 11-04: unpaid 20 working days after the notice, no delay reported → admissions suspended
+            # 11-04: unpaid 20 working days after the notice, no delay reported → the platform proposes the
+            # admission suspension; the province decides (P-09, 004 第二十八条 "可暂停")
             await move(bus, procs, at(11, 4))
+            [proposal] = [p["payload"] for p in await bus.read(PROPOSED, lambda m: len(m) >= 1, timeout=40)]
+            assert (proposal["kind"], proposal["action"], proposal["notice_ids"]) == (
+                "admission_suspension",
+                "proposed",
+                [notice_id],
+            )
+            assert (await account(prepayment))["sanctions"] == {}  # nothing suspended by the proposal alone
+            decide = DecideSanction(
+                insured_region=WUHU,
+                scope=PrepaymentScope.CROSS_PROVINCE,
+                proposal_id=proposal["proposal_id"],
+                decision=SanctionDecision.IMPOSE,
+                reason="清算资金逾期20个工作日未上解，且未报备延迟原因",
+                decided_at=bus.business_now(),
+            )
+            answer = await answer_to(bus, await bus.publish(DECIDE, decide, sender="A340200"))  # the payer itself
+            assert (answer["reason"], answer["rule"]) == ("UNAUTHORIZED", "P-09"), answer
+            await bus.publish(DECIDE, decide, sender="A340000")  # Anhui, the level above Wuhu
             [sanction] = [s["payload"] for s in await bus.read(SANCTION, lambda m: len(m) >= 1, timeout=40)]
             assert (sanction["insured_region"], sanction["kind"], sanction["action"]) == (
                 WUHU,

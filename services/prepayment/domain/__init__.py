@@ -10,11 +10,14 @@ what follows every change (usage, warnings, top-up, sanctions) in ``usage``; the
 from .account import (
     answer_balance,
     deadline_fired,
+    decide_sanction,
     new_account,
     record_clearing_breach,
     record_clearing_notice,
     record_interest,
     record_payment,
+    record_proactive_top_up,
+    record_return,
     record_settlement,
     record_submission,
     report_delay,
@@ -27,6 +30,9 @@ from .model import PaymentNotice, PrepaymentAccount, account_key
 from .notices import SANCTION_CHECK
 
 __all__ = [
+    "decide_sanction",
+    "record_proactive_top_up",
+    "record_return",
     "record_submission",
     "answer_balance",
     "record_interest",

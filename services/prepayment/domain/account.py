@@ -14,18 +14,25 @@ from decimal import Decimal
 
 from contracts.prepayment import (
     BreachKind,
+    DecideSanction,
     PaymentNoticeKind,
     PrepaymentBalance,
     PrepaymentQuotaSet,
     PrepaymentScope,
+    ProposalAction,
     RecordFinanceSubmission,
     RecordPrepaymentPayment,
+    RecordProactiveTopUp,
+    RecordReturn,
     ReportPaymentDelay,
     RequestBalance,
+    SanctionDecision,
+    SanctionKind,
     SetAnnualQuota,
+    WarningLevel,
 )
 from contracts.values import RegionCode
-from runtime.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar, business_date, end_of_business_day
 from services.outcome import DeadlineRequest, Decision, deadline, remember, stable_id
 
 from . import formulas as f
@@ -44,8 +51,8 @@ from .notices import (
     p08_deadlines,
     sanction_deadline,
 )
-from .policy import QuotaPolicies, default_policies
-from .usage import after_change
+from .policy import PrepaymentPolicies, default_policies
+from .usage import after_change, proposal_event, sanction_event
 
 CLEARING_PAYMENT = "transferred"  # C-03: finance transfers the notice's money (clearing's Obligation.TRANSFERRED)
 
@@ -65,16 +72,19 @@ def set_annual_quota(
     cmd: SetAnnualQuota,
     calendar: WorkingCalendar,
     now: datetime,
-    policies: QuotaPolicies | None = None,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-02/P-03: the year's quota; top-ups restart at 0; a positive adjustment is a payment
-    notice with the 20-working-day sanction clock of P-09."""
+    notice with the 20-working-day sanction clock of P-09. The region's text in force on the day the
+    quota is set decides how it is sized (P-02; P-11: Hunan's two months of last year's actual costs,
+    outpatient and inpatient together, 002 第五条、第二十四条)."""
     if acc.quota_year is not None and cmd.year <= acc.quota_year:
         return Decision(acc, [], [])  # that year (or a later one) is already set
-    policy = (policies or default_policies()).for_region(str(cmd.insured_region))
-    # P-02: last year's settlement funds from this service's own ledger; a figure an agency typed
-    # is accepted only as a recorded override (the event says which was used)
-    recorded = acc.monthly_settled(cmd.year - 1)
+    policies = policies or default_policies()
+    policy = policies.quota(str(cmd.insured_region), business_date(cmd.issued_at), cmd.scope)
+    # P-02: last year's settlement funds (P-11: actual costs) from this service's own ledger; a figure
+    # an agency typed is accepted only as a recorded override (the event says which was used)
+    recorded = acc.monthly_costs(cmd.year - 1) if policy.measure == "total_cost" else acc.monthly_settled(cmd.year - 1)
     funds = cmd.last_year_monthly_funds if cmd.last_year_monthly_funds is not None else recorded
     last_year_quota = cmd.last_year_quota if cmd.last_year_quota is not None else acc.balance(LedgerAccount.QUOTA)
     computed = f.annual_quota(funds, policy)
@@ -126,21 +136,48 @@ def set_annual_quota(
             last_year_monthly_funds={m: funds.get(m, f.ZERO) for m in policy.basis_months},
             recorded_monthly_funds={m: recorded.get(m, f.ZERO) for m in policy.basis_months},
             overridden=override,
+            adjustment_pay_by=_adjustment_due(policies, cmd, adjust),
+            adjustment_pay_by_source=_adjustment_due_source(policies, cmd, adjust),
+            quota_measure=policy.measure,
+            quota_months=policy.months,
+            quota_basis=policy.basis,
         )
     )
-    return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines)
+    return after_change(acc, new, f"quota:{cmd.year}", calendar, now, events, deadlines, policies=policies)
+
+
+def _adjustment_due(policies: PrepaymentPolicies, cmd: SetAnnualQuota, adjust: Decimal) -> datetime | None:
+    """The January notice's payment day where the region's text sets one (004 第二十条; 000 第二十七条)."""
+    rule = policies.adjustment_payment(str(cmd.insured_region), business_date(cmd.issued_at))
+    due = rule.due_on(cmd.year) if adjust > 0 else None
+    return end_of_business_day(due) if due is not None else None
+
+
+def _adjustment_due_source(policies: PrepaymentPolicies, cmd: SetAnnualQuota, adjust: Decimal) -> str | None:
+    return (
+        policies.adjustment_payment(str(cmd.insured_region), business_date(cmd.issued_at)).source
+        if adjust > 0
+        else None
+    )
 
 
 def record_settlement(
-    acc: PrepaymentAccount, item: SettlementFunds, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: SettlementFunds,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-04 numerator: a completed settlement's fund total becomes uncleared payable; its
     reversal takes it out again (after clearing, out of the next period: S-15, C-05). Each is
-    counted once (``item.key``); arrival order does not matter."""
+    counted once (``item.key``); arrival order does not matter. Outpatient and inpatient alike
+    (P-11, 002 第五条: 门诊预付金并入住院预付金统一测算及管理), with its actual cost for P-11's basis."""
     if item.key in acc.counted:
         return Decision(acc, [], [])
     change = -item.fund_total if item.reversed else item.fund_total
+    cost = item.cost if item.cost is not None else item.fund_total
     new = acc.model_copy(update={"uncleared": acc.uncleared + change, "counted": remember(acc.counted, item.key)})
+    new = new.with_cost(business_date(now), -cost if item.reversed else cost)
     new = new.with_movement(
         MovementKind.REVERSAL if item.reversed else MovementKind.SETTLEMENT,
         item.fund_total,
@@ -149,11 +186,15 @@ def record_settlement(
     )
     if not change:
         return Decision(new, [], [])
-    return after_change(acc, new, f"settlement:{item.key}", calendar, now)
+    return after_change(acc, new, f"settlement:{item.key}", calendar, now, policies=policies)
 
 
 def record_clearing_notice(
-    acc: PrepaymentAccount, item: ClearingNoticeReceived, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: ClearingNoticeReceived,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-04: the period's settlements move from uncleared to cleared-unpaid; the notice starts the
     P-09 20-working-day clock; a red account gets this period's emergency top-up (004 第二十六条)."""
@@ -165,6 +206,7 @@ def record_clearing_notice(
         amount=item.to_pay,
         issued_at=item.issued_at,
         sanction_due_at=calendar.deadline(item.issued_at, PAYMENT_SANCTION_WD),
+        returns_due=item.to_pay - item.payable,
     )
     new = acc.with_notice(notice).model_copy(
         update={
@@ -193,12 +235,24 @@ def record_clearing_notice(
             new = new.with_notice(late)
             events.append(event)
     return after_change(
-        acc, new, f"clearing:{item.clearing_month}", calendar, now, events, deadlines, period_signed=True
+        acc,
+        new,
+        f"clearing:{item.clearing_month}",
+        calendar,
+        now,
+        events,
+        deadlines,
+        period_signed=True,
+        policies=policies,
     )
 
 
 def record_payment(
-    acc: PrepaymentAccount, cmd: RecordPrepaymentPayment, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: RecordPrepaymentPayment,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """Money arrived for a notice: a top-up raises the base (P-04), a clearing payment lowers
     cleared-unpaid; a settled notice ends its sanction (P-09)."""
@@ -227,11 +281,15 @@ def record_payment(
         new = new.with_movement(kind, cmd.amount, ref, now)
         unpaid = max(notice.amount - notice.paid, f.ZERO)
         new = new.with_movement(MovementKind.NOTICE_PAID, min(cmd.amount, unpaid), ref, now)
-    return after_change(acc, new, ref, calendar, now)
+    return after_change(acc, new, ref, calendar, now, policies=policies)
 
 
 def report_delay(
-    acc: PrepaymentAccount, cmd: ReportPaymentDelay, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: ReportPaymentDelay,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-09: a reported reason spares (or lifts) the admission suspension of that notice."""
     notice = acc.notices.get(str(cmd.notice_id))
@@ -242,11 +300,15 @@ def report_delay(
     if notice.delay_reason:
         return Decision(acc, [], [])
     new = acc.with_notice(notice.model_copy(update={"delay_reason": cmd.reason}))
-    return after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False)
+    return after_change(acc, new, f"delay:{cmd.notice_id}", calendar, now, usage=False, policies=policies)
 
 
 def record_clearing_breach(
-    acc: PrepaymentAccount, item: ClearingBreachReceived, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    item: ClearingBreachReceived,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """C-03/C-07 → P-09: a step of a clearing notice the clearing service found breached, recorded on the
     notice once (its breach id is stable, so redelivery finds the step already there).
@@ -274,11 +336,15 @@ def record_clearing_breach(
     ):
         update["overdue"] = True
     new = acc.with_notice(notice.model_copy(update=update))
-    return after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False)
+    return after_change(acc, new, f"clearing-breach:{item.breach_id}", calendar, now, usage=False, policies=policies)
 
 
 def deadline_fired(
-    acc: PrepaymentAccount, request: DeadlineRequest, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    request: DeadlineRequest,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-09: at a notice's sanction deadline, an unpaid notice becomes overdue. P-08: at its
     submission and finance deadlines, a step not done is published as a breach."""
@@ -290,11 +356,15 @@ def deadline_fired(
     if now < notice.sanction_due_at:
         return Decision(acc, [], [request])  # fired early (clock skew): arm it again
     new = acc.with_notice(notice.model_copy(update={"overdue": True}))
-    return after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False)
+    return after_change(acc, new, f"deadline:{request.ref}", calendar, now, usage=False, policies=policies)
 
 
 def record_submission(
-    acc: PrepaymentAccount, cmd: RecordFinanceSubmission, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    cmd: RecordFinanceSubmission,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-08: the notice reached finance (the receipt time decides); finance's 10 working days run
     from it, so the payment deadline is armed again for its new moment."""
@@ -344,7 +414,12 @@ def answer_balance(
 
 
 def record_interest(
-    acc: PrepaymentAccount, interest_id: str, amount: Decimal, calendar: WorkingCalendar, now: datetime
+    acc: PrepaymentAccount,
+    interest_id: str,
+    amount: Decimal,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[PrepaymentAccount]:
     """P-10 (004 第二十九条(三)): the region's share of an interest is added to its prepayment held
     by the keeper and counts as this year's top-up (按预付金本年度追加处理), so it raises the P-04
@@ -354,4 +429,92 @@ def record_interest(
         return Decision(acc, [], [])
     new = acc.model_copy(update={"top_ups": acc.top_ups + amount})
     new = new.with_movement(MovementKind.INTEREST, amount, ref, now)
-    return after_change(acc, new, ref, calendar, now)
+    return after_change(acc, new, ref, calendar, now, policies=policies)
+
+
+# ---------------------------------------------------------------- the agency decides (P-09 可暂停)
+def decide_sanction(
+    acc: PrepaymentAccount, cmd: DecideSanction, now: datetime, decided_by: str
+) -> Decision[PrepaymentAccount]:
+    """P-09 (004 第二十八条 "省经办机构可暂停该市参保人员异地就医入院登记"): the agency's decision on the proposal
+    the platform made. Impose: the admission suspension is on (S-20) until the notices behind it are paid
+    or excused, then lifted as any sanction. Decline: nothing is suspended, and these notices are not
+    proposed again (a later notice overdue is). A proposal withdrawn or decided is not decided again."""
+    kind = SanctionKind.ADMISSION_SUSPENSION
+    if str(cmd.proposal_id) in acc.decided:
+        return Decision(acc, [], [])
+    if acc.proposals.get(kind) != cmd.proposal_id:
+        raise ValueError(
+            f"P-09: {cmd.proposal_id} is not a pending proposal of account {acc.account_id} "
+            f"(withdrawn once its notices were paid or excused)"
+        )
+    causes = acc.sanction_causes().get(kind, [])
+    proposals = {k: v for k, v in acc.proposals.items() if k is not kind}
+    update: dict = {"proposals": proposals, "decided": remember(acc.decided, str(cmd.proposal_id))}
+    impose = cmd.decision is SanctionDecision.IMPOSE
+    action = ProposalAction.IMPOSED if impose else ProposalAction.DECLINED
+    events: list = [proposal_event(acc, cmd.proposal_id, kind, action, causes, cmd.reason, now, decided_by)]
+    if impose:
+        sanction_id = stable_id(acc.account_id, "sanction", kind.value, acc.version)
+        update["sanctions"] = {**acc.sanctions, kind: sanction_id}
+        events.append(sanction_event(acc, sanction_id, kind, True, causes, now))
+    else:
+        update["declined_notices"] = (*acc.declined_notices, *(str(n) for n in causes))
+    return Decision(acc.model_copy(update={**update, "version": acc.version + 1}), events, [])
+
+
+# ---------------------------------------------------------------- money the region adds or gets back
+def record_proactive_top_up(
+    acc: PrepaymentAccount,
+    cmd: RecordProactiveTopUp,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
+) -> Decision[PrepaymentAccount]:
+    """004 第二十四条: 预付金使用率出现黄色预警时，应主动追加资金上解至省经办机构专户 — money the region added on its
+    own, with no notice, at a warning; it is this year's top-up (本年已追加预付金金额), so it raises the P-04
+    base. Only where the region's text in force asks it; recorded once per payment."""
+    policies = policies or default_policies()
+    today = business_date(now)
+    asks = policies.yellow_top_up(str(acc.insured_region), today)
+    if not asks.proactive:
+        raise ValueError(
+            f"P-05: {acc.insured_region}'s text in force on {today} asks no top-up at yellow ({asks.source})"
+        )
+    key = f"proactive:{cmd.payment_id}"
+    if key in acc.counted:
+        return Decision(acc, [], [])
+    if cmd.amount <= 0:
+        raise ValueError("P-05: a top-up added is more than 0.00")
+    if acc.level is WarningLevel.NONE:
+        raise ValueError(f"P-05: account {acc.insured_region} is not in warning (004 第二十四条 asks it at yellow)")
+    new = acc.model_copy(update={"top_ups": acc.top_ups + cmd.amount, "counted": remember(acc.counted, key)})
+    new = new.with_movement(MovementKind.PROACTIVE_TOP_UP, cmd.amount, key, now)
+    return after_change(acc, new, key, calendar, now, policies=policies)
+
+
+def record_return(
+    acc: PrepaymentAccount,
+    cmd: RecordReturn,
+    calendar: WorkingCalendar,
+    now: datetime,
+    policies: PrepaymentPolicies | None = None,
+) -> Decision[PrepaymentAccount]:
+    """C-05 (004 第五十一条 反向清算): money a clearing notice gives back arrived: recorded when it arrives (the
+    ledger's ``returns_due`` falls, the fund rises), once per payment, at most what the notice gives back."""
+    notice = acc.notices.get(str(cmd.notice_id))
+    if notice is None or notice.kind is not PaymentNoticeKind.CLEARING or notice.returns_due <= 0:
+        raise ValueError(
+            f"C-05: {cmd.notice_id} is not a clearing notice of account {acc.account_id} giving money back"
+        )
+    if cmd.payment_id in notice.return_ids:
+        return Decision(acc, [], [])
+    outstanding = notice.returns_due - notice.returned
+    if cmd.amount <= 0 or cmd.amount > outstanding:
+        raise ValueError(f"C-05: {cmd.amount} arrived, but {outstanding} of the notice's return is outstanding")
+    back = notice.model_copy(
+        update={"returned": notice.returned + cmd.amount, "return_ids": (*notice.return_ids, cmd.payment_id)}
+    )
+    ref = f"return:{cmd.payment_id}"
+    new = acc.with_notice(back).with_movement(MovementKind.RETURN_RECEIVED, cmd.amount, ref, now)
+    return after_change(acc, new, ref, calendar, now, usage=False, policies=policies)

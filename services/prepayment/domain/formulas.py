@@ -43,6 +43,13 @@ def usage_used(uncleared: Decimal, cleared_unpaid: Decimal) -> Decimal:
     return uncleared + cleared_unpaid
 
 
+def monthly_clearing_used(monthly_clearing: Decimal | None) -> Decimal:
+    """P-04 numerator where the rate is the month's clearing funds against the prepayment (000
+    第二十八条): the latest period's clearing amount; nothing before the first notice, and a reverse
+    clearing (money coming back) uses none of the prepayment."""
+    return max(monthly_clearing or ZERO, ZERO)
+
+
 def usage_percent(used: Decimal, base: Decimal) -> Decimal | None:
     """P-04 rate ×100, rounded half-up to two decimals for display; None when the base is 0."""
     if base <= 0:

@@ -20,6 +20,9 @@ class SettlementFunds(BaseModel):
     insured_region: RegionCode
     treating_region: RegionCode
     fund_total: NonNegativeMoney
+    cost: NonNegativeMoney | None = Field(
+        None, description="P-11: the actual cost 实际发生费用 (the slip's total; a reversal's, taken back)"
+    )
     reversed: bool = False
     occurred_at: AwareDatetime
 

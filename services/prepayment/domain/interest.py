@@ -20,9 +20,11 @@ from decimal import ROUND_FLOOR, Decimal
 from pydantic import BaseModel, ConfigDict
 
 from contracts.prepayment import InterestShare, InterestShared, ShareInterest
+from runtime.calendar import WorkingCalendar, business_date, end_of_business_day
 from services.outcome import Decision
 
 from .ledger import DailyChanges, LedgerAccount, Movement, daily_balances
+from .policy import InterestPolicy, PrepaymentPolicies, default_policies
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -71,19 +73,51 @@ class InterestDistribution(BaseModel):
     shared: InterestShared
 
 
-def share_interest(
+def sharing_rules(cmd: ShareInterest, today: date, policies: PrepaymentPolicies) -> list[InterestPolicy]:
+    """P-10 by region: every region's text in force must share by daily-balance products. Hubei's does
+    not (000 第三十三条: 利息归账户开设地所有), so nothing of such a region's is shared."""
+    rules = [(str(r), policies.interest(str(r), today)) for r in cmd.regions]
+    keeps = [(r, rule) for r, rule in rules if rule.sharing == "none"]
+    if keeps:
+        region, rule = keeps[0]
+        raise InterestRefused(
+            f"P-10: {region}'s interest is not shared: it belongs to the account's opener ({rule.source})"
+        )
+    return [rule for _, rule in rules]
+
+
+def publish_limit(
+    cmd: ShareInterest, rules: list[InterestPolicy], calendar: WorkingCalendar, now: datetime
+) -> tuple[datetime | None, bool | None]:
+    """P-10: Liaoning publishes each share within 5 working days (004 第二十九条(三)), counted from the
+    day the interest was credited (``credited_on``, else ``received_at``'s day); the shortest limit of
+    the regions' texts applies. A share sent later is still published, and marked late."""
+    limits = [r.publish_within_working_days for r in rules if r.publish_within_working_days is not None]
+    if not limits:
+        return None, None
+    credited = cmd.credited_on or business_date(cmd.received_at)
+    publish_by = end_of_business_day(calendar.add_working_days(credited, min(limits)))
+    return publish_by, now > publish_by
+
+
+def share_interest(  # noqa: PLR0917 - what sharing one interest reads
     existing: InterestDistribution | None,
     cmd: ShareInterest,
     keeper: str,
     movements: Mapping[str, list[Movement] | DailyChanges],
     today: date,
     now: datetime,
+    calendar: WorkingCalendar | None = None,
+    policies: PrepaymentPolicies | None = None,
 ) -> Decision[InterestDistribution]:
     """P-10: the interest ``cmd`` shared among its regions by their 积数 over a closed period. The
     period must have ended before ``today``: a past day's balance never changes (movements are
     dated by receipt and never edited), so the accounts read to share it cannot move under it."""
     if existing is not None:
         return Decision(existing, [], [])
+    rules = sharing_rules(cmd, today, policies or default_policies())
+    if cmd.credited_on is not None and cmd.credited_on > today:
+        raise InterestRefused(f"P-10: the interest cannot be credited on {cmd.credited_on}, after today ({today})")
     if cmd.period_start > cmd.period_end:
         raise InterestRefused(f"P-10: the period {cmd.period_start}..{cmd.period_end} is empty")
     if cmd.period_end >= today:
@@ -92,6 +126,7 @@ def share_interest(
         )
     products = {str(r): product(movements.get(str(r), []), cmd.period_start, cmd.period_end) for r in cmd.regions}
     shares = share(cmd.interest, products)
+    publish_by, late = publish_limit(cmd, rules, calendar, now) if calendar is not None else (None, None)
     event = InterestShared(
         interest_id=cmd.interest_id,
         scope=cmd.scope,
@@ -104,5 +139,8 @@ def share_interest(
         shares=[InterestShare(insured_region=r, product=products[r], share=shares[r]) for r in products],
         rule=RULE,
         shared_at=now,
+        publish_by=publish_by,
+        published_late=late,
+        policy_sources=sorted({r.source for r in rules}),
     )
     return Decision(InterestDistribution(shared=event), [event], [])

@@ -123,6 +123,8 @@ class MovementKind(StrEnum):
     REVERSE_CLEARING_RETURN = "reverse_clearing_return"  # C-05: money coming back
     CLEARING_PAYMENT = "clearing_payment"  # C-03/P-08
     INTEREST = "interest"  # P-10, 004 第二十九条(三): 按预付金本年度追加处理
+    PROACTIVE_TOP_UP = "proactive_top_up"  # P-05, 004 第二十四条: 黄色预警时主动追加资金
+    RETURN_RECEIVED = "return_received"  # C-05, 004 第五十一条: reverse clearing's money arrived
     OPENING = "opening"  # an account stored before the ledger: its figures carried in
     OPENING_TOP_UPS = "opening_top_ups"  # … and its top-ups of the year
 
@@ -143,6 +145,8 @@ ENTRIES: dict[MovementKind, tuple[LedgerAccount, LedgerAccount]] = {
     MovementKind.REVERSE_CLEARING_RETURN: (LedgerAccount.RETURNS_DUE, LedgerAccount.EXPENSE),
     MovementKind.CLEARING_PAYMENT: (LedgerAccount.CLEARED_UNPAID, LedgerAccount.FUND),
     MovementKind.INTEREST: (LedgerAccount.PREPAID, LedgerAccount.INTEREST_INCOME),
+    MovementKind.PROACTIVE_TOP_UP: (LedgerAccount.PREPAID, LedgerAccount.FUND),
+    MovementKind.RETURN_RECEIVED: (LedgerAccount.FUND, LedgerAccount.RETURNS_DUE),
 }
 
 

@@ -11,7 +11,7 @@ and months P-10 and P-02 need, and the latest movements (ledger.py, "Where the m
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,9 @@ from .ledger import (
 
 SERVICE = "prepayment"
 ZERO = Decimal("0.00")
-_TOP_UPS = frozenset({MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS})
+_TOP_UPS = frozenset(
+    {MovementKind.TOP_UP_PAYMENT, MovementKind.INTEREST, MovementKind.OPENING_TOP_UPS, MovementKind.PROACTIVE_TOP_UP}
+)
 
 
 def account_key(insured_region: str, scope: PrepaymentScope) -> str:
@@ -61,6 +63,9 @@ class PaymentNotice(BaseModel):
         description="P-08: finance pays within 10 working days of the submission (of submit_by while none is recorded)",
     )
     breaches: tuple[BreachKind, ...] = Field((), description="P-08 deadlines it missed (each published once)")
+    returns_due: Money = Field(ZERO, description="C-05: money reverse clearing gives back on this clearing notice")
+    returned: Money = Field(ZERO, description="C-05: of it, what has arrived (recorded when it arrives)")
+    return_ids: tuple[str, ...] = ()
     clearing_breaches: tuple[str, ...] = Field(
         (),
         description=(
@@ -103,6 +108,13 @@ class PrepaymentAccount(BaseModel):
     sanctions: dict[SanctionKind, uuid.UUID] = Field(
         default_factory=dict, description="sanctions in force and their ids (shared by imposition and lifting)"
     )
+    proposals: dict[SanctionKind, uuid.UUID] = Field(
+        default_factory=dict, description="P-09: sanctions proposed to the deciding agency, not decided yet"
+    )
+    declined_notices: tuple[str, ...] = Field(
+        (), description="P-09: the notices behind proposals the agency declined (not proposed again for them)"
+    )
+    decided: tuple[str, ...] = Field((), description="P-09: proposals decided lately (a repeated decision: nothing)")
     totals: dict[LedgerAccount, Decimal] = Field(
         default_factory=dict, description="every ledger account's running balance (the sum of its movements)"
     )
@@ -122,6 +134,12 @@ class PrepaymentAccount(BaseModel):
         description="P-02: settlements net of reversals per month 'YYYY-MM' (current and previous year)",
     )
     year_top_ups: Decimal = Field(ZERO, description="top-ups and interest moved in this quota year (the ledger's)")
+    costs: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="P-11: the settlements' actual costs 实际发生费用 (total, funds and cash) net of reversals per "
+        "month 'YYYY-MM' (current and previous year)",
+    )
+    usage_formula: str = Field("payables", description="P-04: the formula the level was last computed by")
     interests: tuple[str, ...] = Field((), description="interest ids recorded lately (P-10, counted once)")
     version: int = 0
 
@@ -139,6 +157,17 @@ class PrepaymentAccount(BaseModel):
         current and the previous year)."""
         prefix = f"{year:04d}-"
         return {int(k[5:]): v for k, v in self.settled.items() if k.startswith(prefix)}
+
+    def monthly_costs(self, year: int) -> dict[int, Decimal]:
+        """P-11: the actual costs per month of ``year`` as recorded (current and previous year)."""
+        prefix = f"{year:04d}-"
+        return {int(k[5:]): v for k, v in self.costs.items() if k.startswith(prefix)}
+
+    def with_cost(self, on: date, change: Decimal) -> PrepaymentAccount:
+        """The account with ``change`` added to the actual costs of ``on``'s month (P-11)."""
+        month = f"{on.year:04d}-{on.month:02d}"
+        costs = {**self.costs, month: self.costs.get(month, ZERO) + change}
+        return self.model_copy(update={"costs": {k: v for k, v in costs.items() if int(k[:4]) >= on.year - 1}})
 
     def unarchived(self, known: int = 0) -> list[Movement]:
         """The movements not known to be archived (by the account or by ``known``)."""
@@ -236,6 +265,14 @@ class PrepaymentAccount(BaseModel):
             tops = sum((m.amount for m in movements if m.seq > start and m.kind in _TOP_UPS), ZERO)
             return loaded.model_copy(update={"year_top_ups": tops}).model_dump()
         return data
+
+    def sanction_causes(self) -> dict[SanctionKind, list[uuid.UUID]]:
+        """P-09: each sanction's overdue, unpaid notices (and not excused by a reported reason)."""
+        causes: dict[SanctionKind, list[uuid.UUID]] = {}
+        for notice in self.notices.values():
+            if notice.sanction is not None:
+                causes.setdefault(notice.sanction, []).append(notice.notice_id)
+        return causes
 
     def open_emergency_notice(self) -> PaymentNotice | None:
         return next(

@@ -16,7 +16,13 @@ from prometheus_client import CollectorRegistry
 from support import completed_settlement, default_sender
 
 from contracts.envelope import Envelope
-from contracts.prepayment import PrepaymentScope, RecordPrepaymentPayment, RequestBalance, SetAnnualQuota
+from contracts.prepayment import (
+    DecideSanction,
+    PrepaymentScope,
+    RecordPrepaymentPayment,
+    RequestBalance,
+    SetAnnualQuota,
+)
 from contracts.registry import ALL_TOPICS
 from contracts.values import SHANGHAI, money
 from runtime.calendar import default_calendar, end_of_business_day
@@ -179,7 +185,24 @@ async def test_an_adjustment_unpaid_20_working_days_suspends_the_regions_admissi
     for fired in svc.store.due():
         assert await svc.handlers["prepayment.deadline-due.v1"](fired) == "applied"
     heard = svc.published(since=mark)
-    [sanction] = [body for topic, body in heard if topic == "prepayment.sanction.v1"]
+    [proposal] = [body for topic, body in heard if topic == "prepayment.sanction-proposed.v1"]
+    assert (proposal["kind"], proposal["action"], proposal["notice_ids"]) == (
+        "admission_suspension",
+        "proposed",
+        [quota["notice_id"]],
+    )
+    assert not [body for topic, body in heard if topic == "prepayment.sanction.v1"]  # 可暂停: the agency decides
+    decide = DecideSanction(
+        insured_region="340200",
+        scope=PrepaymentScope.CROSS_PROVINCE,
+        proposal_id=proposal["proposal_id"],
+        decision="impose",
+        reason="逾期未上解且未报备延迟原因",
+        decided_at=svc.clock[0],
+    )
+    mark = len(svc.store.published)
+    assert await svc.send("prepayment.decide-sanction.v1", decide) == "applied"
+    [sanction] = [body for topic, body in svc.published(since=mark) if topic == "prepayment.sanction.v1"]
     assert (sanction["kind"], sanction["action"], sanction["notice_ids"]) == (
         "admission_suspension",
         "imposed",

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.prepayment import (
+    DecideSanction,
     PaymentNoticeKind,
     PrepaymentQuotaSet,
     PrepaymentSanction,
@@ -20,6 +21,7 @@ from contracts.prepayment import (
     ReportPaymentDelay,
     SanctionAction,
     SanctionKind,
+    SanctionProposed,
     SetAnnualQuota,
     TopUpNoticeIssued,
     WarningLevel,
@@ -32,6 +34,7 @@ from services.prepayment.domain import (
     PrepaymentAccount,
     SettlementFunds,
     deadline_fired,
+    decide_sanction,
     new_account,
     record_clearing_notice,
     record_payment,
@@ -174,7 +177,20 @@ def test_clearing_notice_moves_payables_and_unpaid_clearing_suspends_admissions(
     assert record_clearing_notice(acc, clearing, CAL, T0).events == []
     due = acc.notices[str(notice_id)].sanction_due_at
     acc, events, _ = deadline_fired(acc, deadlines[0], CAL, due + timedelta(seconds=1))
+    # P-09 可暂停: the platform proposes, the province decides
+    [proposal] = [e for e in events if isinstance(e, SanctionProposed)]
+    assert (proposal.kind, proposal.action, acc.sanctions) == (SanctionKind.ADMISSION_SUSPENSION, "proposed", {})
+    decide = DecideSanction(
+        insured_region=WUHU,
+        scope=SCOPE,
+        proposal_id=proposal.proposal_id,
+        decision="impose",
+        reason="逾期未上解",
+        decided_at=due,
+    )
+    acc, events, _ = decide_sanction(acc, decide, due + timedelta(seconds=2), "A340000")
     assert events[-1].kind is SanctionKind.ADMISSION_SUSPENSION and events[-1].action is SanctionAction.IMPOSED
+    assert decide_sanction(acc, decide, due + timedelta(seconds=3), "A340000").events == []  # decided once
     delay = ReportPaymentDelay(
         insured_region=WUHU,
         scope=SCOPE,

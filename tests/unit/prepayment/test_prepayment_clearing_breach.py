@@ -12,7 +12,14 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.clearing import ClearingObligationBreached, EntryKind, Fund, FundAmounts, Obligation
-from contracts.prepayment import PrepaymentSanction, PrepaymentScope, ReportPaymentDelay, SanctionAction, SanctionKind
+from contracts.prepayment import (
+    PrepaymentSanction,
+    PrepaymentScope,
+    ProposalAction,
+    ReportPaymentDelay,
+    SanctionKind,
+    SanctionProposed,
+)
 from contracts.values import InsuranceType, money
 from runtime.calendar import at_business_start, default_calendar, end_of_business_day
 from services.clearing.domain import LedgerEntry, generate, issue_notice, new_ledger, record_entry
@@ -95,9 +102,9 @@ def test_the_transfer_breach_comes_before_p09_and_is_recorded_only() -> None:
     assert again.state == after.state and again.events == []  # redelivered: nothing
     # the existing P-09 clock decides: unpaid and no reason at 11-03 → admissions suspended (S-20)
     fired = deadline_fired(after.state, sanction_check, CAL, notice.sanction_due_at + timedelta(seconds=1))
-    [sanction] = [e for e in fired.events if isinstance(e, PrepaymentSanction)]
-    assert (sanction.kind, sanction.action) == (SanctionKind.ADMISSION_SUSPENSION, SanctionAction.IMPOSED)
-    assert sanction.notice_ids == [transferred.notice_id]
+    [proposal] = [e for e in fired.events if isinstance(e, SanctionProposed)]  # P-09 可暂停: proposed
+    assert (proposal.kind, proposal.action) == (SanctionKind.ADMISSION_SUSPENSION, ProposalAction.PROPOSED)
+    assert proposal.notice_ids == [transferred.notice_id] and fired.state.sanctions == {}
 
 
 def test_a_transfer_due_at_or_after_p09_suspends_at_once_unless_a_delay_was_reported() -> None:
@@ -107,8 +114,8 @@ def test_a_transfer_due_at_or_after_p09_suspends_at_once_unless_a_delay_was_repo
     late = received(transferred).model_copy(update={"due_at": notice.sanction_due_at})
     at = notice.sanction_due_at + timedelta(seconds=1)
     fired = record_clearing_breach(acc, late, CAL, at)
-    [sanction] = [e for e in fired.events if isinstance(e, PrepaymentSanction)]
-    assert (sanction.kind, sanction.action) == (SanctionKind.ADMISSION_SUSPENSION, SanctionAction.IMPOSED)
+    [proposal] = [e for e in fired.events if isinstance(e, SanctionProposed)]
+    assert (proposal.kind, proposal.action) == (SanctionKind.ADMISSION_SUSPENSION, ProposalAction.PROPOSED)
     assert fired.state.notices[str(notice.notice_id)].overdue
     excused = report_delay(
         acc,
@@ -123,7 +130,8 @@ def test_a_transfer_due_at_or_after_p09_suspends_at_once_unless_a_delay_was_repo
         ISSUED,
     )
     spared = record_clearing_breach(excused.state, late, CAL, at)
-    assert not any(isinstance(e, PrepaymentSanction) for e in spared.events) and spared.state.sanctions == {}
+    assert not any(isinstance(e, PrepaymentSanction | SanctionProposed) for e in spared.events)
+    assert spared.state.sanctions == spared.state.proposals == {}
     other = late.model_copy(update={"obligation": "receipt_fed_back"})  # not the payment: recorded only
     only = record_clearing_breach(acc, other, CAL, at)
     assert only.events == [] and not only.state.notices[str(notice.notice_id)].overdue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,26 +12,27 @@ from hypothesis import strategies as st
 from contracts.prepayment import WarningLevel
 from contracts.values import money
 from services.prepayment.domain import formulas as f
-from services.prepayment.domain.policy import PolicyDataError, default_policies, load_policies
+from services.prepayment.domain.policy import POLICY_FILE, PolicyDataError, default_policies, load_policies
 
+ON = date(2026, 1, 10)
 amounts = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)
 
 
 def test_national_quota_is_twice_the_q4_monthly_average() -> None:
-    policy = default_policies().for_region("340200")
+    policy = default_policies().quota("340200", ON)
     funds = {10: money("100000"), 11: money("120000"), 12: money("110000"), 1: money("999999")}
     assert f.annual_quota(funds, policy) == money("220000.00")
 
 
 def test_liaoning_quota_is_four_months_of_last_years_average() -> None:
-    policy = default_policies().for_region("210100")  # Shenyang, via province 210000
+    policy = default_policies().quota("210100", ON)  # Shenyang, via province 210000
     assert policy.months == 4 and policy.basis == "year" and "第十九条" in policy.source
     funds = {m: money("30000") for m in range(1, 13)}
     assert f.annual_quota(funds, policy) == money("120000.00")
 
 
 def test_quota_rounds_once_half_up() -> None:
-    policy = default_policies().default
+    policy = default_policies().quota("650100", ON)
     assert f.annual_quota({10: money("0.01"), 11: money("0.01"), 12: money("0.00")}, policy) == money("0.01")
 
 
@@ -97,19 +99,18 @@ def test_top_up_is_non_negative_exact_and_capped(quota, top_ups, uncleared, clea
 
 @given(st.dictionaries(st.integers(1, 12), amounts, max_size=12))
 def test_quota_is_to_the_fen(funds) -> None:
-    for policy in (default_policies().default, default_policies().for_region("210200")):
+    for policy in (default_policies().quota("650100", ON), default_policies().quota("210200", ON)):
         quota = f.annual_quota(funds, policy)
         assert quota == quota.quantize(Decimal("0.01")) and quota >= 0
 
 
 def test_bad_policy_file_refuses_to_load(tmp_path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("default: {basis: q3, months: 2, source: x}\n", encoding="utf-8")
-    with pytest.raises(PolicyDataError, match="basis"):
+    good = POLICY_FILE.read_text(encoding="utf-8")
+    path.write_text(good.replace("basis: q4", "basis: q3", 1), encoding="utf-8")
+    with pytest.raises(PolicyDataError, match=r"region_policy|p\.yaml") as refused:
         load_policies(path)
-    path.write_text(
-        "default: {basis: q4, months: 2, source: x}\nregions: {'999999': {basis: q4, months: 2, source: x}}\n",
-        encoding="utf-8",
-    )
+    assert "quota.basis" in str(refused.value)  # the field is named
+    path.write_text(good.replace('"430000":', '"999999":'), encoding="utf-8")
     with pytest.raises(PolicyDataError, match="province"):
         load_policies(path)
