@@ -35,6 +35,7 @@ class Sourced(BaseModel, Generic[T]):
     value: T
     source: str = Field(min_length=3, description="document and article, e.g. '001 芜湖经办规程 第十条'")
     default: bool = Field(default=False, description="True when no source gives it: a labelled default")
+    sample: bool = Field(default=False, description="True when the value is the deployment's sample, not a source's")
 
 
 class RegionPolicy(BaseModel):
@@ -52,6 +53,8 @@ class RegionPolicy(BaseModel):
     commitment_replaces: Sourced[list[ProofKind]]  # F-10: proofs a 个人承诺书 may stand in for
     retroactive_months: Sourced[int]  # F-11
     online_decision_working_days: Sourced[int]  # F-13
+    self_service_categories: Sourced[list[FilingCategory]]  # F-13: a person's own online application of
+    # these categories is decided and effective at once (000 第九条 即时办理、即时生效, a region option)
     resident_long_term_categories: Sourced[list[FilingCategory]]  # F-02
     required_proofs: Sourced[dict[FilingCategory, ProofGroups]]  # F-03: all groups; any proof per group
 
