@@ -198,7 +198,9 @@ def person_channel(*, rule: str, region_field: str | None = None, online_field: 
 
 def _not_authenticated(sender: Channel, payload: Any, now: datetime, rule: str) -> Refusal | None:
     """NOT_AUTHENTICATED_PERSON unless the payload carries this channel's live authentication of its person."""
-    why = _authentication_flaw(sender, getattr(payload, "authentication", None), payload, now)
+    why = authentication_flaw(
+        sender, getattr(payload, "authentication", None), str(getattr(payload, "person_id", "")), now
+    )
     if why is None:
         return None
     return _unauthorized(
@@ -206,13 +208,14 @@ def _not_authenticated(sender: Channel, payload: Any, now: datetime, rule: str) 
     )
 
 
-def _authentication_flaw(sender: Channel, auth: Any, payload: Any, now: datetime) -> str | None:
-    """What is wrong with ``auth`` for this channel and payload, in words naming no person; None: nothing."""
+def authentication_flaw(sender: Channel, auth: Any, person_id: str, now: datetime) -> str | None:
+    """What is wrong with ``auth`` for this channel acting for ``person_id`` at ``now``, in words naming no
+    person; None: nothing (commands here, a channel's signed queries in ``runtime.query``)."""
     if not isinstance(auth, PersonAuthentication):
         return "the command carries no authentication"
     flaws = (
         (auth.channel != sender.code, f"the authentication was made by {auth.channel}"),
-        (str(auth.person_id) != str(getattr(payload, "person_id", "")), "the authentication is of another person"),
+        (str(auth.person_id) != person_id, "the authentication is of another person"),
         (auth.method not in sender.methods, f"{auth.method.value} is not a method it is registered for"),
         (
             (auth.expires_at - auth.authenticated_at).total_seconds() > sender.session_minutes * 60,

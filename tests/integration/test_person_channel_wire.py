@@ -11,9 +11,11 @@ authenticate, or deciding, is refused with a classified reason).
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
+from support import test_keys
 from test_filing_wire import (  # the filing service's wire client and builders, and its module fixture
     BASE,
     BEIJING,
@@ -32,12 +34,15 @@ from test_filing_wire import (  # the filing service's wire client and builders,
 
 from contracts.filing import CancelFiling, ChangeFiling, DecideFiling
 from contracts.parties import PersonAuthentication
+from runtime.parties import ParticipantRegistry
+from runtime.query import seal_authentication, seal_person, sign_request
 
 pytestmark = pytest.mark.integration
 __all__ = ["wire"]  # the module fixture of test_filing_wire: one filing service for these tests too
 
 APP = "CH-NHSA-APP"  # 国家医保服务平台APP: serves every region
 HUBEI_APP = "CH-420000-EHB"  # 鄂汇办APP: serves Hubei's insured only
+REGISTRY = ParticipantRegistry.load(test_keys())  # with the test deployment's keys: sealing to the service
 
 
 def authentication(pid: str, now: datetime, channel: str = APP, minutes: int = 20) -> PersonAuthentication:
@@ -213,3 +218,45 @@ async def test_a_channel_acting_for_a_person_it_did_not_authenticate_is_refused(
     refused = await wire.refused_by_party("filing.cancel.v1", cancel_b, APP)
     assert (refused["code"], refused["rule"]) == ("NOT_AUTHENTICATED_PERSON", "F-08")
     assert wire.eligible(a, WUHAN, BEIJING, INPATIENT, BASE.date()).eligible  # nothing changed
+
+
+def mine(wire: Wire, channel: str, auth: PersonAuthentication | str) -> tuple[int, bytes]:
+    """``GET /filing/mine`` signed by ``channel`` with its authentication sealed to the filing service."""
+    assert wire.bus.client
+    sealed = auth if isinstance(auth, str) else seal_authentication(REGISTRY, "filing", auth)
+    target, headers = sign_request(
+        wire.bus.client.signer(channel), "/filing/mine", at=wire.now(), authentication=sealed
+    )
+    return wire.service.get(target, headers)
+
+
+async def test_a_person_sees_their_own_filings_and_history_through_the_channel_and_nobody_elses(wire):
+    """004 第六条 (results with reasons the person can look up): the person's filings with every version,
+    sealed to the channel that asked; the person is the one its authentication names, so no channel, and
+    no person, reads another's; another channel cannot open the answer; an agency is no channel (403)."""
+    await wire.set_clock(BASE)
+    a, b = person(WUHAN), person(WUHAN)
+    for pid, category in ((a, "long_term_resident"), (b, "referral")):
+        reply = await through(wire, "filing.register.v1", by_person(pid, wire, category=category, treating=BEIJING))
+        assert reply["type"] == "filing.accepted"
+
+    status, body = mine(wire, APP, authentication(a, wire.now()))
+    assert status == 200
+    with pytest.raises(Exception):  # noqa: B017 - sealed to the asking channel: another's key does not open it
+        wire.bus.client.signer("CH-NHSA-MP").open_sealed(body.decode())  # type: ignore[union-attr]
+    answer = json.loads(wire.bus.client.signer(APP).open_sealed(body.decode()))  # type: ignore[union-attr]
+    [filing] = answer["filings"]
+    assert (filing["person_id"], filing["status_zh"], filing["category_zh"]) == (a, "有效", "异地长期居住人员")
+    assert [(v["version"], v["rule"]) for v in filing["history"]] == [(1, "F-13")]
+    assert "decided and effective at once" in filing["history"][0]["note"]
+
+    status, body = mine(wire, APP, authentication(b, wire.now()))
+    [other] = json.loads(wire.bus.client.signer(APP).open_sealed(body.decode()))["filings"]  # type: ignore[union-attr]
+    assert (other["person_id"], other["status_zh"]) == (b, "待审核") and other["decision_due_at"]
+
+    status, body = mine(wire, APP, authentication(a, wire.now(), channel="CH-NHSA-MP"))  # not its own
+    assert status == 403 and b"NOT_AUTHENTICATED_PERSON" in body and a.encode() not in body
+    status, body = mine(wire, "A420100", authentication(a, wire.now()))
+    assert status == 403 and b"not a channel" in body
+    status, body = mine(wire, APP, seal_person(REGISTRY, "filing", a))  # a bare ID number is no authentication
+    assert status == 400
