@@ -15,7 +15,7 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
-from support import test_keys
+from support import test_keys as keys_dir
 from test_filing_wire import (  # the filing service's wire client and builders, and its module fixture
     BASE,
     BEIJING,
@@ -42,7 +42,7 @@ __all__ = ["wire"]  # the module fixture of test_filing_wire: one filing service
 
 APP = "CH-NHSA-APP"  # 国家医保服务平台APP: serves every region
 HUBEI_APP = "CH-420000-EHB"  # 鄂汇办APP: serves Hubei's insured only
-REGISTRY = ParticipantRegistry.load(test_keys())  # with the test deployment's keys: sealing to the service
+REGISTRY = ParticipantRegistry.load(keys_dir())  # with the test deployment's keys: sealing to the service
 
 
 def authentication(pid: str, now: datetime, channel: str = APP, minutes: int = 20) -> PersonAuthentication:
