@@ -34,7 +34,9 @@ from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
 from services.settlement.adapters import INSURED_ITEMS, VISITS_ITEMS, Answer, PersonAggregates, Stored, visits_region
+from services.settlement.claim_handlers import PersonClaimHandlers
 from services.settlement.domain import inquiries, manual_claims
+from services.settlement.domain.person_claims import load_materials
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
 from services.settlement.domain.inquiries import PreSettlementRequested
@@ -281,6 +283,7 @@ def registry(
     insured = InsuredPlaceHandlers(people, policies, now)
     inquiries = InquiryHandlers(treating, people, answer)
     claims = ManualClaimHandlers(store, calendar)
+    person_claims = PersonClaimHandlers(store, now=now, calendar=calendar, materials=load_materials())  # S-17
     return {
         # HIS → treating place
         "his.admission.v1": treating.admission,
@@ -289,6 +292,10 @@ def registry(
         "his.cancel-requested.v1": treating.cancel_requested,
         "his.refund-requested.v1": treating.refund_requested,
         "his.manual-claim.v1": claims.uploaded,
+        # the person's own manual claims (S-17; claim_handlers.py)
+        "settlement.manual-claim-submit.v1": person_claims.submit,
+        "settlement.manual-claim-documents.v1": person_claims.documents,
+        "settlement.manual-claim-verify.v1": person_claims.verify,
         # HIS → treating place, answered without effect (contracts.his_inquiry)
         "his.eligibility-requested.v1": inquiries.eligibility,
         "his.outpatient-pre-settlement.v1": inquiries.pre_settlement,
