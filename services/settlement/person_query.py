@@ -8,6 +8,8 @@ and no person reads another's settlements.
 * ``GET /settlement/mine?authentication=&year=&at=``: the person's settlements, newest first (the
   ``visits`` aggregate's and the archived ones; each row names the settlement for its slip), and the
   year-to-date accumulations at the insured place (S-05, S-14) with the personal account balance.
+  With them, the person's manual claims and the step each is at (S-17: status, what is missing, the day the
+  materials were complete and the day it is due).
 * ``GET /settlement/mine/slip?authentication=&settlement=&at=``: one settlement's 附件13 slip, the fields
   the agencies' slip has (``query.slip_fields``). 404: no such settlement of this person.
 """
@@ -19,10 +21,13 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from runtime.calendar import WorkingCalendar
 from runtime.parties import ParticipantRegistry, Signer
 from runtime.query import QueryRefused, SignedQuery, open_authenticated_person, sealed_answer
 from runtime.sealing import region_of_kid
 from runtime.store import SEALED_BY
+from services.settlement.claim_handlers import PERSON_CLAIMS
+from services.settlement.domain import person_claims
 from services.settlement.domain.accumulations import counter_rows
 from services.settlement.query import load_settlement, slip_of
 from services.settlement.query_list import person_records, row
@@ -49,9 +54,17 @@ class PersonSettlementQuery:
     """The person's own settlements, slips and accumulations, to the channel that authenticated them."""
 
     def __init__(
-        self, store: Store, *, signer: Signer, parties: ParticipantRegistry, now: Callable[[], datetime]
+        self,
+        store: Store,
+        *,
+        signer: Signer,
+        parties: ParticipantRegistry,
+        now: Callable[[], datetime],
+        calendar: WorkingCalendar,
+        materials: person_claims.MaterialBook,
     ) -> None:
         self.store, self.signer, self.parties, self.now = store, signer, parties, now
+        self.calendar, self.materials = calendar, materials
 
     def register(self, add_query: Callable[..., None]) -> None:
         add_query(MINE_PATH, self.mine, **SPECS[MINE_PATH])
@@ -72,8 +85,25 @@ class PersonSettlementQuery:
             if r.get("completed")
         ]
         rows.sort(key=lambda r: (r["settled_on"] or "", r["settlement_id"]), reverse=True)
-        body = {"settlements": rows, "accumulations": await self._accumulations(person, year)}
+        body = {
+            "settlements": rows,
+            "accumulations": await self._accumulations(person, year),
+            "manual_claims": await self._claims(person),
+        }
         return self._sealed(q, body, f"my-settlements-{year}.jose")
+
+    async def _claims(self, person: str) -> list[dict]:
+        """Each manual claim at the step it is at, as it was last told (S-17)."""
+        raw = await self.store.load(PERSON_CLAIMS, person)
+        if raw is None:
+            return []
+        now, state = self.now(), person_claims.PersonClaims.model_validate(raw)
+        return [
+            person_claims.changed(
+                key, claim, self.materials.for_region(str(claim.submitted.insured_region)), now, self.calendar
+            ).model_dump(mode="json", exclude={"occurred_at"})
+            for key, claim in state.claims.items()
+        ]
 
     async def _accumulations(self, person: str, year: str) -> dict | None:
         doc = await self.store.load_document("insured", person)

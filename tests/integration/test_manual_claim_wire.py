@@ -11,15 +11,19 @@ Wuhu (340200) has no material list of its own in the seeds: it uses the default,
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
 from support import Bus, ServiceProcess, move, new_prefix
+from support import test_keys as keys_dir
 
 from contracts.manual_claims import AddClaimDocuments, ClaimDocument, RequestVerification, SubmitManualClaim
 from contracts.parties import PersonAuthentication
 from contracts.values import SHANGHAI, make_person_id
+from runtime.parties import ParticipantRegistry
+from runtime.query import seal_authentication, sign_request
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +31,7 @@ APP = "CH-NHSA-APP"
 WEDNESDAY = datetime(2025, 3, 12, 9, 0, tzinfo=SHANGHAI)
 CHANGED, REFUSED = "settlement.manual-claim-changed.v1", "settlement.manual-claim-refused.v1"
 _seq = itertools.count(1)
+REGISTRY = ParticipantRegistry.load(keys_dir())
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +151,23 @@ async def test_S17_missing_materials_told_once_the_clock_from_completeness_and_a
     )
     again = await step(bus, "settlement.manual-claim-documents.v1", reply, "A340200")
     assert (again["status"], again["complete_on"], again["decide_by"]) == ("complete", "2025-03-20", "2025-04-18")
+
+    # the person follows it through the channel; another person sees no claim of theirs
+    [seen] = mine(bus, proc, pid)["manual_claims"]
+    assert (seen["claim_id"], seen["status"], seen["decide_by"]) == (claim_id, "complete", "2025-04-18")
+    assert mine(bus, proc, person())["manual_claims"] == []
+
+
+def mine(bus: Bus, proc: ServiceProcess, pid: str) -> dict:
+    """``GET /settlement/mine`` through the app for ``pid``, opened with the app's key."""
+    assert bus.client
+    sealed = seal_authentication(REGISTRY, "settlement", authentication(pid, bus))
+    target, headers = sign_request(
+        bus.client.signer(APP), "/settlement/mine", at=bus.business_now(), authentication=sealed
+    )
+    status, body = proc.get(target, headers)
+    assert status == 200, body
+    return json.loads(bus.client.signer(APP).open_sealed(body.decode()))
 
 
 async def test_S17_only_the_persons_channel_and_the_insured_agency_act_on_a_claim(claims):
