@@ -38,6 +38,10 @@ FIELD_ZH: dict[str, str] = {
     "address": "就医地居住地址",
     "phone": "联系电话",
     "filing_id": "备案编号",
+    "claim_id": "手工报销申请编号",
+    "total": "医疗费用总额（元）",
+    "accident": "异地意外伤害",
+    "medical_type": "医疗类别",
     "approve": "审核结论（是：通过）",
     "reason": "原因",
     "disease_code": "门诊慢特病病种代码",
@@ -89,6 +93,11 @@ FIELD_ZH: dict[str, str] = {
 }
 # where a field means something else in one command
 TOPIC_FIELD_ZH: dict[tuple[str, str], str] = {
+    ("settlement.manual-claim-submit.v1", "start_date"): "入院（就诊）日期",
+    ("settlement.manual-claim-submit.v1", "end_date"): "出院（就诊）日期",
+    ("settlement.manual-claim-submit.v1", "documents"): "已交材料",
+    ("settlement.manual-claim-documents.v1", "documents"): "补交材料",
+    ("settlement.manual-claim-verify.v1", "reason"): "核查事由",
     ("filing.change.v1", "treating_region"): "新的就医地",
     ("filing.change.v1", "end_date"): "新的备案结束日期",
     ("filing.change.v1", "reason"): "变更原因",
@@ -148,6 +157,15 @@ ENUM_ZH: dict[str, dict[str, str]] = {
         "pharmacy": "定点药店购药",
     },
     "PrepaymentScope": {"cross_province": "跨省", "intra_province": "省内"},
+    "ClaimDocument": {
+        "invoice": "医院收费票据",
+        "inpatient_fee_list": "住院费用清单",
+        "outpatient_fee_list": "门急诊费用清单",
+        "diagnosis_certificate": "诊断证明",
+        "prescription": "处方底方",
+        "accident_proof": "意外伤害相关证明材料或承诺书",
+        "verification_reply": "就医地经办机构核查函证回复",
+    },
     "ProblemType": {
         "filing": "备案类（2个工作日）",
         "system_fault": "系统故障类（1个工作日）",
