@@ -101,6 +101,6 @@ def test_the_answer_to_a_channel_and_its_filing_are_sealed_to_it():
     accepted = FilingAccepted(
         request_id="portal-0000001", person_id=A, command="register", filing=None, accepted_at=NOW
     ).model_dump(mode="json")
-    assert "CH-PORTAL" in readers(spec, accepted, REGISTRY, reply_to="CH-PORTAL")
-    assert "CH-PORTAL" not in readers(spec, accepted, REGISTRY, reply_to="CH-NOBODY")
-    assert "CH-PORTAL" in readers(spec, {"filing": {"applied_through": "CH-PORTAL"}}, REGISTRY)
+    assert "CH-NHSA-MP" in readers(spec, accepted, REGISTRY, reply_to="CH-NHSA-MP")
+    assert "CH-NHSA-MP" not in readers(spec, accepted, REGISTRY, reply_to="CH-NOBODY")
+    assert "CH-NHSA-MP" in readers(spec, {"filing": {"applied_through": "CH-NHSA-MP"}}, REGISTRY)
