@@ -14,15 +14,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.envelope import Contract
+from contracts.his import MAX_DIAGNOSES, MAX_LINES, BoundedLines, Diagnosis
 from contracts.parties import PersonAuthentication
+from contracts.settlement_values import RefusalCode, SettlementSlip
 from contracts.topics import TopicSpec
-from contracts.values import BusinessDate, InstitutionCode, MedicalType, NonNegativeMoney, PersonId, RegionCode
+from contracts.values import (
+    BusinessDate,
+    HospitalLevel,
+    InstitutionCode,
+    InsuranceType,
+    MedicalType,
+    NonNegativeMoney,
+    PersonId,
+    RegionCode,
+)
 
 
 class ClaimDocument(StrEnum):
@@ -56,6 +68,9 @@ class ClaimStatus(StrEnum):
     INCOMPLETE = "incomplete"  # 材料不全: told once what is missing; no clock yet
     COMPLETE = "complete"  # 材料齐全: the 20 working days run (S-17)
     AWAITING_VERIFICATION = "awaiting_verification"  # 待核查: a verification letter sent, its reply missing
+    DECIDED = "decided"  # 已审核: the amounts decided by S-05..S-09, to be paid
+    REJECTED = "rejected"  # 不予报销: a rule refused it, with the reason (may be decided again, e.g. after F-11)
+    PAID = "paid"  # 已支付: the insured place paid the person (at home: never in clearing)
 
 
 Documents = Annotated[tuple[ClaimDocument, ...], Field(max_length=len(ClaimDocument))]
@@ -109,6 +124,59 @@ class RequestVerification(Contract):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class DecideManualClaim(Contract):
+    """审核决定 of the insured agency: the operator 经办 keys in the bill from the claim's fee list and diagnosis
+    certificate, the reviewer 复核 approves, and the claim is decided by the same rules as a direct settlement
+    (S-05..S-09) under the insured place's payment scope and policy (S-17, 004 第三十三条)."""
+
+    request_id: str = Field(min_length=8, max_length=64)
+    person_id: PersonId
+    insured_region: RegionCode
+    claim_id: uuid.UUID
+    insurance_type: InsuranceType = Field(description="险种 of the person at the insured place.")
+    hospital_level: HospitalLevel | None = Field(
+        default=None,
+        description="The institution's level from the materials; the registry's level wins where it lists the "
+        "institution (S-05).",
+    )
+    emergency: bool = Field(default=False, description="急诊 (F-04, S-11), as the materials show.")
+    diagnoses: list[Diagnosis] = Field(min_length=1, max_length=MAX_DIAGNOSES, description="From 诊断证明.")
+    fee_lines: BoundedLines = Field(
+        min_length=1, max_length=MAX_LINES, description="From 费用清单; their sum is the claim's total (M-01)."
+    )
+
+
+class RecordClaimPayment(Contract):
+    """支付登记: the insured place paid the person what was decided (S-17). Paid at home, it never enters
+    clearing between regions."""
+
+    request_id: str = Field(min_length=8, max_length=100)
+    person_id: PersonId
+    insured_region: RegionCode
+    claim_id: uuid.UUID
+    amount: NonNegativeMoney = Field(description="Paid: the decided fund total.")
+    paid_on: BusinessDate
+
+
+class ClaimDecision(Contract):
+    """What was decided and why: the slip computed as a direct settlement's (附件13), or the rule that refused."""
+
+    reimbursed: bool
+    slip: SettlementSlip | None = None
+    ratio_applied: Decimal | None = None
+    rate_basis: str | None = Field(default=None, description="local, referral_emergency, other_temporary, trauma…")
+    settlement_year: int = Field(ge=2000, le=2100, description="Year whose policy and accumulations applied (S-14).")
+    catalogue_id: str | None = Field(default=None, description="The insured place's catalogue: its payment scope.")
+    refusal_code: RefusalCode | None = None
+    reason: str = Field(max_length=500)
+    decided_on: date
+
+
+class ClaimPayment(Contract):
+    amount: NonNegativeMoney
+    paid_on: date
+
+
 class MissingDocument(Contract):
     document: ClaimDocument
     name_zh: str
@@ -135,6 +203,8 @@ class ManualClaimChanged(Contract):
     checklist_source: str = Field(description="Where the insured region's material list comes from.")
     applied_through: str | None = Field(default=None, description="The channel the claim was made through.")
     note: str = Field(max_length=500)
+    decision: ClaimDecision | None = Field(default=None, description="The insured agency's decision (S-05..S-09).")
+    payment: ClaimPayment | None = Field(default=None, description="Paid to the person at home.")
     rule: str = Field(default="S-17")
     occurred_at: AwareDatetime
 
@@ -189,6 +259,28 @@ TOPICS: list[TopicSpec] = [
         consumers=("settlement",),
         kind="command",
         description="The insured agency sent a verification letter: the claim waits for its reply (S-17).",
+    ),
+    TopicSpec(
+        name="settlement.manual-claim-decide.v1",
+        message=DecideManualClaim,
+        key=_person,
+        key_doc=_KEY_DOC,
+        personal_key=True,
+        producer="agency",
+        consumers=("settlement",),
+        kind="command",
+        description="The insured agency's decision on a complete manual claim (经办 then 复核; S-17, S-05..S-09).",
+    ),
+    TopicSpec(
+        name="settlement.manual-claim-pay.v1",
+        message=RecordClaimPayment,
+        key=_person,
+        key_doc=_KEY_DOC,
+        personal_key=True,
+        producer="agency",
+        consumers=("settlement",),
+        kind="command",
+        description="The insured place paid a decided manual claim, at home: never in clearing (S-17).",
     ),
     TopicSpec(
         name="settlement.manual-claim-changed.v1",

@@ -9,7 +9,8 @@ places come only from this service.
 
 A person's own manual claim (S-17) is made at the insured agency's window or through a channel for the
 person it authenticated (000 第九条; ``runtime.authority.person_channel``), for a person insured in a region
-it serves; the verification letter that holds the claim's clock is the insured agency's alone."""
+it serves; the verification letter that holds the claim's clock, the decision and the payment are the insured
+agency's alone."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ AUTHORITY = AuthorityTable(
         "settlement.manual-claim-submit.v1": _CLAIMANT,
         "settlement.manual-claim-documents.v1": _CLAIMANT,
         "settlement.manual-claim-verify.v1": agency_for("insured_region", rule="S-17"),
+        "settlement.manual-claim-decide.v1": agency_for("insured_region", rule="S-17"),
+        "settlement.manual-claim-pay.v1": agency_for("insured_region", rule="S-17"),
         "filing.changed.v1": service("filing"),
         "prepayment.sanction.v1": service("prepayment"),
     },

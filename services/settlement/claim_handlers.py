@@ -6,6 +6,7 @@ and the insured agency on ``settlement.manual-claim-changed.v1``; a command a ru
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from contracts.envelope import Envelope
@@ -19,6 +20,7 @@ from services.wiring import Now, Store
 PERSON_CLAIMS = "person_claims"
 CHANGED, REFUSED = "settlement.manual-claim-changed.v1", "settlement.manual-claim-refused.v1"
 Step = Callable[..., tuple[PersonClaims, str]]
+Change = Callable[[PersonClaims], tuple[PersonClaims, str]]
 
 
 def _insured_region(state: dict) -> str | None:
@@ -45,13 +47,23 @@ class PersonClaimHandlers:
     async def _apply(self, env: Envelope[Any], step: Step) -> str:
         cmd, now = env.payload, self.now()
         materials = self.materials.for_region(str(cmd.insured_region))
+        return await self.record(env, lambda state: step(state, cmd, materials, now, self.calendar), now)
+
+    async def load(self, person_id: str) -> PersonClaims:
+        raw = await self.store.load(PERSON_CLAIMS, person_id)
+        return PersonClaims.model_validate(raw) if raw else PersonClaims(person_id=person_id)
+
+    async def record(self, env: Envelope[Any], change: Change, now: datetime) -> str:
+        """``change`` on the person's claims, once per request id; the step told, or the refusal answered."""
+        cmd = env.payload
+        materials = self.materials.for_region(str(cmd.insured_region))
 
         def run(raw: dict | None) -> Outcome:
             state = PersonClaims.model_validate(raw) if raw else PersonClaims(person_id=str(cmd.person_id))
             if cmd.request_id in state.handled:  # a retry: no second effect
                 return Outcome(duplicate=True)
             try:
-                new, key = step(state, cmd, materials, now, self.calendar)
+                new, key = change(state)
             except ClaimRefused as refused:
                 answer = ManualClaimRefused(
                     request_id=cmd.request_id,

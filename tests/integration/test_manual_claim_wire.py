@@ -14,14 +14,32 @@ import itertools
 import json
 import uuid
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from support import Bus, ServiceProcess, move, new_prefix
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from privacy_support import find_aggregate
+from support import Bus, ServiceProcess, caught_up, eventually, move, new_prefix, wire_json
 from support import test_keys as keys_dir
 
-from contracts.manual_claims import AddClaimDocuments, ClaimDocument, RequestVerification, SubmitManualClaim
+from contracts.filing import ChangeKind, FilingChanged, FilingChannel, FilingSnapshot, FilingStatus, ProofKind
+from contracts.his import Diagnosis, DischargeSettlementRequested, FeeLine
+from contracts.manual_claims import (
+    AddClaimDocuments,
+    ClaimDocument,
+    DecideManualClaim,
+    RecordClaimPayment,
+    RequestVerification,
+    SubmitManualClaim,
+)
 from contracts.parties import PersonAuthentication
-from contracts.values import SHANGHAI, make_person_id
+from contracts.registry import ALL_TOPICS
+from contracts.settlement_values import SettlementSlip
+from contracts.values import SHANGHAI, EligibilityBasis, FilingCategory, make_person_id, round_fen
+from services.settlement.domain import insured, treating
+from services.settlement.domain.accumulations import Accumulations
+from services.settlement.domain.rates import Entitlement
+from services.settlement.reference_data import load_catalogues, load_policies
 from runtime.parties import ParticipantRegistry
 from runtime.query import seal_authentication, sign_request
 
@@ -194,3 +212,210 @@ async def test_S17_only_the_persons_channel_and_the_insured_agency_act_on_a_clai
     wrong_place = letter.model_copy(update={"request_id": rid("verify"), "insured_region": "420100"})
     refused = await step(bus, "settlement.manual-claim-verify.v1", wrong_place, "A420100", answer=REFUSED)
     assert refused["reason"] == "claim_not_found"
+
+
+# ---------------------------------------------------------------- decided, paid, never cleared (S-17)
+def line(no: int, code: str, quantity: str, price: str) -> FeeLine:
+    return FeeLine(
+        line_no=no,
+        item_code=code,
+        item_name=f"项目{no}",
+        quantity=Decimal(quantity),
+        unit_price=Decimal(price),
+        amount=round_fen(Decimal(quantity) * Decimal(price)),
+    )
+
+
+# The stay's fee list (住院费用清单), 6 303.00, split by the insured place's catalogue (Anhui, 340000, sample):
+BILL = [
+    line(1, "120100001", "7", "40.00"),  # 三人间床位费 A, limit 40.00: 280.00 in scope
+    line(2, "330801001", "1", "5000.00"),  # 支架置入术 A: 5 000.00 in scope
+    line(3, "XJ01DDA001B002", "10", "30.00"),  # 头孢曲松 B 10 %: 30.00 B self-pay, 270.00 in scope
+    line(4, "480000002", "1", "200.00"),  # 院内陪护 C: 200.00 self-paid
+    line(5, "210300001", "1", "200.00"),  # CT B 10 %, limit 180.00: 20.00 over limit, 18.00 B, 162.00 in scope
+    line(6, "311201001", "17", "19.00"),  # 静脉输液 A: 323.00 in scope
+]
+DIAGNOSES = [Diagnosis(code="I25.1", name="冠状动脉粥样硬化性心脏病")]
+
+
+def other_temporary_filing(pid: str) -> FilingChanged:
+    """The person's 其他临时外出 filing to Wuhan, in force from 2025-02-20 (before the admission: F-11)."""
+    filing_id = uuid.uuid5(uuid.NAMESPACE_URL, f"manual-claim-wire:{pid}")
+    recorded = datetime(2025, 2, 20, 9, 0, tzinfo=SHANGHAI)
+    snapshot = FilingSnapshot(
+        filing_id=filing_id,
+        version=1,
+        person_id=pid,
+        name="测试参保人",
+        insurance_type="310",
+        insured_region="340200",
+        treating_region="420100",
+        category=FilingCategory.OTHER_TEMPORARY,
+        channel=FilingChannel.WINDOW,
+        status=FilingStatus.ACTIVE,
+        valid_from=date(2025, 2, 20),
+        valid_until=date(2025, 8, 19),
+        place_since=date(2025, 2, 20),
+        proofs_delivered=(ProofKind.CREDENTIAL, ProofKind.FILING_FORM),
+        submitted_at=recorded,
+        decided_at=recorded,
+        policy_region="340200",
+        change_kind=ChangeKind.REGISTERED,
+        rule="F-01",
+        recorded_at=recorded,
+        cause=f"win-{pid}-1",
+    )
+    return FilingChanged(
+        change_id=uuid.uuid5(filing_id, "1"),
+        person_id=pid,
+        filing_id=filing_id,
+        version=1,
+        change_kind=ChangeKind.REGISTERED,
+        rule="F-01",
+        snapshot=snapshot,
+        occurred_at=recorded,
+    )
+
+
+def direct_settlement(pid: str) -> SettlementSlip:
+    """The same bill settled directly (S-04..S-09) by the pure rules: split with the insured place's catalogue
+    (the claim's payment scope), decided on empty accumulations of 2025 under Wuhu's policy."""
+    request = DischargeSettlementRequested(
+        request_id="direct-same-bill",
+        person_id=pid,
+        credential_type="e_voucher",
+        insurance_type="310",
+        insured_region="340200",
+        treating_region="420100",
+        institution_code="H42010200001",
+        hospital_level="3",
+        medical_type="inpatient",
+        visit_id="direct-same-bill",
+        diagnoses=DIAGNOSES,
+        admission_date=date(2025, 3, 1),
+        discharge_date=date(2025, 3, 8),
+        fee_lines=BILL,
+    )
+    entitled = Entitlement(EligibilityBasis.TEMPORARY, FilingCategory.OTHER_TEMPORARY)
+    assessment = treating.assess(request, entitled, load_catalogues().for_region("340200"), hospital_level="3")
+    policy = load_policies().select("340200", date(2025, 3, 8))
+    return insured.decide(assessment, policy, Accumulations(2025, {})).slip
+
+
+async def everything(bus: Bus, topic: str) -> list[dict]:
+    """Every message ``topic`` holds now, read to its end offsets (none if it was never written)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bus.stack.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        name = bus.prefix + topic
+        if name not in await consumer.topics():
+            return []
+        tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or set()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        seen: list[dict] = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in tps])
+
+        while await behind():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen += [wire_json(topic, r.value) for r in records]
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def test_S17_a_manual_claim_is_decided_by_the_direct_settlement_rules_paid_at_home_and_never_cleared(claims):
+    """A Wuhu employee (310) with an 其他临时外出 filing to Wuhan paid a stay at H42010200001 (registry level 3)
+    in full, 2025-03-01..03-08, 6 303.00, and claims at home. Told once that 诊断证明 is missing, then complete.
+
+    The insured agency decides it (经办 keys the bill in, 复核 approves) under Wuhu's payment scope (Anhui
+    catalogue) and policy. Split: in scope 280 + 5 000 + 270 + 162 + 323 = 6 035.00; B self-pay 30 + 18 = 48.00;
+    over limit 20.00; self-paid 200.00. Wuhu employee inpatient, level 3: deductible 800.00 per stay, ratio 85 %
+    cut by 20 points for a cross-province 其他临时外出 patient (S-09, 001 三(二)) = 65 %: pooling fund
+    (6 035.00 − 800.00) × 0.65 = 3 402.75 (large-amount fund 0.00, under the 80 000 cap); personal share
+    6 303.00 − 3 402.75 = 2 900.25 — to the fen what the direct settlement of the same bill gives. The person's
+    2025 pooling accumulation is 3 402.75 after it. Paid 3 402.75; a payment of another amount is refused. No
+    message clearing reads carries the person or the claim: the claim is paid at home (S-17)."""
+    bus, proc = claims
+    pid = person()
+    await bus.publish("filing.changed.v1", other_temporary_filing(pid), producer="filing")
+    await eventually(lambda: stored(proc, "filing_view", pid))
+
+    told = await step(bus, "settlement.manual-claim-submit.v1", stay(pid, bus, "invoice", "inpatient_fee_list"), APP)
+    assert [m["name_zh"] for m in told["missing"]] == ["诊断证明"]
+    claim_id = told["claim_id"]
+    more = AddClaimDocuments(
+        request_id=rid("docs"),
+        person_id=pid,
+        insured_region="340200",
+        claim_id=claim_id,
+        documents=("diagnosis_certificate",),
+        authentication=authentication(pid, bus),
+    )
+    assert (await step(bus, "settlement.manual-claim-documents.v1", more, APP))["status"] == "complete"
+
+    decide = DecideManualClaim(
+        request_id=rid("decide"),
+        person_id=pid,
+        insured_region="340200",
+        claim_id=claim_id,
+        insurance_type="310",
+        diagnoses=DIAGNOSES,
+        fee_lines=BILL,
+    )
+    refused = await step(bus, "settlement.manual-claim-decide.v1", decide, "A420100", answer="party.refused.v1")
+    assert refused["reason"] == "UNAUTHORIZED"  # the insured agency's alone
+    decided = await step(bus, "settlement.manual-claim-decide.v1", decide, "A340200")
+    assert decided["status"] == "decided"
+    decision = decided["decision"]
+    assert decision["reimbursed"] and decision["catalogue_id"] == "340000"
+    assert (decision["ratio_applied"], decision["rate_basis"]) == ("0.65", "other_temporary")
+    slip = SettlementSlip.model_validate(decision["slip"])
+    assert slip == direct_settlement(pid)
+    assert (slip.in_scope, slip.deductible_applied, slip.fund_total, slip.personal_cash) == (
+        Decimal("6035.00"),
+        Decimal("800.00"),
+        Decimal("3402.75"),
+        Decimal("2900.25"),
+    )
+    assert "起付标准 800.00 元" in decided["note"] and "其他临时外出就医人员" in decided["note"]
+    record = await stored(proc, "insured", pid)
+    assert record and record["counters"]["2025"]["fund/pooling/annual"] == "3402.75"
+
+    wrong = RecordClaimPayment(
+        request_id=rid("pay"),
+        person_id=pid,
+        insured_region="340200",
+        claim_id=claim_id,
+        amount="3400.00",
+        paid_on=bus.business_now().date(),
+    )
+    assert (await step(bus, "settlement.manual-claim-pay.v1", wrong, "A340200", answer=REFUSED))["reason"] == (
+        "amount_mismatch"
+    )
+    pay = wrong.model_copy(update={"request_id": rid("pay"), "amount": Decimal("3402.75")})
+    paid = await step(bus, "settlement.manual-claim-pay.v1", pay, "A340200")
+    assert paid["status"] == "paid" and paid["payment"]["amount"] == "3402.75"
+    [seen] = [c for c in mine(bus, proc, pid)["manual_claims"] if c["claim_id"] == claim_id]
+    assert (seen["status"], seen["decision"]["slip"]["fund_total"]) == ("paid", "3402.75")
+
+    await caught_up(proc)
+    told_steps = [m for m in await everything(bus, CHANGED) if m["payload"]["claim_id"] == claim_id]
+    assert [m["payload"]["status"] for m in told_steps][-2:] == ["decided", "paid"]  # the reader reads
+    for topic in sorted(name for name, spec in ALL_TOPICS.items() if "clearing" in spec.consumers):
+        for message in await everything(bus, topic):
+            text = json.dumps(message, ensure_ascii=False)
+            assert pid not in text and claim_id not in text, f"{topic} carries the manual claim"
+
+
+async def stored(proc: ServiceProcess, collection: str, aggregate_id: str) -> dict | None:
+    """One stored aggregate's state, opened (a person's lives under their pseudonym, 003 §5 (三))."""
+    client, db = await proc.db()
+    try:
+        doc = await find_aggregate(db, collection, aggregate_id)
+    finally:
+        await client.close()
+    return (doc or {}).get("state")

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.manual_claims import (
     AddClaimDocuments,
+    ClaimDecision,
     ClaimDocument,
+    ClaimPayment,
     ClaimStatus,
     ManualClaimChanged,
     MissingDocument,
@@ -69,7 +71,14 @@ class Claim(BaseModel):
     verification_pending: bool = False
     complete_on: date | None = None
     decide_by: date | None = None
+    decision: ClaimDecision | None = None  # the insured agency's (claim_decision.py)
+    payment: ClaimPayment | None = None
     version: int = 1
+
+    @property
+    def settled(self) -> bool:
+        """Decided to be reimbursed (or paid): its materials and amounts no longer change."""
+        return self.decision is not None and self.decision.reimbursed
 
 
 class PersonClaims(BaseModel):
@@ -123,7 +132,7 @@ def submit(
     key = str(claim_id_of(cmd.person_id, cmd.request_id))
     claim = Claim(submitted=cmd, documents=tuple(dict.fromkeys(cmd.documents)))
     claim = _settle_clock(claim, materials, now.astimezone(SHANGHAI).date(), calendar)
-    return _with(state, key, claim, cmd.request_id), key
+    return with_claim(state, key, claim, cmd.request_id), key
 
 
 def add_documents(
@@ -138,7 +147,7 @@ def add_documents(
     claim = claim.model_copy(
         update={"documents": documents, "verification_pending": pending, "version": claim.version + 1}
     )
-    return _with(
+    return with_claim(
         state, key, _settle_clock(claim, materials, now.astimezone(SHANGHAI).date(), calendar), cmd.request_id
     ), key
 
@@ -152,7 +161,7 @@ def request_verification(
     claim = claim.model_copy(
         update={"documents": documents, "verification_pending": True, "version": claim.version + 1}
     )
-    return _with(
+    return with_claim(
         state, key, _settle_clock(claim, materials, now.astimezone(SHANGHAI).date(), calendar), cmd.request_id
     ), key
 
@@ -161,10 +170,12 @@ def _claim(state: PersonClaims, key: str, insured_region: str) -> tuple[str, Cla
     claim = state.claims.get(key)
     if claim is None or str(claim.submitted.insured_region) != insured_region:  # another place's: as if absent
         raise ClaimRefused("claim_not_found", f"no manual claim {key} of this person at {insured_region} (S-17)")
+    if claim.settled:
+        raise ClaimRefused("claim_decided", f"manual claim {key} is decided: its materials no longer change (S-17)")
     return key, claim
 
 
-def _with(state: PersonClaims, key: str, claim: Claim, request_id: str) -> PersonClaims:
+def with_claim(state: PersonClaims, key: str, claim: Claim, request_id: str) -> PersonClaims:
     return state.model_copy(
         update={"claims": {**state.claims, key: claim}, "handled": [*state.handled, request_id][-64:]}
     )
@@ -175,13 +186,7 @@ def changed(
 ) -> ManualClaimChanged:
     """The step told to the person and the insured agency: status, what is missing, the clock."""
     gaps = missing(claim, materials)
-    status = (
-        ClaimStatus.AWAITING_VERIFICATION
-        if claim.verification_pending
-        else ClaimStatus.INCOMPLETE
-        if gaps
-        else ClaimStatus.COMPLETE
-    )
+    status = _status(claim, gaps)
     s = claim.submitted
     return ManualClaimChanged(
         claim_id=uuid.UUID(key),
@@ -201,11 +206,27 @@ def changed(
         checklist_source=materials.source,
         applied_through=s.authentication.channel if s.authentication else None,
         note=_note(status, gaps, claim),
+        decision=claim.decision,
+        payment=claim.payment,
         occurred_at=now,
     )
 
 
+def _status(claim: Claim, gaps: tuple[MissingDocument, ...]) -> ClaimStatus:
+    if claim.payment is not None:
+        return ClaimStatus.PAID
+    if claim.decision is not None:
+        return ClaimStatus.DECIDED if claim.decision.reimbursed else ClaimStatus.REJECTED
+    if claim.verification_pending:
+        return ClaimStatus.AWAITING_VERIFICATION
+    return ClaimStatus.INCOMPLETE if gaps else ClaimStatus.COMPLETE
+
+
 def _note(status: ClaimStatus, gaps: tuple[MissingDocument, ...], claim: Claim) -> str:
+    if claim.payment is not None:
+        return f"已于 {claim.payment.paid_on} 支付 {claim.payment.amount} 元 (S-17)"
+    if claim.decision is not None:
+        return claim.decision.reason
     if status is ClaimStatus.COMPLETE:
         return f"材料齐全，{claim.complete_on} 起 {DECISION_WORKING_DAYS} 个工作日内（{claim.decide_by} 前）办结 (S-17)"
     names = "、".join(g.name_zh for g in gaps)

@@ -150,10 +150,12 @@ AGENCY_RECORDS = ("settlement.chronic-qualification.v1", "settlement.insured-per
 FACTS = {"filing.changed.v1": "filing", "prepayment.sanction.v1": "prepayment"}
 CLAIMS = ("settlement.manual-claim-submit.v1", "settlement.manual-claim-documents.v1")  # the person's (S-17)
 VERIFY = "settlement.manual-claim-verify.v1"  # the insured agency's letter (S-17)
+# the insured agency's decision and payment (S-17): never a channel's, never the treating agency's
+DECISIONS = ("settlement.manual-claim-decide.v1", "settlement.manual-claim-pay.v1")
 
 
 def test_every_topic_the_service_handles_has_a_rule_and_a_test_here():
-    tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS, *CLAIMS, VERIFY}
+    tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS, *CLAIMS, VERIFY, *DECISIONS}
     assert tested == set(AUTHORITY.rules) == set(Service().handlers)
     # every HIS command is answered on the result topic; an inquiry refused for its sender on party.refused.v1
     assert set(HIS_TOPICS) == {*VISITS, *OWN} - {t for t in VISITS if t in his_inquiry.TOPIC_NAMES}
@@ -241,6 +243,8 @@ def test_a_persons_manual_claim_comes_from_the_insured_agency_or_a_channel_for_t
     payload = type("Claim", (), {"insured_region": "340200", "person_id": person, "authentication": auth})()
     assert (check(topic, sender, payload) is None) is ok
     assert (check(VERIFY, sender, payload) is None) is (sender in (A_WUHU, ANHUI))  # the letter: agencies only
+    for decision in DECISIONS:  # decided and paid by the insured agency alone (S-17)
+        assert (check(decision, sender, payload) is None) is (sender in (A_WUHU, ANHUI))
 
 
 @pytest.mark.parametrize("topic, producer", sorted(FACTS.items()))
