@@ -36,12 +36,12 @@ from contracts.parties import PersonAuthentication
 from contracts.registry import ALL_TOPICS
 from contracts.settlement_values import SettlementSlip
 from contracts.values import SHANGHAI, EligibilityBasis, FilingCategory, make_person_id, round_fen
+from runtime.parties import ParticipantRegistry
+from runtime.query import seal_authentication, sign_request
 from services.settlement.domain import insured, treating
 from services.settlement.domain.accumulations import Accumulations
 from services.settlement.domain.rates import Entitlement
 from services.settlement.reference_data import load_catalogues, load_policies
-from runtime.parties import ParticipantRegistry
-from runtime.query import seal_authentication, sign_request
 
 pytestmark = pytest.mark.integration
 

@@ -70,9 +70,9 @@ def decidable(state: PersonClaims, cmd: DecideManualClaim, materials: MaterialLi
     return key, claim
 
 
-def settlement_id(key: str, cmd: DecideManualClaim) -> str:
-    """The decision's id in the person's insured-place record: a retried command is the same decision, a new
-    one (after a rejection) a new one."""
+def bill_id(key: str, cmd: DecideManualClaim) -> str:
+    """The bill's request id, which names the decision in the person's insured-place record: a retried
+    command is the same decision, a new one (after a rejection) a new one."""
     return f"M-{stable_id('manual-claim', key, cmd.request_id)}"
 
 
@@ -81,7 +81,7 @@ def bill(key: str, claim: Claim, cmd: DecideManualClaim, level: HospitalLevel) -
     the accident's proof or the person's commitment (004 第三十三条), so it is trauma with the commitment."""
     s = claim.submitted
     header = {
-        "request_id": settlement_id(key, cmd),
+        "request_id": bill_id(key, cmd),
         "person_id": s.person_id,
         "credential_type": CredentialType.ID_CARD,
         "insurance_type": cmd.insurance_type,
