@@ -22,6 +22,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, Field
 
 from contracts.envelope import Contract
+from contracts.parties import PersonAuthentication
 from contracts.topics import TopicSpec
 from contracts.values import FilingCategory, InsuranceType, PersonId, RegionCode
 
@@ -242,6 +243,12 @@ class FilingSnapshot(Contract):
     note: str = Field(default="", max_length=500, description="Why, in words for the archive.")
     recorded_at: UtcDatetime = Field(description="When this version was recorded.")
     cause: str = Field(description="request_id or deadline_id that caused this version.")
+    applied_through: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Registry code of the channel the person applied through (000 第九条); none: an agency.",
+        examples=["CH-NHSA-APP"],
+    )
 
     @property
     def is_long_term(self) -> bool:
@@ -252,6 +259,11 @@ class FilingSnapshot(Contract):
 class _PersonCommand(Contract):
     request_id: RequestId
     person_id: PersonId
+    authentication: PersonAuthentication | None = Field(
+        default=None,
+        description="Sent by a channel for the person it authenticated (000 第九条): its statement of that "
+        "authentication, checked against the sender (runtime.authority.person_channel); absent from an agency.",
+    )
 
 
 class RegisterFiling(_PersonCommand):

@@ -71,7 +71,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from contracts.directory import PHARMACY_KINDS, InstitutionCategory, SettlementKind
 from contracts.envelope import Contract
 from contracts.topics import TopicSpec
-from contracts.values import HospitalLevel, InstitutionCode, RegionCode
+from contracts.values import HospitalLevel, InstitutionCode, PersonId, RegionCode
 
 
 class PartyKind(StrEnum):
@@ -79,6 +79,7 @@ class PartyKind(StrEnum):
     AGENCY = "agency"
     SERVICE = "service"
     OPERATOR = "operator"
+    CHANNEL = "channel"
 
 
 class AgencyLevel(StrEnum):
@@ -238,7 +239,67 @@ class Operator(_Party):
     kind: Literal["operator"] = "operator"
 
 
-Party = Annotated[Institution | Agency | ServiceParty | Operator, Field(discriminator="kind")]
+class AuthenticationMethod(StrEnum):
+    """How a channel authenticated the person it acts for (实名认证)."""
+
+    E_CREDENTIAL = "e_credential"  # 医保电子凭证: the national medical-insurance e-credential
+    FACE = "face"  # 人脸识别 against the identity register
+    OIDC = "oidc"  # an OpenID Connect provider the channel relies on (a province's identity service)
+    ONE_TIME_CODE = "one_time_code"  # a one-time code to the person's registered phone (development)
+
+
+class Channel(_Party):
+    """A channel 线上办理渠道 through which insured persons act themselves: the national service
+    platform's app and mini program, a province's app, a portal (000 第九条; 003 二(一)). It signs what
+    it sends for a person it has authenticated, and may act only for that person (``PersonAuthentication``,
+    carried in each command it sends and checked against its sender): never an agency's act (a decision,
+    a suspension, a payment)."""
+
+    kind: Literal["channel"] = "channel"
+    methods: tuple[AuthenticationMethod, ...] = Field(
+        min_length=1, description="How it authenticates persons; an authentication by any other is refused."
+    )
+    regions: tuple[RegionCode, ...] = Field(
+        default=(),
+        description="The insured regions whose persons it serves (a province: every region of it); "
+        "empty: every region (the national platform).",
+        examples=[["420000"]],
+    )
+    session_minutes: int = Field(
+        default=30, ge=1, le=1440, description="The longest an authentication it vouches for may last."
+    )
+
+    def serves(self, region: str) -> bool:
+        """It may act for persons insured in ``region``."""
+        return not self.regions or any(
+            str(r) == region or (str(r).endswith("0000") and str(r)[:2] == region[:2]) for r in self.regions
+        )
+
+
+class PersonAuthentication(Contract):
+    """A channel's statement that it authenticated this person (实名认证) for this session: carried in
+    every command the channel sends for the person, inside the sealed payload (the ID number never
+    travels in clear). The platform accepts the command only from that channel, for that person, within
+    the authentication's validity and the channel's session limit, by a method the channel is registered
+    for; anything else is refused to the channel as ``UNAUTHORIZED`` (``NOT_AUTHENTICATED_PERSON``)."""
+
+    channel: str = Field(min_length=2, max_length=32, description="Registry code of the channel that authenticated.")
+    person_id: PersonId = Field(description="The person authenticated: the command must be about this person.")
+    session: str = Field(
+        min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$", description="The channel's session id (audit)."
+    )
+    method: AuthenticationMethod
+    authenticated_at: AwareDatetime
+    expires_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _expires_after(self) -> PersonAuthentication:
+        if self.expires_at <= self.authenticated_at:
+            raise ValueError("expires_at must be after authenticated_at")
+        return self
+
+
+Party = Annotated[Institution | Agency | ServiceParty | Operator | Channel, Field(discriminator="kind")]
 
 
 class ParticipantFile(Contract):
@@ -248,6 +309,7 @@ class ParticipantFile(Contract):
     agencies: list[Agency] = Field(default_factory=list)
     services: list[ServiceParty] = Field(default_factory=list)
     operators: list[Operator] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
 
 
 class ChangeAction(StrEnum):
@@ -311,6 +373,12 @@ class CommandRefused(Contract):
     rule: str = Field(default="", description="The rule applied (RULES.md ID or 003 §5).", examples=["C-02"])
     message: str = Field(max_length=2000, description="What exactly is wrong.")
     service: str = Field(description="The service that refused it.", examples=["clearing"])
+    code: str = Field(
+        default="",
+        max_length=40,
+        description="A finer classification where the reason has one (e.g. NOT_AUTHENTICATED_PERSON).",
+        examples=["NOT_AUTHENTICATED_PERSON"],
+    )
 
 
 PARTY_CHANGES = "parties.change.v2"  # v1 (no version: replayable) is retired; nothing reads it

@@ -15,7 +15,15 @@ from datetime import date, datetime
 from typing import Any
 
 from contracts.directory import SettlementKind
-from contracts.parties import Agency, AgencyLevel, Institution, RefusalReason, ServiceParty
+from contracts.parties import (
+    Agency,
+    AgencyLevel,
+    Channel,
+    Institution,
+    PersonAuthentication,
+    RefusalReason,
+    ServiceParty,
+)
 from runtime.parties import AnyParty, ParticipantRegistry
 
 Sender = AnyParty  # an Operator (the clock's signer) is named by no rule: it may send nothing here
@@ -44,6 +52,21 @@ class Rule:
 
     def __and__(self, other: Rule) -> Rule:
         return Rule(f"{self.who}; {other.who}", lambda s, p, r, n: self.check(s, p, r, n) or other.check(s, p, r, n))
+
+    def __or__(self, other: Rule) -> Rule:
+        """Either may send it (``agency_for(…) | person_channel(…)``): a refused channel hears why the
+        right-hand rule refused it, any other sender why the left-hand one did."""
+
+        def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+            first = self.check(sender, payload, registry, now)
+            if first is None:
+                return None
+            second = other.check(sender, payload, registry, now)
+            if second is None:
+                return None
+            return second if isinstance(sender, Channel) else first
+
+        return Rule(f"{self.who}; or {other.who}", check)
 
 
 def _unauthorized(message: str, rule: str = "003 §5 (三)", code: str = "UNAUTHORIZED") -> Refusal:
@@ -147,6 +170,60 @@ def agency_for(*region_fields: str, rule: str, exact: bool = False) -> Rule:
 
     fields = " or ".join(f"`{f}`" for f in region_fields)
     return Rule(f"the agency of {fields}" + ("" if exact else ", or its province or the national level"), check)
+
+
+def person_channel(*, rule: str, region_field: str | None = None, online_field: str | None = None) -> Rule:
+    """A channel (``contracts.parties.Channel``) acting for the one person it authenticated: the payload's
+    ``authentication`` names this channel and the payload's ``person_id``, by a method the channel is
+    registered for, valid at receipt and no longer than the channel's session limit; with ``region_field``,
+    a region the channel serves; with ``online_field``, the payload says it came online (a channel is no
+    agency window). Who the person is travels only inside the sealed payload (``runtime.wire``)."""
+
+    def check(sender: Sender, payload: Any, registry: ParticipantRegistry, now: datetime) -> Refusal | None:
+        if not isinstance(sender, Channel):
+            return _unauthorized(f"{sender.code} is not a channel", rule, code="NOT_A_CHANNEL")
+        refused = _not_authenticated(sender, payload, now, rule)
+        if refused:
+            return refused
+        region = str(getattr(payload, region_field)) if region_field else None
+        if region is not None and not sender.serves(region):
+            return _unauthorized(f"channel {sender.code} does not serve persons insured in {region}", rule)
+        if online_field and str(getattr(payload, online_field)) != "online":
+            return _unauthorized(f"channel {sender.code} files online only, not at a {getattr(payload, online_field)}")
+        return None
+
+    where = f", for a person insured in a region it serves (`{region_field}`)" if region_field else ""
+    return Rule(f"a channel acting for the person it authenticated (`authentication`){where}", check)
+
+
+def _not_authenticated(sender: Channel, payload: Any, now: datetime, rule: str) -> Refusal | None:
+    """NOT_AUTHENTICATED_PERSON unless the payload carries this channel's live authentication of its person."""
+    why = authentication_flaw(
+        sender, getattr(payload, "authentication", None), str(getattr(payload, "person_id", "")), now
+    )
+    if why is None:
+        return None
+    return _unauthorized(
+        f"channel {sender.code} may act only for a person it authenticated: {why}", rule, "NOT_AUTHENTICATED_PERSON"
+    )
+
+
+def authentication_flaw(sender: Channel, auth: Any, person_id: str, now: datetime) -> str | None:
+    """What is wrong with ``auth`` for this channel acting for ``person_id`` at ``now``, in words naming no
+    person; None: nothing (commands here, a channel's signed queries in ``runtime.query``)."""
+    if not isinstance(auth, PersonAuthentication):
+        return "the command carries no authentication"
+    flaws = (
+        (auth.channel != sender.code, f"the authentication was made by {auth.channel}"),
+        (str(auth.person_id) != person_id, "the authentication is of another person"),
+        (auth.method not in sender.methods, f"{auth.method.value} is not a method it is registered for"),
+        (
+            (auth.expires_at - auth.authenticated_at).total_seconds() > sender.session_minutes * 60,
+            f"the session is longer than its {sender.session_minutes} minutes",
+        ),
+        (not auth.authenticated_at <= now < auth.expires_at, f"the authentication is not valid at {now.isoformat()}"),
+    )
+    return next((why for flawed, why in flaws if flawed), None)
 
 
 def agency_above(region_field: str, *, rule: str) -> Rule:

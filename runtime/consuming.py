@@ -229,6 +229,7 @@ class Consuming:
             rule=refusal.rule,
             message=refusal.message[:2000],
             service=self.name,
+            code=refusal.code[:40],
         )
         await self.publish(PARTY_REFUSED, answer, cause=envelope)
 

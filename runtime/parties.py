@@ -35,6 +35,7 @@ from contracts.parties import (
     AgencyLevel,
     ChangeAction,
     ChangeParty,
+    Channel,
     Institution,
     KeyUse,
     Operator,
@@ -74,7 +75,7 @@ MAX_SIGNATURE = 1024  # a detached Ed25519 JWS with our header is ~200 character
 HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})  # anything else (crit, b64, jku, jwk, x5u, x5c…) is refused
 KID = re.compile(r"^([A-Za-z0-9_.-]{2,32})/([A-Za-z0-9_.:-]{1,64})$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-AnyParty = Institution | Agency | ServiceParty | Operator
+AnyParty = Institution | Agency | ServiceParty | Operator | Channel
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -126,7 +127,7 @@ class ParticipantRegistry:
         cls, keys_dir: str | Path | None = None, path: Path = PARTICIPANTS, suite: str | None = None
     ) -> ParticipantRegistry:
         data = ParticipantFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        parties: list = [*data.institutions, *data.agencies, *data.services, *data.operators]
+        parties: list = [*data.institutions, *data.agencies, *data.services, *data.operators, *data.channels]
         keys = _public_keys(Path(keys_dir)) if keys_dir else {}
         parties = [p.model_copy(update={"keys": (*p.keys, *keys.get(p.code, ()))}) for p in parties]
         registry = cls(parties, suite)

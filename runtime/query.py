@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote
 
 from faststream.asgi import AsgiResponse, get
 
-from contracts.parties import Agency, Institution
+from contracts.parties import Agency, Channel, Institution, PersonAuthentication
 from runtime.parties import (
     SIGNATURE_HEADER,
     AnyParty,
@@ -60,6 +60,12 @@ class SignedQuery:
         """The asking agency, or 403 for any other kind of party."""
         if not isinstance(self.party, Agency):
             raise QueryRefused(403, f"UNAUTHORIZED: {self.party.code} is not an agency")
+        return self.party
+
+    def channel(self) -> Channel:
+        """The asking channel, or 403 for any other kind of party."""
+        if not isinstance(self.party, Channel):
+            raise QueryRefused(403, f"UNAUTHORIZED: {self.party.code} is not a channel")
         return self.party
 
     def institution(self) -> Institution:
@@ -116,6 +122,30 @@ def open_person(signer: Signer, q: SignedQuery, name: str = "person") -> str:
         return signer.open_sealed(token).decode()
     except Exception:  # not a JWE, not to our key: say so without echoing it
         raise QueryRefused(400, f"{name} is not an ID number sealed to this service") from None
+
+
+def seal_authentication(parties: ParticipantRegistry, service: str, authentication: PersonAuthentication) -> str:
+    """A channel's authentication of the person it asks for (``contracts.parties.PersonAuthentication``), as a
+    query parameter sealed to the answering service like ``seal_person``: the ID number inside never in clear."""
+    return seal_for(parties, service, authentication.model_dump_json().encode())
+
+
+def open_authenticated_person(signer: Signer, q: SignedQuery, now: datetime, name: str = "authentication") -> str:
+    """For a channel's query: the ID number of the person it authenticated (``seal_authentication``), checked
+    as a command's is (``runtime.authority.authentication_flaw``); 400 unreadable, 403 not a channel or not a
+    live authentication of its own."""
+    from runtime.authority import authentication_flaw
+
+    channel = q.channel()
+    token = q.params.get(name, "")
+    try:
+        auth = PersonAuthentication.model_validate_json(signer.open_sealed(token))
+    except Exception:  # not a JWE to our key, or not an authentication: say so without echoing it
+        raise QueryRefused(400, f"{name} is not an authentication sealed to this service") from None
+    why = authentication_flaw(channel, auth, str(auth.person_id), now)
+    if why:
+        raise QueryRefused(403, f"NOT_AUTHENTICATED_PERSON: channel {channel.code}: {why}")
+    return str(auth.person_id)
 
 
 def signed_target(path: str, query: str) -> bytes:

@@ -22,8 +22,8 @@ not open. The whole value, sealed payload included, is what the sender signs (``
 
 The readers are the services the topic registry names as its consumers and, on a topic that
 parties outside the platform read (consumers ``agency``, ``his``, or none named), the party the
-flow answers (the envelope's ``reply_to``) and every registry party the payload names: an agency
-or institution by its code, the agency of every ``*region``. A party without an encryption key in
+flow answers (the envelope's ``reply_to``) and every registry party the payload names: an agency,
+institution or channel by its code, the agency of every ``*region``. A party without an encryption key in
 the registry is skipped; when no reader is left, the payload is sealed to the sending service
 itself (nobody else reads it, and it still never travels in clear).
 
@@ -49,7 +49,7 @@ from joserfc.jwe import GeneralJSONSerialization
 from joserfc.jwk import OKPKey
 from joserfc.registry import HeaderParameter
 
-from contracts.parties import Agency, Institution, ServiceParty
+from contracts.parties import Agency, Channel, Institution, ServiceParty
 from contracts.registry import ALL_TOPICS
 from contracts.topics import SERVICES, TopicSpec
 from runtime import sm
@@ -149,9 +149,9 @@ def readers(spec: TopicSpec, payload: Any, registry: ParticipantRegistry, reply_
     codes = [c for c in spec.consumers if c in SERVICES and isinstance(registry.get(c), ServiceParty)]
     if not spec.consumers or any(c not in SERVICES for c in spec.consumers):
         named = _named_parties(payload, registry)
-        for code in ([str(reply_to)] if isinstance(registry.get(str(reply_to)), (Agency, Institution)) else []) + list(
-            named
-        ):
+        for code in (
+            [str(reply_to)] if isinstance(registry.get(str(reply_to)), (Agency, Institution, Channel)) else []
+        ) + list(named):
             if code not in codes:
                 codes.append(code)
     return codes
@@ -162,7 +162,7 @@ def _named_parties(payload: Any, registry: ParticipantRegistry) -> Iterator[str]
         if not isinstance(value, str):
             continue
         party = registry.get(value)
-        if isinstance(party, (Agency, Institution)):
+        if isinstance(party, (Agency, Institution, Channel)):
             yield party.code
         elif key.endswith("region") and _REGION.match(value):
             agency = registry.agency_of(value)

@@ -13,6 +13,7 @@ from services.filing.directory_query import DirectoryQuery
 from services.filing.domain import load_policies
 from services.filing.handlers import PEOPLE, registry
 from services.filing.metrics import FilingMetrics
+from services.filing.person_query import PersonFilingQuery
 from services.filing.query import FilingQueries
 from services.sanctions import SanctionsProjection
 from services.wiring import build_service
@@ -29,6 +30,9 @@ def build(settings=None) -> Service:
             parties=service.parties,
         ).register(service.add_query)
         DirectoryQuery(service.parties, service.clock.now).register(service.add_query)  # 定点医疗机构查询
+        PersonFilingQuery(
+            service.store, PEOPLE, signer=service.signer, parties=service.parties, now=service.clock.now
+        ).register(service.add_query)  # a person's own filings, through a channel (000 第九条)
         return registry(
             service.store,
             now=service.clock.now,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.filing import FilingAccepted, FilingChanged, FilingDeadlineDue, FilingRefused
-from contracts.parties import RefusalReason
+from contracts.parties import Channel, RefusalReason
 from runtime.authority import Refusal
 from runtime.calendar import WorkingCalendar
 from runtime.outcome import Emit, Outcome, Schedule
@@ -68,7 +68,11 @@ class FilingHandlers:
         decisions: list[FilingDecision] = []
         sender = str(env.sender)
 
+        party = self.parties.get(sender)
+
         def speaks_for(region: str) -> bool:
+            if isinstance(party, Channel):  # a person through a channel: the table checked who (000 第九条)
+                return party.serves(region)
             return self.parties.speaks_for(sender, region)
 
         def run(raw: dict | None) -> Outcome:

@@ -12,6 +12,8 @@ from services.settlement.authority import AUTHORITY
 from services.settlement.boundary import refusers
 from services.settlement.handlers import registry
 from services.settlement.metrics import SettlementMetrics
+from services.settlement.domain.person_claims import load_materials
+from services.settlement.person_query import PersonSettlementQuery
 from services.settlement.query import SettlementQueries
 from services.settlement.reference_data import load_catalogues, load_policies
 from services.wiring import build_service
@@ -31,6 +33,14 @@ def build(settings=None) -> Service:
             parties=service.parties,  # the signed reads
             now=service.clock.now,
         ).register(service.add_query)  # (query.py)
+        PersonSettlementQuery(
+            service.store,
+            signer=service.signer,
+            parties=service.parties,
+            now=service.clock.now,
+            calendar=default_calendar(),
+            materials=load_materials(),
+        ).register(service.add_query)  # a person's own, through a channel (person_query.py)
         return registry(
             service.store,
             now=service.clock.now,

@@ -34,7 +34,10 @@ from runtime.outcome import Outcome
 from runtime.parties import ParticipantRegistry
 from services.sanctions import SanctionsProjection
 from services.settlement.adapters import INSURED_ITEMS, VISITS_ITEMS, Answer, PersonAggregates, Stored, visits_region
+from services.settlement.claim_decision_handlers import ClaimDecisionHandlers
+from services.settlement.claim_handlers import PersonClaimHandlers
 from services.settlement.domain import inquiries, manual_claims
+from services.settlement.domain.person_claims import load_materials
 from services.settlement.domain.catalogue import CatalogueBook
 from services.settlement.domain.decision import REFUND_TIMEOUT, SettlementDecision
 from services.settlement.domain.inquiries import PreSettlementRequested
@@ -281,6 +284,8 @@ def registry(
     insured = InsuredPlaceHandlers(people, policies, now)
     inquiries = InquiryHandlers(treating, people, answer)
     claims = ManualClaimHandlers(store, calendar)
+    person_claims = PersonClaimHandlers(store, now=now, calendar=calendar, materials=load_materials())  # S-17
+    claim_decisions = ClaimDecisionHandlers(person_claims, people, filings, policies, catalogues, parties)
     return {
         # HIS → treating place
         "his.admission.v1": treating.admission,
@@ -289,6 +294,12 @@ def registry(
         "his.cancel-requested.v1": treating.cancel_requested,
         "his.refund-requested.v1": treating.refund_requested,
         "his.manual-claim.v1": claims.uploaded,
+        # the person's own manual claims (S-17; claim_handlers.py)
+        "settlement.manual-claim-submit.v1": person_claims.submit,
+        "settlement.manual-claim-documents.v1": person_claims.documents,
+        "settlement.manual-claim-verify.v1": person_claims.verify,
+        "settlement.manual-claim-decide.v1": claim_decisions.decide,  # 经办 then 复核 (S-05..S-09)
+        "settlement.manual-claim-pay.v1": claim_decisions.pay,  # paid at home, never cleared
         # HIS → treating place, answered without effect (contracts.his_inquiry)
         "his.eligibility-requested.v1": inquiries.eligibility,
         "his.outpatient-pre-settlement.v1": inquiries.pre_settlement,

@@ -117,6 +117,34 @@ def slip_fields(
     }
 
 
+async def load_settlement(store: Store, person: str, settlement: str) -> tuple[dict | None, dict]:
+    """One settlement record of the person (the ``visits`` aggregate's, or archived), with the aggregate's
+    fields as they held it; None when the person has no such settlement."""
+    visits = await store.load("visits", person) or {}
+    if settlement not in (visits.get("settlements") or {}):  # an older one: in the archive (adapters.Items)
+        item = await archived_item(store, VISITS_ITEMS.archive, store.document_id("visits", person), settlement) or {}
+        visits = {field: {settlement: value} for field, value in item.items()}  # as the aggregate held it
+    return (visits.get("settlements") or {}).get(settlement), visits
+
+
+async def slip_of(
+    store: Store, parties: ParticipantRegistry, person: str, settlement: str, record: dict, visits: dict
+) -> dict:
+    """The 附件13 slip of one loaded settlement record (``load_settlement``)."""
+    regions = record.get("completed", {})
+    request = record.get("request") or ((visits.get("requests") or {}).get(settlement) or {}).get("request") or {}
+    institution = parties.get(regions["institution_code"])
+    insured = await store.load("insured", person) or {}
+    balance = insured.get("personal_account_balance")
+    return slip_fields(
+        record,
+        request,
+        person,
+        getattr(institution, "name", regions["institution_code"]),
+        Decimal(str(balance)) if balance is not None and insured.get("applied") else None,
+    )
+
+
 class SettlementQueries:
     """The slip and the accumulations of a person, read from the stored ``visits`` and ``insured``
     aggregates, the person opened with the service's own key (``signer``); :meth:`register` adds
@@ -137,33 +165,14 @@ class SettlementQueries:
         person, settlement = open_person(self.signer, q), q.params.get("settlement", "")
         if not settlement:
             raise QueryRefused(400, "settlement (the settlement id) is required")
-        visits = await self.store.load("visits", person) or {}
-        if settlement not in (visits.get("settlements") or {}):  # an older one: in the archive (adapters.Items)
-            item = (
-                await archived_item(
-                    self.store, VISITS_ITEMS.archive, self.store.document_id("visits", person), settlement
-                )
-                or {}
-            )
-            visits = {field: {settlement: value} for field, value in item.items()}  # as the aggregate held it
-        record = (visits.get("settlements") or {}).get(settlement)
+        record, visits = await load_settlement(self.store, person, settlement)
         regions = (record or {}).get("completed", {})
         if record is None or not any(
             self.parties.speaks_for(agency.code, str(regions.get(side, "")))
             for side in ("insured_region", "treating_region")
         ):
             raise QueryRefused(404, f"no settlement {settlement} of this person that {agency.code} may see")
-        request = record.get("request") or ((visits.get("requests") or {}).get(settlement) or {}).get("request") or {}
-        institution = self.parties.get(regions["institution_code"])
-        insured = await self.store.load("insured", person) or {}
-        balance = insured.get("personal_account_balance")
-        body = slip_fields(
-            record,
-            request,
-            person,
-            getattr(institution, "name", regions["institution_code"]),
-            Decimal(str(balance)) if balance is not None and insured.get("applied") else None,
-        )
+        body = await slip_of(self.store, self.parties, person, settlement, record, visits)
         return json.dumps(body, ensure_ascii=False).encode(), FORMATS["json"], f"slip-{settlement}.json"
 
     async def accumulations(self, q: SignedQuery) -> tuple[bytes, str, str]:

@@ -64,6 +64,29 @@ TASKS: tuple[Task, ...] = (
     # 参保人信息 (S-13, S-09): the insured place's own data about a person
     Task("settlement.chronic-qualification.v1", "登记门诊慢特病资格", "settlement", own=("insured_region",)),
     Task("settlement.insured-person.v1", "登记参保人类别与个人账户余额", "settlement", own=("insured_region",)),
+    # 手工报销 (S-17, 004 第三十三条): the window's intake, later materials, the verification letter
+    Task("settlement.manual-claim-submit.v1", "受理手工报销申请", "settlement", own=("insured_region",)),
+    Task("settlement.manual-claim-documents.v1", "登记手工报销补充材料", "settlement", own=("insured_region",)),
+    Task("settlement.manual-claim-verify.v1", "发出手工报销核查函证", "settlement", own=("insured_region",)),
+    # the decision: computed by the settlement rules (S-05..S-09), prepared by 经办, approved by 复核
+    Task(
+        "settlement.manual-claim-decide.v1",
+        "审核手工报销（按参保地政策计算）",
+        "settlement",
+        own=("insured_region",),
+        review=True,
+        final=True,
+        given=("claim_id",),
+    ),
+    Task(
+        "settlement.manual-claim-pay.v1",
+        "登记手工报销支付",
+        "settlement",
+        own=("insured_region",),
+        review=True,
+        final=True,
+        given=("claim_id",),
+    ),
     # 清算 (R-03..R-05, C-02, C-06)
     Task(
         "clearing.record-audit-deduction.v1",

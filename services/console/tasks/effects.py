@@ -26,6 +26,9 @@ from services.console.backend import ActionOutcome, TopicTail
 log = logging.getLogger(__name__)
 SERVICES = ("filing", "clearing", "prepayment", "collab", "supervision")
 FILING_REFUSED = "filing.refused.v1"
+# the settlement service's answers to an agency's manual-claim commands (S-17): the only settlement events
+# an agency command causes
+CLAIM_EVENTS = ("settlement.manual-claim-changed.v1", "settlement.manual-claim-refused.v1")
 
 
 def effect_topics() -> list[str]:
@@ -34,7 +37,8 @@ def effect_topics() -> list[str]:
     return sorted(
         name
         for name, spec in ALL_TOPICS.items()
-        if spec.kind == "event" and spec.producer in SERVICES and not name.endswith(".deadline-due.v1")
+        if (spec.kind == "event" and spec.producer in SERVICES and not name.endswith(".deadline-due.v1"))
+        or name in CLAIM_EVENTS
     )
 
 

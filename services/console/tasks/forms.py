@@ -9,7 +9,8 @@ enum (one amount per member), a nested model (its fields, prefixed ``parent.``),
 with the contract itself; every error comes back beside its field, in Chinese (``errors_zh``).
 
 Three kinds of field are not asked: the moment of sending (a required ``*_at``: the business clock's now),
-an idempotency reference (filled with a fresh one, editable), and the sending agency's own code."""
+an idempotency reference (filled with a fresh one, editable), and the sending agency's own code; nor is a
+channel's statement that it authenticated the person (``authentication``: a channel's, never an agency's)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ ROWS = 3  # rows offered for a list of nested models (empty rows are dropped)
 # references a sender picks to make a command idempotent: prefilled with a fresh one, editable
 FRESH_REFS = frozenset({"request_ref", "lead_ref", "notice_ref", "objection_id", "deduction_id"})
 SELF = frozenset({"publisher"})  # the sending agency's own code
+CHANNEL_ONLY = frozenset({"authentication"})  # a channel's word for the person it authenticated (000 第九条)
 
 
 @dataclass
@@ -83,6 +85,8 @@ def _annotated_meta(annotation: Any) -> list:
 def fields(model: type[BaseModel], prefix: str = "", key_prefix: str = "") -> list[Field]:
     out = []
     for name, info in model.model_fields.items():
+        if name in CHANNEL_ONLY:
+            continue
         path, key = f"{prefix}{name}", f"{key_prefix}{name}"
         out.append(_field(path, key, info.annotation, info.is_required(), info.description or "", info, name))
     return out

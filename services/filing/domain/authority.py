@@ -33,7 +33,8 @@ from contracts.filing import (
 from services.filing.domain.model import PersonFilings
 
 SpeaksFor = Callable[[str], bool]
-"""region → whether the sender speaks for it (``ParticipantRegistry.speaks_for`` bound to the sender)."""
+"""region → whether the sender speaks for it (``ParticipantRegistry.speaks_for`` bound to the sender; for a
+channel, ``Channel.serves``: the persons of that region may act through it)."""
 
 RULE_OF: dict[type, str] = {
     ChangeFiling: "F-14",
@@ -77,6 +78,8 @@ def sender_refusal(
         return None
     filing_id = getattr(command, "filing_id", None)
     what = f"filing {filing_id}" if filing_id else "this person's filings"
+    if getattr(command, "authentication", None) is not None:  # a channel (the table checked the person)
+        return Unauthorized(rule, f"{rule}: channel {sender} does not serve the insured place of {what} (003 §5 (三))")
     return Unauthorized(
         rule,
         f"{rule}: agency {sender} does not handle the insured place of {what}; only that "

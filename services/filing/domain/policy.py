@@ -37,6 +37,7 @@ class Sourced(BaseModel, Generic[T]):
     value: T
     source: str = Field(min_length=3, description="document and article, e.g. '001 芜湖经办规程 第十条'")
     default: bool = Field(default=False, description="True when no source gives it: a labelled default")
+    sample: bool = Field(default=False, description="True when the value is the deployment's sample, not a source's")
 
 
 class RegionPolicy(BaseModel):
@@ -57,6 +58,8 @@ class RegionPolicy(BaseModel):
     retroactive_months: Sourced[int]  # F-11
     online_decision_working_days: Sourced[int]  # F-13
     non_working_day_effect: Sourced[Literal["at_once", "next_working_day"]]  # F-13 (Liaoning: next working day)
+    self_service_categories: Sourced[list[FilingCategory]]  # F-13: a person's own online application of
+    # these categories is decided and effective at once (000 第九条 即时办理、即时生效, a region option)
     resident_long_term_categories: Sourced[list[FilingCategory]]  # F-02
     required_proofs: Sourced[dict[FilingCategory, ProofGroups]]  # F-03: all groups; any proof per group
 

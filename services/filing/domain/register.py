@@ -14,6 +14,7 @@ from contracts.filing import (
     FilingStatus,
     RegisterFiling,
 )
+from contracts.values import SHANGHAI
 from kernel.filings import places_overlap
 from services.filing.domain import rules
 from services.filing.domain.clock import end_of_day, start_of_day
@@ -33,15 +34,18 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
         raise Refuse(
             rules.FilingRefusalReason.END_BEFORE_START, "F-07", f"End {cmd.end_date} is before start {cmd.start_date}."
         )
+    instant = _self_service(cmd, policy)  # F-13: decided and effective at once
     if cmd.retroactive:  # F-11
         valid_from = rules.retroactive_start(policy, work.today, cmd.start_date, cmd.admission_date)
+    elif instant and cmd.start_date >= work.today:  # 即时生效 (000 第九条): from the day asked, a holiday too
+        valid_from = cmd.start_date
     else:
         valid_from = rules.normal_start(policy, work.calendar, work.today, cmd.start_date)  # F-13
     valid_until = rules.end_date(policy, cmd.category, valid_from, cmd.end_date)  # F-07
     commitment = rules.commitment_for(
         policy, cmd.category, set(cmd.proofs), cmd.personal_commitment, work.state.current(), work.now, work.today
     )  # F-03, F-10
-    online = cmd.channel is FilingChannel.ONLINE
+    online = cmd.channel is FilingChannel.ONLINE and not instant
     decision_due = _decision_due(work, policy) if online else None
     snapshot = FilingSnapshot(
         filing_id=stable_id(cmd.person_id, "register", cmd.request_id),
@@ -68,10 +72,11 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
         decision_due_at=decision_due,
         policy_region=policy.region,
         change_kind=ChangeKind.REGISTERED,
-        rule="F-01",
-        note="online application awaiting decision (F-13)" if online else "",
+        rule="F-13" if instant else "F-01",
+        note=_note(cmd, policy, instant, decision_due),
         recorded_at=work.now,
         cause=work.cause,
+        applied_through=cmd.authentication.channel if cmd.authentication else None,
     )
     # F-09/F-08 conflicts refuse at once, even online; an online filing supersedes only when decided.
     targets = _targets(work, snapshot)
@@ -85,6 +90,36 @@ def register(cmd: RegisterFiling, work: Work) -> tuple[FilingSnapshot, list[Fili
         work.schedule(snapshot, DeadlineKind.ONLINE_DECISION_DUE, decision_due)  # F-13
         return snapshot, []
     return snapshot, _come_into_force(work, snapshot, targets)
+
+
+def _self_service(cmd: RegisterFiling, policy: RegionPolicy) -> bool:
+    """F-13: a person's own online application (through a channel, with its authentication) of a category
+    the insured region decides at once; a retroactive filing always waits for the agency (F-11: the
+    admission it covers is checked)."""
+    return (
+        cmd.authentication is not None
+        and cmd.channel is FilingChannel.ONLINE
+        and not cmd.retroactive
+        and cmd.category in policy.self_service_categories.value
+    )
+
+
+def _note(cmd: RegisterFiling, policy: RegionPolicy, instant: bool, due: datetime | None) -> str:
+    """What was decided and why, in words for the person and the archive (004 第六条: results with reasons)."""
+    if instant:
+        return (
+            f"self-service filing decided and effective at once in {policy.region}: the materials the region "
+            f"requires are on file or promised (F-03, F-10) ({policy.self_service_categories.source}) (F-13)"
+        )
+    if due is None:
+        return ""
+    if cmd.retroactive:
+        why = "a retroactive filing is checked against the admission it covers (F-11)"
+    elif cmd.authentication is not None:
+        why = f"{cmd.category.value} is not decided at once in {policy.region}"
+    else:
+        why = "online application"
+    return f"awaiting the insured agency's review by the end of {due.astimezone(SHANGHAI).date()}: {why} (F-13)"
 
 
 def _main_target(new: FilingSnapshot, targets: list[FilingSnapshot]) -> UUID | None:

@@ -114,6 +114,29 @@ class InsuredPlace:
         self.person.add(decision.delta)
         return self._answered(assessment, insured.to_insured_decided(assessment, decision), decision.delta)
 
+    def manual_claim(self, assessment: TreatingAssessed) -> Decided:
+        """A manual claim's money (S-17): the same rules on the same accumulations as :meth:`assessed`, in the
+        same write, but answered to no treating place — the claim is paid at home, so no message leaves the
+        aggregate (nothing of it reaches clearing). Decided once: a repeat changes nothing; the answer is
+        read back from ``applied``."""
+        if assessment.settlement_id in self.person.applied:
+            return SettlementDecision()
+        try:
+            decision = self._decide(assessment)
+        except Refused as refusal:
+            self._record(insured.refusal_to_insured_decided(assessment, refusal), None)
+            return self._stored()
+        self.person.add(decision.delta)
+        self._record(insured.to_insured_decided(assessment, decision), decision.delta)
+        return self._stored()
+
+    def _record(self, decided: InsuredDecided, delta: AccumulationDelta | None) -> None:
+        self.person.applied[decided.settlement_id] = Applied(
+            decided=decided.model_dump(mode="json"),
+            year=decided.settlement_year,
+            increments=dict(delta.increments) if delta else {},
+        )
+
     def _decide(self, assessment: TreatingAssessed) -> insured.InsuredAnswer:
         """S-05, S-06, S-14: the region's policy on the person's accumulations of the settlement's year,
         groups and account balance."""
@@ -124,11 +147,7 @@ class InsuredPlace:
     def _answered(
         self, assessment: TreatingAssessed, decided: InsuredDecided, delta: AccumulationDelta | None
     ) -> Decided:
-        self.person.applied[assessment.settlement_id] = Applied(
-            decided=decided.model_dump(mode="json"),
-            year=decided.settlement_year,
-            increments=dict(delta.increments) if delta else {},
-        )
+        self._record(decided, delta)
         return SettlementDecision(self.person, [Message(DECIDED, decided)])
 
     def rollback(self, cmd: InsuredRollback) -> Decided:

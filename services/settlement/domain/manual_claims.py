@@ -1,5 +1,7 @@
 """Manual claims 手工报销 (S-17): when direct settlement failed, the hospital uploads the fee details;
-they are kept for the insured place with the upload and decision deadlines counted on working days."""
+they are kept for the insured place with the upload deadline counted on working days (000 第八十四条: 10
+working days). The 20 working days of the decision run from the day the person's materials are complete,
+a verification letter's reply included (004 第三十三条), not from this upload: ``person_claims.py`` counts them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from runtime.calendar import WorkingCalendar
 from services.settlement.domain.decision import SettlementDecision
 
 UPLOAD_WORKING_DAYS = 10  # S-17: within 10 working days of the failed settlement
-DECISION_WORKING_DAYS = 20  # S-17: decided within 20 working days of complete materials
 
 
 class ManualClaim(BaseModel):
@@ -19,7 +20,7 @@ class ManualClaim(BaseModel):
     claim: ManualClaimUploaded
     upload_due: str
     uploaded_late: bool
-    decide_by: str
+    decide_by: str | None = None  # once counted from the upload; S-17 counts from complete materials (person_claims)
     calendar: str
 
 
@@ -39,7 +40,6 @@ def uploaded(
             claim=claim,
             upload_due=due.isoformat(),
             uploaded_late=claim.uploaded_on > due,
-            decide_by=calendar.add_working_days(claim.uploaded_on, DECISION_WORKING_DAYS).isoformat(),
             calendar=calendar.source,
         )
     )

@@ -14,7 +14,7 @@ The same over the wire, signed: ``tests/integration/test_settlement_parties.py``
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,7 +32,7 @@ from contracts.his_inquiry import (
 )
 from contracts.his_result import PartyRefusalCode
 from contracts.ops import DeadlineDue
-from contracts.parties import ChangeAction, ChangeParty, KeyUse, RefusalReason
+from contracts.parties import ChangeAction, ChangeParty, KeyUse, PersonAuthentication, RefusalReason
 from contracts.settlement_hops import InsuredDecided, TreatingAssessed
 from contracts.settlement_values import AccumulationEntry, SettlementSlip
 from contracts.values import EligibilityBasis, InsuranceType
@@ -148,10 +148,14 @@ OURS = (
 )
 AGENCY_RECORDS = ("settlement.chronic-qualification.v1", "settlement.insured-person.v1")
 FACTS = {"filing.changed.v1": "filing", "prepayment.sanction.v1": "prepayment"}
+CLAIMS = ("settlement.manual-claim-submit.v1", "settlement.manual-claim-documents.v1")  # the person's (S-17)
+VERIFY = "settlement.manual-claim-verify.v1"  # the insured agency's letter (S-17)
+# the insured agency's decision and payment (S-17): never a channel's, never the treating agency's
+DECISIONS = ("settlement.manual-claim-decide.v1", "settlement.manual-claim-pay.v1")
 
 
 def test_every_topic_the_service_handles_has_a_rule_and_a_test_here():
-    tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS}
+    tested = {*VISITS, *OWN, *OURS, *AGENCY_RECORDS, *FACTS, *CLAIMS, VERIFY, *DECISIONS}
     assert tested == set(AUTHORITY.rules) == set(Service().handlers)
     # every HIS command is answered on the result topic; an inquiry refused for its sender on party.refused.v1
     assert set(HIS_TOPICS) == {*VISITS, *OWN} - {t for t in VISITS if t in his_inquiry.TOPIC_NAMES}
@@ -217,6 +221,30 @@ def test_the_hops_and_deadlines_come_only_from_the_settlement_service(topic, sen
 def test_the_insured_places_records_come_from_its_agency_or_the_levels_above(topic, sender, ok):
     payload = type("Record", (), {"insured_region": "340200"})()  # the rule reads insured_region only
     assert (check(topic, sender, payload) is None) is ok
+
+
+@pytest.mark.parametrize("topic", CLAIMS)
+@pytest.mark.parametrize(
+    "sender, ok",
+    [(A_WUHU, True), (ANHUI, True), ("CH-NHSA-APP", True), ("CH-420000-EHB", False), (A_WUHAN, False), (H1, False)],
+)
+def test_a_persons_manual_claim_comes_from_the_insured_agency_or_a_channel_for_that_person(topic, sender, ok):
+    """S-17, 000 第九条: the window of the insured place, or a channel serving it acting for the person it
+    authenticated (鄂汇办 serves Hubei's insured only)."""
+    person = "340202195801010028"
+    auth = PersonAuthentication(
+        channel=sender,
+        person_id=person,
+        session="session-0001",
+        method="e_credential",
+        authenticated_at=NOW,
+        expires_at=NOW + timedelta(minutes=10),
+    )
+    payload = type("Claim", (), {"insured_region": "340200", "person_id": person, "authentication": auth})()
+    assert (check(topic, sender, payload) is None) is ok
+    assert (check(VERIFY, sender, payload) is None) is (sender in (A_WUHU, ANHUI))  # the letter: agencies only
+    for decision in DECISIONS:  # decided and paid by the insured agency alone (S-17)
+        assert (check(decision, sender, payload) is None) is (sender in (A_WUHU, ANHUI))
 
 
 @pytest.mark.parametrize("topic, producer", sorted(FACTS.items()))
