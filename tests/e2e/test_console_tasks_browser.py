@@ -81,7 +81,7 @@ async def console_url(stack):
         await bus.set_clock(START)
     procs = {
         name: ServiceProcess(stack, name, prefix).start(wait=False)
-        for name in ("filing", "settlement", "collab", "clearing", "prepayment")
+        for name in ("filing", "settlement", "collab", "clearing", "prepayment", "supervision")
     }
     console = None
     try:
@@ -295,6 +295,9 @@ async def test_the_national_agency_sees_a_refusal_in_chinese(console_url, browse
 # query shows within the console's wait is "sent" (已发送, ``pending``), and a refusal still reaches the page.
 SENDER = {
     "prepayment.set-annual-quota.v1": "anhui",
+    "prepayment.decide-sanction.v1": "anhui",
+    "prepayment.record-top-up.v1": "anhui",
+    "prepayment.record-return.v1": "anhui",
     "prepayment.record-payment.v1": "anhui",
     "prepayment.share-interest.v1": "anhui",
     "clearing.resolve-objection.v1": "national",
@@ -325,6 +328,18 @@ GIVEN = {
     "reason": "样例：经办测试",
     "effective_from": "2026-11-07T00:00",
     "effective_until": "2026-11-07T04:00",
+    "end_date": "2026-11-12",
+    "claim_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca42a",
+    "proposal_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca42b",
+    "flag_id": "S-6d1f0c2a:SV-03",
+    "diagnoses.0.code": "I63.9",
+    "diagnoses.0.name": "脑梗死",
+    "fee_lines.0.line_no": "1",
+    "fee_lines.0.item_code": "XB01ACA056A001010100445",
+    "fee_lines.0.item_name": "阿司匹林肠溶片",
+    "fee_lines.0.quantity": "2",
+    "fee_lines.0.unit_price": "15.00",
+    "fee_lines.0.amount": "30.00",
 }
 # fills what is still empty and required: the first offered choice, a date, an amount, an ID number, words
 FILL = """([person]) => {
@@ -344,7 +359,8 @@ FILL = """([person]) => {
     else if (el.placeholder.includes('身份证')) el.value = person;
     else el.value = '样例：经办测试';
   }
-  const funds = form.querySelector('fieldset input[inputmode=decimal]:not([required])');
+  // one amount of an amount-per-fund set (an audit deduction); a row of a list is left to GIVEN
+  const funds = form.querySelector('fieldset input[inputmode=decimal][pattern]:not([required])');
   if (funds && !funds.value) funds.value = '100.00';
 }"""
 
