@@ -360,7 +360,7 @@ FILL = """([person]) => {
     else el.value = '样例：经办测试';
   }
   // one amount of an amount-per-fund set (an audit deduction); a row of a list is left to GIVEN
-  const funds = form.querySelector('fieldset input[inputmode=decimal][pattern]:not([required])');
+  const funds = [...form.querySelectorAll('fieldset input[inputmode=decimal][pattern]')].find(e => !e.closest('div.row'));
   if (funds && !funds.value) funds.value = '100.00';
 }"""
 

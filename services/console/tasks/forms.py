@@ -49,6 +49,7 @@ class Field:
     enum: str = ""  # the enum's class name (its labels)
     children: list[Field] = field(default_factory=list)  # a group's or a row's fields
     rows: list[list[Field]] = field(default_factory=list)
+    in_row: bool = False  # part of a row of a list: required only when the row is used, so no HTML ``required``
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -130,6 +131,8 @@ def _field(
         elif isinstance(item, type) and issubclass(item, BaseModel):
             f.kind = "rows"
             f.rows = [fields(item, f"{path}.{i}.", f"{key}.") for i in range(ROWS)]
+            for row in f.rows:
+                _mark_in_row(row)
             f.children = f.rows[0]
         else:
             f.kind = "lines"
@@ -140,6 +143,15 @@ def _field(
         else:
             f.kind = "pairs"
     return f
+
+
+def _mark_in_row(row: list[Field]) -> None:
+    """A row left empty is dropped (``_one``), so none of its inputs may be required by the browser."""
+    for f in row:
+        f.in_row = True
+        _mark_in_row(f.children)
+        for inner in f.rows:
+            _mark_in_row(inner)
 
 
 def visible(form_fields: list[Field]) -> list[Field]:
