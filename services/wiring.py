@@ -198,10 +198,6 @@ class Archive:
         # checks and keeps of many partitions at once share one round trip (runtime.batching)
         return await self.store.archive(self.collection).find_one(item_id) is not None
 
-    async def get(self, item_id: str) -> dict | None:
-        """The document kept for ``item_id``, if any."""
-        return await self.store.archive(self.collection).find_one(item_id)
-
     async def keep(self, item_id: str, document: dict) -> None:
         await self.store.archive(self.collection).insert_once((item_id, document))
 

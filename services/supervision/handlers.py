@@ -10,8 +10,8 @@ is compared against take it in. The person is kept only under their pseudonym, s
 A stay's fee detail (``settlement.fee-detail.v1``, S-18) is audited once (the ``fee_details`` archive) by
 the fee-line rules (``domain.fee_lines``): the person's sex and age are read from the ID number for that
 check only, never stored. A cancel or refund (``settlement.reversed.v1``, S-15) is taken out of the cell its
-settlement was counted in, once (the ``reversed`` archive); one that comes before its settlement waits
-(``pending_reversals``) and is taken out as the settlement is counted."""
+settlement was counted in, once per ``reversal_id``; one that comes before its settlement is taken out as
+the settlement is counted (``reversals``, one record per settlement: ``indicators.Reversals``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from runtime.calendar import WorkingCalendar
 from runtime.privacy import pseudonym
 from runtime.store import Personal
 from services.outcome import Decision
-from services.supervision.adapters import CELLS, COUNTED, DETAILS, FLAGS, HISTORIES, PEERS, PENDING, REVERSED
+from services.supervision.adapters import CELLS, COUNTED, DETAILS, FLAGS, HISTORIES, PEERS, REVERSALS
 from services.supervision.domain import audit, fee_lines, indicators, workflow
 from services.supervision.domain.inputs import audited_fee_detail, audited_settlement, reversal, settled_visit
 from services.supervision.domain.rules import RuleBase
@@ -55,8 +55,7 @@ class SupervisionHandlers:
         self.peers = Aggregates(store, PEERS, audit.Peers)  # stay totals of a group: no person
         self.counted = Archive(store, COUNTED)  # every settlement counted once (M-03)
         self.details = Archive(store, DETAILS)  # every fee detail audited once
-        self.reversed = Archive(store, REVERSED)  # every reversal taken out once (M-03)
-        self.pending = Aggregates(store, PENDING, Pending)  # amounts and ids only: no person
+        self.reversals = Aggregates(store, REVERSALS, indicators.Reversals)  # amounts and ids only: no person
 
     async def settlement_completed(self, env: Envelope[SettlementCompleted]) -> str:
         s = env.payload
@@ -69,9 +68,14 @@ class SupervisionHandlers:
             region_peers=await self.peers.load(_region(audited)) or audit.Peers(),
         )
         hits = audit.audit(audited, ctx, self.rules)
-        waiting = await self.pending.load(s.settlement_id)
-        pending = [r for r in (waiting.reversals if waiting else []) if not await self.reversed.has(r.reversal_id)]
-        result = await self.cells.apply(env, visit.cell_key, lambda c: _kept(_counted(c, visit, pending)))
+        await self.reversals.apply(
+            env,
+            s.settlement_id,
+            lambda r: _maybe((r or indicators.Reversals()).counted(visit.cell_key, visit.bed_days)),
+        )
+        ledger = await self.reversals.load(s.settlement_id)
+        early = ledger.early if ledger else []  # fixed once counted: later reversals go out on their own
+        result = await self.cells.apply(env, visit.cell_key, lambda c: _kept(_counted(c, visit, early)))
         await self._raise(env, audited, hits)
         await self.histories.apply(env, str(s.person_id), lambda h: _kept((h or audit.PersonHistory()).plus(audited)))
         if audited.is_stay:
@@ -79,8 +83,6 @@ class SupervisionHandlers:
                 await self.peers.apply(env, key, lambda p: _kept((p or audit.Peers()).plus(audited)))
         counted = {"cell": visit.cell_key, "bed_days": visit.bed_days, "flags": [h.rule_id for h in hits]}
         await self.counted.keep(s.settlement_id, counted)
-        for r in pending:
-            await self.reversed.keep(r.reversal_id, {"settlement_id": r.settlement_id, "cell": visit.cell_key})
         if result == "applied":
             self.metrics.settlements.inc()
         return result
@@ -98,26 +100,33 @@ class SupervisionHandlers:
         return "applied"
 
     async def settlement_reversed(self, env: Envelope[SettlementReversed]) -> str:
-        """A cancel or refund (S-15) out of its settlement's cell, once; before its settlement: kept waiting."""
+        """A cancel or refund (S-15) out of its settlement's cell once; before its settlement, with it."""
         r = reversal(env.payload)
-        if await self.reversed.has(r.reversal_id):
+        late = again = False
+
+        def decide(ledger: indicators.Reversals | None) -> Decision | None:
+            nonlocal late, again
+            ledger = ledger or indicators.Reversals()
+            after = ledger.plus(r)
+            late, again = after is not None and ledger.cell is not None, after is None
+            return _maybe(after)
+
+        result = await self.reversals.apply(env, r.settlement_id, decide)
+        if again:  # another copy of a reversal already taken in
             return "duplicate"
-        counted = await self.counted.get(r.settlement_id)
-        if counted is None:
-            return await self.pending.apply(env, r.settlement_id, lambda p: _kept((p or Pending()).plus(r)))
-        return await self._take_out(env, r, counted)
+        ledger = await self.reversals.load(r.settlement_id)
+        if result == "duplicate":  # this very message again: finish its step on the cell (the cell drops a copy)
+            late = ledger is not None and r.reversal_id in ledger.late
+        if not late or ledger is None or ledger.cell is None:
+            return result
+        bed_days, cell_key = ledger.bed_days, ledger.cell
 
-    async def _take_out(self, env: Envelope, r: indicators.Reversal, counted: dict) -> str:
-        bed_days = counted.get("bed_days")
-
-        def decide(cell: indicators.Cell | None) -> Decision:
+        def take_out(cell: indicators.Cell | None) -> Decision:
             if cell is None:
-                raise ValueError(f"settlement {r.settlement_id} was counted but its cell is gone")
-            return Decision(indicators.reverse(cell, r, bed_days), [], [])
+                raise ValueError(f"settlement {r.settlement_id} was counted in {cell_key}, which is gone")
+            return _kept(indicators.reverse(cell, r, bed_days))
 
-        result = await self.cells.apply(env, counted["cell"], decide)
-        await self.reversed.keep(r.reversal_id, {"settlement_id": r.settlement_id, "cell": counted["cell"]})
-        return result
+        return await self.cells.apply(env, cell_key, take_out)
 
     async def _raise(self, env: Envelope, s: audit.AuditedSettlement, hits: list[audit.Hit]) -> None:
         """Each hit a flag, made once however many copies of the settlement come."""
@@ -163,15 +172,8 @@ class SupervisionHandlers:
         return await self._step(env, flag_id, lambda flag, by: workflow.deducted(flag, d, by, now))
 
 
-class Pending(BaseModel):
-    """The reversals of a settlement not counted yet (the topics are not ordered between them)."""
-
-    reversals: list[indicators.Reversal] = []
-
-    def plus(self, r: indicators.Reversal) -> Pending:
-        if any(p.reversal_id == r.reversal_id for p in self.reversals):
-            return self
-        return Pending(reversals=[*self.reversals, r])
+def _maybe(state: BaseModel | None) -> Decision | None:
+    return None if state is None else _kept(state)
 
 
 def _counted(

@@ -104,3 +104,16 @@ async def test_a_cancel_before_its_settlement_waits_and_comes_off_as_it_is_count
     await sv.command("settlement.reversed.v1", cancel)
     [c] = await cells(sv)
     assert (c["visits"], c["total"], c["fund_paid"]) == (0, "0.00", "0.00")
+
+
+async def test_a_refund_of_every_line_takes_the_visit_too_and_a_reversal_waits_its_turn_in_the_record() -> None:
+    sv = Supervision()
+    s = settlement("S-D", total="200.00", fund="140.00", self_paid="20.00")
+    await sv.send(s)
+    refund = reversed_(s, "RV-D", total="-200.00", fund="-140.00", self_paid="-20.00", refund=True)
+    assert await sv.command("settlement.reversed.v1", refund) == "applied"
+    [c] = await cells(sv)
+    assert (c["visits"], c["total"], c["fund_paid"], c["self_paid"]) == (0, "0.00", "0.00", "0.00")
+    [record] = await sv.store.states("reversals")
+    assert (record["late"], record["early"]) == (["RV-D"], [])
+    assert PERSON not in json.dumps(record)
