@@ -11,9 +11,10 @@ from supervision_support import PERSON, fee_detail, reversed_, settlement
 
 from contracts.settlement_values import FundAmount, SettlementSlip
 from runtime.privacy import pseudonym
+from runtime.query import SignedQuery
 from services.supervision.domain.indicators import Cell, summarise
 
-from .supervision_support import Supervision
+from .supervision_support import PARTIES, Supervision
 
 DAY = date(2026, 10, 12)
 STAY = (date(2026, 10, 3), DAY)
@@ -39,6 +40,12 @@ async def test_a_bed_day_billed_twice_is_flagged_once_with_its_evidence_and_no_s
     stored = json.dumps([doc for doc in sv.store.documents.values()], default=str)
     assert PERSON not in stored and "1949" not in stored and "female" not in stored
     assert sv.metrics.flags.labels("SV-04")._value.get() == 1
+    # the treating agency downloads them: no fund amount on a fee-detail flag, the evidence in words
+    body, _, _ = await sv.queries.flag_list(
+        SignedQuery(PARTIES.get("A420100"), "/supervision/flags", {"format": "csv"})
+    )  # type: ignore[arg-type]
+    [row] = [line for line in body.decode("utf-8-sig").splitlines() if line.startswith("S-7:SV-04")]
+    assert ",30.00,," in row and "明细行号：1、2" in row
 
 
 async def test_a_clean_stay_raises_nothing() -> None:
