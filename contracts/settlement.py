@@ -219,9 +219,9 @@ TOPICS: list[TopicSpec] = [
         person_key,
         PERSON_KEY_DOC,
         "settlement",
-        ("agency",),
+        ("agency", "supervision"),
         personal_key=True,
-        description="Full fee detail of a cross-province stay, uploaded within 3 days (S-18).",
+        description="Full fee detail of a stay, uploaded after settlement (S-18); its lines audited (R-04).",
     ),
     TopicSpec(
         "settlement.reversed.v1",
@@ -229,8 +229,9 @@ TOPICS: list[TopicSpec] = [
         person_key,
         PERSON_KEY_DOC,
         "settlement",
-        ("clearing", "prepayment", "settlement"),
+        ("clearing", "prepayment", "settlement", "supervision"),
         personal_key=True,
-        description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations.",
+        description="Cancels and refunds with signed amounts (S-15); the insured place rolls back its accumulations; "
+        "supervision takes them out of its indicators.",
     ),
 ]

@@ -10,6 +10,7 @@ Every amount is yuan with two decimals, written as a string (M-01).
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -187,6 +188,12 @@ class LineSplit(FeeSplit):
     item_code: str
     catalogue_class: CatalogueClass | None = Field(description="Class in the applied catalogue; none if absent.")
     major_category: MajorFeeCategory
+    quantity: Decimal | None = Field(
+        default=None, description="The HIS line's quantity, as a decimal string (R-04: daily limits).", examples=["2"]
+    )
+    occurred_on: date | None = Field(
+        default=None, description="The HIS line's prescription date 处方日期, if it gave one (R-04: per-day checks)."
+    )
 
 
 class CategorySplit(FeeSplit):

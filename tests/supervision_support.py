@@ -1,13 +1,14 @@
 """Completed settlements built to order for the supervision tests (unit and wire): a slip of the given
-total, fund and fully self-paid amounts, an outpatient visit or a stay."""
+total, fund and fully self-paid amounts, an outpatient visit or a stay; a stay's fee detail (S-18) of
+given lines; a cancel or a refund of a settlement (S-15)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from contracts.settlement import SettlementCompleted
-from contracts.settlement_values import FundAmount, SettlementSlip
+from contracts.settlement import FeeDetailUploaded, SettlementCompleted, SettlementReversed
+from contracts.settlement_values import FundAmount, LineSplit, SettlementSlip, SlipDelta
 from kernel.clearing_month import clearing_month_of
 
 WUHU, WUHAN = "340200", "420100"
@@ -65,3 +66,105 @@ def settlement(
         admission_date=stay[0] if stay else None,
         discharge_date=stay[1] if stay else None,
     )
+
+
+def fee_detail(
+    sid: str,
+    lines: list[tuple[str, str, date | None]],
+    *,
+    settled_on: date = date(2026, 10, 12),
+    person_id: str = PERSON,
+    institution: str = HOSPITAL,
+    insured: str = WUHU,
+    treating: str = WUHAN,
+) -> FeeDetailUploaded:
+    """A stay's fee detail of ``lines`` (item code, quantity, date), each line 10.00 yuan in scope."""
+    split = [
+        LineSplit(
+            line_no=n,
+            item_code=code,
+            catalogue_class="A",
+            major_category="treatment",
+            total="10.00",
+            in_scope="10.00",
+            b_class_self_pay="0.00",
+            over_limit_self_pay="0.00",
+            self_paid="0.00",
+            quantity=Decimal(quantity),
+            occurred_on=day,
+        )
+        for n, (code, quantity, day) in enumerate(lines, start=1)
+    ]
+    total = Decimal("10.00") * len(split)
+    return FeeDetailUploaded(
+        settlement_id=sid,
+        person_id=person_id,
+        institution_code=institution,
+        insured_region=insured,
+        treating_region=treating,
+        settled_on=settled_on,
+        upload_due=settled_on,
+        catalogue_id="420000",
+        totals={
+            "total": total,
+            "in_scope": total,
+            "b_class_self_pay": "0",
+            "over_limit_self_pay": "0",
+            "self_paid": "0",
+        },
+        lines=split,
+    )
+
+
+def _delta(total: str, fund: str, self_paid: str) -> SlipDelta:
+    t, f, own = Decimal(total), Decimal(fund), Decimal(self_paid)
+    return SlipDelta(
+        total=t,
+        in_scope=t - own,
+        b_class_self_pay="0.00",
+        over_limit_self_pay="0.00",
+        self_paid=own,
+        deductible_applied="0.00",
+        fund_total=f,
+        personal_account="0.00",
+        personal_cash=t - f,
+    )
+
+
+def reversed_(
+    s: SettlementCompleted,
+    rid: str,
+    *,
+    total: str,
+    fund: str,
+    self_paid: str = "0.00",
+    refund: bool = False,
+    remaining: SettlementSlip | None = None,
+) -> SettlementReversed:
+    """A cancel of ``s`` (or a refund, with the slip that remains, if any) taking back the signed amounts."""
+    facts = s.model_dump(
+        include={
+            "settlement_id",
+            "request_id",
+            "person_id",
+            "institution_code",
+            "hospital_level",
+            "insurance_type",
+            "medical_type",
+            "insured_region",
+            "treating_region",
+            "cross_province",
+            "clearing_month",
+        }
+    )
+    reversal = {
+        **facts,
+        "reversal_id": rid,
+        "reversed_on": s.settled_on,
+        "compensation": _delta(total, fund, self_paid),
+    }
+    if refund:
+        reversal |= {"outcome": "refunded", "kind": "ordinary", "replacement": remaining}
+    else:
+        reversal |= {"outcome": "cancelled"}
+    return SettlementReversed.model_validate(reversal)

@@ -12,6 +12,8 @@ from services.supervision.domain.indicators import Cell
 from services.wiring import Store
 
 CELLS, FLAGS, HISTORIES, PEERS, COUNTED = "cells", "flags", "histories", "peers", "counted"
+# the fee details audited once (S-18); where each settlement's reversals go (S-15)
+DETAILS, REVERSALS = "fee_details", "reversals"
 
 
 class SupervisionReads:

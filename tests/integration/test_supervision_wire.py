@@ -7,7 +7,11 @@ downloaded over signed HTTP, say so.
 
 October 2026, Wuhu insured people treated at a Wuhan hospital: 12 ordinary outpatient visits of 12 people;
 8 ordinary stays of 16 000..16 700 (the peers, sent first); planted: one person's 3 visits in 3 days (SV-01), a stay of
-60 000.00 (SV-02), and a series of 3 stays of 29 8xx just below the 30 000 co-investigation start (SV-03)."""
+60 000.00 (SV-02), and a series of 3 stays of 29 8xx just below the 30 000 co-investigation start (SV-03).
+
+A second test sends a stay and its fee detail (S-18) with a bed day billed twice on one day: flagged SV-04
+with the lines as evidence, the person by pseudonym only; and a cancelled visit (S-15) comes off October's
+indicators once, however often the cancel is delivered."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
-from supervision_support import HOSPITAL, WUHAN, WUHU, settlement
+from supervision_support import HOSPITAL, WUHAN, WUHU, fee_detail, reversed_, settlement
 from support import Bus, ServiceProcess, at, caught_up, eventually, new_prefix
 
 from contracts.clearing import FundAmounts, RecordAuditDeduction
@@ -94,7 +98,12 @@ async def send_the_month(bus: Bus, supervision: ServiceProcess) -> None:
         await bus.publish("settlement.completed.v1", s)
     assert await caught_up(supervision)
     traffic = month_of_traffic()
-    for s in traffic:
+    # the outlier is compared with the stays before it: the hugging series (other people, so other
+    # partitions, processed in any order with it) comes once the outlier is in
+    for s in traffic[:-3]:
+        await bus.publish("settlement.completed.v1", s)
+    assert await caught_up(supervision)
+    for s in traffic[-3:]:
         await bus.publish("settlement.completed.v1", s)
     await bus.publish("settlement.completed.v1", traffic[-3])  # a copy of S-h0: counted once
 
@@ -207,3 +216,53 @@ async def test_a_month_with_planted_anomalies_flagged_reviewed_deducted_handed_o
         finally:
             supervision.stop()
             clearing.stop()
+
+
+async def test_a_bed_day_billed_twice_is_flagged_from_the_fee_detail_and_a_cancel_comes_off_the_month(stack) -> None:
+    prefix = new_prefix(stack, "supervision-lines")
+    async with Bus(stack, prefix) as bus:
+        await bus.set_clock(at(11, 2))
+        supervision = ServiceProcess(stack, "supervision", prefix).start()
+        try:
+            stay = settlement(
+                "S-bed", total="30.00", fund="21.00", person_id=person(500), stay=(DAY, DAY + timedelta(2))
+            )
+            visit = settlement("S-gone", total="150.00", fund="105.00", person_id=person(501), settled_on=DAY)
+            bed, second = DAY + timedelta(days=1), DAY + timedelta(days=2)
+            lines = [("120100001", "1", DAY), ("120100001", "1", bed), ("120100001", "1", bed)]
+            detail = fee_detail("S-bed", lines, person_id=person(500), settled_on=second)
+            for topic, payload in (("settlement.completed.v1", stay), ("settlement.completed.v1", visit)):
+                await bus.publish(topic, payload)
+            await bus.publish("settlement.fee-detail.v1", detail)
+            cancel = reversed_(visit, "RV-gone", total="-150.00", fund="-105.00")
+            for _ in range(2):  # delivered twice: taken off once
+                await bus.publish("settlement.reversed.v1", cancel)
+
+            flags = await eventually(lambda: (f := flags_of(supervision, bus)) and "S-bed:SV-04" in f and f)
+            assert set(flags) == {"S-bed:SV-04"}
+            flag = flags["S-bed:SV-04"]
+            assert (flag["rule_name"], flag["status_words"]) == ("同一项目同日重复收费", "待审核")
+            assert flag["evidence"] == {
+                "项目编码": "120100001",
+                "项目名称": "普通病房床位费（三人间）",
+                "日期": "2026-10-13",
+                "当日数量": "2",
+                "明细行号": "2、3",
+                "其他重复": "无",
+            }
+            assert person(500) not in json.dumps(flags) and flag["person_ref"].startswith("p")
+
+            def october() -> dict[str, dict]:
+                status, body = ask(
+                    supervision, bus, A_WUHAN, "/supervision/indicators", month="2026-10", by="medical_type"
+                )
+                assert status == 200, body
+                return {r["medical_type"]: r for r in json.loads(body)["rows"]}
+
+            rows = await eventually(lambda: (r := october()) and r["general_outpatient"]["visits"] == 0 and r)
+            assert await caught_up(supervision)  # the second copy of the cancel is in too: taken off once
+            rows = october()
+            assert (rows["general_outpatient"]["visits"], rows["general_outpatient"]["total"]) == (0, "0.00")
+            assert (rows["inpatient"]["stays"], rows["inpatient"]["total"]) == (1, "30.00")
+        finally:
+            supervision.stop()

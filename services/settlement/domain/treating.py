@@ -200,6 +200,8 @@ def _line(
         b_class_self_pay=b_share,
         over_limit_self_pay=over,
         self_paid=self_paid,
+        quantity=line.quantity,
+        occurred_on=line.occurred_on,
     )
 
 

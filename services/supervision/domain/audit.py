@@ -33,7 +33,7 @@ class AuditedSettlement(BaseModel):
     medical_type: MedicalType
     settled_on: date
     total: Decimal
-    fund_paid: Decimal
+    fund_paid: Decimal | None = Field(description="none of a fee detail (S-18): it carries no funds")
     admission_date: date | None = None
     discharge_date: date | None = None
 
@@ -191,7 +191,7 @@ CHECKS: dict[str, Callable[..., Hit | None]] = {
 
 def audit(s: AuditedSettlement, ctx: Context, rules: RuleBase) -> list[Hit]:
     """Every enabled rule's hit on ``s``, in the rule base's order."""
-    hits = [CHECKS[r.kind](r, r.settings, s, ctx) for r in rules.rules if r.enabled]
+    hits = [CHECKS[r.kind](r, r.settings, s, ctx) for r in rules.rules if r.enabled and r.kind in CHECKS]
     return [h for h in hits if h is not None]
 
 
@@ -223,7 +223,7 @@ class Flag(BaseModel):
     medical_type: MedicalType
     settled_on: date
     total: Decimal
-    fund_paid: Decimal
+    fund_paid: Decimal | None = Field(default=None, description="none on a flag of the fee detail, which has no funds")
     evidence: dict[str, str]
     raised_at: datetime
     appeal_by: datetime = Field(description="申诉期限: the end of the last working day to appeal")

@@ -116,6 +116,63 @@ def record(cell: Cell | None, visit: SettledVisit) -> Cell:
     return base.model_copy(update=base.plus(added).model_dump())
 
 
+class Reversal(BaseModel):
+    """What a cancel or a refund (S-15, ``settlement.reversed.v1``) takes out of the cell its settlement was
+    counted in: the signed amounts of its compensation, and the visit itself when nothing of the slip is
+    left (a cancel, or a refund without a replacement slip)."""
+
+    model_config = ConfigDict(frozen=True)
+    reversal_id: str
+    settlement_id: str
+    total: Decimal = Field(description="signed: negative when taken back")
+    fund_paid: Decimal
+    self_paid: Decimal
+    whole: bool = Field(description="the whole settlement is gone: its visit, stay and bed days too")
+
+
+class Reversals(BaseModel):
+    """Where the reversals of one settlement go (S-15). The completed settlement and its reversals come on
+    two topics, not ordered between them, so this one record per settlement decides who takes a reversal
+    out: one that came before the settlement was counted (``early``) goes out with it, in the same step; one
+    after (``late``) goes out on its own from ``cell``. Each ``reversal_id`` once. No person in it."""
+
+    cell: str | None = Field(default=None, description="the cell the settlement was counted in, once it is")
+    bed_days: int | None = None
+    early: list[Reversal] = Field(default_factory=list)
+    late: list[str] = Field(default_factory=list)
+
+    def seen(self, reversal_id: str) -> bool:
+        return reversal_id in self.late or any(r.reversal_id == reversal_id for r in self.early)
+
+    def counted(self, cell: str, bed_days: int | None) -> Reversals | None:
+        """The settlement counted in ``cell``; none if it was already."""
+        return None if self.cell is not None else self.model_copy(update={"cell": cell, "bed_days": bed_days})
+
+    def plus(self, r: Reversal) -> Reversals | None:
+        """With one more reversal, early or late; none if it came before."""
+        if self.seen(r.reversal_id):
+            return None
+        if self.cell is None:
+            return self.model_copy(update={"early": [*self.early, r]})
+        return self.model_copy(update={"late": [*self.late, r.reversal_id]})
+
+
+def reverse(cell: Cell, r: Reversal, bed_days: int | None) -> Cell:
+    """The cell less one reversal of a settlement counted in it (the caller applies each reversal once);
+    ``bed_days`` is what the settlement added (none for a visit)."""
+    stay = bed_days is not None
+    taken = Totals(
+        visits=-1 if r.whole else 0,
+        stays=-1 if r.whole and stay else 0,
+        bed_days=-(bed_days or 0) if r.whole else 0,
+        total=r.total,
+        fund_paid=r.fund_paid,
+        self_paid=r.self_paid,
+        stay_total=r.total if stay else ZERO,
+    )
+    return cell.model_copy(update=cell.plus(taken).model_dump())
+
+
 def percent(part: Decimal, whole: Decimal) -> Decimal | None:
     """``part`` as a percentage of ``whole``, to 0.01 %, half up; none of a zero whole."""
     if not whole:

@@ -45,11 +45,64 @@ class BelowThreshold(_Params):
     band_percent: Decimal = Field(gt=0, lt=100)
 
 
+ItemCode = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class OnceADay(_Params):
+    """Items billed at most once a day (a bed day, a day's ward round): the same item on more than one line
+    of one day, or with a quantity above one, is billed twice (重复收费). ``items``: code → name."""
+
+    items: dict[ItemCode, str] = Field(min_length=1)
+
+
+class ItemLimit(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=60)
+    per_day: Decimal = Field(gt=0, le=1000000, description="the most one day may bill of the item")
+    unit: str = Field(min_length=1, max_length=10)
+
+
+class DailyLimit(_Params):
+    """A day's quantity of an item above its limit (超量). ``limits``: code → limit."""
+
+    limits: dict[ItemCode, ItemLimit] = Field(min_length=1)
+
+
+class PersonRestriction(BaseModel):
+    """Who an item is for: one sex, an age range (in whole years at the line's date, bounds included)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=60)
+    sex: Literal["female", "male"] | None = None
+    min_age: int | None = Field(default=None, ge=0, le=150)
+    max_age: int | None = Field(default=None, ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _restricts(self) -> PersonRestriction:
+        if self.sex is None and self.min_age is None and self.max_age is None:
+            raise ValueError(f"item {self.name}: restrict it by sex, min_age or max_age")
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError(f"item {self.name}: min_age is above max_age")
+        return self
+
+
+class SexAgeRestricted(_Params):
+    """An item billed for a person its restriction excludes (与性别、年龄不符). ``items``: code → restriction."""
+
+    items: dict[ItemCode, PersonRestriction] = Field(min_length=1)
+
+
+Settings = RepeatVisits | StayCostOutlier | BelowThreshold | OnceADay | DailyLimit | SexAgeRestricted
+FEE_LINE_KINDS = frozenset({"once_a_day", "daily_limit", "sex_age_restricted"})  # run on the S-18 fee detail
+
+
 class AuditRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(pattern=r"^SV-\d{2}$")
     name: str = Field(min_length=1, max_length=60)
-    kind: Literal["repeat_visits", "stay_cost_outlier", "below_threshold"]
+    kind: Literal[
+        "repeat_visits", "stay_cost_outlier", "below_threshold", "once_a_day", "daily_limit", "sex_age_restricted"
+    ]
     params: dict
     source: str | None = Field(default=None, min_length=1)
     sample: bool = False
@@ -64,14 +117,17 @@ class AuditRule(BaseModel):
         return self
 
     @property
-    def settings(self) -> RepeatVisits | StayCostOutlier | BelowThreshold:
+    def settings(self) -> Settings:
         return PARAMS[self.kind].model_validate(self.params)
 
 
-PARAMS: dict[str, type[RepeatVisits] | type[StayCostOutlier] | type[BelowThreshold]] = {
+PARAMS: dict[str, type[Settings]] = {
     "repeat_visits": RepeatVisits,
     "stay_cost_outlier": StayCostOutlier,
     "below_threshold": BelowThreshold,
+    "once_a_day": OnceADay,
+    "daily_limit": DailyLimit,
+    "sex_age_restricted": SexAgeRestricted,
 }
 
 

@@ -71,6 +71,8 @@ def test_the_largest_split_line_fits_its_budget():
         b_class_self_pay=LINE_LIMIT,
         over_limit_self_pay=LINE_LIMIT,
         self_paid=LINE_LIMIT * 2,
+        quantity=Decimal("999999.9999"),
+        occurred_on=date(2026, 10, 12),
     )
     assert len(worst.model_dump_json().encode()) + 1 <= LINE_SPLIT_BYTES  # and the comma between lines
 
