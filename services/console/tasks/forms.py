@@ -225,7 +225,7 @@ def _one(f: Field, form, values: dict, errors: dict, *, now: datetime, agency: s
     if f.kind == "rows":
         rows, kept = [], []
         for number, row in enumerate(f.rows):
-            filled = any(_text(form, c.name) for c in row if c.kind not in ("stamp", "self"))
+            filled = any(_text(form, c.name) for c in row if c.kind not in ("stamp", "self", "bool"))
             if filled:
                 rows.append(_collect(row, form, values, errors, now=now, agency=agency))
                 kept.append(number)

@@ -245,6 +245,37 @@ def _env() -> Environment:
     return env
 
 
+def test_the_rows_of_a_list_can_be_left_empty() -> None:
+    """A list offers a few rows; those not used are left empty and dropped. So no input of a row is
+    required by the browser, and a row's choices start with an empty one: a day with no settlements is
+    sent with no line (the rows' selects would otherwise always hold a value and count as filled)."""
+    task = BY_SLUG["clearing-insured-daily-totals"]
+    [rows] = [f for f in forms.fields(task.model) if f.kind == "rows"]
+    html = (
+        _env()
+        .get_template("_task_field.html")
+        .render(f=rows, values={}, errors={}, regions={}, enum_zh=enum_zh, label=lambda key: key)
+    )
+    assert " required" not in html
+    assert html.count('<option value="">') == len(rows.rows)  # each row's medical type
+    empty = [(f"lines.{i}.medical_type", "") for i in range(len(rows.rows))]
+    payload, _, errors = forms.read(
+        task.model,
+        FormData(
+            [
+                ("insured_region", "340200"),
+                ("institution_code", "H42010200001"),
+                ("treating_region", "420100"),
+                ("day", "2026-11-01"),
+                *empty,
+            ]
+        ),
+        now=NOW,
+        agency="A340200",
+    )
+    assert errors == {} and payload.model_dump()["lines"] == []
+
+
 @pytest.mark.parametrize("task", formed(), ids=lambda t: t.slug)
 def test_each_form_renders_an_input_per_field_with_its_chinese_label(task) -> None:
     fields = forms.visible(_offered_fields(task))
