@@ -29,6 +29,8 @@ FILING_REFUSED = "filing.refused.v1"
 # the settlement service's answers to an agency's manual-claim commands (S-17): the only settlement events
 # an agency command causes
 CLAIM_EVENTS = ("settlement.manual-claim-changed.v1", "settlement.manual-claim-refused.v1")
+# the events that say a service's rules refused the command: its outcome is a refusal, not an effect
+RULE_REFUSALS = (FILING_REFUSED, "settlement.manual-claim-refused.v1")
 
 
 def effect_topics() -> list[str]:
@@ -76,14 +78,15 @@ class EffectWatcher(TopicTail):
             return
         topic = self.logical.get(record.topic, record.topic)
         effect = {"topic": topic, "type": meta.get("type", topic)}
-        if topic == FILING_REFUSED:
-            effect["refusal"] = self._filing_refusal(topic, record.value)
+        if topic in RULE_REFUSALS:
+            effect["refusal"] = self._rule_refusal(topic, record.value)
         waiter = self._waiters.pop(cause, None)
         if waiter and not waiter.done():
             waiter.set_result(effect)
 
-    def _filing_refusal(self, topic: str, value: bytes) -> dict:
-        """The filing rules' refusal: reason, rule and message (the person's data is not kept)."""
+    def _rule_refusal(self, topic: str, value: bytes) -> dict:
+        """A service's rules refusing the command (a filing's, a manual claim's): reason, rule and message
+        (the person's data is not kept)."""
         from runtime.wire import SealingError, WireOpener
 
         try:
