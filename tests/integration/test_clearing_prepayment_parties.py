@@ -156,7 +156,9 @@ def confirmation(bus: Bus, side: ClearingSide | None = None) -> ConfirmClearingP
 
 
 async def test_a_period_is_confirmed_side_by_side_by_the_agencies_of_its_sides(wire):
-    """R-04: only the treating side deducts; C-02: Wuhan confirming Wuhu's (or Hefei's) side is refused
+    """R-04: only the auditing side deducts, and Wuhu audits its intra-province costs itself (001 第三十条: 省内
+    异地就医发生的医疗费用由参保地经办机构审核), so Hefei, the treating side, is refused; C-02: Wuhan confirming
+    Wuhu's (or Hefei's) side is refused
     and leaves the period as generated, as does Hefei confirming Wuhu's payable; Wuhu confirms its
     payable, Hefei its receivable, and then the period is confirmed."""
     bus = wire.bus
@@ -171,9 +173,9 @@ async def test_a_period_is_confirmed_side_by_side_by_the_agencies_of_its_sides(w
         ),
     )
     await bus.read("clearing.entry.v1", lambda m: len(m) >= 1)
-    sent = await bus.publish(DEDUCT, deduction(bus, "D-BY-WUHU"), sender="A340200")
-    assert_refused_to(await refusal_of(bus, sent), "A340200", DEDUCT, "R-04", "clearing")
-    await bus.publish(DEDUCT, deduction(bus, "D-BY-HEFEI"), sender="A340100")
+    sent = await bus.publish(DEDUCT, deduction(bus, "D-BY-HEFEI"), sender="A340100")
+    assert_refused_to(await refusal_of(bus, sent), "A340100", DEDUCT, "R-04", "clearing")
+    await bus.publish(DEDUCT, deduction(bus, "D-BY-WUHU"), sender="A340200")
     entries = await bus.read("clearing.entry.v1", lambda m: len(m) >= 2)
     [entry] = [e for e in entries if e["payload"]["kind"] == "audit_deduction"]
     assert entry["payload"]["clearing_month"] == "2026-09"
