@@ -349,6 +349,9 @@ async def submitted(bus: Bus, region: str, month: str) -> None:
     await bus.read("clearing.obligation-recorded.v1", lambda m: bool(payloads(m, clearing_month=month)))
 
 
-async def breach_of(bus: Bus, month: str, obligation: str) -> dict:
-    found = await bus.read(BREACHED, lambda m: bool(payloads(m, clearing_month=month, obligation=obligation)))
-    return payloads(found, clearing_month=month, obligation=obligation)[0]
+async def breach_of(bus: Bus, month: str, obligation: str, region: str = CHANGSHA) -> dict:
+    """``region``'s breach: Wuhan, the treating side, has a notice of the same month under the national
+    chain, and its breaches may come first on the topic."""
+    wanted = {"clearing_month": month, "obligation": obligation, "region": region}
+    found = await bus.read(BREACHED, lambda m: bool(payloads(m, **wanted)))
+    return payloads(found, **wanted)[0]
