@@ -11,7 +11,7 @@ from support import ROOT, Bus, ServiceProcess, new_prefix
 
 from contracts.values import SHANGHAI
 
-SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab")
+SERVICES = ("filing", "settlement", "clearing", "prepayment", "collab", "supervision")
 START = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,9 +23,10 @@ from support import Bus, eventually
 
 from contracts.clearing import AppealDeduction, FundAmounts, RecordAuditDeduction
 from contracts.collab import OpenCollabRequest, ProblemType
+from contracts.parties import PersonAuthentication
 from runtime.cli import SERVICE_PORTS
 from runtime.parties import ParticipantRegistry
-from runtime.query import seal_person, sign_request
+from runtime.query import seal_authentication, seal_person, sign_request
 from simulator import scenarios
 
 pytestmark = pytest.mark.e2e
@@ -256,6 +257,48 @@ async def test_every_documented_query_answers_only_its_agency(stack, system) -> 
             == 400
         )
         seen("settlement", "/settlement/settlements")
+
+        # ---- the person, through a channel that authenticated them (004 第六条, F-13, S-05..S-07): their own
+        # filings, settlements, slip and accumulations, sealed to the channel
+        app = "CH-NHSA-APP"
+
+        def as_person(service: str, path: str, **params: str) -> dict:
+            now = bus.business_now()
+            said = PersonAuthentication(
+                channel=app,
+                person_id=pid,
+                session=f"s-q-{int(now.timestamp())}",
+                method="e_credential",
+                authenticated_at=now - timedelta(minutes=1),
+                expires_at=now + timedelta(minutes=10),
+            )
+            sealed = seal_authentication(parties, service, said)
+            target, headers = sign_request(bus.signer(app), path, at=now, authentication=sealed, **params)
+            c.targets.append(target)
+            status, body = procs[service].get(target, headers)
+            assert status == 200, (path, status, body[:300])
+            return json.loads(bus.signer(app).open_sealed(body.decode()))
+
+        assert as_person("filing", "/filing/mine")["filings"]
+        own = as_person("settlement", "/settlement/mine", year="2026")
+        assert [r["settlement_id"] for r in own["settlements"]] == [sid]
+        assert Decimal(as_person("settlement", "/settlement/mine/slip", settlement=sid)["total"]) == Decimal(
+            result["slip"]["total"]
+        )
+        assert c.get("settlement", OWN, "/settlement/mine", year="2026")[0] in (400, 403)  # an agency is no channel
+        (
+            seen("filing", "/filing/mine"),
+            seen("settlement", "/settlement/mine"),
+            seen("settlement", "/settlement/mine/slip"),
+        )
+
+        # ---- fund supervision (000 第七十八条, R-04): the treating place's indicators, flags, rules and report
+        assert c.ok("supervision", TREATING, "/supervision/indicators", month="2026-10") is not None
+        assert c.ok("supervision", TREATING, "/supervision/flags") is not None
+        assert c.ok("supervision", TREATING, "/supervision/rules") is not None
+        assert c.ok("supervision", TREATING, "/supervision/report", region="420100", month="2026-10") is not None
+        for path in ("/supervision/indicators", "/supervision/flags", "/supervision/rules", "/supervision/report"):
+            seen("supervision", path)
         # filings by category and state (F-15), paged
         found = c.ok(
             "filing",
