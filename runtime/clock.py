@@ -67,8 +67,8 @@ class ControlledClock:
 
     def skew(self, claimed: datetime, window: float) -> float:
         """Seconds between a time a sender claims and business time, judged by the clock in force when
-        the sender stamped it: the present offset, or one the operator replaced less than ``window``
-        seconds ago (wall time). A request stamped just before ``yidi clock advance`` and read just
+        the sender stamped it: the present offset, or one an 'advance' replaced less than ``window``
+        seconds ago (wall time; a 'set' starts a new time base and forgets the earlier ones). A request stamped just before ``yidi clock advance`` and read just
         after is then as old as it really is, not hours off; nothing older than ``window`` passes."""
         wall = datetime.now(UTC)
         offsets = [self._offset] + [off for ended, off in self._earlier if (wall - ended).total_seconds() <= window]
@@ -84,7 +84,8 @@ class ControlledClock:
             # measured from the moment the command was issued, not received: every service
             # then shows the same time however late it reads the topic
             issued = datetime.fromisoformat(command["issued_at"]) if "issued_at" in command else datetime.now(UTC)
-            self._move(target - issued)
+            # a new time base: what was stamped under an earlier one is judged by this one (``skew``)
+            self._offset, self._earlier = target - issued, []
         elif command.get("op") == "advance":
             self._move(self._offset + timedelta(seconds=float(command["seconds"])))
 

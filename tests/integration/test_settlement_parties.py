@@ -43,7 +43,8 @@ from test_settlement_wire import (
     m,
     outpatient,
     person,
-)  # noqa: F401  (wire: the module's running service)
+    wire,
+)
 
 from contracts.his import SettlementCancelRequested
 from contracts.ops import DeadlineDue
@@ -56,6 +57,7 @@ from services.outcome import stable_id
 from services.settlement.domain.treating import settlement_id_for
 
 pytestmark = pytest.mark.integration
+__all__ = ["wire"]  # the running settlement service of test_settlement_wire, one per module
 
 LEVEL_2, NOT_OPENED = "H42010200002", "H42010200009"  # Wuhan, registered level 2; level 1, never opened
 REFUSED = "party.refused.v1"

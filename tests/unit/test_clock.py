@@ -53,3 +53,12 @@ def test_the_earlier_clock_counts_only_within_the_skew_window():
     clock.apply(json.loads(clock_command_advance(3600)))
     time.sleep(0.05)
     assert clock.skew(stamped, window=0.01) > 3500  # replaced longer ago than the window: the new clock judges
+
+
+def test_a_set_starts_a_new_time_base():
+    """After a 'set', a sender still on the old time (a HIS on its wall clock while the platform runs
+    in 2026-11) is as far off as it is: only an 'advance' keeps the clock it replaced for the window."""
+    clock = ControlledClock()
+    stamped = clock.now()
+    clock.apply(json.loads(clock_command_set(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))))
+    assert clock.skew(stamped, window=300) > 3600
