@@ -515,3 +515,18 @@ def completed_settlement(
         rate_basis="local",
         slip=slip,
     )
+
+
+def add_console_user(console: ServiceProcess, username: str, agency: str, role: str, password: str) -> None:
+    """A console login, made the way an operator makes one: ``yidi console user add`` (password on stdin)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "console", "user", "add", username]
+        + ["--agency", agency, "--role", role, "--password-stdin"],
+        input=password + "\n",
+        env=console.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

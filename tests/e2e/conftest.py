@@ -1,4 +1,4 @@
-"""The whole system: all five services as their own processes on one prefix, business time set
+"""The whole system: all six services as their own processes on one prefix, business time set
 to a working Monday so deadlines are predictable."""
 
 from __future__ import annotations

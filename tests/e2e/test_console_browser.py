@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import subprocess
-import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support import ROOT, Bus, ServiceProcess, completed_settlement, eventually, new_prefix
+from support import ROOT, Bus, ServiceProcess, add_console_user, completed_settlement, eventually, new_prefix
 
 from contracts.collab import OpenCollabRequest, ProblemType
 from contracts.prepayment import RecordPrepaymentPayment, SetAnnualQuota
@@ -77,29 +75,7 @@ class World:
 
 
 def add_user(console: ServiceProcess, username: str, agency: str, role: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "console",
-            "user",
-            "add",
-            username,
-            "--agency",
-            agency,
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        env=console.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    add_console_user(console, username, agency, role, PASSWORD)
 
 
 async def fund_wuhu(bus: Bus) -> Decimal:

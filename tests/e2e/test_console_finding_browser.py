@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from privacy_support import document_id
-from support import ROOT, Bus, ServiceProcess, eventually
+from support import ROOT, Bus, ServiceProcess, add_console_user, eventually
 
 from runtime.query import sign_request
 from simulator import scenarios
@@ -128,29 +126,7 @@ async def world(stack, system):
     console = ServiceProcess(stack, "console", prefix, YIDI_CONSOLE_COOKIE_SECURE="false", **urls)
     console.env["YIDI_CONSOLE_PORT"] = str(console.port)
     for user, agency, role in USERS:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runtime.cli",
-                "console",
-                "user",
-                "add",
-                user,
-                "--agency",
-                agency,
-                "--role",
-                role,
-                "--password-stdin",
-            ],
-            input=PASSWORD + "\n",
-            env=console.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
+        add_console_user(console, user, agency, role, PASSWORD)
     console.start()
     try:
         yield World(console, pid, by_request[requests[0].request_id], movements, on_the_day)

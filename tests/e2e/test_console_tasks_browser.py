@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support import ROOT, Bus, ServiceProcess, new_prefix
+from support import ROOT, Bus, ServiceProcess, add_console_user, new_prefix
 
 from contracts.values import SHANGHAI as SH
 from contracts.values import make_person_id
@@ -49,29 +47,7 @@ if not CHROMIUM.exists():
 
 
 def add_user(console: ServiceProcess, username: str, agency: str, role: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime.cli",
-            "console",
-            "user",
-            "add",
-            username,
-            "--agency",
-            agency,
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        env=console.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    add_console_user(console, username, agency, role, PASSWORD)
 
 
 @pytest.fixture(scope="module")
